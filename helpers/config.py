@@ -1,0 +1,180 @@
+"""Command-line parsing: argv -> RunConfig.
+
+This module must not import TensorFlow (nor anything that does): `main.py --help`
+answers from here alone, in a fraction of a second.
+"""
+from __future__ import annotations
+
+import argparse
+import difflib
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Sequence
+
+from helpers.errors import ConfigError
+
+
+class Quantization(str, Enum):
+    """The `-q` choices. The values are the names users of the original scripts know."""
+
+    NONE = "None"
+    DYNAMIC_RANGE = "dynamic_range"
+    FLOAT16 = "float16"
+    INTEGER_WITH_FLOAT_FALLBACK = "integer_with_float_fallback"
+    INT8 = "int8"
+    INT16X8 = "integer_with_8bits_weights_and_16bit_activations"
+    ALL = "all"
+
+
+# Every post-training quantization `-q all` expands to, in the order they are reported.
+ALL_PTQ: tuple[Quantization, ...] = (
+    Quantization.DYNAMIC_RANGE,
+    Quantization.FLOAT16,
+    Quantization.INTEGER_WITH_FLOAT_FALLBACK,
+    Quantization.INT8,
+    Quantization.INT16X8,
+)
+
+DEFAULT_PTQ = Quantization.INTEGER_WITH_FLOAT_FALLBACK
+
+_SIZE_SUFFIXES = {"": 1, "B": 1, "K": 1024, "KB": 1024, "KIB": 1024,
+                  "M": 1024**2, "MB": 1024**2, "MIB": 1024**2}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs to know from the command line."""
+
+    input_dir: Path
+    export: bool = False
+    export_dir: Path | None = None
+    prune: bool = False
+    ptq: bool = False
+    qat: bool = False
+    quantizations: tuple[Quantization, ...] = ()
+    plot_results: bool = False
+    flash_budget: int | None = None
+    ram_budget: int | None = None
+    skip_firmware_checks: bool = False
+    debug: bool = False
+    verbose: bool = False
+    quiet: bool = False
+    notices: tuple[str, ...] = ()
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises ConfigError (one line, exit 2) instead of printing usage."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(message[0].upper() + message[1:] if message else "bad arguments",
+                          "see `python main.py --help`")
+
+
+def parse_size(text: str) -> int:
+    """Parse a byte size such as `256K`, `1M`, `1.5MiB` or `4096`."""
+    cleaned = text.strip().upper().replace(" ", "")
+    number = cleaned.rstrip("KMIB")
+    suffix = cleaned[len(number):]
+    try:
+        value = float(number)
+    except ValueError:
+        value = -1.0
+    if suffix not in _SIZE_SUFFIXES or value <= 0:
+        raise ConfigError(f"Cannot read the size {text!r}",
+                          "write a positive number of bytes with an optional K or M suffix, e.g. 256K")
+    return int(value * _SIZE_SUFFIXES[suffix])
+
+
+def _quantization(text: str) -> Quantization:
+    for choice in Quantization:
+        if text == choice.value or text.lower() == choice.value.lower():
+            return choice
+    names = [q.value for q in Quantization]
+    close = difflib.get_close_matches(text, names, n=1, cutoff=0.4)
+    hint = f"did you mean `-q {close[0]}`?" if close else "choose one of " + ", ".join(names)
+    raise ConfigError(f"Unknown quantization type {text!r}", hint)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser; kept separate so the README's CLI reference can be checked."""
+    parser = _Parser(
+        prog="python main.py",
+        description="Optimize, quantize, convert, evaluate and export a Keras model for microcontrollers.",
+    )
+    parser.add_argument("--input_dir", required=True, type=Path,
+                        help="model directory: the model, specs.json and (or naming) the CSV dataset")
+    parser.add_argument("-e", "--export", action="store_true",
+                        help="write firmware artifacts (C array, MicroPython module, specs) per variant")
+    parser.add_argument("--export_dir", type=Path, default=None,
+                        help="where to write the export (default: export/<name>)")
+    parser.add_argument("-p", "--prune", action="store_true", help="prune the model before conversion")
+    parser.add_argument("-q", "--quantization_type", type=str, default=None, metavar="TYPE",
+                        help="quantization: " + ", ".join(q.value for q in Quantization)
+                        + f" (default with --PTQ: {DEFAULT_PTQ.value})")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--PTQ", action="store_true", help="post-training quantization")
+    mode.add_argument("--QAT", action="store_true", help="quantization-aware training")
+    parser.add_argument("--plot_results", action="store_true", help="write comparison plots")
+    parser.add_argument("--flash_budget", type=str, default=None, metavar="SIZE",
+                        help="flash available for the model, e.g. 256K; exit 3 if the final variant does not fit")
+    parser.add_argument("--ram_budget", type=str, default=None, metavar="SIZE",
+                        help="RAM available for the tensor arena, e.g. 64K")
+    parser.add_argument("--skip_firmware_checks", action="store_true",
+                        help="skip the TFLM, arena, cross-compiler and mpy-cross checks")
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("--verbose", action="store_true", help="show progress details and TensorFlow logs")
+    verbosity.add_argument("--quiet", action="store_true", help="print only the final table and errors")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    return parser
+
+
+# Flags that are parsed today but whose feature lands in a later release.
+_NOT_AVAILABLE_YET = {
+    "prune": "--prune",
+    "QAT": "--QAT",
+    "plot_results": "--plot_results",
+}
+
+
+def parse_args(argv: Sequence[str]) -> RunConfig:
+    """Turn argv into a RunConfig, rejecting conflicting or unknown flags with a ConfigError."""
+    args = build_parser().parse_args(list(argv))
+    notices: list[str] = []
+    quantization = _quantization(args.quantization_type) if args.quantization_type else None
+
+    if quantization not in (None, Quantization.NONE) and not (args.PTQ or args.QAT):
+        raise ConfigError(f"`-q {quantization.value}` needs a quantization mode",
+                          "add --PTQ (post-training) or --QAT (quantization-aware training)")
+    for attribute, flag in _NOT_AVAILABLE_YET.items():
+        if getattr(args, attribute):
+            raise ConfigError(f"{flag} is not available yet in this version",
+                              f"run without {flag}")
+
+    quantizations: tuple[Quantization, ...] = ()
+    if args.PTQ:
+        if quantization is None:
+            quantization = DEFAULT_PTQ
+            notices.append(f"--PTQ without -q: using {DEFAULT_PTQ.value}")
+        if quantization is Quantization.ALL:
+            quantizations = ALL_PTQ
+        elif quantization is not Quantization.NONE:
+            quantizations = (quantization,)
+
+    return RunConfig(
+        input_dir=args.input_dir,
+        export=args.export,
+        export_dir=args.export_dir,
+        prune=args.prune,
+        ptq=args.PTQ,
+        qat=args.QAT,
+        quantizations=quantizations,
+        plot_results=args.plot_results,
+        flash_budget=parse_size(args.flash_budget) if args.flash_budget else None,
+        ram_budget=parse_size(args.ram_budget) if args.ram_budget else None,
+        skip_firmware_checks=args.skip_firmware_checks,
+        debug=args.debug,
+        verbose=args.verbose,
+        quiet=args.quiet,
+        notices=tuple(notices),
+    )

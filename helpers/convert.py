@@ -1,0 +1,73 @@
+"""Keras model -> TFLite flatbuffer, one variant at a time."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from helpers.config import Quantization
+from helpers.errors import ModelError
+from helpers.model_io import LoadedModel
+from helpers.native_output import native_stderr_silenced
+from helpers.specs import Specs
+from helpers.tflite_model import TfliteInfo, inspect_tflite
+from helpers.tf_runtime import tf
+from helpers.variants import VariantRecipe
+
+CALIBRATION_SAMPLES = 300  # more adds conversion time but does not move int8 ranges measurably
+
+
+@dataclass(frozen=True)
+class TfliteModel:
+    """A converted variant: its bytes and what they hold."""
+
+    recipe: VariantRecipe
+    content: bytes
+    info: TfliteInfo
+
+    @property
+    def size_bytes(self) -> int:
+        """Raw flatbuffer size."""
+        return len(self.content)
+
+
+def representative_dataset(calibration_x: np.ndarray) -> Callable[[], Iterator[list[np.ndarray]]]:
+    """The converter's calibration generator: one row at a time, batch of 1, in a fixed order."""
+    rows = calibration_x[:CALIBRATION_SAMPLES].astype(np.float32)
+
+    def generate() -> Iterator[list[np.ndarray]]:
+        for row in rows:
+            yield [row[np.newaxis, ...]]
+
+    return generate
+
+
+_OP_PATTERN = re.compile(r"'(tf\.[A-Za-z0-9_]+|[A-Z][A-Z0-9_]{2,})'|\b(tf\.[A-Za-z0-9_]+)")
+
+
+def _conversion_error(exc: Exception, recipe: VariantRecipe, specs: Specs) -> ModelError:
+    text = str(exc)
+    ops = sorted({a or b for a, b in _OP_PATTERN.findall(text)} - {"INT8", "FLOAT32", "TFLITE_BUILTINS"})
+    named = f" (ops: {', '.join(ops[:6])})" if ops else ""
+    if recipe.quantization in (Quantization.INT8, Quantization.INT16X8):
+        return ModelError(f"`-q {recipe.quantization.value}` cannot express every op of the model{named}",
+                          "use `-q integer_with_float_fallback`, which keeps those ops in float", specs.path)
+    first_line = next((line.strip() for line in text.splitlines() if "error" in line.lower()), text[:200])
+    return ModelError(f"TFLite conversion to {recipe.name} failed{named}: {first_line[:200]}",
+                      "the model uses ops TFLite builtins lack; replace those layers", specs.path)
+
+
+def convert(model: LoadedModel, specs: Specs, recipe: VariantRecipe, calibration_x: np.ndarray) -> TfliteModel:
+    """Convert through a batch-1 concrete function with the recipe's converter settings."""
+    concrete = model.concrete_function(specs.input.shape)
+    converter: Any = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model.keras)
+    representative = representative_dataset(calibration_x) if recipe.needs_calibration else None
+    recipe.configure(converter, representative)
+    try:
+        with native_stderr_silenced():
+            content = bytes(converter.convert())
+    except Exception as exc:  # the converter raises ConverterError, RuntimeError, ValueError...
+        raise _conversion_error(exc, recipe, specs) from None
+    return TfliteModel(recipe=recipe, content=content, info=inspect_tflite(content))

@@ -1,0 +1,54 @@
+"""The project's own error types.
+
+Every error a user can cause is a `PipelineError`. Its message has three parts so that
+`main.py` can print one line of the form
+
+    error: <what is wrong> (<file>): <how to fix>
+
+and exit with code 2. Internal bugs are not PipelineErrors and keep their traceback.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class PipelineError(Exception):
+    """A problem with the user's input, flags or environment, with the fix attached."""
+
+    exit_code = 2
+
+    def __init__(self, problem: str, fix: str, where: str | Path | None = None) -> None:
+        self.problem = problem
+        self.fix = fix
+        self.where = str(where) if where is not None else None
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        """The message as one line: problem, the file it concerns, the fix."""
+        location = f" ({self.where})" if self.where else ""
+        text = f"{self.problem}{location}: {self.fix}"
+        return " ".join(text.split())
+
+
+class ConfigError(PipelineError):
+    """Conflicting, unknown or not yet available command-line flags."""
+
+
+class SpecsError(PipelineError):
+    """specs.json is missing, not JSON, or does not follow the schema."""
+
+
+class DatasetError(PipelineError):
+    """The CSV dataset is missing, malformed or does not match the specs."""
+
+
+class ModelError(PipelineError):
+    """The model cannot be found, loaded, optimized or converted."""
+
+
+class ExportError(PipelineError):
+    """The export directory cannot be written."""
+
+
+class BudgetError(PipelineError):
+    """The final variant does not fit the flash or RAM budget."""

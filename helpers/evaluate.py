@@ -1,0 +1,106 @@
+"""Run a TFLite variant on many rows with ai-edge-litert: quantize in, dequantize out.
+
+Models are converted with a batch of 1 (what an MCU runs). For speed the interpreter is
+resized to a larger batch where the model allows it; a model that cannot be resized (fused
+LSTM state, reshapes folded to batch 1) or whose batched answers differ from the batch-1
+answers falls back to one row per invoke.
+"""
+from __future__ import annotations
+
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+
+from helpers.native_output import native_stderr_silenced
+from helpers.tflite_model import TensorInfo
+
+EVALUATION_BATCH = 256
+_PROBE_ROWS = 8
+
+
+def quantize(values: np.ndarray, tensor: TensorInfo) -> np.ndarray:
+    """Real values -> the tensor's dtype with its scale and zero-point (round half away from zero)."""
+    dtype = np.dtype(tensor.dtype)
+    if not tensor.is_quantized:
+        return values.astype(dtype)
+    info = np.iinfo(dtype)
+    scaled = values / tensor.scale
+    rounded = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) + tensor.zero_point
+    return np.clip(rounded, info.min, info.max).astype(dtype)
+
+
+def dequantize(values: np.ndarray, tensor: TensorInfo) -> np.ndarray:
+    """The tensor's dtype -> real values (float32 passes through)."""
+    if not tensor.is_quantized:
+        return values.astype(np.float32)
+    return ((values.astype(np.float32) - tensor.zero_point) * tensor.scale).astype(np.float32)
+
+
+class LiteRtRunner:
+    """One interpreter per variant, reused for every call."""
+
+    def __init__(self, content: bytes, input_info: TensorInfo, output_info: TensorInfo) -> None:
+        self._content = content
+        self._input = input_info
+        self._output = output_info
+        self._single = self._make_interpreter(batch=1)
+        self._batched: Interpreter | None = None
+        self._batch = 1
+
+    def _make_interpreter(self, batch: int) -> Interpreter:
+        with native_stderr_silenced():
+            interpreter = Interpreter(model_content=self._content, num_threads=1)
+        if batch != 1:
+            index = interpreter.get_input_details()[0]["index"]
+            interpreter.resize_tensor_input(index, (batch,) + tuple(self._input.shape[1:]), strict=False)
+        interpreter.allocate_tensors()
+        return interpreter
+
+    def _invoke(self, interpreter: Interpreter, quantized: np.ndarray) -> np.ndarray:
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], quantized)
+        interpreter.invoke()
+        return interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).copy()
+
+    def _run_single(self, quantized: np.ndarray) -> np.ndarray:
+        return np.concatenate([self._invoke(self._single, row[np.newaxis]) for row in quantized], axis=0)
+
+    def _enable_batching(self, quantized: np.ndarray) -> None:
+        """Use a batched interpreter only if it gives the batch-1 answers on the first rows."""
+        probe = quantized[:_PROBE_ROWS]
+        if len(probe) < 2:
+            return
+        try:
+            batched = self._make_interpreter(batch=len(probe))
+            together = self._invoke(batched, probe)
+        except (RuntimeError, ValueError):
+            return
+        one_by_one = self._run_single(probe)
+        tolerance = 1e-5 * (1.0 + float(np.max(np.abs(one_by_one.astype(np.float64)))))
+        if together.shape == one_by_one.shape and np.allclose(together, one_by_one, atol=tolerance, rtol=0):
+            self._batch = EVALUATION_BATCH
+            self._batched = self._make_interpreter(batch=EVALUATION_BATCH)
+
+    @property
+    def batched(self) -> bool:
+        """Whether rows go through in batches."""
+        return self._batched is not None
+
+    def run_quantized(self, quantized: np.ndarray) -> np.ndarray:
+        """Raw outputs (model dtype) for inputs already in the model's input dtype."""
+        if self._batched is None and self._batch == 1 and len(quantized) > _PROBE_ROWS:
+            self._enable_batching(quantized)
+            self._batch = max(self._batch, 2) if self._batched is None else self._batch  # probe once
+        if self._batched is None:
+            return self._run_single(quantized)
+        outputs = []
+        for start in range(0, len(quantized), EVALUATION_BATCH):
+            chunk = quantized[start:start + EVALUATION_BATCH]
+            if len(chunk) == EVALUATION_BATCH:
+                outputs.append(self._invoke(self._batched, chunk))
+            else:
+                outputs.append(self._run_single(chunk))
+        return np.concatenate(outputs, axis=0)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """Dequantized outputs for normalised float inputs."""
+        raw = self.run_quantized(quantize(x, self._input))
+        return dequantize(raw, self._output)

@@ -1,0 +1,110 @@
+"""The only place that finds and loads models: SavedModel directory, `.h5` (Keras 2) or `.keras` (Keras 3)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from helpers.errors import ModelError
+from helpers.specs import Specs
+from helpers.tf_runtime import tf, tf_keras
+
+PREDICT_BATCH = 512
+
+
+class ModelFormat(str, Enum):
+    """How the model was saved."""
+
+    SAVED_MODEL = "saved_model"
+    H5 = "h5"
+    KERAS3 = "keras"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model ready to run and to convert. `keras` is the Keras object (Keras 2 or 3)."""
+
+    keras: Any
+    format: ModelFormat
+    path: Path
+    is_keras2: bool
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Batched float inference on normalised inputs."""
+        outputs = [np.asarray(self._call(tf.constant(x[start:start + PREDICT_BATCH])))
+                   for start in range(0, len(x), PREDICT_BATCH)]
+        return np.concatenate(outputs, axis=0)
+
+    def _call(self, batch: Any) -> Any:
+        return self.keras(batch, training=False)
+
+    def concrete_function(self, input_shape: tuple[int, ...]) -> Any:
+        """A concrete function with a fixed batch of 1.
+
+        RNNs only convert to the fused TFLite ops (UNIDIRECTIONAL_SEQUENCE_LSTM, ...) from a static
+        batch, and a microcontroller runs one sample at a time anyway.
+        """
+        function: Callable[[Any], Any] = tf.function(lambda inputs: self.keras(inputs, training=False))
+        return function.get_concrete_function(tf.TensorSpec((1,) + input_shape, tf.float32))
+
+
+def find_model(model_dir: Path) -> tuple[Path, ModelFormat]:
+    """The one model in the directory, or a ModelError naming what was found."""
+    candidates: list[tuple[Path, ModelFormat]] = []
+    for saved_model_pb in sorted(model_dir.rglob("saved_model.pb")):
+        candidates.append((saved_model_pb.parent, ModelFormat.SAVED_MODEL))
+    candidates += [(p, ModelFormat.H5) for p in sorted(model_dir.glob("*.h5"))]
+    candidates += [(p, ModelFormat.KERAS3) for p in sorted(model_dir.glob("*.keras"))]
+    if not candidates:
+        raise ModelError("no model found", "add a SavedModel directory, one .h5 file or one .keras file", model_dir)
+    if len(candidates) > 1:
+        names = ", ".join(str(p.relative_to(model_dir)) for p, _ in candidates)
+        raise ModelError(f"several candidate models ({names})", "keep exactly one model in the directory", model_dir)
+    return candidates[0]
+
+
+def _load_keras(path: Path, model_format: ModelFormat) -> tuple[Any, bool]:
+    if model_format is ModelFormat.KERAS3:
+        import keras  # Keras 3: the format TensorFlow 2.16+ saves by default
+
+        return keras.saving.load_model(path, compile=False), False
+    return tf_keras.models.load_model(path, compile=False), True
+
+
+def load_model(model_dir: Path, specs: Specs) -> LoadedModel:
+    """Find, load and check the model against the specs shapes."""
+    path, model_format = find_model(model_dir)
+    try:
+        keras_model, is_keras2 = _load_keras(path, model_format)
+    except Exception as exc:  # loaders raise many unrelated types for a corrupt file
+        detail = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"cannot load the model ({detail})",
+                         "check the file is complete and was saved with model.save()", path) from None
+    _check_shapes(keras_model, specs, path)
+    return LoadedModel(keras=keras_model, format=model_format, path=path, is_keras2=is_keras2)
+
+
+def _shape_of(shape: Any) -> tuple[Any, ...]:
+    if isinstance(shape, list):
+        if len(shape) != 1:
+            raise ValueError("multiple tensors")
+        shape = shape[0]
+    return tuple(shape)
+
+
+def _check_shapes(keras_model: Any, specs: Specs, path: Path) -> None:
+    try:
+        model_in = _shape_of(keras_model.input_shape)[1:]
+        model_out = _shape_of(keras_model.output_shape)[1:]
+    except (AttributeError, ValueError):
+        raise ModelError("the model must have exactly one input and one output",
+                         "wrap the model so that it takes one tensor and returns one tensor", path) from None
+    for what, declared, actual in (("input", specs.input.shape, model_in), ("output", specs.output.shape, model_out)):
+        fits = len(declared) == len(actual) and all(a is None or a == d for a, d in zip(actual, declared))
+        if not fits:
+            raise ModelError(f"specs {what}.shape {list(declared)} does not match the model's {what} "
+                             f"shape {[d for d in actual]}", f"set {what}.shape in specs.json to the model's shape",
+                             specs.path)

@@ -1,0 +1,97 @@
+"""Wires the steps: load -> convert -> evaluate -> firmware checks -> render -> summarise."""
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from helpers.config import RunConfig
+from helpers.dataset import PROJECT_ROOT, SplitDataset, load_dataset, locate_dataset, split_dataset
+from helpers.errors import PipelineError
+from helpers.export import StagedExport, check_destination
+from helpers.identifiers import identifier
+from helpers.metrics import primary_metric
+from helpers.report import RunReport, VariantReport, format_markdown, with_deltas
+from helpers.specs import Specs, load_specs
+
+log = logging.getLogger("mcu_deploy")
+
+DEFAULT_EXPORT_ROOT = PROJECT_ROOT / "export"
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What main.py shows: the report and where it was written."""
+
+    report: RunReport
+    export_dir: Path
+
+
+class Timings:
+    """Wall time per phase, for the report and the benchmarks."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 3)
+
+
+def check_input_dir(input_dir: Path) -> None:
+    """The model directory exists and holds something."""
+    if not input_dir.exists():
+        raise PipelineError("the input directory does not exist", "pass the model directory with --input_dir",
+                            input_dir)
+    if not input_dir.is_dir():
+        raise PipelineError("--input_dir is not a directory", "pass the directory that holds the model", input_dir)
+    if not any(input_dir.iterdir()):
+        raise PipelineError("the input directory is empty",
+                            "put the model, specs.json and the CSV dataset in it", input_dir)
+
+
+def export_destination(config: RunConfig, specs: Specs) -> Path:
+    """--export_dir, else export/<name>."""
+    return config.export_dir if config.export_dir is not None else DEFAULT_EXPORT_ROOT / identifier(specs.name)
+
+
+def run(config: RunConfig) -> RunSummary:
+    """Run the whole pipeline for one model directory."""
+    timings = Timings()
+    model_dir = config.input_dir
+    with timings.phase("load"):
+        check_input_dir(model_dir)
+        specs = load_specs(model_dir)
+        destination = export_destination(config, specs)
+        check_destination(destination, model_dir)
+        data = split_dataset(load_dataset(locate_dataset(model_dir, specs), specs))
+        from helpers import variant_builder  # imports TensorFlow: only once the inputs are known good
+
+        variant_builder.prepare(config)
+        model = variant_builder.load(model_dir, specs)
+    log.info("loaded %s: %d calibration rows, %d evaluation rows", model.path.name,
+             len(data.calibration), len(data.evaluation))
+
+    with StagedExport(destination) as staging:
+        variants = variant_builder.build_all(config, specs, model, data, staging, timings)
+        report = _report(config, specs, model_dir, data, variants, timings)
+        with timings.phase("render"):
+            (staging / "report.json").write_text(report.to_json(), encoding="utf-8")
+            (staging / "report.md").write_text(format_markdown(report, plots=[]), encoding="utf-8")
+    return RunSummary(report=report, export_dir=destination)
+
+
+def _report(config: RunConfig, specs: Specs, model_dir: Path, data: SplitDataset,
+            variants: list[VariantReport], timings: Timings) -> RunReport:
+    reference = variants[0]
+    return RunReport(model=specs.name, task=specs.task.value, source=str(model_dir),
+                     primary_metric=primary_metric(specs), evaluation_rows=len(data.evaluation),
+                     calibration_rows=len(data.calibration), variants=tuple(with_deltas(variants, reference)),
+                     notices=config.notices, timings=dict(timings.seconds))

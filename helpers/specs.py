@@ -1,0 +1,197 @@
+"""specs.json, version 1: schema, validation and the exported form.
+
+Only `task`, `input.shape` and `output.shape` are required. Every field beyond the ones
+read here is kept in `Specs.raw` and passed through to the exported specs untouched.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Mapping
+
+from helpers.errors import SpecsError
+
+SPECS_FILENAME = "specs.json"
+
+
+class Task(str, Enum):
+    """What the model predicts; decides the metric and how labels are read."""
+
+    CLASSIFICATION = "classification"
+    REGRESSION = "regression"
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """`(x - mean) / std`; each is a scalar or one value per feature (tuple)."""
+
+    mean: float | tuple[float, ...] = 0.0
+    std: float | tuple[float, ...] = 1.0
+
+    def as_lists(self, size: int) -> tuple[list[float], list[float]]:
+        """Mean and std broadcast to `size` values (for firmware constants)."""
+        return _broadcast(self.mean, size), _broadcast(self.std, size)
+
+    @property
+    def is_identity(self) -> bool:
+        """True when normalising changes nothing."""
+        return self.mean in (0.0, (0.0,)) and self.std in (1.0, (1.0,))
+
+
+@dataclass(frozen=True)
+class TensorSpecs:
+    """One input or output: its shape (without batch), normalisation and class names."""
+
+    shape: tuple[int, ...]
+    normalisation: Normalisation = field(default_factory=Normalisation)
+    classes: tuple[str, ...] = ()
+
+    @property
+    def size(self) -> int:
+        """Number of scalar values in one sample."""
+        return math.prod(self.shape)
+
+
+@dataclass(frozen=True)
+class Specs:
+    """A validated specs.json."""
+
+    name: str
+    task: Task
+    input: TensorSpecs
+    output: TensorSpecs
+    dataset: str | None
+    raw: Mapping[str, Any]
+    path: Path
+
+    def block(self, key: str) -> Mapping[str, Any]:
+        """An optional settings block (`training`, `pruning`, `qat`, ...), empty if absent."""
+        value = self.raw.get(key, {})
+        return value if isinstance(value, Mapping) else {}
+
+    def exported(self, firmware: Mapping[str, Any]) -> dict[str, Any]:
+        """The specs as shipped next to a variant: the input specs plus what firmware needs."""
+        result = json.loads(json.dumps(self.raw))  # deep copy of plain JSON data
+        result["name"] = self.name
+        result.update(firmware)
+        return result
+
+
+def _broadcast(value: float | tuple[float, ...], size: int) -> list[float]:
+    if isinstance(value, tuple):
+        if len(value) == size:
+            return list(value)
+        return [value[i % len(value)] for i in range(size)]
+    return [float(value)] * size
+
+
+def _fail(problem: str, fix: str, path: Path) -> SpecsError:
+    return SpecsError(problem, fix, path)
+
+
+def _shape(block: Mapping[str, Any], key: str, path: Path) -> tuple[int, ...]:
+    shape = block.get("shape")
+    if shape is None:
+        raise _fail(f"specs.json has no `{key}.shape`", f'add e.g. "{key}": {{"shape": [8, 8, 1]}}', path)
+    if isinstance(shape, int) and not isinstance(shape, bool):
+        shape = [shape]
+    if (not isinstance(shape, list) or not shape
+            or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)):
+        raise _fail(f"`{key}.shape` must be a list of positive integers, got {shape!r}",
+                    "write the shape of one sample without the batch dimension, e.g. [24, 1]", path)
+    return tuple(shape)
+
+
+def _number_or_list(block: Mapping[str, Any], key: str, where: str, default: float,
+                    path: Path, feature_counts: tuple[int, ...]) -> float | tuple[float, ...]:
+    value = block.get(key, default)
+    if isinstance(value, bool):
+        value = None
+    if isinstance(value, (int, float)):
+        number = float(value)
+        if not math.isfinite(number):
+            raise _fail(f"`{where}.{key}` is not a finite number", "use a finite number", path)
+        return number
+    if isinstance(value, list) and value and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value):
+        if len(value) not in feature_counts:
+            raise _fail(f"`{where}.{key}` has {len(value)} values",
+                        f"give one number, or one per feature ({' or '.join(map(str, sorted(set(feature_counts))))})",
+                        path)
+        return tuple(float(v) for v in value)
+    raise _fail(f"`{where}.{key}` must be a number or a list of numbers, got {value!r}",
+                f'write e.g. "{key}": {default}', path)
+
+
+def _normalisation(block: Mapping[str, Any], where: str, shape: tuple[int, ...], path: Path) -> Normalisation:
+    counts = (math.prod(shape), shape[-1])
+    mean = _number_or_list(block, "mean", where, 0.0, path, counts)
+    std = _number_or_list(block, "std", where, 1.0, path, counts)
+    stds = std if isinstance(std, tuple) else (std,)
+    if any(s == 0.0 for s in stds):
+        raise _fail(f"`{where}.std` is zero, which would divide by zero",
+                    "use the standard deviation of the training data, or 1.0 for no scaling", path)
+    return Normalisation(mean=mean, std=std)
+
+
+def _tensor(raw: Mapping[str, Any], key: str, path: Path) -> TensorSpecs:
+    block = raw.get(key)
+    if not isinstance(block, Mapping):
+        raise _fail(f"specs.json has no `{key}` object", f'add "{key}": {{"shape": [...]}}', path)
+    shape = _shape(block, key, path)
+    classes = block.get("classes", [])
+    if not isinstance(classes, list) or not all(isinstance(c, (str, int)) and not isinstance(c, bool)
+                                                for c in classes):
+        raise _fail(f"`{key}.classes` must be a list of class names", 'write e.g. "classes": ["cat", "dog"]', path)
+    names = tuple(str(c) for c in classes)
+    if len(set(names)) != len(names):
+        raise _fail(f"`{key}.classes` has duplicate names", "give every class a distinct name", path)
+    return TensorSpecs(shape=shape, normalisation=_normalisation(block, key, shape, path), classes=names)
+
+
+def parse_specs(raw: Any, path: Path, default_name: str) -> Specs:
+    """Validate the decoded JSON of a specs file and return Specs."""
+    if not isinstance(raw, Mapping):
+        raise _fail("specs.json must hold a JSON object", 'start from {"task": ..., "input": ..., "output": ...}', path)
+    task_value = raw.get("task")
+    if task_value is None:
+        raise _fail("specs.json has no `task`", 'add "task": "classification" or "regression"', path)
+    try:
+        task = Task(task_value)
+    except ValueError:
+        raise _fail(f"unknown task {task_value!r} in specs.json",
+                    'use "classification" or "regression"', path) from None
+    name = raw.get("name", default_name)
+    if not isinstance(name, str) or not name.strip():
+        raise _fail(f"`name` must be a non-empty string, got {name!r}", "write a short model name", path)
+    dataset = raw.get("dataset")
+    if dataset is not None and (not isinstance(dataset, str) or not dataset.strip()):
+        raise _fail(f"`dataset` must be a file name, got {dataset!r}", 'write e.g. "dataset": "data.csv"', path)
+    for block in ("training", "pruning", "qat", "clustering"):
+        if block in raw and not isinstance(raw[block], Mapping):
+            raise _fail(f"`{block}` must be a JSON object", f'write e.g. "{block}": {{}}', path)
+    input_specs = _tensor(raw, "input", path)
+    output_specs = _tensor(raw, "output", path)
+    if task is Task.CLASSIFICATION and output_specs.classes and output_specs.size not in (1, len(output_specs.classes)):
+        raise _fail(f"`output.shape` {list(output_specs.shape)} does not fit {len(output_specs.classes)} classes",
+                    "make output.shape the number of classes (or [1] for a binary sigmoid)", path)
+    return Specs(name=name.strip(), task=task, input=input_specs, output=output_specs,
+                 dataset=dataset, raw=dict(raw), path=path)
+
+
+def load_specs(model_dir: Path) -> Specs:
+    """Read and validate `<model_dir>/specs.json`."""
+    path = model_dir / SPECS_FILENAME
+    if not path.is_file():
+        raise _fail("specs.json is missing", "write a specs.json next to the model (see README, 'Input contract')", path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise _fail("specs.json is not UTF-8 text", "save it as UTF-8 JSON", path) from None
+    except json.JSONDecodeError as exc:
+        raise _fail(f"specs.json is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+                    "fix the JSON syntax", path) from None
+    return parse_specs(raw, path, default_name=model_dir.resolve().name)

@@ -1,0 +1,52 @@
+"""mcu-deploy: a trained Keras model in, measured TFLite variants and firmware artifacts out.
+
+    python main.py --input_dir models/digits_cnn --PTQ -q all -e
+
+Only this file prints. Errors the user can fix end as one line on stderr and exit code 2.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+
+
+def _configure_logging(verbose: bool, quiet: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("mcu_deploy")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
+    logger.propagate = False
+
+
+def main(argv: list[str]) -> int:
+    """Parse argv, run the pipeline, print the table; map user errors to one line and exit 2."""
+    from helpers.config import parse_args
+    from helpers.errors import PipelineError
+
+    debug = "--debug" in argv
+    try:
+        config = parse_args(argv)
+        _configure_logging(config.verbose, config.quiet)
+        for notice in config.notices:
+            logging.getLogger("mcu_deploy").info("note: %s", notice)
+        from helpers import pipeline  # imports numpy/pandas; TensorFlow only once inputs check out
+
+        summary = pipeline.run(config)
+    except PipelineError as exc:
+        if debug:
+            raise
+        print(f"error: {exc.one_line()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted; the previous export (if any) is unchanged", file=sys.stderr)
+        return 130
+    from helpers.report import format_table
+
+    print(format_table(summary.report))
+    print(f"\nexport: {summary.export_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

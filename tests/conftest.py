@@ -1,0 +1,86 @@
+"""Shared fixtures: tiny models trained in seconds on data sets that ship inside scikit-learn."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def write_model_dir(directory: Path, model, specs: dict, frame: pd.DataFrame, filename: str = "model.h5") -> Path:
+    """A model directory as a user would assemble it: model file, specs.json, data.csv."""
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save(directory / filename)
+    (directory / "specs.json").write_text(json.dumps(specs, indent=2), encoding="utf-8")
+    frame.to_csv(directory / "data.csv", index=False)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def iris_dir(tmp_path_factory) -> Path:
+    """A 4-16-3 MLP on iris, labels as class names in the CSV."""
+    from sklearn.datasets import load_iris
+
+    from helpers.tf_runtime import seed_everything, tf_keras
+
+    iris = load_iris()
+    x = iris.data.astype(np.float32)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    seed_everything()
+    model = tf_keras.Sequential([tf_keras.layers.Input((4,)), tf_keras.layers.Dense(16, activation="relu"),
+                                 tf_keras.layers.Dense(3, activation="softmax")])
+    model.compile(tf_keras.optimizers.Adam(0.02), "sparse_categorical_crossentropy")
+    model.fit((x - mean) / std, iris.target, epochs=60, batch_size=16, verbose=0)
+    frame = pd.DataFrame(x, columns=iris.feature_names)
+    frame["species"] = [str(iris.target_names[t]) for t in iris.target]
+    specs = {"name": "iris-mlp", "task": "classification",
+             "input": {"shape": [4], "mean": mean.round(4).tolist(), "std": std.round(4).tolist()},
+             "output": {"shape": [3], "classes": [str(n) for n in iris.target_names]}}
+    return write_model_dir(tmp_path_factory.mktemp("models") / "iris", model, specs, frame)
+
+
+@pytest.fixture(scope="session")
+def diabetes_dir(tmp_path_factory) -> Path:
+    """A small regression MLP on scikit-learn's diabetes data, target normalised in specs."""
+    from sklearn.datasets import load_diabetes
+
+    from helpers.tf_runtime import seed_everything, tf_keras
+
+    data = load_diabetes()
+    x = data.data.astype(np.float32)
+    y = data.target.astype(np.float32)
+    y_mean, y_std = float(y.mean().round(2)), float(y.std().round(2))
+    seed_everything()
+    model = tf_keras.Sequential([tf_keras.layers.Input((10,)), tf_keras.layers.Dense(16, activation="relu"),
+                                 tf_keras.layers.Dense(1)])
+    model.compile(tf_keras.optimizers.Adam(0.01), "mse")
+    model.fit(x / 0.05, (y - y_mean) / y_std, epochs=40, batch_size=32, verbose=0)
+    frame = pd.DataFrame(x, columns=data.feature_names)
+    frame["target"] = y
+    specs = {"name": "diabetes", "task": "regression", "input": {"shape": [10], "mean": 0.0, "std": 0.05},
+             "output": {"shape": [1], "mean": y_mean, "std": y_std}}
+    return write_model_dir(tmp_path_factory.mktemp("models") / "diabetes", model, specs, frame)
+
+
+def run_main(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """main.py in a fresh process, as a user runs it."""
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, capture_output=True,
+                          text=True, env=env, timeout=900)
+
+
+@pytest.fixture(scope="session")
+def iris_export(iris_dir, tmp_path_factory) -> Path:
+    """One full `-q all -e` run on the iris model, shared by the artifact tests."""
+    export = tmp_path_factory.mktemp("export") / "iris"
+    result = run_main("--input_dir", str(iris_dir), "--PTQ", "-q", "all", "-e", "--export_dir", str(export))
+    assert result.returncode == 0, result.stderr
+    return export

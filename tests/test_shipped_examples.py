@@ -1,0 +1,27 @@
+"""The shipped examples: the int8 variant stays within a stated tolerance of the Keras reference."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import ROOT, run_main
+
+# Tolerances: digits loses at most 2 accuracy points; the CO2 LSTM at most 0.10 ppm of MAE.
+TOLERANCES = {"digits_cnn": ("accuracy", -0.02), "co2_lstm": ("mae", 0.10)}
+
+
+@pytest.mark.parametrize("example", sorted(TOLERANCES))
+def test_int8_variant_is_close_to_keras(example, tmp_path):
+    export = tmp_path / example
+    result = run_main("--input_dir", str(ROOT / "models" / example), "--PTQ", "-q", "int8", "-e",
+                      "--export_dir", str(export))
+    assert result.returncode == 0, result.stderr
+    variants = {v["name"]: v for v in json.loads((export / "report.json").read_text())["variants"]}
+    metric, tolerance = TOLERANCES[example]
+    delta = variants["int8"]["metrics"][metric] - variants["keras"]["metrics"][metric]
+    if metric == "accuracy":
+        assert delta >= tolerance, (variants["int8"]["metrics"], variants["keras"]["metrics"])
+    else:
+        assert delta <= tolerance, (variants["int8"]["metrics"], variants["keras"]["metrics"])
+    assert variants["int8"]["input_dtype"] == "int8"
