@@ -7,11 +7,15 @@ Only this file prints. Errors the user can fix end as one line on stderr and exi
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 
 def _configure_logging(verbose: bool, quiet: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    # Log to a duplicate of stderr: while TensorFlow runs, fd 2 itself points at /dev/null to
+    # hide what its C++ code prints (see helpers/native_output.py), and our messages must still show.
+    stream = os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger = logging.getLogger("mcu_deploy")
     logger.handlers[:] = [handler]
@@ -33,6 +37,8 @@ def main(argv: list[str]) -> int:
         from helpers import pipeline  # imports numpy/pandas; TensorFlow only once inputs check out
 
         summary = pipeline.run(config)
+        _print_table(summary)
+        pipeline.check_budgets(summary, config)
     except PipelineError as exc:
         if debug:
             raise
@@ -41,11 +47,14 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; the previous export (if any) is unchanged", file=sys.stderr)
         return 130
+    return 0
+
+
+def _print_table(summary) -> None:  # type: ignore[no-untyped-def]
     from helpers.report import format_table
 
     print(format_table(summary.report))
     print(f"\nexport: {summary.export_dir}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -9,17 +9,29 @@ from helpers.codegen import (Rendered, c_byte_lines, c_values, py_byte_lines, py
                              tuple_literal)
 from helpers.convert import TfliteModel
 from helpers.identifiers import camel_case
+from helpers.op_resolver import add_method
 from helpers.specs import Specs
 
 
 @dataclass(frozen=True)
-class FirmwareFacts:
-    """What the firmware checks found out about a variant (empty until they ran)."""
+class TestVector:
+    """One evaluation row in the model's input dtype and the output TFLM gave for it."""
 
+    input: tuple[float, ...]
+    output: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class FirmwareFacts:
+    """What the firmware checks found out about a variant (defaults: checks skipped)."""
+
+    tflm_checked: bool = False
     tflm_runnable: bool = True
     tflm_reason: str = ""
     arena_measured: int | None = None
     arena_size: int | None = None
+    test_vectors: tuple[TestVector, ...] = ()
+    test_tolerance: float = 0.0
 
 
 def _tensor_json(info: Any) -> dict[str, Any]:
@@ -36,8 +48,10 @@ def exported_specs(specs: Specs, model: TfliteModel, facts: FirmwareFacts, extra
         "tflite_ops": list(model.info.ops),
         "input_tensor": _tensor_json(model.info.input),
         "output_tensor": _tensor_json(model.info.output),
+        "tflm_checked": facts.tflm_checked,
         "tflm_runnable": facts.tflm_runnable,
         "tensor_arena_bytes": facts.arena_size,
+        "tensor_arena_measured_bytes": facts.arena_measured,
     }
     if not facts.tflm_runnable:
         firmware["tflm_reason"] = facts.tflm_reason
@@ -85,12 +99,27 @@ def template_context(specs: Specs, model: TfliteModel, facts: FirmwareFacts, mod
         "output_mean_py": tuple_literal(out_mean, py_float), "output_std_py": tuple_literal(out_std, py_float),
         "classes": list(specs.output.classes),
         "classes_py": tuple_literal(specs.output.classes, py_string) if specs.output.classes else "()",
-        "tflm_runnable": facts.tflm_runnable,
-        "tflm_reason": facts.tflm_reason,
         "arena_measured": facts.arena_measured,
         "arena_size": facts.arena_size,
         "ops": list(info.ops),
+        "add_methods": [add_method(op) for op in info.ops],
+        "vectors": [{"input": c_values(v.input, _kind(info.input.dtype)),
+                     "output": c_values(v.output, _kind(info.output.dtype))} for v in facts.test_vectors],
+        "test_tolerance": facts.test_tolerance,
+        "test_vectors_py": _vectors_py(facts.test_vectors, info),
     }
+
+
+def _kind(dtype: str) -> str:
+    return "float" if dtype.startswith("float") else "int"
+
+
+def _vectors_py(vectors: tuple[TestVector, ...], info: Any) -> str:
+    """TEST_VECTORS for the MicroPython module: a tuple of (inputs, expected outputs)."""
+    def values(items: tuple[float, ...], dtype: str) -> str:
+        return tuple_literal(items, py_float if _kind(dtype) == "float" else (lambda v: str(int(v))))
+    pairs = [f"({values(v.input, info.input.dtype)}, {values(v.output, info.output.dtype)})" for v in vectors]
+    return tuple_literal(pairs, str) if pairs else "()"
 
 
 def _norm_count(normalisation: Any) -> int:
@@ -98,11 +127,24 @@ def _norm_count(normalisation: Any) -> int:
     return max(lengths) if lengths else 1
 
 
-def render_firmware(context: dict[str, Any]) -> list[Rendered]:
-    """The C array (header and source) and the MicroPython module of one variant."""
+def render_firmware(context: dict[str, Any], checked: bool) -> list[Rendered]:
+    """The C array, the MicroPython module and, once TFLM has run the variant, the op resolver,
+    the test vectors and the self-test `main.cc`."""
     model_id = context["id"]
-    return [
+    files = [
         render("model_data.h.j2", f"{model_id}_model_data.h", context),
         render("model_data.c.j2", f"{model_id}_model_data.c", context),
         render("model.py.j2", f"{model_id}_model.py", context),
+        render("op_resolver.h.j2", f"{model_id}_op_resolver.h", context),
     ]
+    if checked:
+        files += [render("test_data.h.j2", f"{model_id}_test_data.h", context),
+                  render("main.cc.j2", "main.cc", context)]
+    return files
+
+
+def render_not_for_mcu(specs: Specs, model: TfliteModel, reason: str) -> Rendered:
+    """What a variant TFLM cannot run gets instead of firmware."""
+    return render("NOT_FOR_MCU.md.j2", "NOT_FOR_MCU.md",
+                  {"display_name": specs.name, "variant": model.recipe.name, "reason": reason,
+                   "description": model.recipe.description})

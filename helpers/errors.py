@@ -51,4 +51,6 @@ class ExportError(PipelineError):
 
 
 class BudgetError(PipelineError):
-    """The final variant does not fit the flash or RAM budget."""
+    """The final variant does not fit the flash or RAM budget (the export is still written)."""
+
+    exit_code = 3

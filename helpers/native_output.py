@@ -2,7 +2,8 @@
 
 The converter prints lines such as "fully_quantize: 0, inference_type: 6, ..." and the
 interpreter "INFO: Created TensorFlow Lite XNNPACK delegate" from C++, which Python's
-logging cannot catch. Shown with --verbose; hidden otherwise.
+logging cannot catch. Shown with --verbose; hidden otherwise. main.py logs to a duplicate of
+the original stderr, so the tool's own messages still show while fd 2 is silenced.
 """
 from __future__ import annotations
 

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from helpers import budget
 from helpers.config import RunConfig
 from helpers.dataset import PROJECT_ROOT, SplitDataset, load_dataset, locate_dataset, split_dataset
 from helpers.errors import PipelineError
 from helpers.export import StagedExport, check_destination
 from helpers.identifiers import identifier
 from helpers.metrics import primary_metric
+from helpers.native_output import native_stderr_silenced, set_verbose
 from helpers.report import RunReport, VariantReport, format_markdown, with_deltas
 from helpers.specs import Specs, load_specs
 
@@ -64,6 +66,12 @@ def export_destination(config: RunConfig, specs: Specs) -> Path:
 
 def run(config: RunConfig) -> RunSummary:
     """Run the whole pipeline for one model directory."""
+    set_verbose(config.verbose)
+    with native_stderr_silenced():
+        return _run(config)
+
+
+def _run(config: RunConfig) -> RunSummary:
     timings = Timings()
     model_dir = config.input_dir
     with timings.phase("load"):
@@ -81,11 +89,17 @@ def run(config: RunConfig) -> RunSummary:
 
     with StagedExport(destination) as staging:
         variants = variant_builder.build_all(config, specs, model, data, staging, timings)
+        variants = budget.annotate(variants, config.flash_budget, config.ram_budget)
         report = _report(config, specs, model_dir, data, variants, timings)
         with timings.phase("render"):
             (staging / "report.json").write_text(report.to_json(), encoding="utf-8")
             (staging / "report.md").write_text(format_markdown(report, plots=[]), encoding="utf-8")
     return RunSummary(report=report, export_dir=destination)
+
+
+def check_budgets(summary: RunSummary, config: RunConfig) -> None:
+    """BudgetError (exit 3) when the final variant does not fit; called after the export is in place."""
+    budget.check_final(list(summary.report.variants), config.flash_budget, config.ram_budget)
 
 
 def _report(config: RunConfig, specs: Specs, model_dir: Path, data: SplitDataset,

@@ -67,6 +67,11 @@ def _format_metric(name: str, value: float | None) -> str:
     return f"{value * 100:.2f}%" if name == "accuracy" else f"{value:.4g}"
 
 
+def format_metrics(metrics: dict[str, float]) -> str:
+    """`accuracy 98.14%` / `mae 0.388, rmse 0.4935` for log lines."""
+    return ", ".join(f"{name} {_format_metric(name, value)}" for name, value in metrics.items())
+
+
 def _format_delta(name: str, value: float | None) -> str:
     if value is None:
         return "-"
@@ -80,6 +85,9 @@ def table_rows(report: RunReport) -> tuple[list[str], list[list[str]]]:
     metric_names = list(report.variants[0].metrics) if report.variants else [report.primary_metric]
     header = ["variant", "size (B)", "zlib (B)"] + metric_names
     header += [f"Δ {report.primary_metric}", "TFLM", "arena (B)", "flash M4 (B)"]
+    budgets = any("fits_flash" in v.firmware or "fits_ram" in v.firmware for v in report.variants)
+    if budgets:
+        header.append("fits")
     rows = []
     for v in report.variants:
         fw = v.firmware
@@ -91,6 +99,9 @@ def table_rows(report: RunReport) -> tuple[list[str], list[list[str]]]:
         row += [_format_metric(m, v.metrics.get(m)) for m in metric_names]
         row += [_format_delta(report.primary_metric, v.delta.get(report.primary_metric)) if v.format != "keras" else "ref",
                 tflm, _int(fw.get("tensor_arena_bytes")), _int((fw.get("flash_bytes") or {}).get("cortex-m4"))]
+        if budgets:
+            fits = [fw.get("fits_flash"), fw.get("fits_ram")]
+            row.append("-" if v.format == "keras" else "no" if False in fits else "yes")
         rows.append(row)
     return header, rows
 

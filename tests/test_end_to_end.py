@@ -19,11 +19,15 @@ def test_all_quantizations_produce_every_file(iris_export):
         assert variant["metrics"]["accuracy"] > 0.8, variant["name"]
         for key in ("name", "path", "format", "quantization", "pruned", "qat", "size_bytes"):
             assert key in variant
+    stem = identifier("iris-mlp")
+    firmware = {"model.tflite", "specs.json", f"{stem}_model_data.h", f"{stem}_model_data.c", f"{stem}_model.py",
+                f"{stem}_model.mpy", f"{stem}_op_resolver.h", f"{stem}_test_data.h", "main.cc"}
+    runnable = {v["name"]: v["firmware"]["tflm_runnable"] for v in report["variants"][1:]}
+    assert runnable["float16"] is False and runnable["int8"] is True
     for name in VARIANTS:
         folder = iris_export / name
-        stem = identifier("iris-mlp")
-        expected = {"model.tflite", f"{stem}_model_data.h", f"{stem}_model_data.c", f"{stem}_model.py", "specs.json"}
-        assert expected <= {p.name for p in folder.iterdir()}, name
+        expected = firmware if runnable[name] else {"model.tflite", "specs.json", "NOT_FOR_MCU.md"}
+        assert {p.name for p in folder.iterdir()} == expected, name
         specs = json.loads((folder / "specs.json").read_text())
         assert specs["model_size_bytes"] == (folder / "model.tflite").stat().st_size
         assert specs["tflite_ops"]

@@ -1,0 +1,119 @@
+"""Does a variant run on TensorFlow Lite for Microcontrollers, in how much RAM, with which answers?
+
+All TFLM work happens in `helpers.micro_worker` child processes (an arena that is too small
+aborts the process). This module prepares their inputs and reads their answers.
+"""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from helpers.tflite_model import TfliteInfo
+
+GENEROUS_ARENA = 4 * 1024 * 1024
+# The arena is measured on a 64-bit host, whose pointers are twice as wide as a Cortex-M's, so
+# the host figure already over-counts TFLM's bookkeeping. Optimized kernels (CMSIS-NN) may ask
+# for scratch buffers the reference kernels do not; 20% plus 1 KiB covers that.
+ARENA_MARGIN_FRACTION = 0.20
+ARENA_MARGIN_BYTES = 1024
+WORKER_TIMEOUT_S = 600
+
+
+@dataclass(frozen=True)
+class MicroCheck:
+    """TFLM's verdict on one variant."""
+
+    runnable: bool
+    reason: str = ""
+    outputs: np.ndarray | None = None
+    arena_measured: int | None = None
+    arena_recommended: int | None = None
+
+
+def recommended_arena(measured: int) -> int:
+    """Measured arena plus the documented margin, rounded up to 16 bytes."""
+    with_margin = measured * (1 + ARENA_MARGIN_FRACTION) + ARENA_MARGIN_BYTES
+    return int(math.ceil(with_margin / 16) * 16)
+
+
+# What TFLM's messages mean for the user, checked in order against its stderr.
+_KNOWN_REASONS = (
+    ("Hybrid models are not supported", "TFLM has no hybrid kernels: dynamic-range weights must be dequantized at run time"),
+    ("DEQUANTIZE", "TFLM cannot dequantize float16 weights"),
+    ("Didn't find op for builtin opcode", "TFLM lacks a kernel for an op of this model"),
+)
+
+
+def _failure_reason(stderr: str, returncode: int) -> str:
+    detail = _tflm_messages(stderr, returncode)
+    for pattern, meaning in _KNOWN_REASONS:
+        if pattern in stderr:
+            return f"{meaning} ({detail})"
+    return detail
+
+
+def _tflm_messages(stderr: str, returncode: int) -> str:
+    lines = []
+    for line in stderr.splitlines():
+        text = line.strip()
+        if not text or line.startswith((" ", "\t")) or text.startswith(("Traceback", "File ", "^")):
+            continue
+        if text.startswith("RuntimeError:") and lines:
+            continue
+        lines.append(text.replace("tensorflow/lite/micro/kernels/", ""))
+    if not lines:
+        return f"the TFLM interpreter stopped (exit code {returncode})"
+    unique = [line for line in dict.fromkeys(lines) if not line.startswith("RuntimeError")] or lines
+    return "; ".join(unique[:2])[:300]
+
+
+def _static_reason(info: TfliteInfo) -> str | None:
+    """Reasons known from the flatbuffer alone."""
+    if info.custom_ops:
+        return f"custom ops {', '.join(info.custom_ops)} (e.g. TF Select) do not exist in TFLM"
+    return None
+
+
+def check_variant(content: bytes, info: TfliteInfo, quantized_inputs: np.ndarray) -> MicroCheck:
+    """Run every row through TFLM and find the smallest arena, in a child process."""
+    static = _static_reason(info)
+    if static:
+        return MicroCheck(runnable=False, reason=static)
+    with tempfile.TemporaryDirectory(prefix="mcu-deploy-tflm-") as tmp:
+        folder = Path(tmp)
+        (folder / "model.tflite").write_bytes(content)
+        np.save(folder / "inputs.npy", quantized_inputs)
+        command = [sys.executable, "-m", "helpers.micro_worker", "check", str(folder / "model.tflite"),
+                   str(folder / "inputs.npy"), str(folder / "outputs.npy"), str(GENEROUS_ARENA)]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S,
+                                cwd=str(Path(__file__).resolve().parent.parent))
+        if result.returncode != 0:
+            return MicroCheck(runnable=False, reason=_failure_reason(result.stderr, result.returncode))
+        arena = int(json.loads(result.stdout.strip().splitlines()[-1])["arena"])
+        outputs = np.load(folder / "outputs.npy")
+    return MicroCheck(runnable=True, outputs=outputs, arena_measured=arena,
+                      arena_recommended=recommended_arena(arena))
+
+
+def probe_arena(content: bytes, quantized_row: np.ndarray, arena: int) -> bool:
+    """Whether the model runs one row with exactly this arena (used by tests)."""
+    with tempfile.TemporaryDirectory(prefix="mcu-deploy-tflm-") as tmp:
+        folder = Path(tmp)
+        (folder / "model.tflite").write_bytes(content)
+        np.save(folder / "inputs.npy", quantized_row[np.newaxis, ...])
+        result = subprocess.run([sys.executable, "-m", "helpers.micro_worker", "probe", str(folder / "model.tflite"),
+                                 str(folder / "inputs.npy"), str(arena)], capture_output=True,
+                                cwd=str(Path(__file__).resolve().parent.parent), timeout=WORKER_TIMEOUT_S)
+    return result.returncode == 0
+
+
+def max_difference(tflm: np.ndarray, litert: np.ndarray) -> float:
+    """Largest absolute difference in raw output units (quantized steps for integer outputs)."""
+    return float(np.max(np.abs(tflm.astype(np.float64) - litert.astype(np.float64)))) if tflm.size else 0.0
