@@ -54,6 +54,11 @@ class RunConfig:
     qat: bool = False
     quantizations: tuple[Quantization, ...] = ()
     plot_results: bool = False
+    cluster: int | None = None
+    sparsity: float | None = None
+    prune_epochs: int | None = None
+    prune_policy: str | None = None
+    qat_int8_io: bool = False
     flash_budget: int | None = None
     ram_budget: int | None = None
     skip_firmware_checks: bool = False
@@ -109,6 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--export_dir", type=Path, default=None,
                         help="where to write the export (default: export/<name>)")
     parser.add_argument("-p", "--prune", action="store_true", help="prune the model before conversion")
+    parser.add_argument("--sparsity", type=float, default=None, metavar="S",
+                        help="final pruning sparsity, 0..0.99 (default: specs pruning.final_sparsity or 0.5)")
+    parser.add_argument("--prune_epochs", type=int, default=None, metavar="N",
+                        help="pruning fine-tuning epochs (default: specs pruning.epochs or 2)")
+    parser.add_argument("--prune_policy", choices=["xnnpack"], default=None,
+                        help="xnnpack: PruneForLatencyOnXNNPack (only where the model allows it)")
+    parser.add_argument("--cluster", type=int, default=None, metavar="N",
+                        help="cluster weights into N centroids (2..256) before conversion")
     parser.add_argument("-q", "--quantization_type", type=str, default=None, metavar="TYPE",
                         help="quantization: " + ", ".join(q.value for q in Quantization)
                         + f" (default with --PTQ: {DEFAULT_PTQ.value})")
@@ -131,10 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Flags that are parsed today but whose feature lands in a later release.
 _NOT_AVAILABLE_YET = {
-    "prune": "--prune",
-    "QAT": "--QAT",
     "plot_results": "--plot_results",
 }
+_QAT_OUTPUTS = (Quantization.NONE, Quantization.INT8)
 
 
 def parse_args(argv: Sequence[str]) -> RunConfig:
@@ -150,6 +162,21 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
         if getattr(args, attribute):
             raise ConfigError(f"{flag} is not available yet in this version",
                               f"run without {flag}")
+
+    if args.sparsity is not None and not 0.0 <= args.sparsity <= 0.99:
+        raise ConfigError(f"--sparsity {args.sparsity} is out of range", "use a fraction from 0 to 0.99, e.g. 0.8")
+    if args.cluster is not None and not 2 <= args.cluster <= 256:
+        raise ConfigError(f"--cluster {args.cluster} is out of range", "use 2 to 256 centroids, e.g. --cluster 16")
+    if args.prune_epochs is not None and args.prune_epochs < 1:
+        raise ConfigError(f"--prune_epochs {args.prune_epochs} is out of range", "use at least 1 epoch")
+    for flag, value in (("--sparsity", args.sparsity), ("--prune_epochs", args.prune_epochs),
+                        ("--prune_policy", args.prune_policy)):
+        if value is not None and not args.prune:
+            raise ConfigError(f"{flag} needs --prune", f"add --prune, or drop {flag}")
+    if args.QAT and quantization not in (None, *_QAT_OUTPUTS):
+        raise ConfigError(f"--QAT converts to int8, so `-q {quantization.value}` does not apply",
+                          "use `--QAT` (float input/output) or `--QAT -q int8` (int8 input/output), "
+                          "or --PTQ to compare quantization types")
 
     quantizations: tuple[Quantization, ...] = ()
     if args.PTQ:
@@ -170,6 +197,11 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
         qat=args.QAT,
         quantizations=quantizations,
         plot_results=args.plot_results,
+        cluster=args.cluster,
+        sparsity=args.sparsity,
+        prune_epochs=args.prune_epochs,
+        prune_policy=args.prune_policy,
+        qat_int8_io=args.QAT and quantization is Quantization.INT8,
         flash_budget=parse_size(args.flash_budget) if args.flash_budget else None,
         ram_budget=parse_size(args.ram_budget) if args.ram_budget else None,
         skip_firmware_checks=args.skip_firmware_checks,

@@ -28,6 +28,9 @@ class VariantReport:
     evaluation: str = ""
     firmware: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    clustered: bool = False
+    optimization: dict[str, Any] = field(default_factory=dict)
+    weights: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,7 @@ def table_rows(report: RunReport) -> tuple[list[str], list[list[str]]]:
             rows.append(row + ["failed: see report.md"] + [""] * (len(header) - len(row) - 1))
             continue
         row += [_format_metric(m, v.metrics.get(m)) for m in metric_names]
-        row += [_format_delta(report.primary_metric, v.delta.get(report.primary_metric)) if v.format != "keras" else "ref",
+        row += [_format_delta(report.primary_metric, v.delta.get(report.primary_metric)) if v is not report.variants[0] else "ref",
                 tflm, _int(fw.get("tensor_arena_bytes")), _int((fw.get("flash_bytes") or {}).get("cortex-m4"))]
         if budgets:
             fits = [fw.get("fits_flash"), fw.get("fits_ram")]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,9 @@ from helpers.native_output import set_verbose
 from helpers.report import VariantReport, format_metrics
 from helpers.specs import Specs
 from helpers.tf_runtime import quiet_tensorflow, seed_everything
-from helpers.variants import VariantRecipe, recipes_for
+from helpers.optimize import OptimizedModel, optimize
+from helpers.variants import QAT_RECIPES, RECIPES, VariantRecipe, recipes_for
+from helpers.weights import overall_sparsity, weight_stats
 
 log = logging.getLogger("mcu_deploy")
 
@@ -46,12 +48,42 @@ def compressed_size(content: bytes) -> int:
     return len(zlib.compress(content, 9))
 
 
-def evaluate_keras(model: LoadedModel, specs: Specs, data: SplitDataset) -> VariantReport:
-    """The reference row: the Keras model itself on the evaluation rows."""
+def evaluate_keras(model: LoadedModel, specs: Specs, data: SplitDataset,
+                   optimized: OptimizedModel | None = None) -> VariantReport:
+    """A Keras row: the reference model itself, or the optimized Keras model, on the evaluation rows."""
     outputs = model.predict(data.evaluation.x)
-    return VariantReport(name="keras", path=None, format="keras", quantization="None", pruned=False, qat=False,
+    name = "keras" if optimized is None else f"keras_{optimized.prefix}{'qat_' if optimized.qat else ''}".rstrip("_")
+    return VariantReport(name=name, path=None, format="keras", quantization="None",
+                         pruned=bool(optimized and optimized.pruned), qat=bool(optimized and optimized.qat),
+                         clustered=bool(optimized and optimized.clustered),
                          metrics=compute_metrics(outputs, data.evaluation.y, specs), size_bytes=None,
-                         evaluation="keras (float32)")
+                         evaluation="keras (float32)", optimization=optimization_details(optimized))
+
+
+def optimization_details(optimized: OptimizedModel | None) -> dict[str, Any]:
+    """What was done to the model, for report.json."""
+    if optimized is None:
+        return {}
+    details: dict[str, Any] = {}
+    if optimized.prune:
+        details["pruning"] = {"final_sparsity": optimized.prune.final_sparsity,
+                              "initial_sparsity": optimized.prune.initial_sparsity,
+                              "epochs": optimized.prune.epochs, "policy": optimized.prune.policy}
+    if optimized.clusters:
+        details["clusters"] = optimized.clusters
+    if optimized.qat:
+        details["qat_layers"] = list(optimized.qat_layers)
+        details["float_layers"] = list(optimized.float_layers)
+    return details
+
+
+def weight_summary(content: bytes) -> dict[str, Any]:
+    """Sparsity and unique values of the exported weights, overall and per layer."""
+    stats = weight_stats(content)
+    return {"sparsity": round(overall_sparsity(stats), 4),
+            "layers": [{"name": s.name, "dtype": s.dtype, "elements": s.elements, "sparsity": round(s.sparsity, 4),
+                        "unique_values": s.unique, "max_unique_per_channel": s.max_unique_per_channel}
+                       for s in stats]}
 
 
 @dataclass(frozen=True)
@@ -109,7 +141,8 @@ def _failed_row(recipe: VariantRecipe, error: ModelError) -> VariantReport:
 
 
 def build_variant(recipe: VariantRecipe, config: RunConfig, specs: Specs, model: LoadedModel,
-                  data: SplitDataset, writer: VariantWriter, timings: Any) -> VariantReport:
+                  data: SplitDataset, writer: VariantWriter, timings: Any,
+                  optimized: OptimizedModel | None = None) -> VariantReport:
     """Convert, evaluate on LiteRT and TFLM, write; one report row."""
     with timings.phase("convert"):
         tflite = convert(model, specs, recipe, data.calibration.x)
@@ -126,22 +159,44 @@ def build_variant(recipe: VariantRecipe, config: RunConfig, specs: Specs, model:
              "" if facts.tflm_runnable else f"; not for MCUs: {facts.tflm_reason}")
     return VariantReport(
         name=recipe.name, path=recipe.name, format="tflite", quantization=recipe.quantization.value,
-        pruned=False, qat=False, metrics=litert.metrics, size_bytes=tflite.size_bytes,
+        pruned=bool(optimized and optimized.pruned), qat=bool(optimized and optimized.qat),
+        clustered=bool(optimized and optimized.clustered), metrics=litert.metrics, size_bytes=tflite.size_bytes,
         compressed_size_bytes=compressed_size(tflite.content), input_dtype=tflite.info.input.dtype,
-        output_dtype=tflite.info.output.dtype, ops=tflite.info.ops, evaluation=litert.mode, firmware=firmware)
+        output_dtype=tflite.info.output.dtype, ops=tflite.info.ops, evaluation=litert.mode, firmware=firmware,
+        optimization=optimization_details(optimized), weights=weight_summary(tflite.content))
 
 
 def build_all(config: RunConfig, specs: Specs, model: LoadedModel, data: SplitDataset, staging: Path,
               timings: Any) -> list[VariantReport]:
-    """Reference row first, then one row per TFLite variant."""
+    """Reference row first, then one row per TFLite variant.
+
+    With --prune, --cluster or --QAT the original model still gives the float32 baseline, the
+    optimized Keras model gets its own row, and the selected variants are built from it."""
     with timings.phase("evaluate"):
         reports = [evaluate_keras(model, specs, data)]
     writer = VariantWriter(config, specs, model.path.name, staging)
+    if not (config.prune or config.cluster or config.qat):
+        return reports + _build_recipes(recipes_for(config.quantizations), config, specs, model, data, writer,
+                                        timings, None)
+    reports += _build_recipes([RECIPES[Quantization.NONE]], config, specs, model, data, writer, timings, None)
+    with timings.phase("optimize"):
+        optimized = optimize(model, specs, data, config)
+    with timings.phase("evaluate"):
+        reports.append(evaluate_keras(optimized.model, specs, data, optimized))
+    recipes = [QAT_RECIPES[config.qat_int8_io]] if config.qat else recipes_for(config.quantizations)
+    recipes = [replace(recipe, name=optimized.prefix + recipe.name) for recipe in recipes]
+    return reports + _build_recipes(recipes, config, specs, optimized.model, data, writer, timings, optimized)
+
+
+def _build_recipes(recipes: list[VariantRecipe], config: RunConfig, specs: Specs, model: LoadedModel,
+                   data: SplitDataset, writer: VariantWriter, timings: Any,
+                   optimized: OptimizedModel | None) -> list[VariantReport]:
+    reports = []
     comparing = len(config.quantizations) > 1  # -q all: one type failing must not stop the others
-    for recipe in recipes_for(config.quantizations):
+    for recipe in recipes:
         log.info("converting %s", recipe.name)
         try:
-            reports.append(build_variant(recipe, config, specs, model, data, writer, timings))
+            reports.append(build_variant(recipe, config, specs, model, data, writer, timings, optimized))
         except ModelError as exc:
             if not comparing or recipe.quantization is Quantization.NONE:
                 raise

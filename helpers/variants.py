@@ -91,3 +91,27 @@ RECIPES: dict[Quantization, VariantRecipe] = {
 def recipes_for(quantizations: tuple[Quantization, ...]) -> list[VariantRecipe]:
     """float32 first (always built: it is the baseline of every comparison), then the selected ones."""
     return [RECIPES[Quantization.NONE]] + [RECIPES[q] for q in quantizations if q is not Quantization.NONE]
+
+
+def _qat_float_io(converter: Any, representative: Callable[[], Any] | None) -> None:
+    import tensorflow as tf
+
+    # The fake-quant ranges learnt in training replace calibration; layers that were not
+    # quantization-aware stay in float.
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+
+
+def _qat_int8_io(converter: Any, representative: Callable[[], Any] | None) -> None:
+    import tensorflow as tf
+
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+
+
+QAT_RECIPES = {
+    False: VariantRecipe("qat", Quantization.INTEGER_WITH_FLOAT_FALLBACK, False, _qat_float_io,
+                         "quantization-aware trained, int8 inside, float input/output"),
+    True: VariantRecipe("qat_int8", Quantization.INT8, False, _qat_int8_io,
+                        "quantization-aware trained, int8 inside, int8 input/output"),
+}
