@@ -33,6 +33,10 @@ def run_tflm_checks(tflite: TfliteModel, specs: Specs, quantized_inputs: np.ndar
         facts = FirmwareFacts(tflm_checked=True, tflm_runnable=False, tflm_reason=check.reason)
         return facts, {"tflm_runnable": False, "tflm_reason": check.reason}
     outputs = check.outputs
+    if not np.all(np.isfinite(dequantize(outputs, tflite.info.output))):
+        reason = "TFLM produced NaN or infinite outputs"
+        return (FirmwareFacts(tflm_checked=True, tflm_runnable=False, tflm_reason=reason),
+                {"tflm_runnable": False, "tflm_reason": reason})
     difference = max_difference(outputs, litert_raw)
     vectors = tuple(TestVector(input=tuple(row.reshape(-1).tolist()), output=tuple(out.reshape(-1).tolist()))
                     for row, out in zip(quantized_inputs[:TEST_VECTOR_COUNT], outputs[:TEST_VECTOR_COUNT]))

@@ -48,7 +48,14 @@ class LoadedModel:
         batch, and a microcontroller runs one sample at a time anyway.
         """
         function: Callable[[Any], Any] = tf.function(lambda inputs: self.keras(inputs, training=False))
-        return function.get_concrete_function(tf.TensorSpec((1,) + input_shape, tf.float32))
+        concrete = function.get_concrete_function(tf.TensorSpec((1,) + input_shape, tf.float32))
+        if self.is_keras2:
+            return concrete
+        # Keras 3 variables are not captured as constants by the converter (it would emit
+        # VAR_HANDLE/READ_VARIABLE ops reading uninitialised state): freeze them first.
+        from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+        return convert_variables_to_constants_v2(concrete)
 
 
 def find_model(model_dir: Path) -> tuple[Path, ModelFormat]:

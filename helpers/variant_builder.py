@@ -178,9 +178,9 @@ def build_all(config: RunConfig, specs: Specs, model: LoadedModel, data: SplitDa
     if not (config.prune or config.cluster or config.qat):
         return reports + _build_recipes(recipes_for(config.quantizations), config, specs, model, data, writer,
                                         timings, None)
-    reports += _build_recipes([RECIPES[Quantization.NONE]], config, specs, model, data, writer, timings, None)
-    with timings.phase("optimize"):
+    with timings.phase("optimize"):  # first: a model the optimization cannot handle fails before other work
         optimized = optimize(model, specs, data, config)
+    reports += _build_recipes([RECIPES[Quantization.NONE]], config, specs, model, data, writer, timings, None)
     with timings.phase("evaluate"):
         reports.append(evaluate_keras(optimized.model, specs, data, optimized))
     recipes = [QAT_RECIPES[config.qat_int8_io]] if config.qat else recipes_for(config.quantizations)

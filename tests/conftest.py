@@ -84,3 +84,25 @@ def iris_export(iris_dir, tmp_path_factory) -> Path:
     result = run_main("--input_dir", str(iris_dir), "--PTQ", "-q", "all", "-e", "--export_dir", str(export))
     assert result.returncode == 0, result.stderr
     return export
+
+
+@pytest.fixture(scope="session")
+def iris_keras3_dir(tmp_path_factory) -> Path:
+    """The iris MLP built and saved with Keras 3 (`.keras`), the default of TensorFlow 2.16+."""
+    import keras  # Keras 3, independent of tf_keras
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    x = iris.data.astype(np.float32)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.compile(keras.optimizers.Adam(0.02), "sparse_categorical_crossentropy")
+    model.fit((x - mean) / std, iris.target, epochs=60, batch_size=16, verbose=0)
+    frame = pd.DataFrame(x, columns=iris.feature_names)
+    frame["species"] = iris.target
+    specs = {"name": "iris3", "task": "classification",
+             "input": {"shape": [4], "mean": mean.round(4).tolist(), "std": std.round(4).tolist()},
+             "output": {"shape": [3]}, "pruning": {"final_sparsity": 0.5, "epochs": 20}}
+    return write_model_dir(tmp_path_factory.mktemp("models") / "iris3", model, specs, frame, "model.keras")

@@ -66,7 +66,10 @@ def test_ptq_without_q_uses_the_default_and_says_so(diabetes_dir, tmp_path):
     (["--PTQ", "--QAT"], "not allowed with"),
     (["-q", "int8"], "needs a quantization mode"),
     (["--PTQ", "-q", "int9"], "did you mean `-q int8`"),
-    (["--prune"], "not available yet"),
+    (["--QAT", "-q", "float16"], "--QAT converts to int8"),
+    (["--sparsity", "0.5"], "--sparsity needs --prune"),
+    (["--prune", "--sparsity", "1.5"], "out of range"),
+    (["--cluster", "1"], "out of range"),
     (["--plot_results"], "not available yet"),
 ])
 def test_conflicting_or_unavailable_flags_fail_in_one_line(iris_dir, flags, message):
