@@ -12,11 +12,12 @@ from helpers.errors import ModelError
 from helpers.model_io import LoadedModel
 from helpers.native_output import native_stderr_silenced
 from helpers.specs import Specs
-from helpers.tflite_model import TfliteInfo, inspect_tflite
+from helpers.tflite_model import TfliteInfo, float_compute_ops, inspect_tflite
 from helpers.tf_runtime import tf
 from helpers.variants import VariantRecipe
 
-CALIBRATION_SAMPLES = 300  # more adds conversion time but does not move int8 ranges measurably
+CALIBRATION_SAMPLES = 300
+_INTEGER_ONLY = (Quantization.INT8, Quantization.INT16X8)  # more adds conversion time but does not move int8 ranges measurably
 
 
 @dataclass(frozen=True)
@@ -70,4 +71,10 @@ def convert(model: LoadedModel, specs: Specs, recipe: VariantRecipe, calibration
             content = bytes(converter.convert())
     except Exception as exc:  # the converter raises ConverterError, RuntimeError, ValueError...
         raise _conversion_error(exc, recipe, specs) from None
+    if recipe.quantization in _INTEGER_ONLY:
+        floating = float_compute_ops(content)
+        if floating:
+            raise ModelError(f"`-q {recipe.quantization.value}` cannot express {', '.join(floating)} in integers "
+                             "(the converter left it in float)",
+                             "use `-q integer_with_float_fallback`, which keeps those ops in float", specs.path)
     return TfliteModel(recipe=recipe, content=content, info=inspect_tflite(content))

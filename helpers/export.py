@@ -6,7 +6,6 @@ rename once every file is written.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -32,9 +31,12 @@ def check_destination(destination: Path, model_dir: Path) -> None:
     if not existing.is_dir():
         raise ExportError(f"{existing} is a file, so the export directory cannot be created",
                           "choose another --export_dir", destination)
-    if not os.access(existing, os.W_OK | os.X_OK):
+    # Try for real: os.access says yes to root even on read-only file systems.
+    try:
+        shutil.rmtree(tempfile.mkdtemp(prefix=".mcu-deploy-write-test-", dir=existing))
+    except OSError:
         raise ExportError("the export directory is not writable",
-                          "choose a writable --export_dir or fix the permissions", existing)
+                          "choose a writable --export_dir or fix the permissions", existing) from None
 
 
 class StagedExport:

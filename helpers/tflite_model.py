@@ -97,3 +97,25 @@ def inspect_tflite(content: bytes) -> TfliteInfo:
             builtin.add(_op_name(code))
     return TfliteInfo(ops=tuple(sorted(builtin)), input=_tensor(model, int(graph.inputs[0])),
                       output=_tensor(model, int(graph.outputs[0])), custom_ops=tuple(sorted(custom)))
+
+
+_CONVERSION_OPS = {"QUANTIZE", "DEQUANTIZE"}
+
+
+def float_compute_ops(content: bytes) -> tuple[str, ...]:
+    """Ops that compute in float32 (besides the QUANTIZE/DEQUANTIZE at the edges).
+
+    The converter silently keeps ops it cannot quantize in float even when asked for int8
+    only; an `int8` variant must not hide them."""
+    model = parse_model(content)
+    graph = model.subgraphs[0]
+    found = set()
+    for op in graph.operators or []:
+        name = _op_name(model.operatorCodes[op.opcodeIndex])
+        if name in _CONVERSION_OPS:
+            continue
+        tensors = [i for i in list(op.inputs if op.inputs is not None else []) +
+                   list(op.outputs if op.outputs is not None else []) if i >= 0]
+        if any(graph.tensors[i].type == schema.TensorType.FLOAT32 for i in tensors):
+            found.add(name)
+    return tuple(sorted(found))
