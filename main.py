@@ -38,7 +38,8 @@ def main(argv: list[str]) -> int:
 
         summary = pipeline.run(config)
         _print_table(summary)
-        pipeline.check_budgets(summary, config)
+        if not config.sweep:
+            pipeline.check_budgets(summary, config)
     except PipelineError as exc:
         if debug:
             raise
@@ -53,6 +54,10 @@ def main(argv: list[str]) -> int:
 def _print_table(summary) -> None:  # type: ignore[no-untyped-def]
     from helpers.report import format_table
 
+    if hasattr(summary, "table"):  # a sweep
+        print(summary.table.to_string(index=False, na_rep="-"))
+        print("\n" + "\n".join(f"written: {path}" for path in summary.files))
+        return
     print(format_table(summary.report))
     print(f"\nexport: {summary.export_dir}")
 

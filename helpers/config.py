@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -59,6 +60,10 @@ class RunConfig:
     prune_epochs: int | None = None
     prune_policy: str | None = None
     qat_int8_io: bool = False
+    keep_float: tuple[str, ...] = ()
+    sweep: bool = False
+    sweep_sparsity: tuple[float, ...] = ()
+    jobs: int = 1
     flash_budget: int | None = None
     ram_budget: int | None = None
     skip_firmware_checks: bool = False
@@ -89,6 +94,16 @@ def parse_size(text: str) -> int:
         raise ConfigError(f"Cannot read the size {text!r}",
                           "write a positive number of bytes with an optional K or M suffix, e.g. 256K")
     return int(value * _SIZE_SUFFIXES[suffix])
+
+
+def _sparsity_list(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        values = ()
+    if not values or not all(0.0 < v <= 0.99 for v in values):
+        raise ConfigError(f"cannot read --sweep_sparsity {text!r}", "write fractions separated by commas, e.g. 0.5,0.8")
+    return values
 
 
 def _quantization(text: str) -> Quantization:
@@ -128,7 +143,17 @@ def build_parser() -> argparse.ArgumentParser:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--PTQ", action="store_true", help="post-training quantization")
     mode.add_argument("--QAT", action="store_true", help="quantization-aware training")
-    parser.add_argument("--plot_results", action="store_true", help="write comparison plots")
+    parser.add_argument("--plot_results", action="store_true",
+                        help="write comparison plots to <export>/plots and per-layer quantization errors")
+    parser.add_argument("--keep_float", nargs="+", default=None, metavar="LAYER",
+                        help="add a selectively quantized variant keeping these Keras layers in float; "
+                        "`auto` keeps the layers whose RMSE/scale is above 0.7")
+    parser.add_argument("--sweep", action="store_true",
+                        help="run the grid of pruning, clustering, PTQ types and QAT; write config_combinations.ods")
+    parser.add_argument("--sweep_sparsity", type=str, default=None, metavar="S1,S2",
+                        help="sparsity levels for --sweep (default: specs pruning.final_sparsity, else 0.5,0.8)")
+    parser.add_argument("--jobs", type=int, default=None, metavar="N",
+                        help="parallel processes for --sweep (default: the number of cores)")
     parser.add_argument("--flash_budget", type=str, default=None, metavar="SIZE",
                         help="flash available for the model, e.g. 256K; exit 3 if the final variant does not fit")
     parser.add_argument("--ram_budget", type=str, default=None, metavar="SIZE",
@@ -142,10 +167,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Flags that are parsed today but whose feature lands in a later release.
-_NOT_AVAILABLE_YET = {
-    "plot_results": "--plot_results",
-}
 _QAT_OUTPUTS = (Quantization.NONE, Quantization.INT8)
 
 
@@ -158,10 +179,6 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
     if quantization not in (None, Quantization.NONE) and not (args.PTQ or args.QAT):
         raise ConfigError(f"`-q {quantization.value}` needs a quantization mode",
                           "add --PTQ (post-training) or --QAT (quantization-aware training)")
-    for attribute, flag in _NOT_AVAILABLE_YET.items():
-        if getattr(args, attribute):
-            raise ConfigError(f"{flag} is not available yet in this version",
-                              f"run without {flag}")
 
     if args.sparsity is not None and not 0.0 <= args.sparsity <= 0.99:
         raise ConfigError(f"--sparsity {args.sparsity} is out of range", "use a fraction from 0 to 0.99, e.g. 0.8")
@@ -173,6 +190,19 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
                         ("--prune_policy", args.prune_policy)):
         if value is not None and not args.prune:
             raise ConfigError(f"{flag} needs --prune", f"add --prune, or drop {flag}")
+    if args.keep_float and not args.PTQ:
+        raise ConfigError("--keep_float needs --PTQ with an integer quantization",
+                          "add --PTQ -q int8 (or integer_with_float_fallback)")
+    if args.keep_float and "auto" in args.keep_float and len(args.keep_float) > 1:
+        raise ConfigError("--keep_float takes `auto` or layer names, not both", "pick one")
+    sweep_sparsity = _sparsity_list(args.sweep_sparsity) if args.sweep_sparsity else ()
+    if args.sweep and (args.PTQ or args.QAT or args.prune or args.cluster):
+        raise ConfigError("--sweep runs every combination itself",
+                          "drop --PTQ, --QAT, --prune and --cluster when using --sweep")
+    if args.sweep_sparsity and not args.sweep:
+        raise ConfigError("--sweep_sparsity needs --sweep", "add --sweep")
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"--jobs {args.jobs} is out of range", "use 1 or more")
     if args.QAT and quantization not in (None, *_QAT_OUTPUTS):
         raise ConfigError(f"--QAT converts to int8, so `-q {quantization.value}` does not apply",
                           "use `--QAT` (float input/output) or `--QAT -q int8` (int8 input/output), "
@@ -202,6 +232,10 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
         prune_epochs=args.prune_epochs,
         prune_policy=args.prune_policy,
         qat_int8_io=args.QAT and quantization is Quantization.INT8,
+        keep_float=tuple(args.keep_float or ()),
+        sweep=args.sweep,
+        sweep_sparsity=sweep_sparsity,
+        jobs=args.jobs or os.cpu_count() or 1,
         flash_budget=parse_size(args.flash_budget) if args.flash_budget else None,
         ram_budget=parse_size(args.ram_budget) if args.ram_budget else None,
         skip_firmware_checks=args.skip_firmware_checks,

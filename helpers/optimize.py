@@ -121,6 +121,18 @@ def _targets(specs: Specs, data: SplitDataset) -> np.ndarray:
         (len(y),) + specs.output.shape)
 
 
+class _EpochProgress(tf_keras.callbacks.Callback):
+    """One log line per fine-tuning epoch (shown unless --quiet)."""
+
+    def __init__(self, what: str, epochs: int) -> None:
+        super().__init__()
+        self.what, self.epochs = what, epochs
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        log.info("  %s epoch %d/%d%s", self.what, epoch + 1, self.epochs, f": loss {loss:.4g}" if loss else "")
+
+
 def _fine_tune(model: Any, specs: Specs, data: SplitDataset, settings: TrainingSettings, epochs: int,
                callbacks: list[Any], learning_rate_scale: float = 1.0) -> None:
     seed_everything()
@@ -128,7 +140,7 @@ def _fine_tune(model: Any, specs: Specs, data: SplitDataset, settings: TrainingS
                   loss=settings.loss)
     try:
         model.fit(data.calibration.x, _targets(specs, data), epochs=epochs, batch_size=settings.batch_size,
-                  verbose=0, shuffle=True, callbacks=callbacks)
+                  verbose=0, shuffle=True, callbacks=[*callbacks, _EpochProgress("fine-tuning", epochs)])
     except (ValueError, TypeError) as exc:
         raise ModelError(f"fine-tuning failed ({str(exc).strip().splitlines()[-1][:160]})",
                          "check specs `training.loss` matches the labels and the output shape", specs.path) from None

@@ -6,7 +6,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from helpers import budget
 from helpers.config import RunConfig
@@ -17,7 +17,7 @@ from helpers.identifiers import identifier
 from helpers.metrics import primary_metric
 from helpers.native_output import native_stderr_silenced, set_verbose
 from helpers.report import RunReport, VariantReport, format_markdown, with_deltas
-from helpers.specs import Specs, load_specs
+from helpers.specs import Specs, Task, load_specs
 
 log = logging.getLogger("mcu_deploy")
 
@@ -64,11 +64,36 @@ def export_destination(config: RunConfig, specs: Specs) -> Path:
     return config.export_dir if config.export_dir is not None else DEFAULT_EXPORT_ROOT / identifier(specs.name)
 
 
-def run(config: RunConfig) -> RunSummary:
-    """Run the whole pipeline for one model directory."""
+def run(config: RunConfig) -> RunSummary | SweepSummary:
+    """Run the whole pipeline (or the sweep) for one model directory."""
     set_verbose(config.verbose)
     with native_stderr_silenced():
-        return _run(config)
+        return _sweep(config) if config.sweep else _run(config)
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """The sweep's table and where it was written."""
+
+    table: Any
+    export_dir: Path
+    files: tuple[Path, ...]
+
+
+def _sweep(config: RunConfig) -> SweepSummary:
+    from helpers import sweep
+
+    check_input_dir(config.input_dir)
+    specs = load_specs(config.input_dir)
+    destination = export_destination(config, specs)
+    check_destination(destination, config.input_dir)
+    split_dataset(load_dataset(locate_dataset(config.input_dir, specs), specs))  # fail fast on a bad CSV
+    combinations = sweep.grid(specs, config)
+    log.info("sweep: %d combinations, %d at a time", len(combinations), config.jobs)
+    table = sweep.run_combinations(config.input_dir.resolve(), combinations, config.jobs)
+    with StagedExport(destination) as staging:
+        ods, csv = sweep.write_tables(table, staging)
+    return SweepSummary(table=table, export_dir=destination, files=(destination / ods.name, destination / csv.name))
 
 
 def _run(config: RunConfig) -> RunSummary:
@@ -88,18 +113,49 @@ def _run(config: RunConfig) -> RunSummary:
              len(data.calibration), len(data.evaluation))
 
     with StagedExport(destination) as staging:
-        variants = variant_builder.build_all(config, specs, model, data, staging, timings)
-        variants = budget.annotate(variants, config.flash_budget, config.ram_budget)
+        built = variant_builder.build_all(config, specs, model, data, staging, timings)
+        variants = budget.annotate(built.reports, config.flash_budget, config.ram_budget)
         report = _report(config, specs, model_dir, data, variants, timings)
+        plot_files: list[str] = []
+        if config.plot_results:
+            with timings.phase("plots"):
+                plot_files = write_plots(report, specs, data, built.outputs, staging)
+            report = _report(config, specs, model_dir, data, variants, timings)
         with timings.phase("render"):
-            (staging / "report.json").write_text(report.to_json(), encoding="utf-8")
-            (staging / "report.md").write_text(format_markdown(report, plots=[]), encoding="utf-8")
+            (staging / "report.md").write_text(format_markdown(report, plots=plot_files), encoding="utf-8")
+        report = _report(config, specs, model_dir, data, variants, timings)
+        (staging / "report.json").write_text(report.to_json(), encoding="utf-8")
     return RunSummary(report=report, export_dir=destination)
 
 
 def check_budgets(summary: RunSummary, config: RunConfig) -> None:
     """BudgetError (exit 3) when the final variant does not fit; called after the export is in place."""
     budget.check_final(list(summary.report.variants), config.flash_budget, config.ram_budget)
+
+
+def write_plots(report: RunReport, specs: Specs, data: SplitDataset, outputs: dict, staging: Path) -> list[str]:
+    """Every plot under <export>/plots; returns their paths relative to the export root."""
+    from helpers import plots  # matplotlib: only when plots are asked for
+
+    folder = staging / "plots"
+    folder.mkdir(exist_ok=True)
+    written = [plots.metric_bars(report, specs, folder / "metric_per_variant.png"),
+               plots.size_vs_metric(report, specs, folder / "size_vs_metric.png")]
+    built = [v.name for v in report.variants if v.format == "tflite" and v.name in outputs]
+    if built:
+        final = built[-1]
+        labels = data.evaluation.y
+        if specs.task is Task.CLASSIFICATION:
+            written.append(plots.confusion_matrix(outputs[final], labels, specs, final,
+                                                  folder / "confusion_matrix.png"))
+        else:
+            chosen = {name: outputs[name] for name in dict.fromkeys(["float32", final]) if name in outputs}
+            written += plots.regression_plots(chosen, labels, specs, folder)
+    firmware = plots.firmware_bars(report.variants, report.model, folder / "firmware_per_variant.png")
+    if firmware:
+        written.append(firmware)
+    layer_plots = sorted(staging.glob("*/layer_errors.png"))
+    return [str(p.relative_to(staging)) for p in written + layer_plots]
 
 
 def _report(config: RunConfig, specs: Specs, model_dir: Path, data: SplitDataset,

@@ -24,11 +24,18 @@ from helpers.native_output import set_verbose
 from helpers.report import VariantReport, format_metrics
 from helpers.specs import Specs
 from helpers.tf_runtime import quiet_tensorflow, seed_everything
+from helpers import plots
 from helpers.optimize import OptimizedModel, optimize
+from helpers.quant_debug import RMSE_SCALE_THRESHOLD, LayerErrors, layer_errors, match_layers, selective_model
 from helpers.variants import QAT_RECIPES, RECIPES, VariantRecipe, recipes_for
 from helpers.weights import overall_sparsity, weight_stats
 
 log = logging.getLogger("mcu_deploy")
+
+# Integer recipes the quantization debugger is tried on (it cannot handle 16x8 models and says so);
+# only the int8 ones can be the base of a --keep_float variant.
+DEBUGGABLE = (Quantization.INTEGER_WITH_FLOAT_FALLBACK, Quantization.INT8, Quantization.INT16X8)
+KEEP_FLOAT_BASES = (Quantization.INTEGER_WITH_FLOAT_FALLBACK, Quantization.INT8)
 
 
 def prepare(config: RunConfig) -> None:
@@ -115,6 +122,15 @@ class VariantWriter:
         self.staging = staging
         self.model_id = identifier(specs.name)
 
+    def write_layer_errors(self, variant: str, errors: LayerErrors) -> None:
+        """<variant>/layer_errors.csv and its plot."""
+        folder = self.staging / variant
+        folder.mkdir(parents=True, exist_ok=True)
+        errors.table.to_csv(folder / "layer_errors.csv", index=False, float_format="%.6g")
+        plots.layer_errors(errors.table["op_name"].tolist(), errors.table["tensor_name"].tolist(), errors.table["rmse/scale"].tolist(),
+                           RMSE_SCALE_THRESHOLD, f"{self.specs.name}, {variant}: quantization error per layer",
+                           folder / "layer_errors.png")
+
     def write(self, tflite: TfliteModel, facts: FirmwareFacts) -> dict[str, Any]:
         """Write the files; returns what the toolchain checks measured on them."""
         folder = self.staging / tflite.recipe.name
@@ -142,12 +158,17 @@ def _failed_row(recipe: VariantRecipe, error: ModelError) -> VariantReport:
 
 def build_variant(recipe: VariantRecipe, config: RunConfig, specs: Specs, model: LoadedModel,
                   data: SplitDataset, writer: VariantWriter, timings: Any,
-                  optimized: OptimizedModel | None = None) -> VariantReport:
-    """Convert, evaluate on LiteRT and TFLM, write; one report row."""
+                  optimized: OptimizedModel | None = None, outputs: dict[str, np.ndarray] | None = None,
+                  prepared: TfliteModel | None = None) -> VariantReport:
+    """Convert (unless `prepared`), evaluate on LiteRT and TFLM, write; one report row.
+
+    The dequantized evaluation outputs land in `outputs[recipe.name]` for the plots."""
     with timings.phase("convert"):
-        tflite = convert(model, specs, recipe, data.calibration.x)
+        tflite = prepared or convert(model, specs, recipe, data.calibration.x)
     with timings.phase("evaluate"):
         litert = evaluate_tflite(tflite, specs, data)
+    if outputs is not None:
+        outputs[tflite.recipe.name] = dequantize(litert.raw_outputs, tflite.info.output)
     facts, firmware = FirmwareFacts(), {}
     if not config.skip_firmware_checks:
         with timings.phase("tflm_checks"):
@@ -158,16 +179,94 @@ def build_variant(recipe: VariantRecipe, config: RunConfig, specs: Specs, model:
     log.info("  %s: %s B, %s%s", recipe.name, f"{tflite.size_bytes:,}", format_metrics(litert.metrics),
              "" if facts.tflm_runnable else f"; not for MCUs: {facts.tflm_reason}")
     return VariantReport(
-        name=recipe.name, path=recipe.name, format="tflite", quantization=recipe.quantization.value,
-        pruned=bool(optimized and optimized.pruned), qat=bool(optimized and optimized.qat),
+        name=tflite.recipe.name, path=tflite.recipe.name, format="tflite",
+        quantization=tflite.recipe.quantization.value, pruned=bool(optimized and optimized.pruned), qat=bool(optimized and optimized.qat),
         clustered=bool(optimized and optimized.clustered), metrics=litert.metrics, size_bytes=tflite.size_bytes,
         compressed_size_bytes=compressed_size(tflite.content), input_dtype=tflite.info.input.dtype,
         output_dtype=tflite.info.output.dtype, ops=tflite.info.ops, evaluation=litert.mode, firmware=firmware,
         optimization=optimization_details(optimized), weights=weight_summary(tflite.content))
 
 
+@dataclass(frozen=True)
+class BuildResult:
+    """Every report row, and the evaluation outputs of each TFLite variant (for the plots)."""
+
+    reports: list[VariantReport]
+    outputs: dict[str, np.ndarray]
+
+
+class _Builder:
+    """Shared state of one run's variant builds."""
+
+    def __init__(self, config: RunConfig, specs: Specs, data: SplitDataset, writer: VariantWriter,
+                 timings: Any) -> None:
+        self.config, self.specs, self.data, self.writer, self.timings = config, specs, data, writer, timings
+        self.outputs: dict[str, np.ndarray] = {}
+
+    def build(self, recipes: list[VariantRecipe], model: LoadedModel,
+              optimized: OptimizedModel | None) -> list[VariantReport]:
+        reports = []
+        comparing = len(self.config.quantizations) > 1  # -q all: one type failing must not stop the others
+        debug_base: VariantRecipe | None = None
+        for recipe in recipes:
+            log.info("converting %s", recipe.name)
+            try:
+                reports.append(build_variant(recipe, self.config, self.specs, model, self.data, self.writer,
+                                             self.timings, optimized, self.outputs))
+            except ModelError as exc:
+                if not comparing or recipe.quantization is Quantization.NONE:
+                    raise
+                log.warning("warning: %s skipped: %s", recipe.name, exc.problem)
+                reports.append(_failed_row(recipe, exc))
+                continue
+            wanted = self.config.plot_results or self.config.keep_float
+            if recipe.quantization in DEBUGGABLE and recipe.needs_calibration and wanted:
+                errors = self._debug(recipe, model)
+                if errors is not None and recipe.quantization in KEEP_FLOAT_BASES and (
+                        debug_base is None or recipe.quantization is Quantization.INT8):
+                    debug_base = recipe
+                    self._errors = errors
+        if self.config.keep_float:
+            reports += self._keep_float(debug_base, model, optimized)
+        return reports
+
+    def _debug(self, recipe: VariantRecipe, model: LoadedModel) -> LayerErrors | None:
+        log.info("  quantization debugger on %s", recipe.name)
+        with self.timings.phase("debugger"):
+            try:
+                errors = layer_errors(model, self.specs, recipe, self.data.calibration.x)
+            except Exception as exc:  # the debugger raises whatever its interpreters raise
+                log.warning("warning: the quantization debugger cannot run on %s (%s); carrying on",
+                            recipe.name, str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__)
+                return None
+        self.writer.write_layer_errors(recipe.name, errors)
+        return errors
+
+    def _keep_float(self, base: VariantRecipe | None, model: LoadedModel,
+                    optimized: OptimizedModel | None) -> list[VariantReport]:
+        if base is None:
+            raise ModelError("--keep_float needs an integer variant the quantization debugger can analyse",
+                             "use --PTQ -q int8 or -q integer_with_float_fallback", self.specs.path)
+        errors = self._errors
+        if self.config.keep_float == ("auto",):
+            layers = errors.worst()
+            if not layers:
+                log.info("  --keep_float auto: no layer above RMSE/scale %.1f, no selective variant needed",
+                         RMSE_SCALE_THRESHOLD)
+                return []
+        else:
+            layers = match_layers(errors, self.config.keep_float, self.specs)
+        log.info("  keeping %d op(s) in float: %s", len(layers), ", ".join(layers))
+        with self.timings.phase("convert"):
+            selective = selective_model(model, self.specs, base, self.data.calibration.x, layers,
+                                        f"{base.name}_keep_float")
+        report = build_variant(selective.recipe, self.config, self.specs, model, self.data, self.writer,
+                               self.timings, optimized, self.outputs, prepared=selective)
+        return [replace(report, optimization={**report.optimization, "kept_in_float": layers})]
+
+
 def build_all(config: RunConfig, specs: Specs, model: LoadedModel, data: SplitDataset, staging: Path,
-              timings: Any) -> list[VariantReport]:
+              timings: Any) -> BuildResult:
     """Reference row first, then one row per TFLite variant.
 
     With --prune, --cluster or --QAT the original model still gives the float32 baseline, the
@@ -175,31 +274,16 @@ def build_all(config: RunConfig, specs: Specs, model: LoadedModel, data: SplitDa
     with timings.phase("evaluate"):
         reports = [evaluate_keras(model, specs, data)]
     writer = VariantWriter(config, specs, model.path.name, staging)
+    builder = _Builder(config, specs, data, writer, timings)
     if not (config.prune or config.cluster or config.qat):
-        return reports + _build_recipes(recipes_for(config.quantizations), config, specs, model, data, writer,
-                                        timings, None)
+        reports += builder.build(recipes_for(config.quantizations), model, None)
+        return BuildResult(reports, builder.outputs)
     with timings.phase("optimize"):  # first: a model the optimization cannot handle fails before other work
         optimized = optimize(model, specs, data, config)
-    reports += _build_recipes([RECIPES[Quantization.NONE]], config, specs, model, data, writer, timings, None)
+    reports += builder.build([RECIPES[Quantization.NONE]], model, None)
     with timings.phase("evaluate"):
         reports.append(evaluate_keras(optimized.model, specs, data, optimized))
     recipes = [QAT_RECIPES[config.qat_int8_io]] if config.qat else recipes_for(config.quantizations)
     recipes = [replace(recipe, name=optimized.prefix + recipe.name) for recipe in recipes]
-    return reports + _build_recipes(recipes, config, specs, optimized.model, data, writer, timings, optimized)
-
-
-def _build_recipes(recipes: list[VariantRecipe], config: RunConfig, specs: Specs, model: LoadedModel,
-                   data: SplitDataset, writer: VariantWriter, timings: Any,
-                   optimized: OptimizedModel | None) -> list[VariantReport]:
-    reports = []
-    comparing = len(config.quantizations) > 1  # -q all: one type failing must not stop the others
-    for recipe in recipes:
-        log.info("converting %s", recipe.name)
-        try:
-            reports.append(build_variant(recipe, config, specs, model, data, writer, timings, optimized))
-        except ModelError as exc:
-            if not comparing or recipe.quantization is Quantization.NONE:
-                raise
-            log.warning("warning: %s skipped: %s", recipe.name, exc.problem)
-            reports.append(_failed_row(recipe, exc))
-    return reports
+    reports += builder.build(recipes, optimized.model, optimized)
+    return BuildResult(reports, builder.outputs)

@@ -1,0 +1,92 @@
+"""Where quantization hurts: TensorFlow's quantization debugger, per layer.
+
+The debugger runs the float and the quantized model side by side on the calibration rows and
+reports, per quantized op, the error its quantization adds. RMSE divided by the scale is that
+error in quantization steps; the TensorFlow guide's rule of thumb keeps a layer in float when it
+is above about 0.7. A selectively quantized model denylists those layers.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from helpers.convert import TfliteModel, representative_dataset
+from helpers.errors import ModelError
+from helpers.model_io import LoadedModel
+from helpers.native_output import native_stderr_silenced
+from helpers.specs import Specs
+from helpers.tflite_model import inspect_tflite
+from helpers.tf_runtime import tf
+from helpers.variants import VariantRecipe
+
+RMSE_SCALE_THRESHOLD = 0.7
+DEBUG_ROWS = 100  # the debugger runs two interpreters per row; 100 rows rank layers reliably
+
+
+@dataclass(frozen=True)
+class LayerErrors:
+    """The debugger's per-layer table, with `rmse/scale` added."""
+
+    table: pd.DataFrame
+
+    def worst(self, threshold: float = RMSE_SCALE_THRESHOLD) -> list[str]:
+        """Tensor names whose RMSE/scale exceeds the threshold."""
+        return self.table.loc[self.table["rmse/scale"] > threshold, "tensor_name"].tolist()
+
+
+def _converter(model: LoadedModel, specs: Specs, recipe: VariantRecipe, calibration_x: np.ndarray) -> Any:
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([model.concrete_function(specs.input.shape)],
+                                                                model.keras)
+    recipe.configure(converter, representative_dataset(calibration_x[:DEBUG_ROWS]))
+    return converter
+
+
+def layer_errors(model: LoadedModel, specs: Specs, recipe: VariantRecipe, calibration_x: np.ndarray) -> LayerErrors:
+    """Per-layer quantization error of an integer recipe on the calibration rows."""
+    debug_dataset = representative_dataset(calibration_x[:DEBUG_ROWS])
+    with native_stderr_silenced():
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            converter=_converter(model, specs, recipe, calibration_x), debug_dataset=debug_dataset)
+        debugger.run()
+        buffer = io.StringIO()
+        debugger.layer_statistics_dump(buffer)
+    table = pd.read_csv(io.StringIO(buffer.getvalue()))
+    scale = table["scale"].replace(0, np.nan)
+    table["rmse/scale"] = (np.sqrt(table["mean_squared_error"]) / scale).fillna(0.0)
+    return LayerErrors(table=table)
+
+
+def match_layers(errors: LayerErrors, layer_names: tuple[str, ...], specs: Specs) -> list[str]:
+    """Tensor names of the ops that belong to the named Keras layers."""
+    chosen = []
+    for name in layer_names:
+        hits = [t for t in errors.table["tensor_name"] if name in t.replace(";", "/").split("/")]
+        if not hits:
+            known = sorted({part for t in errors.table["tensor_name"] for part in t.replace(";", "/").split("/")
+                            if part and not part.startswith(("MatMul", "BiasAdd", "Relu", "StatefulPartitioned"))})
+            raise ModelError(f"--keep_float: no quantized op belongs to layer {name!r}",
+                             f"name one of: {', '.join(known[:12])}", specs.path)
+        chosen += hits
+    return list(dict.fromkeys(chosen))
+
+
+def selective_model(model: LoadedModel, specs: Specs, recipe: VariantRecipe, calibration_x: np.ndarray,
+                    keep_float: list[str], name: str) -> TfliteModel:
+    """The recipe's model with the listed ops left in float (float input and output)."""
+    from dataclasses import replace
+
+    from helpers.config import Quantization
+
+    options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=keep_float)
+    with native_stderr_silenced():
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            converter=_converter(model, specs, recipe, calibration_x),
+            debug_dataset=representative_dataset(calibration_x[:DEBUG_ROWS]), debug_options=options)
+        content = bytes(debugger.get_nondebug_quantized_model())
+    selective = replace(recipe, name=name, quantization=Quantization.INTEGER_WITH_FLOAT_FALLBACK,
+                        description=f"int8 with {len(keep_float)} op(s) kept in float, float input/output")
+    return TfliteModel(recipe=selective, content=content, info=inspect_tflite(content))
