@@ -7,13 +7,18 @@ answers falls back to one row per invoke.
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from helpers.native_output import native_stderr_silenced
 from helpers.tflite_model import TensorInfo
 
-EVALUATION_BATCH = 256
+EVALUATION_BATCH = 1024
+# Batched inference uses every core; XNNPACK splits a batch by output rows, so the answers do
+# not depend on the thread count. The batch-1 interpreter stays single-threaded (no gain there).
+BATCH_THREADS = max(1, min(4, os.cpu_count() or 1))
 _PROBE_ROWS = 8
 
 
@@ -23,9 +28,14 @@ def quantize(values: np.ndarray, tensor: TensorInfo) -> np.ndarray:
     if not tensor.is_quantized:
         return values.astype(dtype)
     info = np.iinfo(dtype)
-    scaled = values / tensor.scale
-    rounded = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) + tensor.zero_point
-    return np.clip(rounded, info.min, info.max).astype(dtype)
+    scaled = values / np.float32(tensor.scale)  # one float32 temporary, then updated in place
+    magnitude = np.abs(scaled)
+    magnitude += 0.5
+    np.floor(magnitude, out=magnitude)
+    np.copysign(magnitude, scaled, out=scaled)
+    scaled += tensor.zero_point
+    np.clip(scaled, info.min, info.max, out=scaled)
+    return scaled.astype(dtype)
 
 
 def dequantize(values: np.ndarray, tensor: TensorInfo) -> np.ndarray:
@@ -33,6 +43,14 @@ def dequantize(values: np.ndarray, tensor: TensorInfo) -> np.ndarray:
     if not tensor.is_quantized:
         return values.astype(np.float32)
     return ((values.astype(np.float32) - tensor.zero_point) * tensor.scale).astype(np.float32)
+
+
+def _padded(rows: np.ndarray, size: int) -> np.ndarray:
+    """Rows padded with zero rows up to `size`."""
+    if len(rows) == size:
+        return rows
+    padding = np.zeros((size - len(rows),) + rows.shape[1:], dtype=rows.dtype)
+    return np.concatenate([rows, padding], axis=0)
 
 
 class LiteRtRunner:
@@ -44,11 +62,11 @@ class LiteRtRunner:
         self._output = output_info
         self._single = self._make_interpreter(batch=1)
         self._batched: Interpreter | None = None
-        self._batch = 1
+        self._probed = False
 
     def _make_interpreter(self, batch: int) -> Interpreter:
         with native_stderr_silenced():
-            interpreter = Interpreter(model_content=self._content, num_threads=1)
+            interpreter = Interpreter(model_content=self._content, num_threads=BATCH_THREADS if batch > 1 else 1)
         if batch != 1:
             index = interpreter.get_input_details()[0]["index"]
             interpreter.resize_tensor_input(index, (batch,) + tuple(self._input.shape[1:]), strict=False)
@@ -66,18 +84,15 @@ class LiteRtRunner:
     def _enable_batching(self, quantized: np.ndarray) -> None:
         """Use a batched interpreter only if it gives the batch-1 answers on the first rows."""
         probe = quantized[:_PROBE_ROWS]
-        if len(probe) < 2:
-            return
         try:
-            batched = self._make_interpreter(batch=len(probe))
-            together = self._invoke(batched, probe)
+            batched = self._make_interpreter(batch=EVALUATION_BATCH)
+            together = self._invoke(batched, _padded(probe, EVALUATION_BATCH))[:len(probe)]
         except (RuntimeError, ValueError):
             return
         one_by_one = self._run_single(probe)
         tolerance = 1e-5 * (1.0 + float(np.max(np.abs(one_by_one.astype(np.float64)))))
         if together.shape == one_by_one.shape and np.allclose(together, one_by_one, atol=tolerance, rtol=0):
-            self._batch = EVALUATION_BATCH
-            self._batched = self._make_interpreter(batch=EVALUATION_BATCH)
+            self._batched = batched
 
     @property
     def batched(self) -> bool:
@@ -86,18 +101,16 @@ class LiteRtRunner:
 
     def run_quantized(self, quantized: np.ndarray) -> np.ndarray:
         """Raw outputs (model dtype) for inputs already in the model's input dtype."""
-        if self._batched is None and self._batch == 1 and len(quantized) > _PROBE_ROWS:
+        if not self._probed and len(quantized) > _PROBE_ROWS:
+            self._probed = True
             self._enable_batching(quantized)
-            self._batch = max(self._batch, 2) if self._batched is None else self._batch  # probe once
         if self._batched is None:
             return self._run_single(quantized)
         outputs = []
         for start in range(0, len(quantized), EVALUATION_BATCH):
             chunk = quantized[start:start + EVALUATION_BATCH]
-            if len(chunk) == EVALUATION_BATCH:
-                outputs.append(self._invoke(self._batched, chunk))
-            else:
-                outputs.append(self._run_single(chunk))
+            # the last chunk is padded to the batch size (rows are independent) and trimmed after
+            outputs.append(self._invoke(self._batched, _padded(chunk, EVALUATION_BATCH))[:len(chunk)])
         return np.concatenate(outputs, axis=0)
 
     def run(self, x: np.ndarray) -> np.ndarray:

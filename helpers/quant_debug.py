@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.convert import TfliteModel, representative_dataset
+from helpers.convert import TfliteModel, make_converter, representative_dataset
 from helpers.errors import ModelError
 from helpers.model_io import LoadedModel
 from helpers.native_output import native_stderr_silenced
@@ -39,8 +39,7 @@ class LayerErrors:
 
 
 def _converter(model: LoadedModel, specs: Specs, recipe: VariantRecipe, calibration_x: np.ndarray) -> Any:
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([model.concrete_function(specs.input.shape)],
-                                                                model.keras)
+    converter = make_converter(model, specs)
     recipe.configure(converter, representative_dataset(calibration_x[:DEBUG_ROWS]))
     return converter
 

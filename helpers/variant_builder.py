@@ -15,7 +15,7 @@ from helpers.config import Quantization, RunConfig
 from helpers.convert import TfliteModel, convert
 from helpers.dataset import SplitDataset
 from helpers.errors import ModelError
-from helpers.evaluate import LiteRtRunner, dequantize, quantize
+from helpers.evaluate import EVALUATION_BATCH, LiteRtRunner, dequantize, quantize
 from helpers.firmware import run_tflm_checks, run_toolchain_checks
 from helpers.identifiers import identifier
 from helpers.metrics import compute_metrics
@@ -109,7 +109,7 @@ def evaluate_tflite(tflite: TfliteModel, specs: Specs, data: SplitDataset) -> Li
     quantized = quantize(data.evaluation.x, tflite.info.input)
     raw = runner.run_quantized(quantized)
     metrics = compute_metrics(dequantize(raw, tflite.info.output), data.evaluation.y, specs)
-    return LiteRtResult(metrics, f"litert batch {256 if runner.batched else 1}", quantized, raw)
+    return LiteRtResult(metrics, f"litert batch {EVALUATION_BATCH if runner.batched else 1}", quantized, raw)
 
 
 class VariantWriter:
