@@ -26,8 +26,11 @@ def _tolerance(tflite: TfliteModel, outputs: np.ndarray) -> float:
 
 
 def run_tflm_checks(tflite: TfliteModel, specs: Specs, quantized_inputs: np.ndarray, labels: np.ndarray,
-                    litert_raw: np.ndarray) -> tuple[FirmwareFacts, dict[str, Any]]:
-    """TFLM on every evaluation row: runnable?, metric, largest difference to LiteRT, arena."""
+                    litert_raw: np.ndarray | None,
+                    tflm_outputs: dict[str, np.ndarray] | None = None) -> tuple[FirmwareFacts, dict[str, Any]]:
+    """TFLM on every evaluation row: runnable?, metric, largest difference to LiteRT, arena.
+
+    TFLM's raw outputs land in `tflm_outputs[variant]` (compressed variants are compared with them)."""
     check = check_variant(tflite.content, tflite.info, quantized_inputs)
     if not check.runnable or check.outputs is None:
         facts = FirmwareFacts(tflm_checked=True, tflm_runnable=False, tflm_reason=check.reason)
@@ -37,7 +40,9 @@ def run_tflm_checks(tflite: TfliteModel, specs: Specs, quantized_inputs: np.ndar
         reason = "TFLM produced NaN or infinite outputs"
         return (FirmwareFacts(tflm_checked=True, tflm_runnable=False, tflm_reason=reason),
                 {"tflm_runnable": False, "tflm_reason": reason})
-    difference = max_difference(outputs, litert_raw)
+    difference = max_difference(outputs, litert_raw) if litert_raw is not None else None
+    if tflm_outputs is not None:
+        tflm_outputs[tflite.recipe.name] = outputs
     vectors = tuple(TestVector(input=tuple(row.reshape(-1).tolist()), output=tuple(out.reshape(-1).tolist()))
                     for row, out in zip(quantized_inputs[:TEST_VECTOR_COUNT], outputs[:TEST_VECTOR_COUNT]))
     facts = FirmwareFacts(tflm_checked=True, tflm_runnable=True, arena_measured=check.arena_measured,

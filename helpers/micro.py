@@ -18,6 +18,7 @@ import numpy as np
 from helpers.tflite_model import TfliteInfo
 
 GENEROUS_ARENA = 4 * 1024 * 1024
+TFLM_CUSTOM_OPS = ("TFLM_DECODE",)  # custom ops TFLM itself provides (compression)
 # The arena is measured on a 64-bit host, whose pointers are twice as wide as a Cortex-M's, so
 # the host figure already over-counts TFLM's bookkeeping. Optimized kernels (CMSIS-NN) may ask
 # for scratch buffers the reference kernels do not; 20% plus 1 KiB covers that.
@@ -76,8 +77,9 @@ def _tflm_messages(stderr: str, returncode: int) -> str:
 
 def _static_reason(info: TfliteInfo) -> str | None:
     """Reasons known from the flatbuffer alone."""
-    if info.custom_ops:
-        return f"custom ops {', '.join(info.custom_ops)} (e.g. TF Select) do not exist in TFLM"
+    foreign = [op for op in info.custom_ops if op not in TFLM_CUSTOM_OPS]
+    if foreign:
+        return f"custom ops {', '.join(foreign)} (e.g. TF Select) do not exist in TFLM"
     return None
 
 

@@ -16,8 +16,14 @@ _SPECIAL = {
 }
 
 
+# Custom ops TFLM ships, and the resolver method that registers each.
+CUSTOM = {"TFLM_DECODE": "AddDecode"}
+
+
 def add_method(op_name: str) -> str:
     """`CONV_2D` -> `AddConv2D`, `FULLY_CONNECTED` -> `AddFullyConnected`."""
+    if op_name in CUSTOM:
+        return CUSTOM[op_name]
     if op_name in _SPECIAL:
         return _SPECIAL[op_name]
     parts = op_name.split("_")

@@ -31,6 +31,7 @@ class VariantReport:
     clustered: bool = False
     optimization: dict[str, Any] = field(default_factory=dict)
     weights: dict[str, Any] = field(default_factory=dict)
+    compression: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

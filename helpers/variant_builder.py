@@ -25,7 +25,9 @@ from helpers.report import VariantReport, format_metrics
 from helpers.specs import Specs
 from helpers.tf_runtime import quiet_tensorflow, seed_everything
 from helpers import plots
+from helpers import compression
 from helpers.optimize import OptimizedModel, optimize
+from helpers.tflite_model import inspect_tflite
 from helpers.quant_debug import RMSE_SCALE_THRESHOLD, LayerErrors, layer_errors, match_layers, selective_model
 from helpers.variants import QAT_RECIPES, RECIPES, VariantRecipe, recipes_for
 from helpers.weights import overall_sparsity, weight_stats
@@ -151,6 +153,35 @@ class VariantWriter:
         return run_toolchain_checks(folder, self.model_id)
 
 
+def _build_compressed(tflite: TfliteModel, config: RunConfig, specs: Specs, data: SplitDataset,
+                      writer: VariantWriter, timings: Any, optimized: OptimizedModel | None,
+                      outputs: dict[str, np.ndarray] | None,
+                      tflm_outputs: dict[str, np.ndarray] | None) -> VariantReport:
+    """A LUT-compressed variant, measured on TFLM only."""
+    quantized = quantize(data.evaluation.x, tflite.info.input)
+    with timings.phase("tflm_checks"):
+        facts, firmware = run_tflm_checks(tflite, specs, quantized, data.evaluation.y, None, tflm_outputs)
+    if not facts.tflm_runnable:
+        raise ModelError(f"TFLM cannot run the LUT-compressed {tflite.recipe.name}: {facts.tflm_reason}",
+                         "run without --cluster, or report this model", specs.path)
+    raw = (tflm_outputs or {}).get(tflite.recipe.name)
+    metrics = firmware["tflm_metrics"]
+    if outputs is not None and raw is not None:
+        outputs[tflite.recipe.name] = dequantize(raw, tflite.info.output)
+    with timings.phase("render"):
+        firmware.update(writer.write(tflite, facts))
+    log.info("  %s: %s B, %s (measured on TFLM)", tflite.recipe.name, f"{tflite.size_bytes:,}",
+             format_metrics(metrics))
+    return VariantReport(
+        name=tflite.recipe.name, path=tflite.recipe.name, format="tflite",
+        quantization=tflite.recipe.quantization.value, pruned=bool(optimized and optimized.pruned),
+        qat=bool(optimized and optimized.qat), clustered=True, metrics=metrics, size_bytes=tflite.size_bytes,
+        compressed_size_bytes=compressed_size(tflite.content), input_dtype=tflite.info.input.dtype,
+        output_dtype=tflite.info.output.dtype, ops=tflite.info.ops + tflite.info.custom_ops,
+        evaluation="tflm (LUT-compressed; LiteRT cannot read it)", firmware=firmware,
+        optimization=optimization_details(optimized))
+
+
 def _failed_row(recipe: VariantRecipe, error: ModelError) -> VariantReport:
     return VariantReport(name=recipe.name, path=None, format="tflite", quantization=recipe.quantization.value,
                          pruned=False, qat=False, metrics={}, size_bytes=None, error=error.one_line())
@@ -159,12 +190,16 @@ def _failed_row(recipe: VariantRecipe, error: ModelError) -> VariantReport:
 def build_variant(recipe: VariantRecipe, config: RunConfig, specs: Specs, model: LoadedModel,
                   data: SplitDataset, writer: VariantWriter, timings: Any,
                   optimized: OptimizedModel | None = None, outputs: dict[str, np.ndarray] | None = None,
-                  prepared: TfliteModel | None = None) -> VariantReport:
+                  prepared: TfliteModel | None = None,
+                  tflm_outputs: dict[str, np.ndarray] | None = None) -> VariantReport:
     """Convert (unless `prepared`), evaluate on LiteRT and TFLM, write; one report row.
 
     The dequantized evaluation outputs land in `outputs[recipe.name]` for the plots."""
     with timings.phase("convert"):
         tflite = prepared or convert(model, specs, recipe, data.calibration.x)
+    if compression.DECODE_OP in tflite.info.custom_ops:
+        # LiteRT cannot read LUT-compressed tensors: TFLM, which decodes them, is the reference.
+        return _build_compressed(tflite, config, specs, data, writer, timings, optimized, outputs, tflm_outputs)
     with timings.phase("evaluate"):
         litert = evaluate_tflite(tflite, specs, data)
     if outputs is not None:
@@ -173,7 +208,7 @@ def build_variant(recipe: VariantRecipe, config: RunConfig, specs: Specs, model:
     if not config.skip_firmware_checks:
         with timings.phase("tflm_checks"):
             facts, firmware = run_tflm_checks(tflite, specs, litert.quantized_inputs, data.evaluation.y,
-                                              litert.raw_outputs)
+                                              litert.raw_outputs, tflm_outputs)
     with timings.phase("render"):
         firmware.update(writer.write(tflite, facts))
     log.info("  %s: %s B, %s%s", recipe.name, f"{tflite.size_bytes:,}", format_metrics(litert.metrics),
@@ -202,6 +237,8 @@ class _Builder:
                  timings: Any) -> None:
         self.config, self.specs, self.data, self.writer, self.timings = config, specs, data, writer, timings
         self.outputs: dict[str, np.ndarray] = {}
+        self.tflm_outputs: dict[str, np.ndarray] = {}
+        self.contents: dict[str, TfliteModel] = {}
 
     def build(self, recipes: list[VariantRecipe], model: LoadedModel,
               optimized: OptimizedModel | None) -> list[VariantReport]:
@@ -211,8 +248,9 @@ class _Builder:
         for recipe in recipes:
             log.info("converting %s", recipe.name)
             try:
-                reports.append(build_variant(recipe, self.config, self.specs, model, self.data, self.writer,
-                                             self.timings, optimized, self.outputs))
+                report = build_variant(recipe, self.config, self.specs, model, self.data, self.writer,
+                                       self.timings, optimized, self.outputs, tflm_outputs=self.tflm_outputs)
+                reports.append(report)
             except ModelError as exc:
                 if not comparing or recipe.quantization is Quantization.NONE:
                     raise
@@ -228,7 +266,65 @@ class _Builder:
                     self._errors = errors
         if self.config.keep_float:
             reports += self._keep_float(debug_base, model, optimized)
-        return reports
+        return self._add_compressed(reports, model, optimized)
+
+    def _add_compressed(self, reports: list[VariantReport], model: LoadedModel,
+                        optimized: OptimizedModel | None) -> list[VariantReport]:
+        """After each clustered integer variant, its LUT-compressed twin, when that saves bytes."""
+        result = []
+        for report in reports:
+            if report.format != "tflite" or report.error:
+                result.append(report)
+                continue
+            integer = report.input_dtype != "float32" or report.quantization in (
+                Quantization.INTEGER_WITH_FLOAT_FALLBACK.value, Quantization.INT8.value)
+            reason = compression.why_not(self.config.cluster if report.clustered else None,
+                                         integer and report.quantization != "None")
+            if reason is None and self.config.skip_firmware_checks:
+                reason = "LUT compression needs the TFLM checks (run without --skip_firmware_checks)"
+            twin = None
+            if reason is None:
+                twin, reason = self._compressed_twin(report, model, optimized)
+            result.append(replace(report, compression={"applied": False, "reason": reason} if reason else
+                                  {"applied": False, "compressed_variant": twin.name if twin else None}))
+            if twin is not None:
+                result.append(twin)
+        return result
+
+    def _compressed_twin(self, base: VariantReport, model: LoadedModel,
+                         optimized: OptimizedModel | None) -> tuple[VariantReport | None, str | None]:
+        content = (self.writer.staging / base.name / "model.tflite").read_bytes()
+        plan = compression.plan_compression(content, self.config.cluster or 0)
+        if not plan.compressed:
+            return None, "no weight tensor fits the lookup table: " + "; ".join(
+                f"{t.name}: {t.reason}" for t in plan.skipped)
+        with self.timings.phase("convert"):
+            compressed = compression.compress_model(content, plan)
+        if len(compressed) >= len(content):
+            return None, (f"LUT compression would not shrink this model ({len(content):,} -> {len(compressed):,} "
+                          "bytes: tables and alignment outweigh the saving on so few weights)")
+        recipe = next(r for r in RECIPES.values() if r.quantization.value == base.quantization)
+        recipe = replace(recipe, name=f"{base.name}_lut{plan.bits}",
+                         description=f"{recipe.description}, weights as {plan.bits}-bit LUT indices")
+        tflite = TfliteModel(recipe=recipe, content=compressed, info=inspect_tflite(compressed))
+        log.info("converting %s (LUT compression of %s)", recipe.name, base.name)
+        report = build_variant(recipe, self.config, self.specs, model, self.data, self.writer, self.timings,
+                               optimized, self.outputs, prepared=tflite, tflm_outputs=self.tflm_outputs)
+        identical = None
+        if base.name in self.tflm_outputs and recipe.name in self.tflm_outputs:
+            identical = bool(np.array_equal(self.tflm_outputs[base.name], self.tflm_outputs[recipe.name]))
+        weights = sum(t.elements for t in plan.compressed)
+        details = {"applied": True, "base_variant": base.name, "bits": plan.bits,
+                   "index_bits_per_weight": plan.bits,
+                   # int8 weights take 8 bits each; what the whole file saved, spread over them:
+                   "effective_bits_per_weight": round(8 - 8 * (len(content) - len(compressed)) / weights, 2)
+                   if weights else None,
+                   "saving_bytes": len(content) - len(compressed),
+                   "saving_fraction": round((len(content) - len(compressed)) / len(content), 4),
+                   "tflm_outputs_identical_to_base": identical,
+                   "compressed_tensors": [t.name for t in plan.compressed],
+                   "left_uncompressed": [{"tensor": t.name, "reason": t.reason} for t in plan.skipped]}
+        return replace(report, compression=details, ops=report.ops), None
 
     def _debug(self, recipe: VariantRecipe, model: LoadedModel) -> LayerErrors | None:
         log.info("  quantization debugger on %s", recipe.name)

@@ -106,3 +106,24 @@ def iris_keras3_dir(tmp_path_factory) -> Path:
              "input": {"shape": [4], "mean": mean.round(4).tolist(), "std": std.round(4).tolist()},
              "output": {"shape": [3]}, "pruning": {"final_sparsity": 0.5, "epochs": 20}}
     return write_model_dir(tmp_path_factory.mktemp("models") / "iris3", model, specs, frame, "model.keras")
+
+
+@pytest.fixture(scope="session")
+def digits_mlp_dir(tmp_path_factory) -> Path:
+    """A 64-256-128-10 MLP on scikit-learn's digits: enough weights for LUT compression to pay off."""
+    from sklearn.datasets import load_digits
+
+    from helpers.tf_runtime import seed_everything, tf_keras
+
+    digits = load_digits()
+    seed_everything()
+    model = tf_keras.Sequential([tf_keras.layers.Input((64,)), tf_keras.layers.Dense(256, activation="relu"),
+                                 tf_keras.layers.Dense(128, activation="relu"),
+                                 tf_keras.layers.Dense(10, activation="softmax")])
+    model.compile(tf_keras.optimizers.Adam(0.002), "sparse_categorical_crossentropy")
+    model.fit(digits.data / 16.0, digits.target, epochs=8, batch_size=32, verbose=0)
+    frame = pd.DataFrame(digits.data.astype(np.int64), columns=[f"px{i}" for i in range(64)])
+    frame["digit"] = digits.target
+    specs = {"name": "digits_mlp", "task": "classification", "input": {"shape": [64], "std": 16.0},
+             "output": {"shape": [10]}, "clustering": {"epochs": 2}}
+    return write_model_dir(tmp_path_factory.mktemp("models") / "digits_mlp", model, specs, frame)

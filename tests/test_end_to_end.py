@@ -70,9 +70,10 @@ def test_ptq_without_q_uses_the_default_and_says_so(diabetes_dir, tmp_path):
     (["--sparsity", "0.5"], "--sparsity needs --prune"),
     (["--prune", "--sparsity", "1.5"], "out of range"),
     (["--cluster", "1"], "out of range"),
-    (["--plot_results"], "not available yet"),
+    (["--keep_float", "auto"], "--keep_float needs --PTQ"),
+    (["--sweep", "--PTQ"], "--sweep runs every combination itself"),
 ])
-def test_conflicting_or_unavailable_flags_fail_in_one_line(iris_dir, flags, message):
+def test_conflicting_flags_fail_in_one_line(iris_dir, flags, message):
     result = run_main("--input_dir", str(iris_dir), *flags)
     assert result.returncode == 2
     assert message in result.stderr
