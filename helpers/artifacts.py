@@ -66,9 +66,11 @@ def exported_specs(specs: Specs, model: TfliteModel, facts: FirmwareFacts, extra
 
 
 def template_context(specs: Specs, model: TfliteModel, facts: FirmwareFacts, model_id: str,
-                     source: str) -> dict[str, Any]:
+                     source: str, layout: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything the templates substitute, formatted already."""
     info = model.info
+    layout = layout or {}
+    permutation = layout.get("permutation") or list(range(len(specs.input.shape)))
     in_mean, in_std = specs.input.normalisation.as_lists(_norm_count(specs.input.normalisation))
     out_mean, out_std = specs.output.normalisation.as_lists(_norm_count(specs.output.normalisation))
     return {
@@ -102,6 +104,10 @@ def template_context(specs: Specs, model: TfliteModel, facts: FirmwareFacts, mod
         "arena_measured": facts.arena_measured,
         "arena_size": facts.arena_size,
         "ops": list(info.ops),
+        "layout_note": layout.get("note", ""),
+        "channels_last": bool(layout.get("channels_last")),
+        "specs_shape_py": tuple_literal(specs.input.shape, str),
+        "permutation_py": tuple_literal(permutation, str),
         "add_methods": [add_method(op) for op in info.ops + info.custom_ops],
         "compressed": "TFLM_DECODE" in info.custom_ops,
         "vectors": [{"input": c_values(v.input, _kind(info.input.dtype)),

@@ -67,6 +67,9 @@ class RunConfig:
     flash_budget: int | None = None
     ram_budget: int | None = None
     skip_firmware_checks: bool = False
+    strip: bool = False
+    keep_layout: bool = False
+    allow_select_ops: bool = False
     debug: bool = False
     verbose: bool = False
     quiet: bool = False
@@ -158,6 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="flash available for the model, e.g. 256K; exit 3 if the final variant does not fit")
     parser.add_argument("--ram_budget", type=str, default=None, metavar="SIZE",
                         help="RAM available for the tensor arena, e.g. 64K")
+    parser.add_argument("--strip", action="store_true",
+                        help="drop tensor names, signatures and metadata TFLM never reads (kept only if TFLM "
+                        "gives identical outputs)")
+    parser.add_argument("--keep_layout", action="store_true",
+                        help="ONNX/PyTorch models: keep the original (channels-first) input layout")
+    parser.add_argument("--allow_select_ops", action="store_true",
+                        help="let the converter use TensorFlow ops TFLite lacks (such variants cannot run on MCUs)")
     parser.add_argument("--skip_firmware_checks", action="store_true",
                         help="skip the TFLM, arena, cross-compiler and mpy-cross checks")
     verbosity = parser.add_mutually_exclusive_group()
@@ -180,6 +190,9 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
         raise ConfigError(f"`-q {quantization.value}` needs a quantization mode",
                           "add --PTQ (post-training) or --QAT (quantization-aware training)")
 
+    if args.strip and args.skip_firmware_checks:
+        raise ConfigError("--strip needs the TFLM checks to prove the stripped model gives identical outputs",
+                          "drop --skip_firmware_checks")
     if args.sparsity is not None and not 0.0 <= args.sparsity <= 0.99:
         raise ConfigError(f"--sparsity {args.sparsity} is out of range", "use a fraction from 0 to 0.99, e.g. 0.8")
     if args.cluster is not None and not 2 <= args.cluster <= 256:
@@ -239,6 +252,9 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
         flash_budget=parse_size(args.flash_budget) if args.flash_budget else None,
         ram_budget=parse_size(args.ram_budget) if args.ram_budget else None,
         skip_firmware_checks=args.skip_firmware_checks,
+        strip=args.strip,
+        keep_layout=args.keep_layout,
+        allow_select_ops=args.allow_select_ops,
         debug=args.debug,
         verbose=args.verbose,
         quiet=args.quiet,

@@ -52,9 +52,14 @@ def _conversion_error(exc: Exception, recipe: VariantRecipe, specs: Specs) -> Mo
     text = str(exc)
     ops = sorted({a or b for a, b in _OP_PATTERN.findall(text)} - {"INT8", "FLOAT32", "TFLITE_BUILTINS"})
     named = f" (ops: {', '.join(ops[:6])})" if ops else ""
-    if recipe.quantization in (Quantization.INT8, Quantization.INT16X8):
+    if recipe.quantization in (Quantization.INT8, Quantization.INT16X8) and not any(o.startswith("tf.") for o in ops):
         return ModelError(f"`-q {recipe.quantization.value}` cannot express every op of the model{named}",
                           "use `-q integer_with_float_fallback`, which keeps those ops in float", specs.path)
+    tf_ops = [op for op in ops if op.startswith("tf.")]
+    if tf_ops:
+        return ModelError(f"the model needs TensorFlow ops TFLite has no builtin for ({', '.join(tf_ops[:6])})",
+                          "replace those layers, or add --allow_select_ops (the variant then cannot run on a "
+                          "microcontroller)", specs.path)
     first_line = next((line.strip() for line in text.splitlines() if "error" in line.lower()), text[:200])
     return ModelError(f"TFLite conversion to {recipe.name} failed{named}: {first_line[:200]}",
                       "the model uses ops TFLite builtins lack; replace those layers", specs.path)
@@ -73,15 +78,21 @@ def variable_holder(model: LoadedModel) -> Any:
 
 def make_converter(model: LoadedModel, specs: Specs) -> Any:
     """A TFLiteConverter for the batch-1 concrete function of the model."""
-    concrete = model.concrete_function(specs.input.shape)
+    concrete = model.concrete_function()
     return tf.lite.TFLiteConverter.from_concrete_functions([concrete], variable_holder(model))
 
 
-def convert(model: LoadedModel, specs: Specs, recipe: VariantRecipe, calibration_x: np.ndarray) -> TfliteModel:
-    """Convert through a batch-1 concrete function with the recipe's converter settings."""
+def convert(model: LoadedModel, specs: Specs, recipe: VariantRecipe, calibration_x: np.ndarray,
+            allow_select_ops: bool = False) -> TfliteModel:
+    """Convert through a batch-1 concrete function with the recipe's converter settings.
+
+    `allow_select_ops` lets TensorFlow ops TFLite lacks through as TF Select (Flex) ops."""
     converter: Any = make_converter(model, specs)
     representative = representative_dataset(calibration_x) if recipe.needs_calibration else None
     recipe.configure(converter, representative)
+    if allow_select_ops:
+        builtins = converter.target_spec.supported_ops or {tf.lite.OpsSet.TFLITE_BUILTINS}
+        converter.target_spec.supported_ops = set(builtins) | {tf.lite.OpsSet.SELECT_TF_OPS}
     try:
         with native_stderr_silenced():
             content = bytes(converter.convert())

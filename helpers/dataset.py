@@ -39,6 +39,10 @@ class Dataset:
         """A subset of rows, in the given order."""
         return Dataset(x=self.x[index], y=self.y[index], path=self.path)
 
+    def with_features(self, x: np.ndarray) -> "Dataset":
+        """The same rows and labels with the features replaced (e.g. in another layout)."""
+        return Dataset(x=x, y=self.y, path=self.path)
+
 
 @dataclass(frozen=True)
 class SplitDataset:

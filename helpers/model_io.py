@@ -21,6 +21,11 @@ class ModelFormat(str, Enum):
     SAVED_MODEL = "saved_model"
     H5 = "h5"
     KERAS3 = "keras"
+    ONNX = "onnx"
+    PT2 = "pt2"
+
+
+FOREIGN_FORMATS = (ModelFormat.ONNX, ModelFormat.PT2)
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,25 @@ class LoadedModel:
     format: ModelFormat
     path: Path
     is_keras2: bool
+    input_shape: tuple[int, ...] = ()
+    permutation: tuple[int, ...] = ()   # specs layout -> model layout (ONNX/PyTorch models)
+    onnx_path: Path | None = None       # the ONNX file the reference runs on (ONNX/PyTorch models)
+
+    @property
+    def is_foreign(self) -> bool:
+        """An ONNX or PyTorch model, converted with onnx2tf."""
+        return self.format in FOREIGN_FORMATS
+
+    @property
+    def transposes_input(self) -> bool:
+        """Whether the model takes its input in another layout than specs.json describes."""
+        return self.permutation != tuple(range(len(self.permutation)))
+
+    def to_model_layout(self, x: np.ndarray) -> np.ndarray:
+        """Rows in the specs layout -> rows in the model's layout."""
+        if not self.transposes_input:
+            return x
+        return np.ascontiguousarray(x.transpose((0,) + tuple(axis + 1 for axis in self.permutation)))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Batched float inference on normalised inputs."""
@@ -41,14 +65,15 @@ class LoadedModel:
     def _call(self, batch: Any) -> Any:
         return self.keras(batch, training=False)
 
-    def concrete_function(self, input_shape: tuple[int, ...]) -> Any:
+    def concrete_function(self, input_shape: tuple[int, ...] | None = None) -> Any:
         """A concrete function with a fixed batch of 1.
 
         RNNs only convert to the fused TFLite ops (UNIDIRECTIONAL_SEQUENCE_LSTM, ...) from a static
         batch, and a microcontroller runs one sample at a time anyway.
         """
+        shape = self.input_shape or input_shape or ()
         function: Callable[[Any], Any] = tf.function(lambda inputs: self.keras(inputs, training=False))
-        concrete = function.get_concrete_function(tf.TensorSpec((1,) + input_shape, tf.float32))
+        concrete = function.get_concrete_function(tf.TensorSpec((1,) + tuple(shape), tf.float32))
         if self.is_keras2:
             return concrete
         # Keras 3 variables are not captured as constants by the converter (it would emit
@@ -65,8 +90,11 @@ def find_model(model_dir: Path) -> tuple[Path, ModelFormat]:
         candidates.append((saved_model_pb.parent, ModelFormat.SAVED_MODEL))
     candidates += [(p, ModelFormat.H5) for p in sorted(model_dir.glob("*.h5"))]
     candidates += [(p, ModelFormat.KERAS3) for p in sorted(model_dir.glob("*.keras"))]
+    candidates += [(p, ModelFormat.ONNX) for p in sorted(model_dir.glob("*.onnx"))]
+    candidates += [(p, ModelFormat.PT2) for p in sorted(model_dir.glob("*.pt2"))]
     if not candidates:
-        raise ModelError("no model found", "add a SavedModel directory, one .h5 file or one .keras file", model_dir)
+        raise ModelError("no model found",
+                         "add a SavedModel directory, or one .h5, .keras, .onnx or .pt2 file", model_dir)
     if len(candidates) > 1:
         names = ", ".join(str(p.relative_to(model_dir)) for p, _ in candidates)
         raise ModelError(f"several candidate models ({names})", "keep exactly one model in the directory", model_dir)
@@ -81,9 +109,11 @@ def _load_keras(path: Path, model_format: ModelFormat) -> tuple[Any, bool]:
     return tf_keras.models.load_model(path, compile=False), True
 
 
-def load_model(model_dir: Path, specs: Specs) -> LoadedModel:
+def load_model(model_dir: Path, specs: Specs, keep_layout: bool = False) -> LoadedModel:
     """Find, load and check the model against the specs shapes."""
     path, model_format = find_model(model_dir)
+    if model_format in FOREIGN_FORMATS:
+        return _load_foreign(path, model_format, specs, keep_layout)
     try:
         keras_model, is_keras2 = _load_keras(path, model_format)
     except Exception as exc:  # loaders raise many unrelated types for a corrupt file
@@ -91,7 +121,26 @@ def load_model(model_dir: Path, specs: Specs) -> LoadedModel:
         raise ModelError(f"cannot load the model ({detail})",
                          "check the file is complete and was saved with model.save()", path) from None
     _check_shapes(keras_model, specs, path)
-    return LoadedModel(keras=keras_model, format=model_format, path=path, is_keras2=is_keras2)
+    return LoadedModel(keras=keras_model, format=model_format, path=path, is_keras2=is_keras2,
+                       input_shape=specs.input.shape, permutation=tuple(range(len(specs.input.shape))))
+
+
+def _load_foreign(path: Path, model_format: ModelFormat, specs: Specs, keep_layout: bool) -> LoadedModel:
+    """ONNX or PyTorch: onnx2tf into a temporary SavedModel, then its serving signature."""
+    from helpers import foreign
+
+    workdir = foreign.new_workdir()
+    onnx_path, saved_model = foreign.convert_to_saved_model(path, specs, keep_layout, workdir)
+    callable_model = foreign.load_saved_model(saved_model)
+    permutation = foreign.layout_permutation(specs.input.shape, callable_model.input_shape, path)
+    model_shape = tuple(specs.input.shape[axis] for axis in permutation)
+    declared_out, actual_out = specs.output.shape, tuple(callable_model.output_shape[1:])
+    if len(declared_out) != len(actual_out) or any(a is not None and a != d for a, d in zip(actual_out, declared_out)):
+        raise ModelError(f"specs output.shape {list(declared_out)} does not match the model's output shape "
+                         f"{list(actual_out)}", "set output.shape in specs.json to the model's shape", specs.path)
+    # is_keras2=False: the signature's variables are frozen into constants before conversion
+    return LoadedModel(keras=callable_model, format=model_format, path=path, is_keras2=False,
+                       input_shape=model_shape, permutation=permutation, onnx_path=onnx_path)
 
 
 def _shape_of(shape: Any) -> tuple[Any, ...]:

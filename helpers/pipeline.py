@@ -108,7 +108,7 @@ def _run(config: RunConfig) -> RunSummary:
         from helpers import variant_builder  # imports TensorFlow: only once the inputs are known good
 
         variant_builder.prepare(config)
-        model = variant_builder.load(model_dir, specs)
+        model = variant_builder.load(model_dir, specs, config)
     log.info("loaded %s: %d calibration rows, %d evaluation rows", model.path.name,
              len(data.calibration), len(data.evaluation))
 

@@ -32,6 +32,9 @@ class VariantReport:
     optimization: dict[str, Any] = field(default_factory=dict)
     weights: dict[str, Any] = field(default_factory=dict)
     compression: dict[str, Any] = field(default_factory=dict)
+    bytes: dict[str, int] = field(default_factory=dict)
+    strip: dict[str, Any] = field(default_factory=dict)
+    reference_difference: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,12 @@ from helpers.specs import Specs
 from helpers.tf_runtime import quiet_tensorflow, seed_everything
 from helpers import plots
 from helpers import compression
+from helpers import foreign
+from helpers.errors import ConfigError
+from helpers.micro import check_variant
+from helpers.model_io import FOREIGN_FORMATS, ModelFormat, find_model
 from helpers.optimize import OptimizedModel, optimize
+from helpers.strip import account, strip_model
 from helpers.tflite_model import inspect_tflite
 from helpers.quant_debug import RMSE_SCALE_THRESHOLD, LayerErrors, layer_errors, match_layers, selective_model
 from helpers.variants import QAT_RECIPES, RECIPES, VariantRecipe, recipes_for
@@ -47,14 +52,42 @@ def prepare(config: RunConfig) -> None:
     seed_everything()
 
 
-def load(model_dir: Path, specs: Specs) -> LoadedModel:
-    """Load the model (model_io owns the formats)."""
-    return load_model(model_dir, specs)
+def load(model_dir: Path, specs: Specs, config: RunConfig) -> LoadedModel:
+    """Load the model (model_io owns the formats); refuse Keras-only flags for ONNX/PyTorch first."""
+    path, model_format = find_model(model_dir)
+    if model_format in FOREIGN_FORMATS:
+        flags = [flag for flag, on in (("--prune", config.prune), ("--cluster", config.cluster),
+                                       ("--QAT", config.qat)) if on]
+        if flags:
+            raise ConfigError(f"{', '.join(flags)} need a Keras model, and {path.name} is "
+                              f"{'ONNX' if model_format is ModelFormat.ONNX else 'PyTorch'}",
+                              "use --PTQ, or optimize the model in its own framework before export")
+    return load_model(model_dir, specs, config.keep_layout)
+
+
+def in_model_layout(model: LoadedModel, data: SplitDataset) -> SplitDataset:
+    """The rows as the converted model takes them (channels-last after onnx2tf, unless --keep_layout)."""
+    if not model.transposes_input:
+        return data
+    return SplitDataset(calibration=data.calibration.with_features(model.to_model_layout(data.calibration.x)),
+                        evaluation=data.evaluation.with_features(model.to_model_layout(data.evaluation.x)))
 
 
 def compressed_size(content: bytes) -> int:
     """zlib size at level 9: what pruning and clustering actually save in a compressed image."""
     return len(zlib.compress(content, 9))
+
+
+def evaluate_reference(model: LoadedModel, specs: Specs, data: SplitDataset) -> tuple[VariantReport, np.ndarray]:
+    """The reference row and its outputs: the Keras model, or for ONNX/PyTorch the original model
+    run by onnxruntime/PyTorch on the rows in their original layout."""
+    if not model.is_foreign:
+        return evaluate_keras(model, specs, data), model.predict(data.evaluation.x)
+    name, outputs = foreign.reference_outputs(model.path, model.onnx_path or model.path, data.evaluation.x)
+    report = VariantReport(name=name, path=None, format=name, quantization="None", pruned=False, qat=False,
+                           metrics=compute_metrics(outputs, data.evaluation.y, specs), size_bytes=None,
+                           evaluation=f"{name} (the original model)")
+    return report, outputs
 
 
 def evaluate_keras(model: LoadedModel, specs: Specs, data: SplitDataset,
@@ -117,7 +150,9 @@ def evaluate_tflite(tflite: TfliteModel, specs: Specs, data: SplitDataset) -> Li
 class VariantWriter:
     """Writes one variant's folder: model.tflite always, the firmware files with -e."""
 
-    def __init__(self, config: RunConfig, specs: Specs, source: str, staging: Path) -> None:
+    def __init__(self, config: RunConfig, specs: Specs, source: str, staging: Path,
+                 layout: dict[str, Any] | None = None) -> None:
+        self.layout = layout or {}
         self.config = config
         self.specs = specs
         self.source = source
@@ -140,17 +175,41 @@ class VariantWriter:
         (folder / "model.tflite").write_bytes(tflite.content)
         if not self.config.export:
             return {}
-        (folder / "specs.json").write_text(exported_specs(self.specs, tflite, facts, {}), encoding="utf-8")
+        extra = {"input_layout": self.layout} if self.layout else {}
+        (folder / "specs.json").write_text(exported_specs(self.specs, tflite, facts, extra), encoding="utf-8")
         if not facts.tflm_runnable:  # never hand out firmware that cannot run
             rendered = render_not_for_mcu(self.specs, tflite, facts.tflm_reason)
             (folder / rendered.filename).write_text(rendered.text, encoding="utf-8")
             return {}
-        context = template_context(self.specs, tflite, facts, self.model_id, self.source)
+        context = template_context(self.specs, tflite, facts, self.model_id, self.source, self.layout)
         for rendered in render_firmware(context, checked=facts.tflm_checked):
             (folder / rendered.filename).write_text(rendered.text, encoding="utf-8")
         if self.config.skip_firmware_checks:
             return {}
         return run_toolchain_checks(folder, self.model_id)
+
+
+def _build_select_ops(tflite: TfliteModel, specs: Specs, writer: VariantWriter, timings: Any,
+                      optimized: OptimizedModel | None) -> VariantReport:
+    """A variant with TF Select (Flex) ops: kept and reported, never given MCU firmware.
+
+    Neither TFLM nor the LiteRT wheel has the Flex delegate, so it cannot be measured here."""
+    flex = [op for op in tflite.info.custom_ops if op.startswith("Flex")]
+    reason = f"TF Select ops ({', '.join(flex)}) do not exist in TFLM"
+    facts = FirmwareFacts(tflm_checked=True, tflm_runnable=False, tflm_reason=reason)
+    with timings.phase("render"):
+        writer.write(tflite, facts)
+    log.warning("warning: %s uses TF Select ops %s: not for microcontrollers, and not evaluated (the LiteRT "
+                "interpreter here has no Flex delegate)", tflite.recipe.name, ", ".join(flex))
+    return VariantReport(
+        name=tflite.recipe.name, path=tflite.recipe.name, format="tflite",
+        quantization=tflite.recipe.quantization.value, pruned=bool(optimized and optimized.pruned),
+        qat=bool(optimized and optimized.qat), metrics={}, size_bytes=tflite.size_bytes,
+        compressed_size_bytes=compressed_size(tflite.content), input_dtype=tflite.info.input.dtype,
+        output_dtype=tflite.info.output.dtype, ops=tflite.info.ops + tflite.info.custom_ops,
+        evaluation="not evaluated: needs the TF Select (Flex) delegate, which LiteRT's wheel does not link",
+        firmware={"tflm_runnable": False, "tflm_reason": reason, "select_ops": flex},
+        optimization=optimization_details(optimized))
 
 
 def _build_compressed(tflite: TfliteModel, config: RunConfig, specs: Specs, data: SplitDataset,
@@ -182,6 +241,22 @@ def _build_compressed(tflite: TfliteModel, config: RunConfig, specs: Specs, data
         optimization=optimization_details(optimized))
 
 
+def _stripped(tflite: TfliteModel, quantized_inputs: np.ndarray) -> tuple[TfliteModel, dict[str, Any]]:
+    """The model without names, signatures and metadata, if TFLM gives identical outputs for it."""
+    if tflite.info.custom_ops:
+        return tflite, {"applied": False, "reason": "models with custom ops are not stripped"}
+    stripped = strip_model(tflite.content)
+    original = check_variant(tflite.content, tflite.info, quantized_inputs)
+    if not original.runnable:
+        return tflite, {"applied": False, "reason": f"TFLM cannot run the variant: {original.reason}"}
+    candidate = check_variant(stripped, tflite.info, quantized_inputs)
+    if not candidate.runnable or not np.array_equal(candidate.outputs, original.outputs):
+        return tflite, {"applied": False, "reason": "the stripped model did not give identical TFLM outputs"}
+    details = {"applied": True, "bytes_before": len(tflite.content), "bytes_after": len(stripped),
+               "saving_bytes": len(tflite.content) - len(stripped), "tflm_outputs_identical": True}
+    return TfliteModel(recipe=tflite.recipe, content=stripped, info=inspect_tflite(stripped)), details
+
+
 def _failed_row(recipe: VariantRecipe, error: ModelError) -> VariantReport:
     return VariantReport(name=recipe.name, path=None, format="tflite", quantization=recipe.quantization.value,
                          pruned=False, qat=False, metrics={}, size_bytes=None, error=error.one_line())
@@ -196,7 +271,13 @@ def build_variant(recipe: VariantRecipe, config: RunConfig, specs: Specs, model:
 
     The dequantized evaluation outputs land in `outputs[recipe.name]` for the plots."""
     with timings.phase("convert"):
-        tflite = prepared or convert(model, specs, recipe, data.calibration.x)
+        tflite = prepared or convert(model, specs, recipe, data.calibration.x, config.allow_select_ops)
+    strip_details: dict[str, Any] = {}
+    if config.strip and prepared is None:
+        with timings.phase("tflm_checks"):
+            tflite, strip_details = _stripped(tflite, quantize(data.evaluation.x, tflite.info.input))
+    if any(op.startswith("Flex") for op in tflite.info.custom_ops):
+        return _build_select_ops(tflite, specs, writer, timings, optimized)
     if compression.DECODE_OP in tflite.info.custom_ops:
         # LiteRT cannot read LUT-compressed tensors: TFLM, which decodes them, is the reference.
         return _build_compressed(tflite, config, specs, data, writer, timings, optimized, outputs, tflm_outputs)
@@ -219,7 +300,43 @@ def build_variant(recipe: VariantRecipe, config: RunConfig, specs: Specs, model:
         clustered=bool(optimized and optimized.clustered), metrics=litert.metrics, size_bytes=tflite.size_bytes,
         compressed_size_bytes=compressed_size(tflite.content), input_dtype=tflite.info.input.dtype,
         output_dtype=tflite.info.output.dtype, ops=tflite.info.ops, evaluation=litert.mode, firmware=firmware,
-        optimization=optimization_details(optimized), weights=weight_summary(tflite.content))
+        optimization=optimization_details(optimized), weights=weight_summary(tflite.content),
+        bytes=account(tflite.content).as_dict(), strip=strip_details)
+
+
+def layout_details(model: LoadedModel, specs: Specs) -> dict[str, Any]:
+    """What the firmware must feed, for models whose layout the converter changed (or kept)."""
+    if not model.is_foreign:
+        return {}
+    transposed = model.transposes_input
+    return {"firmware_shape": list(model.input_shape), "specs_shape": list(specs.input.shape),
+            "permutation": list(model.permutation), "channels_last": transposed,
+            "note": (f"onnx2tf made the model channels-last: feed values as {list(model.input_shape)}, the specs "
+                     f"layout {list(specs.input.shape)} with its axes in the order {list(model.permutation)}")
+            if transposed else f"the model keeps the original layout: feed values as {list(specs.input.shape)}"}
+
+
+# A float32 TFLite further than this (relative to the reference's output range) from the original gets a warning.
+REFERENCE_TOLERANCE = 1e-4
+
+
+def _with_reference_difference(reports: list[VariantReport], outputs: dict[str, np.ndarray],
+                               reference: np.ndarray) -> list[VariantReport]:
+    """float32 against the original model: the conversion itself should change (almost) nothing."""
+    result = []
+    for report in reports:
+        if report.name == "float32" and "float32" in outputs:
+            got = outputs["float32"].reshape(len(reference), -1)
+            expected = reference.reshape(len(reference), -1)
+            difference = float(np.max(np.abs(got - expected)))
+            span = float(np.max(expected) - np.min(expected)) or 1.0
+            if difference / span > REFERENCE_TOLERANCE:
+                log.warning("warning: float32 TFLite differs from the original model by %.3g (%.2g of its output "
+                            "range); check the conversion", difference, difference / span)
+            report = replace(report, reference_difference={"max_abs": difference, "relative_to_range":
+                                                           difference / span, "tolerance": REFERENCE_TOLERANCE})
+        result.append(report)
+    return result
 
 
 @dataclass(frozen=True)
@@ -368,11 +485,14 @@ def build_all(config: RunConfig, specs: Specs, model: LoadedModel, data: SplitDa
     With --prune, --cluster or --QAT the original model still gives the float32 baseline, the
     optimized Keras model gets its own row, and the selected variants are built from it."""
     with timings.phase("evaluate"):
-        reports = [evaluate_keras(model, specs, data)]
-    writer = VariantWriter(config, specs, model.path.name, staging)
-    builder = _Builder(config, specs, data, writer, timings)
+        reference, reference_outputs = evaluate_reference(model, specs, data)
+    reports = [reference]
+    writer = VariantWriter(config, specs, model.path.name, staging, layout_details(model, specs))
+    builder = _Builder(config, specs, in_model_layout(model, data), writer, timings)
     if not (config.prune or config.cluster or config.qat):
         reports += builder.build(recipes_for(config.quantizations), model, None)
+        if model.is_foreign:
+            reports = _with_reference_difference(reports, builder.outputs, reference_outputs)
         return BuildResult(reports, builder.outputs)
     with timings.phase("optimize"):  # first: a model the optimization cannot handle fails before other work
         optimized = optimize(model, specs, data, config)
