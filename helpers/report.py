@@ -100,8 +100,8 @@ def table_rows(report: RunReport) -> tuple[list[str], list[list[str]]]:
         fw = v.firmware
         tflm = "-" if "tflm_runnable" not in fw else ("yes" if fw["tflm_runnable"] else "no")
         row = [v.name, _int(v.size_bytes), _int(v.compressed_size_bytes)]
-        if v.error:
-            rows.append(row + ["failed: see report.md"] + [""] * (len(header) - len(row) - 1))
+        if v.error:  # the reason is in report.md and on stderr; keep the columns narrow
+            rows.append(row + ["-"] * len(metric_names) + ["failed"] + ["-"] * (len(header) - len(row) - len(metric_names) - 1))
             continue
         row += [_format_metric(m, v.metrics.get(m)) for m in metric_names]
         row += [_format_delta(report.primary_metric, v.delta.get(report.primary_metric)) if v is not report.variants[0] else "ref",
