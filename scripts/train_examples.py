@@ -121,7 +121,7 @@ def train_co2(models: Path, datasets: Path) -> None:
         "output": {"shape": [1], "mean": mean, "std": std, "unit": "ppm"},
         "dataset": "co2_weekly.csv",
         "training": {"optimizer": "adam", "learning_rate": 0.001, "batch_size": 32, "loss": "mse"},
-        "pruning": {"initial_sparsity": 0.0, "final_sparsity": 0.5, "epochs": 10},
+        "pruning": {"initial_sparsity": 0.0, "final_sparsity": 0.3, "epochs": 20},
         "clustering": {"clusters": 16, "epochs": 5},
         "qat": {"epochs": 5},
     })
