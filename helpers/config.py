@@ -182,156 +182,6 @@ _QAT_OUTPUTS = (Quantization.NONE, Quantization.INT8)
 
 def _reject_conflicts(args: argparse.Namespace, quantization: Quantization | None) -> None:
     """ConfigError for flags that contradict each other or are out of range; never rewrite them."""
-
-
-
-def parse_args(argv: Sequence[str]) -> RunConfig:
-    """Turn argv into a RunConfig, rejecting conflicting or unknown flags with a ConfigError."""
-    args = build_parser().parse_args(list(argv))
-    notices: list[str] = []
-    quantization = _quantization(args.quantization_type) if args.quantization_type else None
-
-    _reject_conflicts(args, quantization)
-    sweep_sparsity = _sparsity_list(args.sweep_sparsity) if args.sweep_sparsity else ()
-
-    quantizations: tuple[Quantization, ...] = ()
-    plot_results: bool = False
-    cluster: int | None = None
-    sparsity: float | None = None
-    prune_epochs: int | None = None
-    prune_policy: str | None = None
-    qat_int8_io: bool = False
-    keep_float: tuple[str, ...] = ()
-    sweep: bool = False
-    sweep_sparsity: tuple[float, ...] = ()
-    jobs: int = 1
-    flash_budget: int | None = None
-    ram_budget: int | None = None
-    skip_firmware_checks: bool = False
-    strip: bool = False
-    keep_layout: bool = False
-    allow_select_ops: bool = False
-    debug: bool = False
-    verbose: bool = False
-    quiet: bool = False
-    notices: tuple[str, ...] = ()
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises ConfigError (one line, exit 2) instead of printing usage."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise ConfigError(message[0].upper() + message[1:] if message else "bad arguments",
-                          "see `python main.py --help`")
-
-
-def parse_size(text: str) -> int:
-    """Parse a byte size such as `256K`, `1M`, `1.5MiB` or `4096`."""
-    cleaned = text.strip().upper().replace(" ", "")
-    number = cleaned.rstrip("KMIB")
-    suffix = cleaned[len(number):]
-    try:
-        value = float(number)
-    except ValueError:
-        value = -1.0
-    if suffix not in _SIZE_SUFFIXES or value <= 0:
-        raise ConfigError(f"Cannot read the size {text!r}",
-                          "write a positive number of bytes with an optional K or M suffix, e.g. 256K")
-    return int(value * _SIZE_SUFFIXES[suffix])
-
-
-def _sparsity_list(text: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        values = ()
-    if not values or not all(0.0 < v <= 0.99 for v in values):
-        raise ConfigError(f"cannot read --sweep_sparsity {text!r}", "write fractions separated by commas, e.g. 0.5,0.8")
-    return values
-
-
-def _quantization(text: str) -> Quantization:
-    for choice in Quantization:
-        if text == choice.value or text.lower() == choice.value.lower():
-            return choice
-    names = [q.value for q in Quantization]
-    close = difflib.get_close_matches(text, names, n=1, cutoff=0.4)
-    hint = f"did you mean `-q {close[0]}`?" if close else "choose one of " + ", ".join(names)
-    raise ConfigError(f"Unknown quantization type {text!r}", hint)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argparse parser; kept separate so the README's CLI reference can be checked."""
-    parser = _Parser(
-        prog="python main.py",
-        description="Optimize, quantize, convert, evaluate and export a Keras model for microcontrollers.",
-    )
-    parser.add_argument("--input_dir", required=True, type=Path,
-                        help="model directory: the model, specs.json and (or naming) the CSV dataset")
-    parser.add_argument("-e", "--export", action="store_true",
-                        help="write firmware artifacts (C array, MicroPython module, specs) per variant")
-    parser.add_argument("--export_dir", type=Path, default=None,
-                        help="where to write the export (default: export/<name>)")
-    parser.add_argument("-p", "--prune", action="store_true", help="prune the model before conversion")
-    parser.add_argument("--sparsity", type=float, default=None, metavar="S",
-                        help="final pruning sparsity, 0..0.99 (default: specs pruning.final_sparsity or 0.5)")
-    parser.add_argument("--prune_epochs", type=int, default=None, metavar="N",
-                        help="pruning fine-tuning epochs (default: specs pruning.epochs or 2)")
-    parser.add_argument("--prune_policy", choices=["xnnpack"], default=None,
-                        help="xnnpack: PruneForLatencyOnXNNPack (only where the model allows it)")
-    parser.add_argument("--cluster", type=int, default=None, metavar="N",
-                        help="cluster weights into N centroids (2..256) before conversion")
-    parser.add_argument("-q", "--quantization_type", type=str, default=None, metavar="TYPE",
-                        help="quantization: " + ", ".join(q.value for q in Quantization)
-                        + f" (default with --PTQ: {DEFAULT_PTQ.value})")
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--PTQ", action="store_true", help="post-training quantization")
-    mode.add_argument("--QAT", action="store_true", help="quantization-aware training")
-    parser.add_argument("--plot_results", action="store_true",
-                        help="write comparison plots to <export>/plots and per-layer quantization errors")
-    parser.add_argument("--keep_float", nargs="+", default=None, metavar="LAYER",
-                        help="add a selectively quantized variant keeping these Keras layers in float; "
-                        "`auto` keeps the layers whose RMSE/scale is above 0.7")
-    parser.add_argument("--sweep", action="store_true",
-                        help="run the grid of pruning, clustering, PTQ types and QAT; write config_combinations.ods")
-    parser.add_argument("--sweep_sparsity", type=str, default=None, metavar="S1,S2",
-                        help="sparsity levels for --sweep (default: specs pruning.final_sparsity, else 0.5,0.8)")
-    parser.add_argument("--jobs", type=int, default=None, metavar="N",
-                        help="parallel processes for --sweep (default: the number of cores)")
-    parser.add_argument("--flash_budget", type=str, default=None, metavar="SIZE",
-                        help="flash available for the model, e.g. 256K; exit 3 if the final variant does not fit")
-    parser.add_argument("--ram_budget", type=str, default=None, metavar="SIZE",
-                        help="RAM available for the tensor arena, e.g. 64K")
-    parser.add_argument("--strip", action="store_true",
-                        help="drop tensor names, signatures and metadata TFLM never reads (kept only if TFLM "
-                        "gives identical outputs)")
-    parser.add_argument("--keep_layout", action="store_true",
-                        help="ONNX/PyTorch models: keep the original (channels-first) input layout")
-    parser.add_argument("--allow_select_ops", action="store_true",
-                        help="let the converter use TensorFlow ops TFLite lacks (such variants cannot run on MCUs)")
-    parser.add_argument("--skip_firmware_checks", action="store_true",
-                        help="skip the TFLM, arena, cross-compiler and mpy-cross checks")
-    verbosity = parser.add_mutually_exclusive_group()
-    verbosity.add_argument("--verbose", action="store_true", help="show progress details and TensorFlow logs")
-    verbosity.add_argument("--quiet", action="store_true", help="print only the final table and errors")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
-    return parser
-
-
-_QAT_OUTPUTS = (Quantization.NONE, Quantization.INT8)
-
-
-def _reject_conflicts(args: argparse.Namespace, quantization: Quantization | None) -> None:
-    """ConfigError for flags that contradict each other or are out of range; never rewrite them."""
-
-
-
-def parse_args(argv: Sequence[str]) -> RunConfig:
-    """Turn argv into a RunConfig, rejecting conflicting or unknown flags with a ConfigError."""
-    args = build_parser().parse_args(list(argv))
-    notices: list[str] = []
-    quantization = _quantization(args.quantization_type) if args.quantization_type else None
-
     if quantization not in (None, Quantization.NONE) and not (args.PTQ or args.QAT):
         raise ConfigError(f"`-q {quantization.value}` needs a quantization mode",
                           "add --PTQ (post-training) or --QAT (quantization-aware training)")
@@ -354,7 +204,6 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
                           "add --PTQ -q int8 (or integer_with_float_fallback)")
     if args.keep_float and "auto" in args.keep_float and len(args.keep_float) > 1:
         raise ConfigError("--keep_float takes `auto` or layer names, not both", "pick one")
-    sweep_sparsity = _sparsity_list(args.sweep_sparsity) if args.sweep_sparsity else ()
     if args.sweep and (args.PTQ or args.QAT or args.prune or args.cluster):
         raise ConfigError("--sweep runs every combination itself",
                           "drop --PTQ, --QAT, --prune and --cluster when using --sweep")
@@ -366,6 +215,16 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
         raise ConfigError(f"--QAT converts to int8, so `-q {quantization.value}` does not apply",
                           "use `--QAT` (float input/output) or `--QAT -q int8` (int8 input/output), "
                           "or --PTQ to compare quantization types")
+
+
+def parse_args(argv: Sequence[str]) -> RunConfig:
+    """Turn argv into a RunConfig, rejecting conflicting or unknown flags with a ConfigError."""
+    args = build_parser().parse_args(list(argv))
+    notices: list[str] = []
+    quantization = _quantization(args.quantization_type) if args.quantization_type else None
+
+    _reject_conflicts(args, quantization)
+    sweep_sparsity = _sparsity_list(args.sweep_sparsity) if args.sweep_sparsity else ()
 
     quantizations: tuple[Quantization, ...] = ()
     if args.PTQ:

@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 
 from helpers.metrics import denormalised, higher_is_better, predicted_classes  # noqa: E402
 from helpers.report import RunReport, VariantReport  # noqa: E402
-from helpers.specs import Specs, Task  # noqa: E402
+from helpers.specs import Specs  # noqa: E402
 
 DPI = 110
 
