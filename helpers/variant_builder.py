@@ -1,4 +1,5 @@
-"""Builds, measures and writes every variant of a run. Imports TensorFlow (pipeline.py defers it)."""
+"""Builds and measures every variant of a run (variant_writer.py writes them). Imports TensorFlow;
+pipeline.py defers importing this module until the inputs check out."""
 from __future__ import annotations
 
 import logging
@@ -9,31 +10,26 @@ from typing import Any
 
 import numpy as np
 
-from helpers.artifacts import (FirmwareFacts, exported_specs, render_firmware, render_not_for_mcu,
-                               template_context)
+from helpers import compression, foreign
+from helpers.artifacts import FirmwareFacts
 from helpers.config import Quantization, RunConfig
 from helpers.convert import TfliteModel, convert
 from helpers.dataset import SplitDataset
-from helpers.errors import ModelError
+from helpers.errors import ConfigError, ModelError
 from helpers.evaluate import EVALUATION_BATCH, LiteRtRunner, dequantize, quantize
-from helpers.firmware import run_tflm_checks, run_toolchain_checks
-from helpers.identifiers import identifier
+from helpers.firmware import run_tflm_checks
 from helpers.metrics import compute_metrics
-from helpers.model_io import LoadedModel, load_model
+from helpers.micro import check_variant
+from helpers.model_io import FOREIGN_FORMATS, LoadedModel, ModelFormat, find_model, load_model
 from helpers.native_output import set_verbose
+from helpers.optimize import OptimizedModel, optimize
+from helpers.quant_debug import RMSE_SCALE_THRESHOLD, LayerErrors, layer_errors, match_layers, selective_model
 from helpers.report import VariantReport, format_metrics
 from helpers.specs import Specs
-from helpers.tf_runtime import quiet_tensorflow, seed_everything
-from helpers import plots
-from helpers import compression
-from helpers import foreign
-from helpers.errors import ConfigError
-from helpers.micro import check_variant
-from helpers.model_io import FOREIGN_FORMATS, ModelFormat, find_model
-from helpers.optimize import OptimizedModel, optimize
 from helpers.strip import account, strip_model
+from helpers.tf_runtime import quiet_tensorflow, seed_everything
 from helpers.tflite_model import inspect_tflite
-from helpers.quant_debug import RMSE_SCALE_THRESHOLD, LayerErrors, layer_errors, match_layers, selective_model
+from helpers.variant_writer import VariantWriter
 from helpers.variants import QAT_RECIPES, RECIPES, VariantRecipe, recipes_for
 from helpers.weights import overall_sparsity, weight_stats
 
@@ -145,48 +141,6 @@ def evaluate_tflite(tflite: TfliteModel, specs: Specs, data: SplitDataset) -> Li
     raw = runner.run_quantized(quantized)
     metrics = compute_metrics(dequantize(raw, tflite.info.output), data.evaluation.y, specs)
     return LiteRtResult(metrics, f"litert batch {EVALUATION_BATCH if runner.batched else 1}", quantized, raw)
-
-
-class VariantWriter:
-    """Writes one variant's folder: model.tflite always, the firmware files with -e."""
-
-    def __init__(self, config: RunConfig, specs: Specs, source: str, staging: Path,
-                 layout: dict[str, Any] | None = None) -> None:
-        self.layout = layout or {}
-        self.config = config
-        self.specs = specs
-        self.source = source
-        self.staging = staging
-        self.model_id = identifier(specs.name)
-
-    def write_layer_errors(self, variant: str, errors: LayerErrors) -> None:
-        """<variant>/layer_errors.csv and its plot."""
-        folder = self.staging / variant
-        folder.mkdir(parents=True, exist_ok=True)
-        errors.table.to_csv(folder / "layer_errors.csv", index=False, float_format="%.6g")
-        plots.layer_errors(errors.table["op_name"].tolist(), errors.table["tensor_name"].tolist(), errors.table["rmse/scale"].tolist(),
-                           RMSE_SCALE_THRESHOLD, f"{self.specs.name}, {variant}: quantization error per layer",
-                           folder / "layer_errors.png")
-
-    def write(self, tflite: TfliteModel, facts: FirmwareFacts) -> dict[str, Any]:
-        """Write the files; returns what the toolchain checks measured on them."""
-        folder = self.staging / tflite.recipe.name
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "model.tflite").write_bytes(tflite.content)
-        if not self.config.export:
-            return {}
-        extra = {"input_layout": self.layout} if self.layout else {}
-        (folder / "specs.json").write_text(exported_specs(self.specs, tflite, facts, extra), encoding="utf-8")
-        if not facts.tflm_runnable:  # never hand out firmware that cannot run
-            rendered = render_not_for_mcu(self.specs, tflite, facts.tflm_reason)
-            (folder / rendered.filename).write_text(rendered.text, encoding="utf-8")
-            return {}
-        context = template_context(self.specs, tflite, facts, self.model_id, self.source, self.layout)
-        for rendered in render_firmware(context, checked=facts.tflm_checked):
-            (folder / rendered.filename).write_text(rendered.text, encoding="utf-8")
-        if self.config.skip_firmware_checks:
-            return {}
-        return run_toolchain_checks(folder, self.model_id)
 
 
 def _build_select_ops(tflite: TfliteModel, specs: Specs, writer: VariantWriter, timings: Any,
