@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from helpers.tflite_model import parse_model
+from helpers.tflite_model import constant_kernels
 
 MAX_USEFUL_CLUSTERS = 16  # beyond 4-bit indices the table overhead eats most of the saving
 DECODE_OP = "TFLM_DECODE"
-_NUMPY_TYPES = {9: np.int8, 7: np.int16, 2: np.int32, 0: np.float32}
+_LUT_DTYPES = ("int8", "int16", "int32", "float32")
 
 
 @dataclass(frozen=True)
@@ -68,22 +68,10 @@ def plan_compression(content: bytes, clusters: int) -> CompressionPlan:
     """Every constant weight tensor whose values per channel (else per tensor) fit 2^bits entries."""
     bits = max(1, math.ceil(math.log2(clusters)))
     table = 2 ** bits
-    model = parse_model(content)
-    graph = model.subgraphs[0]
-    inputs = {i for op in graph.operators or [] for i in (op.inputs if op.inputs is not None else []) if i >= 0}
     choices = []
-    for index in sorted(inputs):
-        tensor = graph.tensors[index]
-        buffer = model.buffers[tensor.buffer] if tensor.buffer < len(model.buffers) else None
-        if buffer is None or buffer.data is None or tensor.type not in _NUMPY_TYPES or tensor.shape is None:
-            continue
-        if len(tensor.shape) < 2:  # biases and scalars: too small to be worth a table
-            continue
-        values = np.frombuffer(bytes(bytearray(buffer.data)), dtype=_NUMPY_TYPES[tensor.type]).reshape(tensor.shape)
-        name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
-        quant = tensor.quantization
-        axis = int(quant.quantizedDimension) if quant is not None and quant.scale is not None and len(quant.scale) > 1 \
-            else None
+    # biases and scalars (fewer than 2 dimensions) are too small to be worth a table
+    for tensor in constant_kernels(content, _LUT_DTYPES):
+        index, name, values, axis = tensor.index, tensor.name, tensor.values, tensor.quantized_axis
         if axis is not None:
             unique = max(len(np.unique(np.take(values, i, axis=axis))) for i in range(values.shape[axis]))
         else:

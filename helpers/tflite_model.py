@@ -83,6 +83,42 @@ def parse_model(content: bytes) -> schema.ModelT:
     return schema.ModelT.InitFromPackedBuf(bytearray(content), 0)
 
 
+@dataclass(frozen=True)
+class ConstantTensor:
+    """A constant op input read out of the flatbuffer."""
+
+    index: int
+    name: str
+    values: np.ndarray
+    quantized_axis: int | None  # the channel axis of per-channel quantization, else None
+
+
+def constant_kernels(content: bytes, dtypes: tuple[str, ...]) -> list[ConstantTensor]:
+    """Constant op inputs of 2 or more dimensions (kernels; biases and scalars are left out) whose
+    numpy dtype is in `dtypes`, in tensor order."""
+    model = parse_model(content)
+    graph = model.subgraphs[0]
+    used_as_input = {i for op in graph.operators or [] for i in (op.inputs if op.inputs is not None else []) if i >= 0}
+    result = []
+    for index in sorted(used_as_input):
+        tensor = graph.tensors[index]
+        dtype = _TENSOR_TYPES.get(tensor.type, ("", ""))[0]
+        if dtype not in dtypes or tensor.shape is None or len(tensor.shape) < 2:
+            continue
+        buffer = model.buffers[tensor.buffer] if tensor.buffer < len(model.buffers) else None
+        if buffer is None or buffer.data is None:
+            continue
+        data = np.frombuffer(bytes(bytearray(buffer.data)), dtype=dtype)
+        if data.size != int(np.prod(tensor.shape)):
+            continue
+        quant = tensor.quantization
+        per_channel = quant is not None and quant.scale is not None and len(quant.scale) > 1
+        name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
+        result.append(ConstantTensor(index=index, name=name, values=data.reshape(tuple(tensor.shape)),
+                                     quantized_axis=int(quant.quantizedDimension) if per_channel else None))
+    return result
+
+
 def inspect_tflite(content: bytes) -> TfliteInfo:
     """Ops (sorted, unique), the single input and output, and any custom ops."""
     model = parse_model(content)

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from helpers.tflite_model import parse_model
+from helpers.tflite_model import constant_kernels
 
-_NUMPY_TYPES = {0: np.float32, 1: np.float16, 9: np.int8, 3: np.uint8, 7: np.int16}
+_WEIGHT_DTYPES = ("float32", "float16", "int8", "uint8", "int16")
 
 
 @dataclass(frozen=True)
@@ -31,29 +31,11 @@ class WeightStats:
         return self.zeros / self.elements if self.elements else 0.0
 
 
-def _constant_tensors(content: bytes) -> list[tuple[str, np.ndarray]]:
-    model = parse_model(content)
-    graph = model.subgraphs[0]
-    used_as_input = {i for op in graph.operators or [] for i in (op.inputs if op.inputs is not None else [])}
-    result = []
-    for index, tensor in enumerate(graph.tensors):
-        if index not in used_as_input or tensor.type not in _NUMPY_TYPES or tensor.shape is None:
-            continue
-        buffer = model.buffers[tensor.buffer] if tensor.buffer < len(model.buffers) else None
-        if buffer is None or buffer.data is None or len(tensor.shape) < 2:
-            continue
-        data = np.frombuffer(bytes(bytearray(buffer.data)), dtype=_NUMPY_TYPES[tensor.type])
-        if data.size != int(np.prod(tensor.shape)):
-            continue
-        name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
-        result.append((name, data.reshape(tuple(tensor.shape))))
-    return result
-
-
 def weight_stats(content: bytes) -> list[WeightStats]:
     """Stats of every constant kernel tensor in the flatbuffer."""
     stats = []
-    for name, values in _constant_tensors(content):
+    for tensor in constant_kernels(content, _WEIGHT_DTYPES):
+        name, values = tensor.name, tensor.values
         per_channel = max(len(np.unique(channel)) for channel in values.reshape(values.shape[0], -1))
         stats.append(WeightStats(name=name, dtype=str(values.dtype), elements=int(values.size),
                                  zeros=int(np.count_nonzero(values == 0)), unique=int(len(np.unique(values))),
