@@ -72,7 +72,7 @@ def throughput() -> dict:
     info = inspect_tflite(content)
 
     start = time.perf_counter()
-    runner = LiteRtRunner(content, info.input, info.output)
+    runner = LiteRtRunner(content, info.input)
     batched = runner.run_quantized(quantize(rows, info.input))
     tool_s = time.perf_counter() - start
 

@@ -56,10 +56,9 @@ def _padded(rows: np.ndarray, size: int) -> np.ndarray:
 class LiteRtRunner:
     """One interpreter per variant, reused for every call."""
 
-    def __init__(self, content: bytes, input_info: TensorInfo, output_info: TensorInfo) -> None:
+    def __init__(self, content: bytes, input_info: TensorInfo) -> None:
         self._content = content
         self._input = input_info
-        self._output = output_info
         self._single = self._make_interpreter(batch=1)
         self._batched: Interpreter | None = None
         self._probed = False
@@ -112,8 +111,3 @@ class LiteRtRunner:
             # the last chunk is padded to the batch size (rows are independent) and trimmed after
             outputs.append(self._invoke(self._batched, _padded(chunk, EVALUATION_BATCH))[:len(chunk)])
         return np.concatenate(outputs, axis=0)
-
-    def run(self, x: np.ndarray) -> np.ndarray:
-        """Dequantized outputs for normalised float inputs."""
-        raw = self.run_quantized(quantize(x, self._input))
-        return dequantize(raw, self._output)

@@ -74,11 +74,13 @@ def compressed_size(content: bytes) -> int:
     return len(zlib.compress(content, 9))
 
 
-def evaluate_reference(model: LoadedModel, specs: Specs, data: SplitDataset) -> tuple[VariantReport, np.ndarray]:
-    """The reference row and its outputs: the Keras model, or for ONNX/PyTorch the original model
-    run by onnxruntime/PyTorch on the rows in their original layout."""
+def evaluate_reference(model: LoadedModel, specs: Specs,
+                       data: SplitDataset) -> tuple[VariantReport, np.ndarray | None]:
+    """The reference row, with its outputs where float32 is compared against them: the Keras model
+    (no outputs needed), or for ONNX/PyTorch the original model run by onnxruntime/PyTorch on the
+    rows in their original layout."""
     if not model.is_foreign:
-        return evaluate_keras(model, specs, data), model.predict(data.evaluation.x)
+        return evaluate_keras(model, specs, data), None
     name, outputs = foreign.reference_outputs(model.path, model.onnx_path or model.path, data.evaluation.x)
     report = VariantReport(name=name, path=None, format=name, quantization="None", pruned=False, qat=False,
                            metrics=compute_metrics(outputs, data.evaluation.y, specs), size_bytes=None,
@@ -124,6 +126,17 @@ def weight_summary(content: bytes) -> dict[str, Any]:
                        for s in stats]}
 
 
+def _tflite_row(tflite: TfliteModel, optimized: OptimizedModel | None, **fields: Any) -> VariantReport:
+    """A TFLite variant's report row: the fields every kind of variant shares, plus `fields`."""
+    return VariantReport(
+        name=tflite.recipe.name, path=tflite.recipe.name, format="tflite",
+        quantization=tflite.recipe.quantization.value, pruned=bool(optimized and optimized.pruned),
+        qat=bool(optimized and optimized.qat), clustered=bool(optimized and optimized.clustered),
+        size_bytes=tflite.size_bytes, compressed_size_bytes=compressed_size(tflite.content),
+        input_dtype=tflite.info.input.dtype, output_dtype=tflite.info.output.dtype,
+        ops=tflite.info.ops + tflite.info.custom_ops, optimization=optimization_details(optimized), **fields)
+
+
 @dataclass(frozen=True)
 class LiteRtResult:
     """A variant measured with LiteRT: metrics, the inputs it was fed and its raw outputs."""
@@ -136,7 +149,7 @@ class LiteRtResult:
 
 def evaluate_tflite(tflite: TfliteModel, specs: Specs, data: SplitDataset) -> LiteRtResult:
     """Metrics on the evaluation rows with LiteRT, quantizing in and dequantizing out."""
-    runner = LiteRtRunner(tflite.content, tflite.info.input, tflite.info.output)
+    runner = LiteRtRunner(tflite.content, tflite.info.input)
     quantized = quantize(data.evaluation.x, tflite.info.input)
     raw = runner.run_quantized(quantized)
     metrics = compute_metrics(dequantize(raw, tflite.info.output), data.evaluation.y, specs)
@@ -155,15 +168,10 @@ def _build_select_ops(tflite: TfliteModel, specs: Specs, writer: VariantWriter, 
         writer.write(tflite, facts)
     log.warning("warning: %s uses TF Select ops %s: not for microcontrollers, and not evaluated (the LiteRT "
                 "interpreter here has no Flex delegate)", tflite.recipe.name, ", ".join(flex))
-    return VariantReport(
-        name=tflite.recipe.name, path=tflite.recipe.name, format="tflite",
-        quantization=tflite.recipe.quantization.value, pruned=bool(optimized and optimized.pruned),
-        qat=bool(optimized and optimized.qat), metrics={}, size_bytes=tflite.size_bytes,
-        compressed_size_bytes=compressed_size(tflite.content), input_dtype=tflite.info.input.dtype,
-        output_dtype=tflite.info.output.dtype, ops=tflite.info.ops + tflite.info.custom_ops,
+    return _tflite_row(
+        tflite, optimized, metrics={},
         evaluation="not evaluated: needs the TF Select (Flex) delegate, which LiteRT's wheel does not link",
-        firmware={"tflm_runnable": False, "tflm_reason": reason, "select_ops": flex},
-        optimization=optimization_details(optimized))
+        firmware={"tflm_runnable": False, "tflm_reason": reason, "select_ops": flex})
 
 
 def _build_compressed(tflite: TfliteModel, config: RunConfig, specs: Specs, data: SplitDataset,
@@ -185,14 +193,8 @@ def _build_compressed(tflite: TfliteModel, config: RunConfig, specs: Specs, data
         firmware.update(writer.write(tflite, facts))
     log.info("  %s: %s B, %s (measured on TFLM)", tflite.recipe.name, f"{tflite.size_bytes:,}",
              format_metrics(metrics))
-    return VariantReport(
-        name=tflite.recipe.name, path=tflite.recipe.name, format="tflite",
-        quantization=tflite.recipe.quantization.value, pruned=bool(optimized and optimized.pruned),
-        qat=bool(optimized and optimized.qat), clustered=True, metrics=metrics, size_bytes=tflite.size_bytes,
-        compressed_size_bytes=compressed_size(tflite.content), input_dtype=tflite.info.input.dtype,
-        output_dtype=tflite.info.output.dtype, ops=tflite.info.ops + tflite.info.custom_ops,
-        evaluation="tflm (LUT-compressed; LiteRT cannot read it)", firmware=firmware,
-        optimization=optimization_details(optimized))
+    return _tflite_row(tflite, optimized, metrics=metrics, firmware=firmware,
+                       evaluation="tflm (LUT-compressed; LiteRT cannot read it)")
 
 
 def _stripped(tflite: TfliteModel, quantized_inputs: np.ndarray) -> tuple[TfliteModel, dict[str, Any]]:
@@ -248,14 +250,9 @@ def build_variant(recipe: VariantRecipe, config: RunConfig, specs: Specs, model:
         firmware.update(writer.write(tflite, facts))
     log.info("  %s: %s B, %s%s", recipe.name, f"{tflite.size_bytes:,}", format_metrics(litert.metrics),
              "" if facts.tflm_runnable else f"; not for MCUs: {facts.tflm_reason}")
-    return VariantReport(
-        name=tflite.recipe.name, path=tflite.recipe.name, format="tflite",
-        quantization=tflite.recipe.quantization.value, pruned=bool(optimized and optimized.pruned), qat=bool(optimized and optimized.qat),
-        clustered=bool(optimized and optimized.clustered), metrics=litert.metrics, size_bytes=tflite.size_bytes,
-        compressed_size_bytes=compressed_size(tflite.content), input_dtype=tflite.info.input.dtype,
-        output_dtype=tflite.info.output.dtype, ops=tflite.info.ops, evaluation=litert.mode, firmware=firmware,
-        optimization=optimization_details(optimized), weights=weight_summary(tflite.content),
-        bytes=account(tflite.content).as_dict(), strip=strip_details)
+    return _tflite_row(tflite, optimized, metrics=litert.metrics, evaluation=litert.mode, firmware=firmware,
+                       weights=weight_summary(tflite.content), bytes=account(tflite.content).as_dict(),
+                       strip=strip_details)
 
 
 def layout_details(model: LoadedModel, specs: Specs) -> dict[str, Any]:
@@ -309,13 +306,12 @@ class _Builder:
         self.config, self.specs, self.data, self.writer, self.timings = config, specs, data, writer, timings
         self.outputs: dict[str, np.ndarray] = {}
         self.tflm_outputs: dict[str, np.ndarray] = {}
-        self.contents: dict[str, TfliteModel] = {}
 
     def build(self, recipes: list[VariantRecipe], model: LoadedModel,
               optimized: OptimizedModel | None) -> list[VariantReport]:
         reports = []
         comparing = len(self.config.quantizations) > 1  # -q all: one type failing must not stop the others
-        debug_base: VariantRecipe | None = None
+        debug_base: tuple[VariantRecipe, LayerErrors] | None = None  # int8 preferred for --keep_float
         for recipe in recipes:
             log.info("converting %s", recipe.name)
             try:
@@ -333,8 +329,7 @@ class _Builder:
                 errors = self._debug(recipe, model)
                 if errors is not None and recipe.quantization in KEEP_FLOAT_BASES and (
                         debug_base is None or recipe.quantization is Quantization.INT8):
-                    debug_base = recipe
-                    self._errors = errors
+                    debug_base = (recipe, errors)
         if self.config.keep_float:
             reports += self._keep_float(debug_base, model, optimized)
         return self._add_compressed(reports, model, optimized)
@@ -349,8 +344,7 @@ class _Builder:
                 continue
             integer = report.input_dtype != "float32" or report.quantization in (
                 Quantization.INTEGER_WITH_FLOAT_FALLBACK.value, Quantization.INT8.value)
-            reason = compression.why_not(self.config.cluster if report.clustered else None,
-                                         integer and report.quantization != "None")
+            reason = compression.why_not(self.config.cluster if report.clustered else None, integer)
             if reason is None and self.config.skip_firmware_checks:
                 reason = "LUT compression needs the TFLM checks (run without --skip_firmware_checks)"
             twin = None
@@ -395,7 +389,7 @@ class _Builder:
                    "tflm_outputs_identical_to_base": identical,
                    "compressed_tensors": [t.name for t in plan.compressed],
                    "left_uncompressed": [{"tensor": t.name, "reason": t.reason} for t in plan.skipped]}
-        return replace(report, compression=details, ops=report.ops), None
+        return replace(report, compression=details), None
 
     def _debug(self, recipe: VariantRecipe, model: LoadedModel) -> LayerErrors | None:
         log.info("  quantization debugger on %s", recipe.name)
@@ -409,12 +403,12 @@ class _Builder:
         self.writer.write_layer_errors(recipe.name, errors)
         return errors
 
-    def _keep_float(self, base: VariantRecipe | None, model: LoadedModel,
+    def _keep_float(self, debugged: tuple[VariantRecipe, LayerErrors] | None, model: LoadedModel,
                     optimized: OptimizedModel | None) -> list[VariantReport]:
-        if base is None:
+        if debugged is None:
             raise ModelError("--keep_float needs an integer variant the quantization debugger can analyse",
                              "use --PTQ -q int8 or -q integer_with_float_fallback", self.specs.path)
-        errors = self._errors
+        base, errors = debugged
         if self.config.keep_float == ("auto",):
             layers = errors.worst()
             if not layers:
