@@ -60,6 +60,10 @@ class LiteRtRunner:
         self._content = content
         self._input = input_info
         self._single = self._make_interpreter(batch=1)
+        # Tensor indices come from the flatbuffer, so they hold for every interpreter of this model;
+        # looking them up once keeps the per-row path (LSTMs run one row per invoke) short.
+        self._input_index = self._single.get_input_details()[0]["index"]
+        self._output_index = self._single.get_output_details()[0]["index"]
         self._batched: Interpreter | None = None
         self._probed = False
 
@@ -67,15 +71,14 @@ class LiteRtRunner:
         with native_stderr_silenced():
             interpreter = Interpreter(model_content=self._content, num_threads=BATCH_THREADS if batch > 1 else 1)
         if batch != 1:
-            index = interpreter.get_input_details()[0]["index"]
-            interpreter.resize_tensor_input(index, (batch,) + tuple(self._input.shape[1:]), strict=False)
+            interpreter.resize_tensor_input(self._input_index, (batch,) + tuple(self._input.shape[1:]), strict=False)
         interpreter.allocate_tensors()
         return interpreter
 
     def _invoke(self, interpreter: Interpreter, quantized: np.ndarray) -> np.ndarray:
-        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], quantized)
+        interpreter.set_tensor(self._input_index, quantized)
         interpreter.invoke()
-        return interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).copy()
+        return interpreter.get_tensor(self._output_index).copy()
 
     def _run_single(self, quantized: np.ndarray) -> np.ndarray:
         return np.concatenate([self._invoke(self._single, row[np.newaxis]) for row in quantized], axis=0)

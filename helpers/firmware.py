@@ -11,7 +11,7 @@ from helpers.convert import TfliteModel
 from helpers.evaluate import dequantize
 from helpers.firmware_tools import compile_mpy, flash_size
 from helpers.metrics import compute_metrics
-from helpers.micro import check_variant, max_difference
+from helpers.micro import MicroCheck, check_variant, max_difference
 from helpers.specs import Specs
 
 TEST_VECTOR_COUNT = 4
@@ -27,11 +27,13 @@ def _tolerance(tflite: TfliteModel, outputs: np.ndarray) -> float:
 
 def run_tflm_checks(tflite: TfliteModel, specs: Specs, quantized_inputs: np.ndarray, labels: np.ndarray,
                     litert_raw: np.ndarray | None,
-                    tflm_outputs: dict[str, np.ndarray] | None = None) -> tuple[FirmwareFacts, dict[str, Any]]:
+                    tflm_outputs: dict[str, np.ndarray] | None = None,
+                    check: MicroCheck | None = None) -> tuple[FirmwareFacts, dict[str, Any]]:
     """TFLM on every evaluation row: runnable?, metric, largest difference to LiteRT, arena.
 
+    `check` is a TFLM run of these very bytes on these rows, when one was already made (--strip).
     TFLM's raw outputs land in `tflm_outputs[variant]` (compressed variants are compared with them)."""
-    check = check_variant(tflite.content, tflite.info, quantized_inputs)
+    check = check or check_variant(tflite.content, tflite.info, quantized_inputs)
     if not check.runnable or check.outputs is None:
         facts = FirmwareFacts(tflm_checked=True, tflm_runnable=False, tflm_reason=check.reason)
         return facts, {"tflm_runnable": False, "tflm_reason": check.reason}

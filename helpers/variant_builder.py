@@ -19,7 +19,7 @@ from helpers.errors import ConfigError, ModelError
 from helpers.evaluate import EVALUATION_BATCH, LiteRtRunner, dequantize, quantize
 from helpers.firmware import run_tflm_checks
 from helpers.metrics import compute_metrics
-from helpers.micro import check_variant
+from helpers.micro import MicroCheck, check_variant
 from helpers.model_io import FOREIGN_FORMATS, LoadedModel, ModelFormat, find_model, load_model
 from helpers.native_output import set_verbose
 from helpers.optimize import OptimizedModel, optimize
@@ -197,20 +197,24 @@ def _build_compressed(tflite: TfliteModel, config: RunConfig, specs: Specs, data
                        evaluation="tflm (LUT-compressed; LiteRT cannot read it)")
 
 
-def _stripped(tflite: TfliteModel, quantized_inputs: np.ndarray) -> tuple[TfliteModel, dict[str, Any]]:
-    """The model without names, signatures and metadata, if TFLM gives identical outputs for it."""
+def _stripped(tflite: TfliteModel,
+              quantized_inputs: np.ndarray) -> tuple[TfliteModel, dict[str, Any], MicroCheck | None]:
+    """The model without names, signatures and metadata, if TFLM gives identical outputs for it.
+
+    Also returns the TFLM run of the model kept, so the firmware checks need not run it again."""
     if tflite.info.custom_ops:
-        return tflite, {"applied": False, "reason": "models with custom ops are not stripped"}
+        return tflite, {"applied": False, "reason": "models with custom ops are not stripped"}, None
     stripped = strip_model(tflite.content)
     original = check_variant(tflite.content, tflite.info, quantized_inputs)
     if not original.runnable:
-        return tflite, {"applied": False, "reason": f"TFLM cannot run the variant: {original.reason}"}
+        return tflite, {"applied": False, "reason": f"TFLM cannot run the variant: {original.reason}"}, original
     candidate = check_variant(stripped, tflite.info, quantized_inputs)
     if not candidate.runnable or not np.array_equal(candidate.outputs, original.outputs):
-        return tflite, {"applied": False, "reason": "the stripped model did not give identical TFLM outputs"}
+        return (tflite, {"applied": False, "reason": "the stripped model did not give identical TFLM outputs"},
+                original)
     details = {"applied": True, "bytes_before": len(tflite.content), "bytes_after": len(stripped),
                "saving_bytes": len(tflite.content) - len(stripped), "tflm_outputs_identical": True}
-    return TfliteModel(recipe=tflite.recipe, content=stripped, info=inspect_tflite(stripped)), details
+    return TfliteModel(recipe=tflite.recipe, content=stripped, info=inspect_tflite(stripped)), details, candidate
 
 
 def _failed_row(recipe: VariantRecipe, error: ModelError) -> VariantReport:
@@ -229,9 +233,10 @@ def build_variant(recipe: VariantRecipe, config: RunConfig, specs: Specs, model:
     with timings.phase("convert"):
         tflite = prepared or convert(model, specs, recipe, data.calibration.x, config.allow_select_ops)
     strip_details: dict[str, Any] = {}
+    tflm_check: MicroCheck | None = None
     if config.strip and prepared is None:
         with timings.phase("tflm_checks"):
-            tflite, strip_details = _stripped(tflite, quantize(data.evaluation.x, tflite.info.input))
+            tflite, strip_details, tflm_check = _stripped(tflite, quantize(data.evaluation.x, tflite.info.input))
     if any(op.startswith("Flex") for op in tflite.info.custom_ops):
         return _build_select_ops(tflite, specs, writer, timings, optimized)
     if compression.DECODE_OP in tflite.info.custom_ops:
@@ -245,7 +250,7 @@ def build_variant(recipe: VariantRecipe, config: RunConfig, specs: Specs, model:
     if not config.skip_firmware_checks:
         with timings.phase("tflm_checks"):
             facts, firmware = run_tflm_checks(tflite, specs, litert.quantized_inputs, data.evaluation.y,
-                                              litert.raw_outputs, tflm_outputs)
+                                              litert.raw_outputs, tflm_outputs, tflm_check)
     with timings.phase("render"):
         firmware.update(writer.write(tflite, facts))
     log.info("  %s: %s B, %s%s", recipe.name, f"{tflite.size_bytes:,}", format_metrics(litert.metrics),
