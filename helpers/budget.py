@@ -1,7 +1,7 @@
 """--flash_budget and --ram_budget: which variants fit, and whether the final one does."""
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import replace
 from typing import Any
 
 from helpers.errors import BudgetError
@@ -41,7 +41,7 @@ def annotate(variants: list[VariantReport], flash_budget: int | None, ram_budget
         if ram_budget is not None:
             ram = _fits(ram_needed(variant), ram_budget)
             firmware["fits_ram"] = runnable and ram is not False
-        result.append(VariantReport(**{**asdict(variant), "firmware": firmware, "ops": variant.ops}))
+        result.append(replace(variant, firmware=firmware))
     return result
 
 

@@ -83,36 +83,42 @@ def _static_reason(info: TfliteInfo) -> str | None:
     return None
 
 
+WorkerResult = tuple[subprocess.CompletedProcess, "np.ndarray | None"]
+
+
+def _run_worker(command: str, content: bytes, rows: np.ndarray, *args: str) -> WorkerResult:
+    """`python -m helpers.micro_worker COMMAND model.tflite inputs.npy [outputs.npy] ARGS...` in a
+    temporary folder; returns the finished process and the outputs it saved, if any."""
+    with tempfile.TemporaryDirectory(prefix="mcu-deploy-tflm-") as tmp:
+        folder = Path(tmp)
+        (folder / "model.tflite").write_bytes(content)
+        np.save(folder / "inputs.npy", rows)
+        outputs = folder / "outputs.npy"
+        paths = [str(folder / "model.tflite"), str(folder / "inputs.npy")]
+        if command == "check":
+            paths.append(str(outputs))
+        result = subprocess.run([sys.executable, "-m", "helpers.micro_worker", command, *paths, *args],
+                                capture_output=True, text=True, timeout=WORKER_TIMEOUT_S,
+                                cwd=str(Path(__file__).resolve().parent.parent))
+        return result, (np.load(outputs) if result.returncode == 0 and outputs.is_file() else None)
+
+
 def check_variant(content: bytes, info: TfliteInfo, quantized_inputs: np.ndarray) -> MicroCheck:
     """Run every row through TFLM and find the smallest arena, in a child process."""
     static = _static_reason(info)
     if static:
         return MicroCheck(runnable=False, reason=static)
-    with tempfile.TemporaryDirectory(prefix="mcu-deploy-tflm-") as tmp:
-        folder = Path(tmp)
-        (folder / "model.tflite").write_bytes(content)
-        np.save(folder / "inputs.npy", quantized_inputs)
-        command = [sys.executable, "-m", "helpers.micro_worker", "check", str(folder / "model.tflite"),
-                   str(folder / "inputs.npy"), str(folder / "outputs.npy"), str(GENEROUS_ARENA)]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S,
-                                cwd=str(Path(__file__).resolve().parent.parent))
-        if result.returncode != 0:
-            return MicroCheck(runnable=False, reason=_failure_reason(result.stderr, result.returncode))
-        arena = int(json.loads(result.stdout.strip().splitlines()[-1])["arena"])
-        outputs = np.load(folder / "outputs.npy")
+    result, outputs = _run_worker("check", content, quantized_inputs, str(GENEROUS_ARENA))
+    if result.returncode != 0:
+        return MicroCheck(runnable=False, reason=_failure_reason(result.stderr, result.returncode))
+    arena = int(json.loads(result.stdout.strip().splitlines()[-1])["arena"])
     return MicroCheck(runnable=True, outputs=outputs, arena_measured=arena,
                       arena_recommended=recommended_arena(arena))
 
 
 def probe_arena(content: bytes, quantized_row: np.ndarray, arena: int) -> bool:
     """Whether the model runs one row with exactly this arena (used by tests)."""
-    with tempfile.TemporaryDirectory(prefix="mcu-deploy-tflm-") as tmp:
-        folder = Path(tmp)
-        (folder / "model.tflite").write_bytes(content)
-        np.save(folder / "inputs.npy", quantized_row[np.newaxis, ...])
-        result = subprocess.run([sys.executable, "-m", "helpers.micro_worker", "probe", str(folder / "model.tflite"),
-                                 str(folder / "inputs.npy"), str(arena)], capture_output=True,
-                                cwd=str(Path(__file__).resolve().parent.parent), timeout=WORKER_TIMEOUT_S)
+    result, _ = _run_worker("probe", content, quantized_row[np.newaxis, ...], str(arena))
     return result.returncode == 0
 
 

@@ -120,10 +120,9 @@ def _run(config: RunConfig) -> RunSummary:
         if config.plot_results:
             with timings.phase("plots"):
                 plot_files = write_plots(report, specs, data, built.outputs, staging)
-            report = _report(config, specs, model_dir, data, variants, timings)
         with timings.phase("render"):
             (staging / "report.md").write_text(format_markdown(report, plots=plot_files), encoding="utf-8")
-        report = _report(config, specs, model_dir, data, variants, timings)
+        report = _report(config, specs, model_dir, data, variants, timings)  # again, for the final timings
         (staging / "report.json").write_text(report.to_json(), encoding="utf-8")
     return RunSummary(report=report, export_dir=destination)
 

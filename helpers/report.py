@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from helpers.metrics import higher_is_better
@@ -64,7 +64,7 @@ def with_deltas(variants: list[VariantReport], reference: VariantReport) -> list
     for variant in variants:
         delta = {key: variant.metrics[key] - reference.metrics[key]
                  for key in variant.metrics if key in reference.metrics}
-        result.append(VariantReport(**{**asdict(variant), "delta": delta, "ops": tuple(variant.ops)}))
+        result.append(replace(variant, delta=delta))
     return result
 
 
