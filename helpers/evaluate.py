@@ -7,6 +7,7 @@ answers falls back to one row per invoke.
 """
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -15,27 +16,47 @@ from ai_edge_litert.interpreter import Interpreter
 from helpers.native_output import native_stderr_silenced
 from helpers.tflite_model import TensorInfo
 
-EVALUATION_BATCH = 1024
+# Rows per invoke at most. Past a few thousand rows the per-invoke overhead is already gone.
+MAX_EVALUATION_BATCH = 4096
+# Cap on the bytes a batch's tensors may take, counted as every tensor of the batch-1 graph times
+# the batch (an upper bound: it counts weights per row and ignores the arena's reuse). Keeps a
+# large model from allocating gigabytes for a batch.
+BATCH_TENSOR_BUDGET = 64 * 2**20
 # Batched inference uses every core; XNNPACK splits a batch by output rows, so the answers do
 # not depend on the thread count. The batch-1 interpreter stays single-threaded (no gain there).
 BATCH_THREADS = max(1, min(4, os.cpu_count() or 1))
+# Elements quantized at a time (two float32 buffers of 256 KiB).
+_QUANTIZE_CHUNK = 65536
+# Rows of the first batch that are also run one by one to check that batching changes nothing.
 _PROBE_ROWS = 8
 
 
 def quantize(values: np.ndarray, tensor: TensorInfo) -> np.ndarray:
-    """Real values -> the tensor's dtype with its scale and zero-point (round half away from zero)."""
+    """Real values (computed in float32, as the features are held) -> the tensor's dtype with its
+    scale and zero-point, rounding half away from zero like TFLite."""
     dtype = np.dtype(tensor.dtype)
     if not tensor.is_quantized:
         return values.astype(dtype)
     info = np.iinfo(dtype)
-    scaled = values / np.float32(tensor.scale)  # one float32 temporary, then updated in place
-    magnitude = np.abs(scaled)
-    magnitude += 0.5
-    np.floor(magnitude, out=magnitude)
-    np.copysign(magnitude, scaled, out=scaled)
-    scaled += tensor.zero_point
-    np.clip(scaled, info.min, info.max, out=scaled)
-    return scaled.astype(dtype)
+    flat = np.ascontiguousarray(values, dtype=np.float32).reshape(-1)
+    quantized = np.empty(flat.shape, dtype)
+    # Two float32 scratch buffers of _QUANTIZE_CHUNK reused chunk after chunk: the work stays in
+    # the CPU cache and 200,000 rows need no full-size float temporaries.
+    scaled = np.empty(min(_QUANTIZE_CHUNK, flat.size), np.float32)
+    magnitude = np.empty_like(scaled)
+    scale = np.float32(tensor.scale)
+    for start in range(0, flat.size, _QUANTIZE_CHUNK):
+        chunk = flat[start:start + _QUANTIZE_CHUNK]
+        part, rounded = scaled[:len(chunk)], magnitude[:len(chunk)]
+        np.divide(chunk, scale, out=part)
+        np.abs(part, out=rounded)
+        rounded += 0.5
+        np.floor(rounded, out=rounded)
+        np.copysign(rounded, part, out=part)
+        part += tensor.zero_point
+        np.clip(part, info.min, info.max, out=part)
+        quantized[start:start + len(chunk)] = part
+    return quantized.reshape(values.shape)
 
 
 def dequantize(values: np.ndarray, tensor: TensorInfo) -> np.ndarray:
@@ -43,6 +64,17 @@ def dequantize(values: np.ndarray, tensor: TensorInfo) -> np.ndarray:
     if not tensor.is_quantized:
         return values.astype(np.float32)
     return ((values.astype(np.float32) - tensor.zero_point) * tensor.scale).astype(np.float32)
+
+
+def plan_batch(rows: int, largest: int) -> int:
+    """Rows per invoke: the fewest invokes of at most `largest` rows, split evenly.
+
+    Even chunks keep the zero padding of the last chunk below one row per chunk (20,000 rows with
+    a limit of 4,096 run as 5 x 4,000, not 4 x 4,096 plus 3,616 real rows among 4,096)."""
+    if rows <= 0:
+        return 1
+    chunks = math.ceil(rows / max(1, largest))
+    return math.ceil(rows / chunks)
 
 
 def _padded(rows: np.ndarray, size: int) -> np.ndarray:
@@ -64,8 +96,12 @@ class LiteRtRunner:
         # looking them up once keeps the per-row path (LSTMs run one row per invoke) short.
         self._input_index = self._single.get_input_details()[0]["index"]
         self._output_index = self._single.get_output_details()[0]["index"]
+        bytes_per_row = sum(int(np.prod(t["shape"])) * np.dtype(t["dtype"]).itemsize
+                            for t in self._single.get_tensor_details())
+        self._largest_batch = max(1, min(MAX_EVALUATION_BATCH, BATCH_TENSOR_BUDGET // max(1, bytes_per_row)))
         self._batched: Interpreter | None = None
-        self._probed = False
+        self._batch = 1
+        self._batching_refused = False
 
     def _make_interpreter(self, batch: int) -> Interpreter:
         with native_stderr_silenced():
@@ -78,39 +114,47 @@ class LiteRtRunner:
     def _invoke(self, interpreter: Interpreter, quantized: np.ndarray) -> np.ndarray:
         interpreter.set_tensor(self._input_index, quantized)
         interpreter.invoke()
-        return interpreter.get_tensor(self._output_index).copy()
+        return interpreter.get_tensor(self._output_index)  # already a copy
 
     def _run_single(self, quantized: np.ndarray) -> np.ndarray:
         return np.concatenate([self._invoke(self._single, row[np.newaxis]) for row in quantized], axis=0)
 
-    def _enable_batching(self, quantized: np.ndarray) -> None:
-        """Use a batched interpreter only if it gives the batch-1 answers on the first rows."""
-        probe = quantized[:_PROBE_ROWS]
+    def _first_batch(self, chunk: np.ndarray, batch: int) -> np.ndarray | None:
+        """The first chunk's outputs from a new batched interpreter, or None (and batching off) if
+        the model cannot be batched or its batched answers differ from one row per invoke."""
         try:
-            batched = self._make_interpreter(batch=EVALUATION_BATCH)
-            together = self._invoke(batched, _padded(probe, EVALUATION_BATCH))[:len(probe)]
+            interpreter = self._make_interpreter(batch)
+            together = self._invoke(interpreter, _padded(chunk, batch))[:len(chunk)]
         except (RuntimeError, ValueError):
-            return
-        one_by_one = self._run_single(probe)
+            self._batching_refused = True
+            return None
+        one_by_one = self._run_single(chunk[:_PROBE_ROWS])
+        probe = together[:len(one_by_one)]
         tolerance = 1e-5 * (1.0 + float(np.max(np.abs(one_by_one.astype(np.float64)))))
-        if together.shape == one_by_one.shape and np.allclose(together, one_by_one, atol=tolerance, rtol=0):
-            self._batched = batched
+        if probe.shape != one_by_one.shape or not np.allclose(probe, one_by_one, atol=tolerance, rtol=0):
+            self._batching_refused = True
+            return None
+        self._batched, self._batch = interpreter, batch
+        return together
 
     @property
-    def batched(self) -> bool:
-        """Whether rows go through in batches."""
-        return self._batched is not None
+    def batch(self) -> int:
+        """Rows per invoke in the last call (1 when the model runs row by row)."""
+        return self._batch if self._batched is not None else 1
 
     def run_quantized(self, quantized: np.ndarray) -> np.ndarray:
         """Raw outputs (model dtype) for inputs already in the model's input dtype."""
-        if not self._probed and len(quantized) > _PROBE_ROWS:
-            self._probed = True
-            self._enable_batching(quantized)
-        if self._batched is None:
+        if self._batching_refused or len(quantized) <= _PROBE_ROWS:
             return self._run_single(quantized)
-        outputs = []
-        for start in range(0, len(quantized), EVALUATION_BATCH):
-            chunk = quantized[start:start + EVALUATION_BATCH]
+        batch = plan_batch(len(quantized), self._largest_batch)
+        start, outputs = 0, []
+        if self._batched is None or self._batch != batch:
+            first = self._first_batch(quantized[:batch], batch)
+            if first is None:
+                return self._run_single(quantized)
+            start, outputs = batch, [first]
+        for start in range(start, len(quantized), batch):
+            chunk = quantized[start:start + batch]
             # the last chunk is padded to the batch size (rows are independent) and trimmed after
-            outputs.append(self._invoke(self._batched, _padded(chunk, EVALUATION_BATCH))[:len(chunk)])
+            outputs.append(self._invoke(self._batched, _padded(chunk, batch))[:len(chunk)])
         return np.concatenate(outputs, axis=0)

@@ -16,7 +16,7 @@ from helpers.config import Quantization, RunConfig
 from helpers.convert import TfliteModel, convert
 from helpers.dataset import SplitDataset
 from helpers.errors import ConfigError, ModelError
-from helpers.evaluate import EVALUATION_BATCH, LiteRtRunner, dequantize, quantize
+from helpers.evaluate import LiteRtRunner, dequantize, quantize
 from helpers.firmware import run_tflm_checks
 from helpers.metrics import compute_metrics
 from helpers.micro import MicroCheck, check_variant
@@ -153,7 +153,7 @@ def evaluate_tflite(tflite: TfliteModel, specs: Specs, data: SplitDataset) -> Li
     quantized = quantize(data.evaluation.x, tflite.info.input)
     raw = runner.run_quantized(quantized)
     metrics = compute_metrics(dequantize(raw, tflite.info.output), data.evaluation.y, specs)
-    return LiteRtResult(metrics, f"litert batch {EVALUATION_BATCH if runner.batched else 1}", quantized, raw)
+    return LiteRtResult(metrics, f"litert batch {runner.batch}", quantized, raw)
 
 
 def _build_select_ops(tflite: TfliteModel, specs: Specs, writer: VariantWriter, timings: Any,

@@ -1,0 +1,96 @@
+"""Batched LiteRT evaluation: same answers as one row per invoke, even padding, safe fallback."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers.evaluate import LiteRtRunner, plan_batch, quantize
+from helpers.tflite_model import TensorInfo, inspect_tflite
+
+
+@pytest.mark.parametrize("rows, largest", [(20_000, 4096), (719, 4096), (4097, 4096), (9, 4), (1, 4096), (10, 1)])
+def test_batches_are_even_and_never_above_the_limit(rows, largest):
+    batch = plan_batch(rows, largest)
+    chunks = -(-rows // batch)
+    assert 1 <= batch <= largest
+    assert chunks == -(-rows // largest)  # no more invokes than the limit needs
+    assert chunks * batch - rows < chunks  # padding below one row per invoke
+
+
+def test_quantize_rounds_half_away_from_zero_clips_and_spans_chunks():
+    info = TensorInfo("x", (1, 4), "int8", "int8_t", 0.5, -3)
+    values = np.tile(np.array([[0.25, -0.25, 0.75, 100.0]], np.float32), (50_000, 1))  # 200,000 values
+    quantized = quantize(values, info)
+    assert quantized.dtype == np.int8 and quantized.shape == values.shape
+    # 0.5 -> 1 and -0.5 -> -1 (not to even), 1.5 -> 2, 200 clipped to 127, all after the zero-point
+    assert (quantized == np.array([[-2, -4, -1, 127]], np.int8)).all()
+
+
+def _tflite(function, width: int = 4) -> bytes:
+    concrete = tf.function(function, input_signature=[tf.TensorSpec([1, width], tf.float32)]).get_concrete_function()
+    return tf.lite.TFLiteConverter.from_concrete_functions([concrete]).convert()
+
+
+def _one_row_at_a_time(content: bytes, rows: np.ndarray) -> np.ndarray:
+    interpreter = tf.lite.Interpreter(model_content=content)
+    interpreter.allocate_tensors()
+    inp, out = interpreter.get_input_details()[0]["index"], interpreter.get_output_details()[0]["index"]
+    answers = []
+    for row in rows:
+        interpreter.set_tensor(inp, row[np.newaxis])
+        interpreter.invoke()
+        answers.append(interpreter.get_tensor(out)[0])
+    return np.array(answers)
+
+
+def test_batched_int8_answers_equal_one_row_per_invoke(iris_export):
+    content = (iris_export / "int8" / "model.tflite").read_bytes()
+    info = inspect_tflite(content)
+    rows = np.random.default_rng(0).normal(size=(1000, 4)).astype(np.float32)
+    runner = LiteRtRunner(content, info.input)
+    quantized = quantize(rows, info.input)
+    outputs = runner.run_quantized(quantized)
+    assert runner.batch == 1000
+    np.testing.assert_array_equal(outputs, _one_row_at_a_time(content, quantized))
+    # a second call with another row count plans a new batch and still agrees
+    assert np.array_equal(runner.run_quantized(quantized[:37]), outputs[:37]) and runner.batch == 37
+
+
+def _batch_one_reshape(x):
+    # reshapes to constant shapes with a batch of 1: a batch of 50 rows cannot be reshaped so
+    return tf.reshape(tf.transpose(tf.reshape(x, [1, 2, 2]), [0, 2, 1]), [1, 4]) + 1.0
+
+
+def _reduces_rows(x):
+    # x^T x: at batch 1 an outer product of the row, at batch N a sum over the rows
+    return tf.matmul(x, x, transpose_a=True)[:1]
+
+
+@pytest.mark.parametrize("function", [_batch_one_reshape, _reduces_rows], ids=["fixed-batch", "reduces-rows"])
+def test_models_that_cannot_batch_run_row_by_row(function):
+    content = _tflite(function)
+    info = inspect_tflite(content)
+    rows = np.random.default_rng(1).normal(size=(50, 4)).astype(np.float32)
+    runner = LiteRtRunner(content, info.input)
+    outputs = runner.run_quantized(rows)
+    assert runner.batch == 1
+    np.testing.assert_allclose(outputs, _one_row_at_a_time(content, rows), rtol=0, atol=1e-6)
+
+
+class _DriftingWhenBatched(LiteRtRunner):
+    """A runner whose batched interpreter answers one step off, as a kernel that mixes rows would."""
+
+    def _invoke(self, interpreter, quantized):
+        outputs = super()._invoke(interpreter, quantized)
+        return outputs + 1 if len(quantized) > 1 else outputs
+
+
+def test_batched_answers_that_differ_from_single_rows_are_thrown_away(iris_export):
+    content = (iris_export / "float32" / "model.tflite").read_bytes()
+    info = inspect_tflite(content)
+    rows = np.random.default_rng(2).normal(size=(300, 4)).astype(np.float32)
+    runner = _DriftingWhenBatched(content, info.input)
+    outputs = runner.run_quantized(rows)
+    assert runner.batch == 1
+    np.testing.assert_allclose(outputs, _one_row_at_a_time(content, rows), rtol=0, atol=1e-6)
