@@ -105,15 +105,15 @@ def _run(config: RunConfig) -> RunSummary:
         destination = export_destination(config, specs)
         check_destination(destination, model_dir)
         data = split_dataset(load_dataset(locate_dataset(model_dir, specs), specs))
-        from helpers import variant_builder  # imports TensorFlow: only once the inputs are known good
+        from helpers import run_builder  # imports TensorFlow: only once the inputs are known good
 
-        variant_builder.prepare(config)
-        model = variant_builder.load(model_dir, specs, config)
+        run_builder.prepare(config)
+        model = run_builder.load(model_dir, specs, config)
     log.info("loaded %s: %d calibration rows, %d evaluation rows", model.path.name,
              len(data.calibration), len(data.evaluation))
 
     with StagedExport(destination) as staging:
-        built = variant_builder.build_all(config, specs, model, data, staging, timings)
+        built = run_builder.build_all(config, specs, model, data, staging, timings)
         variants = budget.annotate(built.reports, config.flash_budget, config.ram_budget)
         report = _report(config, specs, model_dir, data, variants, timings)
         plot_files: list[str] = []
