@@ -180,6 +180,10 @@ def efficiency(export: Path, report: dict) -> list[dict]:
     from helpers.tflite_model import parse_model
 
     itemsize = {0: 4, 1: 2, 2: 4, 3: 1, 7: 2, 9: 1}
+
+    def nbytes(tensor) -> int:
+        return int(np.prod(tensor.shape)) * itemsize.get(tensor.type, 4) if tensor.shape is not None else 0
+
     rows = []
     for variant in report["variants"]:
         if variant["format"] != "tflite" or variant.get("error"):
@@ -192,14 +196,9 @@ def efficiency(export: Path, report: dict) -> list[dict]:
             buffer = model.buffers[tensor.buffer] if tensor.buffer < len(model.buffers) else None
             if buffer is not None and buffer.data is not None and len(buffer.data):
                 constant.add(index)
-                weight_bytes += int(np.prod(tensor.shape)) * itemsize.get(tensor.type, 4) if tensor.shape is not None \
-                    else 0
-
-        def nbytes(i: int) -> int:
-            t = graph.tensors[i]
-            return int(np.prod(t.shape)) * itemsize.get(t.type, 4) if t.shape is not None else 0
-        live = max((sum(nbytes(i) for i in list(op.inputs) + list(op.outputs) if i >= 0 and i not in constant)
-                    for op in graph.operators), default=0)
+                weight_bytes += nbytes(tensor)
+        live = max((sum(nbytes(graph.tensors[i]) for i in list(op.inputs) + list(op.outputs)
+                        if i >= 0 and i not in constant) for op in graph.operators), default=0)
         arena = variant["firmware"].get("tensor_arena_measured_bytes")
         rows.append({"name": variant["name"], "size": variant["size_bytes"], "weights": weight_bytes,
                      "ratio": variant["size_bytes"] / weight_bytes if weight_bytes else None,

@@ -5,8 +5,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from helpers.codegen import (Rendered, c_byte_lines, c_values, py_byte_lines, py_float, py_string, render,
-                             tuple_literal)
+from helpers.codegen import Rendered, c_byte_lines, c_values, py_byte_lines, py_float, py_string, render, tuple_literal
 from helpers.convert import TfliteModel
 from helpers.identifiers import camel_case
 from helpers.op_resolver import add_method

@@ -12,8 +12,8 @@ from helpers.errors import ModelError
 from helpers.model_io import LoadedModel
 from helpers.native_output import native_stderr_silenced
 from helpers.specs import Specs
-from helpers.tflite_model import TfliteInfo, float_compute_ops, inspect_tflite
 from helpers.tf_runtime import tf
+from helpers.tflite_model import TfliteInfo, float_compute_ops, inspect_tflite
 from helpers.variants import VariantRecipe
 
 CALIBRATION_SAMPLES = 300

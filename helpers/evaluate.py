@@ -147,13 +147,13 @@ class LiteRtRunner:
         if self._batching_refused or len(quantized) <= _PROBE_ROWS:
             return self._run_single(quantized)
         batch = plan_batch(len(quantized), self._largest_batch)
-        start, outputs = 0, []
+        done, outputs = 0, []
         if self._batched is None or self._batch != batch:
             first = self._first_batch(quantized[:batch], batch)
             if first is None:
                 return self._run_single(quantized)
-            start, outputs = batch, [first]
-        for start in range(start, len(quantized), batch):
+            done, outputs = batch, [first]
+        for start in range(done, len(quantized), batch):
             chunk = quantized[start:start + batch]
             # the last chunk is padded to the batch size (rows are independent) and trimmed after
             outputs.append(self._invoke(self._batched, _padded(chunk, batch))[:len(chunk)])

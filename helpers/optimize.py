@@ -208,7 +208,8 @@ def quantization_aware(keras_model: Any, specs: Specs, data: SplitDataset, train
     scheme = None
     if preserve_sparsity:
         from tensorflow_model_optimization.python.core.quantization.keras.collab_opts.prune_preserve import (
-            default_8bit_prune_preserve_quantize_scheme as prune_preserve)
+            default_8bit_prune_preserve_quantize_scheme as prune_preserve,
+        )
 
         scheme = prune_preserve.Default8BitPrunePreserveQuantizeScheme()
     try:

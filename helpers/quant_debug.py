@@ -19,8 +19,8 @@ from helpers.errors import ModelError
 from helpers.model_io import LoadedModel
 from helpers.native_output import native_stderr_silenced
 from helpers.specs import Specs
-from helpers.tflite_model import inspect_tflite
 from helpers.tf_runtime import tf
+from helpers.tflite_model import inspect_tflite
 from helpers.variants import VariantRecipe
 
 RMSE_SCALE_THRESHOLD = 0.7

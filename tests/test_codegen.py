@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import ast
-import subprocess
 import shutil
+import subprocess
 
 import pytest
 
