@@ -109,6 +109,7 @@ def template_context(specs: Specs, model: TfliteModel, facts: FirmwareFacts, mod
         "permutation_py": tuple_literal(permutation, str),
         "add_methods": [add_method(op) for op in info.ops + info.custom_ops],
         "compressed": "TFLM_DECODE" in info.custom_ops,
+        "stateful": info.stateful,
         "vectors": [{"input": c_values(v.input, _kind(info.input.dtype)),
                      "output": c_values(v.output, _kind(info.output.dtype))} for v in facts.test_vectors],
         "test_tolerance": facts.test_tolerance,

@@ -88,9 +88,12 @@ def _padded(rows: np.ndarray, size: int) -> np.ndarray:
 class LiteRtRunner:
     """One interpreter per variant, reused for every call."""
 
-    def __init__(self, content: bytes, input_info: TensorInfo) -> None:
+    def __init__(self, content: bytes, input_info: TensorInfo, stateful: bool = False) -> None:
         self._content = content
         self._input = input_info
+        # A stateful model (TfliteInfo.stateful) runs one row per invoke from reset state: its
+        # state tensors have a batch of 1, and a row must not see the state the previous row left.
+        self._stateful = stateful
         self._single = self._make_interpreter(batch=1)
         # Tensor indices come from the flatbuffer, so they hold for every interpreter of this model;
         # looking them up once keeps the per-row path (LSTMs run one row per invoke) short.
@@ -101,7 +104,7 @@ class LiteRtRunner:
         self._largest_batch = max(1, min(MAX_EVALUATION_BATCH, BATCH_TENSOR_BUDGET // max(1, bytes_per_row)))
         self._batched: Interpreter | None = None
         self._batch = 1
-        self._batching_refused = False
+        self._batching_refused = stateful
 
     def _make_interpreter(self, batch: int) -> Interpreter:
         with native_stderr_silenced():
@@ -117,7 +120,12 @@ class LiteRtRunner:
         return interpreter.get_tensor(self._output_index)  # already a copy
 
     def _run_single(self, quantized: np.ndarray) -> np.ndarray:
-        return np.concatenate([self._invoke(self._single, row[np.newaxis]) for row in quantized], axis=0)
+        outputs = []
+        for row in quantized:
+            if self._stateful:
+                self._single.reset_all_variables()
+            outputs.append(self._invoke(self._single, row[np.newaxis]))
+        return np.concatenate(outputs, axis=0)
 
     def _first_batch(self, chunk: np.ndarray, batch: int) -> np.ndarray | None:
         """The first chunk's outputs from a new batched interpreter, or None (and batching off) if

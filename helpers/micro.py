@@ -108,7 +108,8 @@ def check_variant(content: bytes, info: TfliteInfo, quantized_inputs: np.ndarray
     static = _static_reason(info)
     if static:
         return MicroCheck(runnable=False, reason=static)
-    result, outputs = _run_worker("check", content, quantized_inputs, str(GENEROUS_ARENA))
+    reset = ("reset",) if info.stateful else ()  # state tensors start from zero for every row
+    result, outputs = _run_worker("check", content, quantized_inputs, str(GENEROUS_ARENA), *reset)
     if result.returncode != 0:
         return MicroCheck(runnable=False, reason=_failure_reason(result.stderr, result.returncode))
     arena = int(json.loads(result.stdout.strip().splitlines()[-1])["arena"])

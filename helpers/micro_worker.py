@@ -5,8 +5,10 @@ check failure, not a Python exception), so every TFLM call happens here, never i
 pipeline's own process, and each arena probe runs in its own fork. Imports only numpy and
 tflite_micro, never TensorFlow, so it starts fast.
 
-    check MODEL INPUTS.npy OUTPUTS.npy ARENA   -> outputs of every row with a generous arena, then
-                                                  prints {"arena": smallest working arena} (16-byte steps)
+    check MODEL INPUTS.npy OUTPUTS.npy ARENA [reset]
+                                               -> outputs of every row with a generous arena (with
+                                                  `reset`, variable tensors are reset before each row),
+                                                  then prints {"arena": smallest working arena} (16-byte steps)
     probe MODEL INPUTS.npy ARENA               -> exit 0 if the first row runs with that arena
 """
 from __future__ import annotations
@@ -27,11 +29,14 @@ def _interpreter(content: bytes, arena: int):  # type: ignore[no-untyped-def]
     return runtime.Interpreter.from_bytes(content, arena_size=arena)
 
 
-def run_rows(content: bytes, inputs: np.ndarray, arena: int) -> np.ndarray:
-    """Every row through TFLM, one invoke per row (as on the MCU)."""
+def run_rows(content: bytes, inputs: np.ndarray, arena: int, reset: bool = False) -> np.ndarray:
+    """Every row through TFLM, one invoke per row (as on the MCU); `reset` clears the variable
+    tensors (LSTM state) before each row, as the generated main.cc does."""
     interpreter = _interpreter(content, arena)
     outputs = []
     for row in inputs:
+        if reset:
+            interpreter.reset()
         interpreter.set_input(row[np.newaxis, ...], 0)
         interpreter.invoke()
         outputs.append(np.array(interpreter.get_output(0)).copy())
@@ -74,7 +79,7 @@ def main(argv: list[str]) -> int:
     inputs = np.load(argv[2])
     if command == "check":
         generous = int(argv[4])
-        np.save(argv[3], run_rows(content, inputs, generous))
+        np.save(argv[3], run_rows(content, inputs, generous, reset=argv[5:6] == ["reset"]))
         print(json.dumps({"arena": smallest_arena(content, inputs[0], generous)}))
         return 0
     if command == "probe":

@@ -51,6 +51,10 @@ class TfliteInfo:
     input: TensorInfo
     output: TensorInfo
     custom_ops: tuple[str, ...]
+    # Variable tensors (the state of a fused LSTM/RNN converted with batch 1) keep their values
+    # from one invoke to the next. Keras starts every sample from zero state, so every runner
+    # (LiteRT here, TFLM, the firmware) must reset them before each invoke to give its answers.
+    stateful: bool = False
 
 
 @lru_cache(maxsize=1)
@@ -132,7 +136,8 @@ def inspect_tflite(content: bytes) -> TfliteInfo:
         else:
             builtin.add(_op_name(code))
     return TfliteInfo(ops=tuple(sorted(builtin)), input=_tensor(model, int(graph.inputs[0])),
-                      output=_tensor(model, int(graph.outputs[0])), custom_ops=tuple(sorted(custom)))
+                      output=_tensor(model, int(graph.outputs[0])), custom_ops=tuple(sorted(custom)),
+                      stateful=any(tensor.isVariable for sub in model.subgraphs for tensor in (sub.tensors or [])))
 
 
 _CONVERSION_OPS = {"QUANTIZE", "DEQUANTIZE"}

@@ -3,10 +3,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
 
-from helpers.evaluate import LiteRtRunner, plan_batch, quantize
+from helpers.config import Quantization
+from helpers.convert import convert
+from helpers.dataset import load_dataset, locate_dataset
+from helpers.evaluate import LiteRtRunner, dequantize, plan_batch, quantize
+from helpers.micro import check_variant
+from helpers.model_io import load_model
+from helpers.specs import load_specs
+from helpers.tf_runtime import tf  # sets TensorFlow up (legacy Keras, quiet) before its first import
 from helpers.tflite_model import TensorInfo, inspect_tflite
+from helpers.variants import RECIPES
+from tests.conftest import ROOT
 
 
 @pytest.mark.parametrize("rows, largest", [(20_000, 4096), (719, 4096), (4097, 4096), (9, 4), (1, 4096), (10, 1)])
@@ -33,7 +42,7 @@ def _tflite(function, width: int = 4) -> bytes:
 
 
 def _one_row_at_a_time(content: bytes, rows: np.ndarray) -> np.ndarray:
-    interpreter = tf.lite.Interpreter(model_content=content)
+    interpreter = Interpreter(model_content=content)
     interpreter.allocate_tensors()
     inp, out = interpreter.get_input_details()[0]["index"], interpreter.get_output_details()[0]["index"]
     answers = []
@@ -94,3 +103,45 @@ def test_batched_answers_that_differ_from_single_rows_are_thrown_away(iris_expor
     outputs = runner.run_quantized(rows)
     assert runner.batch == 1
     np.testing.assert_allclose(outputs, _one_row_at_a_time(content, rows), rtol=0, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def co2_lstm():
+    """The shipped CO2 LSTM, its first 60 windows, and its float32 and int8 conversions."""
+    model_dir = ROOT / "models" / "co2_lstm"
+    specs = load_specs(model_dir)
+    rows = load_dataset(locate_dataset(model_dir, specs), specs).x[:60]
+    model = load_model(model_dir, specs)
+    variants = {q: convert(model, specs, RECIPES[q], rows) for q in (Quantization.NONE, Quantization.INT8)}
+    return model, rows, variants
+
+
+def test_lstm_state_does_not_leak_from_one_window_to_the_next(co2_lstm):
+    # The fused LSTM keeps its state in variable tensors; without a reset each window would start
+    # from the state the previous window left (a 0.01 ppm drift on this model, order-dependent).
+    model, rows, variants = co2_lstm
+    float32 = variants[Quantization.NONE]
+    assert float32.info.stateful
+    runner = LiteRtRunner(float32.content, float32.info.input, stateful=True)
+    in_order = runner.run_quantized(rows)
+    assert runner.batch == 1
+    np.testing.assert_array_equal(runner.run_quantized(rows[::-1])[::-1], in_order)
+    np.testing.assert_allclose(in_order.reshape(len(rows), -1), model.predict(rows).reshape(len(rows), -1),
+                               rtol=0, atol=1e-5)
+
+
+def test_tflm_resets_lstm_state_before_every_row(co2_lstm):
+    _, rows, variants = co2_lstm
+    int8 = variants[Quantization.INT8]
+    quantized = quantize(rows, int8.info.input)
+    in_order = check_variant(int8.content, int8.info, quantized)
+    reversed_order = check_variant(int8.content, int8.info, quantized[::-1])
+    assert in_order.runnable and reversed_order.runnable
+    np.testing.assert_array_equal(reversed_order.outputs[::-1], in_order.outputs)
+    litert = LiteRtRunner(int8.content, int8.info.input, stateful=True).run_quantized(quantized)
+    assert np.max(np.abs(in_order.outputs.astype(int) - litert.astype(int))) <= 1
+    assert np.all(np.isfinite(dequantize(in_order.outputs, int8.info.output)))
+
+
+def test_models_without_variable_tensors_are_not_stateful(iris_export):
+    assert not inspect_tflite((iris_export / "int8" / "model.tflite").read_bytes()).stateful

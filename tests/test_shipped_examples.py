@@ -25,3 +25,11 @@ def test_int8_variant_is_close_to_keras(example, tmp_path):
     else:
         assert delta <= tolerance, (variants["int8"]["metrics"], variants["keras"]["metrics"])
     assert variants["int8"]["input_dtype"] == "int8"
+    # the LSTM keeps state between invokes: its firmware resets it before every window
+    stateful = example == "co2_lstm"
+    assert variants["int8"]["firmware"]["reset_before_invoke"] is stateful
+    folder = export / "int8"
+    header = next(folder.glob("*_model_data.h")).read_text()
+    assert f"_RESET_BEFORE_INVOKE {int(stateful)}" in header
+    assert ("interpreter.Reset()" in (folder / "main.cc").read_text()) is stateful
+    assert f"RESET_BEFORE_INVOKE = {stateful}" in next(folder.glob("*_model.py")).read_text()
