@@ -6,7 +6,8 @@ pipeline's own process, and each arena probe runs in its own fork. Imports only 
 tflite_micro, never TensorFlow, so it starts fast.
 
     check MODEL INPUTS.npy OUTPUTS.npy ARENA [reset]
-                                               -> outputs of every row with a generous arena (with
+                                               -> outputs of every row with a generous arena, over
+                                                  several processes for large inputs (with
                                                   `reset`, variable tensors are reset before each row),
                                                   then prints {"arena": smallest working arena} (16-byte steps)
     probe MODEL INPUTS.npy ARENA               -> exit 0 if the first row runs with that arena
@@ -16,11 +17,15 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 ARENA_STEP = 16
+# Rows run in parallel processes from this many on; below it a fork costs more than it saves.
+PARALLEL_MIN_ROWS = 5000
+WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
 def _interpreter(content: bytes, arena: int):  # type: ignore[no-untyped-def]
@@ -41,6 +46,39 @@ def run_rows(content: bytes, inputs: np.ndarray, arena: int, reset: bool = False
         interpreter.invoke()
         outputs.append(np.array(interpreter.get_output(0)).copy())
     return np.concatenate(outputs, axis=0)
+
+
+def run_rows_parallel(content: bytes, inputs: np.ndarray, arena: int, reset: bool = False,
+                      workers: int = WORKERS, min_rows: int = PARALLEL_MIN_ROWS) -> np.ndarray:
+    """run_rows with the rows split over `workers` forked processes, same outputs in the same order.
+
+    Rows are independent (no variable tensors, or `reset` before each), so any split gives the
+    answers of one long run. The first row runs before any fork: a model TFLM cannot run stops
+    here, once, with TFLM's own message."""
+    if workers < 2 or len(inputs) < min_rows:
+        return run_rows(content, inputs, arena, reset)
+    first = run_rows(content, inputs[:1], arena, reset)
+    shards = [shard for shard in np.array_split(np.arange(1, len(inputs)), workers) if len(shard)]
+    with tempfile.TemporaryDirectory(prefix="mcu-deploy-tflm-rows-") as tmp:
+        children = []
+        for number, shard in enumerate(shards[1:], start=1):
+            path = Path(tmp) / f"{number}.npy"
+            pid = os.fork()
+            if pid == 0:
+                status = 1
+                try:
+                    np.save(path, run_rows(content, inputs[shard[0]:shard[-1] + 1], arena, reset))
+                    status = 0
+                finally:
+                    os._exit(status)
+            children.append((pid, path, shard))
+        parts = [first, run_rows(content, inputs[shards[0][0]:shards[0][-1] + 1], arena, reset)]
+        for pid, path, shard in children:
+            _, status = os.waitpid(pid, 0)
+            if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+                raise RuntimeError(f"TFLM stopped on rows {shard[0]} to {shard[-1]} in a worker process")
+            parts.append(np.load(path))
+    return np.concatenate(parts, axis=0)
 
 
 def _probe(content: bytes, row: np.ndarray, arena: int) -> bool:
@@ -79,7 +117,7 @@ def main(argv: list[str]) -> int:
     inputs = np.load(argv[2])
     if command == "check":
         generous = int(argv[4])
-        np.save(argv[3], run_rows(content, inputs, generous, reset=argv[5:6] == ["reset"]))
+        np.save(argv[3], run_rows_parallel(content, inputs, generous, reset=argv[5:6] == ["reset"]))
         print(json.dumps({"arena": smallest_arena(content, inputs[0], generous)}))
         return 0
     if command == "probe":

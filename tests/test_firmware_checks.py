@@ -5,14 +5,18 @@ import importlib.util
 import json
 import re
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
+from helpers.evaluate import quantize
 from helpers.identifiers import identifier
 from helpers.micro import probe_arena
 from helpers.op_resolver import add_method
-from tests.conftest import run_main
+from helpers.tflite_model import inspect_tflite
+from tests.conftest import ROOT, run_main
 
 STEM = identifier("iris-mlp")
 RUNNABLE = ["float32", "integer_with_float_fallback", "int8", "int16x8"]
@@ -129,3 +133,27 @@ def test_budget_that_the_final_variant_misses_exits_3_and_names_what_fits(iris_d
     assert "int8 does not fit" in result.stderr and "tensor arena" in result.stderr
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     assert report["variants"][-1]["firmware"]["fits_ram"] is False
+
+
+# Run in its own interpreter, as the pipeline does: the worker forks, and this test process has TensorFlow's threads.
+_SPLIT_VS_ONE = """
+import sys
+from pathlib import Path
+import numpy as np
+from helpers.micro_worker import run_rows, run_rows_parallel
+content, rows = Path(sys.argv[1]).read_bytes(), np.load(sys.argv[2])
+one = run_rows(content, rows, 1 << 20)
+split = run_rows_parallel(content, rows, 1 << 20, workers=3, min_rows=10)
+print(int(np.array_equal(one, split)), len(split))
+"""
+
+
+def test_rows_split_over_processes_give_the_outputs_of_one_process(iris_export, tmp_path):
+    model = iris_export / "int8" / "model.tflite"
+    rows = quantize(np.random.default_rng(3).normal(size=(1001, 4)).astype(np.float32),
+                    inspect_tflite(model.read_bytes()).input)
+    np.save(tmp_path / "rows.npy", rows)
+    result = subprocess.run([sys.executable, "-c", _SPLIT_VS_ONE, str(model), str(tmp_path / "rows.npy")],
+                            capture_output=True, text=True, cwd=str(ROOT), timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "1001"]
