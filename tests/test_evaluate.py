@@ -78,13 +78,15 @@ def _reduces_rows(x):
 
 @pytest.mark.parametrize("function", [_batch_one_reshape, _reduces_rows], ids=["fixed-batch", "reduces-rows"])
 def test_models_that_cannot_batch_run_row_by_row(function):
-    content = _tflite(function)
-    info = inspect_tflite(content)
-    rows = np.random.default_rng(1).normal(size=(50, 4)).astype(np.float32)
-    runner = LiteRtRunner(content, info.input)
-    outputs = runner.run_quantized(rows)
+    _assert_runs_row_by_row(LiteRtRunner, _tflite(function), rows=50)
+
+
+def _assert_runs_row_by_row(runner_class: type[LiteRtRunner], content: bytes, rows: int) -> None:
+    features = np.random.default_rng(rows).normal(size=(rows, 4)).astype(np.float32)
+    runner = runner_class(content, inspect_tflite(content).input)
+    outputs = runner.run_quantized(features)
     assert runner.batch == 1
-    np.testing.assert_allclose(outputs, _one_row_at_a_time(content, rows), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(outputs, _one_row_at_a_time(content, features), rtol=0, atol=1e-6)
 
 
 class _DriftingWhenBatched(LiteRtRunner):
@@ -96,13 +98,7 @@ class _DriftingWhenBatched(LiteRtRunner):
 
 
 def test_batched_answers_that_differ_from_single_rows_are_thrown_away(iris_export):
-    content = (iris_export / "float32" / "model.tflite").read_bytes()
-    info = inspect_tflite(content)
-    rows = np.random.default_rng(2).normal(size=(300, 4)).astype(np.float32)
-    runner = _DriftingWhenBatched(content, info.input)
-    outputs = runner.run_quantized(rows)
-    assert runner.batch == 1
-    np.testing.assert_allclose(outputs, _one_row_at_a_time(content, rows), rtol=0, atol=1e-6)
+    _assert_runs_row_by_row(_DriftingWhenBatched, (iris_export / "float32" / "model.tflite").read_bytes(), rows=300)
 
 
 @pytest.fixture(scope="module")
