@@ -33,3 +33,5 @@ def test_int8_variant_is_close_to_keras(example, tmp_path):
     assert f"_RESET_BEFORE_INVOKE {int(stateful)}" in header
     assert ("interpreter.Reset()" in (folder / "main.cc").read_text()) is stateful
     assert f"RESET_BEFORE_INVOKE = {stateful}" in next(folder.glob("*_model.py")).read_text()
+    notes = json.loads((export / "report.json").read_text())["notices"]
+    assert any("interpreter.Reset()" in note for note in notes) is stateful
