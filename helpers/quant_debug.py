@@ -38,18 +38,33 @@ class LayerErrors:
         return self.table.loc[self.table["rmse/scale"] > threshold, "tensor_name"].tolist()
 
 
+class _FromResetState(tf.lite.experimental.QuantizationDebugger):
+    """The debugger with every row starting from zero recurrent state.
+
+    The stock debugger invokes the same two interpreters row after row, so a fused LSTM's
+    variable tensors would carry one row's state into the next (TfliteInfo.stateful). Both
+    interpreters get their inputs through `_set_input_tensors` before every invoke, so resetting
+    there covers every row; for a model without variable tensors the reset does nothing."""
+
+    def _set_input_tensors(self, interpreter: Any, tensor_data: Any, initialize: bool) -> None:
+        super()._set_input_tensors(interpreter, tensor_data, initialize)
+        interpreter.reset_all_variables()
+
+
 def _converter(model: LoadedModel, specs: Specs, recipe: VariantRecipe, calibration_x: np.ndarray) -> Any:
     converter = make_converter(model, specs)
     recipe.configure(converter, representative_dataset(calibration_x[:DEBUG_ROWS]))
     return converter
 
 
-def layer_errors(model: LoadedModel, specs: Specs, recipe: VariantRecipe, calibration_x: np.ndarray) -> LayerErrors:
-    """Per-layer quantization error of an integer recipe on the calibration rows."""
-    debug_dataset = representative_dataset(calibration_x[:DEBUG_ROWS])
+def layer_errors(model: LoadedModel, specs: Specs, recipe: VariantRecipe, calibration_x: np.ndarray,
+                 debug_x: np.ndarray | None = None) -> LayerErrors:
+    """Per-layer quantization error of an integer recipe calibrated on `calibration_x`, measured on
+    `debug_x` (by default the first DEBUG_ROWS calibration rows)."""
+    debug_dataset = representative_dataset(calibration_x[:DEBUG_ROWS] if debug_x is None else debug_x)
     with native_stderr_silenced():
-        debugger = tf.lite.experimental.QuantizationDebugger(
-            converter=_converter(model, specs, recipe, calibration_x), debug_dataset=debug_dataset)
+        debugger = _FromResetState(converter=_converter(model, specs, recipe, calibration_x),
+                                   debug_dataset=debug_dataset)
         debugger.run()
         buffer = io.StringIO()
         debugger.layer_statistics_dump(buffer)

@@ -11,6 +11,7 @@ from helpers.dataset import load_dataset, locate_dataset
 from helpers.evaluate import LiteRtRunner, dequantize, plan_batch, quantize
 from helpers.micro import check_variant
 from helpers.model_io import load_model
+from helpers.quant_debug import layer_errors
 from helpers.specs import load_specs
 from helpers.tf_runtime import tf  # sets TensorFlow up (legacy Keras, quiet) before its first import
 from helpers.tflite_model import TensorInfo, inspect_tflite
@@ -141,3 +142,13 @@ def test_tflm_resets_lstm_state_before_every_row(co2_lstm):
 
 def test_models_without_variable_tensors_are_not_stateful(iris_export):
     assert not inspect_tflite((iris_export / "int8" / "model.tflite").read_bytes()).stateful
+
+
+def test_quantization_debugger_runs_every_lstm_window_from_reset_state(co2_lstm):
+    model, rows, _ = co2_lstm
+    specs = load_specs(ROOT / "models" / "co2_lstm")
+    forward = layer_errors(model, specs, RECIPES[Quantization.INT8], rows, debug_x=rows).table
+    backward = layer_errors(model, specs, RECIPES[Quantization.INT8], rows, debug_x=rows[::-1].copy()).table
+    # each row's error no longer depends on the rows before it, so the mean over rows ignores their
+    # order (the stock debugger gives 4.9e-6 against 5.1e-6 for the first layer here)
+    np.testing.assert_allclose(backward["mean_squared_error"], forward["mean_squared_error"], rtol=1e-5, atol=1e-12)
