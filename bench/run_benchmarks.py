@@ -150,11 +150,12 @@ def full_runs(export_root: Path) -> dict:
 
 
 def converter_leak() -> dict:
-    """RSS growth over 15 conversions of the LSTM in one process (the TF 2.21 converter leak)."""
+    """RSS growth over 15 conversions of the LSTM in one process (the TF 2.21 converter leak), set
+    up as the pipeline does (what is alive after loading frozen, garbage collected per conversion)."""
     code = """
 import resource, json
 from pathlib import Path
-from helpers.tf_runtime import seed_everything
+from helpers.tf_runtime import freeze_loaded_objects, seed_everything
 from helpers.specs import load_specs
 from helpers.model_io import load_model
 from helpers.dataset import load_dataset, locate_dataset, split_dataset
@@ -164,6 +165,7 @@ from helpers.config import Quantization
 seed_everything()
 d = Path('models/co2_lstm'); s = load_specs(d); m = load_model(d, s)
 x = split_dataset(load_dataset(locate_dataset(d, s), s)).calibration.x
+freeze_loaded_objects()
 def rss(): return int(open('/proc/self/statm').read().split()[1]) * 4096 / 2**20
 convert(m, s, RECIPES[Quantization.INT8], x); first = rss()
 for _ in range(15): convert(m, s, RECIPES[Quantization.INT8], x)

@@ -12,7 +12,7 @@ from helpers.errors import ModelError
 from helpers.model_io import LoadedModel
 from helpers.native_output import native_stderr_silenced
 from helpers.specs import Specs
-from helpers.tf_runtime import tf
+from helpers.tf_runtime import collect_conversion_garbage, tf
 from helpers.tflite_model import TfliteInfo, float_compute_ops, inspect_tflite
 from helpers.variants import VariantRecipe
 
@@ -98,6 +98,8 @@ def convert(model: LoadedModel, specs: Specs, recipe: VariantRecipe, calibration
             content = bytes(converter.convert())
     except Exception as exc:  # the converter raises ConverterError, RuntimeError, ValueError...
         raise _conversion_error(exc, recipe, specs) from None
+    finally:
+        collect_conversion_garbage()
     if recipe.quantization in _INTEGER_ONLY:
         floating = float_compute_ops(content)
         if floating:

@@ -22,7 +22,7 @@ from helpers.optimize import OptimizedModel, optimize
 from helpers.quant_debug import RMSE_SCALE_THRESHOLD, LayerErrors, layer_errors, match_layers, selective_model
 from helpers.report import VariantReport
 from helpers.specs import Specs
-from helpers.tf_runtime import quiet_tensorflow, seed_everything
+from helpers.tf_runtime import freeze_loaded_objects, quiet_tensorflow, seed_everything
 from helpers.tflite_model import inspect_tflite
 from helpers.variant_builder import build_variant, failed_row, optimization_details
 from helpers.variant_writer import VariantWriter
@@ -44,7 +44,10 @@ def prepare(config: RunConfig) -> None:
 
 
 def load(model_dir: Path, specs: Specs, config: RunConfig) -> LoadedModel:
-    """Load the model (model_io owns the formats); refuse Keras-only flags for ONNX/PyTorch first."""
+    """Load the model (model_io owns the formats); refuse Keras-only flags for ONNX/PyTorch first.
+
+    What is alive once the model is loaded is frozen, so that the garbage collection after every
+    conversion stays cheap (tf_runtime.freeze_loaded_objects)."""
     path, model_format = find_model(model_dir)
     if model_format in FOREIGN_FORMATS:
         flags = [flag for flag, on in (("--prune", config.prune), ("--cluster", config.cluster),
@@ -53,7 +56,9 @@ def load(model_dir: Path, specs: Specs, config: RunConfig) -> LoadedModel:
             raise ConfigError(f"{', '.join(flags)} need a Keras model, and {path.name} is "
                               f"{'ONNX' if model_format is ModelFormat.ONNX else 'PyTorch'}",
                               "use --PTQ, or optimize the model in its own framework before export")
-    return load_model(model_dir, specs, config.keep_layout)
+    model = load_model(model_dir, specs, config.keep_layout)
+    freeze_loaded_objects()
+    return model
 
 
 def in_model_layout(model: LoadedModel, data: SplitDataset) -> SplitDataset:

@@ -6,6 +6,7 @@ make fine-tuning, calibration and therefore the .tflite bytes repeatable run to 
 """
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import random
@@ -37,4 +38,21 @@ def quiet_tensorflow(verbose: bool) -> None:
     logging.getLogger("absl").setLevel(level)
 
 
-__all__ = ["tf", "tf_keras", "seed_everything", "quiet_tensorflow", "SEED"]
+def freeze_loaded_objects() -> None:
+    """Exempt everything alive now (TensorFlow, the loaded model) from future garbage collections.
+
+    Each conversion leaves about 7,600 objects in reference cycles (5.6 MB on the co2 LSTM) that
+    Python's collector reaches only rarely, so a run's memory grew with every variant. Collecting
+    after each conversion fixes that, and with TensorFlow's own objects frozen a collection walks
+    only what was created since: about 16 ms instead of 220 ms."""
+    gc.collect()
+    gc.freeze()
+
+
+def collect_conversion_garbage() -> None:
+    """Free the reference cycles a conversion left behind (see freeze_loaded_objects)."""
+    gc.collect()
+
+
+__all__ = ["tf", "tf_keras", "seed_everything", "quiet_tensorflow", "freeze_loaded_objects",
+           "collect_conversion_garbage", "SEED"]
