@@ -1,9 +1,10 @@
-"""TFLM host interpreter, run in a child process: `python -m helpers.micro_worker ...`.
+"""TFLM host interpreter, run in a child process: forked from a forkserver that has numpy and
+tflite_micro imported already (helpers/micro.py, `run_command`), or `python -m helpers.micro_worker ...`.
 
 An arena that is too small, or a kernel TFLM lacks, can abort the whole process (a C++
 check failure, not a Python exception), so every TFLM call happens here, never in the
 pipeline's own process, and each arena probe runs in its own fork. Imports only numpy and
-tflite_micro, never TensorFlow, so it starts fast.
+tflite_micro, never TensorFlow.
 
     check MODEL INPUTS.npy OUTPUTS.npy ARENA [reset]
                                                -> outputs of every row with a generous arena, over
@@ -18,6 +19,7 @@ import json
 import os
 import sys
 import tempfile
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +125,24 @@ def main(argv: list[str]) -> int:
     if command == "probe":
         return 0 if _probe(content, inputs[0], int(argv[3])) else 1
     return 2
+
+
+def run_command(argv: list[str], folder: str) -> None:
+    """`main(argv)` in a forked worker, its stdout and stderr (TFLM writes its errors to fd 2) in
+    `folder`/stdout.txt and stderr.txt; the process exits with main's code, or is killed by TFLM."""
+    for fd, name in ((1, "stdout.txt"), (2, "stderr.txt")):
+        target = os.open(os.path.join(folder, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(target, fd)
+        os.close(target)
+    code = 1
+    try:
+        code = main(argv)
+    except BaseException:  # noqa: BLE001 - reported like an uncaught exception of `python -m`
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 if __name__ == "__main__":
