@@ -74,7 +74,7 @@ def throughput() -> dict:
 
     def tool() -> tuple[float, np.ndarray, int]:
         start = time.perf_counter()
-        runner = LiteRtRunner(content, info.input)
+        runner = LiteRtRunner(content, info)
         outputs = runner.run_quantized(quantize(rows, info.input))
         return time.perf_counter() - start, outputs, runner.batch
 

@@ -14,7 +14,7 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from helpers.native_output import native_stderr_silenced
-from helpers.tflite_model import TensorInfo
+from helpers.tflite_model import TensorInfo, TfliteInfo
 
 # Rows per invoke at most. Past a few thousand rows the per-invoke overhead is already gone.
 MAX_EVALUATION_BATCH = 4096
@@ -88,12 +88,12 @@ def _padded(rows: np.ndarray, size: int) -> np.ndarray:
 class LiteRtRunner:
     """One interpreter per variant, reused for every call."""
 
-    def __init__(self, content: bytes, input_info: TensorInfo, stateful: bool = False) -> None:
+    def __init__(self, content: bytes, info: TfliteInfo) -> None:
         self._content = content
-        self._input = input_info
-        # A stateful model (TfliteInfo.stateful) runs one row per invoke from reset state: its
-        # state tensors have a batch of 1, and a row must not see the state the previous row left.
-        self._stateful = stateful
+        self._input = info.input
+        # A stateful model runs one row per invoke from reset state: its state tensors have a
+        # batch of 1, and a row must not see the state the previous row left.
+        self._stateful = info.stateful
         self._single = self._make_interpreter(batch=1)
         # Tensor indices come from the flatbuffer, so they hold for every interpreter of this model;
         # looking them up once keeps the per-row path (LSTMs run one row per invoke) short.
@@ -104,7 +104,7 @@ class LiteRtRunner:
         self._largest_batch = max(1, min(MAX_EVALUATION_BATCH, BATCH_TENSOR_BUDGET // max(1, bytes_per_row)))
         self._batched: Interpreter | None = None
         self._batch = 1
-        self._batching_refused = stateful
+        self._batching_refused = info.stateful
 
     def _make_interpreter(self, batch: int) -> Interpreter:
         with native_stderr_silenced():

@@ -86,7 +86,7 @@ class LiteRtResult:
 
 def evaluate_tflite(tflite: TfliteModel, specs: Specs, data: SplitDataset) -> LiteRtResult:
     """Metrics on the evaluation rows with LiteRT, quantizing in and dequantizing out."""
-    runner = LiteRtRunner(tflite.content, tflite.info.input, stateful=tflite.info.stateful)
+    runner = LiteRtRunner(tflite.content, tflite.info)
     quantized = quantize(data.evaluation.x, tflite.info.input)
     raw = runner.run_quantized(quantized)
     metrics = compute_metrics(dequantize(raw, tflite.info.output), data.evaluation.y, specs)

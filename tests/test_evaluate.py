@@ -58,7 +58,7 @@ def test_batched_int8_answers_equal_one_row_per_invoke(iris_export):
     content = (iris_export / "int8" / "model.tflite").read_bytes()
     info = inspect_tflite(content)
     rows = np.random.default_rng(0).normal(size=(1000, 4)).astype(np.float32)
-    runner = LiteRtRunner(content, info.input)
+    runner = LiteRtRunner(content, info)
     quantized = quantize(rows, info.input)
     outputs = runner.run_quantized(quantized)
     assert runner.batch == 1000
@@ -84,7 +84,7 @@ def test_models_that_cannot_batch_run_row_by_row(function):
 
 def _assert_runs_row_by_row(runner_class: type[LiteRtRunner], content: bytes, rows: int) -> None:
     features = np.random.default_rng(rows).normal(size=(rows, 4)).astype(np.float32)
-    runner = runner_class(content, inspect_tflite(content).input)
+    runner = runner_class(content, inspect_tflite(content))
     outputs = runner.run_quantized(features)
     assert runner.batch == 1
     np.testing.assert_allclose(outputs, _one_row_at_a_time(content, features), rtol=0, atol=1e-6)
@@ -119,7 +119,7 @@ def test_lstm_state_does_not_leak_from_one_window_to_the_next(co2_lstm):
     model, rows, variants = co2_lstm
     float32 = variants[Quantization.NONE]
     assert float32.info.stateful
-    runner = LiteRtRunner(float32.content, float32.info.input, stateful=True)
+    runner = LiteRtRunner(float32.content, float32.info)
     in_order = runner.run_quantized(rows)
     assert runner.batch == 1
     np.testing.assert_array_equal(runner.run_quantized(rows[::-1])[::-1], in_order)
@@ -135,7 +135,7 @@ def test_tflm_resets_lstm_state_before_every_row(co2_lstm):
     reversed_order = check_variant(int8.content, int8.info, quantized[::-1])
     assert in_order.runnable and reversed_order.runnable
     np.testing.assert_array_equal(reversed_order.outputs[::-1], in_order.outputs)
-    litert = LiteRtRunner(int8.content, int8.info.input, stateful=True).run_quantized(quantized)
+    litert = LiteRtRunner(int8.content, int8.info).run_quantized(quantized)
     assert np.max(np.abs(in_order.outputs.astype(int) - litert.astype(int))) <= 1
     assert np.all(np.isfinite(dequantize(in_order.outputs, int8.info.output)))
 
