@@ -115,16 +115,18 @@ def _run(config: RunConfig) -> RunSummary:
     with StagedExport(destination) as staging:
         built = run_builder.build_all(config, specs, model, data, staging, timings)
         variants = budget.annotate(built.reports, config.flash_budget, config.ram_budget)
-        for notice in run_notices(config, specs, variants)[len(config.notices):]:
-            log.info("note: %s", notice)
-        report = _report(config, specs, model_dir, data, variants, timings)
+        model_notes = firmware_notices(specs, variants)
+        for note in model_notes:
+            log.info("note: %s", note)
+        notices = config.notices + model_notes
+        report = _report(specs, model_dir, data, variants, notices, timings)
         plot_files: list[str] = []
         if config.plot_results:
             with timings.phase("plots"):
                 plot_files = write_plots(report, specs, data, built.outputs, staging)
         with timings.phase("render"):
             (staging / "report.md").write_text(format_markdown(report, plots=plot_files), encoding="utf-8")
-        report = _report(config, specs, model_dir, data, variants, timings)  # again, for the final timings
+        report = _report(specs, model_dir, data, variants, notices, timings)  # again, for the final timings
         (staging / "report.json").write_text(report.to_json(), encoding="utf-8")
     return RunSummary(report=report, export_dir=destination)
 
@@ -159,21 +161,20 @@ def write_plots(report: RunReport, specs: Specs, data: SplitDataset, outputs: di
     return [str(p.relative_to(staging)) for p in written + layer_plots]
 
 
-def run_notices(config: RunConfig, specs: Specs, variants: list[VariantReport]) -> tuple[str, ...]:
-    """The config's notices, plus what the firmware author must know about the model."""
+def firmware_notices(specs: Specs, variants: list[VariantReport]) -> tuple[str, ...]:
+    """What the firmware author must know about the model that the measurements found."""
     if not any(variant.firmware.get("reset_before_invoke") for variant in variants):
-        return config.notices
-    stateful = ("the model keeps recurrent (LSTM/RNN) state between invokes: every row was run from reset "
-                "state, and the firmware must call interpreter.Reset() before each Invoke() "
-                f"({identifier(specs.name).upper()}_RESET_BEFORE_INVOKE in the header, RESET_BEFORE_INVOKE "
-                "in the MicroPython module)")
-    return config.notices + (stateful,)
+        return ()
+    return ("the model keeps recurrent (LSTM/RNN) state between invokes: every row was run from reset "
+            "state, and the firmware must call interpreter.Reset() before each Invoke() "
+            f"({identifier(specs.name).upper()}_RESET_BEFORE_INVOKE in the header, RESET_BEFORE_INVOKE "
+            "in the MicroPython module)",)
 
 
-def _report(config: RunConfig, specs: Specs, model_dir: Path, data: SplitDataset,
-            variants: list[VariantReport], timings: Timings) -> RunReport:
+def _report(specs: Specs, model_dir: Path, data: SplitDataset, variants: list[VariantReport],
+            notices: tuple[str, ...], timings: Timings) -> RunReport:
     reference = variants[0]
     return RunReport(model=specs.name, task=specs.task.value, source=str(model_dir),
                      primary_metric=primary_metric(specs), evaluation_rows=len(data.evaluation),
                      calibration_rows=len(data.calibration), variants=tuple(with_deltas(variants, reference)),
-                     notices=run_notices(config, specs, variants), timings=dict(timings.seconds))
+                     notices=notices, timings=dict(timings.seconds))
