@@ -25,6 +25,11 @@ def _tolerance(tflite: TfliteModel, outputs: np.ndarray) -> float:
     return float(1e-4 * (1.0 + np.max(np.abs(outputs)))) if outputs.size else 1e-4
 
 
+def _not_runnable(reason: str) -> tuple[FirmwareFacts, dict[str, Any]]:
+    return (FirmwareFacts(tflm_checked=True, tflm_runnable=False, tflm_reason=reason),
+            {"tflm_runnable": False, "tflm_reason": reason})
+
+
 def run_tflm_checks(tflite: TfliteModel, specs: Specs, quantized_inputs: np.ndarray, labels: np.ndarray,
                     litert_raw: np.ndarray | None,
                     tflm_outputs: dict[str, np.ndarray] | None = None,
@@ -35,13 +40,11 @@ def run_tflm_checks(tflite: TfliteModel, specs: Specs, quantized_inputs: np.ndar
     TFLM's raw outputs land in `tflm_outputs[variant]` (compressed variants are compared with them)."""
     check = check or check_variant(tflite.content, tflite.info, quantized_inputs)
     if not check.runnable or check.outputs is None:
-        facts = FirmwareFacts(tflm_checked=True, tflm_runnable=False, tflm_reason=check.reason)
-        return facts, {"tflm_runnable": False, "tflm_reason": check.reason}
+        return _not_runnable(check.reason)
     outputs = check.outputs
-    if not np.all(np.isfinite(dequantize(outputs, tflite.info.output))):
-        reason = "TFLM produced NaN or infinite outputs"
-        return (FirmwareFacts(tflm_checked=True, tflm_runnable=False, tflm_reason=reason),
-                {"tflm_runnable": False, "tflm_reason": reason})
+    values = dequantize(outputs, tflite.info.output)
+    if not np.all(np.isfinite(values)):
+        return _not_runnable("TFLM produced NaN or infinite outputs")
     difference = max_difference(outputs, litert_raw) if litert_raw is not None else None
     if tflm_outputs is not None:
         tflm_outputs[tflite.recipe.name] = outputs
@@ -52,7 +55,7 @@ def run_tflm_checks(tflite: TfliteModel, specs: Specs, quantized_inputs: np.ndar
                           test_tolerance=_tolerance(tflite, outputs))
     report = {
         "tflm_runnable": True,
-        "tflm_metrics": compute_metrics(dequantize(outputs, tflite.info.output), labels, specs),
+        "tflm_metrics": compute_metrics(values, labels, specs),
         "tflm_max_difference": difference,
         "tflm_difference_unit": "quantized steps" if tflite.info.output.is_quantized else "absolute",
         "tensor_arena_measured_bytes": check.arena_measured,
