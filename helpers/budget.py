@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from helpers.errors import BudgetError
 from helpers.report import VariantReport
@@ -70,8 +69,3 @@ def check_final(variants: list[VariantReport], flash_budget: int | None, ram_bud
     fix = (f"use a variant that fits: {', '.join(fitting)}" if fitting
            else "no variant fits: prune, cluster, shrink the model or raise the budget")
     raise BudgetError(f"the final variant {final.name} does not fit: " + "; ".join(dict.fromkeys(problems)), fix)
-
-
-def summary(variants: list[VariantReport]) -> dict[str, Any]:
-    """Names of the variants that fit every given budget."""
-    return {"fitting_variants": [v.name for v in variants if v.format == "tflite" and not v.error and _fits_all(v)]}
