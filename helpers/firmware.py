@@ -60,7 +60,6 @@ def run_tflm_checks(tflite: TfliteModel, specs: Specs, quantized_inputs: np.ndar
         "tflm_difference_unit": "quantized steps" if tflite.info.output.is_quantized else "absolute",
         "tensor_arena_measured_bytes": check.arena_measured,
         "tensor_arena_bytes": check.arena_recommended,
-        "reset_before_invoke": tflite.info.stateful,
     }
     return facts, report
 

@@ -63,9 +63,14 @@ def weight_summary(content: bytes) -> dict[str, Any]:
                        for s in stats]}
 
 
-def _tflite_row(tflite: TfliteModel, optimized: OptimizedModel | None, **fields: Any) -> VariantReport:
-    """A TFLite variant's report row: the fields every kind of variant shares, plus `fields`."""
+def _tflite_row(tflite: TfliteModel, optimized: OptimizedModel | None, firmware: dict[str, Any],
+                **fields: Any) -> VariantReport:
+    """A TFLite variant's report row: the fields every kind of variant shares, plus `fields`.
+
+    `firmware` gets `reset_before_invoke` here, not from the TFLM checks: it is a property of the
+    flatbuffer, and the generated firmware carries it even with --skip_firmware_checks."""
     return VariantReport(
+        firmware={**firmware, "reset_before_invoke": tflite.info.stateful},
         name=tflite.recipe.name, path=tflite.recipe.name, format="tflite",
         quantization=tflite.recipe.quantization.value, pruned=bool(optimized and optimized.pruned),
         qat=bool(optimized and optimized.qat), clustered=bool(optimized and optimized.clustered),

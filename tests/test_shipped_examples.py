@@ -35,3 +35,15 @@ def test_int8_variant_is_close_to_keras(example, tmp_path):
     assert f"RESET_BEFORE_INVOKE = {stateful}" in next(folder.glob("*_model.py")).read_text()
     notes = json.loads((export / "report.json").read_text())["notices"]
     assert any("interpreter.Reset()" in note for note in notes) is stateful
+
+
+def test_lstm_reset_is_reported_without_the_firmware_checks(tmp_path):
+    # the flag comes from the flatbuffer, so skipping TFLM must not drop it from the report or the note
+    export = tmp_path / "co2"
+    result = run_main("--input_dir", str(ROOT / "models" / "co2_lstm"), "--PTQ", "-q", "int8", "-e",
+                      "--skip_firmware_checks", "--export_dir", str(export))
+    assert result.returncode == 0, result.stderr
+    report = json.loads((export / "report.json").read_text())
+    assert {v["name"]: v for v in report["variants"]}["int8"]["firmware"]["reset_before_invoke"] is True
+    assert any("interpreter.Reset()" in note for note in report["notices"])
+    assert "_RESET_BEFORE_INVOKE 1" in next((export / "int8").glob("*_model_data.h")).read_text()
