@@ -34,7 +34,7 @@ def main(argv: list[str]) -> int:
         _configure_logging(config.verbose, config.quiet)
         for notice in config.notices:
             logging.getLogger("mcu_deploy").info("note: %s", notice)
-        from helpers import pipeline  # imports numpy/pandas; TensorFlow only once inputs check out
+        from helpers.pipeline import run as pipeline  # numpy/pandas; TensorFlow only once inputs check out
 
         summary = pipeline.run(config)
         _print_table(summary)
@@ -52,7 +52,7 @@ def main(argv: list[str]) -> int:
 
 
 def _print_table(summary) -> None:  # type: ignore[no-untyped-def]
-    from helpers.report import format_table
+    from helpers.render.report_text import format_table
 
     if hasattr(summary, "table"):  # a sweep
         print(summary.table.to_string(index=False, na_rep="-"))

@@ -58,10 +58,10 @@ def throughput() -> dict:
     import numpy as np
     from ai_edge_litert.interpreter import Interpreter
 
-    from helpers.dataset import load_dataset, locate_dataset
-    from helpers.evaluate import LiteRtRunner, quantize
-    from helpers.specs import load_specs
-    from helpers.tflite_model import inspect_tflite
+    from helpers.core.dataset import load_dataset, locate_dataset
+    from helpers.core.flatbuffer import inspect_tflite
+    from helpers.core.specs import load_specs
+    from helpers.measure.litert import LiteRtRunner, quantize
 
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([PY, "main.py", "--input_dir", "models/digits_cnn", "--PTQ", "-q", "int8", "--quiet",
@@ -112,7 +112,7 @@ def invoke_floor(content: bytes, quantized, batch: int) -> float:
     on this machine can beat it, so loop time / floor bounds the speed-up."""
     from ai_edge_litert.interpreter import Interpreter
 
-    from helpers.evaluate import BATCH_THREADS
+    from helpers.measure.litert import BATCH_THREADS
 
     interpreter = Interpreter(model_content=content, num_threads=BATCH_THREADS)
     interpreter.resize_tensor_input(0, (batch,) + quantized.shape[1:], strict=False)
@@ -155,20 +155,20 @@ def converter_leak() -> dict:
     code = """
 import resource, json
 from pathlib import Path
-from helpers.tf_runtime import freeze_loaded_objects, seed_everything
-from helpers.specs import load_specs
-from helpers.model_io import load_model
-from helpers.dataset import load_dataset, locate_dataset, split_dataset
-from helpers.convert import convert
-from helpers.variants import RECIPES
-from helpers.config import Quantization
+from helpers.frontend.tf_runtime import freeze_loaded_objects, seed_everything
+from helpers.core.specs import load_specs
+from helpers.frontend.model_loader import load_model
+from helpers.core.dataset import load_dataset, locate_dataset, split_dataset
+from helpers.convert.converter import convert
+from helpers.core.variant import converted_plan
+from helpers.core.quantization import Quantization
 seed_everything()
 d = Path('models/co2_lstm'); s = load_specs(d); m = load_model(d, s)
 x = split_dataset(load_dataset(locate_dataset(d, s), s)).calibration.x
 freeze_loaded_objects()
 def rss(): return int(open('/proc/self/statm').read().split()[1]) * 4096 / 2**20
-convert(m, s, RECIPES[Quantization.INT8], x); first = rss()
-for _ in range(15): convert(m, s, RECIPES[Quantization.INT8], x)
+convert(m, s, converted_plan(Quantization.INT8), x); first = rss()
+for _ in range(15): convert(m, s, converted_plan(Quantization.INT8), x)
 print(json.dumps({'after_1': first, 'after_16': rss()}))
 """
     out = subprocess.run([PY, "-c", code], capture_output=True, text=True, check=True, cwd=str(ROOT)).stdout
@@ -179,7 +179,7 @@ def efficiency(export: Path, report: dict) -> list[dict]:
     """.tflite bytes over the weights' physical floor, compressed size, arena over live activations."""
     import numpy as np
 
-    from helpers.tflite_model import parse_model
+    from helpers.core.flatbuffer import parse_model
 
     itemsize = {0: 4, 1: 2, 2: 4, 3: 1, 7: 2, 9: 1}
 
@@ -214,7 +214,7 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {memory:.0f} GiB memory, {platform.machine()}, Python {platform.python_version()}"
 
 
-from helpers.evaluate import BATCH_THREADS  # noqa: E402
+from helpers.measure.litert import BATCH_THREADS  # noqa: E402
 
 
 def render(label: str, startup: dict, speed: dict, runs: dict, leak: dict, export_root: Path) -> str:

@@ -9,35 +9,11 @@ import argparse
 import difflib
 import os
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import Sequence
 
+from helpers.core.quantization import ALL_PTQ, DEFAULT_PTQ, QAT_OUTPUTS, Quantization
 from helpers.errors import ConfigError
-
-
-class Quantization(str, Enum):
-    """The `-q` choices. The values are the names users of the original scripts know."""
-
-    NONE = "None"
-    DYNAMIC_RANGE = "dynamic_range"
-    FLOAT16 = "float16"
-    INTEGER_WITH_FLOAT_FALLBACK = "integer_with_float_fallback"
-    INT8 = "int8"
-    INT16X8 = "integer_with_8bits_weights_and_16bit_activations"
-    ALL = "all"
-
-
-# Every post-training quantization `-q all` expands to, in the order they are reported.
-ALL_PTQ: tuple[Quantization, ...] = (
-    Quantization.DYNAMIC_RANGE,
-    Quantization.FLOAT16,
-    Quantization.INTEGER_WITH_FLOAT_FALLBACK,
-    Quantization.INT8,
-    Quantization.INT16X8,
-)
-
-DEFAULT_PTQ = Quantization.INTEGER_WITH_FLOAT_FALLBACK
 
 _SIZE_SUFFIXES = {"": 1, "B": 1, "K": 1024, "KB": 1024, "KIB": 1024,
                   "M": 1024**2, "MB": 1024**2, "MIB": 1024**2}
@@ -177,9 +153,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_QAT_OUTPUTS = (Quantization.NONE, Quantization.INT8)
-
-
 def _reject_conflicts(args: argparse.Namespace, quantization: Quantization | None) -> None:
     """ConfigError for flags that contradict each other or are out of range; never rewrite them."""
     if quantization not in (None, Quantization.NONE) and not (args.PTQ or args.QAT):
@@ -211,7 +184,7 @@ def _reject_conflicts(args: argparse.Namespace, quantization: Quantization | Non
         raise ConfigError("--sweep_sparsity needs --sweep", "add --sweep")
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs} is out of range", "use 1 or more")
-    if args.QAT and quantization not in (None, *_QAT_OUTPUTS):
+    if args.QAT and quantization not in (None, *QAT_OUTPUTS):
         raise ConfigError(f"--QAT converts to int8, so `-q {quantization.value}` does not apply",
                           "use `--QAT` (float input/output) or `--QAT -q int8` (int8 input/output), "
                           "or --PTQ to compare quantization types")

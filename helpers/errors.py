@@ -54,3 +54,12 @@ class BudgetError(PipelineError):
     """The final variant does not fit the flash or RAM budget (the export is still written)."""
 
     exit_code = 3
+
+
+def first_line(exc: BaseException, limit: int = 160) -> str:
+    """The first non-empty line of an exception's message (its type name when it has none),
+    cut to `limit` characters: how a dependency's error is quoted inside a one-line message."""
+    for line in str(exc).splitlines():
+        if line.strip():
+            return line.strip()[:limit]
+    return type(exc).__name__

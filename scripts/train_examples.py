@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from helpers.tf_runtime import seed_everything, tf_keras  # noqa: E402
+from helpers.frontend.tf_runtime import seed_everything, tf_keras  # noqa: E402
 
 CO2_WINDOW = 24
 HELD_OUT_FRACTION = 0.4  # the shipped CSV holds only rows the model never trained on

@@ -1,6 +1,7 @@
 """Shared fixtures: tiny models trained in seconds on data sets that ship inside scikit-learn."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -13,6 +14,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+
+def tree_hash(root: Path) -> str:
+    """Hash of every file's path and bytes below root (missing root hashes to a constant)."""
+    digest = hashlib.sha256()
+    if root.exists():
+        for path in sorted(p for p in root.rglob("*")):
+            digest.update(str(path.relative_to(root)).encode())
+            if path.is_file():
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def write_model_dir(directory: Path, model, specs: dict, frame: pd.DataFrame, filename: str = "model.h5") -> Path:
@@ -29,7 +41,7 @@ def iris_dir(tmp_path_factory) -> Path:
     """A 4-16-3 MLP on iris, labels as class names in the CSV."""
     from sklearn.datasets import load_iris
 
-    from helpers.tf_runtime import seed_everything, tf_keras
+    from helpers.frontend.tf_runtime import seed_everything, tf_keras
 
     iris = load_iris()
     x = iris.data.astype(np.float32)
@@ -52,7 +64,7 @@ def diabetes_dir(tmp_path_factory) -> Path:
     """A small regression MLP on scikit-learn's diabetes data, target normalised in specs."""
     from sklearn.datasets import load_diabetes
 
-    from helpers.tf_runtime import seed_everything, tf_keras
+    from helpers.frontend.tf_runtime import seed_everything, tf_keras
 
     data = load_diabetes()
     x = data.data.astype(np.float32)
@@ -113,7 +125,7 @@ def digits_mlp_dir(tmp_path_factory) -> Path:
     """A 64-256-128-10 MLP on scikit-learn's digits: enough weights for LUT compression to pay off."""
     from sklearn.datasets import load_digits
 
-    from helpers.tf_runtime import seed_everything, tf_keras
+    from helpers.frontend.tf_runtime import seed_everything, tf_keras
 
     digits = load_digits()
     seed_everything()

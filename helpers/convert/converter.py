@@ -1,0 +1,102 @@
+"""Keras model -> TFLite flatbuffer, one variant at a time."""
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from helpers.convert import recipes
+from helpers.core.flatbuffer import float_compute_ops, inspect_tflite
+from helpers.core.specs import Specs
+from helpers.core.variant import TfliteModel, VariantPlan
+from helpers.errors import ModelError
+from helpers.frontend.model_loader import LoadedModel
+from helpers.frontend.tf_runtime import collect_conversion_garbage, tf
+from helpers.native_output import native_stderr_silenced
+
+CALIBRATION_SAMPLES = 300  # more adds conversion time but does not move int8 ranges measurably
+
+
+def representative_dataset(calibration_x: np.ndarray) -> Callable[[], Iterator[list[np.ndarray]]]:
+    """The converter's calibration generator: one row at a time, batch of 1, in a fixed order."""
+    rows = calibration_x[:CALIBRATION_SAMPLES].astype(np.float32)
+
+    def generate() -> Iterator[list[np.ndarray]]:
+        for row in rows:
+            yield [row[np.newaxis, ...]]
+
+    return generate
+
+
+_OP_PATTERN = re.compile(r"'(tf\.[A-Za-z0-9_]+|[A-Z][A-Z0-9_]{2,})'|\b(tf\.[A-Za-z0-9_]+)")
+
+
+def converter_message(exc: BaseException) -> str:
+    """TensorFlow's own words for a failed conversion: its first line that says `error`, else its
+    first line. The pipeline's messages quote it, so the user sees the real cause."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    chosen = next((line for line in lines if "error" in line.lower()), lines[0] if lines else type(exc).__name__)
+    return chosen[:200]
+
+
+def _conversion_error(exc: Exception, plan: VariantPlan, specs: Specs) -> ModelError:
+    text = str(exc)
+    ops = sorted({a or b for a, b in _OP_PATTERN.findall(text)} - {"INT8", "FLOAT32", "TFLITE_BUILTINS"})
+    named = f" (ops: {', '.join(ops[:6])})" if ops else ""
+    said = converter_message(exc)
+    tf_ops = [op for op in ops if op.startswith("tf.")]
+    if tf_ops:
+        return ModelError(f"the model needs TensorFlow ops TFLite has no builtin for ({', '.join(tf_ops[:6])})",
+                          "replace those layers, or add --allow_select_ops (the variant then cannot run on a "
+                          "microcontroller)", specs.path)
+    if plan.traits.integer_only:
+        return ModelError(f"`-q {plan.quantization.value}` cannot express every op of the model{named}; "
+                          f"the converter said: {said}",
+                          "use `-q integer_with_float_fallback`, which keeps those ops in float", specs.path)
+    return ModelError(f"TFLite conversion to {plan.name} failed{named}: {said}",
+                      "see the converter's message; run with --verbose for TensorFlow's full log", specs.path)
+
+
+def variable_holder(model: LoadedModel) -> Any:
+    """A bare tf.Module owning the model's variables, to give the converter as its trackable.
+
+    The converter saves its trackable as a SavedModel before converting. Given the Keras model it
+    traces every layer's call functions (4-5 s for the LSTM example); given only the variables it
+    saves in a fraction of that and produces byte-identical flatbuffers (BENCHMARKS.md)."""
+    holder = tf.Module()
+    holder.model_variables = list(getattr(model.keras, "variables", []))
+    return holder
+
+
+def make_converter(model: LoadedModel, specs: Specs) -> Any:
+    """A TFLiteConverter for the batch-1 concrete function of the model."""
+    concrete = model.concrete_function()
+    return tf.lite.TFLiteConverter.from_concrete_functions([concrete], variable_holder(model))
+
+
+def convert(model: LoadedModel, specs: Specs, plan: VariantPlan, calibration_x: np.ndarray,
+            allow_select_ops: bool = False) -> TfliteModel:
+    """Convert through a batch-1 concrete function with the plan's converter settings.
+
+    `allow_select_ops` lets TensorFlow ops TFLite lacks through as TF Select (Flex) ops."""
+    converter: Any = make_converter(model, specs)
+    representative = representative_dataset(calibration_x) if plan.calibrated else None
+    recipes.configure(converter, plan, representative)
+    if allow_select_ops:
+        builtins = converter.target_spec.supported_ops or {tf.lite.OpsSet.TFLITE_BUILTINS}
+        converter.target_spec.supported_ops = set(builtins) | {tf.lite.OpsSet.SELECT_TF_OPS}
+    try:
+        with native_stderr_silenced():
+            content = bytes(converter.convert())
+    except Exception as exc:  # the converter raises ConverterError, RuntimeError, ValueError...
+        raise _conversion_error(exc, plan, specs) from None
+    finally:
+        collect_conversion_garbage()
+    if plan.traits.integer_only:
+        floating = float_compute_ops(content)
+        if floating:
+            raise ModelError(f"`-q {plan.quantization.value}` cannot express {', '.join(floating)} in integers "
+                             "(the converter left it in float)",
+                             "use `-q integer_with_float_fallback`, which keeps those ops in float", specs.path)
+    return TfliteModel(plan=plan, content=content, info=inspect_tflite(content))

@@ -1,0 +1,109 @@
+"""Where quantization hurts: TensorFlow's quantization debugger, per layer.
+
+The debugger runs the float and the quantized model side by side on the calibration rows and
+reports, per quantized op, the error its quantization adds. RMSE divided by the scale is that
+error in quantization steps; the TensorFlow guide's rule of thumb keeps a layer in float when it
+is above about 0.7. A selectively quantized model denylists those layers.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from helpers.convert import recipes
+from helpers.convert.converter import CALIBRATION_SAMPLES, make_converter, representative_dataset
+from helpers.core.flatbuffer import inspect_tflite
+from helpers.core.specs import Specs
+from helpers.core.variant import TfliteModel, VariantPlan, keep_float_plan
+from helpers.errors import ModelError
+from helpers.frontend.model_loader import LoadedModel
+from helpers.frontend.tf_runtime import tf
+from helpers.native_output import native_stderr_silenced
+
+RMSE_SCALE_THRESHOLD = 0.7
+DEBUG_ROWS = 100  # the debugger runs two interpreters per row; 100 rows rank layers reliably
+
+
+@dataclass(frozen=True)
+class LayerErrors:
+    """The debugger's per-layer table, with `rmse/scale` added."""
+
+    table: pd.DataFrame
+
+    def worst(self, threshold: float = RMSE_SCALE_THRESHOLD) -> list[str]:
+        """Tensor names whose RMSE/scale exceeds the threshold."""
+        return self.table.loc[self.table["rmse/scale"] > threshold, "tensor_name"].tolist()
+
+
+class _FromResetState(tf.lite.experimental.QuantizationDebugger):
+    """The debugger with every row starting from zero recurrent state.
+
+    The stock debugger invokes the same two interpreters row after row, so a fused LSTM's
+    variable tensors would carry one row's state into the next (TfliteInfo.stateful). Both
+    interpreters get their inputs through `_set_input_tensors` before every invoke, so resetting
+    there covers every row; for a model without variable tensors the reset does nothing."""
+
+    def _set_input_tensors(self, interpreter: Any, tensor_data: Any, initialize: bool) -> None:
+        super()._set_input_tensors(interpreter, tensor_data, initialize)
+        interpreter.reset_all_variables()
+
+
+def _converter(model: LoadedModel, specs: Specs, plan: VariantPlan, calibration_x: np.ndarray) -> Any:
+    """The converter set up exactly as convert() sets it up for `plan`: the same calibration rows
+    (so a --keep_float model shares its base's ranges) and the same input/output types."""
+    converter = make_converter(model, specs)
+    recipes.configure(converter, plan, representative_dataset(calibration_x[:CALIBRATION_SAMPLES]))
+    return converter
+
+
+def layer_errors(model: LoadedModel, specs: Specs, plan: VariantPlan, calibration_x: np.ndarray,
+                 debug_x: np.ndarray | None = None) -> LayerErrors:
+    """Per-layer quantization error of an integer plan calibrated on `calibration_x`, measured on
+    `debug_x` (by default the first DEBUG_ROWS calibration rows)."""
+    debug_dataset = representative_dataset(calibration_x[:DEBUG_ROWS] if debug_x is None else debug_x)
+    with native_stderr_silenced():
+        debugger = _FromResetState(converter=_converter(model, specs, plan, calibration_x),
+                                   debug_dataset=debug_dataset)
+        debugger.run()
+        buffer = io.StringIO()
+        debugger.layer_statistics_dump(buffer)
+    table = pd.read_csv(io.StringIO(buffer.getvalue()))
+    scale = table["scale"].replace(0, np.nan)
+    table["rmse/scale"] = (np.sqrt(table["mean_squared_error"]) / scale).fillna(0.0)
+    return LayerErrors(table=table)
+
+
+def match_layers(errors: LayerErrors, layer_names: tuple[str, ...], specs: Specs) -> list[str]:
+    """Tensor names of the ops that belong to the named Keras layers."""
+    chosen = []
+    for name in layer_names:
+        hits = [t for t in errors.table["tensor_name"] if name in t.replace(";", "/").split("/")]
+        if not hits:
+            known = sorted({part for t in errors.table["tensor_name"] for part in t.replace(";", "/").split("/")
+                            if part and not part.startswith(("MatMul", "BiasAdd", "Relu", "StatefulPartitioned"))})
+            raise ModelError(f"--keep_float: no quantized op belongs to layer {name!r}",
+                             f"name one of: {', '.join(known[:12])}", specs.path)
+        chosen += hits
+    return list(dict.fromkeys(chosen))
+
+
+def selective_model(model: LoadedModel, specs: Specs, base: VariantPlan, calibration_x: np.ndarray,
+                    keep_float: list[str]) -> TfliteModel:
+    """The base plan's model with the listed ops left in float: calibrated on the base's rows and
+    quantized with the base's input and output types (int8 stays int8 at the edges), so it is the
+    base model with exactly those layers in float."""
+    from tensorflow.lite.python import convert as tflite_convert
+
+    converter = _converter(model, specs, base, calibration_x)
+    converter._experimental_calibrate_only = True  # calibrate as convert() does, quantize below
+    io_type = tf.int8 if base.traits.integer_only else tf.float32
+    with native_stderr_silenced():
+        calibrated = converter.convert()
+        content = bytes(tflite_convert.mlir_quantize(
+            calibrated, disable_per_channel=converter._experimental_disable_per_channel,
+            input_data_type=io_type, output_data_type=io_type, denylisted_nodes=keep_float))
+    return TfliteModel(plan=keep_float_plan(base, len(keep_float)), content=content, info=inspect_tflite(content))

@@ -1,0 +1,165 @@
+"""The only place that finds and loads models: SavedModel directory, `.h5` (Keras 2) or `.keras` (Keras 3)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from helpers.core.specs import Specs
+from helpers.errors import ModelError, first_line
+from helpers.frontend.tf_runtime import tf, tf_keras
+
+PREDICT_BATCH = 512
+
+
+class ModelFormat(str, Enum):
+    """How the model was saved."""
+
+    SAVED_MODEL = "saved_model"
+    H5 = "h5"
+    KERAS3 = "keras"
+    ONNX = "onnx"
+    PT2 = "pt2"
+
+
+FOREIGN_FORMATS = (ModelFormat.ONNX, ModelFormat.PT2)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model ready to run and to convert. `keras` is the Keras object (Keras 2 or 3)."""
+
+    keras: Any
+    format: ModelFormat
+    path: Path
+    is_keras2: bool
+    input_shape: tuple[int, ...] = ()
+    permutation: tuple[int, ...] = ()   # specs layout -> model layout (ONNX/PyTorch models)
+    onnx_path: Path | None = None       # the ONNX file the reference runs on (ONNX/PyTorch models)
+
+    @property
+    def is_foreign(self) -> bool:
+        """An ONNX or PyTorch model, converted with onnx2tf."""
+        return self.format in FOREIGN_FORMATS
+
+    @property
+    def transposes_input(self) -> bool:
+        """Whether the model takes its input in another layout than specs.json describes."""
+        return self.permutation != tuple(range(len(self.permutation)))
+
+    def to_model_layout(self, x: np.ndarray) -> np.ndarray:
+        """Rows in the specs layout -> rows in the model's layout."""
+        if not self.transposes_input:
+            return x
+        return np.ascontiguousarray(x.transpose((0,) + tuple(axis + 1 for axis in self.permutation)))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Batched float inference on normalised inputs."""
+        outputs = [np.asarray(self._call(tf.constant(x[start:start + PREDICT_BATCH])))
+                   for start in range(0, len(x), PREDICT_BATCH)]
+        return np.concatenate(outputs, axis=0)
+
+    def _call(self, batch: Any) -> Any:
+        return self.keras(batch, training=False)
+
+    def concrete_function(self, input_shape: tuple[int, ...] | None = None) -> Any:
+        """A concrete function with a fixed batch of 1.
+
+        RNNs only convert to the fused TFLite ops (UNIDIRECTIONAL_SEQUENCE_LSTM, ...) from a static
+        batch, and a microcontroller runs one sample at a time anyway.
+        """
+        shape = self.input_shape or input_shape or ()
+        function: Callable[[Any], Any] = tf.function(lambda inputs: self.keras(inputs, training=False))
+        concrete = function.get_concrete_function(tf.TensorSpec((1,) + tuple(shape), tf.float32))
+        if self.is_keras2:
+            return concrete
+        # Keras 3 variables are not captured as constants by the converter (it would emit
+        # VAR_HANDLE/READ_VARIABLE ops reading uninitialised state): freeze them first.
+        from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+        return convert_variables_to_constants_v2(concrete)
+
+
+def find_model(model_dir: Path) -> tuple[Path, ModelFormat]:
+    """The one model in the directory, or a ModelError naming what was found."""
+    candidates: list[tuple[Path, ModelFormat]] = []
+    for saved_model_pb in sorted(model_dir.rglob("saved_model.pb")):
+        candidates.append((saved_model_pb.parent, ModelFormat.SAVED_MODEL))
+    candidates += [(p, ModelFormat.H5) for p in sorted(model_dir.glob("*.h5"))]
+    candidates += [(p, ModelFormat.KERAS3) for p in sorted(model_dir.glob("*.keras"))]
+    candidates += [(p, ModelFormat.ONNX) for p in sorted(model_dir.glob("*.onnx"))]
+    candidates += [(p, ModelFormat.PT2) for p in sorted(model_dir.glob("*.pt2"))]
+    if not candidates:
+        raise ModelError("no model found",
+                         "add a SavedModel directory, or one .h5, .keras, .onnx or .pt2 file", model_dir)
+    if len(candidates) > 1:
+        names = ", ".join(str(p.relative_to(model_dir)) for p, _ in candidates)
+        raise ModelError(f"several candidate models ({names})", "keep exactly one model in the directory", model_dir)
+    return candidates[0]
+
+
+def _load_keras(path: Path, model_format: ModelFormat) -> tuple[Any, bool]:
+    if model_format is ModelFormat.KERAS3:
+        import keras  # Keras 3: the format TensorFlow 2.16+ saves by default
+
+        return keras.saving.load_model(path, compile=False), False
+    return tf_keras.models.load_model(path, compile=False), True
+
+
+def load_model(model_dir: Path, specs: Specs, keep_layout: bool = False) -> LoadedModel:
+    """Find, load and check the model against the specs shapes."""
+    path, model_format = find_model(model_dir)
+    if model_format in FOREIGN_FORMATS:
+        return _load_foreign(path, model_format, specs, keep_layout)
+    try:
+        keras_model, is_keras2 = _load_keras(path, model_format)
+    except Exception as exc:  # loaders raise many unrelated types for a corrupt file
+        raise ModelError(f"cannot load the model ({first_line(exc)})",
+                         "check the file is complete and was saved with model.save()", path) from None
+    _check_shapes(keras_model, specs, path)
+    return LoadedModel(keras=keras_model, format=model_format, path=path, is_keras2=is_keras2,
+                       input_shape=specs.input.shape, permutation=tuple(range(len(specs.input.shape))))
+
+
+def _load_foreign(path: Path, model_format: ModelFormat, specs: Specs, keep_layout: bool) -> LoadedModel:
+    """ONNX or PyTorch: onnx2tf into a temporary SavedModel, then its serving signature."""
+    from helpers.frontend import onnx_torch as foreign
+
+    workdir = foreign.new_workdir()
+    onnx_path, saved_model = foreign.convert_to_saved_model(path, specs, keep_layout, workdir)
+    callable_model = foreign.load_saved_model(saved_model)
+    permutation = foreign.layout_permutation(specs.input.shape, callable_model.input_shape, path)
+    model_shape = tuple(specs.input.shape[axis] for axis in permutation)
+    declared_out, actual_out = specs.output.shape, tuple(callable_model.output_shape[1:])
+    if len(declared_out) != len(actual_out) or any(a is not None and a != d for a, d in zip(actual_out, declared_out)):
+        raise ModelError(f"specs output.shape {list(declared_out)} does not match the model's output shape "
+                         f"{list(actual_out)}", "set output.shape in specs.json to the model's shape", specs.path)
+    # is_keras2=False: the signature's variables are frozen into constants before conversion
+    return LoadedModel(keras=callable_model, format=model_format, path=path, is_keras2=False,
+                       input_shape=model_shape, permutation=permutation, onnx_path=onnx_path)
+
+
+def _shape_of(shape: Any) -> tuple[Any, ...]:
+    if isinstance(shape, list):
+        if len(shape) != 1:
+            raise ValueError("multiple tensors")
+        shape = shape[0]
+    return tuple(shape)
+
+
+def _check_shapes(keras_model: Any, specs: Specs, path: Path) -> None:
+    try:
+        model_in = _shape_of(keras_model.input_shape)[1:]
+        model_out = _shape_of(keras_model.output_shape)[1:]
+    except (AttributeError, ValueError):
+        raise ModelError("the model must have exactly one input and one output",
+                         "wrap the model so that it takes one tensor and returns one tensor", path) from None
+    for what, declared, actual in (("input", specs.input.shape, model_in), ("output", specs.output.shape, model_out)):
+        fits = len(declared) == len(actual) and all(a is None or a == d for a, d in zip(actual, declared))
+        if not fits:
+            raise ModelError(f"specs {what}.shape {list(declared)} does not match the model's {what} "
+                             f"shape {[d for d in actual]}", f"set {what}.shape in specs.json to the model's shape",
+                             specs.path)

@@ -1,0 +1,270 @@
+"""Pruning, weight clustering and quantization-aware training with tensorflow-model-optimization.
+
+Order: prune -> cluster (sparsity-preserving after pruning) -> QAT (pruning-preserving after
+pruning). Each step fine-tunes on the calibration rows with the specs `training` settings,
+and strips its wrappers so that conversion sees plain Keras layers.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+import numpy as np
+import tensorflow_model_optimization as tfmot
+
+from helpers.config import RunConfig
+from helpers.core.dataset import SplitDataset
+from helpers.core.specs import Specs, Task
+from helpers.core.variant import Lineage
+from helpers.errors import ModelError, first_line
+from helpers.frontend.keras2_rebuild import to_keras2
+from helpers.frontend.model_loader import LoadedModel
+from helpers.frontend.tf_runtime import seed_everything, tf_keras
+
+log = logging.getLogger("mcu_deploy")
+
+_OPTIMIZERS: dict[str, Callable[[float], Any]] = {
+    "adam": lambda lr: tf_keras.optimizers.Adam(lr),
+    "sgd": lambda lr: tf_keras.optimizers.SGD(lr, momentum=0.9),
+    "rmsprop": lambda lr: tf_keras.optimizers.RMSprop(lr),
+}
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """How to fine-tune: from specs `training`, defaults from the task."""
+
+    optimizer: str
+    learning_rate: float
+    batch_size: int
+    loss: str
+
+
+@dataclass(frozen=True)
+class PruneSettings:
+    """Pruning schedule and policy."""
+
+    initial_sparsity: float
+    final_sparsity: float
+    epochs: int
+    policy: str | None
+
+
+@dataclass(frozen=True)
+class OptimizedModel:
+    """The optimized Keras model and what was done to it."""
+
+    model: LoadedModel
+    pruned: bool
+    clustered: bool
+    qat: bool
+    prune: PruneSettings | None
+    clusters: int | None
+    qat_layers: tuple[str, ...]
+    float_layers: tuple[str, ...]
+
+    @property
+    def lineage(self) -> Lineage:
+        """What was done, as variant plans name it."""
+        return Lineage(pruned=self.pruned, clustered=self.clustered, qat=self.qat)
+
+    def details(self) -> dict[str, Any]:
+        """report.json `optimization`: the pruning settings, clusters and quantization-aware layers."""
+        details: dict[str, Any] = {}
+        if self.prune:
+            details["pruning"] = {"final_sparsity": self.prune.final_sparsity,
+                                  "initial_sparsity": self.prune.initial_sparsity,
+                                  "epochs": self.prune.epochs, "policy": self.prune.policy}
+        if self.clusters:
+            details["clusters"] = self.clusters
+        if self.qat:
+            details["qat_layers"] = list(self.qat_layers)
+            details["float_layers"] = list(self.float_layers)
+        return details
+
+
+def _number(block: Any, key: str, default: float, kind: type, low: float, high: float, specs: Specs,
+            where: str) -> Any:
+    value = block.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ModelError(f"specs `{where}.{key}` must be a number from {low} to {high}, got {value!r}",
+                         f"fix `{where}.{key}` in specs.json", specs.path)
+    return kind(value)
+
+
+def training_settings(specs: Specs) -> TrainingSettings:
+    """specs `training`, with defaults that suit the task."""
+    block = specs.block("training")
+    if specs.task is Task.CLASSIFICATION:
+        default_loss = "binary_crossentropy" if specs.output.size == 1 else "sparse_categorical_crossentropy"
+    else:
+        default_loss = "mse"
+    optimizer = str(block.get("optimizer", "adam")).lower()
+    if optimizer not in _OPTIMIZERS:
+        raise ModelError(f"unknown optimizer {optimizer!r} in specs `training`",
+                         f"use one of {', '.join(_OPTIMIZERS)}", specs.path)
+    return TrainingSettings(
+        optimizer=optimizer,
+        learning_rate=_number(block, "learning_rate", 1e-3, float, 1e-7, 1.0, specs, "training"),
+        batch_size=_number(block, "batch_size", 32, int, 1, 65536, specs, "training"),
+        loss=str(block.get("loss", default_loss)))
+
+
+def prune_settings(specs: Specs, config: RunConfig) -> PruneSettings:
+    """specs `pruning` overridden by --sparsity, --prune_epochs and --prune_policy."""
+    block = specs.block("pruning")
+    final = config.sparsity if config.sparsity is not None else _number(
+        block, "final_sparsity", 0.5, float, 0.0, 0.99, specs, "pruning")
+    initial = min(_number(block, "initial_sparsity", 0.0, float, 0.0, 0.99, specs, "pruning"), final)
+    epochs = config.prune_epochs if config.prune_epochs is not None else _number(
+        block, "epochs", 2, int, 1, 1000, specs, "pruning")
+    policy = config.prune_policy or block.get("policy")
+    if policy not in (None, "xnnpack"):
+        raise ModelError(f"unknown pruning policy {policy!r}", 'use "xnnpack" or leave it out', specs.path)
+    return PruneSettings(initial, final, epochs, policy)
+
+
+def _targets(specs: Specs, data: SplitDataset) -> np.ndarray:
+    y = data.calibration.y
+    if specs.task is Task.CLASSIFICATION:
+        return y.astype(np.float32) if specs.output.size == 1 else y
+    mean, std = specs.output.normalisation.as_lists(specs.output.size)
+    return ((y.reshape(len(y), -1) - np.asarray(mean)) / np.asarray(std)).astype(np.float32).reshape(
+        (len(y),) + specs.output.shape)
+
+
+class _EpochProgress(tf_keras.callbacks.Callback):
+    """One log line per fine-tuning epoch (shown unless --quiet)."""
+
+    def __init__(self, what: str, epochs: int) -> None:
+        super().__init__()
+        self.what, self.epochs = what, epochs
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        log.info("  %s epoch %d/%d%s", self.what, epoch + 1, self.epochs, f": loss {loss:.4g}" if loss else "")
+
+
+def _fine_tune(model: Any, specs: Specs, data: SplitDataset, settings: TrainingSettings, epochs: int,
+               callbacks: list[Any], learning_rate_scale: float = 1.0) -> None:
+    seed_everything()
+    model.compile(optimizer=_OPTIMIZERS[settings.optimizer](settings.learning_rate * learning_rate_scale),
+                  loss=settings.loss)
+    try:
+        model.fit(data.calibration.x, _targets(specs, data), epochs=epochs, batch_size=settings.batch_size,
+                  verbose=0, shuffle=True, callbacks=[*callbacks, _EpochProgress("fine-tuning", epochs)])
+    except (ValueError, TypeError) as exc:
+        raise ModelError(f"fine-tuning failed ({first_line(exc)})",
+                         "check specs `training.loss` matches the labels and the output shape", specs.path) from None
+
+
+def prune(keras_model: Any, specs: Specs, data: SplitDataset, settings: PruneSettings,
+          training: TrainingSettings) -> Any:
+    """prune_low_magnitude with a PolynomialDecay reaching the final sparsity on the last step."""
+    steps = math.ceil(len(data.calibration) / training.batch_size) * settings.epochs
+    # frequency=1: fine-tuning is short, so prune on every step or the schedule never reaches its end
+    schedule = tfmot.sparsity.keras.PolynomialDecay(settings.initial_sparsity, settings.final_sparsity,
+                                                     begin_step=0, end_step=max(steps - 1, 1), frequency=1)
+    kwargs: dict[str, Any] = {"pruning_schedule": schedule}
+    if settings.policy == "xnnpack":
+        kwargs["pruning_policy"] = tfmot.sparsity.keras.PruneForLatencyOnXNNPack()
+    try:
+        wrapped = tfmot.sparsity.keras.prune_low_magnitude(keras_model, **kwargs)
+    except ValueError as exc:
+        reason = first_line(exc, 200)
+        fix = ("run without --prune_policy xnnpack (that policy needs a Conv2D stem and global pooling)"
+               if settings.policy else "prune a model built from standard Keras layers")
+        raise ModelError(f"cannot prune this model: {reason}", fix, specs.path) from None
+    _fine_tune(wrapped, specs, data, training, settings.epochs, [tfmot.sparsity.keras.UpdatePruningStep()])
+    return tfmot.sparsity.keras.strip_pruning(wrapped)
+
+
+def cluster(keras_model: Any, specs: Specs, data: SplitDataset, clusters: int, epochs: int,
+            training: TrainingSettings, preserve_sparsity: bool) -> Any:
+    """cluster_weights with k-means++ centroids; keeps zeros at zero after pruning."""
+    init = tfmot.clustering.keras.CentroidInitialization.KMEANS_PLUS_PLUS
+    try:
+        wrapped = tfmot.clustering.keras.cluster_weights(keras_model, number_of_clusters=clusters,
+                                                         cluster_centroids_init=init,
+                                                         preserve_sparsity=preserve_sparsity)
+    except ValueError as exc:
+        raise ModelError(f"cannot cluster this model: {first_line(exc, 200)}",
+                         "cluster a model built from standard Keras layers", specs.path) from None
+    # A lower learning rate keeps the centroids from drifting far from the trained weights.
+    _fine_tune(wrapped, specs, data, training, epochs, [], learning_rate_scale=0.1)
+    return tfmot.clustering.keras.strip_clustering(wrapped)
+
+
+def _quantizable(layer: Any) -> bool:
+    registry = tfmot.quantization.keras.default_8bit.Default8BitQuantizeRegistry()
+    return bool(registry.supports(layer))
+
+
+def quantization_aware(keras_model: Any, specs: Specs, data: SplitDataset, training: TrainingSettings,
+                       preserve_sparsity: bool) -> tuple[Any, tuple[str, ...], tuple[str, ...]]:
+    """quantize_model on the layers that can be annotated; the rest stay in float.
+
+    Returns the fine-tuned model, the quantization-aware layer names and the float ones."""
+    qkeras = tfmot.quantization.keras
+    layers = [layer for layer in keras_model.layers if type(layer).__name__ != "InputLayer"]
+    aware = tuple(layer.name for layer in layers if _quantizable(layer))
+    floating = tuple(layer.name for layer in layers if layer.name not in aware)
+    if not aware:
+        raise ModelError("no layer of this model can be quantization-aware trained "
+                         f"(layers: {', '.join(type(layer).__name__ for layer in layers)})",
+                         "use --PTQ instead of --QAT", specs.path)
+
+    def annotate(layer: Any) -> Any:
+        return qkeras.quantize_annotate_layer(layer) if layer.name in aware else layer
+
+    scheme = None
+    if preserve_sparsity:
+        from tensorflow_model_optimization.python.core.quantization.keras.collab_opts.prune_preserve import (
+            default_8bit_prune_preserve_quantize_scheme as prune_preserve,
+        )
+
+        scheme = prune_preserve.Default8BitPrunePreserveQuantizeScheme()
+    try:
+        annotated = tf_keras.models.clone_model(keras_model, clone_function=annotate)
+        annotated.set_weights(keras_model.get_weights())
+        with qkeras.quantize_scope():
+            model = qkeras.quantize_apply(annotated, scheme) if scheme else qkeras.quantize_apply(annotated)
+    except (ValueError, RuntimeError, TypeError) as exc:
+        first = first_line(exc, 200)
+        raise ModelError(f"quantization-aware training cannot wrap this model ({first}); float layers: "
+                         f"{', '.join(floating) or 'none'}", "use --PTQ instead of --QAT", specs.path) from None
+    epochs = _number(specs.block("qat"), "epochs", 2, int, 1, 1000, specs, "qat")
+    _fine_tune(model, specs, data, training, epochs, [], learning_rate_scale=0.1)
+    return model, aware, floating
+
+
+def optimize(model: LoadedModel, specs: Specs, data: SplitDataset, config: RunConfig) -> OptimizedModel:
+    """Apply the optimizations the flags ask for, in order, to a Keras 2 copy of the model."""
+    keras_model = model.keras
+    if not model.is_keras2:
+        keras_model = to_keras2(model.keras, specs.input.shape, data.calibration.x, model.path)
+        log.info("rebuilt the Keras 3 model as Keras 2 for tensorflow-model-optimization (outputs match)")
+    else:
+        keras_model = tf_keras.models.clone_model(keras_model)  # never touch the loaded model's weights
+        keras_model.set_weights(model.keras.get_weights())
+    training = training_settings(specs)
+    pruning = prune_settings(specs, config) if config.prune else None
+    clusters = config.cluster or None
+    qat_layers: tuple[str, ...] = ()
+    float_layers: tuple[str, ...] = ()
+    if pruning:
+        log.info("pruning to %.0f%% sparsity over %d epochs", pruning.final_sparsity * 100, pruning.epochs)
+        keras_model = prune(keras_model, specs, data, pruning, training)
+    if clusters:
+        epochs = _number(specs.block("clustering"), "epochs", 2, int, 1, 1000, specs, "clustering")
+        log.info("clustering weights into %d centroids over %d epochs", clusters, epochs)
+        keras_model = cluster(keras_model, specs, data, clusters, epochs, training, preserve_sparsity=bool(pruning))
+    if config.qat:
+        log.info("quantization-aware training")
+        keras_model, qat_layers, float_layers = quantization_aware(keras_model, specs, data, training,
+                                                                   preserve_sparsity=bool(pruning))
+    return OptimizedModel(model=replace(model, keras=keras_model, is_keras2=True), pruned=bool(pruning),
+                          clustered=bool(clusters), qat=config.qat, prune=pruning, clusters=clusters,
+                          qat_layers=qat_layers, float_layers=float_layers)

@@ -1,0 +1,134 @@
+"""Measure one built variant: its metric on LiteRT, and TFLM's verdict (runs?, same answers,
+arena, test vectors). Returns a typed Measurement that carries the raw outputs along, so later
+steps (plots, the LUT twin's proof) read them from the result instead of a shared dict."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from helpers.core.dataset import SplitDataset
+from helpers.core.flatbuffer import TFLM_DECODE_OP
+from helpers.core.specs import Specs
+from helpers.core.timings import Timings
+from helpers.core.variant import TfliteModel
+from helpers.measure.litert import LiteRtRunner, dequantize, quantize
+from helpers.measure.metrics import compute_metrics
+from helpers.measure.tflm import MicroCheck, check_variant, max_difference, static_reason
+
+TEST_VECTOR_COUNT = 4
+
+
+@dataclass(frozen=True)
+class TestVector:
+    """One evaluation row in the model's input dtype and the output TFLM gave for it."""
+
+    input: tuple[float, ...]
+    output: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class TflmVerdict:
+    """What the TFLM host interpreter said about a variant; `runnable` None: not checked."""
+
+    runnable: bool | None = None
+    reason: str = ""
+    raw_outputs: np.ndarray | None = None
+    metrics: dict[str, float] | None = None
+    max_difference: float | None = None
+    difference_unit: str | None = None
+    arena_measured: int | None = None
+    arena_recommended: int | None = None
+    test_vectors: tuple[TestVector, ...] = ()
+    test_tolerance: float = 0.0
+
+    @property
+    def checked(self) -> bool:
+        """Whether TFLM ran at all."""
+        return self.runnable is not None
+
+    @property
+    def gets_firmware(self) -> bool:
+        """Firmware is written unless TFLM was seen to fail (unchecked firmware says so itself)."""
+        return self.runnable is not False
+
+
+def not_runnable(reason: str) -> TflmVerdict:
+    """TFLM cannot run the variant, and why."""
+    return TflmVerdict(runnable=False, reason=reason)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A variant's metric, how it was measured, its dequantized outputs and TFLM's verdict."""
+
+    metrics: dict[str, float]
+    evaluation: str
+    outputs: np.ndarray | None
+    tflm: TflmVerdict
+
+
+def _tolerance(tflite: TfliteModel, outputs: np.ndarray) -> float:
+    """One quantized step for integer outputs (optimized kernels may round differently);
+    a relative 1e-4 for float outputs."""
+    if tflite.info.output.is_quantized:
+        return 1.0
+    return float(1e-4 * (1.0 + np.max(np.abs(outputs)))) if outputs.size else 1e-4
+
+
+def tflm_verdict(tflite: TfliteModel, specs: Specs, quantized_inputs: np.ndarray, labels: np.ndarray,
+                 litert_raw: np.ndarray | None, check: MicroCheck | None = None) -> TflmVerdict:
+    """TFLM on every evaluation row: runnable?, metric, largest difference to LiteRT, arena.
+
+    `check` is a TFLM run of these very bytes on these rows, when one was already made (--strip)."""
+    check = check or check_variant(tflite.content, tflite.info, quantized_inputs)
+    if not check.runnable or check.outputs is None:
+        return not_runnable(check.reason)
+    outputs = check.outputs
+    values = dequantize(outputs, tflite.info.output)
+    if not np.all(np.isfinite(values)):
+        return not_runnable("TFLM produced NaN or infinite outputs")
+    vectors = tuple(TestVector(input=tuple(row.reshape(-1).tolist()), output=tuple(out.reshape(-1).tolist()))
+                    for row, out in zip(quantized_inputs[:TEST_VECTOR_COUNT], outputs[:TEST_VECTOR_COUNT]))
+    return TflmVerdict(
+        runnable=True, raw_outputs=outputs, metrics=compute_metrics(values, labels, specs),
+        max_difference=max_difference(outputs, litert_raw) if litert_raw is not None else None,
+        difference_unit="quantized steps" if tflite.info.output.is_quantized else "absolute",
+        arena_measured=check.arena_measured, arena_recommended=check.arena_recommended,
+        test_vectors=vectors, test_tolerance=_tolerance(tflite, outputs))
+
+
+def select_ops(tflite: TfliteModel) -> tuple[str, ...]:
+    """The TF Select (Flex) ops of a variant built with --allow_select_ops."""
+    return tuple(op for op in tflite.info.custom_ops if op.startswith("Flex"))
+
+
+def measure_variant(tflite: TfliteModel, specs: Specs, data: SplitDataset, check_firmware: bool,
+                    timings: Timings, tflm_check: MicroCheck | None = None) -> Measurement:
+    """LiteRT metric on the evaluation rows plus TFLM's verdict (unless `check_firmware` is off).
+
+    A variant with TF Select ops cannot be measured here (neither TFLM nor the LiteRT wheel has
+    the Flex delegate); a LUT-compressed one only on TFLM, which decodes it."""
+    flex = select_ops(tflite)
+    if flex:
+        return Measurement(metrics={}, evaluation="not evaluated: needs the TF Select (Flex) delegate, which "
+                           "LiteRT's wheel does not link", outputs=None,
+                           tflm=not_runnable(f"TF Select ops ({', '.join(flex)}) do not exist in TFLM"))
+    quantized = quantize(data.evaluation.x, tflite.info.input)
+    if TFLM_DECODE_OP in tflite.info.custom_ops:
+        with timings.phase("tflm_checks"):
+            verdict = tflm_verdict(tflite, specs, quantized, data.evaluation.y, None)
+        outputs = dequantize(verdict.raw_outputs, tflite.info.output) if verdict.raw_outputs is not None else None
+        return Measurement(metrics=verdict.metrics or {}, evaluation="tflm (LUT-compressed; LiteRT cannot read it)",
+                           outputs=outputs, tflm=verdict)
+    with timings.phase("evaluate"):
+        runner = LiteRtRunner(tflite.content, tflite.info)
+        raw = runner.run_quantized(quantized)
+        outputs = dequantize(raw, tflite.info.output)
+    static = static_reason(tflite.info)  # known without running TFLM, so said even when the checks are skipped
+    verdict = not_runnable(static) if static else TflmVerdict()
+    if check_firmware and not static:
+        with timings.phase("tflm_checks"):
+            verdict = tflm_verdict(tflite, specs, quantized, data.evaluation.y, raw, tflm_check)
+    return Measurement(metrics=compute_metrics(outputs, data.evaluation.y, specs),
+                       evaluation=f"litert batch {runner.batch}", outputs=outputs, tflm=verdict)

@@ -1,0 +1,99 @@
+"""Every variant of a run: the reference row, the optional optimized Keras row, each planned
+TFLite variant through build -> measure -> render, then the twins derived from measured bases.
+Imports TensorFlow; pipeline/run.py imports this module only once the inputs check out."""
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+from helpers.config import RunConfig
+from helpers.convert.quant_debug import LayerErrors
+from helpers.core.dataset import SplitDataset
+from helpers.core.quantization import Quantization
+from helpers.core.specs import Specs
+from helpers.core.timings import Timings
+from helpers.core.variant import VariantPlan
+from helpers.errors import ModelError
+from helpers.frontend.model_loader import LoadedModel
+from helpers.frontend.optimize import OptimizedModel, optimize
+from helpers.frontend.tf_runtime import quiet_tensorflow, seed_everything
+from helpers.native_output import set_verbose
+from helpers.pipeline import twins
+from helpers.pipeline.plan import RunPlan, plan_run
+from helpers.pipeline.reference import (
+    in_model_layout,
+    keras_row,
+    layout_details,
+    load,
+    reference_row,
+    with_reference_difference,
+)
+from helpers.pipeline.variants import VariantResult, VariantRunner
+from helpers.render.variant_folder import FolderSettings
+
+log = logging.getLogger("mcu_deploy")
+
+__all__ = ["prepare", "load", "build_all"]
+
+
+def prepare(config: RunConfig) -> None:
+    """Seed everything and set TensorFlow's verbosity."""
+    quiet_tensorflow(config.verbose)
+    set_verbose(config.verbose)
+    seed_everything()
+
+
+def _build_plans(runner: VariantRunner, plans: tuple[VariantPlan, ...], model: LoadedModel,
+                 optimized: OptimizedModel | None, run_plan: RunPlan) -> list[VariantResult]:
+    """Each plan through the stages; with several quantizations a failed one becomes its row.
+    The quantization debugger runs after each calibrated integer variant when asked for, and
+    --keep_float derives its twin from the int8 one (else integer_with_float_fallback)."""
+    results: list[VariantResult] = []
+    keep_float_base: tuple[VariantPlan, LayerErrors] | None = None
+    wanted = runner.config.plot_results or bool(runner.config.keep_float)
+    for plan in plans:
+        log.info("converting %s", plan.name)
+        try:
+            results.append(runner.run(plan, model, optimized))
+        except ModelError as exc:
+            if not run_plan.comparing or plan.quantization is Quantization.NONE:
+                raise
+            log.warning("warning: %s skipped: %s", plan.name, exc.problem)
+            results.append(twins.failed_variant(plan, exc))
+            continue
+        if wanted and twins.debuggable(plan):
+            errors = twins.debug_layers(runner, plan, model)
+            if errors is not None and plan.traits.keep_float_base and (
+                    keep_float_base is None or plan.quantization is Quantization.INT8):
+                keep_float_base = (plan, errors)
+    if runner.config.keep_float:
+        results += twins.keep_float_twin(runner, keep_float_base, model, optimized)
+    return twins.with_lut_twins(runner, results, optimized)
+
+
+def build_all(config: RunConfig, specs: Specs, model: LoadedModel, data: SplitDataset, staging: Path,
+              timings: Timings) -> list[VariantResult]:
+    """Reference row first, then one row per TFLite variant (and twin).
+
+    With --prune, --cluster or --QAT the original model still gives the float32 baseline, the
+    optimized Keras model gets its own row, and the selected variants are built from it."""
+    run_plan = plan_run(config)
+    with timings.phase("evaluate"):
+        reference, reference_outputs = reference_row(model, specs, data)
+    results = [VariantResult(report=reference)]
+    folder = FolderSettings(export_firmware=config.export, source=model.path.name,
+                            layout=layout_details(model, specs))
+    runner = VariantRunner(config, specs, in_model_layout(model, data), staging, folder, timings)
+    if not run_plan.lineage.optimized:
+        built = _build_plans(runner, run_plan.from_original, model, None, run_plan)
+        if reference_outputs is not None:
+            built = [replace(r, report=with_reference_difference(r.report, r.measurement.outputs, reference_outputs))
+                     if r.report.name == "float32" and r.measurement is not None else r for r in built]
+        return results + built
+    with timings.phase("optimize"):  # first: a model the optimization cannot handle fails before other work
+        optimized = optimize(model, specs, data, config)
+    results += _build_plans(runner, run_plan.from_original, model, None, run_plan)
+    with timings.phase("evaluate"):
+        results.append(VariantResult(report=keras_row(optimized.model, specs, data, optimized)))
+    return results + _build_plans(runner, run_plan.from_optimized, optimized.model, optimized, run_plan)

@@ -1,0 +1,173 @@
+"""The facade main.py calls: check the inputs, load, then for every planned variant build ->
+measure -> render, derive the twins, and write the report. Everything lands in a staged export
+that replaces the previous one only when the run succeeds."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from helpers.config import RunConfig
+from helpers.core.dataset import SplitDataset, load_dataset, locate_dataset, split_dataset
+from helpers.core.paths import DEFAULT_EXPORT_ROOT
+from helpers.core.results import RunReport, VariantReport, with_deltas
+from helpers.core.specs import Specs, Task, load_specs
+from helpers.core.timings import Timings
+from helpers.errors import PipelineError
+from helpers.measure import budgets
+from helpers.measure.metrics import primary_metric
+from helpers.native_output import native_stderr_silenced, set_verbose
+from helpers.pipeline.staged_export import StagedExport, check_destination
+from helpers.render.identifiers import identifier
+from helpers.render.report_text import format_markdown
+
+log = logging.getLogger("mcu_deploy")
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What main.py shows: the report and where it was written."""
+
+    report: RunReport
+    export_dir: Path
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """The sweep's table and where it was written."""
+
+    table: Any
+    export_dir: Path
+    files: tuple[Path, ...]
+
+
+def check_input_dir(input_dir: Path) -> None:
+    """The model directory exists and holds something."""
+    if not input_dir.exists():
+        raise PipelineError("the input directory does not exist", "pass the model directory with --input_dir",
+                            input_dir)
+    if not input_dir.is_dir():
+        raise PipelineError("--input_dir is not a directory", "pass the directory that holds the model", input_dir)
+    if not any(input_dir.iterdir()):
+        raise PipelineError("the input directory is empty",
+                            "put the model, specs.json and the CSV dataset in it", input_dir)
+
+
+def export_destination(config: RunConfig, specs: Specs) -> Path:
+    """--export_dir, else export/<name>."""
+    return config.export_dir if config.export_dir is not None else DEFAULT_EXPORT_ROOT / identifier(specs.name)
+
+
+def run(config: RunConfig) -> RunSummary | SweepSummary:
+    """Run the whole pipeline (or the sweep) for one model directory."""
+    set_verbose(config.verbose)
+    with native_stderr_silenced():
+        return _sweep(config) if config.sweep else _run(config)
+
+
+def _checked_inputs(config: RunConfig) -> tuple[Specs, Path, SplitDataset]:
+    """specs, export destination and the split dataset, or the first problem with them."""
+    check_input_dir(config.input_dir)
+    specs = load_specs(config.input_dir)
+    destination = export_destination(config, specs)
+    check_destination(destination, config.input_dir)
+    return specs, destination, split_dataset(load_dataset(locate_dataset(config.input_dir, specs), specs))
+
+
+def _sweep(config: RunConfig) -> SweepSummary:
+    from helpers.pipeline import sweep
+
+    specs, destination, _ = _checked_inputs(config)  # fail fast on a bad CSV
+    combinations = sweep.grid(specs, config)
+    log.info("sweep: %d combinations, %d at a time", len(combinations), config.jobs)
+    table = sweep.run_combinations(config.input_dir.resolve(), combinations, config.jobs)
+    with StagedExport(destination) as staging:
+        ods, csv = sweep.write_tables(table, staging)
+    return SweepSummary(table=table, export_dir=destination, files=(destination / ods.name, destination / csv.name))
+
+
+def _run(config: RunConfig) -> RunSummary:
+    timings = Timings()
+    with timings.phase("load"):
+        specs, destination, data = _checked_inputs(config)
+        from helpers.pipeline import build  # imports TensorFlow: only once the inputs are known good
+
+        build.prepare(config)
+        model = build.load(config.input_dir, specs, config)
+    log.info("loaded %s: %d calibration rows, %d evaluation rows", model.path.name,
+             len(data.calibration), len(data.evaluation))
+
+    with StagedExport(destination) as staging:
+        results = build.build_all(config, specs, model, data, staging, timings)
+        variants = budgets.annotate([r.report for r in results], config.flash_budget, config.ram_budget)
+        model_notes = firmware_notices(specs, variants)
+        for note in model_notes:
+            log.info("note: %s", note)
+        notices = config.notices + model_notes
+        plot_files: list[str] = []
+        if config.plot_results:
+            with timings.phase("plots"):
+                outputs = {r.report.name: r.measurement.outputs for r in results
+                           if r.measurement is not None and r.measurement.outputs is not None}
+                plot_files = write_plots(_report(specs, config.input_dir, data, variants, notices, timings),
+                                         specs, data, outputs, staging)
+        with timings.phase("render"):
+            (staging / "report.md").write_text(
+                format_markdown(_report(specs, config.input_dir, data, variants, notices, timings), plots=plot_files),
+                encoding="utf-8")
+        report = _report(specs, config.input_dir, data, variants, notices, timings)  # with the final timings
+        (staging / "report.json").write_text(report.to_json(), encoding="utf-8")
+    return RunSummary(report=report, export_dir=destination)
+
+
+def check_budgets(summary: RunSummary, config: RunConfig) -> None:
+    """BudgetError (exit 3) when the final variant does not fit; called after the export is in place."""
+    budgets.check_final(list(summary.report.variants), config.flash_budget, config.ram_budget)
+
+
+def write_plots(report: RunReport, specs: Specs, data: SplitDataset, outputs: dict[str, np.ndarray],
+                staging: Path) -> list[str]:
+    """Every plot under <export>/plots; returns their paths relative to the export root."""
+    from helpers.render import plots  # matplotlib: only when plots are asked for
+
+    folder = staging / "plots"
+    folder.mkdir(exist_ok=True)
+    written = [plots.metric_bars(report, specs, folder / "metric_per_variant.png"),
+               plots.size_vs_metric(report, specs, folder / "size_vs_metric.png")]
+    built = [v.name for v in report.variants if v.format == "tflite" and v.name in outputs]
+    if built:
+        final = built[-1]
+        labels = data.evaluation.y
+        if specs.task is Task.CLASSIFICATION:
+            written.append(plots.confusion_matrix(outputs[final], labels, specs, final,
+                                                  folder / "confusion_matrix.png"))
+        else:
+            chosen = {name: outputs[name] for name in dict.fromkeys(["float32", final]) if name in outputs}
+            written += plots.regression_plots(chosen, labels, specs, folder)
+    firmware = plots.firmware_bars(report.variants, report.model, folder / "firmware_per_variant.png")
+    if firmware:
+        written.append(firmware)
+    layer_plots = sorted(staging.glob("*/layer_errors.png"))
+    return [str(p.relative_to(staging)) for p in written + layer_plots]
+
+
+def firmware_notices(specs: Specs, variants: list[VariantReport]) -> tuple[str, ...]:
+    """What the firmware author must know about the model that the measurements found."""
+    if not any(variant.firmware.reset_before_invoke for variant in variants):
+        return ()
+    return ("the model keeps recurrent (LSTM/RNN) state between invokes: every row was run from reset "
+            "state, and the firmware must call interpreter.Reset() before each Invoke() "
+            f"({identifier(specs.name).upper()}_RESET_BEFORE_INVOKE in the header, RESET_BEFORE_INVOKE "
+            "in the MicroPython module)",)
+
+
+def _report(specs: Specs, model_dir: Path, data: SplitDataset, variants: list[VariantReport],
+            notices: tuple[str, ...], timings: Timings) -> RunReport:
+    reference = variants[0]
+    return RunReport(model=specs.name, task=specs.task.value, source=str(model_dir),
+                     primary_metric=primary_metric(specs), evaluation_rows=len(data.evaluation),
+                     calibration_rows=len(data.calibration), variants=tuple(with_deltas(variants, reference)),
+                     notices=notices, timings=dict(timings.seconds))

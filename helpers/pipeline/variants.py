@@ -1,0 +1,159 @@
+"""One variant through the flow: build (convert), measure (LiteRT, TFLM), render (its folder),
+then the toolchains on what was rendered. Each stage is one typed call; this module only wires
+them and turns their results into the variant's report row. Imports TensorFlow (convert/)."""
+from __future__ import annotations
+
+import logging
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from helpers.config import RunConfig
+from helpers.convert.converter import convert
+from helpers.convert.strip import strip_model
+from helpers.core.byte_account import account
+from helpers.core.dataset import SplitDataset
+from helpers.core.flatbuffer import inspect_tflite
+from helpers.core.results import FirmwareResult, VariantReport
+from helpers.core.specs import Specs
+from helpers.core.timings import Timings
+from helpers.core.variant import TfliteModel, VariantKind, VariantPlan
+from helpers.core.weights import weight_summary
+from helpers.frontend.model_loader import LoadedModel
+from helpers.frontend.optimize import OptimizedModel
+from helpers.measure.litert import quantize
+from helpers.measure.tflm import MicroCheck, check_variant
+from helpers.measure.toolchains import ToolchainFigures, measure_artifacts
+from helpers.measure.variant import Measurement, measure_variant, select_ops
+from helpers.render.identifiers import identifier
+from helpers.render.report_text import format_metrics
+from helpers.render.variant_folder import FolderSettings, write_variant_folder
+
+log = logging.getLogger("mcu_deploy")
+
+
+@dataclass(frozen=True)
+class VariantResult:
+    """A variant carried through the flow: its report row and, once built, its model and measurement
+    (the raw outputs the plots and the LUT twin's proof need travel inside the measurement)."""
+
+    report: VariantReport
+    tflite: TfliteModel | None = None
+    measurement: Measurement | None = None
+
+
+def compressed_size(content: bytes) -> int:
+    """zlib size at level 9: what pruning and clustering actually save in a compressed image."""
+    return len(zlib.compress(content, 9))
+
+
+def firmware_result(tflite: TfliteModel, measurement: Measurement,
+                    toolchain: ToolchainFigures | None) -> FirmwareResult:
+    """The report's firmware block from TFLM's verdict and the toolchains' figures.
+
+    `reset_before_invoke` is read from the flatbuffer, not from the checks: the generated firmware
+    carries it even with --skip_firmware_checks."""
+    tflm = measurement.tflm
+    fields: dict[str, Any] = {"reset_before_invoke": tflite.info.stateful}
+    if tflm.checked:
+        fields.update(tflm_runnable=tflm.runnable, tflm_reason=tflm.reason or None)
+    if tflm.runnable:
+        fields.update(tflm_metrics=tflm.metrics, tflm_max_difference=tflm.max_difference,
+                      tflm_difference_unit=tflm.difference_unit,
+                      tensor_arena_measured_bytes=tflm.arena_measured, tensor_arena_bytes=tflm.arena_recommended)
+    flex = select_ops(tflite)
+    if flex:
+        fields["select_ops"] = flex
+    if toolchain is not None:
+        fields.update(flash_bytes=toolchain.flash.bytes_per_target or None, flash_note=toolchain.flash.note or None,
+                      mpy_bytes=toolchain.mpy.size_bytes, mpy_note=toolchain.mpy.note or None)
+    return FirmwareResult(**fields)
+
+
+def tflite_row(tflite: TfliteModel, measurement: Measurement, toolchain: ToolchainFigures | None,
+               optimized: OptimizedModel | None, strip: dict[str, Any]) -> VariantReport:
+    """A TFLite variant's report row."""
+    lineage = tflite.plan.lineage
+    # LUT twins hold index tensors and Select-op variants TensorFlow graphs: neither has plain weights to count
+    plain = not select_ops(tflite) and tflite.plan.kind is not VariantKind.LUT
+    return VariantReport(
+        name=tflite.plan.name, path=tflite.plan.name, format="tflite", quantization=tflite.plan.quantization.value,
+        pruned=lineage.pruned, qat=lineage.qat, clustered=lineage.clustered,
+        metrics=measurement.metrics, size_bytes=tflite.size_bytes, compressed_size_bytes=compressed_size(tflite.content),
+        input_dtype=tflite.info.input.dtype, output_dtype=tflite.info.output.dtype,
+        ops=tflite.info.ops + tflite.info.custom_ops, evaluation=measurement.evaluation,
+        firmware=firmware_result(tflite, measurement, toolchain),
+        optimization=optimized.details() if optimized else {},
+        weights=weight_summary(tflite.content) if plain else {},
+        bytes=account(tflite.content).as_dict() if plain else {}, strip=strip)
+
+
+class VariantRunner:
+    """Runs plans through build -> measure -> render for one run (the settings they share)."""
+
+    def __init__(self, config: RunConfig, specs: Specs, data: SplitDataset, staging: Path,
+                 folder: FolderSettings, timings: Timings) -> None:
+        self.config, self.specs, self.data, self.staging = config, specs, data, staging
+        self.folder, self.timings = folder, timings
+
+    def measure(self, tflite: TfliteModel, tflm_check: MicroCheck | None = None) -> Measurement:
+        """Stage 2: LiteRT metric and TFLM's verdict."""
+        return measure_variant(tflite, self.specs, self.data, not self.config.skip_firmware_checks,
+                               self.timings, tflm_check)
+
+    def render(self, tflite: TfliteModel, measurement: Measurement) -> ToolchainFigures | None:
+        """Stage 3: the variant's folder; then the toolchains on the firmware files it holds."""
+        with self.timings.phase("render"):
+            folder = write_variant_folder(self.staging, self.specs, tflite, measurement.tflm, self.folder)
+            if folder is None or self.config.skip_firmware_checks:
+                return None
+            return measure_artifacts(folder, identifier(self.specs.name))
+
+    def run(self, plan: VariantPlan, model: LoadedModel, optimized: OptimizedModel | None,
+            prepared: TfliteModel | None = None) -> VariantResult:
+        """A variant through every stage: build (unless `prepared`, as twins come), measure, render.
+        With --strip, the stripped model is kept when TFLM gives identical outputs for it."""
+        if prepared is None:
+            with self.timings.phase("convert"):
+                tflite = convert(model, self.specs, plan, self.data.calibration.x, self.config.allow_select_ops)
+        else:
+            tflite = prepared
+        strip: dict[str, Any] = {}
+        tflm_check = None
+        if self.config.strip and prepared is None:
+            with self.timings.phase("tflm_checks"):
+                tflite, strip, tflm_check = stripped(tflite, quantize(self.data.evaluation.x, tflite.info.input))
+        measurement = measure_variant(tflite, self.specs, self.data, not self.config.skip_firmware_checks,
+                                      self.timings, tflm_check)
+        toolchain = self.render(tflite, measurement)
+        flex = select_ops(tflite)
+        if flex:
+            log.warning("warning: %s uses TF Select ops %s: not for microcontrollers, and not evaluated (the "
+                        "LiteRT interpreter here has no Flex delegate)", plan.name, ", ".join(flex))
+        else:
+            log.info("  %s: %s B, %s%s", plan.name, f"{tflite.size_bytes:,}", format_metrics(measurement.metrics),
+                     "" if measurement.tflm.gets_firmware else f"; not for MCUs: {measurement.tflm.reason}")
+        return VariantResult(report=tflite_row(tflite, measurement, toolchain, optimized, strip),
+                             tflite=tflite, measurement=measurement)
+
+
+def stripped(tflite: TfliteModel, quantized_inputs: np.ndarray) -> tuple[TfliteModel, dict[str, Any], MicroCheck | None]:
+    """The model without names, signatures and metadata, if TFLM gives identical outputs for it.
+
+    Also returns the TFLM run of the model kept, so the firmware checks need not run it again."""
+    if tflite.info.custom_ops:
+        return tflite, {"applied": False, "reason": "models with custom ops are not stripped"}, None
+    original = check_variant(tflite.content, tflite.info, quantized_inputs)
+    if not original.runnable:
+        return tflite, {"applied": False, "reason": f"TFLM cannot run the variant: {original.reason}"}, original
+    content = strip_model(tflite.content)
+    candidate = check_variant(content, tflite.info, quantized_inputs)
+    if not candidate.runnable or not np.array_equal(candidate.outputs, original.outputs):
+        return (tflite, {"applied": False, "reason": "the stripped model did not give identical TFLM outputs"},
+                original)
+    details = {"applied": True, "bytes_before": len(tflite.content), "bytes_after": len(content),
+               "saving_bytes": len(tflite.content) - len(content), "tflm_outputs_identical": True}
+    return TfliteModel(plan=tflite.plan, content=content, info=inspect_tflite(content)), details, candidate

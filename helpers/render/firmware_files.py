@@ -1,0 +1,171 @@
+"""Per-variant firmware artifacts: the context the templates see, and one render function per
+template in templates/ (the file names mirror the output)."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from helpers.core.flatbuffer import TFLM_DECODE_OP, TensorInfo
+from helpers.core.specs import Specs
+from helpers.core.tflm_ops import add_method
+from helpers.core.variant import TfliteModel
+from helpers.measure.variant import TestVector, TflmVerdict
+from helpers.render.codegen import (
+    Rendered,
+    c_byte_lines,
+    c_values,
+    py_byte_lines,
+    py_float,
+    py_string,
+    render,
+    tuple_literal,
+)
+from helpers.render.identifiers import camel_case
+
+
+def _tensor_json(info: TensorInfo) -> dict[str, Any]:
+    return {"name": info.name, "shape": list(info.shape), "dtype": info.dtype,
+            "scale": info.scale, "zero_point": info.zero_point}
+
+
+def render_specs_json(specs: Specs, model: TfliteModel, tflm: TflmVerdict, extra: dict[str, Any]) -> Rendered:
+    """The variant's specs.json: the user's specs plus what firmware needs."""
+    firmware: dict[str, Any] = {
+        "variant": model.plan.name,
+        "quantization": model.plan.quantization.value,
+        "model_size_bytes": model.size_bytes,
+        "tflite_ops": list(model.info.ops) + list(model.info.custom_ops),
+        "input_tensor": _tensor_json(model.info.input),
+        "output_tensor": _tensor_json(model.info.output),
+        "tflm_checked": tflm.checked,
+        "tflm_runnable": tflm.gets_firmware,
+        "tensor_arena_bytes": tflm.arena_recommended,
+        "tensor_arena_measured_bytes": tflm.arena_measured,
+    }
+    if not tflm.gets_firmware:
+        firmware["tflm_reason"] = tflm.reason
+    firmware.update(extra)
+    # Also fill the user's input/output blocks with scale and zero-point where they expect them.
+    result = specs.exported(firmware)
+    for key, info in (("input", model.info.input), ("output", model.info.output)):
+        block = dict(result.get(key, {}))
+        block.update(dtype=info.dtype, scale=info.scale, zero_point=info.zero_point)
+        result[key] = block
+    return Rendered("specs.json", json.dumps(result, indent=2, sort_keys=False) + "\n")
+
+
+def template_context(specs: Specs, model: TfliteModel, tflm: TflmVerdict, model_id: str,
+                     source: str, layout: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything the templates substitute, formatted already."""
+    info = model.info
+    layout = layout or {}
+    permutation = layout.get("permutation") or list(range(len(specs.input.shape)))
+    in_mean, in_std = specs.input.normalisation.as_lists(_norm_count(specs.input.normalisation))
+    out_mean, out_std = specs.output.normalisation.as_lists(_norm_count(specs.output.normalisation))
+    return {
+        "id": model_id,
+        "camel": camel_case(model_id),
+        "upper": model_id.upper(),
+        "guard": f"{model_id.upper()}_MODEL_DATA_H_",
+        "header": f"{model_id}_model_data.h",
+        "display_name": specs.name,
+        "source": source,
+        "task": specs.task.value,
+        "variant": model.plan.name,
+        "quantization": model.plan.quantization.value,
+        "description": model.plan.description,
+        "size": model.size_bytes,
+        "byte_lines": c_byte_lines(model.content),
+        "py_byte_lines": py_byte_lines(model.content),
+        "input": info.input,
+        "output": info.output,
+        "input_shape_c": c_values(info.input.shape, "int"),
+        "output_shape_c": c_values(info.output.shape, "int"),
+        "input_shape_py": tuple_literal(info.input.shape, str),
+        "output_shape_py": tuple_literal(info.output.shape, str),
+        "input_mean": in_mean, "output_mean": out_mean,
+        "input_mean_c": c_values(in_mean, "float"), "input_std_c": c_values(in_std, "float"),
+        "output_mean_c": c_values(out_mean, "float"), "output_std_c": c_values(out_std, "float"),
+        "input_mean_py": tuple_literal(in_mean, py_float), "input_std_py": tuple_literal(in_std, py_float),
+        "output_mean_py": tuple_literal(out_mean, py_float), "output_std_py": tuple_literal(out_std, py_float),
+        "classes": list(specs.output.classes),
+        "classes_py": tuple_literal(specs.output.classes, py_string) if specs.output.classes else "()",
+        "arena_measured": tflm.arena_measured,
+        "arena_size": tflm.arena_recommended,
+        "ops": list(info.ops),
+        "layout_note": layout.get("note", ""),
+        "channels_last": bool(layout.get("channels_last")),
+        "specs_shape_py": tuple_literal(specs.input.shape, str),
+        "permutation_py": tuple_literal(permutation, str),
+        "add_methods": [add_method(op) for op in info.ops + info.custom_ops],
+        "compressed": TFLM_DECODE_OP in info.custom_ops,
+        "stateful": info.stateful,
+        "vectors": [{"input": c_values(v.input, _kind(info.input.dtype)),
+                     "output": c_values(v.output, _kind(info.output.dtype))} for v in tflm.test_vectors],
+        "test_tolerance": tflm.test_tolerance,
+        "test_vectors_py": _vectors_py(tflm.test_vectors, info),
+    }
+
+
+def _kind(dtype: str) -> str:
+    return "float" if dtype.startswith("float") else "int"
+
+
+def _vectors_py(vectors: tuple[TestVector, ...], info: Any) -> str:
+    """TEST_VECTORS for the MicroPython module: a tuple of (inputs, expected outputs)."""
+    def values(items: tuple[float, ...], dtype: str) -> str:
+        return tuple_literal(items, py_float if _kind(dtype) == "float" else (lambda v: str(int(v))))
+    pairs = [f"({values(v.input, info.input.dtype)}, {values(v.output, info.output.dtype)})" for v in vectors]
+    return tuple_literal(pairs, str) if pairs else "()"
+
+
+def _norm_count(normalisation: Any) -> int:
+    lengths = [len(v) for v in (normalisation.mean, normalisation.std) if isinstance(v, tuple)]
+    return max(lengths) if lengths else 1
+
+
+def render_model_data_h(context: dict[str, Any]) -> Rendered:
+    """<id>_model_data.h: the array's declaration, sizes, scale and zero-point, normalisation."""
+    return render("model_data.h.j2", f"{context['id']}_model_data.h", context)
+
+
+def render_model_data_c(context: dict[str, Any]) -> Rendered:
+    """<id>_model_data.c: the flatbuffer as an aligned C array."""
+    return render("model_data.c.j2", f"{context['id']}_model_data.c", context)
+
+
+def render_model_py(context: dict[str, Any]) -> Rendered:
+    """<id>_model.py: the MicroPython module."""
+    return render("model.py.j2", f"{context['id']}_model.py", context)
+
+
+def render_op_resolver_h(context: dict[str, Any]) -> Rendered:
+    """<id>_op_resolver.h: a MicroMutableOpResolver of exactly the model's ops."""
+    return render("op_resolver.h.j2", f"{context['id']}_op_resolver.h", context)
+
+
+def render_test_data_h(context: dict[str, Any]) -> Rendered:
+    """<id>_test_data.h: evaluation rows and the outputs TFLM gave for them."""
+    return render("test_data.h.j2", f"{context['id']}_test_data.h", context)
+
+
+def render_main_cc(context: dict[str, Any]) -> Rendered:
+    """main.cc: the self-test that runs the test vectors through TFLM."""
+    return render("main.cc.j2", "main.cc", context)
+
+
+def render_firmware(context: dict[str, Any], checked: bool) -> list[Rendered]:
+    """The C array, the MicroPython module and the op resolver; once TFLM has run the variant
+    (so there are test vectors to compare with), the test data and the self-test `main.cc`."""
+    files = [render_model_data_h(context), render_model_data_c(context), render_model_py(context),
+             render_op_resolver_h(context)]
+    if checked:
+        files += [render_test_data_h(context), render_main_cc(context)]
+    return files
+
+
+def render_not_for_mcu(specs: Specs, model: TfliteModel, reason: str) -> Rendered:
+    """NOT_FOR_MCU.md: what a variant TFLM cannot run gets instead of firmware."""
+    return render("NOT_FOR_MCU.md.j2", "NOT_FOR_MCU.md",
+                  {"display_name": specs.name, "variant": model.plan.name, "reason": reason,
+                   "description": model.plan.description})

@@ -1,0 +1,101 @@
+"""Report text: the terminal table, report.md and the log line of a variant's metrics."""
+from __future__ import annotations
+
+from typing import Any
+
+from helpers.core.results import RunReport, VariantReport
+from helpers.measure.metrics import higher_is_better
+
+
+def _format_metric(name: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value * 100:.2f}%" if name == "accuracy" else f"{value:.4g}"
+
+
+def format_metrics(metrics: dict[str, float]) -> str:
+    """`accuracy 98.14%` / `mae 0.388, rmse 0.4935` for log lines."""
+    return ", ".join(f"{name} {_format_metric(name, value)}" for name, value in metrics.items())
+
+
+def _format_delta(name: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    if name == "accuracy":
+        return f"{value * 100:+.2f} pt"
+    return f"{value:+.3g}"
+
+
+def table_rows(report: RunReport) -> tuple[list[str], list[list[str]]]:
+    """Header and rows shared by the terminal table and report.md."""
+    metric_names = list(report.variants[0].metrics) if report.variants else [report.primary_metric]
+    header = ["variant", "size (B)", "zlib (B)"] + metric_names
+    header += [f"Δ {report.primary_metric}", "TFLM", "arena (B)", "flash M4 (B)"]
+    budgets = any(v.firmware.fits_flash is not None or v.firmware.fits_ram is not None
+                  or v.firmware.budget_note for v in report.variants)
+    if budgets:
+        header.append("fits")
+    rows = []
+    for v in report.variants:
+        fw = v.firmware
+        tflm = "-" if fw.tflm_runnable is None else ("yes" if fw.tflm_runnable else "no")
+        row = [v.name, _int(v.size_bytes), _int(v.compressed_size_bytes)]
+        if v.error:  # the reason is in report.md and on stderr; keep the columns narrow
+            rows.append(row + ["-"] * len(metric_names) + ["failed"] + ["-"] * (len(header) - len(row) - len(metric_names) - 1))
+            continue
+        row += [_format_metric(m, v.metrics.get(m)) for m in metric_names]
+        row += [_format_delta(report.primary_metric, v.delta.get(report.primary_metric)) if v is not report.variants[0] else "ref",
+                tflm, _int(fw.tensor_arena_bytes), _int((fw.flash_bytes or {}).get("cortex-m4"))]
+        if budgets:
+            row.append(_fits(v))
+        rows.append(row)
+    return header, rows
+
+
+def _fits(variant: VariantReport) -> str:
+    """The `fits` column: yes, no, or "not measured" when a budget could not be judged."""
+    if variant.format != "tflite":
+        return "-"
+    fw = variant.firmware
+    if False in (fw.fits_flash, fw.fits_ram):
+        return "no"
+    return "not measured" if fw.budget_note else "yes"
+
+
+def _int(value: Any) -> str:
+    return "-" if value is None else f"{int(value):,}"
+
+
+def format_table(report: RunReport) -> str:
+    """The plain-text table printed at the end of a run."""
+    header, rows = table_rows(report)
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join(lines)
+
+
+def format_markdown(report: RunReport, plots: list[str]) -> str:
+    """report.md: the same table as the terminal, the notices, and the plots."""
+    header, rows = table_rows(report)
+    better = "higher" if higher_is_better(report.primary_metric) else "lower"
+    lines = [f"# {report.model}: variant report", "",
+             f"Task: {report.task}. Source: `{report.source}`. Evaluated on {report.evaluation_rows} rows "
+             f"(calibration: {report.calibration_rows} rows). Primary metric: {report.primary_metric} "
+             f"({better} is better); Δ is against the Keras reference.", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    failed = [(v.name, v.error) for v in report.variants if v.error]
+    if failed:
+        lines += ["", "## Variants that could not be built", ""]
+        lines += [f"- `{name}`: {error}" for name, error in failed]
+    failures = [(v.name, v.firmware.tflm_reason) for v in report.variants if v.firmware.tflm_reason]
+    if failures:
+        lines += ["", "## Not runnable on TensorFlow Lite for Microcontrollers", ""]
+        lines += [f"- `{name}`: {reason}" for name, reason in failures]
+    if report.notices:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in report.notices]
+    if plots:
+        lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
+    return "\n".join(lines) + "\n"

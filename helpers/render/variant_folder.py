@@ -1,0 +1,59 @@
+"""Writes one variant's folder: model.tflite always; with -e the specs, the firmware files (or
+NOT_FOR_MCU.md when TFLM cannot run it); and the quantization debugger's per-layer table."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from helpers.core.specs import Specs
+from helpers.core.variant import TfliteModel
+from helpers.measure.variant import TflmVerdict
+from helpers.render.codegen import Rendered
+from helpers.render.firmware_files import render_firmware, render_not_for_mcu, render_specs_json, template_context
+from helpers.render.identifiers import identifier
+
+
+@dataclass(frozen=True)
+class FolderSettings:
+    """What every variant folder of a run shares."""
+
+    export_firmware: bool          # -e
+    source: str                    # the model file's name, quoted in generated headers
+    layout: dict[str, Any]         # ONNX/PyTorch input layout for the firmware ({} for Keras)
+
+
+def _write(folder: Path, files: list[Rendered]) -> None:
+    for rendered in files:
+        (folder / rendered.filename).write_text(rendered.text, encoding="utf-8")
+
+
+def write_variant_folder(staging: Path, specs: Specs, tflite: TfliteModel, tflm: TflmVerdict,
+                         settings: FolderSettings) -> Path | None:
+    """Write the folder; returns it when firmware files were written (for the toolchain checks)."""
+    folder = staging / tflite.plan.name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "model.tflite").write_bytes(tflite.content)
+    if not settings.export_firmware:
+        return None
+    extra = {"input_layout": settings.layout} if settings.layout else {}
+    files = [render_specs_json(specs, tflite, tflm, extra)]
+    if not tflm.gets_firmware:  # never hand out firmware that cannot run
+        _write(folder, files + [render_not_for_mcu(specs, tflite, tflm.reason)])
+        return None
+    context = template_context(specs, tflite, tflm, identifier(specs.name), settings.source, settings.layout)
+    _write(folder, files + render_firmware(context, checked=tflm.checked))
+    return folder
+
+
+def write_layer_errors(staging: Path, variant: str, table: pd.DataFrame, threshold: float, title: str) -> None:
+    """<variant>/layer_errors.csv and its plot."""
+    from helpers.render import plots  # matplotlib: only when the debugger ran
+
+    folder = staging / variant
+    folder.mkdir(parents=True, exist_ok=True)
+    table.to_csv(folder / "layer_errors.csv", index=False, float_format="%.6g")
+    plots.layer_errors(table["op_name"].tolist(), table["tensor_name"].tolist(), table["rmse/scale"].tolist(),
+                       threshold, title, folder / "layer_errors.png")
