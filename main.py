@@ -26,7 +26,7 @@ def _configure_logging(verbose: bool, quiet: bool) -> None:
 def main(argv: list[str]) -> int:
     """Parse argv, run the pipeline, print the table; map user errors to one line and exit 2."""
     from helpers.config import parse_args
-    from helpers.errors import PipelineError
+    from helpers.errors import PipelineError, os_error_line
 
     debug = "--debug" in argv
     try:
@@ -48,6 +48,11 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; the previous export (if any) is unchanged", file=sys.stderr)
         return 130
+    except OSError as exc:  # a full disk, an unwritable temporary folder: the export stays as it was
+        if debug:
+            raise
+        print(f"error: {os_error_line(exc)}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -27,7 +27,6 @@ class RunConfig:
     export: bool = False
     export_dir: Path | None = None
     prune: bool = False
-    ptq: bool = False
     qat: bool = False
     quantizations: tuple[Quantization, ...] = ()
     plot_results: bool = False
@@ -214,7 +213,6 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
         export=args.export,
         export_dir=args.export_dir,
         prune=args.prune,
-        ptq=args.PTQ,
         qat=args.QAT,
         quantizations=quantizations,
         plot_results=args.plot_results,

@@ -63,3 +63,12 @@ def first_line(exc: BaseException, limit: int = 160) -> str:
         if line.strip():
             return line.strip()[:limit]
     return type(exc).__name__
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for an operating-system error the pipeline did not expect (a full disk, a
+    temporary folder that cannot be written): what failed, on which file, and what to do."""
+    what = exc.strerror or first_line(exc)
+    where = f" ({exc.filename})" if exc.filename else ""
+    return (f"the operating system refused a file operation: {what}{where}: free disk space or fix the "
+            "permissions (TMPDIR for temporary files), then run again; the previous export is unchanged")

@@ -15,6 +15,47 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# Optional tools some checks need, and whether those checks ran: printed at the end of the run.
+# Under CI (CI=true) .ci/run installs every one of them, so a missing tool fails instead of skipping.
+OPTIONAL_TOOLS = {
+    "cc": ("host C compiler", "apt-get install gcc g++"),
+    "c++": ("host C++ compiler", "apt-get install g++"),
+    "arm-none-eabi-gcc": ("Cortex-M cross-compiler", "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"),
+    "onnx2tf": ("ONNX/PyTorch conversion", "pip install -r requirements-torch.txt"),
+}
+_OPTIONAL_RESULTS: dict[str, str] = {}
+
+
+def _available(tool: str) -> bool:
+    if tool == "onnx2tf":
+        import importlib.util
+
+        return importlib.util.find_spec("onnx2tf") is not None
+    import shutil
+
+    return shutil.which(tool) is not None
+
+
+def require_tool(tool: str) -> None:
+    """Skip the calling test when `tool` is missing (fail under CI), and record the outcome."""
+    what, install = OPTIONAL_TOOLS[tool]
+    if _available(tool):
+        _OPTIONAL_RESULTS.setdefault(tool, "ran")
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{tool} ({what}) is missing under CI: {install} in .ci/run")
+    _OPTIONAL_RESULTS[tool] = "skipped"
+    pytest.skip(f"{tool} ({what}) not installed: {install}")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 - pytest's hook signature
+    """Which optional checks ran and which were skipped, so a green run cannot hide a missing tool."""
+    if not _OPTIONAL_RESULTS:
+        return
+    terminalreporter.write_sep("-", "optional checks")
+    for tool, outcome in sorted(_OPTIONAL_RESULTS.items()):
+        terminalreporter.write_line(f"{tool} ({OPTIONAL_TOOLS[tool][0]}): {outcome}")
+
 
 def tree_hash(root: Path) -> str:
     """Hash of every file's path and bytes below root (missing root hashes to a constant)."""

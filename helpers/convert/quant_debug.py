@@ -15,7 +15,12 @@ import numpy as np
 import pandas as pd
 
 from helpers.convert import recipes
-from helpers.convert.converter import CALIBRATION_SAMPLES, make_converter, representative_dataset
+from helpers.convert.converter import (
+    calibration_from_reset_state,
+    make_converter,
+    representative_dataset,
+    representative_rows,
+)
 from helpers.core.flatbuffer import inspect_tflite
 from helpers.core.specs import Specs
 from helpers.core.variant import TfliteModel, VariantPlan, keep_float_plan
@@ -56,16 +61,17 @@ def _converter(model: LoadedModel, specs: Specs, plan: VariantPlan, calibration_
     """The converter set up exactly as convert() sets it up for `plan`: the same calibration rows
     (so a --keep_float model shares its base's ranges) and the same input/output types."""
     converter = make_converter(model, specs)
-    recipes.configure(converter, plan, representative_dataset(calibration_x[:CALIBRATION_SAMPLES]))
+    recipes.configure(converter, plan, representative_dataset(calibration_x))
     return converter
 
 
 def layer_errors(model: LoadedModel, specs: Specs, plan: VariantPlan, calibration_x: np.ndarray,
                  debug_x: np.ndarray | None = None) -> LayerErrors:
     """Per-layer quantization error of an integer plan calibrated on `calibration_x`, measured on
-    `debug_x` (by default the first DEBUG_ROWS calibration rows)."""
-    debug_dataset = representative_dataset(calibration_x[:DEBUG_ROWS] if debug_x is None else debug_x)
-    with native_stderr_silenced():
+    `debug_x` (by default DEBUG_ROWS calibration rows spread over all of them)."""
+    debug_dataset = representative_dataset(representative_rows(calibration_x, DEBUG_ROWS) if debug_x is None
+                                           else debug_x)
+    with native_stderr_silenced(), calibration_from_reset_state():
         debugger = _FromResetState(converter=_converter(model, specs, plan, calibration_x),
                                    debug_dataset=debug_dataset)
         debugger.run()
@@ -101,7 +107,7 @@ def selective_model(model: LoadedModel, specs: Specs, base: VariantPlan, calibra
     converter = _converter(model, specs, base, calibration_x)
     converter._experimental_calibrate_only = True  # calibrate as convert() does, quantize below
     io_type = tf.int8 if base.traits.integer_only else tf.float32
-    with native_stderr_silenced():
+    with native_stderr_silenced(), calibration_from_reset_state():
         calibrated = converter.convert()
         content = bytes(tflite_convert.mlir_quantize(
             calibrated, disable_per_channel=converter._experimental_disable_per_channel,

@@ -61,7 +61,3 @@ DEFAULT_PTQ = Quantization.INTEGER_WITH_FLOAT_FALLBACK
 # What --QAT converts to: float input/output (NONE: no -q) or int8 input/output (-q int8).
 QAT_OUTPUTS = (Quantization.NONE, Quantization.INT8)
 
-
-def from_value(value: str) -> Quantization:
-    """The Quantization whose `-q` value is `value` (report rows keep the value as text)."""
-    return Quantization(value)

@@ -35,11 +35,6 @@ class Normalisation:
         """Mean and std broadcast to `size` values (for firmware constants)."""
         return _broadcast(self.mean, size), _broadcast(self.std, size)
 
-    @property
-    def is_identity(self) -> bool:
-        """True when normalising changes nothing."""
-        return self.mean in (0.0, (0.0,)) and self.std in (1.0, (1.0,))
-
 
 @dataclass(frozen=True)
 class TensorSpecs:
@@ -71,6 +66,18 @@ class Specs:
         """An optional settings block (`training`, `pruning`, `qat`, ...), empty if absent."""
         value = self.raw.get(key, {})
         return value if isinstance(value, Mapping) else {}
+
+    def setting(self, block: str, key: str, default: float, kind: type, low: float, high: float) -> Any:
+        """A number from an optional settings block (`pruning.epochs`, ...), checked against its
+        range: a SpecsError naming the field otherwise, never a bare ValueError from int()/float()."""
+        value = self.block(block).get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            raise SpecsError(f"specs `{block}.{key}` must be a number from {low} to {high}, got {value!r}",
+                             f"fix `{block}.{key}` in specs.json", self.path)
+        if kind is int and value != int(value):
+            raise SpecsError(f"specs `{block}.{key}` must be a whole number, got {value!r}",
+                             f"fix `{block}.{key}` in specs.json", self.path)
+        return kind(value)
 
     def exported(self, firmware: Mapping[str, Any]) -> dict[str, Any]:
         """The specs as shipped next to a variant: the input specs plus what firmware needs."""

@@ -10,7 +10,9 @@ The reference for these models is the original itself: onnxruntime for `.onnx`, 
 """
 from __future__ import annotations
 
+import atexit
 import logging
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,8 +68,13 @@ def pt2_to_onnx(path: Path, specs: Specs, folder: Path) -> Path:
                          "save it with torch.export.save(torch.export.export(model, example), path)", path) from None
     target = folder / "model.onnx"
     example = (torch.zeros((1,) + specs.input.shape),)
-    with native_stderr_silenced():
-        torch.onnx.export(program, example, str(target), dynamo=True, opset_version=ONNX_OPSET)
+    try:
+        with native_stderr_silenced():
+            torch.onnx.export(program, example, str(target), dynamo=True, opset_version=ONNX_OPSET)
+    except Exception as exc:  # noqa: BLE001 - the exporter raises its own types for unsupported graphs
+        raise ModelError(f"PyTorch could not export the program to ONNX ({first_line(exc, 150)})",
+                         "export the model to ONNX yourself (torch.onnx.export) and pass the .onnx file",
+                         path) from None
     return target
 
 
@@ -95,7 +102,9 @@ def onnx_to_saved_model(onnx_path: Path, folder: Path, keep_layout: bool) -> Pat
     try:
         with native_stderr_silenced():
             onnx2tf.convert(**options)
-    except BaseException as exc:  # onnx2tf calls sys.exit on some failures
+    except KeyboardInterrupt:
+        raise  # Ctrl-C stays Ctrl-C: exit 130, the previous export intact
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - onnx2tf calls sys.exit on some failures
         raise ModelError(f"onnx2tf could not convert the model ({first_line(exc, 150)})",
                          "check the ONNX opset (17 or 18 work) and that every op is supported by onnx2tf",
                          onnx_path) from None
@@ -106,10 +115,15 @@ def load_saved_model(folder: Path) -> SavedModelCallable:
     """The serving signature of the SavedModel onnx2tf wrote."""
     import tensorflow as tf
 
-    loaded = tf.saved_model.load(str(folder))
-    function = loaded.signatures["serving_default"]
-    (input_key, input_spec), = function.structured_input_signature[1].items()
-    (output_key, output_spec), = function.structured_outputs.items()
+    try:
+        loaded = tf.saved_model.load(str(folder))
+        function = loaded.signatures["serving_default"]
+        (input_key, input_spec), = function.structured_input_signature[1].items()
+        (output_key, output_spec), = function.structured_outputs.items()
+    except Exception as exc:  # noqa: BLE001 - a missing signature (KeyError), several inputs (ValueError), ...
+        raise ModelError(f"the SavedModel onnx2tf wrote cannot be used ({first_line(exc, 150)})",
+                         "the model needs exactly one input and one output and a serving signature; "
+                         "check it converts with onnx2tf on its own", folder) from None
     return SavedModelCallable(loaded=loaded, function=function, input_key=input_key, output_key=output_key,
                               input_shape=tuple(input_spec.shape.as_list()),
                               output_shape=tuple(output_spec.shape.as_list()))
@@ -138,7 +152,11 @@ def reference_outputs(path: Path, onnx_path: Path, x: np.ndarray) -> tuple[str, 
             rows = [module(torch.from_numpy(row[np.newaxis])).numpy() for row in x]
         return "pytorch", np.concatenate(rows, axis=0)
     onnxruntime = _require("onnxruntime")
-    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    try:
+        session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own Fail/InvalidGraph types
+        raise ModelError(f"onnxruntime cannot run the original model ({first_line(exc, 150)})",
+                         "check the ONNX model loads in onnxruntime; the reference row needs it", onnx_path) from None
     name = session.get_inputs()[0].name
     batch = session.get_inputs()[0].shape[0]
     if isinstance(batch, int):  # a fixed batch: one row at a time
@@ -155,6 +173,21 @@ def convert_to_saved_model(path: Path, specs: Specs, keep_layout: bool, workdir:
     return onnx_path, onnx_to_saved_model(onnx_path, workdir, keep_layout)
 
 
+_WORKDIRS: list[Path] = []
+
+
 def new_workdir() -> Path:
-    """A temporary folder for the ONNX and SavedModel files (never the user's model directory)."""
-    return Path(tempfile.mkdtemp(prefix="mcu-deploy-onnx2tf-"))
+    """A temporary folder for the ONNX and SavedModel files (never the user's model directory);
+    remove_workdirs() deletes it when the run ends, however it ends."""
+    workdir = Path(tempfile.mkdtemp(prefix="mcu-deploy-onnx2tf-"))
+    _WORKDIRS.append(workdir)
+    return workdir
+
+
+def remove_workdirs() -> None:
+    """Delete every temporary folder this process made for onnx2tf."""
+    while _WORKDIRS:
+        shutil.rmtree(_WORKDIRS.pop(), ignore_errors=True)
+
+
+atexit.register(remove_workdirs)  # a backstop for exits that skip the pipeline's finally

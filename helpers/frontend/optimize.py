@@ -85,15 +85,6 @@ class OptimizedModel:
         return details
 
 
-def _number(block: Any, key: str, default: float, kind: type, low: float, high: float, specs: Specs,
-            where: str) -> Any:
-    value = block.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise ModelError(f"specs `{where}.{key}` must be a number from {low} to {high}, got {value!r}",
-                         f"fix `{where}.{key}` in specs.json", specs.path)
-    return kind(value)
-
-
 def training_settings(specs: Specs) -> TrainingSettings:
     """specs `training`, with defaults that suit the task."""
     block = specs.block("training")
@@ -107,19 +98,19 @@ def training_settings(specs: Specs) -> TrainingSettings:
                          f"use one of {', '.join(_OPTIMIZERS)}", specs.path)
     return TrainingSettings(
         optimizer=optimizer,
-        learning_rate=_number(block, "learning_rate", 1e-3, float, 1e-7, 1.0, specs, "training"),
-        batch_size=_number(block, "batch_size", 32, int, 1, 65536, specs, "training"),
+        learning_rate=specs.setting("training", "learning_rate", 1e-3, float, 1e-7, 1.0),
+        batch_size=specs.setting("training", "batch_size", 32, int, 1, 65536),
         loss=str(block.get("loss", default_loss)))
 
 
 def prune_settings(specs: Specs, config: RunConfig) -> PruneSettings:
     """specs `pruning` overridden by --sparsity, --prune_epochs and --prune_policy."""
     block = specs.block("pruning")
-    final = config.sparsity if config.sparsity is not None else _number(
-        block, "final_sparsity", 0.5, float, 0.0, 0.99, specs, "pruning")
-    initial = min(_number(block, "initial_sparsity", 0.0, float, 0.0, 0.99, specs, "pruning"), final)
-    epochs = config.prune_epochs if config.prune_epochs is not None else _number(
-        block, "epochs", 2, int, 1, 1000, specs, "pruning")
+    final = config.sparsity if config.sparsity is not None else specs.setting(
+        "pruning", "final_sparsity", 0.5, float, 0.0, 0.99)
+    initial = min(specs.setting("pruning", "initial_sparsity", 0.0, float, 0.0, 0.99), final)
+    epochs = config.prune_epochs if config.prune_epochs is not None else specs.setting(
+        "pruning", "epochs", 2, int, 1, 1000)
     policy = config.prune_policy or block.get("policy")
     if policy not in (None, "xnnpack"):
         raise ModelError(f"unknown pruning policy {policy!r}", 'use "xnnpack" or leave it out', specs.path)
@@ -235,7 +226,7 @@ def quantization_aware(keras_model: Any, specs: Specs, data: SplitDataset, train
         first = first_line(exc, 200)
         raise ModelError(f"quantization-aware training cannot wrap this model ({first}); float layers: "
                          f"{', '.join(floating) or 'none'}", "use --PTQ instead of --QAT", specs.path) from None
-    epochs = _number(specs.block("qat"), "epochs", 2, int, 1, 1000, specs, "qat")
+    epochs = specs.setting("qat", "epochs", 2, int, 1, 1000)
     _fine_tune(model, specs, data, training, epochs, [], learning_rate_scale=0.1)
     return model, aware, floating
 
@@ -258,7 +249,7 @@ def optimize(model: LoadedModel, specs: Specs, data: SplitDataset, config: RunCo
         log.info("pruning to %.0f%% sparsity over %d epochs", pruning.final_sparsity * 100, pruning.epochs)
         keras_model = prune(keras_model, specs, data, pruning, training)
     if clusters:
-        epochs = _number(specs.block("clustering"), "epochs", 2, int, 1, 1000, specs, "clustering")
+        epochs = specs.setting("clustering", "epochs", 2, int, 1, 1000)
         log.info("clustering weights into %d centroids over %d epochs", clusters, epochs)
         keras_model = cluster(keras_model, specs, data, clusters, epochs, training, preserve_sparsity=bool(pruning))
     if config.qat:

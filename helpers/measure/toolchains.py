@@ -17,7 +17,6 @@ CORTEX_M_TARGETS = {
     "cortex-m0plus": ["-mcpu=cortex-m0plus", "-mthumb"],
     "cortex-m4": ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
 }
-MPY_MAGIC = b"M"
 
 
 @dataclass(frozen=True)

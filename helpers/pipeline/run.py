@@ -64,8 +64,20 @@ def export_destination(config: RunConfig, specs: Specs) -> Path:
 def run(config: RunConfig) -> RunSummary | SweepSummary:
     """Run the whole pipeline (or the sweep) for one model directory."""
     set_verbose(config.verbose)
-    with native_stderr_silenced():
-        return _sweep(config) if config.sweep else _run(config)
+    try:
+        with native_stderr_silenced():
+            return _sweep(config) if config.sweep else _run(config)
+    finally:
+        _remove_temporary_models()
+
+
+def _remove_temporary_models() -> None:
+    """onnx2tf's temporary folders go on every exit path (only a run that loaded one has any)."""
+    import sys
+
+    onnx_torch = sys.modules.get("helpers.frontend.onnx_torch")
+    if onnx_torch is not None:
+        onnx_torch.remove_workdirs()
 
 
 def _checked_inputs(config: RunConfig) -> tuple[Specs, Path, SplitDataset]:

@@ -6,7 +6,10 @@ rename once every file is written.
 """
 from __future__ import annotations
 
+import ctypes
+import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from types import TracebackType
@@ -39,8 +42,41 @@ def check_destination(destination: Path, model_dir: Path) -> None:
                           "choose a writable --export_dir or fix the permissions", existing) from None
 
 
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two directories in one atomic step (Linux renameat2 with RENAME_EXCHANGE); False where
+    the system or the file system cannot, and the caller falls back to two renames."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    at_fdcwd = -100
+    result = renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), _RENAME_EXCHANGE)
+    return result == 0
+
+
+_RENAME_EXCHANGE = 2
+
+
+def recover_interrupted_swap(destination: Path) -> None:
+    """Put back the previous export if a run died between the two renames of the fallback swap
+    (the destination is gone and a `.NAME.old-*` folder holds it)."""
+    if destination.exists():
+        return
+    backups = sorted(destination.parent.glob(f".{destination.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if backups:
+        backups[-1].rename(destination)
+
+
 class StagedExport:
-    """`with StagedExport(dest) as staging:` write into `staging`; renamed to `dest` on success."""
+    """`with StagedExport(dest) as staging:` write into `staging`; swapped into `dest` on success.
+
+    The swap is one atomic step where Linux allows it (renameat2 RENAME_EXCHANGE): at every moment
+    `dest` holds either the complete previous export or the complete new one. Elsewhere it is two
+    renames, and a run killed between them leaves a backup the next run puts back first."""
 
     def __init__(self, destination: Path) -> None:
         self.destination = destination.resolve()
@@ -49,6 +85,7 @@ class StagedExport:
     def __enter__(self) -> Path:
         try:
             self.destination.parent.mkdir(parents=True, exist_ok=True)
+            recover_interrupted_swap(self.destination)
             self.staging = Path(tempfile.mkdtemp(prefix=f".{self.destination.name}.partial-",
                                                  dir=self.destination.parent))
         except OSError as exc:
@@ -66,17 +103,19 @@ class StagedExport:
 
     def _replace(self) -> None:
         assert self.staging is not None
-        previous = None
-        if self.destination.exists():
-            previous = Path(tempfile.mkdtemp(prefix=f".{self.destination.name}.old-", dir=self.destination.parent))
-            previous.rmdir()
-            self.destination.rename(previous)
+        if not self.destination.exists():
+            self.staging.rename(self.destination)
+            return
+        if _exchange(self.staging, self.destination):
+            shutil.rmtree(self.staging, ignore_errors=True)  # now holds the previous export
+            return
+        previous = Path(tempfile.mkdtemp(prefix=f".{self.destination.name}.old-", dir=self.destination.parent))
+        previous.rmdir()
+        self.destination.rename(previous)
         try:
             self.staging.rename(self.destination)
         except OSError:
-            if previous is not None:
-                previous.rename(self.destination)
+            previous.rename(self.destination)
             shutil.rmtree(self.staging, ignore_errors=True)
             raise
-        if previous is not None:
-            shutil.rmtree(previous, ignore_errors=True)
+        shutil.rmtree(previous, ignore_errors=True)

@@ -52,14 +52,13 @@ class Combination:
 
 def grid(specs: Specs, config: RunConfig) -> list[Combination]:
     """Pruning off/on at each sparsity, clustering off/on, every PTQ type and QAT."""
-    pruning_block = specs.block("pruning")
     if config.sweep_sparsity:
         sparsities: tuple[float, ...] = config.sweep_sparsity
-    elif "final_sparsity" in pruning_block:
-        sparsities = (float(pruning_block["final_sparsity"]),)
+    elif "final_sparsity" in specs.block("pruning"):
+        sparsities = (specs.setting("pruning", "final_sparsity", 0.5, float, 0.01, 0.99),)
     else:
         sparsities = DEFAULT_SPARSITIES
-    clusters = int(specs.block("clustering").get("clusters", DEFAULT_CLUSTERS))
+    clusters = specs.setting("clustering", "clusters", DEFAULT_CLUSTERS, int, 2, 256)
     modes = [("PTQ", q.value) for q in ALL_PTQ] + [("QAT", "int8")]
     return [Combination(mode, quantization, sparsity, cluster)
             for sparsity in (None, *sparsities) for cluster in (None, clusters) for mode, quantization in modes]

@@ -59,3 +59,66 @@ def test_where_compression_cannot_help_the_report_says_so(clustered_mlp):
     assert "only integer" in variants["clustered_float32"]["compression"]["reason"]
     assert "not clustered" in variants["float32"]["compression"]["reason"]
     assert "save little" in why_not(32, True)
+
+
+class _StubRunner:
+    """Just what lut_twin reads of a VariantRunner; `measure` answers with the outputs given."""
+
+    def __init__(self, twin_outputs):
+        from types import SimpleNamespace
+
+        from helpers.core.timings import Timings
+
+        self.config = SimpleNamespace(cluster=16, skip_firmware_checks=False)
+        self.timings = Timings()
+        self.twin_outputs = twin_outputs
+        self.rendered = []
+
+    def measure(self, tflite):
+        from helpers.measure.variant import Measurement, TflmVerdict
+
+        return Measurement(metrics={"accuracy": 0.5}, evaluation="tflm", outputs=None,
+                           tflm=TflmVerdict(runnable=True, raw_outputs=self.twin_outputs))
+
+    def render(self, tflite, measurement):
+        self.rendered.append(tflite.plan.name)
+        return None
+
+
+def _base(export):
+    import numpy as np
+
+    from helpers.core.flatbuffer import inspect_tflite
+    from helpers.core.quantization import Quantization
+    from helpers.core.results import VariantReport
+    from helpers.core.variant import Lineage, TfliteModel, converted_plan
+    from helpers.measure.variant import Measurement, TflmVerdict
+    from helpers.pipeline.variants import VariantResult
+
+    content = (export / "clustered_int8" / "model.tflite").read_bytes()
+    tflite = TfliteModel(converted_plan(Quantization.INT8, Lineage(clustered=True)), content, inspect_tflite(content))
+    outputs = np.arange(30, dtype=np.int8).reshape(3, 10)
+    report = VariantReport(name="clustered_int8", path="clustered_int8", format="tflite", quantization="int8",
+                           pruned=False, qat=False, metrics={}, size_bytes=len(content), clustered=True)
+    return VariantResult(report, tflite, Measurement({}, "litert", None, TflmVerdict(runnable=True,
+                                                                                      raw_outputs=outputs))), outputs
+
+
+def test_lut_twin_is_emitted_only_when_tflm_outputs_are_identical(clustered_mlp):
+    from helpers.pipeline.twins import lut_twin
+
+    export, _ = clustered_mlp
+    base, outputs = _base(export)
+    differing = outputs.copy()
+    differing[1, 3] += 1
+    runner = _StubRunner(differing)
+    block, twin = lut_twin(runner, base, None)
+    assert twin is not None and twin.report.error and "not lossless" in twin.report.error
+    assert "1 evaluation rows" in block["reason"] and runner.rendered == []  # nothing of it written
+    runner = _StubRunner(None)  # TFLM could not run the twin: not proven, not emitted
+    block, twin = lut_twin(runner, base, None)
+    assert twin.report.error and runner.rendered == []
+    runner = _StubRunner(outputs.copy())
+    block, twin = lut_twin(runner, base, None)
+    assert twin.report.error is None and runner.rendered == ["clustered_int8_lut4"]
+    assert twin.report.compression["tflm_outputs_identical_to_base"] is True

@@ -4,7 +4,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import shutil
 import subprocess
 import sys
 
@@ -16,7 +15,7 @@ from helpers.core.tflm_ops import add_method
 from helpers.measure.litert import quantize
 from helpers.measure.tflm import probe_arena
 from helpers.render.identifiers import identifier
-from tests.conftest import ROOT, run_main
+from tests.conftest import ROOT, require_tool, run_main
 
 STEM = identifier("iris-mlp")
 RUNNABLE = ["float32", "integer_with_float_fallback", "int8", "int16x8"]
@@ -97,8 +96,8 @@ def test_mpy_cross_output_exists_and_starts_with_the_magic_byte(iris_export, var
     assert _variants(iris_export)[variant]["firmware"]["mpy_bytes"] == mpy.stat().st_size
 
 
-@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="gcc-arm-none-eabi not installed")
 def test_cross_compiled_flash_size_is_reported(iris_export):
+    require_tool("arm-none-eabi-gcc")
     flash = _variants(iris_export)["int8"]["firmware"]["flash_bytes"]
     size = _variants(iris_export)["int8"]["size_bytes"]
     assert set(flash) == {"cortex-m0plus", "cortex-m4"}
@@ -133,6 +132,18 @@ def test_budget_that_the_final_variant_misses_exits_3_and_names_what_fits(iris_d
     assert "int8 does not fit" in result.stderr and "tensor arena" in result.stderr
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     assert report["variants"][-1]["firmware"]["fits_ram"] is False
+
+
+def test_a_budget_is_never_met_by_what_was_not_measured(iris_dir, tmp_path):
+    result = run_main("--input_dir", str(iris_dir), "--PTQ", "-q", "all", "--skip_firmware_checks",
+                      "--export_dir", str(tmp_path / "o"), "--ram_budget", "100", "--quiet")
+    assert result.returncode == 3, result.stderr
+    assert "not measured" in result.stderr.splitlines()[-1]
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    tflite = [v for v in report["variants"] if v["format"] == "tflite"]
+    assert {v["name"] for v in tflite} >= {"float16", "int8"}
+    assert all(v["firmware"]["fits_ram"] is None and "not measured" in v["firmware"]["budget_note"] for v in tflite)
+    assert "not measured" in (tmp_path / "o" / "report.md").read_text()
 
 
 # Run in its own interpreter, as the pipeline does: the worker forks, and this test process has TensorFlow's threads.

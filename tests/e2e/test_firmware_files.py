@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
 import subprocess
 
 import numpy as np
@@ -12,6 +11,7 @@ import pytest
 from helpers.core.flatbuffer import inspect_tflite
 from helpers.measure.litert import dequantize, quantize
 from helpers.render.identifiers import identifier
+from tests.conftest import require_tool
 
 STEM = identifier("iris-mlp")
 VARIANTS = ["float32", "int8", "int16x8", "integer_with_float_fallback"]
@@ -31,10 +31,10 @@ int main(int argc, char **argv) {{
 """
 
 
-@pytest.mark.skipif(shutil.which("cc") is None, reason="no host C compiler")
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("language", ["c", "c++"])
 def test_c_array_compiles_and_holds_the_tflite_bytes(iris_export, tmp_path, variant, language):
+    require_tool("cc" if language == "c" else "c++")
     from helpers.render.identifiers import camel_case
 
     folder = iris_export / variant

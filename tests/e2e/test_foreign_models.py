@@ -9,9 +9,14 @@ import numpy as np
 import pytest
 
 from helpers.render.identifiers import identifier
-from tests.conftest import ROOT, run_main
+from tests.conftest import ROOT, require_tool, run_main
 
-pytest.importorskip("onnx2tf")
+
+@pytest.fixture(autouse=True)
+def _onnx2tf_installed():
+    require_tool("onnx2tf")
+
+
 ONNX_DIR = ROOT / "models" / "digits_torch_onnx"
 PT2_DIR = ROOT / "models" / "digits_torch_pt2"
 # Tolerance: the int8 variant loses at most 2 accuracy points against the original model.

@@ -100,3 +100,54 @@ def test_a_failing_combination_is_a_row_not_the_end(iris_dir):
                                         Combination("PTQ", "float16", None, None)], jobs=1)
     assert "did you mean" in table.loc[0, "error"]
     assert table.loc[1, "variant"] == "float16"
+
+
+@pytest.fixture(scope="module")
+def cancelling_dir(tmp_path_factory):
+    """A regression model whose last layer sums nearly cancelling activations: its int8 error is far
+    above the debugger's RMSE/scale threshold (1.1 steps), so --keep_float auto has a layer to keep."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.datasets import load_diabetes
+
+    from helpers.frontend.tf_runtime import seed_everything, tf_keras
+    from tests.conftest import write_model_dir
+
+    seed_everything()
+    data = load_diabetes()
+    x = (data.data / 0.05).astype(np.float32)
+    spread = np.random.default_rng(0).normal(size=(10, 8)).astype(np.float32)
+    # named layers: Keras' automatic names count up per process and would rename the other fixtures' layers
+    model = tf_keras.Sequential([tf_keras.layers.Input((10,)), tf_keras.layers.Dense(16, use_bias=False, name="spread"),
+                                 tf_keras.layers.Dense(1, use_bias=False, name="cancel")], name="cancelling")
+    model.layers[0].set_weights([np.concatenate([spread, -0.98 * spread], axis=1)])
+    model.layers[1].set_weights([np.ones((16, 1), np.float32)])
+    frame = pd.DataFrame(data.data.astype(np.float32), columns=data.feature_names)
+    frame["target"] = model.predict(x, verbose=0)[:, 0]
+    specs = {"name": "cancel", "task": "regression", "input": {"shape": [10], "std": 0.05}, "output": {"shape": [1]}}
+    return write_model_dir(tmp_path_factory.mktemp("models") / "cancel", model, specs, frame)
+
+
+def test_keep_float_auto_keeps_the_bases_calibration_and_int8_io(cancelling_dir, tmp_path):
+    from helpers.core.flatbuffer import inspect_tflite
+
+    result = run_main("--input_dir", str(cancelling_dir), "--PTQ", "-q", "int8", "--keep_float", "auto",
+                      "--export_dir", str(tmp_path / "o"))
+    assert result.returncode == 0, result.stderr
+    variants = {v["name"]: v for v in json.loads((tmp_path / "o" / "report.json").read_text())["variants"]}
+    twin = variants["int8_keep_float"]
+    assert twin["quantization"] == "int8" and twin["optimization"]["kept_in_float"]
+    base = inspect_tflite((tmp_path / "o" / "int8" / "model.tflite").read_bytes())
+    kept = inspect_tflite((tmp_path / "o" / "int8_keep_float" / "model.tflite").read_bytes())
+    assert (kept.input.dtype, kept.output.dtype) == ("int8", "int8")  # the base's I/O types
+    assert (kept.input.scale, kept.input.zero_point) == (base.input.scale, base.input.zero_point)  # its calibration
+    assert (kept.output.scale, kept.output.zero_point) == (base.output.scale, base.output.zero_point)
+    assert "FULLY_CONNECTED" in float_compute_ops((tmp_path / "o" / "int8_keep_float" / "model.tflite").read_bytes())
+
+
+def test_keep_float_auto_says_when_no_layer_needs_it(iris_dir, tmp_path):
+    result = run_main("--input_dir", str(iris_dir), "--PTQ", "-q", "int8", "--keep_float", "auto",
+                      "--export_dir", str(tmp_path / "o"))
+    assert result.returncode == 0, result.stderr
+    assert "no selective variant needed" in result.stderr
+    assert not (tmp_path / "o" / "int8_keep_float").exists()

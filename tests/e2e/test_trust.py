@@ -13,7 +13,7 @@ import time
 import pytest
 
 from helpers.render.identifiers import identifier
-from tests.conftest import ROOT, run_main, tree_hash
+from tests.conftest import ROOT, require_tool, run_main, tree_hash
 
 
 def test_model_directory_is_never_written(iris_dir, tmp_path):
@@ -90,8 +90,9 @@ def hostile_export(iris_dir, tmp_path_factory):
     return export / "int8"
 
 
-@pytest.mark.skipif(shutil.which("cc") is None, reason="no host C compiler")
 def test_hostile_names_compile_in_c_and_cpp(hostile_export, tmp_path):
+    require_tool("cc")
+    require_tool("c++")
     stem = identifier(HOSTILE_NAME)
     program = tmp_path / "use.c"
     program.write_text(f'#include <stdio.h>\n#include "{stem}_model_data.h"\n'

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import ast
-import shutil
 import subprocess
 
 import pytest
@@ -15,6 +14,7 @@ from helpers.render.codegen import (
     py_byte_lines,
     py_string,
 )
+from tests.conftest import require_tool
 
 NASTY = ['*/ int evil(); /*', 'line\nbreak', 'quote " and \\ backslash', "tri??/graph", "ünïcödé 模型", "\x00nul"]
 
@@ -45,8 +45,8 @@ def test_c_float_is_a_float_literal():
         c_float(float("nan"))
 
 
-@pytest.mark.skipif(shutil.which("cc") is None, reason="no host C compiler")
 def test_c_strings_compile_and_keep_their_bytes(tmp_path):
+    require_tool("cc")
     lines = ",\n".join(f"  {c_string(t)}" for t in NASTY)
     source = tmp_path / "s.c"
     source.write_text('#include <stdio.h>\nstatic const char *const s[] = {\n' + lines + '\n};\n'

@@ -19,7 +19,7 @@ def test_minimal_specs_parse_with_defaults():
     assert specs.task is Task.CLASSIFICATION
     assert specs.name == "folder"
     assert specs.input.shape == (4,) and specs.input.size == 4
-    assert specs.input.normalisation.is_identity
+    assert (specs.input.normalisation.mean, specs.input.normalisation.std) == (0.0, 1.0)
 
 
 def test_unknown_fields_pass_through_to_exported_specs():

@@ -1,0 +1,83 @@
+"""--max_drop: the accuracy guard every run applies.
+
+Every variant's metric is compared with the reference row (the Keras model, or the original
+ONNX/PyTorch model): classification may lose at most `max_drop` accuracy points, regression may
+raise its MAE by at most `max_drop` percent. A variant outside is flagged in the table and the
+reports; when the final variant (the one the flags asked for) is outside, the export is still
+written and the run exits 3 naming the best variant that is within tolerance.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from helpers.core.results import VariantReport
+from helpers.errors import PipelineError
+
+DEFAULT_MAX_DROP = {"accuracy": 2.0, "mae": 5.0}  # accuracy points; percent of the reference MAE
+
+
+class ToleranceError(PipelineError):
+    """The final variant lost more than --max_drop against the reference (the export is still written)."""
+
+    exit_code = 3
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How much worse than the reference a variant may be, in the primary metric."""
+
+    metric: str          # "accuracy" or "mae"
+    max_drop: float      # points (accuracy) or percent (mae)
+
+    def drop(self, variant: VariantReport, reference: VariantReport) -> float | None:
+        """Points lost (accuracy) or percent MAE added against the reference; None without metrics."""
+        if self.metric not in variant.metrics or self.metric not in reference.metrics:
+            return None
+        if self.metric == "accuracy":
+            return (reference.metrics["accuracy"] - variant.metrics["accuracy"]) * 100
+        base = reference.metrics["mae"]
+        return (variant.metrics["mae"] - base) / base * 100 if base > 0 else 0.0
+
+    def describe(self, drop: float) -> str:
+        """`-69.1 accuracy points` / `+428% MAE` for messages."""
+        return f"{-drop:+.1f} accuracy points" if self.metric == "accuracy" else f"{drop:+.1f}% MAE"
+
+    def limit(self) -> str:
+        """The tolerance in words."""
+        return (f"{self.max_drop:g} accuracy points" if self.metric == "accuracy"
+                else f"{self.max_drop:g}% more MAE")
+
+
+def tolerance_for(primary_metric: str, max_drop: float | None) -> Tolerance:
+    """--max_drop, or the task's default."""
+    return Tolerance(primary_metric, DEFAULT_MAX_DROP[primary_metric] if max_drop is None else max_drop)
+
+
+def judge(variants: list[VariantReport], tolerance: Tolerance) -> list[VariantReport]:
+    """Every row but the reference gets `within_tolerance` (None when it has no metric)."""
+    reference = variants[0]
+    judged = [reference]
+    for variant in variants[1:]:
+        drop = tolerance.drop(variant, reference)
+        judged.append(replace(variant, within_tolerance=None if drop is None else drop <= tolerance.max_drop))
+    return judged
+
+
+def outside(variants: list[VariantReport]) -> list[VariantReport]:
+    """The variants that are outside the tolerance."""
+    return [v for v in variants if v.within_tolerance is False]
+
+
+def check_final(variants: list[VariantReport], tolerance: Tolerance) -> None:
+    """ToleranceError when the final TFLite variant is outside the tolerance."""
+    built = [v for v in variants if v.is_built_tflite]
+    if not built or built[-1].within_tolerance is not False:
+        return
+    final, reference = built[-1], variants[0]
+    within = [v for v in built if v.within_tolerance]
+    best = min(within, key=lambda v: tolerance.drop(v, reference) or 0.0) if within else None
+    fix = (f"use {best.name}, which is within tolerance ({tolerance.describe(tolerance.drop(best, reference) or 0.0)})"
+           if best else "no variant is within tolerance: keep float32, prune less, or fine-tune longer")
+    raise ToleranceError(f"the final variant {final.name} is outside the accuracy tolerance: "
+                         f"{tolerance.describe(tolerance.drop(final, reference) or 0.0)} against {reference.name}, "
+                         f"more than --max_drop {tolerance.limit()}", fix)
