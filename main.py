@@ -39,7 +39,7 @@ def main(argv: list[str]) -> int:
         summary = pipeline.run(config)
         _print_table(summary)
         if not config.sweep:
-            pipeline.check_budgets(summary, config)
+            pipeline.check_outcome(summary, config)
     except PipelineError as exc:
         if debug:
             raise

@@ -156,6 +156,7 @@ def converter_leak() -> dict:
 import resource, json
 from pathlib import Path
 from helpers.frontend.tf_runtime import freeze_loaded_objects, seed_everything
+from helpers.convert import zygote; zygote.start()
 from helpers.core.specs import load_specs
 from helpers.frontend.model_loader import load_model
 from helpers.core.dataset import load_dataset, locate_dataset, split_dataset

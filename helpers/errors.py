@@ -50,6 +50,13 @@ class ExportError(PipelineError):
     """The export directory cannot be written."""
 
 
+class VariantFailedError(PipelineError):
+    """The variant the flags asked for could not be built (its report row says why); the export
+    with the other variants is still written."""
+
+    exit_code = 3
+
+
 class BudgetError(PipelineError):
     """The final variant does not fit the flash or RAM budget (the export is still written)."""
 

@@ -20,6 +20,11 @@ def set_verbose(verbose: bool) -> None:
     _state["verbose"] = verbose
 
 
+def native_output_shown() -> bool:
+    """Whether native output is let through (--verbose)."""
+    return _state["verbose"]
+
+
 @contextmanager
 def native_stderr_silenced() -> Iterator[None]:
     """Point fd 2 at /dev/null for the duration, unless verbose."""

@@ -1,4 +1,6 @@
-"""Keras model -> TFLite flatbuffer, one variant at a time."""
+"""Keras model -> TFLite flatbuffer, one variant at a time: the representative rows, the
+calibration that starts every row from reset state, and the errors a user can act on. The
+converter itself runs in a child process (convert/isolated.py, convert/worker.py)."""
 from __future__ import annotations
 
 import re
@@ -7,14 +9,12 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from helpers.convert import recipes
+from helpers.convert import isolated
 from helpers.core.flatbuffer import float_compute_ops, inspect_tflite
 from helpers.core.specs import Specs
 from helpers.core.variant import TfliteModel, VariantPlan
 from helpers.errors import ModelError
 from helpers.frontend.model_loader import LoadedModel
-from helpers.frontend.tf_runtime import collect_conversion_garbage, tf
-from helpers.native_output import native_stderr_silenced
 
 CALIBRATION_SAMPLES = 300  # more adds conversion time but does not move int8 ranges measurably
 
@@ -78,6 +78,11 @@ def calibration_from_reset_state() -> Iterator[None]:
 _OP_PATTERN = re.compile(r"'(tf\.[A-Za-z0-9_]+|[A-Z][A-Z0-9_]{2,})'|\b(tf\.[A-Za-z0-9_]+)")
 
 
+class ConverterCrashError(ModelError):
+    """TensorFlow's converter died (a signal, or no end in sight): that variant becomes a failed
+    row and the run goes on with the others, whatever was asked for."""
+
+
 def converter_message(exc: BaseException) -> str:
     """TensorFlow's own words for a failed conversion: its first line that says `error`, else its
     first line. The pipeline's messages quote it, so the user sees the real cause."""
@@ -104,41 +109,22 @@ def _conversion_error(exc: Exception, plan: VariantPlan, specs: Specs) -> ModelE
                       "see the converter's message; run with --verbose for TensorFlow's full log", specs.path)
 
 
-def variable_holder(model: LoadedModel) -> Any:
-    """A bare tf.Module owning the model's variables, to give the converter as its trackable.
-
-    The converter saves its trackable as a SavedModel before converting. Given the Keras model it
-    traces every layer's call functions (4-5 s for the LSTM example); given only the variables it
-    saves in a fraction of that and produces byte-identical flatbuffers (BENCHMARKS.md)."""
-    holder = tf.Module()
-    holder.model_variables = list(getattr(model.keras, "variables", []))
-    return holder
-
-
-def make_converter(model: LoadedModel, specs: Specs) -> Any:
-    """A TFLiteConverter for the batch-1 concrete function of the model."""
-    concrete = model.concrete_function()
-    return tf.lite.TFLiteConverter.from_concrete_functions([concrete], variable_holder(model))
-
-
 def convert(model: LoadedModel, specs: Specs, plan: VariantPlan, calibration_x: np.ndarray,
             allow_select_ops: bool = False) -> TfliteModel:
-    """Convert through a batch-1 concrete function with the plan's converter settings.
+    """Convert the batch-1 function with the plan's converter settings, in a child process
+    (convert/isolated.py): a converter crash becomes a ConverterCrashError for this plan alone.
 
     `allow_select_ops` lets TensorFlow ops TFLite lacks through as TF Select (Flex) ops."""
-    converter: Any = make_converter(model, specs)
-    representative = representative_dataset(calibration_x) if plan.calibrated else None
-    recipes.configure(converter, plan, representative)
-    if allow_select_ops:
-        builtins = converter.target_spec.supported_ops or {tf.lite.OpsSet.TFLITE_BUILTINS}
-        converter.target_spec.supported_ops = set(builtins) | {tf.lite.OpsSet.SELECT_TF_OPS}
+    rows = isolated.rows_file(representative_rows(calibration_x), "calibration") if plan.calibrated else None
     try:
-        with native_stderr_silenced(), calibration_from_reset_state():
-            content = bytes(converter.convert())
-    except Exception as exc:  # the converter raises ConverterError, RuntimeError, ValueError...
+        content = isolated.run_job("convert", str(isolated.saved_function(model)), plan, rows, allow_select_ops)
+    except isolated.ConverterFailed as exc:  # the converter raised ConverterError, RuntimeError, ValueError...
         raise _conversion_error(exc, plan, specs) from None
-    finally:
-        collect_conversion_garbage()
+    except isolated.ConverterCrashed as exc:
+        doing = "calibrating" if plan.calibrated else "converting"
+        raise ConverterCrashError(f"TensorFlow's converter {exc} while {doing} {plan.name}",
+                                  "use another variant (the report lists them), or report the crash to TensorFlow",
+                                  specs.path) from None
     if plan.traits.integer_only:
         floating = float_compute_ops(content)
         if floating:

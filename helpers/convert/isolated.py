@@ -1,21 +1,33 @@
-"""Run TensorFlow's converter where a crash cannot take the run down: a forked child process.
+"""The parent side of TensorFlow's converter: every conversion, calibration and debugger run
+happens in a child process (convert/worker.py is the child, convert/zygote.py forks it).
 
-The converter and its calibrator are C++ and can die of a signal (a GRU's int8 calibration
-segfaults in TensorFlow 2.21). In a child forked from the loaded pipeline the conversion sees
-everything already in memory (the model, the rows) at the cost of a fork; a crash ends only the
-child, and the variant becomes a failed row with the signal's name. What the converter leaks per
-call also goes with the child.
+The converter and its calibrator are C++ and can die of a signal: a GRU's int8 calibration
+segfaults in TensorFlow 2.21. A crash ends only the child, and the variant becomes a failed row
+naming the signal. What the converter leaks per call goes with the child too. The model reaches
+the child as the SavedModel of its batch-1 function, written once per model into a temporary
+folder that remove_exports() deletes when the run ends.
 """
 from __future__ import annotations
 
+import atexit
+import multiprocessing
 import os
+import shutil
 import signal
 import tempfile
-import time
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
-CONVERSION_TIMEOUT_S = 1800
+import numpy as np
+
+from helpers.convert import worker, zygote
+from helpers.frontend.model_loader import LoadedModel
+from helpers.frontend.tf_runtime import collect_conversion_garbage, tf
+from helpers.native_output import native_output_shown
+
+JOB_TIMEOUT_S = 1800
+_EXPORTS: dict[int, Path] = {}
+_ROOT: list[Path] = []
 
 
 class ConverterCrashed(Exception):
@@ -23,7 +35,38 @@ class ConverterCrashed(Exception):
 
 
 class ConverterFailed(Exception):
-    """The converter raised an exception; its message is kept for the user."""
+    """The converter raised an exception; its text is kept for the user."""
+
+
+def _root() -> Path:
+    if not _ROOT:
+        _ROOT.append(Path(tempfile.mkdtemp(prefix="mcu-deploy-convert-")))
+    return _ROOT[0]
+
+
+def saved_function(model: LoadedModel) -> Path:
+    """The model's batch-1 function as a SavedModel, written once per loaded model.
+
+    Only the function and the variables it reads are saved (a bare tf.Module holding them), which
+    is what the converter itself would save of a concrete function: seconds faster than saving
+    the Keras model, for the same flatbuffer."""
+    key = id(model.keras)
+    if key not in _EXPORTS:
+        holder = tf.Module()
+        holder.model_variables = list(getattr(model.keras, "variables", []))
+        concrete = model.concrete_function()
+        folder = _root() / f"model_{len(_EXPORTS)}"
+        tf.saved_model.save(holder, str(folder), signatures=concrete)
+        collect_conversion_garbage()
+        _EXPORTS[key] = folder
+    return _EXPORTS[key]
+
+
+def rows_file(rows: np.ndarray, name: str) -> str:
+    """Rows as .npy for a child (float32, as the converter feeds them)."""
+    path = _root() / f"{name}.npy"
+    np.save(path, np.ascontiguousarray(rows, dtype=np.float32))
+    return str(path)
 
 
 def _signal_name(number: int) -> str:
@@ -33,41 +76,48 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def run_forked(work: Callable[[], bytes], timeout_s: float = CONVERSION_TIMEOUT_S) -> bytes:
-    """work() in a forked child; its bytes, or ConverterFailed / ConverterCrashed."""
-    with tempfile.TemporaryDirectory(prefix="mcu-deploy-convert-") as tmp:
-        result, error = Path(tmp) / "model.tflite", Path(tmp) / "error.txt"
-        pid = os.fork()
-        if pid == 0:  # the child: never returns, never runs the parent's exit handlers
-            code = 0
-            try:
-                result.write_bytes(work())
-            except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent as text
-                error.write_text(f"{type(exc).__name__}: {exc}", encoding="utf-8", errors="replace")
-                code = 3
-            os._exit(code)
-        status = _wait(pid, timeout_s)
-        if status is None:
+def run_job(kind: str, *args: Any, timeout_s: float = JOB_TIMEOUT_S) -> bytes:
+    """One worker job in a child process; its result bytes, or ConverterFailed / ConverterCrashed.
+
+    The child is forked by the zygote (convert/zygote.py) when the pipeline started one right after
+    importing TensorFlow; otherwise (library use) it is a fresh Python, slower but as safe."""
+    with tempfile.TemporaryDirectory(prefix="mcu-deploy-job-", dir=_root()) as folder:
+        silence = not native_output_shown()
+        if zygote.started():
+            status = zygote.current().run(kind, args, folder, silence, timeout_s)
+            code = None if status is None else (-os.WTERMSIG(status) if os.WIFSIGNALED(status)
+                                                else os.WEXITSTATUS(status))
+        else:
+            code = _run_spawned(kind, args, folder, silence, timeout_s)
+        if code is None:
             raise ConverterCrashed(f"did not finish within {timeout_s:.0f} s")
-        if os.WIFSIGNALED(status):
-            raise ConverterCrashed(f"crashed with {_signal_name(os.WTERMSIG(status))}")
-        if os.WEXITSTATUS(status) != 0 or not result.is_file():
-            raise ConverterFailed(error.read_text(encoding="utf-8") if error.is_file() else
-                                  f"the conversion process ended with exit code {os.WEXITSTATUS(status)}")
+        if code < 0:
+            raise ConverterCrashed(f"crashed with {_signal_name(-code)}")
+        result, error = Path(folder, worker.RESULT), Path(folder, worker.ERROR)
+        if code != 0 or not result.is_file():
+            raise ConverterFailed(error.read_text(encoding="utf-8") if error.is_file()
+                                  else f"the conversion process ended with exit code {code}")
         return result.read_bytes()
 
 
-def _wait(pid: int, timeout_s: float) -> int | None:
-    """The child's wait status, or None after killing it at the timeout."""
-    deadline = time.monotonic() + timeout_s
-    delay = 0.005
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return status
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            return None
-        time.sleep(delay)
-        delay = min(delay * 2, 0.1)
+def _run_spawned(kind: str, args: tuple[Any, ...], folder: str, silence: bool, timeout_s: float) -> int | None:
+    """The job in a fresh Python (multiprocessing spawn); its exit code (negative: signal) or None."""
+    child = multiprocessing.get_context("spawn").Process(target=worker.run_job, args=(kind, args, folder, silence),
+                                                         daemon=True)
+    child.start()
+    child.join(timeout_s)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        return None
+    return child.exitcode if child.exitcode is not None else -signal.SIGKILL
+
+
+def remove_exports() -> None:
+    """Delete the SavedModels and row files written for the children."""
+    _EXPORTS.clear()
+    while _ROOT:
+        shutil.rmtree(_ROOT.pop(), ignore_errors=True)
+
+
+atexit.register(remove_exports)

@@ -14,20 +14,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.convert import recipes
-from helpers.convert.converter import (
-    calibration_from_reset_state,
-    make_converter,
-    representative_dataset,
-    representative_rows,
-)
+from helpers.convert import isolated, recipes
+from helpers.convert.converter import calibration_from_reset_state, representative_dataset, representative_rows
 from helpers.core.flatbuffer import inspect_tflite
 from helpers.core.specs import Specs
 from helpers.core.variant import TfliteModel, VariantPlan, keep_float_plan
-from helpers.errors import ModelError
+from helpers.errors import ModelError, first_line
 from helpers.frontend.model_loader import LoadedModel
-from helpers.frontend.tf_runtime import tf
-from helpers.native_output import native_stderr_silenced
 
 RMSE_SCALE_THRESHOLD = 0.7
 DEBUG_ROWS = 100  # the debugger runs two interpreters per row; 100 rows rank layers reliably
@@ -44,40 +37,62 @@ class LayerErrors:
         return self.table.loc[self.table["rmse/scale"] > threshold, "tensor_name"].tolist()
 
 
-class _FromResetState(tf.lite.experimental.QuantizationDebugger):
-    """The debugger with every row starting from zero recurrent state.
+def _reset_before_every_invoke() -> type:
+    """The debugger with every row starting from zero recurrent state (runs in the child).
 
     The stock debugger invokes the same two interpreters row after row, so a fused LSTM's
     variable tensors would carry one row's state into the next (TfliteInfo.stateful). Both
     interpreters get their inputs through `_set_input_tensors` before every invoke, so resetting
     there covers every row; for a model without variable tensors the reset does nothing."""
+    import tensorflow as tf
 
-    def _set_input_tensors(self, interpreter: Any, tensor_data: Any, initialize: bool) -> None:
-        super()._set_input_tensors(interpreter, tensor_data, initialize)
-        interpreter.reset_all_variables()
+    class FromResetState(tf.lite.experimental.QuantizationDebugger):
+        def _set_input_tensors(self, interpreter: Any, tensor_data: Any, initialize: bool) -> None:
+            super()._set_input_tensors(interpreter, tensor_data, initialize)
+            interpreter.reset_all_variables()
+
+    return FromResetState
 
 
-def _converter(model: LoadedModel, specs: Specs, plan: VariantPlan, calibration_x: np.ndarray) -> Any:
-    """The converter set up exactly as convert() sets it up for `plan`: the same calibration rows
-    (so a --keep_float model shares its base's ranges) and the same input/output types."""
-    converter = make_converter(model, specs)
+def debugger_statistics(converter: Any, plan: VariantPlan, calibration_x: np.ndarray,
+                        debug_x: np.ndarray) -> str:
+    """The debugger's per-layer CSV for `plan`, set up exactly as convert() sets the converter up
+    (same representative rows, same input/output types). Runs in a worker child."""
     recipes.configure(converter, plan, representative_dataset(calibration_x))
-    return converter
+    with calibration_from_reset_state():
+        debugger = _reset_before_every_invoke()(converter=converter, debug_dataset=representative_dataset(debug_x))
+        debugger.run()
+        buffer = io.StringIO()
+        debugger.layer_statistics_dump(buffer)
+    return buffer.getvalue()
+
+
+def quantize_keeping_float(converter: Any, base: VariantPlan, calibration_x: np.ndarray,
+                           keep_float: list[str]) -> bytes:
+    """The base plan's quantization with the listed ops left in float: calibrated on the base's
+    rows and quantized with the base's input and output types. Runs in a worker child."""
+    import tensorflow as tf
+    from tensorflow.lite.python import convert as tflite_convert
+
+    recipes.configure(converter, base, representative_dataset(calibration_x))
+    converter._experimental_calibrate_only = True  # calibrate as convert() does, quantize below
+    io_type = tf.int8 if base.traits.integer_only else tf.float32
+    with calibration_from_reset_state():
+        calibrated = converter.convert()
+    return bytes(tflite_convert.mlir_quantize(
+        calibrated, disable_per_channel=converter._experimental_disable_per_channel,
+        input_data_type=io_type, output_data_type=io_type, denylisted_nodes=keep_float))
 
 
 def layer_errors(model: LoadedModel, specs: Specs, plan: VariantPlan, calibration_x: np.ndarray,
                  debug_x: np.ndarray | None = None) -> LayerErrors:
     """Per-layer quantization error of an integer plan calibrated on `calibration_x`, measured on
     `debug_x` (by default DEBUG_ROWS calibration rows spread over all of them)."""
-    debug_dataset = representative_dataset(representative_rows(calibration_x, DEBUG_ROWS) if debug_x is None
-                                           else debug_x)
-    with native_stderr_silenced(), calibration_from_reset_state():
-        debugger = _FromResetState(converter=_converter(model, specs, plan, calibration_x),
-                                   debug_dataset=debug_dataset)
-        debugger.run()
-        buffer = io.StringIO()
-        debugger.layer_statistics_dump(buffer)
-    table = pd.read_csv(io.StringIO(buffer.getvalue()))
+    debug_rows = representative_rows(calibration_x, DEBUG_ROWS) if debug_x is None else debug_x
+    csv = isolated.run_job("layer_errors", str(isolated.saved_function(model)), plan,
+                           isolated.rows_file(representative_rows(calibration_x), "calibration"),
+                           isolated.rows_file(debug_rows, "debug"))
+    table = pd.read_csv(io.StringIO(csv.decode()))
     scale = table["scale"].replace(0, np.nan)
     table["rmse/scale"] = (np.sqrt(table["mean_squared_error"]) / scale).fillna(0.0)
     return LayerErrors(table=table)
@@ -99,17 +114,12 @@ def match_layers(errors: LayerErrors, layer_names: tuple[str, ...], specs: Specs
 
 def selective_model(model: LoadedModel, specs: Specs, base: VariantPlan, calibration_x: np.ndarray,
                     keep_float: list[str]) -> TfliteModel:
-    """The base plan's model with the listed ops left in float: calibrated on the base's rows and
-    quantized with the base's input and output types (int8 stays int8 at the edges), so it is the
-    base model with exactly those layers in float."""
-    from tensorflow.lite.python import convert as tflite_convert
-
-    converter = _converter(model, specs, base, calibration_x)
-    converter._experimental_calibrate_only = True  # calibrate as convert() does, quantize below
-    io_type = tf.int8 if base.traits.integer_only else tf.float32
-    with native_stderr_silenced(), calibration_from_reset_state():
-        calibrated = converter.convert()
-        content = bytes(tflite_convert.mlir_quantize(
-            calibrated, disable_per_channel=converter._experimental_disable_per_channel,
-            input_data_type=io_type, output_data_type=io_type, denylisted_nodes=keep_float))
+    """The base plan's model with the listed ops left in float (quantize_keeping_float, in a child)."""
+    try:
+        content = isolated.run_job("selective", str(isolated.saved_function(model)), base,
+                                   isolated.rows_file(representative_rows(calibration_x), "calibration"), keep_float)
+    except (isolated.ConverterFailed, isolated.ConverterCrashed) as exc:
+        raise ModelError(f"--keep_float: TensorFlow could not quantize {base.name} with {len(keep_float)} op(s) in "
+                         f"float ({first_line(exc, 160)})", "name other layers, or drop --keep_float",
+                         specs.path) from None
     return TfliteModel(plan=keep_float_plan(base, len(keep_float)), content=content, info=inspect_tflite(content))

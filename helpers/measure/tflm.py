@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 from helpers.core.flatbuffer import TFLM_CUSTOM_OPS, TfliteInfo
 from helpers.core.tflm_ops import ops_without_kernel
 from helpers.measure import tflm_worker
+from helpers.workers import CONTEXT
 
 GENEROUS_ARENA = 4 * 1024 * 1024
 # The arena is measured on a 64-bit host, whose pointers are twice as wide as a Cortex-M's, so
@@ -25,11 +25,9 @@ GENEROUS_ARENA = 4 * 1024 * 1024
 ARENA_MARGIN_FRACTION = 0.20
 ARENA_MARGIN_BYTES = 1024
 WORKER_TIMEOUT_S = 600
-# Workers fork from a server process started once per run with numpy and tflite_micro imported:
-# a check then starts in milliseconds instead of the 0.3 s a fresh Python needs, and each one
+# Workers fork from the run's forkserver (helpers/workers.py), which has numpy and tflite_micro
+# imported: a check starts in milliseconds instead of the 0.3 s a fresh Python needs, and each one
 # still runs in its own process, so a TFLM abort takes down only that check.
-_WORKERS = multiprocessing.get_context("forkserver")
-_WORKERS.set_forkserver_preload(["helpers.measure.tflm_worker", "tflite_micro.python.tflite_micro.runtime"])
 
 
 @dataclass(frozen=True)
@@ -113,7 +111,7 @@ def _run_worker(command: str, content: bytes, rows: np.ndarray, *args: str) -> W
         if command == "check":
             paths.append(str(outputs))
         # daemon: a Ctrl-C in the pipeline ends the check too instead of waiting for it
-        worker = _WORKERS.Process(target=tflm_worker.run_command, args=([command, *paths, *args], tmp), daemon=True)
+        worker = CONTEXT.Process(target=tflm_worker.run_command, args=([command, *paths, *args], tmp), daemon=True)
         worker.start()
         worker.join(WORKER_TIMEOUT_S)
         if worker.is_alive():

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from helpers.config import RunConfig
+from helpers.convert.converter import ConverterCrashError
 from helpers.convert.quant_debug import LayerErrors
 from helpers.core.dataset import SplitDataset
 from helpers.core.quantization import Quantization
@@ -57,7 +58,10 @@ def _build_plans(runner: VariantRunner, plans: tuple[VariantPlan, ...], model: L
         try:
             results.append(runner.run(plan, model, optimized))
         except ModelError as exc:
-            if not run_plan.comparing or plan.quantization is Quantization.NONE:
+            # A converter crash is TensorFlow's, not the user's: the run keeps its other variants and its
+            # report, and main.py exits non-zero only if the crashed variant is the one asked for.
+            crashed = isinstance(exc, ConverterCrashError)
+            if not crashed and (not run_plan.comparing or plan.quantization is Quantization.NONE):
                 raise
             log.warning("warning: %s skipped: %s", plan.name, exc.problem)
             results.append(twins.failed_variant(plan, exc))

@@ -10,13 +10,15 @@ from typing import Any
 
 import numpy as np
 
+from helpers import workers
 from helpers.config import RunConfig
+from helpers.convert import zygote
 from helpers.core.dataset import SplitDataset, load_dataset, locate_dataset, split_dataset
 from helpers.core.paths import DEFAULT_EXPORT_ROOT
 from helpers.core.results import RunReport, VariantReport, with_deltas
 from helpers.core.specs import Specs, Task, load_specs
 from helpers.core.timings import Timings
-from helpers.errors import PipelineError
+from helpers.errors import PipelineError, VariantFailedError
 from helpers.measure import budgets
 from helpers.measure.metrics import primary_metric
 from helpers.native_output import native_stderr_silenced, set_verbose
@@ -72,12 +74,17 @@ def run(config: RunConfig) -> RunSummary | SweepSummary:
 
 
 def _remove_temporary_models() -> None:
-    """onnx2tf's temporary folders go on every exit path (only a run that loaded one has any)."""
+    """onnx2tf's folders and the converter's SavedModels go on every exit path (only a run that
+    made them has the modules loaded)."""
     import sys
 
     onnx_torch = sys.modules.get("helpers.frontend.onnx_torch")
     if onnx_torch is not None:
         onnx_torch.remove_workdirs()
+    isolated = sys.modules.get("helpers.convert.isolated")
+    if isolated is not None:
+        isolated.remove_exports()
+    zygote.stop()
 
 
 def _checked_inputs(config: RunConfig) -> tuple[Specs, Path, SplitDataset]:
@@ -105,7 +112,10 @@ def _run(config: RunConfig) -> RunSummary:
     timings = Timings()
     with timings.phase("load"):
         specs, destination, data = _checked_inputs(config)
+        workers.start_early()  # the TFLM forkserver imports tflite_micro while this process imports TensorFlow
         from helpers.pipeline import build  # imports TensorFlow: only once the inputs are known good
+
+        zygote.start()  # before the first TensorFlow op: the converter's children fork from it
 
         build.prepare(config)
         model = build.load(config.input_dir, specs, config)
@@ -135,9 +145,17 @@ def _run(config: RunConfig) -> RunSummary:
     return RunSummary(report=report, export_dir=destination)
 
 
-def check_budgets(summary: RunSummary, config: RunConfig) -> None:
-    """BudgetError (exit 3) when the final variant does not fit; called after the export is in place."""
-    budgets.check_final(list(summary.report.variants), config.flash_budget, config.ram_budget)
+def check_outcome(summary: RunSummary, config: RunConfig) -> None:
+    """Exit 3 (the export is in place) when the one variant the flags asked for failed to build
+    (with -q all a failed type is one row among several), or does not fit the budgets."""
+    variants = list(summary.report.variants)
+    final = variants[-1] if variants else None
+    one_asked_for = len(config.quantizations) <= 1
+    if one_asked_for and final is not None and final.format == "tflite" and final.error:
+        built = [v.name for v in variants if v.is_built_tflite]
+        raise VariantFailedError(f"the variant asked for, {final.name}, could not be built: {final.error}",
+                                 f"the export holds the others: use {built[-1]}" if built else "see report.md")
+    budgets.check_final(variants, config.flash_budget, config.ram_budget)
 
 
 def write_plots(report: RunReport, specs: Specs, data: SplitDataset, outputs: dict[str, np.ndarray],
