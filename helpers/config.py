@@ -41,6 +41,7 @@ class RunConfig:
     jobs: int = 1
     flash_budget: int | None = None
     ram_budget: int | None = None
+    max_drop: float | None = None
     skip_firmware_checks: bool = False
     strip: bool = False
     keep_layout: bool = False
@@ -136,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="flash available for the model, e.g. 256K; exit 3 if the final variant does not fit")
     parser.add_argument("--ram_budget", type=str, default=None, metavar="SIZE",
                         help="RAM available for the tensor arena, e.g. 64K")
+    parser.add_argument("--max_drop", type=float, default=None, metavar="X",
+                        help="accuracy guard: the most a variant may lose against the reference, in accuracy points "
+                        "(classification, default 2) or percent more MAE (regression, default 5); exit 3 when the "
+                        "final variant loses more")
     parser.add_argument("--strip", action="store_true",
                         help="drop tensor names, signatures and metadata TFLM never reads (kept only if TFLM "
                         "gives identical outputs)")
@@ -181,6 +186,9 @@ def _reject_conflicts(args: argparse.Namespace, quantization: Quantization | Non
                           "drop --PTQ, --QAT, --prune and --cluster when using --sweep")
     if args.sweep_sparsity and not args.sweep:
         raise ConfigError("--sweep_sparsity needs --sweep", "add --sweep")
+    if args.max_drop is not None and not 0.0 <= args.max_drop <= 100.0:
+        raise ConfigError(f"--max_drop {args.max_drop} is out of range",
+                          "use accuracy points or percent from 0 to 100, e.g. --max_drop 2")
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs} is out of range", "use 1 or more")
     if args.QAT and quantization not in (None, *QAT_OUTPUTS):
@@ -227,6 +235,7 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
         jobs=args.jobs or os.cpu_count() or 1,
         flash_budget=parse_size(args.flash_budget) if args.flash_budget else None,
         ram_budget=parse_size(args.ram_budget) if args.ram_budget else None,
+        max_drop=args.max_drop,
         skip_firmware_checks=args.skip_firmware_checks,
         strip=args.strip,
         keep_layout=args.keep_layout,

@@ -124,9 +124,9 @@ def cnn_bn_digits(folder: Path) -> Path:
         layers.DepthwiseConv2D(3, padding="same"), layers.BatchNormalization(), layers.ReLU(),
         layers.MaxPooling2D(2), layers.Conv2D(32, 1, activation="relu"), layers.GlobalAveragePooling2D(),
         layers.Dense(10, activation="softmax")])
-    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(keras.optimizers.Adam(0.002), "sparse_categorical_crossentropy", metrics=["accuracy"])
     order = np.random.default_rng(0).permutation(len(x))[:1078]
-    model.fit(x[order] / 16.0, data.target[order], epochs=15, batch_size=32, verbose=0)
+    model.fit(x[order] / 16.0, data.target[order], epochs=25, batch_size=32, verbose=0)
     frame = pd.DataFrame(data.data.astype(np.float32), columns=[f"p{i}" for i in range(64)])
     frame["digit"] = data.target
     specs = {"name": "zoo_cnn_bn", "task": "classification", "input": {"shape": [8, 8, 1], "std": 16.0},
@@ -165,7 +165,7 @@ def _sunspots() -> np.ndarray:
 def lstm_co2(folder: Path) -> Path:
     """LSTM(16) -> Dense(1) on weekly CO2, Keras 2 `.h5` (the CSV in time order)."""
     return _series_model(folder, "zoo_lstm_co2", _co2(), 24, lambda k, w: k.Sequential(
-        [k.layers.Input((w, 1)), k.layers.LSTM(16), k.layers.Dense(1)]), "model.h5", epochs=4)
+        [k.layers.Input((w, 1)), k.layers.LSTM(16), k.layers.Dense(1)]), "model.h5", epochs=8)
 
 
 def gru_sunspots(folder: Path) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ from helpers.errors import DatasetError
 
 MIN_ROWS = 20              # below this neither calibration nor evaluation means anything
 CALIBRATION_FRACTION = 0.25
+TUNING_FRACTION = 0.25     # with the calibration rows, what --prune, --cluster and --QAT fine-tune on
 MAX_CALIBRATION_ROWS = 1000  # the converter's calibration time grows with it; 1000 is plenty
 SPLIT_SEED = 0
 
@@ -44,10 +46,23 @@ class Dataset:
 
 @dataclass(frozen=True)
 class SplitDataset:
-    """Calibration rows feed the representative dataset and fine-tuning; evaluation rows measure."""
+    """Calibration rows feed the representative dataset; calibration and tuning rows together are
+    what optimization fine-tunes on; evaluation rows (disjoint from both) measure every variant."""
 
     calibration: Dataset
     evaluation: Dataset
+    tuning: Dataset
+
+    @property
+    def fine_tuning(self) -> Dataset:
+        """Every row optimization may learn from: the calibration and the tuning rows."""
+        return Dataset(x=np.concatenate([self.calibration.x, self.tuning.x]),
+                       y=np.concatenate([self.calibration.y, self.tuning.y]), path=self.calibration.path)
+
+    def with_features(self, convert: Callable[[np.ndarray], np.ndarray]) -> "SplitDataset":
+        """The same split with every row's features converted (e.g. into another layout)."""
+        return SplitDataset(*(part.with_features(convert(part.x)) for part in (self.calibration, self.evaluation,
+                                                                                self.tuning)))
 
 
 def locate_dataset(model_dir: Path, specs: Specs) -> Path:
@@ -187,12 +202,15 @@ def load_dataset(path: Path, specs: Specs) -> Dataset:
 
 
 def split_dataset(dataset: Dataset) -> SplitDataset:
-    """Deterministic split: a seeded permutation, the first part for calibration."""
+    """Deterministic split by a seeded permutation: 25% (at most 1,000 rows) calibration, 25% more for
+    fine-tuning, the rest (at least half) evaluation. Each part keeps the CSV's row order."""
     n_rows = len(dataset)
     if n_rows < MIN_ROWS:
         raise DatasetError(f"the dataset has {n_rows} rows, too few to calibrate and evaluate",
                            f"give at least {MIN_ROWS} rows (a few hundred is better)", dataset.path)
     order = np.random.default_rng(SPLIT_SEED).permutation(n_rows)
     n_calibration = min(max(int(n_rows * CALIBRATION_FRACTION), 1), MAX_CALIBRATION_ROWS)
+    n_tuning = max(int(n_rows * TUNING_FRACTION), 1)
     return SplitDataset(calibration=dataset.rows(np.sort(order[:n_calibration])),
-                        evaluation=dataset.rows(np.sort(order[n_calibration:])))
+                        evaluation=dataset.rows(np.sort(order[n_calibration + n_tuning:])),
+                        tuning=dataset.rows(np.sort(order[n_calibration:n_calibration + n_tuning])))

@@ -67,6 +67,7 @@ class VariantReport:
     bytes: dict[str, int] = field(default_factory=dict)
     strip: dict[str, Any] = field(default_factory=dict)
     reference_difference: dict[str, float] = field(default_factory=dict)
+    within_tolerance: bool | None = None  # --max_drop against the reference; None: not judged
 
     @property
     def is_built_tflite(self) -> bool:

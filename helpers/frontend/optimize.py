@@ -1,8 +1,10 @@
 """Pruning, weight clustering and quantization-aware training with tensorflow-model-optimization.
 
 Order: prune -> cluster (sparsity-preserving after pruning) -> QAT (pruning-preserving after
-pruning). Each step fine-tunes on the calibration rows with the specs `training` settings,
-and strips its wrappers so that conversion sees plain Keras layers.
+pruning). Each step fine-tunes with the specs `training` settings on the calibration and tuning
+rows (core/dataset.py; never an evaluation row), holds out 20% of them to stop early on, keeps
+the best weights, leaves BatchNormalization frozen, and strips its wrappers so that conversion
+sees plain Keras layers.
 """
 from __future__ import annotations
 
@@ -24,6 +26,12 @@ from helpers.frontend.model_loader import LoadedModel
 from helpers.frontend.tf_runtime import seed_everything, tf_keras
 
 log = logging.getLogger("mcu_deploy")
+
+VALIDATION_FRACTION = 0.2   # of the fine-tuning rows, held out to stop early on
+VALIDATION_SEED = 1
+PATIENCE = 3                # epochs without a better validation loss before stopping
+RECOVERY_EPOCHS = 10        # after a pruning schedule, at most this many more (early stopping decides)
+DEFAULT_EPOCHS = 5          # pruning schedule, clustering and QAT, unless specs say otherwise
 
 _OPTIMIZERS: dict[str, Callable[[float], Any]] = {
     "adam": lambda lr: tf_keras.optimizers.Adam(lr),
@@ -110,20 +118,30 @@ def prune_settings(specs: Specs, config: RunConfig) -> PruneSettings:
         "pruning", "final_sparsity", 0.5, float, 0.0, 0.99)
     initial = min(specs.setting("pruning", "initial_sparsity", 0.0, float, 0.0, 0.99), final)
     epochs = config.prune_epochs if config.prune_epochs is not None else specs.setting(
-        "pruning", "epochs", 2, int, 1, 1000)
+        "pruning", "epochs", DEFAULT_EPOCHS, int, 1, 1000)
     policy = config.prune_policy or block.get("policy")
     if policy not in (None, "xnnpack"):
         raise ModelError(f"unknown pruning policy {policy!r}", 'use "xnnpack" or leave it out', specs.path)
     return PruneSettings(initial, final, epochs, policy)
 
 
-def _targets(specs: Specs, data: SplitDataset) -> np.ndarray:
-    y = data.calibration.y
+def _targets(specs: Specs, y: np.ndarray) -> np.ndarray:
     if specs.task is Task.CLASSIFICATION:
         return y.astype(np.float32) if specs.output.size == 1 else y
     mean, std = specs.output.normalisation.as_lists(specs.output.size)
     return ((y.reshape(len(y), -1) - np.asarray(mean)) / np.asarray(std)).astype(np.float32).reshape(
         (len(y),) + specs.output.shape)
+
+
+def fine_tuning_split(specs: Specs, data: SplitDataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x, y) to train on and (x, y) to validate on: the calibration and tuning rows (never an
+    evaluation row), a seeded VALIDATION_FRACTION of them held out for early stopping."""
+    rows = data.fine_tuning
+    order = np.random.default_rng(VALIDATION_SEED).permutation(len(rows))
+    held_out = max(1, int(len(rows) * VALIDATION_FRACTION))
+    train, validation = np.sort(order[held_out:]), np.sort(order[:held_out])
+    y = _targets(specs, rows.y)
+    return rows.x[train], y[train], rows.x[validation], y[validation]
 
 
 class _EpochProgress(tf_keras.callbacks.Callback):
@@ -134,18 +152,64 @@ class _EpochProgress(tf_keras.callbacks.Callback):
         self.what, self.epochs = what, epochs
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        loss = (logs or {}).get("loss")
-        log.info("  %s epoch %d/%d%s", self.what, epoch + 1, self.epochs, f": loss {loss:.4g}" if loss else "")
+        logs = logs or {}
+        losses = ", ".join(f"{name} {logs[key]:.4g}" for name, key in (("loss", "loss"), ("validation", "val_loss"))
+                           if logs.get(key) is not None)
+        log.info("  %s epoch %d/%d%s", self.what, epoch + 1, self.epochs, f": {losses}" if losses else "")
+
+
+class _BestOnValidation(tf_keras.callbacks.Callback):
+    """Early stopping on the validation loss, restoring the best weights; epochs before `settled`
+    (a pruning schedule still raising the sparsity) neither count nor can be restored."""
+
+    def __init__(self, settled: int, patience: int) -> None:
+        super().__init__()
+        self.settled, self.patience = settled, patience
+        self.best: float | None = None
+        self.best_weights: list[Any] | None = None
+        self.waited = 0
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        if epoch + 1 < self.settled:
+            return
+        loss = (logs or {}).get("val_loss")
+        if loss is None or not np.isfinite(loss):
+            return
+        if self.best is None or loss < self.best:
+            self.best, self.best_weights, self.waited = loss, self.model.get_weights(), 0
+            return
+        self.waited += 1
+        if self.waited >= self.patience:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs: dict[str, float] | None = None) -> None:
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
+def freeze_batch_norm(keras_model: Any) -> int:
+    """Keep BatchNormalization in inference mode with its trained statistics: re-estimating them
+    from a few hundred rows in small batches is what wrecks a fine-tuned CNN. Returns how many."""
+    frozen = 0
+    for layer in keras_model.layers:
+        if isinstance(layer, tf_keras.layers.BatchNormalization):
+            layer.trainable = False
+            frozen += 1
+    return frozen
 
 
 def _fine_tune(model: Any, specs: Specs, data: SplitDataset, settings: TrainingSettings, epochs: int,
-               callbacks: list[Any], learning_rate_scale: float = 1.0) -> None:
+               callbacks: list[Any], learning_rate_scale: float = 1.0, settled: int = 1) -> None:
+    """Fit on the fine-tuning rows for at most `epochs`, stopping early on the validation rows once
+    `settled` epochs are done, and keep the best weights seen from then on."""
     seed_everything()
+    x, y, x_val, y_val = fine_tuning_split(specs, data)
     model.compile(optimizer=_OPTIMIZERS[settings.optimizer](settings.learning_rate * learning_rate_scale),
                   loss=settings.loss)
     try:
-        model.fit(data.calibration.x, _targets(specs, data), epochs=epochs, batch_size=settings.batch_size,
-                  verbose=0, shuffle=True, callbacks=[*callbacks, _EpochProgress("fine-tuning", epochs)])
+        model.fit(x, y, validation_data=(x_val, y_val), epochs=epochs, batch_size=settings.batch_size, verbose=0,
+                  shuffle=True, callbacks=[*callbacks, _BestOnValidation(settled, PATIENCE),
+                                           _EpochProgress("fine-tuning", epochs)])
     except (ValueError, TypeError) as exc:
         raise ModelError(f"fine-tuning failed ({first_line(exc)})",
                          "check specs `training.loss` matches the labels and the output shape", specs.path) from None
@@ -154,7 +218,8 @@ def _fine_tune(model: Any, specs: Specs, data: SplitDataset, settings: TrainingS
 def prune(keras_model: Any, specs: Specs, data: SplitDataset, settings: PruneSettings,
           training: TrainingSettings) -> Any:
     """prune_low_magnitude with a PolynomialDecay reaching the final sparsity on the last step."""
-    steps = math.ceil(len(data.calibration) / training.batch_size) * settings.epochs
+    train_rows = len(data.fine_tuning) - max(1, int(len(data.fine_tuning) * VALIDATION_FRACTION))
+    steps = math.ceil(train_rows / training.batch_size) * settings.epochs
     # frequency=1: fine-tuning is short, so prune on every step or the schedule never reaches its end
     schedule = tfmot.sparsity.keras.PolynomialDecay(settings.initial_sparsity, settings.final_sparsity,
                                                      begin_step=0, end_step=max(steps - 1, 1), frequency=1)
@@ -168,7 +233,10 @@ def prune(keras_model: Any, specs: Specs, data: SplitDataset, settings: PruneSet
         fix = ("run without --prune_policy xnnpack (that policy needs a Conv2D stem and global pooling)"
                if settings.policy else "prune a model built from standard Keras layers")
         raise ModelError(f"cannot prune this model: {reason}", fix, specs.path) from None
-    _fine_tune(wrapped, specs, data, training, settings.epochs, [tfmot.sparsity.keras.UpdatePruningStep()])
+    # the schedule reaches the final sparsity over `epochs`; up to RECOVERY_EPOCHS more let the pruned
+    # model recover, stopping early on the validation rows
+    _fine_tune(wrapped, specs, data, training, settings.epochs + RECOVERY_EPOCHS,
+               [tfmot.sparsity.keras.UpdatePruningStep()], settled=settings.epochs)
     return tfmot.sparsity.keras.strip_pruning(wrapped)
 
 
@@ -226,7 +294,7 @@ def quantization_aware(keras_model: Any, specs: Specs, data: SplitDataset, train
         first = first_line(exc, 200)
         raise ModelError(f"quantization-aware training cannot wrap this model ({first}); float layers: "
                          f"{', '.join(floating) or 'none'}", "use --PTQ instead of --QAT", specs.path) from None
-    epochs = specs.setting("qat", "epochs", 2, int, 1, 1000)
+    epochs = specs.setting("qat", "epochs", DEFAULT_EPOCHS, int, 1, 1000)
     _fine_tune(model, specs, data, training, epochs, [], learning_rate_scale=0.1)
     return model, aware, floating
 
@@ -241,6 +309,9 @@ def optimize(model: LoadedModel, specs: Specs, data: SplitDataset, config: RunCo
         keras_model = tf_keras.models.clone_model(keras_model)  # never touch the loaded model's weights
         keras_model.set_weights(model.keras.get_weights())
     training = training_settings(specs)
+    frozen = freeze_batch_norm(keras_model)
+    if frozen:
+        log.info("fine-tuning keeps %d BatchNormalization layer(s) frozen with their trained statistics", frozen)
     pruning = prune_settings(specs, config) if config.prune else None
     clusters = config.cluster or None
     qat_layers: tuple[str, ...] = ()
@@ -249,7 +320,7 @@ def optimize(model: LoadedModel, specs: Specs, data: SplitDataset, config: RunCo
         log.info("pruning to %.0f%% sparsity over %d epochs", pruning.final_sparsity * 100, pruning.epochs)
         keras_model = prune(keras_model, specs, data, pruning, training)
     if clusters:
-        epochs = specs.setting("clustering", "epochs", 2, int, 1, 1000)
+        epochs = specs.setting("clustering", "epochs", DEFAULT_EPOCHS, int, 1, 1000)
         log.info("clustering weights into %d centroids over %d epochs", clusters, epochs)
         keras_model = cluster(keras_model, specs, data, clusters, epochs, training, preserve_sparsity=bool(pruning))
     if config.qat:

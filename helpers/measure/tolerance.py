@@ -40,7 +40,9 @@ class Tolerance:
 
     def describe(self, drop: float) -> str:
         """`-69.1 accuracy points` / `+428% MAE` for messages."""
-        return f"{-drop:+.1f} accuracy points" if self.metric == "accuracy" else f"{drop:+.1f}% MAE"
+        if self.metric == "accuracy":
+            return f"{-drop + 0.0:+.1f} accuracy points"
+        return f"{drop + 0.0:+.1f}% MAE"
 
     def limit(self) -> str:
         """The tolerance in words."""

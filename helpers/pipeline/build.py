@@ -16,6 +16,7 @@ from helpers.core.specs import Specs
 from helpers.core.timings import Timings
 from helpers.core.variant import VariantPlan
 from helpers.errors import ModelError
+from helpers.frontend import unroll
 from helpers.frontend.model_loader import LoadedModel
 from helpers.frontend.optimize import OptimizedModel, optimize
 from helpers.frontend.tf_runtime import quiet_tensorflow, seed_everything
@@ -57,11 +58,16 @@ def _build_plans(runner: VariantRunner, plans: tuple[VariantPlan, ...], model: L
         log.info("converting %s", plan.name)
         try:
             results.append(runner.run(plan, model, optimized))
+        except ConverterCrashError as crash:
+            retried = _unrolled_retry(runner, plan, model, optimized, crash)
+            if retried is not None:
+                results.append(retried)
+                continue
+            log.warning("warning: %s skipped: %s", plan.name, crash.problem)
+            results.append(twins.failed_variant(plan, crash))
+            continue
         except ModelError as exc:
-            # A converter crash is TensorFlow's, not the user's: the run keeps its other variants and its
-            # report, and main.py exits non-zero only if the crashed variant is the one asked for.
-            crashed = isinstance(exc, ConverterCrashError)
-            if not crashed and (not run_plan.comparing or plan.quantization is Quantization.NONE):
+            if not run_plan.comparing or plan.quantization is Quantization.NONE:
                 raise
             log.warning("warning: %s skipped: %s", plan.name, exc.problem)
             results.append(twins.failed_variant(plan, exc))
@@ -74,6 +80,26 @@ def _build_plans(runner: VariantRunner, plans: tuple[VariantPlan, ...], model: L
     if runner.config.keep_float:
         results += twins.keep_float_twin(runner, keep_float_base, model, optimized)
     return twins.with_lut_twins(runner, results, optimized)
+
+
+def _unrolled_retry(runner: VariantRunner, plan: VariantPlan, model: LoadedModel,
+                    optimized: OptimizedModel | None, crash: ConverterCrashError) -> VariantResult | None:
+    """After a converter crash on a model with recurrent layers: the same plan with those layers
+    unrolled, or None (a crash is TensorFlow's, not the user's: the run keeps its other variants and
+    its report either way, and main.py exits non-zero only if the crashed variant was asked for)."""
+    layers = unroll.recurrent_layers(model)
+    rebuilt = unroll.unrolled(model)
+    if rebuilt is None:
+        return None
+    log.warning("warning: %s: %s; retrying with %s unrolled", plan.name, crash.problem, ", ".join(layers))
+    try:
+        result = runner.run(plan, rebuilt, optimized)
+    except ModelError as exc:
+        log.warning("warning: the unrolled %s failed too: %s", plan.name, exc.problem)
+        return None
+    note = {"unrolled": layers, "why": crash.problem}
+    return replace(result, report=replace(result.report, optimization={**result.report.optimization,
+                                                                       "recurrent_unrolled": note}))
 
 
 def build_all(config: RunConfig, specs: Specs, model: LoadedModel, data: SplitDataset, staging: Path,

@@ -48,8 +48,7 @@ def in_model_layout(model: LoadedModel, data: SplitDataset) -> SplitDataset:
     """The rows as the converted model takes them (channels-last after onnx2tf, unless --keep_layout)."""
     if not model.transposes_input:
         return data
-    return SplitDataset(calibration=data.calibration.with_features(model.to_model_layout(data.calibration.x)),
-                        evaluation=data.evaluation.with_features(model.to_model_layout(data.evaluation.x)))
+    return data.with_features(model.to_model_layout)
 
 
 def reference_row(model: LoadedModel, specs: Specs, data: SplitDataset) -> tuple[VariantReport, np.ndarray | None]:

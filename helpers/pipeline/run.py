@@ -19,7 +19,7 @@ from helpers.core.results import RunReport, VariantReport, with_deltas
 from helpers.core.specs import Specs, Task, load_specs
 from helpers.core.timings import Timings
 from helpers.errors import PipelineError, VariantFailedError
-from helpers.measure import budgets
+from helpers.measure import budgets, tolerance
 from helpers.measure.metrics import primary_metric
 from helpers.native_output import native_stderr_silenced, set_verbose
 from helpers.pipeline.staged_export import StagedExport, check_destination
@@ -125,9 +125,13 @@ def _run(config: RunConfig) -> RunSummary:
     with StagedExport(destination) as staging:
         results = build.build_all(config, specs, model, data, staging, timings)
         variants = budgets.annotate([r.report for r in results], config.flash_budget, config.ram_budget)
-        model_notes = firmware_notices(specs, variants)
+        variants = tolerance.judge(variants, tolerance.tolerance_for(primary_metric(specs), config.max_drop))
+        model_notes = firmware_notices(specs, variants) + accuracy_notices(variants, config, specs)
         for note in model_notes:
-            log.info("note: %s", note)
+            if note.startswith(OUTSIDE_TOLERANCE):
+                log.warning("warning: %s", note)
+            else:
+                log.info("note: %s", note)
         notices = config.notices + model_notes
         plot_files: list[str] = []
         if config.plot_results:
@@ -155,6 +159,7 @@ def check_outcome(summary: RunSummary, config: RunConfig) -> None:
         built = [v.name for v in variants if v.is_built_tflite]
         raise VariantFailedError(f"the variant asked for, {final.name}, could not be built: {final.error}",
                                  f"the export holds the others: use {built[-1]}" if built else "see report.md")
+    tolerance.check_final(variants, tolerance.tolerance_for(summary.report.primary_metric, config.max_drop))
     budgets.check_final(variants, config.flash_budget, config.ram_budget)
 
 
@@ -182,6 +187,21 @@ def write_plots(report: RunReport, specs: Specs, data: SplitDataset, outputs: di
         written.append(firmware)
     layer_plots = sorted(staging.glob("*/layer_errors.png"))
     return [str(p.relative_to(staging)) for p in written + layer_plots]
+
+
+OUTSIDE_TOLERANCE = "OUTSIDE THE ACCURACY TOLERANCE"
+
+
+def accuracy_notices(variants: list[VariantReport], config: RunConfig, specs: Specs) -> tuple[str, ...]:
+    """Every variant outside --max_drop, loudly: its firmware is written but must not be trusted."""
+    limit = tolerance.tolerance_for(primary_metric(specs), config.max_drop)
+    wrecked = tolerance.outside(variants)
+    if not wrecked:
+        return ()
+    reference = variants[0]
+    listed = ", ".join(f"{v.name} ({limit.describe(limit.drop(v, reference) or 0.0)})" for v in wrecked)
+    return (f"{OUTSIDE_TOLERANCE} (--max_drop {limit.limit()} against {reference.name}): {listed}; "
+            "do not ship these",)
 
 
 def firmware_notices(specs: Specs, variants: list[VariantReport]) -> tuple[str, ...]:

@@ -77,7 +77,8 @@ def _final_row(report: dict[str, Any]) -> dict[str, Any]:
     row[f"delta_{metric}"] = final.get("delta", {}).get(metric)
     row.update(size_bytes=final["size_bytes"], compressed_size_bytes=final["compressed_size_bytes"],
                sparsity=final.get("weights", {}).get("sparsity"),
-               tflm_runnable=firmware.get("tflm_runnable"), tensor_arena_bytes=firmware.get("tensor_arena_bytes"))
+               tflm_runnable=firmware.get("tflm_runnable"), tensor_arena_bytes=firmware.get("tensor_arena_bytes"),
+               within_tolerance=final.get("within_tolerance"))
     return row
 
 
@@ -92,7 +93,7 @@ def run_combination(model_dir: Path, combination: Combination, workdir: Path, in
                            "clustering": combination.clusters is not None, "clusters": combination.clusters,
                            "mode": combination.mode, "quantization": combination.quantization}
     report_path = export / "report.json"
-    if result.returncode == 0 and report_path.is_file():
+    if result.returncode in (0, 3) and report_path.is_file():  # 3: written, but outside tolerance or budget
         row.update(_final_row(json.loads(report_path.read_text(encoding="utf-8"))))
     else:
         lines = [line for line in result.stderr.strip().splitlines() if line.startswith("error:")]

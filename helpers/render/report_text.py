@@ -30,7 +30,7 @@ def table_rows(report: RunReport) -> tuple[list[str], list[list[str]]]:
     """Header and rows shared by the terminal table and report.md."""
     metric_names = list(report.variants[0].metrics) if report.variants else [report.primary_metric]
     header = ["variant", "size (B)", "zlib (B)"] + metric_names
-    header += [f"Δ {report.primary_metric}", "TFLM", "arena (B)", "flash M4 (B)"]
+    header += [f"Δ {report.primary_metric}", "tolerance", "TFLM", "arena (B)", "flash M4 (B)"]
     budgets = any(v.firmware.fits_flash is not None or v.firmware.fits_ram is not None
                   or v.firmware.budget_note for v in report.variants)
     if budgets:
@@ -45,11 +45,16 @@ def table_rows(report: RunReport) -> tuple[list[str], list[list[str]]]:
             continue
         row += [_format_metric(m, v.metrics.get(m)) for m in metric_names]
         row += [_format_delta(report.primary_metric, v.delta.get(report.primary_metric)) if v is not report.variants[0] else "ref",
-                tflm, _int(fw.tensor_arena_bytes), _int((fw.flash_bytes or {}).get("cortex-m4"))]
+                _within(v), tflm, _int(fw.tensor_arena_bytes), _int((fw.flash_bytes or {}).get("cortex-m4"))]
         if budgets:
             row.append(_fits(v))
         rows.append(row)
     return header, rows
+
+
+def _within(variant: VariantReport) -> str:
+    """The `tolerance` column: ok, or OUTSIDE in capitals so a wrecked variant cannot be missed."""
+    return {True: "ok", False: "OUTSIDE", None: "-"}[variant.within_tolerance]
 
 
 def _fits(variant: VariantReport) -> str:
@@ -86,6 +91,13 @@ def format_markdown(report: RunReport, plots: list[str]) -> str:
              f"({better} is better); Δ is against the Keras reference.", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
+    outside = [v for v in report.variants if v.within_tolerance is False]
+    if outside:
+        metric = report.primary_metric
+        lines += ["", "## Outside the accuracy tolerance: do not ship", "",
+                  "These variants lost more than --max_drop against the reference; their files are written so "
+                  "you can inspect them, not so you can flash them.", ""]
+        lines += [f"- `{v.name}`: Δ {metric} {_format_delta(metric, v.delta.get(metric))}" for v in outside]
     failed = [(v.name, v.error) for v in report.variants if v.error]
     if failed:
         lines += ["", "## Variants that could not be built", ""]

@@ -76,9 +76,13 @@ def test_split_is_deterministic_disjoint_and_complete(tmp_path):
     data = load_dataset(_csv(tmp_path, "a,b,c,d,y\n" + rows + "\n"), _specs())
     first, second = split_dataset(data), split_dataset(data)
     assert np.array_equal(first.calibration.y, second.calibration.y)
-    together = np.concatenate([first.calibration.y, first.evaluation.y])
-    assert sorted(together.tolist()) == list(range(200))
-    assert len(first.calibration) == 50
+    assert np.array_equal(first.tuning.y, second.tuning.y)
+    together = np.concatenate([first.calibration.y, first.tuning.y, first.evaluation.y])
+    assert sorted(together.tolist()) == list(range(200))  # disjoint and complete
+    assert (len(first.calibration), len(first.tuning), len(first.evaluation)) == (50, 50, 100)
+    # fine-tuning learns from calibration and tuning rows, never from an evaluation row
+    assert not set(first.fine_tuning.y.tolist()) & set(first.evaluation.y.tolist())
+    assert len(first.fine_tuning) == 100
 
 
 def test_too_few_rows_to_calibrate(tmp_path):

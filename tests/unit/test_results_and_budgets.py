@@ -27,7 +27,8 @@ def test_report_json_has_every_variant_key_and_every_firmware_key():
     data = json.loads(report.to_json())
     keys = {"name", "path", "format", "quantization", "pruned", "qat", "metrics", "size_bytes",
             "compressed_size_bytes", "delta", "input_dtype", "output_dtype", "ops", "evaluation", "firmware",
-            "error", "clustered", "optimization", "weights", "compression", "bytes", "strip", "reference_difference"}
+            "error", "clustered", "optimization", "weights", "compression", "bytes", "strip", "reference_difference",
+            "within_tolerance"}
     assert set(data["variants"][1]) == keys
     assert set(data["variants"][1]["firmware"]) == FIRMWARE_KEYS
     assert data["variants"][0]["firmware"] == {}
