@@ -32,6 +32,7 @@ class RunConfig:
     plot_results: bool = False
     cluster: int | None = None
     sparsity: float | None = None
+    sparsity_auto: bool = False
     prune_epochs: int | None = None
     prune_policy: str | None = None
     qat_int8_io: bool = False
@@ -85,6 +86,16 @@ def _sparsity_list(text: str) -> tuple[float, ...]:
     return values
 
 
+def _sparsity(text: str) -> float | str:
+    """--sparsity: a fraction, or `auto`."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(f"cannot read --sparsity {text!r}", "write a fraction such as 0.8, or auto") from None
+
+
 def _quantization(text: str) -> Quantization:
     for choice in Quantization:
         if text == choice.value or text.lower() == choice.value.lower():
@@ -108,8 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--export_dir", type=Path, default=None,
                         help="where to write the export (default: export/<name>)")
     parser.add_argument("-p", "--prune", action="store_true", help="prune the model before conversion")
-    parser.add_argument("--sparsity", type=float, default=None, metavar="S",
-                        help="final pruning sparsity, 0..0.99 (default: specs pruning.final_sparsity or 0.5)")
+    parser.add_argument("--sparsity", type=_sparsity, default=None, metavar="S|auto",
+                        help="final pruning sparsity, 0..0.99 (default: specs pruning.final_sparsity or 0.5); "
+                        "`auto`: the highest of 90/80/70/50/30%% that stays within --max_drop")
     parser.add_argument("--prune_epochs", type=int, default=None, metavar="N",
                         help="pruning fine-tuning epochs (default: specs pruning.epochs or 2)")
     parser.add_argument("--prune_policy", choices=["xnnpack"], default=None,
@@ -166,7 +178,7 @@ def _reject_conflicts(args: argparse.Namespace, quantization: Quantization | Non
     if args.strip and args.skip_firmware_checks:
         raise ConfigError("--strip needs the TFLM checks to prove the stripped model gives identical outputs",
                           "drop --skip_firmware_checks")
-    if args.sparsity is not None and not 0.0 <= args.sparsity <= 0.99:
+    if isinstance(args.sparsity, float) and not 0.0 <= args.sparsity <= 0.99:
         raise ConfigError(f"--sparsity {args.sparsity} is out of range", "use a fraction from 0 to 0.99, e.g. 0.8")
     if args.cluster is not None and not 2 <= args.cluster <= 256:
         raise ConfigError(f"--cluster {args.cluster} is out of range", "use 2 to 256 centroids, e.g. --cluster 16")
@@ -225,7 +237,8 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
         quantizations=quantizations,
         plot_results=args.plot_results,
         cluster=args.cluster,
-        sparsity=args.sparsity,
+        sparsity=args.sparsity if isinstance(args.sparsity, float) else None,
+        sparsity_auto=args.sparsity == "auto",
         prune_epochs=args.prune_epochs,
         prune_policy=args.prune_policy,
         qat_int8_io=args.QAT and quantization is Quantization.INT8,

@@ -6,4 +6,5 @@ PYTHON="${PYTHON:-python3.11}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -r requirements-dev.txt -r requirements-torch.txt
-.venv/bin/python -m pytest -q "$@"
+# Two processes: the end-to-end tests are single-threaded runs of main.py, so the cores halve the time.
+.venv/bin/python -m pytest -q -n 2 "$@"

@@ -23,7 +23,6 @@ OPTIONAL_TOOLS = {
     "arm-none-eabi-gcc": ("Cortex-M cross-compiler", "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"),
     "onnx2tf": ("ONNX/PyTorch conversion", "pip install -r requirements-torch.txt"),
 }
-_OPTIONAL_RESULTS: dict[str, str] = {}
 
 
 def _available(tool: str) -> bool:
@@ -36,24 +35,40 @@ def _available(tool: str) -> bool:
     return shutil.which(tool) is not None
 
 
+def _outcomes_file(controller_pid: int) -> Path:
+    """Where the test processes record optional-check outcomes for the run's controller (with
+    pytest-xdist the workers are the controller's children)."""
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / f"mcu-deploy-optional-checks-{controller_pid}.txt"
+
+
 def require_tool(tool: str) -> None:
     """Skip the calling test when `tool` is missing (fail under CI), and record the outcome."""
     what, install = OPTIONAL_TOOLS[tool]
-    if _available(tool):
-        _OPTIONAL_RESULTS.setdefault(tool, "ran")
+    controller = os.getppid() if os.environ.get("PYTEST_XDIST_WORKER") else os.getpid()
+    outcome = "ran" if _available(tool) else "skipped"
+    with _outcomes_file(controller).open("a", encoding="utf-8") as handle:
+        handle.write(f"{tool} {outcome}\n")
+    if outcome == "ran":
         return
     if os.environ.get("CI") == "true":
         pytest.fail(f"{tool} ({what}) is missing under CI: {install} in .ci/run")
-    _OPTIONAL_RESULTS[tool] = "skipped"
     pytest.skip(f"{tool} ({what}) not installed: {install}")
 
 
 def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 - pytest's hook signature
     """Which optional checks ran and which were skipped, so a green run cannot hide a missing tool."""
-    if not _OPTIONAL_RESULTS:
+    path = _outcomes_file(os.getpid())
+    if not path.is_file():
         return
+    outcomes: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        tool, outcome = line.split()
+        outcomes[tool] = "skipped" if "skipped" in (outcome, outcomes.get(tool)) else "ran"
+    path.unlink()
     terminalreporter.write_sep("-", "optional checks")
-    for tool, outcome in sorted(_OPTIONAL_RESULTS.items()):
+    for tool, outcome in sorted(outcomes.items()):
         terminalreporter.write_line(f"{tool} ({OPTIONAL_TOOLS[tool][0]}): {outcome}")
 
 
@@ -88,8 +103,9 @@ def iris_dir(tmp_path_factory) -> Path:
     x = iris.data.astype(np.float32)
     mean, std = x.mean(axis=0), x.std(axis=0)
     seed_everything()
-    model = tf_keras.Sequential([tf_keras.layers.Input((4,)), tf_keras.layers.Dense(16, activation="relu"),
-                                 tf_keras.layers.Dense(3, activation="softmax")])
+    # named layers: Keras numbers unnamed ones per process, and tests name them (--keep_float dense)
+    model = tf_keras.Sequential([tf_keras.layers.Input((4,)), tf_keras.layers.Dense(16, activation="relu", name="dense"),
+                                 tf_keras.layers.Dense(3, activation="softmax", name="dense_1")], name="sequential")
     model.compile(tf_keras.optimizers.Adam(0.02), "sparse_categorical_crossentropy")
     model.fit((x - mean) / std, iris.target, epochs=60, batch_size=16, verbose=0)
     frame = pd.DataFrame(x, columns=iris.feature_names)

@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
-def _write(folder: Path, model, specs: dict, frame: pd.DataFrame, filename: str, keras3: bool = False) -> Path:
+def _write(folder: Path, model, specs: dict, frame: pd.DataFrame, filename: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     if filename == "saved_model":
         model.save(folder / "saved_model", save_format="tf")
@@ -182,9 +182,29 @@ def conv1d_sunspots(folder: Path) -> Path:
          k.layers.Flatten(), k.layers.Dense(1)]), "model.h5", epochs=30)
 
 
+def simple_rnn_co2(folder: Path) -> Path:
+    """SimpleRNN(16) -> Dense(1) on weekly CO2, built and saved with Keras 3 (`.keras`)."""
+    import keras
+
+    keras.utils.set_random_seed(7)
+    width = 16
+    windows = _windows(_co2(), width)
+    mean, std = float(windows.mean()), float(windows.std())
+    train = windows[: int(len(windows) * 0.6)]
+    model = keras.Sequential([keras.Input((width, 1)), keras.layers.SimpleRNN(16), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.Adam(0.005), "mse")
+    model.fit(((train[:, :width] - mean) / std)[..., None], (train[:, width] - mean) / std, epochs=8,
+              batch_size=32, verbose=0)
+    frame = pd.DataFrame(windows, columns=[f"t{i}" for i in range(width)] + ["next"])
+    specs = {"name": "zoo_simple_rnn_co2", "task": "regression",
+             "input": {"shape": [width, 1], "mean": mean, "std": std}, "output": {"shape": [1], "mean": mean, "std": std}}
+    return _write(folder, model, specs, frame, "model.keras")
+
+
 ZOO: dict[str, Callable[[Path], Path]] = {
     "mlp_iris": mlp_iris, "binary_cancer": binary_cancer, "multi_output": multi_output_diabetes,
     "cnn_bn": cnn_bn_digits, "conv1d": conv1d_sunspots, "lstm": lstm_co2, "gru": gru_sunspots,
+    "simple_rnn": simple_rnn_co2,
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import zlib
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
@@ -24,12 +25,15 @@ from helpers.errors import ModelError, first_line
 from helpers.frontend.keras2_rebuild import to_keras2
 from helpers.frontend.model_loader import LoadedModel
 from helpers.frontend.tf_runtime import seed_everything, tf_keras
+from helpers.measure.metrics import compute_metrics, primary_metric
+from helpers.measure.tolerance import tolerance_for
 
 log = logging.getLogger("mcu_deploy")
 
 VALIDATION_FRACTION = 0.2   # of the fine-tuning rows, held out to stop early on
 VALIDATION_SEED = 1
 PATIENCE = 3                # epochs without a better validation loss before stopping
+AUTO_SPARSITIES = (0.9, 0.8, 0.7, 0.5, 0.3)  # --sparsity auto, highest first
 RECOVERY_EPOCHS = 10        # after a pruning schedule, at most this many more (early stopping decides)
 DEFAULT_EPOCHS = 5          # pruning schedule, clustering and QAT, unless specs say otherwise
 
@@ -72,6 +76,7 @@ class OptimizedModel:
     clusters: int | None
     qat_layers: tuple[str, ...]
     float_layers: tuple[str, ...]
+    sparsity_search: tuple["SparsityCandidate", ...] = ()
 
     @property
     def lineage(self) -> Lineage:
@@ -85,6 +90,8 @@ class OptimizedModel:
             details["pruning"] = {"final_sparsity": self.prune.final_sparsity,
                                   "initial_sparsity": self.prune.initial_sparsity,
                                   "epochs": self.prune.epochs, "policy": self.prune.policy}
+            if self.sparsity_search:
+                details["pruning"]["search"] = [candidate.as_dict() for candidate in self.sparsity_search]
         if self.clusters:
             details["clusters"] = self.clusters
         if self.qat:
@@ -133,13 +140,18 @@ def _targets(specs: Specs, y: np.ndarray) -> np.ndarray:
         (len(y),) + specs.output.shape)
 
 
+def _train_and_validation(rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the fine-tuning rows to train on and to validate on (seeded, deterministic)."""
+    order = np.random.default_rng(VALIDATION_SEED).permutation(rows)
+    held_out = max(1, int(rows * VALIDATION_FRACTION))
+    return np.sort(order[held_out:]), np.sort(order[:held_out])
+
+
 def fine_tuning_split(specs: Specs, data: SplitDataset) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(x, y) to train on and (x, y) to validate on: the calibration and tuning rows (never an
     evaluation row), a seeded VALIDATION_FRACTION of them held out for early stopping."""
     rows = data.fine_tuning
-    order = np.random.default_rng(VALIDATION_SEED).permutation(len(rows))
-    held_out = max(1, int(len(rows) * VALIDATION_FRACTION))
-    train, validation = np.sort(order[held_out:]), np.sort(order[:held_out])
+    train, validation = _train_and_validation(len(rows))
     y = _targets(specs, rows.y)
     return rows.x[train], y[train], rows.x[validation], y[validation]
 
@@ -240,6 +252,56 @@ def prune(keras_model: Any, specs: Specs, data: SplitDataset, settings: PruneSet
     return tfmot.sparsity.keras.strip_pruning(wrapped)
 
 
+@dataclass(frozen=True)
+class SparsityCandidate:
+    """One sparsity --sparsity auto tried, judged on the validation rows (never the evaluation rows)."""
+
+    sparsity: float
+    validation_metrics: dict[str, float]
+    within_tolerance: bool
+    zlib_weight_bytes: int   # the pruned kernels as float32, zlib level 9: what the zeros save
+
+    def as_dict(self) -> dict[str, Any]:
+        """For report.json `optimization.pruning.search`."""
+        return {"sparsity": self.sparsity, "validation_metrics": self.validation_metrics,
+                "within_tolerance": self.within_tolerance, "zlib_weight_bytes": self.zlib_weight_bytes}
+
+
+def _zlib_weight_bytes(keras_model: Any) -> int:
+    kernels = [w for w in keras_model.get_weights() if w.ndim >= 2]
+    return len(zlib.compress(b"".join(np.asarray(k, np.float32).tobytes() for k in kernels), 9))
+
+
+def search_sparsity(keras_model: Any, specs: Specs, data: SplitDataset, settings: PruneSettings,
+                    training: TrainingSettings,
+                    max_drop: float | None) -> tuple[Any, PruneSettings, tuple[SparsityCandidate, ...]]:
+    """--sparsity auto: prune fresh copies at AUTO_SPARSITIES, highest first, and keep the first whose
+    validation metric stays within --max_drop of the unpruned model's on the same rows."""
+    rows = data.fine_tuning
+    _, validation = _train_and_validation(len(rows))
+    x_val, y_val = rows.x[validation], rows.y[validation]
+    limit = tolerance_for(primary_metric(specs), max_drop)
+    reference = compute_metrics(keras_model.predict(x_val, verbose=0), y_val, specs)
+    tried: list[SparsityCandidate] = []
+    for sparsity in AUTO_SPARSITIES:
+        candidate = replace(settings, final_sparsity=sparsity, initial_sparsity=min(settings.initial_sparsity, sparsity))
+        copy = tf_keras.models.clone_model(keras_model)
+        copy.set_weights(keras_model.get_weights())
+        log.info("  --sparsity auto: trying %.0f%%", sparsity * 100)
+        pruned = prune(copy, specs, data, candidate, training)
+        metrics = compute_metrics(pruned.predict(x_val, verbose=0), y_val, specs)
+        drop = limit.metric_drop(metrics, reference)
+        within = drop is not None and drop <= limit.max_drop
+        tried.append(SparsityCandidate(sparsity, metrics, within, _zlib_weight_bytes(pruned)))
+        log.info("  --sparsity auto: %.0f%% gives %s on the validation rows (%s)", sparsity * 100,
+                 limit.describe(drop or 0.0), "within tolerance" if within else "outside")
+        if within:
+            return pruned, candidate, tuple(tried)
+    raise ModelError(f"--sparsity auto: no sparsity from {AUTO_SPARSITIES[-1]:.0%} to {AUTO_SPARSITIES[0]:.0%} keeps the "
+                     f"model within --max_drop {limit.limit()} on the validation rows",
+                     "prune less with --sparsity 0.2, or allow a larger --max_drop", specs.path)
+
+
 def cluster(keras_model: Any, specs: Specs, data: SplitDataset, clusters: int, epochs: int,
             training: TrainingSettings, preserve_sparsity: bool) -> Any:
     """cluster_weights with k-means++ centroids; keeps zeros at zero after pruning."""
@@ -316,7 +378,11 @@ def optimize(model: LoadedModel, specs: Specs, data: SplitDataset, config: RunCo
     clusters = config.cluster or None
     qat_layers: tuple[str, ...] = ()
     float_layers: tuple[str, ...] = ()
-    if pruning:
+    search: tuple[SparsityCandidate, ...] = ()
+    if pruning and config.sparsity_auto:
+        keras_model, pruning, search = search_sparsity(keras_model, specs, data, pruning, training, config.max_drop)
+        log.info("--sparsity auto chose %.0f%%", pruning.final_sparsity * 100)
+    elif pruning:
         log.info("pruning to %.0f%% sparsity over %d epochs", pruning.final_sparsity * 100, pruning.epochs)
         keras_model = prune(keras_model, specs, data, pruning, training)
     if clusters:
@@ -329,4 +395,5 @@ def optimize(model: LoadedModel, specs: Specs, data: SplitDataset, config: RunCo
                                                                    preserve_sparsity=bool(pruning))
     return OptimizedModel(model=replace(model, keras=keras_model, is_keras2=True), pruned=bool(pruning),
                           clustered=bool(clusters), qat=config.qat, prune=pruning, clusters=clusters,
+                          sparsity_search=search,
                           qat_layers=qat_layers, float_layers=float_layers)

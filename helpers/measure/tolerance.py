@@ -31,12 +31,16 @@ class Tolerance:
 
     def drop(self, variant: VariantReport, reference: VariantReport) -> float | None:
         """Points lost (accuracy) or percent MAE added against the reference; None without metrics."""
-        if self.metric not in variant.metrics or self.metric not in reference.metrics:
+        return self.metric_drop(variant.metrics, reference.metrics)
+
+    def metric_drop(self, metrics: dict[str, float], reference: dict[str, float]) -> float | None:
+        """drop() on bare metric dicts (the sparsity search judges candidates on validation rows)."""
+        if self.metric not in metrics or self.metric not in reference:
             return None
         if self.metric == "accuracy":
-            return (reference.metrics["accuracy"] - variant.metrics["accuracy"]) * 100
-        base = reference.metrics["mae"]
-        return (variant.metrics["mae"] - base) / base * 100 if base > 0 else 0.0
+            return (reference["accuracy"] - metrics["accuracy"]) * 100
+        base = reference["mae"]
+        return (metrics["mae"] - base) / base * 100 if base > 0 else 0.0
 
     def describe(self, drop: float) -> str:
         """`-69.1 accuracy points` / `+428% MAE` for messages."""

@@ -166,6 +166,29 @@ def firmware_bars(variants: Sequence[VariantReport], model: str, path: Path) -> 
     return _save(fig, path)
 
 
+def sparsity_search(candidates: Sequence[dict], metric: str, chosen: float, model: str, path: Path) -> Path:
+    """--sparsity auto: the validation metric and the kernels' zlib size of every candidate tried."""
+    sparsities = [c["sparsity"] * 100 for c in candidates]
+    values = [_scaled(metric, c["validation_metrics"].get(metric, float("nan"))) for c in candidates]
+    sizes = [c["zlib_weight_bytes"] / 1024 for c in candidates]
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    ax.plot(sparsities, values, "o-", color="#1f77b4", label=f"validation {metric}")
+    for x, y, c in zip(sparsities, values, candidates):
+        ax.annotate("within" if c["within_tolerance"] else "outside", (x, y), textcoords="offset points",
+                    xytext=(0, 6), ha="center", fontsize=7)
+    ax.axvline(chosen * 100, color="#2ca02c", linestyle="--", label=f"chosen: {chosen:.0%}")
+    ax.set_xlabel("sparsity (%)")
+    ax.set_ylabel(f"validation {metric}" + (" (%)" if metric == "accuracy" else ""))
+    size_axis = ax.twinx()
+    size_axis.plot(sparsities, sizes, "s--", color="#ff7f0e", label="zlib of the kernels (KiB)")
+    size_axis.set_ylabel("zlib of the kernels (KiB)")
+    lines = ax.get_legend_handles_labels()[0] + size_axis.get_legend_handles_labels()[0]
+    labels = ax.get_legend_handles_labels()[1] + size_axis.get_legend_handles_labels()[1]
+    ax.legend(lines, labels, fontsize=8, loc="lower left")
+    ax.set_title(f"{model}: --sparsity auto, candidates tried")
+    return _save(fig, path)
+
+
 def _short_layer(tensor_name: str) -> str:
     """`op: layer` from a tensor name such as `sequential/dense/MatMul;sequential/dense/BiasAdd`."""
     first = tensor_name.split(";")[0]

