@@ -7,6 +7,7 @@ with k outputs, the last k columns).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
@@ -53,9 +54,10 @@ class SplitDataset:
     evaluation: Dataset
     tuning: Dataset
 
-    @property
+    @cached_property
     def fine_tuning(self) -> Dataset:
-        """Every row optimization may learn from: the calibration and the tuning rows."""
+        """Every row optimization may learn from: the calibration and the tuning rows (concatenated
+        once; fine-tuning and every --sparsity auto candidate read them)."""
         return Dataset(x=np.concatenate([self.calibration.x, self.tuning.x]),
                        y=np.concatenate([self.calibration.y, self.tuning.y]), path=self.calibration.path)
 

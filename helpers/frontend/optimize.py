@@ -230,8 +230,8 @@ def _fine_tune(model: Any, specs: Specs, data: SplitDataset, settings: TrainingS
 def prune(keras_model: Any, specs: Specs, data: SplitDataset, settings: PruneSettings,
           training: TrainingSettings) -> Any:
     """prune_low_magnitude with a PolynomialDecay reaching the final sparsity on the last step."""
-    train_rows = len(data.fine_tuning) - max(1, int(len(data.fine_tuning) * VALIDATION_FRACTION))
-    steps = math.ceil(train_rows / training.batch_size) * settings.epochs
+    train_rows, _ = _train_and_validation(len(data.fine_tuning))
+    steps = math.ceil(len(train_rows) / training.batch_size) * settings.epochs
     # frequency=1: fine-tuning is short, so prune on every step or the schedule never reaches its end
     schedule = tfmot.sparsity.keras.PolynomialDecay(settings.initial_sparsity, settings.final_sparsity,
                                                      begin_step=0, end_step=max(steps - 1, 1), frequency=1)

@@ -125,25 +125,23 @@ def _run(config: RunConfig) -> RunSummary:
     with StagedExport(destination) as staging:
         results = build.build_all(config, specs, model, data, staging, timings)
         variants = budgets.annotate([r.report for r in results], config.flash_budget, config.ram_budget)
-        variants = tolerance.judge(variants, tolerance.tolerance_for(primary_metric(specs), config.max_drop))
-        model_notes = firmware_notices(specs, variants) + accuracy_notices(variants, config, specs)
-        for note in model_notes:
-            if note.startswith(OUTSIDE_TOLERANCE):
-                log.warning("warning: %s", note)
-            else:
-                log.info("note: %s", note)
-        notices = config.notices + model_notes
+        limit = tolerance.tolerance_for(primary_metric(specs), config.max_drop)
+        variants = tolerance.judge(variants, limit)
+        firmware_notes, accuracy_notes = firmware_notices(specs, variants), accuracy_notices(variants, limit)
+        for note in firmware_notes:
+            log.info("note: %s", note)
+        for note in accuracy_notes:
+            log.warning("warning: %s", note)
+        notices = config.notices + firmware_notes + accuracy_notes
+        draft = _report(specs, config.input_dir, data, variants, notices, timings)
         plot_files: list[str] = []
         if config.plot_results:
             with timings.phase("plots"):
                 outputs = {r.report.name: r.measurement.outputs for r in results
                            if r.measurement is not None and r.measurement.outputs is not None}
-                plot_files = write_plots(_report(specs, config.input_dir, data, variants, notices, timings),
-                                         specs, data, outputs, staging)
+                plot_files = write_plots(draft, specs, data, outputs, staging)
         with timings.phase("render"):
-            (staging / "report.md").write_text(
-                format_markdown(_report(specs, config.input_dir, data, variants, notices, timings), plots=plot_files),
-                encoding="utf-8")
+            (staging / "report.md").write_text(format_markdown(draft, plots=plot_files), encoding="utf-8")
         report = _report(specs, config.input_dir, data, variants, notices, timings)  # with the final timings
         (staging / "report.json").write_text(report.to_json(), encoding="utf-8")
     return RunSummary(report=report, export_dir=destination)
@@ -194,18 +192,14 @@ def write_plots(report: RunReport, specs: Specs, data: SplitDataset, outputs: di
     return [str(p.relative_to(staging)) for p in written + layer_plots]
 
 
-OUTSIDE_TOLERANCE = "OUTSIDE THE ACCURACY TOLERANCE"
-
-
-def accuracy_notices(variants: list[VariantReport], config: RunConfig, specs: Specs) -> tuple[str, ...]:
+def accuracy_notices(variants: list[VariantReport], limit: tolerance.Tolerance) -> tuple[str, ...]:
     """Every variant outside --max_drop, loudly: its firmware is written but must not be trusted."""
-    limit = tolerance.tolerance_for(primary_metric(specs), config.max_drop)
     wrecked = tolerance.outside(variants)
     if not wrecked:
         return ()
     reference = variants[0]
     listed = ", ".join(f"{v.name} ({limit.describe(limit.drop(v, reference) or 0.0)})" for v in wrecked)
-    return (f"{OUTSIDE_TOLERANCE} (--max_drop {limit.limit()} against {reference.name}): {listed}; "
+    return (f"OUTSIDE THE ACCURACY TOLERANCE (--max_drop {limit.limit()} against {reference.name}): {listed}; "
             "do not ship these",)
 
 

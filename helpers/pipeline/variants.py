@@ -126,8 +126,7 @@ class VariantRunner:
         if self.config.strip and prepared is None:
             with self.timings.phase("tflm_checks"):
                 tflite, strip, tflm_check = stripped(tflite, quantize(self.data.evaluation.x, tflite.info.input))
-        measurement = measure_variant(tflite, self.specs, self.data, not self.config.skip_firmware_checks,
-                                      self.timings, tflm_check)
+        measurement = self.measure(tflite, tflm_check)
         toolchain = self.render(tflite, measurement)
         flex = select_ops(tflite)
         if flex:
