@@ -51,6 +51,9 @@ class RunConfig:
     verbose: bool = False
     quiet: bool = False
     notices: tuple[str, ...] = ()
+    tflm_dir: Path | None = None               # a TFLM tree: the self-test is built and run on `targets`
+    targets: tuple[str, ...] = ()              # helpers.targets.target names; empty without a tree
+    mcu_mhz: float = 80.0                      # clock for the latency estimate from instruction counts
 
 
 class _Parser(argparse.ArgumentParser):
@@ -160,6 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="ONNX/PyTorch models: keep the original (channels-first) input layout")
     parser.add_argument("--allow_select_ops", action="store_true",
                         help="let the converter use TensorFlow ops TFLite lacks (such variants cannot run on MCUs)")
+    parser.add_argument("--tflm_dir", type=Path, default=None, metavar="DIR",
+                        help="a TensorFlow Lite Micro checkout with its make downloads (default: $TFLM_DIR): "
+                             "build each variant's self-test against it and run it on --target")
+    parser.add_argument("--target", type=str, default=None, metavar="T1,T2",
+                        help="where the self-test runs: host, cortex-m4, cortex-m0plus (Cortex-M under "
+                             "qemu-system-arm; default with a TFLM tree: host,cortex-m4)")
+    parser.add_argument("--mcu_mhz", type=float, default=80.0, metavar="MHZ",
+                        help="clock for the latency estimate from the counted instructions (default 80)")
     parser.add_argument("--skip_firmware_checks", action="store_true",
                         help="skip the TFLM, arena, cross-compiler and mpy-cross checks")
     verbosity = parser.add_mutually_exclusive_group()
@@ -175,6 +186,11 @@ def _reject_conflicts(args: argparse.Namespace, quantization: Quantization | Non
         raise ConfigError(f"`-q {quantization.value}` needs a quantization mode",
                           "add --PTQ (post-training) or --QAT (quantization-aware training)")
 
+    if args.target and args.skip_firmware_checks:
+        raise ConfigError("--target runs firmware checks, which --skip_firmware_checks turns off",
+                          "drop one of the two")
+    if not 1.0 <= args.mcu_mhz <= 2000.0:
+        raise ConfigError(f"--mcu_mhz {args.mcu_mhz} is out of range", "give the MCU clock in MHz, e.g. 80")
     if args.strip and args.skip_firmware_checks:
         raise ConfigError("--strip needs the TFLM checks to prove the stripped model gives identical outputs",
                           "drop --skip_firmware_checks")
@@ -209,6 +225,20 @@ def _reject_conflicts(args: argparse.Namespace, quantization: Quantization | Non
                           "or --PTQ to compare quantization types")
 
 
+def _targets(args: argparse.Namespace) -> tuple[tuple[str, ...], Path | None]:
+    """The targets to run the self-test on, and the TFLM tree they build against."""
+    from helpers.targets.target import DEFAULT_TARGETS, parse_targets
+
+    chosen = tuple(target.name for target in parse_targets(args.target)) if args.target else None
+    tflm_dir = args.tflm_dir or (Path(os.environ["TFLM_DIR"]) if os.environ.get("TFLM_DIR") else None)
+    if chosen and tflm_dir is None:
+        raise ConfigError("--target needs a TensorFlow Lite Micro tree to build against",
+                          "pass --tflm_dir DIR (or set TFLM_DIR); the README says how to get one")
+    if tflm_dir is None or args.skip_firmware_checks:
+        return (), None
+    return chosen or DEFAULT_TARGETS, tflm_dir
+
+
 def parse_args(argv: Sequence[str]) -> RunConfig:
     """Turn argv into a RunConfig, rejecting conflicting or unknown flags with a ConfigError."""
     args = build_parser().parse_args(list(argv))
@@ -228,7 +258,11 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
         elif quantization is not Quantization.NONE:
             quantizations = (quantization,)
 
+    targets, tflm_dir = _targets(args)
     return RunConfig(
+        tflm_dir=tflm_dir,
+        targets=targets,
+        mcu_mhz=args.mcu_mhz,
         input_dir=args.input_dir,
         export=args.export,
         export_dir=args.export_dir,

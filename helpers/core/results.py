@@ -28,6 +28,9 @@ class FirmwareResult:
     flash_note: str | None = None
     mpy_bytes: int | None = None
     mpy_note: str | None = None
+    # The self-test built against TFLM's library and run per target (helpers.targets.selftest.TargetResult
+    # as dicts, by target name); None: no TFLM tree, so not built or run anywhere.
+    targets: dict[str, dict[str, Any]] | None = None
     fits_flash: bool | None = None                # None: no budget, or nothing measured to judge by
     fits_ram: bool | None = None
     budget_note: str | None = None

@@ -12,15 +12,28 @@ from helpers.core.results import VariantReport
 from helpers.errors import BudgetError
 
 
+def _cortex_m_figures(variant: VariantReport, key: str) -> list[int]:
+    """A figure of every Cortex-M target whose linked self-test was measured."""
+    return [result[key] for name, result in (variant.firmware.targets or {}).items()
+            if name != "host" and result.get(key) is not None]
+
+
 def flash_needed(variant: VariantReport) -> int | None:
-    """Flash the model takes: the largest cross-compiled figure, or None when not measured."""
+    """Flash the model takes: the linked firmware on the Cortex-M targets (model, TFLM runtime,
+    kernels, C runtime; without the self-test's vectors) where they ran, else the largest
+    cross-compiled C array; None when neither was measured."""
+    linked = _cortex_m_figures(variant, "flash_bytes_without_self_test")
+    if linked:
+        return max(linked)
     flash = variant.firmware.flash_bytes or {}
     return max(flash.values()) if flash else None
 
 
 def ram_needed(variant: VariantReport) -> int | None:
-    """RAM the model takes: the recommended tensor arena, or None when not measured."""
-    return variant.firmware.tensor_arena_bytes
+    """RAM the model takes: .data + .bss of the linked firmware on the Cortex-M targets (arena
+    included) where they ran, else the recommended tensor arena; None when not measured."""
+    linked = _cortex_m_figures(variant, "ram_bytes")
+    return max(linked) if linked else variant.firmware.tensor_arena_bytes
 
 
 def _verdict(needed: int | None, budget: int, runnable: bool | None) -> bool | None:

@@ -16,15 +16,28 @@ from helpers.measure.litert import LiteRtRunner, dequantize, quantize
 from helpers.measure.metrics import compute_metrics
 from helpers.measure.tflm import MicroCheck, check_variant, max_difference, static_reason
 
-TEST_VECTOR_COUNT = 4
+# The self-test carries every evaluation row that fits in this much flash (inputs, expected outputs
+# and labels): 64 KiB sits beside a small model on a 256 KB part.
+TEST_DATA_FLASH_BYTES = 64 * 1024
+_DTYPE_BYTES = {"int8": 1, "uint8": 1, "int16": 2, "int32": 4, "float16": 2, "float32": 4}
 
 
 @dataclass(frozen=True)
 class TestVector:
-    """One evaluation row in the model's input dtype and the output TFLM gave for it."""
+    """One evaluation row in the model's input dtype, the output TFLM gave for it on the host, and
+    its label (class index, or regression targets in output units)."""
 
     input: tuple[float, ...]
     output: tuple[float, ...]
+    label: tuple[float, ...]
+
+
+def test_vector_count(tflite: TfliteModel, rows: int) -> int:
+    """How many evaluation rows the self-test's test data holds within TEST_DATA_FLASH_BYTES."""
+    info = tflite.info
+    per_row = (int(np.prod(info.input.shape[1:])) * _DTYPE_BYTES.get(info.input.dtype, 4)
+               + int(np.prod(info.output.shape[1:])) * (_DTYPE_BYTES.get(info.output.dtype, 4) + 4))
+    return max(1, min(rows, TEST_DATA_FLASH_BYTES // max(per_row, 1)))
 
 
 @dataclass(frozen=True)
@@ -39,6 +52,7 @@ class TflmVerdict:
     difference_unit: str | None = None
     arena_measured: int | None = None
     arena_recommended: int | None = None
+    arena_target: str | None = None   # the 32-bit target whose figure the arena is derived from (None: host)
     test_vectors: tuple[TestVector, ...] = ()
     test_tolerance: float = 0.0
 
@@ -88,8 +102,10 @@ def tflm_verdict(tflite: TfliteModel, specs: Specs, quantized_inputs: np.ndarray
     values = dequantize(outputs, tflite.info.output)
     if not np.all(np.isfinite(values)):
         return not_runnable("TFLM produced NaN or infinite outputs")
-    vectors = tuple(TestVector(input=tuple(row.reshape(-1).tolist()), output=tuple(out.reshape(-1).tolist()))
-                    for row, out in zip(quantized_inputs[:TEST_VECTOR_COUNT], outputs[:TEST_VECTOR_COUNT]))
+    count = test_vector_count(tflite, len(quantized_inputs))
+    vectors = tuple(TestVector(input=tuple(row.reshape(-1).tolist()), output=tuple(out.reshape(-1).tolist()),
+                               label=tuple(np.asarray(label, dtype=np.float64).reshape(-1).tolist()))
+                    for row, out, label in zip(quantized_inputs[:count], outputs[:count], labels[:count]))
     return TflmVerdict(
         runnable=True, raw_outputs=outputs, metrics=compute_metrics(values, labels, specs),
         max_difference=max_difference(outputs, litert_raw) if litert_raw is not None else None,

@@ -33,6 +33,7 @@ from helpers.pipeline.reference import (
 )
 from helpers.pipeline.variants import VariantResult, VariantRunner
 from helpers.render.variant_folder import FolderSettings
+from helpers.targets.bench import TargetBench
 
 log = logging.getLogger("mcu_deploy")
 
@@ -113,8 +114,9 @@ def build_all(config: RunConfig, specs: Specs, model: LoadedModel, data: SplitDa
         reference, reference_outputs = reference_row(model, specs, data)
     results = [VariantResult(report=reference)]
     folder = FolderSettings(export_firmware=config.export, source=model.path.name,
-                            layout=layout_details(model, specs))
-    runner = VariantRunner(config, specs, in_model_layout(model, data), staging, folder, timings)
+                            layout=layout_details(model, specs), evaluation_rows=len(data.evaluation))
+    bench = TargetBench.create(config.tflm_dir, config.targets, config.mcu_mhz)
+    runner = VariantRunner(config, specs, in_model_layout(model, data), staging, folder, timings, bench)
     if not run_plan.lineage.optimized:
         built = _build_plans(runner, run_plan.from_original, model, None, run_plan)
         if reference_outputs is not None:

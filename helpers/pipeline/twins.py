@@ -107,7 +107,7 @@ def lut_twin(runner: VariantRunner, base: VariantResult,
         log.warning("warning: %s not emitted: %s", twin_plan.name, why)
         failed = failed_row(twin_plan.name, twin_plan.quantization.value, f"{twin_plan.name}: {why}")
         return {"applied": False, "reason": why}, VariantResult(report=failed)
-    toolchain = runner.render(tflite, measurement)
+    rendered, measurement = runner.render(tflite, measurement)
     weights = sum(t.elements for t in plan.compressed)
     details = {"applied": True, "base_variant": base.tflite.plan.name, "bits": plan.bits,
                "index_bits_per_weight": plan.bits,
@@ -119,7 +119,7 @@ def lut_twin(runner: VariantRunner, base: VariantResult,
                "tflm_outputs_identical_to_base": True,
                "compressed_tensors": [t.name for t in plan.compressed],
                "left_uncompressed": [{"tensor": t.name, "reason": t.reason} for t in plan.skipped]}
-    report = replace(tflite_row(tflite, measurement, toolchain, optimized, {}), compression=details)
+    report = replace(tflite_row(tflite, measurement, rendered, optimized, {}), compression=details)
     return {"applied": False, "compressed_variant": twin_plan.name}, VariantResult(report, tflite, measurement)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from helpers.convert.converter import convert
 from helpers.convert.strip import strip_model
 from helpers.core.byte_account import account
 from helpers.core.dataset import SplitDataset
-from helpers.core.flatbuffer import inspect_tflite
+from helpers.core.flatbuffer import TFLM_DECODE_OP, inspect_tflite
 from helpers.core.results import FirmwareResult, VariantReport
 from helpers.core.specs import Specs
 from helpers.core.timings import Timings
@@ -30,7 +30,9 @@ from helpers.measure.toolchains import ToolchainFigures, measure_artifacts
 from helpers.measure.variant import Measurement, measure_variant, select_ops
 from helpers.render.identifiers import identifier
 from helpers.render.report_text import format_metrics
-from helpers.render.variant_folder import FolderSettings, write_variant_folder
+from helpers.render.variant_folder import FolderSettings, write_target_verdicts, write_variant_folder
+from helpers.targets.bench import TargetBench, target_arena, with_arena
+from helpers.targets.selftest import TargetResult
 
 log = logging.getLogger("mcu_deploy")
 
@@ -50,8 +52,16 @@ def compressed_size(content: bytes) -> int:
     return len(zlib.compress(content, 9))
 
 
-def firmware_result(tflite: TfliteModel, measurement: Measurement,
-                    toolchain: ToolchainFigures | None) -> FirmwareResult:
+@dataclass(frozen=True)
+class RenderOutcome:
+    """What rendering a variant's folder measured: the toolchains' figures and the targets' verdicts."""
+
+    toolchain: ToolchainFigures | None = None
+    targets: tuple[TargetResult, ...] = ()
+
+
+def firmware_result(tflite: TfliteModel, measurement: Measurement, toolchain: ToolchainFigures | None,
+                    targets: tuple[TargetResult, ...] = ()) -> FirmwareResult:
     """The report's firmware block from TFLM's verdict and the toolchains' figures.
 
     `reset_before_invoke` is read from the flatbuffer, not from the checks: the generated firmware
@@ -70,10 +80,16 @@ def firmware_result(tflite: TfliteModel, measurement: Measurement,
     if toolchain is not None:
         fields.update(flash_bytes=toolchain.flash.bytes_per_target or None, flash_note=toolchain.flash.note or None,
                       mpy_bytes=toolchain.mpy.size_bytes, mpy_note=toolchain.mpy.note or None)
+    if targets:
+        fields["targets"] = {result.target: result.to_dict() for result in targets}
+        failing = [result for result in targets if result.status in ("fail", "build_failed")]
+        if failing and tflm.runnable:  # the targets' verdict decides: firmware that fails somewhere is not "runnable"
+            fields.update(tflm_runnable=False, tflm_reason="; ".join(
+                f"fails on {result.target} ({result.kernels}): {result.message}" for result in failing))
     return FirmwareResult(**fields)
 
 
-def tflite_row(tflite: TfliteModel, measurement: Measurement, toolchain: ToolchainFigures | None,
+def tflite_row(tflite: TfliteModel, measurement: Measurement, rendered: RenderOutcome,
                optimized: OptimizedModel | None, strip: dict[str, Any]) -> VariantReport:
     """A TFLite variant's report row."""
     lineage = tflite.plan.lineage
@@ -85,7 +101,7 @@ def tflite_row(tflite: TfliteModel, measurement: Measurement, toolchain: Toolcha
         metrics=measurement.metrics, size_bytes=tflite.size_bytes, compressed_size_bytes=compressed_size(tflite.content),
         input_dtype=tflite.info.input.dtype, output_dtype=tflite.info.output.dtype,
         ops=tflite.info.ops + tflite.info.custom_ops, evaluation=measurement.evaluation,
-        firmware=firmware_result(tflite, measurement, toolchain),
+        firmware=firmware_result(tflite, measurement, rendered.toolchain, rendered.targets),
         optimization=optimized.details() if optimized else {},
         weights=weight_summary(tflite.content) if plain else {},
         bytes=account(tflite.content).as_dict() if plain else {}, strip=strip)
@@ -95,22 +111,42 @@ class VariantRunner:
     """Runs plans through build -> measure -> render for one run (the settings they share)."""
 
     def __init__(self, config: RunConfig, specs: Specs, data: SplitDataset, staging: Path,
-                 folder: FolderSettings, timings: Timings) -> None:
+                 folder: FolderSettings, timings: Timings, bench: TargetBench | None = None) -> None:
         self.config, self.specs, self.data, self.staging = config, specs, data, staging
-        self.folder, self.timings = folder, timings
+        self.folder, self.timings, self.bench = folder, timings, bench
 
     def measure(self, tflite: TfliteModel, tflm_check: MicroCheck | None = None) -> Measurement:
         """Stage 2: LiteRT metric and TFLM's verdict."""
         return measure_variant(tflite, self.specs, self.data, not self.config.skip_firmware_checks,
                                self.timings, tflm_check)
 
-    def render(self, tflite: TfliteModel, measurement: Measurement) -> ToolchainFigures | None:
-        """Stage 3: the variant's folder; then the toolchains on the firmware files it holds."""
+    def render(self, tflite: TfliteModel, measurement: Measurement) -> tuple[RenderOutcome, Measurement]:
+        """Stage 3: the variant's folder; then the toolchains on the firmware files it holds, and the
+        self-test on every target. A target's arena figure replaces the host's in the header, so the
+        measurement comes back with it."""
         with self.timings.phase("render"):
             folder = write_variant_folder(self.staging, self.specs, tflite, measurement.tflm, self.folder)
             if folder is None or self.config.skip_firmware_checks:
-                return None
-            return measure_artifacts(folder, identifier(self.specs.name))
+                return RenderOutcome(), measurement
+            toolchain = measure_artifacts(folder, identifier(self.specs.name))
+        if self.bench is None or not measurement.tflm.checked:
+            return RenderOutcome(toolchain=toolchain), measurement
+        with self.timings.phase("targets"):
+            targets = self.bench.check(folder, identifier(self.specs.name), TFLM_DECODE_OP in tflite.info.custom_ops)
+            tflm = measurement.tflm
+            arena = target_arena(targets)
+            if arena is not None:
+                source = next(r for r in targets if r.passed and r.target != "host" and r.arena_used_bytes)
+                used = max(r.arena_used_bytes or 0 for r in targets if r.passed and r.target != "host")
+                tflm = replace(tflm, arena_measured=used, arena_recommended=arena,
+                               arena_target=f"{source.target} ({source.kernels})")
+                targets = with_arena(targets, arena)
+            ran = [r for r in targets if r.status in ("pass", "fail", "build_failed")]
+            if ran and not any(r.passed for r in ran):
+                tflm = replace(tflm, runnable=False, reason="fails on every target: " + "; ".join(
+                    f"{r.target}: {r.message}" for r in ran))
+            write_target_verdicts(folder, self.specs, tflite, tflm, self.folder, targets, self.bench.tree.revision)
+        return RenderOutcome(toolchain=toolchain, targets=targets), replace(measurement, tflm=tflm)
 
     def run(self, plan: VariantPlan, model: LoadedModel, optimized: OptimizedModel | None,
             prepared: TfliteModel | None = None) -> VariantResult:
@@ -127,7 +163,7 @@ class VariantRunner:
             with self.timings.phase("tflm_checks"):
                 tflite, strip, tflm_check = stripped(tflite, quantize(self.data.evaluation.x, tflite.info.input))
         measurement = self.measure(tflite, tflm_check)
-        toolchain = self.render(tflite, measurement)
+        rendered, measurement = self.render(tflite, measurement)
         flex = select_ops(tflite)
         if flex:
             log.warning("warning: %s uses TF Select ops %s: not for microcontrollers, and not evaluated (the "
@@ -135,7 +171,7 @@ class VariantRunner:
         else:
             log.info("  %s: %s B, %s%s", plan.name, f"{tflite.size_bytes:,}", format_metrics(measurement.metrics),
                      "" if measurement.tflm.gets_firmware else f"; not for MCUs: {measurement.tflm.reason}")
-        return VariantResult(report=tflite_row(tflite, measurement, toolchain, optimized, strip),
+        return VariantResult(report=tflite_row(tflite, measurement, rendered, optimized, strip),
                              tflite=tflite, measurement=measurement)
 
 

@@ -22,6 +22,9 @@ from helpers.render.codegen import (
 )
 from helpers.render.identifiers import camel_case
 
+# The MicroPython module carries a few vectors only: a board's heap is tens of KB.
+MICROPYTHON_TEST_VECTORS = 4
+
 
 def _tensor_json(info: TensorInfo) -> dict[str, Any]:
     return {"name": info.name, "shape": list(info.shape), "dtype": info.dtype,
@@ -41,6 +44,7 @@ def render_specs_json(specs: Specs, model: TfliteModel, tflm: TflmVerdict, extra
         "tflm_runnable": tflm.gets_firmware,
         "tensor_arena_bytes": tflm.arena_recommended,
         "tensor_arena_measured_bytes": tflm.arena_measured,
+        "tensor_arena_measured_on": tflm.arena_target or ("host (64-bit)" if tflm.arena_measured else None),
     }
     if not tflm.gets_firmware:
         firmware["tflm_reason"] = tflm.reason
@@ -55,7 +59,8 @@ def render_specs_json(specs: Specs, model: TfliteModel, tflm: TflmVerdict, extra
 
 
 def template_context(specs: Specs, model: TfliteModel, tflm: TflmVerdict, model_id: str,
-                     source: str, layout: dict[str, Any] | None = None) -> dict[str, Any]:
+                     source: str, layout: dict[str, Any] | None = None,
+                     evaluation_rows: int | None = None) -> dict[str, Any]:
     """Everything the templates substitute, formatted already."""
     info = model.info
     layout = layout or {}
@@ -92,6 +97,7 @@ def template_context(specs: Specs, model: TfliteModel, tflm: TflmVerdict, model_
         "classes_py": tuple_literal(specs.output.classes, py_string) if specs.output.classes else "()",
         "arena_measured": tflm.arena_measured,
         "arena_size": tflm.arena_recommended,
+        "arena_target": tflm.arena_target,
         "ops": list(info.ops),
         "layout_note": layout.get("note", ""),
         "channels_last": bool(layout.get("channels_last")),
@@ -101,10 +107,20 @@ def template_context(specs: Specs, model: TfliteModel, tflm: TflmVerdict, model_
         "compressed": TFLM_DECODE_OP in info.custom_ops,
         "stateful": info.stateful,
         "vectors": [{"input": c_values(v.input, _kind(info.input.dtype)),
-                     "output": c_values(v.output, _kind(info.output.dtype))} for v in tflm.test_vectors],
+                     "output": c_values(v.output, _kind(info.output.dtype)),
+                     "target": c_values(v.label, "float")} for v in tflm.test_vectors],
+        "vector_labels": c_values([int(v.label[0]) for v in tflm.test_vectors], "int") if tflm.test_vectors else "0",
+        "vectors_note": _vectors_note(len(tflm.test_vectors), evaluation_rows),
+        "metric_name": "accuracy" if specs.task.value == "classification" else "mean absolute error",
         "test_tolerance": tflm.test_tolerance,
-        "test_vectors_py": _vectors_py(tflm.test_vectors, info),
+        "test_vectors_py": _vectors_py(tflm.test_vectors[:MICROPYTHON_TEST_VECTORS], info),
     }
+
+
+def _vectors_note(count: int, evaluation_rows: int | None) -> str:
+    if evaluation_rows is None or count >= evaluation_rows:
+        return "every evaluation row"
+    return f"the first {count} of {evaluation_rows} evaluation rows: as many as fit in 64 KiB of flash"
 
 
 def _kind(dtype: str) -> str:
@@ -162,6 +178,27 @@ def render_firmware(context: dict[str, Any], checked: bool) -> list[Rendered]:
     if checked:
         files += [render_test_data_h(context), render_main_cc(context)]
     return files
+
+
+def render_targets_md(context: dict[str, Any], results: tuple[Any, ...], revision: str) -> Rendered:
+    """TARGETS.md: each target's verdict on the self-test, and the targets it does not run on."""
+    metric = context["metric_name"]
+    rows = []
+    for result in results:
+        value = (result.metrics or {}).get("accuracy" if metric == "accuracy" else "mae")
+        rows.append({
+            "target": result.target, "kernels": result.kernels, "status": result.status, "message": result.message,
+            "metric_text": "-" if value is None else (f"{value:.2%}" if metric == "accuracy" else f"{value:.4g}"),
+            "flash_text": "-" if result.flash_bytes is None else
+            f"{result.flash_bytes:,} ({result.flash_bytes_without_self_test:,} without the self-test)",
+            "ram_text": "-" if result.ram_bytes is None else f"{result.ram_bytes:,}",
+            "instructions_text": "-" if result.instructions_per_inference is None else
+            f"{result.instructions_per_inference:,}"})
+    vectors = next((r.vectors for r in results if r.vectors), None)
+    return render("TARGETS.md.j2", "TARGETS.md",
+                  {**context, "results": rows, "revision": revision[:12], "vectors": vectors, "metric": metric,
+                   "failing": [r.target for r in results if r.status in ("fail", "build_failed")],
+                   "unchecked": [r.target for r in results if r.status == "not_run"]})
 
 
 def render_not_for_mcu(specs: Specs, model: TfliteModel, reason: str) -> Rendered:

@@ -30,7 +30,14 @@ def table_rows(report: RunReport) -> tuple[list[str], list[list[str]]]:
     """Header and rows shared by the terminal table and report.md."""
     metric_names = list(report.variants[0].metrics) if report.variants else [report.primary_metric]
     header = ["variant", "size (B)", "zlib (B)"] + metric_names
-    header += [f"Δ {report.primary_metric}", "tolerance", "TFLM", "arena (B)", "flash M4 (B)"]
+    targets = _targets_run(report)
+    main_target = next((name for name in targets if name != "host"), None)
+    header += [f"Δ {report.primary_metric}", "tolerance", "TFLM"] + [_SHORT.get(t, t) for t in targets]
+    if main_target:
+        short = _SHORT.get(main_target, main_target)
+        header += ["arena (B)", f"flash {short} (B)", f"RAM {short} (B)", f"instr. {short}", f"ms {short}"]
+    else:
+        header += ["arena (B)", "flash M4 (B)"]
     budgets = any(v.firmware.fits_flash is not None or v.firmware.fits_ram is not None
                   or v.firmware.budget_note for v in report.variants)
     if budgets:
@@ -45,11 +52,70 @@ def table_rows(report: RunReport) -> tuple[list[str], list[list[str]]]:
             continue
         row += [_format_metric(m, v.metrics.get(m)) for m in metric_names]
         row += [_format_delta(report.primary_metric, v.delta.get(report.primary_metric)) if v is not report.variants[0] else "ref",
-                _within(v), tflm, _int(fw.tensor_arena_bytes), _int((fw.flash_bytes or {}).get("cortex-m4"))]
+                _within(v), tflm]
+        row += [_status((fw.targets or {}).get(name)) for name in targets]
+        if main_target:
+            figures = (fw.targets or {}).get(main_target) or {}
+            latency = figures.get("latency_ms")
+            row += [_int(fw.tensor_arena_bytes), _int(figures.get("flash_bytes_without_self_test")),
+                    _int(figures.get("ram_bytes")), _int(figures.get("instructions_per_inference")),
+                    "-" if latency is None else f"{latency:.3g}"]
+        else:
+            row += [_int(fw.tensor_arena_bytes), _int((fw.flash_bytes or {}).get("cortex-m4"))]
         if budgets:
             row.append(_fits(v))
         rows.append(row)
     return header, rows
+
+
+_SHORT = {"cortex-m4": "M4", "cortex-m0plus": "M0+"}
+_STATUS = {"pass": "PASS", "fail": "FAIL", "build_failed": "NO BUILD", "not_run": "not run"}
+
+
+def _targets_run(report: RunReport) -> list[str]:
+    """Targets any variant's self-test was taken to, in the order they ran."""
+    names: dict[str, None] = {}
+    for variant in report.variants:
+        for name in variant.firmware.targets or {}:
+            names[name] = None
+    return list(names)
+
+
+def _status(result: dict[str, Any] | None) -> str:
+    return "-" if result is None else _STATUS.get(result["status"], result["status"])
+
+
+def targets_markdown(report: RunReport) -> list[str]:
+    """report.md's section with every variant on every target: verdict, the metric the target
+    computed, flash, RAM, arena, instructions and the latency estimate."""
+    if not _targets_run(report):
+        return []
+    metric = report.primary_metric
+    lines = ["", "## On the targets (the self-test built against TFLM's library and run)", "",
+             "Flash: `.text + .rodata + .data` of the linked program without the self-test's `main()` and "
+             "vectors (model data + TFLM runtime + kernels + C runtime). RAM: `.data + .bss` with the arena at "
+             "the size the header recommends. Latency: instructions counted under QEMU × the stated cycles per "
+             "instruction ÷ --mcu_mhz, an estimate.", "",
+             f"| variant | target | result | {metric} on target (vectors) | flash (B) | of which model / runtime / "
+             "kernels / C runtime | RAM (B) | arena used (B) | instructions / inference | latency estimate |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for variant in report.variants:
+        for name, r in (variant.firmware.targets or {}).items():
+            value = (r.get("metrics") or {}).get(metric)
+            parts = r.get("flash_breakdown") or {}
+            split = " / ".join(_int(parts.get(k)) for k in ("model_data", "tflm_runtime", "kernels", "c_runtime"))
+            latency = (f"{r['latency_ms']:.3g} ms at {r['mcu_mhz']:g} MHz (CPI {r['cycles_per_instruction']})"
+                       if r.get("latency_ms") is not None else "-")
+            lines.append(f"| {variant.name} | {name} ({r['kernels']}) | {_status(r)} | "
+                         f"{_format_metric(metric, value)} ({_int(r.get('vectors'))}) | "
+                         f"{_int(r.get('flash_bytes_without_self_test'))} | {split if parts else '-'} | "
+                         f"{_int(r.get('ram_bytes'))} | {_int(r.get('arena_used_bytes'))} | "
+                         f"{_int(r.get('instructions_per_inference'))} | {latency} |")
+    problems = [(variant.name, name, r) for variant in report.variants
+                for name, r in (variant.firmware.targets or {}).items() if r["status"] != "pass"]
+    if problems:
+        lines += [""] + [f"- `{variant}` on {name}: {_status(r)}: {r.get('message')}" for variant, name, r in problems]
+    return lines
 
 
 def _within(variant: VariantReport) -> str:
@@ -108,6 +174,7 @@ def format_markdown(report: RunReport, plots: list[str]) -> str:
         lines += [f"| {c['sparsity']:.0%} | {_format_metric(metric, c['validation_metrics'].get(metric))} | "
                   f"{'yes' if c['within_tolerance'] else 'no'} | {c['zlib_weight_bytes']:,} |"
                   for c in searched[0].optimization["pruning"]["search"]]
+    lines += targets_markdown(report)
     failed = [(v.name, v.error) for v in report.variants if v.error]
     if failed:
         lines += ["", "## Variants that could not be built", ""]

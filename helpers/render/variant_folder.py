@@ -12,7 +12,14 @@ from helpers.core.specs import Specs
 from helpers.core.variant import TfliteModel
 from helpers.measure.variant import TflmVerdict
 from helpers.render.codegen import Rendered
-from helpers.render.firmware_files import render_firmware, render_not_for_mcu, render_specs_json, template_context
+from helpers.render.firmware_files import (
+    render_firmware,
+    render_model_data_h,
+    render_not_for_mcu,
+    render_specs_json,
+    render_targets_md,
+    template_context,
+)
 from helpers.render.identifiers import identifier
 
 
@@ -23,6 +30,7 @@ class FolderSettings:
     export_firmware: bool          # -e
     source: str                    # the model file's name, quoted in generated headers
     layout: dict[str, Any]         # ONNX/PyTorch input layout for the firmware ({} for Keras)
+    evaluation_rows: int | None = None  # how many the test data could have held (named in its comment)
 
 
 def _write(folder: Path, files: list[Rendered]) -> None:
@@ -43,9 +51,32 @@ def write_variant_folder(staging: Path, specs: Specs, tflite: TfliteModel, tflm:
     if not tflm.gets_firmware:  # never hand out firmware that cannot run
         _write(folder, files + [render_not_for_mcu(specs, tflite, tflm.reason)])
         return None
-    context = template_context(specs, tflite, tflm, identifier(specs.name), settings.source, settings.layout)
+    context = template_context(specs, tflite, tflm, identifier(specs.name), settings.source, settings.layout,
+                               settings.evaluation_rows)
     _write(folder, files + render_firmware(context, checked=tflm.checked))
     return folder
+
+
+def write_target_verdicts(folder: Path, specs: Specs, tflite: TfliteModel, tflm: TflmVerdict,
+                          settings: FolderSettings, results: tuple[Any, ...], revision: str) -> None:
+    """After the targets ran: the header and specs.json again (their arena now derived from a
+    target's figure), TARGETS.md with every target's verdict; and where every target that ran
+    failed, NOT_FOR_MCU.md in place of the firmware files."""
+    context = template_context(specs, tflite, tflm, identifier(specs.name), settings.source, settings.layout,
+                               settings.evaluation_rows)
+    extra = {"input_layout": settings.layout} if settings.layout else {}
+    ran = [r for r in results if r.status in ("pass", "fail", "build_failed")]
+    if ran and not any(r.passed for r in ran):
+        reason = "; ".join(f"{r.target}: {r.message}" for r in ran)
+        for rendered in render_firmware(context, checked=True):
+            (folder / rendered.filename).unlink(missing_ok=True)
+        for leftover in folder.glob("*.mpy"):
+            leftover.unlink()
+        _write(folder, [render_specs_json(specs, tflite, tflm, extra), render_not_for_mcu(specs, tflite, reason),
+                        render_targets_md(context, results, revision)])
+        return
+    _write(folder, [render_model_data_h(context), render_specs_json(specs, tflite, tflm, extra),
+                    render_targets_md(context, results, revision)])
 
 
 def write_layer_errors(staging: Path, variant: str, table: pd.DataFrame, threshold: float, title: str) -> None:

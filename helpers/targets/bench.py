@@ -1,0 +1,107 @@
+"""The run's targets: their TFLM libraries (opened once per run, compiled into the cache once per
+machine) and the self-test of each variant on each of them."""
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from helpers.errors import ConfigError
+from helpers.targets.library import Library, default_cache_root, open_library
+from helpers.targets.recipe import RecipeError
+from helpers.targets.selftest import TargetResult, missing_tools, run_self_test
+from helpers.targets.target import TARGETS, Target
+from helpers.targets.tree import TflmTree, find_tree
+
+log = logging.getLogger("mcu_deploy")
+
+# The header's arena, once a 32-bit target has reported what it used: that figure plus 10% (a
+# newer TFLM or another compiler may lay the arena out a little differently), rounded up to 16 bytes.
+TARGET_ARENA_MARGIN = 0.10
+
+
+@dataclass
+class TargetBench:
+    """Builds and runs self-tests on the chosen targets, keeping each target's library."""
+
+    tree: TflmTree
+    targets: tuple[Target, ...]
+    mcu_mhz: float
+    cache_root: Path
+    _libraries: dict[str, Library | str] = field(default_factory=dict)   # name -> library, or why none
+
+    @classmethod
+    def create(cls, tflm_dir: Path | None, target_names: tuple[str, ...], mcu_mhz: float) -> "TargetBench | None":
+        """The bench for a run, or None when no targets were asked for (no TFLM tree)."""
+        if not target_names:
+            return None
+        tree = find_tree(tflm_dir)
+        if tree is None:
+            return None
+        targets = tuple(TARGETS[name] for name in target_names)
+        if any(t.kernels == "cmsis_nn" for t in targets) and not tree.has_cmsis_nn:
+            raise ConfigError("the TFLM tree lacks the CMSIS and CMSIS-NN downloads the Cortex-M targets build with",
+                              "run TFLM's `make ... OPTIMIZED_KERNEL_DIR=cmsis_nn third_party_downloads` once, "
+                              "or choose --target host", tree.root)
+        return cls(tree=tree, targets=targets, mcu_mhz=mcu_mhz, cache_root=default_cache_root())
+
+    def library(self, target: Target) -> Library | str:
+        """The target's library, or why it cannot be built here (asked once per run)."""
+        if target.name not in self._libraries:
+            missing = missing_tools(target)
+            if missing:
+                self._libraries[target.name] = missing
+            else:
+                try:
+                    self._libraries[target.name] = open_library(self.tree, target, self.cache_root)
+                except (RecipeError, OSError) as error:
+                    self._libraries[target.name] = str(error)
+        return self._libraries[target.name]
+
+    def check(self, folder: Path, model_id: str, compressed: bool) -> tuple[TargetResult, ...]:
+        """The variant's self-test on every target, in order."""
+        results = []
+        for target in self.targets:
+            base = {"target": target.name, "kernels": target.kernels}
+            if compressed:
+                results.append(TargetResult(status="not_run", message="LUT-compressed: needs a TFLM library built "
+                                            "with USE_TFLM_COMPRESSION=1, which mcu-deploy does not build", **base))
+                continue
+            library = self.library(target)
+            if isinstance(library, str):
+                results.append(TargetResult(status="not_run", message=library, **base))
+                continue
+            with tempfile.TemporaryDirectory(prefix=f"mcu-deploy-{target.name}-") as work:
+                result = run_self_test(library, folder, model_id, Path(work), self.mcu_mhz)
+            if library.compiled_count:
+                log.info("    built %d TFLM library sources for %s in %.0f s (cached for later runs)",
+                         library.compiled_count, target.name, library.compiled_seconds)
+                library.compiled_count, library.compiled_seconds = 0, 0.0
+            log.info("    %s: %s%s", target.label, result.status.upper().replace("_", " "),
+                     f" ({result.message})" if result.message and not result.passed else "")
+            results.append(result)
+        return tuple(results)
+
+
+def target_arena(results: tuple[TargetResult, ...]) -> int | None:
+    """The arena to recommend from what the 32-bit targets used (None: none reported)."""
+    used = [r.arena_used_bytes for r in results if r.passed and r.arena_used_bytes and r.target != "host"]
+    if not used:
+        return None
+    return int(math.ceil(max(used) * (1 + TARGET_ARENA_MARGIN) / 16) * 16)
+
+
+def with_arena(results: tuple[TargetResult, ...], arena: int) -> tuple[TargetResult, ...]:
+    """RAM figures with the arena counted at the size the header now recommends (the rest of .data
+    and .bss as linked)."""
+    adjusted = []
+    for result in results:
+        linked = result.ram_breakdown.get("tensor_arena")
+        if result.ram_bytes is None or linked is None:
+            adjusted.append(result)
+            continue
+        breakdown = dict(result.ram_breakdown, tensor_arena=arena)
+        adjusted.append(replace(result, ram_bytes=result.ram_bytes - linked + arena, ram_breakdown=breakdown))
+    return tuple(adjusted)

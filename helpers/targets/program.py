@@ -1,0 +1,128 @@
+"""Compile a variant's self-test (main.cc, the C array, QEMU's start-up for Cortex-M) with the
+target's flags and link it against the target's TFLM library, compiling the library members the
+link asks for."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from helpers.targets.library import COMPILE_TIMEOUT_S, BuildError, Library, first_error
+
+HARNESS = Path(__file__).parent / "harness"
+MAX_LINK_ROUNDS = 12
+_UNDEFINED = re.compile(r"undefined reference to [`'](.+?)'$", re.M)
+
+
+@dataclass(frozen=True)
+class Program:
+    """A linked self-test and its link map."""
+
+    path: Path
+    map_path: Path
+
+
+@dataclass(frozen=True)
+class SelfTestObjects:
+    """The variant's files compiled for one target; linked as they are, or with a vector count."""
+
+    library: Library
+    objects: tuple[Path, ...]
+    work: Path
+    arena_bytes: int
+
+    def link(self, vectors_to_run: int | None = None) -> Program:
+        """The self-test program; `vectors_to_run` links a strong definition of the count main.cc
+        declares weak, so that only that many vectors run (for the instruction count)."""
+        objects = list(self.objects)
+        name = "selftest"
+        if vectors_to_run is not None:
+            name = f"selftest_{vectors_to_run}_vectors"
+            source = self.work / f"{name}.c"
+            source.write_text(f"const volatile int mcu_deploy_vectors_to_run = {vectors_to_run};\n")
+            objects.append(_compile(self.library, source, self.work / f"{name}.o", []))
+        output = self.work / (f"{name}.elf" if self.library.target.cortex_m else name)
+        map_path = self.work / f"{name}.map"
+        link_with_library(self.library, objects, output, map_path)
+        return Program(path=output, map_path=map_path)
+
+
+def compile_self_test(library: Library, folder: Path, model_id: str, work: Path,
+                      arena_bytes: int | None = None) -> SelfTestObjects:
+    """Compile main.cc and the C array (and the start-up code on Cortex-M) into `work`.
+    `arena_bytes` overrides the arena the header recommends."""
+    work.mkdir(parents=True, exist_ok=True)
+    defines = [f"-DMCU_DEPLOY_TENSOR_ARENA_SIZE={arena_bytes}"] if arena_bytes else []
+    sources = [folder / "main.cc", folder / f"{model_id}_model_data.c"]
+    if library.target.cortex_m:
+        sources.append(HARNESS / "startup_cortex_m.c")
+    objects = tuple(_compile(library, source, work / f"{source.stem}.o", [*defines, f"-I{folder}"])
+                    for source in sources)
+    return SelfTestObjects(library=library, objects=objects, work=work, arena_bytes=arena_bytes or 0)
+
+
+def _compile(library: Library, source: Path, obj: Path, extra: list[str]) -> Path:
+    recipe = library.recipe
+    compiler, flags = (recipe.cc, recipe.ccflags) if source.suffix == ".c" else (recipe.cxx, recipe.cxxflags)
+    includes = [f"-I{library.tree.root / flag[2:]}" if flag.startswith("-I") and not flag.startswith("-I/") else flag
+                for flag in recipe.includes]  # make's include paths are relative to the tree
+    command = [compiler, *flags, recipe.core_optimization, *extra, *includes, "-c", str(source), "-o", str(obj)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
+    if result.returncode != 0:
+        raise BuildError(f"compiling {source.name} for {library.target.name}: {first_error(result.stderr)}")
+    return obj
+
+
+def link_with_library(library: Library, objects: list[Path], output: Path, map_path: Path) -> None:
+    """Link, compiling the library members the link reports missing, round by round."""
+    library.ensure(library.seed_sources())
+    for _ in range(MAX_LINK_ROUNDS):
+        undefined = _link(library, objects, output, map_path)
+        if not undefined:
+            return
+        wanted = library.definers(undefined) - set(library.compiled())
+        if not wanted:
+            # The definition search could not place a symbol: compile the whole library, once.
+            if len(library.compiled()) == len(library.recipe.sources):
+                raise BuildError(f"undefined even with all of TFLM's library: {sorted(undefined)[0][:200]}")
+            wanted = set(library.recipe.sources)
+        library.ensure(sorted(wanted))
+    raise BuildError(f"the link still misses symbols after {MAX_LINK_ROUNDS} rounds")
+
+
+def _link(library: Library, objects: list[Path], output: Path, map_path: Path) -> set[str]:
+    """Link against an archive of the compiled members (only the members a symbol needs come in,
+    as with the full library); returns the undefined symbols, empty when it linked."""
+    recipe = library.recipe
+    with tempfile.TemporaryDirectory(prefix="mcu-deploy-link-") as tmp:
+        archive = Path(tmp) / "libtensorflow-microlite.a"
+        members = [str(library.object_path(source)) for source in library.compiled()]
+        archived = subprocess.run([_binutil(recipe.cxx, "ar"), "rcs", str(archive), *members],
+                                  capture_output=True, text=True)
+        if archived.returncode != 0:
+            raise BuildError(f"archiving TFLM's objects: {first_error(archived.stderr)}")
+        command = [recipe.cxx, *recipe.cxxflags, *map(str, objects), str(archive), *recipe.ldflags,
+                   f"-Wl,-Map={map_path}", "-o", str(output), *recipe.libs]
+        if library.target.cortex_m:
+            command += [f"-T{HARNESS / 'mps2_an386.ld'}", "-Wl,--no-warn-rwx-segments"]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
+    if result.returncode == 0:
+        return set()
+    undefined = set(_UNDEFINED.findall(result.stderr))
+    if not undefined:
+        raise BuildError(f"linking the self-test for {library.target.name}: {first_error(result.stderr)}")
+    return undefined
+
+
+def _binutil(compiler: str, name: str) -> str:
+    """The binutils tool beside the compiler: arm-none-eabi-g++ -> arm-none-eabi-ar; g++ -> ar."""
+    prefix = compiler[: -len("g++")] if compiler.endswith("g++") else ""
+    return shutil.which(f"{prefix}{name}") or name
+
+
+def size_tool(library: Library) -> str:
+    """arm-none-eabi-size (or size) for the target's programs."""
+    return _binutil(library.recipe.cxx, "size")
