@@ -259,6 +259,9 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
             quantizations = (quantization,)
 
     targets, tflm_dir = _targets(args)
+    if not targets and not args.skip_firmware_checks:
+        notices.append("the firmware was not built against TFLM's library nor run on a target: no TFLM tree "
+                       "given (--tflm_dir DIR or TFLM_DIR; README, \"Firmware on the targets\")")
     return RunConfig(
         tflm_dir=tflm_dir,
         targets=targets,

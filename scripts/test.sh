@@ -7,4 +7,4 @@ PYTHON="${PYTHON:-python3.11}"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -r requirements-dev.txt -r requirements-torch.txt
 # Two processes: the end-to-end tests are single-threaded runs of main.py, so the cores halve the time.
-.venv/bin/python -m pytest -q -n 2 "$@"
+.venv/bin/python -m pytest -q -n 2 --dist loadgroup "$@"

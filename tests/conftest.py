@@ -22,7 +22,11 @@ OPTIONAL_TOOLS = {
     "c++": ("host C++ compiler", "apt-get install g++"),
     "arm-none-eabi-gcc": ("Cortex-M cross-compiler", "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"),
     "onnx2tf": ("ONNX/PyTorch conversion", "pip install -r requirements-torch.txt"),
+    "qemu-system-arm": ("Cortex-M emulator", "apt-get install qemu-system-arm"),
+    "tflm": ("TensorFlow Lite Micro tree", "put the pinned tree at ../shared/tflm or set TFLM_DIR"),
 }
+# The TFLM tree the target tests build against: $TFLM_DIR, else the pinned tree beside the project.
+TFLM_DIR = Path(os.environ.get("TFLM_DIR") or ROOT.parent / "shared" / "tflm")
 
 
 def _available(tool: str) -> bool:
@@ -30,6 +34,8 @@ def _available(tool: str) -> bool:
         import importlib.util
 
         return importlib.util.find_spec("onnx2tf") is not None
+    if tool == "tflm":
+        return (TFLM_DIR / "tensorflow/lite/micro/tools/make/Makefile").is_file()
     import shutil
 
     return shutil.which(tool) is not None
@@ -139,11 +145,25 @@ def diabetes_dir(tmp_path_factory) -> Path:
     return write_model_dir(tmp_path_factory.mktemp("models") / "diabetes", model, specs, frame)
 
 
-def run_main(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+def run_main(*args: str, cwd: Path = ROOT, timeout: int = 900) -> subprocess.CompletedProcess:
     """main.py in a fresh process, as a user runs it."""
     env = dict(os.environ, PYTHONHASHSEED="0")
     return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, capture_output=True,
-                          text=True, env=env, timeout=900)
+                          text=True, env=env, timeout=timeout)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tflm_cache(tmp_path_factory) -> Path:
+    """Compiled TFLM objects, shared by every run of the session (and by both pytest-xdist workers:
+    their temporary folders share a parent). A developer may keep them across sessions by setting
+    MCU_DEPLOY_CACHE."""
+    if os.environ.get("MCU_DEPLOY_CACHE"):
+        return Path(os.environ["MCU_DEPLOY_CACHE"])
+    base = tmp_path_factory.getbasetemp()
+    cache = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "tflm-cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    os.environ["MCU_DEPLOY_CACHE"] = str(cache)
+    return cache
 
 
 @pytest.fixture(scope="session")

@@ -145,7 +145,7 @@ def _definition_patterns(symbol: str) -> list[re.Pattern[str]]:
     for prefix in ("vtable for ", "typeinfo for ", "non-virtual thunk to "):
         if text.startswith(prefix):
             owner = text[len(prefix):].split("::")[-1]
-            return [re.compile(rf"^[^\s#/].*\b{re.escape(owner)}::~?\w+\s*\(", re.M)]
+            return [re.compile(rf"^(?=[^\s#/]).*\b{re.escape(owner)}::~?\w+\s*\(", re.M)]
     name = _strip_arguments(text)
     parts = [part for part in re.split(r"::", name) if part]
     if not parts:
@@ -157,9 +157,9 @@ def _definition_patterns(symbol: str) -> list[re.Pattern[str]]:
     patterns = []
     if len(parts) >= 2:
         owner = re.escape(re.sub(r"<.*", "", parts[-2]).strip())
-        patterns.append(re.compile(rf"^[^\s#/].*\b{owner}::{last}\s*\((?![^\n]*\)\s*;\s*$)", re.M))
-    patterns.append(re.compile(rf"^(?!extern\b)[^\s#/][^\n;]*\b{last}\s*\((?![^\n]*;\s*$)", re.M))
-    patterns.append(re.compile(rf"^(?!extern\b)[^\s#/][^\n(]*\b{last}\s*(=|\[)", re.M))
+        patterns.append(re.compile(rf"^(?=[^\s#/]).*\b{owner}::{last}\s*\((?![^\n]*\)\s*;\s*$)", re.M))
+    patterns.append(re.compile(rf"^(?!extern\b)(?=[^\s#/])[^\n;]*\b{last}\s*\((?![^\n]*;\s*$)", re.M))
+    patterns.append(re.compile(rf"^(?!extern\b)(?=[^\s#/])[^\n(]*\b{last}\s*(=|\[)", re.M))
     return patterns
 
 

@@ -1,0 +1,148 @@
+"""The self-test built against TFLM's C++ library and run on host, Cortex-M4 (CMSIS-NN) and
+Cortex-M0+ (CMSIS-NN) under qemu-system-arm: PASS where it must pass, CMSIS-NN's int16x8
+failure where it must fail, and the figures checked against the linked program."""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, TFLM_DIR, require_tool, run_main
+
+ALL_TARGETS = "host,cortex-m4,cortex-m0plus"
+pytestmark = pytest.mark.xdist_group("targets")  # one worker: the session's library cache is built once
+
+
+def _require_targets() -> None:
+    for tool in ("tflm", "c++", "arm-none-eabi-gcc", "qemu-system-arm"):
+        require_tool(tool)
+
+
+@pytest.fixture(scope="session")
+def digits_targets(tmp_path_factory) -> Path:
+    """The shipped digits CNN, every quantization, self-test on all three targets."""
+    _require_targets()
+    export = tmp_path_factory.mktemp("targets") / "digits"
+    result = run_main("--input_dir", str(ROOT / "models/digits_cnn"), "--PTQ", "-q", "all", "-e",
+                      "--export_dir", str(export), "--tflm_dir", str(TFLM_DIR), "--target", ALL_TARGETS,
+                      timeout=2400)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return export
+
+
+@pytest.fixture(scope="session")
+def lstm_targets(tmp_path_factory) -> Path:
+    """The shipped LSTM (int8 with int16 state, and float32) on all three targets."""
+    _require_targets()
+    export = tmp_path_factory.mktemp("targets") / "co2"
+    # --max_drop 10: the shipped LSTM's int8 loses 6.6% MAE (README, "The shipped LSTM")
+    result = run_main("--input_dir", str(ROOT / "models/co2_lstm"), "--PTQ", "-q", "int8", "-e", "--max_drop", "10",
+                      "--export_dir", str(export), "--tflm_dir", str(TFLM_DIR), "--target", ALL_TARGETS,
+                      timeout=2400)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return export
+
+
+def _variant(export: Path, name: str) -> dict:
+    report = json.loads((export / "report.json").read_text())
+    return next(v for v in report["variants"] if v["name"] == name)
+
+
+@pytest.mark.parametrize("variant", ["float32", "int8"])
+def test_digits_passes_on_every_target_with_the_hosts_accuracy(digits_targets, variant):
+    row = _variant(digits_targets, variant)
+    firmware = row["firmware"]
+    assert firmware["tflm_runnable"] is True
+    for name in ALL_TARGETS.split(","):
+        result = firmware["targets"][name]
+        assert result["status"] == "pass", result
+        assert result["vectors"] == result["vectors_matching"] > 100
+        # The target computed the accuracy itself, on its vectors; with every evaluation row (int8
+        # holds all 360) it is the host interpreter's figure, up to one row decided differently.
+        if result["vectors"] == 360:
+            assert abs(result["metrics"]["accuracy"] - firmware["tflm_metrics"]["accuracy"]) <= 1 / 360
+    assert (digits_targets / variant / "TARGETS.md").read_text().count("| PASS |") == 3
+
+
+def test_int16x8_fails_on_cmsis_nn_with_tflms_own_message(digits_targets):
+    row = _variant(digits_targets, "int16x8")
+    targets = row["firmware"]["targets"]
+    assert targets["host"]["status"] == "pass"   # TFLM's reference kernels run it
+    for name in ("cortex-m4", "cortex-m0plus"):
+        assert targets[name]["status"] == "fail"
+        assert "cmsis_nn/fully_connected.cc" in targets[name]["message"]
+        assert "is_per_channel" in targets[name]["message"]
+    assert row["firmware"]["tflm_runnable"] is False
+    assert "fails on cortex-m4 (cmsis_nn)" in row["firmware"]["tflm_reason"]
+    # The firmware stays (it runs on the host's reference kernels) and says where it does not run.
+    folder = digits_targets / "int16x8"
+    assert (folder / "main.cc").is_file()
+    assert "**Does not run on:** cortex-m4, cortex-m0plus" in (folder / "TARGETS.md").read_text()
+    assert "FAIL" in (digits_targets / "report.md").read_text()
+
+
+def test_instruction_counts_and_latency(digits_targets):
+    float_m4 = _variant(digits_targets, "float32")["firmware"]["targets"]["cortex-m4"]
+    int8_m4 = _variant(digits_targets, "int8")["firmware"]["targets"]["cortex-m4"]
+    int8_m0 = _variant(digits_targets, "int8")["firmware"]["targets"]["cortex-m0plus"]
+    # Soft-float convolutions cost far more than CMSIS-NN's int8 ones; the M0+ has no DSP extension.
+    assert 10_000 < int8_m4["instructions_per_inference"] < float_m4["instructions_per_inference"]
+    assert int8_m0["instructions_per_inference"] > int8_m4["instructions_per_inference"]
+    assert int8_m4["latency_ms"] == pytest.approx(int8_m4["instructions_per_inference"] * 1.25 / 80e3, abs=1e-3)
+
+
+def test_header_arena_comes_from_the_32_bit_target(digits_targets):
+    row = _variant(digits_targets, "int8")
+    used = max(row["firmware"]["targets"][name]["arena_used_bytes"] for name in ("cortex-m4", "cortex-m0plus"))
+    expected = math.ceil(used * 1.1 / 16) * 16
+    assert row["firmware"]["tensor_arena_bytes"] == expected
+    header = (digits_targets / "int8" / "digits_cnn_model_data.h").read_text()
+    assert f"kDigitsCnnTensorArenaSize = {expected}," in header
+    assert "arena_used_bytes()" in header
+    # The RAM figure counts the arena at that size
+    assert row["firmware"]["targets"]["cortex-m4"]["ram_breakdown"]["tensor_arena"] == expected
+
+
+def test_lstm_runs_on_every_target(lstm_targets):
+    for variant in ("float32", "int8"):
+        firmware = _variant(lstm_targets, variant)["firmware"]
+        assert firmware["reset_before_invoke"] is True
+        for name in ALL_TARGETS.split(","):
+            result = firmware["targets"][name]
+            assert result["status"] == "pass", result
+            # the target computed the MAE in ppm, close to the host interpreter's on all rows
+            assert result["metrics"]["mae"] == pytest.approx(firmware["tflm_metrics"]["mae"], rel=0.1)
+    assert _variant(lstm_targets, "int8")["firmware"]["targets"]["cortex-m4"]["instructions_per_inference"] > 1000
+
+
+def test_figures_match_the_linked_program_and_the_cache_is_reused(digits_targets, tmp_path):
+    """Link the int8 self-test again from the export (the library is cached: nothing compiles) and
+    check run_self_test's figures against the ELF's own section sizes."""
+    from helpers.targets.library import open_library
+    from helpers.targets.selftest import run_self_test
+    from helpers.targets.target import TARGETS
+    from helpers.targets.tree import find_tree
+
+    library = open_library(find_tree(TFLM_DIR), TARGETS["cortex-m4"])
+    result = run_self_test(library, digits_targets / "int8", "digits_cnn", tmp_path, 80.0, count=False)
+    assert result.status == "pass"
+    assert library.compiled_count == 0  # every object came from the session's cache
+    sizes = {}
+    listing = subprocess.run(["arm-none-eabi-size", "-A", str(tmp_path / "selftest.elf")], capture_output=True,
+                             text=True, check=True).stdout
+    for line in listing.splitlines()[2:]:
+        parts = line.split()
+        if len(parts) == 3 and parts[1].isdigit():
+            sizes[parts[0]] = int(parts[1])
+    flash = sum(sizes.get(s, 0) for s in (".text", ".rodata", ".ARM.extab", ".ARM.exidx", ".init_array", ".data"))
+    assert result.flash_bytes == flash
+    assert result.ram_bytes == sizes[".data"] + sizes[".bss"]
+    assert sum(result.flash_breakdown.values()) == flash
+    assert sum(result.ram_breakdown.values()) == result.ram_bytes
+    model_size = (digits_targets / "int8" / "model.tflite").stat().st_size
+    assert model_size <= result.flash_breakdown["model_data"] < model_size + 1024
+    assert result.ram_breakdown["tensor_arena"] == result.arena_linked_bytes
+    assert result.flash_bytes_without_self_test == flash - result.flash_breakdown["self_test"]
