@@ -31,7 +31,7 @@ from helpers.measure.variant import Measurement, measure_variant, select_ops
 from helpers.render.identifiers import identifier
 from helpers.render.report_text import format_metrics
 from helpers.render.variant_folder import FolderSettings, write_target_verdicts, write_variant_folder
-from helpers.targets.bench import TargetBench, target_arena, with_arena
+from helpers.targets.bench import TargetBench, proven_arena, with_arena
 from helpers.targets.selftest import TargetResult
 
 log = logging.getLogger("mcu_deploy")
@@ -134,7 +134,7 @@ class VariantRunner:
         with self.timings.phase("targets"):
             targets = self.bench.check(folder, identifier(self.specs.name), TFLM_DECODE_OP in tflite.info.custom_ops)
             tflm = measurement.tflm
-            arena = target_arena(targets)
+            arena = proven_arena(self.bench, folder, identifier(self.specs.name), targets)
             if arena is not None:
                 source = next(r for r in targets if r.passed and r.target != "host" and r.arena_used_bytes)
                 used = max(r.arena_used_bytes or 0 for r in targets if r.passed and r.target != "host")

@@ -97,8 +97,11 @@ def test_instruction_counts_and_latency(digits_targets):
 def test_header_arena_comes_from_the_32_bit_target(digits_targets):
     row = _variant(digits_targets, "int8")
     used = max(row["firmware"]["targets"][name]["arena_used_bytes"] for name in ("cortex-m4", "cortex-m0plus"))
-    expected = math.ceil(used * 1.1 / 16) * 16
-    assert row["firmware"]["tensor_arena_bytes"] == expected
+    expected = row["firmware"]["tensor_arena_bytes"]
+    # used + 10%, raised in 25% steps until it ran in exactly that size (the planner's scratch during
+    # AllocateTensors is not in arena_used_bytes); the map test below runs it in that size again
+    assert expected >= math.ceil(used * 1.1 / 16) * 16
+    assert expected < math.ceil(used * 1.1 / 16) * 16 * 1.25 ** 6
     header = (digits_targets / "int8" / "digits_cnn_model_data.h").read_text()
     assert f"kDigitsCnnTensorArenaSize = {expected}," in header
     assert "arena_used_bytes()" in header
@@ -130,6 +133,8 @@ def test_figures_match_the_linked_program_and_the_cache_is_reused(digits_targets
     result = run_self_test(library, digits_targets / "int8", "digits_cnn", tmp_path, 80.0, count=False)
     assert result.status == "pass"
     assert library.compiled_count == 0  # every object came from the session's cache
+    # it passed in the header's arena, without the large-arena retry
+    assert result.arena_linked_bytes == _variant(digits_targets, "int8")["firmware"]["tensor_arena_bytes"]
     sizes = {}
     listing = subprocess.run(["arm-none-eabi-size", "-A", str(tmp_path / "selftest.elf")], capture_output=True,
                              text=True, check=True).stdout
