@@ -24,6 +24,9 @@ class RunConfig:
     """Everything a run needs to know from the command line."""
 
     input_dir: Path
+    input_dirs: tuple[Path, ...] = ()          # every --input_dir (several only with --sweep)
+    scheduler: str | None = None               # --sweep on an existing Dask cluster
+    sweep_grid: Path | None = None             # --sweep_grid JSON
     export: bool = False
     export_dir: Path | None = None
     prune: bool = False
@@ -115,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python main.py",
         description="Optimize, quantize, convert, evaluate and export a Keras model for microcontrollers.",
     )
-    parser.add_argument("--input_dir", required=True, type=Path,
+    parser.add_argument("--input_dir", required=True, type=Path, action="append",
                         help="model directory: the model, specs.json and (or naming) the CSV dataset")
     parser.add_argument("-e", "--export", action="store_true",
                         help="write firmware artifacts (C array, MicroPython module, specs) per variant")
@@ -146,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run the grid of pruning, clustering, PTQ types and QAT; write config_combinations.ods")
     parser.add_argument("--sweep_sparsity", type=str, default=None, metavar="S1,S2",
                         help="sparsity levels for --sweep (default: specs pruning.final_sparsity, else 0.5,0.8)")
+    parser.add_argument("--sweep_grid", type=Path, default=None, metavar="GRID.json",
+                        help="the sweep's values per axis: {\"pruning\": [null, 0.5], \"clustering\": [null, 16], "
+                             "\"ptq\": [\"int8\"], \"qat\": true} (default: a specs `sweep` block, else every "
+                             "combination)")
+    parser.add_argument("--scheduler", type=str, default=None, metavar="tcp://HOST:8786",
+                        help="run the sweep's combinations on this Dask cluster (default: a local cluster of "
+                             "--jobs workers)")
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
                         help="parallel processes for --sweep (default: the number of cores)")
     parser.add_argument("--flash_budget", type=str, default=None, metavar="SIZE",
@@ -212,6 +222,11 @@ def _reject_conflicts(args: argparse.Namespace, quantization: Quantization | Non
     if args.sweep and (args.PTQ or args.QAT or args.prune or args.cluster):
         raise ConfigError("--sweep runs every combination itself",
                           "drop --PTQ, --QAT, --prune and --cluster when using --sweep")
+    if len(args.input_dir) > 1 and not args.sweep:
+        raise ConfigError("several --input_dir need --sweep", "give one model directory, or add --sweep")
+    for flag, value in (("--sweep_grid", args.sweep_grid), ("--scheduler", args.scheduler)):
+        if value is not None and not args.sweep:
+            raise ConfigError(f"{flag} needs --sweep", "add --sweep")
     if args.sweep_sparsity and not args.sweep:
         raise ConfigError("--sweep_sparsity needs --sweep", "add --sweep")
     if args.max_drop is not None and not 0.0 <= args.max_drop <= 100.0:
@@ -259,14 +274,14 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
             quantizations = (quantization,)
 
     targets, tflm_dir = _targets(args)
-    if not targets and not args.skip_firmware_checks:
-        notices.append("the firmware was not built against TFLM's library nor run on a target: no TFLM tree "
-                       "given (--tflm_dir DIR or TFLM_DIR; README, \"Firmware on the targets\")")
     return RunConfig(
         tflm_dir=tflm_dir,
         targets=targets,
         mcu_mhz=args.mcu_mhz,
-        input_dir=args.input_dir,
+        input_dir=args.input_dir[0],
+        input_dirs=tuple(args.input_dir),
+        scheduler=args.scheduler,
+        sweep_grid=args.sweep_grid,
         export=args.export,
         export_dir=args.export_dir,
         prune=args.prune,

@@ -97,15 +97,69 @@ def _checked_inputs(config: RunConfig) -> tuple[Specs, Path, SplitDataset]:
 
 
 def _sweep(config: RunConfig) -> SweepSummary:
-    from helpers.pipeline import sweep
+    """Every combination of the grid for every model, as Dask tasks; the spreadsheet at the end."""
+    import pandas as pd
 
-    specs, destination, _ = _checked_inputs(config)  # fail fast on a bad CSV
-    combinations = sweep.grid(specs, config)
-    log.info("sweep: %d combinations, %d at a time", len(combinations), config.jobs)
-    table = sweep.run_combinations(config.input_dir.resolve(), combinations, config.jobs)
+    from helpers.sweep import engine, grid, spreadsheet, store
+
+    models = []
+    for model_dir in sweep_model_dirs(config.input_dirs or (config.input_dir,)):
+        check_input_dir(model_dir)
+        specs = load_specs(model_dir)
+        split_dataset(load_dataset(locate_dataset(model_dir, specs), specs))  # fail fast on a bad CSV
+        models.append((model_dir, specs))
+    names = _unique_names([(specs.name, model_dir) for model_dir, specs in models])
+    destination = config.export_dir or DEFAULT_EXPORT_ROOT / (identifier(models[0][1].name) if len(models) == 1
+                                                               else "sweep")
+    for model_dir, _ in models:
+        check_destination(destination, model_dir)
+    shared = _shared_flags(config)
+    tasks = [engine.Task(model=name, model_dir=str(model_dir.resolve()), combination=combination,
+                         key=store.task_key(model_dir, combination, shared), extra_flags=shared)
+             for name, (model_dir, specs) in zip(names, models)
+             for combination in grid.load_grid(config.sweep_grid, specs, config.sweep_sparsity).combinations()]
+    log.info("sweep: %d models, %d combinations, on %s", len(models), len(tasks),
+             config.scheduler or f"a local cluster of {config.jobs} workers")
+    rows = engine.run_tasks(tasks, store.ResultStore.beside(destination), config.jobs, config.scheduler)
+    table = pd.DataFrame(rows)
     with StagedExport(destination) as staging:
-        ods, csv = sweep.write_tables(table, staging)
+        ods, csv = spreadsheet.write_tables(table, staging)
     return SweepSummary(table=table, export_dir=destination, files=(destination / ods.name, destination / csv.name))
+
+
+def sweep_model_dirs(given: tuple[Path, ...]) -> list[Path]:
+    """The model directories: each --input_dir, or the model directories inside it (a folder of
+    models: subfolders holding a specs.json)."""
+    found: list[Path] = []
+    for directory in given:
+        if directory.is_dir() and not (directory / "specs.json").is_file():
+            inside = sorted(sub for sub in directory.iterdir() if (sub / "specs.json").is_file())
+            if inside:
+                found += inside
+                continue
+        found.append(directory)
+    return found
+
+
+def _unique_names(models: list[tuple[str, Path]]) -> list[str]:
+    """Each model's name in the spreadsheet; a name two directories share gets its folder added."""
+    counts: dict[str, int] = {}
+    for name, _ in models:
+        counts[name] = counts.get(name, 0) + 1
+    return [f"{name} ({directory.name})" if counts[name] > 1 else name for name, directory in models]
+
+
+def _shared_flags(config: RunConfig) -> tuple[str, ...]:
+    """Flags of the sweep's command line every combination takes too."""
+    flags: list[str] = []
+    if config.max_drop is not None:
+        flags += ["--max_drop", str(config.max_drop)]
+    if config.targets and config.tflm_dir is not None:
+        flags += ["--tflm_dir", str(config.tflm_dir.resolve()), "--target", ",".join(config.targets),
+                  "--mcu_mhz", str(config.mcu_mhz)]
+    if config.skip_firmware_checks:
+        flags.append("--skip_firmware_checks")
+    return tuple(flags)
 
 
 def _run(config: RunConfig) -> RunSummary:
@@ -132,7 +186,7 @@ def _run(config: RunConfig) -> RunSummary:
             log.info("note: %s", note)
         for note in accuracy_notes:
             log.warning("warning: %s", note)
-        notices = config.notices + firmware_notes + accuracy_notes
+        notices = config.notices + target_notices(config) + firmware_notes + accuracy_notes
         draft = _report(specs, config.input_dir, data, variants, notices, timings)
         plot_files: list[str] = []
         if config.plot_results:
@@ -201,6 +255,14 @@ def accuracy_notices(variants: list[VariantReport], limit: tolerance.Tolerance) 
     listed = ", ".join(f"{v.name} ({limit.describe(limit.drop(v, reference) or 0.0)})" for v in wrecked)
     return (f"OUTSIDE THE ACCURACY TOLERANCE (--max_drop {limit.limit()} against {reference.name}): {listed}; "
             "do not ship these",)
+
+
+def target_notices(config: RunConfig) -> tuple[str, ...]:
+    """The one line that says the firmware was not taken to a target, when it was not."""
+    if config.targets or config.skip_firmware_checks or not config.export:
+        return ()
+    return ("the firmware was not built against TFLM's library nor run on a target: no TFLM tree given "
+            "(--tflm_dir DIR or TFLM_DIR; README, \"Firmware on the targets\")",)
 
 
 def firmware_notices(specs: Specs, variants: list[VariantReport]) -> tuple[str, ...]:

@@ -106,13 +106,12 @@ def test_an_os_error_is_one_line_exit_2(monkeypatch, capfd, tmp_path):
     ({"clustering": {"clusters": 2.5}}, "whole number"),
 ])
 def test_sweep_settings_from_specs_are_validated(block, message):
-    from helpers.config import parse_args
-    from helpers.pipeline import sweep
+    from helpers.sweep.grid import load_grid
 
     specs = parse_specs({"task": "regression", "input": {"shape": [2]}, "output": {"shape": [1]}, **block},
                         Path("specs.json"), "m")
     with pytest.raises(SpecsError, match=message):
-        sweep.grid(specs, parse_args(["--input_dir", "m", "--sweep"]))
+        load_grid(None, specs, ())
 
 
 def _write(folder: Path, text: str) -> None:
