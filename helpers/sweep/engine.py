@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from helpers.errors import ConfigError
 from helpers.sweep.grid import Combination
 from helpers.sweep.store import ResultStore
 
@@ -133,6 +134,7 @@ def run_tasks(tasks: list[Task], store: ResultStore, jobs: int, scheduler: str |
     from dask.distributed import Client, LocalCluster, as_completed
 
     pending = [task for task in tasks if not store.has(task.key)]
+    unsaved: dict[str, dict[str, Any]] = {}
     reused = len(tasks) - len(pending)
     if reused:
         log.info("sweep: %d of %d combinations already done (kept in %s), %d to run", reused, len(tasks),
@@ -142,7 +144,15 @@ def run_tasks(tasks: list[Task], store: ResultStore, jobs: int, scheduler: str |
         if scheduler is None:
             # Threads are enough: each task waits on its own main.py process.
             cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=False, dashboard_address=None)
-        client = Client(cluster if cluster is not None else scheduler, timeout="30s")
+        try:
+            client = Client(cluster if cluster is not None else scheduler, timeout="30s")
+        except (OSError, TimeoutError, ValueError) as error:
+            if cluster is not None:
+                cluster.close()
+            raise ConfigError(f"cannot reach the Dask scheduler {scheduler or 'of the local cluster'} "
+                              f"({type(error).__name__}: {str(error)[:120]})",
+                              "start one with `dask scheduler` and workers with `dask worker tcp://HOST:8786`, "
+                              "or drop --scheduler to use a local cluster") from None
         try:
             workers = len(client.scheduler_info().get("workers", {})) or jobs
             progress = Progress(total=len(pending), workers=workers, started=time.monotonic())
@@ -153,11 +163,15 @@ def run_tasks(tasks: list[Task], store: ResultStore, jobs: int, scheduler: str |
                 task = futures[future]
                 try:
                     row = future.result()
-                except Exception as error:  # the worker itself failed (lost, out of memory): a failed row
+                    store.save(task.key, task.combination, row)
+                except Exception as error:
+                    # The worker, not the combination, failed (lost, out of memory, cannot import the
+                    # project): a failed row now, not kept, so a rerun tries it again.
+                    said = " ".join(str(error).split())[:300]
                     row = {"model": task.model, "mode": task.combination.mode,
                            "quantization": task.combination.quantization,
-                           "error": f"the task failed on its worker: {type(error).__name__}: {error}"}
-                store.save(task.key, task.combination, row)
+                           "error": f"the task failed on its worker: {type(error).__name__}: {said}"}
+                    unsaved[task.key] = row
                 progress.done += 1
                 progress.failed += 1 if row.get("error") else 0
                 running = min(workers, len(pending) - progress.done)
@@ -173,7 +187,7 @@ def run_tasks(tasks: list[Task], store: ResultStore, jobs: int, scheduler: str |
             client.close()
             if cluster is not None:
                 cluster.close()
-    return [store.load(task.key) for task in tasks]
+    return [unsaved[task.key] if task.key in unsaved else store.load(task.key) for task in tasks]
 
 
 def _metric_text(row: dict[str, Any]) -> str:
