@@ -40,6 +40,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tflm_dir", type=Path, default=ROOT.parent / "shared" / "tflm")
     parser.add_argument("--first_builds", action="store_true", help="also time each target's first build alone")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="a library cache already filled (skips the warm-up run of each example)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
@@ -50,10 +52,11 @@ def main() -> None:
             again, _ = run("digits_cnn", [], base / f"again-{target}", cache, target, args.tflm_dir)
             print(f"| digits_cnn `-q all -e --target {target}`, empty cache | {command_time:.0f} |")
             print(f"| the same, cache kept | {again:.0f} |")
-        shared = base / "cache-all"
+        shared = args.cache or base / "cache-all"
         for model, extra in EXAMPLES.items():
             plain, _ = run(model, extra, base / f"{model}-plain", shared, None, args.tflm_dir)
-            run(model, extra, base / f"{model}-warm", shared, ",".join(TARGETS), args.tflm_dir)  # fills the cache
+            if args.cache is None:
+                run(model, extra, base / f"{model}-warm", shared, ",".join(TARGETS), args.tflm_dir)  # fills the cache
             cached, report = run(model, extra, base / f"{model}-targets", shared, ",".join(TARGETS), args.tflm_dir)
             checked = sum(1 for v in report["variants"] if (v.get("firmware") or {}).get("targets"))
             print(f"| {model} `-q all -e`, no targets | {plain:.0f} |")
