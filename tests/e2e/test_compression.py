@@ -81,8 +81,10 @@ class _StubRunner:
                            tflm=TflmVerdict(runnable=True, raw_outputs=self.twin_outputs))
 
     def render(self, tflite, measurement):
+        from helpers.pipeline.variants import RenderOutcome
+
         self.rendered.append(tflite.plan.name)
-        return None
+        return RenderOutcome(), measurement
 
 
 def _base(export):

@@ -3,8 +3,10 @@ Cortex-M0+ (CMSIS-NN) under qemu-system-arm: PASS where it must pass, CMSIS-NN's
 failure where it must fail, and the figures checked against the linked program."""
 from __future__ import annotations
 
+import fcntl
 import json
 import math
+import os
 import subprocess
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 from tests.conftest import ROOT, TFLM_DIR, require_tool, run_main
 
 ALL_TARGETS = "host,cortex-m4,cortex-m0plus"
-pytestmark = pytest.mark.xdist_group("targets")  # one worker: the session's library cache is built once
+pytestmark = pytest.mark.xdist_group("targets")  # keep these on one worker where pytest-xdist can
 
 
 def _require_targets() -> None:
@@ -21,29 +23,37 @@ def _require_targets() -> None:
         require_tool(tool)
 
 
+def _shared_export(tmp_path_factory, name: str, *args: str) -> Path:
+    """One run per test session, shared by both pytest-xdist workers: the first to get here runs
+    it under a lock, the other waits and reads the same export (whichever worker pytest sends
+    these tests to, the run and the library build happen once)."""
+    _require_targets()
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "targets-shared"
+    shared.mkdir(parents=True, exist_ok=True)
+    export = shared / name
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (export / "report.json").is_file():
+            result = run_main(*args, "-e", "--export_dir", str(export), "--tflm_dir", str(TFLM_DIR),
+                              "--target", ALL_TARGETS, timeout=2400)
+            assert result.returncode == 0, result.stderr[-2000:]
+    return export
+
+
 @pytest.fixture(scope="session")
 def digits_targets(tmp_path_factory) -> Path:
     """The shipped digits CNN, every quantization, self-test on all three targets."""
-    _require_targets()
-    export = tmp_path_factory.mktemp("targets") / "digits"
-    result = run_main("--input_dir", str(ROOT / "models/digits_cnn"), "--PTQ", "-q", "all", "-e",
-                      "--export_dir", str(export), "--tflm_dir", str(TFLM_DIR), "--target", ALL_TARGETS,
-                      timeout=2400)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return export
+    return _shared_export(tmp_path_factory, "digits", "--input_dir", str(ROOT / "models/digits_cnn"),
+                          "--PTQ", "-q", "all")
 
 
 @pytest.fixture(scope="session")
 def lstm_targets(tmp_path_factory) -> Path:
     """The shipped LSTM (int8 with int16 state, and float32) on all three targets."""
-    _require_targets()
-    export = tmp_path_factory.mktemp("targets") / "co2"
     # --max_drop 10: the shipped LSTM's int8 loses 6.6% MAE (README, "The shipped LSTM")
-    result = run_main("--input_dir", str(ROOT / "models/co2_lstm"), "--PTQ", "-q", "int8", "-e", "--max_drop", "10",
-                      "--export_dir", str(export), "--tflm_dir", str(TFLM_DIR), "--target", ALL_TARGETS,
-                      timeout=2400)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return export
+    return _shared_export(tmp_path_factory, "co2", "--input_dir", str(ROOT / "models/co2_lstm"), "--PTQ",
+                          "-q", "int8", "--max_drop", "10")
 
 
 def _variant(export: Path, name: str) -> dict:
