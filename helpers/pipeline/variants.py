@@ -31,7 +31,7 @@ from helpers.measure.variant import Measurement, measure_variant, select_ops
 from helpers.render.identifiers import identifier
 from helpers.render.report_text import format_metrics
 from helpers.render.variant_folder import FolderSettings, write_target_verdicts, write_variant_folder
-from helpers.targets.bench import TargetBench, proven_arena, with_arena
+from helpers.targets.bench import TargetBench, fails_everywhere, proven_arena, with_arena
 from helpers.targets.selftest import TargetResult
 
 log = logging.getLogger("mcu_deploy")
@@ -82,7 +82,7 @@ def firmware_result(tflite: TfliteModel, measurement: Measurement, toolchain: To
                       mpy_bytes=toolchain.mpy.size_bytes, mpy_note=toolchain.mpy.note or None)
     if targets:
         fields["targets"] = {result.target: result.to_dict() for result in targets}
-        failing = [result for result in targets if result.status in ("fail", "build_failed")]
+        failing = [result for result in targets if result.failed]
         if failing and tflm.runnable:  # the targets' verdict decides: firmware that fails somewhere is not "runnable"
             fields.update(tflm_runnable=False, tflm_reason="; ".join(
                 f"fails on {result.target} ({result.kernels}): {result.message}" for result in failing))
@@ -131,20 +131,18 @@ class VariantRunner:
             toolchain = measure_artifacts(folder, identifier(self.specs.name))
         if self.bench is None or not measurement.tflm.checked:
             return RenderOutcome(toolchain=toolchain), measurement
+        model_id = identifier(self.specs.name)
         with self.timings.phase("targets"):
-            targets = self.bench.check(folder, identifier(self.specs.name), TFLM_DECODE_OP in tflite.info.custom_ops)
+            targets = self.bench.check(folder, model_id, TFLM_DECODE_OP in tflite.info.custom_ops)
             tflm = measurement.tflm
-            arena = proven_arena(self.bench, folder, identifier(self.specs.name), targets)
+            arena = proven_arena(self.bench, folder, model_id, targets)
             if arena is not None:
-                source = next(r for r in targets if r.passed and r.target != "host" and r.arena_used_bytes)
-                used = max(r.arena_used_bytes or 0 for r in targets if r.passed and r.target != "host")
-                tflm = replace(tflm, arena_measured=used, arena_recommended=arena,
-                               arena_target=f"{source.target} ({source.kernels})")
-                targets = with_arena(targets, arena)
-            ran = [r for r in targets if r.status in ("pass", "fail", "build_failed")]
-            if ran and not any(r.passed for r in ran):
+                tflm = replace(tflm, arena_measured=arena.used, arena_recommended=arena.size,
+                               arena_target=arena.measured_on)
+                targets = with_arena(targets, arena.size)
+            if fails_everywhere(targets):
                 tflm = replace(tflm, runnable=False, reason="fails on every target: " + "; ".join(
-                    f"{r.target}: {r.message}" for r in ran))
+                    f"{r.target}: {r.message}" for r in targets if r.failed))
             write_target_verdicts(folder, self.specs, tflite, tflm, self.folder, targets, self.bench.tree.revision)
         return RenderOutcome(toolchain=toolchain, targets=targets), replace(measurement, tflm=tflm)
 

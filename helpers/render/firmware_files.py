@@ -197,7 +197,7 @@ def render_targets_md(context: dict[str, Any], results: tuple[Any, ...], revisio
     vectors = next((r.vectors for r in results if r.vectors), None)
     return render("TARGETS.md.j2", "TARGETS.md",
                   {**context, "results": rows, "revision": revision[:12], "vectors": vectors, "metric": metric,
-                   "failing": [r.target for r in results if r.status in ("fail", "build_failed")],
+                   "failing": [r.target for r in results if r.failed],
                    "unchecked": [r.target for r in results if r.status == "not_run"]})
 
 

@@ -60,19 +60,18 @@ def write_variant_folder(staging: Path, specs: Specs, tflite: TfliteModel, tflm:
 def write_target_verdicts(folder: Path, specs: Specs, tflite: TfliteModel, tflm: TflmVerdict,
                           settings: FolderSettings, results: tuple[Any, ...], revision: str) -> None:
     """After the targets ran: the header and specs.json again (their arena now derived from a
-    target's figure), TARGETS.md with every target's verdict; and where every target that ran
-    failed, NOT_FOR_MCU.md in place of the firmware files."""
+    target's figure), TARGETS.md with every target's verdict; and where the verdict took the
+    firmware away (`tflm` not runnable: every target tried failed), NOT_FOR_MCU.md in place of the
+    firmware files."""
     context = template_context(specs, tflite, tflm, identifier(specs.name), settings.source, settings.layout,
                                settings.evaluation_rows)
     extra = {"input_layout": settings.layout} if settings.layout else {}
-    ran = [r for r in results if r.status in ("pass", "fail", "build_failed")]
-    if ran and not any(r.passed for r in ran):
-        reason = "; ".join(f"{r.target}: {r.message}" for r in ran)
+    if not tflm.gets_firmware:
         for rendered in render_firmware(context, checked=True):
             (folder / rendered.filename).unlink(missing_ok=True)
         for leftover in folder.glob("*.mpy"):
             leftover.unlink()
-        _write(folder, [render_specs_json(specs, tflite, tflm, extra), render_not_for_mcu(specs, tflite, reason),
+        _write(folder, [render_specs_json(specs, tflite, tflm, extra), render_not_for_mcu(specs, tflite, tflm.reason),
                         render_targets_md(context, results, revision)])
         return
     _write(folder, [render_model_data_h(context), render_specs_json(specs, tflite, tflm, extra),

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -42,11 +41,7 @@ def run_task(task: Task) -> dict[str, Any]:
     from helpers.core.paths import MAIN_SCRIPT  # the worker's own checkout of the project
 
     start = time.perf_counter()
-    row: dict[str, Any] = {"model": task.model, "pruning": task.combination.sparsity is not None,
-                           "sparsity_target": task.combination.sparsity,
-                           "clustering": task.combination.clusters is not None,
-                           "clusters": task.combination.clusters, "mode": task.combination.mode,
-                           "quantization": task.combination.quantization}
+    row = combination_columns(task)
     with tempfile.TemporaryDirectory(prefix="mcu-deploy-sweep-") as tmp:
         export = Path(tmp) / "export"
         command = [sys.executable, str(MAIN_SCRIPT), "--input_dir", task.model_dir, "--export_dir", str(export),
@@ -64,6 +59,14 @@ def run_task(task: Task) -> dict[str, Any]:
             row["error"] = failure_reason(result.returncode, result.stderr)
     row["seconds"] = round(time.perf_counter() - start, 1)
     return row
+
+
+def combination_columns(task: Task) -> dict[str, Any]:
+    """The spreadsheet columns that name a task's model and combination."""
+    combination = task.combination
+    return {"model": task.model, "pruning": combination.sparsity is not None, "sparsity_target": combination.sparsity,
+            "clustering": combination.clusters is not None, "clusters": combination.clusters,
+            "mode": combination.mode, "quantization": combination.quantization}
 
 
 def failure_reason(returncode: int, stderr: str) -> str:
@@ -109,7 +112,6 @@ class Progress:
     """Combinations done, running, failed, and an estimate of the time left."""
 
     total: int
-    workers: int
     done: int = 0
     failed: int = 0
     started: float = 0.0
@@ -155,7 +157,7 @@ def run_tasks(tasks: list[Task], store: ResultStore, jobs: int, scheduler: str |
                               "or drop --scheduler to use a local cluster") from None
         try:
             workers = len(client.scheduler_info().get("workers", {})) or jobs
-            progress = Progress(total=len(pending), workers=workers, started=time.monotonic())
+            progress = Progress(total=len(pending), started=time.monotonic())
             futures = {client.submit(run_task, task, key=f"combination-{task.key}", pure=False): task
                        for task in pending}
             completed = as_completed(list(futures))
@@ -168,8 +170,7 @@ def run_tasks(tasks: list[Task], store: ResultStore, jobs: int, scheduler: str |
                     # The worker, not the combination, failed (lost, out of memory, cannot import the
                     # project): a failed row now, not kept, so a rerun tries it again.
                     said = " ".join(str(error).split())[:300]
-                    row = {"model": task.model, "mode": task.combination.mode,
-                           "quantization": task.combination.quantization,
+                    row = {**combination_columns(task),
                            "error": f"the task failed on its worker: {type(error).__name__}: {said}"}
                     unsaved[task.key] = row
                 progress.done += 1
@@ -193,6 +194,3 @@ def run_tasks(tasks: list[Task], store: ResultStore, jobs: int, scheduler: str |
 def _metric_text(row: dict[str, Any]) -> str:
     return ", ".join(f"{key} {row[key]:.4g}" for key in ("accuracy", "mae") if row.get(key) is not None) or "done"
 
-
-def default_jobs() -> int:
-    return os.cpu_count() or 1

@@ -93,18 +93,41 @@ class TargetBench:
         return tuple(results)
 
 
-def proven_arena(bench: TargetBench, folder: Path, model_id: str, results: tuple[TargetResult, ...]) -> int | None:
+@dataclass(frozen=True)
+class ProvenArena:
+    """The arena the header recommends, and the target figure it was derived from."""
+
+    size: int           # bytes the self-test passed in on every Cortex-M target
+    used: int           # the largest arena_used_bytes() those targets reported
+    measured_on: str    # "cortex-m4 (cmsis_nn)": the target that reported it
+
+
+def proven_arena(bench: TargetBench, folder: Path, model_id: str,
+                 results: tuple[TargetResult, ...]) -> ProvenArena | None:
     """The smallest size tried (from target_arena, growing by ARENA_GROWTH) in which the self-test
     passes on every Cortex-M target that passed; None when no such target or no size worked."""
     arena = target_arena(results)
     if arena is None:
         return None
+    reported = [r for r in _passed_32_bit(results) if r.arena_used_bytes]
+    source = max(reported, key=lambda r: r.arena_used_bytes or 0)
     targets = [t for t in bench.targets if t.cortex_m and any(r.target == t.name and r.passed for r in results)]
     for _ in range(ARENA_ATTEMPTS):
         if all(_passes_in(bench, target, folder, model_id, arena) for target in targets):
-            return arena
+            return ProvenArena(size=arena, used=source.arena_used_bytes or 0,
+                               measured_on=f"{source.target} ({source.kernels})")
         arena = int(math.ceil(arena * ARENA_GROWTH / 16) * 16)
     return None
+
+
+def _passed_32_bit(results: tuple[TargetResult, ...]) -> list[TargetResult]:
+    return [r for r in results if r.passed and r.on_32_bit_target]
+
+
+def fails_everywhere(results: tuple[TargetResult, ...]) -> bool:
+    """Some target was tried, and none of those tried passed: no firmware should be handed out."""
+    tried = [r for r in results if r.passed or r.failed]
+    return bool(tried) and not any(r.passed for r in tried)
 
 
 def _passes_in(bench: TargetBench, target: Target, folder: Path, model_id: str, arena: int) -> bool:
@@ -122,7 +145,7 @@ def _passes_in(bench: TargetBench, target: Target, folder: Path, model_id: str, 
 
 def target_arena(results: tuple[TargetResult, ...]) -> int | None:
     """The arena to recommend from what the 32-bit targets used (None: none reported)."""
-    used = [r.arena_used_bytes for r in results if r.passed and r.arena_used_bytes and r.target != "host"]
+    used = [r.arena_used_bytes for r in _passed_32_bit(results) if r.arena_used_bytes]
     if not used:
         return None
     return int(math.ceil(max(used) * (1 + TARGET_ARENA_MARGIN) / 16) * 16)

@@ -32,7 +32,6 @@ class SelfTestObjects:
     library: Library
     objects: tuple[Path, ...]
     work: Path
-    arena_bytes: int
 
     def link(self, vectors_to_run: int | None = None) -> Program:
         """The self-test program; `vectors_to_run` links a strong definition of the count main.cc
@@ -61,7 +60,7 @@ def compile_self_test(library: Library, folder: Path, model_id: str, work: Path,
         sources.append(HARNESS / "startup_cortex_m.c")
     objects = tuple(_compile(library, source, work / f"{source.stem}.o", [*defines, f"-I{folder}"])
                     for source in sources)
-    return SelfTestObjects(library=library, objects=objects, work=work, arena_bytes=arena_bytes or 0)
+    return SelfTestObjects(library=library, objects=objects, work=work)
 
 
 def _compile(library: Library, source: Path, obj: Path, extra: list[str]) -> Path:
@@ -122,7 +121,3 @@ def _binutil(compiler: str, name: str) -> str:
     prefix = compiler[: -len("g++")] if compiler.endswith("g++") else ""
     return shutil.which(f"{prefix}{name}") or name
 
-
-def size_tool(library: Library) -> str:
-    """arm-none-eabi-size (or size) for the target's programs."""
-    return _binutil(library.recipe.cxx, "size")

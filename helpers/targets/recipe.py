@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from helpers.targets.target import Target
@@ -33,8 +33,7 @@ class Recipe:
     includes: tuple[str, ...]      # relative to the tree, as make passes them (compiles run in the tree)
     ldflags: tuple[str, ...]
     libs: tuple[str, ...]
-    core_optimization: str
-    kernel_optimization: str
+    core_optimization: str         # what the program's own files compile with
     sources: dict[str, str]        # library source -> the optimization level make compiles it with
 
     def flags_for(self, source: str) -> list[str]:
@@ -49,7 +48,9 @@ def read_recipe(tree: TflmTree, target: Target, cache_dir: Path) -> Recipe:
     saved = cache_dir / "recipe.json"
     if saved.is_file():
         data = json.loads(saved.read_text())
-        return Recipe(**{key: tuple(value) if isinstance(value, list) else value for key, value in data.items()})
+        known = {item.name for item in fields(Recipe)}  # a recipe saved by an older version may hold more
+        return Recipe(**{key: tuple(value) if isinstance(value, list) else value for key, value in data.items()
+                         if key in known})
     values = _make_variables(tree, target, cache_dir)
     sources: dict[str, str] = {}
     for name, level in (("MICROLITE_CC_SRCS", "CORE_OPTIMIZATION_LEVEL"),
@@ -62,8 +63,7 @@ def read_recipe(tree: TflmTree, target: Target, cache_dir: Path) -> Recipe:
     recipe = Recipe(cxx=values["CXX"].strip(), cc=values["CC"].strip(), cxxflags=tuple(values["CXXFLAGS"].split()),
                     ccflags=tuple(values["CCFLAGS"].split()), includes=tuple(values["INCLUDES"].split()),
                     ldflags=tuple(values["LDFLAGS"].split()), libs=tuple(values["MICROLITE_LIBS"].split()),
-                    core_optimization=values["CORE_OPTIMIZATION_LEVEL"].strip(),
-                    kernel_optimization=values["KERNEL_OPTIMIZATION_LEVEL"].strip(), sources=sources)
+                    core_optimization=values["CORE_OPTIMIZATION_LEVEL"].strip(), sources=sources)
     if not recipe.sources:
         raise RecipeError(f"TFLM's make listed no library sources for {target.name}")
     cache_dir.mkdir(parents=True, exist_ok=True)

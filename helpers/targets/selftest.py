@@ -53,18 +53,23 @@ class TargetResult:
         return self.status == "pass"
 
     @property
-    def ran(self) -> bool:
-        """It was built and run (pass or fail), so its verdict counts."""
-        return self.status in ("pass", "fail")
+    def failed(self) -> bool:
+        """Tried and not passed: the program failed to build, or ran and failed."""
+        return self.status in ("fail", "build_failed")
+
+    @property
+    def on_32_bit_target(self) -> bool:
+        """A Cortex-M result: its arena and memory figures are the ones firmware needs."""
+        return self.target != "host"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def missing_tools(target: Target, library_compiler: str | None = None) -> str | None:
+def missing_tools(target: Target) -> str | None:
     """Why the target cannot be built or run on this machine, or None."""
     compiler = "arm-none-eabi-g++" if target.cortex_m else "g++"
-    if shutil.which(library_compiler or compiler) is None:
+    if shutil.which(compiler) is None:
         package = ("gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib"
                    if target.cortex_m else "g++")
         return f"{compiler} not installed (apt-get install {package})"

@@ -15,7 +15,6 @@ class Target:
     kernels: str                   # "reference" or "cmsis_nn"
     cortex_m: bool                 # cross-compiled, run under qemu-system-arm
     qemu_machine: str = ""         # the board QEMU emulates
-    machine_note: str = ""         # why that board, where it is not the CPU itself
     # Cycles per instruction assumed for the latency estimate: single-cycle ALU and MAC, 2-cycle
     # loads, branches that refill the pipeline, zero-wait-state memory (a real part's flash wait
     # states add more). An assumption stated in the report, not a measurement.
@@ -37,9 +36,7 @@ TARGETS = {
                         "cmsis_nn", cortex_m=True, qemu_machine="mps2-an386", cycles_per_instruction=1.25),
     "cortex-m0plus": Target("cortex-m0plus", ("TARGET=cortex_m_qemu", "TARGET_ARCH=cortex-m0plus",
                                               "OPTIMIZED_KERNEL_DIR=cmsis_nn"),
-                            "cmsis_nn", cortex_m=True, qemu_machine="mps2-an386", cycles_per_instruction=1.5,
-                            machine_note="ARMv6-M build run on mps2-an386 "
-                                         "(QEMU has no Cortex-M0+ board with enough RAM)"),
+                            "cmsis_nn", cortex_m=True, qemu_machine="mps2-an386", cycles_per_instruction=1.5),
 }
 DEFAULT_TARGETS = ("host", "cortex-m4")
 
