@@ -31,6 +31,9 @@ class FirmwareResult:
     # The self-test built against TFLM's library and run per target (helpers.targets.selftest.TargetResult
     # as dicts, by target name); None: no TFLM tree, so not built or run anywhere.
     targets: dict[str, dict[str, Any]] | None = None
+    # The generated MicroPython engine (<id>_infer.py) run on a real MicroPython over every evaluation
+    # row (helpers.micropython.runtime.MicroPythonResult as a dict); None: no engine was written.
+    micropython: dict[str, Any] | None = None
     fits_flash: bool | None = None                # None: no budget, or nothing measured to judge by
     fits_ram: bool | None = None
     budget_note: str | None = None

@@ -26,11 +26,18 @@ from helpers.frontend.model_loader import LoadedModel
 from helpers.frontend.optimize import OptimizedModel
 from helpers.measure.litert import quantize
 from helpers.measure.tflm import MicroCheck, check_variant
-from helpers.measure.toolchains import ToolchainFigures, measure_artifacts
+from helpers.measure.toolchains import ToolchainFigures, compile_mpy, measure_artifacts
 from helpers.measure.variant import Measurement, measure_variant, select_ops
 from helpers.render.identifiers import identifier
 from helpers.render.report_text import format_metrics
-from helpers.render.variant_folder import FolderSettings, write_target_verdicts, write_variant_folder
+from helpers.micropython.runtime import MicroPythonResult, run_engine
+from helpers.render.variant_folder import (
+    EngineWritten,
+    FolderSettings,
+    write_engine,
+    write_target_verdicts,
+    write_variant_folder,
+)
 from helpers.targets.bench import TargetBench, fails_everywhere, proven_arena, with_arena
 from helpers.targets.selftest import TargetResult
 
@@ -58,10 +65,12 @@ class RenderOutcome:
 
     toolchain: ToolchainFigures | None = None
     targets: tuple[TargetResult, ...] = ()
+    micropython: MicroPythonResult | None = None
 
 
 def firmware_result(tflite: TfliteModel, measurement: Measurement, toolchain: ToolchainFigures | None,
-                    targets: tuple[TargetResult, ...] = ()) -> FirmwareResult:
+                    targets: tuple[TargetResult, ...] = (),
+                    micropython: MicroPythonResult | None = None) -> FirmwareResult:
     """The report's firmware block from TFLM's verdict and the toolchains' figures.
 
     `reset_before_invoke` is read from the flatbuffer, not from the checks: the generated firmware
@@ -80,6 +89,8 @@ def firmware_result(tflite: TfliteModel, measurement: Measurement, toolchain: To
     if toolchain is not None:
         fields.update(flash_bytes=toolchain.flash.bytes_per_target or None, flash_note=toolchain.flash.note or None,
                       mpy_bytes=toolchain.mpy.size_bytes, mpy_note=toolchain.mpy.note or None)
+    if micropython is not None:
+        fields["micropython"] = micropython.to_dict()
     if targets:
         fields["targets"] = {result.target: result.to_dict() for result in targets}
         failing = [result for result in targets if result.failed]
@@ -101,7 +112,7 @@ def tflite_row(tflite: TfliteModel, measurement: Measurement, rendered: RenderOu
         metrics=measurement.metrics, size_bytes=tflite.size_bytes, compressed_size_bytes=compressed_size(tflite.content),
         input_dtype=tflite.info.input.dtype, output_dtype=tflite.info.output.dtype,
         ops=tflite.info.ops + tflite.info.custom_ops, evaluation=measurement.evaluation,
-        firmware=firmware_result(tflite, measurement, rendered.toolchain, rendered.targets),
+        firmware=firmware_result(tflite, measurement, rendered.toolchain, rendered.targets, rendered.micropython),
         optimization=optimized.details() if optimized else {},
         weights=weight_summary(tflite.content) if plain else {},
         bytes=account(tflite.content).as_dict() if plain else {}, strip=strip)
@@ -126,11 +137,17 @@ class VariantRunner:
         measurement comes back with it."""
         with self.timings.phase("render"):
             folder = write_variant_folder(self.staging, self.specs, tflite, measurement.tflm, self.folder)
-            if folder is None or self.config.skip_firmware_checks:
+            if folder is None:
                 return RenderOutcome(), measurement
+            engine = write_engine(folder, self.specs, tflite, measurement.tflm, self.folder)
+            if self.config.skip_firmware_checks:
+                return RenderOutcome(micropython=MicroPythonResult(
+                    status="not_checked", reason="--skip_firmware_checks")), measurement
             toolchain = measure_artifacts(folder, identifier(self.specs.name))
+        with self.timings.phase("micropython"):
+            micropython = self.run_engine(folder, tflite, measurement, engine)
         if self.bench is None or not measurement.tflm.checked:
-            return RenderOutcome(toolchain=toolchain), measurement
+            return RenderOutcome(toolchain=toolchain, micropython=micropython), measurement
         model_id = identifier(self.specs.name)
         with self.timings.phase("targets"):
             targets = self.bench.check(folder, model_id, TFLM_DECODE_OP in tflite.info.custom_ops)
@@ -144,7 +161,27 @@ class VariantRunner:
                 tflm = replace(tflm, runnable=False, reason="fails on every target: " + "; ".join(
                     f"{r.target}: {r.message}" for r in targets if r.failed))
             write_target_verdicts(folder, self.specs, tflite, tflm, self.folder, targets, self.bench.tree.revision)
-        return RenderOutcome(toolchain=toolchain, targets=targets), replace(measurement, tflm=tflm)
+        return (RenderOutcome(toolchain=toolchain, targets=targets, micropython=micropython),
+                replace(measurement, tflm=tflm))
+
+    def run_engine(self, folder: Path, tflite: TfliteModel, measurement: Measurement,
+                   engine: EngineWritten) -> MicroPythonResult:
+        """The engine module compiled with mpy-cross and run on the unix-port MicroPython over every
+        evaluation row, against the outputs TFLM gave for them."""
+        if engine.program is None:
+            return MicroPythonResult(status="unsupported", reason=engine.reason)
+        tflm = measurement.tflm
+        module = folder / f"{identifier(self.specs.name)}_infer.py"
+        compiled = compile_mpy(module)
+        counts = {"engine_mpy_bytes": compiled.size_bytes, "engine_ops": len(engine.program.steps),
+                  "buffer_bytes": engine.program.heap_estimate()}
+        if not tflm.runnable or tflm.raw_outputs is None:
+            return MicroPythonResult(status="not_checked", reason="TFLM did not run the variant: no outputs to "
+                                     "compare with", **counts)
+        rows = quantize(self.data.evaluation.x, tflite.info.input)
+        result = run_engine(compiled.path or module, rows, tflm.raw_outputs, self.data.evaluation.y,
+                            self.specs.task.value, tflite.info.output.dtype != "float32")
+        return replace(result, **counts)
 
     def run(self, plan: VariantPlan, model: LoadedModel, optimized: OptimizedModel | None,
             prepared: TfliteModel | None = None) -> VariantResult:

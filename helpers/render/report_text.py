@@ -33,6 +33,7 @@ def table_rows(report: RunReport) -> tuple[list[str], list[list[str]]]:
     targets = _targets_run(report)
     main_target = next((name for name in targets if name != "host"), None)
     header += [f"Δ {report.primary_metric}", "tolerance", "TFLM"] + [_SHORT.get(t, t) for t in targets]
+    header += ["MicroPython", "ms MPy viper/plain"]
     if main_target:
         short = _SHORT.get(main_target, main_target)
         header += ["arena (B)", f"flash {short} (B)", f"RAM {short} (B)", f"instr. {short}", f"ms {short}"]
@@ -54,6 +55,7 @@ def table_rows(report: RunReport) -> tuple[list[str], list[list[str]]]:
         row += [_format_delta(report.primary_metric, v.delta.get(report.primary_metric)) if v is not report.variants[0] else "ref",
                 _within(v), tflm]
         row += [_status((fw.targets or {}).get(name)) for name in targets]
+        row += micropython_cells(fw.micropython)
         if main_target:
             figures = (fw.targets or {}).get(main_target) or {}
             latency = figures.get("latency_ms")
@@ -69,6 +71,43 @@ def table_rows(report: RunReport) -> tuple[list[str], list[list[str]]]:
 
 
 _SHORT = {"cortex-m4": "M4", "cortex-m0plus": "M0+"}
+_MPY_STATUS = {"pass": "identical", "fail": "FAIL", "not_checked": "not checked", "unsupported": "no engine"}
+
+
+def micropython_cells(result: dict[str, Any] | None) -> list[str]:
+    """The MicroPython column (outputs against TFLM's) and its time per inference, viper / plain."""
+    if result is None:
+        return ["-", "-"]
+    times = result.get("us_per_inference") or {}
+    timing = " / ".join("-" if times.get(k) is None else f"{times[k] / 1000:.3g}" for k in ("viper", "plain"))
+    return [_MPY_STATUS.get(result["status"], result["status"]), timing if times else "-"]
+
+
+def micropython_markdown(report: RunReport) -> list[str]:
+    """report.md's section on the generated MicroPython engine of every variant."""
+    engines = [(v, v.firmware.micropython) for v in report.variants if v.firmware.micropython]
+    if not engines:
+        return []
+    metric = report.primary_metric
+    lines = ["", "## On MicroPython (the generated engine, <id>_infer.py, run on a real MicroPython)", "",
+             "Outputs against TFLM's on every evaluation row (int8: identical; float32: within 1e-5 relative). "
+             "Time: per inference on this machine's unix port, viper and plain code; a board is slower (README, "
+             "\"MicroPython\"). Heap: what importing the .mpy took (weights, constants, buffers), and what one "
+             "invoke() allocates.", "",
+             f"| variant | result | rows differing / rows | {metric} on MicroPython | ms viper / plain | "
+             "heap after import (B) | allocated per invoke (B) | engine .mpy (B) |",
+             "|---|---|---|---|---|---|---|---|"]
+    notes = []
+    for variant, r in engines:
+        value = (r.get("metrics") or {}).get(metric)
+        status, timing = micropython_cells(r)
+        rows = "-" if r.get("rows") is None else f"{r.get('mismatched_rows')} / {r.get('rows')}"
+        lines.append(f"| {variant.name} | {status} | {rows} | {_format_metric(metric, value)} | {timing} | "
+                     f"{_int(r.get('module_heap_bytes'))} | {_int(r.get('invoke_alloc_bytes'))} | "
+                     f"{_int(r.get('engine_mpy_bytes'))} |")
+        if r.get("reason"):
+            notes.append(f"- `{variant.name}`: {status}: {r['reason']}")
+    return lines + ([""] + notes if notes else [])
 _STATUS = {"pass": "PASS", "fail": "FAIL", "build_failed": "NO BUILD", "not_run": "not run"}
 
 
@@ -175,6 +214,7 @@ def format_markdown(report: RunReport, plots: list[str]) -> str:
                   f"{'yes' if c['within_tolerance'] else 'no'} | {c['zlib_weight_bytes']:,} |"
                   for c in searched[0].optimization["pruning"]["search"]]
     lines += targets_markdown(report)
+    lines += micropython_markdown(report)
     failed = [(v.name, v.error) for v in report.variants if v.error]
     if failed:
         lines += ["", "## Variants that could not be built", ""]

