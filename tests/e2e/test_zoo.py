@@ -8,18 +8,13 @@ import json
 import pytest
 
 from tests.conftest import run_main
-from tests.zoo import ZOO, build_zoo
+from tests.zoo import ZOO
 
 RUNS = {
     "ptq_all": ["--PTQ", "-q", "all"],
     "prune_int8": ["--prune", "--PTQ", "-q", "int8", "--skip_firmware_checks"],
     "qat": ["--QAT", "--skip_firmware_checks"],
 }
-
-
-@pytest.fixture(scope="session")
-def zoo(tmp_path_factory):
-    return build_zoo(tmp_path_factory.mktemp("zoo"))
 
 
 @pytest.mark.parametrize("run", list(RUNS))
