@@ -7,7 +7,14 @@ import math
 
 import numpy as np
 
-from helpers.micropython.device.fixedpoint import rdbp, sat_shift_left, srdhm
+from helpers.micropython.device.fixedpoint import (
+    mbqm,
+    one_minus_x_over_one_plus_x,
+    one_over_one_plus_x,
+    rdbp,
+    sat_shift_left,
+    srdhm,
+)
 
 INT_RANGES = {"int8": (-128, 127), "int16": (-32768, 32767), "uint8": (0, 255), "int32": (-2**31, 2**31 - 1)}
 
@@ -88,6 +95,54 @@ def exp_on_negative_values(a: int, integer_bits: int) -> int:
     if integer_bits > 5 and a < -(1 << (36 - integer_bits)):
         result = 0
     return 2147483647 if a == 0 else result
+
+
+def _logistic_q(a: int, integer_bits: int) -> int:
+    # gemmlowp logistic: Q(integer_bits) in, Q0.31 out.
+    if a == 0:
+        return 1 << 30
+    positive = one_over_one_plus_x(exp_on_negative_values(-abs(a), integer_bits))
+    return positive if a > 0 else 2147483647 - positive
+
+
+def _tanh_q(a: int, integer_bits: int) -> int:
+    # gemmlowp tanh: Q(integer_bits) in, Q0.31 out (exp of 2a: one more integer bit, same raw value).
+    if a == 0:
+        return 0
+    t = one_minus_x_over_one_plus_x(exp_on_negative_values(-abs(a), integer_bits + 1))
+    return -t if a < 0 else t
+
+
+def elementwise_int8_table(op: str, input_scale: float, input_zero_point: int, output_zero_point: int) -> bytes:
+    """An int8 LOGISTIC or TANH as TFLM's reference kernel computes it (its Prepare's multiplier
+    and input radius, gemmlowp's fixed point), for all 256 inputs: indexed by the raw input byte."""
+    integer_bits = 4
+    fraction, left_shift = math.frexp(float(input_scale) * float(1 << (31 - integer_bits)))
+    multiplier = tflite_round(fraction * (1 << 31))
+    radius = math.floor(((1 << integer_bits) - 1) * (1 << (31 - integer_bits)) / (1 << left_shift))
+    table = bytearray(256)
+    for raw in range(256):
+        value = (raw ^ 128) - 128 - input_zero_point
+        if value <= -radius:
+            out = -128
+        elif value >= radius:
+            out = 127
+        else:
+            q4 = mbqm(value, multiplier, left_shift)
+            if op == "LOGISTIC":
+                out = rdbp(_logistic_q(q4, integer_bits), 23) + output_zero_point
+            else:
+                out = rdbp(_tanh_q(q4, integer_bits), 24)
+            out = max(-128, min(127, out))
+        table[raw] = out & 255
+    return bytes(table)
+
+
+def mean_multiplier(input_scale: float, output_scale: float, count: int) -> tuple[int, int]:
+    """QuantizedMeanOrSum's multiplier and shift for the mean of `count` elements."""
+    multiplier, shift = quantize_multiplier(float(input_scale) / float(output_scale))
+    extra = min(count.bit_length() - 1, 32, 31 + shift)
+    return (multiplier << extra) // count, shift - extra
 
 
 SOFTMAX_DIFF_BITS = 5     # kScaledDiffIntegerBits

@@ -12,7 +12,7 @@ from helpers.render.codegen import Rendered, render
 DEVICE_DIR = Path(__file__).parent / "device"
 # A float32 output agrees with TFLM to this, relative (TFLM sums in float32, a double port in doubles).
 FLOAT_TOLERANCE = 1e-5
-_INTEGER_FAMILIES = {"ops_int8", "lstm"}
+_INTEGER_FAMILIES = {"ops_int8", "fixedpoint_tables"}  # fixedpoint_tables: the int8 LSTM
 
 
 def device_source(name: str) -> str:

@@ -424,34 +424,49 @@ def _broadcast(b: _Builder, tensor: Tensor, out_shape: tuple[int, ...]) -> str:
     return _gather_index(b, index)
 
 
-def lower_add_mul(b: _Builder, op: Op, is_add: bool) -> None:
+def _add_sub_multipliers(x1: Tensor, x2: Tensor, y: Tensor, is_add: bool) -> list[int]:
+    """add_common.cc computes these in double; sub_common.cc divides in float first."""
+    f32 = arith.float32
+    if is_add:
+        twice_max = 2 * max(float(x1.scale), float(x2.scale))
+        reals = (float(x1.scale) / twice_max, float(x2.scale) / twice_max, twice_max / ((1 << 20) * float(y.scale)))
+    else:
+        twice_max = f32(2 * max(x1.scale, x2.scale))
+        reals = (f32(x1.scale / twice_max), f32(x2.scale / twice_max), f32(twice_max / f32((1 << 20) * y.scale)))
+    return [value for real in reals for value in arith.quantize_multiplier(real)]
+
+
+def lower_arithmetic(b: _Builder, op: Op, kind: str) -> None:
     x1, x2, y = (b.graph.tensor(i) for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
     act = _activation(op.options)
     i1, i2 = _broadcast(b, x1, y.shape), _broadcast(b, x2, y.shape)
     if _is_int8(x1) and _is_int8(x2) and _is_int8(y):
         low, high = arith.activation_range(act, "int8", y.scale, y.zero_point)
-        if is_add:
-            twice_max = 2 * max(float(x1.scale), float(x2.scale))
-            m1, s1 = arith.quantize_multiplier(float(x1.scale) / twice_max)
-            m2, s2 = arith.quantize_multiplier(float(x2.scale) / twice_max)
-            mo, so = arith.quantize_multiplier(twice_max / ((1 << 20) * float(y.scale)))
-            q = [-x1.zero_point, -x2.zero_point, m1, s1, m2, s2, mo, so, y.zero_point, low, high]
+        if kind in ("add", "sub"):
+            m1, s1, m2, s2, mo, so = _add_sub_multipliers(x1, x2, y, kind == "add")
+            q = [-x1.zero_point, -x2.zero_point, m1, s1, m2, s2, mo, so, y.zero_point, low, high,
+                 1 if kind == "add" else -1]
         else:
             mo, so = arith.quantize_multiplier(float(x1.scale) * float(x2.scale) / float(y.scale))
             q = [-x1.zero_point, -x2.zero_point, mo, so, y.zero_point, low, high]
-        b.call(op, "add_i8" if is_add else "mul_i8", b.buffer(op.inputs[0]), i1, b.buffer(op.inputs[1]), i2,
+        b.call(op, "mul_i8" if kind == "mul" else "add_i8", b.buffer(op.inputs[0]), i1, b.buffer(op.inputs[1]), i2,
                b.allocate(op.outputs[0]), y.size, b.small_tuple(q), family="ops_int8")
         return
     if x1.dtype == x2.dtype == y.dtype == "float32":
         low, high = _float_clamp(b, act)
-        b.call(op, "add_f" if is_add else "mul_f", b.buffer(op.inputs[0]), i1, b.buffer(op.inputs[1]), i2,
+        b.call(op, f"{kind}_f", b.buffer(op.inputs[0]), i1, b.buffer(op.inputs[1]), i2,
                b.allocate(op.outputs[0]), y.size, low, high, family="ops_float")
         return
     raise Unsupported(f"{op.name} of {x1.dtype} and {x2.dtype}")
 
 
-def lower_elementwise_float(b: _Builder, op: Op, kernel: str) -> None:
-    x = b.graph.tensor(op.inputs[0])
+def lower_elementwise(b: _Builder, op: Op, kernel: str) -> None:
+    x, y = b.graph.tensor(op.inputs[0]), b.graph.tensor(op.outputs[0])
+    if _is_int8(x) and _is_int8(y):
+        table = arith.elementwise_int8_table(op.name, x.scale, x.zero_point, y.zero_point)
+        b.call(op, "lookup_i8", b.buffer(op.inputs[0]), b.allocate(op.outputs[0]), x.size,
+               b.constant("w", _bytes_literal(table)), family="ops_int8")
+        return
     if x.dtype != "float32":
         raise Unsupported(f"{op.name} on {x.dtype} tensors")
     b.call(op, kernel, b.buffer(op.inputs[0]), b.allocate(op.outputs[0]), x.size, family="ops_float")
@@ -459,7 +474,7 @@ def lower_elementwise_float(b: _Builder, op: Op, kernel: str) -> None:
 
 def lower_mean(b: _Builder, op: Op) -> None:
     x, y = b.graph.tensor(op.inputs[0]), b.graph.tensor(op.outputs[0])
-    if x.dtype != "float32":
+    if x.dtype not in ("float32", "int8"):
         raise Unsupported(f"MEAN on {x.dtype} tensors")
     axes = b.data(op.inputs[1])
     if axes is None:
@@ -469,8 +484,35 @@ def lower_mean(b: _Builder, op: Op) -> None:
     positions = np.transpose(np.arange(x.size).reshape(x.shape), kept + reduced)
     groups = positions.reshape(int(np.prod([x.shape[a] for a in kept])) if kept else 1, -1)
     text = "(" + ", ".join("(" + ", ".join(str(v) for v in row) + ",)" for row in groups.tolist()) + ",)"
+    if _is_int8(x):
+        mult, shift = arith.mean_multiplier(x.scale, y.scale, groups.shape[1])
+        b.call(op, "mean_i8", b.buffer(op.inputs[0]), b.allocate(op.outputs[0]), b.constant("g", text),
+               x.zero_point, mult, shift, y.zero_point, family="ops_int8")
+        return
     b.call(op, "mean_f", b.buffer(op.inputs[0]), b.allocate(op.outputs[0]), b.constant("g", text),
            family="ops_float")
+
+
+def lower_split(b: _Builder, op: Op) -> None:
+    """SPLIT (axis first, then the input), SPLIT_V (input, sizes, axis) and UNPACK: one gather per output."""
+    if op.name == "SPLIT":
+        data_index, axis_value = op.inputs[1], b.data(op.inputs[0])
+    elif op.name == "SPLIT_V":
+        data_index, axis_value = op.inputs[0], b.data(op.inputs[2])
+    else:
+        data_index, axis_value = op.inputs[0], np.asarray(op.options.axis)
+    if axis_value is None:
+        raise Unsupported(f"{op.name} along an axis computed at run time")
+    x = b.graph.tensor(data_index)
+    axis = int(np.asarray(axis_value).reshape(-1)[0]) % len(x.shape)
+    positions = np.arange(x.size).reshape(x.shape)
+    start = 0
+    for output in op.outputs:
+        out = b.graph.tensor(output)
+        width = 1 if op.name == "UNPACK" else out.shape[axis]
+        part = np.take(positions, range(start, start + width), axis=axis)
+        start += width
+        b.call(op, "gather", b.buffer(data_index), b.allocate(output), _gather_index(b, part), 0, family="gather")
 
 
 def lower_lstm(b: _Builder, op: Op) -> None:
@@ -495,10 +537,14 @@ LOWERINGS: dict[str, Callable[[_Builder, Op], None]] = {
     "PAD": lower_pad,
     "PADV2": lower_pad,
     "CONCATENATION": lower_concatenation,
-    "ADD": lambda b, op: lower_add_mul(b, op, is_add=True),
-    "MUL": lambda b, op: lower_add_mul(b, op, is_add=False),
-    "LOGISTIC": lambda b, op: lower_elementwise_float(b, op, "logistic_f"),
-    "TANH": lambda b, op: lower_elementwise_float(b, op, "tanh_f"),
+    "ADD": lambda b, op: lower_arithmetic(b, op, "add"),
+    "SUB": lambda b, op: lower_arithmetic(b, op, "sub"),
+    "MUL": lambda b, op: lower_arithmetic(b, op, "mul"),
+    "LOGISTIC": lambda b, op: lower_elementwise(b, op, "logistic_f"),
+    "TANH": lambda b, op: lower_elementwise(b, op, "tanh_f"),
+    "SPLIT": lower_split,
+    "SPLIT_V": lower_split,
+    "UNPACK": lower_split,
     "MEAN": lower_mean,
     "UNIDIRECTIONAL_SEQUENCE_LSTM": lower_lstm,
 }

@@ -39,15 +39,25 @@ def sat_shift_left(x, exponent):
     return x << exponent
 
 
-def one_over_one_plus_x(a):
-    # gemmlowp one_over_one_plus_x_for_x_in_0_1: Q0.31 in, Q0.31 out (Newton-Raphson, 3 steps).
+def _newton_reciprocal(a):
+    # gemmlowp's Newton-Raphson for 1 / (1 + a), a in Q0.31 [0, 1): the Q2.29 estimate.
     total = a + 2147483647
     half_denominator = (total + 1) // 2 if total >= 0 else -((-(total - 1)) // 2)
     x = 1515870810 + srdhm(half_denominator, -1010580540)
     for _ in range(3):
         one_minus = 536870912 - srdhm(half_denominator, x)
         x = _wrap32(x + sat_shift_left(srdhm(x, one_minus), 2))
-    return sat_shift_left(x, 1)
+    return x
+
+
+def one_over_one_plus_x(a):
+    # gemmlowp one_over_one_plus_x_for_x_in_0_1: Q0.31 in, Q0.31 out.
+    return sat_shift_left(_newton_reciprocal(a), 1)
+
+
+def one_minus_x_over_one_plus_x(a):
+    # gemmlowp one_minus_x_over_one_plus_x_for_x_in_0_1: Q0.31 in, Q0.31 out.
+    return sat_shift_left(_newton_reciprocal(a) - 536870912, 2)
 
 
 def _wrap32(v):

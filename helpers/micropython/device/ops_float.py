@@ -115,6 +115,11 @@ def add_f(x1, i1, x2, i2, y, n, low, high):
         y[k] = _clamp_f(x1[i1[k] if i1 else k] + x2[i2[k] if i2 else k], low, high)
 
 
+def sub_f(x1, i1, x2, i2, y, n, low, high):
+    for k in range(n):
+        y[k] = _clamp_f(x1[i1[k] if i1 else k] - x2[i2[k] if i2 else k], low, high)
+
+
 def mul_f(x1, i1, x2, i2, y, n, low, high):
     for k in range(n):
         y[k] = _clamp_f(x1[i1[k] if i1 else k] * x2[i2[k] if i2 else k], low, high)

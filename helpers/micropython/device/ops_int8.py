@@ -122,13 +122,14 @@ def dequantize_i8(x, y, n, scale, zero_point):
 
 
 def add_i8(x1, i1, x2, i2, y, n, q):
-    # q: offset1, offset2, mult1, shift1, mult2, shift2, out_mult, out_shift, zero_point, low, high;
-    # i1/i2: the element of each input for every output element (broadcasting), or None.
-    o1, o2, m1, s1, m2, s2, mo, so, zp, low, high = q
+    # ADD (sign 1) or SUB (sign -1). q: offset1, offset2, mult1, shift1, mult2, shift2, out_mult,
+    # out_shift, zero_point, low, high, sign; i1/i2: the element of each input for every output
+    # element (broadcasting), or None.
+    o1, o2, m1, s1, m2, s2, mo, so, zp, low, high, sign = q
     for k in range(n):
         a = _i8(x1[i1[k] if i1 else k]) + o1
         b = _i8(x2[i2[k] if i2 else k]) + o2
-        v = mbqm(mbqm(a << 20, m1, s1) + mbqm(b << 20, m2, s2), mo, so) + zp
+        v = mbqm(mbqm(a << 20, m1, s1) + sign * mbqm(b << 20, m2, s2), mo, so) + zp
         y[k] = (low if v < low else high if v > high else v) & 255
 
 
@@ -140,3 +141,14 @@ def mul_i8(x1, i1, x2, i2, y, n, q):
         b = _i8(x2[i2[k] if i2 else k]) + o2
         v = mbqm(a * b, mo, so) + zp
         y[k] = (low if v < low else high if v > high else v) & 255
+
+
+def mean_i8(x, y, groups, x_zero_point, mult, shift, zero_point):
+    # groups: the input elements each output element averages.
+    for o in range(len(groups)):
+        g = groups[o]
+        total = 0
+        for i in g:
+            total += _i8(x[i])
+        v = mbqm(total - x_zero_point * len(g), mult, shift) + zero_point
+        y[o] = (-128 if v < -128 else 127 if v > 127 else v) & 255
