@@ -103,13 +103,13 @@ def test_engine_matches_tflm_on_models_it_was_not_tuned_on(zoo, name, tmp_path):
     result = run_main("--input_dir", str(zoo[name]), "--PTQ", "-q", "int8", "-e", "--export_dir", str(export),
                       "--quiet")
     assert "Traceback" not in result.stderr, result.stderr
-    for variant in _variants(export).values():
-        engine = variant.get("firmware", {}).get("micropython")
-        if engine is None:
-            continue
-        # identical to TFLM, or (an op outside the engine) a reason that names it: never a silent failure
-        assert engine["status"] in ("pass", "unsupported"), (variant["name"], engine)
-        if engine["status"] == "unsupported":
-            assert engine["reason"], engine
-        elif variant["output_dtype"] == "int8":
-            assert engine["max_difference"] == 0
+    variants = _variants(export)
+    # every int8 variant (the GRU and SimpleRNN unrolled: LOGISTIC, TANH, SUB, MUL, SPLIT, UNPACK; the
+    # CNN's global average pooling: MEAN) is identical to TFLM on every row
+    int8 = variants["int8"]["firmware"]["micropython"]
+    assert int8["status"] == "pass" and int8["mismatched_rows"] == 0 and int8["max_difference"] == 0, int8
+    engine = variants["float32"]["firmware"]["micropython"]
+    # float32: within 1e-5, or (the recurrent loop kept as a WHILE subgraph) a reason that names it
+    assert engine["status"] in ("pass", "unsupported"), engine
+    if engine["status"] == "unsupported":
+        assert engine["reason"] == "models with control flow (several subgraphs)"
