@@ -278,7 +278,8 @@ def lower_pool(b: _Builder, op: Op, average: bool) -> None:
     out_h, out_w = y.shape[1:3]
     k_h, k_w = o.filterHeight, o.filterWidth
     geometry = [in_h, in_w, channels, out_h, out_w, k_h, k_w, o.strideH, o.strideW,
-                _padding(o.padding, in_h, out_h, o.strideH, 1, k_h), _padding(o.padding, in_w, out_w, o.strideW, 1, k_w)]
+                _padding(o.padding, in_h, out_h, o.strideH, 1, k_h),
+                _padding(o.padding, in_w, out_w, o.strideW, 1, k_w)]
     act = _activation(o)
     if _is_int8(x):
         low, high = arith.activation_range(act, "int8", y.scale, y.zero_point)

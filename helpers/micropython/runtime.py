@@ -106,7 +106,7 @@ def runtime_version(command: str) -> str:
 
 
 def run_engine(module: Path, rows: np.ndarray, expected: np.ndarray, labels: np.ndarray, task: str,
-               integer_output: bool, timed_rows: int = 200) -> MicroPythonResult:
+               integer_output: bool, timed_rows: int = 50) -> MicroPythonResult:
     """`module` (<id>_infer.py or its .mpy) over `rows` (the model's input values) on the unix port."""
     command = find_micropython()
     if command is None:
@@ -143,7 +143,8 @@ def run_engine(module: Path, rows: np.ndarray, expected: np.ndarray, labels: np.
         worst, unit = float(relative.max()), "relative"
     return MicroPythonResult(
         status="pass" if mismatched == 0 else "fail",
-        reason=None if mismatched == 0 else f"{mismatched} of {len(got)} rows differ from TFLM (worst {worst:g} {unit})",
+        reason=None if mismatched == 0 else
+        f"{mismatched} of {len(got)} rows differ from TFLM (worst {worst:g} {unit})",
         runtime=runtime_version(command), rows=len(got), mismatched_rows=mismatched, max_difference=worst,
         difference_unit=unit, metrics=report["metric"],
         us_per_inference={k: round(v, 1) for k, v in report["times_us"].items()},

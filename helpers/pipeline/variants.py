@@ -28,9 +28,9 @@ from helpers.measure.litert import quantize
 from helpers.measure.tflm import MicroCheck, check_variant
 from helpers.measure.toolchains import ToolchainFigures, compile_mpy, measure_artifacts
 from helpers.measure.variant import Measurement, measure_variant, select_ops
+from helpers.micropython.runtime import MicroPythonResult, run_engine
 from helpers.render.identifiers import identifier
 from helpers.render.report_text import format_metrics
-from helpers.micropython.runtime import MicroPythonResult, run_engine
 from helpers.render.variant_folder import (
     EngineWritten,
     FolderSettings,

@@ -1,6 +1,7 @@
 """The generated MicroPython engine (<id>_infer.py): run by the pipeline on the unix port over
 every evaluation row with outputs identical to TFLM's, on models it was not tuned on, on the
-WebAssembly port's plain path, and never passing a self-test it did not run."""
+WebAssembly port's plain path, and never passing a self-test it did not run. The zoo's engines
+are checked in test_zoo.py, on its `-q all -e` runs.
 from __future__ import annotations
 
 import json
@@ -10,7 +11,6 @@ import pytest
 
 from helpers.render.identifiers import identifier
 from tests.conftest import WASM_DIR, require_tool, run_main
-from tests.zoo import ZOO
 
 STEM = identifier("iris-mlp")
 
@@ -94,22 +94,3 @@ def test_engine_runs_on_the_webassembly_port_without_viper(iris_export, variant)
                              f"import {STEM}_infer as m\nprint(m.EMITTER, m.self_test(), sys.implementation.name)"],
                             cwd=WASM_DIR, capture_output=True, text=True, timeout=300)
     assert result.stdout.split() == ["plain", "True", "micropython"], result.stdout + result.stderr
-
-
-@pytest.mark.parametrize("name", [name for name in ZOO if name != "mlp_iris"])
-def test_engine_matches_tflm_on_models_it_was_not_tuned_on(zoo, name, tmp_path):
-    require_tool("micropython")
-    export = tmp_path / "out"
-    result = run_main("--input_dir", str(zoo[name]), "--PTQ", "-q", "int8", "-e", "--export_dir", str(export),
-                      "--quiet")
-    assert "Traceback" not in result.stderr, result.stderr
-    variants = _variants(export)
-    # every int8 variant (the GRU and SimpleRNN unrolled: LOGISTIC, TANH, SUB, MUL, SPLIT, UNPACK; the
-    # CNN's global average pooling: MEAN) is identical to TFLM on every row
-    int8 = variants["int8"]["firmware"]["micropython"]
-    assert int8["status"] == "pass" and int8["mismatched_rows"] == 0 and int8["max_difference"] == 0, int8
-    engine = variants["float32"]["firmware"]["micropython"]
-    # float32: within 1e-5, or (the recurrent loop kept as a WHILE subgraph) a reason that names it
-    assert engine["status"] in ("pass", "unsupported"), engine
-    if engine["status"] == "unsupported":
-        assert engine["reason"] == "models with control flow (several subgraphs)"

@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from tests.conftest import run_main
+from tests.conftest import require_tool, run_main
 from tests.zoo import ZOO
 
 RUNS = {
-    "ptq_all": ["--PTQ", "-q", "all"],
+    "ptq_all": ["--PTQ", "-q", "all", "-e"],
     "prune_int8": ["--prune", "--PTQ", "-q", "int8", "--skip_firmware_checks"],
     "qat": ["--QAT", "--skip_firmware_checks"],
 }
@@ -37,6 +37,23 @@ def test_zoo_model_is_within_tolerance_or_says_why(zoo, name, run, tmp_path):
         assert not errors
     else:  # 3: written, but the final variant is outside tolerance or failed; one line says which and what to use
         assert len(errors) == 1 and (final["within_tolerance"] is False or final["error"]), result.stderr
+    if run == "ptq_all":
+        _engines_match_tflm({v["name"]: v for v in variants})
+
+
+def _engines_match_tflm(variants):
+    """The MicroPython engine of every variant with firmware: every int8 variant (the GRU and
+    SimpleRNN unrolled: LOGISTIC, TANH, SUB, MUL, SPLIT, UNPACK; the CNN's global average pooling:
+    MEAN) identical to TFLM on every row; the others within 1e-5, or a reason naming what stops them."""
+    require_tool("micropython")
+    int8 = variants["int8"]["firmware"]["micropython"]
+    assert int8["status"] == "pass" and int8["mismatched_rows"] == 0 and int8["max_difference"] == 0, int8
+    for variant in variants.values():
+        engine = (variant.get("firmware") or {}).get("micropython")
+        if engine is None:
+            continue
+        assert engine["status"] in ("pass", "unsupported"), (variant["name"], engine)
+        assert engine["status"] == "pass" or engine["reason"], engine
 
 
 def test_int8_lstm_keeps_the_float_accuracy(zoo, tmp_path):
