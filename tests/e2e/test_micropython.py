@@ -1,7 +1,7 @@
 """The generated MicroPython engine (<id>_infer.py): run by the pipeline on the unix port over
 every evaluation row with outputs identical to TFLM's, on models it was not tuned on, on the
 WebAssembly port's plain path, and never passing a self-test it did not run. The zoo's engines
-are checked in test_zoo.py, on its `-q all -e` runs.
+are checked in test_zoo.py, on its `-q all -e` runs."""
 from __future__ import annotations
 
 import json
