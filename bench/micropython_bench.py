@@ -1,0 +1,99 @@
+"""MicroPython engine benchmark (issue 16): for each shipped example, the generated engine of
+every variant run on the unix-port MicroPython: rows identical to TFLM, time per inference
+(viper and plain, over every evaluation row), heap after importing the .mpy, heap one invoke
+allocates, and the .mpy's size; plus what the check adds to a `-q all -e` run.
+
+    python bench/micropython_bench.py [--repeats 3]
+
+Runs main.py in fresh processes, one at a time (on a quiet machine); prints a Markdown table to
+paste into BENCHMARKS.md. Each repeat re-times every variant's engine over all rows.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+EXAMPLES = {"digits_cnn": [], "co2_lstm": ["--max_drop", "10"]}
+
+
+def export(model: str, extra: list[str], destination: Path, skip: bool) -> float:
+    command = [sys.executable, str(ROOT / "main.py"), "--input_dir", str(ROOT / "models" / model), "--PTQ",
+               "-q", "all", "-e", "--export_dir", str(destination), "--quiet", *extra]
+    started = time.monotonic()
+    result = subprocess.run(command + (["--skip_firmware_checks"] if skip else []), capture_output=True, text=True)
+    if result.returncode not in (0, 3):
+        raise SystemExit(f"{model} failed: {result.stderr[-500:]}")
+    return time.monotonic() - started
+
+
+def retime(folder: Path, model_id: str, rows: np.ndarray, expected: np.ndarray, labels: np.ndarray, task: str,
+           integer: bool) -> dict[str, float]:
+    from helpers.micropython.runtime import run_engine
+
+    result = run_engine(folder / f"{model_id}_infer.mpy", rows, expected, labels, task, integer, timed_rows=len(rows))
+    return result.us_per_inference or {}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    print("| example | variant | identical rows | ms viper (runs) | ms plain (runs) | heap after import (B) | "
+          "per invoke (B) | engine .mpy (B) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    added = []
+    for model, extra in EXAMPLES.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            checked = export(model, extra, Path(tmp) / "checked", skip=False)
+            skipped = export(model, extra, Path(tmp) / "skipped", skip=True)
+            report = json.loads((Path(tmp) / "checked" / "report.json").read_text())
+            seconds = report["timings"].get("micropython", 0.0)
+            added.append(f"{model}: the MicroPython check took {seconds:.1f} s of a {checked:.1f} s run "
+                         f"(the run with --skip_firmware_checks: {skipped:.1f} s)")
+            for variant in report["variants"]:
+                engine = (variant.get("firmware") or {}).get("micropython")
+                if not engine or engine["status"] != "pass":
+                    continue
+                times = {"viper": [], "plain": []}
+                for _ in range(args.repeats):
+                    for emitter, value in _rerun(Path(tmp) / "checked", variant["name"], model).items():
+                        times[emitter].append(value / 1000)
+                cells = [", ".join(f"{t:.3g}" for t in times[e]) or "-" for e in ("viper", "plain")]
+                print(f"| {model} | {variant['name']} | {engine['rows'] - engine['mismatched_rows']} / "
+                      f"{engine['rows']} | {cells[0]} | {cells[1]} | {engine['module_heap_bytes']:,} | "
+                      f"{engine['invoke_alloc_bytes']:,} | {engine['engine_mpy_bytes']:,} |")
+    print()
+    for line in added:
+        print(f"- {line}")
+
+
+def _rerun(export_dir: Path, variant: str, model: str) -> dict[str, float]:
+    from helpers.core.dataset import load_dataset, locate_dataset, split_dataset
+    from helpers.core.flatbuffer import inspect_tflite
+    from helpers.core.specs import load_specs
+    from helpers.measure.litert import quantize
+    from helpers.render.identifiers import identifier
+
+    model_dir = ROOT / "models" / model
+    specs = load_specs(model_dir)
+    data = split_dataset(load_dataset(locate_dataset(model_dir, specs), specs))
+    folder = export_dir / variant
+    info = inspect_tflite((folder / "model.tflite").read_bytes())
+    rows = quantize(data.evaluation.x, info.input)
+    # the correctness is the pipeline's: here only the time counts, so TFLM's outputs are not needed
+    expected = np.zeros((len(rows), info.output.size))
+    return retime(folder, identifier(specs.name), rows, expected, data.evaluation.y, specs.task.value,
+                  info.output.dtype != "float32")
+
+
+if __name__ == "__main__":
+    main()
