@@ -103,7 +103,8 @@ class RunReport:
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        """report.json text; timings are the only part that changes between identical runs."""
+        """report.json text; timings (and the MicroPython engine's us_per_inference) are the only
+        parts that change between identical runs."""
         data = {key: value for key, value in asdict(self).items() if key != "variants"}
         data["notices"] = list(self.notices)
         data["variants"] = [variant.to_dict() for variant in self.variants]

@@ -103,7 +103,7 @@ def micropython_markdown(report: RunReport) -> list[str]:
         status, timing = micropython_cells(r)
         rows = "-" if r.get("rows") is None else f"{r.get('mismatched_rows')} / {r.get('rows')}" + (
             f" (of {r['evaluation_rows']:,})" if (r.get("evaluation_rows") or 0) > r["rows"] else "")
-        lines.append(f"| {variant.name} | {status} | {rows} | {_format_metric(metric, value)} | {timing} | "
+        lines.append(f"| `{variant.name}` | {status} | {rows} | {_format_metric(metric, value)} | {timing} | "
                      f"{_int(r.get('module_heap_bytes'))} | {_int(r.get('invoke_alloc_bytes'))} | "
                      f"{_int(r.get('engine_mpy_bytes'))} |")
         if r.get("reason"):

@@ -23,10 +23,14 @@ def test_all_quantizations_produce_every_file(iris_export):
     firmware = {"model.tflite", "specs.json", f"{stem}_model_data.h", f"{stem}_model_data.c", f"{stem}_model.py",
                 f"{stem}_model.mpy", f"{stem}_op_resolver.h", f"{stem}_test_data.h", "main.cc"}
     runnable = {v["name"]: v["firmware"]["tflm_runnable"] for v in report["variants"][1:]}
+    engines = {v["name"]: (v["firmware"]["micropython"] or {}).get("status") for v in report["variants"][1:]}
     assert runnable["float16"] is False and runnable["int8"] is True
+    assert engines["int8"] == "pass" and engines["int16x8"] == "unsupported"  # no int16 kernels in the engine
+    engine = {f"{stem}_infer.py", f"{stem}_infer.mpy"}
     for name in VARIANTS:
         folder = iris_export / name
-        expected = firmware if runnable[name] else {"model.tflite", "specs.json", "NOT_FOR_MCU.md"}
+        with_engine = firmware | engine if engines[name] != "unsupported" else firmware
+        expected = with_engine if runnable[name] else {"model.tflite", "specs.json", "NOT_FOR_MCU.md"}
         assert {p.name for p in folder.iterdir()} == expected, name
         specs = json.loads((folder / "specs.json").read_text())
         assert specs["model_size_bytes"] == (folder / "model.tflite").stat().st_size
