@@ -90,12 +90,19 @@ def _tensor(model: Any, index: int, raw: Any) -> Tensor:
                   quantized_axis=axis, data=data, variable=bool(raw.isVariable))
 
 
+def _name(code: Any) -> str:
+    """The builtin op's name, or a custom op's own (TFLM_DECODE, Flex...)."""
+    if code.customCode:
+        return code.customCode.decode() if isinstance(code.customCode, bytes) else str(code.customCode)
+    return _op_name(code)
+
+
 def read_graph(content: bytes) -> Graph:
     """The flatbuffer's main subgraph as a Graph."""
     model = parse_model(content)
     graph = model.subgraphs[0]
     tensors = tuple(_tensor(model, i, t) for i, t in enumerate(graph.tensors or []))
-    ops = tuple(Op(position=i, name=_op_name(model.operatorCodes[op.opcodeIndex]),
+    ops = tuple(Op(position=i, name=_name(model.operatorCodes[op.opcodeIndex]),
                    inputs=tuple(int(v) for v in (op.inputs if op.inputs is not None else [])),
                    outputs=tuple(int(v) for v in (op.outputs if op.outputs is not None else [])),
                    options=op.builtinOptions)
