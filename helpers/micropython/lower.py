@@ -55,6 +55,7 @@ class _Builder:
         self.names: dict[str, str] = {}
         self.buffer_of: dict[int, str] = {}
         self.free: list[str] = []
+        self.persistent: set[str] = set()   # the model input and recurrent state: never shared
         self.users = self._last_uses()
 
     # ---- constants
@@ -132,6 +133,8 @@ class _Builder:
             self.program.buffers[chosen] = (kind, 0)
         else:
             self.free.remove(chosen)
+        if persistent:
+            self.persistent.add(chosen)
         size = max(self.program.buffers[chosen][1], tensor.size)
         self.program.buffers[chosen] = (kind, size)
         self.buffer_of[index] = chosen
@@ -140,12 +143,12 @@ class _Builder:
     def alias(self, output: int, source: int) -> None:
         self.buffer_of[output] = self.buffer(source)
 
-    def release_after(self, op: Op, keep: set[str]) -> None:
-        """Buffers no tensor needs after `op` go back to the pool."""
+    def release_after(self, op: Op) -> None:
+        """Buffers no tensor needs after `op` go back to the pool (the persistent ones never do)."""
         alive = {self.buffer_of[i] for i, last in self.users.items() if last > op.position and i in self.buffer_of}
         for index in op.inputs:
             name = self.buffer_of.get(index)
-            if name and name not in alive and name not in keep and name not in self.free:
+            if name and name not in alive and name not in self.persistent and name not in self.free:
                 self.free.append(name)
 
     def call(self, op: Op, kernel: str, *args: object, family: str) -> None:
@@ -567,7 +570,7 @@ def lower(graph: Graph) -> Program:
         if handler is None:
             raise Unsupported(f"{op.name} is not in the MicroPython engine")
         handler(builder, op)
-        builder.release_after(op, keep={program.input_buffer})
+        builder.release_after(op)
     program.output_buffer = builder.buffer(graph.outputs[0])
     program.output_dtype, program.output_size = sink.dtype, sink.size
     return program
