@@ -12,6 +12,10 @@ from helpers.core.flatbuffer import _op_name, parse_model
 _NUMPY_TYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 6: "bool", 7: "int16", 9: "int8"}
 
 
+class Unsupported(Exception):
+    """An op (or a form of it) the MicroPython engine does not run; the message says which."""
+
+
 @dataclass(frozen=True)
 class Tensor:
     """One tensor of the main subgraph."""

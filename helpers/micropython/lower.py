@@ -9,15 +9,11 @@ from typing import Callable
 
 import numpy as np
 
-from helpers.micropython import arith
-from helpers.micropython.graph import Graph, Op, Tensor
+from helpers.micropython import arith, lstm_params
+from helpers.micropython.graph import Graph, Op, Tensor, Unsupported
 
 # Buffer kinds: the array type that holds a tensor of each dtype on the board.
 _KIND = {"int8": "b", "int16": "h", "float32": "f"}
-
-
-class Unsupported(Exception):
-    """An op (or a form of it) the MicroPython engine does not run; the message says which."""
 
 
 @dataclass
@@ -32,7 +28,6 @@ class Program:
     acc_size: int = 1
     input_buffer: str = ""
     output_buffer: str = ""
-    input_dtype: str = ""
     output_dtype: str = ""
     input_size: int = 0
     output_size: int = 0
@@ -160,7 +155,7 @@ def _activation(options: object) -> int:
     return int(getattr(options, "fusedActivationFunction", 0) or 0)
 
 
-def _float_clamp(builder: _Builder, activation: int) -> tuple[str, str]:
+def _float_clamp(activation: int) -> tuple[str, str]:
     low, high = arith.float_activation_range(activation)
     return ("-3.4e38" if low == -np.inf else repr(low)), ("3.4e38" if high == np.inf else repr(high))
 
@@ -216,7 +211,7 @@ def lower_fully_connected(b: _Builder, op: Op) -> None:
                batches, n_in, n_out, -x.zero_point, y.zero_point, low, high, family="ops_int8")
         return
     if x.dtype == "float32" and weights.dtype in (np.float32, np.float16) and y.dtype == "float32":
-        low, high = _float_clamp(b, act)
+        low, high = _float_clamp(act)
         bias = _bias(b, op, 2, n_out, "float32").astype(np.float32)
         b.call(op, "fully_connected_f", b.buffer(op.inputs[0]), b.allocate(op.outputs[0]),
                b.float_array(weights.reshape(-1).astype(np.float32)), b.float_array(bias), batches, n_in, n_out,
@@ -263,7 +258,7 @@ def lower_conv(b: _Builder, op: Op, depthwise: bool) -> None:
                b.int32_array(geometry), "_ACC", out_h, -x.zero_point, y.zero_point, low, high, family="ops_int8")
         return
     if x.dtype == "float32" and weights.dtype in (np.float32, np.float16):
-        low, high = _float_clamp(b, act)
+        low, high = _float_clamp(act)
         b.call(op, kernel + "_f", b.buffer(op.inputs[0]), b.allocate(op.outputs[0]),
                b.float_array(weights.reshape(-1).astype(np.float32)),
                b.float_array(_bias(b, op, 2, out_c, "float32").astype(np.float32)), b.small_tuple(geometry),
@@ -294,7 +289,7 @@ def lower_pool(b: _Builder, op: Op, average: bool) -> None:
                    b.int32_array(geometry), low, high, family="ops_int8")
         return
     _check_types(b, op, ("float32",))
-    low, high = _float_clamp(b, act)
+    low, high = _float_clamp(act)
     b.call(op, "pool_2d_f", b.buffer(op.inputs[0]), b.allocate(op.outputs[0]), b.small_tuple(geometry), average,
            low, high, family="ops_float")
 
@@ -351,11 +346,6 @@ def lower_dequantize(b: _Builder, op: Op) -> None:
            x.zero_point, family="ops_int8")
 
 
-def _gather_index(b: _Builder, index: np.ndarray) -> str:
-    index = np.asarray(index).reshape(-1)
-    return b.int32_array(index)
-
-
 def lower_strided_slice(b: _Builder, op: Op) -> None:
     x = b.graph.tensor(op.inputs[0])
     begin, end, strides = (b.data(i) for i in op.inputs[1:4])
@@ -383,7 +373,7 @@ def _gather(b: _Builder, op: Op, index: np.ndarray, pad: object) -> None:
     if x.dtype not in _KIND:
         raise Unsupported(f"{op.name} on {x.dtype}")
     pad_value = 0 if pad is None else pad
-    b.call(op, "gather", b.buffer(op.inputs[0]), b.allocate(op.outputs[0]), _gather_index(b, index), pad_value,
+    b.call(op, "gather", b.buffer(op.inputs[0]), b.allocate(op.outputs[0]), b.int32_array(index), pad_value,
            family="gather")
 
 
@@ -403,6 +393,12 @@ def lower_pad(b: _Builder, op: Op) -> None:
     _gather(b, op, padded, (int(pad) & 255) if _is_int8(x) else float(pad))
 
 
+def _parts_along(positions: np.ndarray, axis: int, widths: list[int]) -> list[np.ndarray]:
+    """The element positions of consecutive slices `widths` wide along `axis`."""
+    starts = np.cumsum([0] + widths[:-1])
+    return [np.take(positions, range(start, start + width), axis=axis) for start, width in zip(starts, widths)]
+
+
 def lower_concatenation(b: _Builder, op: Op) -> None:
     y = b.graph.tensor(op.outputs[0])
     axis = op.options.axis % len(y.shape)
@@ -413,19 +409,16 @@ def lower_concatenation(b: _Builder, op: Op) -> None:
         if tensor.dtype != y.dtype or (_is_int8(y) and (tensor.scale, tensor.zero_point) != (y.scale, y.zero_point)):
             raise Unsupported("CONCATENATION of inputs quantized differently from its output")
     out = b.allocate(op.outputs[0])
-    positions = np.arange(y.size).reshape(y.shape)
-    start = 0
-    for index, tensor in zip(op.inputs, inputs):
-        part = np.take(positions, range(start, start + tensor.shape[axis]), axis=axis)
-        start += tensor.shape[axis]
-        b.call(op, "scatter", b.buffer(index), out, _gather_index(b, part), family="gather")
+    parts = _parts_along(np.arange(y.size).reshape(y.shape), axis, [tensor.shape[axis] for tensor in inputs])
+    for index, part in zip(op.inputs, parts):
+        b.call(op, "scatter", b.buffer(index), out, b.int32_array(part), family="gather")
 
 
 def _broadcast(b: _Builder, tensor: Tensor, out_shape: tuple[int, ...]) -> str:
     if tensor.shape == out_shape:
         return "None"
     index = np.broadcast_to(np.arange(tensor.size).reshape(tensor.shape), out_shape)
-    return _gather_index(b, index)
+    return b.int32_array(index)
 
 
 def _add_sub_multipliers(x1: Tensor, x2: Tensor, y: Tensor, is_add: bool) -> list[int]:
@@ -457,7 +450,7 @@ def lower_arithmetic(b: _Builder, op: Op, kind: str) -> None:
                b.allocate(op.outputs[0]), y.size, b.small_tuple(q), family="ops_int8")
         return
     if x1.dtype == x2.dtype == y.dtype == "float32":
-        low, high = _float_clamp(b, act)
+        low, high = _float_clamp(act)
         b.call(op, f"{kind}_f", b.buffer(op.inputs[0]), i1, b.buffer(op.inputs[1]), i2,
                b.allocate(op.outputs[0]), y.size, low, high, family="ops_float")
         return
@@ -509,20 +502,10 @@ def lower_split(b: _Builder, op: Op) -> None:
         raise Unsupported(f"{op.name} along an axis computed at run time")
     x = b.graph.tensor(data_index)
     axis = int(np.asarray(axis_value).reshape(-1)[0]) % len(x.shape)
-    positions = np.arange(x.size).reshape(x.shape)
-    start = 0
-    for output in op.outputs:
-        out = b.graph.tensor(output)
-        width = 1 if op.name == "UNPACK" else out.shape[axis]
-        part = np.take(positions, range(start, start + width), axis=axis)
-        start += width
-        b.call(op, "gather", b.buffer(data_index), b.allocate(output), _gather_index(b, part), 0, family="gather")
-
-
-def lower_lstm(b: _Builder, op: Op) -> None:
-    from helpers.micropython import lstm_params
-
-    lstm_params.lower(b, op)
+    widths = [1 if op.name == "UNPACK" else b.graph.tensor(output).shape[axis] for output in op.outputs]
+    parts = _parts_along(np.arange(x.size).reshape(x.shape), axis, widths)
+    for output, part in zip(op.outputs, parts):
+        b.call(op, "gather", b.buffer(data_index), b.allocate(output), b.int32_array(part), 0, family="gather")
 
 
 LOWERINGS: dict[str, Callable[[_Builder, Op], None]] = {
@@ -550,7 +533,7 @@ LOWERINGS: dict[str, Callable[[_Builder, Op], None]] = {
     "SPLIT_V": lower_split,
     "UNPACK": lower_split,
     "MEAN": lower_mean,
-    "UNIDIRECTIONAL_SEQUENCE_LSTM": lower_lstm,
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": lstm_params.lower,
 }
 
 
@@ -564,7 +547,7 @@ def lower(graph: Graph) -> Program:
     program = builder.program
     source, sink = graph.tensor(graph.inputs[0]), graph.tensor(graph.outputs[0])
     program.input_buffer = builder.allocate(graph.inputs[0], persistent=True)
-    program.input_dtype, program.input_size = source.dtype, source.size
+    program.input_size = source.size
     for op in graph.ops:
         handler = LOWERINGS.get(op.name)
         if handler is None:

@@ -3,11 +3,15 @@ CreateLstmCellStateInfo compute them (micro/kernels/lstm_eval_common.cc)."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from helpers.micropython import arith
+from helpers.micropython.graph import Op, Tensor, Unsupported
+
+if TYPE_CHECKING:  # lower.py imports this module to register the op
+    from helpers.micropython.lower import _Builder
 
 # Tensor positions of the op's inputs (tensorflow/lite/kernels/lstm_shared.h).
 INPUT = 0
@@ -20,13 +24,12 @@ _GATE_INPUT_SCALE = 2.0 ** -12     # Q3.12, the input of the gate nonlinearities
 _GATE_OUTPUT_SCALE = 2.0 ** -15    # Q0.15, their output
 
 
-def _present(op: Any, position: int) -> bool:
+def _present(op: Op, position: int) -> bool:
     return len(op.inputs) > position and op.inputs[position] >= 0
 
 
-def lower(b: Any, op: Any) -> None:
-    from helpers.micropython.lower import Unsupported
-
+def lower(b: _Builder, op: Op) -> None:
+    """The op as one lstm_i8 or lstm_f call, its hidden and cell state in persistent buffers."""
     graph = b.graph
     for position in (9, 10, 11, 16, 17, 20, 21, 22, 23):
         if _present(op, position):
@@ -74,11 +77,9 @@ def lower(b: Any, op: Any) -> None:
         raise Unsupported(f"UNIDIRECTIONAL_SEQUENCE_LSTM on {x.dtype}")
 
 
-def _lower_int8(b: Any, op: Any, x: Any, hidden: Any, cell: Any, hidden_buffer: str, cell_buffer: str,
-                gate_buffers: list[str], steps: int, n_in: int, n_state: int, clip: float,
+def _lower_int8(b: _Builder, op: Op, x: Tensor, hidden: Tensor, cell: Tensor, hidden_buffer: str,
+                cell_buffer: str, gate_buffers: list[str], steps: int, n_in: int, n_state: int, clip: float,
                 cell_sigmoid: bool) -> None:
-    from helpers.micropython.lower import Unsupported
-
     graph = b.graph
     if cell.dtype != "int16" or hidden.dtype != "int8":
         raise Unsupported("int8 UNIDIRECTIONAL_SEQUENCE_LSTM without an int16 cell state")
