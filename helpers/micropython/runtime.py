@@ -33,7 +33,8 @@ module_heap = gc.mem_alloc() - base
 with open("rows.json") as f:
     data = json.load(f)
 rows, labels, task = data["rows"], data["labels"], data["task"]
-report = {{"module_heap": module_heap, "emitter_default": m.EMITTER, "outputs": [], "times_us": {{}}}}
+version = ".".join(str(v) for v in sys.implementation.version[:3])
+report = {{"module_heap": module_heap, "version": version, "outputs": [], "times_us": {{}}}}
 m.invoke(rows[0])
 gc.collect()
 before = gc.mem_alloc()
@@ -102,13 +103,6 @@ def find_micropython() -> str | None:
     return str(beside) if beside.is_file() else None
 
 
-def runtime_version(command: str) -> str:
-    result = subprocess.run([command, "-c", "import sys; print(sys.implementation.name, "
-                             "'.'.join(str(v) for v in sys.implementation.version[:3]))"],
-                            capture_output=True, text=True, timeout=60)
-    return (result.stdout.strip() or "micropython") + " (unix port)"
-
-
 def run_engine(module: Path, rows: np.ndarray, expected: np.ndarray, labels: np.ndarray, task: str,
                integer_output: bool, timed_rows: int = 50) -> MicroPythonResult:
     """`module` (<id>_infer.py or its .mpy) over `rows` (the model's input values) on the unix port."""
@@ -151,8 +145,8 @@ def run_engine(module: Path, rows: np.ndarray, expected: np.ndarray, labels: np.
         status="pass" if mismatched == 0 else "fail",
         reason=(f"checked the first {len(got):,} of {total:,} evaluation rows" if len(got) < total else None)
         if mismatched == 0 else f"{mismatched} of {len(got)} rows differ from TFLM (worst {worst:g} {unit})",
-        runtime=runtime_version(command), rows=len(got), evaluation_rows=total, mismatched_rows=mismatched,
-        max_difference=worst,
+        runtime=f"micropython {report['version']} (unix port)", rows=len(got), evaluation_rows=total,
+        mismatched_rows=mismatched, max_difference=worst,
         difference_unit=unit, metrics=report["metric"],
         us_per_inference={k: round(v, 1) for k, v in report["times_us"].items()},
         module_heap_bytes=int(report["module_heap"]), invoke_alloc_bytes=int(report["invoke_alloc"]))
