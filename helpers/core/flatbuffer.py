@@ -68,7 +68,7 @@ def builtin_op_names() -> dict[int, str]:
     return {value: key for key, value in vars(schema.BuiltinOperator).items() if not key.startswith("_")}
 
 
-def _op_name(code: schema.OperatorCodeT) -> str:
+def op_name(code: schema.OperatorCodeT) -> str:
     # Codes above 127 live in builtinCode; older files only fill deprecatedBuiltinCode.
     value = max(code.builtinCode, code.deprecatedBuiltinCode)
     return builtin_op_names().get(value, f"UNKNOWN_{value}")
@@ -139,7 +139,7 @@ def inspect_tflite(content: bytes) -> TfliteInfo:
         if code.customCode:
             custom.add(code.customCode.decode() if isinstance(code.customCode, bytes) else str(code.customCode))
         else:
-            builtin.add(_op_name(code))
+            builtin.add(op_name(code))
     return TfliteInfo(ops=tuple(sorted(builtin)), input=_tensor(model, int(graph.inputs[0])),
                       output=_tensor(model, int(graph.outputs[0])), custom_ops=tuple(sorted(custom)),
                       stateful=any(tensor.isVariable for sub in model.subgraphs for tensor in (sub.tensors or [])))
@@ -159,7 +159,7 @@ def float_compute_ops(content: bytes) -> tuple[str, ...]:
     found = set()
     for graph in model.subgraphs:
         for op in graph.operators or []:
-            name = _op_name(model.operatorCodes[op.opcodeIndex])
+            name = op_name(model.operatorCodes[op.opcodeIndex])
             if name in _CONVERSION_OPS:
                 continue
             tensors = [i for i in list(op.inputs if op.inputs is not None else []) +

@@ -1,12 +1,14 @@
-"""Write a lowered Program as the engine module, <id>_infer.py (templates/infer.py.j2), with the
-device files it needs pasted in."""
+"""The MicroPython emitter: a lowered Program as the engine module, <id>_infer.py
+(templates/infer.py.j2), with the device files its steps need pasted in."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from helpers.micropython.arith import SIGMOID_TABLE_UINT16
-from helpers.micropython.lower import Program
+from helpers.lowering.arith import SIGMOID_TABLE_UINT16
+from helpers.lowering.program import Program
+from helpers.lowering.steps import LstmInt8
+from helpers.micropython.calls import FAMILIES, TYPECODES, buffer_name, calls
 from helpers.render.codegen import Rendered, render
 
 DEVICE_DIR = Path(__file__).parent / "device"
@@ -26,33 +28,47 @@ def _hot_source() -> str:
     return "\n" + text[text.index("def "):]
 
 
-def engine_context(program: Program, context: dict[str, Any]) -> dict[str, Any]:
-    """The template's values: the generic firmware context plus the engine's."""
-    integer = bool(program.families & _INTEGER_FAMILIES)
+def families(program: Program) -> set[str]:
+    """The device files the program's steps call into."""
+    found = {FAMILIES[type(step)] for step in program.steps}
+    if any(isinstance(step, LstmInt8) for step in program.steps):
+        found.add("fixedpoint_tables")
+    return found
+
+
+def _sources(needed: set[str]) -> list[str]:
     sources = []
-    if integer:
+    if needed & _INTEGER_FAMILIES:
         sources.append(device_source("fixedpoint"))
-    if "fixedpoint_tables" in program.families:
+    if "fixedpoint_tables" in needed:
         sources.append("_SIGMOID16 = " + repr(tuple(SIGMOID_TABLE_UINT16)))
     for family in ("ops_int8", "ops_float", "gather", "lstm"):
-        if family in program.families:
+        if family in needed:
             sources.append(device_source(family))
-    kinds = program.buffers
+    return sources
+
+
+def engine_context(program: Program, context: dict[str, Any]) -> dict[str, Any]:
+    """The template's values: the generic firmware context plus the engine's."""
+    needed = families(program)
+    steps, constants, output_name = calls(program)
+    output = program.output
+    output_kind = TYPECODES[program.buffer(output).dtype] if isinstance(output, int) else "b"
     return {
         **context,
-        "device_sources": sources,
-        "hot_source": _hot_source() if integer else "",
-        "constants": program.constants,
-        "buffers": [(name, kind, size) for name, (kind, size) in kinds.items()],
-        "acc_size": program.acc_size,
-        "heap_bytes": program.heap_estimate(),
-        "resets": program.resets,
-        "steps": program.steps,
-        "step_count": len(program.steps),
-        "input_buffer": program.input_buffer,
-        "output_buffer": program.output_buffer,
-        "input_kind": kinds[program.input_buffer][0],
-        "output_kind": kinds[program.output_buffer][0] if program.output_buffer in kinds else "b",
+        "device_sources": _sources(needed),
+        "hot_source": _hot_source() if needed & _INTEGER_FAMILIES else "",
+        "constants": constants,
+        "buffers": [(buffer_name(b), TYPECODES[b.dtype], b.elements) for b in program.buffers],
+        "acc_size": program.accumulator_elements,
+        "heap_bytes": program.buffer_bytes,
+        "resets": [(buffer_name(program.buffer(r.buffer)), r.value) for r in program.resets],
+        "steps": steps,
+        "step_count": len(steps),
+        "input_buffer": buffer_name(program.buffer(program.input_buffer)),
+        "output_buffer": output_name,
+        "input_kind": TYPECODES[program.buffer(program.input_buffer).dtype],
+        "output_kind": output_kind,
         "input_size": program.input_size,
         "output_size": program.output_size,
         "engine_tolerance": 0.0 if program.output_dtype == "int8" else FLOAT_TOLERANCE,

@@ -12,8 +12,9 @@ from helpers.core.specs import Specs
 from helpers.core.variant import TfliteModel
 from helpers.measure.variant import TflmVerdict
 from helpers.micropython.emit import render_infer_py
-from helpers.micropython.graph import Unsupported, read_graph
-from helpers.micropython.lower import Program, lower
+from helpers.lowering.graph import Unsupported, read_graph
+from helpers.lowering.lower import lower
+from helpers.lowering.program import Program
 from helpers.render.codegen import Rendered
 from helpers.render.firmware_files import (
     render_firmware,

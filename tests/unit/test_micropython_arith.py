@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers.micropython import arith
+from helpers.lowering import arith
 from helpers.micropython.device.fixedpoint import mbqm, rdbp, reciprocal, srdhm
 from tests.conftest import TFLM_DIR, require_tool
 

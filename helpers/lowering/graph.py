@@ -7,13 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from helpers.core.flatbuffer import _op_name, parse_model
+from helpers.core.flatbuffer import op_name, parse_model
 
 _NUMPY_TYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 6: "bool", 7: "int16", 9: "int8"}
 
 
 class Unsupported(Exception):
-    """An op (or a form of it) the MicroPython engine does not run; the message says which."""
+    """An op (or a form of it) the engines do not run; the message says which."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def _name(code: Any) -> str:
     """The builtin op's name, or a custom op's own (TFLM_DECODE, Flex...)."""
     if code.customCode:
         return code.customCode.decode() if isinstance(code.customCode, bytes) else str(code.customCode)
-    return _op_name(code)
+    return op_name(code)
 
 
 def read_graph(content: bytes) -> Graph:

@@ -1,0 +1,367 @@
+"""The kernel steps a Program is made of, one frozen dataclass per kernel, with the parameters TFLM's
+Prepare step would compute. Integer fields are exactly what the kernel uses (offsets are already
+negated where TFLM negates them); float fields are the float32 values TFLM holds."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from helpers.lowering.program import Const, Operand, Step
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """A 2-D convolution's shape, strides, dilations and (top, left) padding; batch 1, NHWC."""
+
+    in_h: int
+    in_w: int
+    in_c: int
+    out_h: int
+    out_w: int
+    out_c: int
+    k_h: int
+    k_w: int
+    stride_h: int
+    stride_w: int
+    dilation_h: int
+    dilation_w: int
+    pad_top: int
+    pad_left: int
+
+    @property
+    def depth_multiplier(self) -> int:
+        return self.out_c // self.in_c
+
+
+@dataclass(frozen=True)
+class PoolGeometry:
+    """A 2-D pooling window over a batch-1 NHWC tensor."""
+
+    in_h: int
+    in_w: int
+    channels: int
+    out_h: int
+    out_w: int
+    k_h: int
+    k_w: int
+    stride_h: int
+    stride_w: int
+    pad_top: int
+    pad_left: int
+
+
+@dataclass(frozen=True)
+class Requantization:
+    """The int8 output stage: per-channel (or per-tensor, repeated) multipliers and shifts, the
+    offsets and the activation clamp."""
+
+    multipliers: Const        # int32, one per output channel
+    shifts: Const             # int32
+    input_offset: int         # -input zero point
+    output_zero_point: int
+    act_min: int
+    act_max: int
+
+
+@dataclass(frozen=True)
+class FullyConnectedInt8(Step):
+    x: Operand
+    y: int
+    weights: Const            # int8 [n_out, n_in]
+    bias: Const               # int32 [n_out]
+    quant: Requantization
+    batches: int
+    n_in: int
+    n_out: int
+
+
+@dataclass(frozen=True)
+class FullyConnectedFloat(Step):
+    x: Operand
+    y: int
+    weights: Const            # float32 [n_out, n_in]
+    bias: Const
+    batches: int
+    n_in: int
+    n_out: int
+    act_min: float            # -inf / inf: no clamp
+    act_max: float
+
+
+@dataclass(frozen=True)
+class ConvInt8(Step):
+    depthwise: bool
+    x: Operand
+    y: int
+    weights: Const            # int8 [out_c, k_h, k_w, in_c] (depthwise: [1, k_h, k_w, out_c])
+    bias: Const
+    quant: Requantization
+    geometry: ConvGeometry
+
+
+@dataclass(frozen=True)
+class ConvFloat(Step):
+    depthwise: bool
+    x: Operand
+    y: int
+    weights: Const
+    bias: Const
+    geometry: ConvGeometry
+    act_min: float
+    act_max: float
+
+
+@dataclass(frozen=True)
+class PoolInt8(Step):
+    average: bool
+    x: Operand
+    y: int
+    geometry: PoolGeometry
+    act_min: int
+    act_max: int
+
+
+@dataclass(frozen=True)
+class PoolFloat(Step):
+    average: bool
+    x: Operand
+    y: int
+    geometry: PoolGeometry
+    act_min: float
+    act_max: float
+
+
+@dataclass(frozen=True)
+class SoftmaxInt8(Step):
+    """Output scale 1/256, zero point -128; the exp tables indexed by the distance to the row's max."""
+
+    x: Operand
+    y: int
+    rows: int
+    depth: int
+    exp_table: Const          # int32 [256], Q0.31
+    rescaled_table: Const     # int32 [256], Q12.19
+
+
+@dataclass(frozen=True)
+class SoftmaxFloat(Step):
+    x: Operand
+    y: int
+    rows: int
+    depth: int
+    beta: float
+
+
+@dataclass(frozen=True)
+class QuantizeFloatToInt8(Step):
+    x: Operand
+    y: int
+    count: int
+    scale: float
+    zero_point: int
+    act_min: int
+    act_max: int
+
+
+@dataclass(frozen=True)
+class RequantizeInt8(Step):
+    x: Operand
+    y: int
+    count: int
+    input_zero_point: int
+    multiplier: int
+    shift: int
+    output_zero_point: int
+    act_min: int
+    act_max: int
+
+
+@dataclass(frozen=True)
+class DequantizeInt8(Step):
+    x: Operand
+    y: int
+    count: int
+    scale: float
+    zero_point: int
+
+
+@dataclass(frozen=True)
+class Gather(Step):
+    """y[i] = x[index[i]], or `pad` where index[i] is -1 (PAD, STRIDED_SLICE, SPLIT, UNPACK)."""
+
+    x: Operand
+    y: int
+    index: Const              # int32, one per output element
+    pad: int | float          # int8 tensors: the raw byte (0..255)
+
+
+@dataclass(frozen=True)
+class Scatter(Step):
+    """y[index[i]] = x[i] (one input of a CONCATENATION)."""
+
+    x: Operand
+    y: int
+    index: Const
+
+
+@dataclass(frozen=True)
+class AddInt8(Step):
+    """ADD (sign 1) or SUB (sign -1) of int8 tensors, TFLM's add_common/sub_common arithmetic; an
+    index map broadcasts an input that is smaller than the output (None: same shape)."""
+
+    x1: Operand
+    x1_index: Const | None
+    x2: Operand
+    x2_index: Const | None
+    y: int
+    count: int
+    input1_offset: int
+    input2_offset: int
+    input1_multiplier: int
+    input1_shift: int
+    input2_multiplier: int
+    input2_shift: int
+    output_multiplier: int
+    output_shift: int
+    output_zero_point: int
+    act_min: int
+    act_max: int
+    sign: int
+
+
+@dataclass(frozen=True)
+class MulInt8(Step):
+    x1: Operand
+    x1_index: Const | None
+    x2: Operand
+    x2_index: Const | None
+    y: int
+    count: int
+    input1_offset: int
+    input2_offset: int
+    output_multiplier: int
+    output_shift: int
+    output_zero_point: int
+    act_min: int
+    act_max: int
+
+
+@dataclass(frozen=True)
+class BinaryFloat(Step):
+    kind: str                 # "add", "sub" or "mul"
+    x1: Operand
+    x1_index: Const | None
+    x2: Operand
+    x2_index: Const | None
+    y: int
+    count: int
+    act_min: float
+    act_max: float
+
+
+@dataclass(frozen=True)
+class LookupInt8(Step):
+    """An int8 elementwise op (LOGISTIC, TANH) tabulated for the 256 inputs, indexed by the raw byte."""
+
+    x: Operand
+    y: int
+    count: int
+    table: Const              # uint8 [256]
+
+
+@dataclass(frozen=True)
+class UnaryFloat(Step):
+    kind: str                 # "logistic" or "tanh"
+    x: Operand
+    y: int
+    count: int
+
+
+@dataclass(frozen=True)
+class MeanInt8(Step):
+    """groups[j]: the input positions averaged into output j."""
+
+    x: Operand
+    y: int
+    groups: Const             # int32 [outputs, count]
+    input_zero_point: int
+    multiplier: int
+    shift: int
+    output_zero_point: int
+
+
+@dataclass(frozen=True)
+class MeanFloat(Step):
+    x: Operand
+    y: int
+    groups: Const
+
+
+@dataclass(frozen=True)
+class LstmGate:
+    """One gate's weights (input and recurrent) and bias."""
+
+    input_weights: Const
+    recurrent_weights: Const
+    bias: Const
+
+
+@dataclass(frozen=True)
+class LstmGateQuant:
+    """One int8 gate's multipliers into Q3.12 and its nonlinearity."""
+
+    input_multiplier: int
+    input_shift: int
+    recurrent_multiplier: int
+    recurrent_shift: int
+    input_offset: int
+    hidden_offset: int
+    sigmoid: bool
+
+
+@dataclass(frozen=True)
+class LstmCellQuant:
+    """The int8 LSTM's cell and hidden-state update (CreateLstmCellStateInfo's constants)."""
+
+    forget_multiplier: int
+    forget_shift: int
+    input_multiplier: int
+    input_shift: int
+    hidden_multiplier: int
+    hidden_shift: int
+    quantized_clip: int
+    tanh_multiplier: int
+    tanh_shift: int
+    hidden_zero_point: int
+
+
+@dataclass(frozen=True)
+class LstmState:
+    """Where the recurrence lives: hidden and cell state, and the four gate outputs (forget, input,
+    cell, output: the order lstm_eval.h computes them in)."""
+
+    hidden: int
+    cell: int
+    gates: tuple[int, int, int, int]
+    steps: int
+    n_in: int
+    n_state: int
+
+
+@dataclass(frozen=True)
+class LstmInt8(Step):
+    x: Operand
+    y: int
+    gates: tuple[LstmGate, ...]          # GATE_ORDER
+    gate_quant: tuple[LstmGateQuant, ...]
+    cell_quant: LstmCellQuant
+    state: LstmState
+
+
+@dataclass(frozen=True)
+class LstmFloat(Step):
+    x: Operand
+    y: int
+    gates: tuple[LstmGate, ...]
+    cell_sigmoid: bool
+    clip: float
+    state: LstmState
