@@ -109,7 +109,8 @@ class Builder:
 
     def release_after(self, op: Op) -> None:
         """Buffers no tensor needs after `op` go back to the pool (the persistent ones never do)."""
-        alive = {self._buffer_of[i] for i, last in self._last_use.items() if last > op.position and i in self._buffer_of}
+        alive = {self._buffer_of[i] for i, last in self._last_use.items()
+                 if last > op.position and i in self._buffer_of}
         for index in op.inputs:
             buffer = self._buffer_of.get(index)
             if (buffer is not None and buffer not in alive and not self._slots[buffer].persistent
