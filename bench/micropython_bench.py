@@ -81,7 +81,7 @@ def _rerun(export_dir: Path, variant: str, model: str) -> dict[str, float]:
     from helpers.core.flatbuffer import inspect_tflite
     from helpers.core.specs import load_specs
     from helpers.measure.litert import quantize
-    from helpers.render.identifiers import identifier
+    from helpers.emit.identifiers import identifier
 
     model_dir = ROOT / "models" / model
     specs = load_specs(model_dir)

@@ -3,11 +3,12 @@ TFLM's Prepare step would compute (multipliers, shifts, clamps, padding, lookup 
 maps) computed here. Buffers are shared between tensors whose lifetimes do not overlap."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 from helpers.lowering import lstm
 from helpers.lowering.builder import Builder
-from helpers.lowering.graph import Graph, Op, Unsupported
+from helpers.lowering.graph import Graph, Op, Unsupported, read_graph
 from helpers.lowering.ops_dense import lower_conv, lower_fully_connected, lower_pool, lower_softmax
 from helpers.lowering.ops_elementwise import (
     lower_arithmetic,
@@ -69,3 +70,19 @@ def lower(graph: Graph) -> Program:
         handler(builder, op)
         builder.release_after(op)
     return builder.finish(input_buffer, builder.operand(graph.outputs[0]), op_count=len(graph.ops))
+
+
+@dataclass(frozen=True)
+class Lowered:
+    """A model lowered for the engines: its program, or why it has none."""
+
+    program: Program | None
+    reason: str | None = None
+
+
+def lower_model(content: bytes) -> Lowered:
+    """The typed program every engine is emitted from; an op outside the engines gives the reason."""
+    try:
+        return Lowered(program=lower(read_graph(content)))
+    except Unsupported as exc:
+        return Lowered(program=None, reason=str(exc))

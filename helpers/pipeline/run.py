@@ -18,12 +18,12 @@ from helpers.core.paths import DEFAULT_EXPORT_ROOT
 from helpers.core.results import RunReport, VariantReport, with_deltas
 from helpers.core.specs import Specs, Task, load_specs
 from helpers.core.timings import Timings
+from helpers.emit.identifiers import identifier
 from helpers.errors import PipelineError, VariantFailedError
 from helpers.measure import budgets, tolerance
 from helpers.measure.metrics import primary_metric
 from helpers.native_output import native_stderr_silenced, set_verbose
 from helpers.pipeline.staged_export import StagedExport, check_destination
-from helpers.render.identifiers import identifier
 from helpers.render.report_text import format_markdown
 
 log = logging.getLogger("mcu_deploy")

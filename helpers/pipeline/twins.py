@@ -16,7 +16,8 @@ from helpers.core.variant import TfliteModel, VariantPlan, lut_plan
 from helpers.errors import ModelError, first_line
 from helpers.frontend.model_loader import LoadedModel
 from helpers.frontend.optimize import OptimizedModel
-from helpers.pipeline.variants import VariantResult, VariantRunner, tflite_row
+from helpers.pipeline.rows import tflite_row
+from helpers.pipeline.variants import VariantResult, VariantRunner
 from helpers.render.variant_folder import write_layer_errors
 
 log = logging.getLogger("mcu_deploy")

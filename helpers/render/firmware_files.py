@@ -9,8 +9,7 @@ from helpers.core.flatbuffer import TFLM_DECODE_OP, TensorInfo
 from helpers.core.specs import Specs
 from helpers.core.tflm_ops import add_method
 from helpers.core.variant import TfliteModel
-from helpers.measure.variant import TestVector, TflmVerdict
-from helpers.render.codegen import (
+from helpers.emit.codegen import (
     Rendered,
     c_byte_lines,
     c_values,
@@ -20,7 +19,8 @@ from helpers.render.codegen import (
     render,
     tuple_literal,
 )
-from helpers.render.identifiers import camel_case
+from helpers.emit.identifiers import camel_case
+from helpers.measure.variant import TestVector, TflmVerdict
 
 # The MicroPython module carries a few vectors only: a board's heap is tens of KB.
 MICROPYTHON_TEST_VECTORS = 4
@@ -198,7 +198,7 @@ def render_targets_md(context: dict[str, Any], results: tuple[Any, ...], revisio
     return render("TARGETS.md.j2", "TARGETS.md",
                   {**context, "results": rows, "revision": revision[:12], "vectors": vectors, "metric": metric,
                    "failing": [r.target for r in results if r.failed],
-                   "unchecked": [r.target for r in results if r.status == "not_run"]})
+                   "unchecked": [r.target for r in results if r.status == "not_checked"]})
 
 
 def render_not_for_mcu(specs: Specs, model: TfliteModel, reason: str) -> Rendered:

@@ -109,7 +109,7 @@ def micropython_markdown(report: RunReport) -> list[str]:
         if r.get("reason"):
             notes.append(f"- `{variant.name}`: {status}: {r['reason']}")
     return lines + ([""] + notes if notes else [])
-_STATUS = {"pass": "PASS", "fail": "FAIL", "build_failed": "NO BUILD", "not_run": "not run"}
+_STATUS = {"pass": "PASS", "fail": "FAIL", "build_failed": "NO BUILD", "not_checked": "not checked", "not_run": "not checked"}
 
 
 def _targets_run(report: RunReport) -> list[str]:

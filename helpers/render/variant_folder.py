@@ -1,8 +1,10 @@
-"""Writes one variant's folder: model.tflite always; with -e the specs, the firmware files (or
-NOT_FOR_MCU.md when TFLM cannot run it); and the quantization debugger's per-layer table."""
+"""One variant's folder as a function of typed inputs: model.tflite always; with -e the specs, the
+firmware files and the MicroPython engine (or NOT_FOR_MCU.md when TFLM cannot run the variant),
+and TARGETS.md once targets ran. `render_folder` builds the content in memory; `write_folder`
+writes it, once, after every check has run on a scratch copy."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -10,21 +12,18 @@ import pandas as pd
 
 from helpers.core.specs import Specs
 from helpers.core.variant import TfliteModel
+from helpers.emit.codegen import Rendered
+from helpers.emit.identifiers import identifier
+from helpers.emit.micropython import render_infer_py
+from helpers.lowering.lower import Lowered
 from helpers.measure.variant import TflmVerdict
-from helpers.micropython.emit import render_infer_py
-from helpers.lowering.graph import Unsupported, read_graph
-from helpers.lowering.lower import lower
-from helpers.lowering.program import Program
-from helpers.render.codegen import Rendered
 from helpers.render.firmware_files import (
     render_firmware,
-    render_model_data_h,
     render_not_for_mcu,
     render_specs_json,
     render_targets_md,
     template_context,
 )
-from helpers.render.identifiers import identifier
 
 
 @dataclass(frozen=True)
@@ -37,78 +36,67 @@ class FolderSettings:
     evaluation_rows: int | None = None  # how many the test data could have held (named in its comment)
 
 
-def _write(folder: Path, files: list[Rendered]) -> None:
-    for rendered in files:
-        (folder / rendered.filename).write_text(rendered.text, encoding="utf-8")
+@dataclass(frozen=True)
+class TargetsSeen:
+    """The targets' verdicts on the self-test, for TARGETS.md (empty: no targets ran)."""
+
+    results: tuple[Any, ...] = ()
+    revision: str = ""
 
 
 @dataclass(frozen=True)
-class EngineWritten:
-    """The MicroPython engine module of a variant: its lowered program and file, or why there is none."""
+class FolderContent:
+    """Every file of a variant's folder, in memory."""
 
-    program: Program | None
-    module: Path | None = None
-    reason: str | None = None
+    name: str                              # the folder's name: the variant's
+    texts: tuple[Rendered, ...]
+    binaries: tuple[tuple[str, bytes], ...]
+    model_id: str
+    firmware: bool                         # the firmware files are among the texts
+    engine_module: str | None = None       # <id>_infer.py, when the engine is among them
 
+    def text(self, filename: str) -> str:
+        return next(r.text for r in self.texts if r.filename == filename)
 
-@dataclass(frozen=True)
-class FirmwareFolder:
-    """A variant folder that holds firmware files (for the toolchain checks) and its engine."""
-
-    path: Path
-    engine: EngineWritten
-
-
-def _engine(context: dict[str, Any], tflite: TfliteModel, folder: Path) -> tuple[list[Rendered], EngineWritten]:
-    """<id>_infer.py, the model's inference in MicroPython, or (an op outside the engine) the reason."""
-    try:
-        program = lower(read_graph(tflite.content))
-    except Unsupported as exc:
-        return [], EngineWritten(program=None, reason=str(exc))
-    rendered = render_infer_py(program, context)
-    return [rendered], EngineWritten(program=program, module=folder / rendered.filename)
+    def with_binaries(self, extra: tuple[tuple[str, bytes], ...]) -> "FolderContent":
+        return replace(self, binaries=self.binaries + extra)
 
 
-def write_variant_folder(staging: Path, specs: Specs, tflite: TfliteModel, tflm: TflmVerdict,
-                         settings: FolderSettings) -> FirmwareFolder | None:
-    """Write the folder; returns it when firmware files were written (for the toolchain checks),
-    with the MicroPython engine beside them."""
-    folder = staging / tflite.plan.name
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "model.tflite").write_bytes(tflite.content)
+def render_folder(specs: Specs, tflite: TfliteModel, tflm: TflmVerdict, settings: FolderSettings,
+                  engine: Lowered, targets: TargetsSeen = TargetsSeen()) -> FolderContent:
+    """The folder's content for this verdict (its arena, whether TFLM runs it) and these targets."""
+    model_id = identifier(specs.name)
+    content = FolderContent(name=tflite.plan.name, texts=(), binaries=(("model.tflite", tflite.content),),
+                            model_id=model_id, firmware=False)
     if not settings.export_firmware:
-        return None
+        return content
     extra = {"input_layout": settings.layout} if settings.layout else {}
-    files = [render_specs_json(specs, tflite, tflm, extra)]
+    texts = [render_specs_json(specs, tflite, tflm, extra)]
     if not tflm.gets_firmware:  # never hand out firmware that cannot run
-        _write(folder, files + [render_not_for_mcu(specs, tflite, tflm.reason)])
-        return None
-    context = template_context(specs, tflite, tflm, identifier(specs.name), settings.source, settings.layout,
+        texts.append(render_not_for_mcu(specs, tflite, tflm.reason))
+        return replace(content, texts=tuple(texts))
+    context = template_context(specs, tflite, tflm, model_id, settings.source, settings.layout,
                                settings.evaluation_rows)
-    engine_files, engine = _engine(context, tflite, folder)
-    _write(folder, files + render_firmware(context, checked=tflm.checked) + engine_files)
-    return FirmwareFolder(path=folder, engine=engine)
+    texts += render_firmware(context, checked=tflm.checked)
+    module = None
+    if engine.program is not None:
+        rendered = render_infer_py(engine.program, context)
+        texts.append(rendered)
+        module = rendered.filename
+    if targets.results:
+        texts.append(render_targets_md(context, targets.results, targets.revision))
+    return replace(content, texts=tuple(texts), firmware=True, engine_module=module)
 
 
-def write_target_verdicts(folder: Path, specs: Specs, tflite: TfliteModel, tflm: TflmVerdict,
-                          settings: FolderSettings, results: tuple[Any, ...], revision: str) -> None:
-    """After the targets ran: the header and specs.json again (their arena now derived from a
-    target's figure), TARGETS.md with every target's verdict; and where the verdict took the
-    firmware away (`tflm` not runnable: every target tried failed), NOT_FOR_MCU.md in place of the
-    firmware files."""
-    context = template_context(specs, tflite, tflm, identifier(specs.name), settings.source, settings.layout,
-                               settings.evaluation_rows)
-    extra = {"input_layout": settings.layout} if settings.layout else {}
-    if not tflm.gets_firmware:
-        for rendered in render_firmware(context, checked=True):
-            (folder / rendered.filename).unlink(missing_ok=True)
-        for leftover in [*folder.glob("*.mpy"), *folder.glob("*_infer.py")]:
-            leftover.unlink()
-        _write(folder, [render_specs_json(specs, tflite, tflm, extra), render_not_for_mcu(specs, tflite, tflm.reason),
-                        render_targets_md(context, results, revision)])
-        return
-    _write(folder, [render_model_data_h(context), render_specs_json(specs, tflite, tflm, extra),
-                    render_targets_md(context, results, revision)])
+def write_folder(parent: Path, content: FolderContent) -> Path:
+    """Write the content into parent/<variant>/; each file exactly once."""
+    folder = parent / content.name
+    folder.mkdir(parents=True, exist_ok=True)  # the debugger's layer_errors may already be there
+    for filename, data in content.binaries:
+        (folder / filename).write_bytes(data)
+    for rendered in content.texts:
+        (folder / rendered.filename).write_text(rendered.text, encoding="utf-8")
+    return folder
 
 
 def write_layer_errors(staging: Path, variant: str, table: pd.DataFrame, threshold: float, title: str) -> None:

@@ -8,12 +8,13 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from helpers.core.checks import Status, TargetResult
 from helpers.errors import ConfigError
 from helpers.targets.library import BuildError, Library, default_cache_root, open_library
 from helpers.targets.program import compile_self_test
 from helpers.targets.recipe import RecipeError
 from helpers.targets.runner import run_program
-from helpers.targets.selftest import TargetResult, missing_tools, run_self_test
+from helpers.targets.selftest import missing_tools, run_self_test
 from helpers.targets.target import TARGETS, Target
 from helpers.targets.tree import TflmTree, find_tree
 
@@ -68,21 +69,23 @@ class TargetBench:
                     self._libraries[target.name] = str(error)
         return self._libraries[target.name]
 
-    def check(self, folder: Path, model_id: str, compressed: bool) -> tuple[TargetResult, ...]:
-        """The variant's self-test on every target, in order."""
+    def check(self, folder: Path, model_id: str, compressed: bool,
+              arena_bytes: int | None) -> tuple[TargetResult, ...]:
+        """The variant's self-test on every target, in order, built with an arena of `arena_bytes`."""
         results = []
         for target in self.targets:
             base = {"target": target.name, "kernels": target.kernels}
             if compressed:
-                results.append(TargetResult(status="not_run", message="LUT-compressed: needs a TFLM library built "
-                                            "with USE_TFLM_COMPRESSION=1, which mcu-deploy does not build", **base))
+                results.append(TargetResult(status=Status.NOT_CHECKED, message="LUT-compressed: needs a TFLM library "
+                                            "built with USE_TFLM_COMPRESSION=1, which mcu-deploy does not build",
+                                            **base))
                 continue
             library = self.library(target)
             if isinstance(library, str):
-                results.append(TargetResult(status="not_run", message=library, **base))
+                results.append(TargetResult(status=Status.NOT_CHECKED, message=library, **base))
                 continue
             with tempfile.TemporaryDirectory(prefix=f"mcu-deploy-{target.name}-") as work:
-                result = run_self_test(library, folder, model_id, Path(work), self.mcu_mhz)
+                result = run_self_test(library, folder, model_id, Path(work), self.mcu_mhz, arena_bytes)
             if library.compiled_count:
                 log.info("    built %d TFLM library sources for %s in %.0f s (cached for later runs)",
                          library.compiled_count, target.name, library.compiled_seconds)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from helpers.core.checks import Status, TargetResult
 from helpers.targets.library import BuildError, Library
 from helpers.targets.linkmap import read_map
 from helpers.targets.program import compile_self_test
@@ -19,51 +20,6 @@ from helpers.targets.target import Target
 # small" (a figure for the header) from "cannot run" (TFLM's own message).
 RETRY_ARENA_BYTES = 1024 * 1024
 _OWN_LINES = re.compile(r"^(arena used:|accuracy:|mae:|PASS:|FAIL: \d)")
-
-
-@dataclass(frozen=True)
-class TargetResult:
-    """What one target did with a variant's self-test. `status`: pass, fail (it ran and TFLM or the
-    comparison failed), build_failed, or not_run (with the reason)."""
-
-    target: str
-    kernels: str
-    status: str
-    message: str | None = None
-    machine: str | None = None
-    vectors: int | None = None
-    vectors_matching: int | None = None
-    metrics: dict[str, float] | None = None         # computed by the target on its vectors
-    arena_used_bytes: int | None = None             # interpreter.arena_used_bytes() on the target
-    arena_linked_bytes: int | None = None           # the arena the program was built with
-    flash_bytes: int | None = None                  # text + rodata + data of the linked self-test
-    flash_bytes_without_self_test: int | None = None  # minus main() and the test vectors
-    flash_breakdown: dict[str, int] = field(default_factory=dict)
-    ram_bytes: int | None = None                    # data + bss, the arena at the header's size
-    ram_breakdown: dict[str, int] = field(default_factory=dict)
-    instructions_per_inference: int | None = None
-    cycles_per_instruction: float | None = None     # the assumption behind latency_ms
-    latency_ms: float | None = None                 # instructions x CPI / clock
-    mcu_mhz: float | None = None
-    build_seconds: float | None = None
-    run_seconds: float | None = None
-
-    @property
-    def passed(self) -> bool:
-        return self.status == "pass"
-
-    @property
-    def failed(self) -> bool:
-        """Tried and not passed: the program failed to build, or ran and failed."""
-        return self.status in ("fail", "build_failed")
-
-    @property
-    def on_32_bit_target(self) -> bool:
-        """A Cortex-M result: its arena and memory figures are the ones firmware needs."""
-        return self.target != "host"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def missing_tools(target: Target) -> str | None:
@@ -79,31 +35,32 @@ def missing_tools(target: Target) -> str | None:
 
 
 def run_self_test(library: Library, folder: Path, model_id: str, work: Path, mcu_mhz: float,
-                  count: bool = True) -> TargetResult:
-    """Build the variant's self-test for the library's target, run it, and measure it."""
+                  arena_bytes: int | None, count: bool = True) -> TargetResult:
+    """Build the variant's self-test for the library's target with an arena of `arena_bytes` (the
+    one the header will recommend; None: the header's own), run it, and measure it."""
     target = library.target
     base = {"target": target.name, "kernels": target.kernels,
             "machine": target.qemu_machine or "this machine (native)"}
     started = time.monotonic()
     try:
-        build = compile_self_test(library, folder, model_id, work)
+        build = compile_self_test(library, folder, model_id, work, arena_bytes)
         program = build.link()
     except BuildError as error:
-        return TargetResult(status="build_failed", message=str(error), **base)
+        return TargetResult(status=Status.BUILD_FAILED, message=str(error), **base)
     built = time.monotonic()
     run = run_program(target, program.path)
-    arena_linked = _header_arena(folder, model_id)
+    arena_linked = arena_bytes
     if "FAIL: AllocateTensors" in run.output:
         first_message = _tflm_message(run)
         try:
             build = compile_self_test(library, folder, model_id, work / "large-arena", RETRY_ARENA_BYTES)
             program = build.link()
         except BuildError as error:
-            return TargetResult(status="build_failed", message=str(error), **base)
+            return TargetResult(status=Status.BUILD_FAILED, message=str(error), **base)
         run = run_program(target, program.path)
         arena_linked = RETRY_ARENA_BYTES
         if "FAIL: AllocateTensors" in run.output:
-            return TargetResult(status="fail", message=first_message, build_seconds=built - started, **base)
+            return TargetResult(status=Status.FAIL, message=first_message, build_seconds=built - started, **base)
     ran = time.monotonic()
     result = _parse(run, base)
     memory = read_map(program.map_path, model_id) if target.cortex_m else None
@@ -143,7 +100,7 @@ def _parse(run: ProgramRun, base: dict[str, Any]) -> TargetResult:
         metrics["mae"] = float(mae.group(1))
     passed = verdict is not None and verdict.group(1) == "PASS" and run.returncode == 0
     message = None if passed else _tflm_message(run)
-    return TargetResult(status="pass" if passed else "fail", message=message,
+    return TargetResult(status=Status.PASS if passed else Status.FAIL, message=message,
                         vectors=int(verdict.group(3)) if verdict else None,
                         vectors_matching=int(verdict.group(2)) if verdict else None,
                         metrics=metrics or None, arena_used_bytes=int(arena.group(1)) if arena else None, **base)
@@ -159,10 +116,3 @@ def _tflm_message(run: ProgramRun) -> str:
     if not unique:
         return f"the self-test stopped with exit code {run.returncode} and printed nothing to explain it"
     return "; ".join(unique[:3])[:400]
-
-
-def _header_arena(folder: Path, model_id: str) -> int | None:
-    """The arena size the generated header recommends (what the self-test is built with)."""
-    header = (folder / f"{model_id}_model_data.h").read_text(errors="replace")
-    found = re.search(r"TensorArenaSize = (\d+)", header)
-    return int(found.group(1)) if found else None

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from helpers.convert.lut_compression import plan_compression, why_not
-from helpers.render.identifiers import identifier
+from helpers.emit.identifiers import identifier
 from tests.conftest import run_main
 
 
@@ -81,7 +81,7 @@ class _StubRunner:
                            tflm=TflmVerdict(runnable=True, raw_outputs=self.twin_outputs))
 
     def render(self, tflite, measurement):
-        from helpers.pipeline.variants import RenderOutcome
+        from helpers.pipeline.rows import RenderOutcome
 
         self.rendered.append(tflite.plan.name)
         return RenderOutcome(), measurement

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from helpers.render.identifiers import identifier
+from helpers.emit.identifiers import identifier
 from tests.conftest import run_main
 
 VARIANTS = ["float32", "dynamic_range", "float16", "integer_with_float_fallback", "int8", "int16x8"]

@@ -10,7 +10,7 @@ import pytest
 
 from helpers.core.flatbuffer import inspect_tflite
 from helpers.measure.litert import dequantize, quantize
-from helpers.render.identifiers import identifier
+from helpers.emit.identifiers import identifier
 from tests.conftest import require_tool
 
 STEM = identifier("iris-mlp")
@@ -35,7 +35,7 @@ int main(int argc, char **argv) {{
 @pytest.mark.parametrize("language", ["c", "c++"])
 def test_c_array_compiles_and_holds_the_tflite_bytes(iris_export, tmp_path, variant, language):
     require_tool("cc" if language == "c" else "c++")
-    from helpers.render.identifiers import camel_case
+    from helpers.emit.identifiers import camel_case
 
     folder = iris_export / variant
     program = tmp_path / ("dump.c" if language == "c" else "dump.cc")

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from helpers.render.identifiers import identifier
+from helpers.emit.identifiers import identifier
 from tests.conftest import ROOT, require_tool, run_main
 
 

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from helpers.render.identifiers import identifier
+from helpers.emit.identifiers import identifier
 from tests.conftest import WASM_DIR, require_tool, run_main
 
 STEM = identifier("iris-mlp")

@@ -140,7 +140,8 @@ def test_figures_match_the_linked_program_and_the_cache_is_reused(digits_targets
     from helpers.targets.tree import find_tree
 
     library = open_library(find_tree(TFLM_DIR), TARGETS["cortex-m4"])
-    result = run_self_test(library, digits_targets / "int8", "digits_cnn", tmp_path, 80.0, count=False)
+    arena = _variant(digits_targets, "int8")["firmware"]["tensor_arena_bytes"]
+    result = run_self_test(library, digits_targets / "int8", "digits_cnn", tmp_path, 80.0, arena, count=False)
     assert result.status == "pass"
     assert library.compiled_count == 0  # every object came from the session's cache
     # it passed in the header's arena, without the large-arena retry

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from helpers.render.identifiers import identifier
+from helpers.emit.identifiers import identifier
 from tests.conftest import ROOT, require_tool, run_main, tree_hash
 
 

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from helpers.render.codegen import (
+from helpers.emit.codegen import (
     c_byte_lines,
     c_comment,
     c_float,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers.emit.micropython import render_infer_py
 from helpers.lowering.graph import read_graph
 from helpers.lowering.lower import lower
-from helpers.micropython.emit import render_infer_py
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "engines"
 CASES = sorted(p.name for p in GOLDEN.iterdir() if p.is_dir())

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from helpers.render.identifiers import C_RESERVED, camel_case, identifier
+from helpers.emit.identifiers import C_RESERVED, camel_case, identifier
 
 HOSTILE = ["co2_lstm", "my model", "my-model", "my_model", "3dcnn", "int", "while", "class", "modèle", "模型",
            "", "__init__", "a*/b", "x" * 200, "Model", "model"]

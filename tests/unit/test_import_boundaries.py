@@ -8,9 +8,8 @@ import sys
 
 from tests.conftest import ROOT
 
-TF_FREE_PACKAGES = ("helpers.core", "helpers.measure", "helpers.render", "helpers.targets", "helpers.micropython", "helpers.lowering",
-                    "helpers.config",
-                    "helpers.errors")
+TF_FREE_PACKAGES = ("helpers.core", "helpers.measure", "helpers.render", "helpers.targets", "helpers.micropython",
+                    "helpers.lowering", "helpers.emit", "helpers.config", "helpers.errors")
 FORBIDDEN = ("tensorflow", "tf_keras", "keras", "tensorflow_model_optimization", "matplotlib", "torch", "onnx")
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from helpers.emit.codegen import Rendered, render
+from helpers.emit.micropython_calls import FAMILIES, TYPECODES, buffer_name, calls
 from helpers.lowering.arith import SIGMOID_TABLE_UINT16
 from helpers.lowering.program import Program
 from helpers.lowering.steps import LstmInt8
-from helpers.micropython.calls import FAMILIES, TYPECODES, buffer_name, calls
-from helpers.render.codegen import Rendered, render
 
-DEVICE_DIR = Path(__file__).parent / "device"
+# The code that runs on the board, pasted into each engine.
+DEVICE_DIR = Path(__file__).resolve().parent.parent / "micropython" / "device"
 # A float32 output agrees with TFLM to this, relative (TFLM sums in float32, a double port in doubles).
 FLOAT_TOLERANCE = 1e-5
 _INTEGER_FAMILIES = {"ops_int8", "fixedpoint_tables"}  # fixedpoint_tables: the int8 LSTM

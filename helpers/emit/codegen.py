@@ -13,7 +13,7 @@ from typing import Any, Iterable, Sequence
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from helpers.core.paths import TEMPLATE_DIR
-from helpers.render.identifiers import camel_case
+from helpers.emit.identifiers import camel_case
 
 C_BYTES_PER_LINE = 12
 PY_BYTES_PER_LINE = 32

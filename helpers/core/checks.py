@@ -1,0 +1,111 @@
+"""The verdicts of the checks run on a variant's artifacts: one Status vocabulary for all of them,
+what each target did with the self-test, and what a real MicroPython did with the engine."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    """A check's outcome. NOT_CHECKED always comes with the reason nothing was checked."""
+
+    PASS = "pass"
+    FAIL = "fail"                   # it ran, and the outputs or the run were wrong
+    BUILD_FAILED = "build_failed"   # the variant's own program did not compile or link
+    NOT_CHECKED = "not_checked"     # nothing ran (no tool, no tree, a flag): the reason says why
+    UNSUPPORTED = "unsupported"     # the variant has an op the engine lacks: no engine to check
+
+    @classmethod
+    def read(cls, value: str) -> "Status":
+        """A status from report.json; "not_run" is what targets said before the vocabularies met."""
+        return cls.NOT_CHECKED if value == "not_run" else cls(value)
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """The entries of `data` that are fields of `cls` (a report from another version may hold more)."""
+    names = {f.name for f in fields(cls)}
+    return {key: value for key, value in data.items() if key in names}
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    """What one target did with a variant's self-test: PASS, FAIL (it ran and TFLM or the comparison
+    failed), BUILD_FAILED, or NOT_CHECKED (with the reason)."""
+
+    target: str
+    kernels: str
+    status: Status
+    message: str | None = None
+    machine: str | None = None
+    vectors: int | None = None
+    vectors_matching: int | None = None
+    metrics: dict[str, float] | None = None         # computed by the target on its vectors
+    arena_used_bytes: int | None = None             # interpreter.arena_used_bytes() on the target
+    arena_linked_bytes: int | None = None           # the arena the program was built with
+    flash_bytes: int | None = None                  # text + rodata + data of the linked self-test
+    flash_bytes_without_self_test: int | None = None  # minus main() and the test vectors
+    flash_breakdown: dict[str, int] = field(default_factory=dict)
+    ram_bytes: int | None = None                    # data + bss, the arena at the header's size
+    ram_breakdown: dict[str, int] = field(default_factory=dict)
+    instructions_per_inference: int | None = None
+    cycles_per_instruction: float | None = None     # the assumption behind latency_ms
+    latency_ms: float | None = None                 # instructions x CPI / clock
+    mcu_mhz: float | None = None
+    build_seconds: float | None = None
+    run_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", Status.read(self.status))
+
+    @property
+    def passed(self) -> bool:
+        return self.status is Status.PASS
+
+    @property
+    def failed(self) -> bool:
+        """Tried and not passed: the program failed to build, or ran and failed."""
+        return self.status in (Status.FAIL, Status.BUILD_FAILED)
+
+    @property
+    def on_32_bit_target(self) -> bool:
+        """A Cortex-M result: its arena and memory figures are the ones firmware needs."""
+        return self.target != "host"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "status": self.status.value}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TargetResult":
+        return cls(**{**_known(cls, data), "status": Status.read(data["status"])})
+
+
+@dataclass(frozen=True)
+class MicroPythonResult:
+    """The engine on a real MicroPython: PASS, FAIL, NOT_CHECKED or UNSUPPORTED (no engine)."""
+
+    status: Status
+    reason: str | None = None
+    runtime: str | None = None
+    rows: int | None = None                              # rows run (the first MAX_ROWS at most)
+    evaluation_rows: int | None = None                   # of how many
+    mismatched_rows: int | None = None
+    max_difference: float | None = None
+    difference_unit: str | None = None
+    metrics: dict[str, float] | None = None
+    us_per_inference: dict[str, float] | None = None     # by emitter: viper, plain
+    module_heap_bytes: int | None = None                 # the imported .mpy: constants, weights, buffers
+    invoke_alloc_bytes: int | None = None                # heap allocated by one invoke()
+    buffer_bytes: int | None = None                      # the activation buffers alone
+    engine_mpy_bytes: int | None = None
+    engine_ops: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", Status.read(self.status))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "status": self.status.value}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "MicroPythonResult":
+        return cls(**{**_known(cls, data), "status": Status.read(data["status"])})

@@ -1,0 +1,81 @@
+"""A TFLite variant's report row, from its model, its measurement and the verdicts of the checks
+on its firmware."""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from helpers.core.byte_account import account
+from helpers.core.checks import MicroPythonResult, TargetResult
+from helpers.core.results import FirmwareResult, VariantReport
+from helpers.core.variant import TfliteModel, VariantKind
+from helpers.core.weights import weight_summary
+from helpers.frontend.optimize import OptimizedModel
+from helpers.measure.toolchains import ToolchainFigures
+from helpers.measure.variant import Measurement, select_ops
+
+
+@dataclass(frozen=True)
+class RenderOutcome:
+    """What rendering a variant's folder measured: the toolchains' figures and the targets' verdicts."""
+
+    toolchain: ToolchainFigures | None = None
+    targets: tuple[TargetResult, ...] = ()
+    micropython: MicroPythonResult | None = None
+
+
+def compressed_size(content: bytes) -> int:
+    """zlib size at level 9: what pruning and clustering actually save in a compressed image."""
+    return len(zlib.compress(content, 9))
+
+
+def firmware_result(tflite: TfliteModel, measurement: Measurement, toolchain: ToolchainFigures | None,
+                    targets: tuple[TargetResult, ...] = (),
+                    micropython: MicroPythonResult | None = None) -> FirmwareResult:
+    """The report's firmware block from TFLM's verdict and the toolchains' figures.
+
+    `reset_before_invoke` is read from the flatbuffer, not from the checks: the generated firmware
+    carries it even with --skip_firmware_checks."""
+    tflm = measurement.tflm
+    fields: dict[str, Any] = {"reset_before_invoke": tflite.info.stateful}
+    if tflm.checked:
+        fields.update(tflm_runnable=tflm.runnable, tflm_reason=tflm.reason or None)
+    if tflm.runnable:
+        fields.update(tflm_metrics=tflm.metrics, tflm_max_difference=tflm.max_difference,
+                      tflm_difference_unit=tflm.difference_unit,
+                      tensor_arena_measured_bytes=tflm.arena_measured, tensor_arena_bytes=tflm.arena_recommended)
+    flex = select_ops(tflite)
+    if flex:
+        fields["select_ops"] = flex
+    if toolchain is not None:
+        fields.update(flash_bytes=toolchain.flash.bytes_per_target or None, flash_note=toolchain.flash.note or None,
+                      mpy_bytes=toolchain.mpy.size_bytes, mpy_note=toolchain.mpy.note or None)
+    if micropython is not None:
+        fields["micropython"] = micropython.to_dict()
+    if targets:
+        fields["targets"] = {result.target: result.to_dict() for result in targets}
+        failing = [result for result in targets if result.failed]
+        if failing and tflm.runnable:  # the targets' verdict decides: firmware that fails somewhere is not "runnable"
+            fields.update(tflm_runnable=False, tflm_reason="; ".join(
+                f"fails on {result.target} ({result.kernels}): {result.message}" for result in failing))
+    return FirmwareResult(**fields)
+
+
+def tflite_row(tflite: TfliteModel, measurement: Measurement, rendered: RenderOutcome,
+               optimized: OptimizedModel | None, strip: dict[str, Any]) -> VariantReport:
+    """A TFLite variant's report row."""
+    lineage = tflite.plan.lineage
+    # LUT twins hold index tensors and Select-op variants TensorFlow graphs: neither has plain weights to count
+    plain = not select_ops(tflite) and tflite.plan.kind is not VariantKind.LUT
+    return VariantReport(
+        name=tflite.plan.name, path=tflite.plan.name, format="tflite", quantization=tflite.plan.quantization.value,
+        pruned=lineage.pruned, qat=lineage.qat, clustered=lineage.clustered,
+        metrics=measurement.metrics, size_bytes=tflite.size_bytes,
+        compressed_size_bytes=compressed_size(tflite.content),
+        input_dtype=tflite.info.input.dtype, output_dtype=tflite.info.output.dtype,
+        ops=tflite.info.ops + tflite.info.custom_ops, evaluation=measurement.evaluation,
+        firmware=firmware_result(tflite, measurement, rendered.toolchain, rendered.targets, rendered.micropython),
+        optimization=optimized.details() if optimized else {},
+        weights=weight_summary(tflite.content) if plain else {},
+        bytes=account(tflite.content).as_dict() if plain else {}, strip=strip)

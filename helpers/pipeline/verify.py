@@ -1,0 +1,90 @@
+"""The checks on a variant's firmware, run on scratch copies before anything is exported: the C
+array's flash, the self-test on every target with the arena proof, then (on the final text)
+mpy-cross and the MicroPython engine on a real MicroPython. Each returns a typed verdict; the
+export is written afterwards from those verdicts, once."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from helpers.core.checks import MicroPythonResult, Status, TargetResult
+from helpers.core.flatbuffer import TFLM_DECODE_OP
+from helpers.core.variant import TfliteModel
+from helpers.lowering.lower import Lowered
+from helpers.measure.toolchains import MpyResult, compile_mpy
+from helpers.measure.variant import TflmVerdict
+from helpers.micropython.runtime import run_engine
+from helpers.render.variant_folder import FolderContent
+from helpers.targets.bench import TargetBench, fails_everywhere, proven_arena, with_arena
+
+
+@dataclass(frozen=True)
+class TargetVerdicts:
+    """The targets' results, and TFLM's verdict as they leave it: the arena a 32-bit target proved,
+    and not runnable when every target tried failed."""
+
+    results: tuple[TargetResult, ...]
+    tflm: TflmVerdict
+
+
+def check_targets(bench: TargetBench, scratch: Path, model_id: str, tflite: TfliteModel,
+                  tflm: TflmVerdict) -> TargetVerdicts:
+    """The self-test on every target (built from the scratch copy, with the host's arena), then the
+    smallest arena that passes on every Cortex-M target."""
+    compressed = TFLM_DECODE_OP in tflite.info.custom_ops
+    results = bench.check(scratch, model_id, compressed, tflm.arena_recommended)
+    arena = proven_arena(bench, scratch, model_id, results)
+    if arena is not None:
+        tflm = replace(tflm, arena_measured=arena.used, arena_recommended=arena.size, arena_target=arena.measured_on)
+        results = with_arena(results, arena.size)
+    if fails_everywhere(results):
+        tflm = replace(tflm, runnable=False, reason="fails on every target: " + "; ".join(
+            f"{r.target}: {r.message}" for r in results if r.failed))
+    return TargetVerdicts(results=results, tflm=tflm)
+
+
+@dataclass(frozen=True)
+class PythonChecks:
+    """The MicroPython files compiled (their .mpy, to export beside them) and the engine's verdict."""
+
+    model_mpy: MpyResult
+    engine: MicroPythonResult
+    compiled: tuple[tuple[str, bytes], ...]
+
+
+@dataclass(frozen=True)
+class EngineInputs:
+    """What the engine is checked against: the evaluation rows in the model's input type, TFLM's
+    raw outputs for them (None: TFLM did not run the variant) and the labels."""
+
+    rows: np.ndarray
+    expected: np.ndarray | None
+    labels: np.ndarray
+    task: str
+
+
+def check_python(final: FolderContent, scratch: Path, lowered: Lowered, tflite: TfliteModel,
+                 inputs: EngineInputs) -> PythonChecks:
+    """mpy-cross on the final MicroPython files (in `scratch`, a copy of the final folder), then the
+    engine over the evaluation rows on the unix port."""
+    model_mpy = compile_mpy(scratch / f"{final.model_id}_model.py")
+    compiled = _read(model_mpy)
+    if lowered.program is None or final.engine_module is None:
+        return PythonChecks(model_mpy, MicroPythonResult(status=Status.UNSUPPORTED, reason=lowered.reason), compiled)
+    engine_mpy = compile_mpy(scratch / final.engine_module)
+    compiled += _read(engine_mpy)
+    counts = {"engine_mpy_bytes": engine_mpy.size_bytes, "engine_ops": len(lowered.program.steps),
+              "buffer_bytes": lowered.program.buffer_bytes}
+    if inputs.expected is None:
+        result = MicroPythonResult(status=Status.NOT_CHECKED, reason="TFLM did not run the variant: no outputs to "
+                                   "compare with", **counts)
+        return PythonChecks(model_mpy, result, compiled)
+    result = run_engine(engine_mpy.path or scratch / final.engine_module, inputs.rows, inputs.expected, inputs.labels,
+                        inputs.task, tflite.info.output.dtype != "float32")
+    return PythonChecks(model_mpy, replace(result, **counts), compiled)
+
+
+def _read(compiled: MpyResult) -> tuple[tuple[str, bytes], ...]:
+    return ((compiled.path.name, compiled.path.read_bytes()),) if compiled.path is not None else ()
