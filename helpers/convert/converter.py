@@ -1,15 +1,14 @@
 """Keras model -> TFLite flatbuffer, one variant at a time: the representative rows, the
 calibration that starts every row from reset state, and the errors a user can act on. The
-converter itself runs in a child process (convert/isolated.py, convert/worker.py)."""
+converter itself runs in a child process (convert/isolated.py; convert/child/ is the child)."""
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from helpers.convert import isolated
+from helpers.convert.jobs import ConvertJob
 from helpers.core.flatbuffer import float_compute_ops, inspect_tflite
 from helpers.core.specs import Specs
 from helpers.core.variant import TfliteModel, VariantPlan
@@ -30,49 +29,6 @@ def representative_rows(calibration_x: np.ndarray, limit: int = CALIBRATION_SAMP
         return calibration_x
     picked = np.linspace(0, len(calibration_x) - 1, limit).round().astype(np.int64)
     return calibration_x[picked]
-
-
-def representative_dataset(calibration_x: np.ndarray) -> Callable[[], Iterator[list[np.ndarray]]]:
-    """The converter's calibration generator: one row at a time, batch of 1, in a fixed order."""
-    rows = representative_rows(calibration_x).astype(np.float32)
-
-    def generate() -> Iterator[list[np.ndarray]]:
-        for row in rows:
-            yield [row[np.newaxis, ...]]
-
-    return generate
-
-
-@contextmanager
-def calibration_from_reset_state() -> Iterator[None]:
-    """Calibrate every representative row from reset recurrent state, as inference runs.
-
-    TensorFlow's calibrator resets variable tensors (a fused LSTM's state) once, then feeds the
-    rows back to back, so each row would start from the state the previous one left: ranges
-    measured on sequences that never occur at inference, and dependent on row order. Here the
-    calibrator is re-prepared before every row (its Prepare() resets the variable tensors; the
-    statistics it collects are kept). Where TensorFlow's private calibrator API differs from the
-    one this was written against, the stock calibrator runs unchanged."""
-    try:
-        from tensorflow.lite.python.optimize import calibrator
-        stock = calibrator.Calibrator._feed_tensors
-    except (ImportError, AttributeError):
-        yield
-        return
-
-    def feed_from_reset_state(self: Any, dataset_gen: Callable[[], Any], resize_input: bool) -> None:
-        for sample in dataset_gen():
-            if not isinstance(sample, list) or not hasattr(self._calibrator, "Prepare"):
-                return stock(self, dataset_gen, resize_input)
-            self._calibrator.Prepare([list(tensor.shape) for tensor in sample])
-            self._calibrator.FeedTensor(sample)
-        return None
-
-    calibrator.Calibrator._feed_tensors = feed_from_reset_state
-    try:
-        yield
-    finally:
-        calibrator.Calibrator._feed_tensors = stock
 
 
 _OP_PATTERN = re.compile(r"'(tf\.[A-Za-z0-9_]+|[A-Z][A-Z0-9_]{2,})'|\b(tf\.[A-Za-z0-9_]+)")
@@ -117,7 +73,8 @@ def convert(model: LoadedModel, specs: Specs, plan: VariantPlan, calibration_x: 
     `allow_select_ops` lets TensorFlow ops TFLite lacks through as TF Select (Flex) ops."""
     rows = isolated.rows_file(representative_rows(calibration_x), "calibration") if plan.calibrated else None
     try:
-        content = isolated.run_job("convert", str(isolated.saved_function(model)), plan, rows, allow_select_ops)
+        content = isolated.run_job(ConvertJob(saved_model=str(isolated.saved_function(model)), plan=plan,
+                                              calibration_rows=rows, allow_select_ops=allow_select_ops))
     except isolated.ConverterFailed as exc:  # the converter raised ConverterError, RuntimeError, ValueError...
         raise _conversion_error(exc, plan, specs) from None
     except isolated.ConverterCrashed as exc:

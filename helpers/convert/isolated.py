@@ -1,5 +1,5 @@
 """The parent side of TensorFlow's converter: every conversion, calibration and debugger run
-happens in a child process (convert/worker.py is the child, convert/zygote.py forks it).
+happens in a child process (convert/child/ is the child, convert/zygote.py forks it).
 
 The converter and its calibrator are C++ and can die of a signal: a GRU's int8 calibration
 segfaults in TensorFlow 2.21. A crash ends only the child, and the variant becomes a failed row
@@ -16,11 +16,11 @@ import shutil
 import signal
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from helpers.convert import worker, zygote
+from helpers.convert import zygote
+from helpers.convert.jobs import ERROR, RESULT, Job
 from helpers.frontend.model_loader import LoadedModel
 from helpers.frontend.tf_runtime import collect_conversion_garbage, tf
 from helpers.native_output import native_output_shown
@@ -76,7 +76,7 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def run_job(kind: str, *args: Any, timeout_s: float = JOB_TIMEOUT_S) -> bytes:
+def run_job(job: Job, timeout_s: float = JOB_TIMEOUT_S) -> bytes:
     """One worker job in a child process; its result bytes, or ConverterFailed / ConverterCrashed.
 
     The child is forked by the zygote (convert/zygote.py) when the pipeline started one right after
@@ -84,26 +84,27 @@ def run_job(kind: str, *args: Any, timeout_s: float = JOB_TIMEOUT_S) -> bytes:
     with tempfile.TemporaryDirectory(prefix="mcu-deploy-job-", dir=_root()) as folder:
         silence = not native_output_shown()
         if zygote.started():
-            status = zygote.current().run(kind, args, folder, silence, timeout_s)
+            status = zygote.current().run(job, folder, silence, timeout_s)
             code = None if status is None else (-os.WTERMSIG(status) if os.WIFSIGNALED(status)
                                                 else os.WEXITSTATUS(status))
         else:
-            code = _run_spawned(kind, args, folder, silence, timeout_s)
+            code = _run_spawned(job, folder, silence, timeout_s)
         if code is None:
             raise ConverterCrashed(f"did not finish within {timeout_s:.0f} s")
         if code < 0:
             raise ConverterCrashed(f"crashed with {_signal_name(-code)}")
-        result, error = Path(folder, worker.RESULT), Path(folder, worker.ERROR)
+        result, error = Path(folder, RESULT), Path(folder, ERROR)
         if code != 0 or not result.is_file():
             raise ConverterFailed(error.read_text(encoding="utf-8") if error.is_file()
                                   else f"the conversion process ended with exit code {code}")
         return result.read_bytes()
 
 
-def _run_spawned(kind: str, args: tuple[Any, ...], folder: str, silence: bool, timeout_s: float) -> int | None:
+def _run_spawned(job: Job, folder: str, silence: bool, timeout_s: float) -> int | None:
     """The job in a fresh Python (multiprocessing spawn); its exit code (negative: signal) or None."""
-    child = multiprocessing.get_context("spawn").Process(target=worker.run_job, args=(kind, args, folder, silence),
-                                                         daemon=True)
+    from helpers.convert.child.main import run_job as child_entry  # the fresh Python imports it, not this one
+
+    child = multiprocessing.get_context("spawn").Process(target=child_entry, args=(job, folder, silence), daemon=True)
     child.start()
     child.join(timeout_s)
     if child.is_alive():

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from helpers.convert import isolated, recipes
-from helpers.convert.converter import calibration_from_reset_state, representative_dataset, representative_rows
+from helpers.convert import isolated
+from helpers.convert.converter import representative_rows
+from helpers.convert.jobs import LayerErrorsJob, SelectiveJob
 from helpers.core.flatbuffer import inspect_tflite
 from helpers.core.specs import Specs
 from helpers.core.variant import TfliteModel, VariantPlan, keep_float_plan
@@ -37,61 +37,15 @@ class LayerErrors:
         return self.table.loc[self.table["rmse/scale"] > threshold, "tensor_name"].tolist()
 
 
-def _reset_before_every_invoke() -> type:
-    """The debugger with every row starting from zero recurrent state (runs in the child).
-
-    The stock debugger invokes the same two interpreters row after row, so a fused LSTM's
-    variable tensors would carry one row's state into the next (TfliteInfo.stateful). Both
-    interpreters get their inputs through `_set_input_tensors` before every invoke, so resetting
-    there covers every row; for a model without variable tensors the reset does nothing."""
-    import tensorflow as tf
-
-    class FromResetState(tf.lite.experimental.QuantizationDebugger):
-        def _set_input_tensors(self, interpreter: Any, tensor_data: Any, initialize: bool) -> None:
-            super()._set_input_tensors(interpreter, tensor_data, initialize)
-            interpreter.reset_all_variables()
-
-    return FromResetState
-
-
-def debugger_statistics(converter: Any, plan: VariantPlan, calibration_x: np.ndarray,
-                        debug_x: np.ndarray) -> str:
-    """The debugger's per-layer CSV for `plan`, set up exactly as convert() sets the converter up
-    (same representative rows, same input/output types). Runs in a worker child."""
-    recipes.configure(converter, plan, representative_dataset(calibration_x))
-    with calibration_from_reset_state():
-        debugger = _reset_before_every_invoke()(converter=converter, debug_dataset=representative_dataset(debug_x))
-        debugger.run()
-        buffer = io.StringIO()
-        debugger.layer_statistics_dump(buffer)
-    return buffer.getvalue()
-
-
-def quantize_keeping_float(converter: Any, base: VariantPlan, calibration_x: np.ndarray,
-                           keep_float: list[str]) -> bytes:
-    """The base plan's quantization with the listed ops left in float: calibrated on the base's
-    rows and quantized with the base's input and output types. Runs in a worker child."""
-    import tensorflow as tf
-    from tensorflow.lite.python import convert as tflite_convert
-
-    recipes.configure(converter, base, representative_dataset(calibration_x))
-    converter._experimental_calibrate_only = True  # calibrate as convert() does, quantize below
-    io_type = tf.int8 if base.traits.integer_only else tf.float32
-    with calibration_from_reset_state():
-        calibrated = converter.convert()
-    return bytes(tflite_convert.mlir_quantize(
-        calibrated, disable_per_channel=converter._experimental_disable_per_channel,
-        input_data_type=io_type, output_data_type=io_type, denylisted_nodes=keep_float))
-
-
 def layer_errors(model: LoadedModel, specs: Specs, plan: VariantPlan, calibration_x: np.ndarray,
                  debug_x: np.ndarray | None = None) -> LayerErrors:
     """Per-layer quantization error of an integer plan calibrated on `calibration_x`, measured on
     `debug_x` (by default DEBUG_ROWS calibration rows spread over all of them)."""
     debug_rows = representative_rows(calibration_x, DEBUG_ROWS) if debug_x is None else debug_x
-    csv = isolated.run_job("layer_errors", str(isolated.saved_function(model)), plan,
-                           isolated.rows_file(representative_rows(calibration_x), "calibration"),
-                           isolated.rows_file(debug_rows, "debug"))
+    csv = isolated.run_job(LayerErrorsJob(
+        saved_model=str(isolated.saved_function(model)), plan=plan,
+        calibration_rows=isolated.rows_file(representative_rows(calibration_x), "calibration"),
+        debug_rows=isolated.rows_file(debug_rows, "debug")))
     table = pd.read_csv(io.StringIO(csv.decode()))
     scale = table["scale"].replace(0, np.nan)
     table["rmse/scale"] = (np.sqrt(table["mean_squared_error"]) / scale).fillna(0.0)
@@ -114,10 +68,12 @@ def match_layers(errors: LayerErrors, layer_names: tuple[str, ...], specs: Specs
 
 def selective_model(model: LoadedModel, specs: Specs, base: VariantPlan, calibration_x: np.ndarray,
                     keep_float: list[str]) -> TfliteModel:
-    """The base plan's model with the listed ops left in float (quantize_keeping_float, in a child)."""
+    """The base plan's model with the listed ops left in float (convert/child/jobs.selective)."""
     try:
-        content = isolated.run_job("selective", str(isolated.saved_function(model)), base,
-                                   isolated.rows_file(representative_rows(calibration_x), "calibration"), keep_float)
+        content = isolated.run_job(SelectiveJob(
+            saved_model=str(isolated.saved_function(model)), plan=base,
+            calibration_rows=isolated.rows_file(representative_rows(calibration_x), "calibration"),
+            keep_float=tuple(keep_float)))
     except (isolated.ConverterFailed, isolated.ConverterCrashed) as exc:
         raise ModelError(f"--keep_float: TensorFlow could not quantize {base.name} with {len(keep_float)} op(s) in "
                          f"float ({first_line(exc, 160)})", "name other layers, or drop --keep_float",

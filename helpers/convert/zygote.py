@@ -1,5 +1,5 @@
 """A process forked right after TensorFlow is imported, before it runs any op: the parent of every
-converter child (convert/worker.py).
+converter child (convert/child/main.py).
 
 Forking the pipeline itself once it has run TensorFlow ops deadlocks the child (TensorFlow's
 thread pools do not survive a fork), and a fresh Python would import TensorFlow again (5 s of
@@ -46,18 +46,18 @@ def _receive(fd: int) -> Any:
 
 def _serve(jobs: int, answers: int) -> None:
     """The zygote's loop: for each job, fork a child that runs it, report its pid, then its status."""
-    from helpers.convert import worker
+    from helpers.convert.child.main import run_job  # the zygote is the children's parent: it imports them
 
     while True:
         job = _receive(jobs)
         if job is None:  # the pipeline closed the pipe, or died
             return
-        kind, args, folder, silence = job
+        work, folder, silence = job
         pid = os.fork()
         if pid == 0:
             os.close(jobs)
             os.close(answers)
-            worker.run_job(kind, args, folder, silence)  # never returns
+            run_job(work, folder, silence)  # never returns
         _send(answers, ("pid", pid))
         _, status = os.waitpid(pid, 0)
         _send(answers, ("status", status))
@@ -81,9 +81,10 @@ class Zygote:
         os.close(jobs_read)
         os.close(answers_write)
 
-    def run(self, kind: str, args: tuple[Any, ...], folder: str, silence: bool, timeout_s: float) -> int | None:
-        """Run one job in a fresh child; its wait status, or None after killing it at the timeout."""
-        _send(self._jobs, (kind, args, folder, silence))
+    def run(self, job: Any, folder: str, silence: bool, timeout_s: float) -> int | None:
+        """Run one job (convert/jobs.py) in a fresh child; its wait status, or None after killing it at
+        the timeout."""
+        _send(self._jobs, (job, folder, silence))
         reply = _receive(self._answers)
         if reply is None:
             raise RuntimeError("the converter's zygote process is gone")

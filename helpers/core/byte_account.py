@@ -23,6 +23,10 @@ class ByteAccount:
         """Everything that is not weights or biases: names, tables, offsets, padding."""
         return self.total - self.weights_and_biases
 
+    @classmethod
+    def from_dict(cls, data: dict[str, int]) -> "ByteAccount":
+        return cls(**{key: value for key, value in data.items() if key != "structure"})
+
     def as_dict(self) -> dict[str, int]:
         """For report.json."""
         return {"total": self.total, "weights_and_biases": self.weights_and_biases, "structure": self.structure,

@@ -7,8 +7,20 @@ missing key. Text rendering (terminal table, report.md) lives in render/report_t
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
+
+from helpers.core.byte_account import ByteAccount
+from helpers.core.checks import MicroPythonResult, TargetResult
+from helpers.core.details import (
+    Compression,
+    Optimization,
+    Pruning,
+    StripResult,
+    WeightSummary,
+    compression_from_dict,
+    strip_from_dict,
+)
 
 
 @dataclass(frozen=True)
@@ -28,22 +40,47 @@ class FirmwareResult:
     flash_note: str | None = None
     mpy_bytes: int | None = None
     mpy_note: str | None = None
-    # The self-test built against TFLM's library and run per target (helpers.targets.selftest.TargetResult
-    # as dicts, by target name); None: no TFLM tree, so not built or run anywhere.
-    targets: dict[str, dict[str, Any]] | None = None
+    # The self-test built against TFLM's library and run per target, in the order they ran; None: no
+    # TFLM tree, so not built or run anywhere.
+    targets: tuple[TargetResult, ...] | None = None
     # The generated MicroPython engine (<id>_infer.py) run on a real MicroPython over every evaluation
-    # row (helpers.micropython.runtime.MicroPythonResult as a dict); None: no engine was written.
-    micropython: dict[str, Any] | None = None
+    # row; None: no engine was written.
+    micropython: MicroPythonResult | None = None
     fits_flash: bool | None = None                # None: no budget, or nothing measured to judge by
     fits_ram: bool | None = None
     budget_note: str | None = None
 
+    def target(self, name: str) -> TargetResult | None:
+        """The result on one target, or None when it did not run there."""
+        return next((result for result in self.targets or () if result.target == name), None)
+
+    def cortex_m_results(self) -> tuple[TargetResult, ...]:
+        return tuple(result for result in self.targets or () if result.on_32_bit_target)
+
     def to_dict(self) -> dict[str, Any]:
         """report.json's `firmware` block."""
-        data = asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         if self.select_ops is not None:
             data["select_ops"] = list(self.select_ops)
+        if self.flash_bytes is not None:
+            data["flash_bytes"] = dict(self.flash_bytes)
+        if self.tflm_metrics is not None:
+            data["tflm_metrics"] = dict(self.tflm_metrics)
+        data["targets"] = None if self.targets is None else {r.target: r.to_dict() for r in self.targets}
+        data["micropython"] = None if self.micropython is None else self.micropython.to_dict()
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "FirmwareResult":
+        """A `firmware` block of report.json (an empty one: a row that is not a TFLite variant)."""
+        values = {key: value for key, value in data.items() if key in {f.name for f in fields(cls)}}
+        if values.get("select_ops") is not None:
+            values["select_ops"] = tuple(values["select_ops"])
+        if values.get("targets") is not None:
+            values["targets"] = tuple(TargetResult.from_dict(r) for r in values["targets"].values())
+        if values.get("micropython") is not None:
+            values["micropython"] = MicroPythonResult.from_dict(values["micropython"])
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -67,11 +104,11 @@ class VariantReport:
     firmware: FirmwareResult = field(default_factory=FirmwareResult)
     error: str | None = None
     clustered: bool = False
-    optimization: dict[str, Any] = field(default_factory=dict)
-    weights: dict[str, Any] = field(default_factory=dict)
-    compression: dict[str, Any] = field(default_factory=dict)
-    bytes: dict[str, int] = field(default_factory=dict)
-    strip: dict[str, Any] = field(default_factory=dict)
+    optimization: Optimization = field(default_factory=Optimization)
+    weights: WeightSummary | None = None       # None: no plain weights to count (LUT twin, TF Select)
+    compression: Compression | None = None     # None: not considered (a Keras row)
+    bytes: ByteAccount | None = None
+    strip: StripResult | None = None           # None: --strip not given
     reference_difference: dict[str, float] = field(default_factory=dict)
     within_tolerance: bool | None = None  # --max_drop against the reference; None: not judged
 
@@ -82,10 +119,31 @@ class VariantReport:
 
     def to_dict(self) -> dict[str, Any]:
         """One entry of report.json's `variants`."""
-        data = {key: value for key, value in asdict(self).items() if key != "firmware"}
+        data: dict[str, Any] = {}
+        for name in _VARIANT_KEYS:
+            value = getattr(self, name)
+            data[name] = dict(value) if isinstance(value, dict) else value
         data["ops"] = list(self.ops)
         data["firmware"] = self.firmware.to_dict() if self.format == "tflite" else {}
-        return data
+        data["optimization"] = self.optimization.to_dict()
+        for name in ("weights", "compression", "strip"):
+            value = getattr(self, name)
+            data[name] = {} if value is None else value.to_dict()
+        data["bytes"] = {} if self.bytes is None else self.bytes.as_dict()
+        return {key: data[key] for key in _KEY_ORDER}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "VariantReport":
+        """One entry of report.json's `variants` (written by this or an earlier version)."""
+        values = {name: data[name] for name in _VARIANT_KEYS if name in data}
+        values["ops"] = tuple(data.get("ops", ()))
+        values["firmware"] = FirmwareResult.from_dict(data.get("firmware") or {})
+        values["optimization"] = Optimization.from_dict(data.get("optimization") or {})
+        values["weights"] = WeightSummary.from_dict(data["weights"]) if data.get("weights") else None
+        values["compression"] = compression_from_dict(data.get("compression") or {})
+        values["strip"] = strip_from_dict(data.get("strip") or {})
+        values["bytes"] = ByteAccount.from_dict(data["bytes"]) if data.get("bytes") else None
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -105,10 +163,40 @@ class RunReport:
     def to_json(self) -> str:
         """report.json text; timings (and the MicroPython engine's us_per_inference) are the only
         parts that change between identical runs."""
-        data = {key: value for key, value in asdict(self).items() if key != "variants"}
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "variants"}
         data["notices"] = list(self.notices)
+        data["timings"] = dict(self.timings)
         data["variants"] = [variant.to_dict() for variant in self.variants]
         return json.dumps(data, indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> "RunReport":
+        """A report.json read back into typed values."""
+        data = json.loads(text)
+        names = {f.name for f in fields(cls)} - {"variants", "notices"}
+        return cls(**{key: value for key, value in data.items() if key in names},
+                   notices=tuple(data.get("notices", ())),
+                   variants=tuple(VariantReport.from_dict(v) for v in data.get("variants", ())))
+
+    def sparsity_search(self) -> Pruning | None:
+        """The pruning of the first variant whose sparsity --sparsity auto searched for, if any."""
+        return next((v.optimization.pruning for v in self.variants
+                     if v.optimization.pruning is not None and v.optimization.pruning.search), None)
+
+    @property
+    def tflite_variants(self) -> tuple[VariantReport, ...]:
+        return tuple(v for v in self.variants if v.format == "tflite")
+
+
+# report.json's variant keys, in the order they have always been written.
+_KEY_ORDER = ("name", "path", "format", "quantization", "pruned", "qat", "metrics", "size_bytes",
+              "compressed_size_bytes", "delta", "input_dtype", "output_dtype", "ops", "evaluation", "error",
+              "clustered", "optimization", "weights", "compression", "bytes", "strip", "reference_difference",
+              "within_tolerance", "firmware")
+# The plain values among them (the rest are typed blocks with their own to_dict).
+_VARIANT_KEYS = ("name", "path", "format", "quantization", "pruned", "qat", "metrics", "size_bytes",
+                 "compressed_size_bytes", "delta", "input_dtype", "output_dtype", "evaluation", "error",
+                 "clustered", "reference_difference", "within_tolerance")
 
 
 def with_deltas(variants: list[VariantReport], reference: VariantReport) -> list[VariantReport]:

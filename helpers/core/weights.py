@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from helpers.core.details import LayerWeights, WeightSummary
 from helpers.core.flatbuffer import constant_kernels
 
 _WEIGHT_DTYPES = ("float32", "float16", "int8", "uint8", "int16")
@@ -49,10 +50,9 @@ def overall_sparsity(stats: list[WeightStats]) -> float:
     return sum(s.zeros for s in stats) / total if total else 0.0
 
 
-def weight_summary(content: bytes) -> dict[str, object]:
+def weight_summary(content: bytes) -> WeightSummary:
     """report.json `weights`: sparsity and unique values of the exported kernels, overall and per layer."""
     stats = weight_stats(content)
-    return {"sparsity": round(overall_sparsity(stats), 4),
-            "layers": [{"name": s.name, "dtype": s.dtype, "elements": s.elements, "sparsity": round(s.sparsity, 4),
-                        "unique_values": s.unique, "max_unique_per_channel": s.max_unique_per_channel}
-                       for s in stats]}
+    return WeightSummary(sparsity=round(overall_sparsity(stats), 4), layers=tuple(
+        LayerWeights(name=s.name, dtype=s.dtype, elements=s.elements, sparsity=round(s.sparsity, 4),
+                     unique_values=s.unique, max_unique_per_channel=s.max_unique_per_channel) for s in stats))

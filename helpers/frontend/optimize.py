@@ -19,6 +19,7 @@ import tensorflow_model_optimization as tfmot
 
 from helpers.config import RunConfig
 from helpers.core.dataset import SplitDataset
+from helpers.core.details import Optimization, Pruning, SparsityCandidate
 from helpers.core.specs import Specs, Task
 from helpers.core.variant import Lineage
 from helpers.errors import ModelError, first_line
@@ -76,28 +77,23 @@ class OptimizedModel:
     clusters: int | None
     qat_layers: tuple[str, ...]
     float_layers: tuple[str, ...]
-    sparsity_search: tuple["SparsityCandidate", ...] = ()
+    sparsity_search: tuple[SparsityCandidate, ...] = ()
 
     @property
     def lineage(self) -> Lineage:
         """What was done, as variant plans name it."""
         return Lineage(pruned=self.pruned, clustered=self.clustered, qat=self.qat)
 
-    def details(self) -> dict[str, Any]:
+    def details(self) -> Optimization:
         """report.json `optimization`: the pruning settings, clusters and quantization-aware layers."""
-        details: dict[str, Any] = {}
+        pruning = None
         if self.prune:
-            details["pruning"] = {"final_sparsity": self.prune.final_sparsity,
-                                  "initial_sparsity": self.prune.initial_sparsity,
-                                  "epochs": self.prune.epochs, "policy": self.prune.policy}
-            if self.sparsity_search:
-                details["pruning"]["search"] = [candidate.as_dict() for candidate in self.sparsity_search]
-        if self.clusters:
-            details["clusters"] = self.clusters
-        if self.qat:
-            details["qat_layers"] = list(self.qat_layers)
-            details["float_layers"] = list(self.float_layers)
-        return details
+            pruning = Pruning(final_sparsity=self.prune.final_sparsity, initial_sparsity=self.prune.initial_sparsity,
+                              epochs=self.prune.epochs, policy=self.prune.policy,
+                              search=tuple(self.sparsity_search or ()))
+        return Optimization(pruning=pruning, clusters=self.clusters or None,
+                            qat_layers=tuple(self.qat_layers) if self.qat else None,
+                            float_layers=tuple(self.float_layers) if self.qat else None)
 
 
 def training_settings(specs: Specs) -> TrainingSettings:
@@ -250,21 +246,6 @@ def prune(keras_model: Any, specs: Specs, data: SplitDataset, settings: PruneSet
     _fine_tune(wrapped, specs, data, training, settings.epochs + RECOVERY_EPOCHS,
                [tfmot.sparsity.keras.UpdatePruningStep()], settled=settings.epochs)
     return tfmot.sparsity.keras.strip_pruning(wrapped)
-
-
-@dataclass(frozen=True)
-class SparsityCandidate:
-    """One sparsity --sparsity auto tried, judged on the validation rows (never the evaluation rows)."""
-
-    sparsity: float
-    validation_metrics: dict[str, float]
-    within_tolerance: bool
-    zlib_weight_bytes: int   # the pruned kernels as float32, zlib level 9: what the zeros save
-
-    def as_dict(self) -> dict[str, Any]:
-        """For report.json `optimization.pruning.search`."""
-        return {"sparsity": self.sparsity, "validation_metrics": self.validation_metrics,
-                "within_tolerance": self.within_tolerance, "zlib_weight_bytes": self.zlib_weight_bytes}
 
 
 def _zlib_weight_bytes(keras_model: Any) -> int:

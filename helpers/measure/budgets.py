@@ -14,8 +14,8 @@ from helpers.errors import BudgetError
 
 def _cortex_m_figures(variant: VariantReport, key: str) -> list[int]:
     """A figure of every Cortex-M target whose linked self-test was measured."""
-    return [result[key] for name, result in (variant.firmware.targets or {}).items()
-            if name != "host" and result.get(key) is not None]
+    return [getattr(result, key) for result in variant.firmware.cortex_m_results()
+            if getattr(result, key) is not None]
 
 
 def flash_needed(variant: VariantReport) -> int | None:

@@ -11,6 +11,7 @@ from helpers.config import RunConfig
 from helpers.convert.converter import ConverterCrashError
 from helpers.convert.quant_debug import LayerErrors
 from helpers.core.dataset import SplitDataset
+from helpers.core.details import Unrolled
 from helpers.core.quantization import Quantization
 from helpers.core.specs import Specs
 from helpers.core.timings import Timings
@@ -98,9 +99,9 @@ def _unrolled_retry(runner: VariantRunner, plan: VariantPlan, model: LoadedModel
     except ModelError as exc:
         log.warning("warning: the unrolled %s failed too: %s", plan.name, exc.problem)
         return None
-    note = {"unrolled": layers, "why": crash.problem}
-    return replace(result, report=replace(result.report, optimization={**result.report.optimization,
-                                                                       "recurrent_unrolled": note}))
+    note = Unrolled(layers=tuple(layers), why=crash.problem)
+    return replace(result, report=replace(result.report, optimization=replace(result.report.optimization,
+                                                                              recurrent_unrolled=note)))
 
 
 def build_all(config: RunConfig, specs: Specs, model: LoadedModel, data: SplitDataset, staging: Path,

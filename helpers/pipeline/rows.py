@@ -8,6 +8,7 @@ from typing import Any
 
 from helpers.core.byte_account import account
 from helpers.core.checks import MicroPythonResult, TargetResult
+from helpers.core.details import Optimization, StripResult
 from helpers.core.results import FirmwareResult, VariantReport
 from helpers.core.variant import TfliteModel, VariantKind
 from helpers.core.weights import weight_summary
@@ -52,9 +53,9 @@ def firmware_result(tflite: TfliteModel, measurement: Measurement, toolchain: To
         fields.update(flash_bytes=toolchain.flash.bytes_per_target or None, flash_note=toolchain.flash.note or None,
                       mpy_bytes=toolchain.mpy.size_bytes, mpy_note=toolchain.mpy.note or None)
     if micropython is not None:
-        fields["micropython"] = micropython.to_dict()
+        fields["micropython"] = micropython
     if targets:
-        fields["targets"] = {result.target: result.to_dict() for result in targets}
+        fields["targets"] = targets
         failing = [result for result in targets if result.failed]
         if failing and tflm.runnable:  # the targets' verdict decides: firmware that fails somewhere is not "runnable"
             fields.update(tflm_runnable=False, tflm_reason="; ".join(
@@ -63,7 +64,7 @@ def firmware_result(tflite: TfliteModel, measurement: Measurement, toolchain: To
 
 
 def tflite_row(tflite: TfliteModel, measurement: Measurement, rendered: RenderOutcome,
-               optimized: OptimizedModel | None, strip: dict[str, Any]) -> VariantReport:
+               optimized: OptimizedModel | None, strip: StripResult | None) -> VariantReport:
     """A TFLite variant's report row."""
     lineage = tflite.plan.lineage
     # LUT twins hold index tensors and Select-op variants TensorFlow graphs: neither has plain weights to count
@@ -76,6 +77,6 @@ def tflite_row(tflite: TfliteModel, measurement: Measurement, rendered: RenderOu
         input_dtype=tflite.info.input.dtype, output_dtype=tflite.info.output.dtype,
         ops=tflite.info.ops + tflite.info.custom_ops, evaluation=measurement.evaluation,
         firmware=firmware_result(tflite, measurement, rendered.toolchain, rendered.targets, rendered.micropython),
-        optimization=optimized.details() if optimized else {},
-        weights=weight_summary(tflite.content) if plain else {},
-        bytes=account(tflite.content).as_dict() if plain else {}, strip=strip)
+        optimization=optimized.details() if optimized else Optimization(),
+        weights=weight_summary(tflite.content) if plain else None,
+        bytes=account(tflite.content) if plain else None, strip=strip)

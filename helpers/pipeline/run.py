@@ -234,10 +234,9 @@ def write_plots(report: RunReport, specs: Specs, data: SplitDataset, outputs: di
         else:
             chosen = {name: outputs[name] for name in dict.fromkeys(["float32", final]) if name in outputs}
             written += plots.regression_plots(chosen, labels, specs, folder)
-    searched = [v for v in report.variants if v.optimization.get("pruning", {}).get("search")]
-    if searched:
-        pruning = searched[0].optimization["pruning"]
-        written.append(plots.sparsity_search(pruning["search"], report.primary_metric, pruning["final_sparsity"],
+    pruning = report.sparsity_search()
+    if pruning is not None:
+        written.append(plots.sparsity_search(pruning.search, report.primary_metric, pruning.final_sparsity,
                                              report.model, folder / "sparsity_search.png"))
     firmware = plots.firmware_bars(report.variants, report.model, folder / "firmware_per_variant.png")
     if firmware:

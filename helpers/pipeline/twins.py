@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import Any
 
 import numpy as np
 
 from helpers.convert import lut_compression
 from helpers.convert.quant_debug import RMSE_SCALE_THRESHOLD, LayerErrors, layer_errors, match_layers, selective_model
+from helpers.core.details import CompressedTwin, Compression, LeftUncompressed, LutCompressed, NotApplied
 from helpers.core.flatbuffer import inspect_tflite
 from helpers.core.results import failed_row
 from helpers.core.variant import TfliteModel, VariantPlan, lut_plan
@@ -62,7 +62,7 @@ def keep_float_twin(runner: VariantRunner, base: tuple[VariantPlan, LayerErrors]
     with runner.timings.phase("convert"):
         selective = selective_model(model, runner.specs, plan, runner.data.calibration.x, layers)
     result = runner.run(selective.plan, model, optimized, prepared=selective)
-    report = replace(result.report, optimization={**result.report.optimization, "kept_in_float": layers})
+    report = replace(result.report, optimization=replace(result.report.optimization, kept_in_float=tuple(layers)))
     return [replace(result, report=report)]
 
 
@@ -79,23 +79,23 @@ def _lut_eligible(runner: VariantRunner, result: VariantResult) -> str | None:
 
 
 def lut_twin(runner: VariantRunner, base: VariantResult,
-             optimized: OptimizedModel | None) -> tuple[dict[str, Any], VariantResult | None]:
+             optimized: OptimizedModel | None) -> tuple[Compression, VariantResult | None]:
     """The base's `compression` block, and its LUT-compressed twin: emitted only when TFLM gives
     outputs identical to the base's on every evaluation row, else a failed row with the reason."""
     reason = _lut_eligible(runner, base)
     if reason is not None:
-        return {"applied": False, "reason": reason}, None
+        return NotApplied(reason), None
     assert base.tflite is not None and base.measurement is not None
     content = base.tflite.content
     plan = lut_compression.plan_compression(content, runner.config.cluster or 0)
     if not plan.compressed:
-        return {"applied": False, "reason": "no weight tensor fits the lookup table: " + "; ".join(
-            f"{t.name}: {t.reason}" for t in plan.skipped)}, None
+        return NotApplied("no weight tensor fits the lookup table: " + "; ".join(
+            f"{t.name}: {t.reason}" for t in plan.skipped)), None
     with runner.timings.phase("convert"):
         compressed = lut_compression.compress_model(content, plan)
     if len(compressed) >= len(content):
-        return {"applied": False, "reason": f"LUT compression would not shrink this model ({len(content):,} -> "
-                f"{len(compressed):,} bytes: tables and alignment outweigh the saving on so few weights)"}, None
+        return NotApplied(f"LUT compression would not shrink this model ({len(content):,} -> "
+                          f"{len(compressed):,} bytes: tables and alignment outweigh the saving on so few weights)"), None
     twin_plan = lut_plan(base.tflite.plan, plan.bits)
     log.info("converting %s (LUT compression of %s)", twin_plan.name, base.tflite.plan.name)
     tflite = TfliteModel(plan=twin_plan, content=compressed, info=inspect_tflite(compressed))
@@ -107,21 +107,19 @@ def lut_twin(runner: VariantRunner, base: VariantResult,
                "evaluation rows, so the compression is not lossless")
         log.warning("warning: %s not emitted: %s", twin_plan.name, why)
         failed = failed_row(twin_plan.name, twin_plan.quantization.value, f"{twin_plan.name}: {why}")
-        return {"applied": False, "reason": why}, VariantResult(report=failed)
+        return NotApplied(why), VariantResult(report=failed)
     rendered, measurement = runner.render(tflite, measurement)
     weights = sum(t.elements for t in plan.compressed)
-    details = {"applied": True, "base_variant": base.tflite.plan.name, "bits": plan.bits,
-               "index_bits_per_weight": plan.bits,
-               # int8 weights take 8 bits each; what the whole file saved, spread over them:
-               "effective_bits_per_weight": round(8 - 8 * (len(content) - len(compressed)) / weights, 2)
-               if weights else None,
-               "saving_bytes": len(content) - len(compressed),
-               "saving_fraction": round((len(content) - len(compressed)) / len(content), 4),
-               "tflm_outputs_identical_to_base": True,
-               "compressed_tensors": [t.name for t in plan.compressed],
-               "left_uncompressed": [{"tensor": t.name, "reason": t.reason} for t in plan.skipped]}
-    report = replace(tflite_row(tflite, measurement, rendered, optimized, {}), compression=details)
-    return {"applied": False, "compressed_variant": twin_plan.name}, VariantResult(report, tflite, measurement)
+    saving = len(content) - len(compressed)
+    details = LutCompressed(
+        base_variant=base.tflite.plan.name, bits=plan.bits,
+        # int8 weights take 8 bits each; what the whole file saved, spread over them:
+        effective_bits_per_weight=round(8 - 8 * saving / weights, 2) if weights else None,
+        saving_bytes=saving, saving_fraction=round(saving / len(content), 4),
+        compressed_tensors=tuple(t.name for t in plan.compressed),
+        left_uncompressed=tuple(LeftUncompressed(tensor=t.name, reason=t.reason) for t in plan.skipped))
+    report = replace(tflite_row(tflite, measurement, rendered, optimized, None), compression=details)
+    return CompressedTwin(twin_plan.name), VariantResult(report, tflite, measurement)
 
 
 def _rows_differing(first: np.ndarray, second: np.ndarray) -> int:

@@ -7,7 +7,6 @@ import logging
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -16,6 +15,7 @@ from helpers.convert.converter import convert
 from helpers.convert.strip import strip_model
 from helpers.core.checks import MicroPythonResult, Status
 from helpers.core.dataset import SplitDataset
+from helpers.core.details import NotApplied, Stripped, StripResult
 from helpers.core.flatbuffer import inspect_tflite
 from helpers.core.results import VariantReport
 from helpers.core.specs import Specs
@@ -112,7 +112,7 @@ class VariantRunner:
                 tflite = convert(model, self.specs, plan, self.data.calibration.x, self.config.allow_select_ops)
         else:
             tflite = prepared
-        strip: dict[str, Any] = {}
+        strip: StripResult | None = None
         tflm_check = None
         if self.config.strip and prepared is None:
             with self.timings.phase("tflm_checks"):
@@ -131,20 +131,18 @@ class VariantRunner:
 
 
 def stripped(tflite: TfliteModel,
-             quantized_inputs: np.ndarray) -> tuple[TfliteModel, dict[str, Any], MicroCheck | None]:
+             quantized_inputs: np.ndarray) -> tuple[TfliteModel, StripResult, MicroCheck | None]:
     """The model without names, signatures and metadata, if TFLM gives identical outputs for it.
 
     Also returns the TFLM run of the model kept, so the firmware checks need not run it again."""
     if tflite.info.custom_ops:
-        return tflite, {"applied": False, "reason": "models with custom ops are not stripped"}, None
+        return tflite, NotApplied("models with custom ops are not stripped"), None
     original = check_variant(tflite.content, tflite.info, quantized_inputs)
     if not original.runnable:
-        return tflite, {"applied": False, "reason": f"TFLM cannot run the variant: {original.reason}"}, original
+        return tflite, NotApplied(f"TFLM cannot run the variant: {original.reason}"), original
     content = strip_model(tflite.content)
     candidate = check_variant(content, tflite.info, quantized_inputs)
     if not candidate.runnable or not np.array_equal(candidate.outputs, original.outputs):
-        return (tflite, {"applied": False, "reason": "the stripped model did not give identical TFLM outputs"},
-                original)
-    details = {"applied": True, "bytes_before": len(tflite.content), "bytes_after": len(content),
-               "saving_bytes": len(tflite.content) - len(content), "tflm_outputs_identical": True}
+        return tflite, NotApplied("the stripped model did not give identical TFLM outputs"), original
+    details = Stripped(bytes_before=len(tflite.content), bytes_after=len(content))
     return TfliteModel(plan=tflite.plan, content=content, info=inspect_tflite(content)), details, candidate

@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from helpers.core.details import SparsityCandidate  # noqa: E402
 from helpers.core.results import RunReport, VariantReport  # noqa: E402
 from helpers.core.specs import Specs  # noqa: E402
 from helpers.measure.metrics import denormalised, higher_is_better, predicted_classes  # noqa: E402
@@ -166,15 +167,16 @@ def firmware_bars(variants: Sequence[VariantReport], model: str, path: Path) -> 
     return _save(fig, path)
 
 
-def sparsity_search(candidates: Sequence[dict], metric: str, chosen: float, model: str, path: Path) -> Path:
+def sparsity_search(candidates: Sequence[SparsityCandidate], metric: str, chosen: float, model: str,
+                    path: Path) -> Path:
     """--sparsity auto: the validation metric and the kernels' zlib size of every candidate tried."""
-    sparsities = [c["sparsity"] * 100 for c in candidates]
-    values = [_scaled(metric, c["validation_metrics"].get(metric, float("nan"))) for c in candidates]
-    sizes = [c["zlib_weight_bytes"] / 1024 for c in candidates]
+    sparsities = [c.sparsity * 100 for c in candidates]
+    values = [_scaled(metric, c.validation_metrics.get(metric, float("nan"))) for c in candidates]
+    sizes = [c.zlib_weight_bytes / 1024 for c in candidates]
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     ax.plot(sparsities, values, "o-", color="#1f77b4", label=f"validation {metric}")
     for x, y, c in zip(sparsities, values, candidates):
-        ax.annotate("within" if c["within_tolerance"] else "outside", (x, y), textcoords="offset points",
+        ax.annotate("within" if c.within_tolerance else "outside", (x, y), textcoords="offset points",
                     xytext=(0, 6), ha="center", fontsize=7)
     ax.axvline(chosen * 100, color="#2ca02c", linestyle="--", label=f"chosen: {chosen:.0%}")
     ax.set_xlabel("sparsity (%)")

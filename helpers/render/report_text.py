@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from helpers.core.checks import MicroPythonResult, Status, TargetResult
 from helpers.core.results import RunReport, VariantReport
 from helpers.measure.metrics import higher_is_better
 
@@ -54,13 +55,13 @@ def table_rows(report: RunReport) -> tuple[list[str], list[list[str]]]:
         row += [_format_metric(m, v.metrics.get(m)) for m in metric_names]
         row += [_format_delta(report.primary_metric, v.delta.get(report.primary_metric)) if v is not report.variants[0] else "ref",
                 _within(v), tflm]
-        row += [_status((fw.targets or {}).get(name)) for name in targets]
+        row += [_status(fw.target(name)) for name in targets]
         row += micropython_cells(fw.micropython)
         if main_target:
-            figures = (fw.targets or {}).get(main_target) or {}
-            latency = figures.get("latency_ms")
-            row += [_int(fw.tensor_arena_bytes), _int(figures.get("flash_bytes_without_self_test")),
-                    _int(figures.get("ram_bytes")), _int(figures.get("instructions_per_inference")),
+            figures = fw.target(main_target) or TargetResult(target=main_target, kernels="", status=Status.NOT_CHECKED)
+            latency = figures.latency_ms
+            row += [_int(fw.tensor_arena_bytes), _int(figures.flash_bytes_without_self_test),
+                    _int(figures.ram_bytes), _int(figures.instructions_per_inference),
                     "-" if latency is None else f"{latency:.3g}"]
         else:
             row += [_int(fw.tensor_arena_bytes), _int((fw.flash_bytes or {}).get("cortex-m4"))]
@@ -71,16 +72,17 @@ def table_rows(report: RunReport) -> tuple[list[str], list[list[str]]]:
 
 
 _SHORT = {"cortex-m4": "M4", "cortex-m0plus": "M0+"}
-_MPY_STATUS = {"pass": "identical", "fail": "FAIL", "not_checked": "not checked", "unsupported": "no engine"}
+_MPY_STATUS = {Status.PASS: "identical", Status.FAIL: "FAIL", Status.NOT_CHECKED: "not checked",
+               Status.UNSUPPORTED: "no engine"}
 
 
-def micropython_cells(result: dict[str, Any] | None) -> list[str]:
+def micropython_cells(result: MicroPythonResult | None) -> list[str]:
     """The MicroPython column (outputs against TFLM's) and its time per inference, viper / plain."""
     if result is None:
         return ["-", "-"]
-    times = result.get("us_per_inference") or {}
+    times = result.us_per_inference or {}
     timing = " / ".join("-" if times.get(k) is None else f"{times[k] / 1000:.3g}" for k in ("viper", "plain"))
-    return [_MPY_STATUS.get(result["status"], result["status"]), timing if times else "-"]
+    return [_MPY_STATUS.get(result.status, result.status), timing if times else "-"]
 
 
 def micropython_markdown(report: RunReport) -> list[str]:
@@ -99,30 +101,31 @@ def micropython_markdown(report: RunReport) -> list[str]:
              "|---|---|---|---|---|---|---|---|"]
     notes = []
     for variant, r in engines:
-        value = (r.get("metrics") or {}).get(metric)
+        value = (r.metrics or {}).get(metric)
         status, timing = micropython_cells(r)
-        rows = "-" if r.get("rows") is None else f"{r.get('mismatched_rows')} / {r.get('rows')}" + (
-            f" (of {r['evaluation_rows']:,})" if (r.get("evaluation_rows") or 0) > r["rows"] else "")
+        rows = "-" if r.rows is None else f"{r.mismatched_rows} / {r.rows}" + (
+            f" (of {r.evaluation_rows:,})" if (r.evaluation_rows or 0) > r.rows else "")
         lines.append(f"| `{variant.name}` | {status} | {rows} | {_format_metric(metric, value)} | {timing} | "
-                     f"{_int(r.get('module_heap_bytes'))} | {_int(r.get('invoke_alloc_bytes'))} | "
-                     f"{_int(r.get('engine_mpy_bytes'))} |")
-        if r.get("reason"):
-            notes.append(f"- `{variant.name}`: {status}: {r['reason']}")
+                     f"{_int(r.module_heap_bytes)} | {_int(r.invoke_alloc_bytes)} | "
+                     f"{_int(r.engine_mpy_bytes)} |")
+        if r.reason:
+            notes.append(f"- `{variant.name}`: {status}: {r.reason}")
     return lines + ([""] + notes if notes else [])
-_STATUS = {"pass": "PASS", "fail": "FAIL", "build_failed": "NO BUILD", "not_checked": "not checked", "not_run": "not checked"}
+_STATUS = {Status.PASS: "PASS", Status.FAIL: "FAIL", Status.BUILD_FAILED: "NO BUILD",
+           Status.NOT_CHECKED: "not checked"}
 
 
 def _targets_run(report: RunReport) -> list[str]:
     """Targets any variant's self-test was taken to, in the order they ran."""
     names: dict[str, None] = {}
     for variant in report.variants:
-        for name in variant.firmware.targets or {}:
-            names[name] = None
+        for result in variant.firmware.targets or ():
+            names[result.target] = None
     return list(names)
 
 
-def _status(result: dict[str, Any] | None) -> str:
-    return "-" if result is None else _STATUS.get(result["status"], result["status"])
+def _status(result: TargetResult | None) -> str:
+    return "-" if result is None else _STATUS.get(result.status, result.status)
 
 
 def targets_markdown(report: RunReport) -> list[str]:
@@ -140,21 +143,21 @@ def targets_markdown(report: RunReport) -> list[str]:
              "kernels / C runtime | RAM (B) | arena used (B) | instructions / inference | latency estimate |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for variant in report.variants:
-        for name, r in (variant.firmware.targets or {}).items():
-            value = (r.get("metrics") or {}).get(metric)
-            parts = r.get("flash_breakdown") or {}
+        for r in variant.firmware.targets or ():
+            value = (r.metrics or {}).get(metric)
+            parts = r.flash_breakdown or {}
             split = " / ".join(_int(parts.get(k)) for k in ("model_data", "tflm_runtime", "kernels", "c_runtime"))
-            latency = (f"{r['latency_ms']:.3g} ms at {r['mcu_mhz']:g} MHz (CPI {r['cycles_per_instruction']})"
-                       if r.get("latency_ms") is not None else "-")
-            lines.append(f"| {variant.name} | {name} ({r['kernels']}) | {_status(r)} | "
-                         f"{_format_metric(metric, value)} ({_int(r.get('vectors'))}) | "
-                         f"{_int(r.get('flash_bytes_without_self_test'))} | {split if parts else '-'} | "
-                         f"{_int(r.get('ram_bytes'))} | {_int(r.get('arena_used_bytes'))} | "
-                         f"{_int(r.get('instructions_per_inference'))} | {latency} |")
-    problems = [(variant.name, name, r) for variant in report.variants
-                for name, r in (variant.firmware.targets or {}).items() if r["status"] != "pass"]
+            latency = (f"{r.latency_ms:.3g} ms at {r.mcu_mhz:g} MHz (CPI {r.cycles_per_instruction})"
+                       if r.latency_ms is not None else "-")
+            lines.append(f"| {variant.name} | {r.target} ({r.kernels}) | {_status(r)} | "
+                         f"{_format_metric(metric, value)} ({_int(r.vectors)}) | "
+                         f"{_int(r.flash_bytes_without_self_test)} | {split if parts else '-'} | "
+                         f"{_int(r.ram_bytes)} | {_int(r.arena_used_bytes)} | "
+                         f"{_int(r.instructions_per_inference)} | {latency} |")
+    problems = [(variant.name, r) for variant in report.variants
+                for r in variant.firmware.targets or () if not r.passed]
     if problems:
-        lines += [""] + [f"- `{variant}` on {name}: {_status(r)}: {r.get('message')}" for variant, name, r in problems]
+        lines += [""] + [f"- `{variant}` on {r.target}: {_status(r)}: {r.message}" for variant, r in problems]
     return lines
 
 
@@ -204,16 +207,16 @@ def format_markdown(report: RunReport, plots: list[str]) -> str:
                   "These variants lost more than --max_drop against the reference; their files are written so "
                   "you can inspect them, not so you can flash them.", ""]
         lines += [f"- `{v.name}`: Δ {metric} {_format_delta(metric, v.delta.get(metric))}" for v in outside]
-    searched = [v for v in report.variants if v.optimization.get("pruning", {}).get("search")]
-    if searched:
+    pruning = report.sparsity_search()
+    if pruning is not None:
         metric = report.primary_metric
         lines += ["", "## Sparsity search (--sparsity auto)", "",
                   f"Each candidate pruned a fresh copy, highest first; judged on the validation rows against the "
-                  f"unpruned model. Chosen: {searched[0].optimization['pruning']['final_sparsity']:.0%}.", "",
-                  f"| sparsity | validation {metric} | within tolerance | zlib of the kernels (B) |", "|---|---|---|---|"]
-        lines += [f"| {c['sparsity']:.0%} | {_format_metric(metric, c['validation_metrics'].get(metric))} | "
-                  f"{'yes' if c['within_tolerance'] else 'no'} | {c['zlib_weight_bytes']:,} |"
-                  for c in searched[0].optimization["pruning"]["search"]]
+                  f"unpruned model. Chosen: {pruning.final_sparsity:.0%}.", "",
+                  f"| sparsity | validation {metric} | within tolerance | zlib of the kernels (B) |",
+                  "|---|---|---|---|"]
+        lines += [f"| {c.sparsity:.0%} | {_format_metric(metric, c.validation_metrics.get(metric))} | "
+                  f"{'yes' if c.within_tolerance else 'no'} | {c.zlib_weight_bytes:,} |" for c in pruning.search]
     lines += targets_markdown(report)
     lines += micropython_markdown(report)
     failed = [(v.name, v.error) for v in report.variants if v.error]

@@ -4,7 +4,6 @@ workers runs them; with one, the same tasks go to an existing cluster. Results s
 they finish, each saved at once, so an interrupted sweep loses only what was running."""
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import subprocess
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from helpers.core.results import RunReport
 from helpers.errors import ConfigError
 from helpers.sweep.grid import Combination
 from helpers.sweep.store import ResultStore
@@ -54,7 +54,7 @@ def run_task(task: Task) -> dict[str, Any]:
             return row
         report_path = export / "report.json"
         if result.returncode in (0, 3) and report_path.is_file():  # 3: written, outside tolerance or budget
-            row.update(final_row(json.loads(report_path.read_text(encoding="utf-8"))))
+            row.update(final_row(RunReport.from_json(report_path.read_text(encoding="utf-8"))))
         else:
             row["error"] = failure_reason(result.returncode, result.stderr)
     row["seconds"] = round(time.perf_counter() - start, 1)
@@ -83,27 +83,26 @@ def failure_reason(returncode: int, stderr: str) -> str:
     return f"exit code {returncode}"
 
 
-def final_row(report: dict[str, Any]) -> dict[str, Any]:
+def final_row(report: RunReport) -> dict[str, Any]:
     """The spreadsheet's columns from the last variant of a combination's report.json."""
-    variants = [v for v in report["variants"] if v["format"] == "tflite"]
-    final = variants[-1]
-    metric = report["primary_metric"]
-    firmware = final.get("firmware", {})
-    row: dict[str, Any] = {"variant": final["name"]}
-    if final.get("error"):
-        row["error"] = final["error"]
+    final = report.tflite_variants[-1]
+    row: dict[str, Any] = {"variant": final.name}
+    if final.error:
+        row["error"] = final.error
         return row
-    row.update({name: value for name, value in final["metrics"].items()})
-    row[f"delta_{metric}"] = final.get("delta", {}).get(metric)
-    targets = {name: result for name, result in (firmware.get("targets") or {}).items() if name != "host"}
-    flash = [r["flash_bytes_without_self_test"] for r in targets.values() if r.get("flash_bytes_without_self_test")]
-    cycles = [r["instructions_per_inference"] for r in targets.values() if r.get("instructions_per_inference")]
-    row.update(size_bytes=final["size_bytes"], compressed_size_bytes=final["compressed_size_bytes"],
-               sparsity=final.get("weights", {}).get("sparsity"),
-               tflm_runnable=firmware.get("tflm_runnable"), tensor_arena_bytes=firmware.get("tensor_arena_bytes"),
+    firmware = final.firmware
+    metric = report.primary_metric
+    row.update(final.metrics)
+    row[f"delta_{metric}"] = final.delta.get(metric)
+    targets = firmware.cortex_m_results()
+    flash = [r.flash_bytes_without_self_test for r in targets if r.flash_bytes_without_self_test]
+    cycles = [r.instructions_per_inference for r in targets if r.instructions_per_inference]
+    row.update(size_bytes=final.size_bytes, compressed_size_bytes=final.compressed_size_bytes,
+               sparsity=final.weights.sparsity if final.weights else None,
+               tflm_runnable=firmware.tflm_runnable, tensor_arena_bytes=firmware.tensor_arena_bytes,
                target_flash_bytes=max(flash) if flash else None,
                target_instructions=max(cycles) if cycles else None,
-               within_tolerance=final.get("within_tolerance"))
+               within_tolerance=final.within_tolerance)
     return row
 
 
