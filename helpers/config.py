@@ -118,12 +118,23 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python main.py",
         description="Optimize, quantize, convert, evaluate and export a Keras model for microcontrollers.",
     )
+    for add in (_model_flags, _optimization_flags, _sweep_flags, _guard_flags, _check_flags):
+        add(parser)
+    return parser
+
+
+def _model_flags(parser: argparse.ArgumentParser) -> None:
+    """The model directory and where the export goes."""
     parser.add_argument("--input_dir", required=True, type=Path, action="append",
                         help="model directory: the model, specs.json and (or naming) the CSV dataset")
     parser.add_argument("-e", "--export", action="store_true",
                         help="write firmware artifacts (C array, MicroPython module, specs) per variant")
     parser.add_argument("--export_dir", type=Path, default=None,
                         help="where to write the export (default: export/<name>)")
+
+
+def _optimization_flags(parser: argparse.ArgumentParser) -> None:
+    """Pruning, clustering, the quantization and its mode, plots and --keep_float."""
     parser.add_argument("-p", "--prune", action="store_true", help="prune the model before conversion")
     parser.add_argument("--sparsity", type=_sparsity, default=None, metavar="S|auto",
                         help="final pruning sparsity, 0..0.99 (default: specs pruning.final_sparsity or 0.5); "
@@ -145,6 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--keep_float", nargs="+", default=None, metavar="LAYER",
                         help="add a selectively quantized variant keeping these Keras layers in float; "
                         "`auto` keeps the layers whose RMSE/scale is above 0.7")
+
+
+def _sweep_flags(parser: argparse.ArgumentParser) -> None:
+    """--sweep and where its combinations run."""
     parser.add_argument("--sweep", action="store_true",
                         help="run the grid of pruning, clustering, PTQ types and QAT; write config_combinations.ods")
     parser.add_argument("--sweep_sparsity", type=str, default=None, metavar="S1,S2",
@@ -158,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "--jobs workers)")
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
                         help="parallel processes for --sweep (default: the number of cores)")
+
+
+def _guard_flags(parser: argparse.ArgumentParser) -> None:
+    """Budgets, the accuracy guard and what the converter may do."""
     parser.add_argument("--flash_budget", type=str, default=None, metavar="SIZE",
                         help="flash available for the model, e.g. 256K; exit 3 if the final variant does not fit")
     parser.add_argument("--ram_budget", type=str, default=None, metavar="SIZE",
@@ -173,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="ONNX/PyTorch models: keep the original (channels-first) input layout")
     parser.add_argument("--allow_select_ops", action="store_true",
                         help="let the converter use TensorFlow ops TFLite lacks (such variants cannot run on MCUs)")
+
+
+def _check_flags(parser: argparse.ArgumentParser) -> None:
+    """The firmware checks: the TFLM tree, the targets, and how much to print."""
     parser.add_argument("--tflm_dir", type=Path, default=None, metavar="DIR",
                         help="a TensorFlow Lite Micro checkout with its make downloads (default: $TFLM_DIR): "
                              "build each variant's self-test against it and run it on --target")
@@ -187,7 +210,6 @@ def build_parser() -> argparse.ArgumentParser:
     verbosity.add_argument("--verbose", action="store_true", help="show progress details and TensorFlow logs")
     verbosity.add_argument("--quiet", action="store_true", help="print only the final table and errors")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
-    return parser
 
 
 def _reject_conflicts(args: argparse.Namespace, quantization: Quantization | None) -> None:

@@ -17,7 +17,6 @@ from typing import Any, Callable
 import numpy as np
 import tensorflow_model_optimization as tfmot
 
-from helpers.config import RunConfig
 from helpers.core.dataset import SplitDataset
 from helpers.core.details import Optimization, Pruning, SparsityCandidate
 from helpers.core.specs import Specs, Task
@@ -25,6 +24,15 @@ from helpers.core.variant import Lineage
 from helpers.errors import ModelError, first_line
 from helpers.frontend.keras2_rebuild import to_keras2
 from helpers.frontend.model_loader import LoadedModel
+from helpers.frontend.optimize_settings import (
+    DEFAULT_EPOCHS,
+    OptimizeRequest,
+    PruneSettings,
+    Schedule,
+    TrainingSettings,
+    prune_settings,
+    training_settings,
+)
 from helpers.frontend.tf_runtime import seed_everything, tf_keras
 from helpers.measure.metrics import compute_metrics, primary_metric
 from helpers.measure.tolerance import tolerance_for
@@ -36,33 +44,12 @@ VALIDATION_SEED = 1
 PATIENCE = 3                # epochs without a better validation loss before stopping
 AUTO_SPARSITIES = (0.9, 0.8, 0.7, 0.5, 0.3)  # --sparsity auto, highest first
 RECOVERY_EPOCHS = 10        # after a pruning schedule, at most this many more (early stopping decides)
-DEFAULT_EPOCHS = 5          # pruning schedule, clustering and QAT, unless specs say otherwise
 
 _OPTIMIZERS: dict[str, Callable[[float], Any]] = {
     "adam": lambda lr: tf_keras.optimizers.Adam(lr),
     "sgd": lambda lr: tf_keras.optimizers.SGD(lr, momentum=0.9),
     "rmsprop": lambda lr: tf_keras.optimizers.RMSprop(lr),
 }
-
-
-@dataclass(frozen=True)
-class TrainingSettings:
-    """How to fine-tune: from specs `training`, defaults from the task."""
-
-    optimizer: str
-    learning_rate: float
-    batch_size: int
-    loss: str
-
-
-@dataclass(frozen=True)
-class PruneSettings:
-    """Pruning schedule and policy."""
-
-    initial_sparsity: float
-    final_sparsity: float
-    epochs: int
-    policy: str | None
 
 
 @dataclass(frozen=True)
@@ -94,38 +81,6 @@ class OptimizedModel:
         return Optimization(pruning=pruning, clusters=self.clusters or None,
                             qat_layers=tuple(self.qat_layers) if self.qat else None,
                             float_layers=tuple(self.float_layers) if self.qat else None)
-
-
-def training_settings(specs: Specs) -> TrainingSettings:
-    """specs `training`, with defaults that suit the task."""
-    block = specs.block("training")
-    if specs.task is Task.CLASSIFICATION:
-        default_loss = "binary_crossentropy" if specs.output.size == 1 else "sparse_categorical_crossentropy"
-    else:
-        default_loss = "mse"
-    optimizer = str(block.get("optimizer", "adam")).lower()
-    if optimizer not in _OPTIMIZERS:
-        raise ModelError(f"unknown optimizer {optimizer!r} in specs `training`",
-                         f"use one of {', '.join(_OPTIMIZERS)}", specs.path)
-    return TrainingSettings(
-        optimizer=optimizer,
-        learning_rate=specs.setting("training", "learning_rate", 1e-3, float, 1e-7, 1.0),
-        batch_size=specs.setting("training", "batch_size", 32, int, 1, 65536),
-        loss=str(block.get("loss", default_loss)))
-
-
-def prune_settings(specs: Specs, config: RunConfig) -> PruneSettings:
-    """specs `pruning` overridden by --sparsity, --prune_epochs and --prune_policy."""
-    block = specs.block("pruning")
-    final = config.sparsity if config.sparsity is not None else specs.setting(
-        "pruning", "final_sparsity", 0.5, float, 0.0, 0.99)
-    initial = min(specs.setting("pruning", "initial_sparsity", 0.0, float, 0.0, 0.99), final)
-    epochs = config.prune_epochs if config.prune_epochs is not None else specs.setting(
-        "pruning", "epochs", DEFAULT_EPOCHS, int, 1, 1000)
-    policy = config.prune_policy or block.get("policy")
-    if policy not in (None, "xnnpack"):
-        raise ModelError(f"unknown pruning policy {policy!r}", 'use "xnnpack" or leave it out', specs.path)
-    return PruneSettings(initial, final, epochs, policy)
 
 
 def _targets(specs: Specs, y: np.ndarray) -> np.ndarray:
@@ -206,17 +161,17 @@ def freeze_batch_norm(keras_model: Any) -> int:
     return frozen
 
 
-def _fine_tune(model: Any, specs: Specs, data: SplitDataset, settings: TrainingSettings, epochs: int,
-               callbacks: list[Any], learning_rate_scale: float = 1.0, settled: int = 1) -> None:
-    """Fit on the fine-tuning rows for at most `epochs`, stopping early on the validation rows once
-    `settled` epochs are done, and keep the best weights seen from then on."""
+def _fine_tune(model: Any, specs: Specs, data: SplitDataset, settings: TrainingSettings, schedule: Schedule) -> None:
+    """Fit on the fine-tuning rows for at most `schedule.epochs`, stopping early on the validation
+    rows once `schedule.settled` epochs are done, and keep the best weights seen from then on."""
     seed_everything()
     x, y, x_val, y_val = fine_tuning_split(specs, data)
-    model.compile(optimizer=_OPTIMIZERS[settings.optimizer](settings.learning_rate * learning_rate_scale),
-                  loss=settings.loss)
+    rate = settings.learning_rate * schedule.learning_rate_scale
+    model.compile(optimizer=_OPTIMIZERS[settings.optimizer](rate), loss=settings.loss)
+    epochs = schedule.epochs
     try:
         model.fit(x, y, validation_data=(x_val, y_val), epochs=epochs, batch_size=settings.batch_size, verbose=0,
-                  shuffle=True, callbacks=[*callbacks, _BestOnValidation(settled, PATIENCE),
+                  shuffle=True, callbacks=[*schedule.callbacks, _BestOnValidation(schedule.settled, PATIENCE),
                                            _EpochProgress("fine-tuning", epochs)])
     except (ValueError, TypeError) as exc:
         raise ModelError(f"fine-tuning failed ({first_line(exc)})",
@@ -243,8 +198,9 @@ def prune(keras_model: Any, specs: Specs, data: SplitDataset, settings: PruneSet
         raise ModelError(f"cannot prune this model: {reason}", fix, specs.path) from None
     # the schedule reaches the final sparsity over `epochs`; up to RECOVERY_EPOCHS more let the pruned
     # model recover, stopping early on the validation rows
-    _fine_tune(wrapped, specs, data, training, settings.epochs + RECOVERY_EPOCHS,
-               [tfmot.sparsity.keras.UpdatePruningStep()], settled=settings.epochs)
+    _fine_tune(wrapped, specs, data, training, Schedule(settings.epochs + RECOVERY_EPOCHS,
+                                                        (tfmot.sparsity.keras.UpdatePruningStep(),),
+                                                        settled=settings.epochs))
     return tfmot.sparsity.keras.strip_pruning(wrapped)
 
 
@@ -295,7 +251,7 @@ def cluster(keras_model: Any, specs: Specs, data: SplitDataset, clusters: int, e
         raise ModelError(f"cannot cluster this model: {first_line(exc, 200)}",
                          "cluster a model built from standard Keras layers", specs.path) from None
     # A lower learning rate keeps the centroids from drifting far from the trained weights.
-    _fine_tune(wrapped, specs, data, training, epochs, [], learning_rate_scale=0.1)
+    _fine_tune(wrapped, specs, data, training, Schedule(epochs, learning_rate_scale=0.1))
     return tfmot.clustering.keras.strip_clustering(wrapped)
 
 
@@ -338,11 +294,11 @@ def quantization_aware(keras_model: Any, specs: Specs, data: SplitDataset, train
         raise ModelError(f"quantization-aware training cannot wrap this model ({first}); float layers: "
                          f"{', '.join(floating) or 'none'}", "use --PTQ instead of --QAT", specs.path) from None
     epochs = specs.setting("qat", "epochs", DEFAULT_EPOCHS, int, 1, 1000)
-    _fine_tune(model, specs, data, training, epochs, [], learning_rate_scale=0.1)
+    _fine_tune(model, specs, data, training, Schedule(epochs, learning_rate_scale=0.1))
     return model, aware, floating
 
 
-def optimize(model: LoadedModel, specs: Specs, data: SplitDataset, config: RunConfig) -> OptimizedModel:
+def optimize(model: LoadedModel, specs: Specs, data: SplitDataset, config: OptimizeRequest) -> OptimizedModel:
     """Apply the optimizations the flags ask for, in order, to a Keras 2 copy of the model."""
     keras_model = model.keras
     if not model.is_keras2:

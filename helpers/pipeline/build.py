@@ -20,6 +20,7 @@ from helpers.errors import ModelError
 from helpers.frontend import unroll
 from helpers.frontend.model_loader import LoadedModel
 from helpers.frontend.optimize import OptimizedModel, optimize
+from helpers.frontend.optimize_settings import OptimizeRequest
 from helpers.frontend.tf_runtime import quiet_tensorflow, seed_everything
 from helpers.native_output import set_verbose
 from helpers.pipeline import twins
@@ -104,6 +105,13 @@ def _unrolled_retry(runner: VariantRunner, plan: VariantPlan, model: LoadedModel
                                                                               recurrent_unrolled=note)))
 
 
+def optimize_request(config: RunConfig) -> OptimizeRequest:
+    """The optimization flags, for frontend/optimize (which never reads the whole config)."""
+    return OptimizeRequest(prune=config.prune, sparsity=config.sparsity, sparsity_auto=config.sparsity_auto,
+                           prune_epochs=config.prune_epochs, prune_policy=config.prune_policy,
+                           cluster=config.cluster, qat=config.qat, max_drop=config.max_drop)
+
+
 def build_all(config: RunConfig, specs: Specs, model: LoadedModel, data: SplitDataset, staging: Path,
               timings: Timings) -> list[VariantResult]:
     """Reference row first, then one row per TFLite variant (and twin).
@@ -125,7 +133,7 @@ def build_all(config: RunConfig, specs: Specs, model: LoadedModel, data: SplitDa
                      if r.report.name == "float32" and r.measurement is not None else r for r in built]
         return results + built
     with timings.phase("optimize"):  # first: a model the optimization cannot handle fails before other work
-        optimized = optimize(model, specs, data, config)
+        optimized = optimize(model, specs, data, optimize_request(config))
     results += _build_plans(runner, run_plan.from_original, model, None, run_plan)
     with timings.phase("evaluate"):
         results.append(VariantResult(report=keras_row(optimized.model, specs, data, optimized)))

@@ -94,8 +94,8 @@ def lut_twin(runner: VariantRunner, base: VariantResult,
     with runner.timings.phase("convert"):
         compressed = lut_compression.compress_model(content, plan)
     if len(compressed) >= len(content):
-        return NotApplied(f"LUT compression would not shrink this model ({len(content):,} -> "
-                          f"{len(compressed):,} bytes: tables and alignment outweigh the saving on so few weights)"), None
+        return NotApplied(f"LUT compression would not shrink this model ({len(content):,} -> {len(compressed):,} "
+                          "bytes: tables and alignment outweigh the saving on so few weights)"), None
     twin_plan = lut_plan(base.tflite.plan, plan.bits)
     log.info("converting %s (LUT compression of %s)", twin_plan.name, base.tflite.plan.name)
     tflite = TfliteModel(plan=twin_plan, content=compressed, info=inspect_tflite(compressed))

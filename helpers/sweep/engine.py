@@ -127,12 +127,45 @@ class Progress:
                 f"{self.failed} failed{left}")
 
 
+def _connect(jobs: int, scheduler: str | None) -> tuple[Any, Any]:
+    """A client on the given scheduler, or on a local cluster of `jobs` threads (returned to close)."""
+    from dask.distributed import Client, LocalCluster
+
+    cluster = None
+    if scheduler is None:
+        # Threads are enough: each task waits on its own main.py process.
+        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=False, dashboard_address=None)
+    try:
+        return Client(cluster if cluster is not None else scheduler, timeout="30s"), cluster
+    except (OSError, TimeoutError, ValueError) as error:
+        if cluster is not None:
+            cluster.close()
+        raise ConfigError(f"cannot reach the Dask scheduler {scheduler or 'of the local cluster'} "
+                          f"({type(error).__name__}: {str(error)[:120]})",
+                          "start one with `dask scheduler` and workers with `dask worker tcp://HOST:8786`, "
+                          "or drop --scheduler to use a local cluster") from None
+
+
+def _result_row(future: Any, task: Task, store: ResultStore, unsaved: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A finished task's row, kept in the store; a task its worker lost is a failed row not kept."""
+    try:
+        row = future.result()
+        store.save(task.key, task.combination, row)
+    except Exception as error:
+        # The worker, not the combination, failed (lost, out of memory, cannot import the
+        # project): a failed row now, not kept, so a rerun tries it again.
+        said = " ".join(str(error).split())[:300]
+        row = {**combination_columns(task), "error": f"the task failed on its worker: {type(error).__name__}: {said}"}
+        unsaved[task.key] = row
+    return row
+
+
 def run_tasks(tasks: list[Task], store: ResultStore, jobs: int, scheduler: str | None,
               on_result: Callable[[Task, dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
     """Every task not already in the store, on the cluster; returns every task's row, in task order.
 
     Ctrl-C cancels what is running and re-raises: what finished is in the store already."""
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import as_completed
 
     pending = [task for task in tasks if not store.has(task.key)]
     unsaved: dict[str, dict[str, Any]] = {}
@@ -140,53 +173,33 @@ def run_tasks(tasks: list[Task], store: ResultStore, jobs: int, scheduler: str |
     if reused:
         log.info("sweep: %d of %d combinations already done (kept in %s), %d to run", reused, len(tasks),
                  store.folder, len(pending))
-    if pending:
-        cluster = None
-        if scheduler is None:
-            # Threads are enough: each task waits on its own main.py process.
-            cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=False, dashboard_address=None)
-        try:
-            client = Client(cluster if cluster is not None else scheduler, timeout="30s")
-        except (OSError, TimeoutError, ValueError) as error:
-            if cluster is not None:
-                cluster.close()
-            raise ConfigError(f"cannot reach the Dask scheduler {scheduler or 'of the local cluster'} "
-                              f"({type(error).__name__}: {str(error)[:120]})",
-                              "start one with `dask scheduler` and workers with `dask worker tcp://HOST:8786`, "
-                              "or drop --scheduler to use a local cluster") from None
-        try:
-            workers = len(client.scheduler_info().get("workers", {})) or jobs
-            progress = Progress(total=len(pending), started=time.monotonic())
-            futures = {client.submit(run_task, task, key=f"combination-{task.key}", pure=False): task
-                       for task in pending}
-            completed = as_completed(list(futures))
-            for future in completed:
-                task = futures[future]
-                try:
-                    row = future.result()
-                    store.save(task.key, task.combination, row)
-                except Exception as error:
-                    # The worker, not the combination, failed (lost, out of memory, cannot import the
-                    # project): a failed row now, not kept, so a rerun tries it again.
-                    said = " ".join(str(error).split())[:300]
-                    row = {**combination_columns(task),
-                           "error": f"the task failed on its worker: {type(error).__name__}: {said}"}
-                    unsaved[task.key] = row
-                progress.done += 1
-                progress.failed += 1 if row.get("error") else 0
-                running = min(workers, len(pending) - progress.done)
-                log.info("%s  %s %s: %s", progress.line(running), task.model, task.combination.label(),
-                         row.get("error") or _metric_text(row))
-                if on_result is not None:
-                    on_result(task, row)
-        except KeyboardInterrupt:
-            for future in futures:
-                future.cancel()
-            raise
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+    if not pending:
+        return [store.load(task.key) for task in tasks]
+    client, cluster = _connect(jobs, scheduler)
+    futures: dict[Any, Task] = {}
+    try:
+        workers = len(client.scheduler_info().get("workers", {})) or jobs
+        progress = Progress(total=len(pending), started=time.monotonic())
+        futures = {client.submit(run_task, task, key=f"combination-{task.key}", pure=False): task
+                   for task in pending}
+        for future in as_completed(list(futures)):
+            task = futures[future]
+            row = _result_row(future, task, store, unsaved)
+            progress.done += 1
+            progress.failed += 1 if row.get("error") else 0
+            running = min(workers, len(pending) - progress.done)
+            log.info("%s  %s %s: %s", progress.line(running), task.model, task.combination.label(),
+                     row.get("error") or _metric_text(row))
+            if on_result is not None:
+                on_result(task, row)
+    except KeyboardInterrupt:
+        for future in futures:
+            future.cancel()
+        raise
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
     return [unsaved[task.key] if task.key in unsaved else store.load(task.key) for task in tasks]
 
 
