@@ -157,10 +157,11 @@ def diabetes_dir(tmp_path_factory) -> Path:
     return write_model_dir(tmp_path_factory.mktemp("models") / "diabetes", model, specs, frame)
 
 
-def run_main(*args: str, cwd: Path = ROOT, timeout: int = 900) -> subprocess.CompletedProcess:
-    """main.py in a fresh process, as a user runs it."""
+def run_main(*args: str, cwd: Path = ROOT, timeout: int = 900, script: Path = ROOT / "main.py",
+             script_args: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """main.py in a fresh process, as a user runs it (`script`: a wrapper that runs main.py)."""
     env = dict(os.environ, PYTHONHASHSEED="0")
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=cwd, capture_output=True,
+    return subprocess.run([sys.executable, str(script), *script_args, *args], cwd=cwd, capture_output=True,
                           text=True, env=env, timeout=timeout)
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from helpers.config import RunConfig
 from helpers.core.dataset import SplitDataset
+from helpers.core.details import Optimization
 from helpers.core.results import VariantReport
 from helpers.core.specs import Specs
 from helpers.errors import ConfigError
@@ -73,7 +74,8 @@ def keras_row(model: LoadedModel, specs: Specs, data: SplitDataset,
                          quantization="None", pruned=bool(lineage and lineage.pruned),
                          qat=bool(lineage and lineage.qat), clustered=bool(lineage and lineage.clustered),
                          metrics=compute_metrics(outputs, data.evaluation.y, specs), size_bytes=None,
-                         evaluation="keras (float32)", optimization=optimized.details() if optimized else {})
+                         evaluation="keras (float32)",
+                         optimization=optimized.details() if optimized else Optimization())
 
 
 def layout_details(model: LoadedModel, specs: Specs) -> dict[str, Any]:

@@ -26,7 +26,8 @@ def _require_targets() -> None:
 def _shared_export(tmp_path_factory, name: str, *args: str) -> Path:
     """One run per test session, shared by both pytest-xdist workers: the first to get here runs
     it under a lock, the other waits and reads the same export (whichever worker pytest sends
-    these tests to, the run and the library build happen once)."""
+    these tests to, the run and the library build happen once). The run records every file it
+    writes in <export>.writes (tests/count_writes.py)."""
     _require_targets()
     base = tmp_path_factory.getbasetemp()
     shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "targets-shared"
@@ -35,8 +36,11 @@ def _shared_export(tmp_path_factory, name: str, *args: str) -> Path:
     with open(shared / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (export / "report.json").is_file():
+            writes = shared / f"{name}.writes"
+            writes.unlink(missing_ok=True)
             result = run_main(*args, "-e", "--export_dir", str(export), "--tflm_dir", str(TFLM_DIR),
-                              "--target", ALL_TARGETS, timeout=2400)
+                              "--target", ALL_TARGETS, timeout=2400, script=ROOT / "tests" / "count_writes.py",
+                              script_args=(str(writes),))
             assert result.returncode == 0, result.stderr[-2000:]
     return export
 
@@ -54,6 +58,25 @@ def lstm_targets(tmp_path_factory) -> Path:
     # --max_drop 10: the shipped LSTM's int8 loses 6.6% MAE (README, "The shipped LSTM")
     return _shared_export(tmp_path_factory, "co2", "--input_dir", str(ROOT / "models/co2_lstm"), "--PTQ",
                           "-q", "int8", "--max_drop", "10")
+
+
+def test_every_exported_file_is_written_once(digits_targets):
+    """The checks (toolchains, targets, the arena proof, MicroPython) run on scratch copies; each
+    variant's folder is written once, after them, and the export is then moved into place."""
+    def in_staging(path: str) -> str | None:  # the path inside the staging folder, else None
+        parts = Path(path).parts
+        starts = [i for i, part in enumerate(parts) if part.startswith(".digits.partial-")]
+        return str(Path(*parts[starts[0] + 1:])) if starts else None
+
+    relative = [name for name in map(in_staging, (digits_targets.parent / "digits.writes").read_text().splitlines())
+                if name]
+    counts = {name: relative.count(name) for name in set(relative)}
+    assert counts and max(counts.values()) == 1, {name: n for name, n in counts.items() if n > 1}
+    # every file of the export came from those writes (or from mpy-cross and the plots: none here)
+    exported = {str(p.relative_to(digits_targets)) for p in digits_targets.rglob("*") if p.is_file()}
+    assert exported - set(counts) <= {"report.json", "report.md"} | {n for n in exported if n.endswith(".mpy")}
+    assert {"int8/digits_cnn_model_data.h", "int8/specs.json", "int8/TARGETS.md", "int8/digits_cnn_infer.py"} <= \
+        set(counts)
 
 
 def _variant(export: Path, name: str) -> dict:
