@@ -63,9 +63,28 @@ class Requantization:
 
 
 @dataclass(frozen=True)
-class FullyConnectedInt8(Step):
+class Unary(Step):
+    """A step that reads one tensor and writes another."""
+
     x: Operand
     y: int
+
+
+@dataclass(frozen=True)
+class Binary(Step):
+    """A step that reads two tensors, each broadcast to the output through an index map when it is
+    smaller (None: the output's shape), and writes `count` elements."""
+
+    x1: Operand
+    x1_index: Const | None
+    x2: Operand
+    x2_index: Const | None
+    y: int
+    count: int
+
+
+@dataclass(frozen=True)
+class FullyConnectedInt8(Unary):
     weights: Const            # int8 [n_out, n_in]
     bias: Const               # int32 [n_out]
     quant: Requantization
@@ -75,9 +94,7 @@ class FullyConnectedInt8(Step):
 
 
 @dataclass(frozen=True)
-class FullyConnectedFloat(Step):
-    x: Operand
-    y: int
+class FullyConnectedFloat(Unary):
     weights: Const            # float32 [n_out, n_in]
     bias: Const
     batches: int
@@ -88,10 +105,8 @@ class FullyConnectedFloat(Step):
 
 
 @dataclass(frozen=True)
-class ConvInt8(Step):
+class ConvInt8(Unary):
     depthwise: bool
-    x: Operand
-    y: int
     weights: Const            # int8 [out_c, k_h, k_w, in_c] (depthwise: [1, k_h, k_w, out_c])
     bias: Const
     quant: Requantization
@@ -99,10 +114,8 @@ class ConvInt8(Step):
 
 
 @dataclass(frozen=True)
-class ConvFloat(Step):
+class ConvFloat(Unary):
     depthwise: bool
-    x: Operand
-    y: int
     weights: Const
     bias: Const
     geometry: ConvGeometry
@@ -111,31 +124,25 @@ class ConvFloat(Step):
 
 
 @dataclass(frozen=True)
-class PoolInt8(Step):
+class PoolInt8(Unary):
     average: bool
-    x: Operand
-    y: int
     geometry: PoolGeometry
     act_min: int
     act_max: int
 
 
 @dataclass(frozen=True)
-class PoolFloat(Step):
+class PoolFloat(Unary):
     average: bool
-    x: Operand
-    y: int
     geometry: PoolGeometry
     act_min: float
     act_max: float
 
 
 @dataclass(frozen=True)
-class SoftmaxInt8(Step):
+class SoftmaxInt8(Unary):
     """Output scale 1/256, zero point -128; the exp tables indexed by the distance to the row's max."""
 
-    x: Operand
-    y: int
     rows: int
     depth: int
     exp_table: Const          # int32 [256], Q0.31
@@ -143,18 +150,14 @@ class SoftmaxInt8(Step):
 
 
 @dataclass(frozen=True)
-class SoftmaxFloat(Step):
-    x: Operand
-    y: int
+class SoftmaxFloat(Unary):
     rows: int
     depth: int
     beta: float
 
 
 @dataclass(frozen=True)
-class QuantizeFloatToInt8(Step):
-    x: Operand
-    y: int
+class QuantizeFloatToInt8(Unary):
     count: int
     scale: float
     zero_point: int
@@ -163,9 +166,7 @@ class QuantizeFloatToInt8(Step):
 
 
 @dataclass(frozen=True)
-class RequantizeInt8(Step):
-    x: Operand
-    y: int
+class RequantizeInt8(Unary):
     count: int
     input_zero_point: int
     multiplier: int
@@ -176,44 +177,31 @@ class RequantizeInt8(Step):
 
 
 @dataclass(frozen=True)
-class DequantizeInt8(Step):
-    x: Operand
-    y: int
+class DequantizeInt8(Unary):
     count: int
     scale: float
     zero_point: int
 
 
 @dataclass(frozen=True)
-class Gather(Step):
+class Gather(Unary):
     """y[i] = x[index[i]], or `pad` where index[i] is -1 (PAD, STRIDED_SLICE, SPLIT, UNPACK)."""
 
-    x: Operand
-    y: int
     index: Const              # int32, one per output element
     pad: int | float          # int8 tensors: the raw byte (0..255)
 
 
 @dataclass(frozen=True)
-class Scatter(Step):
+class Scatter(Unary):
     """y[index[i]] = x[i] (one input of a CONCATENATION)."""
 
-    x: Operand
-    y: int
     index: Const
 
 
 @dataclass(frozen=True)
-class AddInt8(Step):
-    """ADD (sign 1) or SUB (sign -1) of int8 tensors, TFLM's add_common/sub_common arithmetic; an
-    index map broadcasts an input that is smaller than the output (None: same shape)."""
+class AddInt8(Binary):
+    """ADD (sign 1) or SUB (sign -1) of int8 tensors, TFLM's add_common/sub_common arithmetic."""
 
-    x1: Operand
-    x1_index: Const | None
-    x2: Operand
-    x2_index: Const | None
-    y: int
-    count: int
     input1_offset: int
     input2_offset: int
     input1_multiplier: int
@@ -229,13 +217,7 @@ class AddInt8(Step):
 
 
 @dataclass(frozen=True)
-class MulInt8(Step):
-    x1: Operand
-    x1_index: Const | None
-    x2: Operand
-    x2_index: Const | None
-    y: int
-    count: int
+class MulInt8(Binary):
     input1_offset: int
     input2_offset: int
     output_multiplier: int
@@ -246,42 +228,30 @@ class MulInt8(Step):
 
 
 @dataclass(frozen=True)
-class BinaryFloat(Step):
+class BinaryFloat(Binary):
     kind: str                 # "add", "sub" or "mul"
-    x1: Operand
-    x1_index: Const | None
-    x2: Operand
-    x2_index: Const | None
-    y: int
-    count: int
     act_min: float
     act_max: float
 
 
 @dataclass(frozen=True)
-class LookupInt8(Step):
+class LookupInt8(Unary):
     """An int8 elementwise op (LOGISTIC, TANH) tabulated for the 256 inputs, indexed by the raw byte."""
 
-    x: Operand
-    y: int
     count: int
     table: Const              # uint8 [256]
 
 
 @dataclass(frozen=True)
-class UnaryFloat(Step):
+class UnaryFloat(Unary):
     kind: str                 # "logistic" or "tanh"
-    x: Operand
-    y: int
     count: int
 
 
 @dataclass(frozen=True)
-class MeanInt8(Step):
+class MeanInt8(Unary):
     """groups[j]: the input positions averaged into output j."""
 
-    x: Operand
-    y: int
     groups: Const             # int32 [outputs, count]
     input_zero_point: int
     multiplier: int
@@ -290,9 +260,7 @@ class MeanInt8(Step):
 
 
 @dataclass(frozen=True)
-class MeanFloat(Step):
-    x: Operand
-    y: int
+class MeanFloat(Unary):
     groups: Const
 
 
@@ -348,9 +316,7 @@ class LstmState:
 
 
 @dataclass(frozen=True)
-class LstmInt8(Step):
-    x: Operand
-    y: int
+class LstmInt8(Unary):
     gates: tuple[LstmGate, ...]          # GATE_ORDER
     gate_quant: tuple[LstmGateQuant, ...]
     cell_quant: LstmCellQuant
@@ -358,9 +324,7 @@ class LstmInt8(Step):
 
 
 @dataclass(frozen=True)
-class LstmFloat(Step):
-    x: Operand
-    y: int
+class LstmFloat(Unary):
     gates: tuple[LstmGate, ...]
     cell_sigmoid: bool
     clip: float
