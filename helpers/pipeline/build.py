@@ -33,7 +33,7 @@ from helpers.pipeline.reference import (
     reference_row,
     with_reference_difference,
 )
-from helpers.pipeline.variants import VariantResult, VariantRunner
+from helpers.pipeline.variants import VariantResult, VariantRunner, VariantSettings
 from helpers.render.variant_folder import FolderSettings
 from helpers.targets.bench import TargetBench
 
@@ -125,7 +125,8 @@ def build_all(config: RunConfig, specs: Specs, model: LoadedModel, data: SplitDa
     folder = FolderSettings(export_firmware=config.export, source=model.path.name,
                             layout=layout_details(model, specs), evaluation_rows=len(data.evaluation))
     bench = TargetBench.create(config.tflm_dir, config.targets, config.mcu_mhz)
-    runner = VariantRunner(config, specs, in_model_layout(model, data), staging, folder, timings, bench)
+    runner = VariantRunner(VariantSettings.of(config), specs, in_model_layout(model, data), staging, folder, timings,
+                           bench)
     if not run_plan.lineage.optimized:
         built = _build_plans(runner, run_plan.from_original, model, None, run_plan)
         if reference_outputs is not None:

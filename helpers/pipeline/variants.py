@@ -47,10 +47,29 @@ class VariantResult:
     measurement: Measurement | None = None
 
 
+@dataclass(frozen=True)
+class VariantSettings:
+    """The flags the variants of a run share (the facade derives them from the run's config)."""
+
+    skip_firmware_checks: bool = False
+    allow_select_ops: bool = False
+    strip: bool = False
+    cluster: int | None = None                 # the LUT twin's table size
+    keep_float: tuple[str, ...] = ()           # --keep_float layers, or ("auto",)
+    plot_results: bool = False                 # the debugger's per-layer tables and plots
+
+    @classmethod
+    def of(cls, config: RunConfig) -> "VariantSettings":
+        return cls(skip_firmware_checks=config.skip_firmware_checks, allow_select_ops=config.allow_select_ops,
+                   strip=config.strip, cluster=config.cluster,
+                   keep_float=tuple(config.keep_float),
+                   plot_results=config.plot_results)
+
+
 class VariantRunner:
     """Runs plans through build -> measure -> verify -> render for one run (the settings they share)."""
 
-    def __init__(self, config: RunConfig, specs: Specs, data: SplitDataset, staging: Path,
+    def __init__(self, config: VariantSettings, specs: Specs, data: SplitDataset, staging: Path,
                  folder: FolderSettings, timings: Timings, bench: TargetBench | None = None) -> None:
         self.config, self.specs, self.data, self.staging = config, specs, data, staging
         self.folder, self.timings, self.bench = folder, timings, bench
