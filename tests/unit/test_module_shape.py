@@ -88,3 +88,20 @@ def test_no_module_over_400_lines():
     long = {str(p.relative_to(ROOT)): n for p in HELPERS.rglob("*.py")
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
     assert long == {}
+
+
+def _functions(path: Path):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = node.args
+            params = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs if a.arg not in ("self", "cls")]
+            yield node.name, node.end_lineno - node.lineno + 1, len(params)
+
+
+def test_no_function_over_60_lines_or_7_parameters_outside_the_device_kernels():
+    # micropython/device/ is pasted into the engine and compiled by viper, whose functions cannot
+    # unpack a structure without allocating: flat parameter lists are its speed reason.
+    found = [(str(path.relative_to(ROOT)), name, lines, params)
+             for path in HELPERS.rglob("*.py") if "device" not in path.parts
+             for name, lines, params in _functions(path) if lines > 60 or params > 7]
+    assert found == []
