@@ -63,6 +63,13 @@ class BudgetError(PipelineError):
     exit_code = 3
 
 
+class CheckNotRunError(PipelineError):
+    """A firmware check could not run because the tool's own build failed (TFLM's library, a broken
+    toolchain): the export is written, nothing is said about the model, and the exit code says so."""
+
+    exit_code = 4
+
+
 def first_line(exc: BaseException, limit: int = 160) -> str:
     """The first non-empty line of an exception's message (its type name when it has none),
     cut to `limit` characters: how a dependency's error is quoted inside a one-line message."""

@@ -13,6 +13,7 @@ class Status(StrEnum):
     PASS = "pass"
     FAIL = "fail"                   # it ran, and the outputs or the run were wrong
     BUILD_FAILED = "build_failed"   # the variant's own program did not compile or link
+    NOT_BUILT = "not_built"         # the tool's own build (TFLM's library, the toolchain) failed: no verdict
     NOT_CHECKED = "not_checked"     # nothing ran (no tool, no tree, a flag): the reason says why
     UNSUPPORTED = "unsupported"     # the variant has an op the engine lacks: no engine to check
 

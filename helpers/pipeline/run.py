@@ -13,13 +13,14 @@ import numpy as np
 from helpers import workers
 from helpers.config import RunConfig
 from helpers.convert import zygote
+from helpers.core.checks import Status
 from helpers.core.dataset import SplitDataset, load_dataset, locate_dataset, split_dataset
 from helpers.core.paths import DEFAULT_EXPORT_ROOT
 from helpers.core.results import RunReport, VariantReport, with_deltas
 from helpers.core.specs import Specs, Task, load_specs
 from helpers.core.timings import Timings
 from helpers.emit.identifiers import identifier
-from helpers.errors import PipelineError, VariantFailedError
+from helpers.errors import CheckNotRunError, PipelineError, VariantFailedError
 from helpers.measure import budgets, tolerance
 from helpers.measure.metrics import primary_metric
 from helpers.native_output import native_stderr_silenced, set_verbose
@@ -211,6 +212,13 @@ def check_outcome(summary: RunSummary, config: RunConfig) -> None:
         built = [v.name for v in variants if v.is_built_tflite]
         raise VariantFailedError(f"the variant asked for, {final.name}, could not be built: {final.error}",
                                  f"the export holds the others: use {built[-1]}" if built else "see report.md")
+    not_built = [(v.name, r) for v in variants for r in v.firmware.targets or () if r.status is Status.NOT_BUILT]
+    if not_built:
+        result = not_built[0][1]
+        raise CheckNotRunError(f"the self-test could not be built on {result.target} (the tool's own build, not the "
+                               f"model: {result.message}); {len(not_built)} self-test(s) unchecked, the export is "
+                               "written", "fix the toolchain or delete the cache ($MCU_DEPLOY_CACHE or "
+                               "~/.cache/mcu-deploy) and run again")
     tolerance.check_final(variants, tolerance.tolerance_for(summary.report.primary_metric, config.max_drop))
     budgets.check_final(variants, config.flash_budget, config.ram_budget)
 

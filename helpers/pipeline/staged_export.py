@@ -2,11 +2,17 @@
 
 A run that fails or is interrupted leaves the previous export exactly as it was and no
 partial one: the staging directory is removed, and the destination is only replaced by a
-rename once every file is written.
+rename once every file is written. A run that is killed (SIGKILL, the OOM killer, a CI timeout)
+cannot remove its staging directory, so every run holds a lock on a file beside it,
+`.NAME.run-S.lock` for `.NAME.partial-S` (and `.NAME.old-S` during a two-rename swap), from
+before the directory exists until after it is gone; a run starting removes every such folder
+whose lock nobody holds, and never one of a live concurrent run.
 """
 from __future__ import annotations
 
 import ctypes
+import fcntl
+import logging
 import os
 import shutil
 import sys
@@ -15,6 +21,8 @@ from pathlib import Path
 from types import TracebackType
 
 from helpers.errors import ExportError
+
+log = logging.getLogger("mcu_deploy")
 
 
 def check_destination(destination: Path, model_dir: Path) -> None:
@@ -61,14 +69,61 @@ def _exchange(first: Path, second: Path) -> bool:
 _RENAME_EXCHANGE = 2
 
 
+def _lock_name(destination: Path, suffix: str) -> Path:
+    return destination.parent / f".{destination.name}.run-{suffix}.lock"
+
+
+def _suffix(folder: Path, destination: Path) -> str:
+    """S of `.NAME.partial-S` / `.NAME.old-S` / `.NAME.run-S.lock`."""
+    name = folder.name
+    for prefix in (f".{destination.name}.partial-", f".{destination.name}.old-", f".{destination.name}.run-"):
+        if name.startswith(prefix):
+            return name[len(prefix):].removesuffix(".lock")
+    return name
+
+
+def _held(lock: Path) -> bool:
+    """Whether a live run holds this lock (a missing lock file: nobody does)."""
+    try:
+        fd = os.open(lock, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases the lock, if this probe took it
+    return False
+
+
 def recover_interrupted_swap(destination: Path) -> None:
     """Put back the previous export if a run died between the two renames of the fallback swap
-    (the destination is gone and a `.NAME.old-*` folder holds it)."""
+    (the destination is gone and a `.NAME.old-*` folder whose run is dead holds it)."""
     if destination.exists():
         return
-    backups = sorted(destination.parent.glob(f".{destination.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    backups = sorted((p for p in destination.parent.glob(f".{destination.name}.old-*")
+                      if not _held(_lock_name(destination, _suffix(p, destination)))),
+                     key=lambda p: p.stat().st_mtime)
     if backups:
         backups[-1].rename(destination)
+
+
+def remove_stale_staging(destination: Path) -> list[str]:
+    """Remove the staging and backup folders (and lock files) of runs that died; returns their names."""
+    parent = destination.parent
+    removed = []
+    candidates = [*parent.glob(f".{destination.name}.partial-*"), *parent.glob(f".{destination.name}.old-*")]
+    for folder in sorted(candidates):
+        if folder.is_dir() and not _held(_lock_name(destination, _suffix(folder, destination))):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    for lock in parent.glob(f".{destination.name}.run-*.lock"):
+        suffix = _suffix(lock, destination)
+        alone = not any(parent.joinpath(f".{destination.name}.{kind}-{suffix}").exists() for kind in ("partial", "old"))
+        if alone and not _held(lock):
+            lock.unlink(missing_ok=True)
+    return removed
 
 
 class StagedExport:
@@ -81,25 +136,52 @@ class StagedExport:
     def __init__(self, destination: Path) -> None:
         self.destination = destination.resolve()
         self.staging: Path | None = None
+        self._lock: tuple[int, Path] | None = None
+        self._suffix = ""
 
     def __enter__(self) -> Path:
         try:
             self.destination.parent.mkdir(parents=True, exist_ok=True)
+            self._take_lock()
             recover_interrupted_swap(self.destination)
-            self.staging = Path(tempfile.mkdtemp(prefix=f".{self.destination.name}.partial-",
-                                                 dir=self.destination.parent))
+            removed = remove_stale_staging(self.destination)
+            if removed:
+                log.info("removed what killed runs left beside the export: %s", ", ".join(removed))
+            self.staging = self.destination.parent / f".{self.destination.name}.partial-{self._suffix}"
+            self.staging.mkdir()
         except OSError as exc:
+            self._release()
             raise ExportError(f"cannot create the export directory ({exc.strerror})",
                               "choose a writable --export_dir", self.destination) from None
         return self.staging
 
+    def _take_lock(self) -> None:
+        """The run's lock, taken before its staging folder exists (so no other run ever sees the
+        folder unlocked while this run lives)."""
+        fd, name = tempfile.mkstemp(prefix=f".{self.destination.name}.run-", suffix=".lock",
+                                    dir=self.destination.parent)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        self._lock = (fd, Path(name))
+        self._suffix = _suffix(Path(name), self.destination)
+
+    def _release(self) -> None:
+        """After the staging folder is gone: the lock file removed, then the lock let go."""
+        if self._lock is not None:
+            fd, path = self._lock
+            path.unlink(missing_ok=True)
+            os.close(fd)
+            self._lock = None
+
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         assert self.staging is not None
-        if exc_type is not None:  # failure or Ctrl-C: drop the partial export, keep the old one
-            shutil.rmtree(self.staging, ignore_errors=True)
-            return
-        self._replace()
+        try:
+            if exc_type is not None:  # failure or Ctrl-C: drop the partial export, keep the old one
+                shutil.rmtree(self.staging, ignore_errors=True)
+                return
+            self._replace()
+        finally:
+            self._release()
 
     def _replace(self) -> None:
         assert self.staging is not None
@@ -109,8 +191,7 @@ class StagedExport:
         if _exchange(self.staging, self.destination):
             shutil.rmtree(self.staging, ignore_errors=True)  # now holds the previous export
             return
-        previous = Path(tempfile.mkdtemp(prefix=f".{self.destination.name}.old-", dir=self.destination.parent))
-        previous.rmdir()
+        previous = self.destination.parent / f".{self.destination.name}.old-{self._suffix}"
         self.destination.rename(previous)
         try:
             self.staging.rename(self.destination)

@@ -198,7 +198,7 @@ def render_targets_md(context: dict[str, Any], results: tuple[Any, ...], revisio
     return render("TARGETS.md.j2", "TARGETS.md",
                   {**context, "results": rows, "revision": revision[:12], "vectors": vectors, "metric": metric,
                    "failing": [r.target for r in results if r.failed],
-                   "unchecked": [r.target for r in results if r.status == "not_checked"]})
+                   "unchecked": [r.target for r in results if r.status in ("not_checked", "not_built")]})
 
 
 def render_not_for_mcu(specs: Specs, model: TfliteModel, reason: str) -> Rendered:

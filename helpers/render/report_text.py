@@ -112,7 +112,7 @@ def micropython_markdown(report: RunReport) -> list[str]:
             notes.append(f"- `{variant.name}`: {status}: {r.reason}")
     return lines + ([""] + notes if notes else [])
 _STATUS = {Status.PASS: "PASS", Status.FAIL: "FAIL", Status.BUILD_FAILED: "NO BUILD",
-           Status.NOT_CHECKED: "not checked"}
+           Status.NOT_CHECKED: "not checked", Status.NOT_BUILT: "not built"}
 
 
 def _targets_run(report: RunReport) -> list[str]:

@@ -39,7 +39,7 @@ class TargetBench:
     targets: tuple[Target, ...]
     mcu_mhz: float
     cache_root: Path
-    _libraries: dict[str, Library | str] = field(default_factory=dict)   # name -> library, or why none
+    _libraries: dict[str, Library | TargetResult] = field(default_factory=dict)  # name -> library, or why none
 
     @classmethod
     def create(cls, tflm_dir: Path | None, target_names: tuple[str, ...], mcu_mhz: float) -> "TargetBench | None":
@@ -56,17 +56,27 @@ class TargetBench:
                               "or choose --target host", tree.root)
         return cls(tree=tree, targets=targets, mcu_mhz=mcu_mhz, cache_root=default_cache_root())
 
-    def library(self, target: Target) -> Library | str:
-        """The target's library, or why it cannot be built here (asked once per run)."""
+    def library(self, target: Target) -> Library | TargetResult:
+        """The target's library, or the result every self-test gets without one: not checked (a
+        tool is not installed) or not built (make or the cache failed). Asked once per run."""
         if target.name not in self._libraries:
+            base = {"target": target.name, "kernels": target.kernels}
             missing = missing_tools(target)
             if missing:
-                self._libraries[target.name] = missing
+                self._libraries[target.name] = TargetResult(status=Status.NOT_CHECKED, message=missing, **base)
             else:
                 try:
-                    self._libraries[target.name] = open_library(self.tree, target, self.cache_root)
+                    library = open_library(self.tree, target, self.cache_root)
                 except (RecipeError, OSError) as error:
-                    self._libraries[target.name] = str(error)
+                    self._libraries[target.name] = TargetResult(status=Status.NOT_BUILT,
+                                                                message=f"not built: {error}", **base)
+                else:
+                    self._libraries[target.name] = library
+                    if library.rebuilt:
+                        log.warning("warning: %d cached TFLM objects for %s failed their check (truncated or "
+                                    "altered) and are compiled again: %s", len(library.rebuilt), target.name,
+                                    ", ".join(Path(source).name for source in library.rebuilt[:12])
+                                    + (" ..." if len(library.rebuilt) > 12 else ""))
         return self._libraries[target.name]
 
     def check(self, folder: Path, model_id: str, compressed: bool,
@@ -81,8 +91,8 @@ class TargetBench:
                                             **base))
                 continue
             library = self.library(target)
-            if isinstance(library, str):
-                results.append(TargetResult(status=Status.NOT_CHECKED, message=library, **base))
+            if isinstance(library, TargetResult):
+                results.append(library)
                 continue
             with tempfile.TemporaryDirectory(prefix=f"mcu-deploy-{target.name}-") as work:
                 result = run_self_test(library, folder, model_id, Path(work), self.mcu_mhz, arena_bytes)
@@ -135,7 +145,7 @@ def fails_everywhere(results: tuple[TargetResult, ...]) -> bool:
 
 def _passes_in(bench: TargetBench, target: Target, folder: Path, model_id: str, arena: int) -> bool:
     library = bench.library(target)
-    if isinstance(library, str):
+    if isinstance(library, TargetResult):
         return False
     with tempfile.TemporaryDirectory(prefix=f"mcu-deploy-arena-{target.name}-") as work:
         try:

@@ -5,18 +5,26 @@ the link's undefined symbols name what is missing, and the sources that define t
 by their definitions (a line at column 0 that names the function and is not a declaration).
 What that search cannot place is settled by compiling the whole library, once. Objects are keyed
 by the tree's fingerprint, the target and make's flags, so a second run compiles nothing.
+
+The cache checks itself: every object is written to a temporary name and renamed into place,
+then recorded in `manifest.json` (size and SHA-256) under the cache's lock. Opening the library
+verifies the objects against the manifest; one that is truncated, altered or unrecorded (a disk
+fault, a copy interrupted outside the tool, a run killed before it recorded it) is deleted and
+compiled again alone, and the run says which.
 """
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import re
 import subprocess
+import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from helpers.targets.recipe import Recipe, read_recipe
@@ -28,6 +36,11 @@ COMPILE_TIMEOUT_S = 600
 
 class BuildError(Exception):
     """A compile or link failed; the message is the compiler's own first error."""
+
+
+class ToolBuildError(BuildError):
+    """The tool's own part of the build failed (TFLM's library, the archive, a link that misses a
+    library symbol): a fault of the tool or the toolchain, not a verdict on the model."""
 
 
 def default_cache_root() -> Path:
@@ -46,6 +59,9 @@ class Library:
     folder: Path                  # objects/, recipe.json, the lock
     compiled_seconds: float = 0.0  # compile time this run spent (0 when everything was cached)
     compiled_count: int = 0
+    rebuilt: tuple[str, ...] = ()  # cached objects that failed verification at open (compiled again)
+    _manifest: dict = field(default_factory=dict)  # type: ignore[type-arg]
+    _manifest_guard: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def open(cls, tree: TflmTree, target: Target, cache_root: Path) -> "Library":
@@ -55,7 +71,45 @@ class Library:
         flags = hashlib.sha256(repr((recipe.cxxflags, recipe.ccflags, recipe.includes)).encode()).hexdigest()[:10]
         folder = base / flags
         (folder / "objects").mkdir(parents=True, exist_ok=True)
-        return cls(tree=tree, target=target, recipe=recipe, folder=folder)
+        library = cls(tree=tree, target=target, recipe=recipe, folder=folder)
+        library.rebuilt = library.verify()
+        return library
+
+    # ---- the manifest
+    def _manifest_path(self) -> Path:
+        return self.folder / "manifest.json"
+
+    def _read_manifest(self) -> dict[str, list]:  # type: ignore[type-arg]
+        try:
+            data = json.loads(self._manifest_path().read_text(encoding="utf-8"))
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def _write_manifest(self, manifest: dict[str, list]) -> None:  # type: ignore[type-arg]
+        temporary = self._manifest_path().with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        temporary.write_text(json.dumps(manifest, indent=0, sort_keys=True), encoding="utf-8")
+        temporary.replace(self._manifest_path())
+
+    def verify(self) -> tuple[str, ...]:
+        """Delete every cached object the manifest does not vouch for (size and hash); returns the
+        library sources whose objects were deleted (they compile again when a link needs them)."""
+        with self._lock():
+            manifest = self._read_manifest()
+            bad = []
+            for source in self.recipe.sources:
+                path = self.object_path(source)
+                if not path.is_file():
+                    manifest.pop(path.name, None)
+                    continue
+                if manifest.get(path.name) != _fingerprint(path):
+                    path.unlink(missing_ok=True)
+                    manifest.pop(path.name, None)
+                    bad.append(source)
+            for stray in self.folder.glob("objects/*.tmp.o"):  # a compile killed before its rename
+                stray.unlink(missing_ok=True)
+            self._write_manifest(manifest)
+        return tuple(bad)
 
     def object_path(self, source: str) -> Path:
         """Where a library source's object lives (the path flattened: archive members need unique names)."""
@@ -74,12 +128,13 @@ class Library:
             if not missing:
                 return
             started = time.monotonic()
+            self._manifest = self._read_manifest()
             with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
                 errors = [error for error in pool.map(self._compile, missing) if error]
             self.compiled_seconds += time.monotonic() - started
             self.compiled_count += len(missing) - len(errors)
             if errors:
-                raise BuildError(errors[0])
+                raise ToolBuildError(f"TFLM's library: {errors[0]}")
 
     def _compile(self, source: str) -> str | None:
         target = self.object_path(source)
@@ -90,6 +145,10 @@ class Library:
             temporary.unlink(missing_ok=True)
             return f"{source}: {first_error(result.stderr)}"
         temporary.replace(target)
+        # Recorded at once, so a run killed mid-build leaves every finished object usable.
+        with self._manifest_guard:
+            self._manifest[target.name] = _fingerprint(target)
+            self._write_manifest(self._manifest)
         return None
 
     @contextmanager
@@ -127,6 +186,11 @@ class Library:
             self._text_cache = {source: (self.tree.root / source).read_text(errors="replace")
                                 for source in self.recipe.sources}
         return self._text_cache
+
+
+def _fingerprint(path: Path) -> list:  # type: ignore[type-arg]
+    data = path.read_bytes()
+    return [len(data), hashlib.sha256(data).hexdigest()]
 
 
 def first_error(stderr: str) -> str:

@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from helpers.targets.library import COMPILE_TIMEOUT_S, BuildError, Library, first_error
+from helpers.targets.library import COMPILE_TIMEOUT_S, BuildError, Library, ToolBuildError, first_error
 
 HARNESS = Path(__file__).parent / "harness"
 MAX_LINK_ROUNDS = 12
@@ -86,10 +86,10 @@ def link_with_library(library: Library, objects: list[Path], output: Path, map_p
         if not wanted:
             # The definition search could not place a symbol: compile the whole library, once.
             if len(library.compiled()) == len(library.recipe.sources):
-                raise BuildError(f"undefined even with all of TFLM's library: {sorted(undefined)[0][:200]}")
+                raise ToolBuildError(f"undefined even with all of TFLM's library: {sorted(undefined)[0][:200]}")
             wanted = set(library.recipe.sources)
         library.ensure(sorted(wanted))
-    raise BuildError(f"the link still misses symbols after {MAX_LINK_ROUNDS} rounds")
+    raise ToolBuildError(f"the link still misses symbols after {MAX_LINK_ROUNDS} rounds")
 
 
 def _link(library: Library, objects: list[Path], output: Path, map_path: Path) -> set[str]:
@@ -102,7 +102,7 @@ def _link(library: Library, objects: list[Path], output: Path, map_path: Path) -
         archived = subprocess.run([_binutil(recipe.cxx, "ar"), "rcs", str(archive), *members],
                                   capture_output=True, text=True)
         if archived.returncode != 0:
-            raise BuildError(f"archiving TFLM's objects: {first_error(archived.stderr)}")
+            raise ToolBuildError(f"archiving TFLM's objects: {first_error(archived.stderr)}")
         command = [recipe.cxx, *recipe.cxxflags, *map(str, objects), str(archive), *recipe.ldflags,
                    f"-Wl,-Map={map_path}", "-o", str(output), *recipe.libs]
         if library.target.cortex_m:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers.core.checks import Status, TargetResult
-from helpers.targets.library import BuildError, Library
+from helpers.targets.library import BuildError, Library, ToolBuildError
 from helpers.targets.linkmap import read_map
 from helpers.targets.program import compile_self_test
 from helpers.targets.runner import ProgramRun, count_instructions, qemu_available, run_program
@@ -45,6 +45,8 @@ def run_self_test(library: Library, folder: Path, model_id: str, work: Path, mcu
     try:
         build = compile_self_test(library, folder, model_id, work, arena_bytes)
         program = build.link()
+    except ToolBuildError as error:
+        return TargetResult(status=Status.NOT_BUILT, message=f"not built: {error}", **base)
     except BuildError as error:
         return TargetResult(status=Status.BUILD_FAILED, message=str(error), **base)
     built = time.monotonic()
@@ -55,6 +57,8 @@ def run_self_test(library: Library, folder: Path, model_id: str, work: Path, mcu
         try:
             build = compile_self_test(library, folder, model_id, work / "large-arena", RETRY_ARENA_BYTES)
             program = build.link()
+        except ToolBuildError as error:
+            return TargetResult(status=Status.NOT_BUILT, message=f"not built: {error}", **base)
         except BuildError as error:
             return TargetResult(status=Status.BUILD_FAILED, message=str(error), **base)
         run = run_program(target, program.path)

@@ -166,3 +166,42 @@ def test_on_linux_the_swap_is_one_atomic_exchange(tmp_path):
     _write(second, "b")
     assert staged_export._exchange(first, second)
     assert (first / "report.json").read_text() == "b" and (second / "report.json").read_text() == "a"
+
+
+_HOLD_STAGING = """
+import sys, time
+from pathlib import Path
+from helpers.pipeline import staged_export
+with staged_export.StagedExport(Path(sys.argv[1])) as staging:
+    (staging / "report.json").write_text("partial")
+    print(staging, flush=True)
+    time.sleep(60)
+"""
+
+
+def _holder(destination: Path) -> tuple[subprocess.Popen, Path]:
+    child = subprocess.Popen([sys.executable, "-c", _HOLD_STAGING, str(destination)], cwd=str(ROOT),
+                             stdout=subprocess.PIPE, text=True)
+    return child, Path(child.stdout.readline().strip())
+
+
+def test_a_killed_runs_staging_is_removed_by_the_next_run_and_a_live_ones_is_kept(tmp_path):
+    destination = tmp_path / "export"
+    _write(destination, "old")
+    live, live_staging = _holder(destination)
+    killed, killed_staging = _holder(destination)
+    killed.kill()  # SIGKILL: no chance to clean up
+    killed.wait()
+    try:
+        assert killed_staging.is_dir() and live_staging.is_dir()
+        with StagedExport(destination) as staging:
+            assert not killed_staging.exists()   # the dead run's folder is gone...
+            assert live_staging.is_dir()          # ...the live run's is not
+            (staging / "report.json").write_text("new")
+        assert (destination / "report.json").read_text() == "new"
+    finally:
+        live.kill()
+        live.wait()
+    with StagedExport(destination) as staging:
+        (staging / "report.json").write_text("newest")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export"]  # no folder, no lock file left
