@@ -23,6 +23,7 @@ class ModelFormat(str, Enum):
     KERAS3 = "keras"
     ONNX = "onnx"
     PT2 = "pt2"
+    TFLITE = "tflite"   # already converted: nothing to load into TensorFlow
 
 
 FOREIGN_FORMATS = (ModelFormat.ONNX, ModelFormat.PT2)
@@ -92,9 +93,10 @@ def find_model(model_dir: Path) -> tuple[Path, ModelFormat]:
     candidates += [(p, ModelFormat.KERAS3) for p in sorted(model_dir.glob("*.keras"))]
     candidates += [(p, ModelFormat.ONNX) for p in sorted(model_dir.glob("*.onnx"))]
     candidates += [(p, ModelFormat.PT2) for p in sorted(model_dir.glob("*.pt2"))]
+    candidates += [(p, ModelFormat.TFLITE) for p in sorted(model_dir.glob("*.tflite"))]
     if not candidates:
         raise ModelError("no model found",
-                         "add a SavedModel directory, or one .h5, .keras, .onnx or .pt2 file", model_dir)
+                         "add a SavedModel directory, or one .h5, .keras, .onnx, .pt2 or .tflite file", model_dir)
     if len(candidates) > 1:
         names = ", ".join(str(p.relative_to(model_dir)) for p, _ in candidates)
         raise ModelError(f"several candidate models ({names})", "keep exactly one model in the directory", model_dir)
@@ -112,6 +114,9 @@ def _load_keras(path: Path, model_format: ModelFormat) -> tuple[Any, bool]:
 def load_model(model_dir: Path, specs: Specs, keep_layout: bool = False) -> LoadedModel:
     """Find, load and check the model against the specs shapes."""
     path, model_format = find_model(model_dir)
+    if model_format is ModelFormat.TFLITE:  # read by pipeline/given.py, never loaded into TensorFlow
+        return LoadedModel(keras=None, format=model_format, path=path, is_keras2=False,
+                           input_shape=specs.input.shape, permutation=tuple(range(len(specs.input.shape))))
     if model_format in FOREIGN_FORMATS:
         return _load_foreign(path, model_format, specs, keep_layout)
     try:

@@ -18,12 +18,12 @@ from helpers.core.timings import Timings
 from helpers.core.variant import VariantPlan
 from helpers.errors import ModelError
 from helpers.frontend import unroll
-from helpers.frontend.model_loader import LoadedModel
+from helpers.frontend.model_loader import LoadedModel, ModelFormat
 from helpers.frontend.optimize import OptimizedModel, optimize
 from helpers.frontend.optimize_settings import OptimizeRequest
 from helpers.frontend.tf_runtime import quiet_tensorflow, seed_everything
 from helpers.native_output import set_verbose
-from helpers.pipeline import twins
+from helpers.pipeline import given, twins
 from helpers.pipeline.plan import RunPlan, plan_run
 from helpers.pipeline.reference import (
     in_model_layout,
@@ -118,15 +118,19 @@ def build_all(config: RunConfig, specs: Specs, model: LoadedModel, data: SplitDa
 
     With --prune, --cluster or --QAT the original model still gives the float32 baseline, the
     optimized Keras model gets its own row, and the selected variants are built from it."""
-    run_plan = plan_run(config)
-    with timings.phase("evaluate"):
-        reference, reference_outputs = reference_row(model, specs, data)
-    results = [VariantResult(report=reference)]
     folder = FolderSettings(export_firmware=config.export, source=model.path.name,
                             layout=layout_details(model, specs), evaluation_rows=len(data.evaluation))
     bench = TargetBench.create(config.tflm_dir, config.targets, config.mcu_mhz)
     runner = VariantRunner(VariantSettings.of(config), specs, in_model_layout(model, data), staging, folder, timings,
                            bench)
+    if model.format is ModelFormat.TFLITE:
+        given_model = given.read_given(model.path, specs)
+        given.refuse_source_flags(config, given_model, model.path)
+        return given.build_given(runner, given_model)
+    run_plan = plan_run(config)
+    with timings.phase("evaluate"):
+        reference, reference_outputs = reference_row(model, specs, data)
+    results = [VariantResult(report=reference)]
     if not run_plan.lineage.optimized:
         built = _build_plans(runner, run_plan.from_original, model, None, run_plan)
         if reference_outputs is not None:
