@@ -140,7 +140,11 @@ class Library:
         target = self.object_path(source)
         temporary = target.with_suffix(f".{os.getpid()}.tmp.o")
         command = [*self.recipe.flags_for(source), "-c", source, "-o", str(temporary)]
-        result = subprocess.run(command, cwd=self.tree.root, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
+        try:
+            result = subprocess.run(command, cwd=self.tree.root, capture_output=True, text=True,
+                                    timeout=COMPILE_TIMEOUT_S)
+        except OSError as error:  # the compiler itself is missing or cannot start
+            return f"{source}: {error}"
         if result.returncode != 0:
             temporary.unlink(missing_ok=True)
             return f"{source}: {first_error(result.stderr)}"

@@ -69,9 +69,14 @@ def _compile(library: Library, source: Path, obj: Path, extra: list[str]) -> Pat
     includes = [f"-I{library.tree.root / flag[2:]}" if flag.startswith("-I") and not flag.startswith("-I/") else flag
                 for flag in recipe.includes]  # make's include paths are relative to the tree
     command = [compiler, *flags, recipe.core_optimization, *extra, *includes, "-c", str(source), "-o", str(obj)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
+    # The generated sources compile on every supported toolchain: a failure here is the tool's or the
+    # toolchain's (a broken compiler, a bad cache), never a verdict on the model.
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
+    except OSError as error:
+        raise ToolBuildError(f"compiling {source.name} for {library.target.name}: {error}") from None
     if result.returncode != 0:
-        raise BuildError(f"compiling {source.name} for {library.target.name}: {first_error(result.stderr)}")
+        raise ToolBuildError(f"compiling {source.name} for {library.target.name}: {first_error(result.stderr)}")
     return obj
 
 
@@ -99,15 +104,21 @@ def _link(library: Library, objects: list[Path], output: Path, map_path: Path) -
     with tempfile.TemporaryDirectory(prefix="mcu-deploy-link-") as tmp:
         archive = Path(tmp) / "libtensorflow-microlite.a"
         members = [str(library.object_path(source)) for source in library.compiled()]
-        archived = subprocess.run([_binutil(recipe.cxx, "ar"), "rcs", str(archive), *members],
-                                  capture_output=True, text=True)
+        try:
+            archived = subprocess.run([_binutil(recipe.cxx, "ar"), "rcs", str(archive), *members],
+                                      capture_output=True, text=True)
+        except OSError as error:
+            raise ToolBuildError(f"archiving TFLM's objects: {error}") from None
         if archived.returncode != 0:
             raise ToolBuildError(f"archiving TFLM's objects: {first_error(archived.stderr)}")
         command = [recipe.cxx, *recipe.cxxflags, *map(str, objects), str(archive), *recipe.ldflags,
                    f"-Wl,-Map={map_path}", "-o", str(output), *recipe.libs]
         if library.target.cortex_m:
             command += [f"-T{HARNESS / 'mps2_an386.ld'}", "-Wl,--no-warn-rwx-segments"]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
+        except OSError as error:
+            raise ToolBuildError(f"linking the self-test for {library.target.name}: {error}") from None
     if result.returncode == 0:
         return set()
     undefined = set(_UNDEFINED.findall(result.stderr))

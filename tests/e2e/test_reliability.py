@@ -93,6 +93,26 @@ def test_a_killed_cold_build_resumes_and_a_broken_cache_is_rebuilt_not_blamed_on
     assert sum(int(n) for n in BUILT.findall(stderr)) <= 3  # those alone, where a link needs them
     assert _host_verdicts(tmp_path / "repaired") == clean
 
+    # A broken toolchain: the compiler crashes. The tool's own build failed, so nothing is said
+    # about the model: `not built`, the firmware stays, exit 4.
+    compiler = tmp_path / "broken-g++"
+    compiler.write_text("#!/bin/sh\necho 'internal compiler error: Segmentation fault' >&2\nexit 1\n")
+    compiler.chmod(0o755)
+    recipe_path = next(cache.glob("tflm/*/host/recipe.json"))
+    recipe = json.loads(recipe_path.read_text())
+    recipe.update(cxx=str(compiler), cc=str(compiler))
+    recipe_path.write_text(json.dumps(recipe))
+    code, stderr = _finish(_host_run(iris_dir, tmp_path / "broken", cache))
+    assert code == 4, stderr[-2000:]
+    assert "could not be built on host (the tool's own build, not the model" in stderr
+    report = json.loads((tmp_path / "broken" / "report.json").read_text())
+    int8 = next(v for v in report["variants"] if v["name"] == "int8")
+    assert int8["firmware"]["targets"]["host"]["status"] == "not_built"
+    assert "internal compiler error" in int8["firmware"]["targets"]["host"]["message"]
+    assert int8["firmware"]["tflm_runnable"] is True
+    assert (tmp_path / "broken" / "int8" / "main.cc").is_file() and not (tmp_path / "broken" / "int8" /
+                                                                        "NOT_FOR_MCU.md").exists()
+
 
 def test_two_runs_on_a_cold_cache_at_once_share_the_objects(iris_dir, tmp_path):
     _require()

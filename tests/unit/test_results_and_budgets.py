@@ -50,3 +50,23 @@ def test_budget_names_a_variant_that_fits():
                              _row("b", tflm_runnable=True, flash_bytes={"cortex-m4": 500})], 100, None)
     with pytest.raises(BudgetError, match="use a variant that fits: a"):
         budgets.check_final(rows, 100, None)
+
+
+def test_a_self_test_the_tool_could_not_build_is_no_verdict_on_the_model_and_exits_4():
+    from helpers.config import parse_args
+    from helpers.core.checks import Status, TargetResult
+    from helpers.errors import CheckNotRunError
+    from helpers.pipeline.run import RunSummary, check_outcome
+    from helpers.targets.bench import fails_everywhere
+
+    not_built = TargetResult(target="cortex-m4", kernels="cmsis_nn", status=Status.NOT_BUILT,
+                             message="not built: TFLM's library: conv.cc: internal compiler error")
+    assert not not_built.failed and not fails_everywhere((not_built,))  # the firmware is not taken away
+    row = VariantReport(name="int8", path="int8", format="tflite", quantization="int8", pruned=False, qat=False,
+                        metrics={"accuracy": 0.9}, size_bytes=100,
+                        firmware=FirmwareResult(tflm_runnable=True, targets=(not_built,)))
+    report = RunReport(model="m", task="classification", source="m.h5", primary_metric="accuracy",
+                       evaluation_rows=10, calibration_rows=10, variants=(row,))
+    with pytest.raises(CheckNotRunError, match="the tool's own build, not the model") as raised:
+        check_outcome(RunSummary(report=report, export_dir=None), parse_args(["--input_dir", "x"]))
+    assert raised.value.exit_code == 4
