@@ -116,11 +116,11 @@ def test_lut_twin_is_emitted_only_when_tflm_outputs_are_identical(clustered_mlp)
     runner = _StubRunner(differing)
     block, twin = lut_twin(runner, base, None)
     assert twin is not None and twin.report.error and "not lossless" in twin.report.error
-    assert "1 evaluation rows" in block["reason"] and runner.rendered == []  # nothing of it written
+    assert "1 evaluation rows" in block.reason and runner.rendered == []  # nothing of it written
     runner = _StubRunner(None)  # TFLM could not run the twin: not proven, not emitted
     block, twin = lut_twin(runner, base, None)
     assert twin.report.error and runner.rendered == []
     runner = _StubRunner(outputs.copy())
     block, twin = lut_twin(runner, base, None)
     assert twin.report.error is None and runner.rendered == ["clustered_int8_lut4"]
-    assert twin.report.compression["tflm_outputs_identical_to_base"] is True
+    assert twin.report.compression.to_dict()["tflm_outputs_identical_to_base"] is True
