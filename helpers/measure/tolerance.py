@@ -80,10 +80,37 @@ def check_final(variants: list[VariantReport], tolerance: Tolerance) -> None:
     if not built or built[-1].within_tolerance is not False:
         return
     final, reference = built[-1], variants[0]
-    within = [v for v in built if v.within_tolerance]
-    best = min(within, key=lambda v: tolerance.drop(v, reference) or 0.0) if within else None
-    fix = (f"use {best.name}, which is within tolerance ({tolerance.describe(tolerance.drop(best, reference) or 0.0)})"
-           if best else "no variant is within tolerance: keep float32, prune less, or fine-tune longer")
     raise ToleranceError(f"the final variant {final.name} is outside the accuracy tolerance: "
                          f"{tolerance.describe(tolerance.drop(final, reference) or 0.0)} against {reference.name}, "
-                         f"more than --max_drop {tolerance.limit()}", fix)
+                         f"more than --max_drop {tolerance.limit()}", _suggestion(built, reference, tolerance))
+
+
+def flashable(variant: VariantReport) -> bool | None:
+    """Whether the variant's firmware can run on a microcontroller as far as the checks know:
+    TFLM runs it (and, where targets ran, a target passed); None when TFLM was not checked."""
+    firmware = variant.firmware
+    if firmware.tflm_runnable is None:
+        return None
+    passed = [r for r in firmware.targets or () if r.passed]
+    tried = [r for r in firmware.targets or () if r.passed or r.failed]
+    return bool(firmware.tflm_runnable) and (bool(passed) or not tried)
+
+
+def _suggestion(built: list[VariantReport], reference: VariantReport, tolerance: Tolerance) -> str:
+    """The best variant within tolerance that can be flashed; or, where none can, what can be said."""
+    within = [v for v in built if v.within_tolerance]
+    if not within:
+        return "no variant is within tolerance: keep float32, prune less, or fine-tune longer"
+
+    def text(v: VariantReport) -> str:
+        return f"{v.name}, which is within tolerance ({tolerance.describe(tolerance.drop(v, reference) or 0.0)})"
+
+    ranked = sorted(within, key=lambda v: tolerance.drop(v, reference) or 0.0)
+    runnable = [v for v in ranked if flashable(v)]
+    if runnable:
+        return f"use {text(runnable[0])} and runs on TFLM"
+    unchecked = [v for v in ranked if flashable(v) is None]
+    if unchecked:
+        return f"use {text(unchecked[0])}; whether TFLM runs it was not checked (--skip_firmware_checks)"
+    return (f"none of the variants within tolerance runs on TFLM ({', '.join(v.name for v in ranked)}): "
+            "keep float32 on a board with room for it, or prune less or fine-tune longer")

@@ -8,17 +8,21 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from helpers.core.checks import MicroPythonResult, Status
 from helpers.emit.micropython import FLOAT_TOLERANCE
+from helpers.progress import Progress
 
 RUN_TIMEOUT_S = 900
 # An interpreter runs a few hundred to a few thousand rows a second: a larger evaluation set is
 # checked on its first MAX_ROWS rows, and the result says how many of how many.
 MAX_ROWS = 5000
+PROGRESS_EVERY = 20  # rows between the driver's progress lines
 # The unix port's default heap (1 MiB... 2 MiB) is too small for the rows file; a board's is
 # smaller still, which is why the module's own heap is measured separately.
 HEAPSIZE = "256M"
@@ -42,8 +46,12 @@ m.invoke(rows[0])
 report["invoke_alloc"] = gc.mem_alloc() - before
 correct = 0
 error = 0.0
+done = 0
 for row, label in zip(rows, labels):
     raw = m.invoke(row)
+    done += 1
+    if done % {progress_every} == 0:
+        print("MCU_DEPLOY_ROWS {progress_every}")
     report["outputs"].append(raw)
     values = m.dequantize_output(raw)
     if task == "classification":
@@ -79,6 +87,44 @@ def find_micropython() -> str | None:
     return str(beside) if beside.is_file() else None
 
 
+@dataclass(frozen=True)
+class _DriverRun:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _run_driver(command: str, work: Path, rows: int) -> _DriverRun | None:
+    """The driver on the unix port, its progress lines shown as they come; None after the timeout."""
+    with open(work / "stderr.txt", "w+", encoding="utf-8") as errors:
+        process = subprocess.Popen([command, "-X", f"heapsize={HEAPSIZE}", "driver.py"], cwd=work, text=True,
+                                   stdout=subprocess.PIPE, stderr=errors)
+        timed_out = threading.Event()
+
+        def stop() -> None:
+            timed_out.set()
+            process.kill()
+
+        watchdog = threading.Timer(RUN_TIMEOUT_S, stop)
+        watchdog.start()
+        kept = []
+        try:
+            with Progress(f"MicroPython engine over {rows:,} rows", rows, "rows") as progress:
+                assert process.stdout is not None
+                for line in process.stdout:
+                    if line.startswith("MCU_DEPLOY_ROWS "):
+                        progress.advance(int(line.split()[1]))
+                    else:
+                        kept.append(line)
+            process.wait()
+        finally:
+            watchdog.cancel()
+        if timed_out.is_set():
+            return None
+        errors.seek(0)
+        return _DriverRun(process.returncode, "".join(kept), errors.read())
+
+
 def run_engine(module: Path, rows: np.ndarray, expected: np.ndarray, labels: np.ndarray, task: str,
                integer_output: bool, timed_rows: int = 50) -> MicroPythonResult:
     """`module` (<id>_infer.py or its .mpy) over `rows` (the model's input values) on the unix port."""
@@ -94,12 +140,10 @@ def run_engine(module: Path, rows: np.ndarray, expected: np.ndarray, labels: np.
         payload = {"rows": rows.reshape(len(rows), -1).tolist(), "task": task,
                    "labels": np.asarray(labels, dtype=np.float64).reshape(len(rows), -1).tolist()}
         (work / "rows.json").write_text(json.dumps(payload), encoding="utf-8")
-        (work / "driver.py").write_text(_DRIVER.format(module=module.stem.split(".")[0], timed_rows=timed_rows),
-                                        encoding="utf-8")
-        try:
-            result = subprocess.run([command, "-X", f"heapsize={HEAPSIZE}", "driver.py"], cwd=work,
-                                    capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
+        (work / "driver.py").write_text(_DRIVER.format(module=module.stem.split(".")[0], timed_rows=timed_rows,
+                                                       progress_every=PROGRESS_EVERY), encoding="utf-8")
+        result = _run_driver(command, work, len(rows))
+        if result is None:
             return MicroPythonResult(status=Status.FAIL, reason=f"MicroPython did not finish in {RUN_TIMEOUT_S} s")
     line = next((text for text in result.stdout.splitlines() if text.startswith("MCU_DEPLOY_REPORT ")), None)
     if result.returncode != 0 or line is None:

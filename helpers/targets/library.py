@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from helpers.progress import Progress
 from helpers.targets.recipe import Recipe, read_recipe
 from helpers.targets.target import Target
 from helpers.targets.tree import TflmTree
@@ -129,8 +130,14 @@ class Library:
                 return
             started = time.monotonic()
             self._manifest = self._read_manifest()
-            with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-                errors = [error for error in pool.map(self._compile, missing) if error]
+            with Progress(f"compiling TFLM's library for {self.target.name}", len(missing), "sources") as progress:
+                def compile_one(source: str) -> str | None:
+                    error = self._compile(source)
+                    progress.advance()
+                    return error
+
+                with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+                    errors = [error for error in pool.map(compile_one, missing) if error]
             self.compiled_seconds += time.monotonic() - started
             self.compiled_count += len(missing) - len(errors)
             if errors:

@@ -61,3 +61,27 @@ def test_sparsity_flag_takes_a_fraction_or_auto():
     assert (config.sparsity, config.sparsity_auto) == (0.7, False)
     with pytest.raises(ConfigError, match="cannot read --sparsity"):
         parse_args(["--input_dir", "m", "--prune", "--sparsity", "lots"])
+
+
+def _judged(runnable: dict[str, bool | None]) -> list[VariantReport]:
+    from dataclasses import replace
+
+    from helpers.core.results import FirmwareResult
+
+    rows = [_row("keras", "keras", mae=0.365), _row("float32", mae=0.365), _row("float16", mae=0.3649),
+            _row("int8", mae=0.389)]
+    rows = [replace(r, firmware=FirmwareResult(tflm_runnable=runnable.get(r.name))) for r in rows]
+    return tolerance.judge(rows, tolerance.tolerance_for("mae", None))
+
+
+def test_the_guard_names_a_variant_that_runs_on_tflm():
+    # float16 is the closest to the reference, but TFLM cannot run float16 weights
+    with pytest.raises(tolerance.ToleranceError, match="use float32, which is within tolerance .* and runs on TFLM"):
+        tolerance.check_final(_judged({"float32": True, "float16": False, "int8": True}),
+                              tolerance.tolerance_for("mae", None))
+    with pytest.raises(tolerance.ToleranceError, match="none of the variants within tolerance runs on TFLM "
+                                                       r"\(float16, float32\)"):
+        tolerance.check_final(_judged({"float32": False, "float16": False, "int8": True}),
+                              tolerance.tolerance_for("mae", None))
+    with pytest.raises(tolerance.ToleranceError, match="use float16, .*not checked"):
+        tolerance.check_final(_judged({}), tolerance.tolerance_for("mae", None))
