@@ -12,9 +12,9 @@ import pytest
 
 from helpers.core.flatbuffer import inspect_tflite
 from helpers.core.tflm_ops import add_method
+from helpers.emit.identifiers import identifier
 from helpers.measure.litert import quantize
 from helpers.measure.tflm import probe_arena
-from helpers.emit.identifiers import identifier
 from tests.conftest import ROOT, require_tool, run_main
 
 STEM = identifier("iris-mlp")

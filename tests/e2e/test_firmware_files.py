@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from helpers.core.flatbuffer import inspect_tflite
-from helpers.measure.litert import dequantize, quantize
 from helpers.emit.identifiers import identifier
+from helpers.measure.litert import dequantize, quantize
 from tests.conftest import require_tool
 
 STEM = identifier("iris-mlp")

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 from helpers.core.flatbuffer import float_compute_ops
+from helpers.render.plots import pareto_front
 from helpers.sweep.engine import Task, run_tasks
 from helpers.sweep.grid import Combination
 from helpers.sweep.spreadsheet import write_tables
 from helpers.sweep.store import ResultStore, task_key
-from helpers.render.plots import pareto_front
 from tests.conftest import run_main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
