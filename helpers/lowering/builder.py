@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from helpers.lowering.graph import Graph, Op, Unsupported
-from helpers.lowering.program import ARENA_ALIGNMENT, Buffer, Const, Operand, Program, Reset, Step
+from helpers.lowering.program import ARENA_ALIGNMENT, ELEMENT_BYTES, Buffer, Const, Operand, Program, Reset, Step
 from helpers.lowering.steps import LstmState
 
 # The dtypes an activation buffer can hold.
@@ -117,7 +117,7 @@ class Builder:
                     and buffer not in self._free):
                 self._free.append(buffer)
 
-    def finish(self, input_buffer: int, output: Operand, op_count: int) -> Program:
+    def finish(self, input_buffer: int, output: Operand) -> Program:
         graph = self.graph
         source, sink = graph.tensor(graph.inputs[0]), graph.tensor(graph.outputs[0])
         buffers = plan_arena(self._slots, self.steps, output)
@@ -125,7 +125,7 @@ class Builder:
         return Program(steps=tuple(self.steps), buffers=buffers, resets=tuple(self.resets),
                        input_buffer=input_buffer, output=output, input_dtype=source.dtype, output_dtype=sink.dtype,
                        input_size=source.size, output_size=sink.size,
-                       accumulator_elements=self.accumulator_elements, arena_bytes=_align(arena), op_count=op_count)
+                       accumulator_elements=self.accumulator_elements, arena_bytes=_align(arena))
 
 
 def step_buffers(step: Step) -> list[int]:
@@ -161,17 +161,13 @@ def plan_arena(slots: list[_Slot], steps: list[Step], output: Operand) -> tuple[
             stop = end
         live.append((start, stop))
     placed: list[Buffer] = []
-    order = sorted(range(len(slots)), key=lambda n: (-slots[n].elements * _width(slots[n].dtype), n))
+    order = sorted(range(len(slots)), key=lambda n: (-slots[n].elements * ELEMENT_BYTES[slots[n].dtype], n))
     for number in order:
         slot = slots[number]
         buffer = Buffer(id=number, dtype=slot.dtype, elements=slot.elements, role=slot.role,
                         persistent=slot.persistent, first_step=live[number][0], last_step=live[number][1])
         placed.append(replace(buffer, offset=_lowest_free_offset(buffer, placed)))
     return tuple(sorted(placed, key=lambda b: b.id))
-
-
-def _width(dtype: str) -> int:
-    return {"int8": 1, "int16": 2, "float32": 4}[dtype]
 
 
 def _lowest_free_offset(buffer: Buffer, placed: list[Buffer]) -> int:

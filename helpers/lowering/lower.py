@@ -69,7 +69,7 @@ def lower(graph: Graph) -> Program:
             raise Unsupported(f"{op.name} is not in the engines")
         handler(builder, op)
         builder.release_after(op)
-    return builder.finish(input_buffer, builder.operand(graph.outputs[0]), op_count=len(graph.ops))
+    return builder.finish(input_buffer, builder.operand(graph.outputs[0]))
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ constants they read as numpy arrays, and a static buffer plan. Every emitter (th
 engine, the C engine) turns one of these into text; nothing here knows any target language."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -81,8 +81,6 @@ class Program:
     output_size: int
     accumulator_elements: int          # int32 scratch the integer kernels share (at least 1)
     arena_bytes: int                   # every buffer at its offset in one arena
-    op_count: int = 0
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     def buffer(self, buffer_id: int) -> Buffer:
         return self.buffers[buffer_id]
@@ -92,7 +90,3 @@ class Program:
         """Bytes of separately allocated activation buffers plus the accumulator (the MicroPython
         engine's layout; the weights stay in the module)."""
         return sum(b.nbytes for b in self.buffers) + 4 * self.accumulator_elements
-
-    def kernels(self) -> list[str]:
-        """The step classes' names, in order of first use."""
-        return list(dict.fromkeys(type(step).__name__ for step in self.steps))

@@ -86,14 +86,10 @@ def check_final(variants: list[VariantReport], tolerance: Tolerance) -> None:
 
 
 def flashable(variant: VariantReport) -> bool | None:
-    """Whether the variant's firmware can run on a microcontroller as far as the checks know:
-    TFLM runs it (and, where targets ran, a target passed); None when TFLM was not checked."""
-    firmware = variant.firmware
-    if firmware.tflm_runnable is None:
-        return None
-    passed = [r for r in firmware.targets or () if r.passed]
-    tried = [r for r in firmware.targets or () if r.passed or r.failed]
-    return bool(firmware.tflm_runnable) and (bool(passed) or not tried)
+    """Whether the variant's firmware can run on a microcontroller as far as the checks know: its
+    `tflm_runnable`, which the targets' verdict already decides (a target that failed makes it
+    false); None when TFLM was not checked."""
+    return variant.firmware.tflm_runnable
 
 
 def _suggestion(built: list[VariantReport], reference: VariantReport, tolerance: Tolerance) -> str:

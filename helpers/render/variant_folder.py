@@ -55,9 +55,6 @@ class FolderContent:
     firmware: bool                         # the firmware files are among the texts
     engine_module: str | None = None       # <id>_infer.py, when the engine is among them
 
-    def text(self, filename: str) -> str:
-        return next(r.text for r in self.texts if r.filename == filename)
-
     def with_binaries(self, extra: tuple[tuple[str, bytes], ...]) -> "FolderContent":
         return replace(self, binaries=self.binaries + extra)
 
