@@ -83,7 +83,9 @@ class VariantRunner:
         """Stages 3 and 4: the firmware checks on scratch copies, then the variant's folder, written
         once from their verdicts. A target's arena figure replaces the host's, so the measurement
         comes back with it."""
-        lowered = lower_model(tflite.content) if self.folder.export_firmware else Lowered(program=None)
+        # Lowered only where firmware is written (the engines are emitted beside it).
+        lowered = (lower_model(tflite.content) if self.folder.export_firmware and measurement.tflm.gets_firmware
+                   else Lowered(program=None))
         draft = render_folder(self.specs, tflite, measurement.tflm, self.folder, lowered)
         if not draft.firmware or self.config.skip_firmware_checks:
             write_folder(self.staging, draft)
@@ -103,17 +105,17 @@ class VariantRunner:
         with self.timings.phase("render"):
             first = write_folder(scratch / "draft", draft)
             flash = flash_size(first / f"{draft.model_id}_model_data.c", first)
-        seen = TargetsSeen()
+        final, second = draft, first  # without targets nothing the folder depends on changes
         if self.bench is not None and tflm.checked:
             with self.timings.phase("targets"):
                 verdicts = check_targets(self.bench, first, draft.model_id, tflite, tflm)
             tflm, targets = verdicts.tflm, verdicts.results
-            seen = TargetsSeen(results=targets, revision=self.bench.tree.revision)
-        final = render_folder(self.specs, tflite, tflm, self.folder, lowered, seen)
-        if not final.firmware:
-            return RenderOutcome(targets=targets), final, tflm
-        with self.timings.phase("micropython"):
+            final = render_folder(self.specs, tflite, tflm, self.folder, lowered,
+                                  TargetsSeen(results=targets, revision=self.bench.tree.revision))
+            if not final.firmware:
+                return RenderOutcome(targets=targets), final, tflm
             second = write_folder(scratch / "final", final)
+        with self.timings.phase("micropython"):
             inputs = EngineInputs(rows=quantize(self.data.evaluation.x, tflite.info.input),
                                   expected=tflm.raw_outputs if tflm.runnable else None,
                                   labels=self.data.evaluation.y, task=self.specs.task.value)
