@@ -149,12 +149,20 @@ SOFTMAX_DIFF_BITS = 5     # kScaledDiffIntegerBits
 SOFTMAX_ACCUMULATION_BITS = 12
 
 
-def softmax_tables(input_scale: float, beta: float) -> tuple[list[int], list[int]]:
-    """For an int8 SOFTMAX: exp of every input difference 0..-255 as Q0.31 (0 below TFLM's diff_min,
-    which TFLM skips) and the same rescaled to the accumulator's Q12.19."""
+def softmax_scaling(input_scale: float, beta: float) -> tuple[int, int, int]:
+    """PreprocessSoftmaxScaling for int8: the input's multiplier and left shift into the scaled
+    difference, and diff_min (differences below it contribute nothing), as CMSIS-NN takes them."""
     real = min(float(beta) * float(input_scale) * (1 << (31 - SOFTMAX_DIFF_BITS)), (1 << 31) - 1.0)
     multiplier, left_shift = quantize_multiplier(real)
     radius = math.floor(((1 << SOFTMAX_DIFF_BITS) - 1) * (1 << (31 - SOFTMAX_DIFF_BITS)) / (1 << left_shift))
+    return multiplier, left_shift, -radius
+
+
+def softmax_tables(input_scale: float, beta: float) -> tuple[list[int], list[int]]:
+    """For an int8 SOFTMAX: exp of every input difference 0..-255 as Q0.31 (0 below TFLM's diff_min,
+    which TFLM skips) and the same rescaled to the accumulator's Q12.19."""
+    multiplier, left_shift, diff_min = softmax_scaling(input_scale, beta)
+    radius = -diff_min
     exps, rescaled = [], []
     for distance in range(256):
         diff = -distance

@@ -176,9 +176,11 @@ def lower_softmax(b: Builder, op: Op) -> None:
         if y.zero_point != -128 or y.scale != 1.0 / 256:
             raise Unsupported("int8 SOFTMAX whose output is not scale 1/256, zero point -128")
         exps, rescaled = arith.softmax_tables(x.scale, beta)
+        multiplier, left_shift, diff_min = arith.softmax_scaling(x.scale, beta)
         source = b.operand(op.inputs[0])
         b.emit(SoftmaxInt8(op=op.name, x=source, y=b.allocate(op.outputs[0]), rows=rows, depth=depth,
-                           exp_table=int32(exps), rescaled_table=int32(rescaled)))
+                           exp_table=int32(exps), rescaled_table=int32(rescaled), input_multiplier=multiplier,
+                           input_left_shift=left_shift, diff_min=diff_min))
         return
     if x.dtype != "float32":
         raise Unsupported(f"{op.name} on {x.dtype} tensors")

@@ -147,6 +147,9 @@ class SoftmaxInt8(Unary):
     depth: int
     exp_table: Const          # int32 [256], Q0.31
     rescaled_table: Const     # int32 [256], Q12.19
+    input_multiplier: int     # the same scaling as CMSIS-NN's arm_softmax_s8 takes it
+    input_left_shift: int
+    diff_min: int
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,132 @@
+"""The C emitter: a lowered Program as `<id>_engine.c` and `<id>_engine.h` (templates/engine.*.j2),
+the self-test that runs the evaluation rows through it, and the make and CMake fragments a
+firmware project includes. The engine's own kernels (c_kernels/) are pasted in, only the files
+its steps call."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from helpers.emit.c_calls import C_TYPES, CNames, c_calls, own_families
+from helpers.emit.codegen import Rendered, render
+from helpers.lowering.arith import SIGMOID_TABLE_UINT16
+from helpers.lowering.program import ARENA_ALIGNMENT, Program
+
+KERNEL_DIR = Path(__file__).resolve().parent / "c_kernels"
+# A float32 output agrees with TFLM's to this, relative (the same products, summed in another order).
+FLOAT_TOLERANCE = 1e-5
+
+
+@dataclass(frozen=True)
+class CEngine:
+    """What the C emitter made of a program: the template values and the facts the report shows."""
+
+    context: dict[str, Any]
+    uses_cmsis: bool
+    arena_bytes: int          # the one static array: buffers plus scratch
+    constant_bytes: int       # weights, biases, multipliers, tables and index maps
+
+
+class NotInCEngine(Exception):
+    """The program has a form the C engine does not emit (the reason names it)."""
+
+
+def _kernel_source(family: str) -> str:
+    return (KERNEL_DIR / f"{family}.c").read_text(encoding="utf-8").rstrip()
+
+
+def _kernel_sources(program: Program) -> list[str]:
+    families = own_families(program)
+    sources = []
+    if {"ops_int8", "lstm_int8"} & set(families):
+        sources.append(_kernel_source("fixedpoint"))
+    if "lstm_int8" in families:
+        table = ", ".join(str(v) for v in SIGMOID_TABLE_UINT16)
+        sources.append(f"/* TFLM's sigmoid_table_uint16. */\nstatic const uint16_t mcu_sigmoid_table[256] = {{{table}}};")
+    return sources + [_kernel_source(family) for family in families]
+
+
+def _align(value: int) -> int:
+    return -(-value // ARENA_ALIGNMENT) * ARENA_ALIGNMENT
+
+
+def _resets(program: Program, names: CNames) -> list[dict[str, Any]]:
+    resets = []
+    for reset in program.resets:
+        buffer = program.buffer(reset.buffer)
+        value = reset.value - 256 if buffer.dtype == "int8" and reset.value > 127 else reset.value
+        resets.append({"buffer": names.buffer(reset.buffer), "count": buffer.elements, "ctype": C_TYPES[buffer.dtype],
+                       "value": value})
+    return resets
+
+
+def c_engine(program: Program, context: dict[str, Any], cmsis_revision: str) -> CEngine:
+    """The engine's template values; NotInCEngine when the program's output is a constant."""
+    if not isinstance(program.output, int):
+        raise NotInCEngine("a model whose output is a constant")
+    steps, names = c_calls(program)
+    scratch_offset = _align(program.arena_bytes)
+    scratch_bytes = _align(names.scratch_bytes)
+    arena_total = max(scratch_offset + scratch_bytes, ARENA_ALIGNMENT)
+    values = {
+        **context,
+        "steps": steps,
+        "step_count": len(steps),
+        "declarations": names.declarations,
+        "constant_bytes": names.constant_bytes,
+        "kernel_sources": _kernel_sources(program),
+        "uses_cmsis": names.uses_cmsis,
+        "cmsis_revision": cmsis_revision,
+        "scratch_queries": names.scratch_queries,
+        "scratch_offset": scratch_offset,
+        "scratch_bytes": scratch_bytes,
+        "buffers_bytes": program.arena_bytes,
+        "arena_total": arena_total,
+        "resets": _resets(program, names),
+        "input_buffer": names.buffer(program.input_buffer),
+        "output_buffer": names.buffer(program.output),
+        "input_ctype": C_TYPES[program.input_dtype],
+        "output_ctype": C_TYPES[program.output_dtype],
+        "input_size": program.input_size,
+        "output_size": program.output_size,
+        "engine_tolerance": 0.0 if program.output_dtype == "int8" else FLOAT_TOLERANCE,
+    }
+    return CEngine(context=values, uses_cmsis=names.uses_cmsis, arena_bytes=arena_total,
+                   constant_bytes=names.constant_bytes)
+
+
+def render_engine_h(engine: CEngine) -> Rendered:
+    """<id>_engine.h: the API, the arena size, the CMSIS-NN revision it was checked with."""
+    return render("engine.h.j2", f"{engine.context['id']}_engine.h", engine.context)
+
+
+def render_engine_c(engine: CEngine) -> Rendered:
+    """<id>_engine.c: constants, the arena and the kernel calls."""
+    return render("engine.c.j2", f"{engine.context['id']}_engine.c", engine.context)
+
+
+def render_engine_selftest_c(engine: CEngine) -> Rendered:
+    """<id>_engine_selftest.c: the evaluation rows through the engine, compared with TFLM's outputs."""
+    return render("engine_selftest.c.j2", f"{engine.context['id']}_engine_selftest.c", engine.context)
+
+
+def render_engine_mk(engine: CEngine, cmsis_sources: tuple[str, ...]) -> Rendered:
+    """<id>_engine.mk: the engine's sources and the CMSIS-NN sources it calls, for make."""
+    return render("engine.mk.j2", f"{engine.context['id']}_engine.mk",
+                  {**engine.context, "cmsis_sources": cmsis_sources})
+
+
+def render_engine_cmake(engine: CEngine, cmsis_sources: tuple[str, ...]) -> Rendered:
+    """<id>_engine.cmake: the same list as a CMake library target."""
+    return render("engine.cmake.j2", f"{engine.context['id']}_engine.cmake",
+                  {**engine.context, "cmsis_sources": cmsis_sources})
+
+
+def render_engine_files(engine: CEngine, cmsis_sources: tuple[str, ...], checked: bool) -> list[Rendered]:
+    """Every engine file of a variant folder; the self-test only where TFLM gave test vectors."""
+    files = [render_engine_h(engine), render_engine_c(engine), render_engine_mk(engine, cmsis_sources),
+             render_engine_cmake(engine, cmsis_sources)]
+    if checked:
+        files.append(render_engine_selftest_c(engine))
+    return files
