@@ -23,6 +23,10 @@ class Status(StrEnum):
         return cls.NOT_CHECKED if value == "not_run" else cls(value)
 
 
+def _sum(breakdown: dict[str, int], keys: tuple[str, ...]) -> int | None:
+    return sum(breakdown.get(key, 0) for key in keys) if breakdown else None
+
+
 def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
     """The entries of `data` that are fields of `cls` (a report from another version may hold more)."""
     names = {f.name for f in fields(cls)}
@@ -55,6 +59,8 @@ class TargetResult:
     mcu_mhz: float | None = None
     build_seconds: float | None = None
     run_seconds: float | None = None
+    outputs_digest: str | None = None               # FNV-1a of every output byte the program printed
+    identical_to_tflm: bool | None = None           # a C engine's digest equals TFLM's on this target
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status.read(self.status))
@@ -72,6 +78,24 @@ class TargetResult:
     def on_32_bit_target(self) -> bool:
         """A Cortex-M result: its arena and memory figures are the ones firmware needs."""
         return self.target != "host"
+
+    @property
+    def inference_code_bytes(self) -> int | None:
+        """Flash of the code that runs the model: TFLM's runtime and kernels, or the C engine's own
+        code and the CMSIS-NN kernels it calls (without the C runtime and the self-test)."""
+        return _sum(self.flash_breakdown, ("tflm_runtime", "kernels", "engine_code", "engine_data"))
+
+    @property
+    def model_bytes(self) -> int | None:
+        """Flash of the model itself: TFLM's flatbuffer, or the engine's weights and constants."""
+        return _sum(self.flash_breakdown, ("model_data", "engine_constants"))
+
+    @property
+    def model_ram_bytes(self) -> int | None:
+        """RAM the model needs: TFLM's arena plus its static RAM, or the engine's arena and statics."""
+        if not self.ram_breakdown:
+            return None
+        return sum(v for k, v in self.ram_breakdown.items() if k not in ("c_runtime", "self_test", "padding"))
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "status": self.status.value}
@@ -110,3 +134,35 @@ class MicroPythonResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "MicroPythonResult":
         return cls(**{**_known(cls, data), "status": Status.read(data["status"])})
+
+
+@dataclass(frozen=True)
+class CEngineResult:
+    """The generated C engine (<id>_engine.c): PASS when its self-test passed on every target that
+    built it, FAIL when one failed, NOT_CHECKED (no TFLM tree, no targets: written, not run),
+    NOT_BUILT, or UNSUPPORTED (the variant has a form the engine lacks; it keeps TFLM's firmware)."""
+
+    status: Status
+    reason: str | None = None
+    arena_bytes: int | None = None          # the one static array: activations plus kernel scratch
+    constant_bytes: int | None = None       # weights, biases, multipliers, tables, index maps
+    kernel_calls: int | None = None
+    uses_cmsis_nn: bool | None = None
+    cmsis_nn_revision: str | None = None
+    targets: tuple[TargetResult, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", Status.read(self.status))
+
+    def target(self, name: str) -> TargetResult | None:
+        return next((result for result in self.targets if result.target == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {**data, "status": self.status.value, "targets": {r.target: r.to_dict() for r in self.targets}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CEngineResult":
+        values = _known(cls, data)
+        values["targets"] = tuple(TargetResult.from_dict(r) for r in (data.get("targets") or {}).values())
+        return cls(**{**values, "status": Status.read(data["status"])})

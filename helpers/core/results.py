@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from helpers.core.byte_account import ByteAccount
-from helpers.core.checks import MicroPythonResult, TargetResult
+from helpers.core.checks import CEngineResult, MicroPythonResult, TargetResult
 from helpers.core.details import (
     Compression,
     Optimization,
@@ -46,6 +46,8 @@ class FirmwareResult:
     # The generated MicroPython engine (<id>_infer.py) run on a real MicroPython over every evaluation
     # row; None: no engine was written.
     micropython: MicroPythonResult | None = None
+    # The generated C engine and its self-test per target; None: no engine was written.
+    c_engine: CEngineResult | None = None
     fits_flash: bool | None = None                # None: no budget, or nothing measured to judge by
     fits_ram: bool | None = None
     budget_note: str | None = None
@@ -68,6 +70,7 @@ class FirmwareResult:
             data["tflm_metrics"] = dict(self.tflm_metrics)
         data["targets"] = None if self.targets is None else {r.target: r.to_dict() for r in self.targets}
         data["micropython"] = None if self.micropython is None else self.micropython.to_dict()
+        data["c_engine"] = None if self.c_engine is None else self.c_engine.to_dict()
         return data
 
     @classmethod
@@ -80,6 +83,8 @@ class FirmwareResult:
             values["targets"] = tuple(TargetResult.from_dict(r) for r in values["targets"].values())
         if values.get("micropython") is not None:
             values["micropython"] = MicroPythonResult.from_dict(values["micropython"])
+        if values.get("c_engine") is not None:
+            values["c_engine"] = CEngineResult.from_dict(values["c_engine"])
         return cls(**values)
 
 

@@ -49,6 +49,7 @@ class CNames:
     constant_bytes: int = 0
     _by_text: dict[str, str] = field(default_factory=dict)
     uses_cmsis: bool = False
+    uses_scratch_context: bool = False
     scratch_bytes: int = 0            # the largest CMSIS-NN context buffer a step needs (non-MVE cores)
     # What CMSIS-NN's own *_get_buffer_size functions say each step needs, as C expressions: the
     # self-test checks them against scratch_bytes on every core it runs on.
@@ -105,6 +106,7 @@ def _is_per_tensor(q: s.Requantization) -> bool:
 def _context(n: CNames, nbytes: int, query: str) -> str:
     n.need_scratch(nbytes)
     n.scratch_queries.append(query)
+    n.uses_scratch_context = True
     return "&mcu_scratch_context"
 
 

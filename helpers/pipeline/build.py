@@ -36,6 +36,7 @@ from helpers.pipeline.reference import (
 from helpers.pipeline.variants import VariantResult, VariantRunner, VariantSettings
 from helpers.render.variant_folder import FolderSettings
 from helpers.targets.bench import TargetBench
+from helpers.targets.cmsis_sources import cmsis_nn_revision
 
 log = logging.getLogger("mcu_deploy")
 
@@ -118,9 +119,12 @@ def build_all(config: RunConfig, specs: Specs, model: LoadedModel, data: SplitDa
 
     With --prune, --cluster or --QAT the original model still gives the float32 baseline, the
     optimized Keras model gets its own row, and the selected variants are built from it."""
-    folder = FolderSettings(export_firmware=config.export, source=model.path.name,
-                            layout=layout_details(model, specs), evaluation_rows=len(data.evaluation))
     bench = TargetBench.create(config.tflm_dir, config.targets, config.mcu_mhz)
+    tree = bench.tree if bench is not None else None
+    folder = FolderSettings(export_firmware=config.export, source=model.path.name,
+                            layout=layout_details(model, specs), evaluation_rows=len(data.evaluation),
+                            tflm_root=tree.root if tree else None,
+                            cmsis_nn_revision=cmsis_nn_revision(tree.root) if tree else "unknown")
     runner = VariantRunner(VariantSettings.of(config), specs, in_model_layout(model, data), staging, folder, timings,
                            bench)
     if model.format is ModelFormat.TFLITE:

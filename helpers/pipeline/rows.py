@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from helpers.core.byte_account import account
-from helpers.core.checks import MicroPythonResult, TargetResult
+from helpers.core.checks import CEngineResult, MicroPythonResult, Status, TargetResult
 from helpers.core.details import Optimization, StripResult
 from helpers.core.results import FirmwareResult, VariantReport
 from helpers.core.variant import TfliteModel, VariantKind
@@ -24,6 +24,26 @@ class RenderOutcome:
     toolchain: ToolchainFigures | None = None
     targets: tuple[TargetResult, ...] = ()
     micropython: MicroPythonResult | None = None
+    c_engine: CEngineResult | None = None
+
+
+def c_engine_result(engine: Any, unsupported_reason: str | None, results: tuple[TargetResult, ...],
+                    cmsis_nn_revision: str, unchecked_reason: str) -> CEngineResult:
+    """The C engine's verdict: FAIL if a target failed it, PASS if one passed it, else why nothing ran.
+    `engine` is the emitter's CEngine (None: not written, for `unsupported_reason`)."""
+    if engine is None:
+        return CEngineResult(status=Status.UNSUPPORTED, reason=unsupported_reason)
+    facts = {"arena_bytes": engine.arena_bytes, "constant_bytes": engine.constant_bytes,
+             "kernel_calls": engine.context["step_count"], "uses_cmsis_nn": engine.uses_cmsis,
+             "cmsis_nn_revision": cmsis_nn_revision if engine.uses_cmsis else None, "targets": results}
+    failed = [r for r in results if r.failed]
+    if failed:
+        return CEngineResult(status=Status.FAIL, reason="; ".join(f"{r.target}: {r.message}" for r in failed), **facts)
+    if any(r.passed for r in results):
+        return CEngineResult(status=Status.PASS, **facts)
+    if results:
+        return CEngineResult(status=results[0].status, reason=results[0].message, **facts)
+    return CEngineResult(status=Status.NOT_CHECKED, reason=unchecked_reason, **facts)
 
 
 def compressed_size(content: bytes) -> int:
@@ -33,7 +53,8 @@ def compressed_size(content: bytes) -> int:
 
 def firmware_result(tflite: TfliteModel, measurement: Measurement, toolchain: ToolchainFigures | None,
                     targets: tuple[TargetResult, ...] = (),
-                    micropython: MicroPythonResult | None = None) -> FirmwareResult:
+                    micropython: MicroPythonResult | None = None,
+                    c_engine: CEngineResult | None = None) -> FirmwareResult:
     """The report's firmware block from TFLM's verdict and the toolchains' figures.
 
     `reset_before_invoke` is read from the flatbuffer, not from the checks: the generated firmware
@@ -54,6 +75,8 @@ def firmware_result(tflite: TfliteModel, measurement: Measurement, toolchain: To
                       mpy_bytes=toolchain.mpy.size_bytes, mpy_note=toolchain.mpy.note or None)
     if micropython is not None:
         fields["micropython"] = micropython
+    if c_engine is not None:
+        fields["c_engine"] = c_engine
     if targets:
         fields["targets"] = targets
         failing = [result for result in targets if result.failed]
@@ -76,7 +99,8 @@ def tflite_row(tflite: TfliteModel, measurement: Measurement, rendered: RenderOu
         compressed_size_bytes=compressed_size(tflite.content),
         input_dtype=tflite.info.input.dtype, output_dtype=tflite.info.output.dtype,
         ops=tflite.info.ops + tflite.info.custom_ops, evaluation=measurement.evaluation,
-        firmware=firmware_result(tflite, measurement, rendered.toolchain, rendered.targets, rendered.micropython),
+        firmware=firmware_result(tflite, measurement, rendered.toolchain, rendered.targets, rendered.micropython,
+                                 rendered.c_engine),
         optimization=optimized.details() if optimized else Optimization(),
         weights=weight_summary(tflite.content) if plain else None,
         bytes=account(tflite.content) if plain else None, strip=strip)

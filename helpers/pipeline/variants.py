@@ -28,7 +28,7 @@ from helpers.measure.litert import quantize
 from helpers.measure.tflm import MicroCheck, check_variant
 from helpers.measure.toolchains import ToolchainFigures, flash_size
 from helpers.measure.variant import Measurement, TflmVerdict, measure_variant, select_ops
-from helpers.pipeline.rows import RenderOutcome, tflite_row
+from helpers.pipeline.rows import RenderOutcome, c_engine_result, tflite_row
 from helpers.pipeline.verify import EngineInputs, check_python, check_targets
 from helpers.render.report_text import format_metrics
 from helpers.render.variant_folder import FolderContent, FolderSettings, TargetsSeen, render_folder, write_folder
@@ -89,8 +89,12 @@ class VariantRunner:
         draft = render_folder(self.specs, tflite, measurement.tflm, self.folder, lowered)
         if not draft.firmware or self.config.skip_firmware_checks:
             write_folder(self.staging, draft)
+            if not draft.firmware:
+                return RenderOutcome(), measurement
             skipped = MicroPythonResult(status=Status.NOT_CHECKED, reason="--skip_firmware_checks")
-            return RenderOutcome(micropython=skipped if draft.firmware else None), measurement
+            engine = c_engine_result(draft.c_engine, draft.c_engine_reason, (), self.folder.cmsis_nn_revision,
+                                     "--skip_firmware_checks: written, not built or run")
+            return RenderOutcome(micropython=skipped, c_engine=engine), measurement
         with tempfile.TemporaryDirectory(prefix="mcu-deploy-verify-") as tmp:
             outcome, final, tflm = self._verify(Path(tmp), draft, tflite, measurement, lowered)
         with self.timings.phase("render"):
@@ -101,7 +105,7 @@ class VariantRunner:
                 lowered: Lowered) -> tuple[RenderOutcome, FolderContent, TflmVerdict]:
         """Every check, each on a scratch copy: the draft's C files first (their verdicts decide the
         arena and whether firmware is handed out), then the final folder's MicroPython files."""
-        tflm, targets = measurement.tflm, ()
+        tflm, targets, engine_targets = measurement.tflm, (), ()
         with self.timings.phase("render"):
             first = write_folder(scratch / "draft", draft)
             flash = flash_size(first / f"{draft.model_id}_model_data.c", first)
@@ -109,9 +113,10 @@ class VariantRunner:
         if self.bench is not None and tflm.checked:
             with self.timings.phase("targets"):
                 verdicts = check_targets(self.bench, first, draft.model_id, tflite, tflm)
-            tflm, targets = verdicts.tflm, verdicts.results
+            tflm, targets, engine_targets = verdicts.tflm, verdicts.results, verdicts.engine_results
             final = render_folder(self.specs, tflite, tflm, self.folder, lowered,
-                                  TargetsSeen(results=targets, revision=self.bench.tree.revision))
+                                  TargetsSeen(results=targets, revision=self.bench.tree.revision,
+                                              engine_results=engine_targets))
             if not final.firmware:
                 return RenderOutcome(targets=targets), final, tflm
             second = write_folder(scratch / "final", final)
@@ -121,7 +126,11 @@ class VariantRunner:
                                   labels=self.data.evaluation.y, task=self.specs.task.value)
             python = check_python(final, second, lowered, tflite, inputs)
         toolchain = ToolchainFigures(flash=flash, mpy=python.model_mpy)
-        outcome = RenderOutcome(toolchain=toolchain, targets=targets, micropython=python.engine)
+        unchecked = ("no --tflm_dir (or no --target): written, not built or run" if self.bench is None else
+                     "TFLM did not run the variant: no outputs to compare with")
+        engine = c_engine_result(final.c_engine, final.c_engine_reason, engine_targets, self.folder.cmsis_nn_revision,
+                                 unchecked)
+        outcome = RenderOutcome(toolchain=toolchain, targets=targets, micropython=python.engine, c_engine=engine)
         return outcome, final.with_binaries(python.compiled), tflm
 
     def run(self, plan: VariantPlan, model: LoadedModel, optimized: OptimizedModel | None,

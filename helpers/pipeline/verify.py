@@ -27,6 +27,7 @@ class TargetVerdicts:
 
     results: tuple[TargetResult, ...]
     tflm: TflmVerdict
+    engine_results: tuple[TargetResult, ...] = ()   # the C engine's self-test, where one was written
 
 
 def check_targets(bench: TargetBench, scratch: Path, model_id: str, tflite: TfliteModel,
@@ -42,7 +43,10 @@ def check_targets(bench: TargetBench, scratch: Path, model_id: str, tflite: Tfli
     if fails_everywhere(results):
         tflm = replace(tflm, runnable=False, reason="fails on every target: " + "; ".join(
             f"{r.target}: {r.message}" for r in results if r.failed))
-    return TargetVerdicts(results=results, tflm=tflm)
+    engine = ()
+    if (scratch / f"{model_id}_engine_selftest.c").is_file():
+        engine = bench.check_engine(scratch, model_id, results)
+    return TargetVerdicts(results=results, tflm=tflm, engine_results=engine)
 
 
 @dataclass(frozen=True)

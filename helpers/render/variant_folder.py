@@ -12,6 +12,7 @@ import pandas as pd
 
 from helpers.core.specs import Specs
 from helpers.core.variant import TfliteModel
+from helpers.emit.c_engine import CEngine, NotInCEngine, c_engine, render_engine_files
 from helpers.emit.codegen import Rendered
 from helpers.emit.identifiers import identifier
 from helpers.emit.micropython import render_infer_py
@@ -34,6 +35,8 @@ class FolderSettings:
     source: str                    # the model file's name, quoted in generated headers
     layout: dict[str, Any]         # ONNX/PyTorch input layout for the firmware ({} for Keras)
     evaluation_rows: int | None = None  # how many the test data could have held (named in its comment)
+    tflm_root: Path | None = None  # the TFLM tree whose CMSIS-NN the C engine is built with (None: none given)
+    cmsis_nn_revision: str = "unknown"
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class TargetsSeen:
 
     results: tuple[Any, ...] = ()
     revision: str = ""
+    engine_results: tuple[Any, ...] = ()  # the C engine's self-test per target
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,8 @@ class FolderContent:
     model_id: str
     firmware: bool                         # the firmware files are among the texts
     engine_module: str | None = None       # <id>_infer.py, when the engine is among them
+    c_engine: CEngine | None = None        # the C engine, when its files are among them
+    c_engine_reason: str | None = None     # why there is none
 
     def with_binaries(self, extra: tuple[tuple[str, bytes], ...]) -> "FolderContent":
         return replace(self, binaries=self.binaries + extra)
@@ -75,14 +81,37 @@ def render_folder(specs: Specs, tflite: TfliteModel, tflm: TflmVerdict, settings
     context = template_context(specs, tflite, tflm, model_id, settings.source, settings.layout,
                                settings.evaluation_rows)
     texts += render_firmware(context, checked=tflm.checked)
-    module = None
+    module, c_files, c_reason = None, None, engine.reason
     if engine.program is not None:
         rendered = render_infer_py(engine.program, context)
         texts.append(rendered)
         module = rendered.filename
+        try:
+            c_files = c_engine(engine.program, _engine_context(context, settings, targets), settings.cmsis_nn_revision)
+        except NotInCEngine as error:
+            c_reason = f"{error} is not in the C engine"
+        else:
+            texts += render_engine_files(c_files, _cmsis_sources(settings, c_files), checked=tflm.checked)
     if targets.results:
         texts.append(render_targets_md(context, targets.results, targets.revision))
-    return replace(content, texts=tuple(texts), firmware=True, engine_module=module)
+    return replace(content, texts=tuple(texts), firmware=True, engine_module=module, c_engine=c_files,
+                   c_engine_reason=c_reason)
+
+
+def _engine_context(context: dict[str, Any], settings: FolderSettings, targets: TargetsSeen) -> dict[str, Any]:
+    """The firmware context plus where the C engine was proven (its header says so)."""
+    passed = [f"{r.target}" for r in targets.engine_results if r.passed]
+    return {**context, "engine_checked_on": passed, "tflm_given": settings.tflm_root is not None}
+
+
+def _cmsis_sources(settings: FolderSettings, engine: CEngine) -> tuple[str, ...]:
+    """The CMSIS-NN sources the engine's calls reach (empty without a tree: the fragments then glob)."""
+    if settings.tflm_root is None or not engine.uses_cmsis:
+        return ()
+    from helpers.targets.cmsis_sources import needed_sources
+
+    text = render_engine_files(engine, (), checked=False)[1].text
+    return needed_sources(settings.tflm_root, text)
 
 
 def write_folder(parent: Path, content: FolderContent) -> Path:

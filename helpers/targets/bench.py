@@ -10,7 +10,8 @@ from pathlib import Path
 
 from helpers.core.checks import Status, TargetResult
 from helpers.errors import ConfigError
-from helpers.targets.library import BuildError, Library, default_cache_root, open_library
+from helpers.targets.engine_test import cmsis_library, run_engine_test
+from helpers.targets.library import BuildError, Library, ToolBuildError, default_cache_root, open_library
 from helpers.targets.program import compile_self_test
 from helpers.targets.recipe import RecipeError
 from helpers.targets.runner import run_program
@@ -40,6 +41,7 @@ class TargetBench:
     mcu_mhz: float
     cache_root: Path
     _libraries: dict[str, Library | TargetResult] = field(default_factory=dict)  # name -> library, or why none
+    _cmsis: dict[str, Library | TargetResult] = field(default_factory=dict)      # the same for CMSIS-NN alone
 
     @classmethod
     def create(cls, tflm_dir: Path | None, target_names: tuple[str, ...], mcu_mhz: float) -> "TargetBench | None":
@@ -101,6 +103,47 @@ class TargetBench:
                          library.compiled_count, target.name, library.compiled_seconds)
                 library.compiled_count, library.compiled_seconds = 0, 0.0
             log.info("    %s: %s%s", target.label, result.status.upper().replace("_", " "),
+                     f" ({result.message})" if result.message and not result.passed else "")
+            results.append(result)
+        return tuple(results)
+
+
+    def cmsis(self, target: Target) -> Library | TargetResult:
+        """CMSIS-NN alone for the target (the C engine links nothing else), or why there is none."""
+        if target.name not in self._cmsis:
+            library = self.library(target)
+            if isinstance(library, TargetResult):
+                self._cmsis[target.name] = replace(library, kernels="cmsis_nn")
+            else:
+                try:
+                    self._cmsis[target.name] = cmsis_library(library)
+                except OSError as error:
+                    self._cmsis[target.name] = TargetResult(target=target.name, kernels="cmsis_nn",
+                                                            status=Status.NOT_BUILT, message=f"not built: {error}")
+        return self._cmsis[target.name]
+
+    def check_engine(self, folder: Path, model_id: str,
+                     tflm_results: tuple[TargetResult, ...]) -> tuple[TargetResult, ...]:
+        """The C engine's self-test on every target, compared there with TFLM's outputs (by digest)."""
+        results = []
+        for target in self.targets:
+            cmsis = self.cmsis(target)
+            if isinstance(cmsis, TargetResult):
+                results.append(cmsis)
+                continue
+            tflm = next((r for r in tflm_results if r.target == target.name), None)
+            with tempfile.TemporaryDirectory(prefix=f"mcu-deploy-engine-{target.name}-") as work:
+                try:
+                    result = run_engine_test(cmsis, folder, model_id, Path(work), self.mcu_mhz,
+                                             tflm.outputs_digest if tflm is not None else None)
+                except ToolBuildError as error:
+                    result = TargetResult(target=target.name, kernels="cmsis_nn", status=Status.NOT_BUILT,
+                                          message=f"not built: {error}")
+            if cmsis.compiled_count:
+                log.info("    built %d CMSIS-NN sources for %s in %.0f s (cached for later runs)",
+                         cmsis.compiled_count, target.name, cmsis.compiled_seconds)
+                cmsis.compiled_count, cmsis.compiled_seconds = 0, 0.0
+            log.info("    C engine on %s: %s%s", target.name, result.status.upper().replace("_", " "),
                      f" ({result.message})" if result.message and not result.passed else "")
             results.append(result)
         return tuple(results)

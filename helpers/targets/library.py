@@ -61,6 +61,9 @@ class Library:
     compiled_seconds: float = 0.0  # compile time this run spent (0 when everything was cached)
     compiled_count: int = 0
     rebuilt: tuple[str, ...] = ()  # cached objects that failed verification at open (compiled again)
+    name: str = "TFLM's library"   # what progress lines and errors call it
+    archive_name: str = "libtensorflow-microlite.a"
+    seeded: bool = True            # TFLM's runtime is compiled before the first link; CMSIS-NN has no seed
     _manifest: dict = field(default_factory=dict)  # type: ignore[type-arg]
     _manifest_guard: threading.Lock = field(default_factory=threading.Lock)
 
@@ -130,7 +133,7 @@ class Library:
                 return
             started = time.monotonic()
             self._manifest = self._read_manifest()
-            with Progress(f"compiling TFLM's library for {self.target.name}", len(missing), "sources") as progress:
+            with Progress(f"compiling {self.name} for {self.target.name}", len(missing), "sources") as progress:
                 def compile_one(source: str) -> str | None:
                     error = self._compile(source)
                     progress.advance()
@@ -141,7 +144,7 @@ class Library:
             self.compiled_seconds += time.monotonic() - started
             self.compiled_count += len(missing) - len(errors)
             if errors:
-                raise ToolBuildError(f"TFLM's library: {errors[0]}")
+                raise ToolBuildError(f"{self.name}: {errors[0]}")
 
     def _compile(self, source: str) -> str | None:
         target = self.object_path(source)
@@ -175,6 +178,8 @@ class Library:
     def seed_sources(self) -> list[str]:
         """What every program needs: the interpreter, allocator, planner, schema and logging (the
         library's sources outside kernels/, signal/ and third-party code, minus test helpers)."""
+        if not self.seeded:
+            return []
         return [source for source in self.recipe.sources
                 if source.startswith(("tensorflow/lite/micro/", "tensorflow/lite/core/", "tensorflow/compiler/"))
                 and "/kernels/" not in source and "/test" not in source and "fake_" not in source

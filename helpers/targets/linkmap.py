@@ -10,7 +10,8 @@ from pathlib import Path
 # Output sections that occupy flash (.data too: its initial values are stored in flash) and RAM.
 FLASH_SECTIONS = (".text", ".rodata", ".ARM.extab", ".ARM.exidx", ".init_array", ".data")
 RAM_SECTIONS = (".data", ".bss")
-CATEGORIES = ("model_data", "tflm_runtime", "kernels", "c_runtime", "self_test", "padding")  # padding: the rest
+CATEGORIES = ("model_data", "tflm_runtime", "kernels", "engine_code", "engine_constants", "engine_data", "c_runtime",
+              "self_test", "padding")  # padding: the rest
 
 _OUTPUT = re.compile(r"^(\.[\w.]+)(?:\s+0x([0-9a-f]+)\s+0x([0-9a-f]+))?")
 _INPUT_ONE_LINE = re.compile(r"^ (\S+)\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)(?:\s+(\S.*))?$")
@@ -98,13 +99,19 @@ def _category(section: str, origin: str, model_id: str) -> str:
     """Where an input section's bytes belong."""
     if section == "*fill*":
         return "padding"
-    member = re.search(r"libtensorflow-microlite\.a\((.+)\)", origin)
+    member = re.search(r"lib(?:tensorflow-microlite|cmsis-nn)\.a\((.+)\)", origin)
     if member:
         source = member.group(1)
         is_kernel = "__kernels__" in source or source.startswith("arm_") or "cmsis_nn" in source
         return "kernels" if is_kernel else "tflm_runtime"
     if origin.endswith(f"{model_id}_model_data.o"):
         return "model_data"
+    if origin.endswith(f"{model_id}_engine.o"):
+        # the C engine: its functions, and its weights and constants (rodata) apart; .bss is its arena
+        return "engine_code" if section.startswith(".text") else "engine_constants" if section.startswith(
+            ".rodata") else "engine_arena" if section.startswith(".bss") else "engine_data"
+    if origin.endswith(f"{model_id}_engine_selftest.o"):
+        return "self_test"
     if origin.endswith("/main.o"):
         # main.cc instantiates the op resolver (TFLM runtime); the rest is the self-test and its vectors
         return "tflm_runtime" if "OpResolver" in section or "RegisterOps" in section else "self_test"

@@ -42,7 +42,7 @@ class SelfTestObjects:
             name = f"selftest_{vectors_to_run}_vectors"
             source = self.work / f"{name}.c"
             source.write_text(f"const volatile int mcu_deploy_vectors_to_run = {vectors_to_run};\n")
-            objects.append(_compile(self.library, source, self.work / f"{name}.o", []))
+            objects.append(compile_source(self.library, source, self.work / f"{name}.o", []))
         output = self.work / (f"{name}.elf" if self.library.target.cortex_m else name)
         map_path = self.work / f"{name}.map"
         link_with_library(self.library, objects, output, map_path)
@@ -58,12 +58,12 @@ def compile_self_test(library: Library, folder: Path, model_id: str, work: Path,
     sources = [folder / "main.cc", folder / f"{model_id}_model_data.c"]
     if library.target.cortex_m:
         sources.append(HARNESS / "startup_cortex_m.c")
-    objects = tuple(_compile(library, source, work / f"{source.stem}.o", [*defines, f"-I{folder}"])
+    objects = tuple(compile_source(library, source, work / f"{source.stem}.o", [*defines, f"-I{folder}"])
                     for source in sources)
     return SelfTestObjects(library=library, objects=objects, work=work)
 
 
-def _compile(library: Library, source: Path, obj: Path, extra: list[str]) -> Path:
+def compile_source(library: Library, source: Path, obj: Path, extra: list[str]) -> Path:
     recipe = library.recipe
     compiler, flags = (recipe.cc, recipe.ccflags) if source.suffix == ".c" else (recipe.cxx, recipe.cxxflags)
     includes = [f"-I{library.tree.root / flag[2:]}" if flag.startswith("-I") and not flag.startswith("-I/") else flag
@@ -91,7 +91,7 @@ def link_with_library(library: Library, objects: list[Path], output: Path, map_p
         if not wanted:
             # The definition search could not place a symbol: compile the whole library, once.
             if len(library.compiled()) == len(library.recipe.sources):
-                raise ToolBuildError(f"undefined even with all of TFLM's library: {sorted(undefined)[0][:200]}")
+                raise ToolBuildError(f"undefined even with all of {library.name}: {sorted(undefined)[0][:200]}")
             wanted = set(library.recipe.sources)
         library.ensure(sorted(wanted))
     raise ToolBuildError(f"the link still misses symbols after {MAX_LINK_ROUNDS} rounds")
@@ -102,15 +102,15 @@ def _link(library: Library, objects: list[Path], output: Path, map_path: Path) -
     as with the full library); returns the undefined symbols, empty when it linked."""
     recipe = library.recipe
     with tempfile.TemporaryDirectory(prefix="mcu-deploy-link-") as tmp:
-        archive = Path(tmp) / "libtensorflow-microlite.a"
+        archive = Path(tmp) / library.archive_name
         members = [str(library.object_path(source)) for source in library.compiled()]
         try:
             archived = subprocess.run([_binutil(recipe.cxx, "ar"), "rcs", str(archive), *members],
                                       capture_output=True, text=True)
         except OSError as error:
-            raise ToolBuildError(f"archiving TFLM's objects: {error}") from None
+            raise ToolBuildError(f"archiving {library.name}'s objects: {error}") from None
         if archived.returncode != 0:
-            raise ToolBuildError(f"archiving TFLM's objects: {first_error(archived.stderr)}")
+            raise ToolBuildError(f"archiving {library.name}'s objects: {first_error(archived.stderr)}")
         command = [recipe.cxx, *recipe.cxxflags, *map(str, objects), str(archive), *recipe.ldflags,
                    f"-Wl,-Map={map_path}", "-o", str(output), *recipe.libs]
         if library.target.cortex_m:

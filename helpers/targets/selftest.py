@@ -19,7 +19,8 @@ from helpers.targets.target import Target
 # When AllocateTensors fails with the header's arena, one retry with this much tells "arena too
 # small" (a figure for the header) from "cannot run" (TFLM's own message).
 RETRY_ARENA_BYTES = 1024 * 1024
-_OWN_LINES = re.compile(r"^(arena used:|accuracy:|mae:|PASS:|FAIL: \d)")
+_OWN_LINES = re.compile(r"^(arena used:|accuracy:|mae:|outputs digest:|engine scratch:|PASS:|FAIL: \d)")
+_DIGEST = re.compile(r"outputs digest: ([0-9a-f]{8}) over (\d+) vectors")
 
 
 def missing_tools(target: Target) -> str | None:
@@ -66,7 +67,7 @@ def run_self_test(library: Library, folder: Path, model_id: str, work: Path, mcu
         if "FAIL: AllocateTensors" in run.output:
             return TargetResult(status=Status.FAIL, message=first_message, build_seconds=built - started, **base)
     ran = time.monotonic()
-    result = _parse(run, base)
+    result = parse_run(run, base)
     memory = read_map(program.map_path, model_id) if target.cortex_m else None
     fields: dict[str, Any] = {"arena_linked_bytes": arena_linked, "build_seconds": round(built - started, 2),
                               "run_seconds": round(ran - built, 2)}
@@ -75,7 +76,7 @@ def run_self_test(library: Library, folder: Path, model_id: str, work: Path, mcu
                       flash_breakdown=memory.flash_breakdown, ram_bytes=memory.ram_bytes,
                       ram_breakdown=memory.ram_breakdown)
     if target.cortex_m and count and result.passed:
-        instructions = _instructions_per_inference(build, target)
+        instructions = instructions_per_inference(build, target)
         if instructions is not None:
             fields.update(instructions_per_inference=instructions, cycles_per_instruction=target.cycles_per_instruction,
                           mcu_mhz=mcu_mhz,
@@ -83,14 +84,14 @@ def run_self_test(library: Library, folder: Path, model_id: str, work: Path, mcu
     return TargetResult(**{**asdict(result), **fields})
 
 
-def _instructions_per_inference(build: Any, target: Target) -> int | None:
+def instructions_per_inference(build: Any, target: Target) -> int | None:
     """Instructions of a run with one vector minus a run with none: one inference, plus copying its
     input and comparing its output (a few hundred instructions)."""
     none, one = (count_instructions(target, build.link(vectors).path) for vectors in (0, 1))
     return one - none if none is not None and one is not None and one > none else None
 
 
-def _parse(run: ProgramRun, base: dict[str, Any]) -> TargetResult:
+def parse_run(run: ProgramRun, base: dict[str, Any]) -> TargetResult:
     """The self-test's own lines: arena used, the metric, PASS/FAIL with the vector counts."""
     output = run.output
     arena = re.search(r"arena used: (\d+) of (\d+) bytes", output)
@@ -104,10 +105,12 @@ def _parse(run: ProgramRun, base: dict[str, Any]) -> TargetResult:
         metrics["mae"] = float(mae.group(1))
     passed = verdict is not None and verdict.group(1) == "PASS" and run.returncode == 0
     message = None if passed else _tflm_message(run)
+    digest = _DIGEST.search(output)
     return TargetResult(status=Status.PASS if passed else Status.FAIL, message=message,
                         vectors=int(verdict.group(3)) if verdict else None,
                         vectors_matching=int(verdict.group(2)) if verdict else None,
-                        metrics=metrics or None, arena_used_bytes=int(arena.group(1)) if arena else None, **base)
+                        metrics=metrics or None, arena_used_bytes=int(arena.group(1)) if arena else None,
+                        outputs_digest=digest.group(1) if digest else None, **base)
 
 
 def _tflm_message(run: ProgramRun) -> str:

@@ -1,0 +1,93 @@
+"""The C engine's self-test on one target: CMSIS-NN compiled into the cache with the flags TFLM's
+build gives it (the same sources, from --tflm_dir's downloads/cmsis_nn), the engine and its
+self-test compiled with the program's flags, linked without any of TFLM, run, and measured."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from helpers.core.checks import Status, TargetResult
+from helpers.targets.library import BuildError, Library, ToolBuildError
+from helpers.targets.linkmap import read_map
+from helpers.targets.program import HARNESS, SelfTestObjects, compile_source
+from helpers.targets.runner import run_program
+from helpers.targets.selftest import instructions_per_inference, parse_run
+
+CMSIS_NN = "tensorflow/lite/micro/tools/make/downloads/cmsis_nn"
+# What the third-party kernels compile with in TFLM's make (THIRD_PARTY_KERNEL_OPTIMIZATION_LEVEL);
+# the host build, whose recipe has no CMSIS-NN, uses the same.
+CMSIS_OPTIMIZATION = "-O2"
+
+
+def cmsis_library(library: Library) -> Library:
+    """CMSIS-NN for the library's target, as a library of its own beside TFLM's objects. Cortex-M
+    recipes list CMSIS-NN's sources with their flags; the host's (reference kernels) does not, so
+    there every CMSIS-NN source is offered with the same level."""
+    recipe = library.recipe
+    sources = {source: level for source, level in recipe.sources.items() if f"{CMSIS_NN}/Source/" in source}
+    if not sources:
+        root = library.tree.root
+        sources = {str(path.relative_to(root)): CMSIS_OPTIMIZATION
+                   for path in sorted((root / CMSIS_NN / "Source").glob("*/*.c"))}
+    includes = tuple(dict.fromkeys((*recipe.includes, f"-I{CMSIS_NN}", f"-I{CMSIS_NN}/Include")))
+    folder = library.folder / "cmsis_nn"
+    (folder / "objects").mkdir(parents=True, exist_ok=True)
+    cmsis = Library(tree=library.tree, target=library.target,
+                    recipe=replace(recipe, sources=sources, includes=includes), folder=folder, name="CMSIS-NN",
+                    archive_name="libcmsis-nn.a", seeded=False)
+    cmsis.rebuilt = cmsis.verify()
+    return cmsis
+
+
+def compile_engine_test(cmsis: Library, folder: Path, model_id: str, work: Path) -> SelfTestObjects:
+    """The engine, its self-test and the model data (its normalisation arrays), and the start-up
+    code on Cortex-M, compiled into `work`."""
+    work.mkdir(parents=True, exist_ok=True)
+    sources = [folder / f"{model_id}_engine.c", folder / f"{model_id}_engine_selftest.c",
+               folder / f"{model_id}_model_data.c"]
+    if cmsis.target.cortex_m:
+        sources.append(HARNESS / "startup_cortex_m.c")
+    objects = tuple(compile_source(cmsis, source, work / f"{source.stem}.o", [f"-I{folder}"]) for source in sources)
+    return SelfTestObjects(library=cmsis, objects=objects, work=work)
+
+
+def run_engine_test(cmsis: Library, folder: Path, model_id: str, work: Path, mcu_mhz: float,
+                    tflm_digest: str | None) -> TargetResult:
+    """Build, run and measure the engine's self-test; `tflm_digest` is the digest of TFLM's
+    outputs on the same target, when its self-test ran there."""
+    target = cmsis.target
+    base = {"target": target.name, "kernels": "cmsis_nn", "machine": target.qemu_machine or "this machine (native)"}
+    started = time.monotonic()
+    try:
+        build = compile_engine_test(cmsis, folder, model_id, work)
+        program = build.link()
+    except ToolBuildError as error:
+        return TargetResult(status=Status.NOT_BUILT, message=f"not built: {error}", **base)
+    except BuildError as error:
+        return TargetResult(status=Status.BUILD_FAILED, message=str(error), **base)
+    built = time.monotonic()
+    run = run_program(target, program.path)
+    result = parse_run(run, base)
+    fields: dict[str, Any] = {"build_seconds": round(built - started, 2),
+                              "run_seconds": round(time.monotonic() - built, 2)}
+    if result.outputs_digest and tflm_digest:
+        fields["identical_to_tflm"] = result.outputs_digest == tflm_digest
+        if result.failed and fields["identical_to_tflm"]:
+            # TFLM's optimized kernels on this core round a few outputs differently from the host's
+            # reference kernels; the engine calls the same CMSIS-NN kernels and matches them exactly.
+            fields.update(status=Status.PASS, message="identical to TFLM on this core (which differs from the "
+                          "host's reference kernels on some vectors)")
+    if target.cortex_m:
+        memory = read_map(program.map_path, model_id)
+        fields.update(flash_bytes=memory.flash_bytes, flash_bytes_without_self_test=memory.flash_without_self_test,
+                      flash_breakdown=memory.flash_breakdown, ram_bytes=memory.ram_bytes,
+                      ram_breakdown=memory.ram_breakdown)
+        if result.passed:
+            instructions = instructions_per_inference(build, target)
+            if instructions is not None:
+                fields.update(instructions_per_inference=instructions,
+                              cycles_per_instruction=target.cycles_per_instruction, mcu_mhz=mcu_mhz,
+                              latency_ms=round(instructions * target.cycles_per_instruction / (mcu_mhz * 1e3), 3))
+    return TargetResult(**{**asdict(result), **fields})
