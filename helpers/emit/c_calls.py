@@ -100,7 +100,8 @@ def _dims(n: CNames, shape: tuple[int, int, int, int]) -> str:
 
 
 def _is_per_tensor(q: s.Requantization) -> bool:
-    return bool(np.all(q.multipliers.values == q.multipliers.values[0]) and np.all(q.shifts.values == q.shifts.values[0]))
+    multipliers, shifts = q.multipliers.values, q.shifts.values
+    return bool(np.all(multipliers == multipliers[0]) and np.all(shifts == shifts[0]))
 
 
 def _context(n: CNames, nbytes: int, query: str) -> str:
@@ -257,8 +258,8 @@ def _mean_i8(n: CNames, t: s.MeanInt8) -> str:
 
 
 def _fully_connected_f(n: CNames, t: s.FullyConnectedFloat) -> str:
-    return (f"mcu_fully_connected_f({n.operand(t.x)}, {n.buffer(t.y)}, {n.array(t.weights)}, {_bias_f(n, t.bias, t.n_out)}, "
-            f"{t.batches}, {t.n_in}, {t.n_out}, {c_real(t.act_min)}, {c_real(t.act_max)});")
+    x, y, w, bias = n.operand(t.x), n.buffer(t.y), n.array(t.weights), _bias_f(n, t.bias, t.n_out)
+    return (f"mcu_fully_connected_f({x}, {y}, {w}, {bias}, {t.batches}, {t.n_in}, {t.n_out}, {c_real(t.act_min)}, {c_real(t.act_max)});")
 
 
 def _bias_f(n: CNames, bias: Const | None, count: int) -> str:

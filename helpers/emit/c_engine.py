@@ -43,7 +43,8 @@ def _kernel_sources(program: Program) -> list[str]:
         sources.append(_kernel_source("fixedpoint"))
     if "lstm_int8" in families:
         table = ", ".join(str(v) for v in SIGMOID_TABLE_UINT16)
-        sources.append(f"/* TFLM's sigmoid_table_uint16. */\nstatic const uint16_t mcu_sigmoid_table[256] = {{{table}}};")
+        sources.append("/* TFLM's sigmoid_table_uint16. */\n"
+                       f"static const uint16_t mcu_sigmoid_table[256] = {{{table}}};")
     return sources + [_kernel_source(family) for family in families]
 
 

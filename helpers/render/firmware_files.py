@@ -180,7 +180,18 @@ def render_firmware(context: dict[str, Any], checked: bool) -> list[Rendered]:
     return files
 
 
-def render_targets_md(context: dict[str, Any], results: tuple[Any, ...], revision: str) -> Rendered:
+def _engine_rows(results: tuple[Any, ...]) -> list[dict[str, Any]]:
+    def number(value: Any) -> str:
+        return "-" if value is None else f"{value:,}"
+
+    return [{"target": r.target, "status": r.status.upper().replace("_", " "), "message": r.message,
+             "identical": {True: "yes", False: "NO", None: "-"}[r.identical_to_tflm],
+             "code": number(r.inference_code_bytes), "model": number(r.model_bytes), "ram": number(r.model_ram_bytes),
+             "instructions": number(r.instructions_per_inference)} for r in results]
+
+
+def render_targets_md(context: dict[str, Any], results: tuple[Any, ...], revision: str,
+                      engine_results: tuple[Any, ...] = ()) -> Rendered:
     """TARGETS.md: each target's verdict on the self-test, and the targets it does not run on."""
     metric = context["metric_name"]
     rows = []
@@ -198,7 +209,8 @@ def render_targets_md(context: dict[str, Any], results: tuple[Any, ...], revisio
     return render("TARGETS.md.j2", "TARGETS.md",
                   {**context, "results": rows, "revision": revision[:12], "vectors": vectors, "metric": metric,
                    "failing": [r.target for r in results if r.failed],
-                   "unchecked": [r.target for r in results if r.status in ("not_checked", "not_built")]})
+                   "unchecked": [r.target for r in results if r.status in ("not_checked", "not_built")],
+                   "engine_rows": _engine_rows(engine_results)})
 
 
 def render_not_for_mcu(specs: Specs, model: TfliteModel, reason: str) -> Rendered:

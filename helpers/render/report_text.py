@@ -6,6 +6,7 @@ from typing import Any
 from helpers.core.checks import MicroPythonResult, Status, TargetResult
 from helpers.core.results import RunReport, VariantReport
 from helpers.measure.metrics import higher_is_better
+from helpers.render.engine_text import engine_cells, engine_header, engine_markdown
 
 
 def _format_metric(name: str, value: float | None) -> str:
@@ -35,11 +36,14 @@ def table_rows(report: RunReport) -> tuple[list[str], list[list[str]]]:
     main_target = next((name for name in targets if name != "host"), None)
     header += [f"Δ {report.primary_metric}", "tolerance", "TFLM"] + [_SHORT.get(t, t) for t in targets]
     header += ["MicroPython", "ms MPy viper/plain"]
+    short = _SHORT.get(main_target, main_target) if main_target else ""
     if main_target:
-        short = _SHORT.get(main_target, main_target)
         header += ["arena (B)", f"flash {short} (B)", f"RAM {short} (B)", f"instr. {short}", f"ms {short}"]
     else:  # nothing linked for a Cortex-M: the figure is the cross-compiled C array alone, and says so
         header += ["arena (B)", "C array M4 (B)"]
+    engines = any(v.firmware.c_engine is not None for v in report.variants)
+    if engines:
+        header += engine_header(main_target, short)
     budgets = any(v.firmware.fits_flash is not None or v.firmware.fits_ram is not None
                   or v.firmware.budget_note for v in report.variants)
     if budgets:
@@ -65,6 +69,8 @@ def table_rows(report: RunReport) -> tuple[list[str], list[list[str]]]:
                     "-" if latency is None else f"{latency:.3g}"]
         else:
             row += [_int(fw.tensor_arena_bytes), _int((fw.flash_bytes or {}).get("cortex-m4"))]
+        if engines:
+            row += engine_cells(fw, main_target)
         if budgets:
             row.append(_fits(v))
         rows.append(row)
@@ -218,6 +224,7 @@ def format_markdown(report: RunReport, plots: list[str]) -> str:
         lines += [f"| {c.sparsity:.0%} | {_format_metric(metric, c.validation_metrics.get(metric))} | "
                   f"{'yes' if c.within_tolerance else 'no'} | {c.zlib_weight_bytes:,} |" for c in pruning.search]
     lines += targets_markdown(report)
+    lines += engine_markdown(report, _format_metric)
     lines += micropython_markdown(report)
     failed = [(v.name, v.error) for v in report.variants if v.error]
     if failed:

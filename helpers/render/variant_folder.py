@@ -93,7 +93,7 @@ def render_folder(specs: Specs, tflite: TfliteModel, tflm: TflmVerdict, settings
         else:
             texts += render_engine_files(c_files, _cmsis_sources(settings, c_files), checked=tflm.checked)
     if targets.results:
-        texts.append(render_targets_md(context, targets.results, targets.revision))
+        texts.append(render_targets_md(context, targets.results, targets.revision, targets.engine_results))
     return replace(content, texts=tuple(texts), firmware=True, engine_module=module, c_engine=c_files,
                    c_engine_reason=c_reason)
 
