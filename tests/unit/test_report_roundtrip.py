@@ -15,7 +15,7 @@ from helpers.core.results import RunReport
 REPORTS = Path(__file__).resolve().parent.parent / "golden" / "reports"
 
 
-@pytest.mark.parametrize("name", ["digits_targets.json", "digits_optimized.json"])
+@pytest.mark.parametrize("name", ["digits_targets.json", "digits_optimized.json", "digits_c_engine.json"])
 def test_a_report_reads_back_and_writes_the_same_text(name):
     text = (REPORTS / name).read_text()
     report = RunReport.from_json(text)

@@ -11,7 +11,7 @@ from helpers.measure import budgets
 
 FIRMWARE_KEYS = {"reset_before_invoke", "tflm_runnable", "tflm_reason", "select_ops", "tflm_metrics",
                  "tflm_max_difference", "tflm_difference_unit", "tensor_arena_measured_bytes", "tensor_arena_bytes",
-                 "flash_bytes", "flash_note", "mpy_bytes", "mpy_note", "targets", "micropython", "fits_flash", "fits_ram", "budget_note"}
+                 "flash_bytes", "flash_note", "mpy_bytes", "mpy_note", "targets", "micropython", "c_engine", "fits_flash", "fits_ram", "budget_note"}
 
 
 def _row(name: str, **firmware) -> VariantReport:

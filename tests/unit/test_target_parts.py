@@ -12,7 +12,7 @@ from helpers.targets.bench import target_arena, with_arena
 from helpers.targets.library import _definition_patterns
 from helpers.targets.linkmap import read_map
 from helpers.targets.runner import ProgramRun
-from helpers.targets.selftest import TargetResult, _parse
+from helpers.targets.selftest import TargetResult, parse_run
 from helpers.targets.target import parse_targets
 
 MAP = """\
@@ -83,16 +83,16 @@ def test_definition_search(symbol, source, found):
 
 def test_self_test_output_is_read_and_tflm_messages_kept():
     base = {"target": "cortex-m4", "kernels": "cmsis_nn"}
-    passed = _parse(ProgramRun(0, "arena used: 2596 of 5632 bytes\naccuracy: 355 of 360 correct\n"
+    passed = parse_run(ProgramRun(0, "arena used: 2596 of 5632 bytes\naccuracy: 355 of 360 correct\n"
                                   "PASS: 360 of 360 vectors match\n"), base)
     assert passed.status == "pass" and passed.vectors == 360 and passed.arena_used_bytes == 2596
     assert passed.metrics == {"accuracy": 355 / 360}
-    failed = _parse(ProgramRun(1, "conv.cc:12 x was not true.\nNode CONV_2D (number 0) failed to prepare\n"
+    failed = parse_run(ProgramRun(1, "conv.cc:12 x was not true.\nNode CONV_2D (number 0) failed to prepare\n"
                                   "FAIL: AllocateTensors (arena 100 bytes)\n"), base)
     assert failed.status == "fail" and "conv.cc:12" in failed.message and failed.vectors is None
     # PASS printed but a non-zero exit (a fault after the loop) is not a pass
-    assert _parse(ProgramRun(1, "PASS: 1 of 1 vectors match\n"), base).status == "fail"
-    assert _parse(ProgramRun(0, "mae: 0.25 over 10 vectors\nPASS: 10 of 10 vectors match\n"),
+    assert parse_run(ProgramRun(1, "PASS: 1 of 1 vectors match\n"), base).status == "fail"
+    assert parse_run(ProgramRun(0, "mae: 0.25 over 10 vectors\nPASS: 10 of 10 vectors match\n"),
                   base).metrics == {"mae": 0.25}
 
 
