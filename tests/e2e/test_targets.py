@@ -3,61 +3,17 @@ Cortex-M0+ (CMSIS-NN) under qemu-system-arm: PASS where it must pass, CMSIS-NN's
 failure where it must fail, and the figures checked against the linked program."""
 from __future__ import annotations
 
-import fcntl
 import json
 import math
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, TFLM_DIR, require_tool, run_main
+from tests.conftest import TFLM_DIR
+from tests.e2e.conftest import ALL_TARGETS
 
-ALL_TARGETS = "host,cortex-m4,cortex-m0plus"
 pytestmark = pytest.mark.xdist_group("targets")  # keep these on one worker where pytest-xdist can
-
-
-def _require_targets() -> None:
-    for tool in ("tflm", "c++", "arm-none-eabi-gcc", "qemu-system-arm"):
-        require_tool(tool)
-
-
-def _shared_export(tmp_path_factory, name: str, *args: str) -> Path:
-    """One run per test session, shared by both pytest-xdist workers: the first to get here runs
-    it under a lock, the other waits and reads the same export (whichever worker pytest sends
-    these tests to, the run and the library build happen once). The run records every file it
-    writes in <export>.writes (tests/count_writes.py)."""
-    _require_targets()
-    base = tmp_path_factory.getbasetemp()
-    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "targets-shared"
-    shared.mkdir(parents=True, exist_ok=True)
-    export = shared / name
-    with open(shared / f"{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (export / "report.json").is_file():
-            writes = shared / f"{name}.writes"
-            writes.unlink(missing_ok=True)
-            result = run_main(*args, "-e", "--export_dir", str(export), "--tflm_dir", str(TFLM_DIR),
-                              "--target", ALL_TARGETS, timeout=2400, script=ROOT / "tests" / "count_writes.py",
-                              script_args=(str(writes),))
-            assert result.returncode == 0, result.stderr[-2000:]
-    return export
-
-
-@pytest.fixture(scope="session")
-def digits_targets(tmp_path_factory) -> Path:
-    """The shipped digits CNN, every quantization, self-test on all three targets."""
-    return _shared_export(tmp_path_factory, "digits", "--input_dir", str(ROOT / "models/digits_cnn"),
-                          "--PTQ", "-q", "all")
-
-
-@pytest.fixture(scope="session")
-def lstm_targets(tmp_path_factory) -> Path:
-    """The shipped LSTM (int8 with int16 state, and float32) on all three targets."""
-    # --max_drop 10: the shipped LSTM's int8 loses 6.6% MAE (README, "The shipped LSTM")
-    return _shared_export(tmp_path_factory, "co2", "--input_dir", str(ROOT / "models/co2_lstm"), "--PTQ",
-                          "-q", "int8", "--max_drop", "10")
 
 
 def test_every_exported_file_is_written_once(digits_targets):
