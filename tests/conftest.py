@@ -29,6 +29,8 @@ OPTIONAL_TOOLS = {
 }
 # The TFLM tree the target tests build against: $TFLM_DIR, else the pinned tree beside the project.
 TFLM_DIR = Path(os.environ.get("TFLM_DIR") or ROOT.parent / "shared" / "tflm")
+# Every target the self-tests are built for.
+ALL_TARGETS = "host,cortex-m4,cortex-m0plus"
 # The npm package of MicroPython's WebAssembly port, installed by scripts/test.sh.
 WASM_DIR = ROOT / "tests" / "wasm"
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from helpers.emit.c_calls import C_TYPES, CNames, c_calls, own_families
+from helpers.emit.c_calls import c_calls, own_families
+from helpers.emit.c_names import C_TYPES, CNames
 from helpers.emit.codegen import Rendered, render
-from helpers.lowering.arith import SIGMOID_TABLE_UINT16
 from helpers.lowering.program import ARENA_ALIGNMENT, Program
 
 KERNEL_DIR = Path(__file__).resolve().parent / "c_kernels"
@@ -39,12 +39,8 @@ def _kernel_source(family: str) -> str:
 def _kernel_sources(program: Program) -> list[str]:
     families = own_families(program)
     sources = []
-    if {"ops_int8", "lstm_int8"} & set(families):
+    if "ops_int8" in families:
         sources.append(_kernel_source("fixedpoint"))
-    if "lstm_int8" in families:
-        table = ", ".join(str(v) for v in SIGMOID_TABLE_UINT16)
-        sources.append("/* TFLM's sigmoid_table_uint16. */\n"
-                       f"static const uint16_t mcu_sigmoid_table[256] = {{{table}}};")
     return sources + [_kernel_source(family) for family in families]
 
 

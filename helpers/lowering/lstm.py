@@ -110,7 +110,8 @@ def _cell_quant(cell: Tensor, hidden: Tensor, clip: float) -> LstmCellQuant:
     t_mult, t_shift = (3 << tanh_shift, 0) if tanh_shift >= 0 else (3, -tanh_shift)
     return LstmCellQuant(forget_multiplier=m_fc, forget_shift=s_fc, input_multiplier=m_ic, input_shift=s_ic,
                          hidden_multiplier=m_h, hidden_shift=s_h, quantized_clip=quantized_clip,
-                         tanh_multiplier=t_mult, tanh_shift=t_shift, hidden_zero_point=hidden.zero_point)
+                         tanh_multiplier=t_mult, tanh_shift=t_shift, hidden_zero_point=hidden.zero_point,
+                         cell_scale_power=power)
 
 
 def _lower_int8(b: Builder, op: Op, state: LstmState, clip: float, cell_sigmoid: bool) -> None:

@@ -303,6 +303,7 @@ class LstmCellQuant:
     tanh_multiplier: int
     tanh_shift: int
     hidden_zero_point: int
+    cell_scale_power: int     # log2 of the cell state's scale (CMSIS-NN takes this in place of the tanh scaling)
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,9 @@ import pytest
 
 from helpers.convert import zygote
 from helpers.frontend.tf_runtime import tf  # noqa: F401  (TensorFlow imported, no op run yet)
-from tests.conftest import ROOT, TFLM_DIR, require_tool, run_main
+from tests.conftest import ALL_TARGETS, ROOT, TFLM_DIR, require_tool, run_main
 
 zygote.start()
-
-ALL_TARGETS = "host,cortex-m4,cortex-m0plus"
-
 
 def _require_targets() -> None:
     for tool in ("tflm", "c++", "arm-none-eabi-gcc", "qemu-system-arm"):

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TFLM_DIR
-from tests.e2e.conftest import ALL_TARGETS
+from tests.conftest import ALL_TARGETS, TFLM_DIR
 
 pytestmark = pytest.mark.xdist_group("targets")  # keep these on one worker where pytest-xdist can
 

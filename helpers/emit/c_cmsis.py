@@ -1,0 +1,184 @@
+"""The C engine's calls into CMSIS-NN, with the parameters TFLM's own CMSIS-NN kernels pass: int8
+fully connected, convolution, depthwise convolution, pooling, softmax, add and mul (without
+broadcasting; otherwise the engine's own kernels), and the int8 LSTM."""
+from __future__ import annotations
+
+import numpy as np
+
+from helpers.emit.c_names import CNames, c_int
+from helpers.lowering import steps as s
+from helpers.lowering.program import Const
+
+
+def _dims(n: CNames, shape: tuple[int, int, int, int]) -> str:
+    return n.record("cmsis_nn_dims", [str(v) for v in shape])
+
+
+def _is_per_tensor(q: s.Requantization) -> bool:
+    multipliers, shifts = q.multipliers.values, q.shifts.values
+    return bool(np.all(multipliers == multipliers[0]) and np.all(shifts == shifts[0]))
+
+
+def _context(n: CNames, nbytes: int, query: str) -> str:
+    n.need_scratch(nbytes)
+    n.scratch_queries.append(query)
+    n.uses_scratch_context = True
+    return "&mcu_scratch_context"
+
+
+def fully_connected_i8(n: CNames, t: s.FullyConnectedInt8) -> str:
+    q = t.quant
+    n.uses_cmsis = True
+    x, y, w, bias = n.operand(t.x), n.buffer(t.y), n.array(t.weights), n.array(t.bias)
+    params = n.record("cmsis_nn_fc_params", [c_int(q.input_offset), "0", c_int(q.output_zero_point),
+                                             "{" + f"{c_int(q.act_min)}, {c_int(q.act_max)}" + "}"])
+    dims = [_dims(n, (t.batches, 1, 1, t.n_in)), _dims(n, (t.n_in, 1, 1, t.n_out)), _dims(n, (1, 1, 1, t.n_out)),
+            _dims(n, (t.batches, 1, 1, t.n_out))]
+    if _is_per_tensor(q):
+        quant = n.record("cmsis_nn_per_tensor_quant_params",
+                         [c_int(q.multipliers.values[0]), c_int(q.shifts.values[0])])
+        kernel = "arm_fully_connected_s8"
+    else:
+        quant = n.record("cmsis_nn_per_channel_quant_params",
+                         [f"(int32_t *){n.array(q.multipliers)}", f"(int32_t *){n.array(q.shifts)}"])
+        kernel = "arm_fully_connected_per_channel_s8"
+    return (f"if ({kernel}(&mcu_empty_context, &{params}, &{quant}, &{dims[0]}, {x}, &{dims[1]}, {w}, &{dims[2]}, "
+            f"{bias}, &{dims[3]}, {y}) != ARM_CMSIS_NN_SUCCESS) return -1;")
+
+
+def conv_i8(n: CNames, t: s.ConvInt8) -> str:
+    g, q = t.geometry, t.quant
+    n.uses_cmsis = True
+    x, y, w, bias = n.operand(t.x), n.buffer(t.y), n.array(t.weights), n.array(t.bias)
+    quant = n.record("cmsis_nn_per_channel_quant_params",
+                     [f"(int32_t *){n.array(q.multipliers)}", f"(int32_t *){n.array(q.shifts)}"])
+    tiles = [f"{{{g.stride_w}, {g.stride_h}}}", f"{{{g.pad_left}, {g.pad_top}}}",
+             f"{{{g.dilation_w}, {g.dilation_h}}}", f"{{{c_int(q.act_min)}, {c_int(q.act_max)}}}"]
+    input_dims = _dims(n, (1, g.in_h, g.in_w, g.in_c))
+    bias_dims = _dims(n, (1, 1, 1, g.out_c))
+    output_dims = _dims(n, (1, g.out_h, g.out_w, g.out_c))
+    if t.depthwise:
+        params = n.record("cmsis_nn_dw_conv_params", [c_int(q.input_offset), c_int(q.output_zero_point),
+                                                      str(g.depth_multiplier), *tiles])
+        filter_dims = _dims(n, (1, g.k_h, g.k_w, g.out_c))
+        # arm_depthwise_conv_wrapper_s8_get_buffer_size's largest case off MVE: the DSP opt kernel.
+        context = _context(n, 2 * g.in_c * g.k_h * g.k_w if g.depth_multiplier == 1 else 0,
+                           f"arm_depthwise_conv_wrapper_s8_get_buffer_size(&{params}, &{input_dims}, "
+                           f"&{filter_dims}, &{output_dims})")
+        args = (f"({context}, &{params}, &{quant}, &{input_dims}, {x}, &{filter_dims}, {w}, &{bias_dims}, {bias}, "
+                f"&{output_dims}, {y}) != ARM_CMSIS_NN_SUCCESS) return -1;")
+        # The wrapper's choice off MVE, made here (the shapes are known), so only that kernel links;
+        # on an MVE core the wrapper chooses, as TFLM's kernel does.
+        return (f"#if defined(ARM_MATH_MVEI)\n  if (arm_depthwise_conv_wrapper_s8{args}\n#else\n"
+                f"  if ({_depthwise_kernel(g)}{args}\n#endif")
+    params = n.record("cmsis_nn_conv_params", [c_int(q.input_offset), c_int(q.output_zero_point), *tiles])
+    filter_dims = _dims(n, (g.out_c, g.k_h, g.k_w, g.in_c))
+    columns = g.k_h * g.k_w * g.in_c
+    # arm_convolve_s8's im2col buffer off MVE (the 1x1 kernels need none).
+    context = _context(n, 4 * (columns + (-columns) % 4) if g.k_h * g.k_w > 1 else 0,
+                       f"arm_convolve_wrapper_s8_get_buffer_size(&{params}, &{input_dims}, &{filter_dims}, "
+                       f"&{output_dims})")
+    kernel = _conv_kernel(g)
+    upscale = "NULL, " if kernel == "arm_convolve_s8" else ""
+    return (f"if ({kernel}({context}, &{params}, &{quant}, &{input_dims}, {x}, &{filter_dims}, {w}, &{bias_dims}, "
+            f"{bias}, {upscale}&{output_dims}, {y}) != ARM_CMSIS_NN_SUCCESS) return -1;")
+
+
+def _conv_kernel(g: s.ConvGeometry) -> str:
+    """The kernel arm_convolve_wrapper_s8 would pick for these shapes (its choice is the same on every core)."""
+    if g.pad_top == 0 and g.pad_left == 0 and g.k_h == 1 and g.k_w == 1 and g.dilation_h == 1 and g.dilation_w == 1:
+        return "arm_convolve_1x1_s8_fast" if g.stride_h == 1 and g.stride_w == 1 else "arm_convolve_1x1_s8"
+    if g.in_h == 1 and g.dilation_w == 1 and g.k_h == 1 and (g.stride_w * g.in_c) % 4 == 0:
+        return "arm_convolve_1_x_n_s8"
+    return "arm_convolve_s8"
+
+
+def _depthwise_kernel(g: s.ConvGeometry) -> str:
+    """The kernel arm_depthwise_conv_wrapper_s8 picks off MVE."""
+    if g.depth_multiplier == 1 and g.dilation_h == 1 and g.dilation_w == 1:
+        if g.k_h == 3 and g.k_w == 3 and g.pad_top <= 1 and g.pad_left <= 1:
+            return "arm_depthwise_conv_3x3_s8"
+        return "arm_depthwise_conv_s8_opt"
+    return "arm_depthwise_conv_s8"
+
+
+def pool_i8(n: CNames, t: s.PoolInt8) -> str:
+    g = t.geometry
+    n.uses_cmsis = True
+    x, y = n.operand(t.x), n.buffer(t.y)
+    params = n.record("cmsis_nn_pool_params", [f"{{{g.stride_w}, {g.stride_h}}}", f"{{{g.pad_left}, {g.pad_top}}}",
+                                               f"{{{c_int(t.act_min)}, {c_int(t.act_max)}}}"])
+    dims = [_dims(n, (1, g.in_h, g.in_w, g.channels)), _dims(n, (1, g.k_h, g.k_w, 1)),
+            _dims(n, (1, g.out_h, g.out_w, g.channels))]
+    kernel = "arm_avgpool_s8" if t.average else "arm_max_pool_s8"
+    context = (_context(n, 4 * g.channels, f"arm_avgpool_s8_get_buffer_size({g.out_w}, {g.channels})")
+               if t.average else "&mcu_empty_context")
+    return (f"if ({kernel}({context}, &{params}, &{dims[0]}, {x}, &{dims[1]}, &{dims[2]}, {y}) "
+            "!= ARM_CMSIS_NN_SUCCESS) return -1;")
+
+
+def softmax_i8(n: CNames, t: s.SoftmaxInt8) -> str:
+    n.uses_cmsis = True
+    return (f"arm_softmax_s8({n.operand(t.x)}, {t.rows}, {t.depth}, {c_int(t.input_multiplier)}, "
+            f"{t.input_left_shift}, {c_int(t.diff_min)}, {n.buffer(t.y)});")
+
+
+def add_i8(n: CNames, t: s.AddInt8) -> str:
+    x1, x2, y = n.operand(t.x1), n.operand(t.x2), n.buffer(t.y)
+    if t.sign == 1 and t.x1_index is None and t.x2_index is None:
+        n.uses_cmsis = True
+        args = [x1, x2, c_int(t.input1_offset), c_int(t.input1_multiplier), c_int(t.input1_shift),
+                c_int(t.input2_offset), c_int(t.input2_multiplier), c_int(t.input2_shift), "20", y,
+                c_int(t.output_zero_point), c_int(t.output_multiplier), c_int(t.output_shift), c_int(t.act_min),
+                c_int(t.act_max), str(t.count)]
+        return f"if (arm_elementwise_add_s8({', '.join(args)}) != ARM_CMSIS_NN_SUCCESS) return -1;"
+    params = n.record("mcu_add_params", [c_int(v) for v in (
+        t.input1_offset, t.input2_offset, t.input1_multiplier, t.input1_shift, t.input2_multiplier, t.input2_shift,
+        t.output_multiplier, t.output_shift, t.output_zero_point, t.act_min, t.act_max, t.sign)])
+    return f"mcu_add_i8({x1}, {n.index(t.x1_index)}, {x2}, {n.index(t.x2_index)}, {y}, {t.count}, &{params});"
+
+
+def mul_i8(n: CNames, t: s.MulInt8) -> str:
+    x1, x2, y = n.operand(t.x1), n.operand(t.x2), n.buffer(t.y)
+    if t.x1_index is None and t.x2_index is None:
+        n.uses_cmsis = True
+        args = [x1, x2, c_int(t.input1_offset), c_int(t.input2_offset), y, c_int(t.output_zero_point),
+                c_int(t.output_multiplier), c_int(t.output_shift), c_int(t.act_min), c_int(t.act_max), str(t.count)]
+        return f"if (arm_elementwise_mul_s8({', '.join(args)}) != ARM_CMSIS_NN_SUCCESS) return -1;"
+    params = n.record("mcu_mul_params", [c_int(v) for v in (
+        t.input1_offset, t.input2_offset, t.output_multiplier, t.output_shift, t.output_zero_point, t.act_min,
+        t.act_max)])
+    return f"mcu_mul_i8({x1}, {n.index(t.x1_index)}, {x2}, {n.index(t.x2_index)}, {y}, {t.count}, &{params});"
+
+
+def lstm_i8(n: CNames, t: s.LstmInt8) -> str:
+    """arm_lstm_unidirectional_s8 with the parameters TFLM's CMSIS-NN kernel builds in Prepare: the
+    effective biases (bias + input offset x each row's weight sum, and the hidden offset x the
+    recurrent rows' sums) are computed here, so the board does not. The state lives in the engine's
+    own buffers (hidden_state given): it persists between invokes until reset, as TFLM's does."""
+    n.uses_cmsis = True
+    x, y = n.operand(t.x), n.buffer(t.y)
+    st = t.state
+    gates = []
+    for gate, q in zip(t.gates, t.gate_quant):
+        w_in = gate.input_weights.values.reshape(st.n_state, -1)
+        w_rec = gate.recurrent_weights.values.reshape(st.n_state, -1)
+        bias = gate.bias.values.astype(np.int64)
+        effective_in = bias + q.input_offset * w_in.astype(np.int64).sum(axis=1)
+        effective_rec = q.hidden_offset * w_rec.astype(np.int64).sum(axis=1)
+        fields = [c_int(q.input_multiplier), c_int(q.input_shift), n.array(gate.input_weights),
+                  n.array(Const(effective_in.astype(np.int32))), c_int(q.recurrent_multiplier),
+                  c_int(q.recurrent_shift), n.array(gate.recurrent_weights),
+                  n.array(Const(effective_rec.astype(np.int32))), n.array(gate.bias),
+                  "ARM_SIGMOID" if q.sigmoid else "ARM_TANH"]
+        gates.append("{" + ", ".join(fields) + "}")
+    c = t.cell_quant
+    params = n.record("cmsis_nn_lstm_params", [
+        "1", "1", str(st.steps), str(st.n_in), str(st.n_state), c_int(t.gate_quant[0].input_offset),
+        c_int(c.forget_multiplier), c_int(c.forget_shift), c_int(c.input_multiplier), c_int(c.input_shift),
+        c_int(c.quantized_clip), c_int(c.cell_scale_power), c_int(c.hidden_multiplier), c_int(c.hidden_shift),
+        c_int(c.hidden_zero_point), *gates])
+    context = n.mutable_record("cmsis_nn_lstm_context", [n.buffer(st.gates[0]), n.buffer(st.gates[1]),
+                                                         n.buffer(st.cell), n.buffer(st.hidden)])
+    return (f"if (arm_lstm_unidirectional_s8({x}, {y}, &{params}, &{context}) != ARM_CMSIS_NN_SUCCESS) "
+            "return -1;")

@@ -1,0 +1,89 @@
+"""Names and literals of the C engine: the constants and parameter records a program's calls read,
+named in first-use order and shared by content, so a program always gives the same text."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from helpers.emit.codegen import c_float
+from helpers.lowering.program import Const, Operand, Program
+
+C_TYPES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int32_t", "float32": "float"}
+VALUES_PER_LINE = 16
+_INT32_MIN = -(2 ** 31)
+
+
+def c_int(value: int) -> str:
+    """An int32 literal that stays int32 (INT32_MIN is not a literal in C)."""
+    return "(-2147483647 - 1)" if int(value) == _INT32_MIN else str(int(value))
+
+
+def c_real(value: float) -> str:
+    """A float literal; infinite clamps become +-FLT_MAX, which clamp nothing."""
+    if value == np.inf:
+        return "3.40282347e38f"
+    if value == -np.inf:
+        return "-3.40282347e38f"
+    return c_float(float(np.float32(value)))
+
+
+@dataclass
+class CNames:
+    """The engine's constants and parameter records, named in first-use order, shared by text."""
+
+    program: Program
+    declarations: list[str] = field(default_factory=list)
+    constant_bytes: int = 0
+    _by_text: dict[str, str] = field(default_factory=dict)
+    uses_cmsis: bool = False
+    uses_scratch_context: bool = False
+    scratch_bytes: int = 0            # the largest CMSIS-NN context buffer a step needs (non-MVE cores)
+    # What CMSIS-NN's own *_get_buffer_size functions say each step needs, as C expressions: the
+    # self-test checks them against scratch_bytes on every core it runs on.
+    scratch_queries: list[str] = field(default_factory=list)
+
+    def _declare(self, prefix: str, type_text: str, suffix: str, body: str, nbytes: int) -> str:
+        key = f"{type_text}{suffix}={body}"
+        if key not in self._by_text:
+            name = f"{prefix}{len(self.declarations)}"
+            self.declarations.append(f"static const {type_text} {name}{suffix} = {body};")
+            self._by_text[key] = name
+            self.constant_bytes += nbytes
+        return self._by_text[key]
+
+    def array(self, const: Const) -> str:
+        values = const.values.reshape(-1)
+        ctype = C_TYPES[str(values.dtype)]
+        if values.dtype == np.float32:
+            items = [c_real(v) for v in values.tolist()]
+        else:
+            items = [c_int(v) for v in values.tolist()]
+        lines = [", ".join(items[i:i + VALUES_PER_LINE]) for i in range(0, len(items), VALUES_PER_LINE)]
+        body = "{\n    " + ",\n    ".join(lines) + "\n}" if items else "{0}"
+        return self._declare("k", ctype, f"[{max(len(items), 1)}]", body, values.nbytes)
+
+    def mutable_record(self, type_name: str, fields: list[str]) -> str:
+        """A `static` struct a kernel takes by non-const pointer (it never writes it)."""
+        name = f"p{len(self.declarations)}"
+        self.declarations.append(f"static {type_name} {name} = {{{', '.join(fields)}}};")
+        return name
+
+    def record(self, type_name: str, fields: list[str]) -> str:
+        """A `static const` parameter struct, initialised in declaration order (C and C++ alike)."""
+        return self._declare("p", type_name, "", "{" + ", ".join(fields) + "}", 0)
+
+    def operand(self, operand: Operand, dtype: str | None = None) -> str:
+        if isinstance(operand, Const):
+            return self.array(operand)
+        buffer = self.program.buffer(operand)
+        return f"(({C_TYPES[dtype or buffer.dtype]} *)(mcu_arena + {buffer.offset}))"
+
+    def buffer(self, buffer_id: int) -> str:
+        return self.operand(buffer_id)
+
+    def index(self, const: Const | None) -> str:
+        return "NULL" if const is None else self.array(const)
+
+    def need_scratch(self, nbytes: int) -> None:
+        self.scratch_bytes = max(self.scratch_bytes, nbytes)
