@@ -154,8 +154,9 @@ def mul_i8(n: CNames, t: s.MulInt8) -> str:
 def lstm_i8(n: CNames, t: s.LstmInt8) -> str:
     """arm_lstm_unidirectional_s8 with the parameters TFLM's CMSIS-NN kernel builds in Prepare: the
     effective biases (bias + input offset x each row's weight sum, and the hidden offset x the
-    recurrent rows' sums) are computed here, so the board does not. The state lives in the engine's
-    own buffers (hidden_state given): it persists between invokes until reset, as TFLM's does."""
+    recurrent rows' sums) are computed here, so the board does not. No hidden_state is given, as TFLM's
+    kernel gives none: every invoke starts from zero state (the cell buffer cleared, the first step's
+    recurrent products skipped), which is what the exported models expect (RESET_BEFORE_INVOKE)."""
     n.uses_cmsis = True
     x, y = n.operand(t.x), n.buffer(t.y)
     st = t.state
@@ -179,6 +180,7 @@ def lstm_i8(n: CNames, t: s.LstmInt8) -> str:
         c_int(c.quantized_clip), c_int(c.cell_scale_power), c_int(c.hidden_multiplier), c_int(c.hidden_shift),
         c_int(c.hidden_zero_point), *gates])
     context = n.mutable_record("cmsis_nn_lstm_context", [n.buffer(st.gates[0]), n.buffer(st.gates[1]),
-                                                         n.buffer(st.cell), n.buffer(st.hidden)])
+                                                         n.buffer(st.cell), "NULL"])
+    n.state_cleared_each_invoke = True
     return (f"if (arm_lstm_unidirectional_s8({x}, {y}, &{params}, &{context}) != ARM_CMSIS_NN_SUCCESS) "
             "return -1;")

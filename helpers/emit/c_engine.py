@@ -75,6 +75,7 @@ def c_engine(program: Program, context: dict[str, Any], cmsis_revision: str) -> 
         "kernel_sources": _kernel_sources(program),
         "uses_cmsis": names.uses_cmsis,
         "uses_scratch_context": names.uses_scratch_context,
+        "state_cleared_each_invoke": names.state_cleared_each_invoke,
         "cmsis_revision": cmsis_revision,
         "scratch_queries": names.scratch_queries,
         "scratch_offset": scratch_offset,

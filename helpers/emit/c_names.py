@@ -38,6 +38,7 @@ class CNames:
     _by_text: dict[str, str] = field(default_factory=dict)
     uses_cmsis: bool = False
     uses_scratch_context: bool = False
+    state_cleared_each_invoke: bool = False   # a kernel starts every invoke from zero state (the int8 LSTM)
     scratch_bytes: int = 0            # the largest CMSIS-NN context buffer a step needs (non-MVE cores)
     # What CMSIS-NN's own *_get_buffer_size functions say each step needs, as C expressions: the
     # self-test checks them against scratch_bytes on every core it runs on.

@@ -133,3 +133,4 @@ def test_readme_firmware_example_builds_and_runs_on_the_cortex_m4(digits_targets
     first = [int(v) for v in re.search(r"\{\s*\{([^}]*)\}", outputs).group(1).split(",")]
     assert int(found.group(1)) == int(np.argmax(first)) and int(found.group(3)) == max(first)
     assert not (example / "build").exists()
+

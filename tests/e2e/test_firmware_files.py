@@ -83,3 +83,17 @@ def test_micropython_module_holds_the_bytes_and_quantizes_like_the_specs(iris_ex
     expected_out = dequantize(np.array(raw_out, dtype=info.output.dtype), info.output)
     assert np.allclose(module.dequantize_output(raw_out), expected_out, atol=1e-6)
     assert module.CLASSES == ("setosa", "versicolor", "virginica")
+
+
+def test_without_a_tflm_tree_the_engine_is_written_and_says_not_checked(iris_export):
+    """`-q all -e` with no --tflm_dir: the engine files are there, and nothing claims they ran."""
+    report = json.loads((iris_export / "report.json").read_text())
+    folder = iris_export / "int8"
+    model_id = next(folder.glob("*_engine.h")).name[: -len("_engine.h")]
+    header = (folder / f"{model_id}_engine.h").read_text()
+    assert "NOT CHECKED: mcu-deploy did not build or run this engine (no --tflm_dir was given)" in header
+    assert "$(wildcard $(CMSIS_NN)/Source/*/*.c)" in (folder / f"{model_id}_engine.mk").read_text()
+    engine = next(v for v in report["variants"] if v["name"] == "int8")["firmware"]["c_engine"]
+    assert engine["status"] == "not_checked" and "not built or run" in engine["reason"]
+    assert engine["targets"] == {} and engine["arena_bytes"] > 0
+    assert "not checked" in (iris_export / "report.md").read_text().split("## The C engine")[1]

@@ -52,7 +52,8 @@ def test_digits_passes_on_every_target_with_the_hosts_accuracy(digits_targets, v
         # holds all 360) it is the host interpreter's figure, up to one row decided differently.
         if result["vectors"] == 360:
             assert abs(result["metrics"]["accuracy"] - firmware["tflm_metrics"]["accuracy"]) <= 1 / 360
-    assert (digits_targets / variant / "TARGETS.md").read_text().count("| PASS |") == 3
+    tflm_part = (digits_targets / variant / "TARGETS.md").read_text().split("## The C engine")[0]
+    assert tflm_part.count("| PASS |") == 3
 
 
 def test_int16x8_fails_on_cmsis_nn_with_tflms_own_message(digits_targets):
