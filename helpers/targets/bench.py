@@ -98,12 +98,7 @@ class TargetBench:
                 continue
             with tempfile.TemporaryDirectory(prefix=f"mcu-deploy-{target.name}-") as work:
                 result = run_self_test(library, folder, model_id, Path(work), self.mcu_mhz, arena_bytes)
-            if library.compiled_count:
-                log.info("    built %d TFLM library sources for %s in %.0f s (cached for later runs)",
-                         library.compiled_count, target.name, library.compiled_seconds)
-                library.compiled_count, library.compiled_seconds = 0, 0.0
-            log.info("    %s: %s%s", target.label, result.status.upper().replace("_", " "),
-                     f" ({result.message})" if result.message and not result.passed else "")
+            _log_result(library, target.label, result)
             results.append(result)
         return tuple(results)
 
@@ -139,14 +134,19 @@ class TargetBench:
                 except ToolBuildError as error:
                     result = TargetResult(target=target.name, kernels="cmsis_nn", status=Status.NOT_BUILT,
                                           message=f"not built: {error}")
-            if cmsis.compiled_count:
-                log.info("    built %d CMSIS-NN sources for %s in %.0f s (cached for later runs)",
-                         cmsis.compiled_count, target.name, cmsis.compiled_seconds)
-                cmsis.compiled_count, cmsis.compiled_seconds = 0, 0.0
-            log.info("    C engine on %s: %s%s", target.name, result.status.upper().replace("_", " "),
-                     f" ({result.message})" if result.message and not result.passed else "")
+            _log_result(cmsis, f"C engine on {target.name}", result)
             results.append(result)
         return tuple(results)
+
+
+def _log_result(library: Library, label: str, result: TargetResult) -> None:
+    """What a self-test compiled of the library (once), and its verdict."""
+    if library.compiled_count:
+        log.info("    built %d sources of %s for %s in %.0f s (cached for later runs)", library.compiled_count,
+                 library.name, library.target.name, library.compiled_seconds)
+        library.compiled_count, library.compiled_seconds = 0, 0.0
+    log.info("    %s: %s%s", label, result.status.upper().replace("_", " "),
+             f" ({result.message})" if result.message and not result.passed else "")
 
 
 @dataclass(frozen=True)

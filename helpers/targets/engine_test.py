@@ -10,10 +10,9 @@ from typing import Any
 
 from helpers.core.checks import Status, TargetResult
 from helpers.targets.library import BuildError, Library, ToolBuildError
-from helpers.targets.linkmap import read_map
 from helpers.targets.program import HARNESS, SelfTestObjects, compile_source
 from helpers.targets.runner import run_program
-from helpers.targets.selftest import instructions_per_inference, parse_run
+from helpers.targets.selftest import board_figures, parse_run
 
 CMSIS_NN = "tensorflow/lite/micro/tools/make/downloads/cmsis_nn"
 # What the third-party kernels compile with in TFLM's make (THIRD_PARTY_KERNEL_OPTIMIZATION_LEVEL);
@@ -80,14 +79,5 @@ def run_engine_test(cmsis: Library, folder: Path, model_id: str, work: Path, mcu
             fields.update(status=Status.PASS, message="identical to TFLM on this core (which differs from the "
                           "host's reference kernels on some vectors)")
     if target.cortex_m:
-        memory = read_map(program.map_path, model_id)
-        fields.update(flash_bytes=memory.flash_bytes, flash_bytes_without_self_test=memory.flash_without_self_test,
-                      flash_breakdown=memory.flash_breakdown, ram_bytes=memory.ram_bytes,
-                      ram_breakdown=memory.ram_breakdown)
-        if result.passed:
-            instructions = instructions_per_inference(build, target)
-            if instructions is not None:
-                fields.update(instructions_per_inference=instructions,
-                              cycles_per_instruction=target.cycles_per_instruction, mcu_mhz=mcu_mhz,
-                              latency_ms=round(instructions * target.cycles_per_instruction / (mcu_mhz * 1e3), 3))
+        fields.update(board_figures(build, program, model_id, mcu_mhz, result.passed))
     return TargetResult(**{**asdict(result), **fields})

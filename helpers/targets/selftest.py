@@ -68,20 +68,27 @@ def run_self_test(library: Library, folder: Path, model_id: str, work: Path, mcu
             return TargetResult(status=Status.FAIL, message=first_message, build_seconds=built - started, **base)
     ran = time.monotonic()
     result = parse_run(run, base)
-    memory = read_map(program.map_path, model_id) if target.cortex_m else None
     fields: dict[str, Any] = {"arena_linked_bytes": arena_linked, "build_seconds": round(built - started, 2),
                               "run_seconds": round(ran - built, 2)}
-    if memory is not None:
-        fields.update(flash_bytes=memory.flash_bytes, flash_bytes_without_self_test=memory.flash_without_self_test,
-                      flash_breakdown=memory.flash_breakdown, ram_bytes=memory.ram_bytes,
-                      ram_breakdown=memory.ram_breakdown)
-    if target.cortex_m and count and result.passed:
-        instructions = instructions_per_inference(build, target)
-        if instructions is not None:
-            fields.update(instructions_per_inference=instructions, cycles_per_instruction=target.cycles_per_instruction,
-                          mcu_mhz=mcu_mhz,
-                          latency_ms=round(instructions * target.cycles_per_instruction / (mcu_mhz * 1e3), 3))
+    if target.cortex_m:
+        fields.update(board_figures(build, program, model_id, mcu_mhz, count and result.passed))
     return TargetResult(**{**asdict(result), **fields})
+
+
+def board_figures(build: Any, program: Any, model_id: str, mcu_mhz: float, count: bool) -> dict[str, Any]:
+    """A Cortex-M program's flash and RAM from its link map and, when `count`, its instructions per
+    inference and the latency estimate: the figures both self-tests (TFLM's, the C engine's) report."""
+    target = build.library.target
+    memory = read_map(program.map_path, model_id)
+    fields: dict[str, Any] = {
+        "flash_bytes": memory.flash_bytes, "flash_bytes_without_self_test": memory.flash_without_self_test,
+        "flash_breakdown": memory.flash_breakdown, "ram_bytes": memory.ram_bytes, "ram_breakdown": memory.ram_breakdown}
+    instructions = instructions_per_inference(build, target) if count else None
+    if instructions is not None:
+        fields.update(instructions_per_inference=instructions, cycles_per_instruction=target.cycles_per_instruction,
+                      mcu_mhz=mcu_mhz,
+                      latency_ms=round(instructions * target.cycles_per_instruction / (mcu_mhz * 1e3), 3))
+    return fields
 
 
 def instructions_per_inference(build: Any, target: Target) -> int | None:

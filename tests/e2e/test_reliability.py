@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tests.conftest import ROOT, TFLM_DIR, require_tool
 
-BUILT = re.compile(r"built (\d+) TFLM library sources for host")
+BUILT = re.compile(r"built (\d+) sources of TFLM's library for host")
 
 
 def _command(model: Path, export: Path, *extra: str) -> list[str]:
