@@ -26,6 +26,7 @@ class CEngine:
     uses_cmsis: bool
     arena_bytes: int          # the one static array: buffers plus scratch
     constant_bytes: int       # weights, biases, multipliers, tables and index maps
+    kernel_calls: int
 
 
 class NotInCEngine(Exception):
@@ -92,7 +93,7 @@ def c_engine(program: Program, context: dict[str, Any], cmsis_revision: str) -> 
         "engine_tolerance": 0.0 if program.output_dtype == "int8" else FLOAT_TOLERANCE,
     }
     return CEngine(context=values, uses_cmsis=names.uses_cmsis, arena_bytes=arena_total,
-                   constant_bytes=names.constant_bytes)
+                   constant_bytes=names.constant_bytes, kernel_calls=len(steps))
 
 
 def render_engine_h(engine: CEngine) -> Rendered:
@@ -122,9 +123,11 @@ def render_engine_cmake(engine: CEngine, cmsis_sources: tuple[str, ...]) -> Rend
                   {**engine.context, "cmsis_sources": cmsis_sources})
 
 
-def render_engine_files(engine: CEngine, cmsis_sources: tuple[str, ...], checked: bool) -> list[Rendered]:
-    """Every engine file of a variant folder; the self-test only where TFLM gave test vectors."""
-    files = [render_engine_h(engine), render_engine_c(engine), render_engine_mk(engine, cmsis_sources),
+def render_engine_files(engine: CEngine, source: Rendered, cmsis_sources: tuple[str, ...],
+                        checked: bool) -> list[Rendered]:
+    """Every engine file of a variant folder, `source` being its rendered <id>_engine.c (the CMSIS-NN
+    sources are read from its calls); the self-test only where TFLM gave test vectors."""
+    files = [render_engine_h(engine), source, render_engine_mk(engine, cmsis_sources),
              render_engine_cmake(engine, cmsis_sources)]
     if checked:
         files.append(render_engine_selftest_c(engine))

@@ -12,6 +12,7 @@ from helpers.core.details import Optimization, StripResult
 from helpers.core.results import FirmwareResult, VariantReport
 from helpers.core.variant import TfliteModel, VariantKind
 from helpers.core.weights import weight_summary
+from helpers.emit.c_engine import CEngine
 from helpers.frontend.optimize import OptimizedModel
 from helpers.measure.toolchains import ToolchainFigures
 from helpers.measure.variant import Measurement, select_ops
@@ -27,14 +28,14 @@ class RenderOutcome:
     c_engine: CEngineResult | None = None
 
 
-def c_engine_result(engine: Any, unsupported_reason: str | None, results: tuple[TargetResult, ...],
+def c_engine_result(engine: CEngine | None, unsupported_reason: str | None, results: tuple[TargetResult, ...],
                     cmsis_nn_revision: str, unchecked_reason: str) -> CEngineResult:
     """The C engine's verdict: FAIL if a target failed it, PASS if one passed it, else why nothing ran.
     `engine` is the emitter's CEngine (None: not written, for `unsupported_reason`)."""
     if engine is None:
         return CEngineResult(status=Status.UNSUPPORTED, reason=unsupported_reason)
     facts = {"arena_bytes": engine.arena_bytes, "constant_bytes": engine.constant_bytes,
-             "kernel_calls": engine.context["step_count"], "uses_cmsis_nn": engine.uses_cmsis,
+             "kernel_calls": engine.kernel_calls, "uses_cmsis_nn": engine.uses_cmsis,
              "cmsis_nn_revision": cmsis_nn_revision if engine.uses_cmsis else None, "targets": results}
     failed = [r for r in results if r.failed]
     if failed:

@@ -7,8 +7,10 @@ from typing import Any
 from helpers.core.checks import CEngineResult, Status, TargetResult
 from helpers.core.results import FirmwareResult, RunReport
 
-_ENGINE_STATUS = {Status.PASS: "PASS", Status.FAIL: "FAIL", Status.NOT_CHECKED: "not checked",
-                  Status.NOT_BUILT: "not built", Status.BUILD_FAILED: "NO BUILD", Status.UNSUPPORTED: "no engine"}
+# How a self-test's verdict reads in the table and report.md (TFLM's and the engine's alike).
+TARGET_STATUS = {Status.PASS: "PASS", Status.FAIL: "FAIL", Status.BUILD_FAILED: "NO BUILD",
+                 Status.NOT_CHECKED: "not checked", Status.NOT_BUILT: "not built"}
+_ENGINE_STATUS = {**TARGET_STATUS, Status.UNSUPPORTED: "no engine"}
 
 
 def ratio(engine: int | None, tflm: int | None) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 from helpers.core.checks import MicroPythonResult, Status, TargetResult
 from helpers.core.results import RunReport, VariantReport
 from helpers.measure.metrics import higher_is_better
-from helpers.render.engine_text import engine_cells, engine_header, engine_markdown
+from helpers.render.engine_text import TARGET_STATUS, engine_cells, engine_header, engine_markdown
 
 
 def _format_metric(name: str, value: float | None) -> str:
@@ -117,8 +117,7 @@ def micropython_markdown(report: RunReport) -> list[str]:
         if r.reason:
             notes.append(f"- `{variant.name}`: {status}: {r.reason}")
     return lines + ([""] + notes if notes else [])
-_STATUS = {Status.PASS: "PASS", Status.FAIL: "FAIL", Status.BUILD_FAILED: "NO BUILD",
-           Status.NOT_CHECKED: "not checked", Status.NOT_BUILT: "not built"}
+_STATUS = TARGET_STATUS
 
 
 def _targets_run(report: RunReport) -> list[str]:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from helpers.core.specs import Specs
 from helpers.core.variant import TfliteModel
-from helpers.emit.c_engine import CEngine, NotInCEngine, c_engine, render_engine_files
+from helpers.emit.c_engine import CEngine, NotInCEngine, c_engine, render_engine_c, render_engine_files
 from helpers.emit.codegen import Rendered
 from helpers.emit.identifiers import identifier
 from helpers.emit.micropython import render_infer_py
@@ -91,7 +91,9 @@ def render_folder(specs: Specs, tflite: TfliteModel, tflm: TflmVerdict, settings
         except NotInCEngine as error:
             c_reason = f"{error} is not in the C engine"
         else:
-            texts += render_engine_files(c_files, _cmsis_sources(settings, c_files), checked=tflm.checked)
+            source = render_engine_c(c_files)
+            texts += render_engine_files(c_files, source, _cmsis_sources(settings, c_files, source.text),
+                                         checked=tflm.checked)
     if targets.results:
         texts.append(render_targets_md(context, targets.results, targets.revision, targets.engine_results))
     return replace(content, texts=tuple(texts), firmware=True, engine_module=module, c_engine=c_files,
@@ -100,18 +102,17 @@ def render_folder(specs: Specs, tflite: TfliteModel, tflm: TflmVerdict, settings
 
 def _engine_context(context: dict[str, Any], settings: FolderSettings, targets: TargetsSeen) -> dict[str, Any]:
     """The firmware context plus where the C engine was proven (its header says so)."""
-    passed = [f"{r.target}" for r in targets.engine_results if r.passed]
+    passed = [r.target for r in targets.engine_results if r.passed]
     return {**context, "engine_checked_on": passed, "tflm_given": settings.tflm_root is not None}
 
 
-def _cmsis_sources(settings: FolderSettings, engine: CEngine) -> tuple[str, ...]:
+def _cmsis_sources(settings: FolderSettings, engine: CEngine, source_text: str) -> tuple[str, ...]:
     """The CMSIS-NN sources the engine's calls reach (empty without a tree: the fragments then glob)."""
     if settings.tflm_root is None or not engine.uses_cmsis:
         return ()
     from helpers.targets.cmsis_sources import needed_sources
 
-    text = render_engine_files(engine, (), checked=False)[1].text
-    return needed_sources(settings.tflm_root, text)
+    return needed_sources(settings.tflm_root, source_text)
 
 
 def write_folder(parent: Path, content: FolderContent) -> Path:

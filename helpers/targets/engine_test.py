@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from helpers.core.checks import Status, TargetResult
-from helpers.targets.library import BuildError, Library, ToolBuildError
+from helpers.targets.library import Library
 from helpers.targets.program import HARNESS, SelfTestObjects, compile_source
 from helpers.targets.runner import run_program
-from helpers.targets.selftest import board_figures, parse_run
+from helpers.targets.selftest import board_figures, build_and_link, parse_run
 
 CMSIS_NN = "tensorflow/lite/micro/tools/make/downloads/cmsis_nn"
 # What the third-party kernels compile with in TFLM's make (THIRD_PARTY_KERNEL_OPTIMIZATION_LEVEL);
@@ -59,13 +59,10 @@ def run_engine_test(cmsis: Library, folder: Path, model_id: str, work: Path, mcu
     target = cmsis.target
     base = {"target": target.name, "kernels": "cmsis_nn", "machine": target.qemu_machine or "this machine (native)"}
     started = time.monotonic()
-    try:
-        build = compile_engine_test(cmsis, folder, model_id, work)
-        program = build.link()
-    except ToolBuildError as error:
-        return TargetResult(status=Status.NOT_BUILT, message=f"not built: {error}", **base)
-    except BuildError as error:
-        return TargetResult(status=Status.BUILD_FAILED, message=str(error), **base)
+    built_program = build_and_link(lambda: compile_engine_test(cmsis, folder, model_id, work), base)
+    if isinstance(built_program, TargetResult):
+        return built_program
+    build, program = built_program
     built = time.monotonic()
     run = run_program(target, program.path)
     result = parse_run(run, base)

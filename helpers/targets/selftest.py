@@ -7,12 +7,12 @@ import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from helpers.core.checks import Status, TargetResult
 from helpers.targets.library import BuildError, Library, ToolBuildError
 from helpers.targets.linkmap import read_map
-from helpers.targets.program import compile_self_test
+from helpers.targets.program import Program, SelfTestObjects, compile_self_test
 from helpers.targets.runner import ProgramRun, count_instructions, qemu_available, run_program
 from helpers.targets.target import Target
 
@@ -43,25 +43,20 @@ def run_self_test(library: Library, folder: Path, model_id: str, work: Path, mcu
     base = {"target": target.name, "kernels": target.kernels,
             "machine": target.qemu_machine or "this machine (native)"}
     started = time.monotonic()
-    try:
-        build = compile_self_test(library, folder, model_id, work, arena_bytes)
-        program = build.link()
-    except ToolBuildError as error:
-        return TargetResult(status=Status.NOT_BUILT, message=f"not built: {error}", **base)
-    except BuildError as error:
-        return TargetResult(status=Status.BUILD_FAILED, message=str(error), **base)
+    built_program = build_and_link(lambda: compile_self_test(library, folder, model_id, work, arena_bytes), base)
+    if isinstance(built_program, TargetResult):
+        return built_program
+    build, program = built_program
     built = time.monotonic()
     run = run_program(target, program.path)
     arena_linked = arena_bytes
     if "FAIL: AllocateTensors" in run.output:
         first_message = _tflm_message(run)
-        try:
-            build = compile_self_test(library, folder, model_id, work / "large-arena", RETRY_ARENA_BYTES)
-            program = build.link()
-        except ToolBuildError as error:
-            return TargetResult(status=Status.NOT_BUILT, message=f"not built: {error}", **base)
-        except BuildError as error:
-            return TargetResult(status=Status.BUILD_FAILED, message=str(error), **base)
+        built_program = build_and_link(lambda: compile_self_test(library, folder, model_id, work / "large-arena",
+                                                                 RETRY_ARENA_BYTES), base)
+        if isinstance(built_program, TargetResult):
+            return built_program
+        build, program = built_program
         run = run_program(target, program.path)
         arena_linked = RETRY_ARENA_BYTES
         if "FAIL: AllocateTensors" in run.output:
@@ -73,6 +68,19 @@ def run_self_test(library: Library, folder: Path, model_id: str, work: Path, mcu
     if target.cortex_m:
         fields.update(board_figures(build, program, model_id, mcu_mhz, count and result.passed))
     return TargetResult(**{**asdict(result), **fields})
+
+
+def build_and_link(compile_objects: Callable[[], SelfTestObjects],
+                   base: dict[str, Any]) -> tuple[SelfTestObjects, Program] | TargetResult:
+    """Compile a self-test's objects and link them; a failure becomes the target's verdict: not
+    built when the tool's own part failed, build failed when the variant's program did."""
+    try:
+        build = compile_objects()
+        return build, build.link()
+    except ToolBuildError as error:
+        return TargetResult(status=Status.NOT_BUILT, message=f"not built: {error}", **base)
+    except BuildError as error:
+        return TargetResult(status=Status.BUILD_FAILED, message=str(error), **base)
 
 
 def board_figures(build: Any, program: Any, model_id: str, mcu_mhz: float, count: bool) -> dict[str, Any]:
