@@ -18,6 +18,7 @@ EXAMPLES = TFLM_DIR / "tensorflow" / "lite" / "micro" / "examples"
 
 def _sine_dir(folder: Path, model: str, input_shape: int = 1) -> Path:
     """hello_world learned y = sin(x) on [0, 2 pi]: its data set is the function itself."""
+    require_tool("tflm")  # the model files are TFLM's own, in its tree
     folder.mkdir(parents=True)
     shutil.copy(EXAMPLES / "hello_world" / "models" / model, folder / model)
     specs = {"name": "hello_world", "task": "regression", "input": {"shape": [input_shape]},
