@@ -3,20 +3,13 @@ fully connected, convolution, depthwise convolution, pooling, softmax, add and m
 broadcasting; otherwise the engine's own kernels), and the int8 LSTM."""
 from __future__ import annotations
 
-import numpy as np
-
 from helpers.emit.c_names import CNames, c_int
+from helpers.emit.cmsis_params import is_per_tensor, lstm_effective_biases
 from helpers.lowering import steps as s
-from helpers.lowering.program import Const
 
 
 def _dims(n: CNames, shape: tuple[int, int, int, int]) -> str:
     return n.record("cmsis_nn_dims", [str(v) for v in shape])
-
-
-def _is_per_tensor(q: s.Requantization) -> bool:
-    multipliers, shifts = q.multipliers.values, q.shifts.values
-    return bool(np.all(multipliers == multipliers[0]) and np.all(shifts == shifts[0]))
 
 
 def _context(n: CNames, nbytes: int, query: str) -> str:
@@ -34,7 +27,7 @@ def fully_connected_i8(n: CNames, t: s.FullyConnectedInt8) -> str:
                                              "{" + f"{c_int(q.act_min)}, {c_int(q.act_max)}" + "}"])
     dims = [_dims(n, (t.batches, 1, 1, t.n_in)), _dims(n, (t.n_in, 1, 1, t.n_out)), _dims(n, (1, 1, 1, t.n_out)),
             _dims(n, (t.batches, 1, 1, t.n_out))]
-    if _is_per_tensor(q):
+    if is_per_tensor(q):
         quant = n.record("cmsis_nn_per_tensor_quant_params",
                          [c_int(q.multipliers.values[0]), c_int(q.shifts.values[0])])
         kernel = "arm_fully_connected_s8"
@@ -161,16 +154,10 @@ def lstm_i8(n: CNames, t: s.LstmInt8) -> str:
     x, y = n.operand(t.x), n.buffer(t.y)
     st = t.state
     gates = []
-    for gate, q in zip(t.gates, t.gate_quant):
-        w_in = gate.input_weights.values.reshape(st.n_state, -1)
-        w_rec = gate.recurrent_weights.values.reshape(st.n_state, -1)
-        bias = gate.bias.values.astype(np.int64)
-        effective_in = bias + q.input_offset * w_in.astype(np.int64).sum(axis=1)
-        effective_rec = q.hidden_offset * w_rec.astype(np.int64).sum(axis=1)
+    for gate, q, (effective_in, effective_rec) in zip(t.gates, t.gate_quant, lstm_effective_biases(t)):
         fields = [c_int(q.input_multiplier), c_int(q.input_shift), n.array(gate.input_weights),
-                  n.array(Const(effective_in.astype(np.int32))), c_int(q.recurrent_multiplier),
-                  c_int(q.recurrent_shift), n.array(gate.recurrent_weights),
-                  n.array(Const(effective_rec.astype(np.int32))), n.array(gate.bias),
+                  n.array(effective_in), c_int(q.recurrent_multiplier), c_int(q.recurrent_shift),
+                  n.array(gate.recurrent_weights), n.array(effective_rec), n.array(gate.bias),
                   "ARM_SIGMOID" if q.sigmoid else "ARM_TANH"]
         gates.append("{" + ", ".join(fields) + "}")
     c = t.cell_quant

@@ -7,6 +7,7 @@ from typing import Any
 
 from helpers.emit.codegen import Rendered, render
 from helpers.emit.micropython_calls import FAMILIES, TYPECODES, buffer_name, calls
+from helpers.emit.micropython_native import KERNELS_VERSION, NativeCalls, native_call
 from helpers.lowering.arith import SIGMOID_TABLE_UINT16
 from helpers.lowering.program import Program
 from helpers.lowering.steps import LstmInt8
@@ -52,14 +53,23 @@ def _sources(needed: set[str]) -> list[str]:
 def engine_context(program: Program, context: dict[str, Any]) -> dict[str, Any]:
     """The template's values: the generic firmware context plus the engine's."""
     needed = families(program)
-    steps, constants, output_name = calls(program)
+    steps, names, output_name = calls(program)
+    # The native path after the portable one, so the portable constants keep their names.
+    native = NativeCalls(names)
+    native_lines = [native_call(native, step) for step in program.steps]
+    native_count = sum(line is not None for line in native_lines)
+    native_steps = [(op, line or call) for (op, call), line in zip(steps, native_lines)] if native_count else []
     output = program.output
     output_kind = TYPECODES[program.buffer(output).dtype] if isinstance(output, int) else "b"
     return {
         **context,
         "device_sources": _sources(needed),
         "hot_source": _hot_source() if needed & _INTEGER_FAMILIES else "",
-        "constants": constants,
+        "constants": names.constants,
+        "native_steps": native_steps,
+        "native_count": native_count,
+        "kernels_version": KERNELS_VERSION,
+        "scratch_queries": native.scratch_queries,
         "buffers": [(buffer_name(b), TYPECODES[b.dtype], b.elements) for b in program.buffers],
         "acc_size": program.accumulator_elements,
         "heap_bytes": program.buffer_bytes,

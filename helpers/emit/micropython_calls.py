@@ -255,10 +255,10 @@ FORMATTERS: dict[type, Callable[[Names, Step], str]] = {  # type: ignore[dict-it
 }
 
 
-def calls(program: Program) -> tuple[list[tuple[str, str]], list[tuple[str, str]], str]:
-    """(op name, call) per step, the (name, expression) constants they read, and the name the
-    output is read from."""
+def calls(program: Program) -> tuple[list[tuple[str, str]], Names, str]:
+    """(op name, call) per step, the module's constants so far (the names those calls read) and the
+    name the output is read from."""
     names = Names(program)
     lines = [(step.op, FORMATTERS[type(step)](names, step)) for step in program.steps]
     output = names.operand(program.output)
-    return lines, names.constants, output
+    return lines, names, output

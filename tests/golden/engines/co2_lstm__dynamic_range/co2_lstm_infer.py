@@ -3,7 +3,9 @@
 # The model's own inference in MicroPython, for a stock board (no TFLM binding needed): its
 # weights as constants, its 3 ops as calls in graph order, with the integer arithmetic
 # of TFLM's reference kernels (int8 outputs are bit-exact with TFLM; float32 agrees to ~1e-6).
-# The hot loops run under the viper emitter where the port has one, else as plain code: EMITTER.
+# ENGINE says what runs it: "native" (0 of the ops on CMSIS-NN's kernels, the module
+# mcu_kernels_<arch>.mpy for this board's architecture, when it is on the import path), else "viper"
+# (the hot loops compiled with the viper emitter), else "plain" code.
 # Heap: about 2084 bytes of activation buffers, allocated once at import.
 import gc
 import math
@@ -411,12 +413,6 @@ def lstm_f(x, y, gates, cell_sigmoid, clip, steps, n_in, n_state, hidden, cell, 
             y[base + k] = v
 
 
-EMITTER = "plain"
-
-
-def use_emitter(name):
-    """This model has no integer hot loops: everything runs as plain code."""
-    return "plain"
 
 # Weights and the constants TFLM's Prepare step would compute, computed at export.
 _f_0 = _array('f', b'\x5b\xdb\x83\xbd\xe1\x35\xb9\x3c\xfb\x1f\x94\xbe\x7b\x3b\x94\x3e\xf4\xbc\x86\xbd\x04\x0c\x07\x3e\xf4\x79\xbb\xbd\x7d\x88\xcd\x3d\x03\xab\x0b\xbe\x27\x60\x5f\xbe\x2f\x35\x73\x3e\x51\x68\xe7\xbd\x32\x82\x60\x3d\x28\x0d\x42\x3e\xa0\xeb\x89\x3e\x8d\x4d\x49\x3e')
@@ -459,20 +455,49 @@ def reset():
     return None
 
 
+def _run_portable():
+    lstm_f(_t0, _t7, _l_12, False, 10.0, 24, 1, 16, _t1, _t2, _g3, _g4, _g5, _g6)  # UNIDIRECTIONAL_SEQUENCE_LSTM
+    gather(_t7, _t8, _i_13, 0)  # STRIDED_SLICE
+    fully_connected_f(_t8, _t7, _f_14, _f_15, 1, 16, 1, -3.4e38, 3.4e38)  # FULLY_CONNECTED
+
+
+ENGINE = "plain"
+_RUN = _run_portable
+
+
+def use_engine(name):
+    """Run the model with "native" (the kernels module), "viper" or "plain" code; returns the engine
+    now in use, which is the next one down where this port or board lacks the one asked for.
+    Import picks the fastest there is."""
+    global ENGINE, _RUN
+    hot = "plain"  # this model has no integer hot loops
+    ENGINE, _RUN = hot, _run_portable
+    return ENGINE
+
+
+use_engine("native")
+INPUT = _t0  # the input tensor: run() reads it (and may overwrite it)
+OUTPUT = _t7  # the output tensor, raw, as TFLM's holds it
+
+
+def run():
+    """The model on the values in INPUT, its raw outputs into OUTPUT. With the native kernels (and
+    int8 tensors) nothing is allocated."""
+    if RESET_BEFORE_INVOKE:
+        reset()
+    _RUN()
+
+
 def invoke(values):
     """The model's input values (ints for an integer input, else floats; the model's layout, flat,
     as quantize_input() gives them) -> its raw outputs, as TFLM would give them."""
     if len(values) != 24:
         raise ValueError("invoke() takes 24 input values")
-    if RESET_BEFORE_INVOKE:
-        reset()
-    x = _t0
+    x = INPUT
     for i in range(24):
         x[i] = values[i]
-    lstm_f(_t0, _t7, _l_12, False, 10.0, 24, 1, 16, _t1, _t2, _g3, _g4, _g5, _g6)  # UNIDIRECTIONAL_SEQUENCE_LSTM
-    gather(_t7, _t8, _i_13, 0)  # STRIDED_SLICE
-    fully_connected_f(_t8, _t7, _f_14, _f_15, 1, 16, 1, -3.4e38, 3.4e38)  # FULLY_CONNECTED
-    y = _t7
+    run()
+    y = OUTPUT
     return [y[i] for i in range(1)]
 
 

@@ -3,7 +3,9 @@
 # The model's own inference in MicroPython, for a stock board (no TFLM binding needed): its
 # weights as constants, its 5 ops as calls in graph order, with the integer arithmetic
 # of TFLM's reference kernels (int8 outputs are bit-exact with TFLM; float32 agrees to ~1e-6).
-# The hot loops run under the viper emitter where the port has one, else as plain code: EMITTER.
+# ENGINE says what runs it: "native" (2 of the ops on CMSIS-NN's kernels, the module
+# mcu_kernels_<arch>.mpy for this board's architecture, when it is on the import path), else "viper"
+# (the hot loops compiled with the viper emitter), else "plain" code.
 # Heap: about 748 bytes of activation buffers, allocated once at import.
 import gc
 import math
@@ -514,6 +516,22 @@ def lstm_f(x, y, gates, cell_sigmoid, clip, steps, n_in, n_state, hidden, cell, 
             y[base + k] = v
 
 
+# The board's architecture, as sys.implementation._mpy numbers it.
+_ARCHS = (None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp", "xtensa",
+          "xtensawin", "rv32imc", "rv64imc")
+
+
+def _load_kernels():
+    # The kernels module for this architecture, if it is there and speaks this engine's interface.
+    try:
+        import sys
+        module = __import__("mcu_kernels_" + _ARCHS[(sys.implementation._mpy >> 10) & 15])
+        return module if module.VERSION == 1 else None
+    except Exception:  # no such module (ImportError), or not MicroPython (no _mpy)
+        return None
+
+
+_KERNELS = _load_kernels()
 _HOT_SOURCE = '''
 def fc_acc(x, x_start: int, x_offset: int, w, acc, n_in: int, n_out: int):
     xp = ptr8(x)
@@ -639,10 +657,8 @@ def _same(buffer):
     return buffer
 
 
-def use_emitter(name):
-    """Compile the hot loops with "viper" or "plain"; returns the emitter in use. Import picks viper
-    where the port has it."""
-    global EMITTER
+def _compile_hot(name):
+    # The hot loops as viper or plain code (the same text).
     namespace = {}
     source = _HOT_SOURCE
     if name == "viper":
@@ -653,14 +669,7 @@ def use_emitter(name):
     exec(source, namespace)
     _HOT.clear()
     _HOT.update(namespace)
-    EMITTER = name
     return name
-
-
-try:
-    use_emitter("viper")
-except Exception:  # no viper emitter on this port (SyntaxError, ValueError or NotImplementedError)
-    use_emitter("plain")
 
 # Weights and the constants TFLM's Prepare step would compute, computed at export.
 _w_0 = b'\xe4\x0a\x81\x7f\xe3\x3a\xd8\x2c\xc4\xa0\x68\xce\x18\x53\x76\x56'
@@ -682,6 +691,17 @@ _w_15 = b'\x4d\xb6\x32\x6d\xee\xa1\x6d\x81\x81\x55\x02\x61\x68\x5f\xa3\xa5'
 _i_16 = _array('i', b'\x19\xff\xff\xff')
 _i_17 = _array('i', b'\x7d\xa5\x40\x48')
 _i_18 = _array('i', b'\xf8\xff\xff\xff')
+_i_19 = _array('i', b'\x3d\x6f\x00\x00\xac\x78\x00\x00\xb1\x72\x00\x00\x94\x83\x00\x00\x39\x77\x00\x00\xe8\x82\x00\x00\xc9\x80\x00\x00\xf4\x7f\x00\x00\xcb\x76\x00\x00\xad\x71\x00\x00\x50\x7e\x00\x00\x09\x75\x00\x00\x7b\x78\x00\x00\xd3\x7c\x00\x00\xdb\x8c\x00\x00\xe6\x7b\x00\x00')
+_i_20 = _array('i', b'\x60\x10\x00\x00\x50\xf8\xff\xff\x90\xf6\xff\xff\xa0\x13\x00\x00\x20\xf4\xff\xff\x20\x02\x00\x00\xb0\xfb\xff\xff\x20\xff\xff\xff\x00\x06\x00\x00\xf0\xf6\xff\xff\x30\xfb\xff\xff\x00\xff\xff\xff\x60\xfe\xff\xff\x10\x0a\x00\x00\xe0\x12\x00\x00\x20\xfe\xff\xff')
+_i_21 = _array('i', b'\x9b\xf2\xff\xff\xf3\x13\x00\x00\x64\x0f\x00\x00\xfa\x06\x00\x00\x1a\x0a\x00\x00\x4b\x2d\x00\x00\x2a\x26\x00\x00\x95\x23\x00\x00\x34\x15\x00\x00\x11\x0e\x00\x00\xa9\x00\x00\x00\xc1\x16\x00\x00\x3a\x05\x00\x00\x0b\x17\x00\x00\xe4\x27\x00\x00\xc3\xfe\xff\xff')
+_i_22 = _array('i', b'\xc0\x00\x00\x00\xc0\x08\x00\x00\x30\x04\x00\x00\xd0\x01\x00\x00\x40\x16\x00\x00\x30\x0f\x00\x00\x50\x14\x00\x00\x60\x05\x00\x00\x60\x07\x00\x00\x60\x0a\x00\x00\x50\x0e\x00\x00\x00\x01\x00\x00\x00\x0b\x00\x00\x60\x13\x00\x00\x90\x0e\x00\x00\x00\xfe\xff\xff')
+_i_23 = _array('i', b'\x1c\x00\x00\x00\x72\xff\xff\xff\x6c\x00\x00\x00\x5c\x05\x00\x00\x61\xf9\xff\xff\xd3\xf6\xff\xff\x35\x06\x00\x00\xf7\xfc\xff\xff\x58\xfa\xff\xff\x0a\xff\xff\xff\xef\x00\x00\x00\x68\x04\x00\x00\x66\x0b\x00\x00\x19\x02\x00\x00\x22\xf5\xff\xff\xf1\xfb\xff\xff')
+_i_24 = _array('i', b'\xc0\xff\xff\xff\xd0\xfa\xff\xff\x20\x08\x00\x00\x20\xf3\xff\xff\xb0\xfd\xff\xff\x10\xf7\xff\xff\xd0\x08\x00\x00\x60\xf4\xff\xff\x60\xf9\xff\xff\x60\x04\x00\x00\x90\x00\x00\x00\xf0\x00\x00\x00\xe0\xf8\xff\xff\xe0\x07\x00\x00\x90\xef\xff\xff\xa0\x00\x00\x00')
+_i_25 = _array('i', b'\x41\xfc\xff\xff\xe3\x05\x00\x00\xdd\x04\x00\x00\x8f\x09\x00\x00\x68\x02\x00\x00\xa6\x17\x00\x00\xa0\x1e\x00\x00\xef\x0c\x00\x00\xda\x0d\x00\x00\xfb\x03\x00\x00\xc8\xfb\xff\xff\x68\x0c\x00\x00\x4a\x0b\x00\x00\x8f\x06\x00\x00\xd8\x20\x00\x00\x70\x02\x00\x00')
+_i_26 = _array('i', b'\x20\xf4\xff\xff\x70\xf9\xff\xff\x80\x10\x00\x00\xe0\xfc\xff\xff\x30\x09\x00\x00\x50\x0f\x00\x00\x90\x0d\x00\x00\xb0\x08\x00\x00\xc0\x09\x00\x00\x30\x0d\x00\x00\x30\x02\x00\x00\xd0\x16\x00\x00\x90\x0d\x00\x00\xa0\x0b\x00\x00\x60\x1f\x00\x00\x90\xfe\xff\xff')
+_l_27 = (_w_0, _i_19, _w_1, _i_20, _i_2, _w_3, _i_21, _w_4, _i_22, _i_5, _w_6, _i_23, _w_7, _i_24, _i_8, _w_9, _i_25, _w_10, _i_26, _i_11)
+_i_28 = _array('i', b'\x18\x00\x00\x00\x01\x00\x00\x00\x10\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x40\xf2\xff\xff\xff\x00\x00\x00\x40\xf1\xff\xff\xff\xff\x7f\x00\x00\xf2\xff\xff\xff\x81\xdf\x0c\x5e\xea\xff\xff\xff\x10\x00\x00\x00\x4e\x3d\x93\x42\xfe\xff\xff\xff\x97\xd4\x55\x41\xfd\xff\xff\xff\x01\x00\x00\x00\xdd\x94\x58\x42\xfe\xff\xff\xff\x84\xd3\xc4\x61\xfd\xff\xff\xff\x01\x00\x00\x00\x8f\x6b\x8a\x57\xfe\xff\xff\xff\xee\x0a\xc5\x58\xfd\xff\xff\xff\x00\x00\x00\x00\x2a\xe3\x3d\x64\xfe\xff\xff\xff\xbf\xbb\x39\x6f\xfd\xff\xff\xff\x01\x00\x00\x00')
+_i_29 = _array('i', b'\x01\x00\x00\x00\x10\x00\x00\x00\x01\x00\x00\x00\xf0\xff\xff\xff\xf2\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x00\x00\x00\x00')
 
 # Activation buffers, shared by tensors whose lifetimes do not overlap.
 _ACC = _array("i", bytes(64))
@@ -696,6 +716,8 @@ _g7 = _array("h", bytes(32))
 _t8 = bytearray(384)
 _t9 = _array("f", bytes(4))
 HEAP_BUFFER_BYTES = 748
+# The scratch CMSIS-NN asks for on this core (im2col rows and the like): the largest, once.
+_SCRATCH = bytearray(max((0,))) if _KERNELS else None
 
 
 def reset():
@@ -707,22 +729,65 @@ def reset():
     return None
 
 
-def invoke(values):
-    """The model's input values (ints for an integer input, else floats; the model's layout, flat,
-    as quantize_input() gives them) -> its raw outputs, as TFLM would give them."""
-    if len(values) != 24:
-        raise ValueError("invoke() takes 24 input values")
-    if RESET_BEFORE_INVOKE:
-        reset()
-    x = _t0
-    for i in range(24):
-        x[i] = values[i]
+def _run_portable():
     quantize_f_i8(_t0, _t1, 24, 0.013925569131970406, -16, -128, 127)  # QUANTIZE
     lstm_i8(_t1, _t8, _l_12, _p_13, 24, 1, 16, _t2, _t3, _ACC, _g4, _g5, _g6, _g7)  # UNIDIRECTIONAL_SEQUENCE_LSTM
     gather(_t8, _t1, _i_14, 0)  # STRIDED_SLICE
     fully_connected_i8(_t1, _t8, _w_15, _i_16, _i_17, _i_18, _ACC, 1, 16, 1, -16, -14, -128, 127)  # FULLY_CONNECTED
     dequantize_i8(_t8, _t9, 1, 0.013585892505943775, -14)  # DEQUANTIZE
-    y = _t9
+
+
+def _run_native():
+    quantize_f_i8(_t0, _t1, 24, 0.013925569131970406, -16, -128, 127)  # QUANTIZE
+    _KERNELS.lstm(_t1, _t8, _i_28, _l_27, _g4, _g5, _t3)  # UNIDIRECTIONAL_SEQUENCE_LSTM
+    gather(_t8, _t1, _i_14, 0)  # STRIDED_SLICE
+    _KERNELS.fc(_t1, _t8, _w_15, _i_16, _i_17, _i_18, _i_29)  # FULLY_CONNECTED
+    dequantize_i8(_t8, _t9, 1, 0.013585892505943775, -14)  # DEQUANTIZE
+
+
+ENGINE = "plain"
+_RUN = _run_portable
+
+
+def use_engine(name):
+    """Run the model with "native" (the kernels module), "viper" or "plain" code; returns the engine
+    now in use, which is the next one down where this port or board lacks the one asked for.
+    Import picks the fastest there is."""
+    global ENGINE, _RUN
+    try:
+        hot = _compile_hot("plain" if name == "plain" else "viper")
+    except Exception:  # no viper emitter on this port (SyntaxError, ValueError or NotImplementedError)
+        hot = _compile_hot("plain")
+    if name == "native" and _KERNELS is not None:
+        ENGINE, _RUN = "native", _run_native
+        return ENGINE
+    ENGINE, _RUN = hot, _run_portable
+    return ENGINE
+
+
+use_engine("native")
+INPUT = _t0  # the input tensor: run() reads it (and may overwrite it)
+OUTPUT = _t9  # the output tensor, raw, as TFLM's holds it
+
+
+def run():
+    """The model on the values in INPUT, its raw outputs into OUTPUT. With the native kernels (and
+    int8 tensors) nothing is allocated."""
+    if RESET_BEFORE_INVOKE:
+        reset()
+    _RUN()
+
+
+def invoke(values):
+    """The model's input values (ints for an integer input, else floats; the model's layout, flat,
+    as quantize_input() gives them) -> its raw outputs, as TFLM would give them."""
+    if len(values) != 24:
+        raise ValueError("invoke() takes 24 input values")
+    x = INPUT
+    for i in range(24):
+        x[i] = values[i]
+    run()
+    y = OUTPUT
     return [y[i] for i in range(1)]
 
 

@@ -3,7 +3,9 @@
 # The model's own inference in MicroPython, for a stock board (no TFLM binding needed): its
 # weights as constants, its 7 ops as calls in graph order, with the integer arithmetic
 # of TFLM's reference kernels (int8 outputs are bit-exact with TFLM; float32 agrees to ~1e-6).
-# The hot loops run under the viper emitter where the port has one, else as plain code: EMITTER.
+# ENGINE says what runs it: "native" (0 of the ops on CMSIS-NN's kernels, the module
+# mcu_kernels_<arch>.mpy for this board's architecture, when it is on the import path), else "viper"
+# (the hot loops compiled with the viper emitter), else "plain" code.
 # Heap: about 2820 bytes of activation buffers, allocated once at import.
 import gc
 import math
@@ -275,12 +277,6 @@ def mean_f(x, y, groups):
         y[o] = s / len(g)
 
 
-EMITTER = "plain"
-
-
-def use_emitter(name):
-    """This model has no integer hot loops: everything runs as plain code."""
-    return "plain"
 
 # Weights and the constants TFLM's Prepare step would compute, computed at export.
 _f_0 = _array('f', b'\x00\x20\x15\xbc\x00\x20\x69\x3d\x00\xe0\x4a\xbe\x00\x00\xd9\x3d\x00\x80\xe3\xbd\x00\xa0\xb6\xbe\x00\xe0\x0d\x3f\x00\xe0\x0a\x3f\x00\x60\xfd\x3e\x00\xe0\xec\x3e\x00\x60\x8f\x3e\x00\xa0\xc9\x3e\x00\x40\x0e\xbf\x00\x40\x94\xbe\x00\xa0\x08\x3f\x00\xa0\x12\xbf\x00\x20\x68\xbc\x00\xe0\x2d\x3f\x00\x00\x92\x3e\x00\xc0\xca\x3e\x00\x00\xd0\xbd\x00\xe0\x11\x3f\x00\xa0\x13\x3f\x00\xe0\x0a\x3e\x00\x20\x0c\xbf\x00\xc0\xec\xbe\x00\x60\xac\xbe\x00\x80\x11\xbf\x00\x20\x02\x3f\x00\x60\x0d\x3f\x00\x80\x45\x3e\x00\x40\x2e\x3f\x00\x20\x15\x3f\x00\xc0\x58\x3d\x00\x60\x72\xbe\x00\x20\x62\xbf\x00\x80\xdb\xbe\x00\x80\x0f\xbf\x00\x60\x1b\xbd\x00\x60\x46\x3e\x00\x20\xab\x3d\x00\x40\x48\x3f\x00\x00\x70\x3e\x00\x60\x40\x3f\x00\x60\xa4\xbd\x00\xa0\xe0\x3e\x00\x20\x32\x3f\x00\x80\x16\x3f\x00\xa0\x0f\x3f\x00\xa0\xe2\x3d\x00\x20\x06\x3f\x00\x00\x0f\xbe\x00\x60\x28\xbf\x00\xe0\x3b\x3d\x00\xc0\x0b\x3f\x00\xa0\x3c\x3e\x00\xe0\x00\xbf\x00\x00\x11\x3f\x00\x00\xd1\x3e\x00\xc0\xb2\xbe\x00\x40\xaa\x3e\x00\x00\x0d\x3f\x00\x60\x9a\xbd\x00\xe0\x2d\x3f\x00\x80\xb5\x3e\x00\x80\x79\x3e\x00\x40\xf1\x3e\x00\x00\xb7\x3d\x00\xe0\x66\x3e\x00\x00\xc4\xbe\x00\x20\x2d\x3f\x00\x80\x63\x3e')
@@ -309,16 +305,7 @@ def reset():
     return None
 
 
-def invoke(values):
-    """The model's input values (ints for an integer input, else floats; the model's layout, flat,
-    as quantize_input() gives them) -> its raw outputs, as TFLM would give them."""
-    if len(values) != 64:
-        raise ValueError("invoke() takes 64 input values")
-    if RESET_BEFORE_INVOKE:
-        reset()
-    x = _t0
-    for i in range(64):
-        x[i] = values[i]
+def _run_portable():
     conv_2d_f(_t0, _t1, _f_0, _f_1, _p_2, 8, 0.0, 3.4e38)  # CONV_2D
     pool_2d_f(_t1, _t2, _p_3, False, -3.4e38, 3.4e38)  # MAX_POOL_2D
     conv_2d_f(_t2, _t1, _f_4, _f_5, _p_6, 4, 0.0, 3.4e38)  # CONV_2D
@@ -326,7 +313,45 @@ def invoke(values):
     fully_connected_f(_t2, _t1, _f_8, _f_9, 1, 64, 32, 0.0, 3.4e38)  # FULLY_CONNECTED
     fully_connected_f(_t1, _t2, _f_10, _f_11, 1, 32, 10, -3.4e38, 3.4e38)  # FULLY_CONNECTED
     softmax_f(_t2, _t1, 1, 10, 1.0)  # SOFTMAX
-    y = _t1
+
+
+ENGINE = "plain"
+_RUN = _run_portable
+
+
+def use_engine(name):
+    """Run the model with "native" (the kernels module), "viper" or "plain" code; returns the engine
+    now in use, which is the next one down where this port or board lacks the one asked for.
+    Import picks the fastest there is."""
+    global ENGINE, _RUN
+    hot = "plain"  # this model has no integer hot loops
+    ENGINE, _RUN = hot, _run_portable
+    return ENGINE
+
+
+use_engine("native")
+INPUT = _t0  # the input tensor: run() reads it (and may overwrite it)
+OUTPUT = _t1  # the output tensor, raw, as TFLM's holds it
+
+
+def run():
+    """The model on the values in INPUT, its raw outputs into OUTPUT. With the native kernels (and
+    int8 tensors) nothing is allocated."""
+    if RESET_BEFORE_INVOKE:
+        reset()
+    _RUN()
+
+
+def invoke(values):
+    """The model's input values (ints for an integer input, else floats; the model's layout, flat,
+    as quantize_input() gives them) -> its raw outputs, as TFLM would give them."""
+    if len(values) != 64:
+        raise ValueError("invoke() takes 64 input values")
+    x = INPUT
+    for i in range(64):
+        x[i] = values[i]
+    run()
+    y = OUTPUT
     return [y[i] for i in range(10)]
 
 

@@ -3,7 +3,9 @@
 # The model's own inference in MicroPython, for a stock board (no TFLM binding needed): its
 # weights as constants, its 7 ops as calls in graph order, with the integer arithmetic
 # of TFLM's reference kernels (int8 outputs are bit-exact with TFLM; float32 agrees to ~1e-6).
-# The hot loops run under the viper emitter where the port has one, else as plain code: EMITTER.
+# ENGINE says what runs it: "native" (0 of the ops on CMSIS-NN's kernels, the module
+# mcu_kernels_<arch>.mpy for this board's architecture, when it is on the import path), else "viper"
+# (the hot loops compiled with the viper emitter), else "plain" code.
 # Heap: about 2820 bytes of activation buffers, allocated once at import.
 import gc
 import math
@@ -275,12 +277,6 @@ def mean_f(x, y, groups):
         y[o] = s / len(g)
 
 
-EMITTER = "plain"
-
-
-def use_emitter(name):
-    """This model has no integer hot loops: everything runs as plain code."""
-    return "plain"
 
 # Weights and the constants TFLM's Prepare step would compute, computed at export.
 _f_0 = _array('f', b'\x36\x20\x15\xbc\xe5\x12\x69\x3d\x04\xd0\x4a\xbe\xef\x0d\xd9\x3d\x63\x71\xe3\xbd\xa3\x90\xb6\xbe\x53\xe1\x0d\x3f\x9c\xdd\x0a\x3f\xa0\x54\xfd\x3e\x6a\xe6\xec\x3e\x7a\x6c\x8f\x3e\x36\xab\xc9\x3e\x75\x4a\x0e\xbf\x12\x32\x94\xbe\x27\xa0\x08\x3f\xe3\x9a\x12\xbf\x3a\x27\x68\xbc\x82\xea\x2d\x3f\xb5\x07\x92\x3e\x9d\xb4\xca\x3e\x14\xff\xcf\xbd\xdb\xef\x11\x3f\xd3\x94\x13\x3f\xbe\xda\x0a\x3e\x15\x26\x0c\xbf\xe9\xb5\xec\xbe\xd5\x55\xac\xbe\x35\x71\x11\xbf\xb8\x1d\x02\x3f\x8b\x5e\x0d\x3f\xd0\x78\x45\x3e\x77\x4c\x2e\x3f\xad\x27\x15\x3f\x43\xb9\x58\x3d\xb1\x5b\x72\xbe\x7f\x1c\x62\xbf\xb9\x76\xdb\xbe\x89\x84\x0f\xbf\x0a\x61\x1b\xbd\x8e\x52\x46\x3e\x47\x10\xab\x3d\xd6\x3f\x48\x3f\xfa\x07\x70\x3e\x4c\x60\x40\x3f\xf1\x5b\xa4\xbd\x09\x97\xe0\x3e\x2c\x2e\x32\x3f\x4e\x7b\x16\x3f\x30\xa6\x0f\x3f\xca\xa3\xe2\x3d\xc6\x16\x06\x3f\x56\xf5\x0e\xbe\x89\x67\x28\xbf\x4a\xd9\x3b\x3d\xed\xcf\x0b\x3f\xfb\x97\x3c\x3e\x5c\xd6\x00\xbf\x7b\x03\x11\x3f\x4c\x0c\xd1\x3e\x0c\xb2\xb2\xbe\x10\x3e\xaa\x3e\x8c\xfb\x0c\x3f\x48\x5e\x9a\xbd\xa3\xde\x2d\x3f\xc1\x89\xb5\x3e\x36\x77\x79\x3e\x16\x4f\xf1\x3e\x24\xfb\xb6\x3d\x18\xd0\x66\x3e\x09\x0d\xc4\xbe\xfc\x2f\x2d\x3f\x72\x7d\x63\x3e')
@@ -309,16 +305,7 @@ def reset():
     return None
 
 
-def invoke(values):
-    """The model's input values (ints for an integer input, else floats; the model's layout, flat,
-    as quantize_input() gives them) -> its raw outputs, as TFLM would give them."""
-    if len(values) != 64:
-        raise ValueError("invoke() takes 64 input values")
-    if RESET_BEFORE_INVOKE:
-        reset()
-    x = _t0
-    for i in range(64):
-        x[i] = values[i]
+def _run_portable():
     conv_2d_f(_t0, _t1, _f_0, _f_1, _p_2, 8, 0.0, 3.4e38)  # CONV_2D
     pool_2d_f(_t1, _t2, _p_3, False, -3.4e38, 3.4e38)  # MAX_POOL_2D
     conv_2d_f(_t2, _t1, _f_4, _f_5, _p_6, 4, 0.0, 3.4e38)  # CONV_2D
@@ -326,7 +313,45 @@ def invoke(values):
     fully_connected_f(_t2, _t1, _f_8, _f_9, 1, 64, 32, 0.0, 3.4e38)  # FULLY_CONNECTED
     fully_connected_f(_t1, _t2, _f_10, _f_11, 1, 32, 10, -3.4e38, 3.4e38)  # FULLY_CONNECTED
     softmax_f(_t2, _t1, 1, 10, 1.0)  # SOFTMAX
-    y = _t1
+
+
+ENGINE = "plain"
+_RUN = _run_portable
+
+
+def use_engine(name):
+    """Run the model with "native" (the kernels module), "viper" or "plain" code; returns the engine
+    now in use, which is the next one down where this port or board lacks the one asked for.
+    Import picks the fastest there is."""
+    global ENGINE, _RUN
+    hot = "plain"  # this model has no integer hot loops
+    ENGINE, _RUN = hot, _run_portable
+    return ENGINE
+
+
+use_engine("native")
+INPUT = _t0  # the input tensor: run() reads it (and may overwrite it)
+OUTPUT = _t1  # the output tensor, raw, as TFLM's holds it
+
+
+def run():
+    """The model on the values in INPUT, its raw outputs into OUTPUT. With the native kernels (and
+    int8 tensors) nothing is allocated."""
+    if RESET_BEFORE_INVOKE:
+        reset()
+    _RUN()
+
+
+def invoke(values):
+    """The model's input values (ints for an integer input, else floats; the model's layout, flat,
+    as quantize_input() gives them) -> its raw outputs, as TFLM would give them."""
+    if len(values) != 64:
+        raise ValueError("invoke() takes 64 input values")
+    x = INPUT
+    for i in range(64):
+        x[i] = values[i]
+    run()
+    y = OUTPUT
     return [y[i] for i in range(10)]
 
 

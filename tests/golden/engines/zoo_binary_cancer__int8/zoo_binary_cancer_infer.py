@@ -3,7 +3,9 @@
 # The model's own inference in MicroPython, for a stock board (no TFLM binding needed): its
 # weights as constants, its 3 ops as calls in graph order, with the integer arithmetic
 # of TFLM's reference kernels (int8 outputs are bit-exact with TFLM; float32 agrees to ~1e-6).
-# The hot loops run under the viper emitter where the port has one, else as plain code: EMITTER.
+# ENGINE says what runs it: "native" (2 of the ops on CMSIS-NN's kernels, the module
+# mcu_kernels_<arch>.mpy for this board's architecture, when it is on the import path), else "viper"
+# (the hot loops compiled with the viper emitter), else "plain" code.
 # Heap: about 111 bytes of activation buffers, allocated once at import.
 import gc
 import math
@@ -376,6 +378,22 @@ def mean_i8(x, y, groups, x_zero_point, mult, shift, zero_point):
         y[o] = (-128 if v < -128 else 127 if v > 127 else v) & 255
 
 
+# The board's architecture, as sys.implementation._mpy numbers it.
+_ARCHS = (None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp", "xtensa",
+          "xtensawin", "rv32imc", "rv64imc")
+
+
+def _load_kernels():
+    # The kernels module for this architecture, if it is there and speaks this engine's interface.
+    try:
+        import sys
+        module = __import__("mcu_kernels_" + _ARCHS[(sys.implementation._mpy >> 10) & 15])
+        return module if module.VERSION == 1 else None
+    except Exception:  # no such module (ImportError), or not MicroPython (no _mpy)
+        return None
+
+
+_KERNELS = _load_kernels()
 _HOT_SOURCE = '''
 def fc_acc(x, x_start: int, x_offset: int, w, acc, n_in: int, n_out: int):
     xp = ptr8(x)
@@ -501,10 +519,8 @@ def _same(buffer):
     return buffer
 
 
-def use_emitter(name):
-    """Compile the hot loops with "viper" or "plain"; returns the emitter in use. Import picks viper
-    where the port has it."""
-    global EMITTER
+def _compile_hot(name):
+    # The hot loops as viper or plain code (the same text).
     namespace = {}
     source = _HOT_SOURCE
     if name == "viper":
@@ -515,14 +531,7 @@ def use_emitter(name):
     exec(source, namespace)
     _HOT.clear()
     _HOT.update(namespace)
-    EMITTER = name
     return name
-
-
-try:
-    use_emitter("viper")
-except Exception:  # no viper emitter on this port (SyntaxError, ValueError or NotImplementedError)
-    use_emitter("plain")
 
 # Weights and the constants TFLM's Prepare step would compute, computed at export.
 _w_0 = b'\xd0\xa3\x33\x9c\xd6\x6a\xf1\xc4\x06\x03\xac\xad\xbd\x81\xeb\x38\x20\x28\x0c\x41\x01\xab\xc4\xa4\xae\x04\x01\x16\xbc\x1f\x2b\xae\xf8\xe0\x1b\xee\xd4\xf4\x30\xda\x81\x12\xdb\xb1\xf7\x58\x0c\xc1\x30\xd0\x0c\xec\x21\x12\x06\x17\xac\xce\xda\xd8\x68\x3f\x0e\xf2\x55\x12\x20\x10\x21\xb8\x7f\x3b\x55\x2f\xec\x25\x0e\xfe\xc2\xa2\x00\x37\xf1\x37\x6b\x19\x3c\x53\xda\x40\xde\x25\xf1\xeb\x06\x39\xce\xb2\xe6\x21\xa7\x0d\xac\x81\x08\x26\xec\x26\x08\x4d\xe6\x11\xdd\xb4\xe2\x1e\xff\xfc\xfc\x15\xc4\x45\xb8\x97\x27\xec\xbd\x8a\x43\x05\xb1\x81\xa5\xd0\x32\x61\xbe\x1e\x22\x1f\xd7\x43\xe4\xd0\xaa\x1e\x89\x23\xfa\x3a\x23\x45\x57\x11\xf3\xea\x3f\x1d\xfb\xe8\x5d\xac\x23\x58\x36\xbb\xec\x47\xf5\xc2\x42\x6b\x2a\x3e\x31\x4c\x7f\x57\x2d\xdb\x0c\x2d\x1c\xf7\x5c\x12\x37\x20\x7f\x05\x10\x52\x33\x59\xed\xff\x46\xf4\x27\xc4\x01\x28\x19\x3d\x72\x11\x44\x47\x56\x37\x39\x26\x35\x50\x06\xed\x20\x42\x14\xe7\xfc\xb8\x1e\x2b\x01\xd0\x25\xf2\xc3\xc4\x31\x7f\x47\x07\x4b\x18\x42\x64\x65\xf9\xf4\x51\xce\xb2\x81\xfc\xda\xac\x1e\x2b\xcb\x04\xd4\xd6\x02\x76\x5c\xe9\x37\x1c\xaf\x2d\xae\x06\xc2\xf8\xf5\xb8\xe0\x6b\x33\xa0\x00\xeb\xfc\xd9\xd2\x22\xeb\xcb\xf4\xf9\xd3\xd0\x7f\x4e\xfb\xc5\xfe\x39\xe1\xd6\x0a\x19\x3b\xc2\x17\xbc\xea\x9d\x63\x19\x68\xf8\x18\x32\x79\x68\x07\xee\x18\xe1\x40\x13\x18\xc6\x4b\x22\x1b\xd9\x39\x38\x12\x6d\x3d\x39\x42\x7f\x27\x0b\x22\xff\x04\x6d\x65\x27\x12\x2c\x1a\x81\xe6\x3b\xd5\x63\xe2\xe9\x17\x28\x3b\x13\x58\x0b\x77\x42\x37\x52\xf4\xf0\x77\x56\x0d\xf7\xf9\x00\xdb\x24\xb0\xa6\x7f\x1d\xc5\xf8\xf5\x9e\xfe\x51\x08\x0e\xfc\x00\xe7\xe9\x03\xbd\xe8\xf2\xb8\x10\x03\x00\xcf\x93\xe8\xd5\x26\xff\xd2\xdf\x5e\x2f\x81\xa5\x85\xc4\xec\x07\xe1\x29\x11\x40\xd6\x95\xe2\xa3\x06\xf4\xd6\x0b\x24\xc8\x09\x30\x22\x18\x11\xed\x5a\x26\xf9\xc2\x26\xb6\xf1\x4f\xdf\xe0\x34\xe1\xe2\xc4\x71\x7f\x44\x51\x35\x29\x6c\x3b\x6a\x1c\xa7\xe9\xb8\x23\x81\xcc\xce\xf1\xc7\x28\x0b\xed\x0f\xf9\x53\x2e\x3e\xda\xf1\x21\xc4\x2c\x12\x1f\x1b\xe5\x28\xf5\xea\x1c'
@@ -534,6 +543,8 @@ _i_5 = _array('i', b'\x01\x01\x00\x00')
 _i_6 = _array('i', b'\xf9\x0f\x5e\x61')
 _i_7 = _array('i', b'\xf7\xff\xff\xff')
 _w_8 = b'\x85\x88\x8b\x8f\x94\x9c\xa6\xb3\xc2\xd5\xea\x00\x16\x2b\x3e\x4d\x5a\x64\x6c\x71\x75\x78\x7b\x7c\x7d\x7e\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x81\x81\x81\x82\x83\x84'
+_i_9 = _array('i', b'\x01\x00\x00\x00\x1e\x00\x00\x00\x10\x00\x00\x00\x4d\x00\x00\x00\x80\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x01\x00\x00\x00')
+_i_10 = _array('i', b'\x01\x00\x00\x00\x10\x00\x00\x00\x01\x00\x00\x00\x80\x00\x00\x00\x0b\x00\x00\x00\x80\xff\xff\xff\x7f\x00\x00\x00\x00\x00\x00\x00')
 
 # Activation buffers, shared by tensors whose lifetimes do not overlap.
 _ACC = _array("i", bytes(64))
@@ -541,6 +552,8 @@ _t0 = bytearray(30)
 _t1 = bytearray(16)
 _t2 = bytearray(1)
 HEAP_BUFFER_BYTES = 111
+# The scratch CMSIS-NN asks for on this core (im2col rows and the like): the largest, once.
+_SCRATCH = bytearray(max((0,))) if _KERNELS else None
 
 
 def reset():
@@ -548,20 +561,61 @@ def reset():
     return None
 
 
+def _run_portable():
+    fully_connected_i8(_t0, _t1, _w_0, _i_1, _i_2, _i_3, _ACC, 1, 30, 16, 77, -128, -128, 127)  # FULLY_CONNECTED
+    fully_connected_i8(_t1, _t2, _w_4, _i_5, _i_6, _i_7, _ACC, 1, 16, 1, 128, 11, -128, 127)  # FULLY_CONNECTED
+    lookup_i8(_t2, _t1, 1, _w_8)  # LOGISTIC
+
+
+def _run_native():
+    _KERNELS.fc(_t0, _t1, _w_0, _i_1, _i_2, _i_3, _i_9)  # FULLY_CONNECTED
+    _KERNELS.fc(_t1, _t2, _w_4, _i_5, _i_6, _i_7, _i_10)  # FULLY_CONNECTED
+    lookup_i8(_t2, _t1, 1, _w_8)  # LOGISTIC
+
+
+ENGINE = "plain"
+_RUN = _run_portable
+
+
+def use_engine(name):
+    """Run the model with "native" (the kernels module), "viper" or "plain" code; returns the engine
+    now in use, which is the next one down where this port or board lacks the one asked for.
+    Import picks the fastest there is."""
+    global ENGINE, _RUN
+    try:
+        hot = _compile_hot("plain" if name == "plain" else "viper")
+    except Exception:  # no viper emitter on this port (SyntaxError, ValueError or NotImplementedError)
+        hot = _compile_hot("plain")
+    if name == "native" and _KERNELS is not None:
+        ENGINE, _RUN = "native", _run_native
+        return ENGINE
+    ENGINE, _RUN = hot, _run_portable
+    return ENGINE
+
+
+use_engine("native")
+INPUT = _t0  # the input tensor: run() reads it (and may overwrite it)
+OUTPUT = _t1  # the output tensor, raw, as TFLM's holds it
+
+
+def run():
+    """The model on the values in INPUT, its raw outputs into OUTPUT. With the native kernels (and
+    int8 tensors) nothing is allocated."""
+    if RESET_BEFORE_INVOKE:
+        reset()
+    _RUN()
+
+
 def invoke(values):
     """The model's input values (ints for an integer input, else floats; the model's layout, flat,
     as quantize_input() gives them) -> its raw outputs, as TFLM would give them."""
     if len(values) != 30:
         raise ValueError("invoke() takes 30 input values")
-    if RESET_BEFORE_INVOKE:
-        reset()
-    x = _t0
+    x = INPUT
     for i in range(30):
         x[i] = values[i] & 255
-    fully_connected_i8(_t0, _t1, _w_0, _i_1, _i_2, _i_3, _ACC, 1, 30, 16, 77, -128, -128, 127)  # FULLY_CONNECTED
-    fully_connected_i8(_t1, _t2, _w_4, _i_5, _i_6, _i_7, _ACC, 1, 16, 1, 128, 11, -128, 127)  # FULLY_CONNECTED
-    lookup_i8(_t2, _t1, 1, _w_8)  # LOGISTIC
-    y = _t1
+    run()
+    y = OUTPUT
     return [(y[i] ^ 128) - 128 for i in range(1)]
 
 

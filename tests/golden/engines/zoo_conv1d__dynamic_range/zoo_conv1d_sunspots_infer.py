@@ -3,7 +3,9 @@
 # The model's own inference in MicroPython, for a stock board (no TFLM binding needed): its
 # weights as constants, its 3 ops as calls in graph order, with the integer arithmetic
 # of TFLM's reference kernels (int8 outputs are bit-exact with TFLM; float32 agrees to ~1e-6).
-# The hot loops run under the viper emitter where the port has one, else as plain code: EMITTER.
+# ENGINE says what runs it: "native" (0 of the ops on CMSIS-NN's kernels, the module
+# mcu_kernels_<arch>.mpy for this board's architecture, when it is on the import path), else "viper"
+# (the hot loops compiled with the viper emitter), else "plain" code.
 # Heap: about 900 bytes of activation buffers, allocated once at import.
 import gc
 import math
@@ -275,12 +277,6 @@ def mean_f(x, y, groups):
         y[o] = s / len(g)
 
 
-EMITTER = "plain"
-
-
-def use_emitter(name):
-    """This model has no integer hot loops: everything runs as plain code."""
-    return "plain"
 
 # Weights and the constants TFLM's Prepare step would compute, computed at export.
 _f_0 = _array('f', b'\xc5\xce\x3f\xbe\x88\xdb\x89\x3d\x76\xa0\xfd\xbe\x5a\xd6\x5b\x3e\x10\x4b\xdf\x3e\x6d\xe8\x82\xbe\xc6\x66\xbe\x3e\x6b\x1f\xca\x3e\x27\xd5\xac\x3e\x66\x17\x02\xbe\x73\x16\x86\xbe\xae\xb2\xd0\x3e\x9d\xae\xd8\xbd\xf1\x62\xfb\xbd\x2a\x38\xeb\x3e\x85\xf5\xaa\xbd\xd1\xc9\xda\xbe\xbf\xd9\x77\x3e\x72\x3b\x7e\xbe\x7c\x09\x02\xbf\xb0\x40\x81\x3e\xf5\x33\x10\xbd\x3c\x7a\x0b\xbf\x80\x21\xe0\xbe')
@@ -305,20 +301,49 @@ def reset():
     return None
 
 
+def _run_portable():
+    conv_2d_f(_t0, _t1, _f_0, _f_1, _p_2, 1, 0.0, 3.4e38)  # CONV_2D
+    conv_2d_f(_t1, _t2, _f_3, _f_4, _p_5, 1, 0.0, 3.4e38)  # CONV_2D
+    fully_connected_f(_t2, _t1, _f_6, _f_7, 1, 96, 1, -3.4e38, 3.4e38)  # FULLY_CONNECTED
+
+
+ENGINE = "plain"
+_RUN = _run_portable
+
+
+def use_engine(name):
+    """Run the model with "native" (the kernels module), "viper" or "plain" code; returns the engine
+    now in use, which is the next one down where this port or board lacks the one asked for.
+    Import picks the fastest there is."""
+    global ENGINE, _RUN
+    hot = "plain"  # this model has no integer hot loops
+    ENGINE, _RUN = hot, _run_portable
+    return ENGINE
+
+
+use_engine("native")
+INPUT = _t0  # the input tensor: run() reads it (and may overwrite it)
+OUTPUT = _t1  # the output tensor, raw, as TFLM's holds it
+
+
+def run():
+    """The model on the values in INPUT, its raw outputs into OUTPUT. With the native kernels (and
+    int8 tensors) nothing is allocated."""
+    if RESET_BEFORE_INVOKE:
+        reset()
+    _RUN()
+
+
 def invoke(values):
     """The model's input values (ints for an integer input, else floats; the model's layout, flat,
     as quantize_input() gives them) -> its raw outputs, as TFLM would give them."""
     if len(values) != 16:
         raise ValueError("invoke() takes 16 input values")
-    if RESET_BEFORE_INVOKE:
-        reset()
-    x = _t0
+    x = INPUT
     for i in range(16):
         x[i] = values[i]
-    conv_2d_f(_t0, _t1, _f_0, _f_1, _p_2, 1, 0.0, 3.4e38)  # CONV_2D
-    conv_2d_f(_t1, _t2, _f_3, _f_4, _p_5, 1, 0.0, 3.4e38)  # CONV_2D
-    fully_connected_f(_t2, _t1, _f_6, _f_7, 1, 96, 1, -3.4e38, 3.4e38)  # FULLY_CONNECTED
-    y = _t1
+    run()
+    y = OUTPUT
     return [y[i] for i in range(1)]
 
 

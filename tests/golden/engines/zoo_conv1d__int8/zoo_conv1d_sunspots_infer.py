@@ -3,7 +3,9 @@
 # The model's own inference in MicroPython, for a stock board (no TFLM binding needed): its
 # weights as constants, its 3 ops as calls in graph order, with the integer arithmetic
 # of TFLM's reference kernels (int8 outputs are bit-exact with TFLM; float32 agrees to ~1e-6).
-# The hot loops run under the viper emitter where the port has one, else as plain code: EMITTER.
+# ENGINE says what runs it: "native" (3 of the ops on CMSIS-NN's kernels, the module
+# mcu_kernels_<arch>.mpy for this board's architecture, when it is on the import path), else "viper"
+# (the hot loops compiled with the viper emitter), else "plain" code.
 # Heap: about 672 bytes of activation buffers, allocated once at import.
 import gc
 import math
@@ -376,6 +378,22 @@ def mean_i8(x, y, groups, x_zero_point, mult, shift, zero_point):
         y[o] = (-128 if v < -128 else 127 if v > 127 else v) & 255
 
 
+# The board's architecture, as sys.implementation._mpy numbers it.
+_ARCHS = (None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp", "xtensa",
+          "xtensawin", "rv32imc", "rv64imc")
+
+
+def _load_kernels():
+    # The kernels module for this architecture, if it is there and speaks this engine's interface.
+    try:
+        import sys
+        module = __import__("mcu_kernels_" + _ARCHS[(sys.implementation._mpy >> 10) & 15])
+        return module if module.VERSION == 1 else None
+    except Exception:  # no such module (ImportError), or not MicroPython (no _mpy)
+        return None
+
+
+_KERNELS = _load_kernels()
 _HOT_SOURCE = '''
 def fc_acc(x, x_start: int, x_offset: int, w, acc, n_in: int, n_out: int):
     xp = ptr8(x)
@@ -501,10 +519,8 @@ def _same(buffer):
     return buffer
 
 
-def use_emitter(name):
-    """Compile the hot loops with "viper" or "plain"; returns the emitter in use. Import picks viper
-    where the port has it."""
-    global EMITTER
+def _compile_hot(name):
+    # The hot loops as viper or plain code (the same text).
     namespace = {}
     source = _HOT_SOURCE
     if name == "viper":
@@ -515,14 +531,7 @@ def use_emitter(name):
     exec(source, namespace)
     _HOT.clear()
     _HOT.update(namespace)
-    EMITTER = name
     return name
-
-
-try:
-    use_emitter("viper")
-except Exception:  # no viper emitter on this port (SyntaxError, ValueError or NotImplementedError)
-    use_emitter("plain")
 
 # Weights and the constants TFLM's Prepare step would compute, computed at export.
 _w_0 = b'\xd0\x11\x81\x3f\x7f\xb6\x78\x7f\x6d\xd8\xae\x7f\xe3\xde\x7f\xe7\x81\x48\xc2\x81\x3f\xf8\x81\x9a'
@@ -538,6 +547,9 @@ _w_9 = b'\x31\xf8\x0e\xfd\xf4\x23\xfa\xdb\x15\x19\x1a\x1c\x06\x35\xe0\xdd\xff\xf
 _i_10 = _array('i', b'\x79\xfe\xff\xff')
 _i_11 = _array('i', b'\x15\xc3\x61\x69')
 _i_12 = _array('i', b'\xf8\xff\xff\xff')
+_i_13 = _array('i', b'\x01\x00\x00\x00\x10\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x0e\x00\x00\x00\x08\x00\x00\x00\x01\x00\x00\x00\x03\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x3c\x00\x00\x00\x80\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x08\x00\x00\x00')
+_i_14 = _array('i', b'\x01\x00\x00\x00\x0e\x00\x00\x00\x08\x00\x00\x00\x01\x00\x00\x00\x0c\x00\x00\x00\x08\x00\x00\x00\x01\x00\x00\x00\x03\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x80\x00\x00\x00\x80\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x01\x00\x00\x00')
+_i_15 = _array('i', b'\x01\x00\x00\x00\x60\x00\x00\x00\x01\x00\x00\x00\x80\x00\x00\x00\xe0\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x00\x00\x00\x00')
 
 # Activation buffers, shared by tensors whose lifetimes do not overlap.
 _ACC = _array("i", bytes(448))
@@ -545,6 +557,8 @@ _t0 = bytearray(16)
 _t1 = bytearray(112)
 _t2 = bytearray(96)
 HEAP_BUFFER_BYTES = 672
+# The scratch CMSIS-NN asks for on this core (im2col rows and the like): the largest, once.
+_SCRATCH = bytearray(max((0, _KERNELS.scratch_bytes(0, _i_13), _KERNELS.scratch_bytes(0, _i_14),))) if _KERNELS else None
 
 
 def reset():
@@ -552,20 +566,61 @@ def reset():
     return None
 
 
+def _run_portable():
+    conv_2d_i8(_t0, _t1, _w_0, _i_1, _i_2, _i_3, _i_4, _ACC, 1, 60, -128, -128, 127)  # CONV_2D
+    conv_2d_i8(_t1, _t2, _w_5, _i_6, _i_7, _i_3, _i_8, _ACC, 1, 128, -128, -128, 127)  # CONV_2D
+    fully_connected_i8(_t2, _t1, _w_9, _i_10, _i_11, _i_12, _ACC, 1, 96, 1, 128, -32, -128, 127)  # FULLY_CONNECTED
+
+
+def _run_native():
+    _KERNELS.conv(_t0, _t1, _w_0, _i_1, _i_2, _i_3, _i_13, _SCRATCH)  # CONV_2D
+    _KERNELS.conv(_t1, _t2, _w_5, _i_6, _i_7, _i_3, _i_14, _SCRATCH)  # CONV_2D
+    _KERNELS.fc(_t2, _t1, _w_9, _i_10, _i_11, _i_12, _i_15)  # FULLY_CONNECTED
+
+
+ENGINE = "plain"
+_RUN = _run_portable
+
+
+def use_engine(name):
+    """Run the model with "native" (the kernels module), "viper" or "plain" code; returns the engine
+    now in use, which is the next one down where this port or board lacks the one asked for.
+    Import picks the fastest there is."""
+    global ENGINE, _RUN
+    try:
+        hot = _compile_hot("plain" if name == "plain" else "viper")
+    except Exception:  # no viper emitter on this port (SyntaxError, ValueError or NotImplementedError)
+        hot = _compile_hot("plain")
+    if name == "native" and _KERNELS is not None:
+        ENGINE, _RUN = "native", _run_native
+        return ENGINE
+    ENGINE, _RUN = hot, _run_portable
+    return ENGINE
+
+
+use_engine("native")
+INPUT = _t0  # the input tensor: run() reads it (and may overwrite it)
+OUTPUT = _t1  # the output tensor, raw, as TFLM's holds it
+
+
+def run():
+    """The model on the values in INPUT, its raw outputs into OUTPUT. With the native kernels (and
+    int8 tensors) nothing is allocated."""
+    if RESET_BEFORE_INVOKE:
+        reset()
+    _RUN()
+
+
 def invoke(values):
     """The model's input values (ints for an integer input, else floats; the model's layout, flat,
     as quantize_input() gives them) -> its raw outputs, as TFLM would give them."""
     if len(values) != 16:
         raise ValueError("invoke() takes 16 input values")
-    if RESET_BEFORE_INVOKE:
-        reset()
-    x = _t0
+    x = INPUT
     for i in range(16):
         x[i] = values[i] & 255
-    conv_2d_i8(_t0, _t1, _w_0, _i_1, _i_2, _i_3, _i_4, _ACC, 1, 60, -128, -128, 127)  # CONV_2D
-    conv_2d_i8(_t1, _t2, _w_5, _i_6, _i_7, _i_3, _i_8, _ACC, 1, 128, -128, -128, 127)  # CONV_2D
-    fully_connected_i8(_t2, _t1, _w_9, _i_10, _i_11, _i_12, _ACC, 1, 96, 1, 128, -32, -128, 127)  # FULLY_CONNECTED
-    y = _t1
+    run()
+    y = OUTPUT
     return [(y[i] ^ 128) - 128 for i in range(1)]
 
 

@@ -3,7 +3,9 @@
 # The model's own inference in MicroPython, for a stock board (no TFLM binding needed): its
 # weights as constants, its 3 ops as calls in graph order, with the integer arithmetic
 # of TFLM's reference kernels (int8 outputs are bit-exact with TFLM; float32 agrees to ~1e-6).
-# The hot loops run under the viper emitter where the port has one, else as plain code: EMITTER.
+# ENGINE says what runs it: "native" (2 of the ops on CMSIS-NN's kernels, the module
+# mcu_kernels_<arch>.mpy for this board's architecture, when it is on the import path), else "viper"
+# (the hot loops compiled with the viper emitter), else "plain" code.
 # Heap: about 664 bytes of activation buffers, allocated once at import.
 import gc
 import math
@@ -514,6 +516,22 @@ def lstm_f(x, y, gates, cell_sigmoid, clip, steps, n_in, n_state, hidden, cell, 
             y[base + k] = v
 
 
+# The board's architecture, as sys.implementation._mpy numbers it.
+_ARCHS = (None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp", "xtensa",
+          "xtensawin", "rv32imc", "rv64imc")
+
+
+def _load_kernels():
+    # The kernels module for this architecture, if it is there and speaks this engine's interface.
+    try:
+        import sys
+        module = __import__("mcu_kernels_" + _ARCHS[(sys.implementation._mpy >> 10) & 15])
+        return module if module.VERSION == 1 else None
+    except Exception:  # no such module (ImportError), or not MicroPython (no _mpy)
+        return None
+
+
+_KERNELS = _load_kernels()
 _HOT_SOURCE = '''
 def fc_acc(x, x_start: int, x_offset: int, w, acc, n_in: int, n_out: int):
     xp = ptr8(x)
@@ -639,10 +657,8 @@ def _same(buffer):
     return buffer
 
 
-def use_emitter(name):
-    """Compile the hot loops with "viper" or "plain"; returns the emitter in use. Import picks viper
-    where the port has it."""
-    global EMITTER
+def _compile_hot(name):
+    # The hot loops as viper or plain code (the same text).
     namespace = {}
     source = _HOT_SOURCE
     if name == "viper":
@@ -653,14 +669,7 @@ def use_emitter(name):
     exec(source, namespace)
     _HOT.clear()
     _HOT.update(namespace)
-    EMITTER = name
     return name
-
-
-try:
-    use_emitter("viper")
-except Exception:  # no viper emitter on this port (SyntaxError, ValueError or NotImplementedError)
-    use_emitter("plain")
 
 # Weights and the constants TFLM's Prepare step would compute, computed at export.
 _w_0 = b'\xcd\xa6\x44\x23\x3c\xe0\x16\x1d\x53\xad\x81\xb7\xe6\xf6\x41\xc6'
@@ -682,6 +691,17 @@ _w_15 = b'\x7a\xc2\xef\xf5\xd6\x53\xce\xae\x26\x40\x51\x2a\xc8\x56\xa3\x81'
 _i_16 = _array('i', b'\x4a\xfe\xff\xff')
 _i_17 = _array('i', b'\xf5\x1e\x01\x4e')
 _i_18 = _array('i', b'\xf8\xff\xff\xff')
+_i_19 = _array('i', b'\xee\x68\x00\x00\xac\x68\x00\x00\x35\x76\x00\x00\x1f\x6c\x00\x00\xbf\x72\x00\x00\x27\x6d\x00\x00\x4b\x74\x00\x00\xb0\x6a\x00\x00\xd0\x72\x00\x00\x6f\x68\x00\x00\xc4\x65\x00\x00\x9e\x63\x00\x00\xe8\x6a\x00\x00\x05\x66\x00\x00\x77\x74\x00\x00\xe3\x6b\x00\x00')
+_i_20 = _array('i', b'\xfb\x01\x00\x00\xe7\x00\x00\x00\xa9\xff\xff\xff\xb9\x01\x00\x00\xb0\x01\x00\x00\x63\x00\x00\x00\x1c\x05\x00\x00\xcd\xff\xff\xff\x98\x01\x00\x00\x92\x01\x00\x00\x40\x02\x00\x00\x33\x00\x00\x00\xb9\xfe\xff\xff\x22\xfc\xff\xff\x5e\x02\x00\x00\xec\x01\x00\x00')
+_i_21 = _array('i', b'\x89\xff\xff\xff\x2e\x08\x00\x00\xac\x0d\x00\x00\xd3\xfb\xff\xff\xc7\x03\x00\x00\x5b\x05\x00\x00\xcf\x04\x00\x00\x6d\xff\xff\xff\x63\x02\x00\x00\xef\x07\x00\x00\xc6\x0e\x00\x00\xdb\xfc\xff\xff\x35\x07\x00\x00\x71\xf3\xff\xff\x72\xff\xff\xff\x08\x02\x00\x00')
+_i_22 = _array('i', b'\xaf\xff\xff\xff\x28\x02\x00\x00\xea\x00\x00\x00\xfb\xfe\xff\xff\x43\xff\xff\xff\x44\x04\x00\x00\x28\xff\xff\xff\x29\xfe\xff\xff\x22\x02\x00\x00\x68\x01\x00\x00\xea\x00\x00\x00\xb8\x02\x00\x00\xc4\xff\xff\xff\x1d\xfe\xff\xff\x5f\x01\x00\x00\xe0\x01\x00\x00')
+_i_23 = _array('i', b'\x5e\x08\x00\x00\xd9\xfc\xff\xff\x78\xfa\xff\xff\x49\x04\x00\x00\xb4\xfb\xff\xff\xa8\x08\x00\x00\xb6\xfc\xff\xff\xed\xfc\xff\xff\x1b\xfb\xff\xff\xc8\x01\x00\x00\xb8\x0b\x00\x00\x83\x00\x00\x00\xab\xfc\xff\xff\x94\xfd\xff\xff\xa1\xfd\xff\xff\x7d\xf5\xff\xff')
+_i_24 = _array('i', b'\xb0\x01\x00\x00\xf7\xff\xff\xff\x91\x02\x00\x00\xa5\x00\x00\x00\xb5\x02\x00\x00\xa8\x00\x00\x00\xfe\x01\x00\x00\x00\x00\x00\x00\x69\xfd\xff\xff\x27\x00\x00\x00\xe8\xfc\xff\xff\x8a\x00\x00\x00\x9c\x00\x00\x00\x19\xff\xff\xff\xce\x01\x00\x00\x7b\x00\x00\x00')
+_i_25 = _array('i', b'\xe3\xfb\xff\xff\x4a\xff\xff\xff\x35\x01\x00\x00\x85\x01\x00\x00\x29\x00\x00\x00\xb0\x02\x00\x00\x6f\x00\x00\x00\xe4\x01\x00\x00\xc3\xfd\xff\xff\x8f\xfe\xff\xff\xa3\x01\x00\x00\xe8\x02\x00\x00\x75\x05\x00\x00\x74\xf9\xff\xff\x97\x01\x00\x00\x0f\x0b\x00\x00')
+_i_26 = _array('i', b'\x17\x01\x00\x00\x32\x01\x00\x00\xf6\xfd\xff\xff\x58\x02\x00\x00\x62\x04\x00\x00\x76\xff\xff\xff\x80\x01\x00\x00\x25\xff\xff\xff\xb4\x00\x00\x00\x62\x04\x00\x00\x9b\x01\x00\x00\xba\x00\x00\x00\x9f\x00\x00\x00\x94\xff\xff\xff\x94\xff\xff\xff\x6e\x01\x00\x00')
+_l_27 = (_w_0, _i_19, _w_1, _i_20, _i_2, _w_3, _i_21, _w_4, _i_22, _i_5, _w_6, _i_23, _w_7, _i_24, _i_8, _w_9, _i_25, _w_10, _i_26, _i_11)
+_i_28 = _array('i', b'\x18\x00\x00\x00\x01\x00\x00\x00\x10\x00\x00\x00\x11\x00\x00\x00\x00\x00\x00\x40\xf2\xff\xff\xff\x00\x00\x00\x40\xf1\xff\xff\xff\xff\x7f\x00\x00\xf2\xff\xff\xff\x58\xcf\x1d\x6c\xea\xff\xff\xff\xfd\xff\xff\xff\xa0\x4d\x85\x4a\xfe\xff\xff\xff\x4f\x33\x5d\x79\xfc\xff\xff\xff\x01\x00\x00\x00\xbe\x70\x74\x54\xfe\xff\xff\xff\x8a\xd9\x05\x50\xfd\xff\xff\xff\x01\x00\x00\x00\x4a\x23\x7c\x5e\xfe\xff\xff\xff\x49\xc3\x5a\x50\xfd\xff\xff\xff\x00\x00\x00\x00\x5a\x24\xb2\x6e\xfe\xff\xff\xff\xe6\x3f\x68\x56\xfd\xff\xff\xff\x01\x00\x00\x00')
+_i_29 = _array('i', b'\x01\x00\x00\x00\x10\x00\x00\x00\x01\x00\x00\x00\x03\x00\x00\x00\x12\x00\x00\x00\x80\xff\xff\xff\x7f\x00\x00\x00\x00\x00\x00\x00')
 
 # Activation buffers, shared by tensors whose lifetimes do not overlap.
 _ACC = _array("i", bytes(64))
@@ -695,6 +715,8 @@ _g6 = _array("h", bytes(32))
 _t7 = bytearray(384)
 _t8 = bytearray(16)
 HEAP_BUFFER_BYTES = 664
+# The scratch CMSIS-NN asks for on this core (im2col rows and the like): the largest, once.
+_SCRATCH = bytearray(max((0,))) if _KERNELS else None
 
 
 def reset():
@@ -706,20 +728,61 @@ def reset():
     return None
 
 
+def _run_portable():
+    lstm_i8(_t0, _t7, _l_12, _p_13, 24, 1, 16, _t1, _t2, _ACC, _g3, _g4, _g5, _g6)  # UNIDIRECTIONAL_SEQUENCE_LSTM
+    gather(_t7, _t8, _i_14, 0)  # STRIDED_SLICE
+    fully_connected_i8(_t8, _t7, _w_15, _i_16, _i_17, _i_18, _ACC, 1, 16, 1, 3, 18, -128, 127)  # FULLY_CONNECTED
+
+
+def _run_native():
+    _KERNELS.lstm(_t0, _t7, _i_28, _l_27, _g3, _g4, _t2)  # UNIDIRECTIONAL_SEQUENCE_LSTM
+    gather(_t7, _t8, _i_14, 0)  # STRIDED_SLICE
+    _KERNELS.fc(_t8, _t7, _w_15, _i_16, _i_17, _i_18, _i_29)  # FULLY_CONNECTED
+
+
+ENGINE = "plain"
+_RUN = _run_portable
+
+
+def use_engine(name):
+    """Run the model with "native" (the kernels module), "viper" or "plain" code; returns the engine
+    now in use, which is the next one down where this port or board lacks the one asked for.
+    Import picks the fastest there is."""
+    global ENGINE, _RUN
+    try:
+        hot = _compile_hot("plain" if name == "plain" else "viper")
+    except Exception:  # no viper emitter on this port (SyntaxError, ValueError or NotImplementedError)
+        hot = _compile_hot("plain")
+    if name == "native" and _KERNELS is not None:
+        ENGINE, _RUN = "native", _run_native
+        return ENGINE
+    ENGINE, _RUN = hot, _run_portable
+    return ENGINE
+
+
+use_engine("native")
+INPUT = _t0  # the input tensor: run() reads it (and may overwrite it)
+OUTPUT = _t7  # the output tensor, raw, as TFLM's holds it
+
+
+def run():
+    """The model on the values in INPUT, its raw outputs into OUTPUT. With the native kernels (and
+    int8 tensors) nothing is allocated."""
+    if RESET_BEFORE_INVOKE:
+        reset()
+    _RUN()
+
+
 def invoke(values):
     """The model's input values (ints for an integer input, else floats; the model's layout, flat,
     as quantize_input() gives them) -> its raw outputs, as TFLM would give them."""
     if len(values) != 24:
         raise ValueError("invoke() takes 24 input values")
-    if RESET_BEFORE_INVOKE:
-        reset()
-    x = _t0
+    x = INPUT
     for i in range(24):
         x[i] = values[i] & 255
-    lstm_i8(_t0, _t7, _l_12, _p_13, 24, 1, 16, _t1, _t2, _ACC, _g3, _g4, _g5, _g6)  # UNIDIRECTIONAL_SEQUENCE_LSTM
-    gather(_t7, _t8, _i_14, 0)  # STRIDED_SLICE
-    fully_connected_i8(_t8, _t7, _w_15, _i_16, _i_17, _i_18, _ACC, 1, 16, 1, 3, 18, -128, 127)  # FULLY_CONNECTED
-    y = _t7
+    run()
+    y = OUTPUT
     return [(y[i] ^ 128) - 128 for i in range(1)]
 
 

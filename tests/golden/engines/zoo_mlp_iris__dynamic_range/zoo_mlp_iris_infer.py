@@ -3,7 +3,9 @@
 # The model's own inference in MicroPython, for a stock board (no TFLM binding needed): its
 # weights as constants, its 4 ops as calls in graph order, with the integer arithmetic
 # of TFLM's reference kernels (int8 outputs are bit-exact with TFLM; float32 agrees to ~1e-6).
-# The hot loops run under the viper emitter where the port has one, else as plain code: EMITTER.
+# ENGINE says what runs it: "native" (0 of the ops on CMSIS-NN's kernels, the module
+# mcu_kernels_<arch>.mpy for this board's architecture, when it is on the import path), else "viper"
+# (the hot loops compiled with the viper emitter), else "plain" code.
 # Heap: about 116 bytes of activation buffers, allocated once at import.
 import gc
 import math
@@ -275,12 +277,6 @@ def mean_f(x, y, groups):
         y[o] = s / len(g)
 
 
-EMITTER = "plain"
-
-
-def use_emitter(name):
-    """This model has no integer hot loops: everything runs as plain code."""
-    return "plain"
 
 # Weights and the constants TFLM's Prepare step would compute, computed at export.
 _f_0 = _array('f', b'\xad\x2b\x11\xbf\x67\x3c\xb0\xbe\x8c\xa9\x84\x3e\xaa\x64\x28\xbf\xba\xe5\xf1\xbd\xa7\x8c\x35\xbe\xa1\x34\x25\xbf\x7c\x57\x2d\xbf\xd6\x0c\x4b\x3f\x33\x79\xfa\x3e\x59\xb5\xad\xbe\x0a\x12\x0f\xbf\x98\x4d\x8f\xbe\x4d\xee\x12\x3e\x15\x34\x36\xbe\x4d\xf7\x10\xbe\xaa\xf6\xd5\xbe\xdb\xfd\x30\x3f\xe2\x07\x09\xbf\x73\x62\x32\xbf\x97\x93\x45\x3e\xd2\xd9\x2e\xbe\xb4\x94\x78\x3f\xbe\xe3\xdb\x3e\xef\x19\xc1\xbd\x4e\xea\xe1\x3d\x04\xef\xb3\x3d\xee\x5b\xc0\xbe\xc2\xac\x02\x3f\xa4\xa9\xf1\xbd\xec\xbd\x46\x3f\xb7\xc5\x7d\x3f\x78\x78\x82\xbe\x41\x6f\x25\x3f\x05\x1b\x2c\xbf\x42\x14\x5a\xbf\xee\x2e\x8d\x3e\x15\xda\xfd\xbe\xa8\x4d\x03\xbf\x63\xf8\x3c\xbf\x13\xa4\xcd\x3e\x54\xf5\x79\xbe\xcb\x95\xb7\x3e\x59\xd5\xd2\xbe\x17\x04\x69\x3e\x78\x46\xc1\xbe\x1a\x46\xc3\x3e\x34\x13\x8a\x3f\xba\x5a\x82\xbe\x04\xe2\xaf\x3e\x54\x53\x72\xbf\xd6\xa5\x25\xbf\xb4\x64\x8a\xbf\x0b\xf9\x46\xbf\x2f\x34\x2c\x3f\x25\xd8\x75\xbf\x19\x9e\x28\xbf\xcf\xfb\x72\x3f\x69\xea\x89\xbe\x24\x02\x01\xbf\x4c\x91\x8a\xbf\x75\xf8\xd0\x3d\x16\x90\x3a\xbf\x13\xba\x53\x3e')
@@ -303,21 +299,50 @@ def reset():
     return None
 
 
+def _run_portable():
+    fully_connected_f(_t0, _t1, _f_0, _f_1, 1, 4, 16, 0.0, 3.4e38)  # FULLY_CONNECTED
+    fully_connected_f(_t1, _t2, _f_2, _f_3, 1, 16, 8, 0.0, 3.4e38)  # FULLY_CONNECTED
+    fully_connected_f(_t2, _t1, _f_4, _f_5, 1, 8, 3, -3.4e38, 3.4e38)  # FULLY_CONNECTED
+    softmax_f(_t1, _t2, 1, 3, 1.0)  # SOFTMAX
+
+
+ENGINE = "plain"
+_RUN = _run_portable
+
+
+def use_engine(name):
+    """Run the model with "native" (the kernels module), "viper" or "plain" code; returns the engine
+    now in use, which is the next one down where this port or board lacks the one asked for.
+    Import picks the fastest there is."""
+    global ENGINE, _RUN
+    hot = "plain"  # this model has no integer hot loops
+    ENGINE, _RUN = hot, _run_portable
+    return ENGINE
+
+
+use_engine("native")
+INPUT = _t0  # the input tensor: run() reads it (and may overwrite it)
+OUTPUT = _t2  # the output tensor, raw, as TFLM's holds it
+
+
+def run():
+    """The model on the values in INPUT, its raw outputs into OUTPUT. With the native kernels (and
+    int8 tensors) nothing is allocated."""
+    if RESET_BEFORE_INVOKE:
+        reset()
+    _RUN()
+
+
 def invoke(values):
     """The model's input values (ints for an integer input, else floats; the model's layout, flat,
     as quantize_input() gives them) -> its raw outputs, as TFLM would give them."""
     if len(values) != 4:
         raise ValueError("invoke() takes 4 input values")
-    if RESET_BEFORE_INVOKE:
-        reset()
-    x = _t0
+    x = INPUT
     for i in range(4):
         x[i] = values[i]
-    fully_connected_f(_t0, _t1, _f_0, _f_1, 1, 4, 16, 0.0, 3.4e38)  # FULLY_CONNECTED
-    fully_connected_f(_t1, _t2, _f_2, _f_3, 1, 16, 8, 0.0, 3.4e38)  # FULLY_CONNECTED
-    fully_connected_f(_t2, _t1, _f_4, _f_5, 1, 8, 3, -3.4e38, 3.4e38)  # FULLY_CONNECTED
-    softmax_f(_t1, _t2, 1, 3, 1.0)  # SOFTMAX
-    y = _t2
+    run()
+    y = OUTPUT
     return [y[i] for i in range(3)]
 
 

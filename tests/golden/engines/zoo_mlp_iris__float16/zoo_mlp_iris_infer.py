@@ -3,7 +3,9 @@
 # The model's own inference in MicroPython, for a stock board (no TFLM binding needed): its
 # weights as constants, its 4 ops as calls in graph order, with the integer arithmetic
 # of TFLM's reference kernels (int8 outputs are bit-exact with TFLM; float32 agrees to ~1e-6).
-# The hot loops run under the viper emitter where the port has one, else as plain code: EMITTER.
+# ENGINE says what runs it: "native" (0 of the ops on CMSIS-NN's kernels, the module
+# mcu_kernels_<arch>.mpy for this board's architecture, when it is on the import path), else "viper"
+# (the hot loops compiled with the viper emitter), else "plain" code.
 # Heap: about 116 bytes of activation buffers, allocated once at import.
 import gc
 import math
@@ -275,12 +277,6 @@ def mean_f(x, y, groups):
         y[o] = s / len(g)
 
 
-EMITTER = "plain"
-
-
-def use_emitter(name):
-    """This model has no integer hot loops: everything runs as plain code."""
-    return "plain"
 
 # Weights and the constants TFLM's Prepare step would compute, computed at export.
 _f_0 = _array('f', b'\x00\x20\x11\xbf\x00\x40\xb0\xbe\x00\xa0\x84\x3e\x00\x60\x28\xbf\x00\xe0\xf1\xbd\x00\x80\x35\xbe\x00\x40\x25\xbf\x00\x60\x2d\xbf\x00\x00\x4b\x3f\x00\x80\xfa\x3e\x00\xc0\xad\xbe\x00\x20\x0f\xbf\x00\x40\x8f\xbe\x00\xe0\x12\x3e\x00\x40\x36\xbe\x00\x00\x11\xbe\x00\x00\xd6\xbe\x00\x00\x31\x3f\x00\x00\x09\xbf\x00\x60\x32\xbf\x00\xa0\x45\x3e\x00\xe0\x2e\xbe\x00\xa0\x78\x3f\x00\xe0\xdb\x3e\x00\x20\xc1\xbd\x00\xe0\xe1\x3d\x00\xe0\xb3\x3d\x00\x60\xc0\xbe\x00\xa0\x02\x3f\x00\xa0\xf1\xbd\x00\xc0\x46\x3f\x00\xc0\x7d\x3f\x00\x80\x82\xbe\x00\x60\x25\x3f\x00\x20\x2c\xbf\x00\x20\x5a\xbf\x00\x20\x8d\x3e\x00\xe0\xfd\xbe\x00\x40\x03\xbf\x00\x00\x3d\xbf\x00\xa0\xcd\x3e\x00\x00\x7a\xbe\x00\xa0\xb7\x3e\x00\xe0\xd2\xbe\x00\x00\x69\x3e\x00\x40\xc1\xbe\x00\x40\xc3\x3e\x00\x20\x8a\x3f\x00\x60\x82\xbe\x00\xe0\xaf\x3e\x00\x60\x72\xbf\x00\xa0\x25\xbf\x00\x60\x8a\xbf\x00\x00\x47\xbf\x00\x40\x2c\x3f\x00\xe0\x75\xbf\x00\xa0\x28\xbf\x00\x00\x73\x3f\x00\xe0\x89\xbe\x00\x00\x01\xbf\x00\xa0\x8a\xbf\x00\x00\xd1\x3d\x00\xa0\x3a\xbf\x00\xc0\x53\x3e')
@@ -303,21 +299,50 @@ def reset():
     return None
 
 
+def _run_portable():
+    fully_connected_f(_t0, _t1, _f_0, _f_1, 1, 4, 16, 0.0, 3.4e38)  # FULLY_CONNECTED
+    fully_connected_f(_t1, _t2, _f_2, _f_3, 1, 16, 8, 0.0, 3.4e38)  # FULLY_CONNECTED
+    fully_connected_f(_t2, _t1, _f_4, _f_5, 1, 8, 3, -3.4e38, 3.4e38)  # FULLY_CONNECTED
+    softmax_f(_t1, _t2, 1, 3, 1.0)  # SOFTMAX
+
+
+ENGINE = "plain"
+_RUN = _run_portable
+
+
+def use_engine(name):
+    """Run the model with "native" (the kernels module), "viper" or "plain" code; returns the engine
+    now in use, which is the next one down where this port or board lacks the one asked for.
+    Import picks the fastest there is."""
+    global ENGINE, _RUN
+    hot = "plain"  # this model has no integer hot loops
+    ENGINE, _RUN = hot, _run_portable
+    return ENGINE
+
+
+use_engine("native")
+INPUT = _t0  # the input tensor: run() reads it (and may overwrite it)
+OUTPUT = _t2  # the output tensor, raw, as TFLM's holds it
+
+
+def run():
+    """The model on the values in INPUT, its raw outputs into OUTPUT. With the native kernels (and
+    int8 tensors) nothing is allocated."""
+    if RESET_BEFORE_INVOKE:
+        reset()
+    _RUN()
+
+
 def invoke(values):
     """The model's input values (ints for an integer input, else floats; the model's layout, flat,
     as quantize_input() gives them) -> its raw outputs, as TFLM would give them."""
     if len(values) != 4:
         raise ValueError("invoke() takes 4 input values")
-    if RESET_BEFORE_INVOKE:
-        reset()
-    x = _t0
+    x = INPUT
     for i in range(4):
         x[i] = values[i]
-    fully_connected_f(_t0, _t1, _f_0, _f_1, 1, 4, 16, 0.0, 3.4e38)  # FULLY_CONNECTED
-    fully_connected_f(_t1, _t2, _f_2, _f_3, 1, 16, 8, 0.0, 3.4e38)  # FULLY_CONNECTED
-    fully_connected_f(_t2, _t1, _f_4, _f_5, 1, 8, 3, -3.4e38, 3.4e38)  # FULLY_CONNECTED
-    softmax_f(_t1, _t2, 1, 3, 1.0)  # SOFTMAX
-    y = _t2
+    run()
+    y = OUTPUT
     return [y[i] for i in range(3)]
 
 

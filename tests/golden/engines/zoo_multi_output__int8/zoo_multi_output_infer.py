@@ -3,7 +3,9 @@
 # The model's own inference in MicroPython, for a stock board (no TFLM binding needed): its
 # weights as constants, its 2 ops as calls in graph order, with the integer arithmetic
 # of TFLM's reference kernels (int8 outputs are bit-exact with TFLM; float32 agrees to ~1e-6).
-# The hot loops run under the viper emitter where the port has one, else as plain code: EMITTER.
+# ENGINE says what runs it: "native" (2 of the ops on CMSIS-NN's kernels, the module
+# mcu_kernels_<arch>.mpy for this board's architecture, when it is on the import path), else "viper"
+# (the hot loops compiled with the viper emitter), else "plain" code.
 # Heap: about 171 bytes of activation buffers, allocated once at import.
 import gc
 import math
@@ -376,6 +378,22 @@ def mean_i8(x, y, groups, x_zero_point, mult, shift, zero_point):
         y[o] = (-128 if v < -128 else 127 if v > 127 else v) & 255
 
 
+# The board's architecture, as sys.implementation._mpy numbers it.
+_ARCHS = (None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp", "xtensa",
+          "xtensawin", "rv32imc", "rv64imc")
+
+
+def _load_kernels():
+    # The kernels module for this architecture, if it is there and speaks this engine's interface.
+    try:
+        import sys
+        module = __import__("mcu_kernels_" + _ARCHS[(sys.implementation._mpy >> 10) & 15])
+        return module if module.VERSION == 1 else None
+    except Exception:  # no such module (ImportError), or not MicroPython (no _mpy)
+        return None
+
+
+_KERNELS = _load_kernels()
 _HOT_SOURCE = '''
 def fc_acc(x, x_start: int, x_offset: int, w, acc, n_in: int, n_out: int):
     xp = ptr8(x)
@@ -501,10 +519,8 @@ def _same(buffer):
     return buffer
 
 
-def use_emitter(name):
-    """Compile the hot loops with "viper" or "plain"; returns the emitter in use. Import picks viper
-    where the port has it."""
-    global EMITTER
+def _compile_hot(name):
+    # The hot loops as viper or plain code (the same text).
     namespace = {}
     source = _HOT_SOURCE
     if name == "viper":
@@ -515,14 +531,7 @@ def use_emitter(name):
     exec(source, namespace)
     _HOT.clear()
     _HOT.update(namespace)
-    EMITTER = name
     return name
-
-
-try:
-    use_emitter("viper")
-except Exception:  # no viper emitter on this port (SyntaxError, ValueError or NotImplementedError)
-    use_emitter("plain")
 
 # Weights and the constants TFLM's Prepare step would compute, computed at export.
 _w_0 = b'\xf7\x7f\xdb\x44\x4f\xf3\x70\x2d\xf9\xc5\x08\x09\x46\xde\x5c\x81\x5d\xf3\xda\xcd\xd2\x28\x81\xbe\x0f\x3a\x17\xfc\x81\xdc\xf2\xff\x1c\xf2\x62\xf9\x50\x7f\xdb\x1f\x54\x00\x07\xe6\x81\xf8\x12\x2b\xf3\xfe\x3e\xb0\x7f\x21\x2d\x12\x32\x59\x7f\x1f\xec\xcb\x23\x1f\xf9\x4b\xa2\x91\x47\x17\x4e\x81\x5e\x05\xb3\xae\x7f\x7c\xa9\x2b\x05\x54\x0a\xee\x47\x4a\x7f\xa5\xf5\x04\x3b\xeb\xfa\x81\xd6\xed\xa9\x9b\xac\x99\x68\x29\x51\x7f\xa5\xd5\x43\x6b\x39\x81\xf2\x86\xab\xdb\xf2\xed\x81\xd1\x7e\x14\xfe\xaf\xd9\xe9\x02\x7f\x62\x0f\xf2\x98\x49\xf9\x81\xfa\x3c\xc4\xba\xcb\xcd\x2c\x19\x7f\xd7\xff\xfa\xfc\xd2\xd2\xb1\x58\x81\x48\x2f\x17\x45\x13\x60\x7f\xcc\x25\x18\x8d\x81\xd9\x15\xa8\x15\x55\xfa\xd2\xe3\xdc\x31\x81\xce\x29\xf9\xc4\xe7\xa6\x5e\xc0\x7f\xe2\xaa\xfe\xe4\xe7\x7f\x36\x0f\x34\x7f\xbd\xe1\xdd\x04\x08\x63\x62\x03\x8d\xd1\x7f\x21\x3d\x2d\x56\xa2\xbd\x37\x12\x59\xb8\x81\xf5\xc1\x46\x5e\x64\xb1\x7f\x5a\xe6\xc4\xef\xdd\xc2\x66\x7f\xff\x55\x47\xe0\xb1\xce\x0f\xd0\x7f\xb0\x48\x28\x89\xc9\xe8\x81\x10\xd9\xbd\x3d\x81\x29\xe3\xab\x1f\x0f'
@@ -533,6 +542,8 @@ _w_4 = b'\x49\xe8\xb6\xf2\xf9\x12\xb6\x57\xc4\xe2\xd1\xfe\x7f\x6b\x2e\xc4\x51\x2
 _i_5 = _array('i', b'\x89\xf7\xff\xff\x75\x09\x00\x00\xf8\x17\x00\x00')
 _i_6 = _array('i', b'\xe9\x43\x11\x62\x81\xaa\xb8\x4c\x7e\x39\x4f\x67')
 _i_7 = _array('i', b'\xf8\xff\xff\xff\xf8\xff\xff\xff\xf8\xff\xff\xff')
+_i_8 = _array('i', b'\x01\x00\x00\x00\x08\x00\x00\x00\x20\x00\x00\x00\x0a\x00\x00\x00\x80\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x01\x00\x00\x00')
+_i_9 = _array('i', b'\x01\x00\x00\x00\x20\x00\x00\x00\x03\x00\x00\x00\x80\x00\x00\x00\xf3\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x01\x00\x00\x00')
 
 # Activation buffers, shared by tensors whose lifetimes do not overlap.
 _ACC = _array("i", bytes(128))
@@ -540,6 +551,8 @@ _t0 = bytearray(8)
 _t1 = bytearray(32)
 _t2 = bytearray(3)
 HEAP_BUFFER_BYTES = 171
+# The scratch CMSIS-NN asks for on this core (im2col rows and the like): the largest, once.
+_SCRATCH = bytearray(max((0,))) if _KERNELS else None
 
 
 def reset():
@@ -547,19 +560,59 @@ def reset():
     return None
 
 
+def _run_portable():
+    fully_connected_i8(_t0, _t1, _w_0, _i_1, _i_2, _i_3, _ACC, 1, 8, 32, 10, -128, -128, 127)  # FULLY_CONNECTED
+    fully_connected_i8(_t1, _t2, _w_4, _i_5, _i_6, _i_7, _ACC, 1, 32, 3, 128, -13, -128, 127)  # FULLY_CONNECTED
+
+
+def _run_native():
+    _KERNELS.fc(_t0, _t1, _w_0, _i_1, _i_2, _i_3, _i_8)  # FULLY_CONNECTED
+    _KERNELS.fc(_t1, _t2, _w_4, _i_5, _i_6, _i_7, _i_9)  # FULLY_CONNECTED
+
+
+ENGINE = "plain"
+_RUN = _run_portable
+
+
+def use_engine(name):
+    """Run the model with "native" (the kernels module), "viper" or "plain" code; returns the engine
+    now in use, which is the next one down where this port or board lacks the one asked for.
+    Import picks the fastest there is."""
+    global ENGINE, _RUN
+    try:
+        hot = _compile_hot("plain" if name == "plain" else "viper")
+    except Exception:  # no viper emitter on this port (SyntaxError, ValueError or NotImplementedError)
+        hot = _compile_hot("plain")
+    if name == "native" and _KERNELS is not None:
+        ENGINE, _RUN = "native", _run_native
+        return ENGINE
+    ENGINE, _RUN = hot, _run_portable
+    return ENGINE
+
+
+use_engine("native")
+INPUT = _t0  # the input tensor: run() reads it (and may overwrite it)
+OUTPUT = _t2  # the output tensor, raw, as TFLM's holds it
+
+
+def run():
+    """The model on the values in INPUT, its raw outputs into OUTPUT. With the native kernels (and
+    int8 tensors) nothing is allocated."""
+    if RESET_BEFORE_INVOKE:
+        reset()
+    _RUN()
+
+
 def invoke(values):
     """The model's input values (ints for an integer input, else floats; the model's layout, flat,
     as quantize_input() gives them) -> its raw outputs, as TFLM would give them."""
     if len(values) != 8:
         raise ValueError("invoke() takes 8 input values")
-    if RESET_BEFORE_INVOKE:
-        reset()
-    x = _t0
+    x = INPUT
     for i in range(8):
         x[i] = values[i] & 255
-    fully_connected_i8(_t0, _t1, _w_0, _i_1, _i_2, _i_3, _ACC, 1, 8, 32, 10, -128, -128, 127)  # FULLY_CONNECTED
-    fully_connected_i8(_t1, _t2, _w_4, _i_5, _i_6, _i_7, _ACC, 1, 32, 3, 128, -13, -128, 127)  # FULLY_CONNECTED
-    y = _t2
+    run()
+    y = OUTPUT
     return [(y[i] ^ 128) - 128 for i in range(3)]
 
 

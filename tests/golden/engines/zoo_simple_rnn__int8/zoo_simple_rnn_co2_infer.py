@@ -3,7 +3,9 @@
 # The model's own inference in MicroPython, for a stock board (no TFLM binding needed): its
 # weights as constants, its 79 ops as calls in graph order, with the integer arithmetic
 # of TFLM's reference kernels (int8 outputs are bit-exact with TFLM; float32 agrees to ~1e-6).
-# The hot loops run under the viper emitter where the port has one, else as plain code: EMITTER.
+# ENGINE says what runs it: "native" (47 of the ops on CMSIS-NN's kernels, the module
+# mcu_kernels_<arch>.mpy for this board's architecture, when it is on the import path), else "viper"
+# (the hot loops compiled with the viper emitter), else "plain" code.
 # Heap: about 352 bytes of activation buffers, allocated once at import.
 import gc
 import math
@@ -392,6 +394,22 @@ def scatter(x, y, index):
         y[index[i]] = x[i]
 
 
+# The board's architecture, as sys.implementation._mpy numbers it.
+_ARCHS = (None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp", "xtensa",
+          "xtensawin", "rv32imc", "rv64imc")
+
+
+def _load_kernels():
+    # The kernels module for this architecture, if it is there and speaks this engine's interface.
+    try:
+        import sys
+        module = __import__("mcu_kernels_" + _ARCHS[(sys.implementation._mpy >> 10) & 15])
+        return module if module.VERSION == 1 else None
+    except Exception:  # no such module (ImportError), or not MicroPython (no _mpy)
+        return None
+
+
+_KERNELS = _load_kernels()
 _HOT_SOURCE = '''
 def fc_acc(x, x_start: int, x_offset: int, w, acc, n_in: int, n_out: int):
     xp = ptr8(x)
@@ -517,10 +535,8 @@ def _same(buffer):
     return buffer
 
 
-def use_emitter(name):
-    """Compile the hot loops with "viper" or "plain"; returns the emitter in use. Import picks viper
-    where the port has it."""
-    global EMITTER
+def _compile_hot(name):
+    # The hot loops as viper or plain code (the same text).
     namespace = {}
     source = _HOT_SOURCE
     if name == "viper":
@@ -531,14 +547,7 @@ def use_emitter(name):
     exec(source, namespace)
     _HOT.clear()
     _HOT.update(namespace)
-    EMITTER = name
     return name
-
-
-try:
-    use_emitter("viper")
-except Exception:  # no viper emitter on this port (SyntaxError, ValueError or NotImplementedError)
-    use_emitter("plain")
 
 # Weights and the constants TFLM's Prepare step would compute, computed at export.
 _i_0 = _array('i', b'\x00\x00\x00\x00')
@@ -638,6 +647,39 @@ _w_93 = b'\x5f\x24\x31\x1a\xb3\xea\x2f\x8a\x7f\xb4\x12\x30\xf0\xad\xc3\xbd'
 _i_94 = _array('i', b'\xad\xfb\xff\xff')
 _i_95 = _array('i', b'\x68\x56\x3a\x68')
 _i_96 = _array('i', b'\xf8\xff\xff\xff')
+_i_97 = _array('i', b'\x01\x00\x00\x00\x01\x00\x00\x00\x10\x00\x00\x00\x11\x00\x00\x00\xf2\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x01\x00\x00\x00')
+_i_98 = _array('i', b'\x01\x00\x00\x00\x01\x00\x00\x00\x10\x00\x00\x00\x11\x00\x00\x00\xf7\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x01\x00\x00\x00')
+_i_99 = _array('i', b'\x01\x00\x00\x00\x01\x00\x00\x00\x10\x00\x00\x00\x11\x00\x00\x00\xec\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x01\x00\x00\x00')
+_i_100 = _array('i', b'\x01\x00\x00\x00\x01\x00\x00\x00\x10\x00\x00\x00\x11\x00\x00\x00\xf3\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x01\x00\x00\x00')
+_i_101 = _array('i', b'\x01\x00\x00\x00\x01\x00\x00\x00\x10\x00\x00\x00\x11\x00\x00\x00\xee\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x01\x00\x00\x00')
+_i_102 = _array('i', b'\x01\x00\x00\x00\x01\x00\x00\x00\x10\x00\x00\x00\x11\x00\x00\x00\xef\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x01\x00\x00\x00')
+_i_103 = _array('i', b'\x01\x00\x00\x00\x01\x00\x00\x00\x10\x00\x00\x00\x11\x00\x00\x00\xf0\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x01\x00\x00\x00')
+_i_104 = _array('i', b'\x01\x00\x00\x00\x01\x00\x00\x00\x10\x00\x00\x00\x11\x00\x00\x00\xe7\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x01\x00\x00\x00')
+_i_105 = _array('i', b'\x01\x00\x00\x00\x01\x00\x00\x00\x10\x00\x00\x00\x11\x00\x00\x00\xe2\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x01\x00\x00\x00')
+_i_106 = _array('i', b'\x01\x00\x00\x00\x10\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x00\xf3\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x01\x00\x00\x00')
+_i_107 = _array('i', b'\x10\x00\x00\x00\x19\x00\x00\x00\x00\x00\x00\x40\x00\x00\x00\x00\x0d\x00\x00\x00\xf9\x56\x20\x49\xff\xff\xff\xff\x14\x00\x00\x00\xe7\xff\xff\xff\x00\x00\x00\x40\xee\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00')
+_i_108 = _array('i', b'\x01\x00\x00\x00\x10\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x00\xe9\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x01\x00\x00\x00')
+_i_109 = _array('i', b'\x10\x00\x00\x00\x1e\x00\x00\x00\x00\x00\x00\x40\x00\x00\x00\x00\x17\x00\x00\x00\x97\xab\x3a\x5f\xff\xff\xff\xff\x14\x00\x00\x00\xe2\xff\xff\xff\x00\x00\x00\x40\xee\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00')
+_i_110 = _array('i', b'\x01\x00\x00\x00\x10\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x00\xfe\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x01\x00\x00\x00')
+_i_111 = _array('i', b'\x10\x00\x00\x00\x11\x00\x00\x00\x00\x00\x00\x40\x00\x00\x00\x00\x02\x00\x00\x00\x62\xfc\x94\x73\xff\xff\xff\xff\x14\x00\x00\x00\xef\xff\xff\xff\x00\x00\x00\x40\xee\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00')
+_i_112 = _array('i', b'\x10\x00\x00\x00\x14\x00\x00\x00\x00\x00\x00\x40\x00\x00\x00\x00\x0d\x00\x00\x00\xe2\x0b\xcd\x6e\xff\xff\xff\xff\x14\x00\x00\x00\xec\xff\xff\xff\x00\x00\x00\x40\xee\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00')
+_i_113 = _array('i', b'\x01\x00\x00\x00\x10\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x80\xff\xff\xff\x7f\x00\x00\x00\x01\x00\x00\x00')
+_i_114 = _array('i', b'\x10\x00\x00\x00\x09\x00\x00\x00\x00\x00\x00\x40\x00\x00\x00\x00\xfd\xff\xff\xff\x62\xca\x32\x77\xff\xff\xff\xff\x14\x00\x00\x00\xf7\xff\xff\xff\x00\x00\x00\x40\xee\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00')
+_i_115 = _array('i', b'\x01\x00\x00\x00\x10\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x00\x04\x00\x00\x00\x80\xff\xff\xff\x7f\x00\x00\x00\x01\x00\x00\x00')
+_i_116 = _array('i', b'\x10\x00\x00\x00\x14\x00\x00\x00\xb9\x21\x4e\x72\xff\xff\xff\xff\xfc\xff\xff\xff\x00\x00\x00\x40\x00\x00\x00\x00\x14\x00\x00\x00\xe4\xff\xff\xff\x85\x04\xa7\x4b\xee\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00')
+_i_117 = _array('i', b'\x01\x00\x00\x00\x10\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x00\x06\x00\x00\x00\x80\xff\xff\xff\x7f\x00\x00\x00\x01\x00\x00\x00')
+_i_118 = _array('i', b'\x10\x00\x00\x00\x0d\x00\x00\x00\xfc\x4a\x34\x7a\xff\xff\xff\xff\xfa\xff\xff\xff\x00\x00\x00\x40\x00\x00\x00\x00\x14\x00\x00\x00\xf3\xff\xff\xff\x81\x09\x09\x43\xee\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00')
+_i_119 = _array('i', b'\x01\x00\x00\x00\x10\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x00\x05\x00\x00\x00\x80\xff\xff\xff\x7f\x00\x00\x00\x01\x00\x00\x00')
+_i_120 = _array('i', b'\x10\x00\x00\x00\x12\x00\x00\x00\x82\x43\x8e\x75\xff\xff\xff\xff\xfb\xff\xff\xff\x00\x00\x00\x40\x00\x00\x00\x00\x14\x00\x00\x00\xeb\xff\xff\xff\xcd\xeb\x02\x47\xee\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00')
+_i_121 = _array('i', b'\x10\x00\x00\x00\x11\x00\x00\x00\xed\xba\xbe\x77\xff\xff\xff\xff\xfc\xff\xff\xff\x00\x00\x00\x40\x00\x00\x00\x00\x14\x00\x00\x00\xed\xff\xff\xff\x67\x57\x5c\x45\xee\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00')
+_i_122 = _array('i', b'\x10\x00\x00\x00\x10\x00\x00\x00\x75\x45\x23\x77\xff\xff\xff\xff\xfb\xff\xff\xff\x00\x00\x00\x40\x00\x00\x00\x00\x14\x00\x00\x00\xed\xff\xff\xff\xfa\xc8\x09\x46\xee\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00')
+_i_123 = _array('i', b'\x10\x00\x00\x00\x10\x00\x00\x00\xbb\x0e\x77\x78\xff\xff\xff\xff\xfc\xff\xff\xff\x00\x00\x00\x40\x00\x00\x00\x00\x14\x00\x00\x00\xed\xff\xff\xff\x6d\x2b\x3c\x45\xee\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00')
+_i_124 = _array('i', b'\x01\x00\x00\x00\x10\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x00\x07\x00\x00\x00\x80\xff\xff\xff\x7f\x00\x00\x00\x01\x00\x00\x00')
+_i_125 = _array('i', b'\x10\x00\x00\x00\x10\x00\x00\x00\x0b\xe7\xbf\x79\xff\xff\xff\xff\xf9\xff\xff\xff\x00\x00\x00\x40\x00\x00\x00\x00\x14\x00\x00\x00\xed\xff\xff\xff\xda\xb6\xb4\x44\xee\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00')
+_i_126 = _array('i', b'\x10\x00\x00\x00\x11\x00\x00\x00\x97\x5e\xf8\x76\xff\xff\xff\xff\xfc\xff\xff\xff\x00\x00\x00\x40\x00\x00\x00\x00\x14\x00\x00\x00\xe9\xff\xff\xff\xa0\xe3\x7a\x47\xee\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00')
+_i_127 = _array('i', b'\x10\x00\x00\x00\x14\x00\x00\x00\x5b\xb7\x3b\x7b\xff\xff\xff\xff\xfa\xff\xff\xff\x00\x00\x00\x40\x00\x00\x00\x00\x14\x00\x00\x00\xe9\xff\xff\xff\x4b\x41\x08\x44\xee\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00')
+_i_128 = _array('i', b'\x10\x00\x00\x00\x12\x00\x00\x00\xe5\xab\xb2\x75\xff\xff\xff\xff\xfc\xff\xff\xff\x00\x00\x00\x40\x00\x00\x00\x00\x14\x00\x00\x00\xea\xff\xff\xff\xc2\x83\x55\x47\xee\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00')
+_i_129 = _array('i', b'\x01\x00\x00\x00\x10\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\xfe\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x00\x00\x00\x00')
 
 # Activation buffers, shared by tensors whose lifetimes do not overlap.
 _ACC = _array("i", bytes(64))
@@ -660,6 +702,8 @@ _t15 = bytearray(16)
 _t16 = bytearray(16)
 _t17 = bytearray(16)
 HEAP_BUFFER_BYTES = 352
+# The scratch CMSIS-NN asks for on this core (im2col rows and the like): the largest, once.
+_SCRATCH = bytearray(max((0,))) if _KERNELS else None
 
 
 def reset():
@@ -667,16 +711,7 @@ def reset():
     return None
 
 
-def invoke(values):
-    """The model's input values (ints for an integer input, else floats; the model's layout, flat,
-    as quantize_input() gives them) -> its raw outputs, as TFLM would give them."""
-    if len(values) != 16:
-        raise ValueError("invoke() takes 16 input values")
-    if RESET_BEFORE_INVOKE:
-        reset()
-    x = _t0
-    for i in range(16):
-        x[i] = values[i] & 255
+def _run_portable():
     gather(_t0, _t1, _i_0, 0)  # UNPACK
     gather(_t0, _t2, _i_1, 0)  # UNPACK
     gather(_t0, _t3, _i_2, 0)  # UNPACK
@@ -756,7 +791,133 @@ def invoke(values):
     add_i8(_t2, None, _t11, None, _t8, 16, _p_91)  # ADD
     lookup_i8(_t8, _t4, 16, _w_92)  # TANH
     fully_connected_i8(_t4, _t6, _w_93, _i_94, _i_95, _i_96, _ACC, 1, 16, 1, 0, -2, -128, 127)  # FULLY_CONNECTED
-    y = _t6
+
+
+def _run_native():
+    gather(_t0, _t1, _i_0, 0)  # UNPACK
+    gather(_t0, _t2, _i_1, 0)  # UNPACK
+    gather(_t0, _t3, _i_2, 0)  # UNPACK
+    gather(_t0, _t4, _i_3, 0)  # UNPACK
+    gather(_t0, _t5, _i_4, 0)  # UNPACK
+    gather(_t0, _t6, _i_5, 0)  # UNPACK
+    gather(_t0, _t7, _i_6, 0)  # UNPACK
+    gather(_t0, _t8, _i_7, 0)  # UNPACK
+    gather(_t0, _t9, _i_8, 0)  # UNPACK
+    gather(_t0, _t10, _i_9, 0)  # UNPACK
+    gather(_t0, _t11, _i_10, 0)  # UNPACK
+    gather(_t0, _t12, _i_11, 0)  # UNPACK
+    gather(_t0, _t13, _i_12, 0)  # UNPACK
+    gather(_t0, _t14, _i_13, 0)  # UNPACK
+    gather(_t0, _t15, _i_14, 0)  # UNPACK
+    gather(_t0, _t16, _i_15, 0)  # UNPACK
+    _KERNELS.fc(_t1, _t17, _w_16, _i_17, _i_18, _i_19, _i_97)  # FULLY_CONNECTED
+    _KERNELS.fc(_t6, _t1, _w_16, _i_17, _i_20, _i_21, _i_98)  # FULLY_CONNECTED
+    _KERNELS.fc(_t7, _t6, _w_16, _i_17, _i_22, _i_19, _i_99)  # FULLY_CONNECTED
+    _KERNELS.fc(_t8, _t7, _w_16, _i_17, _i_23, _i_19, _i_100)  # FULLY_CONNECTED
+    _KERNELS.fc(_t9, _t8, _w_16, _i_17, _i_24, _i_19, _i_101)  # FULLY_CONNECTED
+    _KERNELS.fc(_t10, _t9, _w_16, _i_17, _i_25, _i_19, _i_102)  # FULLY_CONNECTED
+    _KERNELS.fc(_t11, _t10, _w_16, _i_17, _i_26, _i_19, _i_103)  # FULLY_CONNECTED
+    _KERNELS.fc(_t12, _t11, _w_16, _i_17, _i_27, _i_19, _i_103)  # FULLY_CONNECTED
+    _KERNELS.fc(_t13, _t12, _w_16, _i_17, _i_28, _i_19, _i_103)  # FULLY_CONNECTED
+    _KERNELS.fc(_t14, _t13, _w_16, _i_17, _i_29, _i_19, _i_102)  # FULLY_CONNECTED
+    _KERNELS.fc(_t15, _t14, _w_16, _i_17, _i_30, _i_19, _i_99)  # FULLY_CONNECTED
+    _KERNELS.fc(_t2, _t15, _w_16, _i_17, _i_31, _i_32, _i_104)  # FULLY_CONNECTED
+    _KERNELS.fc(_t16, _t2, _w_16, _i_17, _i_33, _i_19, _i_101)  # FULLY_CONNECTED
+    _KERNELS.fc(_t3, _t16, _w_16, _i_17, _i_34, _i_35, _i_105)  # FULLY_CONNECTED
+    _KERNELS.fc(_t4, _t3, _w_16, _i_17, _i_36, _i_37, _i_102)  # FULLY_CONNECTED
+    _KERNELS.fc(_t5, _t4, _w_16, _i_17, _i_38, _i_39, _i_99)  # FULLY_CONNECTED
+    lookup_i8(_t17, _t5, 16, _w_40)  # TANH
+    _KERNELS.fc(_t5, _t17, _w_41, _i_42, _i_43, _i_44, _i_106)  # FULLY_CONNECTED
+    _KERNELS.add(_t15, _t17, _t5, _i_107)  # ADD
+    lookup_i8(_t5, _t15, 16, _w_46)  # TANH
+    _KERNELS.fc(_t15, _t17, _w_41, _i_42, _i_47, _i_48, _i_108)  # FULLY_CONNECTED
+    _KERNELS.add(_t16, _t17, _t5, _i_109)  # ADD
+    lookup_i8(_t5, _t15, 16, _w_50)  # TANH
+    _KERNELS.fc(_t15, _t16, _w_41, _i_42, _i_51, _i_48, _i_110)  # FULLY_CONNECTED
+    _KERNELS.add(_t3, _t16, _t17, _i_111)  # ADD
+    lookup_i8(_t17, _t5, 16, _w_53)  # TANH
+    _KERNELS.fc(_t5, _t15, _w_41, _i_42, _i_54, _i_55, _i_106)  # FULLY_CONNECTED
+    _KERNELS.add(_t4, _t15, _t3, _i_112)  # ADD
+    lookup_i8(_t3, _t16, 16, _w_57)  # TANH
+    _KERNELS.fc(_t16, _t17, _w_41, _i_42, _i_58, _i_48, _i_113)  # FULLY_CONNECTED
+    _KERNELS.add(_t1, _t17, _t5, _i_114)  # ADD
+    lookup_i8(_t5, _t4, 16, _w_60)  # TANH
+    _KERNELS.fc(_t4, _t15, _w_41, _i_42, _i_61, _i_48, _i_115)  # FULLY_CONNECTED
+    _KERNELS.add(_t6, _t15, _t3, _i_116)  # ADD
+    lookup_i8(_t3, _t16, 16, _w_63)  # TANH
+    _KERNELS.fc(_t16, _t1, _w_41, _i_42, _i_64, _i_65, _i_117)  # FULLY_CONNECTED
+    _KERNELS.add(_t7, _t1, _t17, _i_118)  # ADD
+    lookup_i8(_t17, _t5, 16, _w_67)  # TANH
+    _KERNELS.fc(_t5, _t4, _w_41, _i_42, _i_68, _i_48, _i_119)  # FULLY_CONNECTED
+    _KERNELS.add(_t8, _t4, _t6, _i_120)  # ADD
+    lookup_i8(_t6, _t15, 16, _w_70)  # TANH
+    _KERNELS.fc(_t15, _t3, _w_41, _i_42, _i_71, _i_72, _i_115)  # FULLY_CONNECTED
+    _KERNELS.add(_t9, _t3, _t16, _i_121)  # ADD
+    lookup_i8(_t16, _t7, 16, _w_74)  # TANH
+    _KERNELS.fc(_t7, _t1, _w_41, _i_42, _i_75, _i_72, _i_119)  # FULLY_CONNECTED
+    _KERNELS.add(_t10, _t1, _t17, _i_122)  # ADD
+    lookup_i8(_t17, _t5, 16, _w_77)  # TANH
+    _KERNELS.fc(_t5, _t8, _w_41, _i_42, _i_78, _i_72, _i_115)  # FULLY_CONNECTED
+    _KERNELS.add(_t11, _t8, _t4, _i_123)  # ADD
+    lookup_i8(_t4, _t6, 16, _w_80)  # TANH
+    _KERNELS.fc(_t6, _t15, _w_41, _i_42, _i_81, _i_72, _i_124)  # FULLY_CONNECTED
+    _KERNELS.add(_t12, _t15, _t9, _i_125)  # ADD
+    lookup_i8(_t9, _t3, 16, _w_83)  # TANH
+    _KERNELS.fc(_t3, _t16, _w_41, _i_42, _i_84, _i_65, _i_115)  # FULLY_CONNECTED
+    _KERNELS.add(_t13, _t16, _t7, _i_126)  # ADD
+    lookup_i8(_t7, _t10, 16, _w_86)  # TANH
+    _KERNELS.fc(_t10, _t1, _w_41, _i_42, _i_87, _i_72, _i_117)  # FULLY_CONNECTED
+    _KERNELS.add(_t14, _t1, _t17, _i_127)  # ADD
+    lookup_i8(_t17, _t5, 16, _w_89)  # TANH
+    _KERNELS.fc(_t5, _t11, _w_41, _i_42, _i_90, _i_48, _i_115)  # FULLY_CONNECTED
+    _KERNELS.add(_t2, _t11, _t8, _i_128)  # ADD
+    lookup_i8(_t8, _t4, 16, _w_92)  # TANH
+    _KERNELS.fc(_t4, _t6, _w_93, _i_94, _i_95, _i_96, _i_129)  # FULLY_CONNECTED
+
+
+ENGINE = "plain"
+_RUN = _run_portable
+
+
+def use_engine(name):
+    """Run the model with "native" (the kernels module), "viper" or "plain" code; returns the engine
+    now in use, which is the next one down where this port or board lacks the one asked for.
+    Import picks the fastest there is."""
+    global ENGINE, _RUN
+    try:
+        hot = _compile_hot("plain" if name == "plain" else "viper")
+    except Exception:  # no viper emitter on this port (SyntaxError, ValueError or NotImplementedError)
+        hot = _compile_hot("plain")
+    if name == "native" and _KERNELS is not None:
+        ENGINE, _RUN = "native", _run_native
+        return ENGINE
+    ENGINE, _RUN = hot, _run_portable
+    return ENGINE
+
+
+use_engine("native")
+INPUT = _t0  # the input tensor: run() reads it (and may overwrite it)
+OUTPUT = _t6  # the output tensor, raw, as TFLM's holds it
+
+
+def run():
+    """The model on the values in INPUT, its raw outputs into OUTPUT. With the native kernels (and
+    int8 tensors) nothing is allocated."""
+    if RESET_BEFORE_INVOKE:
+        reset()
+    _RUN()
+
+
+def invoke(values):
+    """The model's input values (ints for an integer input, else floats; the model's layout, flat,
+    as quantize_input() gives them) -> its raw outputs, as TFLM would give them."""
+    if len(values) != 16:
+        raise ValueError("invoke() takes 16 input values")
+    x = INPUT
+    for i in range(16):
+        x[i] = values[i] & 255
+    run()
+    y = OUTPUT
     return [(y[i] ^ 128) - 128 for i in range(1)]
 
 

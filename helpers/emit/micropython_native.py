@@ -1,0 +1,121 @@
+"""The steps the MicroPython kernels module (helpers/micropython/native/mcu_kernels.c) runs, as calls
+on it: int8 fully connected, convolution, depthwise convolution, pooling, softmax, add and mul
+without broadcasting, and the int8 LSTM. Each call's parameter array is laid out as the C function
+it calls documents; every other step keeps its portable call (micropython_calls)."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from helpers.emit.cmsis_params import is_per_tensor, lstm_effective_biases
+from helpers.emit.micropython_calls import Names
+from helpers.lowering import steps as s
+from helpers.lowering.program import Const, Step
+
+# The kernels module's interface revision: an engine loads only a module that says the same
+# (mcu_kernels.c's MCU_KERNELS_VERSION comes from here when it is built).
+KERNELS_VERSION = 1
+KERNELS = "_KERNELS"
+SCRATCH = "_SCRATCH"
+# scratch_bytes()'s kinds.
+_CONV, _DEPTHWISE, _AVERAGE_POOL = 0, 1, 2
+
+
+class NativeCalls:
+    """The native calls of one program, and the scratch queries the module makes at import."""
+
+    def __init__(self, names: Names) -> None:
+        self.names = names
+        self.scratch_queries: list[tuple[int, str]] = []  # (kind, parameter array name)
+
+    def params(self, values: list[int]) -> str:
+        return self.names.array(Const(np.asarray(values, dtype=np.int32)))
+
+    def scratch(self, kind: int, params: str) -> str:
+        self.scratch_queries.append((kind, params))
+        return SCRATCH
+
+
+def _call(kernel: str, *args: object) -> str:
+    return f"{KERNELS}.{kernel}({', '.join(str(a) for a in args)})"
+
+
+def _fully_connected(c: NativeCalls, t: s.FullyConnectedInt8) -> str:
+    n, q = c.names, t.quant
+    params = c.params([t.batches, t.n_in, t.n_out, q.input_offset, q.output_zero_point, q.act_min, q.act_max,
+                       0 if is_per_tensor(q) else 1])
+    return _call("fc", n.operand(t.x), n.buffer(t.y), n.array(t.weights), n.array(t.bias), n.array(q.multipliers),
+                 n.array(q.shifts), params)
+
+
+def _conv(c: NativeCalls, t: s.ConvInt8) -> str:
+    n, q, g = c.names, t.quant, t.geometry
+    params = c.params([g.in_h, g.in_w, g.in_c, g.out_h, g.out_w, g.out_c, g.k_h, g.k_w, g.stride_h, g.stride_w,
+                       g.pad_top, g.pad_left, g.dilation_h, g.dilation_w, q.input_offset, q.output_zero_point,
+                       q.act_min, q.act_max, g.depth_multiplier])
+    scratch = c.scratch(_DEPTHWISE if t.depthwise else _CONV, params)
+    return _call("depthwise" if t.depthwise else "conv", n.operand(t.x), n.buffer(t.y), n.array(t.weights),
+                 n.array(t.bias), n.array(q.multipliers), n.array(q.shifts), params, scratch)
+
+
+def _pool(c: NativeCalls, t: s.PoolInt8) -> str:
+    n, g = c.names, t.geometry
+    params = c.params([g.in_h, g.in_w, g.channels, g.out_h, g.out_w, g.k_h, g.k_w, g.stride_h, g.stride_w,
+                       g.pad_top, g.pad_left, t.act_min, t.act_max, 1 if t.average else 0])
+    scratch = c.scratch(_AVERAGE_POOL, params) if t.average else "None"
+    return _call("pool", n.operand(t.x), n.buffer(t.y), params, scratch)
+
+
+def _softmax(c: NativeCalls, t: s.SoftmaxInt8) -> str:
+    params = c.params([t.rows, t.depth, t.input_multiplier, t.input_left_shift, t.diff_min])
+    return _call("softmax", c.names.operand(t.x), c.names.buffer(t.y), params)
+
+
+def _add(c: NativeCalls, t: s.AddInt8) -> str | None:
+    if t.sign != 1 or t.x1_index is not None or t.x2_index is not None:
+        return None  # SUB and broadcasting: the portable kernel
+    n = c.names
+    x1, x2 = n.operand(t.x1), n.operand(t.x2)
+    params = c.params([t.count, t.input1_offset, t.input1_multiplier, t.input1_shift, t.input2_offset,
+                       t.input2_multiplier, t.input2_shift, 20, t.output_zero_point, t.output_multiplier,
+                       t.output_shift, t.act_min, t.act_max])
+    return _call("add", x1, x2, n.buffer(t.y), params)
+
+
+def _mul(c: NativeCalls, t: s.MulInt8) -> str | None:
+    if t.x1_index is not None or t.x2_index is not None:
+        return None
+    n = c.names
+    x1, x2 = n.operand(t.x1), n.operand(t.x2)
+    params = c.params([t.count, t.input1_offset, t.input2_offset, t.output_zero_point, t.output_multiplier,
+                       t.output_shift, t.act_min, t.act_max])
+    return _call("mul", x1, x2, n.buffer(t.y), params)
+
+
+def _lstm(c: NativeCalls, t: s.LstmInt8) -> str:
+    n, st, cq = c.names, t.state, t.cell_quant
+    buffers = []
+    values = [st.steps, st.n_in, st.n_state, t.gate_quant[0].input_offset, cq.forget_multiplier, cq.forget_shift,
+              cq.input_multiplier, cq.input_shift, cq.quantized_clip, cq.cell_scale_power, cq.hidden_multiplier,
+              cq.hidden_shift, cq.hidden_zero_point]
+    for gate, q, (effective_in, effective_rec) in zip(t.gates, t.gate_quant, lstm_effective_biases(t)):
+        buffers += [n.array(gate.input_weights), n.array(effective_in), n.array(gate.recurrent_weights),
+                    n.array(effective_rec), n.array(gate.bias)]
+        values += [q.input_multiplier, q.input_shift, q.recurrent_multiplier, q.recurrent_shift, int(q.sigmoid)]
+    gates = n.constant("l", "(" + ", ".join(buffers) + ")")
+    params = c.params(values)
+    return _call("lstm", n.operand(t.x), n.buffer(t.y), params, gates, n.buffer(st.gates[0]), n.buffer(st.gates[1]),
+                 n.buffer(st.cell))
+
+
+FORMATTERS: dict[type, Callable[[NativeCalls, Step], str | None]] = {  # type: ignore[dict-item]
+    s.FullyConnectedInt8: _fully_connected, s.ConvInt8: _conv, s.PoolInt8: _pool, s.SoftmaxInt8: _softmax,
+    s.AddInt8: _add, s.MulInt8: _mul, s.LstmInt8: _lstm,
+}
+
+
+def native_call(calls: NativeCalls, step: Step) -> str | None:
+    """The step as a call on the kernels module, or None where the portable kernel runs it."""
+    formatter = FORMATTERS.get(type(step))
+    return formatter(calls, step) if formatter is not None else None

@@ -1,0 +1,311 @@
+// mcu-deploy's kernels module: CMSIS-NN's int8 kernels as a MicroPython native module (.mpy with
+// machine code, built with MicroPython's py/dynruntime.mk, one file per architecture:
+// mcu_kernels_<arch>.mpy). It knows no model: the generated engine (<id>_infer.py) passes its
+// weights (bytes, in flash when frozen or in ROMFS), its activation buffers (bytearrays made once at
+// import) and one int32 parameter array per call, laid out as each function below documents (the
+// exporter, helpers/emit/micropython_native.py, writes them in the same order). The kernels are the
+// ones TFLM's Cortex-M build calls, with the parameters TFLM's kernels/cmsis_nn/*.cc give them, so
+// the outputs are TFLM's. Nothing here allocates: every function returns None.
+#include "py/dynruntime.h"
+
+#include "arm_nnfunctions.h"
+
+// The bytes of a buffer argument, after checking it holds at least `need` bytes.
+static void *buffer_of(mp_obj_t object, size_t need, int flags) {
+    mp_buffer_info_t info;
+    mp_get_buffer_raise(object, &info, flags);
+    if (info.len < need) {
+        mp_raise_ValueError(MP_ERROR_TEXT("buffer smaller than the kernel's operand"));
+    }
+    return info.buf;
+}
+
+// An int32 parameter array (array('i')) of exactly `count` values.
+static const int32_t *params_of(mp_obj_t object, size_t count) {
+    mp_buffer_info_t info;
+    mp_get_buffer_raise(object, &info, MP_BUFFER_READ);
+    if (info.len != count * sizeof(int32_t)) {
+        mp_raise_ValueError(MP_ERROR_TEXT("wrong number of kernel parameters"));
+    }
+    return (const int32_t *)info.buf;
+}
+
+static void check(arm_cmsis_nn_status status) {
+    if (status != ARM_CMSIS_NN_SUCCESS) {
+        mp_raise_ValueError(MP_ERROR_TEXT("CMSIS-NN refused the arguments"));
+    }
+}
+
+static const cmsis_nn_context no_scratch = {NULL, 0};
+
+static cmsis_nn_context scratch_of(mp_obj_t object) {
+    cmsis_nn_context context = {NULL, 0};
+    if (object != mp_const_none) {
+        mp_buffer_info_t info;
+        mp_get_buffer_raise(object, &info, MP_BUFFER_RW);
+        context.buf = info.len ? info.buf : NULL;
+        context.size = (int32_t)info.len;
+    }
+    return context;
+}
+
+// fc(x, y, weights, bias, multipliers, shifts, p)
+// p: batches, n_in, n_out, input_offset, output_zero_point, act_min, act_max, per_channel
+static mp_obj_t fc(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    const int32_t *p = params_of(args[6], 8);
+    const int32_t batches = p[0], n_in = p[1], n_out = p[2];
+    const int8_t *x = buffer_of(args[0], batches * n_in, MP_BUFFER_READ);
+    int8_t *y = buffer_of(args[1], batches * n_out, MP_BUFFER_RW);
+    const int8_t *w = buffer_of(args[2], n_in * n_out, MP_BUFFER_READ);
+    const int32_t *bias = buffer_of(args[3], 4 * n_out, MP_BUFFER_READ);
+    int32_t *multipliers = buffer_of(args[4], 4 * (p[7] ? n_out : 1), MP_BUFFER_READ);
+    int32_t *shifts = buffer_of(args[5], 4 * (p[7] ? n_out : 1), MP_BUFFER_READ);
+    const cmsis_nn_fc_params fc_params = {p[3], 0, p[4], {p[5], p[6]}};
+    const cmsis_nn_dims input_dims = {batches, 1, 1, n_in};
+    const cmsis_nn_dims filter_dims = {n_in, 1, 1, n_out};
+    const cmsis_nn_dims bias_dims = {1, 1, 1, n_out};
+    const cmsis_nn_dims output_dims = {batches, 1, 1, n_out};
+    if (p[7]) {
+        const cmsis_nn_per_channel_quant_params quant = {multipliers, shifts};
+        check(arm_fully_connected_per_channel_s8(&no_scratch, &fc_params, &quant, &input_dims, x, &filter_dims, w,
+                                                 &bias_dims, bias, &output_dims, y));
+    } else {
+        const cmsis_nn_per_tensor_quant_params quant = {multipliers[0], shifts[0]};
+        check(arm_fully_connected_s8(&no_scratch, &fc_params, &quant, &input_dims, x, &filter_dims, w, &bias_dims,
+                                     bias, &output_dims, y));
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(fc_obj, 7, 7, fc);
+
+// The convolution parameter array (p) of conv() and depthwise():
+// in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, stride_h, stride_w, pad_top, pad_left,
+// dilation_h, dilation_w, input_offset, output_zero_point, act_min, act_max, depth_multiplier
+#define CONV_PARAMS 19
+
+typedef struct {
+    cmsis_nn_dims input, filter, bias, output;
+} conv_dims;
+
+static conv_dims dims_of(const int32_t *p, int depthwise) {
+    conv_dims d = {{1, p[0], p[1], p[2]}, {p[5], p[6], p[7], p[2]}, {1, 1, 1, p[5]}, {1, p[3], p[4], p[5]}};
+    if (depthwise) {
+        d.filter = (cmsis_nn_dims){1, p[6], p[7], p[5]};
+    }
+    return d;
+}
+
+static cmsis_nn_conv_params conv_params_of(const int32_t *p) {
+    return (cmsis_nn_conv_params){p[14], p[15], {p[9], p[8]}, {p[11], p[10]}, {p[13], p[12]}, {p[16], p[17]}};
+}
+
+static cmsis_nn_dw_conv_params dw_params_of(const int32_t *p) {
+    return (cmsis_nn_dw_conv_params){p[14], p[15], p[18], {p[9], p[8]}, {p[11], p[10]}, {p[13], p[12]},
+                                     {p[16], p[17]}};
+}
+
+// conv(x, y, weights, bias, multipliers, shifts, p, scratch) and depthwise(...): the wrappers TFLM's
+// CONV_2D and DEPTHWISE_CONV_2D call, which pick the kernel for the shapes and the core.
+static mp_obj_t convolution(const mp_obj_t *args, int depthwise) {
+    const int32_t *p = params_of(args[6], CONV_PARAMS);
+    const conv_dims d = dims_of(p, depthwise);
+    const int8_t *x = buffer_of(args[0], p[0] * p[1] * p[2], MP_BUFFER_READ);
+    int8_t *y = buffer_of(args[1], p[3] * p[4] * p[5], MP_BUFFER_RW);
+    const int8_t *w = buffer_of(args[2], (depthwise ? 1 : p[2]) * p[5] * p[6] * p[7], MP_BUFFER_READ);
+    const int32_t *bias = buffer_of(args[3], 4 * p[5], MP_BUFFER_READ);
+    const cmsis_nn_per_channel_quant_params quant = {buffer_of(args[4], 4 * p[5], MP_BUFFER_READ),
+                                                     buffer_of(args[5], 4 * p[5], MP_BUFFER_READ)};
+    const cmsis_nn_context scratch = scratch_of(args[7]);
+    if (depthwise) {
+        const cmsis_nn_dw_conv_params params = dw_params_of(p);
+        check(arm_depthwise_conv_wrapper_s8(&scratch, &params, &quant, &d.input, x, &d.filter, w, &d.bias, bias,
+                                            &d.output, y));
+    } else {
+        const cmsis_nn_conv_params params = conv_params_of(p);
+        check(arm_convolve_wrapper_s8(&scratch, &params, &quant, &d.input, x, &d.filter, w, &d.bias, bias, &d.output,
+                                      y));
+    }
+    return mp_const_none;
+}
+
+static mp_obj_t conv(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return convolution(args, 0);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(conv_obj, 8, 8, conv);
+
+static mp_obj_t depthwise(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    return convolution(args, 1);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(depthwise_obj, 8, 8, depthwise);
+
+// pool(x, y, p, scratch)
+// p: in_h, in_w, channels, out_h, out_w, k_h, k_w, stride_h, stride_w, pad_top, pad_left, act_min,
+// act_max, average (0: max pooling)
+static mp_obj_t pool(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    const int32_t *p = params_of(args[2], 14);
+    const int8_t *x = buffer_of(args[0], p[0] * p[1] * p[2], MP_BUFFER_READ);
+    int8_t *y = buffer_of(args[1], p[3] * p[4] * p[2], MP_BUFFER_RW);
+    const cmsis_nn_pool_params params = {{p[8], p[7]}, {p[10], p[9]}, {p[11], p[12]}};
+    const cmsis_nn_dims input_dims = {1, p[0], p[1], p[2]};
+    const cmsis_nn_dims filter_dims = {1, p[5], p[6], 1};
+    const cmsis_nn_dims output_dims = {1, p[3], p[4], p[2]};
+    if (p[13]) {
+        const cmsis_nn_context scratch = scratch_of(args[3]);
+        check(arm_avgpool_s8(&scratch, &params, &input_dims, x, &filter_dims, &output_dims, y));
+    } else {
+        check(arm_max_pool_s8(&no_scratch, &params, &input_dims, x, &filter_dims, &output_dims, y));
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(pool_obj, 4, 4, pool);
+
+// softmax(x, y, p); p: rows, depth, input_multiplier, input_left_shift, diff_min
+static mp_obj_t softmax(mp_obj_t x_obj, mp_obj_t y_obj, mp_obj_t p_obj) {
+    const int32_t *p = params_of(p_obj, 5);
+    const int8_t *x = buffer_of(x_obj, p[0] * p[1], MP_BUFFER_READ);
+    int8_t *y = buffer_of(y_obj, p[0] * p[1], MP_BUFFER_RW);
+    arm_softmax_s8(x, p[0], p[1], p[2], p[3], p[4], y);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(softmax_obj, softmax);
+
+// add(x1, x2, y, p), element by element (no broadcasting)
+// p: count, offset1, multiplier1, shift1, offset2, multiplier2, shift2, left_shift, output_zero_point,
+// output_multiplier, output_shift, act_min, act_max
+static mp_obj_t add(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    const int32_t *p = params_of(args[3], 13);
+    const int8_t *x1 = buffer_of(args[0], p[0], MP_BUFFER_READ);
+    const int8_t *x2 = buffer_of(args[1], p[0], MP_BUFFER_READ);
+    int8_t *y = buffer_of(args[2], p[0], MP_BUFFER_RW);
+    check(arm_elementwise_add_s8(x1, x2, p[1], p[2], p[3], p[4], p[5], p[6], p[7], y, p[8], p[9], p[10], p[11],
+                                 p[12], p[0]));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(add_obj, 4, 4, add);
+
+// mul(x1, x2, y, p), element by element (no broadcasting)
+// p: count, offset1, offset2, output_zero_point, output_multiplier, output_shift, act_min, act_max
+static mp_obj_t mul(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    const int32_t *p = params_of(args[3], 8);
+    const int8_t *x1 = buffer_of(args[0], p[0], MP_BUFFER_READ);
+    const int8_t *x2 = buffer_of(args[1], p[0], MP_BUFFER_READ);
+    int8_t *y = buffer_of(args[2], p[0], MP_BUFFER_RW);
+    check(arm_elementwise_mul_s8(x1, x2, p[1], p[2], y, p[3], p[4], p[5], p[6], p[7], p[0]));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mul_obj, 4, 4, mul);
+
+// lstm(x, y, p, gates, temp1, temp2, cell): arm_lstm_unidirectional_s8, batch 1, time major, every
+// call from zero state (as TFLM's CMSIS-NN kernel, which passes no hidden state).
+// p: steps, n_in, n_state, input_offset, forget_to_cell multiplier and shift, input_to_cell
+// multiplier and shift, cell_clip, cell_scale_power, output multiplier, shift and offset, then per
+// gate (forget, input, cell, output): input multiplier, input shift, hidden multiplier, hidden
+// shift, 1 for sigmoid (0: tanh).
+// gates: per gate, in that order, (input weights, input effective bias, hidden weights, hidden
+// effective bias, bias): a tuple of 20 buffers.
+#define LSTM_PARAMS (13 + 4 * 5)
+
+static cmsis_nn_lstm_gate gate_of(const int32_t *q, const mp_obj_t *buffers, int32_t n_in, int32_t n_state) {
+    cmsis_nn_lstm_gate gate;
+    gate.input_multiplier = q[0];
+    gate.input_shift = q[1];
+    gate.input_weights = buffer_of(buffers[0], n_in * n_state, MP_BUFFER_READ);
+    gate.input_effective_bias = buffer_of(buffers[1], 4 * n_state, MP_BUFFER_READ);
+    gate.hidden_multiplier = q[2];
+    gate.hidden_shift = q[3];
+    gate.hidden_weights = buffer_of(buffers[2], n_state * n_state, MP_BUFFER_READ);
+    gate.hidden_effective_bias = buffer_of(buffers[3], 4 * n_state, MP_BUFFER_READ);
+    gate.bias = buffer_of(buffers[4], 4 * n_state, MP_BUFFER_READ);
+    gate.activation_type = q[4] ? ARM_SIGMOID : ARM_TANH;
+    return gate;
+}
+
+static mp_obj_t lstm(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    const int32_t *p = params_of(args[2], LSTM_PARAMS);
+    const int32_t steps = p[0], n_in = p[1], n_state = p[2];
+    size_t n_buffers;
+    mp_obj_t *buffers;
+    mp_obj_get_array(args[3], &n_buffers, &buffers);
+    if (n_buffers != 20) {
+        mp_raise_ValueError(MP_ERROR_TEXT("lstm takes 20 gate buffers"));
+    }
+    cmsis_nn_lstm_params params;
+    params.time_major = 1;
+    params.batch_size = 1;
+    params.time_steps = steps;
+    params.input_size = n_in;
+    params.hidden_size = n_state;
+    params.input_offset = p[3];
+    params.forget_to_cell_multiplier = p[4];
+    params.forget_to_cell_shift = p[5];
+    params.input_to_cell_multiplier = p[6];
+    params.input_to_cell_shift = p[7];
+    params.cell_clip = p[8];
+    params.cell_scale_power = p[9];
+    params.output_multiplier = p[10];
+    params.output_shift = p[11];
+    params.output_offset = p[12];
+    params.forget_gate = gate_of(p + 13, buffers, n_in, n_state);
+    params.input_gate = gate_of(p + 18, buffers + 5, n_in, n_state);
+    params.cell_gate = gate_of(p + 23, buffers + 10, n_in, n_state);
+    params.output_gate = gate_of(p + 28, buffers + 15, n_in, n_state);
+    cmsis_nn_lstm_context context;
+    context.temp1 = buffer_of(args[4], 2 * n_state, MP_BUFFER_RW);
+    context.temp2 = buffer_of(args[5], 2 * n_state, MP_BUFFER_RW);
+    context.cell_state = buffer_of(args[6], 2 * n_state, MP_BUFFER_RW);
+    context.hidden_state = NULL;
+    const int8_t *x = buffer_of(args[0], steps * n_in, MP_BUFFER_READ);
+    int8_t *y = buffer_of(args[1], steps * n_state, MP_BUFFER_RW);
+    check(arm_lstm_unidirectional_s8(x, y, &params, &context));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(lstm_obj, 7, 7, lstm);
+
+// scratch_bytes(kind, p): the scratch buffer CMSIS-NN asks for on this core (kind 0: conv,
+// 1: depthwise, 2: average pooling), with the parameter array of that call. The engine allocates
+// the largest once, at import.
+static mp_obj_t scratch_bytes(mp_obj_t kind_obj, mp_obj_t p_obj) {
+    const mp_int_t kind = mp_obj_get_int(kind_obj);
+    int32_t bytes = 0;
+    if (kind == 2) {
+        const int32_t *p = params_of(p_obj, 14);
+        bytes = arm_avgpool_s8_get_buffer_size(p[4], p[2]);
+    } else {
+        const int32_t *p = params_of(p_obj, CONV_PARAMS);
+        const conv_dims d = dims_of(p, kind == 1);
+        if (kind == 1) {
+            const cmsis_nn_dw_conv_params params = dw_params_of(p);
+            bytes = arm_depthwise_conv_wrapper_s8_get_buffer_size(&params, &d.input, &d.filter, &d.output);
+        } else {
+            const cmsis_nn_conv_params params = conv_params_of(p);
+            bytes = arm_convolve_wrapper_s8_get_buffer_size(&params, &d.input, &d.filter, &d.output);
+        }
+    }
+    return mp_obj_new_int(bytes);
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(scratch_bytes_obj, scratch_bytes);
+
+mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args) {
+    MP_DYNRUNTIME_INIT_ENTRY
+
+    mp_store_global(MP_QSTR_fc, MP_OBJ_FROM_PTR(&fc_obj));
+    mp_store_global(MP_QSTR_conv, MP_OBJ_FROM_PTR(&conv_obj));
+    mp_store_global(MP_QSTR_depthwise, MP_OBJ_FROM_PTR(&depthwise_obj));
+    mp_store_global(MP_QSTR_pool, MP_OBJ_FROM_PTR(&pool_obj));
+    mp_store_global(MP_QSTR_softmax, MP_OBJ_FROM_PTR(&softmax_obj));
+    mp_store_global(MP_QSTR_add, MP_OBJ_FROM_PTR(&add_obj));
+    mp_store_global(MP_QSTR_mul, MP_OBJ_FROM_PTR(&mul_obj));
+    mp_store_global(MP_QSTR_lstm, MP_OBJ_FROM_PTR(&lstm_obj));
+    mp_store_global(MP_QSTR_scratch_bytes, MP_OBJ_FROM_PTR(&scratch_bytes_obj));
+    // The revision of the kernels, so an engine can tell which module it loaded.
+    mp_store_global(MP_QSTR_VERSION, MP_OBJ_NEW_SMALL_INT(MCU_KERNELS_VERSION));
+
+    MP_DYNRUNTIME_INIT_EXIT
+}

@@ -1,0 +1,135 @@
+"""The kernels module (native/mcu_kernels.c and the CMSIS-NN sources it reaches) built as a
+MicroPython native module, one .mpy per architecture, with the given MicroPython tree's
+py/dynruntime.mk. Built once into the cache (like TFLM's library) and shared by every run and test
+worker: the build happens in a private folder and is renamed into place whole, under a lock."""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from helpers.emit.micropython_native import KERNELS_VERSION
+from helpers.targets.cmsis_sources import CMSIS_NN_DIR, needed_sources
+from helpers.targets.library import first_error
+
+SOURCE = Path(__file__).resolve().parent / "native" / "mcu_kernels.c"
+# The architectures built: the unix port (tests), Cortex-M0+, Cortex-M3 and Cortex-M4F/M7.
+ARCHS = ("x64", "armv6m", "armv7m", "armv7emsp")
+_COMPILER = {"x64": "x86_64-linux-gnu-gcc", "armv6m": "arm-none-eabi-gcc", "armv7m": "arm-none-eabi-gcc",
+             "armv7emsp": "arm-none-eabi-gcc"}
+# CMSIS-NN's level in TFLM's make (THIRD_PARTY_KERNEL_OPTIMIZATION_LEVEL); dynruntime.mk's -Os comes first.
+_OPTIMIZATION = "-O2"
+BUILD_TIMEOUT_S = 600
+
+
+class NativeBuildError(RuntimeError):
+    """The kernels module could not be built for an architecture (the first error says why)."""
+
+
+@dataclass(frozen=True)
+class KernelsModule:
+    arch: str
+    path: Path          # mcu_kernels_<arch>.mpy in the cache
+    size_bytes: int
+
+    @property
+    def filename(self) -> str:
+        return self.path.name
+
+
+def module_name(arch: str) -> str:
+    return f"mcu_kernels_{arch}"
+
+
+def _key(micropython_dir: Path, tflm_root: Path, arch: str, sources: tuple[str, ...]) -> str:
+    digest = hashlib.sha256()
+    digest.update(f"{KERNELS_VERSION} {arch} {_OPTIMIZATION}\n".encode())
+    digest.update(SOURCE.read_bytes())
+    cmsis = tflm_root / CMSIS_NN_DIR
+    for path in [cmsis / source for source in sources] + sorted((cmsis / "Include").glob("*.h")):
+        digest.update(path.name.encode() + path.read_bytes())
+    for part in ("py/dynruntime.mk", "py/dynruntime.h", "tools/mpy_ld.py", "py/nativeglue.h"):
+        file = micropython_dir / part
+        digest.update(file.read_bytes() if file.is_file() else b"-")
+    return digest.hexdigest()[:16]
+
+
+def _makefile(micropython_dir: Path, cmsis: Path, arch: str, sources: list[str]) -> str:
+    return "\n".join([
+        f"MPY_DIR = {micropython_dir}",
+        f"MOD = {module_name(arch)}",
+        f"ARCH = {arch}",
+        "SRC = " + " ".join(sources),
+        "LINK_RUNTIME = 1",  # libgcc: the Cortex-M0+ has no divide instruction
+        # CMSIS-NN is not written for -Wall -Werror, which dynruntime.mk sets for the module's own code.
+        f"CFLAGS_EXTRA = -I{cmsis}/Include {_OPTIMIZATION} -Wno-error -DMCU_KERNELS_VERSION={KERNELS_VERSION}",
+        "include $(MPY_DIR)/py/dynruntime.mk", ""])
+
+
+def missing_tools(arch: str) -> str | None:
+    """What the build for `arch` lacks on this machine, or None."""
+    if shutil.which(_COMPILER[arch]) is None:
+        return f"no {_COMPILER[arch]}"
+    if shutil.which("make") is None:
+        return "no make"
+    try:
+        import ar  # noqa: F401  (mpy_ld.py reads libgcc.a with it)
+        import elftools  # noqa: F401
+    except ImportError:
+        return "mpy_ld.py needs pyelftools and ar (pip install pyelftools ar)"
+    return None
+
+
+def build_kernels(micropython_dir: Path, tflm_root: Path, arch: str, cache_root: Path) -> KernelsModule:
+    """mcu_kernels_<arch>.mpy from the cache, built there first if it is not."""
+    micropython_dir, tflm_root = micropython_dir.resolve(), tflm_root.resolve()
+    cmsis = tflm_root / CMSIS_NN_DIR
+    if not (cmsis / "Include" / "arm_nnfunctions.h").is_file():
+        raise NativeBuildError(f"no CMSIS-NN in {tflm_root} (expected {CMSIS_NN_DIR})")
+    if not (micropython_dir / "py" / "dynruntime.mk").is_file():
+        raise NativeBuildError(f"{micropython_dir} is not a MicroPython tree (no py/dynruntime.mk)")
+    lacking = missing_tools(arch)
+    if lacking:
+        raise NativeBuildError(lacking)
+    sources = needed_sources(tflm_root, SOURCE.read_text(encoding="utf-8"))
+    folder = cache_root / "micropython-kernels" / _key(micropython_dir, tflm_root, arch, sources)
+    built = folder / f"{module_name(arch)}.mpy"
+    if built.is_file():
+        return KernelsModule(arch, built, built.stat().st_size)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f".{folder.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one worker builds, the others wait and reuse it
+        if not built.is_file():
+            _build(micropython_dir, cmsis, arch, sources, folder)
+    return KernelsModule(arch, built, built.stat().st_size)
+
+
+def _build(micropython_dir: Path, cmsis: Path, arch: str, sources: tuple[str, ...], folder: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix=f".build-{arch}-", dir=folder.parent) as tmp:
+        work = Path(tmp)
+        names = [SOURCE.name]
+        shutil.copy(SOURCE, work / SOURCE.name)
+        for source in sources:  # CMSIS-NN's file names are unique across its folders
+            shutil.copy(cmsis / source, work / Path(source).name)
+            names.append(Path(source).name)
+        (work / "Makefile").write_text(_makefile(micropython_dir, cmsis, arch, names), encoding="utf-8")
+        # mpy_ld.py runs with this Python (pyelftools and ar are installed here), on every core.
+        environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+        try:
+            result = subprocess.run(["make", f"-j{os.cpu_count() or 1}", f"PYTHON={sys.executable}"], cwd=work,
+                                    capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, env=environment)
+        except subprocess.TimeoutExpired as timeout:
+            raise NativeBuildError(f"the {arch} build took over {BUILD_TIMEOUT_S} s") from timeout
+        product = work / f"{module_name(arch)}.mpy"
+        if result.returncode != 0 or not product.is_file():
+            raise NativeBuildError(f"{arch}: {first_error(result.stderr + result.stdout)}")
+        staged = work / "done"
+        staged.mkdir()
+        shutil.copy(product, staged / product.name)
+        staged.rename(folder)
