@@ -106,6 +106,54 @@ class TargetResult:
 
 
 @dataclass(frozen=True)
+class EnginePathRun:
+    """One engine path (native, viper or plain) on a 32-bit board: the rows it ran within its
+    budget, how many differed from TFLM, and what one inference cost there."""
+
+    path: str
+    rows: int
+    mismatched_rows: int
+    instructions_per_inference: int | None = None   # -icount shift=0: exact, 1 us of ticks_us = 1,000
+    invoke_alloc_bytes: int | None = None           # heap one run() allocated (0 is the goal)
+    ratio_to_tflm: float | None = None              # against TFLM + CMSIS-NN's instructions on the Cortex-M4 target
+
+    @property
+    def identical(self) -> bool:
+        return self.rows > 0 and self.mismatched_rows == 0
+
+
+@dataclass(frozen=True)
+class BoardRun:
+    """The engine on MicroPython's own bare-metal port of one emulated board (ports/qemu)."""
+
+    board: str                      # cortex-m3, cortex-m4f
+    core: str
+    machine: str                    # the QEMU machine
+    arch: str                       # the .mpy architecture of its kernels module
+    status: Status
+    reason: str | None = None
+    evaluation_rows: int | None = None
+    module_heap_bytes: int | None = None            # heap after importing the engine from ROMFS
+    kernels_mpy_bytes: int | None = None            # mcu_kernels_<arch>.mpy, when the native path ran
+    paths: tuple[EnginePathRun, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", Status.read(self.status))
+
+    def path(self, name: str) -> EnginePathRun | None:
+        return next((run for run in self.paths if run.path == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "status": self.status.value}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "BoardRun":
+        values = _known(cls, data)
+        values["paths"] = tuple(EnginePathRun(**_known(EnginePathRun, run)) for run in data.get("paths") or ())
+        return cls(**{**values, "status": Status.read(data["status"])})
+
+
+@dataclass(frozen=True)
 class MicroPythonResult:
     """The engine on a real MicroPython: PASS, FAIL, NOT_CHECKED or UNSUPPORTED (no engine)."""
 
@@ -124,16 +172,26 @@ class MicroPythonResult:
     buffer_bytes: int | None = None                      # the activation buffers alone
     engine_mpy_bytes: int | None = None
     engine_ops: int | None = None
+    native_ops: int | None = None                        # of those, run by the kernels module
+    engine: str | None = None                            # the path the rows were checked on: native, viper, plain
+    kernels_mpy_bytes: int | None = None                 # the x64 kernels module the unix port loaded
+    boards: tuple[BoardRun, ...] = ()                    # MicroPython's own 32-bit port (--micropython_dir)
+    boards_reason: str | None = None                     # why no board ran, when none did
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status.read(self.status))
 
+    def board(self, name: str) -> BoardRun | None:
+        return next((run for run in self.boards if run.board == name), None)
+
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "status": self.status.value}
+        return {**asdict(self), "status": self.status.value, "boards": [run.to_dict() for run in self.boards]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "MicroPythonResult":
-        return cls(**{**_known(cls, data), "status": Status.read(data["status"])})
+        values = _known(cls, data)
+        values["boards"] = tuple(BoardRun.from_dict(run) for run in data.get("boards") or ())
+        return cls(**{**values, "status": Status.read(data["status"])})
 
 
 @dataclass(frozen=True)

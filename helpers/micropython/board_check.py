@@ -1,0 +1,190 @@
+"""The engine on MicroPython's own 32-bit Cortex-M port: per board, a ROMFS image with the engine's
+.mpy, the kernels module for the board's architecture and the evaluation rows with TFLM's outputs;
+then, per engine path (native, viper, plain), the rows the path's instruction budget allows, each
+compared with TFLM's outputs, the instructions per inference (exact under -icount shift=0), the
+heap the import took and the bytes one run() allocated."""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from helpers.core.checks import BoardRun, EnginePathRun, Status
+from helpers.emit.micropython import FLOAT_TOLERANCE
+from helpers.micropython.native_module import KernelsModule
+from helpers.micropython.qemu_port import BOARDS, Board, PortError, RawRepl, build_firmware, romfs_image
+from helpers.progress import Progress
+
+PATHS = ("native", "viper", "plain")
+# Each path's budget, in the board's instructions (board time at 1 ns per instruction): rows run
+# until it is spent, all rows when they fit. Deterministic, unlike a wall-clock budget.
+DEFAULT_BUDGET_INSTRUCTIONS = 600_000_000
+# QEMU runs at well over this many instructions a second here; the timeout only catches a hang.
+_SLOWEST_INSTRUCTIONS_PER_S = 5_000_000
+_ROWS_PER_PROGRESS_LINE = 10
+
+_DRIVER = '''
+import gc, time
+from array import array
+gc.collect()
+base = gc.mem_alloc()
+import {module} as m
+gc.collect()
+print("MCU_DEPLOY_HEAP", gc.mem_alloc() - base)
+inp = memoryview(m.INPUT)[:{input_count}]
+out = memoryview(m.OUTPUT)[:{output_count}]
+want = {want}
+rows_file = open("/rom/rows.bin", "rb")
+want_file = open("/rom/expected.bin", "rb")
+start = time.ticks_us()
+ticks_cost = time.ticks_diff(time.ticks_us(), start)
+
+
+def check(budget_us):
+    rows_file.seek(0)
+    want_file.seek(0)
+    rows = 0
+    bad = 0
+    spent = 0
+    while rows < {rows} and spent < budget_us:
+        rows_file.readinto(inp)
+        want_file.readinto(want)
+        start = time.ticks_us()
+        m.run()
+        spent += time.ticks_diff(time.ticks_us(), start) - ticks_cost
+        rows += 1
+        for i in range({output_count}):
+            if {differs}:
+                bad += 1
+                break
+        if rows % {every} == 0:
+            print("MCU_DEPLOY_ROWS", rows)
+    gc.collect()
+    before = gc.mem_alloc()
+    m.run()
+    return rows, bad, spent, gc.mem_alloc() - before
+
+
+for path in {paths}:
+    if m.use_engine(path) != path:
+        print("MCU_DEPLOY_PATH", path, "absent")
+        continue
+    rows, bad, spent, alloc = check({budget_us})
+    print("MCU_DEPLOY_PATH", path, rows, bad, spent, alloc)
+'''
+
+
+@dataclass(frozen=True)
+class BoardInputs:
+    """What the boards check the engine against, in the engine's own tensor types."""
+
+    engine_mpy: Path
+    rows: np.ndarray            # [rows, input elements], the input tensor's dtype
+    expected: np.ndarray        # [rows, output elements], TFLM's raw outputs
+    kernels: dict[str, KernelsModule]   # by architecture; empty when the module was not built
+    kernels_reason: str | None  # why there is no kernels module, when there is none
+    budget_instructions: int = DEFAULT_BUDGET_INSTRUCTIONS
+
+
+def _buffer_kind(dtype: np.dtype) -> tuple[str, str]:
+    """The driver's expected-output buffer and the comparison, for the output tensor's dtype."""
+    if dtype == np.int8:
+        return "bytearray({n})", "out[i] != want[i]"
+    if dtype == np.int16:
+        return "array('h', bytes({bytes}))", "out[i] != want[i]"
+    return "array('f', bytes({bytes}))", f"abs(out[i] - want[i]) > {FLOAT_TOLERANCE!r} * (1.0 + abs(want[i]))"
+
+
+def _driver(inputs: BoardInputs, rows: int) -> str:
+    n_in, n_out = inputs.rows.shape[1], inputs.expected.shape[1]
+    want, differs = _buffer_kind(inputs.expected.dtype)
+    return _DRIVER.format(module=inputs.engine_mpy.stem, input_count=n_in, output_count=n_out,
+                          want=want.format(n=n_out, bytes=n_out * inputs.expected.dtype.itemsize), rows=rows,
+                          differs=differs, every=_ROWS_PER_PROGRESS_LINE, paths=repr(PATHS),
+                          budget_us=inputs.budget_instructions // 1000)
+
+
+def _rom_files(inputs: BoardInputs, board: Board) -> tuple[dict[str, bytes], int, KernelsModule | None]:
+    files = {inputs.engine_mpy.name: inputs.engine_mpy.read_bytes()}
+    kernels = inputs.kernels.get(board.arch)
+    if kernels is not None:
+        files[kernels.filename] = kernels.path.read_bytes()
+    per_row = inputs.rows[0].nbytes + inputs.expected[0].nbytes
+    room = (3 << 20) - sum(len(data) for data in files.values())  # the partition is 4 MiB
+    rows = max(1, min(len(inputs.rows), room // per_row))
+    files["rows.bin"] = np.ascontiguousarray(inputs.rows[:rows]).tobytes()
+    files["expected.bin"] = np.ascontiguousarray(inputs.expected[:rows]).tobytes()
+    return files, rows, kernels
+
+
+def _parse(stdout: str) -> tuple[int | None, dict[str, tuple[int, ...] | None]]:
+    heap, paths = None, {}
+    for line in stdout.splitlines():
+        words = line.split()
+        if words[:1] == ["MCU_DEPLOY_HEAP"]:
+            heap = int(words[1])
+        elif words[:1] == ["MCU_DEPLOY_PATH"]:
+            paths[words[1]] = None if words[2] == "absent" else tuple(int(w) for w in words[2:])
+    return heap, paths
+
+
+def run_board(board: Board, firmware: Path, micropython_dir: Path, inputs: BoardInputs,
+              tflm_instructions: int | None) -> BoardRun:
+    """The engine's paths on one board, from a fresh QEMU."""
+    base = {"board": board.name, "core": board.core, "machine": board.machine, "arch": board.arch,
+            "evaluation_rows": len(inputs.rows)}
+    files, rows, kernels = _rom_files(inputs, board)
+    timeout = 60 + len(PATHS) * (inputs.budget_instructions + 2 * 10**8) / _SLOWEST_INSTRUCTIONS_PER_S
+    with tempfile.TemporaryDirectory(prefix="mcu-deploy-romfs-") as tmp:
+        image = Path(tmp) / "romfs.img"
+        try:
+            image.write_bytes(romfs_image(micropython_dir, files))
+            with Progress(f"MicroPython engine on the {board.core} port", rows * len(PATHS), "rows") as progress:
+                def on_line(line: str) -> None:
+                    if line.startswith("MCU_DEPLOY_ROWS"):
+                        progress.advance(_ROWS_PER_PROGRESS_LINE)
+                with RawRepl(firmware, board, image) as repl:
+                    stdout, errors = repl.execute(_driver(inputs, rows), timeout, on_line)
+        except PortError as error:
+            return BoardRun(**base, status=Status.NOT_BUILT, reason=str(error))
+    heap, paths = _parse(stdout)
+    if errors.strip() or heap is None:
+        said = [line for line in errors.strip().splitlines() if line.strip()]
+        return BoardRun(**base, status=Status.FAIL, module_heap_bytes=heap,
+                        reason="MicroPython stopped: " + (said[-1][:300] if said else "no report"))
+    runs = []
+    for path in PATHS:
+        figures = paths.get(path)
+        if figures is None:
+            continue
+        done, bad, spent_us, alloc = figures
+        instructions = round(spent_us * 1000 / done) if done else None
+        ratio = round(instructions / tflm_instructions, 2) if instructions and tflm_instructions else None
+        runs.append(EnginePathRun(path=path, rows=done, mismatched_rows=bad, instructions_per_inference=instructions,
+                                  invoke_alloc_bytes=alloc, ratio_to_tflm=ratio))
+    failed = [run for run in runs if run.mismatched_rows]
+    status = Status.FAIL if failed or not runs else Status.PASS
+    reason = ("; ".join(f"{run.path}: {run.mismatched_rows} of {run.rows} rows differ from TFLM" for run in failed)
+              if failed else None)
+    if kernels is None and not failed:
+        reason = f"no native path: {inputs.kernels_reason or 'no kernels module for ' + board.arch}"
+    return BoardRun(**base, status=status, reason=reason, module_heap_bytes=heap,
+                    kernels_mpy_bytes=kernels.size_bytes if kernels else None, paths=tuple(runs))
+
+
+def run_on_boards(micropython_dir: Path, cache_root: Path, inputs: BoardInputs, tflm_instructions: int | None,
+                  boards: tuple[str, ...] = tuple(BOARDS)) -> tuple[BoardRun, ...]:
+    """The engine on every board; a board whose port does not build says so and nothing else."""
+    results = []
+    for name in boards:
+        board = BOARDS[name]
+        try:
+            firmware = build_firmware(micropython_dir, board, cache_root)
+        except PortError as error:
+            results.append(BoardRun(board=board.name, core=board.core, machine=board.machine, arch=board.arch,
+                                    status=Status.NOT_BUILT, reason=str(error)))
+            continue
+        results.append(run_board(board, firmware, micropython_dir, inputs, tflm_instructions))
+    return tuple(results)
