@@ -57,6 +57,8 @@ class RunConfig:
     tflm_dir: Path | None = None               # a TFLM tree: the self-test is built and run on `targets`
     targets: tuple[str, ...] = ()              # helpers.targets.target names; empty without a tree
     mcu_mhz: float = 80.0                      # clock for the latency estimate from instruction counts
+    micropython_dir: Path | None = None        # a MicroPython tree: its qemu port and the kernels module
+    micropython_seconds: float = 60.0          # the unix-port check's rows stop after this much engine time
 
 
 class _Parser(argparse.ArgumentParser):
@@ -204,6 +206,11 @@ def _check_flags(parser: argparse.ArgumentParser) -> None:
                              "qemu-system-arm; default with a TFLM tree: host,cortex-m4)")
     parser.add_argument("--mcu_mhz", type=float, default=80.0, metavar="MHZ",
                         help="clock for the latency estimate from the counted instructions (default 80)")
+    parser.add_argument("--micropython_dir", type=Path, default=None, metavar="DIR",
+                        help="a MicroPython source tree (default: $MICROPYTHON_DIR): build the CMSIS-NN kernels "
+                             "module and run the engine on its 32-bit Cortex-M3 and Cortex-M4F port under QEMU")
+    parser.add_argument("--micropython_seconds", type=float, default=60.0, metavar="S",
+                        help="the unix-port check runs the evaluation rows for at most S seconds (default 60)")
     parser.add_argument("--skip_firmware_checks", action="store_true",
                         help="skip the TFLM, arena, cross-compiler and mpy-cross checks")
     verbosity = parser.add_mutually_exclusive_group()
@@ -276,6 +283,24 @@ def _targets(args: argparse.Namespace) -> tuple[tuple[str, ...], Path | None]:
     return chosen or DEFAULT_TARGETS, tflm_dir
 
 
+def _micropython_dir(args: argparse.Namespace) -> Path | None:
+    """The MicroPython tree (--micropython_dir, else $MICROPYTHON_DIR), checked for what it must hold."""
+    configured = args.micropython_dir or (Path(os.environ["MICROPYTHON_DIR"]) if os.environ.get("MICROPYTHON_DIR")
+                                          else None)
+    if configured is None or args.skip_firmware_checks:
+        return None
+    if not (configured / "py" / "dynruntime.mk").is_file() or not (configured / "ports" / "qemu").is_dir():
+        raise ConfigError(f"{configured} is not a MicroPython source tree with ports/qemu and py/dynruntime.mk",
+                          "pass --micropython_dir the root of a MicroPython checkout (or unset MICROPYTHON_DIR)")
+    return configured
+
+
+def _positive(value: float, flag: str) -> float:
+    if not value > 0:
+        raise ConfigError(f"{flag} must be a positive number of seconds, not {value:g}", f"e.g. {flag} 60")
+    return value
+
+
 def parse_args(argv: Sequence[str]) -> RunConfig:
     """Turn argv into a RunConfig, rejecting conflicting or unknown flags with a ConfigError."""
     args = build_parser().parse_args(list(argv))
@@ -298,6 +323,8 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
     targets, tflm_dir = _targets(args)
     return RunConfig(
         tflm_dir=tflm_dir,
+        micropython_dir=_micropython_dir(args),
+        micropython_seconds=_positive(args.micropython_seconds, "--micropython_seconds"),
         targets=targets,
         mcu_mhz=args.mcu_mhz,
         input_dir=args.input_dir[0],

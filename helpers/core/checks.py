@@ -175,6 +175,7 @@ class MicroPythonResult:
     native_ops: int | None = None                        # of those, run by the kernels module
     engine: str | None = None                            # the path the rows were checked on: native, viper, plain
     kernels_mpy_bytes: int | None = None                 # the x64 kernels module the unix port loaded
+    kernels_reason: str | None = None                    # why no kernels module, for an engine with native ops
     boards: tuple[BoardRun, ...] = ()                    # MicroPython's own 32-bit port (--micropython_dir)
     boards_reason: str | None = None                     # why no board ran, when none did
 

@@ -11,7 +11,7 @@ import numpy as np
 from helpers.emit.cmsis_params import is_per_tensor, lstm_effective_biases
 from helpers.emit.micropython_calls import Names
 from helpers.lowering import steps as s
-from helpers.lowering.program import Const, Step
+from helpers.lowering.program import Const, Program, Step
 
 # The kernels module's interface revision: an engine loads only a module that says the same
 # (mcu_kernels.c's MCU_KERNELS_VERSION comes from here when it is built).
@@ -113,6 +113,12 @@ FORMATTERS: dict[type, Callable[[NativeCalls, Step], str | None]] = {  # type: i
     s.FullyConnectedInt8: _fully_connected, s.ConvInt8: _conv, s.PoolInt8: _pool, s.SoftmaxInt8: _softmax,
     s.AddInt8: _add, s.MulInt8: _mul, s.LstmInt8: _lstm,
 }
+
+
+def native_step_count(program: Program) -> int:
+    """How many of the program's steps the kernels module runs."""
+    calls = NativeCalls(Names(program))
+    return sum(native_call(calls, step) is not None for step in program.steps)
 
 
 def native_call(calls: NativeCalls, step: Step) -> str | None:

