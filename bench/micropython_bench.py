@@ -37,9 +37,10 @@ def export(model: str, extra: list[str], destination: Path, skip: bool) -> float
 
 def retime(folder: Path, model_id: str, rows: np.ndarray, expected: np.ndarray, labels: np.ndarray, task: str,
            integer: bool) -> dict[str, float]:
-    from helpers.micropython.runtime import run_engine
+    from helpers.micropython.runtime import EngineInputs, run_engine
 
-    result = run_engine(folder / f"{model_id}_infer.mpy", rows, expected, labels, task, integer, timed_rows=len(rows))
+    result = run_engine(folder / f"{model_id}_infer.mpy", EngineInputs(rows, expected, labels, task), integer,
+                        timed_rows=len(rows))
     return result.us_per_inference or {}
 
 
@@ -80,8 +81,8 @@ def _rerun(export_dir: Path, variant: str, model: str) -> dict[str, float]:
     from helpers.core.dataset import load_dataset, locate_dataset, split_dataset
     from helpers.core.flatbuffer import inspect_tflite
     from helpers.core.specs import load_specs
-    from helpers.measure.litert import quantize
     from helpers.emit.identifiers import identifier
+    from helpers.measure.litert import quantize
 
     model_dir = ROOT / "models" / model
     specs = load_specs(model_dir)

@@ -125,12 +125,24 @@ def _run_driver(command: str, work: Path, rows: int) -> _DriverRun | None:
         return _DriverRun(process.returncode, "".join(kept), errors.read())
 
 
-def run_engine(module: Path, rows: np.ndarray, expected: np.ndarray, labels: np.ndarray, task: str,
-               integer_output: bool, timed_rows: int = 50, kernels: Path | None = None,
-               budget_seconds: float = 60.0) -> MicroPythonResult:
-    """`module` (<id>_infer.py or its .mpy) over `rows` (the model's input values) on the unix port,
-    with the x64 kernels module beside it when there is one, for at most `budget_seconds` of
+@dataclass(frozen=True)
+class EngineInputs:
+    """What the engine is checked against: the evaluation rows in the model's input type, TFLM's
+    raw outputs for them (None: TFLM did not run the variant) and the labels."""
+
+    rows: np.ndarray
+    expected: np.ndarray | None
+    labels: np.ndarray
+    task: str
+
+
+def run_engine(module: Path, inputs: EngineInputs, integer_output: bool, *, timed_rows: int = 50,
+               kernels: Path | None = None, budget_seconds: float = 60.0) -> MicroPythonResult:
+    """`module` (<id>_infer.py or its .mpy) over the rows (the model's input values) on the unix
+    port, with the x64 kernels module beside it when there is one, for at most `budget_seconds` of
     engine time (the result says how many rows that was)."""
+    assert inputs.expected is not None
+    rows, expected, labels, task = inputs.rows, inputs.expected, inputs.labels, inputs.task
     total = len(rows)
     rows, expected, labels = rows[:MAX_ROWS], expected[:MAX_ROWS], labels[:MAX_ROWS]
     command = find_micropython()

@@ -22,7 +22,6 @@ from helpers.frontend.model_loader import LoadedModel, ModelFormat
 from helpers.frontend.optimize import OptimizedModel, optimize
 from helpers.frontend.optimize_settings import OptimizeRequest
 from helpers.frontend.tf_runtime import quiet_tensorflow, seed_everything
-from helpers.micropython.bench import MicroPythonBench
 from helpers.native_output import set_verbose
 from helpers.pipeline import given, twins
 from helpers.pipeline.plan import RunPlan, plan_run
@@ -126,10 +125,8 @@ def build_all(config: RunConfig, specs: Specs, model: LoadedModel, data: SplitDa
                             layout=layout_details(model, specs), evaluation_rows=len(data.evaluation),
                             tflm_root=tree.root if tree else None,
                             cmsis_nn_revision=cmsis_nn_revision(tree.root) if tree else "unknown")
-    python_bench = MicroPythonBench(micropython_dir=config.micropython_dir, tflm_root=config.tflm_dir,
-                                    unix_seconds=config.micropython_seconds)
     runner = VariantRunner(VariantSettings.of(config), specs, in_model_layout(model, data), staging, folder, timings,
-                           bench, python_bench)
+                           bench)
     if model.format is ModelFormat.TFLITE:
         given_model = given.read_given(model.path, specs)
         given.refuse_source_flags(config, given_model, model.path)

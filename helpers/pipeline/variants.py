@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +29,9 @@ from helpers.measure.tflm import MicroCheck, check_variant
 from helpers.measure.toolchains import ToolchainFigures, flash_size
 from helpers.measure.variant import Measurement, TflmVerdict, measure_variant, select_ops
 from helpers.micropython.bench import MicroPythonBench
+from helpers.micropython.runtime import EngineInputs
 from helpers.pipeline.rows import RenderOutcome, c_engine_result, tflite_row
-from helpers.pipeline.verify import EngineInputs, check_python, check_targets
+from helpers.pipeline.verify import check_python, check_targets
 from helpers.render.report_text import format_metrics
 from helpers.render.variant_folder import FolderContent, FolderSettings, TargetsSeen, render_folder, write_folder
 from helpers.targets.bench import TargetBench
@@ -58,13 +59,17 @@ class VariantSettings:
     cluster: int | None = None                 # the LUT twin's table size
     keep_float: tuple[str, ...] = ()           # --keep_float layers, or ("auto",)
     plot_results: bool = False                 # the debugger's per-layer tables and plots
+    # The MicroPython trees and budgets (the kernels module is built once per run, on first use).
+    micropython: MicroPythonBench = field(default_factory=lambda: MicroPythonBench(None, None))
 
     @classmethod
     def of(cls, config: RunConfig) -> "VariantSettings":
         return cls(skip_firmware_checks=config.skip_firmware_checks, allow_select_ops=config.allow_select_ops,
                    strip=config.strip, cluster=config.cluster,
                    keep_float=tuple(config.keep_float),
-                   plot_results=config.plot_results)
+                   plot_results=config.plot_results,
+                   micropython=MicroPythonBench(micropython_dir=config.micropython_dir, tflm_root=config.tflm_dir,
+                                                unix_seconds=config.micropython_seconds))
 
 
 def _tflm_instructions(targets: tuple[TargetResult, ...]) -> int | None:
@@ -78,11 +83,9 @@ class VariantRunner:
     """Runs plans through build -> measure -> verify -> render for one run (the settings they share)."""
 
     def __init__(self, config: VariantSettings, specs: Specs, data: SplitDataset, staging: Path,
-                 folder: FolderSettings, timings: Timings, bench: TargetBench | None = None,
-                 python_bench: MicroPythonBench | None = None) -> None:
+                 folder: FolderSettings, timings: Timings, bench: TargetBench | None = None) -> None:
         self.config, self.specs, self.data, self.staging = config, specs, data, staging
         self.folder, self.timings, self.bench = folder, timings, bench
-        self.python_bench = python_bench or MicroPythonBench(micropython_dir=None, tflm_root=None)
 
     def measure(self, tflite: TfliteModel, tflm_check: MicroCheck | None = None) -> Measurement:
         """Stage 2: LiteRT metric and TFLM's verdict."""
@@ -134,7 +137,7 @@ class VariantRunner:
             inputs = EngineInputs(rows=quantize(self.data.evaluation.x, tflite.info.input),
                                   expected=tflm.raw_outputs if tflm.runnable else None,
                                   labels=self.data.evaluation.y, task=self.specs.task.value)
-            python = check_python(final, second, lowered, tflite, inputs, self.python_bench,
+            python = check_python(final, second, lowered, tflite, inputs, self.config.micropython,
                                   _tflm_instructions(targets))
         toolchain = ToolchainFigures(flash=flash, mpy=python.model_mpy)
         unchecked = ("no --tflm_dir (or no --target): written, not built or run" if self.bench is None else

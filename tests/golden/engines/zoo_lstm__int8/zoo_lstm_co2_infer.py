@@ -523,12 +523,20 @@ _ARCHS = (None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp
 
 def _load_kernels():
     # The kernels module for this architecture, if it is there and speaks this engine's interface.
+    # An Arm port also runs modules built for an older Arm architecture (a Cortex-M3 build reports
+    # armv7em and runs armv7m code), so those are tried next, newest first.
     try:
         import sys
-        module = __import__("mcu_kernels_" + _ARCHS[(sys.implementation._mpy >> 10) & 15])
-        return module if module.VERSION == 1 else None
-    except Exception:  # no such module (ImportError), or not MicroPython (no _mpy)
+        arch = (sys.implementation._mpy >> 10) & 15
+    except Exception:  # not MicroPython
         return None
+    for candidate in range(arch, 3 if 4 <= arch <= 8 else arch - 1, -1):
+        try:
+            module = __import__("mcu_kernels_" + _ARCHS[candidate])
+        except Exception:  # not there (ImportError), or built for a newer core (ValueError)
+            continue
+        return module if module.VERSION == 1 else None
+    return None
 
 
 _KERNELS = _load_kernels()

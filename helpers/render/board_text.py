@@ -1,0 +1,60 @@
+"""report.md's section on the engine on MicroPython's own 32-bit Cortex-M port: per variant, board
+and engine path (native, viper, plain), the rows checked against TFLM, the instructions per
+inference with their ratio to TFLM + CMSIS-NN on the Cortex-M4 target, and the heap."""
+from __future__ import annotations
+
+from helpers.core.checks import BoardRun, EnginePathRun, MicroPythonResult, Status
+from helpers.core.results import RunReport
+
+_STATUS = {Status.PASS: "identical", Status.FAIL: "FAIL", Status.NOT_BUILT: "not built",
+           Status.NOT_CHECKED: "not checked"}
+
+
+def _int(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _rows(run: EnginePathRun, board: BoardRun) -> str:
+    text = f"{run.rows - run.mismatched_rows} / {run.rows}"
+    return text + (f" (of {board.evaluation_rows:,})" if (board.evaluation_rows or 0) > run.rows else "")
+
+
+def _ratio(run: EnginePathRun) -> str:
+    return "-" if run.ratio_to_tflm is None else f"{run.ratio_to_tflm:.2f}x"
+
+
+def board_lines(name: str, result: MicroPythonResult) -> list[str]:
+    lines = []
+    for board in result.boards:
+        if not board.paths:
+            lines.append(f"| `{name}` | {board.core} | - | {_STATUS.get(board.status, board.status)}: {board.reason} "
+                         "| - | - | - | - |")
+            continue
+        for run in board.paths:
+            verdict = "identical" if run.identical else "FAIL"
+            lines.append(f"| `{name}` | {board.core} | {run.path} | {verdict}, {_rows(run, board)} | "
+                         f"{_int(run.instructions_per_inference)} | {_ratio(run)} | {_int(board.module_heap_bytes)} | "
+                         f"{_int(run.invoke_alloc_bytes)} |")
+    return lines
+
+
+def boards_markdown(report: RunReport) -> list[str]:
+    """The section, or one line saying it did not run (and why)."""
+    engines = [(v.name, v.firmware.micropython) for v in report.variants
+               if v.firmware.micropython and v.firmware.micropython.status is not Status.UNSUPPORTED]
+    if not engines:
+        return []
+    rows = [line for name, result in engines for line in board_lines(name, result)]
+    reasons = sorted({r.boards_reason for _, r in engines if r.boards_reason})
+    lines = ["", "## On MicroPython's 32-bit Cortex-M port (ports/qemu under QEMU)", ""]
+    if not rows:
+        return lines + [f"Not run: {'; '.join(reasons) or 'no engine was checked'}."]
+    lines += ["Each engine path ran the evaluation rows its budget allows (all when they fit) from a ROMFS "
+              "image; instructions are exact (`-icount shift=0`); the ratio is to TFLM + CMSIS-NN's count "
+              "for the same variant on the Cortex-M4 target; heap: after importing the engine (and the kernels "
+              "module); allocated: by one `run()`.", "",
+              "| variant | board | engine | rows identical / checked | instructions / inference | vs TFLM (M4) "
+              "| heap after import (B) | allocated per run (B) |",
+              "|---|---|---|---|---|---|---|---|"]
+    notes = [f"- `{name}` on {b.core}: {b.reason}" for name, r in engines for b in r.boards if b.reason and b.paths]
+    return lines + rows + ([""] + notes if notes else [])
