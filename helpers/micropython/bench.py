@@ -47,12 +47,13 @@ class MicroPythonBench:
                 self._kernels_reason = "; ".join(dict.fromkeys(reasons)) or None
         return self._kernels, self._kernels_reason
 
-    def boards(self, engine_mpy: Path, rows, expected, tflm_instructions: int | None  # type: ignore[no-untyped-def]
-               ) -> tuple[BoardRun, ...]:
-        """The engine on every board of MicroPython's qemu port; () without a tree."""
+    def boards(self, engine_mpy: Path, rows, expected, tflm_instructions: int | None,  # type: ignore[no-untyped-def]
+               native: bool) -> tuple[BoardRun, ...]:
+        """The engine on every board of MicroPython's qemu port (with the kernels module when the
+        engine has `native` steps); () without a tree."""
         if self.micropython_dir is None:
             return ()
-        kernels, reason = self.kernels()
+        kernels, reason = self.kernels() if native else ({}, "the engine has no op the kernels module runs")
         inputs = BoardInputs(engine_mpy=engine_mpy, rows=rows, expected=expected, kernels=kernels,
                              kernels_reason=reason, budget_instructions=self.budget_instructions)
         return run_on_boards(self.micropython_dir, self.cache_root, inputs, tflm_instructions)

@@ -90,7 +90,7 @@ def check_python(final: FolderContent, scratch: Path, lowered: Lowered, tflite: 
     if bench.micropython_dir is not None and engine_mpy.path is not None:
         rows = np.asarray(inputs.rows).reshape(len(inputs.rows), -1).astype(_DTYPES[tflite.info.input.dtype])
         expected = np.asarray(inputs.expected).reshape(len(inputs.rows), -1).astype(_DTYPES[tflite.info.output.dtype])
-        boards = bench.boards(engine_mpy.path, rows, expected, tflm_instructions)
+        boards = bench.boards(engine_mpy.path, rows, expected, tflm_instructions, native=native_ops > 0)
         boards_reason = None
     elif bench.micropython_dir is not None:
         boards_reason = "not run on a 32-bit MicroPython: mpy-cross did not compile the engine"

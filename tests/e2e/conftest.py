@@ -10,12 +10,12 @@ import pytest
 
 from helpers.convert import zygote
 from helpers.frontend.tf_runtime import tf  # noqa: F401  (TensorFlow imported, no op run yet)
-from tests.conftest import ALL_TARGETS, ROOT, TFLM_DIR, require_tool, run_main
+from tests.conftest import ALL_TARGETS, MICROPYTHON_DIR, ROOT, TFLM_DIR, require_tool, run_main
 
 zygote.start()
 
 def _require_targets() -> None:
-    for tool in ("tflm", "c++", "arm-none-eabi-gcc", "qemu-system-arm"):
+    for tool in ("tflm", "c++", "arm-none-eabi-gcc", "qemu-system-arm", "micropython-tree"):
         require_tool(tool)
 
 
@@ -23,7 +23,8 @@ def _shared_export(tmp_path_factory, name: str, *args: str) -> Path:
     """One run per test session, shared by both pytest-xdist workers: the first to get here runs
     it under a lock, the other waits and reads the same export (whichever worker pytest sends
     these tests to, the run and the library build happen once). The run records every file it
-    writes in <export>.writes (tests/count_writes.py)."""
+    writes in <export>.writes (tests/count_writes.py). It also takes the MicroPython engines to
+    MicroPython's own 32-bit port (--micropython_dir: tests/e2e/test_micropython_boards.py)."""
     _require_targets()
     base = tmp_path_factory.getbasetemp()
     shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "targets-shared"
@@ -35,7 +36,8 @@ def _shared_export(tmp_path_factory, name: str, *args: str) -> Path:
             writes = shared / f"{name}.writes"
             writes.unlink(missing_ok=True)
             result = run_main(*args, "-e", "--export_dir", str(export), "--tflm_dir", str(TFLM_DIR),
-                              "--target", ALL_TARGETS, timeout=2400, script=ROOT / "tests" / "count_writes.py",
+                              "--target", ALL_TARGETS, "--micropython_dir", str(MICROPYTHON_DIR), timeout=2400,
+                              script=ROOT / "tests" / "count_writes.py",
                               script_args=(str(writes),))
             assert result.returncode == 0, result.stderr[-2000:]
     return export

@@ -1,0 +1,94 @@
+"""The MicroPython engine on MicroPython's own 32-bit Cortex-M port (ports/qemu, Cortex-M3 and
+Cortex-M4F under QEMU) and with the CMSIS-NN kernels module: on the shared digits and LSTM exports
+(tests/e2e/conftest.py runs them with --micropython_dir), every engine path identical to TFLM on
+every row it checked, the native path allocating nothing and close to TFLM + CMSIS-NN's count, the
+modules exported beside the engine, and the engine falling back when the module is absent."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+from helpers.micropython.native_module import ARCHS
+from helpers.micropython.runtime import find_micropython
+from tests.conftest import require_tool
+
+# The issue's goal: the native engine within 1.5x of TFLM + CMSIS-NN's instructions per inference.
+NATIVE_GOAL = 1.5
+
+
+def _variants(export):
+    return {v["name"]: v for v in json.loads((export / "report.json").read_text())["variants"]}
+
+
+def _check_int8_engine(export, variant, stem):
+    report = json.loads((export / "report.json").read_text())
+    firmware = _variants(export)[variant]["firmware"]
+    engine = firmware["micropython"]
+    assert engine["status"] == "pass" and engine["engine"] == "native", engine
+    assert engine["native_ops"] >= 1 and engine["invoke_alloc_bytes"] == 0
+    assert engine["us_per_inference"]["native"] < engine["us_per_inference"]["viper"]
+    assert engine["boards_reason"] is None
+    tflm_m4 = firmware["targets"]["cortex-m4"]["instructions_per_inference"]
+    boards = {b["board"]: b for b in engine["boards"]}
+    assert set(boards) == {"cortex-m3", "cortex-m4f"}
+    for name, board in boards.items():
+        assert board["status"] == "pass", board
+        assert board["module_heap_bytes"] > 0 and board["kernels_mpy_bytes"] > 0
+        paths = {p["path"]: p for p in board["paths"]}
+        assert list(paths) == ["native", "viper", "plain"]
+        for path in paths.values():
+            assert path["rows"] >= 1 and path["mismatched_rows"] == 0, (name, path)
+            assert path["instructions_per_inference"] > 0
+            assert path["ratio_to_tflm"] == round(path["instructions_per_inference"] / tflm_m4, 2)
+        native = paths["native"]
+        # every row fits the native path's budget; nothing is allocated per inference
+        assert native["rows"] == report["evaluation_rows"] and native["invoke_alloc_bytes"] == 0
+        assert native["instructions_per_inference"] < paths["viper"]["instructions_per_inference"] \
+            < paths["plain"]["instructions_per_inference"]
+    assert boards["cortex-m4f"]["paths"][0]["ratio_to_tflm"] <= NATIVE_GOAL
+    folder = export / variant
+    for arch in ARCHS:
+        module = folder / f"mcu_kernels_{arch}.mpy"
+        assert module.read_bytes()[:1] == b"M", arch
+    assert boards["cortex-m4f"]["kernels_mpy_bytes"] == (folder / "mcu_kernels_armv7emsp.mpy").stat().st_size
+    assert boards["cortex-m3"]["kernels_mpy_bytes"] == (folder / "mcu_kernels_armv7m.mpy").stat().st_size
+    markdown = (export / "report.md").read_text()
+    assert "## On MicroPython's 32-bit Cortex-M port" in markdown
+    assert f"| `{variant}` | Cortex-M4F | native | identical, {report['evaluation_rows']} / " in markdown
+    _check_fallback(folder, stem)
+
+
+def _check_fallback(folder, stem):
+    """The engine imports the kernels module when it is beside it, else runs viper; both pass the
+    self-test on TFLM's vectors."""
+    require_tool("micropython")
+    script = f"import {stem}_infer as m\nprint(m.ENGINE, m.self_test())"
+    work = folder.parent / f".{folder.name}-fallback"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(folder, work)
+    run = lambda: subprocess.run([find_micropython(), "-c", script], cwd=work, capture_output=True, text=True,  # noqa: E731
+                                 timeout=120).stdout.split()
+    assert run() == ["native", "True"]
+    for module in work.glob("mcu_kernels_*.mpy"):
+        module.unlink()
+    assert run() == ["viper", "True"]
+
+
+def test_digits_int8_engine_on_the_32_bit_port_and_with_the_kernels(digits_targets):
+    _check_int8_engine(digits_targets, "int8", "digits_cnn")
+
+
+def test_lstm_int8_engine_on_the_32_bit_port_and_with_the_kernels(lstm_targets):
+    _check_int8_engine(lstm_targets, "int8", "co2_lstm")
+
+
+def test_float_engines_run_their_portable_path_on_the_boards(digits_targets):
+    engine = _variants(digits_targets)["float32"]["firmware"]["micropython"]
+    assert engine["native_ops"] == 0 and engine["engine"] == "plain" and engine["kernels_mpy_bytes"] is None
+    assert not list((digits_targets / "float32").glob("mcu_kernels_*.mpy"))
+    for board in engine["boards"]:
+        assert board["status"] == "pass" and [p["path"] for p in board["paths"]] == ["plain"]
+        # the budget bounds the rows: float32 plain code costs tens of millions of instructions a row
+        assert 1 <= board["paths"][0]["rows"] < board["evaluation_rows"]
+        assert "no native path" in board["reason"]
