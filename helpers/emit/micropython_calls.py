@@ -53,6 +53,8 @@ class Names:
             return self.constant("w", _bytes_literal(values.tobytes()))
         if values.dtype == np.int32:
             return self.constant("i", f"_array('i', {_bytes_literal(values.astype('<i4').tobytes())})")
+        if values.dtype == np.int16:
+            return self.constant("h", f"_array('h', {_bytes_literal(values.astype('<i2').tobytes())})")
         return self.constant("f", f"_array('f', {_bytes_literal(values.astype('<f4').tobytes())})")
 
     def small_tuple(self, values: list | tuple) -> str:  # type: ignore[type-arg]
@@ -88,8 +90,15 @@ def _pool_row(g: s.PoolGeometry) -> list[int]:
     return [g.in_h, g.in_w, g.channels, g.out_h, g.out_w, g.k_h, g.k_w, g.stride_h, g.stride_w, g.pad_top, g.pad_left]
 
 
+def multiplier_limbs(multipliers: np.ndarray) -> np.ndarray:
+    """Each fixed-point multiplier (0 <= m < 2**31) as three 14-bit limbs, low first: what the
+    requantization multiplies by on the board without a big int."""
+    m = multipliers.astype(np.int64)
+    return np.stack([m & 16383, (m >> 14) & 16383, m >> 28], axis=-1).reshape(-1).astype(np.int16)
+
+
 def _quant_args(n: Names, q: s.Requantization) -> tuple[str, str]:
-    return n.array(q.multipliers), n.array(q.shifts)
+    return n.array(Const(multiplier_limbs(q.multipliers.values))), n.array(q.shifts)
 
 
 def _fully_connected_i8(n: Names, t: s.FullyConnectedInt8) -> str:

@@ -121,3 +121,65 @@ def max_pool_i8(x, y, p, low: int, high: int):
                     best = high
                 yp[o] = best & 255
                 o += 1
+
+
+def requantize(acc, count: int, channels: int, bias, limbs, shift, y, y_start: int, zero_point: int, low: int,
+               high: int):
+    # acc + bias, times the channel's multiplier, rounded as TFLM's MultiplyByQuantizedMultiplier
+    # (the high half of the doubled 64-bit product, then a rounding shift), plus the zero point,
+    # clamped. The multiplier comes as three 14-bit limbs and the value is split the same way, so
+    # every partial product and carry stays within 30 bits: no big int on a 32-bit port, in viper
+    # or in plain code. A viper ptr32 load is unsigned on a 64-bit port: (v ^ sign) - sign with
+    # sign = 1 << 31 sign-extends it there, and is v itself on a 32-bit port; in plain code the
+    # loads are signed already and the module compiles SIGN_UNIT as 0. (Shifted at run time: the
+    # compiler would fold a literal 1 << 31 into a big-int constant, which viper cannot mix in.)
+    sign = SIGN_UNIT
+    sign = sign << 31
+    ap = ptr32(acc)
+    bp = ptr32(bias)
+    mp = ptr16(limbs)
+    sp = ptr32(shift)
+    yp = ptr8(y)
+    c = 0
+    for a in range(count):
+        x = ((ap[a] ^ sign) - sign) + ((bp[c] ^ sign) - sign)
+        s = (sp[c] ^ sign) - sign
+        if s > 0:
+            x = x << s
+        neg = 0
+        if x < 0:
+            neg = 1
+            x = 0 - x
+        m0 = mp[3 * c]
+        m1 = mp[3 * c + 1]
+        m2 = mp[3 * c + 2]
+        a0 = x & 16383
+        a1 = (x >> 14) & 16383
+        a2 = x >> 28
+        # (|x| * m + nudge) >> 31, the nudge 2**30 (x >= 0) or 2**30 - 1 (x < 0), limb by limb
+        k = (a0 * m0 + 16383 * neg) >> 14
+        k = (a0 * m1 + a1 * m0 + 16383 * neg + k) >> 14
+        d2 = a0 * m2 + a1 * m1 + a2 * m0 + 4 - neg + k
+        d3 = a1 * m2 + a2 * m1 + (d2 >> 14)
+        v = ((d2 & 16383) >> 3) + ((d3 & 16383) << 11) + ((a2 * m2 + (d3 >> 14)) << 25)
+        if neg:
+            v = 0 - v
+        if s < 0:
+            e = 0 - s
+            mask = (1 << e) - 1
+            threshold = mask >> 1
+            if v < 0:
+                threshold += 1
+            rest = v & mask
+            v = v >> e
+            if rest > threshold:
+                v += 1
+        v += zero_point
+        if v < low:
+            v = low
+        elif v > high:
+            v = high
+        yp[y_start + a] = v & 255
+        c += 1
+        if c == channels:
+            c = 0

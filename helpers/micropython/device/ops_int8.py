@@ -1,30 +1,17 @@
 # int8 kernels with the arithmetic of TFLM's reference kernels. Tensors are bytearrays of raw
-# int8 (int16 tensors: array('h')); weights are bytes; per-channel multipliers and shifts are
-# arrays as long as the output channels (a per-tensor one is repeated). The hot loops are in
-# _HOT (hot.py), compiled at import.
+# int8 (int16 tensors: array('h')); weights are bytes; per-channel multipliers come as three
+# 14-bit limbs each (array('h'), 3 per output channel) and shifts as an array as long as the
+# output channels (a per-tensor one is repeated). The hot loops, requantization among them, are
+# in _HOT (hot.py), compiled at import.
 
 
 def _i8(b):
     return (b ^ 128) - 128
 
 
-def requantize(acc, count, channels, bias, mult, shift, y, y_start, zero_point, low, high):
-    # acc + bias, scaled by the channel's fixed-point multiplier, plus the zero point, clamped.
-    c = 0
-    for a in range(count):
-        v = mbqm(acc[a] + bias[c], mult[c], shift[c]) + zero_point
-        if v < low:
-            v = low
-        elif v > high:
-            v = high
-        y[y_start + a] = v & 255
-        c += 1
-        if c == channels:
-            c = 0
-
-
 def fully_connected_i8(x, y, w, bias, mult, shift, acc, batches, n_in, n_out, x_offset, zero_point, low, high):
     fc_acc = _HOT["fc_acc"]
+    requantize = _HOT["requantize"]
     for b in range(batches):
         fc_acc(x, b * n_in, x_offset, w, acc, n_in, n_out)
         requantize(acc, n_out, n_out, bias, mult, shift, y, b * n_out, zero_point, low, high)
@@ -32,6 +19,7 @@ def fully_connected_i8(x, y, w, bias, mult, shift, acc, batches, n_in, n_out, x_
 
 def conv_2d_i8(x, y, w, bias, mult, shift, p, acc, out_h, x_offset, zero_point, low, high):
     row = _HOT["conv_row"]
+    requantize = _HOT["requantize"]
     per_row = p[3] * p[4]
     for oy in range(out_h):
         row(x, w, acc, p, oy, x_offset)
@@ -40,6 +28,7 @@ def conv_2d_i8(x, y, w, bias, mult, shift, p, acc, out_h, x_offset, zero_point, 
 
 def depthwise_conv_2d_i8(x, y, w, bias, mult, shift, p, acc, out_h, x_offset, zero_point, low, high):
     row = _HOT["dw_row"]
+    requantize = _HOT["requantize"]
     channels = p[2] * p[4]
     per_row = p[3] * channels
     for oy in range(out_h):

@@ -223,32 +223,19 @@ def _bit_length(x):
 
 
 # int8 kernels with the arithmetic of TFLM's reference kernels. Tensors are bytearrays of raw
-# int8 (int16 tensors: array('h')); weights are bytes; per-channel multipliers and shifts are
-# arrays as long as the output channels (a per-tensor one is repeated). The hot loops are in
-# _HOT (hot.py), compiled at import.
+# int8 (int16 tensors: array('h')); weights are bytes; per-channel multipliers come as three
+# 14-bit limbs each (array('h'), 3 per output channel) and shifts as an array as long as the
+# output channels (a per-tensor one is repeated). The hot loops, requantization among them, are
+# in _HOT (hot.py), compiled at import.
 
 
 def _i8(b):
     return (b ^ 128) - 128
 
 
-def requantize(acc, count, channels, bias, mult, shift, y, y_start, zero_point, low, high):
-    # acc + bias, scaled by the channel's fixed-point multiplier, plus the zero point, clamped.
-    c = 0
-    for a in range(count):
-        v = mbqm(acc[a] + bias[c], mult[c], shift[c]) + zero_point
-        if v < low:
-            v = low
-        elif v > high:
-            v = high
-        y[y_start + a] = v & 255
-        c += 1
-        if c == channels:
-            c = 0
-
-
 def fully_connected_i8(x, y, w, bias, mult, shift, acc, batches, n_in, n_out, x_offset, zero_point, low, high):
     fc_acc = _HOT["fc_acc"]
+    requantize = _HOT["requantize"]
     for b in range(batches):
         fc_acc(x, b * n_in, x_offset, w, acc, n_in, n_out)
         requantize(acc, n_out, n_out, bias, mult, shift, y, b * n_out, zero_point, low, high)
@@ -256,6 +243,7 @@ def fully_connected_i8(x, y, w, bias, mult, shift, acc, batches, n_in, n_out, x_
 
 def conv_2d_i8(x, y, w, bias, mult, shift, p, acc, out_h, x_offset, zero_point, low, high):
     row = _HOT["conv_row"]
+    requantize = _HOT["requantize"]
     per_row = p[3] * p[4]
     for oy in range(out_h):
         row(x, w, acc, p, oy, x_offset)
@@ -264,6 +252,7 @@ def conv_2d_i8(x, y, w, bias, mult, shift, p, acc, out_h, x_offset, zero_point, 
 
 def depthwise_conv_2d_i8(x, y, w, bias, mult, shift, p, acc, out_h, x_offset, zero_point, low, high):
     row = _HOT["dw_row"]
+    requantize = _HOT["requantize"]
     channels = p[2] * p[4]
     per_row = p[3] * channels
     for oy in range(out_h):
@@ -519,6 +508,68 @@ def max_pool_i8(x, y, p, low: int, high: int):
                     best = high
                 yp[o] = best & 255
                 o += 1
+
+
+def requantize(acc, count: int, channels: int, bias, limbs, shift, y, y_start: int, zero_point: int, low: int,
+               high: int):
+    # acc + bias, times the channel's multiplier, rounded as TFLM's MultiplyByQuantizedMultiplier
+    # (the high half of the doubled 64-bit product, then a rounding shift), plus the zero point,
+    # clamped. The multiplier comes as three 14-bit limbs and the value is split the same way, so
+    # every partial product and carry stays within 30 bits: no big int on a 32-bit port, in viper
+    # or in plain code. A viper ptr32 load is unsigned on a 64-bit port: (v ^ sign) - sign with
+    # sign = 1 << 31 sign-extends it there, and is v itself on a 32-bit port; in plain code the
+    # loads are signed already and the module compiles SIGN_UNIT as 0. (Shifted at run time: the
+    # compiler would fold a literal 1 << 31 into a big-int constant, which viper cannot mix in.)
+    sign = SIGN_UNIT
+    sign = sign << 31
+    ap = ptr32(acc)
+    bp = ptr32(bias)
+    mp = ptr16(limbs)
+    sp = ptr32(shift)
+    yp = ptr8(y)
+    c = 0
+    for a in range(count):
+        x = ((ap[a] ^ sign) - sign) + ((bp[c] ^ sign) - sign)
+        s = (sp[c] ^ sign) - sign
+        if s > 0:
+            x = x << s
+        neg = 0
+        if x < 0:
+            neg = 1
+            x = 0 - x
+        m0 = mp[3 * c]
+        m1 = mp[3 * c + 1]
+        m2 = mp[3 * c + 2]
+        a0 = x & 16383
+        a1 = (x >> 14) & 16383
+        a2 = x >> 28
+        # (|x| * m + nudge) >> 31, the nudge 2**30 (x >= 0) or 2**30 - 1 (x < 0), limb by limb
+        k = (a0 * m0 + 16383 * neg) >> 14
+        k = (a0 * m1 + a1 * m0 + 16383 * neg + k) >> 14
+        d2 = a0 * m2 + a1 * m1 + a2 * m0 + 4 - neg + k
+        d3 = a1 * m2 + a2 * m1 + (d2 >> 14)
+        v = ((d2 & 16383) >> 3) + ((d3 & 16383) << 11) + ((a2 * m2 + (d3 >> 14)) << 25)
+        if neg:
+            v = 0 - v
+        if s < 0:
+            e = 0 - s
+            mask = (1 << e) - 1
+            threshold = mask >> 1
+            if v < 0:
+                threshold += 1
+            rest = v & mask
+            v = v >> e
+            if rest > threshold:
+                v += 1
+        v += zero_point
+        if v < low:
+            v = low
+        elif v > high:
+            v = high
+        yp[y_start + a] = v & 255
+        c += 1
+        if c == channels:
+            c = 0
 '''
 _HOT = {}
 
@@ -532,9 +583,10 @@ def _compile_hot(name):
     namespace = {}
     source = _HOT_SOURCE
     if name == "viper":
-        source = source.replace("\ndef ", "\n@micropython.viper\ndef ")
+        source = source.replace("\ndef ", "\n@micropython.viper\ndef ").replace("SIGN_UNIT", "1")
         namespace["micropython"] = micropython
     else:
+        source = source.replace("SIGN_UNIT", "0")
         namespace.update(ptr8=_same, ptr16=_same, ptr32=_same)
     exec(source, namespace)
     _HOT.clear()
@@ -544,20 +596,23 @@ def _compile_hot(name):
 # Weights and the constants TFLM's Prepare step would compute, computed at export.
 _w_0 = b'\xd0\x11\x81\x3f\x7f\xb6\x78\x7f\x6d\xd8\xae\x7f\xe3\xde\x7f\xe7\x81\x48\xc2\x81\x3f\xf8\x81\x9a'
 _i_1 = _array('i', b'\xb2\x0a\x00\x00\xa7\xfa\xff\xff\x23\x05\x00\x00\x83\x07\x00\x00\x7a\x05\x00\x00\x35\x00\x00\x00\x05\x04\x00\x00\x07\x06\x00\x00')
-_i_2 = _array('i', b'\x5e\x8b\x29\x54\x62\xb6\x18\x4a\xe5\x48\x12\x43\xa0\xd9\x40\x45\xf9\xd6\x0d\x4e\x94\x06\x9a\x48\xaa\x3d\x4d\x56\xcb\x2a\x91\x5c')
+_h_2 = _array('h', b'\x5e\x0b\xa6\x10\x05\x00\x62\x36\x62\x28\x04\x00\xe5\x08\x49\x0c\x04\x00\xa0\x19\x03\x15\x04\x00\xf9\x16\x37\x38\x04\x00\x94\x06\x68\x22\x04\x00\xaa\x3d\x34\x19\x05\x00\xcb\x2a\x44\x32\x05\x00')
 _i_3 = _array('i', b'\xf9\xff\xff\xff\xf9\xff\xff\xff\xf9\xff\xff\xff\xf9\xff\xff\xff\xf9\xff\xff\xff\xf9\xff\xff\xff\xf9\xff\xff\xff\xf9\xff\xff\xff')
 _i_4 = _array('i', b'\x01\x00\x00\x00\x10\x00\x00\x00\x01\x00\x00\x00\x0e\x00\x00\x00\x08\x00\x00\x00\x01\x00\x00\x00\x03\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00')
 _w_5 = b'\x51\x0b\xbb\xc2\xda\x12\x2f\xce\x9d\x09\x29\xb5\xf5\xd6\xb8\xfc\xde\x35\x81\x34\x98\x2d\x25\xb0\x7f\x38\x19\xc2\xf7\x23\x48\x49\xd2\x03\x53\x51\x0e\xe6\xfd\x4b\xa6\xfb\x19\x5a\x20\x25\xbb\x8e\xec\x10\x01\xfb\xda\x20\x20\x3f\x3c\xdc\xd9\x02\x06\x1f\x40\x1a\x2c\x24\xb9\x81\xa0\xe4\xe8\x00\x43\xb2\x1e\xce\xd4\x3c\x2e\x31\xc7\xda\x3d\xd6\x35\xe1\x7f\x28\x86\x48\x09\x56\x76\x7c\x32\x90\x44\xf5\xf4\x7f\x2c\xe1\xd4\xa6\xec\x44\x31\xa3\x8e\xfd\x4b\xd2\x35\x48\x97\x9a\xa8\xe0\x33\x24\x08\xfd\x50\xe7\x93\xc2\x61\x0c\x0a\xfa\xfb\xb4\x45\x27\x11\xf0\x51\x20\xba\xaf\x81\xfd\xa9\x5d\x04\xf4\x20\xf2\xc8\x69\x08\xfd\x69\xde\x53\xf5\x0d\x05\xb0\x44\x70\x0d\x06\x81\xec\xfb\x9d\x4e\xe9\x4a\xef\x62\x42\xce\xe7\xca\x03\x00\xfa\xe8\xe2\xd1\x1a\x46\x0e\xc0\xeb\x81\xdb\xb2\x1e\x58'
 _i_6 = _array('i', b'\x56\xfb\xff\xff\x92\x07\x00\x00\x1c\x06\x00\x00\xc6\x09\x00\x00\xe8\x00\x00\x00\x91\x0d\x00\x00\x17\x0c\x00\x00\x9d\xff\xff\xff')
-_i_7 = _array('i', b'\xdd\x3d\x9b\x48\xdb\x9b\xaf\x4c\xe2\xe6\x71\x7f\x7a\x35\xb5\x56\xad\xcb\xd2\x5c\x0e\xee\xe9\x52\xc9\x3c\xc0\x55\xa3\x99\x76\x6b')
+_h_7 = _array('h', b'\xdd\x3d\x6c\x22\x04\x00\xdb\x1b\xbe\x32\x04\x00\xe2\x26\xc7\x3d\x07\x00\x7a\x35\xd4\x1a\x05\x00\xad\x0b\x4b\x33\x05\x00\x0e\x2e\xa7\x0b\x05\x00\xc9\x3c\x00\x17\x05\x00\xa3\x19\xda\x2d\x06\x00')
 _i_8 = _array('i', b'\x01\x00\x00\x00\x0e\x00\x00\x00\x08\x00\x00\x00\x0c\x00\x00\x00\x08\x00\x00\x00\x01\x00\x00\x00\x03\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00')
 _w_9 = b'\x31\xf8\x0e\xfd\xf4\x23\xfa\xdb\x15\x19\x1a\x1c\x06\x35\xe0\xdd\xff\xf0\x15\xdd\xea\x42\xec\xe8\xe5\xff\xf1\x2d\x3d\x06\x0a\x24\x01\x25\xbd\x1a\x2b\x30\x23\x1d\xd0\xdf\xe0\x2f\x0e\x10\x0c\x05\xec\xcb\xbc\x05\x21\xd2\x0f\x0a\x1e\xfe\x20\xd8\x37\x27\x0a\xce\x19\xc1\xc8\x2b\x1a\xff\xd0\xaf\x27\xf6\x39\x01\x2c\xf5\x1e\x38\x1e\xf3\x03\x16\x29\xe9\xcd\x57\xcf\x46\xb3\x79\xc2\x8d\x81\xcb'
 _i_10 = _array('i', b'\x79\xfe\xff\xff')
-_i_11 = _array('i', b'\x15\xc3\x61\x69')
+_h_11 = _array('h', b'\x15\x03\x87\x25\x06\x00')
 _i_12 = _array('i', b'\xf8\xff\xff\xff')
 _i_13 = _array('i', b'\x01\x00\x00\x00\x10\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x0e\x00\x00\x00\x08\x00\x00\x00\x01\x00\x00\x00\x03\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x3c\x00\x00\x00\x80\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x08\x00\x00\x00')
-_i_14 = _array('i', b'\x01\x00\x00\x00\x0e\x00\x00\x00\x08\x00\x00\x00\x01\x00\x00\x00\x0c\x00\x00\x00\x08\x00\x00\x00\x01\x00\x00\x00\x03\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x80\x00\x00\x00\x80\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x01\x00\x00\x00')
-_i_15 = _array('i', b'\x01\x00\x00\x00\x60\x00\x00\x00\x01\x00\x00\x00\x80\x00\x00\x00\xe0\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x00\x00\x00\x00')
+_i_14 = _array('i', b'\x5e\x8b\x29\x54\x62\xb6\x18\x4a\xe5\x48\x12\x43\xa0\xd9\x40\x45\xf9\xd6\x0d\x4e\x94\x06\x9a\x48\xaa\x3d\x4d\x56\xcb\x2a\x91\x5c')
+_i_15 = _array('i', b'\x01\x00\x00\x00\x0e\x00\x00\x00\x08\x00\x00\x00\x01\x00\x00\x00\x0c\x00\x00\x00\x08\x00\x00\x00\x01\x00\x00\x00\x03\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x80\x00\x00\x00\x80\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x01\x00\x00\x00')
+_i_16 = _array('i', b'\xdd\x3d\x9b\x48\xdb\x9b\xaf\x4c\xe2\xe6\x71\x7f\x7a\x35\xb5\x56\xad\xcb\xd2\x5c\x0e\xee\xe9\x52\xc9\x3c\xc0\x55\xa3\x99\x76\x6b')
+_i_17 = _array('i', b'\x01\x00\x00\x00\x60\x00\x00\x00\x01\x00\x00\x00\x80\x00\x00\x00\xe0\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x00\x00\x00\x00')
+_i_18 = _array('i', b'\x15\xc3\x61\x69')
 
 # Activation buffers, shared by tensors whose lifetimes do not overlap.
 _ACC = _array("i", bytes(448))
@@ -566,7 +621,7 @@ _t1 = bytearray(112)
 _t2 = bytearray(96)
 HEAP_BUFFER_BYTES = 672
 # The scratch CMSIS-NN asks for on this core (im2col rows and the like): the largest, once.
-_SCRATCH = bytearray(max((0, _KERNELS.scratch_bytes(0, _i_13), _KERNELS.scratch_bytes(0, _i_14),))) if _KERNELS else None
+_SCRATCH = bytearray(max((0, _KERNELS.scratch_bytes(0, _i_13), _KERNELS.scratch_bytes(0, _i_15),))) if _KERNELS else None
 
 
 def reset():
@@ -575,15 +630,15 @@ def reset():
 
 
 def _run_portable():
-    conv_2d_i8(_t0, _t1, _w_0, _i_1, _i_2, _i_3, _i_4, _ACC, 1, 60, -128, -128, 127)  # CONV_2D
-    conv_2d_i8(_t1, _t2, _w_5, _i_6, _i_7, _i_3, _i_8, _ACC, 1, 128, -128, -128, 127)  # CONV_2D
-    fully_connected_i8(_t2, _t1, _w_9, _i_10, _i_11, _i_12, _ACC, 1, 96, 1, 128, -32, -128, 127)  # FULLY_CONNECTED
+    conv_2d_i8(_t0, _t1, _w_0, _i_1, _h_2, _i_3, _i_4, _ACC, 1, 60, -128, -128, 127)  # CONV_2D
+    conv_2d_i8(_t1, _t2, _w_5, _i_6, _h_7, _i_3, _i_8, _ACC, 1, 128, -128, -128, 127)  # CONV_2D
+    fully_connected_i8(_t2, _t1, _w_9, _i_10, _h_11, _i_12, _ACC, 1, 96, 1, 128, -32, -128, 127)  # FULLY_CONNECTED
 
 
 def _run_native():
-    _KERNELS.conv(_t0, _t1, _w_0, _i_1, _i_2, _i_3, _i_13, _SCRATCH)  # CONV_2D
-    _KERNELS.conv(_t1, _t2, _w_5, _i_6, _i_7, _i_3, _i_14, _SCRATCH)  # CONV_2D
-    _KERNELS.fc(_t2, _t1, _w_9, _i_10, _i_11, _i_12, _i_15)  # FULLY_CONNECTED
+    _KERNELS.conv(_t0, _t1, _w_0, _i_1, _i_14, _i_3, _i_13, _SCRATCH)  # CONV_2D
+    _KERNELS.conv(_t1, _t2, _w_5, _i_6, _i_16, _i_3, _i_15, _SCRATCH)  # CONV_2D
+    _KERNELS.fc(_t2, _t1, _w_9, _i_10, _i_18, _i_12, _i_17)  # FULLY_CONNECTED
 
 
 ENGINE = "plain"

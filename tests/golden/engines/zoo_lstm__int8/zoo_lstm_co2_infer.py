@@ -225,32 +225,19 @@ def _bit_length(x):
 _SIGMOID16 = (32768, 33451, 34133, 34813, 35493, 36169, 36843, 37513, 38180, 38841, 39498, 40149, 40794, 41432, 42064, 42688, 43304, 43912, 44511, 45102, 45683, 46255, 46817, 47369, 47911, 48443, 48964, 49475, 49975, 50464, 50942, 51409, 51865, 52311, 52745, 53169, 53581, 53983, 54374, 54755, 55125, 55485, 55834, 56174, 56503, 56823, 57133, 57433, 57724, 58007, 58280, 58544, 58800, 59048, 59288, 59519, 59743, 59959, 60168, 60370, 60565, 60753, 60935, 61110, 61279, 61441, 61599, 61750, 61896, 62036, 62172, 62302, 62428, 62549, 62666, 62778, 62886, 62990, 63090, 63186, 63279, 63368, 63454, 63536, 63615, 63691, 63765, 63835, 63903, 63968, 64030, 64090, 64148, 64204, 64257, 64308, 64357, 64405, 64450, 64494, 64536, 64576, 64614, 64652, 64687, 64721, 64754, 64786, 64816, 64845, 64873, 64900, 64926, 64950, 64974, 64997, 65019, 65039, 65060, 65079, 65097, 65115, 65132, 65149, 65164, 65179, 65194, 65208, 65221, 65234, 65246, 65258, 65269, 65280, 65291, 65301, 65310, 65319, 65328, 65337, 65345, 65352, 65360, 65367, 65374, 65381, 65387, 65393, 65399, 65404, 65410, 65415, 65420, 65425, 65429, 65433, 65438, 65442, 65445, 65449, 65453, 65456, 65459, 65462, 65465, 65468, 65471, 65474, 65476, 65479, 65481, 65483, 65485, 65488, 65489, 65491, 65493, 65495, 65497, 65498, 65500, 65501, 65503, 65504, 65505, 65507, 65508, 65509, 65510, 65511, 65512, 65513, 65514, 65515, 65516, 65517, 65517, 65518, 65519, 65520, 65520, 65521, 65522, 65522, 65523, 65523, 65524, 65524, 65525, 65525, 65526, 65526, 65526, 65527, 65527, 65528, 65528, 65528, 65529, 65529, 65529, 65529, 65530, 65530, 65530, 65530, 65531, 65531, 65531, 65531, 65531, 65532, 65532, 65532, 65532, 65532, 65532, 65533, 65533, 65533, 65533, 65533, 65533, 65533, 65533, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65535)
 
 # int8 kernels with the arithmetic of TFLM's reference kernels. Tensors are bytearrays of raw
-# int8 (int16 tensors: array('h')); weights are bytes; per-channel multipliers and shifts are
-# arrays as long as the output channels (a per-tensor one is repeated). The hot loops are in
-# _HOT (hot.py), compiled at import.
+# int8 (int16 tensors: array('h')); weights are bytes; per-channel multipliers come as three
+# 14-bit limbs each (array('h'), 3 per output channel) and shifts as an array as long as the
+# output channels (a per-tensor one is repeated). The hot loops, requantization among them, are
+# in _HOT (hot.py), compiled at import.
 
 
 def _i8(b):
     return (b ^ 128) - 128
 
 
-def requantize(acc, count, channels, bias, mult, shift, y, y_start, zero_point, low, high):
-    # acc + bias, scaled by the channel's fixed-point multiplier, plus the zero point, clamped.
-    c = 0
-    for a in range(count):
-        v = mbqm(acc[a] + bias[c], mult[c], shift[c]) + zero_point
-        if v < low:
-            v = low
-        elif v > high:
-            v = high
-        y[y_start + a] = v & 255
-        c += 1
-        if c == channels:
-            c = 0
-
-
 def fully_connected_i8(x, y, w, bias, mult, shift, acc, batches, n_in, n_out, x_offset, zero_point, low, high):
     fc_acc = _HOT["fc_acc"]
+    requantize = _HOT["requantize"]
     for b in range(batches):
         fc_acc(x, b * n_in, x_offset, w, acc, n_in, n_out)
         requantize(acc, n_out, n_out, bias, mult, shift, y, b * n_out, zero_point, low, high)
@@ -258,6 +245,7 @@ def fully_connected_i8(x, y, w, bias, mult, shift, acc, batches, n_in, n_out, x_
 
 def conv_2d_i8(x, y, w, bias, mult, shift, p, acc, out_h, x_offset, zero_point, low, high):
     row = _HOT["conv_row"]
+    requantize = _HOT["requantize"]
     per_row = p[3] * p[4]
     for oy in range(out_h):
         row(x, w, acc, p, oy, x_offset)
@@ -266,6 +254,7 @@ def conv_2d_i8(x, y, w, bias, mult, shift, p, acc, out_h, x_offset, zero_point, 
 
 def depthwise_conv_2d_i8(x, y, w, bias, mult, shift, p, acc, out_h, x_offset, zero_point, low, high):
     row = _HOT["dw_row"]
+    requantize = _HOT["requantize"]
     channels = p[2] * p[4]
     per_row = p[3] * channels
     for oy in range(out_h):
@@ -657,6 +646,68 @@ def max_pool_i8(x, y, p, low: int, high: int):
                     best = high
                 yp[o] = best & 255
                 o += 1
+
+
+def requantize(acc, count: int, channels: int, bias, limbs, shift, y, y_start: int, zero_point: int, low: int,
+               high: int):
+    # acc + bias, times the channel's multiplier, rounded as TFLM's MultiplyByQuantizedMultiplier
+    # (the high half of the doubled 64-bit product, then a rounding shift), plus the zero point,
+    # clamped. The multiplier comes as three 14-bit limbs and the value is split the same way, so
+    # every partial product and carry stays within 30 bits: no big int on a 32-bit port, in viper
+    # or in plain code. A viper ptr32 load is unsigned on a 64-bit port: (v ^ sign) - sign with
+    # sign = 1 << 31 sign-extends it there, and is v itself on a 32-bit port; in plain code the
+    # loads are signed already and the module compiles SIGN_UNIT as 0. (Shifted at run time: the
+    # compiler would fold a literal 1 << 31 into a big-int constant, which viper cannot mix in.)
+    sign = SIGN_UNIT
+    sign = sign << 31
+    ap = ptr32(acc)
+    bp = ptr32(bias)
+    mp = ptr16(limbs)
+    sp = ptr32(shift)
+    yp = ptr8(y)
+    c = 0
+    for a in range(count):
+        x = ((ap[a] ^ sign) - sign) + ((bp[c] ^ sign) - sign)
+        s = (sp[c] ^ sign) - sign
+        if s > 0:
+            x = x << s
+        neg = 0
+        if x < 0:
+            neg = 1
+            x = 0 - x
+        m0 = mp[3 * c]
+        m1 = mp[3 * c + 1]
+        m2 = mp[3 * c + 2]
+        a0 = x & 16383
+        a1 = (x >> 14) & 16383
+        a2 = x >> 28
+        # (|x| * m + nudge) >> 31, the nudge 2**30 (x >= 0) or 2**30 - 1 (x < 0), limb by limb
+        k = (a0 * m0 + 16383 * neg) >> 14
+        k = (a0 * m1 + a1 * m0 + 16383 * neg + k) >> 14
+        d2 = a0 * m2 + a1 * m1 + a2 * m0 + 4 - neg + k
+        d3 = a1 * m2 + a2 * m1 + (d2 >> 14)
+        v = ((d2 & 16383) >> 3) + ((d3 & 16383) << 11) + ((a2 * m2 + (d3 >> 14)) << 25)
+        if neg:
+            v = 0 - v
+        if s < 0:
+            e = 0 - s
+            mask = (1 << e) - 1
+            threshold = mask >> 1
+            if v < 0:
+                threshold += 1
+            rest = v & mask
+            v = v >> e
+            if rest > threshold:
+                v += 1
+        v += zero_point
+        if v < low:
+            v = low
+        elif v > high:
+            v = high
+        yp[y_start + a] = v & 255
+        c += 1
+        if c == channels:
+            c = 0
 '''
 _HOT = {}
 
@@ -670,9 +721,10 @@ def _compile_hot(name):
     namespace = {}
     source = _HOT_SOURCE
     if name == "viper":
-        source = source.replace("\ndef ", "\n@micropython.viper\ndef ")
+        source = source.replace("\ndef ", "\n@micropython.viper\ndef ").replace("SIGN_UNIT", "1")
         namespace["micropython"] = micropython
     else:
+        source = source.replace("SIGN_UNIT", "0")
         namespace.update(ptr8=_same, ptr16=_same, ptr32=_same)
     exec(source, namespace)
     _HOT.clear()
@@ -697,7 +749,7 @@ _p_13 = ((1250250144, -2, 2036151119, -4, 17, 3, True), (1416917182, -2, 1342560
 _i_14 = _array('i', b'\x70\x01\x00\x00\x71\x01\x00\x00\x72\x01\x00\x00\x73\x01\x00\x00\x74\x01\x00\x00\x75\x01\x00\x00\x76\x01\x00\x00\x77\x01\x00\x00\x78\x01\x00\x00\x79\x01\x00\x00\x7a\x01\x00\x00\x7b\x01\x00\x00\x7c\x01\x00\x00\x7d\x01\x00\x00\x7e\x01\x00\x00\x7f\x01\x00\x00')
 _w_15 = b'\x7a\xc2\xef\xf5\xd6\x53\xce\xae\x26\x40\x51\x2a\xc8\x56\xa3\x81'
 _i_16 = _array('i', b'\x4a\xfe\xff\xff')
-_i_17 = _array('i', b'\xf5\x1e\x01\x4e')
+_h_17 = _array('h', b'\xf5\x1e\x04\x38\x04\x00')
 _i_18 = _array('i', b'\xf8\xff\xff\xff')
 _i_19 = _array('i', b'\xee\x68\x00\x00\xac\x68\x00\x00\x35\x76\x00\x00\x1f\x6c\x00\x00\xbf\x72\x00\x00\x27\x6d\x00\x00\x4b\x74\x00\x00\xb0\x6a\x00\x00\xd0\x72\x00\x00\x6f\x68\x00\x00\xc4\x65\x00\x00\x9e\x63\x00\x00\xe8\x6a\x00\x00\x05\x66\x00\x00\x77\x74\x00\x00\xe3\x6b\x00\x00')
 _i_20 = _array('i', b'\xfb\x01\x00\x00\xe7\x00\x00\x00\xa9\xff\xff\xff\xb9\x01\x00\x00\xb0\x01\x00\x00\x63\x00\x00\x00\x1c\x05\x00\x00\xcd\xff\xff\xff\x98\x01\x00\x00\x92\x01\x00\x00\x40\x02\x00\x00\x33\x00\x00\x00\xb9\xfe\xff\xff\x22\xfc\xff\xff\x5e\x02\x00\x00\xec\x01\x00\x00')
@@ -710,6 +762,7 @@ _i_26 = _array('i', b'\x17\x01\x00\x00\x32\x01\x00\x00\xf6\xfd\xff\xff\x58\x02\x
 _l_27 = (_w_0, _i_19, _w_1, _i_20, _i_2, _w_3, _i_21, _w_4, _i_22, _i_5, _w_6, _i_23, _w_7, _i_24, _i_8, _w_9, _i_25, _w_10, _i_26, _i_11)
 _i_28 = _array('i', b'\x18\x00\x00\x00\x01\x00\x00\x00\x10\x00\x00\x00\x11\x00\x00\x00\x00\x00\x00\x40\xf2\xff\xff\xff\x00\x00\x00\x40\xf1\xff\xff\xff\xff\x7f\x00\x00\xf2\xff\xff\xff\x58\xcf\x1d\x6c\xea\xff\xff\xff\xfd\xff\xff\xff\xa0\x4d\x85\x4a\xfe\xff\xff\xff\x4f\x33\x5d\x79\xfc\xff\xff\xff\x01\x00\x00\x00\xbe\x70\x74\x54\xfe\xff\xff\xff\x8a\xd9\x05\x50\xfd\xff\xff\xff\x01\x00\x00\x00\x4a\x23\x7c\x5e\xfe\xff\xff\xff\x49\xc3\x5a\x50\xfd\xff\xff\xff\x00\x00\x00\x00\x5a\x24\xb2\x6e\xfe\xff\xff\xff\xe6\x3f\x68\x56\xfd\xff\xff\xff\x01\x00\x00\x00')
 _i_29 = _array('i', b'\x01\x00\x00\x00\x10\x00\x00\x00\x01\x00\x00\x00\x03\x00\x00\x00\x12\x00\x00\x00\x80\xff\xff\xff\x7f\x00\x00\x00\x00\x00\x00\x00')
+_i_30 = _array('i', b'\xf5\x1e\x01\x4e')
 
 # Activation buffers, shared by tensors whose lifetimes do not overlap.
 _ACC = _array("i", bytes(64))
@@ -739,13 +792,13 @@ def reset():
 def _run_portable():
     lstm_i8(_t0, _t7, _l_12, _p_13, 24, 1, 16, _t1, _t2, _ACC, _g3, _g4, _g5, _g6)  # UNIDIRECTIONAL_SEQUENCE_LSTM
     gather(_t7, _t8, _i_14, 0)  # STRIDED_SLICE
-    fully_connected_i8(_t8, _t7, _w_15, _i_16, _i_17, _i_18, _ACC, 1, 16, 1, 3, 18, -128, 127)  # FULLY_CONNECTED
+    fully_connected_i8(_t8, _t7, _w_15, _i_16, _h_17, _i_18, _ACC, 1, 16, 1, 3, 18, -128, 127)  # FULLY_CONNECTED
 
 
 def _run_native():
     _KERNELS.lstm(_t0, _t7, _i_28, _l_27, _g3, _g4, _t2)  # UNIDIRECTIONAL_SEQUENCE_LSTM
     gather(_t7, _t8, _i_14, 0)  # STRIDED_SLICE
-    _KERNELS.fc(_t8, _t7, _w_15, _i_16, _i_17, _i_18, _i_29)  # FULLY_CONNECTED
+    _KERNELS.fc(_t8, _t7, _w_15, _i_16, _i_30, _i_18, _i_29)  # FULLY_CONNECTED
 
 
 ENGINE = "plain"
