@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 from helpers.micropython.native_module import ARCHS
 from helpers.micropython.runtime import find_micropython
@@ -64,8 +66,7 @@ def _check_fallback(folder, stem):
     self-test on TFLM's vectors."""
     require_tool("micropython")
     script = f"import {stem}_infer as m\nprint(m.ENGINE, m.self_test())"
-    work = folder.parent / f".{folder.name}-fallback"
-    shutil.rmtree(work, ignore_errors=True)
+    work = Path(tempfile.mkdtemp(prefix="mcu-deploy-fallback-")) / folder.name  # never inside the export
     shutil.copytree(folder, work)
     run = lambda: subprocess.run([find_micropython(), "-c", script], cwd=work, capture_output=True, text=True,  # noqa: E731
                                  timeout=120).stdout.split()
@@ -73,6 +74,7 @@ def _check_fallback(folder, stem):
     for module in work.glob("mcu_kernels_*.mpy"):
         module.unlink()
     assert run() == ["viper", "True"]
+    shutil.rmtree(work.parent)
 
 
 def test_digits_int8_engine_on_the_32_bit_port_and_with_the_kernels(digits_targets):
