@@ -4,17 +4,16 @@ py/dynruntime.mk. Built once into the cache (like TFLM's library) and shared by 
 worker: the build happens in a private folder and is renamed into place whole, under a lock."""
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from helpers.emit.micropython_native import KERNELS_VERSION
+from helpers.micropython.build_cache import built_once
 from helpers.targets.cmsis_sources import CMSIS_NN_DIR, needed_sources
 from helpers.targets.library import first_error
 
@@ -99,37 +98,27 @@ def build_kernels(micropython_dir: Path, tflm_root: Path, arch: str, cache_root:
         raise NativeBuildError(lacking)
     sources = needed_sources(tflm_root, SOURCE.read_text(encoding="utf-8"))
     folder = cache_root / "micropython-kernels" / _key(micropython_dir, tflm_root, arch, sources)
-    built = folder / f"{module_name(arch)}.mpy"
-    if built.is_file():
-        return KernelsModule(arch, built, built.stat().st_size)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with open(folder.parent / f".{folder.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one worker builds, the others wait and reuse it
-        if not built.is_file():
-            _build(micropython_dir, cmsis, arch, sources, folder)
+    built = built_once(folder, f"{module_name(arch)}.mpy",
+                       lambda work: _build(micropython_dir, cmsis, arch, sources, work))
     return KernelsModule(arch, built, built.stat().st_size)
 
 
-def _build(micropython_dir: Path, cmsis: Path, arch: str, sources: tuple[str, ...], folder: Path) -> None:
-    with tempfile.TemporaryDirectory(prefix=f".build-{arch}-", dir=folder.parent) as tmp:
-        work = Path(tmp)
-        names = [SOURCE.name]
-        shutil.copy(SOURCE, work / SOURCE.name)
-        for source in sources:  # CMSIS-NN's file names are unique across its folders
-            shutil.copy(cmsis / source, work / Path(source).name)
-            names.append(Path(source).name)
-        (work / "Makefile").write_text(_makefile(micropython_dir, cmsis, arch, names), encoding="utf-8")
-        # mpy_ld.py runs with this Python (pyelftools and ar are installed here), on every core.
-        environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-        try:
-            result = subprocess.run(["make", f"-j{os.cpu_count() or 1}", f"PYTHON={sys.executable}"], cwd=work,
-                                    capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, env=environment)
-        except subprocess.TimeoutExpired as timeout:
-            raise NativeBuildError(f"the {arch} build took over {BUILD_TIMEOUT_S} s") from timeout
-        product = work / f"{module_name(arch)}.mpy"
-        if result.returncode != 0 or not product.is_file():
-            raise NativeBuildError(f"{arch}: {first_error(result.stderr + result.stdout)}")
-        staged = work / "done"
-        staged.mkdir()
-        shutil.copy(product, staged / product.name)
-        staged.rename(folder)
+def _build(micropython_dir: Path, cmsis: Path, arch: str, sources: tuple[str, ...], work: Path) -> Path:
+    work.mkdir()
+    names = [SOURCE.name]
+    shutil.copy(SOURCE, work / SOURCE.name)
+    for source in sources:  # CMSIS-NN's file names are unique across its folders
+        shutil.copy(cmsis / source, work / Path(source).name)
+        names.append(Path(source).name)
+    (work / "Makefile").write_text(_makefile(micropython_dir, cmsis, arch, names), encoding="utf-8")
+    # mpy_ld.py runs with this Python (pyelftools and ar are installed here), on every core.
+    environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    try:
+        result = subprocess.run(["make", f"-j{os.cpu_count() or 1}", f"PYTHON={sys.executable}"], cwd=work,
+                                capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, env=environment)
+    except subprocess.TimeoutExpired as timeout:
+        raise NativeBuildError(f"the {arch} build took over {BUILD_TIMEOUT_S} s") from timeout
+    product = work / f"{module_name(arch)}.mpy"
+    if result.returncode != 0 or not product.is_file():
+        raise NativeBuildError(f"{arch}: {first_error(result.stderr + result.stdout)}")
+    return product

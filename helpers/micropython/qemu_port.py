@@ -5,19 +5,18 @@ protocol. With -icount shift=0 one instruction takes 1 ns of the board's time, s
 time.ticks_us() times 1,000 is the instructions executed."""
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import importlib.util
 import os
 import select
 import shutil
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from helpers.micropython.build_cache import built_once
 from helpers.targets.library import first_error
 
 BUILD_TIMEOUT_S = 900
@@ -94,44 +93,32 @@ def build_firmware(micropython_dir: Path, board: Board, cache_root: Path) -> Pat
     if lacking:
         raise PortError(lacking)
     folder = cache_root / "micropython-qemu" / f"{board.name}-{_tree_key(micropython_dir, board)}"
-    firmware = folder / "firmware.elf"
-    if firmware.is_file():
-        return firmware
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with open(folder.parent / f".{folder.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not firmware.is_file():
-            _build(micropython_dir, board, folder)
-    return firmware
+    return built_once(folder, "firmware.elf", lambda work: _build(micropython_dir, board, work))
 
 
-def _build(micropython_dir: Path, board: Board, folder: Path) -> None:
-    with tempfile.TemporaryDirectory(prefix=f".build-{board.name}-", dir=folder.parent) as tmp:
-        work = Path(tmp)
-        tree = work / "micropython"
-        shutil.copytree(micropython_dir, tree, symlinks=True)
-        for path in tree.rglob("*"):  # a read-only source tree copies read-only
-            path.chmod(path.stat().st_mode | 0o200)
-        command = ["make", "-C", str(tree / "ports" / "qemu"), f"-j{os.cpu_count() or 1}", "FROZEN_MANIFEST=",
-                   f"BUILD={work / 'build'}"]
-        if board.upstream_board:
-            command.append(f"BOARD={board.upstream_board}")
-        else:
-            board_dir = work / "board"
-            board_dir.mkdir()
-            (board_dir / "mpconfigboard.mk").write_text(board.board_mk, encoding="utf-8")
-            command.append(f"BOARD_DIR={board_dir}")
-        try:
-            result = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
-        except subprocess.TimeoutExpired as timeout:
-            raise PortError(f"building the {board.name} port took over {BUILD_TIMEOUT_S} s") from timeout
-        elf = work / "build" / "firmware.elf"
-        if result.returncode != 0 or not elf.is_file():
-            raise PortError(f"building the {board.name} port: {first_error(result.stderr + result.stdout)}")
-        staged = work / "done"
-        staged.mkdir()
-        shutil.copy(elf, staged / "firmware.elf")
-        staged.rename(folder)
+def _build(micropython_dir: Path, board: Board, work: Path) -> Path:
+    work.mkdir()
+    tree = work / "micropython"
+    shutil.copytree(micropython_dir, tree, symlinks=True)
+    for path in tree.rglob("*"):  # a read-only source tree copies read-only
+        path.chmod(path.stat().st_mode | 0o200)
+    command = ["make", "-C", str(tree / "ports" / "qemu"), f"-j{os.cpu_count() or 1}", "FROZEN_MANIFEST=",
+               f"BUILD={work / 'build'}"]
+    if board.upstream_board:
+        command.append(f"BOARD={board.upstream_board}")
+    else:
+        board_dir = work / "board"
+        board_dir.mkdir()
+        (board_dir / "mpconfigboard.mk").write_text(board.board_mk, encoding="utf-8")
+        command.append(f"BOARD_DIR={board_dir}")
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+    except subprocess.TimeoutExpired as timeout:
+        raise PortError(f"building the {board.name} port took over {BUILD_TIMEOUT_S} s") from timeout
+    elf = work / "build" / "firmware.elf"
+    if result.returncode != 0 or not elf.is_file():
+        raise PortError(f"building the {board.name} port: {first_error(result.stderr + result.stdout)}")
+    return elf
 
 
 def romfs_image(micropython_dir: Path, files: dict[str, bytes]) -> bytes:
