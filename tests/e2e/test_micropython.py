@@ -64,7 +64,7 @@ def test_self_test_runs_the_engine_and_fails_on_a_corrupted_weight(iris_export, 
     corrupted = "b'" + "".join(f"\\x{b ^ 0x40:02x}" for b in weights) + "'"
     (tmp_path / "bad.py").write_text(source.replace(last, f"{name} = {corrupted}"))
     result = subprocess.run([find_micropython(), "-c", "import good, bad; print(len(good.TEST_VECTORS), "
-                             "good.EMITTER, good.self_test(), bad.self_test())"],
+                             "good.ENGINE, good.self_test(), bad.self_test())"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.stdout.split() == ["4", "viper", "True", "False"], result.stderr
 
@@ -91,6 +91,6 @@ def test_engine_runs_on_the_webassembly_port_without_viper(iris_export, variant)
     require_tool("micropython-wasm")
     module = iris_export / variant / f"{STEM}_infer.py"
     result = subprocess.run(["node", str(WASM_DIR / "run_module.mjs"), str(module),
-                             f"import {STEM}_infer as m\nprint(m.EMITTER, m.self_test(), sys.implementation.name)"],
+                             f"import {STEM}_infer as m\nprint(m.ENGINE, m.self_test(), sys.implementation.name)"],
                             cwd=WASM_DIR, capture_output=True, text=True, timeout=300)
     assert result.stdout.split() == ["plain", "True", "micropython"], result.stdout + result.stderr
