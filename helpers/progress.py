@@ -46,6 +46,7 @@ class Progress:
         self._stream = _stream()
         self._terminal = bool(self._stream is not None and getattr(self._stream, "isatty", lambda: False)())
         self._guard = threading.Lock()  # the library build advances from its compile threads
+        self._stopped: str | None = None
 
     def __enter__(self) -> "Progress":
         return self
@@ -53,10 +54,15 @@ class Progress:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def stopped(self, why: str) -> None:
+        """The phase ends before its total, on purpose (`why`: "time budget"): said instead of a time left."""
+        self._stopped = why
+
     def line(self) -> str:
         width = 20
         filled = width * self.done // self.total if self.total else width
-        left = time_left(self.done, self.total, time.monotonic() - self.started)
+        left = (f"stopped ({self._stopped})" if self._stopped
+                else time_left(self.done, self.total, time.monotonic() - self.started))
         unit = f" {self.unit}" if self.unit else ""
         return (f"  {self.what}: [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}{unit}"
                 + (f", {left}" if left else ""))

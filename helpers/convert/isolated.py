@@ -26,7 +26,9 @@ from helpers.frontend.tf_runtime import collect_conversion_garbage, tf
 from helpers.native_output import native_output_shown
 
 JOB_TIMEOUT_S = 1800
-_EXPORTS: dict[int, Path] = {}
+# id(keras model) -> (the model, its export): holding the model keeps its id from being reused by
+# a later one (--sparsity auto converts a candidate, drops it and builds the next).
+_EXPORTS: dict[int, tuple[object, Path]] = {}
 _ROOT: list[Path] = []
 
 
@@ -58,8 +60,8 @@ def saved_function(model: LoadedModel) -> Path:
         folder = _root() / f"model_{len(_EXPORTS)}"
         tf.saved_model.save(holder, str(folder), signatures=concrete)
         collect_conversion_garbage()
-        _EXPORTS[key] = folder
-    return _EXPORTS[key]
+        _EXPORTS[key] = (model.keras, folder)
+    return _EXPORTS[key][1]
 
 
 def rows_file(rows: np.ndarray, name: str) -> str:

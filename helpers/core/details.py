@@ -97,16 +97,21 @@ def compression_from_dict(data: dict[str, Any]) -> Compression | None:
 
 @dataclass(frozen=True)
 class SparsityCandidate:
-    """One sparsity --sparsity auto tried, judged on the validation rows (never the evaluation rows)."""
+    """One sparsity --sparsity auto tried, judged on the validation rows by its worst exported
+    variant (`judged_by`: the variant whose metric this is); one within tolerance there is
+    confirmed on the evaluation rows as the guard judges (`evaluation_metrics`, the worst variant's)."""
 
     sparsity: float
     validation_metrics: dict[str, float]
     within_tolerance: bool
     zlib_weight_bytes: int   # the pruned kernels as float32, zlib level 9: what the zeros save
+    judged_by: str = "keras_pruned"
+    evaluation_metrics: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"sparsity": self.sparsity, "validation_metrics": dict(self.validation_metrics),
-                "within_tolerance": self.within_tolerance, "zlib_weight_bytes": self.zlib_weight_bytes}
+                "within_tolerance": self.within_tolerance, "zlib_weight_bytes": self.zlib_weight_bytes,
+                "judged_by": self.judged_by, "evaluation_metrics": self.evaluation_metrics}
 
 
 @dataclass(frozen=True)

@@ -209,14 +209,33 @@ def _zlib_weight_bytes(keras_model: Any) -> int:
     return len(zlib.compress(b"".join(np.asarray(k, np.float32).tobytes() for k in kernels), 9))
 
 
+# --sparsity auto's judge of a candidate: the pruned Keras model and the validation rows in, the
+# outputs (dequantized) of each variant that will be exported from it out, by variant name.
+CandidateJudge = Callable[[Any, np.ndarray], dict[str, np.ndarray]]
+
+
+def _worst(outputs: dict[str, np.ndarray], labels: np.ndarray, reference: dict[str, float], limit: Any,
+           specs: Specs) -> tuple[float | None, str, dict[str, float]]:
+    """The variant that drops most against `reference` (no metric counts as the worst): its drop,
+    name and metrics."""
+    judged = [(limit.metric_drop(metrics, reference), name, metrics)
+              for name, metrics in ((name, compute_metrics(values, labels, specs)) for name, values in outputs.items())]
+    return max(judged, key=lambda d: float("inf") if d[0] is None else d[0])
+
+
 def search_sparsity(keras_model: Any, specs: Specs, data: SplitDataset, settings: PruneSettings,
-                    training: TrainingSettings,
-                    max_drop: float | None) -> tuple[Any, PruneSettings, tuple[SparsityCandidate, ...]]:
-    """--sparsity auto: prune fresh copies at AUTO_SPARSITIES, highest first, and keep the first whose
-    validation metric stays within --max_drop of the unpruned model's on the same rows."""
+                    training: TrainingSettings, max_drop: float | None,
+                    judge: CandidateJudge | None = None) -> tuple[Any, PruneSettings, tuple[SparsityCandidate, ...]]:
+    """--sparsity auto: prune fresh copies at AUTO_SPARSITIES, highest first, and keep the first
+    within --max_drop of the unpruned model by the guard's rule, judged by its worst exported
+    variant (with a `judge`: pruned_int8 and the like, converted and run; else the pruned Keras
+    model). It is chosen on the validation rows; the evaluation rows then confirm it as the guard
+    will judge it, so the guard never rejects the choice (a candidate they reject is passed over,
+    and the report says so)."""
     rows = data.fine_tuning
     _, validation = _train_and_validation(len(rows))
     x_val, y_val = rows.x[validation], rows.y[validation]
+    x_eval, y_eval = data.evaluation.x, data.evaluation.y
     limit = tolerance_for(primary_metric(specs), max_drop)
     reference = compute_metrics(keras_model.predict(x_val, verbose=0), y_val, specs)
     tried: list[SparsityCandidate] = []
@@ -226,16 +245,29 @@ def search_sparsity(keras_model: Any, specs: Specs, data: SplitDataset, settings
         copy.set_weights(keras_model.get_weights())
         log.info("  --sparsity auto: trying %.0f%%", sparsity * 100)
         pruned = prune(copy, specs, data, candidate, training)
-        metrics = compute_metrics(pruned.predict(x_val, verbose=0), y_val, specs)
-        drop = limit.metric_drop(metrics, reference)
+
+        def outputs(x: np.ndarray) -> dict[str, np.ndarray]:
+            return {"keras_pruned": pruned.predict(x, verbose=0), **(judge(pruned, x) if judge else {})}
+
+        drop, judged_by, metrics = _worst(outputs(x_val), y_val, reference, limit, specs)
         within = drop is not None and drop <= limit.max_drop
-        tried.append(SparsityCandidate(sparsity, metrics, within, _zlib_weight_bytes(pruned)))
-        log.info("  --sparsity auto: %.0f%% gives %s on the validation rows (%s)", sparsity * 100,
-                 limit.describe(drop or 0.0), "within tolerance" if within else "outside")
+        confirmed: dict[str, float] | None = None
+        if within:
+            evaluation_reference = compute_metrics(keras_model.predict(x_eval, verbose=0), y_eval, specs)
+            eval_drop, eval_by, confirmed = _worst(outputs(x_eval), y_eval, evaluation_reference, limit, specs)
+            within = eval_drop is not None and eval_drop <= limit.max_drop
+            if not within:
+                log.info("  --sparsity auto: %.0f%% is within tolerance on the validation rows, but %s gives %s on "
+                         "the evaluation rows, as the guard will judge it", sparsity * 100, eval_by,
+                         limit.describe(eval_drop or 0.0))
+        tried.append(SparsityCandidate(sparsity, metrics, within, _zlib_weight_bytes(pruned), judged_by, confirmed))
+        log.info("  --sparsity auto: %.0f%% gives %s on the validation rows, %s (%s)", sparsity * 100,
+                 limit.describe(drop or 0.0), judged_by, "within tolerance" if within else "outside")
         if within:
             return pruned, candidate, tuple(tried)
-    raise ModelError(f"--sparsity auto: no sparsity from {AUTO_SPARSITIES[-1]:.0%} to {AUTO_SPARSITIES[0]:.0%} keeps the "
-                     f"model within --max_drop {limit.limit()} on the validation rows",
+    judged_by = "the exported variants" if judge else "the pruned model"
+    raise ModelError(f"--sparsity auto: no sparsity from {AUTO_SPARSITIES[-1]:.0%} to {AUTO_SPARSITIES[0]:.0%} keeps "
+                     f"{judged_by} within --max_drop {limit.limit()} (validation rows, then the evaluation rows)",
                      "prune less with --sparsity 0.2, or allow a larger --max_drop", specs.path)
 
 
@@ -298,8 +330,10 @@ def quantization_aware(keras_model: Any, specs: Specs, data: SplitDataset, train
     return model, aware, floating
 
 
-def optimize(model: LoadedModel, specs: Specs, data: SplitDataset, config: OptimizeRequest) -> OptimizedModel:
-    """Apply the optimizations the flags ask for, in order, to a Keras 2 copy of the model."""
+def optimize(model: LoadedModel, specs: Specs, data: SplitDataset, config: OptimizeRequest,
+             judge: CandidateJudge | None = None) -> OptimizedModel:
+    """Apply the optimizations the flags ask for, in order, to a Keras 2 copy of the model
+    (`judge`: how --sparsity auto judges a candidate, see search_sparsity)."""
     keras_model = model.keras
     if not model.is_keras2:
         keras_model = to_keras2(model.keras, specs.input.shape, data.calibration.x, model.path)
@@ -317,7 +351,8 @@ def optimize(model: LoadedModel, specs: Specs, data: SplitDataset, config: Optim
     float_layers: tuple[str, ...] = ()
     search: tuple[SparsityCandidate, ...] = ()
     if pruning and config.sparsity_auto:
-        keras_model, pruning, search = search_sparsity(keras_model, specs, data, pruning, training, config.max_drop)
+        keras_model, pruning, search = search_sparsity(keras_model, specs, data, pruning, training, config.max_drop,
+                                                         judge)
         log.info("--sparsity auto chose %.0f%%", pruning.final_sparsity * 100)
     elif pruning:
         log.info("pruning to %.0f%% sparsity over %d epochs", pruning.final_sparsity * 100, pruning.epochs)

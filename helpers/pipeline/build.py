@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from helpers.config import RunConfig
-from helpers.convert.converter import ConverterCrashError
+from helpers.convert.converter import ConverterCrashError, convert
 from helpers.convert.quant_debug import LayerErrors
 from helpers.core.dataset import SplitDataset
 from helpers.core.details import Unrolled
@@ -19,9 +19,10 @@ from helpers.core.variant import VariantPlan
 from helpers.errors import ModelError
 from helpers.frontend import unroll
 from helpers.frontend.model_loader import LoadedModel, ModelFormat
-from helpers.frontend.optimize import OptimizedModel, optimize
+from helpers.frontend.optimize import CandidateJudge, OptimizedModel, optimize
 from helpers.frontend.optimize_settings import OptimizeRequest
 from helpers.frontend.tf_runtime import quiet_tensorflow, seed_everything
+from helpers.measure.litert import LiteRtRunner, dequantize, quantize
 from helpers.native_output import set_verbose
 from helpers.pipeline import given, twins
 from helpers.pipeline.plan import RunPlan, plan_run
@@ -106,6 +107,27 @@ def _unrolled_retry(runner: VariantRunner, plan: VariantPlan, model: LoadedModel
                                                                               recurrent_unrolled=note)))
 
 
+def sparsity_judge(specs: Specs, model: LoadedModel, plans: tuple[VariantPlan, ...],
+                   calibration_x) -> CandidateJudge | None:  # type: ignore[no-untyped-def]
+    """How --sparsity auto judges a pruned candidate: each quantized variant the run will export
+    from it, converted (calibrated on the run's calibration rows) and run on LiteRT. None when
+    no quantized variant follows the pruning directly (float32 alone: the pruned model is it)."""
+    quantized = [plan for plan in plans if plan.quantization is not Quantization.NONE]
+    if not quantized:
+        return None
+
+    def judge(candidate, x):  # type: ignore[no-untyped-def]
+        loaded = replace(model, keras=candidate, is_keras2=True)
+        outputs = {}
+        for plan in quantized:
+            tflite = convert(loaded, specs, plan, calibration_x)
+            raw = LiteRtRunner(tflite.content, tflite.info).run_quantized(quantize(x, tflite.info.input))
+            outputs[plan.name] = dequantize(raw, tflite.info.output)
+        return outputs
+
+    return judge
+
+
 def optimize_request(config: RunConfig) -> OptimizeRequest:
     """The optimization flags, for frontend/optimize (which never reads the whole config)."""
     return OptimizeRequest(prune=config.prune, sparsity=config.sparsity, sparsity_auto=config.sparsity_auto,
@@ -142,7 +164,10 @@ def build_all(config: RunConfig, specs: Specs, model: LoadedModel, data: SplitDa
                      if r.report.name == "float32" and r.measurement is not None else r for r in built]
         return results + built
     with timings.phase("optimize"):  # first: a model the optimization cannot handle fails before other work
-        optimized = optimize(model, specs, data, optimize_request(config))
+        pruning_alone = config.prune and not config.cluster and not config.qat
+        judge = sparsity_judge(specs, model, run_plan.from_optimized, data.calibration.x) if (
+            config.sparsity_auto and pruning_alone) else None
+        optimized = optimize(model, specs, data, optimize_request(config), judge)
     results += _build_plans(runner, run_plan.from_original, model, None, run_plan)
     with timings.phase("evaluate"):
         results.append(VariantResult(report=keras_row(optimized.model, specs, data, optimized)))

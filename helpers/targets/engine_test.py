@@ -76,5 +76,5 @@ def run_engine_test(cmsis: Library, folder: Path, model_id: str, work: Path, mcu
             fields.update(status=Status.PASS, message="identical to TFLM on this core (which differs from the "
                           "host's reference kernels on some vectors)")
     if target.cortex_m:
-        fields.update(board_figures(build, program, model_id, mcu_mhz, result.passed))
+        fields.update(board_figures(build, program, model_id, mcu_mhz, run if result.passed else None))
     return TargetResult(**{**asdict(result), **fields})

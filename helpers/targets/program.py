@@ -27,22 +27,16 @@ class Program:
 
 @dataclass(frozen=True)
 class SelfTestObjects:
-    """The variant's files compiled for one target; linked as they are, or with a vector count."""
+    """The variant's files compiled for one target, ready to link."""
 
     library: Library
     objects: tuple[Path, ...]
     work: Path
 
-    def link(self, vectors_to_run: int | None = None) -> Program:
-        """The self-test program; `vectors_to_run` links a strong definition of the count main.cc
-        declares weak, so that only that many vectors run (for the instruction count)."""
+    def link(self) -> Program:
+        """The self-test program."""
         objects = list(self.objects)
         name = "selftest"
-        if vectors_to_run is not None:
-            name = f"selftest_{vectors_to_run}_vectors"
-            source = self.work / f"{name}.c"
-            source.write_text(f"const volatile int mcu_deploy_vectors_to_run = {vectors_to_run};\n")
-            objects.append(compile_source(self.library, source, self.work / f"{name}.o", []))
         output = self.work / (f"{name}.elf" if self.library.target.cortex_m else name)
         map_path = self.work / f"{name}.map"
         link_with_library(self.library, objects, output, map_path)

@@ -13,13 +13,14 @@ from helpers.core.checks import Status, TargetResult
 from helpers.targets.library import BuildError, Library, ToolBuildError
 from helpers.targets.linkmap import read_map
 from helpers.targets.program import Program, SelfTestObjects, compile_self_test
-from helpers.targets.runner import ProgramRun, count_instructions, qemu_available, run_program
+from helpers.targets.runner import INSTRUCTIONS_PER_TICK, ProgramRun, qemu_available, run_program
 from helpers.targets.target import Target
 
 # When AllocateTensors fails with the header's arena, one retry with this much tells "arena too
 # small" (a figure for the header) from "cannot run" (TFLM's own message).
 RETRY_ARENA_BYTES = 1024 * 1024
-_OWN_LINES = re.compile(r"^(arena used:|accuracy:|mae:|outputs digest:|engine scratch:|PASS:|FAIL: \d)")
+_OWN_LINES = re.compile(r"^(arena used:|accuracy:|mae:|outputs digest:|engine scratch:|first inference:|PASS:|FAIL: \d)")
+_TICKS = re.compile(r"^first inference: (\d+) ticks", re.M)
 _DIGEST = re.compile(r"outputs digest: ([0-9a-f]{8}) over (\d+) vectors")
 
 
@@ -66,7 +67,7 @@ def run_self_test(library: Library, folder: Path, model_id: str, work: Path, mcu
     fields: dict[str, Any] = {"arena_linked_bytes": arena_linked, "build_seconds": round(built - started, 2),
                               "run_seconds": round(ran - built, 2)}
     if target.cortex_m:
-        fields.update(board_figures(build, program, model_id, mcu_mhz, count and result.passed))
+        fields.update(board_figures(build, program, model_id, mcu_mhz, run if count and result.passed else None))
     return TargetResult(**{**asdict(result), **fields})
 
 
@@ -83,15 +84,16 @@ def build_and_link(compile_objects: Callable[[], SelfTestObjects],
         return TargetResult(status=Status.BUILD_FAILED, message=str(error), **base)
 
 
-def board_figures(build: Any, program: Any, model_id: str, mcu_mhz: float, count: bool) -> dict[str, Any]:
-    """A Cortex-M program's flash and RAM from its link map and, when `count`, its instructions per
-    inference and the latency estimate: the figures both self-tests (TFLM's, the C engine's) report."""
+def board_figures(build: Any, program: Any, model_id: str, mcu_mhz: float, run: ProgramRun | None) -> dict[str, Any]:
+    """A Cortex-M program's flash and RAM from its link map and, from its `run` (None: not
+    counted), its instructions per inference and the latency estimate: the figures both self-tests
+    (TFLM's, the C engine's) report."""
     target = build.library.target
     memory = read_map(program.map_path, model_id)
     fields: dict[str, Any] = {
         "flash_bytes": memory.flash_bytes, "flash_bytes_without_self_test": memory.flash_without_self_test,
         "flash_breakdown": memory.flash_breakdown, "ram_bytes": memory.ram_bytes, "ram_breakdown": memory.ram_breakdown}
-    instructions = instructions_per_inference(build, target) if count else None
+    instructions = instructions_per_inference(run) if run is not None else None
     if instructions is not None:
         fields.update(instructions_per_inference=instructions, cycles_per_instruction=target.cycles_per_instruction,
                       mcu_mhz=mcu_mhz,
@@ -99,11 +101,11 @@ def board_figures(build: Any, program: Any, model_id: str, mcu_mhz: float, count
     return fields
 
 
-def instructions_per_inference(build: Any, target: Target) -> int | None:
-    """Instructions of a run with one vector minus a run with none: one inference, plus copying its
-    input and comparing its output (a few hundred instructions)."""
-    none, one = (count_instructions(target, build.link(vectors).path) for vectors in (0, 1))
-    return one - none if none is not None and one is not None and one > none else None
+def instructions_per_inference(run: ProgramRun) -> int | None:
+    """The first vector's inference, from the ticks the self-test printed (QEMU's -icount makes
+    a tick INSTRUCTIONS_PER_TICK instructions; the figure is within one tick)."""
+    ticks = _TICKS.search(run.output)
+    return int(ticks.group(1)) * INSTRUCTIONS_PER_TICK if ticks else None
 
 
 def parse_run(run: ProgramRun, base: dict[str, Any]) -> TargetResult:

@@ -14,6 +14,20 @@ void mcu_deploy_fault_handler(void) {
   }
 }
 
+/* The self-tests time their first inference with this (they declare it weak, for a board without
+   the harness): the MPS2 boards' APB timer 0, a CMSDK 32-bit down-counter clocked at 25 MHz,
+   started on the first call. QEMU runs these programs with -icount shift=0, one instruction per
+   nanosecond of the board's clock, so a tick is 40 instructions (helpers/targets/runner.py). */
+#define CMSDK_TIMER0 ((volatile uint32_t *)0x40000000u)  /* CTRL, VALUE, RELOAD */
+uint32_t mcu_deploy_ticks(void) {
+  if (!(CMSDK_TIMER0[0] & 1u)) {
+    CMSDK_TIMER0[2] = 0xFFFFFFFFu;
+    CMSDK_TIMER0[1] = 0xFFFFFFFFu;
+    CMSDK_TIMER0[0] = 1u;
+  }
+  return 0xFFFFFFFFu - CMSDK_TIMER0[1];
+}
+
 __attribute__((section(".vectors"), used)) const void* const mcu_deploy_vectors[16] = {
     &__stack_top, (const void*)_start,
     (const void*)mcu_deploy_fault_handler, (const void*)mcu_deploy_fault_handler,  /* NMI, HardFault */
