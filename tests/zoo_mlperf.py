@@ -6,12 +6,14 @@ real-size counterpart of tests/zoo.py: `build_mlperf(folder)` writes one model d
     python -m tests.zoo_mlperf /tmp/mlperf            # all four
     python -m tests.zoo_mlperf /tmp/mlperf ds_cnn     # one
 
-| name | MLPerf Tiny task | layers | data |
-| --- | --- | --- | --- |
-| ds_cnn | keyword spotting | 49x10x1 in, conv 10x4/2 then four depthwise-separable blocks of 64, 12 classes | synthetic MFCC words (below) |
-| resnet8 | image classification | 32x32x3 in, 16-32-64 residual stacks, 10 classes | scikit-learn's digits, scaled to 32x32 and coloured |
-| autoencoder | anomaly detection | 640 in, four dense 128, bottleneck 8, four dense 128, 640 out | 20x32 grey patches of scikit-learn's two sample photos |
-| mobilenet | visual wake words | Keras MobileNetV1 alpha 0.25, 96x96x3 in, 2 classes | 96x96 colour patches of those photos: which photo |
+- ds_cnn (keyword spotting): 49x10x1 in, a 10x4 stride-2 convolution, then four
+  depthwise-separable blocks of 64, 12 classes; synthetic MFCC words (below).
+- resnet8 (image classification): 32x32x3 in, residual stacks of 16, 32 and 64, 10 classes;
+  scikit-learn's digits, scaled to 32x32 and coloured.
+- autoencoder (anomaly detection): 640 in, four dense 128, a bottleneck of 8, four dense 128,
+  640 out; 20x32 grey patches of scikit-learn's two sample photos.
+- mobilenet (visual wake words): Keras's MobileNetV1 with alpha 0.25, 96x96x3 in, 2 classes;
+  96x96 colour patches of those photos, labelled by photo.
 
 The keyword-spotting data is synthetic because no spoken-word set ships in a package: each of the
 12 classes is a "word" of three formant segments (a fixed random 10-coefficient template per

@@ -240,7 +240,8 @@ def search_sparsity(keras_model: Any, specs: Specs, data: SplitDataset, settings
     reference = compute_metrics(keras_model.predict(x_val, verbose=0), y_val, specs)
     tried: list[SparsityCandidate] = []
     for sparsity in AUTO_SPARSITIES:
-        candidate = replace(settings, final_sparsity=sparsity, initial_sparsity=min(settings.initial_sparsity, sparsity))
+        candidate = replace(settings, final_sparsity=sparsity,
+                            initial_sparsity=min(settings.initial_sparsity, sparsity))
         copy = tf_keras.models.clone_model(keras_model)
         copy.set_weights(keras_model.get_weights())
         log.info("  --sparsity auto: trying %.0f%%", sparsity * 100)

@@ -19,7 +19,8 @@ from helpers.targets.target import Target
 # When AllocateTensors fails with the header's arena, one retry with this much tells "arena too
 # small" (a figure for the header) from "cannot run" (TFLM's own message).
 RETRY_ARENA_BYTES = 1024 * 1024
-_OWN_LINES = re.compile(r"^(arena used:|accuracy:|mae:|outputs digest:|engine scratch:|first inference:|PASS:|FAIL: \d)")
+_OWN_LINES = re.compile(r"^(arena used:|accuracy:|mae:|outputs digest:|engine scratch:|first inference:|PASS:|"
+                        r"FAIL: \d)")
 _TICKS = re.compile(r"^first inference: (\d+) ticks", re.M)
 _DIGEST = re.compile(r"outputs digest: ([0-9a-f]{8}) over (\d+) vectors")
 
