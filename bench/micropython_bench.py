@@ -4,9 +4,16 @@ every variant run on the unix-port MicroPython: rows identical to TFLM, time per
 allocates, and the .mpy's size; plus what the check adds to a `-q all -e` run.
 
     python bench/micropython_bench.py [--repeats 3]
+    python bench/micropython_bench.py --boards [--tflm_dir ../shared/tflm] [--micropython_dir ../shared/micropython]
 
 Runs main.py in fresh processes, one at a time (on a quiet machine); prints a Markdown table to
 paste into BENCHMARKS.md. Each repeat re-times every variant's engine over all rows.
+
+--boards (issue 27) measures on MicroPython's own 32-bit port instead: each example's int8
+variant with `--target cortex-m4 --micropython_dir`, per board (Cortex-M3, Cortex-M4F) and engine
+path (native, viper, plain), the rows identical to TFLM, the instructions per inference (exact
+under QEMU's -icount shift=0), their ratio to TFLM + CMSIS-NN's on the Cortex-M4 target, the heap
+after import and the bytes one run() allocates, against the issue's goals.
 """
 from __future__ import annotations
 
@@ -44,10 +51,46 @@ def retime(folder: Path, model_id: str, rows: np.ndarray, expected: np.ndarray, 
     return result.us_per_inference or {}
 
 
+# Issue 27's goals on the board: the ratio to TFLM + CMSIS-NN per path, and 0 bytes per run().
+BOARD_GOALS = {"native": 1.5, "viper": 15.0}
+
+
+def boards(tflm: Path, micropython: Path) -> None:
+    """The int8 engines of the shipped examples on the 32-bit port, per board and path."""
+    print("| example | board | path | identical rows | instructions per inference | ratio to TFLM (goal) | "
+          "heap after import (B) | per run() (B) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for model, extra in EXAMPLES.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            command = [sys.executable, str(ROOT / "main.py"), "--input_dir", str(ROOT / "models" / model), "--PTQ",
+                       "-q", "int8", "-e", "--export_dir", str(Path(tmp) / "out"), "--quiet", "--tflm_dir", str(tflm),
+                       "--target", "cortex-m4", "--micropython_dir", str(micropython), *extra]
+            result = subprocess.run(command, capture_output=True, text=True)
+            if result.returncode not in (0, 3):
+                raise SystemExit(f"{model} failed: {result.stderr[-500:]}")
+            report = json.loads((Path(tmp) / "out" / "report.json").read_text())
+        int8 = next(v for v in report["variants"] if v["name"] == "int8")
+        for board in int8["firmware"]["micropython"].get("boards") or []:
+            for run in board["paths"]:
+                goal = BOARD_GOALS.get(run["path"])
+                ratio = run["ratio_to_tflm"]
+                verdict = ("" if goal is None or ratio is None
+                           else f" ({'meets' if ratio <= goal else 'misses'} {goal}x)")
+                print(f"| {model} | {board['board']} | {run['path']} | {run['rows'] - run['mismatched_rows']} / "
+                      f"{run['rows']} | {run['instructions_per_inference']:,} | {ratio}x{verdict} | "
+                      f"{board['module_heap_bytes']:,} | {run['invoke_alloc_bytes']:,} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--boards", action="store_true", help="measure on MicroPython's 32-bit qemu port")
+    parser.add_argument("--tflm_dir", type=Path, default=ROOT.parent / "shared" / "tflm")
+    parser.add_argument("--micropython_dir", type=Path, default=ROOT.parent / "shared" / "micropython")
     args = parser.parse_args()
+    if args.boards:
+        boards(args.tflm_dir, args.micropython_dir)
+        return
     print("| example | variant | identical rows | ms viper (runs) | ms plain (runs) | heap after import (B) | "
           "per invoke (B) | engine .mpy (B) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")

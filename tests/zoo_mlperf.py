@@ -91,7 +91,7 @@ KWS_FRAMES, KWS_COEFFS, KWS_CLASSES = 49, 10, 12
 def _kws_data(rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     templates = rng.normal(0.0, 1.0, (KWS_CLASSES, 3, KWS_COEFFS)).astype(np.float32)
-    x = rng.normal(0.0, 0.6, (rows, KWS_FRAMES, KWS_COEFFS)).astype(np.float32)
+    x = rng.normal(0.0, 1.0, (rows, KWS_FRAMES, KWS_COEFFS)).astype(np.float32)
     y = np.arange(rows) % KWS_CLASSES
     rng.shuffle(y)
     for row, label in enumerate(y):
@@ -100,7 +100,7 @@ def _kws_data(rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         word = templates[label] if label > 1 else rng.normal(0.0, 1.0, (3, KWS_COEFFS))
         lengths = rng.integers(6, 11, 3)
         onset = int(rng.integers(0, KWS_FRAMES - lengths.sum()))
-        loudness = float(rng.uniform(1.0, 2.5))
+        loudness = float(rng.uniform(0.4, 1.2))
         for segment, length in enumerate(lengths):
             x[row, onset:onset + length] += loudness * word[segment]
             onset += int(length)
