@@ -2,13 +2,18 @@
 through the whole flow, the wall time of each run and its time per phase.
 
     python bench/mlperf_bench.py [--tflm_dir ../shared/tflm] [--models ds_cnn,resnet8] [--work DIR]
-                                 [--micropython_dir ../shared/micropython]
+                                 [--micropython_dir ../shared/micropython] [--paths]
 
 Each model is trained once into --work (kept, so a second run skips the training), then runs
 `main.py --input_dir M --PTQ -q int8 -e --tflm_dir T --target cortex-m4` with the library cache
 warmed by a first run of the shipped digits CNN, one run at a time. Prints a Markdown table for
 BENCHMARKS.md: the wall time against the issue's goal, report.json's time per phase, and whether
 every int8 engine (MicroPython, C) is identical to TFLM on what it checked.
+
+--paths runs the other flows on each model instead (`-q all -e`, `--prune --PTQ -q int8 -e`,
+`--QAT -e`, TFLM checked, no target) and prints, per flow, the exit code, the wall time and each
+variant's metric, tolerance verdict and checks: what the tool makes of a real-size model it was
+not tuned on.
 """
 from __future__ import annotations
 
@@ -27,9 +32,13 @@ GOALS_S = {"ds_cnn": 180, "resnet8": 240, "autoencoder": 180, "mobilenet": 480}
 PHASES = ("load", "convert", "evaluate", "tflm_checks", "targets", "micropython", "render")
 
 
-def _main_py(model_dir: Path, export: Path, cache: Path, tflm: Path, micropython: Path | None) -> tuple[float, dict]:
-    command = [sys.executable, str(ROOT / "main.py"), "--input_dir", str(model_dir), "--PTQ", "-q", "int8", "-e",
-               "--export_dir", str(export), "--quiet", "--tflm_dir", str(tflm), "--target", "cortex-m4"]
+FLOWS = {"-q all": ["--PTQ", "-q", "all"], "--prune -q int8": ["--prune", "--PTQ", "-q", "int8"], "--QAT": ["--QAT"]}
+
+
+def _main_py(model_dir: Path, export: Path, cache: Path, tflm: Path, micropython: Path | None,
+             flags: tuple[str, ...] = ("--PTQ", "-q", "int8", "--target", "cortex-m4")) -> tuple[float, dict]:
+    command = [sys.executable, str(ROOT / "main.py"), "--input_dir", str(model_dir), *flags, "-e",
+               "--export_dir", str(export), "--quiet", "--tflm_dir", str(tflm)]
     if micropython:
         command += ["--micropython_dir", str(micropython)]
     env = {k: v for k, v in os.environ.items() if k != "MICROPYTHON_DIR"}
@@ -38,7 +47,29 @@ def _main_py(model_dir: Path, export: Path, cache: Path, tflm: Path, micropython
     elapsed = time.monotonic() - started
     if result.returncode not in (0, 3):
         raise SystemExit(f"{model_dir.name} failed (exit {result.returncode}): {result.stderr[-800:]}")
-    return elapsed, json.loads((export / "report.json").read_text())
+    report = json.loads((export / "report.json").read_text())
+    report["exit_code"] = result.returncode
+    return elapsed, report
+
+
+def _flows(model_dir: Path, work: Path, cache: Path, tflm: Path) -> None:
+    """The other flows on one model: exit code, time, and each variant's metric and checks."""
+    for flow, flags in FLOWS.items():
+        elapsed, report = _main_py(model_dir, work / "flows" / model_dir.name / flow.replace(" ", ""), cache, tflm,
+                                   None, tuple(flags))
+        metric = report["primary_metric"]
+        cells = []
+        for variant in report["variants"][1:]:
+            firmware = variant.get("firmware") or {}
+            python = (firmware.get("micropython") or {}).get("status", "-")
+            value = (variant.get("metrics") or {}).get(metric)
+            verdict = {True: "ok", False: "OUTSIDE", None: "-"}[variant.get("within_tolerance")]
+            if value is None:
+                cells.append(f"{variant['name']}: {variant.get('error')}")
+                continue
+            cells.append(f"{variant['name']} {value:.4g} {verdict} (TFLM {firmware.get('tflm_runnable', '-')}, "
+                         f"MicroPython {python})")
+        print(f"| {model_dir.name} | `{flow}` | {report['exit_code']} | {elapsed:.0f} | {'; '.join(cells)} |")
 
 
 def _identical(variant: dict) -> str:
@@ -62,18 +93,24 @@ def main() -> None:
                         help="also run the engines on MicroPython's 32-bit port")
     parser.add_argument("--models", default=",".join(MLPERF))
     parser.add_argument("--work", type=Path, default=Path.home() / ".cache" / "mcu-deploy-bench" / "mlperf")
+    parser.add_argument("--paths", action="store_true", help="the other flows instead: -q all, --prune, --QAT")
     args = parser.parse_args()
     names = [name for name in args.models.split(",") if name]
     cache = args.work / "cache"
     args.work.mkdir(parents=True, exist_ok=True)
     _main_py(ROOT / "models" / "digits_cnn", args.work / "warm", cache, args.tflm_dir, None)  # the library, cached
     rows = []
+    if args.paths:
+        print("| model | flow | exit | wall (s) | variants: metric, tolerance, checks |\n|---|---|---|---|---|")
     for name in names:
         model_dir = args.work / "models" / name
         if not (model_dir / "specs.json").is_file():
             started = time.monotonic()
             MLPERF[name](model_dir)
             print(f"trained {name} in {time.monotonic() - started:.0f} s", file=sys.stderr)
+        if args.paths:
+            _flows(model_dir, args.work, cache, args.tflm_dir)
+            continue
         elapsed, report = _main_py(model_dir, args.work / "export" / name, cache, args.tflm_dir, args.micropython_dir)
         timings = report.get("timings") or {}
         int8 = next(v for v in report["variants"] if v["name"] == "int8")
@@ -83,6 +120,8 @@ def main() -> None:
                     + " | ".join(f"{timings.get(phase, 0):.0f}" for phase in PHASES)
                     + f" | {metric} {int8['metrics'].get(metric, float('nan')):.4g} | {_identical(int8)} |")
         print(rows[-1], file=sys.stderr)
+    if args.paths:
+        return
     print("| model | whole run (goal) | " + " | ".join(f"{p} (s)" for p in PHASES) + " | int8 metric | checks |")
     print("|---" * (len(PHASES) + 4) + "|")
     print("\n".join(rows))

@@ -85,6 +85,10 @@ CASES: dict[str, tuple[Callable[[Path], None], list[str], str]] = {
     "export dir is a file": (lambda d: None, ["--export_dir", "@file"], "is a file"),
     "export dir not writable": (lambda d: None, ["--export_dir", "/proc/mcu-deploy/out"], "not writable"),
     "int8 cannot express an op": (_lambda_cos_model, ["--PTQ", "-q", "int8"], "cannot express COS"),
+    "micropython dir not a tree": (lambda d: None, ["--PTQ", "--micropython_dir", "/proc"],
+                                   "is not a MicroPython source tree"),
+    "micropython budget not positive": (lambda d: None, ["--PTQ", "--micropython_seconds", "0"],
+                                        "must be a positive number of seconds"),
 }
 
 
