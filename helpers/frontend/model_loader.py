@@ -1,6 +1,9 @@
-"""The only place that finds and loads models: SavedModel directory, `.h5` (Keras 2) or `.keras` (Keras 3)."""
+"""The only place that finds and loads models: SavedModel directory, `.h5` (Keras 2) or `.keras`
+(Keras 3, or Keras 2 when tf_keras wrote it)."""
 from __future__ import annotations
 
+import json
+import zipfile
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -103,8 +106,19 @@ def find_model(model_dir: Path) -> tuple[Path, ModelFormat]:
     return candidates[0]
 
 
+def _saved_by_keras2(path: Path) -> bool:
+    """Whether a `.keras` file was written by Keras 2 (tf_keras also saves this format, and names
+    its version in the archive's metadata.json); Keras 3 cannot load those."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            version = str(json.loads(archive.read("metadata.json")).get("keras_version", ""))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return False  # Keras 3's loader says what is wrong with the file
+    return version.split(".")[0] in ("1", "2")
+
+
 def _load_keras(path: Path, model_format: ModelFormat) -> tuple[Any, bool]:
-    if model_format is ModelFormat.KERAS3:
+    if model_format is ModelFormat.KERAS3 and not _saved_by_keras2(path):
         import keras  # Keras 3: the format TensorFlow 2.16+ saves by default
 
         return keras.saving.load_model(path, compile=False), False

@@ -111,7 +111,9 @@ def sparsity_judge(specs: Specs, model: LoadedModel, plans: tuple[VariantPlan, .
                    calibration_x) -> CandidateJudge | None:  # type: ignore[no-untyped-def]
     """How --sparsity auto judges a pruned candidate: each quantized variant the run will export
     from it, converted (calibrated on the run's calibration rows) and run on LiteRT. None when
-    no quantized variant follows the pruning directly (float32 alone: the pruned model is it)."""
+    no quantized variant follows the pruning directly (float32 alone: the pruned model is it).
+    A variant that does not convert is left out of the judging: it fails at every sparsity, and
+    the run reports it as its own failed row."""
     quantized = [plan for plan in plans if plan.quantization is not Quantization.NONE]
     if not quantized:
         return None
@@ -120,7 +122,11 @@ def sparsity_judge(specs: Specs, model: LoadedModel, plans: tuple[VariantPlan, .
         loaded = replace(model, keras=candidate, is_keras2=True)
         outputs = {}
         for plan in quantized:
-            tflite = convert(loaded, specs, plan, calibration_x)
+            try:
+                tflite = convert(loaded, specs, plan, calibration_x)
+            except ModelError as exc:
+                log.info("  --sparsity auto: %s left out of the judging: %s", plan.name, exc.problem)
+                continue
             raw = LiteRtRunner(tflite.content, tflite.info).run_quantized(quantize(x, tflite.info.input))
             outputs[plan.name] = dequantize(raw, tflite.info.output)
         return outputs

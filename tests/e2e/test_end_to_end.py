@@ -98,3 +98,24 @@ def test_help_does_not_import_tensorflow():
     assert out.stdout.strip() == "False"
     result = run_main("--help")
     assert result.returncode == 0 and "--quantization_type" in result.stdout
+
+
+def test_a_keras_2_model_saved_as_dot_keras_loads(iris_dir, tmp_path):
+    # tf_keras also writes the `.keras` format (metadata.json says keras_version 2.x), which Keras 3
+    # cannot read ("Could not locate class 'Functional'"): the loader picks tf_keras for it.
+    import shutil
+
+    from helpers.frontend.tf_runtime import tf_keras
+
+    model_dir = tmp_path / "iris_keras2"
+    model_dir.mkdir()
+    for name in ("specs.json", "data.csv"):
+        shutil.copy(iris_dir / name, model_dir / name)
+    tf_keras.models.load_model(iris_dir / "model.h5").save(model_dir / "model.keras")
+    result = run_main("--input_dir", str(model_dir), "--PTQ", "-q", "int8", "--skip_firmware_checks",
+                      "--export_dir", str(tmp_path / "out"), "--quiet")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    variants = {v["name"]: v for v in report["variants"]}
+    assert variants["keras"]["metrics"]["accuracy"] > 0.8 and variants["int8"]["metrics"]["accuracy"] > 0.8
+    assert (tmp_path / "out" / "int8" / "model.tflite").is_file()
