@@ -209,8 +209,9 @@ def _check_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--micropython_dir", type=Path, default=None, metavar="DIR",
                         help="a MicroPython source tree (default: $MICROPYTHON_DIR): build the CMSIS-NN kernels "
                              "module and run the engine on its 32-bit Cortex-M3 and Cortex-M4F port under QEMU")
-    parser.add_argument("--micropython_seconds", type=float, default=60.0, metavar="S",
-                        help="the unix-port check runs the evaluation rows for at most S seconds (default 60)")
+    parser.add_argument("--micropython_seconds", type=float, default=30.0, metavar="S",
+                        help="the unix-port check of each engine takes at most S seconds: the evaluation rows "
+                             "that fit, then the other engine paths timed (default 30)")
     parser.add_argument("--skip_firmware_checks", action="store_true",
                         help="skip the TFLM, arena, cross-compiler and mpy-cross checks")
     verbosity = parser.add_mutually_exclusive_group()

@@ -207,9 +207,9 @@ def autoencoder(folder: Path) -> Path:
     model = keras.Model(inputs, layers.Dense(640)(h), name="fc_autoencoder")
     normalised = (x - mean) / std
     _fit(keras, model, normalised, normalised, "mse", 25, 0.002, 64)
-    frame = pd.DataFrame(x.astype(np.uint8), columns=[f"p{i}" for i in range(640)])
-    for i in range(640):
-        frame[f"r{i}"] = frame[f"p{i}"]
+    pixels = x.astype(np.uint8)
+    frame = pd.DataFrame(np.concatenate([pixels, pixels], axis=1),
+                         columns=[f"p{i}" for i in range(640)] + [f"r{i}" for i in range(640)])
     specs = {"name": "mlperf_autoencoder", "task": "regression",
              "input": {"shape": [640], "mean": round(mean, 3), "std": round(std, 3)},
              "output": {"shape": [640], "mean": round(mean, 3), "std": round(std, 3)}}

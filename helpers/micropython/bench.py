@@ -23,7 +23,7 @@ class MicroPythonBench:
     tflm_root: Path | None
     cache_root: Path = field(default_factory=default_cache_root)
     budget_instructions: int = DEFAULT_BUDGET_INSTRUCTIONS   # per engine path on a board
-    unix_seconds: float = 60.0                               # the unix-port check's engine time
+    unix_seconds: float = 30.0                               # the unix-port check's time per engine
     _kernels: dict[str, KernelsModule] | None = None
     _kernels_reason: str | None = None
 

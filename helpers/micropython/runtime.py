@@ -34,30 +34,39 @@ base = gc.mem_alloc()
 import {module} as m
 gc.collect()
 module_heap = gc.mem_alloc() - base
-with open("rows.json") as f:
-    data = json.load(f)
-rows, labels, task = data["rows"], data["labels"], data["task"]
+# One row per line, read as it is needed, and each output printed as it comes: a real-size model's
+# rows never sit in the heap all at once.
+rows_file = open("rows.jsonl")
+labels_file = open("labels.jsonl")
+task = "{task}"
 version = ".".join(str(v) for v in sys.implementation.version[:3])
-report = {{"module_heap": module_heap, "version": version, "engine": m.ENGINE, "outputs": [], "times_us": {{}}}}
-m.invoke(rows[0])
+report = {{"module_heap": module_heap, "version": version, "engine": m.ENGINE, "times_us": {{}}}}
+first = json.loads(rows_file.readline())
+rows_file.seek(0)
+m.invoke(first)
 gc.collect()
 before = gc.mem_alloc()
 m.run()
 report["invoke_alloc"] = gc.mem_alloc() - before
+kept = []  # the first rows, to time the other engine paths on
 correct = 0
 error = 0.0
 done = 0
 budget_us = {budget_ms} * 1000
 invoke_us = 0
 started = time.ticks_us()
-for row, label in zip(rows, labels):
+for line in rows_file:
+    row = json.loads(line)
+    label = json.loads(labels_file.readline())
+    if len(kept) < {timed_rows}:
+        kept.append(row)
     start = time.ticks_us()
     raw = m.invoke(row)
     invoke_us += time.ticks_diff(time.ticks_us(), start)
     done += 1
+    print("MCU_DEPLOY_OUTPUT " + json.dumps(raw))
     if done % {progress_every} == 0:
         print("MCU_DEPLOY_ROWS {progress_every}")
-    report["outputs"].append(raw)
     values = m.dequantize_output(raw)
     if task == "classification":
         correct += 1 if m.predicted_class(values) == int(label[0]) else 0
@@ -70,7 +79,7 @@ print("MCU_DEPLOY_ROWS", done % {progress_every})
 if task == "classification":
     report["metric"] = {{"accuracy": correct / done}}
 else:
-    report["metric"] = {{"mae": error / (done * len(labels[0]))}}
+    report["metric"] = {{"mae": error / (done * len(label))}}
 # The engine in use was timed by the check itself; the others get what is left of the budget,
 # shared out, at most {timed_rows} rows and at least one each.
 checked_with = m.ENGINE
@@ -84,8 +93,8 @@ for number, engine in enumerate(others):
         break
     timed = 0
     start = time.ticks_us()
-    while timed < min({timed_rows}, len(rows)):
-        m.invoke(rows[timed])
+    while timed < len(kept):
+        m.invoke(kept[timed])
         timed += 1
         if time.ticks_diff(time.ticks_us(), start) > share:
             break
@@ -156,7 +165,7 @@ class EngineInputs:
 
 
 def run_engine(module: Path, inputs: EngineInputs, integer_output: bool, *, timed_rows: int = 50,
-               kernels: Path | None = None, budget_seconds: float = 60.0) -> MicroPythonResult:
+               kernels: Path | None = None, budget_seconds: float = 30.0) -> MicroPythonResult:
     """`module` (<id>_infer.py or its .mpy) over the rows (the model's input values) on the unix
     port, with the x64 kernels module beside it when there is one, for at most `budget_seconds` of
     engine time (the result says how many rows that was)."""
@@ -173,11 +182,10 @@ def run_engine(module: Path, inputs: EngineInputs, integer_output: bool, *, time
         shutil.copy(module, work / module.name)
         if kernels is not None:
             shutil.copy(kernels, work / kernels.name)
-        payload = {"rows": rows.reshape(len(rows), -1).tolist(), "task": task,
-                   "labels": np.asarray(labels, dtype=np.float64).reshape(len(rows), -1).tolist()}
-        (work / "rows.json").write_text(json.dumps(payload), encoding="utf-8")
+        _write_lines(work / "rows.jsonl", rows.reshape(len(rows), -1))
+        _write_lines(work / "labels.jsonl", np.asarray(labels, dtype=np.float64).reshape(len(rows), -1))
         (work / "driver.py").write_text(_DRIVER.format(module=module.stem.split(".")[0], timed_rows=timed_rows,
-                                                       progress_every=PROGRESS_EVERY,
+                                                       progress_every=PROGRESS_EVERY, task=task,
                                                        budget_ms=int(budget_seconds * 1000)), encoding="utf-8")
         result = _run_driver(command, work, len(rows))
         if result is None:
@@ -188,7 +196,8 @@ def run_engine(module: Path, inputs: EngineInputs, integer_output: bool, *, time
         return MicroPythonResult(status=Status.FAIL, reason="MicroPython stopped: " + (said[-1][:300] if said else
                                                                                 f"exit code {result.returncode}"))
     report = json.loads(line.split(" ", 1)[1])
-    got = np.asarray(report["outputs"], dtype=np.float64)
+    got = np.asarray([json.loads(text.split(" ", 1)[1]) for text in result.stdout.splitlines()
+                      if text.startswith("MCU_DEPLOY_OUTPUT ")], dtype=np.float64)
     want = np.asarray(expected[:len(got)], dtype=np.float64).reshape(got.shape)
     difference = np.abs(got - want)
     if integer_output:
@@ -208,6 +217,13 @@ def run_engine(module: Path, inputs: EngineInputs, integer_output: bool, *, time
         us_per_inference={k: round(v, 1) for k, v in report["times_us"].items()},
         module_heap_bytes=int(report["module_heap"]), invoke_alloc_bytes=int(report["invoke_alloc"]),
         engine=report["engine"])
+
+
+def _write_lines(path: Path, values: np.ndarray) -> None:
+    """One JSON list per line, the driver's row-by-row input."""
+    with open(path, "w", encoding="utf-8") as handle:
+        for row in values.tolist():
+            handle.write(json.dumps(row) + "\n")
 
 
 def _checked_rows(done: int, total: int, offered: int, budget_seconds: float) -> str:
