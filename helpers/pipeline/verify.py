@@ -18,6 +18,7 @@ from helpers.measure.toolchains import MpyResult, compile_mpy
 from helpers.measure.variant import TflmVerdict
 from helpers.micropython.bench import NO_TREE, MicroPythonBench
 from helpers.micropython.runtime import EngineInputs, run_engine
+from helpers.progress import Progress
 from helpers.render.variant_folder import FolderContent
 from helpers.targets.bench import TargetBench, fails_everywhere, proven_arena, with_arena
 
@@ -37,17 +38,24 @@ def check_targets(bench: TargetBench, scratch: Path, model_id: str, tflite: Tfli
     """The self-test on every target (built from the scratch copy, with the host's arena), then the
     smallest arena that passes on every Cortex-M target."""
     compressed = TFLM_DECODE_OP in tflite.info.custom_ops
-    results = bench.check(scratch, model_id, compressed, tflm.arena_recommended)
-    arena = proven_arena(bench, scratch, model_id, results)
-    if arena is not None:
-        tflm = replace(tflm, arena_measured=arena.used, arena_recommended=arena.size, arena_target=arena.measured_on)
-        results = with_arena(results, arena.size)
-    if fails_everywhere(results):
-        tflm = replace(tflm, runnable=False, reason="fails on every target: " + "; ".join(
-            f"{r.target}: {r.message}" for r in results if r.failed))
-    engine = ()
-    if (scratch / f"{model_id}_engine_selftest.c").is_file():
-        engine = bench.check_engine(scratch, model_id, results)
+    has_engine = (scratch / f"{model_id}_engine_selftest.c").is_file()
+    # three stages of about equal cost: TFLM's self-tests, the arena proof, the C engine's self-tests
+    with Progress(f"self-tests on {len(bench.targets)} target(s)", 3 if has_engine else 2, "stages") as progress:
+        results = bench.check(scratch, model_id, compressed, tflm.arena_recommended)
+        progress.advance()
+        arena = proven_arena(bench, scratch, model_id, results)
+        progress.advance()
+        if arena is not None:
+            tflm = replace(tflm, arena_measured=arena.used, arena_recommended=arena.size,
+                           arena_target=arena.measured_on)
+            results = with_arena(results, arena.size)
+        if fails_everywhere(results):
+            tflm = replace(tflm, runnable=False, reason="fails on every target: " + "; ".join(
+                f"{r.target}: {r.message}" for r in results if r.failed))
+        engine = ()
+        if has_engine:
+            engine = bench.check_engine(scratch, model_id, results)
+            progress.advance()
     return TargetVerdicts(results=results, tflm=tflm, engine_results=engine)
 
 
