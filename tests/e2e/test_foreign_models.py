@@ -111,3 +111,14 @@ def test_select_ops_convert_on_request_and_are_flagged_not_for_microcontrollers(
     assert float32["firmware"]["tflm_runnable"] is False and "Select" in float32["firmware"]["tflm_reason"]
     assert "FlexErf" in float32["ops"] and "(Flex) delegate" in float32["evaluation"]
     assert {p.name for p in (export / "float32").iterdir()} == {"model.tflite", "specs.json", "NOT_FOR_MCU.md"}
+    # The same flatbuffer given as the model (a .tflite with TF Select ops from elsewhere): one line, exit 2.
+    given = tmp_path / "given"
+    given.mkdir()
+    shutil.copy(export / "float32" / "model.tflite", given / "erf.tflite")
+    for name in ("specs.json", "data.csv"):
+        shutil.copy(erf_model_dir / name, given / name)
+    refused = run_main("--input_dir", str(given), "-e", "--export_dir", str(tmp_path / "given_out"))
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr[-2000:]
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "TF Select ops (FlexErf)" in errors[0]
+    assert not (tmp_path / "given_out").exists()
