@@ -150,6 +150,14 @@ def test_runs_killed_at_several_moments_leave_nothing_after_the_next_run(iris_di
             continue
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+        after = (export / "report.json").read_text()
+        if after != before:
+            # "late" is the last file before the run publishes: it may have published in the instant
+            # before the kill. Then the export is the new one, and whole: every variant it lists is there.
+            assert moment == "late"
+            listed = [v["name"] for v in json.loads(after)["variants"] if v.get("path")]
+            assert listed and all((export / name / "model.tflite").is_file() for name in listed)
+            before = after
         assert (export / "report.json").read_text() == before  # the export stayed whole
         if moment != "late":
             assert list(tmp_path.glob(".out.partial-*"))  # the killed run left its staging behind
