@@ -24,7 +24,6 @@ the CSV holds every row.
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Callable
@@ -36,6 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.zoo import _write  # noqa: E402  (one writer of a model directory for both zoos)
+
 TRAIN_FRACTION = 0.6
 
 
@@ -44,17 +45,6 @@ def _keras():
 
     seed_everything(7)
     return tf_keras
-
-
-def _write(folder: Path, model, specs: dict, frame: pd.DataFrame, filename: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    if filename == "saved_model":
-        model.save(folder / "saved_model", save_format="tf")
-    else:
-        model.save(folder / filename)
-    (folder / "specs.json").write_text(json.dumps(specs, indent=2), encoding="utf-8")
-    frame.to_csv(folder / "data.csv", index=False)
-    return folder
 
 
 def _pixel_frame(pixels: np.ndarray, labels: dict[str, np.ndarray]) -> pd.DataFrame:

@@ -238,6 +238,7 @@ def search_sparsity(keras_model: Any, specs: Specs, data: SplitDataset, settings
     x_eval, y_eval = data.evaluation.x, data.evaluation.y
     limit = tolerance_for(primary_metric(specs), max_drop)
     reference = compute_metrics(keras_model.predict(x_val, verbose=0), y_val, specs)
+    evaluation_reference = compute_metrics(keras_model.predict(x_eval, verbose=0), y_eval, specs)
     tried: list[SparsityCandidate] = []
     for sparsity in AUTO_SPARSITIES:
         candidate = replace(settings, final_sparsity=sparsity,
@@ -254,7 +255,6 @@ def search_sparsity(keras_model: Any, specs: Specs, data: SplitDataset, settings
         within = drop is not None and drop <= limit.max_drop
         confirmed: dict[str, float] | None = None
         if within:
-            evaluation_reference = compute_metrics(keras_model.predict(x_eval, verbose=0), y_eval, specs)
             eval_drop, eval_by, confirmed = _worst(outputs(x_eval), y_eval, evaluation_reference, limit, specs)
             within = eval_drop is not None and eval_drop <= limit.max_drop
             if not within:
