@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from helpers.emit.codegen import Rendered, render
-from helpers.emit.micropython_calls import FAMILIES, TYPECODES, buffer_name, calls
+from helpers.emit.micropython_calls import FAMILIES, TYPECODES, buffer_name, bytes_literal, calls, im2col_bytes
 from helpers.emit.micropython_native import KERNELS_VERSION, NativeCalls, native_call
 from helpers.lowering.arith import SIGMOID_TABLE_UINT16
 from helpers.lowering.program import Program
@@ -40,10 +42,9 @@ def families(program: Program) -> set[str]:
 
 def _sources(needed: set[str]) -> list[str]:
     sources = []
-    if needed & _INTEGER_FAMILIES:
-        sources.append(device_source("fixedpoint"))
     if "fixedpoint_tables" in needed:
-        sources.append("_SIGMOID16 = " + repr(tuple(SIGMOID_TABLE_UINT16)))
+        table = np.asarray(SIGMOID_TABLE_UINT16, "<u2").tobytes()
+        sources.append("_SIGMOID16 = _array('H', " + bytes_literal(table) + ")")
     for family in ("ops_int8", "ops_float", "gather", "lstm"):
         if family in needed:
             sources.append(device_source(family))
@@ -72,7 +73,8 @@ def engine_context(program: Program, context: dict[str, Any]) -> dict[str, Any]:
         "scratch_queries": native.scratch_queries,
         "buffers": [(buffer_name(b), TYPECODES[b.dtype], b.elements) for b in program.buffers],
         "acc_size": program.accumulator_elements,
-        "heap_bytes": program.buffer_bytes,
+        "col_size": im2col_bytes(program),
+        "heap_bytes": program.buffer_bytes + 4 * program.accumulator_elements + im2col_bytes(program),
         "resets": [(buffer_name(program.buffer(r.buffer)), r.value) for r in program.resets],
         "steps": steps,
         "step_count": len(steps),

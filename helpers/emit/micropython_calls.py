@@ -23,7 +23,7 @@ FAMILIES: dict[type, str] = {
 }
 
 
-def _bytes_literal(data: bytes) -> str:
+def bytes_literal(data: bytes) -> str:
     return "b'" + "".join(f"\\x{b:02x}" for b in data) + "'"
 
 
@@ -50,12 +50,12 @@ class Names:
         """int8 (and uint8 tables) as bytes; int32 and float32 as arrays."""
         values = const.values
         if values.dtype in (np.int8, np.uint8):
-            return self.constant("w", _bytes_literal(values.tobytes()))
+            return self.constant("w", bytes_literal(values.tobytes()))
         if values.dtype == np.int32:
-            return self.constant("i", f"_array('i', {_bytes_literal(values.astype('<i4').tobytes())})")
+            return self.constant("i", f"_array('i', {bytes_literal(values.astype('<i4').tobytes())})")
         if values.dtype == np.int16:
-            return self.constant("h", f"_array('h', {_bytes_literal(values.astype('<i2').tobytes())})")
-        return self.constant("f", f"_array('f', {_bytes_literal(values.astype('<f4').tobytes())})")
+            return self.constant("h", f"_array('h', {bytes_literal(values.astype('<i2').tobytes())})")
+        return self.constant("f", f"_array('f', {bytes_literal(values.astype('<f4').tobytes())})")
 
     def small_tuple(self, values: list | tuple) -> str:  # type: ignore[type-arg]
         items = ", ".join(repr(v) for v in values)
@@ -101,6 +101,17 @@ def _quant_args(n: Names, q: s.Requantization) -> tuple[str, str]:
     return n.array(Const(multiplier_limbs(q.multipliers.values))), n.array(q.shifts)
 
 
+def _scalar_quant(n: Names, multiplier: int, shift: int) -> list[str]:
+    """One per-tensor multiplier as the limbs and shift arrays scale_acc reads (hot.py)."""
+    return [n.array(Const(multiplier_limbs(np.asarray([multiplier])))), n.array(Const(np.asarray([shift], np.int32)))]
+
+
+def exp_limbs(exps: np.ndarray) -> np.ndarray:
+    """Each Q0.31 exp (0 <= e < 2**31) as three 11-bit limbs, low first: softmax_out's operand."""
+    e = exps.astype(np.int64)
+    return np.stack([e & 2047, (e >> 11) & 2047, e >> 22], axis=-1).reshape(-1).astype(np.int16)
+
+
 def _fully_connected_i8(n: Names, t: s.FullyConnectedInt8) -> str:
     q = t.quant
     return _call("fully_connected_i8", n.operand(t.x), n.buffer(t.y), n.array(t.weights), n.array(t.bias),
@@ -121,7 +132,8 @@ def _conv_i8(n: Names, t: s.ConvInt8) -> str:
     q = t.quant
     return _call(_kernel(t.depthwise) + "_i8", n.operand(t.x), n.buffer(t.y), n.array(t.weights), n.array(t.bias),
                  *_quant_args(n, q), n.array(Const(np.asarray(_conv_row(t.geometry, t.depthwise), np.int32))),
-                 "_ACC", t.geometry.out_h, q.input_offset, q.output_zero_point, q.act_min, q.act_max)
+                 *(["_ACC"] if t.depthwise else ["_ACC", "_COL"]), t.geometry.out_h, q.input_offset,
+                 q.output_zero_point, q.act_min, q.act_max)
 
 
 def _conv_f(n: Names, t: s.ConvFloat) -> str:
@@ -144,7 +156,7 @@ def _pool_f(n: Names, t: s.PoolFloat) -> str:
 
 
 def _softmax_i8(n: Names, t: s.SoftmaxInt8) -> str:
-    return _call("softmax_i8", n.operand(t.x), n.buffer(t.y), t.rows, t.depth, n.array(t.exp_table),
+    return _call("softmax_i8", n.operand(t.x), n.buffer(t.y), t.rows, t.depth, n.array(Const(exp_limbs(t.exp_table.values))),
                  n.array(t.rescaled_table))
 
 
@@ -158,8 +170,8 @@ def _quantize(n: Names, t: s.QuantizeFloatToInt8) -> str:
 
 
 def _requantize(n: Names, t: s.RequantizeInt8) -> str:
-    return _call("requantize_i8", n.operand(t.x), n.buffer(t.y), t.count, t.input_zero_point, t.multiplier, t.shift,
-                 t.output_zero_point, t.act_min, t.act_max)
+    return _call("requantize_i8", n.operand(t.x), n.buffer(t.y), t.count, t.input_zero_point,
+                 *_scalar_quant(n, t.multiplier, t.shift), t.output_zero_point, t.act_min, t.act_max)
 
 
 def _dequantize(n: Names, t: s.DequantizeInt8) -> str:
@@ -182,16 +194,18 @@ def _binary_operands(n: Names, t: s.AddInt8 | s.MulInt8 | s.BinaryFloat) -> list
 
 def _add_i8(n: Names, t: s.AddInt8) -> str:
     operands = _binary_operands(n, t)
-    q = [t.input1_offset, t.input2_offset, t.input1_multiplier, t.input1_shift, t.input2_multiplier, t.input2_shift,
-         t.output_multiplier, t.output_shift, t.output_zero_point, t.act_min, t.act_max, t.sign]
-    return _call("add_i8", *operands, t.count, n.small_tuple(q))
+    multipliers = [*_scalar_quant(n, t.input1_multiplier, t.input1_shift),
+                   *_scalar_quant(n, t.input2_multiplier, t.input2_shift),
+                   *_scalar_quant(n, t.output_multiplier, t.output_shift)]
+    q = [t.input1_offset, t.input2_offset, t.output_zero_point, t.act_min, t.act_max, t.sign]
+    return _call("add_i8", *operands, t.count, n.small_tuple(q), _name_tuple(n, multipliers))
 
 
 def _mul_i8(n: Names, t: s.MulInt8) -> str:
     operands = _binary_operands(n, t)
-    q = [t.input1_offset, t.input2_offset, t.output_multiplier, t.output_shift, t.output_zero_point, t.act_min,
-         t.act_max]
-    return _call("mul_i8", *operands, t.count, n.small_tuple(q))
+    limbs, shift = _scalar_quant(n, t.output_multiplier, t.output_shift)
+    q = [t.input1_offset, t.input2_offset, t.output_zero_point, t.act_min, t.act_max]
+    return _call("mul_i8", *operands, t.count, n.small_tuple(q), limbs, shift)
 
 
 def _binary_f(n: Names, t: s.BinaryFloat) -> str:
@@ -206,14 +220,24 @@ def _unary_f(n: Names, t: s.UnaryFloat) -> str:
     return _call(f"{t.kind}_f", n.operand(t.x), n.buffer(t.y), t.count)
 
 
+def _name_tuple_text(items: list) -> str:  # type: ignore[type-arg]
+    return "(" + ", ".join(str(item) for item in items) + ("," if len(items) == 1 else "") + ")"
+
+
+def _name_tuple(n: Names, items: list[str]) -> str:
+    """A tuple of constant names (and ints), itself a module constant."""
+    return n.constant("p", _name_tuple_text(items))
+
+
 def _groups(n: Names, groups: Const) -> str:
     rows = groups.values.tolist()
     return n.constant("g", "(" + ", ".join("(" + ", ".join(str(v) for v in row) + ",)" for row in rows) + ",)")
 
 
 def _mean_i8(n: Names, t: s.MeanInt8) -> str:
-    return _call("mean_i8", n.operand(t.x), n.buffer(t.y), _groups(n, t.groups), t.input_zero_point, t.multiplier,
-                 t.shift, t.output_zero_point)
+    groups = _groups(n, t.groups)
+    return _call("mean_i8", n.operand(t.x), n.buffer(t.y), groups, t.input_zero_point,
+                 *_scalar_quant(n, t.multiplier, t.shift), t.output_zero_point)
 
 
 def _mean_f(n: Names, t: s.MeanFloat) -> str:
@@ -235,13 +259,19 @@ def _lstm_i8(n: Names, t: s.LstmInt8) -> str:
     x, y = n.operand(t.x), n.buffer(t.y)
     gates_name = n.constant("l", gates)
     c = t.cell_quant
-    params = [(q.input_multiplier, q.input_shift, q.recurrent_multiplier, q.recurrent_shift, q.input_offset,
-               q.hidden_offset, q.sigmoid) for q in t.gate_quant]
-    params.append((c.forget_multiplier, c.forget_shift, c.input_multiplier, c.input_shift, c.hidden_multiplier,
-                   c.hidden_shift, c.quantized_clip, c.tanh_multiplier, c.tanh_shift, c.hidden_zero_point))
+    # Per gate: the input and recurrent multipliers (limbs and shift arrays), the offsets and the
+    # activation; then the cell's multipliers, the clip, the tanh input scaling and the zero point.
+    params = [[*_scalar_quant(n, q.input_multiplier, q.input_shift),
+               *_scalar_quant(n, q.recurrent_multiplier, q.recurrent_shift), q.input_offset, q.hidden_offset,
+               int(q.sigmoid)] for q in t.gate_quant]
+    params.append([*_scalar_quant(n, c.forget_multiplier, c.forget_shift),
+                   *_scalar_quant(n, c.input_multiplier, c.input_shift),
+                   *_scalar_quant(n, c.hidden_multiplier, c.hidden_shift), c.quantized_clip, c.tanh_multiplier,
+                   c.tanh_shift, c.hidden_zero_point])
+    params_name = n.constant("p", "(" + ", ".join(_name_tuple_text(row) for row in params) + ")")
     hidden, cell, scratch = _state(n, t.state)
     st = t.state
-    return _call("lstm_i8", x, y, gates_name, n.small_tuple(params), st.steps, st.n_in, st.n_state, hidden, cell,
+    return _call("lstm_i8", x, y, gates_name, params_name, st.steps, st.n_in, st.n_state, hidden, cell,
                  "_ACC", *scratch)
 
 
@@ -262,6 +292,12 @@ FORMATTERS: dict[type, Callable[[Names, Step], str]] = {  # type: ignore[dict-it
     s.AddInt8: _add_i8, s.MulInt8: _mul_i8, s.BinaryFloat: _binary_f, s.LookupInt8: _lookup,
     s.UnaryFloat: _unary_f, s.MeanInt8: _mean_i8, s.MeanFloat: _mean_f, s.LstmInt8: _lstm_i8, s.LstmFloat: _lstm_f,
 }
+
+
+def im2col_bytes(program: Program) -> int:
+    """The portable conv_2d_i8's window scratch (_COL): the largest k_h * k_w * in_c."""
+    return max((t.geometry.k_h * t.geometry.k_w * t.geometry.in_c for t in program.steps
+                if isinstance(t, s.ConvInt8) and not t.depthwise), default=0)
 
 
 def calls(program: Program) -> tuple[list[tuple[str, str]], Names, str]:

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from helpers.micropython.device.fixedpoint import (
+from helpers.lowering.fixedpoint import (
     mbqm,
     one_minus_x_over_one_plus_x,
     one_over_one_plus_x,

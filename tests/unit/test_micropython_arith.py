@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from helpers.lowering import arith
-from helpers.micropython.device.fixedpoint import mbqm, rdbp, reciprocal, srdhm
+from helpers.lowering.fixedpoint import mbqm, rdbp, reciprocal, srdhm
 from tests.conftest import TFLM_DIR, require_tool
 
 INT32 = st.integers(min_value=-2**31, max_value=2**31 - 1)

@@ -1,39 +1,50 @@
 # int8 kernels with the arithmetic of TFLM's reference kernels. Tensors are bytearrays of raw
-# int8 (int16 tensors: array('h')); weights are bytes; per-channel multipliers come as three
-# 14-bit limbs each (array('h'), 3 per output channel) and shifts as an array as long as the
-# output channels (a per-tensor one is repeated). The hot loops, requantization among them, are
-# in _HOT (hot.py), compiled at import.
+# int8 (int16 tensors: array('h')); weights are bytes; multipliers come as three 14-bit limbs each
+# (array('h'), 3 per output channel) and shifts as an array as long as the output channels (a
+# per-tensor one is repeated). The hot loops, requantization among them, are in _HOT (hot.py),
+# compiled at import. Every value stays a small int on a 32-bit port: an int8 run allocates nothing.
 
 
 def _i8(b):
     return (b ^ 128) - 128
 
 
+def _mbqm(x, limbs, shift):
+    # MultiplyByQuantizedMultiplier of one value, through the hot loop (no big int on 32 bits).
+    one = _I32
+    one[0] = x
+    _HOT["scale_acc"](0, 0, 0, one, 1, 1, one, limbs, shift, 0, 0, one, 0, 0)
+    return one[0]
+
+
+def _requantize(acc, count, channels, bias, mult, shift, y, y_start, zero_point, low, high):
+    _HOT["scale_acc"](0, 0, 0, acc, count, channels, bias, mult, shift, 1, 1, acc, 0, 0)
+    _HOT["store_i8"](0, 0, 0, acc, count, y, y_start, zero_point, low, high)
+
+
 def fully_connected_i8(x, y, w, bias, mult, shift, acc, batches, n_in, n_out, x_offset, zero_point, low, high):
     fc_acc = _HOT["fc_acc"]
-    requantize = _HOT["requantize"]
     for b in range(batches):
-        fc_acc(x, b * n_in, x_offset, w, acc, n_in, n_out)
-        requantize(acc, n_out, n_out, bias, mult, shift, y, b * n_out, zero_point, low, high)
+        fc_acc(0, 0, 0, x, b * n_in, x_offset, w, acc, n_in, n_out)
+        _requantize(acc, n_out, n_out, bias, mult, shift, y, b * n_out, zero_point, low, high)
 
 
-def conv_2d_i8(x, y, w, bias, mult, shift, p, acc, out_h, x_offset, zero_point, low, high):
+def conv_2d_i8(x, y, w, bias, mult, shift, p, acc, col, out_h, x_offset, zero_point, low, high):
+    # col: the im2col scratch, one input window (k_h * k_w * in_c bytes).
     row = _HOT["conv_row"]
-    requantize = _HOT["requantize"]
     per_row = p[3] * p[4]
     for oy in range(out_h):
-        row(x, w, acc, p, oy, x_offset)
-        requantize(acc, per_row, p[4], bias, mult, shift, y, oy * per_row, zero_point, low, high)
+        row(0, 0, 0, x, w, acc, col, p, oy, x_offset)
+        _requantize(acc, per_row, p[4], bias, mult, shift, y, oy * per_row, zero_point, low, high)
 
 
 def depthwise_conv_2d_i8(x, y, w, bias, mult, shift, p, acc, out_h, x_offset, zero_point, low, high):
     row = _HOT["dw_row"]
-    requantize = _HOT["requantize"]
     channels = p[2] * p[4]
     per_row = p[3] * channels
     for oy in range(out_h):
-        row(x, w, acc, p, oy, x_offset)
-        requantize(acc, per_row, channels, bias, mult, shift, y, oy * per_row, zero_point, low, high)
+        row(0, 0, 0, x, w, acc, p, oy, x_offset)
+        _requantize(acc, per_row, channels, bias, mult, shift, y, oy * per_row, zero_point, low, high)
 
 
 def max_pool_2d_i8(x, y, p, low, high):
@@ -64,23 +75,52 @@ def average_pool_2d_i8(x, y, p, low, high):
                 o += 1
 
 
-def softmax_i8(x, y, rows, depth, exps, rescaled):
-    # exps: exp(-d) as Q0.31 for every distance d to the row's maximum; rescaled: the same in Q12.19.
-    for r in range(rows):
-        base = r * depth
-        top = -128
-        for c in range(depth):
-            v = _i8(x[base + c])
-            if v > top:
-                top = v
-        total = 0
-        for c in range(depth):
-            total += rescaled[top - _i8(x[base + c])]
-        scale, bits_over_unit = reciprocal(total, 12)
-        exponent = bits_over_unit + 23
-        for c in range(depth):
-            v = rdbp(srdhm(scale, exps[top - _i8(x[base + c])]), exponent) - 128
-            y[base + c] = (127 if v > 127 else v) & 255
+def softmax_i8(x, y, rows, depth, exp_limbs, rescaled):
+    # exp_limbs: exp(-d) as Q0.31 for every distance d to the row's maximum, three 11-bit limbs
+    # each; rescaled: the same in Q12.19. TFLM's GetReciprocal of the row's sum is computed here in
+    # small ints (_reciprocal_limbs), the outputs in the hot loop.
+    r = _I32  # the row's max and sum, then its scale's limbs and shift
+    for row in range(rows):
+        base = row * depth
+        _HOT["softmax_sum"](x, base, depth, rescaled, r)
+        _reciprocal_limbs(r)
+        _HOT["softmax_out"](x, y, base, depth, exp_limbs, r[0], r[2], r[3], r[4], r[5])
+
+
+def _reciprocal_limbs(r):
+    # gemmlowp's GetReciprocal(total = r[1], 12 integer digits) as TFLM's softmax takes it: the
+    # Q0.31 scale as 11-bit limbs (r[2:5]) and the shift softmax_out applies (bits over unit + 23 -
+    # 14, r[5]). Every value
+    # stays below 2**30: total << (30 - its bit length) = u is the half denominator over two, so
+    # each SaturatingRoundingDoublingHighMul by it is hi30(u, b, ...) and Newton's x (Q2.29) stays
+    # below 2**30 -- except for u = 2**29 (a total that is a power of two), whose reciprocal
+    # saturates to the largest Q0.31. The corrections never saturate (|srdhm| < 2**24).
+    hi30 = _HOT["hi30"]
+    total = r[1]
+    bits = 0
+    while total >> bits:
+        bits += 1
+    u = total << (30 - bits)
+    shift = 12 - (32 - bits) + 23 - 14
+    r[5] = shift
+    if u == 536870912:
+        r[2] = 2047
+        r[3] = 2047
+        r[4] = 511
+        return
+    # x = 48 / 17 - 32 / 17 * half_denominator: 1515870810 - srdhm(2u, 1010580540), in steps
+    # below 2**30.
+    x = 442128986 - hi30(u, 1010580540, 16383, 32767) + 1073741823 + 1
+    for _ in range(3):
+        one_minus = 536870912 - hi30(u, x, 16384, 0)
+        if one_minus >= 0:
+            correction = hi30(x, one_minus, 32768, 0) >> 1
+        else:
+            correction = 0 - (hi30(x, 0 - one_minus, 32767, 32767) >> 1)
+        x += correction * 4
+    r[2] = (x & 1023) << 1
+    r[3] = (x >> 10) & 2047
+    r[4] = x >> 21
 
 
 def lookup_i8(x, y, n, table):
@@ -99,9 +139,9 @@ def quantize_f_i8(x, y, n, scale, zero_point, low, high):
         y[i] = (low if q < low else high if q > high else q) & 255
 
 
-def requantize_i8(x, y, n, x_zero_point, mult, shift, zero_point, low, high):
+def requantize_i8(x, y, n, x_zero_point, limbs, shift, zero_point, low, high):
     for i in range(n):
-        v = mbqm(_i8(x[i]) - x_zero_point, mult, shift) + zero_point
+        v = _mbqm(_i8(x[i]) - x_zero_point, limbs, shift) + zero_point
         y[i] = (low if v < low else high if v > high else v) & 255
 
 
@@ -110,34 +150,35 @@ def dequantize_i8(x, y, n, scale, zero_point):
         y[i] = scale * (_i8(x[i]) - zero_point)
 
 
-def add_i8(x1, i1, x2, i2, y, n, q):
-    # ADD (sign 1) or SUB (sign -1). q: offset1, offset2, mult1, shift1, mult2, shift2, out_mult,
-    # out_shift, zero_point, low, high, sign; i1/i2: the element of each input for every output
-    # element (broadcasting), or None.
-    o1, o2, m1, s1, m2, s2, mo, so, zp, low, high, sign = q
+def add_i8(x1, i1, x2, i2, y, n, q, multipliers):
+    # ADD (sign 1) or SUB (sign -1). q: offset1, offset2, zero_point, low, high, sign; multipliers:
+    # each input's and the output's (limbs, shift) arrays; i1/i2: the element of each input for every
+    # output element (broadcasting), or None.
+    o1, o2, zp, low, high, sign = q
+    l1, s1, l2, s2, lo, so = multipliers
     for k in range(n):
         a = _i8(x1[i1[k] if i1 else k]) + o1
         b = _i8(x2[i2[k] if i2 else k]) + o2
-        v = mbqm(mbqm(a << 20, m1, s1) + sign * mbqm(b << 20, m2, s2), mo, so) + zp
+        v = _mbqm(_mbqm(a << 20, l1, s1) + sign * _mbqm(b << 20, l2, s2), lo, so) + zp
         y[k] = (low if v < low else high if v > high else v) & 255
 
 
-def mul_i8(x1, i1, x2, i2, y, n, q):
-    # q: offset1, offset2, out_mult, out_shift, zero_point, low, high
-    o1, o2, mo, so, zp, low, high = q
+def mul_i8(x1, i1, x2, i2, y, n, q, limbs, shift):
+    # q: offset1, offset2, zero_point, low, high
+    o1, o2, zp, low, high = q
     for k in range(n):
         a = _i8(x1[i1[k] if i1 else k]) + o1
         b = _i8(x2[i2[k] if i2 else k]) + o2
-        v = mbqm(a * b, mo, so) + zp
+        v = _mbqm(a * b, limbs, shift) + zp
         y[k] = (low if v < low else high if v > high else v) & 255
 
 
-def mean_i8(x, y, groups, x_zero_point, mult, shift, zero_point):
+def mean_i8(x, y, groups, x_zero_point, limbs, shift, zero_point):
     # groups: the input elements each output element averages.
     for o in range(len(groups)):
         g = groups[o]
         total = 0
         for i in g:
             total += _i8(x[i])
-        v = mbqm(total - x_zero_point * len(g), mult, shift) + zero_point
+        v = _mbqm(total - x_zero_point * len(g), limbs, shift) + zero_point
         y[o] = (-128 if v < -128 else 127 if v > 127 else v) & 255

@@ -6,7 +6,7 @@
 # ENGINE says what runs it: "native" (0 of the ops on CMSIS-NN's kernels, the module
 # mcu_kernels_<arch>.mpy for this board's architecture, when it is on the import path), else "viper"
 # (the hot loops compiled with the viper emitter), else "plain" code.
-# Heap: about 2084 bytes of activation buffers, allocated once at import.
+# Heap: about 2088 bytes of activation buffers, allocated once at import.
 import gc
 import math
 from array import array
@@ -299,75 +299,47 @@ def scatter(x, y, index):
 # model's variable tensors: reset() zeroes them (the hidden state to its zero point).
 
 
-def _sat16(v):
-    return -32768 if v < -32768 else 32767 if v > 32767 else v
-
-
-def _sigmoid16(v):
-    # reference_integer_ops::Logistic on int16 (Q3.12 in, Q0.15 out), interpolating TFLM's table.
-    v = v * 3
-    a = -v if v < 0 else v
-    uh = a >> 9
-    if uh >= 255:
-        r = 0x7FFF << 10
-    else:
-        ua = _SIGMOID16[uh]
-        r = (ua << 9) + (a & 0x1FF) * (_SIGMOID16[uh + 1] - ua)
-    r = r + 512 if v >= 0 else (1 << 25) - r + 511
-    return r >> 10
-
-
-def _tanh16(v, mult, shift):
-    # reference_integer_ops::Tanh on int16; mult and shift bring the input to Q3.12 (TFLM's rule).
-    v = (v * mult + ((1 << (shift - 1)) if shift > 0 else 0)) >> shift
-    a = -v if v < 0 else v
-    uh = a >> 8
-    if uh >= 255:
-        r = 0xFFFF << 8
-    else:
-        ua = _SIGMOID16[uh]
-        r = (ua << 8) + (a & 0xFF) * (_SIGMOID16[uh + 1] - ua)
-    r = r - (1 << 23) + 128 if v >= 0 else -r + (1 << 23) + 127
-    return r >> 8
-
-
-def _gate_i8(x, x_start, hidden, g, q, acc, out, n_in, n_state):
-    # g: input weights, recurrent weights, bias, (m_in, s_in, m_rec, s_rec, x_offset, h_offset, sigmoid)
-    w_in, w_rec, bias = g
-    m_in, s_in, m_rec, s_rec, x_offset, h_offset, sigmoid = q
-    fc_acc = _HOT["fc_acc"]
-    fc_acc(x, x_start, x_offset, w_in, acc, n_in, n_state)
-    for o in range(n_state):
-        out[o] = _sat16(mbqm(acc[o] + bias[o], m_in, s_in))
-    fc_acc(hidden, 0, h_offset, w_rec, acc, n_state, n_state)
-    for o in range(n_state):
-        v = _sat16(out[o] + _sat16(mbqm(acc[o], m_rec, s_rec)))
-        out[o] = _sigmoid16(v) if sigmoid else _tanh16(v, 3, 0)
-
-
 def lstm_i8(x, y, gates, q, steps, n_in, n_state, hidden, cell, acc, f, i, c, o):
-    # gates/q: forget, input, cell, output; q[4]: the inter-gate multipliers, the cell clip, the tanh
-    # input scaling and the hidden state's zero point.
-    m_fc, s_fc, m_ic, s_ic, m_h, s_h, clip, t_mult, t_shift, h_zero = q[4]
+    # gates: forget, input, cell, output, each (input weights, recurrent weights, bias); q[0:4]: each
+    # gate's input and recurrent (limbs, shift) arrays, the input and hidden offsets, and 1 for a
+    # sigmoid gate (0: tanh); q[4]: the cell's (limbs, shift) arrays, the cell clip, the tanh input
+    # scaling and the hidden state's zero point. Per step, in the hot loops:
+    #   gate = activation(sat16(sat16(mbqm(W x + bias)) + sat16(mbqm(R h))))
+    #   cell = clip(sat16(sat16(mbqm(f * cell)) + sat16(mbqm(i * c))))
+    #   h = mbqm(tanh(cell) * o) + zero point, clamped to int8
+    # The four gates depend only on x and h, so they run first, in one loop. Each step's h is
+    # written to y only; the next step reads it there, and `hidden` gets the last one.
+    l_fc, s_fc, l_ic, s_ic, l_h, s_h, clip, t_mult, t_shift, h_zero = q[4]
+    fc_acc = _HOT["fc_acc"]
+    scale_acc = _HOT["scale_acc"]
+    activate16 = _HOT["activate16"]
+    products16 = _HOT["products16"]
+    store_i8 = _HOT["store_i8"]
+    h = hidden
+    h_start = 0
     for t in range(steps):
         x_start = t * n_in
-        _gate_i8(x, x_start, hidden, gates[0], q[0], acc, f, n_in, n_state)
-        _gate_i8(x, x_start, hidden, gates[1], q[1], acc, i, n_in, n_state)
-        _gate_i8(x, x_start, hidden, gates[2], q[2], acc, c, n_in, n_state)
-        for k in range(n_state):
-            kept = _sat16(mbqm(f[k] * cell[k], m_fc, s_fc))
-            added = _sat16(mbqm(i[k] * c[k], m_ic, s_ic))
-            v = _sat16(kept + added)
-            if clip > 0:
-                v = -clip if v < -clip else clip if v > clip else v
-            cell[k] = v
-        _gate_i8(x, x_start, hidden, gates[3], q[3], acc, o, n_in, n_state)
-        base = t * n_state
-        for k in range(n_state):
-            v = mbqm(_tanh16(cell[k], t_mult, t_shift) * o[k], m_h, s_h) + h_zero
-            v = (-128 if v < -128 else 127 if v > 127 else v) & 255
-            hidden[k] = v
-            y[base + k] = v
+        for g in range(4):
+            w_in, w_rec, bias = gates[g]
+            l_in, s_in, l_rec, s_rec, x_offset, h_offset, sigmoid = q[g]
+            out = f if g == 0 else i if g == 1 else c if g == 2 else o
+            fc_acc(0, 0, 0, x, x_start, x_offset, w_in, acc, n_in, n_state)
+            scale_acc(0, 0, 0, acc, n_state, n_state, bias, l_in, s_in, 1, 0, out, 1, 0)
+            fc_acc(0, 0, 0, h, h_start, h_offset, w_rec, acc, n_state, n_state)
+            scale_acc(0, 0, 0, acc, n_state, 1, acc, l_rec, s_rec, 0, 0, out, 2, 0)
+            activate16(0, 0, 0, out, out, n_state, _SIGMOID16, sigmoid, 3, 0)
+        products16(0, f, cell, acc, n_state)
+        scale_acc(0, 0, 0, acc, n_state, 1, acc, l_fc, s_fc, 0, 0, cell, 1, 0)
+        products16(0, i, c, acc, n_state)
+        scale_acc(0, 0, 0, acc, n_state, 1, acc, l_ic, s_ic, 0, 0, cell, 2, clip)
+        activate16(0, 0, 0, cell, f, n_state, _SIGMOID16, 0, t_mult, t_shift)
+        products16(0, f, o, acc, n_state)
+        scale_acc(0, 0, 0, acc, n_state, 1, acc, l_h, s_h, 0, 0, acc, 0, 0)
+        h = y
+        h_start = t * n_state
+        store_i8(0, 0, 0, acc, n_state, y, h_start, h_zero, -128, 127)
+    if steps:
+        store_i8(0, 0, 0, acc, n_state, hidden, 0, h_zero, -128, 127)
 
 
 def _sigmoid_f(v):
@@ -443,7 +415,7 @@ _g5 = _array("f", bytes(64))
 _g6 = _array("f", bytes(64))
 _t7 = _array("f", bytes(1536))
 _t8 = _array("f", bytes(64))
-HEAP_BUFFER_BYTES = 2084
+HEAP_BUFFER_BYTES = 2088
 
 
 def reset():

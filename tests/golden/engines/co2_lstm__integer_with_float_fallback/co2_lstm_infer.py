@@ -6,7 +6,7 @@
 # ENGINE says what runs it: "native" (2 of the ops on CMSIS-NN's kernels, the module
 # mcu_kernels_<arch>.mpy for this board's architecture, when it is on the import path), else "viper"
 # (the hot loops compiled with the viper emitter), else "plain" code.
-# Heap: about 748 bytes of activation buffers, allocated once at import.
+# Heap: about 812 bytes of activation buffers, allocated once at import.
 import gc
 import math
 from array import array
@@ -140,126 +140,55 @@ def _array(typecode, data):
 
 _F32 = array("f", [0.0])
 
-# Integer arithmetic of TFLM's reference kernels (gemmlowp's fixed point), on Python ints.
-# C's int32 semantics are spelled out: division truncates toward zero, shifts of negative values
-# are arithmetic. The exporter uses these functions for its lookup tables too.
-
-
-def srdhm(a, b):
-    # SaturatingRoundingDoublingHighMul: the high 32 bits of 2*a*b, rounded.
-    if a == b and a == -2147483648:
-        return 2147483647
-    ab = a * b
-    if ab >= 0:
-        return (ab + 1073741824) >> 31
-    return -((-(ab + 1 - 1073741824)) >> 31)
-
-
-def rdbp(x, exponent):
-    # RoundingDivideByPOT: x / 2**exponent, rounded half away from zero.
-    if exponent == 0:
-        return x
-    mask = (1 << exponent) - 1
-    threshold = (mask >> 1) + (1 if x < 0 else 0)
-    return (x >> exponent) + (1 if (x & mask) > threshold else 0)
-
-
-def mbqm(x, multiplier, shift):
-    # MultiplyByQuantizedMultiplier (double rounding, TFLM's default build).
-    if shift > 0:
-        return srdhm(x * (1 << shift), multiplier)
-    return rdbp(srdhm(x, multiplier), -shift)
-
-
-def sat_shift_left(x, exponent):
-    # SaturatingRoundingMultiplyByPOT with a positive exponent, on int32.
-    limit = (1 << (31 - exponent)) - 1
-    if x > limit:
-        return 2147483647
-    if x < -limit:
-        return -2147483648
-    return x << exponent
-
-
-def _newton_reciprocal(a):
-    # gemmlowp's Newton-Raphson for 1 / (1 + a), a in Q0.31 [0, 1): the Q2.29 estimate.
-    total = a + 2147483647
-    half_denominator = (total + 1) // 2 if total >= 0 else -((-(total - 1)) // 2)
-    x = 1515870810 + srdhm(half_denominator, -1010580540)
-    for _ in range(3):
-        one_minus = 536870912 - srdhm(half_denominator, x)
-        x = _wrap32(x + sat_shift_left(srdhm(x, one_minus), 2))
-    return x
-
-
-def one_over_one_plus_x(a):
-    # gemmlowp one_over_one_plus_x_for_x_in_0_1: Q0.31 in, Q0.31 out.
-    return sat_shift_left(_newton_reciprocal(a), 1)
-
-
-def one_minus_x_over_one_plus_x(a):
-    # gemmlowp one_minus_x_over_one_plus_x_for_x_in_0_1: Q0.31 in, Q0.31 out.
-    return sat_shift_left(_newton_reciprocal(a) - 536870912, 2)
-
-
-def _wrap32(v):
-    v &= 0xFFFFFFFF
-    return v - 4294967296 if v > 2147483647 else v
-
-
-def reciprocal(x, integer_digits):
-    # GetReciprocal: (Q0.31 of 1/(x as Q(integer_digits)) scaled into [0.5, 1), bits over one).
-    headroom_plus_one = 32 - _bit_length(x)
-    shifted_minus_one = _wrap32(((x << headroom_plus_one) & 0xFFFFFFFF) - 2147483648)
-    return one_over_one_plus_x(shifted_minus_one), integer_digits - headroom_plus_one
-
-
-def _bit_length(x):
-    n = 0
-    while x:
-        x >>= 1
-        n += 1
-    return n
-
-
-_SIGMOID16 = (32768, 33451, 34133, 34813, 35493, 36169, 36843, 37513, 38180, 38841, 39498, 40149, 40794, 41432, 42064, 42688, 43304, 43912, 44511, 45102, 45683, 46255, 46817, 47369, 47911, 48443, 48964, 49475, 49975, 50464, 50942, 51409, 51865, 52311, 52745, 53169, 53581, 53983, 54374, 54755, 55125, 55485, 55834, 56174, 56503, 56823, 57133, 57433, 57724, 58007, 58280, 58544, 58800, 59048, 59288, 59519, 59743, 59959, 60168, 60370, 60565, 60753, 60935, 61110, 61279, 61441, 61599, 61750, 61896, 62036, 62172, 62302, 62428, 62549, 62666, 62778, 62886, 62990, 63090, 63186, 63279, 63368, 63454, 63536, 63615, 63691, 63765, 63835, 63903, 63968, 64030, 64090, 64148, 64204, 64257, 64308, 64357, 64405, 64450, 64494, 64536, 64576, 64614, 64652, 64687, 64721, 64754, 64786, 64816, 64845, 64873, 64900, 64926, 64950, 64974, 64997, 65019, 65039, 65060, 65079, 65097, 65115, 65132, 65149, 65164, 65179, 65194, 65208, 65221, 65234, 65246, 65258, 65269, 65280, 65291, 65301, 65310, 65319, 65328, 65337, 65345, 65352, 65360, 65367, 65374, 65381, 65387, 65393, 65399, 65404, 65410, 65415, 65420, 65425, 65429, 65433, 65438, 65442, 65445, 65449, 65453, 65456, 65459, 65462, 65465, 65468, 65471, 65474, 65476, 65479, 65481, 65483, 65485, 65488, 65489, 65491, 65493, 65495, 65497, 65498, 65500, 65501, 65503, 65504, 65505, 65507, 65508, 65509, 65510, 65511, 65512, 65513, 65514, 65515, 65516, 65517, 65517, 65518, 65519, 65520, 65520, 65521, 65522, 65522, 65523, 65523, 65524, 65524, 65525, 65525, 65526, 65526, 65526, 65527, 65527, 65528, 65528, 65528, 65529, 65529, 65529, 65529, 65530, 65530, 65530, 65530, 65531, 65531, 65531, 65531, 65531, 65532, 65532, 65532, 65532, 65532, 65532, 65533, 65533, 65533, 65533, 65533, 65533, 65533, 65533, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65535)
+_SIGMOID16 = _array('H', b'\x00\x80\xab\x82\x55\x85\xfd\x87\xa5\x8a\x49\x8d\xeb\x8f\x89\x92\x24\x95\xb9\x97\x4a\x9a\xd5\x9c\x5a\x9f\xd8\xa1\x50\xa4\xc0\xa6\x28\xa9\x88\xab\xdf\xad\x2e\xb0\x73\xb2\xaf\xb4\xe1\xb6\x09\xb9\x27\xbb\x3b\xbd\x44\xbf\x43\xc1\x37\xc3\x20\xc5\xfe\xc6\xd1\xc8\x99\xca\x57\xcc\x09\xce\xb1\xcf\x4d\xd1\xdf\xd2\x66\xd4\xe3\xd5\x55\xd7\xbd\xd8\x1a\xda\x6e\xdb\xb7\xdc\xf7\xdd\x2d\xdf\x59\xe0\x7c\xe1\x97\xe2\xa8\xe3\xb0\xe4\xb0\xe5\xa8\xe6\x98\xe7\x7f\xe8\x5f\xe9\x37\xea\x08\xeb\xd2\xeb\x95\xec\x51\xed\x07\xee\xb6\xee\x5f\xef\x01\xf0\x9f\xf0\x36\xf1\xc8\xf1\x54\xf2\xdc\xf2\x5e\xf3\xdc\xf3\x55\xf4\xca\xf4\x3a\xf5\xa6\xf5\x0e\xf6\x72\xf6\xd2\xf6\x2f\xf7\x88\xf7\xde\xf7\x30\xf8\x7f\xf8\xcb\xf8\x15\xf9\x5b\xf9\x9f\xf9\xe0\xf9\x1e\xfa\x5a\xfa\x94\xfa\xcc\xfa\x01\xfb\x34\xfb\x65\xfb\x95\xfb\xc2\xfb\xee\xfb\x18\xfc\x40\xfc\x66\xfc\x8c\xfc\xaf\xfc\xd1\xfc\xf2\xfc\x12\xfd\x30\xfd\x4d\xfd\x69\xfd\x84\xfd\x9e\xfd\xb6\xfd\xce\xfd\xe5\xfd\xfb\xfd\x0f\xfe\x24\xfe\x37\xfe\x49\xfe\x5b\xfe\x6c\xfe\x7d\xfe\x8c\xfe\x9b\xfe\xaa\xfe\xb8\xfe\xc5\xfe\xd2\xfe\xde\xfe\xea\xfe\xf5\xfe\x00\xff\x0b\xff\x15\xff\x1e\xff\x27\xff\x30\xff\x39\xff\x41\xff\x48\xff\x50\xff\x57\xff\x5e\xff\x65\xff\x6b\xff\x71\xff\x77\xff\x7c\xff\x82\xff\x87\xff\x8c\xff\x91\xff\x95\xff\x99\xff\x9e\xff\xa2\xff\xa5\xff\xa9\xff\xad\xff\xb0\xff\xb3\xff\xb6\xff\xb9\xff\xbc\xff\xbf\xff\xc2\xff\xc4\xff\xc7\xff\xc9\xff\xcb\xff\xcd\xff\xd0\xff\xd1\xff\xd3\xff\xd5\xff\xd7\xff\xd9\xff\xda\xff\xdc\xff\xdd\xff\xdf\xff\xe0\xff\xe1\xff\xe3\xff\xe4\xff\xe5\xff\xe6\xff\xe7\xff\xe8\xff\xe9\xff\xea\xff\xeb\xff\xec\xff\xed\xff\xed\xff\xee\xff\xef\xff\xf0\xff\xf0\xff\xf1\xff\xf2\xff\xf2\xff\xf3\xff\xf3\xff\xf4\xff\xf4\xff\xf5\xff\xf5\xff\xf6\xff\xf6\xff\xf6\xff\xf7\xff\xf7\xff\xf8\xff\xf8\xff\xf8\xff\xf9\xff\xf9\xff\xf9\xff\xf9\xff\xfa\xff\xfa\xff\xfa\xff\xfa\xff\xfb\xff\xfb\xff\xfb\xff\xfb\xff\xfb\xff\xfc\xff\xfc\xff\xfc\xff\xfc\xff\xfc\xff\xfc\xff\xfd\xff\xfd\xff\xfd\xff\xfd\xff\xfd\xff\xfd\xff\xfd\xff\xfd\xff\xfe\xff\xfe\xff\xfe\xff\xfe\xff\xfe\xff\xfe\xff\xfe\xff\xfe\xff\xfe\xff\xfe\xff\xff\xff')
 
 # int8 kernels with the arithmetic of TFLM's reference kernels. Tensors are bytearrays of raw
-# int8 (int16 tensors: array('h')); weights are bytes; per-channel multipliers come as three
-# 14-bit limbs each (array('h'), 3 per output channel) and shifts as an array as long as the
-# output channels (a per-tensor one is repeated). The hot loops, requantization among them, are
-# in _HOT (hot.py), compiled at import.
+# int8 (int16 tensors: array('h')); weights are bytes; multipliers come as three 14-bit limbs each
+# (array('h'), 3 per output channel) and shifts as an array as long as the output channels (a
+# per-tensor one is repeated). The hot loops, requantization among them, are in _HOT (hot.py),
+# compiled at import. Every value stays a small int on a 32-bit port: an int8 run allocates nothing.
 
 
 def _i8(b):
     return (b ^ 128) - 128
 
 
+def _mbqm(x, limbs, shift):
+    # MultiplyByQuantizedMultiplier of one value, through the hot loop (no big int on 32 bits).
+    one = _I32
+    one[0] = x
+    _HOT["scale_acc"](0, 0, 0, one, 1, 1, one, limbs, shift, 0, 0, one, 0, 0)
+    return one[0]
+
+
+def _requantize(acc, count, channels, bias, mult, shift, y, y_start, zero_point, low, high):
+    _HOT["scale_acc"](0, 0, 0, acc, count, channels, bias, mult, shift, 1, 1, acc, 0, 0)
+    _HOT["store_i8"](0, 0, 0, acc, count, y, y_start, zero_point, low, high)
+
+
 def fully_connected_i8(x, y, w, bias, mult, shift, acc, batches, n_in, n_out, x_offset, zero_point, low, high):
     fc_acc = _HOT["fc_acc"]
-    requantize = _HOT["requantize"]
     for b in range(batches):
-        fc_acc(x, b * n_in, x_offset, w, acc, n_in, n_out)
-        requantize(acc, n_out, n_out, bias, mult, shift, y, b * n_out, zero_point, low, high)
+        fc_acc(0, 0, 0, x, b * n_in, x_offset, w, acc, n_in, n_out)
+        _requantize(acc, n_out, n_out, bias, mult, shift, y, b * n_out, zero_point, low, high)
 
 
-def conv_2d_i8(x, y, w, bias, mult, shift, p, acc, out_h, x_offset, zero_point, low, high):
+def conv_2d_i8(x, y, w, bias, mult, shift, p, acc, col, out_h, x_offset, zero_point, low, high):
+    # col: the im2col scratch, one input window (k_h * k_w * in_c bytes).
     row = _HOT["conv_row"]
-    requantize = _HOT["requantize"]
     per_row = p[3] * p[4]
     for oy in range(out_h):
-        row(x, w, acc, p, oy, x_offset)
-        requantize(acc, per_row, p[4], bias, mult, shift, y, oy * per_row, zero_point, low, high)
+        row(0, 0, 0, x, w, acc, col, p, oy, x_offset)
+        _requantize(acc, per_row, p[4], bias, mult, shift, y, oy * per_row, zero_point, low, high)
 
 
 def depthwise_conv_2d_i8(x, y, w, bias, mult, shift, p, acc, out_h, x_offset, zero_point, low, high):
     row = _HOT["dw_row"]
-    requantize = _HOT["requantize"]
     channels = p[2] * p[4]
     per_row = p[3] * channels
     for oy in range(out_h):
-        row(x, w, acc, p, oy, x_offset)
-        requantize(acc, per_row, channels, bias, mult, shift, y, oy * per_row, zero_point, low, high)
+        row(0, 0, 0, x, w, acc, p, oy, x_offset)
+        _requantize(acc, per_row, channels, bias, mult, shift, y, oy * per_row, zero_point, low, high)
 
 
 def max_pool_2d_i8(x, y, p, low, high):
@@ -290,23 +219,52 @@ def average_pool_2d_i8(x, y, p, low, high):
                 o += 1
 
 
-def softmax_i8(x, y, rows, depth, exps, rescaled):
-    # exps: exp(-d) as Q0.31 for every distance d to the row's maximum; rescaled: the same in Q12.19.
-    for r in range(rows):
-        base = r * depth
-        top = -128
-        for c in range(depth):
-            v = _i8(x[base + c])
-            if v > top:
-                top = v
-        total = 0
-        for c in range(depth):
-            total += rescaled[top - _i8(x[base + c])]
-        scale, bits_over_unit = reciprocal(total, 12)
-        exponent = bits_over_unit + 23
-        for c in range(depth):
-            v = rdbp(srdhm(scale, exps[top - _i8(x[base + c])]), exponent) - 128
-            y[base + c] = (127 if v > 127 else v) & 255
+def softmax_i8(x, y, rows, depth, exp_limbs, rescaled):
+    # exp_limbs: exp(-d) as Q0.31 for every distance d to the row's maximum, three 11-bit limbs
+    # each; rescaled: the same in Q12.19. TFLM's GetReciprocal of the row's sum is computed here in
+    # small ints (_reciprocal_limbs), the outputs in the hot loop.
+    r = _I32  # the row's max and sum, then its scale's limbs and shift
+    for row in range(rows):
+        base = row * depth
+        _HOT["softmax_sum"](x, base, depth, rescaled, r)
+        _reciprocal_limbs(r)
+        _HOT["softmax_out"](x, y, base, depth, exp_limbs, r[0], r[2], r[3], r[4], r[5])
+
+
+def _reciprocal_limbs(r):
+    # gemmlowp's GetReciprocal(total = r[1], 12 integer digits) as TFLM's softmax takes it: the
+    # Q0.31 scale as 11-bit limbs (r[2:5]) and the shift softmax_out applies (bits over unit + 23 -
+    # 14, r[5]). Every value
+    # stays below 2**30: total << (30 - its bit length) = u is the half denominator over two, so
+    # each SaturatingRoundingDoublingHighMul by it is hi30(u, b, ...) and Newton's x (Q2.29) stays
+    # below 2**30 -- except for u = 2**29 (a total that is a power of two), whose reciprocal
+    # saturates to the largest Q0.31. The corrections never saturate (|srdhm| < 2**24).
+    hi30 = _HOT["hi30"]
+    total = r[1]
+    bits = 0
+    while total >> bits:
+        bits += 1
+    u = total << (30 - bits)
+    shift = 12 - (32 - bits) + 23 - 14
+    r[5] = shift
+    if u == 536870912:
+        r[2] = 2047
+        r[3] = 2047
+        r[4] = 511
+        return
+    # x = 48 / 17 - 32 / 17 * half_denominator: 1515870810 - srdhm(2u, 1010580540), in steps
+    # below 2**30.
+    x = 442128986 - hi30(u, 1010580540, 16383, 32767) + 1073741823 + 1
+    for _ in range(3):
+        one_minus = 536870912 - hi30(u, x, 16384, 0)
+        if one_minus >= 0:
+            correction = hi30(x, one_minus, 32768, 0) >> 1
+        else:
+            correction = 0 - (hi30(x, 0 - one_minus, 32767, 32767) >> 1)
+        x += correction * 4
+    r[2] = (x & 1023) << 1
+    r[3] = (x >> 10) & 2047
+    r[4] = x >> 21
 
 
 def lookup_i8(x, y, n, table):
@@ -325,9 +283,9 @@ def quantize_f_i8(x, y, n, scale, zero_point, low, high):
         y[i] = (low if q < low else high if q > high else q) & 255
 
 
-def requantize_i8(x, y, n, x_zero_point, mult, shift, zero_point, low, high):
+def requantize_i8(x, y, n, x_zero_point, limbs, shift, zero_point, low, high):
     for i in range(n):
-        v = mbqm(_i8(x[i]) - x_zero_point, mult, shift) + zero_point
+        v = _mbqm(_i8(x[i]) - x_zero_point, limbs, shift) + zero_point
         y[i] = (low if v < low else high if v > high else v) & 255
 
 
@@ -336,36 +294,37 @@ def dequantize_i8(x, y, n, scale, zero_point):
         y[i] = scale * (_i8(x[i]) - zero_point)
 
 
-def add_i8(x1, i1, x2, i2, y, n, q):
-    # ADD (sign 1) or SUB (sign -1). q: offset1, offset2, mult1, shift1, mult2, shift2, out_mult,
-    # out_shift, zero_point, low, high, sign; i1/i2: the element of each input for every output
-    # element (broadcasting), or None.
-    o1, o2, m1, s1, m2, s2, mo, so, zp, low, high, sign = q
+def add_i8(x1, i1, x2, i2, y, n, q, multipliers):
+    # ADD (sign 1) or SUB (sign -1). q: offset1, offset2, zero_point, low, high, sign; multipliers:
+    # each input's and the output's (limbs, shift) arrays; i1/i2: the element of each input for every
+    # output element (broadcasting), or None.
+    o1, o2, zp, low, high, sign = q
+    l1, s1, l2, s2, lo, so = multipliers
     for k in range(n):
         a = _i8(x1[i1[k] if i1 else k]) + o1
         b = _i8(x2[i2[k] if i2 else k]) + o2
-        v = mbqm(mbqm(a << 20, m1, s1) + sign * mbqm(b << 20, m2, s2), mo, so) + zp
+        v = _mbqm(_mbqm(a << 20, l1, s1) + sign * _mbqm(b << 20, l2, s2), lo, so) + zp
         y[k] = (low if v < low else high if v > high else v) & 255
 
 
-def mul_i8(x1, i1, x2, i2, y, n, q):
-    # q: offset1, offset2, out_mult, out_shift, zero_point, low, high
-    o1, o2, mo, so, zp, low, high = q
+def mul_i8(x1, i1, x2, i2, y, n, q, limbs, shift):
+    # q: offset1, offset2, zero_point, low, high
+    o1, o2, zp, low, high = q
     for k in range(n):
         a = _i8(x1[i1[k] if i1 else k]) + o1
         b = _i8(x2[i2[k] if i2 else k]) + o2
-        v = mbqm(a * b, mo, so) + zp
+        v = _mbqm(a * b, limbs, shift) + zp
         y[k] = (low if v < low else high if v > high else v) & 255
 
 
-def mean_i8(x, y, groups, x_zero_point, mult, shift, zero_point):
+def mean_i8(x, y, groups, x_zero_point, limbs, shift, zero_point):
     # groups: the input elements each output element averages.
     for o in range(len(groups)):
         g = groups[o]
         total = 0
         for i in g:
             total += _i8(x[i])
-        v = mbqm(total - x_zero_point * len(g), mult, shift) + zero_point
+        v = _mbqm(total - x_zero_point * len(g), limbs, shift) + zero_point
         y[o] = (-128 if v < -128 else 127 if v > 127 else v) & 255
 
 
@@ -391,75 +350,47 @@ def scatter(x, y, index):
 # model's variable tensors: reset() zeroes them (the hidden state to its zero point).
 
 
-def _sat16(v):
-    return -32768 if v < -32768 else 32767 if v > 32767 else v
-
-
-def _sigmoid16(v):
-    # reference_integer_ops::Logistic on int16 (Q3.12 in, Q0.15 out), interpolating TFLM's table.
-    v = v * 3
-    a = -v if v < 0 else v
-    uh = a >> 9
-    if uh >= 255:
-        r = 0x7FFF << 10
-    else:
-        ua = _SIGMOID16[uh]
-        r = (ua << 9) + (a & 0x1FF) * (_SIGMOID16[uh + 1] - ua)
-    r = r + 512 if v >= 0 else (1 << 25) - r + 511
-    return r >> 10
-
-
-def _tanh16(v, mult, shift):
-    # reference_integer_ops::Tanh on int16; mult and shift bring the input to Q3.12 (TFLM's rule).
-    v = (v * mult + ((1 << (shift - 1)) if shift > 0 else 0)) >> shift
-    a = -v if v < 0 else v
-    uh = a >> 8
-    if uh >= 255:
-        r = 0xFFFF << 8
-    else:
-        ua = _SIGMOID16[uh]
-        r = (ua << 8) + (a & 0xFF) * (_SIGMOID16[uh + 1] - ua)
-    r = r - (1 << 23) + 128 if v >= 0 else -r + (1 << 23) + 127
-    return r >> 8
-
-
-def _gate_i8(x, x_start, hidden, g, q, acc, out, n_in, n_state):
-    # g: input weights, recurrent weights, bias, (m_in, s_in, m_rec, s_rec, x_offset, h_offset, sigmoid)
-    w_in, w_rec, bias = g
-    m_in, s_in, m_rec, s_rec, x_offset, h_offset, sigmoid = q
-    fc_acc = _HOT["fc_acc"]
-    fc_acc(x, x_start, x_offset, w_in, acc, n_in, n_state)
-    for o in range(n_state):
-        out[o] = _sat16(mbqm(acc[o] + bias[o], m_in, s_in))
-    fc_acc(hidden, 0, h_offset, w_rec, acc, n_state, n_state)
-    for o in range(n_state):
-        v = _sat16(out[o] + _sat16(mbqm(acc[o], m_rec, s_rec)))
-        out[o] = _sigmoid16(v) if sigmoid else _tanh16(v, 3, 0)
-
-
 def lstm_i8(x, y, gates, q, steps, n_in, n_state, hidden, cell, acc, f, i, c, o):
-    # gates/q: forget, input, cell, output; q[4]: the inter-gate multipliers, the cell clip, the tanh
-    # input scaling and the hidden state's zero point.
-    m_fc, s_fc, m_ic, s_ic, m_h, s_h, clip, t_mult, t_shift, h_zero = q[4]
+    # gates: forget, input, cell, output, each (input weights, recurrent weights, bias); q[0:4]: each
+    # gate's input and recurrent (limbs, shift) arrays, the input and hidden offsets, and 1 for a
+    # sigmoid gate (0: tanh); q[4]: the cell's (limbs, shift) arrays, the cell clip, the tanh input
+    # scaling and the hidden state's zero point. Per step, in the hot loops:
+    #   gate = activation(sat16(sat16(mbqm(W x + bias)) + sat16(mbqm(R h))))
+    #   cell = clip(sat16(sat16(mbqm(f * cell)) + sat16(mbqm(i * c))))
+    #   h = mbqm(tanh(cell) * o) + zero point, clamped to int8
+    # The four gates depend only on x and h, so they run first, in one loop. Each step's h is
+    # written to y only; the next step reads it there, and `hidden` gets the last one.
+    l_fc, s_fc, l_ic, s_ic, l_h, s_h, clip, t_mult, t_shift, h_zero = q[4]
+    fc_acc = _HOT["fc_acc"]
+    scale_acc = _HOT["scale_acc"]
+    activate16 = _HOT["activate16"]
+    products16 = _HOT["products16"]
+    store_i8 = _HOT["store_i8"]
+    h = hidden
+    h_start = 0
     for t in range(steps):
         x_start = t * n_in
-        _gate_i8(x, x_start, hidden, gates[0], q[0], acc, f, n_in, n_state)
-        _gate_i8(x, x_start, hidden, gates[1], q[1], acc, i, n_in, n_state)
-        _gate_i8(x, x_start, hidden, gates[2], q[2], acc, c, n_in, n_state)
-        for k in range(n_state):
-            kept = _sat16(mbqm(f[k] * cell[k], m_fc, s_fc))
-            added = _sat16(mbqm(i[k] * c[k], m_ic, s_ic))
-            v = _sat16(kept + added)
-            if clip > 0:
-                v = -clip if v < -clip else clip if v > clip else v
-            cell[k] = v
-        _gate_i8(x, x_start, hidden, gates[3], q[3], acc, o, n_in, n_state)
-        base = t * n_state
-        for k in range(n_state):
-            v = mbqm(_tanh16(cell[k], t_mult, t_shift) * o[k], m_h, s_h) + h_zero
-            v = (-128 if v < -128 else 127 if v > 127 else v) & 255
-            hidden[k] = v
-            y[base + k] = v
+        for g in range(4):
+            w_in, w_rec, bias = gates[g]
+            l_in, s_in, l_rec, s_rec, x_offset, h_offset, sigmoid = q[g]
+            out = f if g == 0 else i if g == 1 else c if g == 2 else o
+            fc_acc(0, 0, 0, x, x_start, x_offset, w_in, acc, n_in, n_state)
+            scale_acc(0, 0, 0, acc, n_state, n_state, bias, l_in, s_in, 1, 0, out, 1, 0)
+            fc_acc(0, 0, 0, h, h_start, h_offset, w_rec, acc, n_state, n_state)
+            scale_acc(0, 0, 0, acc, n_state, 1, acc, l_rec, s_rec, 0, 0, out, 2, 0)
+            activate16(0, 0, 0, out, out, n_state, _SIGMOID16, sigmoid, 3, 0)
+        products16(0, f, cell, acc, n_state)
+        scale_acc(0, 0, 0, acc, n_state, 1, acc, l_fc, s_fc, 0, 0, cell, 1, 0)
+        products16(0, i, c, acc, n_state)
+        scale_acc(0, 0, 0, acc, n_state, 1, acc, l_ic, s_ic, 0, 0, cell, 2, clip)
+        activate16(0, 0, 0, cell, f, n_state, _SIGMOID16, 0, t_mult, t_shift)
+        products16(0, f, o, acc, n_state)
+        scale_acc(0, 0, 0, acc, n_state, 1, acc, l_h, s_h, 0, 0, acc, 0, 0)
+        h = y
+        h_start = t * n_state
+        store_i8(0, 0, 0, acc, n_state, y, h_start, h_zero, -128, 127)
+    if steps:
+        store_i8(0, 0, 0, acc, n_state, hidden, 0, h_zero, -128, 127)
 
 
 def _sigmoid_f(v):
@@ -530,24 +461,38 @@ def _load_kernels():
 
 _KERNELS = _load_kernels()
 _HOT_SOURCE = '''
-def fc_acc(x, x_start: int, x_offset: int, w, acc, n_in: int, n_out: int):
+def fc_acc(i: int, wi: int, s: int, x, x_start: int, x_offset: int, w, acc, n_in: int, n_out: int):
+    # The first three parameters are the inner loop's variables, passed as 0: viper keeps a
+    # function's first three locals in registers, which makes the loop about a quarter faster.
     xp = ptr8(x)
     wp = ptr8(w)
     ap = ptr32(acc)
-    row = 0
+    off = x_offset - 128
+    end = x_start + n_in
+    pairs = end - 1
     for o in range(n_out):
         s = 0
-        for i in range(n_in):
-            s += (((xp[x_start + i]) ^ 128) - 128 + x_offset) * ((wp[row + i] ^ 128) - 128)
+        i = x_start
+        while i < pairs:  # two products an iteration: a fifth fewer instructions
+            s += ((xp[i] ^ 128) + off) * ((wp[wi] ^ 128) - 128) + ((xp[i + 1] ^ 128) + off) * (
+                (wp[wi + 1] ^ 128) - 128)
+            i += 2
+            wi += 2
+        if i < end:
+            s += ((xp[i] ^ 128) + off) * ((wp[wi] ^ 128) - 128)
+            wi += 1
         ap[o] = s
-        row += n_in
 
 
-def conv_row(x, w, acc, p, oy: int, x_offset: int):
+def conv_row(j: int, wi: int, s: int, x, w, acc, col, p, oy: int, x_offset: int):
+    # One output row: per output pixel the input window is copied into col (im2col; a tap in the
+    # padding gets the input's zero point, whose offset term is 0, as TFLM skips it), then each
+    # output channel is one contiguous dot product with its weights. j, wi, s: see fc_acc.
     # p: in_h, in_w, in_c, out_w, out_c, k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left
     xp = ptr8(x)
     wp = ptr8(w)
     ap = ptr32(acc)
+    cp = ptr8(col)
     pp = ptr32(p)
     in_h = pp[0]
     in_w = pp[1]
@@ -556,29 +501,48 @@ def conv_row(x, w, acc, p, oy: int, x_offset: int):
     out_c = pp[4]
     k_h = pp[5]
     k_w = pp[6]
-    a = 0
+    dil_h = pp[9]
+    dil_w = pp[10]
+    kernel = k_h * k_w * in_c
+    pairs = kernel - 1
+    pad = (0 - x_offset) & 255
+    off = x_offset - 128
     y0 = oy * pp[7] - pp[11]
+    a = 0
     for ox in range(out_w):
         x0 = ox * pp[8] - pp[12]
+        k = 0
+        for ky in range(k_h):
+            iy = y0 + ky * dil_h
+            for kx in range(k_w):
+                ix = x0 + kx * dil_w
+                if iy < 0 or iy >= in_h or ix < 0 or ix >= in_w:
+                    for ic in range(in_c):
+                        cp[k] = pad
+                        k += 1
+                else:
+                    xb = (iy * in_w + ix) * in_c
+                    for ic in range(in_c):
+                        cp[k] = xp[xb + ic]
+                        k += 1
+        wi = 0
         for oc in range(out_c):
             s = 0
-            for ky in range(k_h):
-                iy = y0 + ky * pp[9]
-                if iy < 0 or iy >= in_h:
-                    continue
-                for kx in range(k_w):
-                    ix = x0 + kx * pp[10]
-                    if ix < 0 or ix >= in_w:
-                        continue
-                    xb = (iy * in_w + ix) * in_c
-                    wb = ((oc * k_h + ky) * k_w + kx) * in_c
-                    for ic in range(in_c):
-                        s += (((xp[xb + ic]) ^ 128) - 128 + x_offset) * ((wp[wb + ic] ^ 128) - 128)
+            j = 0
+            while j < pairs:  # as in fc_acc
+                s += ((cp[j] ^ 128) + off) * ((wp[wi] ^ 128) - 128) + ((cp[j + 1] ^ 128) + off) * (
+                    (wp[wi + 1] ^ 128) - 128)
+                j += 2
+                wi += 2
+            if j < kernel:
+                s += ((cp[j] ^ 128) + off) * ((wp[wi] ^ 128) - 128)
+                wi += 1
             ap[a] = s
             a += 1
 
 
-def dw_row(x, w, acc, p, oy: int, x_offset: int):
+def dw_row(s: int, xi: int, wi: int, x, w, acc, p, oy: int, x_offset: int):
+    # s, xi, wi: see fc_acc. The window's valid taps are found once per output pixel.
     # p: in_h, in_w, in_c, out_w, multiplier, k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left
     xp = ptr8(x)
     wp = ptr8(w)
@@ -591,25 +555,37 @@ def dw_row(x, w, acc, p, oy: int, x_offset: int):
     mult = pp[4]
     k_h = pp[5]
     k_w = pp[6]
+    dil_h = pp[9]
+    dil_w = pp[10]
     out_c = in_c * mult
-    a = 0
+    off = x_offset - 128
     y0 = oy * pp[7] - pp[11]
+    ky0 = 0
+    while ky0 < k_h and y0 + ky0 * dil_h < 0:
+        ky0 += 1
+    ky1 = k_h
+    while ky1 > ky0 and y0 + (ky1 - 1) * dil_h >= in_h:
+        ky1 -= 1
+    a = 0
     for ox in range(out_w):
         x0 = ox * pp[8] - pp[12]
+        kx0 = 0
+        while kx0 < k_w and x0 + kx0 * dil_w < 0:
+            kx0 += 1
+        kx1 = k_w
+        while kx1 > kx0 and x0 + (kx1 - 1) * dil_w >= in_w:
+            kx1 -= 1
         for ic in range(in_c):
             for m in range(mult):
                 oc = ic * mult + m
                 s = 0
-                for ky in range(k_h):
-                    iy = y0 + ky * pp[9]
-                    if iy < 0 or iy >= in_h:
-                        continue
-                    for kx in range(k_w):
-                        ix = x0 + kx * pp[10]
-                        if ix < 0 or ix >= in_w:
-                            continue
-                        s += (((xp[(iy * in_w + ix) * in_c + ic]) ^ 128) - 128 + x_offset) * (
-                            (wp[(ky * k_w + kx) * out_c + oc] ^ 128) - 128)
+                for ky in range(ky0, ky1):
+                    xi = ((y0 + ky * dil_h) * in_w + x0 + kx0 * dil_w) * in_c + ic
+                    wi = (ky * k_w + kx0) * out_c + oc
+                    for kx in range(kx0, kx1):
+                        s += ((xp[xi] ^ 128) + off) * ((wp[wi] ^ 128) - 128)
+                        xi += dil_w * in_c
+                        wi += out_c
                 ap[a] = s
                 a += 1
 
@@ -648,66 +624,232 @@ def max_pool_i8(x, y, p, low: int, high: int):
                 o += 1
 
 
-def requantize(acc, count: int, channels: int, bias, limbs, shift, y, y_start: int, zero_point: int, low: int,
-               high: int):
-    # acc + bias, times the channel's multiplier, rounded as TFLM's MultiplyByQuantizedMultiplier
-    # (the high half of the doubled 64-bit product, then a rounding shift), plus the zero point,
-    # clamped. The multiplier comes as three 14-bit limbs and the value is split the same way, so
+def scale_acc(x: int, v: int, k: int, acc, count: int, channels: int, bias, limbs, shift, with_bias: int,
+              per_channel: int, out16, mode: int, clip: int):
+    # (acc + the channel's bias when with_bias) times the channel's multiplier (the one multiplier
+    # unless per_channel; channels cycle with the element), rounded as TFLM's
+    # MultiplyByQuantizedMultiplier: the high half of the doubled 64-bit product, then a rounding
+    # shift. mode 0 writes the results back into acc; 1 writes them saturated to int16 into out16
+    # (array('h')); 2 adds them, saturated, to out16's values, saturates the sum and clamps it to
+    # +-clip when clip > 0 (an LSTM gate's two halves, its cell update). The multiplier comes as three 14-bit limbs and the value is split the same way, so
     # every partial product and carry stays within 30 bits: no big int on a 32-bit port, in viper
-    # or in plain code. A viper ptr32 load is unsigned on a 64-bit port: (v ^ sign) - sign with
-    # sign = 1 << 31 sign-extends it there, and is v itself on a 32-bit port; in plain code the
-    # loads are signed already and the module compiles SIGN_UNIT as 0. (Shifted at run time: the
-    # compiler would fold a literal 1 << 31 into a big-int constant, which viper cannot mix in.)
+    # or in plain code. x, v, k: see fc_acc.
+    # A viper ptr32 load is unsigned on a 64-bit port: (v ^ sign) - sign with sign = 1 << 31
+    # sign-extends it there, and is v itself on a 32-bit port; in plain code the loads are signed
+    # already and the module compiles SIGN_UNIT as 0. (Shifted at run time: the compiler would fold
+    # a literal 1 << 31 into a big-int constant, which viper cannot mix in.)
     sign = SIGN_UNIT
+    half16 = sign << 15
     sign = sign << 31
     ap = ptr32(acc)
     bp = ptr32(bias)
     mp = ptr16(limbs)
     sp = ptr32(shift)
-    yp = ptr8(y)
+    op = ptr16(out16)
     c = 0
+    s = 0
+    m0 = 0
+    m1 = 0
+    m2 = 0
+    left = 0
+    e = 0
+    mask = 0
+    half = 0
+    per_value = 1
     for a in range(count):
-        x = ((ap[a] ^ sign) - sign) + ((bp[c] ^ sign) - sign)
-        s = (sp[c] ^ sign) - sign
-        if s > 0:
-            x = x << s
+        x = (ap[a] ^ sign) - sign
+        if with_bias:
+            x += (bp[c] ^ sign) - sign
+        if per_value:
+            # the multiplier's limbs and its shift, split into a left shift and a rounding right one
+            q = 3 * c
+            m0 = mp[q]
+            m1 = mp[q + 1]
+            m2 = mp[q + 2]
+            s = (sp[c] ^ sign) - sign
+            left = 0
+            e = 0
+            if s > 0:
+                left = s
+            else:
+                e = 0 - s
+            mask = (1 << e) - 1
+            half = mask >> 1
+            per_value = per_channel
+        x = x << left
         neg = 0
         if x < 0:
             neg = 1
             x = 0 - x
-        m0 = mp[3 * c]
-        m1 = mp[3 * c + 1]
-        m2 = mp[3 * c + 2]
         a0 = x & 16383
         a1 = (x >> 14) & 16383
         a2 = x >> 28
         # (|x| * m + nudge) >> 31, the nudge 2**30 (x >= 0) or 2**30 - 1 (x < 0), limb by limb
         k = (a0 * m0 + 16383 * neg) >> 14
         k = (a0 * m1 + a1 * m0 + 16383 * neg + k) >> 14
-        d2 = a0 * m2 + a1 * m1 + a2 * m0 + 4 - neg + k
-        d3 = a1 * m2 + a2 * m1 + (d2 >> 14)
-        v = ((d2 & 16383) >> 3) + ((d3 & 16383) << 11) + ((a2 * m2 + (d3 >> 14)) << 25)
+        k = a0 * m2 + a1 * m1 + a2 * m0 + 4 - neg + k
+        v = a1 * m2 + a2 * m1 + (k >> 14)
+        v = ((k & 16383) >> 3) + ((v & 16383) << 11) + ((a2 * m2 + (v >> 14)) << 25)
         if neg:
             v = 0 - v
-        if s < 0:
-            e = 0 - s
-            mask = (1 << e) - 1
-            threshold = mask >> 1
-            if v < 0:
-                threshold += 1
-            rest = v & mask
-            v = v >> e
-            if rest > threshold:
-                v += 1
-        v += zero_point
+        # RoundingDivideByPOT: half away from zero
+        k = v & mask
+        v = v >> e
+        if k > half + neg:
+            v += 1
+        if mode == 0:
+            ap[a] = v
+        else:
+            if v < -32768:
+                v = -32768
+            elif v > 32767:
+                v = 32767
+            if mode == 2:
+                v += (op[a] ^ half16) - half16
+                if v < -32768:
+                    v = -32768
+                elif v > 32767:
+                    v = 32767
+                if clip > 0:
+                    if v < 0 - clip:
+                        v = 0 - clip
+                    elif v > clip:
+                        v = clip
+            op[a] = v
+        c += 1
+        if c == channels:
+            c = 0
+
+
+def store_i8(v: int, a: int, i: int, acc, count: int, y, y_start: int, zero_point: int, low: int, high: int):
+    # acc + the zero point, clamped, as int8 bytes. v, a, i: see fc_acc.
+    sign = SIGN_UNIT
+    sign = sign << 31
+    ap = ptr32(acc)
+    yp = ptr8(y)
+    i = y_start
+    a = 0
+    while a < count:
+        v = ((ap[a] ^ sign) - sign) + zero_point
         if v < low:
             v = low
         elif v > high:
             v = high
-        yp[y_start + a] = v & 255
-        c += 1
-        if c == channels:
-            c = 0
+        yp[i] = v & 255
+        a += 1
+        i += 1
+
+
+def hi30(p: int, q: int, kh: int, kl: int) -> int:
+    # (p * q + kh * 2**15 + kl) >> 30 for 0 <= p, q < 2**30, kh <= 2**15, kl < 2**15, in 15-bit
+    # limbs: every partial product and sum stays below 2**30, a small int on a 32-bit port.
+    p1 = p >> 15
+    p0 = p & 32767
+    q1 = q >> 15
+    q0 = q & 32767
+    lo = p0 * q0 + kl
+    mid = p1 * q0 + (lo >> 15)
+    cross = p0 * q1
+    return p1 * q1 + (mid >> 15) + (cross >> 15) + (((mid & 32767) + (cross & 32767) + kh) >> 15)
+
+
+def softmax_sum(x, base: int, depth: int, rescaled, r):
+    # The row's largest input (r[0]) and its sum of exp(x - max) in Q12.19 (r[1]).
+    xp = ptr8(x)
+    tp = ptr32(rescaled)
+    rp = ptr32(r)
+    top = -128
+    for c in range(depth):
+        v = ((xp[base + c]) ^ 128) - 128
+        if v > top:
+            top = v
+    total = 0
+    for c in range(depth):
+        total += tp[top - (((xp[base + c]) ^ 128) - 128)]
+    rp[0] = top
+    rp[1] = total
+
+
+def softmax_out(x, y, base: int, depth: int, exp_limbs, top: int, s0: int, s1: int, s2: int, shift: int):
+    # Each output: RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(scale, exp), e) - 128, for a
+    # scale and an exp below 2**31 given as 11-bit limbs (s0, s1, s2; the table three per entry).
+    # The columns of scale * exp carry into floor((scale * exp + 2**30) / 2**44), then
+    # shift = e - 14 gives floor(srdhm / 2**(e - 1)); e >= 23, so one more halving rounds.
+    xp = ptr8(x)
+    yp = ptr8(y)
+    lp = ptr16(exp_limbs)
+    for c in range(depth):
+        d = 3 * (top - (((xp[base + c]) ^ 128) - 128))
+        e0 = lp[d]
+        e1 = lp[d + 1]
+        e2 = lp[d + 2]
+        k = (s0 * e0) >> 11
+        k = (s0 * e1 + s1 * e0 + k) >> 11
+        k = (s0 * e2 + s1 * e1 + s2 * e0 + 256 + k) >> 11
+        k = (s1 * e2 + s2 * e1 + k) >> 11
+        v = ((((s2 * e2 + k) >> shift) + 1) >> 1) - 128
+        if v > 127:
+            v = 127
+        yp[base + c] = v & 255
+
+
+def activate16(v: int, a: int, r: int, src, dst, n: int, table, sigmoid: int, mult: int, shift: int):
+    # v, a, r: see fc_acc.
+    # TFLM's int16 Logistic (Q3.12 in, Q0.15 out) or Tanh (input brought to Q3.12 by mult and shift),
+    # interpolating its 256-entry table (array('H')), element by element from src to dst.
+    half = SIGN_UNIT
+    half = half << 15
+    sp = ptr16(src)
+    dp = ptr16(dst)
+    tp = ptr16(table)
+    for k in range(n):
+        v = (sp[k] ^ half) - half
+        if sigmoid:
+            v = v * 3
+            a = v
+            if a < 0:
+                a = 0 - a
+            uh = a >> 9
+            if uh >= 255:
+                r = 32767 << 10
+            else:
+                ua = tp[uh]
+                r = (ua << 9) + (a & 511) * (tp[uh + 1] - ua)
+            if v >= 0:
+                r = r + 512
+            else:
+                r = (1 << 25) - r + 511
+            dp[k] = r >> 10
+        else:
+            if shift > 0:
+                v = (v * mult + (1 << (shift - 1))) >> shift
+            else:
+                v = v * mult
+            a = v
+            if a < 0:
+                a = 0 - a
+            uh = a >> 8
+            if uh >= 255:
+                r = 65535 << 8
+            else:
+                ua = tp[uh]
+                r = (ua << 8) + (a & 255) * (tp[uh + 1] - ua)
+            if v >= 0:
+                r = r - (1 << 23) + 128
+            else:
+                r = (1 << 23) - r + 127
+            dp[k] = r >> 8
+
+
+def products16(k: int, a, b, acc, n: int):
+    # acc = a * b, element by element, for int16 a and b. k: see fc_acc.
+    half = SIGN_UNIT
+    half = half << 15
+    ap = ptr16(a)
+    bp = ptr16(b)
+    cp = ptr32(acc)
+    for k in range(n):
+        cp[k] = ((ap[k] ^ half) - half) * ((bp[k] ^ half) - half)
 '''
 _HOT = {}
 
@@ -745,27 +887,44 @@ _w_9 = b'\x44\xc7\x8d\x0e\xe1\x21\x24\xbd\x45\xc8\xd1\xdc\x5c\xd2\x7f\x4d'
 _w_10 = b'\xf0\x42\x2c\xe4\x0b\x2e\x2c\xf3\xf7\xd8\x14\x23\x0b\xe3\x18\x18\x18\x0a\xe5\x06\x05\x0f\x12\x23\x0b\xe2\xfd\x1f\x0a\x09\xf2\x05\xe9\x0e\xba\x05\xe4\xea\xd6\x2f\x23\xdb\x27\xb8\xe4\xc9\xf7\xee\xf0\x24\x01\xd6\x04\xc2\x27\x03\xf8\x07\x0c\xfd\x2d\x40\xd3\x0f\xea\x22\xd6\xfc\x05\x0c\x06\x1f\xe5\xf7\xfb\xf5\xcb\xe7\xfa\xe1\xd8\xf1\xcd\x2e\xc8\xf6\xfb\x16\xf7\xe0\x08\xf1\x17\xe9\xc6\xe2\xac\xfc\x8c\x2a\xf5\xd4\x3d\x27\xe9\xd6\x26\xc1\x22\xfd\x0f\xc8\x19\x04\xd7\xfa\x01\xf4\x07\x25\x07\xf0\x00\xcb\xfc\x01\xca\xdd\x05\x27\xdf\x07\xde\x16\x23\xf7\xd4\x17\xec\xbe\x07\xce\xd3\x07\xda\x1f\x0b\xed\xfb\xf2\xf6\x09\xe0\xdd\xea\xca\xfe\xfe\x10\xd3\x05\x1c\xeb\x13\x2c\xcc\xf9\xe8\x06\xda\x08\x1b\xc4\x14\x0a\x00\x08\x24\xe4\xfa\xe4\x0b\xd2\x29\xff\xb9\x14\xab\xf2\xe1\xd4\x81\x09\xe2\xc5\xea\xec\xf1\x13\xfe\xe9\xd7\xf6\x12\xe3\x14\xfc\xe4\xe0\xfe\xe8\xf5\x0b\xe2\xf5\xfd\xe0\x13\x1f\xdb\x0d\xd8\x04\xd6\xbb\xe0\xcf\xf9\xcb\xdb\xfa\xe0\xc9\xcd\xfb\xe6\x13\x1a\xb5\xce\xd2\xe5\x06\xf5\xf9\xfb\x34\x1b\x14\x1f\x13\x14\x02\x1e\xe7\xc1'
 _i_11 = _array('i', b'\x01\xf8\xff\xff\x73\x09\x00\x00\x0d\x0c\x00\x00\xaf\x08\x00\x00\x58\x04\x00\x00\x96\x15\x00\x00\x60\x1c\x00\x00\x1f\x11\x00\x00\x8a\x09\x00\x00\x7b\x07\x00\x00\xb8\xfe\xff\xff\xa8\x0e\x00\x00\x8a\x05\x00\x00\x6f\x09\x00\x00\xe8\x18\x00\x00\xa0\xfd\xff\xff')
 _l_12 = ((_w_0, _w_1, _i_2), (_w_3, _w_4, _i_5), (_w_6, _w_7, _i_8), (_w_9, _w_10, _i_11))
-_p_13 = ((1116945742, -2, 1096144023, -3, 16, -16, True), (1113101533, -2, 1640289156, -3, 16, -16, True), (1468689295, -2, 1489308398, -3, 16, -16, False), (1681777450, -2, 1866054591, -3, 16, -16, True), (1073741824, -14, 1073741824, -15, 1577901953, -22, 32767, 3, 2, 16))
-_i_14 = _array('i', b'\x70\x01\x00\x00\x71\x01\x00\x00\x72\x01\x00\x00\x73\x01\x00\x00\x74\x01\x00\x00\x75\x01\x00\x00\x76\x01\x00\x00\x77\x01\x00\x00\x78\x01\x00\x00\x79\x01\x00\x00\x7a\x01\x00\x00\x7b\x01\x00\x00\x7c\x01\x00\x00\x7d\x01\x00\x00\x7e\x01\x00\x00\x7f\x01\x00\x00')
-_w_15 = b'\x4d\xb6\x32\x6d\xee\xa1\x6d\x81\x81\x55\x02\x61\x68\x5f\xa3\xa5'
-_i_16 = _array('i', b'\x19\xff\xff\xff')
-_h_17 = _array('h', b'\x7d\x25\x02\x21\x04\x00')
-_i_18 = _array('i', b'\xf8\xff\xff\xff')
-_i_19 = _array('i', b'\x3d\x6f\x00\x00\xac\x78\x00\x00\xb1\x72\x00\x00\x94\x83\x00\x00\x39\x77\x00\x00\xe8\x82\x00\x00\xc9\x80\x00\x00\xf4\x7f\x00\x00\xcb\x76\x00\x00\xad\x71\x00\x00\x50\x7e\x00\x00\x09\x75\x00\x00\x7b\x78\x00\x00\xd3\x7c\x00\x00\xdb\x8c\x00\x00\xe6\x7b\x00\x00')
-_i_20 = _array('i', b'\x60\x10\x00\x00\x50\xf8\xff\xff\x90\xf6\xff\xff\xa0\x13\x00\x00\x20\xf4\xff\xff\x20\x02\x00\x00\xb0\xfb\xff\xff\x20\xff\xff\xff\x00\x06\x00\x00\xf0\xf6\xff\xff\x30\xfb\xff\xff\x00\xff\xff\xff\x60\xfe\xff\xff\x10\x0a\x00\x00\xe0\x12\x00\x00\x20\xfe\xff\xff')
-_i_21 = _array('i', b'\x9b\xf2\xff\xff\xf3\x13\x00\x00\x64\x0f\x00\x00\xfa\x06\x00\x00\x1a\x0a\x00\x00\x4b\x2d\x00\x00\x2a\x26\x00\x00\x95\x23\x00\x00\x34\x15\x00\x00\x11\x0e\x00\x00\xa9\x00\x00\x00\xc1\x16\x00\x00\x3a\x05\x00\x00\x0b\x17\x00\x00\xe4\x27\x00\x00\xc3\xfe\xff\xff')
-_i_22 = _array('i', b'\xc0\x00\x00\x00\xc0\x08\x00\x00\x30\x04\x00\x00\xd0\x01\x00\x00\x40\x16\x00\x00\x30\x0f\x00\x00\x50\x14\x00\x00\x60\x05\x00\x00\x60\x07\x00\x00\x60\x0a\x00\x00\x50\x0e\x00\x00\x00\x01\x00\x00\x00\x0b\x00\x00\x60\x13\x00\x00\x90\x0e\x00\x00\x00\xfe\xff\xff')
-_i_23 = _array('i', b'\x1c\x00\x00\x00\x72\xff\xff\xff\x6c\x00\x00\x00\x5c\x05\x00\x00\x61\xf9\xff\xff\xd3\xf6\xff\xff\x35\x06\x00\x00\xf7\xfc\xff\xff\x58\xfa\xff\xff\x0a\xff\xff\xff\xef\x00\x00\x00\x68\x04\x00\x00\x66\x0b\x00\x00\x19\x02\x00\x00\x22\xf5\xff\xff\xf1\xfb\xff\xff')
-_i_24 = _array('i', b'\xc0\xff\xff\xff\xd0\xfa\xff\xff\x20\x08\x00\x00\x20\xf3\xff\xff\xb0\xfd\xff\xff\x10\xf7\xff\xff\xd0\x08\x00\x00\x60\xf4\xff\xff\x60\xf9\xff\xff\x60\x04\x00\x00\x90\x00\x00\x00\xf0\x00\x00\x00\xe0\xf8\xff\xff\xe0\x07\x00\x00\x90\xef\xff\xff\xa0\x00\x00\x00')
-_i_25 = _array('i', b'\x41\xfc\xff\xff\xe3\x05\x00\x00\xdd\x04\x00\x00\x8f\x09\x00\x00\x68\x02\x00\x00\xa6\x17\x00\x00\xa0\x1e\x00\x00\xef\x0c\x00\x00\xda\x0d\x00\x00\xfb\x03\x00\x00\xc8\xfb\xff\xff\x68\x0c\x00\x00\x4a\x0b\x00\x00\x8f\x06\x00\x00\xd8\x20\x00\x00\x70\x02\x00\x00')
-_i_26 = _array('i', b'\x20\xf4\xff\xff\x70\xf9\xff\xff\x80\x10\x00\x00\xe0\xfc\xff\xff\x30\x09\x00\x00\x50\x0f\x00\x00\x90\x0d\x00\x00\xb0\x08\x00\x00\xc0\x09\x00\x00\x30\x0d\x00\x00\x30\x02\x00\x00\xd0\x16\x00\x00\x90\x0d\x00\x00\xa0\x0b\x00\x00\x60\x1f\x00\x00\x90\xfe\xff\xff')
-_l_27 = (_w_0, _i_19, _w_1, _i_20, _i_2, _w_3, _i_21, _w_4, _i_22, _i_5, _w_6, _i_23, _w_7, _i_24, _i_8, _w_9, _i_25, _w_10, _i_26, _i_11)
-_i_28 = _array('i', b'\x18\x00\x00\x00\x01\x00\x00\x00\x10\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x40\xf2\xff\xff\xff\x00\x00\x00\x40\xf1\xff\xff\xff\xff\x7f\x00\x00\xf2\xff\xff\xff\x81\xdf\x0c\x5e\xea\xff\xff\xff\x10\x00\x00\x00\x4e\x3d\x93\x42\xfe\xff\xff\xff\x97\xd4\x55\x41\xfd\xff\xff\xff\x01\x00\x00\x00\xdd\x94\x58\x42\xfe\xff\xff\xff\x84\xd3\xc4\x61\xfd\xff\xff\xff\x01\x00\x00\x00\x8f\x6b\x8a\x57\xfe\xff\xff\xff\xee\x0a\xc5\x58\xfd\xff\xff\xff\x00\x00\x00\x00\x2a\xe3\x3d\x64\xfe\xff\xff\xff\xbf\xbb\x39\x6f\xfd\xff\xff\xff\x01\x00\x00\x00')
-_i_29 = _array('i', b'\x01\x00\x00\x00\x10\x00\x00\x00\x01\x00\x00\x00\xf0\xff\xff\xff\xf2\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x00\x00\x00\x00')
-_i_30 = _array('i', b'\x7d\xa5\x40\x48')
+_h_13 = _array('h', b'\x4e\x3d\x4c\x0a\x04\x00')
+_i_14 = _array('i', b'\xfe\xff\xff\xff')
+_h_15 = _array('h', b'\x97\x14\x57\x05\x04\x00')
+_i_16 = _array('i', b'\xfd\xff\xff\xff')
+_h_17 = _array('h', b'\xdd\x14\x62\x09\x04\x00')
+_h_18 = _array('h', b'\x84\x13\x13\x07\x06\x00')
+_h_19 = _array('h', b'\x8f\x2b\x29\x1e\x05\x00')
+_h_20 = _array('h', b'\xee\x0a\x14\x23\x05\x00')
+_h_21 = _array('h', b'\x2a\x23\xf7\x10\x06\x00')
+_h_22 = _array('h', b'\xbf\x3b\xe6\x3c\x06\x00')
+_h_23 = _array('h', b'\x00\x00\x00\x00\x04\x00')
+_i_24 = _array('i', b'\xf2\xff\xff\xff')
+_i_25 = _array('i', b'\xf1\xff\xff\xff')
+_h_26 = _array('h', b'\x81\x1f\x33\x38\x05\x00')
+_i_27 = _array('i', b'\xea\xff\xff\xff')
+_p_28 = ((_h_13, _i_14, _h_15, _i_16, 16, -16, 1), (_h_17, _i_14, _h_18, _i_16, 16, -16, 1), (_h_19, _i_14, _h_20, _i_16, 16, -16, 0), (_h_21, _i_14, _h_22, _i_16, 16, -16, 1), (_h_23, _i_24, _h_23, _i_25, _h_26, _i_27, 32767, 3, 2, 16))
+_i_29 = _array('i', b'\x70\x01\x00\x00\x71\x01\x00\x00\x72\x01\x00\x00\x73\x01\x00\x00\x74\x01\x00\x00\x75\x01\x00\x00\x76\x01\x00\x00\x77\x01\x00\x00\x78\x01\x00\x00\x79\x01\x00\x00\x7a\x01\x00\x00\x7b\x01\x00\x00\x7c\x01\x00\x00\x7d\x01\x00\x00\x7e\x01\x00\x00\x7f\x01\x00\x00')
+_w_30 = b'\x4d\xb6\x32\x6d\xee\xa1\x6d\x81\x81\x55\x02\x61\x68\x5f\xa3\xa5'
+_i_31 = _array('i', b'\x19\xff\xff\xff')
+_h_32 = _array('h', b'\x7d\x25\x02\x21\x04\x00')
+_i_33 = _array('i', b'\xf8\xff\xff\xff')
+_i_34 = _array('i', b'\x3d\x6f\x00\x00\xac\x78\x00\x00\xb1\x72\x00\x00\x94\x83\x00\x00\x39\x77\x00\x00\xe8\x82\x00\x00\xc9\x80\x00\x00\xf4\x7f\x00\x00\xcb\x76\x00\x00\xad\x71\x00\x00\x50\x7e\x00\x00\x09\x75\x00\x00\x7b\x78\x00\x00\xd3\x7c\x00\x00\xdb\x8c\x00\x00\xe6\x7b\x00\x00')
+_i_35 = _array('i', b'\x60\x10\x00\x00\x50\xf8\xff\xff\x90\xf6\xff\xff\xa0\x13\x00\x00\x20\xf4\xff\xff\x20\x02\x00\x00\xb0\xfb\xff\xff\x20\xff\xff\xff\x00\x06\x00\x00\xf0\xf6\xff\xff\x30\xfb\xff\xff\x00\xff\xff\xff\x60\xfe\xff\xff\x10\x0a\x00\x00\xe0\x12\x00\x00\x20\xfe\xff\xff')
+_i_36 = _array('i', b'\x9b\xf2\xff\xff\xf3\x13\x00\x00\x64\x0f\x00\x00\xfa\x06\x00\x00\x1a\x0a\x00\x00\x4b\x2d\x00\x00\x2a\x26\x00\x00\x95\x23\x00\x00\x34\x15\x00\x00\x11\x0e\x00\x00\xa9\x00\x00\x00\xc1\x16\x00\x00\x3a\x05\x00\x00\x0b\x17\x00\x00\xe4\x27\x00\x00\xc3\xfe\xff\xff')
+_i_37 = _array('i', b'\xc0\x00\x00\x00\xc0\x08\x00\x00\x30\x04\x00\x00\xd0\x01\x00\x00\x40\x16\x00\x00\x30\x0f\x00\x00\x50\x14\x00\x00\x60\x05\x00\x00\x60\x07\x00\x00\x60\x0a\x00\x00\x50\x0e\x00\x00\x00\x01\x00\x00\x00\x0b\x00\x00\x60\x13\x00\x00\x90\x0e\x00\x00\x00\xfe\xff\xff')
+_i_38 = _array('i', b'\x1c\x00\x00\x00\x72\xff\xff\xff\x6c\x00\x00\x00\x5c\x05\x00\x00\x61\xf9\xff\xff\xd3\xf6\xff\xff\x35\x06\x00\x00\xf7\xfc\xff\xff\x58\xfa\xff\xff\x0a\xff\xff\xff\xef\x00\x00\x00\x68\x04\x00\x00\x66\x0b\x00\x00\x19\x02\x00\x00\x22\xf5\xff\xff\xf1\xfb\xff\xff')
+_i_39 = _array('i', b'\xc0\xff\xff\xff\xd0\xfa\xff\xff\x20\x08\x00\x00\x20\xf3\xff\xff\xb0\xfd\xff\xff\x10\xf7\xff\xff\xd0\x08\x00\x00\x60\xf4\xff\xff\x60\xf9\xff\xff\x60\x04\x00\x00\x90\x00\x00\x00\xf0\x00\x00\x00\xe0\xf8\xff\xff\xe0\x07\x00\x00\x90\xef\xff\xff\xa0\x00\x00\x00')
+_i_40 = _array('i', b'\x41\xfc\xff\xff\xe3\x05\x00\x00\xdd\x04\x00\x00\x8f\x09\x00\x00\x68\x02\x00\x00\xa6\x17\x00\x00\xa0\x1e\x00\x00\xef\x0c\x00\x00\xda\x0d\x00\x00\xfb\x03\x00\x00\xc8\xfb\xff\xff\x68\x0c\x00\x00\x4a\x0b\x00\x00\x8f\x06\x00\x00\xd8\x20\x00\x00\x70\x02\x00\x00')
+_i_41 = _array('i', b'\x20\xf4\xff\xff\x70\xf9\xff\xff\x80\x10\x00\x00\xe0\xfc\xff\xff\x30\x09\x00\x00\x50\x0f\x00\x00\x90\x0d\x00\x00\xb0\x08\x00\x00\xc0\x09\x00\x00\x30\x0d\x00\x00\x30\x02\x00\x00\xd0\x16\x00\x00\x90\x0d\x00\x00\xa0\x0b\x00\x00\x60\x1f\x00\x00\x90\xfe\xff\xff')
+_l_42 = (_w_0, _i_34, _w_1, _i_35, _i_2, _w_3, _i_36, _w_4, _i_37, _i_5, _w_6, _i_38, _w_7, _i_39, _i_8, _w_9, _i_40, _w_10, _i_41, _i_11)
+_i_43 = _array('i', b'\x18\x00\x00\x00\x01\x00\x00\x00\x10\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x40\xf2\xff\xff\xff\x00\x00\x00\x40\xf1\xff\xff\xff\xff\x7f\x00\x00\xf2\xff\xff\xff\x81\xdf\x0c\x5e\xea\xff\xff\xff\x10\x00\x00\x00\x4e\x3d\x93\x42\xfe\xff\xff\xff\x97\xd4\x55\x41\xfd\xff\xff\xff\x01\x00\x00\x00\xdd\x94\x58\x42\xfe\xff\xff\xff\x84\xd3\xc4\x61\xfd\xff\xff\xff\x01\x00\x00\x00\x8f\x6b\x8a\x57\xfe\xff\xff\xff\xee\x0a\xc5\x58\xfd\xff\xff\xff\x00\x00\x00\x00\x2a\xe3\x3d\x64\xfe\xff\xff\xff\xbf\xbb\x39\x6f\xfd\xff\xff\xff\x01\x00\x00\x00')
+_i_44 = _array('i', b'\x01\x00\x00\x00\x10\x00\x00\x00\x01\x00\x00\x00\xf0\xff\xff\xff\xf2\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x00\x00\x00\x00')
+_i_45 = _array('i', b'\x7d\xa5\x40\x48')
 
 # Activation buffers, shared by tensors whose lifetimes do not overlap.
 _ACC = _array("i", bytes(64))
+# The hot loops' int32 results (a returned tuple would be an allocation): _mbqm, softmax rows.
+_I32 = _array("i", bytes(24))
 _t0 = _array("f", bytes(96))
 _t1 = bytearray(24)
 _t2 = bytearray(16)
@@ -776,7 +935,7 @@ _g6 = _array("h", bytes(32))
 _g7 = _array("h", bytes(32))
 _t8 = bytearray(384)
 _t9 = _array("f", bytes(4))
-HEAP_BUFFER_BYTES = 748
+HEAP_BUFFER_BYTES = 812
 # The scratch CMSIS-NN asks for on this core (im2col rows and the like): the largest, once.
 _SCRATCH = bytearray(max((0,))) if _KERNELS else None
 
@@ -792,17 +951,17 @@ def reset():
 
 def _run_portable():
     quantize_f_i8(_t0, _t1, 24, 0.013925569131970406, -16, -128, 127)  # QUANTIZE
-    lstm_i8(_t1, _t8, _l_12, _p_13, 24, 1, 16, _t2, _t3, _ACC, _g4, _g5, _g6, _g7)  # UNIDIRECTIONAL_SEQUENCE_LSTM
-    gather(_t8, _t1, _i_14, 0)  # STRIDED_SLICE
-    fully_connected_i8(_t1, _t8, _w_15, _i_16, _h_17, _i_18, _ACC, 1, 16, 1, -16, -14, -128, 127)  # FULLY_CONNECTED
+    lstm_i8(_t1, _t8, _l_12, _p_28, 24, 1, 16, _t2, _t3, _ACC, _g4, _g5, _g6, _g7)  # UNIDIRECTIONAL_SEQUENCE_LSTM
+    gather(_t8, _t1, _i_29, 0)  # STRIDED_SLICE
+    fully_connected_i8(_t1, _t8, _w_30, _i_31, _h_32, _i_33, _ACC, 1, 16, 1, -16, -14, -128, 127)  # FULLY_CONNECTED
     dequantize_i8(_t8, _t9, 1, 0.013585892505943775, -14)  # DEQUANTIZE
 
 
 def _run_native():
     quantize_f_i8(_t0, _t1, 24, 0.013925569131970406, -16, -128, 127)  # QUANTIZE
-    _KERNELS.lstm(_t1, _t8, _i_28, _l_27, _g4, _g5, _t3)  # UNIDIRECTIONAL_SEQUENCE_LSTM
-    gather(_t8, _t1, _i_14, 0)  # STRIDED_SLICE
-    _KERNELS.fc(_t1, _t8, _w_15, _i_16, _i_30, _i_18, _i_29)  # FULLY_CONNECTED
+    _KERNELS.lstm(_t1, _t8, _i_43, _l_42, _g4, _g5, _t3)  # UNIDIRECTIONAL_SEQUENCE_LSTM
+    gather(_t8, _t1, _i_29, 0)  # STRIDED_SLICE
+    _KERNELS.fc(_t1, _t8, _w_30, _i_31, _i_45, _i_33, _i_44)  # FULLY_CONNECTED
     dequantize_i8(_t8, _t9, 1, 0.013585892505943775, -14)  # DEQUANTIZE
 
 

@@ -6,7 +6,7 @@
 # ENGINE says what runs it: "native" (7 of the ops on CMSIS-NN's kernels, the module
 # mcu_kernels_<arch>.mpy for this board's architecture, when it is on the import path), else "viper"
 # (the hot loops compiled with the viper emitter), else "plain" code.
-# Heap: about 1192 bytes of activation buffers, allocated once at import.
+# Heap: about 1520 bytes of activation buffers, allocated once at import.
 import gc
 import math
 from array import array
@@ -140,124 +140,53 @@ def _array(typecode, data):
 
 _F32 = array("f", [0.0])
 
-# Integer arithmetic of TFLM's reference kernels (gemmlowp's fixed point), on Python ints.
-# C's int32 semantics are spelled out: division truncates toward zero, shifts of negative values
-# are arithmetic. The exporter uses these functions for its lookup tables too.
-
-
-def srdhm(a, b):
-    # SaturatingRoundingDoublingHighMul: the high 32 bits of 2*a*b, rounded.
-    if a == b and a == -2147483648:
-        return 2147483647
-    ab = a * b
-    if ab >= 0:
-        return (ab + 1073741824) >> 31
-    return -((-(ab + 1 - 1073741824)) >> 31)
-
-
-def rdbp(x, exponent):
-    # RoundingDivideByPOT: x / 2**exponent, rounded half away from zero.
-    if exponent == 0:
-        return x
-    mask = (1 << exponent) - 1
-    threshold = (mask >> 1) + (1 if x < 0 else 0)
-    return (x >> exponent) + (1 if (x & mask) > threshold else 0)
-
-
-def mbqm(x, multiplier, shift):
-    # MultiplyByQuantizedMultiplier (double rounding, TFLM's default build).
-    if shift > 0:
-        return srdhm(x * (1 << shift), multiplier)
-    return rdbp(srdhm(x, multiplier), -shift)
-
-
-def sat_shift_left(x, exponent):
-    # SaturatingRoundingMultiplyByPOT with a positive exponent, on int32.
-    limit = (1 << (31 - exponent)) - 1
-    if x > limit:
-        return 2147483647
-    if x < -limit:
-        return -2147483648
-    return x << exponent
-
-
-def _newton_reciprocal(a):
-    # gemmlowp's Newton-Raphson for 1 / (1 + a), a in Q0.31 [0, 1): the Q2.29 estimate.
-    total = a + 2147483647
-    half_denominator = (total + 1) // 2 if total >= 0 else -((-(total - 1)) // 2)
-    x = 1515870810 + srdhm(half_denominator, -1010580540)
-    for _ in range(3):
-        one_minus = 536870912 - srdhm(half_denominator, x)
-        x = _wrap32(x + sat_shift_left(srdhm(x, one_minus), 2))
-    return x
-
-
-def one_over_one_plus_x(a):
-    # gemmlowp one_over_one_plus_x_for_x_in_0_1: Q0.31 in, Q0.31 out.
-    return sat_shift_left(_newton_reciprocal(a), 1)
-
-
-def one_minus_x_over_one_plus_x(a):
-    # gemmlowp one_minus_x_over_one_plus_x_for_x_in_0_1: Q0.31 in, Q0.31 out.
-    return sat_shift_left(_newton_reciprocal(a) - 536870912, 2)
-
-
-def _wrap32(v):
-    v &= 0xFFFFFFFF
-    return v - 4294967296 if v > 2147483647 else v
-
-
-def reciprocal(x, integer_digits):
-    # GetReciprocal: (Q0.31 of 1/(x as Q(integer_digits)) scaled into [0.5, 1), bits over one).
-    headroom_plus_one = 32 - _bit_length(x)
-    shifted_minus_one = _wrap32(((x << headroom_plus_one) & 0xFFFFFFFF) - 2147483648)
-    return one_over_one_plus_x(shifted_minus_one), integer_digits - headroom_plus_one
-
-
-def _bit_length(x):
-    n = 0
-    while x:
-        x >>= 1
-        n += 1
-    return n
-
-
 # int8 kernels with the arithmetic of TFLM's reference kernels. Tensors are bytearrays of raw
-# int8 (int16 tensors: array('h')); weights are bytes; per-channel multipliers come as three
-# 14-bit limbs each (array('h'), 3 per output channel) and shifts as an array as long as the
-# output channels (a per-tensor one is repeated). The hot loops, requantization among them, are
-# in _HOT (hot.py), compiled at import.
+# int8 (int16 tensors: array('h')); weights are bytes; multipliers come as three 14-bit limbs each
+# (array('h'), 3 per output channel) and shifts as an array as long as the output channels (a
+# per-tensor one is repeated). The hot loops, requantization among them, are in _HOT (hot.py),
+# compiled at import. Every value stays a small int on a 32-bit port: an int8 run allocates nothing.
 
 
 def _i8(b):
     return (b ^ 128) - 128
 
 
+def _mbqm(x, limbs, shift):
+    # MultiplyByQuantizedMultiplier of one value, through the hot loop (no big int on 32 bits).
+    one = _I32
+    one[0] = x
+    _HOT["scale_acc"](0, 0, 0, one, 1, 1, one, limbs, shift, 0, 0, one, 0, 0)
+    return one[0]
+
+
+def _requantize(acc, count, channels, bias, mult, shift, y, y_start, zero_point, low, high):
+    _HOT["scale_acc"](0, 0, 0, acc, count, channels, bias, mult, shift, 1, 1, acc, 0, 0)
+    _HOT["store_i8"](0, 0, 0, acc, count, y, y_start, zero_point, low, high)
+
+
 def fully_connected_i8(x, y, w, bias, mult, shift, acc, batches, n_in, n_out, x_offset, zero_point, low, high):
     fc_acc = _HOT["fc_acc"]
-    requantize = _HOT["requantize"]
     for b in range(batches):
-        fc_acc(x, b * n_in, x_offset, w, acc, n_in, n_out)
-        requantize(acc, n_out, n_out, bias, mult, shift, y, b * n_out, zero_point, low, high)
+        fc_acc(0, 0, 0, x, b * n_in, x_offset, w, acc, n_in, n_out)
+        _requantize(acc, n_out, n_out, bias, mult, shift, y, b * n_out, zero_point, low, high)
 
 
-def conv_2d_i8(x, y, w, bias, mult, shift, p, acc, out_h, x_offset, zero_point, low, high):
+def conv_2d_i8(x, y, w, bias, mult, shift, p, acc, col, out_h, x_offset, zero_point, low, high):
+    # col: the im2col scratch, one input window (k_h * k_w * in_c bytes).
     row = _HOT["conv_row"]
-    requantize = _HOT["requantize"]
     per_row = p[3] * p[4]
     for oy in range(out_h):
-        row(x, w, acc, p, oy, x_offset)
-        requantize(acc, per_row, p[4], bias, mult, shift, y, oy * per_row, zero_point, low, high)
+        row(0, 0, 0, x, w, acc, col, p, oy, x_offset)
+        _requantize(acc, per_row, p[4], bias, mult, shift, y, oy * per_row, zero_point, low, high)
 
 
 def depthwise_conv_2d_i8(x, y, w, bias, mult, shift, p, acc, out_h, x_offset, zero_point, low, high):
     row = _HOT["dw_row"]
-    requantize = _HOT["requantize"]
     channels = p[2] * p[4]
     per_row = p[3] * channels
     for oy in range(out_h):
-        row(x, w, acc, p, oy, x_offset)
-        requantize(acc, per_row, channels, bias, mult, shift, y, oy * per_row, zero_point, low, high)
+        row(0, 0, 0, x, w, acc, p, oy, x_offset)
+        _requantize(acc, per_row, channels, bias, mult, shift, y, oy * per_row, zero_point, low, high)
 
 
 def max_pool_2d_i8(x, y, p, low, high):
@@ -288,23 +217,52 @@ def average_pool_2d_i8(x, y, p, low, high):
                 o += 1
 
 
-def softmax_i8(x, y, rows, depth, exps, rescaled):
-    # exps: exp(-d) as Q0.31 for every distance d to the row's maximum; rescaled: the same in Q12.19.
-    for r in range(rows):
-        base = r * depth
-        top = -128
-        for c in range(depth):
-            v = _i8(x[base + c])
-            if v > top:
-                top = v
-        total = 0
-        for c in range(depth):
-            total += rescaled[top - _i8(x[base + c])]
-        scale, bits_over_unit = reciprocal(total, 12)
-        exponent = bits_over_unit + 23
-        for c in range(depth):
-            v = rdbp(srdhm(scale, exps[top - _i8(x[base + c])]), exponent) - 128
-            y[base + c] = (127 if v > 127 else v) & 255
+def softmax_i8(x, y, rows, depth, exp_limbs, rescaled):
+    # exp_limbs: exp(-d) as Q0.31 for every distance d to the row's maximum, three 11-bit limbs
+    # each; rescaled: the same in Q12.19. TFLM's GetReciprocal of the row's sum is computed here in
+    # small ints (_reciprocal_limbs), the outputs in the hot loop.
+    r = _I32  # the row's max and sum, then its scale's limbs and shift
+    for row in range(rows):
+        base = row * depth
+        _HOT["softmax_sum"](x, base, depth, rescaled, r)
+        _reciprocal_limbs(r)
+        _HOT["softmax_out"](x, y, base, depth, exp_limbs, r[0], r[2], r[3], r[4], r[5])
+
+
+def _reciprocal_limbs(r):
+    # gemmlowp's GetReciprocal(total = r[1], 12 integer digits) as TFLM's softmax takes it: the
+    # Q0.31 scale as 11-bit limbs (r[2:5]) and the shift softmax_out applies (bits over unit + 23 -
+    # 14, r[5]). Every value
+    # stays below 2**30: total << (30 - its bit length) = u is the half denominator over two, so
+    # each SaturatingRoundingDoublingHighMul by it is hi30(u, b, ...) and Newton's x (Q2.29) stays
+    # below 2**30 -- except for u = 2**29 (a total that is a power of two), whose reciprocal
+    # saturates to the largest Q0.31. The corrections never saturate (|srdhm| < 2**24).
+    hi30 = _HOT["hi30"]
+    total = r[1]
+    bits = 0
+    while total >> bits:
+        bits += 1
+    u = total << (30 - bits)
+    shift = 12 - (32 - bits) + 23 - 14
+    r[5] = shift
+    if u == 536870912:
+        r[2] = 2047
+        r[3] = 2047
+        r[4] = 511
+        return
+    # x = 48 / 17 - 32 / 17 * half_denominator: 1515870810 - srdhm(2u, 1010580540), in steps
+    # below 2**30.
+    x = 442128986 - hi30(u, 1010580540, 16383, 32767) + 1073741823 + 1
+    for _ in range(3):
+        one_minus = 536870912 - hi30(u, x, 16384, 0)
+        if one_minus >= 0:
+            correction = hi30(x, one_minus, 32768, 0) >> 1
+        else:
+            correction = 0 - (hi30(x, 0 - one_minus, 32767, 32767) >> 1)
+        x += correction * 4
+    r[2] = (x & 1023) << 1
+    r[3] = (x >> 10) & 2047
+    r[4] = x >> 21
 
 
 def lookup_i8(x, y, n, table):
@@ -323,9 +281,9 @@ def quantize_f_i8(x, y, n, scale, zero_point, low, high):
         y[i] = (low if q < low else high if q > high else q) & 255
 
 
-def requantize_i8(x, y, n, x_zero_point, mult, shift, zero_point, low, high):
+def requantize_i8(x, y, n, x_zero_point, limbs, shift, zero_point, low, high):
     for i in range(n):
-        v = mbqm(_i8(x[i]) - x_zero_point, mult, shift) + zero_point
+        v = _mbqm(_i8(x[i]) - x_zero_point, limbs, shift) + zero_point
         y[i] = (low if v < low else high if v > high else v) & 255
 
 
@@ -334,36 +292,37 @@ def dequantize_i8(x, y, n, scale, zero_point):
         y[i] = scale * (_i8(x[i]) - zero_point)
 
 
-def add_i8(x1, i1, x2, i2, y, n, q):
-    # ADD (sign 1) or SUB (sign -1). q: offset1, offset2, mult1, shift1, mult2, shift2, out_mult,
-    # out_shift, zero_point, low, high, sign; i1/i2: the element of each input for every output
-    # element (broadcasting), or None.
-    o1, o2, m1, s1, m2, s2, mo, so, zp, low, high, sign = q
+def add_i8(x1, i1, x2, i2, y, n, q, multipliers):
+    # ADD (sign 1) or SUB (sign -1). q: offset1, offset2, zero_point, low, high, sign; multipliers:
+    # each input's and the output's (limbs, shift) arrays; i1/i2: the element of each input for every
+    # output element (broadcasting), or None.
+    o1, o2, zp, low, high, sign = q
+    l1, s1, l2, s2, lo, so = multipliers
     for k in range(n):
         a = _i8(x1[i1[k] if i1 else k]) + o1
         b = _i8(x2[i2[k] if i2 else k]) + o2
-        v = mbqm(mbqm(a << 20, m1, s1) + sign * mbqm(b << 20, m2, s2), mo, so) + zp
+        v = _mbqm(_mbqm(a << 20, l1, s1) + sign * _mbqm(b << 20, l2, s2), lo, so) + zp
         y[k] = (low if v < low else high if v > high else v) & 255
 
 
-def mul_i8(x1, i1, x2, i2, y, n, q):
-    # q: offset1, offset2, out_mult, out_shift, zero_point, low, high
-    o1, o2, mo, so, zp, low, high = q
+def mul_i8(x1, i1, x2, i2, y, n, q, limbs, shift):
+    # q: offset1, offset2, zero_point, low, high
+    o1, o2, zp, low, high = q
     for k in range(n):
         a = _i8(x1[i1[k] if i1 else k]) + o1
         b = _i8(x2[i2[k] if i2 else k]) + o2
-        v = mbqm(a * b, mo, so) + zp
+        v = _mbqm(a * b, limbs, shift) + zp
         y[k] = (low if v < low else high if v > high else v) & 255
 
 
-def mean_i8(x, y, groups, x_zero_point, mult, shift, zero_point):
+def mean_i8(x, y, groups, x_zero_point, limbs, shift, zero_point):
     # groups: the input elements each output element averages.
     for o in range(len(groups)):
         g = groups[o]
         total = 0
         for i in g:
             total += _i8(x[i])
-        v = mbqm(total - x_zero_point * len(g), mult, shift) + zero_point
+        v = _mbqm(total - x_zero_point * len(g), limbs, shift) + zero_point
         y[o] = (-128 if v < -128 else 127 if v > 127 else v) & 255
 
 
@@ -392,24 +351,38 @@ def _load_kernels():
 
 _KERNELS = _load_kernels()
 _HOT_SOURCE = '''
-def fc_acc(x, x_start: int, x_offset: int, w, acc, n_in: int, n_out: int):
+def fc_acc(i: int, wi: int, s: int, x, x_start: int, x_offset: int, w, acc, n_in: int, n_out: int):
+    # The first three parameters are the inner loop's variables, passed as 0: viper keeps a
+    # function's first three locals in registers, which makes the loop about a quarter faster.
     xp = ptr8(x)
     wp = ptr8(w)
     ap = ptr32(acc)
-    row = 0
+    off = x_offset - 128
+    end = x_start + n_in
+    pairs = end - 1
     for o in range(n_out):
         s = 0
-        for i in range(n_in):
-            s += (((xp[x_start + i]) ^ 128) - 128 + x_offset) * ((wp[row + i] ^ 128) - 128)
+        i = x_start
+        while i < pairs:  # two products an iteration: a fifth fewer instructions
+            s += ((xp[i] ^ 128) + off) * ((wp[wi] ^ 128) - 128) + ((xp[i + 1] ^ 128) + off) * (
+                (wp[wi + 1] ^ 128) - 128)
+            i += 2
+            wi += 2
+        if i < end:
+            s += ((xp[i] ^ 128) + off) * ((wp[wi] ^ 128) - 128)
+            wi += 1
         ap[o] = s
-        row += n_in
 
 
-def conv_row(x, w, acc, p, oy: int, x_offset: int):
+def conv_row(j: int, wi: int, s: int, x, w, acc, col, p, oy: int, x_offset: int):
+    # One output row: per output pixel the input window is copied into col (im2col; a tap in the
+    # padding gets the input's zero point, whose offset term is 0, as TFLM skips it), then each
+    # output channel is one contiguous dot product with its weights. j, wi, s: see fc_acc.
     # p: in_h, in_w, in_c, out_w, out_c, k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left
     xp = ptr8(x)
     wp = ptr8(w)
     ap = ptr32(acc)
+    cp = ptr8(col)
     pp = ptr32(p)
     in_h = pp[0]
     in_w = pp[1]
@@ -418,29 +391,48 @@ def conv_row(x, w, acc, p, oy: int, x_offset: int):
     out_c = pp[4]
     k_h = pp[5]
     k_w = pp[6]
-    a = 0
+    dil_h = pp[9]
+    dil_w = pp[10]
+    kernel = k_h * k_w * in_c
+    pairs = kernel - 1
+    pad = (0 - x_offset) & 255
+    off = x_offset - 128
     y0 = oy * pp[7] - pp[11]
+    a = 0
     for ox in range(out_w):
         x0 = ox * pp[8] - pp[12]
+        k = 0
+        for ky in range(k_h):
+            iy = y0 + ky * dil_h
+            for kx in range(k_w):
+                ix = x0 + kx * dil_w
+                if iy < 0 or iy >= in_h or ix < 0 or ix >= in_w:
+                    for ic in range(in_c):
+                        cp[k] = pad
+                        k += 1
+                else:
+                    xb = (iy * in_w + ix) * in_c
+                    for ic in range(in_c):
+                        cp[k] = xp[xb + ic]
+                        k += 1
+        wi = 0
         for oc in range(out_c):
             s = 0
-            for ky in range(k_h):
-                iy = y0 + ky * pp[9]
-                if iy < 0 or iy >= in_h:
-                    continue
-                for kx in range(k_w):
-                    ix = x0 + kx * pp[10]
-                    if ix < 0 or ix >= in_w:
-                        continue
-                    xb = (iy * in_w + ix) * in_c
-                    wb = ((oc * k_h + ky) * k_w + kx) * in_c
-                    for ic in range(in_c):
-                        s += (((xp[xb + ic]) ^ 128) - 128 + x_offset) * ((wp[wb + ic] ^ 128) - 128)
+            j = 0
+            while j < pairs:  # as in fc_acc
+                s += ((cp[j] ^ 128) + off) * ((wp[wi] ^ 128) - 128) + ((cp[j + 1] ^ 128) + off) * (
+                    (wp[wi + 1] ^ 128) - 128)
+                j += 2
+                wi += 2
+            if j < kernel:
+                s += ((cp[j] ^ 128) + off) * ((wp[wi] ^ 128) - 128)
+                wi += 1
             ap[a] = s
             a += 1
 
 
-def dw_row(x, w, acc, p, oy: int, x_offset: int):
+def dw_row(s: int, xi: int, wi: int, x, w, acc, p, oy: int, x_offset: int):
+    # s, xi, wi: see fc_acc. The window's valid taps are found once per output pixel.
     # p: in_h, in_w, in_c, out_w, multiplier, k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left
     xp = ptr8(x)
     wp = ptr8(w)
@@ -453,25 +445,37 @@ def dw_row(x, w, acc, p, oy: int, x_offset: int):
     mult = pp[4]
     k_h = pp[5]
     k_w = pp[6]
+    dil_h = pp[9]
+    dil_w = pp[10]
     out_c = in_c * mult
-    a = 0
+    off = x_offset - 128
     y0 = oy * pp[7] - pp[11]
+    ky0 = 0
+    while ky0 < k_h and y0 + ky0 * dil_h < 0:
+        ky0 += 1
+    ky1 = k_h
+    while ky1 > ky0 and y0 + (ky1 - 1) * dil_h >= in_h:
+        ky1 -= 1
+    a = 0
     for ox in range(out_w):
         x0 = ox * pp[8] - pp[12]
+        kx0 = 0
+        while kx0 < k_w and x0 + kx0 * dil_w < 0:
+            kx0 += 1
+        kx1 = k_w
+        while kx1 > kx0 and x0 + (kx1 - 1) * dil_w >= in_w:
+            kx1 -= 1
         for ic in range(in_c):
             for m in range(mult):
                 oc = ic * mult + m
                 s = 0
-                for ky in range(k_h):
-                    iy = y0 + ky * pp[9]
-                    if iy < 0 or iy >= in_h:
-                        continue
-                    for kx in range(k_w):
-                        ix = x0 + kx * pp[10]
-                        if ix < 0 or ix >= in_w:
-                            continue
-                        s += (((xp[(iy * in_w + ix) * in_c + ic]) ^ 128) - 128 + x_offset) * (
-                            (wp[(ky * k_w + kx) * out_c + oc] ^ 128) - 128)
+                for ky in range(ky0, ky1):
+                    xi = ((y0 + ky * dil_h) * in_w + x0 + kx0 * dil_w) * in_c + ic
+                    wi = (ky * k_w + kx0) * out_c + oc
+                    for kx in range(kx0, kx1):
+                        s += ((xp[xi] ^ 128) + off) * ((wp[wi] ^ 128) - 128)
+                        xi += dil_w * in_c
+                        wi += out_c
                 ap[a] = s
                 a += 1
 
@@ -510,66 +514,232 @@ def max_pool_i8(x, y, p, low: int, high: int):
                 o += 1
 
 
-def requantize(acc, count: int, channels: int, bias, limbs, shift, y, y_start: int, zero_point: int, low: int,
-               high: int):
-    # acc + bias, times the channel's multiplier, rounded as TFLM's MultiplyByQuantizedMultiplier
-    # (the high half of the doubled 64-bit product, then a rounding shift), plus the zero point,
-    # clamped. The multiplier comes as three 14-bit limbs and the value is split the same way, so
+def scale_acc(x: int, v: int, k: int, acc, count: int, channels: int, bias, limbs, shift, with_bias: int,
+              per_channel: int, out16, mode: int, clip: int):
+    # (acc + the channel's bias when with_bias) times the channel's multiplier (the one multiplier
+    # unless per_channel; channels cycle with the element), rounded as TFLM's
+    # MultiplyByQuantizedMultiplier: the high half of the doubled 64-bit product, then a rounding
+    # shift. mode 0 writes the results back into acc; 1 writes them saturated to int16 into out16
+    # (array('h')); 2 adds them, saturated, to out16's values, saturates the sum and clamps it to
+    # +-clip when clip > 0 (an LSTM gate's two halves, its cell update). The multiplier comes as three 14-bit limbs and the value is split the same way, so
     # every partial product and carry stays within 30 bits: no big int on a 32-bit port, in viper
-    # or in plain code. A viper ptr32 load is unsigned on a 64-bit port: (v ^ sign) - sign with
-    # sign = 1 << 31 sign-extends it there, and is v itself on a 32-bit port; in plain code the
-    # loads are signed already and the module compiles SIGN_UNIT as 0. (Shifted at run time: the
-    # compiler would fold a literal 1 << 31 into a big-int constant, which viper cannot mix in.)
+    # or in plain code. x, v, k: see fc_acc.
+    # A viper ptr32 load is unsigned on a 64-bit port: (v ^ sign) - sign with sign = 1 << 31
+    # sign-extends it there, and is v itself on a 32-bit port; in plain code the loads are signed
+    # already and the module compiles SIGN_UNIT as 0. (Shifted at run time: the compiler would fold
+    # a literal 1 << 31 into a big-int constant, which viper cannot mix in.)
     sign = SIGN_UNIT
+    half16 = sign << 15
     sign = sign << 31
     ap = ptr32(acc)
     bp = ptr32(bias)
     mp = ptr16(limbs)
     sp = ptr32(shift)
-    yp = ptr8(y)
+    op = ptr16(out16)
     c = 0
+    s = 0
+    m0 = 0
+    m1 = 0
+    m2 = 0
+    left = 0
+    e = 0
+    mask = 0
+    half = 0
+    per_value = 1
     for a in range(count):
-        x = ((ap[a] ^ sign) - sign) + ((bp[c] ^ sign) - sign)
-        s = (sp[c] ^ sign) - sign
-        if s > 0:
-            x = x << s
+        x = (ap[a] ^ sign) - sign
+        if with_bias:
+            x += (bp[c] ^ sign) - sign
+        if per_value:
+            # the multiplier's limbs and its shift, split into a left shift and a rounding right one
+            q = 3 * c
+            m0 = mp[q]
+            m1 = mp[q + 1]
+            m2 = mp[q + 2]
+            s = (sp[c] ^ sign) - sign
+            left = 0
+            e = 0
+            if s > 0:
+                left = s
+            else:
+                e = 0 - s
+            mask = (1 << e) - 1
+            half = mask >> 1
+            per_value = per_channel
+        x = x << left
         neg = 0
         if x < 0:
             neg = 1
             x = 0 - x
-        m0 = mp[3 * c]
-        m1 = mp[3 * c + 1]
-        m2 = mp[3 * c + 2]
         a0 = x & 16383
         a1 = (x >> 14) & 16383
         a2 = x >> 28
         # (|x| * m + nudge) >> 31, the nudge 2**30 (x >= 0) or 2**30 - 1 (x < 0), limb by limb
         k = (a0 * m0 + 16383 * neg) >> 14
         k = (a0 * m1 + a1 * m0 + 16383 * neg + k) >> 14
-        d2 = a0 * m2 + a1 * m1 + a2 * m0 + 4 - neg + k
-        d3 = a1 * m2 + a2 * m1 + (d2 >> 14)
-        v = ((d2 & 16383) >> 3) + ((d3 & 16383) << 11) + ((a2 * m2 + (d3 >> 14)) << 25)
+        k = a0 * m2 + a1 * m1 + a2 * m0 + 4 - neg + k
+        v = a1 * m2 + a2 * m1 + (k >> 14)
+        v = ((k & 16383) >> 3) + ((v & 16383) << 11) + ((a2 * m2 + (v >> 14)) << 25)
         if neg:
             v = 0 - v
-        if s < 0:
-            e = 0 - s
-            mask = (1 << e) - 1
-            threshold = mask >> 1
-            if v < 0:
-                threshold += 1
-            rest = v & mask
-            v = v >> e
-            if rest > threshold:
-                v += 1
-        v += zero_point
+        # RoundingDivideByPOT: half away from zero
+        k = v & mask
+        v = v >> e
+        if k > half + neg:
+            v += 1
+        if mode == 0:
+            ap[a] = v
+        else:
+            if v < -32768:
+                v = -32768
+            elif v > 32767:
+                v = 32767
+            if mode == 2:
+                v += (op[a] ^ half16) - half16
+                if v < -32768:
+                    v = -32768
+                elif v > 32767:
+                    v = 32767
+                if clip > 0:
+                    if v < 0 - clip:
+                        v = 0 - clip
+                    elif v > clip:
+                        v = clip
+            op[a] = v
+        c += 1
+        if c == channels:
+            c = 0
+
+
+def store_i8(v: int, a: int, i: int, acc, count: int, y, y_start: int, zero_point: int, low: int, high: int):
+    # acc + the zero point, clamped, as int8 bytes. v, a, i: see fc_acc.
+    sign = SIGN_UNIT
+    sign = sign << 31
+    ap = ptr32(acc)
+    yp = ptr8(y)
+    i = y_start
+    a = 0
+    while a < count:
+        v = ((ap[a] ^ sign) - sign) + zero_point
         if v < low:
             v = low
         elif v > high:
             v = high
-        yp[y_start + a] = v & 255
-        c += 1
-        if c == channels:
-            c = 0
+        yp[i] = v & 255
+        a += 1
+        i += 1
+
+
+def hi30(p: int, q: int, kh: int, kl: int) -> int:
+    # (p * q + kh * 2**15 + kl) >> 30 for 0 <= p, q < 2**30, kh <= 2**15, kl < 2**15, in 15-bit
+    # limbs: every partial product and sum stays below 2**30, a small int on a 32-bit port.
+    p1 = p >> 15
+    p0 = p & 32767
+    q1 = q >> 15
+    q0 = q & 32767
+    lo = p0 * q0 + kl
+    mid = p1 * q0 + (lo >> 15)
+    cross = p0 * q1
+    return p1 * q1 + (mid >> 15) + (cross >> 15) + (((mid & 32767) + (cross & 32767) + kh) >> 15)
+
+
+def softmax_sum(x, base: int, depth: int, rescaled, r):
+    # The row's largest input (r[0]) and its sum of exp(x - max) in Q12.19 (r[1]).
+    xp = ptr8(x)
+    tp = ptr32(rescaled)
+    rp = ptr32(r)
+    top = -128
+    for c in range(depth):
+        v = ((xp[base + c]) ^ 128) - 128
+        if v > top:
+            top = v
+    total = 0
+    for c in range(depth):
+        total += tp[top - (((xp[base + c]) ^ 128) - 128)]
+    rp[0] = top
+    rp[1] = total
+
+
+def softmax_out(x, y, base: int, depth: int, exp_limbs, top: int, s0: int, s1: int, s2: int, shift: int):
+    # Each output: RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(scale, exp), e) - 128, for a
+    # scale and an exp below 2**31 given as 11-bit limbs (s0, s1, s2; the table three per entry).
+    # The columns of scale * exp carry into floor((scale * exp + 2**30) / 2**44), then
+    # shift = e - 14 gives floor(srdhm / 2**(e - 1)); e >= 23, so one more halving rounds.
+    xp = ptr8(x)
+    yp = ptr8(y)
+    lp = ptr16(exp_limbs)
+    for c in range(depth):
+        d = 3 * (top - (((xp[base + c]) ^ 128) - 128))
+        e0 = lp[d]
+        e1 = lp[d + 1]
+        e2 = lp[d + 2]
+        k = (s0 * e0) >> 11
+        k = (s0 * e1 + s1 * e0 + k) >> 11
+        k = (s0 * e2 + s1 * e1 + s2 * e0 + 256 + k) >> 11
+        k = (s1 * e2 + s2 * e1 + k) >> 11
+        v = ((((s2 * e2 + k) >> shift) + 1) >> 1) - 128
+        if v > 127:
+            v = 127
+        yp[base + c] = v & 255
+
+
+def activate16(v: int, a: int, r: int, src, dst, n: int, table, sigmoid: int, mult: int, shift: int):
+    # v, a, r: see fc_acc.
+    # TFLM's int16 Logistic (Q3.12 in, Q0.15 out) or Tanh (input brought to Q3.12 by mult and shift),
+    # interpolating its 256-entry table (array('H')), element by element from src to dst.
+    half = SIGN_UNIT
+    half = half << 15
+    sp = ptr16(src)
+    dp = ptr16(dst)
+    tp = ptr16(table)
+    for k in range(n):
+        v = (sp[k] ^ half) - half
+        if sigmoid:
+            v = v * 3
+            a = v
+            if a < 0:
+                a = 0 - a
+            uh = a >> 9
+            if uh >= 255:
+                r = 32767 << 10
+            else:
+                ua = tp[uh]
+                r = (ua << 9) + (a & 511) * (tp[uh + 1] - ua)
+            if v >= 0:
+                r = r + 512
+            else:
+                r = (1 << 25) - r + 511
+            dp[k] = r >> 10
+        else:
+            if shift > 0:
+                v = (v * mult + (1 << (shift - 1))) >> shift
+            else:
+                v = v * mult
+            a = v
+            if a < 0:
+                a = 0 - a
+            uh = a >> 8
+            if uh >= 255:
+                r = 65535 << 8
+            else:
+                ua = tp[uh]
+                r = (ua << 8) + (a & 255) * (tp[uh + 1] - ua)
+            if v >= 0:
+                r = r - (1 << 23) + 128
+            else:
+                r = (1 << 23) - r + 127
+            dp[k] = r >> 8
+
+
+def products16(k: int, a, b, acc, n: int):
+    # acc = a * b, element by element, for int16 a and b. k: see fc_acc.
+    half = SIGN_UNIT
+    half = half << 15
+    ap = ptr16(a)
+    bp = ptr16(b)
+    cp = ptr32(acc)
+    for k in range(n):
+        cp[k] = ((ap[k] ^ half) - half) * ((bp[k] ^ half) - half)
 '''
 _HOT = {}
 
@@ -614,7 +784,7 @@ _w_16 = b'\xdb\x19\xda\xcb\x81\x46\xcf\xe0\x48\x05\xce\x8c\x4f\xd1\xdc\x20\x27\x
 _i_17 = _array('i', b'\x04\x00\x00\x00\xda\xff\xff\xff\x96\xfe\xff\xff\xbd\xff\xff\xff\xfa\xff\xff\xff\xd4\x00\x00\x00\x6a\xff\xff\xff\xb6\x00\x00\x00\xf9\x00\x00\x00\xdf\xff\xff\xff')
 _h_18 = _array('h', b'\xb8\x35\x02\x21\x04\x00\xa6\x02\x7e\x1c\x06\x00\xf9\x2f\x14\x30\x06\x00\x76\x36\x4a\x07\x07\x00\x3c\x2e\x79\x28\x04\x00\xff\x04\xde\x27\x07\x00\xd5\x3e\xed\x1c\x06\x00\x4e\x08\x89\x1b\x04\x00\x44\x26\xf8\x39\x05\x00\x1d\x3f\x1d\x19\x04\x00')
 _i_19 = _array('i', b'\xf8\xff\xff\xff\xf7\xff\xff\xff\xf7\xff\xff\xff\xf7\xff\xff\xff\xf8\xff\xff\xff\xf7\xff\xff\xff\xf7\xff\xff\xff\xf8\xff\xff\xff\xf7\xff\xff\xff\xf8\xff\xff\xff')
-_i_20 = _array('i', b'\xff\xff\xff\x7f\x57\x25\xd1\x6a\x86\xbb\x23\x59\x79\x3d\x63\x4a\x17\xbb\x13\x3e\xf5\xc4\xcd\x33\x2e\x0c\x3b\x2b\xd5\x88\x13\x24\xfc\x1f\x1b\x1e\x86\xa7\x1f\x19\xba\x43\xf7\x14\x28\x06\x7f\x11\x6d\xc7\x99\x0e\x7f\x34\x2f\x0c\x11\x00\x2b\x0a\x4a\x39\x7c\x08\xba\xbc\x14\x07\x36\xbe\xe8\x05\x36\x65\xee\x04\x8e\x7a\x1d\x04\xd3\x22\x6f\x03\x4d\xa5\xdd\x02\xa7\x3b\x64\x02\xbe\xe9\xfe\x01\x60\x5c\xaa\x01\x24\xcd\x63\x01\x41\xeb\x28\x01\xf8\xc7\xf7\x00\x76\xc6\xce\x00\x39\x8e\xac\x00\xb7\xff\x8f\x00\x0d\x2b\x78\x00\x00\x48\x64\x00\x7b\xaf\x53\x00\x0f\xd6\x45\x00\x60\x47\x3a\x00\x55\xa2\x30\x00\xe6\x95\x28\x00\x73\xde\x21\x00\x8e\x43\x1c\x00\x21\x96\x17\x00\xdd\xae\x13\x00\xf8\x6c\x10\x00\x14\xb5\x0d\x00\x5a\x70\x0b\x00\xbc\x8b\x09\x00\x51\xf7\x07\x00\xd3\xa5\x06\x00\x2f\x8c\x05\x00\x28\xa1\x04\x00\x05\xdd\x03\x00\x59\x39\x03\x00\xc2\xb0\x02\x00\xc6\x3e\x02\x00\xa7\xdf\x01\x00\x46\x90\x01\x00\x08\x4e\x01\x00\xc0\x16\x01\x00\x9f\xe8\x00\x00\x20\xc2\x00\x00\xff\xa1\x00\x00\x30\x87\x00\x00\xd1\x70\x00\x00\x25\x5e\x00\x00\x91\x4e\x00\x00\x90\x41\x00\x00\xb7\x36\x00\x00\xa9\x2d\x00\x00\x1a\x26\x00\x00\xcc\x1f\x00\x00\x89\x1a\x00\x00\x25\x16\x00\x00\x7b\x12\x00\x00\x6c\x0f\x00\x00\xde\x0c\x00\x00\xbd\x0a\x00\x00\xf6\x08\x00\x00\x7b\x07\x00\x00\x3e\x06\x00\x00\x35\x05\x00\x00\x59\x04\x00\x00\xa1\x03\x00\x00\x07\x03\x00\x00\x87\x02\x00\x00\x1c\x02\x00\x00\xc2\x01\x00\x00\x78\x01\x00\x00\x3a\x01\x00\x00\x06\x01\x00\x00\xdb\x00\x00\x00\xb6\x00\x00\x00\x98\x00\x00\x00\x7f\x00\x00\x00\x6a\x00\x00\x00\x59\x00\x00\x00\x4a\x00\x00\x00\x3e\x00\x00\x00\x33\x00\x00\x00\x2b\x00\x00\x00\x24\x00\x00\x00\x1e\x00\x00\x00\x19\x00\x00\x00\x15\x00\x00\x00\x11\x00\x00\x00\x0e\x00\x00\x00\x0c\x00\x00\x00\x0a\x00\x00\x00\x08\x00\x00\x00\x07\x00\x00\x00\x06\x00\x00\x00\x05\x00\x00\x00\x04\x00\x00\x00\x03\x00\x00\x00\x03\x00\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00')
+_h_20 = _array('h', b'\xff\x07\xff\x07\xff\x01\x57\x05\x24\x02\xab\x01\x86\x03\x77\x04\x64\x01\x79\x05\x67\x04\x29\x01\x17\x03\x77\x02\xf8\x00\xf5\x04\xb8\x01\xcf\x00\x2e\x04\x61\x07\xac\x00\xd5\x00\x71\x02\x90\x00\xfc\x07\x63\x03\x78\x00\x86\x07\xf4\x03\x64\x00\xba\x03\xe8\x06\x53\x00\x28\x06\xe0\x07\x45\x00\x6d\x07\x38\x03\x3a\x00\x7f\x04\xe6\x05\x30\x00\x11\x00\x60\x05\x28\x00\x4a\x01\x87\x07\x21\x00\xba\x04\x97\x02\x1c\x00\x36\x06\x17\x05\x17\x00\x36\x05\xcc\x05\x13\x00\x8e\x02\xaf\x03\x10\x00\xd3\x02\xe4\x05\x0d\x00\x4d\x05\xb4\x03\x0b\x00\xa7\x03\x87\x04\x09\x00\xbe\x01\xdd\x07\x07\x00\x60\x04\x4b\x05\x06\x00\x24\x05\x79\x04\x05\x00\x41\x03\x1d\x05\x04\x00\xf8\x07\xf8\x06\x03\x00\x76\x06\xd8\x01\x03\x00\x39\x06\x91\x05\x02\x00\xb7\x07\xff\x01\x02\x00\x0d\x03\x05\x07\x01\x00\x00\x00\x89\x04\x01\x00\x7b\x07\x75\x02\x01\x00\x0f\x06\xba\x00\x01\x00\x60\x07\x48\x07\x00\x00\x55\x02\x14\x06\x00\x00\xe6\x05\x12\x05\x00\x00\x73\x06\x3b\x04\x00\x00\x8e\x03\x88\x03\x00\x00\x21\x06\xf2\x02\x00\x00\xdd\x06\x75\x02\x00\x00\xf8\x04\x0d\x02\x00\x00\x14\x05\xb6\x01\x00\x00\x5a\x00\x6e\x01\x00\x00\xbc\x03\x31\x01\x00\x00\x51\x07\xfe\x00\x00\x00\xd3\x05\xd4\x00\x00\x00\x2f\x04\xb1\x00\x00\x00\x28\x01\x94\x00\x00\x00\x05\x05\x7b\x00\x00\x00\x59\x01\x67\x00\x00\x00\xc2\x00\x56\x00\x00\x00\xc6\x06\x47\x00\x00\x00\xa7\x07\x3b\x00\x00\x00\x46\x00\x32\x00\x00\x00\x08\x06\x29\x00\x00\x00\xc0\x06\x22\x00\x00\x00\x9f\x00\x1d\x00\x00\x00\x20\x02\x18\x00\x00\x00\xff\x01\x14\x00\x00\x00\x30\x07\x10\x00\x00\x00\xd1\x00\x0e\x00\x00\x00\x25\x06\x0b\x00\x00\x00\x91\x06\x09\x00\x00\x00\x90\x01\x08\x00\x00\x00\xb7\x06\x06\x00\x00\x00\xa9\x05\x05\x00\x00\x00\x1a\x06\x04\x00\x00\x00\xcc\x07\x03\x00\x00\x00\x89\x02\x03\x00\x00\x00\x25\x06\x02\x00\x00\x00\x7b\x02\x02\x00\x00\x00\x6c\x07\x01\x00\x00\x00\xde\x04\x01\x00\x00\x00\xbd\x02\x01\x00\x00\x00\xf6\x00\x01\x00\x00\x00\x7b\x07\x00\x00\x00\x00\x3e\x06\x00\x00\x00\x00\x35\x05\x00\x00\x00\x00\x59\x04\x00\x00\x00\x00\xa1\x03\x00\x00\x00\x00\x07\x03\x00\x00\x00\x00\x87\x02\x00\x00\x00\x00\x1c\x02\x00\x00\x00\x00\xc2\x01\x00\x00\x00\x00\x78\x01\x00\x00\x00\x00\x3a\x01\x00\x00\x00\x00\x06\x01\x00\x00\x00\x00\xdb\x00\x00\x00\x00\x00\xb6\x00\x00\x00\x00\x00\x98\x00\x00\x00\x00\x00\x7f\x00\x00\x00\x00\x00\x6a\x00\x00\x00\x00\x00\x59\x00\x00\x00\x00\x00\x4a\x00\x00\x00\x00\x00\x3e\x00\x00\x00\x00\x00\x33\x00\x00\x00\x00\x00\x2b\x00\x00\x00\x00\x00\x24\x00\x00\x00\x00\x00\x1e\x00\x00\x00\x00\x00\x19\x00\x00\x00\x00\x00\x15\x00\x00\x00\x00\x00\x11\x00\x00\x00\x00\x00\x0e\x00\x00\x00\x00\x00\x0c\x00\x00\x00\x00\x00\x0a\x00\x00\x00\x00\x00\x08\x00\x00\x00\x00\x00\x07\x00\x00\x00\x00\x00\x06\x00\x00\x00\x00\x00\x05\x00\x00\x00\x00\x00\x04\x00\x00\x00\x00\x00\x03\x00\x00\x00\x00\x00\x03\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00')
 _i_21 = _array('i', b'\x00\x00\x08\x00\x12\xad\x06\x00\x3c\x92\x05\x00\x34\xa6\x04\x00\x3c\xe1\x03\x00\xdc\x3c\x03\x00\xb1\xb3\x02\x00\x39\x41\x02\x00\xb2\xe1\x01\x00\xfa\x91\x01\x00\x74\x4f\x01\x00\xf0\x17\x01\x00\x9c\xe9\x00\x00\xf3\xc2\x00\x00\xb0\xa2\x00\x00\xc4\x87\x00\x00\x4c\x71\x00\x00\x8c\x5e\x00\x00\xe6\x4e\x00\x00\xd8\x41\x00\x00\xf2\x36\x00\x00\xda\x2d\x00\x00\x44\x26\x00\x00\xef\x1f\x00\x00\xa6\x1a\x00\x00\x3d\x16\x00\x00\x8f\x12\x00\x00\x7c\x0f\x00\x00\xec\x0c\x00\x00\xc9\x0a\x00\x00\x00\x09\x00\x00\x83\x07\x00\x00\x45\x06\x00\x00\x3b\x05\x00\x00\x5d\x04\x00\x00\xa4\x03\x00\x00\x0a\x03\x00\x00\x89\x02\x00\x00\x1e\x02\x00\x00\xc4\x01\x00\x00\x79\x01\x00\x00\x3b\x01\x00\x00\x07\x01\x00\x00\xdb\x00\x00\x00\xb7\x00\x00\x00\x99\x00\x00\x00\x7f\x00\x00\x00\x6a\x00\x00\x00\x59\x00\x00\x00\x4a\x00\x00\x00\x3e\x00\x00\x00\x34\x00\x00\x00\x2b\x00\x00\x00\x24\x00\x00\x00\x1e\x00\x00\x00\x19\x00\x00\x00\x15\x00\x00\x00\x11\x00\x00\x00\x0f\x00\x00\x00\x0c\x00\x00\x00\x0a\x00\x00\x00\x08\x00\x00\x00\x07\x00\x00\x00\x06\x00\x00\x00\x05\x00\x00\x00\x04\x00\x00\x00\x03\x00\x00\x00\x03\x00\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00')
 _i_22 = _array('i', b'\x08\x00\x00\x00\x08\x00\x00\x00\x01\x00\x00\x00\x08\x00\x00\x00\x08\x00\x00\x00\x08\x00\x00\x00\x03\x00\x00\x00\x03\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x80\x00\x00\x00\x80\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x08\x00\x00\x00')
 _i_23 = _array('i', b'\xe3\x11\xdb\x63\xba\x16\x67\x7a\x58\x45\xde\x67\xb0\xa6\x91\x4f\x48\xd4\x77\x46\x2a\x68\x67\x7d\x59\xa1\x0f\x66\xd1\xbb\x5e\x7a')
@@ -630,11 +800,14 @@ _i_32 = _array('i', b'\x01\x00\x00\x00\x0a\x00\x00\x00\x80\xae\xa0\x5c\x18\x00\x
 
 # Activation buffers, shared by tensors whose lifetimes do not overlap.
 _ACC = _array("i", bytes(256))
+# The hot loops' int32 results (a returned tuple would be an allocation): _mbqm, softmax rows.
+_I32 = _array("i", bytes(24))
+_COL = bytearray(72)  # one convolution window (im2col), for the portable conv_2d_i8
 _t0 = _array("f", bytes(256))
 _t1 = bytearray(128)
 _t2 = bytearray(512)
 _t3 = _array("f", bytes(40))
-HEAP_BUFFER_BYTES = 1192
+HEAP_BUFFER_BYTES = 1520
 # The scratch CMSIS-NN asks for on this core (im2col rows and the like): the largest, once.
 _SCRATCH = bytearray(max((0, _KERNELS.scratch_bytes(0, _i_22), _KERNELS.scratch_bytes(0, _i_25),))) if _KERNELS else None
 
@@ -646,13 +819,13 @@ def reset():
 
 def _run_portable():
     quantize_f_i8(_t0, _t1, 64, 0.003921568859368563, -128, -128, 127)  # QUANTIZE
-    conv_2d_i8(_t1, _t2, _w_0, _i_1, _h_2, _i_3, _i_4, _ACC, 8, 128, -128, -128, 127)  # CONV_2D
+    conv_2d_i8(_t1, _t2, _w_0, _i_1, _h_2, _i_3, _i_4, _ACC, _COL, 8, 128, -128, -128, 127)  # CONV_2D
     max_pool_2d_i8(_t2, _t1, _i_5, -128, 127)  # MAX_POOL_2D
-    conv_2d_i8(_t1, _t2, _w_6, _i_7, _h_8, _i_9, _i_10, _ACC, 4, 128, -128, -128, 127)  # CONV_2D
+    conv_2d_i8(_t1, _t2, _w_6, _i_7, _h_8, _i_9, _i_10, _ACC, _COL, 4, 128, -128, -128, 127)  # CONV_2D
     max_pool_2d_i8(_t2, _t1, _i_11, -128, 127)  # MAX_POOL_2D
     fully_connected_i8(_t1, _t2, _w_12, _i_13, _h_14, _i_15, _ACC, 1, 64, 32, 128, -128, -128, 127)  # FULLY_CONNECTED
     fully_connected_i8(_t2, _t1, _w_16, _i_17, _h_18, _i_19, _ACC, 1, 32, 10, 128, 10, -128, 127)  # FULLY_CONNECTED
-    softmax_i8(_t1, _t2, 1, 10, _i_20, _i_21)  # SOFTMAX
+    softmax_i8(_t1, _t2, 1, 10, _h_20, _i_21)  # SOFTMAX
     dequantize_i8(_t2, _t3, 10, 0.00390625, -128)  # DEQUANTIZE
 
 

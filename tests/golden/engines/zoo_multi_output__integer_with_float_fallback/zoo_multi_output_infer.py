@@ -6,7 +6,7 @@
 # ENGINE says what runs it: "native" (2 of the ops on CMSIS-NN's kernels, the module
 # mcu_kernels_<arch>.mpy for this board's architecture, when it is on the import path), else "viper"
 # (the hot loops compiled with the viper emitter), else "plain" code.
-# Heap: about 212 bytes of activation buffers, allocated once at import.
+# Heap: about 340 bytes of activation buffers, allocated once at import.
 import gc
 import math
 from array import array
@@ -140,124 +140,53 @@ def _array(typecode, data):
 
 _F32 = array("f", [0.0])
 
-# Integer arithmetic of TFLM's reference kernels (gemmlowp's fixed point), on Python ints.
-# C's int32 semantics are spelled out: division truncates toward zero, shifts of negative values
-# are arithmetic. The exporter uses these functions for its lookup tables too.
-
-
-def srdhm(a, b):
-    # SaturatingRoundingDoublingHighMul: the high 32 bits of 2*a*b, rounded.
-    if a == b and a == -2147483648:
-        return 2147483647
-    ab = a * b
-    if ab >= 0:
-        return (ab + 1073741824) >> 31
-    return -((-(ab + 1 - 1073741824)) >> 31)
-
-
-def rdbp(x, exponent):
-    # RoundingDivideByPOT: x / 2**exponent, rounded half away from zero.
-    if exponent == 0:
-        return x
-    mask = (1 << exponent) - 1
-    threshold = (mask >> 1) + (1 if x < 0 else 0)
-    return (x >> exponent) + (1 if (x & mask) > threshold else 0)
-
-
-def mbqm(x, multiplier, shift):
-    # MultiplyByQuantizedMultiplier (double rounding, TFLM's default build).
-    if shift > 0:
-        return srdhm(x * (1 << shift), multiplier)
-    return rdbp(srdhm(x, multiplier), -shift)
-
-
-def sat_shift_left(x, exponent):
-    # SaturatingRoundingMultiplyByPOT with a positive exponent, on int32.
-    limit = (1 << (31 - exponent)) - 1
-    if x > limit:
-        return 2147483647
-    if x < -limit:
-        return -2147483648
-    return x << exponent
-
-
-def _newton_reciprocal(a):
-    # gemmlowp's Newton-Raphson for 1 / (1 + a), a in Q0.31 [0, 1): the Q2.29 estimate.
-    total = a + 2147483647
-    half_denominator = (total + 1) // 2 if total >= 0 else -((-(total - 1)) // 2)
-    x = 1515870810 + srdhm(half_denominator, -1010580540)
-    for _ in range(3):
-        one_minus = 536870912 - srdhm(half_denominator, x)
-        x = _wrap32(x + sat_shift_left(srdhm(x, one_minus), 2))
-    return x
-
-
-def one_over_one_plus_x(a):
-    # gemmlowp one_over_one_plus_x_for_x_in_0_1: Q0.31 in, Q0.31 out.
-    return sat_shift_left(_newton_reciprocal(a), 1)
-
-
-def one_minus_x_over_one_plus_x(a):
-    # gemmlowp one_minus_x_over_one_plus_x_for_x_in_0_1: Q0.31 in, Q0.31 out.
-    return sat_shift_left(_newton_reciprocal(a) - 536870912, 2)
-
-
-def _wrap32(v):
-    v &= 0xFFFFFFFF
-    return v - 4294967296 if v > 2147483647 else v
-
-
-def reciprocal(x, integer_digits):
-    # GetReciprocal: (Q0.31 of 1/(x as Q(integer_digits)) scaled into [0.5, 1), bits over one).
-    headroom_plus_one = 32 - _bit_length(x)
-    shifted_minus_one = _wrap32(((x << headroom_plus_one) & 0xFFFFFFFF) - 2147483648)
-    return one_over_one_plus_x(shifted_minus_one), integer_digits - headroom_plus_one
-
-
-def _bit_length(x):
-    n = 0
-    while x:
-        x >>= 1
-        n += 1
-    return n
-
-
 # int8 kernels with the arithmetic of TFLM's reference kernels. Tensors are bytearrays of raw
-# int8 (int16 tensors: array('h')); weights are bytes; per-channel multipliers come as three
-# 14-bit limbs each (array('h'), 3 per output channel) and shifts as an array as long as the
-# output channels (a per-tensor one is repeated). The hot loops, requantization among them, are
-# in _HOT (hot.py), compiled at import.
+# int8 (int16 tensors: array('h')); weights are bytes; multipliers come as three 14-bit limbs each
+# (array('h'), 3 per output channel) and shifts as an array as long as the output channels (a
+# per-tensor one is repeated). The hot loops, requantization among them, are in _HOT (hot.py),
+# compiled at import. Every value stays a small int on a 32-bit port: an int8 run allocates nothing.
 
 
 def _i8(b):
     return (b ^ 128) - 128
 
 
+def _mbqm(x, limbs, shift):
+    # MultiplyByQuantizedMultiplier of one value, through the hot loop (no big int on 32 bits).
+    one = _I32
+    one[0] = x
+    _HOT["scale_acc"](0, 0, 0, one, 1, 1, one, limbs, shift, 0, 0, one, 0, 0)
+    return one[0]
+
+
+def _requantize(acc, count, channels, bias, mult, shift, y, y_start, zero_point, low, high):
+    _HOT["scale_acc"](0, 0, 0, acc, count, channels, bias, mult, shift, 1, 1, acc, 0, 0)
+    _HOT["store_i8"](0, 0, 0, acc, count, y, y_start, zero_point, low, high)
+
+
 def fully_connected_i8(x, y, w, bias, mult, shift, acc, batches, n_in, n_out, x_offset, zero_point, low, high):
     fc_acc = _HOT["fc_acc"]
-    requantize = _HOT["requantize"]
     for b in range(batches):
-        fc_acc(x, b * n_in, x_offset, w, acc, n_in, n_out)
-        requantize(acc, n_out, n_out, bias, mult, shift, y, b * n_out, zero_point, low, high)
+        fc_acc(0, 0, 0, x, b * n_in, x_offset, w, acc, n_in, n_out)
+        _requantize(acc, n_out, n_out, bias, mult, shift, y, b * n_out, zero_point, low, high)
 
 
-def conv_2d_i8(x, y, w, bias, mult, shift, p, acc, out_h, x_offset, zero_point, low, high):
+def conv_2d_i8(x, y, w, bias, mult, shift, p, acc, col, out_h, x_offset, zero_point, low, high):
+    # col: the im2col scratch, one input window (k_h * k_w * in_c bytes).
     row = _HOT["conv_row"]
-    requantize = _HOT["requantize"]
     per_row = p[3] * p[4]
     for oy in range(out_h):
-        row(x, w, acc, p, oy, x_offset)
-        requantize(acc, per_row, p[4], bias, mult, shift, y, oy * per_row, zero_point, low, high)
+        row(0, 0, 0, x, w, acc, col, p, oy, x_offset)
+        _requantize(acc, per_row, p[4], bias, mult, shift, y, oy * per_row, zero_point, low, high)
 
 
 def depthwise_conv_2d_i8(x, y, w, bias, mult, shift, p, acc, out_h, x_offset, zero_point, low, high):
     row = _HOT["dw_row"]
-    requantize = _HOT["requantize"]
     channels = p[2] * p[4]
     per_row = p[3] * channels
     for oy in range(out_h):
-        row(x, w, acc, p, oy, x_offset)
-        requantize(acc, per_row, channels, bias, mult, shift, y, oy * per_row, zero_point, low, high)
+        row(0, 0, 0, x, w, acc, p, oy, x_offset)
+        _requantize(acc, per_row, channels, bias, mult, shift, y, oy * per_row, zero_point, low, high)
 
 
 def max_pool_2d_i8(x, y, p, low, high):
@@ -288,23 +217,52 @@ def average_pool_2d_i8(x, y, p, low, high):
                 o += 1
 
 
-def softmax_i8(x, y, rows, depth, exps, rescaled):
-    # exps: exp(-d) as Q0.31 for every distance d to the row's maximum; rescaled: the same in Q12.19.
-    for r in range(rows):
-        base = r * depth
-        top = -128
-        for c in range(depth):
-            v = _i8(x[base + c])
-            if v > top:
-                top = v
-        total = 0
-        for c in range(depth):
-            total += rescaled[top - _i8(x[base + c])]
-        scale, bits_over_unit = reciprocal(total, 12)
-        exponent = bits_over_unit + 23
-        for c in range(depth):
-            v = rdbp(srdhm(scale, exps[top - _i8(x[base + c])]), exponent) - 128
-            y[base + c] = (127 if v > 127 else v) & 255
+def softmax_i8(x, y, rows, depth, exp_limbs, rescaled):
+    # exp_limbs: exp(-d) as Q0.31 for every distance d to the row's maximum, three 11-bit limbs
+    # each; rescaled: the same in Q12.19. TFLM's GetReciprocal of the row's sum is computed here in
+    # small ints (_reciprocal_limbs), the outputs in the hot loop.
+    r = _I32  # the row's max and sum, then its scale's limbs and shift
+    for row in range(rows):
+        base = row * depth
+        _HOT["softmax_sum"](x, base, depth, rescaled, r)
+        _reciprocal_limbs(r)
+        _HOT["softmax_out"](x, y, base, depth, exp_limbs, r[0], r[2], r[3], r[4], r[5])
+
+
+def _reciprocal_limbs(r):
+    # gemmlowp's GetReciprocal(total = r[1], 12 integer digits) as TFLM's softmax takes it: the
+    # Q0.31 scale as 11-bit limbs (r[2:5]) and the shift softmax_out applies (bits over unit + 23 -
+    # 14, r[5]). Every value
+    # stays below 2**30: total << (30 - its bit length) = u is the half denominator over two, so
+    # each SaturatingRoundingDoublingHighMul by it is hi30(u, b, ...) and Newton's x (Q2.29) stays
+    # below 2**30 -- except for u = 2**29 (a total that is a power of two), whose reciprocal
+    # saturates to the largest Q0.31. The corrections never saturate (|srdhm| < 2**24).
+    hi30 = _HOT["hi30"]
+    total = r[1]
+    bits = 0
+    while total >> bits:
+        bits += 1
+    u = total << (30 - bits)
+    shift = 12 - (32 - bits) + 23 - 14
+    r[5] = shift
+    if u == 536870912:
+        r[2] = 2047
+        r[3] = 2047
+        r[4] = 511
+        return
+    # x = 48 / 17 - 32 / 17 * half_denominator: 1515870810 - srdhm(2u, 1010580540), in steps
+    # below 2**30.
+    x = 442128986 - hi30(u, 1010580540, 16383, 32767) + 1073741823 + 1
+    for _ in range(3):
+        one_minus = 536870912 - hi30(u, x, 16384, 0)
+        if one_minus >= 0:
+            correction = hi30(x, one_minus, 32768, 0) >> 1
+        else:
+            correction = 0 - (hi30(x, 0 - one_minus, 32767, 32767) >> 1)
+        x += correction * 4
+    r[2] = (x & 1023) << 1
+    r[3] = (x >> 10) & 2047
+    r[4] = x >> 21
 
 
 def lookup_i8(x, y, n, table):
@@ -323,9 +281,9 @@ def quantize_f_i8(x, y, n, scale, zero_point, low, high):
         y[i] = (low if q < low else high if q > high else q) & 255
 
 
-def requantize_i8(x, y, n, x_zero_point, mult, shift, zero_point, low, high):
+def requantize_i8(x, y, n, x_zero_point, limbs, shift, zero_point, low, high):
     for i in range(n):
-        v = mbqm(_i8(x[i]) - x_zero_point, mult, shift) + zero_point
+        v = _mbqm(_i8(x[i]) - x_zero_point, limbs, shift) + zero_point
         y[i] = (low if v < low else high if v > high else v) & 255
 
 
@@ -334,36 +292,37 @@ def dequantize_i8(x, y, n, scale, zero_point):
         y[i] = scale * (_i8(x[i]) - zero_point)
 
 
-def add_i8(x1, i1, x2, i2, y, n, q):
-    # ADD (sign 1) or SUB (sign -1). q: offset1, offset2, mult1, shift1, mult2, shift2, out_mult,
-    # out_shift, zero_point, low, high, sign; i1/i2: the element of each input for every output
-    # element (broadcasting), or None.
-    o1, o2, m1, s1, m2, s2, mo, so, zp, low, high, sign = q
+def add_i8(x1, i1, x2, i2, y, n, q, multipliers):
+    # ADD (sign 1) or SUB (sign -1). q: offset1, offset2, zero_point, low, high, sign; multipliers:
+    # each input's and the output's (limbs, shift) arrays; i1/i2: the element of each input for every
+    # output element (broadcasting), or None.
+    o1, o2, zp, low, high, sign = q
+    l1, s1, l2, s2, lo, so = multipliers
     for k in range(n):
         a = _i8(x1[i1[k] if i1 else k]) + o1
         b = _i8(x2[i2[k] if i2 else k]) + o2
-        v = mbqm(mbqm(a << 20, m1, s1) + sign * mbqm(b << 20, m2, s2), mo, so) + zp
+        v = _mbqm(_mbqm(a << 20, l1, s1) + sign * _mbqm(b << 20, l2, s2), lo, so) + zp
         y[k] = (low if v < low else high if v > high else v) & 255
 
 
-def mul_i8(x1, i1, x2, i2, y, n, q):
-    # q: offset1, offset2, out_mult, out_shift, zero_point, low, high
-    o1, o2, mo, so, zp, low, high = q
+def mul_i8(x1, i1, x2, i2, y, n, q, limbs, shift):
+    # q: offset1, offset2, zero_point, low, high
+    o1, o2, zp, low, high = q
     for k in range(n):
         a = _i8(x1[i1[k] if i1 else k]) + o1
         b = _i8(x2[i2[k] if i2 else k]) + o2
-        v = mbqm(a * b, mo, so) + zp
+        v = _mbqm(a * b, limbs, shift) + zp
         y[k] = (low if v < low else high if v > high else v) & 255
 
 
-def mean_i8(x, y, groups, x_zero_point, mult, shift, zero_point):
+def mean_i8(x, y, groups, x_zero_point, limbs, shift, zero_point):
     # groups: the input elements each output element averages.
     for o in range(len(groups)):
         g = groups[o]
         total = 0
         for i in g:
             total += _i8(x[i])
-        v = mbqm(total - x_zero_point * len(g), mult, shift) + zero_point
+        v = _mbqm(total - x_zero_point * len(g), limbs, shift) + zero_point
         y[o] = (-128 if v < -128 else 127 if v > 127 else v) & 255
 
 
@@ -392,24 +351,38 @@ def _load_kernels():
 
 _KERNELS = _load_kernels()
 _HOT_SOURCE = '''
-def fc_acc(x, x_start: int, x_offset: int, w, acc, n_in: int, n_out: int):
+def fc_acc(i: int, wi: int, s: int, x, x_start: int, x_offset: int, w, acc, n_in: int, n_out: int):
+    # The first three parameters are the inner loop's variables, passed as 0: viper keeps a
+    # function's first three locals in registers, which makes the loop about a quarter faster.
     xp = ptr8(x)
     wp = ptr8(w)
     ap = ptr32(acc)
-    row = 0
+    off = x_offset - 128
+    end = x_start + n_in
+    pairs = end - 1
     for o in range(n_out):
         s = 0
-        for i in range(n_in):
-            s += (((xp[x_start + i]) ^ 128) - 128 + x_offset) * ((wp[row + i] ^ 128) - 128)
+        i = x_start
+        while i < pairs:  # two products an iteration: a fifth fewer instructions
+            s += ((xp[i] ^ 128) + off) * ((wp[wi] ^ 128) - 128) + ((xp[i + 1] ^ 128) + off) * (
+                (wp[wi + 1] ^ 128) - 128)
+            i += 2
+            wi += 2
+        if i < end:
+            s += ((xp[i] ^ 128) + off) * ((wp[wi] ^ 128) - 128)
+            wi += 1
         ap[o] = s
-        row += n_in
 
 
-def conv_row(x, w, acc, p, oy: int, x_offset: int):
+def conv_row(j: int, wi: int, s: int, x, w, acc, col, p, oy: int, x_offset: int):
+    # One output row: per output pixel the input window is copied into col (im2col; a tap in the
+    # padding gets the input's zero point, whose offset term is 0, as TFLM skips it), then each
+    # output channel is one contiguous dot product with its weights. j, wi, s: see fc_acc.
     # p: in_h, in_w, in_c, out_w, out_c, k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left
     xp = ptr8(x)
     wp = ptr8(w)
     ap = ptr32(acc)
+    cp = ptr8(col)
     pp = ptr32(p)
     in_h = pp[0]
     in_w = pp[1]
@@ -418,29 +391,48 @@ def conv_row(x, w, acc, p, oy: int, x_offset: int):
     out_c = pp[4]
     k_h = pp[5]
     k_w = pp[6]
-    a = 0
+    dil_h = pp[9]
+    dil_w = pp[10]
+    kernel = k_h * k_w * in_c
+    pairs = kernel - 1
+    pad = (0 - x_offset) & 255
+    off = x_offset - 128
     y0 = oy * pp[7] - pp[11]
+    a = 0
     for ox in range(out_w):
         x0 = ox * pp[8] - pp[12]
+        k = 0
+        for ky in range(k_h):
+            iy = y0 + ky * dil_h
+            for kx in range(k_w):
+                ix = x0 + kx * dil_w
+                if iy < 0 or iy >= in_h or ix < 0 or ix >= in_w:
+                    for ic in range(in_c):
+                        cp[k] = pad
+                        k += 1
+                else:
+                    xb = (iy * in_w + ix) * in_c
+                    for ic in range(in_c):
+                        cp[k] = xp[xb + ic]
+                        k += 1
+        wi = 0
         for oc in range(out_c):
             s = 0
-            for ky in range(k_h):
-                iy = y0 + ky * pp[9]
-                if iy < 0 or iy >= in_h:
-                    continue
-                for kx in range(k_w):
-                    ix = x0 + kx * pp[10]
-                    if ix < 0 or ix >= in_w:
-                        continue
-                    xb = (iy * in_w + ix) * in_c
-                    wb = ((oc * k_h + ky) * k_w + kx) * in_c
-                    for ic in range(in_c):
-                        s += (((xp[xb + ic]) ^ 128) - 128 + x_offset) * ((wp[wb + ic] ^ 128) - 128)
+            j = 0
+            while j < pairs:  # as in fc_acc
+                s += ((cp[j] ^ 128) + off) * ((wp[wi] ^ 128) - 128) + ((cp[j + 1] ^ 128) + off) * (
+                    (wp[wi + 1] ^ 128) - 128)
+                j += 2
+                wi += 2
+            if j < kernel:
+                s += ((cp[j] ^ 128) + off) * ((wp[wi] ^ 128) - 128)
+                wi += 1
             ap[a] = s
             a += 1
 
 
-def dw_row(x, w, acc, p, oy: int, x_offset: int):
+def dw_row(s: int, xi: int, wi: int, x, w, acc, p, oy: int, x_offset: int):
+    # s, xi, wi: see fc_acc. The window's valid taps are found once per output pixel.
     # p: in_h, in_w, in_c, out_w, multiplier, k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left
     xp = ptr8(x)
     wp = ptr8(w)
@@ -453,25 +445,37 @@ def dw_row(x, w, acc, p, oy: int, x_offset: int):
     mult = pp[4]
     k_h = pp[5]
     k_w = pp[6]
+    dil_h = pp[9]
+    dil_w = pp[10]
     out_c = in_c * mult
-    a = 0
+    off = x_offset - 128
     y0 = oy * pp[7] - pp[11]
+    ky0 = 0
+    while ky0 < k_h and y0 + ky0 * dil_h < 0:
+        ky0 += 1
+    ky1 = k_h
+    while ky1 > ky0 and y0 + (ky1 - 1) * dil_h >= in_h:
+        ky1 -= 1
+    a = 0
     for ox in range(out_w):
         x0 = ox * pp[8] - pp[12]
+        kx0 = 0
+        while kx0 < k_w and x0 + kx0 * dil_w < 0:
+            kx0 += 1
+        kx1 = k_w
+        while kx1 > kx0 and x0 + (kx1 - 1) * dil_w >= in_w:
+            kx1 -= 1
         for ic in range(in_c):
             for m in range(mult):
                 oc = ic * mult + m
                 s = 0
-                for ky in range(k_h):
-                    iy = y0 + ky * pp[9]
-                    if iy < 0 or iy >= in_h:
-                        continue
-                    for kx in range(k_w):
-                        ix = x0 + kx * pp[10]
-                        if ix < 0 or ix >= in_w:
-                            continue
-                        s += (((xp[(iy * in_w + ix) * in_c + ic]) ^ 128) - 128 + x_offset) * (
-                            (wp[(ky * k_w + kx) * out_c + oc] ^ 128) - 128)
+                for ky in range(ky0, ky1):
+                    xi = ((y0 + ky * dil_h) * in_w + x0 + kx0 * dil_w) * in_c + ic
+                    wi = (ky * k_w + kx0) * out_c + oc
+                    for kx in range(kx0, kx1):
+                        s += ((xp[xi] ^ 128) + off) * ((wp[wi] ^ 128) - 128)
+                        xi += dil_w * in_c
+                        wi += out_c
                 ap[a] = s
                 a += 1
 
@@ -510,66 +514,232 @@ def max_pool_i8(x, y, p, low: int, high: int):
                 o += 1
 
 
-def requantize(acc, count: int, channels: int, bias, limbs, shift, y, y_start: int, zero_point: int, low: int,
-               high: int):
-    # acc + bias, times the channel's multiplier, rounded as TFLM's MultiplyByQuantizedMultiplier
-    # (the high half of the doubled 64-bit product, then a rounding shift), plus the zero point,
-    # clamped. The multiplier comes as three 14-bit limbs and the value is split the same way, so
+def scale_acc(x: int, v: int, k: int, acc, count: int, channels: int, bias, limbs, shift, with_bias: int,
+              per_channel: int, out16, mode: int, clip: int):
+    # (acc + the channel's bias when with_bias) times the channel's multiplier (the one multiplier
+    # unless per_channel; channels cycle with the element), rounded as TFLM's
+    # MultiplyByQuantizedMultiplier: the high half of the doubled 64-bit product, then a rounding
+    # shift. mode 0 writes the results back into acc; 1 writes them saturated to int16 into out16
+    # (array('h')); 2 adds them, saturated, to out16's values, saturates the sum and clamps it to
+    # +-clip when clip > 0 (an LSTM gate's two halves, its cell update). The multiplier comes as three 14-bit limbs and the value is split the same way, so
     # every partial product and carry stays within 30 bits: no big int on a 32-bit port, in viper
-    # or in plain code. A viper ptr32 load is unsigned on a 64-bit port: (v ^ sign) - sign with
-    # sign = 1 << 31 sign-extends it there, and is v itself on a 32-bit port; in plain code the
-    # loads are signed already and the module compiles SIGN_UNIT as 0. (Shifted at run time: the
-    # compiler would fold a literal 1 << 31 into a big-int constant, which viper cannot mix in.)
+    # or in plain code. x, v, k: see fc_acc.
+    # A viper ptr32 load is unsigned on a 64-bit port: (v ^ sign) - sign with sign = 1 << 31
+    # sign-extends it there, and is v itself on a 32-bit port; in plain code the loads are signed
+    # already and the module compiles SIGN_UNIT as 0. (Shifted at run time: the compiler would fold
+    # a literal 1 << 31 into a big-int constant, which viper cannot mix in.)
     sign = SIGN_UNIT
+    half16 = sign << 15
     sign = sign << 31
     ap = ptr32(acc)
     bp = ptr32(bias)
     mp = ptr16(limbs)
     sp = ptr32(shift)
-    yp = ptr8(y)
+    op = ptr16(out16)
     c = 0
+    s = 0
+    m0 = 0
+    m1 = 0
+    m2 = 0
+    left = 0
+    e = 0
+    mask = 0
+    half = 0
+    per_value = 1
     for a in range(count):
-        x = ((ap[a] ^ sign) - sign) + ((bp[c] ^ sign) - sign)
-        s = (sp[c] ^ sign) - sign
-        if s > 0:
-            x = x << s
+        x = (ap[a] ^ sign) - sign
+        if with_bias:
+            x += (bp[c] ^ sign) - sign
+        if per_value:
+            # the multiplier's limbs and its shift, split into a left shift and a rounding right one
+            q = 3 * c
+            m0 = mp[q]
+            m1 = mp[q + 1]
+            m2 = mp[q + 2]
+            s = (sp[c] ^ sign) - sign
+            left = 0
+            e = 0
+            if s > 0:
+                left = s
+            else:
+                e = 0 - s
+            mask = (1 << e) - 1
+            half = mask >> 1
+            per_value = per_channel
+        x = x << left
         neg = 0
         if x < 0:
             neg = 1
             x = 0 - x
-        m0 = mp[3 * c]
-        m1 = mp[3 * c + 1]
-        m2 = mp[3 * c + 2]
         a0 = x & 16383
         a1 = (x >> 14) & 16383
         a2 = x >> 28
         # (|x| * m + nudge) >> 31, the nudge 2**30 (x >= 0) or 2**30 - 1 (x < 0), limb by limb
         k = (a0 * m0 + 16383 * neg) >> 14
         k = (a0 * m1 + a1 * m0 + 16383 * neg + k) >> 14
-        d2 = a0 * m2 + a1 * m1 + a2 * m0 + 4 - neg + k
-        d3 = a1 * m2 + a2 * m1 + (d2 >> 14)
-        v = ((d2 & 16383) >> 3) + ((d3 & 16383) << 11) + ((a2 * m2 + (d3 >> 14)) << 25)
+        k = a0 * m2 + a1 * m1 + a2 * m0 + 4 - neg + k
+        v = a1 * m2 + a2 * m1 + (k >> 14)
+        v = ((k & 16383) >> 3) + ((v & 16383) << 11) + ((a2 * m2 + (v >> 14)) << 25)
         if neg:
             v = 0 - v
-        if s < 0:
-            e = 0 - s
-            mask = (1 << e) - 1
-            threshold = mask >> 1
-            if v < 0:
-                threshold += 1
-            rest = v & mask
-            v = v >> e
-            if rest > threshold:
-                v += 1
-        v += zero_point
+        # RoundingDivideByPOT: half away from zero
+        k = v & mask
+        v = v >> e
+        if k > half + neg:
+            v += 1
+        if mode == 0:
+            ap[a] = v
+        else:
+            if v < -32768:
+                v = -32768
+            elif v > 32767:
+                v = 32767
+            if mode == 2:
+                v += (op[a] ^ half16) - half16
+                if v < -32768:
+                    v = -32768
+                elif v > 32767:
+                    v = 32767
+                if clip > 0:
+                    if v < 0 - clip:
+                        v = 0 - clip
+                    elif v > clip:
+                        v = clip
+            op[a] = v
+        c += 1
+        if c == channels:
+            c = 0
+
+
+def store_i8(v: int, a: int, i: int, acc, count: int, y, y_start: int, zero_point: int, low: int, high: int):
+    # acc + the zero point, clamped, as int8 bytes. v, a, i: see fc_acc.
+    sign = SIGN_UNIT
+    sign = sign << 31
+    ap = ptr32(acc)
+    yp = ptr8(y)
+    i = y_start
+    a = 0
+    while a < count:
+        v = ((ap[a] ^ sign) - sign) + zero_point
         if v < low:
             v = low
         elif v > high:
             v = high
-        yp[y_start + a] = v & 255
-        c += 1
-        if c == channels:
-            c = 0
+        yp[i] = v & 255
+        a += 1
+        i += 1
+
+
+def hi30(p: int, q: int, kh: int, kl: int) -> int:
+    # (p * q + kh * 2**15 + kl) >> 30 for 0 <= p, q < 2**30, kh <= 2**15, kl < 2**15, in 15-bit
+    # limbs: every partial product and sum stays below 2**30, a small int on a 32-bit port.
+    p1 = p >> 15
+    p0 = p & 32767
+    q1 = q >> 15
+    q0 = q & 32767
+    lo = p0 * q0 + kl
+    mid = p1 * q0 + (lo >> 15)
+    cross = p0 * q1
+    return p1 * q1 + (mid >> 15) + (cross >> 15) + (((mid & 32767) + (cross & 32767) + kh) >> 15)
+
+
+def softmax_sum(x, base: int, depth: int, rescaled, r):
+    # The row's largest input (r[0]) and its sum of exp(x - max) in Q12.19 (r[1]).
+    xp = ptr8(x)
+    tp = ptr32(rescaled)
+    rp = ptr32(r)
+    top = -128
+    for c in range(depth):
+        v = ((xp[base + c]) ^ 128) - 128
+        if v > top:
+            top = v
+    total = 0
+    for c in range(depth):
+        total += tp[top - (((xp[base + c]) ^ 128) - 128)]
+    rp[0] = top
+    rp[1] = total
+
+
+def softmax_out(x, y, base: int, depth: int, exp_limbs, top: int, s0: int, s1: int, s2: int, shift: int):
+    # Each output: RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(scale, exp), e) - 128, for a
+    # scale and an exp below 2**31 given as 11-bit limbs (s0, s1, s2; the table three per entry).
+    # The columns of scale * exp carry into floor((scale * exp + 2**30) / 2**44), then
+    # shift = e - 14 gives floor(srdhm / 2**(e - 1)); e >= 23, so one more halving rounds.
+    xp = ptr8(x)
+    yp = ptr8(y)
+    lp = ptr16(exp_limbs)
+    for c in range(depth):
+        d = 3 * (top - (((xp[base + c]) ^ 128) - 128))
+        e0 = lp[d]
+        e1 = lp[d + 1]
+        e2 = lp[d + 2]
+        k = (s0 * e0) >> 11
+        k = (s0 * e1 + s1 * e0 + k) >> 11
+        k = (s0 * e2 + s1 * e1 + s2 * e0 + 256 + k) >> 11
+        k = (s1 * e2 + s2 * e1 + k) >> 11
+        v = ((((s2 * e2 + k) >> shift) + 1) >> 1) - 128
+        if v > 127:
+            v = 127
+        yp[base + c] = v & 255
+
+
+def activate16(v: int, a: int, r: int, src, dst, n: int, table, sigmoid: int, mult: int, shift: int):
+    # v, a, r: see fc_acc.
+    # TFLM's int16 Logistic (Q3.12 in, Q0.15 out) or Tanh (input brought to Q3.12 by mult and shift),
+    # interpolating its 256-entry table (array('H')), element by element from src to dst.
+    half = SIGN_UNIT
+    half = half << 15
+    sp = ptr16(src)
+    dp = ptr16(dst)
+    tp = ptr16(table)
+    for k in range(n):
+        v = (sp[k] ^ half) - half
+        if sigmoid:
+            v = v * 3
+            a = v
+            if a < 0:
+                a = 0 - a
+            uh = a >> 9
+            if uh >= 255:
+                r = 32767 << 10
+            else:
+                ua = tp[uh]
+                r = (ua << 9) + (a & 511) * (tp[uh + 1] - ua)
+            if v >= 0:
+                r = r + 512
+            else:
+                r = (1 << 25) - r + 511
+            dp[k] = r >> 10
+        else:
+            if shift > 0:
+                v = (v * mult + (1 << (shift - 1))) >> shift
+            else:
+                v = v * mult
+            a = v
+            if a < 0:
+                a = 0 - a
+            uh = a >> 8
+            if uh >= 255:
+                r = 65535 << 8
+            else:
+                ua = tp[uh]
+                r = (ua << 8) + (a & 255) * (tp[uh + 1] - ua)
+            if v >= 0:
+                r = r - (1 << 23) + 128
+            else:
+                r = (1 << 23) - r + 127
+            dp[k] = r >> 8
+
+
+def products16(k: int, a, b, acc, n: int):
+    # acc = a * b, element by element, for int16 a and b. k: see fc_acc.
+    half = SIGN_UNIT
+    half = half << 15
+    ap = ptr16(a)
+    bp = ptr16(b)
+    cp = ptr32(acc)
+    for k in range(n):
+        cp[k] = ((ap[k] ^ half) - half) * ((bp[k] ^ half) - half)
 '''
 _HOT = {}
 
@@ -609,11 +779,13 @@ _i_11 = _array('i', b'\xe9\x43\x11\x62\x81\xaa\xb8\x4c\x7e\x39\x4f\x67')
 
 # Activation buffers, shared by tensors whose lifetimes do not overlap.
 _ACC = _array("i", bytes(128))
+# The hot loops' int32 results (a returned tuple would be an allocation): _mbqm, softmax rows.
+_I32 = _array("i", bytes(24))
 _t0 = _array("f", bytes(32))
 _t1 = bytearray(8)
 _t2 = bytearray(32)
 _t3 = _array("f", bytes(12))
-HEAP_BUFFER_BYTES = 212
+HEAP_BUFFER_BYTES = 340
 # The scratch CMSIS-NN asks for on this core (im2col rows and the like): the largest, once.
 _SCRATCH = bytearray(max((0,))) if _KERNELS else None
 

@@ -1,6 +1,6 @@
-# Integer arithmetic of TFLM's reference kernels (gemmlowp's fixed point), on Python ints.
+# Integer arithmetic of TFLM's reference kernels (gemmlowp's fixed point), on Python ints, for the
+# exporter: its tables and constants, and the tests' reference for the engine's limb arithmetic.
 # C's int32 semantics are spelled out: division truncates toward zero, shifts of negative values
-# are arithmetic. The exporter uses these functions for its lookup tables too.
 
 
 def srdhm(a, b):
