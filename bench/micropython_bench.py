@@ -55,41 +55,57 @@ def retime(folder: Path, model_id: str, rows: np.ndarray, expected: np.ndarray, 
 BOARD_GOALS = {"native": 1.5, "viper": 15.0}
 
 
-def boards(tflm: Path, micropython: Path) -> None:
-    """The int8 engines of the shipped examples on the 32-bit port, per board and path."""
+def _board_models(zoo: bool, work: Path) -> list[tuple[str, Path, list[str]]]:
+    """The shipped examples, or the test zoo (built under `work`, seconds each)."""
+    if not zoo:
+        return [(model, ROOT / "models" / model, extra) for model, extra in EXAMPLES.items()]
+    from tests.zoo import build_zoo
+
+    return [(f"zoo_{name}", folder, ["--max_drop", "100"]) for name, folder in build_zoo(work).items()]
+
+
+def boards(tflm: Path, micropython: Path, zoo: bool) -> None:
+    """The int8 engines of the shipped examples (or the zoo) on the 32-bit port, per board and path."""
     print("| example | board | path | identical rows | instructions per inference | ratio to TFLM (goal) | "
           "heap after import (B) | per run() (B) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for model, extra in EXAMPLES.items():
-        with tempfile.TemporaryDirectory() as tmp:
-            command = [sys.executable, str(ROOT / "main.py"), "--input_dir", str(ROOT / "models" / model), "--PTQ",
-                       "-q", "int8", "-e", "--export_dir", str(Path(tmp) / "out"), "--quiet", "--tflm_dir", str(tflm),
-                       "--target", "cortex-m4", "--micropython_dir", str(micropython), *extra]
-            result = subprocess.run(command, capture_output=True, text=True)
-            if result.returncode not in (0, 3):
-                raise SystemExit(f"{model} failed: {result.stderr[-500:]}")
-            report = json.loads((Path(tmp) / "out" / "report.json").read_text())
-        int8 = next(v for v in report["variants"] if v["name"] == "int8")
-        for board in int8["firmware"]["micropython"].get("boards") or []:
-            for run in board["paths"]:
-                goal = BOARD_GOALS.get(run["path"])
-                ratio = run["ratio_to_tflm"]
-                verdict = ("" if goal is None or ratio is None
-                           else f" ({'meets' if ratio <= goal else 'misses'} {goal}x)")
-                print(f"| {model} | {board['board']} | {run['path']} | {run['rows'] - run['mismatched_rows']} / "
-                      f"{run['rows']} | {run['instructions_per_inference']:,} | {ratio}x{verdict} | "
-                      f"{board['module_heap_bytes']:,} | {run['invoke_alloc_bytes']:,} |")
+    with tempfile.TemporaryDirectory() as work:
+        for model, folder, extra in _board_models(zoo, Path(work)):
+            _board_rows(tflm, micropython, model, folder, extra)
+
+
+def _board_rows(tflm: Path, micropython: Path, model: str, folder: Path, extra: list[str]) -> None:
+    """One model's int8 variant through main.py with both boards; its table rows."""
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [sys.executable, str(ROOT / "main.py"), "--input_dir", str(folder), "--PTQ",
+                   "-q", "int8", "-e", "--export_dir", str(Path(tmp) / "out"), "--quiet", "--tflm_dir", str(tflm),
+                   "--target", "cortex-m4", "--micropython_dir", str(micropython), *extra]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode not in (0, 3):
+            raise SystemExit(f"{model} failed: {result.stderr[-500:]}")
+        report = json.loads((Path(tmp) / "out" / "report.json").read_text())
+    int8 = next(v for v in report["variants"] if v["name"] == "int8")
+    for board in int8["firmware"]["micropython"].get("boards") or []:
+        for run in board["paths"]:
+            goal = BOARD_GOALS.get(run["path"])
+            ratio = run["ratio_to_tflm"]
+            verdict = ("" if goal is None or ratio is None
+                       else f" ({'meets' if ratio <= goal else 'misses'} {goal}x)")
+            print(f"| {model} | {board['board']} | {run['path']} | {run['rows'] - run['mismatched_rows']} / "
+                  f"{run['rows']} | {run['instructions_per_inference']:,} | {ratio}x{verdict} | "
+                  f"{board['module_heap_bytes']:,} | {run['invoke_alloc_bytes']:,} |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--boards", action="store_true", help="measure on MicroPython's 32-bit qemu port")
+    parser.add_argument("--zoo", action="store_true", help="with --boards: the test zoo instead of the examples")
     parser.add_argument("--tflm_dir", type=Path, default=ROOT.parent / "shared" / "tflm")
     parser.add_argument("--micropython_dir", type=Path, default=ROOT.parent / "shared" / "micropython")
     args = parser.parse_args()
     if args.boards:
-        boards(args.tflm_dir, args.micropython_dir)
+        boards(args.tflm_dir, args.micropython_dir, args.zoo)
         return
     print("| example | variant | identical rows | ms viper (runs) | ms plain (runs) | heap after import (B) | "
           "per invoke (B) | engine .mpy (B) |")

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from helpers.emit.codegen import Rendered, render
-from helpers.emit.micropython_calls import FAMILIES, TYPECODES, buffer_name, bytes_literal, calls, im2col_bytes
+from helpers.emit.micropython_calls import (ELEMENTWISE, FAMILIES, TYPECODES, buffer_name, bytes_literal, calls, im2col_bytes,
+                                           int8_gather)
 from helpers.emit.micropython_native import KERNELS_VERSION, NativeCalls, native_call
 from helpers.lowering.arith import SIGMOID_TABLE_UINT16
 from helpers.lowering.program import Program
@@ -34,7 +35,7 @@ def _hot_source() -> str:
 
 def families(program: Program) -> set[str]:
     """The device files the program's steps call into."""
-    found = {FAMILIES[type(step)] for step in program.steps}
+    found = {"ops_int8" if int8_gather(program, step) else FAMILIES[type(step)] for step in program.steps}
     if any(isinstance(step, LstmInt8) for step in program.steps):
         found.add("fixedpoint_tables")
     return found
@@ -60,6 +61,7 @@ def engine_context(program: Program, context: dict[str, Any]) -> dict[str, Any]:
     native_lines = [native_call(native, step) for step in program.steps]
     native_count = sum(line is not None for line in native_lines)
     native_steps = [(op, line or call) for (op, call), line in zip(steps, native_lines)] if native_count else []
+    elementwise = any(isinstance(step, ELEMENTWISE) for step in program.steps)
     output = program.output
     output_kind = TYPECODES[program.buffer(output).dtype] if isinstance(output, int) else "b"
     return {
@@ -74,7 +76,8 @@ def engine_context(program: Program, context: dict[str, Any]) -> dict[str, Any]:
         "buffers": [(buffer_name(b), TYPECODES[b.dtype], b.elements) for b in program.buffers],
         "acc_size": program.accumulator_elements,
         "col_size": im2col_bytes(program),
-        "heap_bytes": program.buffer_bytes + 4 * program.accumulator_elements + im2col_bytes(program),
+        "elementwise": elementwise,
+        "heap_bytes": program.buffer_bytes + im2col_bytes(program) + (512 if elementwise else 0),
         "resets": [(buffer_name(program.buffer(r.buffer)), r.value) for r in program.resets],
         "steps": steps,
         "step_count": len(steps),

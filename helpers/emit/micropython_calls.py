@@ -179,7 +179,19 @@ def _dequantize(n: Names, t: s.DequantizeInt8) -> str:
 
 
 def _gather(n: Names, t: s.Gather) -> str:
-    return _call("gather", n.operand(t.x), n.buffer(t.y), n.array(t.index), t.pad)
+    kernel = "gather_i8" if int8_gather(n.program, t) else "gather"
+    return _call(kernel, n.operand(t.x), n.buffer(t.y), n.array(t.index), t.pad)
+
+
+def int8_gather(program: Program, t: Step) -> bool:
+    """A Gather between int8 buffers: ops_int8's hot gather_i8 copies it."""
+    if not isinstance(t, s.Gather) or program.buffer(t.y).dtype != "int8":
+        return False
+    return (t.x.dtype if isinstance(t.x, Const) else program.buffer(t.x).dtype) == "int8"
+
+
+# The steps whose kernels work through the element-wise scratch (_EW_A, _EW_B).
+ELEMENTWISE = (s.AddInt8, s.MulInt8, s.RequantizeInt8)
 
 
 def _scatter(n: Names, t: s.Scatter) -> str:

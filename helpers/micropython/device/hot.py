@@ -394,3 +394,68 @@ def products16(k: int, a, b, acc, n: int):
     cp = ptr32(acc)
     for k in range(n):
         cp[k] = ((ap[k] ^ half) - half) * ((bp[k] ^ half) - half)
+
+
+def widen_i8(v: int, j: int, k: int, x, index, use_index: int, start: int, count: int, offset: int, shift: int,
+             acc, multiply: int):
+    # acc[j] = (x[start + j] + offset) << shift for j < count (x[index[start + j]] with use_index:
+    # a broadcast), or that times acc[j] with multiply: the operands of ADD, SUB, MUL and
+    # requantization, a chunk at a time. v, j, k: see fc_acc.
+    sign = SIGN_UNIT
+    sign = sign << 31
+    xp = ptr8(x)
+    ip = ptr32(index)
+    ap = ptr32(acc)
+    j = 0
+    k = start
+    while j < count:
+        src = k
+        if use_index:
+            src = ip[k]
+        v = ((xp[src] ^ 128) - 128 + offset) << shift
+        if multiply:
+            v = v * ((ap[j] ^ sign) - sign)
+        ap[j] = v
+        j += 1
+        k += 1
+
+
+def add_scaled(j: int, a, b, count: int, sign: int):
+    # a[j] += sign * b[j]: ADD (sign 1) and SUB (-1) of the rescaled operands. j: see fc_acc.
+    unit = SIGN_UNIT
+    unit = unit << 31
+    ap = ptr32(a)
+    bp = ptr32(b)
+    j = 0
+    while j < count:
+        ap[j] = ((ap[j] ^ unit) - unit) + sign * ((bp[j] ^ unit) - unit)
+        j += 1
+
+
+def lookup_i8(i: int, x, y, n: int, table):
+    # y[i] = table[x[i]]: an element-wise op of one int8 input as the 256 outputs TFLM gives. i: see
+    # fc_acc.
+    xp = ptr8(x)
+    yp = ptr8(y)
+    tp = ptr8(table)
+    i = 0
+    while i < n:
+        yp[i] = tp[xp[i]]
+        i += 1
+
+
+def gather_i8(i: int, x, y, index, n: int, pad: int):
+    # y[i] = x[index[i]], or pad where the index is negative: int8 data movement. i: see fc_acc.
+    sign = SIGN_UNIT
+    sign = sign << 31
+    xp = ptr8(x)
+    yp = ptr8(y)
+    ip = ptr32(index)
+    i = 0
+    while i < n:
+        k = (ip[i] ^ sign) - sign
+        if k >= 0:
+            yp[i] = xp[k]
+        else:
+            yp[i] = pad
+        i += 1

@@ -6,7 +6,7 @@
 # ENGINE says what runs it: "native" (7 of the ops on CMSIS-NN's kernels, the module
 # mcu_kernels_<arch>.mpy for this board's architecture, when it is on the import path), else "viper"
 # (the hot loops compiled with the viper emitter), else "plain" code.
-# Heap: about 1520 bytes of activation buffers, allocated once at import.
+# Heap: about 1264 bytes of activation buffers, allocated once at import.
 import gc
 import math
 from array import array
@@ -267,8 +267,12 @@ def _reciprocal_limbs(r):
 
 def lookup_i8(x, y, n, table):
     # An element-wise op of one int8 input (LOGISTIC, TANH, ...) as a 256-entry table TFLM filled.
-    for i in range(n):
-        y[i] = table[x[i]]
+    _HOT["lookup_i8"](0, x, y, n, table)
+
+
+def gather_i8(x, y, index, pad):
+    # gather.py's gather on int8 tensors, in the hot loop.
+    _HOT["gather_i8"](0, x, y, index, len(index), pad)
 
 
 def quantize_f_i8(x, y, n, scale, zero_point, low, high):
@@ -282,9 +286,13 @@ def quantize_f_i8(x, y, n, scale, zero_point, low, high):
 
 
 def requantize_i8(x, y, n, x_zero_point, limbs, shift, zero_point, low, high):
-    for i in range(n):
-        v = _mbqm(_i8(x[i]) - x_zero_point, limbs, shift) + zero_point
-        y[i] = (low if v < low else high if v > high else v) & 255
+    widen, scale, store = _HOT["widen_i8"], _HOT["scale_acc"], _HOT["store_i8"]
+    a = _EW_A
+    for start in range(0, n, 64):
+        count = min(64, n - start)
+        widen(0, 0, 0, x, x, 0, start, count, 0 - x_zero_point, 0, a, 0)
+        scale(0, 0, 0, a, count, 1, a, limbs, shift, 0, 0, a, 0, 0)
+        store(0, 0, 0, a, count, y, start, zero_point, low, high)
 
 
 def dequantize_i8(x, y, n, scale, zero_point):
@@ -292,27 +300,40 @@ def dequantize_i8(x, y, n, scale, zero_point):
         y[i] = scale * (_i8(x[i]) - zero_point)
 
 
+# ADD, SUB, MUL and requantization run 64 elements at a time through two int32 scratch arrays
+# (_EW_A, _EW_B: 512 bytes), a handful of hot calls per chunk rather than a few per element.
 def add_i8(x1, i1, x2, i2, y, n, q, multipliers):
     # ADD (sign 1) or SUB (sign -1). q: offset1, offset2, zero_point, low, high, sign; multipliers:
     # each input's and the output's (limbs, shift) arrays; i1/i2: the element of each input for every
-    # output element (broadcasting), or None.
+    # output element (broadcasting), or None. TFLM: both inputs << 20, each rescaled, summed,
+    # rescaled to the output.
     o1, o2, zp, low, high, sign = q
     l1, s1, l2, s2, lo, so = multipliers
-    for k in range(n):
-        a = _i8(x1[i1[k] if i1 else k]) + o1
-        b = _i8(x2[i2[k] if i2 else k]) + o2
-        v = _mbqm(_mbqm(a << 20, l1, s1) + sign * _mbqm(b << 20, l2, s2), lo, so) + zp
-        y[k] = (low if v < low else high if v > high else v) & 255
+    widen, scale, store = _HOT["widen_i8"], _HOT["scale_acc"], _HOT["store_i8"]
+    a = _EW_A
+    b = _EW_B
+    for start in range(0, n, 64):
+        count = min(64, n - start)
+        widen(0, 0, 0, x1, i1 or x1, 1 if i1 else 0, start, count, o1, 20, a, 0)
+        scale(0, 0, 0, a, count, 1, a, l1, s1, 0, 0, a, 0, 0)
+        widen(0, 0, 0, x2, i2 or x2, 1 if i2 else 0, start, count, o2, 20, b, 0)
+        scale(0, 0, 0, b, count, 1, b, l2, s2, 0, 0, b, 0, 0)
+        _HOT["add_scaled"](0, a, b, count, sign)
+        scale(0, 0, 0, a, count, 1, a, lo, so, 0, 0, a, 0, 0)
+        store(0, 0, 0, a, count, y, start, zp, low, high)
 
 
 def mul_i8(x1, i1, x2, i2, y, n, q, limbs, shift):
     # q: offset1, offset2, zero_point, low, high
     o1, o2, zp, low, high = q
-    for k in range(n):
-        a = _i8(x1[i1[k] if i1 else k]) + o1
-        b = _i8(x2[i2[k] if i2 else k]) + o2
-        v = _mbqm(a * b, limbs, shift) + zp
-        y[k] = (low if v < low else high if v > high else v) & 255
+    widen, scale, store = _HOT["widen_i8"], _HOT["scale_acc"], _HOT["store_i8"]
+    a = _EW_A
+    for start in range(0, n, 64):
+        count = min(64, n - start)
+        widen(0, 0, 0, x1, i1 or x1, 1 if i1 else 0, start, count, o1, 0, a, 0)
+        widen(0, 0, 0, x2, i2 or x2, 1 if i2 else 0, start, count, o2, 0, a, 1)
+        scale(0, 0, 0, a, count, 1, a, limbs, shift, 0, 0, a, 0, 0)
+        store(0, 0, 0, a, count, y, start, zp, low, high)
 
 
 def mean_i8(x, y, groups, x_zero_point, limbs, shift, zero_point):
@@ -740,6 +761,71 @@ def products16(k: int, a, b, acc, n: int):
     cp = ptr32(acc)
     for k in range(n):
         cp[k] = ((ap[k] ^ half) - half) * ((bp[k] ^ half) - half)
+
+
+def widen_i8(v: int, j: int, k: int, x, index, use_index: int, start: int, count: int, offset: int, shift: int,
+             acc, multiply: int):
+    # acc[j] = (x[start + j] + offset) << shift for j < count (x[index[start + j]] with use_index:
+    # a broadcast), or that times acc[j] with multiply: the operands of ADD, SUB, MUL and
+    # requantization, a chunk at a time. v, j, k: see fc_acc.
+    sign = SIGN_UNIT
+    sign = sign << 31
+    xp = ptr8(x)
+    ip = ptr32(index)
+    ap = ptr32(acc)
+    j = 0
+    k = start
+    while j < count:
+        src = k
+        if use_index:
+            src = ip[k]
+        v = ((xp[src] ^ 128) - 128 + offset) << shift
+        if multiply:
+            v = v * ((ap[j] ^ sign) - sign)
+        ap[j] = v
+        j += 1
+        k += 1
+
+
+def add_scaled(j: int, a, b, count: int, sign: int):
+    # a[j] += sign * b[j]: ADD (sign 1) and SUB (-1) of the rescaled operands. j: see fc_acc.
+    unit = SIGN_UNIT
+    unit = unit << 31
+    ap = ptr32(a)
+    bp = ptr32(b)
+    j = 0
+    while j < count:
+        ap[j] = ((ap[j] ^ unit) - unit) + sign * ((bp[j] ^ unit) - unit)
+        j += 1
+
+
+def lookup_i8(i: int, x, y, n: int, table):
+    # y[i] = table[x[i]]: an element-wise op of one int8 input as the 256 outputs TFLM gives. i: see
+    # fc_acc.
+    xp = ptr8(x)
+    yp = ptr8(y)
+    tp = ptr8(table)
+    i = 0
+    while i < n:
+        yp[i] = tp[xp[i]]
+        i += 1
+
+
+def gather_i8(i: int, x, y, index, n: int, pad: int):
+    # y[i] = x[index[i]], or pad where the index is negative: int8 data movement. i: see fc_acc.
+    sign = SIGN_UNIT
+    sign = sign << 31
+    xp = ptr8(x)
+    yp = ptr8(y)
+    ip = ptr32(index)
+    i = 0
+    while i < n:
+        k = (ip[i] ^ sign) - sign
+        if k >= 0:
+            yp[i] = xp[k]
+        else:
+            yp[i] = pad
+        i += 1
 '''
 _HOT = {}
 
@@ -807,7 +893,7 @@ _t0 = _array("f", bytes(256))
 _t1 = bytearray(128)
 _t2 = bytearray(512)
 _t3 = _array("f", bytes(40))
-HEAP_BUFFER_BYTES = 1520
+HEAP_BUFFER_BYTES = 1264
 # The scratch CMSIS-NN asks for on this core (im2col rows and the like): the largest, once.
 _SCRATCH = bytearray(max((0, _KERNELS.scratch_bytes(0, _i_22), _KERNELS.scratch_bytes(0, _i_25),))) if _KERNELS else None
 

@@ -6,7 +6,7 @@
 # ENGINE says what runs it: "native" (0 of the ops on CMSIS-NN's kernels, the module
 # mcu_kernels_<arch>.mpy for this board's architecture, when it is on the import path), else "viper"
 # (the hot loops compiled with the viper emitter), else "plain" code.
-# Heap: about 196 bytes of activation buffers, allocated once at import.
+# Heap: about 192 bytes of activation buffers, allocated once at import.
 import gc
 import math
 from array import array
@@ -289,7 +289,7 @@ _ACC = _array("i", bytes(4))
 _t0 = _array("f", bytes(120))
 _t1 = _array("f", bytes(64))
 _t2 = _array("f", bytes(4))
-HEAP_BUFFER_BYTES = 196
+HEAP_BUFFER_BYTES = 192
 
 
 def reset():

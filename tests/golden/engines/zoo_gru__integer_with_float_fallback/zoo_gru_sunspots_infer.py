@@ -6,7 +6,7 @@
 # ENGINE says what runs it: "native" (107 of the ops on CMSIS-NN's kernels, the module
 # mcu_kernels_<arch>.mpy for this board's architecture, when it is on the import path), else "viper"
 # (the hot loops compiled with the viper emitter), else "plain" code.
-# Heap: about 880 bytes of activation buffers, allocated once at import.
+# Heap: about 1248 bytes of activation buffers, allocated once at import.
 import gc
 import math
 from array import array
@@ -267,8 +267,12 @@ def _reciprocal_limbs(r):
 
 def lookup_i8(x, y, n, table):
     # An element-wise op of one int8 input (LOGISTIC, TANH, ...) as a 256-entry table TFLM filled.
-    for i in range(n):
-        y[i] = table[x[i]]
+    _HOT["lookup_i8"](0, x, y, n, table)
+
+
+def gather_i8(x, y, index, pad):
+    # gather.py's gather on int8 tensors, in the hot loop.
+    _HOT["gather_i8"](0, x, y, index, len(index), pad)
 
 
 def quantize_f_i8(x, y, n, scale, zero_point, low, high):
@@ -282,9 +286,13 @@ def quantize_f_i8(x, y, n, scale, zero_point, low, high):
 
 
 def requantize_i8(x, y, n, x_zero_point, limbs, shift, zero_point, low, high):
-    for i in range(n):
-        v = _mbqm(_i8(x[i]) - x_zero_point, limbs, shift) + zero_point
-        y[i] = (low if v < low else high if v > high else v) & 255
+    widen, scale, store = _HOT["widen_i8"], _HOT["scale_acc"], _HOT["store_i8"]
+    a = _EW_A
+    for start in range(0, n, 64):
+        count = min(64, n - start)
+        widen(0, 0, 0, x, x, 0, start, count, 0 - x_zero_point, 0, a, 0)
+        scale(0, 0, 0, a, count, 1, a, limbs, shift, 0, 0, a, 0, 0)
+        store(0, 0, 0, a, count, y, start, zero_point, low, high)
 
 
 def dequantize_i8(x, y, n, scale, zero_point):
@@ -292,27 +300,40 @@ def dequantize_i8(x, y, n, scale, zero_point):
         y[i] = scale * (_i8(x[i]) - zero_point)
 
 
+# ADD, SUB, MUL and requantization run 64 elements at a time through two int32 scratch arrays
+# (_EW_A, _EW_B: 512 bytes), a handful of hot calls per chunk rather than a few per element.
 def add_i8(x1, i1, x2, i2, y, n, q, multipliers):
     # ADD (sign 1) or SUB (sign -1). q: offset1, offset2, zero_point, low, high, sign; multipliers:
     # each input's and the output's (limbs, shift) arrays; i1/i2: the element of each input for every
-    # output element (broadcasting), or None.
+    # output element (broadcasting), or None. TFLM: both inputs << 20, each rescaled, summed,
+    # rescaled to the output.
     o1, o2, zp, low, high, sign = q
     l1, s1, l2, s2, lo, so = multipliers
-    for k in range(n):
-        a = _i8(x1[i1[k] if i1 else k]) + o1
-        b = _i8(x2[i2[k] if i2 else k]) + o2
-        v = _mbqm(_mbqm(a << 20, l1, s1) + sign * _mbqm(b << 20, l2, s2), lo, so) + zp
-        y[k] = (low if v < low else high if v > high else v) & 255
+    widen, scale, store = _HOT["widen_i8"], _HOT["scale_acc"], _HOT["store_i8"]
+    a = _EW_A
+    b = _EW_B
+    for start in range(0, n, 64):
+        count = min(64, n - start)
+        widen(0, 0, 0, x1, i1 or x1, 1 if i1 else 0, start, count, o1, 20, a, 0)
+        scale(0, 0, 0, a, count, 1, a, l1, s1, 0, 0, a, 0, 0)
+        widen(0, 0, 0, x2, i2 or x2, 1 if i2 else 0, start, count, o2, 20, b, 0)
+        scale(0, 0, 0, b, count, 1, b, l2, s2, 0, 0, b, 0, 0)
+        _HOT["add_scaled"](0, a, b, count, sign)
+        scale(0, 0, 0, a, count, 1, a, lo, so, 0, 0, a, 0, 0)
+        store(0, 0, 0, a, count, y, start, zp, low, high)
 
 
 def mul_i8(x1, i1, x2, i2, y, n, q, limbs, shift):
     # q: offset1, offset2, zero_point, low, high
     o1, o2, zp, low, high = q
-    for k in range(n):
-        a = _i8(x1[i1[k] if i1 else k]) + o1
-        b = _i8(x2[i2[k] if i2 else k]) + o2
-        v = _mbqm(a * b, limbs, shift) + zp
-        y[k] = (low if v < low else high if v > high else v) & 255
+    widen, scale, store = _HOT["widen_i8"], _HOT["scale_acc"], _HOT["store_i8"]
+    a = _EW_A
+    for start in range(0, n, 64):
+        count = min(64, n - start)
+        widen(0, 0, 0, x1, i1 or x1, 1 if i1 else 0, start, count, o1, 0, a, 0)
+        widen(0, 0, 0, x2, i2 or x2, 1 if i2 else 0, start, count, o2, 0, a, 1)
+        scale(0, 0, 0, a, count, 1, a, limbs, shift, 0, 0, a, 0, 0)
+        store(0, 0, 0, a, count, y, start, zp, low, high)
 
 
 def mean_i8(x, y, groups, x_zero_point, limbs, shift, zero_point):
@@ -324,22 +345,6 @@ def mean_i8(x, y, groups, x_zero_point, limbs, shift, zero_point):
             total += _i8(x[i])
         v = _mbqm(total - x_zero_point * len(g), limbs, shift) + zero_point
         y[o] = (-128 if v < -128 else 127 if v > 127 else v) & 255
-
-
-# Data movement (STRIDED_SLICE, PAD, CONCATENATION, TRANSPOSE, ...): the exporter works out which
-# input element lands where, so the board only copies. A negative index is padding.
-
-
-def gather(x, y, index, pad):
-    for i in range(len(index)):
-        k = index[i]
-        y[i] = x[k] if k >= 0 else pad
-
-
-def scatter(x, y, index):
-    # y[index[i]] = x[i]: one input of a CONCATENATION placed in the output.
-    for i in range(len(index)):
-        y[index[i]] = x[i]
 
 
 # The board's architecture, as sys.implementation._mpy numbers it.
@@ -756,6 +761,71 @@ def products16(k: int, a, b, acc, n: int):
     cp = ptr32(acc)
     for k in range(n):
         cp[k] = ((ap[k] ^ half) - half) * ((bp[k] ^ half) - half)
+
+
+def widen_i8(v: int, j: int, k: int, x, index, use_index: int, start: int, count: int, offset: int, shift: int,
+             acc, multiply: int):
+    # acc[j] = (x[start + j] + offset) << shift for j < count (x[index[start + j]] with use_index:
+    # a broadcast), or that times acc[j] with multiply: the operands of ADD, SUB, MUL and
+    # requantization, a chunk at a time. v, j, k: see fc_acc.
+    sign = SIGN_UNIT
+    sign = sign << 31
+    xp = ptr8(x)
+    ip = ptr32(index)
+    ap = ptr32(acc)
+    j = 0
+    k = start
+    while j < count:
+        src = k
+        if use_index:
+            src = ip[k]
+        v = ((xp[src] ^ 128) - 128 + offset) << shift
+        if multiply:
+            v = v * ((ap[j] ^ sign) - sign)
+        ap[j] = v
+        j += 1
+        k += 1
+
+
+def add_scaled(j: int, a, b, count: int, sign: int):
+    # a[j] += sign * b[j]: ADD (sign 1) and SUB (-1) of the rescaled operands. j: see fc_acc.
+    unit = SIGN_UNIT
+    unit = unit << 31
+    ap = ptr32(a)
+    bp = ptr32(b)
+    j = 0
+    while j < count:
+        ap[j] = ((ap[j] ^ unit) - unit) + sign * ((bp[j] ^ unit) - unit)
+        j += 1
+
+
+def lookup_i8(i: int, x, y, n: int, table):
+    # y[i] = table[x[i]]: an element-wise op of one int8 input as the 256 outputs TFLM gives. i: see
+    # fc_acc.
+    xp = ptr8(x)
+    yp = ptr8(y)
+    tp = ptr8(table)
+    i = 0
+    while i < n:
+        yp[i] = tp[xp[i]]
+        i += 1
+
+
+def gather_i8(i: int, x, y, index, n: int, pad: int):
+    # y[i] = x[index[i]], or pad where the index is negative: int8 data movement. i: see fc_acc.
+    sign = SIGN_UNIT
+    sign = sign << 31
+    xp = ptr8(x)
+    yp = ptr8(y)
+    ip = ptr32(index)
+    i = 0
+    while i < n:
+        k = (ip[i] ^ sign) - sign
+        if k >= 0:
+            yp[i] = xp[k]
+        else:
+            yp[i] = pad
+        i += 1
 '''
 _HOT = {}
 
@@ -1259,6 +1329,8 @@ _i_473 = _array('i', b'\x00\x64\xde\x55')
 _ACC = _array("i", bytes(144))
 # The hot loops' int32 results (a returned tuple would be an allocation): _mbqm, softmax rows.
 _I32 = _array("i", bytes(24))
+_EW_A = _array("i", bytes(256))  # the element-wise ops' int32 scratch, 64 elements each (ops_int8)
+_EW_B = _array("i", bytes(256))
 _t0 = _array("f", bytes(48))
 _t1 = bytearray(36)
 _t2 = bytearray(36)
@@ -1282,7 +1354,7 @@ _t19 = bytearray(36)
 _t20 = bytearray(12)
 _t21 = bytearray(36)
 _t22 = _array("f", bytes(4))
-HEAP_BUFFER_BYTES = 880
+HEAP_BUFFER_BYTES = 1248
 # The scratch CMSIS-NN asks for on this core (im2col rows and the like): the largest, once.
 _SCRATCH = bytearray(max((0,))) if _KERNELS else None
 
@@ -1294,22 +1366,22 @@ def reset():
 
 def _run_portable():
     quantize_f_i8(_t0, _t1, 12, 0.015254202298820019, -46, -128, 127)  # QUANTIZE
-    gather(_t1, _t2, _i_0, 0)  # UNPACK
-    gather(_t1, _t3, _i_1, 0)  # UNPACK
-    gather(_t1, _t4, _i_2, 0)  # UNPACK
-    gather(_t1, _t5, _i_3, 0)  # UNPACK
-    gather(_t1, _t6, _i_4, 0)  # UNPACK
-    gather(_t1, _t7, _i_5, 0)  # UNPACK
-    gather(_t1, _t8, _i_6, 0)  # UNPACK
-    gather(_t1, _t9, _i_7, 0)  # UNPACK
-    gather(_t1, _t10, _i_8, 0)  # UNPACK
-    gather(_t1, _t11, _i_9, 0)  # UNPACK
-    gather(_t1, _t12, _i_10, 0)  # UNPACK
-    gather(_t1, _t13, _i_11, 0)  # UNPACK
+    gather_i8(_t1, _t2, _i_0, 0)  # UNPACK
+    gather_i8(_t1, _t3, _i_1, 0)  # UNPACK
+    gather_i8(_t1, _t4, _i_2, 0)  # UNPACK
+    gather_i8(_t1, _t5, _i_3, 0)  # UNPACK
+    gather_i8(_t1, _t6, _i_4, 0)  # UNPACK
+    gather_i8(_t1, _t7, _i_5, 0)  # UNPACK
+    gather_i8(_t1, _t8, _i_6, 0)  # UNPACK
+    gather_i8(_t1, _t9, _i_7, 0)  # UNPACK
+    gather_i8(_t1, _t10, _i_8, 0)  # UNPACK
+    gather_i8(_t1, _t11, _i_9, 0)  # UNPACK
+    gather_i8(_t1, _t12, _i_10, 0)  # UNPACK
+    gather_i8(_t1, _t13, _i_11, 0)  # UNPACK
     fully_connected_i8(_t2, _t1, _w_12, _i_13, _h_14, _i_15, _ACC, 1, 1, 36, 46, -13, -128, 127)  # FULLY_CONNECTED
-    gather(_t1, _t2, _i_16, 0)  # SPLIT
-    gather(_t1, _t14, _i_17, 0)  # SPLIT
-    gather(_t1, _t15, _i_18, 0)  # SPLIT
+    gather_i8(_t1, _t2, _i_16, 0)  # SPLIT
+    gather_i8(_t1, _t14, _i_17, 0)  # SPLIT
+    gather_i8(_t1, _t15, _i_18, 0)  # SPLIT
     add_i8(_t2, None, _w_19, None, _t1, 12, _p_25, _p_26)  # ADD
     lookup_i8(_t1, _t2, 12, _w_27)  # LOGISTIC
     add_i8(_w_29, _i_28, _t2, None, _t1, 12, _p_34, _p_35)  # SUB
@@ -1320,13 +1392,13 @@ def _run_portable():
     lookup_i8(_t14, _t15, 12, _w_52)  # TANH
     mul_i8(_t1, None, _t15, None, _t2, 12, _p_55, _h_53, _i_54)  # MUL
     fully_connected_i8(_t3, _t14, _w_12, _i_13, _h_56, _i_57, _ACC, 1, 1, 36, 46, -13, -128, 127)  # FULLY_CONNECTED
-    gather(_t14, _t1, _i_16, 0)  # SPLIT
-    gather(_t14, _t15, _i_17, 0)  # SPLIT
-    gather(_t14, _t3, _i_18, 0)  # SPLIT
+    gather_i8(_t14, _t1, _i_16, 0)  # SPLIT
+    gather_i8(_t14, _t15, _i_17, 0)  # SPLIT
+    gather_i8(_t14, _t3, _i_18, 0)  # SPLIT
     fully_connected_i8(_t2, _t14, _w_58, _i_59, _h_60, _i_61, _ACC, 1, 12, 36, 6, 1, -128, 127)  # FULLY_CONNECTED
-    gather(_t14, _t16, _i_16, 0)  # SPLIT_V
-    gather(_t14, _t17, _i_17, 0)  # SPLIT_V
-    gather(_t14, _t18, _i_18, 0)  # SPLIT_V
+    gather_i8(_t14, _t16, _i_16, 0)  # SPLIT_V
+    gather_i8(_t14, _t17, _i_17, 0)  # SPLIT_V
+    gather_i8(_t14, _t18, _i_18, 0)  # SPLIT_V
     add_i8(_t1, None, _t16, None, _t14, 12, _p_64, _p_65)  # ADD
     lookup_i8(_t14, _t1, 12, _w_66)  # LOGISTIC
     mul_i8(_t1, None, _t2, None, _t16, 12, _p_69, _h_67, _i_68)  # MUL
@@ -1339,21 +1411,21 @@ def _run_portable():
     mul_i8(_t14, None, _t2, None, _t1, 12, _p_86, _h_85, _i_54)  # MUL
     add_i8(_t16, None, _t1, None, _t18, 12, _p_88, _p_89)  # ADD
     fully_connected_i8(_t12, _t3, _w_12, _i_13, _h_90, _i_15, _ACC, 1, 1, 36, 46, -13, -128, 127)  # FULLY_CONNECTED
-    gather(_t3, _t15, _i_16, 0)  # SPLIT
-    gather(_t3, _t17, _i_17, 0)  # SPLIT
-    gather(_t3, _t14, _i_18, 0)  # SPLIT
+    gather_i8(_t3, _t15, _i_16, 0)  # SPLIT
+    gather_i8(_t3, _t17, _i_17, 0)  # SPLIT
+    gather_i8(_t3, _t14, _i_18, 0)  # SPLIT
     fully_connected_i8(_t13, _t2, _w_12, _i_13, _h_56, _i_57, _ACC, 1, 1, 36, 46, -13, -128, 127)  # FULLY_CONNECTED
-    gather(_t2, _t16, _i_16, 0)  # SPLIT
-    gather(_t2, _t1, _i_17, 0)  # SPLIT
-    gather(_t2, _t12, _i_18, 0)  # SPLIT
+    gather_i8(_t2, _t16, _i_16, 0)  # SPLIT
+    gather_i8(_t2, _t1, _i_17, 0)  # SPLIT
+    gather_i8(_t2, _t12, _i_18, 0)  # SPLIT
     fully_connected_i8(_t4, _t3, _w_12, _i_13, _h_14, _i_15, _ACC, 1, 1, 36, 46, -13, -128, 127)  # FULLY_CONNECTED
-    gather(_t3, _t13, _i_16, 0)  # SPLIT
-    gather(_t3, _t2, _i_17, 0)  # SPLIT
-    gather(_t3, _t4, _i_18, 0)  # SPLIT
+    gather_i8(_t3, _t13, _i_16, 0)  # SPLIT
+    gather_i8(_t3, _t2, _i_17, 0)  # SPLIT
+    gather_i8(_t3, _t4, _i_18, 0)  # SPLIT
     fully_connected_i8(_t18, _t3, _w_58, _i_91, _h_92, _i_93, _ACC, 1, 12, 36, 19, 13, -128, 127)  # FULLY_CONNECTED
-    gather(_t3, _t19, _i_16, 0)  # SPLIT_V
-    gather(_t3, _t20, _i_17, 0)  # SPLIT_V
-    gather(_t3, _t21, _i_18, 0)  # SPLIT_V
+    gather_i8(_t3, _t19, _i_16, 0)  # SPLIT_V
+    gather_i8(_t3, _t20, _i_17, 0)  # SPLIT_V
+    gather_i8(_t3, _t21, _i_18, 0)  # SPLIT_V
     add_i8(_t13, None, _t19, None, _t3, 12, _p_96, _p_97)  # ADD
     lookup_i8(_t3, _t13, 12, _w_98)  # LOGISTIC
     mul_i8(_t13, None, _t18, None, _t19, 12, _p_100, _h_99, _i_68)  # MUL
@@ -1366,13 +1438,13 @@ def _run_portable():
     mul_i8(_t3, None, _t18, None, _t13, 12, _p_116, _h_115, _i_54)  # MUL
     add_i8(_t19, None, _t13, None, _t21, 12, _p_118, _p_119)  # ADD
     fully_connected_i8(_t5, _t4, _w_12, _i_13, _h_90, _i_15, _ACC, 1, 1, 36, 46, -13, -128, 127)  # FULLY_CONNECTED
-    gather(_t4, _t2, _i_16, 0)  # SPLIT
-    gather(_t4, _t20, _i_17, 0)  # SPLIT
-    gather(_t4, _t3, _i_18, 0)  # SPLIT
+    gather_i8(_t4, _t2, _i_16, 0)  # SPLIT
+    gather_i8(_t4, _t20, _i_17, 0)  # SPLIT
+    gather_i8(_t4, _t3, _i_18, 0)  # SPLIT
     fully_connected_i8(_t21, _t18, _w_58, _i_120, _h_121, _i_122, _ACC, 1, 12, 36, 15, 13, -128, 127)  # FULLY_CONNECTED
-    gather(_t18, _t19, _i_16, 0)  # SPLIT_V
-    gather(_t18, _t13, _i_17, 0)  # SPLIT_V
-    gather(_t18, _t5, _i_18, 0)  # SPLIT_V
+    gather_i8(_t18, _t19, _i_16, 0)  # SPLIT_V
+    gather_i8(_t18, _t13, _i_17, 0)  # SPLIT_V
+    gather_i8(_t18, _t5, _i_18, 0)  # SPLIT_V
     add_i8(_t2, None, _t19, None, _t4, 12, _p_125, _p_126)  # ADD
     lookup_i8(_t4, _t18, 12, _w_127)  # LOGISTIC
     mul_i8(_t18, None, _t21, None, _t2, 12, _p_129, _h_128, _i_68)  # MUL
@@ -1385,13 +1457,13 @@ def _run_portable():
     mul_i8(_t19, None, _t13, None, _t4, 12, _p_145, _h_144, _i_54)  # MUL
     add_i8(_t2, None, _t4, None, _t21, 12, _p_147, _p_148)  # ADD
     fully_connected_i8(_t6, _t5, _w_12, _i_13, _h_149, _i_15, _ACC, 1, 1, 36, 46, -13, -128, 127)  # FULLY_CONNECTED
-    gather(_t5, _t3, _i_16, 0)  # SPLIT
-    gather(_t5, _t18, _i_17, 0)  # SPLIT
-    gather(_t5, _t20, _i_18, 0)  # SPLIT
+    gather_i8(_t5, _t3, _i_16, 0)  # SPLIT
+    gather_i8(_t5, _t18, _i_17, 0)  # SPLIT
+    gather_i8(_t5, _t20, _i_18, 0)  # SPLIT
     fully_connected_i8(_t21, _t19, _w_58, _i_150, _h_151, _i_93, _ACC, 1, 12, 36, 11, 14, -128, 127)  # FULLY_CONNECTED
-    gather(_t19, _t13, _i_16, 0)  # SPLIT_V
-    gather(_t19, _t2, _i_17, 0)  # SPLIT_V
-    gather(_t19, _t4, _i_18, 0)  # SPLIT_V
+    gather_i8(_t19, _t13, _i_16, 0)  # SPLIT_V
+    gather_i8(_t19, _t2, _i_17, 0)  # SPLIT_V
+    gather_i8(_t19, _t4, _i_18, 0)  # SPLIT_V
     add_i8(_t3, None, _t13, None, _t6, 12, _p_154, _p_155)  # ADD
     lookup_i8(_t6, _t5, 12, _w_156)  # LOGISTIC
     mul_i8(_t5, None, _t21, None, _t19, 12, _p_158, _h_157, _i_68)  # MUL
@@ -1404,13 +1476,13 @@ def _run_portable():
     mul_i8(_t3, None, _t18, None, _t2, 12, _p_145, _h_172, _i_54)  # MUL
     add_i8(_t19, None, _t2, None, _t13, 12, _p_147, _p_174)  # ADD
     fully_connected_i8(_t7, _t6, _w_12, _i_13, _h_14, _i_15, _ACC, 1, 1, 36, 46, -13, -128, 127)  # FULLY_CONNECTED
-    gather(_t6, _t4, _i_16, 0)  # SPLIT
-    gather(_t6, _t20, _i_17, 0)  # SPLIT
-    gather(_t6, _t21, _i_18, 0)  # SPLIT
+    gather_i8(_t6, _t4, _i_16, 0)  # SPLIT
+    gather_i8(_t6, _t20, _i_17, 0)  # SPLIT
+    gather_i8(_t6, _t21, _i_18, 0)  # SPLIT
     fully_connected_i8(_t13, _t5, _w_58, _i_175, _h_176, _i_177, _ACC, 1, 12, 36, 11, 13, -128, 127)  # FULLY_CONNECTED
-    gather(_t5, _t3, _i_16, 0)  # SPLIT_V
-    gather(_t5, _t18, _i_17, 0)  # SPLIT_V
-    gather(_t5, _t19, _i_18, 0)  # SPLIT_V
+    gather_i8(_t5, _t3, _i_16, 0)  # SPLIT_V
+    gather_i8(_t5, _t18, _i_17, 0)  # SPLIT_V
+    gather_i8(_t5, _t19, _i_18, 0)  # SPLIT_V
     add_i8(_t4, None, _t3, None, _t2, 12, _p_180, _p_181)  # ADD
     lookup_i8(_t2, _t7, 12, _w_182)  # LOGISTIC
     mul_i8(_t7, None, _t13, None, _t6, 12, _p_184, _h_183, _i_68)  # MUL
@@ -1423,13 +1495,13 @@ def _run_portable():
     mul_i8(_t5, None, _t7, None, _t20, 12, _p_200, _h_199, _i_54)  # MUL
     add_i8(_t6, None, _t20, None, _t18, 12, _p_202, _p_203)  # ADD
     fully_connected_i8(_t8, _t4, _w_12, _i_13, _h_149, _i_15, _ACC, 1, 1, 36, 46, -13, -128, 127)  # FULLY_CONNECTED
-    gather(_t4, _t3, _i_16, 0)  # SPLIT
-    gather(_t4, _t19, _i_17, 0)  # SPLIT
-    gather(_t4, _t21, _i_18, 0)  # SPLIT
+    gather_i8(_t4, _t3, _i_16, 0)  # SPLIT
+    gather_i8(_t4, _t19, _i_17, 0)  # SPLIT
+    gather_i8(_t4, _t21, _i_18, 0)  # SPLIT
     fully_connected_i8(_t18, _t2, _w_58, _i_204, _h_205, _i_93, _ACC, 1, 12, 36, 13, 13, -128, 127)  # FULLY_CONNECTED
-    gather(_t2, _t13, _i_16, 0)  # SPLIT_V
-    gather(_t2, _t5, _i_17, 0)  # SPLIT_V
-    gather(_t2, _t7, _i_18, 0)  # SPLIT_V
+    gather_i8(_t2, _t13, _i_16, 0)  # SPLIT_V
+    gather_i8(_t2, _t5, _i_17, 0)  # SPLIT_V
+    gather_i8(_t2, _t7, _i_18, 0)  # SPLIT_V
     add_i8(_t3, None, _t13, None, _t6, 12, _p_208, _p_209)  # ADD
     lookup_i8(_t6, _t20, 12, _w_210)  # LOGISTIC
     mul_i8(_t20, None, _t18, None, _t8, 12, _p_212, _h_211, _i_45)  # MUL
@@ -1442,13 +1514,13 @@ def _run_portable():
     mul_i8(_t4, None, _t18, None, _t20, 12, _p_228, _h_227, _i_54)  # MUL
     add_i8(_t8, None, _t20, None, _t19, 12, _p_230, _p_231)  # ADD
     fully_connected_i8(_t9, _t5, _w_12, _i_13, _h_14, _i_15, _ACC, 1, 1, 36, 46, -13, -128, 127)  # FULLY_CONNECTED
-    gather(_t5, _t2, _i_16, 0)  # SPLIT
-    gather(_t5, _t3, _i_17, 0)  # SPLIT
-    gather(_t5, _t7, _i_18, 0)  # SPLIT
+    gather_i8(_t5, _t2, _i_16, 0)  # SPLIT
+    gather_i8(_t5, _t3, _i_17, 0)  # SPLIT
+    gather_i8(_t5, _t7, _i_18, 0)  # SPLIT
     fully_connected_i8(_t19, _t21, _w_58, _i_232, _h_233, _i_93, _ACC, 1, 12, 36, 11, 13, -128, 127)  # FULLY_CONNECTED
-    gather(_t21, _t13, _i_16, 0)  # SPLIT_V
-    gather(_t21, _t6, _i_17, 0)  # SPLIT_V
-    gather(_t21, _t4, _i_18, 0)  # SPLIT_V
+    gather_i8(_t21, _t13, _i_16, 0)  # SPLIT_V
+    gather_i8(_t21, _t6, _i_17, 0)  # SPLIT_V
+    gather_i8(_t21, _t4, _i_18, 0)  # SPLIT_V
     add_i8(_t2, None, _t13, None, _t18, 12, _p_180, _p_236)  # ADD
     lookup_i8(_t18, _t8, 12, _w_237)  # LOGISTIC
     mul_i8(_t8, None, _t19, None, _t20, 12, _p_158, _h_238, _i_68)  # MUL
@@ -1461,13 +1533,13 @@ def _run_portable():
     mul_i8(_t9, None, _t18, None, _t19, 12, _p_228, _h_251, _i_54)  # MUL
     add_i8(_t20, None, _t19, None, _t8, 12, _p_230, _p_253)  # ADD
     fully_connected_i8(_t10, _t3, _w_12, _i_13, _h_56, _i_57, _ACC, 1, 1, 36, 46, -13, -128, 127)  # FULLY_CONNECTED
-    gather(_t3, _t6, _i_16, 0)  # SPLIT
-    gather(_t3, _t5, _i_17, 0)  # SPLIT
-    gather(_t3, _t21, _i_18, 0)  # SPLIT
+    gather_i8(_t3, _t6, _i_16, 0)  # SPLIT
+    gather_i8(_t3, _t5, _i_17, 0)  # SPLIT
+    gather_i8(_t3, _t21, _i_18, 0)  # SPLIT
     fully_connected_i8(_t8, _t4, _w_58, _i_254, _h_255, _i_93, _ACC, 1, 12, 36, 11, 12, -128, 127)  # FULLY_CONNECTED
-    gather(_t4, _t7, _i_16, 0)  # SPLIT_V
-    gather(_t4, _t2, _i_17, 0)  # SPLIT_V
-    gather(_t4, _t13, _i_18, 0)  # SPLIT_V
+    gather_i8(_t4, _t7, _i_16, 0)  # SPLIT_V
+    gather_i8(_t4, _t2, _i_17, 0)  # SPLIT_V
+    gather_i8(_t4, _t13, _i_18, 0)  # SPLIT_V
     add_i8(_t6, None, _t7, None, _t9, 12, _p_258, _p_259)  # ADD
     lookup_i8(_t9, _t18, 12, _w_260)  # LOGISTIC
     mul_i8(_t18, None, _t8, None, _t20, 12, _p_262, _h_261, _i_45)  # MUL
@@ -1480,13 +1552,13 @@ def _run_portable():
     mul_i8(_t19, None, _t7, None, _t9, 12, _p_145, _h_276, _i_54)  # MUL
     add_i8(_t20, None, _t9, None, _t8, 12, _p_278, _p_279)  # ADD
     fully_connected_i8(_t11, _t18, _w_12, _i_13, _h_56, _i_57, _ACC, 1, 1, 36, 46, -13, -128, 127)  # FULLY_CONNECTED
-    gather(_t18, _t5, _i_16, 0)  # SPLIT
-    gather(_t18, _t2, _i_17, 0)  # SPLIT
-    gather(_t18, _t10, _i_18, 0)  # SPLIT
+    gather_i8(_t18, _t5, _i_16, 0)  # SPLIT
+    gather_i8(_t18, _t2, _i_17, 0)  # SPLIT
+    gather_i8(_t18, _t10, _i_18, 0)  # SPLIT
     fully_connected_i8(_t8, _t3, _w_58, _i_280, _h_281, _i_93, _ACC, 1, 12, 36, 10, 12, -128, 127)  # FULLY_CONNECTED
-    gather(_t3, _t13, _i_16, 0)  # SPLIT_V
-    gather(_t3, _t21, _i_17, 0)  # SPLIT_V
-    gather(_t3, _t4, _i_18, 0)  # SPLIT_V
+    gather_i8(_t3, _t13, _i_16, 0)  # SPLIT_V
+    gather_i8(_t3, _t21, _i_17, 0)  # SPLIT_V
+    gather_i8(_t3, _t4, _i_18, 0)  # SPLIT_V
     add_i8(_t5, None, _t13, None, _t6, 12, _p_284, _p_285)  # ADD
     lookup_i8(_t6, _t19, 12, _w_286)  # LOGISTIC
     mul_i8(_t19, None, _t8, None, _t7, 12, _p_288, _h_287, _i_45)  # MUL
@@ -1499,9 +1571,9 @@ def _run_portable():
     mul_i8(_t20, None, _t5, None, _t13, 12, _p_302, _h_301, _i_54)  # MUL
     add_i8(_t7, None, _t13, None, _t6, 12, _p_304, _p_305)  # ADD
     fully_connected_i8(_t6, _t8, _w_58, _i_306, _h_307, _i_93, _ACC, 1, 12, 36, 13, 13, -128, 127)  # FULLY_CONNECTED
-    gather(_t8, _t19, _i_16, 0)  # SPLIT_V
-    gather(_t8, _t2, _i_17, 0)  # SPLIT_V
-    gather(_t8, _t21, _i_18, 0)  # SPLIT_V
+    gather_i8(_t8, _t19, _i_16, 0)  # SPLIT_V
+    gather_i8(_t8, _t2, _i_17, 0)  # SPLIT_V
+    gather_i8(_t8, _t21, _i_18, 0)  # SPLIT_V
     add_i8(_t15, None, _t19, None, _t9, 12, _p_208, _p_310)  # ADD
     lookup_i8(_t9, _t11, 12, _w_311)  # LOGISTIC
     add_i8(_w_29, _i_28, _t11, None, _t4, 12, _p_131, _p_313)  # SUB
@@ -1514,9 +1586,9 @@ def _run_portable():
     mul_i8(_t4, None, _t7, None, _t13, 12, _p_145, _h_326, _i_54)  # MUL
     add_i8(_t10, None, _t13, None, _t8, 12, _p_278, _p_328)  # ADD
     fully_connected_i8(_t8, _t15, _w_58, _i_329, _h_330, _i_331, _ACC, 1, 12, 36, 10, 13, -128, 127)  # FULLY_CONNECTED
-    gather(_t15, _t19, _i_16, 0)  # SPLIT_V
-    gather(_t15, _t9, _i_17, 0)  # SPLIT_V
-    gather(_t15, _t11, _i_18, 0)  # SPLIT_V
+    gather_i8(_t15, _t19, _i_16, 0)  # SPLIT_V
+    gather_i8(_t15, _t9, _i_17, 0)  # SPLIT_V
+    gather_i8(_t15, _t11, _i_18, 0)  # SPLIT_V
     add_i8(_t16, None, _t19, None, _t6, 12, _p_334, _p_335)  # ADD
     lookup_i8(_t6, _t17, 12, _w_336)  # LOGISTIC
     add_i8(_w_29, _i_28, _t17, None, _t2, 12, _p_34, _p_338)  # SUB
@@ -1535,22 +1607,22 @@ def _run_portable():
 
 def _run_native():
     quantize_f_i8(_t0, _t1, 12, 0.015254202298820019, -46, -128, 127)  # QUANTIZE
-    gather(_t1, _t2, _i_0, 0)  # UNPACK
-    gather(_t1, _t3, _i_1, 0)  # UNPACK
-    gather(_t1, _t4, _i_2, 0)  # UNPACK
-    gather(_t1, _t5, _i_3, 0)  # UNPACK
-    gather(_t1, _t6, _i_4, 0)  # UNPACK
-    gather(_t1, _t7, _i_5, 0)  # UNPACK
-    gather(_t1, _t8, _i_6, 0)  # UNPACK
-    gather(_t1, _t9, _i_7, 0)  # UNPACK
-    gather(_t1, _t10, _i_8, 0)  # UNPACK
-    gather(_t1, _t11, _i_9, 0)  # UNPACK
-    gather(_t1, _t12, _i_10, 0)  # UNPACK
-    gather(_t1, _t13, _i_11, 0)  # UNPACK
+    gather_i8(_t1, _t2, _i_0, 0)  # UNPACK
+    gather_i8(_t1, _t3, _i_1, 0)  # UNPACK
+    gather_i8(_t1, _t4, _i_2, 0)  # UNPACK
+    gather_i8(_t1, _t5, _i_3, 0)  # UNPACK
+    gather_i8(_t1, _t6, _i_4, 0)  # UNPACK
+    gather_i8(_t1, _t7, _i_5, 0)  # UNPACK
+    gather_i8(_t1, _t8, _i_6, 0)  # UNPACK
+    gather_i8(_t1, _t9, _i_7, 0)  # UNPACK
+    gather_i8(_t1, _t10, _i_8, 0)  # UNPACK
+    gather_i8(_t1, _t11, _i_9, 0)  # UNPACK
+    gather_i8(_t1, _t12, _i_10, 0)  # UNPACK
+    gather_i8(_t1, _t13, _i_11, 0)  # UNPACK
     _KERNELS.fc(_t2, _t1, _w_12, _i_13, _i_364, _i_15, _i_363)  # FULLY_CONNECTED
-    gather(_t1, _t2, _i_16, 0)  # SPLIT
-    gather(_t1, _t14, _i_17, 0)  # SPLIT
-    gather(_t1, _t15, _i_18, 0)  # SPLIT
+    gather_i8(_t1, _t2, _i_16, 0)  # SPLIT
+    gather_i8(_t1, _t14, _i_17, 0)  # SPLIT
+    gather_i8(_t1, _t15, _i_18, 0)  # SPLIT
     _KERNELS.add(_t2, _w_19, _t1, _i_365)  # ADD
     lookup_i8(_t1, _t2, 12, _w_27)  # LOGISTIC
     add_i8(_w_29, _i_28, _t2, None, _t1, 12, _p_34, _p_35)  # SUB
@@ -1561,13 +1633,13 @@ def _run_native():
     lookup_i8(_t14, _t15, 12, _w_52)  # TANH
     _KERNELS.mul(_t1, _t15, _t2, _i_369)  # MUL
     _KERNELS.fc(_t3, _t14, _w_12, _i_13, _i_370, _i_57, _i_363)  # FULLY_CONNECTED
-    gather(_t14, _t1, _i_16, 0)  # SPLIT
-    gather(_t14, _t15, _i_17, 0)  # SPLIT
-    gather(_t14, _t3, _i_18, 0)  # SPLIT
+    gather_i8(_t14, _t1, _i_16, 0)  # SPLIT
+    gather_i8(_t14, _t15, _i_17, 0)  # SPLIT
+    gather_i8(_t14, _t3, _i_18, 0)  # SPLIT
     _KERNELS.fc(_t2, _t14, _w_58, _i_59, _i_372, _i_61, _i_371)  # FULLY_CONNECTED
-    gather(_t14, _t16, _i_16, 0)  # SPLIT_V
-    gather(_t14, _t17, _i_17, 0)  # SPLIT_V
-    gather(_t14, _t18, _i_18, 0)  # SPLIT_V
+    gather_i8(_t14, _t16, _i_16, 0)  # SPLIT_V
+    gather_i8(_t14, _t17, _i_17, 0)  # SPLIT_V
+    gather_i8(_t14, _t18, _i_18, 0)  # SPLIT_V
     _KERNELS.add(_t1, _t16, _t14, _i_373)  # ADD
     lookup_i8(_t14, _t1, 12, _w_66)  # LOGISTIC
     _KERNELS.mul(_t1, _t2, _t16, _i_374)  # MUL
@@ -1580,21 +1652,21 @@ def _run_native():
     _KERNELS.mul(_t14, _t2, _t1, _i_378)  # MUL
     _KERNELS.add(_t16, _t1, _t18, _i_379)  # ADD
     _KERNELS.fc(_t12, _t3, _w_12, _i_13, _i_380, _i_15, _i_363)  # FULLY_CONNECTED
-    gather(_t3, _t15, _i_16, 0)  # SPLIT
-    gather(_t3, _t17, _i_17, 0)  # SPLIT
-    gather(_t3, _t14, _i_18, 0)  # SPLIT
+    gather_i8(_t3, _t15, _i_16, 0)  # SPLIT
+    gather_i8(_t3, _t17, _i_17, 0)  # SPLIT
+    gather_i8(_t3, _t14, _i_18, 0)  # SPLIT
     _KERNELS.fc(_t13, _t2, _w_12, _i_13, _i_370, _i_57, _i_363)  # FULLY_CONNECTED
-    gather(_t2, _t16, _i_16, 0)  # SPLIT
-    gather(_t2, _t1, _i_17, 0)  # SPLIT
-    gather(_t2, _t12, _i_18, 0)  # SPLIT
+    gather_i8(_t2, _t16, _i_16, 0)  # SPLIT
+    gather_i8(_t2, _t1, _i_17, 0)  # SPLIT
+    gather_i8(_t2, _t12, _i_18, 0)  # SPLIT
     _KERNELS.fc(_t4, _t3, _w_12, _i_13, _i_364, _i_15, _i_363)  # FULLY_CONNECTED
-    gather(_t3, _t13, _i_16, 0)  # SPLIT
-    gather(_t3, _t2, _i_17, 0)  # SPLIT
-    gather(_t3, _t4, _i_18, 0)  # SPLIT
+    gather_i8(_t3, _t13, _i_16, 0)  # SPLIT
+    gather_i8(_t3, _t2, _i_17, 0)  # SPLIT
+    gather_i8(_t3, _t4, _i_18, 0)  # SPLIT
     _KERNELS.fc(_t18, _t3, _w_58, _i_91, _i_382, _i_93, _i_381)  # FULLY_CONNECTED
-    gather(_t3, _t19, _i_16, 0)  # SPLIT_V
-    gather(_t3, _t20, _i_17, 0)  # SPLIT_V
-    gather(_t3, _t21, _i_18, 0)  # SPLIT_V
+    gather_i8(_t3, _t19, _i_16, 0)  # SPLIT_V
+    gather_i8(_t3, _t20, _i_17, 0)  # SPLIT_V
+    gather_i8(_t3, _t21, _i_18, 0)  # SPLIT_V
     _KERNELS.add(_t13, _t19, _t3, _i_383)  # ADD
     lookup_i8(_t3, _t13, 12, _w_98)  # LOGISTIC
     _KERNELS.mul(_t13, _t18, _t19, _i_384)  # MUL
@@ -1607,13 +1679,13 @@ def _run_native():
     _KERNELS.mul(_t3, _t18, _t13, _i_388)  # MUL
     _KERNELS.add(_t19, _t13, _t21, _i_389)  # ADD
     _KERNELS.fc(_t5, _t4, _w_12, _i_13, _i_380, _i_15, _i_363)  # FULLY_CONNECTED
-    gather(_t4, _t2, _i_16, 0)  # SPLIT
-    gather(_t4, _t20, _i_17, 0)  # SPLIT
-    gather(_t4, _t3, _i_18, 0)  # SPLIT
+    gather_i8(_t4, _t2, _i_16, 0)  # SPLIT
+    gather_i8(_t4, _t20, _i_17, 0)  # SPLIT
+    gather_i8(_t4, _t3, _i_18, 0)  # SPLIT
     _KERNELS.fc(_t21, _t18, _w_58, _i_120, _i_391, _i_122, _i_390)  # FULLY_CONNECTED
-    gather(_t18, _t19, _i_16, 0)  # SPLIT_V
-    gather(_t18, _t13, _i_17, 0)  # SPLIT_V
-    gather(_t18, _t5, _i_18, 0)  # SPLIT_V
+    gather_i8(_t18, _t19, _i_16, 0)  # SPLIT_V
+    gather_i8(_t18, _t13, _i_17, 0)  # SPLIT_V
+    gather_i8(_t18, _t5, _i_18, 0)  # SPLIT_V
     _KERNELS.add(_t2, _t19, _t4, _i_392)  # ADD
     lookup_i8(_t4, _t18, 12, _w_127)  # LOGISTIC
     _KERNELS.mul(_t18, _t21, _t2, _i_393)  # MUL
@@ -1626,13 +1698,13 @@ def _run_native():
     _KERNELS.mul(_t19, _t13, _t4, _i_397)  # MUL
     _KERNELS.add(_t2, _t4, _t21, _i_398)  # ADD
     _KERNELS.fc(_t6, _t5, _w_12, _i_13, _i_399, _i_15, _i_363)  # FULLY_CONNECTED
-    gather(_t5, _t3, _i_16, 0)  # SPLIT
-    gather(_t5, _t18, _i_17, 0)  # SPLIT
-    gather(_t5, _t20, _i_18, 0)  # SPLIT
+    gather_i8(_t5, _t3, _i_16, 0)  # SPLIT
+    gather_i8(_t5, _t18, _i_17, 0)  # SPLIT
+    gather_i8(_t5, _t20, _i_18, 0)  # SPLIT
     _KERNELS.fc(_t21, _t19, _w_58, _i_150, _i_401, _i_93, _i_400)  # FULLY_CONNECTED
-    gather(_t19, _t13, _i_16, 0)  # SPLIT_V
-    gather(_t19, _t2, _i_17, 0)  # SPLIT_V
-    gather(_t19, _t4, _i_18, 0)  # SPLIT_V
+    gather_i8(_t19, _t13, _i_16, 0)  # SPLIT_V
+    gather_i8(_t19, _t2, _i_17, 0)  # SPLIT_V
+    gather_i8(_t19, _t4, _i_18, 0)  # SPLIT_V
     _KERNELS.add(_t3, _t13, _t6, _i_402)  # ADD
     lookup_i8(_t6, _t5, 12, _w_156)  # LOGISTIC
     _KERNELS.mul(_t5, _t21, _t19, _i_403)  # MUL
@@ -1645,13 +1717,13 @@ def _run_native():
     _KERNELS.mul(_t3, _t18, _t2, _i_407)  # MUL
     _KERNELS.add(_t19, _t2, _t13, _i_408)  # ADD
     _KERNELS.fc(_t7, _t6, _w_12, _i_13, _i_364, _i_15, _i_363)  # FULLY_CONNECTED
-    gather(_t6, _t4, _i_16, 0)  # SPLIT
-    gather(_t6, _t20, _i_17, 0)  # SPLIT
-    gather(_t6, _t21, _i_18, 0)  # SPLIT
+    gather_i8(_t6, _t4, _i_16, 0)  # SPLIT
+    gather_i8(_t6, _t20, _i_17, 0)  # SPLIT
+    gather_i8(_t6, _t21, _i_18, 0)  # SPLIT
     _KERNELS.fc(_t13, _t5, _w_58, _i_175, _i_410, _i_177, _i_409)  # FULLY_CONNECTED
-    gather(_t5, _t3, _i_16, 0)  # SPLIT_V
-    gather(_t5, _t18, _i_17, 0)  # SPLIT_V
-    gather(_t5, _t19, _i_18, 0)  # SPLIT_V
+    gather_i8(_t5, _t3, _i_16, 0)  # SPLIT_V
+    gather_i8(_t5, _t18, _i_17, 0)  # SPLIT_V
+    gather_i8(_t5, _t19, _i_18, 0)  # SPLIT_V
     _KERNELS.add(_t4, _t3, _t2, _i_411)  # ADD
     lookup_i8(_t2, _t7, 12, _w_182)  # LOGISTIC
     _KERNELS.mul(_t7, _t13, _t6, _i_412)  # MUL
@@ -1664,13 +1736,13 @@ def _run_native():
     _KERNELS.mul(_t5, _t7, _t20, _i_416)  # MUL
     _KERNELS.add(_t6, _t20, _t18, _i_417)  # ADD
     _KERNELS.fc(_t8, _t4, _w_12, _i_13, _i_399, _i_15, _i_363)  # FULLY_CONNECTED
-    gather(_t4, _t3, _i_16, 0)  # SPLIT
-    gather(_t4, _t19, _i_17, 0)  # SPLIT
-    gather(_t4, _t21, _i_18, 0)  # SPLIT
+    gather_i8(_t4, _t3, _i_16, 0)  # SPLIT
+    gather_i8(_t4, _t19, _i_17, 0)  # SPLIT
+    gather_i8(_t4, _t21, _i_18, 0)  # SPLIT
     _KERNELS.fc(_t18, _t2, _w_58, _i_204, _i_419, _i_93, _i_418)  # FULLY_CONNECTED
-    gather(_t2, _t13, _i_16, 0)  # SPLIT_V
-    gather(_t2, _t5, _i_17, 0)  # SPLIT_V
-    gather(_t2, _t7, _i_18, 0)  # SPLIT_V
+    gather_i8(_t2, _t13, _i_16, 0)  # SPLIT_V
+    gather_i8(_t2, _t5, _i_17, 0)  # SPLIT_V
+    gather_i8(_t2, _t7, _i_18, 0)  # SPLIT_V
     _KERNELS.add(_t3, _t13, _t6, _i_420)  # ADD
     lookup_i8(_t6, _t20, 12, _w_210)  # LOGISTIC
     _KERNELS.mul(_t20, _t18, _t8, _i_421)  # MUL
@@ -1683,13 +1755,13 @@ def _run_native():
     _KERNELS.mul(_t4, _t18, _t20, _i_425)  # MUL
     _KERNELS.add(_t8, _t20, _t19, _i_426)  # ADD
     _KERNELS.fc(_t9, _t5, _w_12, _i_13, _i_364, _i_15, _i_363)  # FULLY_CONNECTED
-    gather(_t5, _t2, _i_16, 0)  # SPLIT
-    gather(_t5, _t3, _i_17, 0)  # SPLIT
-    gather(_t5, _t7, _i_18, 0)  # SPLIT
+    gather_i8(_t5, _t2, _i_16, 0)  # SPLIT
+    gather_i8(_t5, _t3, _i_17, 0)  # SPLIT
+    gather_i8(_t5, _t7, _i_18, 0)  # SPLIT
     _KERNELS.fc(_t19, _t21, _w_58, _i_232, _i_427, _i_93, _i_409)  # FULLY_CONNECTED
-    gather(_t21, _t13, _i_16, 0)  # SPLIT_V
-    gather(_t21, _t6, _i_17, 0)  # SPLIT_V
-    gather(_t21, _t4, _i_18, 0)  # SPLIT_V
+    gather_i8(_t21, _t13, _i_16, 0)  # SPLIT_V
+    gather_i8(_t21, _t6, _i_17, 0)  # SPLIT_V
+    gather_i8(_t21, _t4, _i_18, 0)  # SPLIT_V
     _KERNELS.add(_t2, _t13, _t18, _i_428)  # ADD
     lookup_i8(_t18, _t8, 12, _w_237)  # LOGISTIC
     _KERNELS.mul(_t8, _t19, _t20, _i_429)  # MUL
@@ -1702,13 +1774,13 @@ def _run_native():
     _KERNELS.mul(_t9, _t18, _t19, _i_433)  # MUL
     _KERNELS.add(_t20, _t19, _t8, _i_434)  # ADD
     _KERNELS.fc(_t10, _t3, _w_12, _i_13, _i_370, _i_57, _i_363)  # FULLY_CONNECTED
-    gather(_t3, _t6, _i_16, 0)  # SPLIT
-    gather(_t3, _t5, _i_17, 0)  # SPLIT
-    gather(_t3, _t21, _i_18, 0)  # SPLIT
+    gather_i8(_t3, _t6, _i_16, 0)  # SPLIT
+    gather_i8(_t3, _t5, _i_17, 0)  # SPLIT
+    gather_i8(_t3, _t21, _i_18, 0)  # SPLIT
     _KERNELS.fc(_t8, _t4, _w_58, _i_254, _i_436, _i_93, _i_435)  # FULLY_CONNECTED
-    gather(_t4, _t7, _i_16, 0)  # SPLIT_V
-    gather(_t4, _t2, _i_17, 0)  # SPLIT_V
-    gather(_t4, _t13, _i_18, 0)  # SPLIT_V
+    gather_i8(_t4, _t7, _i_16, 0)  # SPLIT_V
+    gather_i8(_t4, _t2, _i_17, 0)  # SPLIT_V
+    gather_i8(_t4, _t13, _i_18, 0)  # SPLIT_V
     _KERNELS.add(_t6, _t7, _t9, _i_437)  # ADD
     lookup_i8(_t9, _t18, 12, _w_260)  # LOGISTIC
     _KERNELS.mul(_t18, _t8, _t20, _i_438)  # MUL
@@ -1721,13 +1793,13 @@ def _run_native():
     _KERNELS.mul(_t19, _t7, _t9, _i_442)  # MUL
     _KERNELS.add(_t20, _t9, _t8, _i_443)  # ADD
     _KERNELS.fc(_t11, _t18, _w_12, _i_13, _i_370, _i_57, _i_363)  # FULLY_CONNECTED
-    gather(_t18, _t5, _i_16, 0)  # SPLIT
-    gather(_t18, _t2, _i_17, 0)  # SPLIT
-    gather(_t18, _t10, _i_18, 0)  # SPLIT
+    gather_i8(_t18, _t5, _i_16, 0)  # SPLIT
+    gather_i8(_t18, _t2, _i_17, 0)  # SPLIT
+    gather_i8(_t18, _t10, _i_18, 0)  # SPLIT
     _KERNELS.fc(_t8, _t3, _w_58, _i_280, _i_445, _i_93, _i_444)  # FULLY_CONNECTED
-    gather(_t3, _t13, _i_16, 0)  # SPLIT_V
-    gather(_t3, _t21, _i_17, 0)  # SPLIT_V
-    gather(_t3, _t4, _i_18, 0)  # SPLIT_V
+    gather_i8(_t3, _t13, _i_16, 0)  # SPLIT_V
+    gather_i8(_t3, _t21, _i_17, 0)  # SPLIT_V
+    gather_i8(_t3, _t4, _i_18, 0)  # SPLIT_V
     _KERNELS.add(_t5, _t13, _t6, _i_446)  # ADD
     lookup_i8(_t6, _t19, 12, _w_286)  # LOGISTIC
     _KERNELS.mul(_t19, _t8, _t7, _i_447)  # MUL
@@ -1740,9 +1812,9 @@ def _run_native():
     _KERNELS.mul(_t20, _t5, _t13, _i_451)  # MUL
     _KERNELS.add(_t7, _t13, _t6, _i_452)  # ADD
     _KERNELS.fc(_t6, _t8, _w_58, _i_306, _i_453, _i_93, _i_418)  # FULLY_CONNECTED
-    gather(_t8, _t19, _i_16, 0)  # SPLIT_V
-    gather(_t8, _t2, _i_17, 0)  # SPLIT_V
-    gather(_t8, _t21, _i_18, 0)  # SPLIT_V
+    gather_i8(_t8, _t19, _i_16, 0)  # SPLIT_V
+    gather_i8(_t8, _t2, _i_17, 0)  # SPLIT_V
+    gather_i8(_t8, _t21, _i_18, 0)  # SPLIT_V
     _KERNELS.add(_t15, _t19, _t9, _i_454)  # ADD
     lookup_i8(_t9, _t11, 12, _w_311)  # LOGISTIC
     add_i8(_w_29, _i_28, _t11, None, _t4, 12, _p_131, _p_313)  # SUB
@@ -1755,9 +1827,9 @@ def _run_native():
     _KERNELS.mul(_t4, _t7, _t13, _i_459)  # MUL
     _KERNELS.add(_t10, _t13, _t8, _i_460)  # ADD
     _KERNELS.fc(_t8, _t15, _w_58, _i_329, _i_462, _i_331, _i_461)  # FULLY_CONNECTED
-    gather(_t15, _t19, _i_16, 0)  # SPLIT_V
-    gather(_t15, _t9, _i_17, 0)  # SPLIT_V
-    gather(_t15, _t11, _i_18, 0)  # SPLIT_V
+    gather_i8(_t15, _t19, _i_16, 0)  # SPLIT_V
+    gather_i8(_t15, _t9, _i_17, 0)  # SPLIT_V
+    gather_i8(_t15, _t11, _i_18, 0)  # SPLIT_V
     _KERNELS.add(_t16, _t19, _t6, _i_463)  # ADD
     lookup_i8(_t6, _t17, 12, _w_336)  # LOGISTIC
     add_i8(_w_29, _i_28, _t17, None, _t2, 12, _p_34, _p_338)  # SUB

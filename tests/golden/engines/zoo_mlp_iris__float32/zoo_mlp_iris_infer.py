@@ -6,7 +6,7 @@
 # ENGINE says what runs it: "native" (0 of the ops on CMSIS-NN's kernels, the module
 # mcu_kernels_<arch>.mpy for this board's architecture, when it is on the import path), else "viper"
 # (the hot loops compiled with the viper emitter), else "plain" code.
-# Heap: about 120 bytes of activation buffers, allocated once at import.
+# Heap: about 116 bytes of activation buffers, allocated once at import.
 import gc
 import math
 from array import array
@@ -291,7 +291,7 @@ _ACC = _array("i", bytes(4))
 _t0 = _array("f", bytes(16))
 _t1 = _array("f", bytes(64))
 _t2 = _array("f", bytes(32))
-HEAP_BUFFER_BYTES = 120
+HEAP_BUFFER_BYTES = 116
 
 
 def reset():
