@@ -27,10 +27,14 @@ def device_source(name: str) -> str:
     return (DEVICE_DIR / f"{name}.py").read_text(encoding="utf-8").rstrip() + "\n"
 
 
-def _hot_source() -> str:
-    text = device_source("hot")
-    # Only the functions: the header comment stays in the device file.
-    return "\n" + text[text.index("def "):]
+# The device files compiled together as the hot loops (viper where the port has it).
+HOT_FILES = ("hot", "hot_elementwise")
+
+
+def hot_source() -> str:
+    """The hot loops' text; only the functions: the header comments stay in the device files."""
+    texts = [device_source(name) for name in HOT_FILES]
+    return "".join("\n" + text[text.index("def "):] for text in texts)
 
 
 def families(program: Program) -> set[str]:
@@ -67,7 +71,7 @@ def engine_context(program: Program, context: dict[str, Any]) -> dict[str, Any]:
     return {
         **context,
         "device_sources": _sources(needed),
-        "hot_source": _hot_source() if needed & _INTEGER_FAMILIES else "",
+        "hot_source": hot_source() if needed & _INTEGER_FAMILIES else "",
         "constants": names.constants,
         "native_steps": native_steps,
         "native_count": native_count,

@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers.emit.micropython import device_source
+from helpers.emit.micropython import device_source, hot_source
 from helpers.emit.micropython_calls import exp_limbs, multiplier_limbs
 from helpers.lowering import arith
 from helpers.lowering.fixedpoint import mbqm, rdbp, reciprocal, srdhm
@@ -20,7 +20,7 @@ SMALL_INT = 2**30   # a 32-bit MicroPython's small ints are below this in magnit
 
 def _plain_namespace() -> dict:
     """The hot loops compiled as the engine compiles them for plain code, with the int8 ops."""
-    hot = device_source("hot").replace("SIGN_UNIT", "0")
+    hot = hot_source().replace("SIGN_UNIT", "0")
     same = lambda buffer: buffer  # noqa: E731  (plain code indexes the buffers themselves)
     namespace: dict = {"ptr8": same, "ptr16": same, "ptr32": same}
     exec(hot, namespace)

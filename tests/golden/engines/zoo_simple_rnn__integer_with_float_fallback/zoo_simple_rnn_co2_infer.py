@@ -650,7 +650,6 @@ def store_i8(v: int, a: int, i: int, acc, count: int, y, y_start: int, zero_poin
         a += 1
         i += 1
 
-
 def hi30(p: int, q: int, kh: int, kl: int) -> int:
     # (p * q + kh * 2**15 + kl) >> 30 for 0 <= p, q < 2**30, kh <= 2**15, kl < 2**15, in 15-bit
     # limbs: every partial product and sum stays below 2**30, a small int on a 32-bit port.
