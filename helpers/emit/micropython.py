@@ -2,12 +2,13 @@
 (templates/infer.py.j2), with the device files its steps need pasted in."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from helpers.emit.codegen import Rendered, render
+from helpers.emit.codegen import Rendered, render, tuple_literal
 from helpers.emit.micropython_calls import (ELEMENTWISE, FAMILIES, TYPECODES, buffer_name, bytes_literal, calls, im2col_bytes,
                                            int8_gather)
 from helpers.emit.micropython_native import KERNELS_VERSION, NativeCalls, native_call
@@ -28,13 +29,38 @@ def device_source(name: str) -> str:
 
 
 # The device files compiled together as the hot loops (viper where the port has it).
-HOT_FILES = ("hot", "hot_elementwise")
+HOT_FILES = ("hot", "hot_elementwise", "hot_ops")
 
 
-def hot_source() -> str:
-    """The hot loops' text; only the functions: the header comments stay in the device files."""
-    texts = [device_source(name) for name in HOT_FILES]
-    return "".join("\n" + text[text.index("def "):] for text in texts)
+def _hot_functions() -> dict[str, str]:
+    """Each hot function's text by name, in file order (a comment between two functions goes with
+    the first)."""
+    functions = {}
+    for name in HOT_FILES:
+        text = device_source(name)
+        for chunk in re.split(r"\n(?=def )", text[text.index("def "):]):
+            functions[re.match(r"def (\w+)\(", chunk).group(1)] = chunk.strip()  # type: ignore[union-attr]
+    return functions
+
+
+def hot_functions() -> set[str]:
+    """The names the hot loops' text defines."""
+    return set(_hot_functions())
+
+
+def hot_source(roots: set[str] | None = None) -> str:
+    """The hot loops' text: every function (None), or the functions `roots` names and those they
+    call. Only what the engine runs goes in: the board compiles the text at import, and viper's
+    machine code for all of it would need a large block of a heap the model already fills."""
+    functions = _hot_functions()
+    kept = set(functions) if roots is None else set()
+    waiting = sorted(set(roots or ()) & set(functions))
+    while waiting:
+        name = waiting.pop()
+        if name not in kept:
+            kept.add(name)
+            waiting += sorted(set(re.findall(r"\b(\w+)\(", functions[name])) & set(functions) - kept)
+    return "".join("\n" + functions[name] + "\n\n" for name in functions if name in kept)
 
 
 def families(program: Program) -> set[str]:
@@ -66,12 +92,17 @@ def engine_context(program: Program, context: dict[str, Any]) -> dict[str, Any]:
     native_count = sum(line is not None for line in native_lines)
     native_steps = [(op, line or call) for (op, call), line in zip(steps, native_lines)] if native_count else []
     elementwise = any(isinstance(step, ELEMENTWISE) for step in program.steps)
+    sources = _sources(needed)
+    called = {call[:call.index("(")] for _, call in steps}
+    hot_roots = called | set(re.findall(r'_HOT\["(\w+)"\]', "".join(sources)))
     output = program.output
     output_kind = TYPECODES[program.buffer(output).dtype] if isinstance(output, int) else "b"
     return {
         **context,
-        "device_sources": _sources(needed),
-        "hot_source": hot_source() if needed & _INTEGER_FAMILIES else "",
+        "device_sources": sources,
+        "hot_source": hot_source(hot_roots) if needed & _INTEGER_FAMILIES else "",
+        # the kernels the steps call that are hot functions: the module binds its names to them
+        "hot_ops": tuple_literal(sorted(called & hot_functions()), repr),
         "constants": names.constants,
         "native_steps": native_steps,
         "native_count": native_count,

@@ -157,7 +157,7 @@ def _pool_f(n: Names, t: s.PoolFloat) -> str:
 
 def _softmax_i8(n: Names, t: s.SoftmaxInt8) -> str:
     return _call("softmax_i8", n.operand(t.x), n.buffer(t.y), t.rows, t.depth, n.array(Const(exp_limbs(t.exp_table.values))),
-                 n.array(t.rescaled_table))
+                 n.array(t.rescaled_table), "_I32")
 
 
 def _softmax_f(n: Names, t: s.SoftmaxFloat) -> str:
@@ -171,7 +171,7 @@ def _quantize(n: Names, t: s.QuantizeFloatToInt8) -> str:
 
 def _requantize(n: Names, t: s.RequantizeInt8) -> str:
     return _call("requantize_i8", n.operand(t.x), n.buffer(t.y), t.count, t.input_zero_point,
-                 *_scalar_quant(n, t.multiplier, t.shift), t.output_zero_point, t.act_min, t.act_max)
+                 *_scalar_quant(n, t.multiplier, t.shift), t.output_zero_point, t.act_min, t.act_max, "_EW_A")
 
 
 def _dequantize(n: Names, t: s.DequantizeInt8) -> str:
@@ -210,14 +210,14 @@ def _add_i8(n: Names, t: s.AddInt8) -> str:
                    *_scalar_quant(n, t.input2_multiplier, t.input2_shift),
                    *_scalar_quant(n, t.output_multiplier, t.output_shift)]
     q = [t.input1_offset, t.input2_offset, t.output_zero_point, t.act_min, t.act_max, t.sign]
-    return _call("add_i8", *operands, t.count, n.small_tuple(q), _name_tuple(n, multipliers))
+    return _call("add_i8", *operands, t.count, n.small_tuple(q), _name_tuple(n, multipliers), "_EW_A", "_EW_B")
 
 
 def _mul_i8(n: Names, t: s.MulInt8) -> str:
     operands = _binary_operands(n, t)
     limbs, shift = _scalar_quant(n, t.output_multiplier, t.output_shift)
     q = [t.input1_offset, t.input2_offset, t.output_zero_point, t.act_min, t.act_max]
-    return _call("mul_i8", *operands, t.count, n.small_tuple(q), limbs, shift)
+    return _call("mul_i8", *operands, t.count, n.small_tuple(q), limbs, shift, "_EW_A")
 
 
 def _binary_f(n: Names, t: s.BinaryFloat) -> str:

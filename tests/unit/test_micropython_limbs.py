@@ -56,13 +56,12 @@ def _softmax_reference(total: int, exps: list[int]) -> list[int]:
 
 
 def _softmax_limbs(total: int, exps: np.ndarray) -> list[int]:
-    r = array("i", [0, total, 0, 0, 0, 0])
-    OPS["_reciprocal_limbs"](r)
-    s0, s1, s2, shift = r[2:]
+    r = array("i", [127, total, 0, 0, 0, 0])   # the row's maximum, 127, and the sum
+    HOT["softmax_scale"](r)
     limbs = array("h", exp_limbs(exps).tolist())
-    x = bytearray((127 - d) & 255 for d in range(256))   # element d: distance d to the maximum, 127
+    x = bytearray((127 - d) & 255 for d in range(256))   # element d: distance d to the maximum
     y = bytearray(256)
-    HOT["softmax_out"](x, y, 0, 256, limbs, 127, s0, s1, s2, shift)
+    HOT["softmax_out"](x, y, 0, 256, limbs, r)
     return [((v ^ 128) - 128) for v in y]
 
 
@@ -94,14 +93,14 @@ def test_every_softmax_intermediate_is_a_small_int():
         seen.append(value)
         return value
 
-    OPS["_HOT"] = {**HOT, "hi30": traced}
+    HOT["hi30"] = traced
     try:
         for total in EDGE_TOTALS + list(range(2**19, 2**30, 7_654_321)):
             r = array("i", [0, total, 0, 0, 0, 0])
-            OPS["_reciprocal_limbs"](r)
+            HOT["softmax_scale"](r)
             assert all(0 <= v < SMALL_INT for v in r)
     finally:
-        OPS["_HOT"] = HOT
+        HOT["hi30"] = hi30
     assert seen and max(abs(v) for v in seen) < SMALL_INT
 
 

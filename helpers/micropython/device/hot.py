@@ -134,7 +134,7 @@ def dw_row(s: int, xi: int, wi: int, x, w, acc, p, oy: int, x_offset: int):
                 a += 1
 
 
-def max_pool_i8(x, y, p, low: int, high: int):
+def max_pool_2d_i8(x, y, p, low: int, high: int):
     # p: in_h, in_w, channels, out_h, out_w, k_h, k_w, stride_h, stride_w, pad_top, pad_left
     xp = ptr8(x)
     yp = ptr8(y)

@@ -34,14 +34,57 @@ def softmax_sum(x, base: int, depth: int, rescaled, r):
     rp[1] = total
 
 
-def softmax_out(x, y, base: int, depth: int, exp_limbs, top: int, s0: int, s1: int, s2: int, shift: int):
+def softmax_scale(r):
+    # gemmlowp's GetReciprocal(total = r[1], 12 integer digits) as TFLM's softmax takes it: the
+    # Q0.31 scale as 11-bit limbs (r[2:5]) and the shift softmax_out applies (bits over unit + 23 -
+    # 14, r[5]). Every value stays below 2**30: total << (30 - its bit length) = u is the half
+    # denominator over two, so each SaturatingRoundingDoublingHighMul by it is hi30(u, b, ...), and
+    # Newton's x (Q2.29) stays below 2**30 -- except for u = 2**29 (a total that is a power of
+    # two), whose reciprocal saturates to the largest Q0.31. The corrections never saturate
+    # (|srdhm| < 2**24). Checked over every u in tests/unit/test_micropython_limbs.py's terms.
+    rp = ptr32(r)
+    total = rp[1]
+    bits = 0
+    while total >> bits:
+        bits += 1
+    u = total << (30 - bits)
+    rp[5] = 12 - (32 - bits) + 23 - 14
+    if u == 536870912:
+        rp[2] = 2047
+        rp[3] = 2047
+        rp[4] = 511
+        return
+    # x = 48 / 17 - 32 / 17 * half_denominator: 1515870810 - srdhm(2u, 1010580540), in steps
+    # below 2**30.
+    x = 442128986 - int(hi30(u, 1010580540, 16383, 32767)) + 1073741823 + 1
+    for _ in range(3):
+        one_minus = 536870912 - int(hi30(u, x, 16384, 0))
+        if one_minus >= 0:
+            correction = int(hi30(x, one_minus, 32768, 0)) >> 1
+        else:
+            correction = 0 - (int(hi30(x, 0 - one_minus, 32767, 32767)) >> 1)
+        x += correction * 4
+    rp[2] = (x & 1023) << 1
+    rp[3] = (x >> 10) & 2047
+    rp[4] = x >> 21
+
+
+def softmax_out(x, y, base: int, depth: int, exp_limbs, r):
     # Each output: RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(scale, exp), e) - 128, for a
-    # scale and an exp below 2**31 given as 11-bit limbs (s0, s1, s2; the table three per entry).
-    # The columns of scale * exp carry into floor((scale * exp + 2**30) / 2**44), then
-    # shift = e - 14 gives floor(srdhm / 2**(e - 1)); e >= 23, so one more halving rounds.
+    # scale and an exp below 2**31 given as 11-bit limbs (the scale's in r[2:5], the table's three
+    # per entry). The columns of scale * exp carry into floor((scale * exp + 2**30) / 2**44), then
+    # shift = e - 14 (r[5]) gives floor(srdhm / 2**(e - 1)); e >= 23, so one more halving rounds.
+    sign = SIGN_UNIT
+    sign = sign << 31
     xp = ptr8(x)
     yp = ptr8(y)
     lp = ptr16(exp_limbs)
+    rp = ptr32(r)
+    top = (rp[0] ^ sign) - sign
+    s0 = rp[2]
+    s1 = rp[3]
+    s2 = rp[4]
+    shift = rp[5]
     for c in range(depth):
         d = 3 * (top - (((xp[base + c]) ^ 128) - 128))
         e0 = lp[d]
@@ -152,9 +195,8 @@ def add_scaled(j: int, a, b, count: int, sign: int):
         j += 1
 
 
-def lookup_i8(i: int, x, y, n: int, table):
-    # y[i] = table[x[i]]: an element-wise op of one int8 input as the 256 outputs TFLM gives. i: see
-    # fc_acc.
+def lookup_i8(x, y, n: int, table):
+    # LOGISTIC, TANH, ... on int8: y[i] = table[x[i]], the 256 outputs TFLM gives, tabulated at export.
     xp = ptr8(x)
     yp = ptr8(y)
     tp = ptr8(table)
@@ -164,8 +206,9 @@ def lookup_i8(i: int, x, y, n: int, table):
         i += 1
 
 
-def gather_i8(i: int, x, y, index, n: int, pad: int):
-    # y[i] = x[index[i]], or pad where the index is negative: int8 data movement. i: see fc_acc.
+def gather_i8(x, y, index, pad: int):
+    # gather.py's gather on int8 tensors: y[i] = x[index[i]], or pad where the index is negative.
+    n = int(len(index))
     sign = SIGN_UNIT
     sign = sign << 31
     xp = ptr8(x)

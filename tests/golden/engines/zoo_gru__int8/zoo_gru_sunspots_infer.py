@@ -140,11 +140,10 @@ def _array(typecode, data):
 
 _F32 = array("f", [0.0])
 
-# int8 kernels with the arithmetic of TFLM's reference kernels. Tensors are bytearrays of raw
-# int8 (int16 tensors: array('h')); weights are bytes; multipliers come as three 14-bit limbs each
-# (array('h'), 3 per output channel) and shifts as an array as long as the output channels (a
-# per-tensor one is repeated). The hot loops, requantization among them, are in _HOT (hot.py),
-# compiled at import. Every value stays a small int on a 32-bit port: an int8 run allocates nothing.
+# int8 kernels with the arithmetic of TFLM's reference kernels that are not hot (hot_ops.py has
+# the others). Tensors are bytearrays of raw int8; multipliers come as three 14-bit limbs
+# (array('h')) and shifts as an array. Every value stays a small int on a 32-bit port: an int8 run
+# allocates nothing (float conversions aside: MicroPython boxes floats).
 
 
 def _i8(b):
@@ -157,40 +156,6 @@ def _mbqm(x, limbs, shift):
     one[0] = x
     _HOT["scale_acc"](0, 0, 0, one, 1, 1, one, limbs, shift, 0, 0, one, 0, 0)
     return one[0]
-
-
-def _requantize(acc, count, channels, bias, mult, shift, y, y_start, zero_point, low, high):
-    _HOT["scale_acc"](0, 0, 0, acc, count, channels, bias, mult, shift, 1, 1, acc, 0, 0)
-    _HOT["store_i8"](0, 0, 0, acc, count, y, y_start, zero_point, low, high)
-
-
-def fully_connected_i8(x, y, w, bias, mult, shift, acc, batches, n_in, n_out, x_offset, zero_point, low, high):
-    fc_acc = _HOT["fc_acc"]
-    for b in range(batches):
-        fc_acc(0, 0, 0, x, b * n_in, x_offset, w, acc, n_in, n_out)
-        _requantize(acc, n_out, n_out, bias, mult, shift, y, b * n_out, zero_point, low, high)
-
-
-def conv_2d_i8(x, y, w, bias, mult, shift, p, acc, col, out_h, x_offset, zero_point, low, high):
-    # col: the im2col scratch, one input window (k_h * k_w * in_c bytes).
-    row = _HOT["conv_row"]
-    per_row = p[3] * p[4]
-    for oy in range(out_h):
-        row(0, 0, 0, x, w, acc, col, p, oy, x_offset)
-        _requantize(acc, per_row, p[4], bias, mult, shift, y, oy * per_row, zero_point, low, high)
-
-
-def depthwise_conv_2d_i8(x, y, w, bias, mult, shift, p, acc, out_h, x_offset, zero_point, low, high):
-    row = _HOT["dw_row"]
-    channels = p[2] * p[4]
-    per_row = p[3] * channels
-    for oy in range(out_h):
-        row(0, 0, 0, x, w, acc, p, oy, x_offset)
-        _requantize(acc, per_row, channels, bias, mult, shift, y, oy * per_row, zero_point, low, high)
-
-
-def max_pool_2d_i8(x, y, p, low, high):
-    _HOT["max_pool_i8"](x, y, p, low, high)
 
 
 def average_pool_2d_i8(x, y, p, low, high):
@@ -217,64 +182,6 @@ def average_pool_2d_i8(x, y, p, low, high):
                 o += 1
 
 
-def softmax_i8(x, y, rows, depth, exp_limbs, rescaled):
-    # exp_limbs: exp(-d) as Q0.31 for every distance d to the row's maximum, three 11-bit limbs
-    # each; rescaled: the same in Q12.19. TFLM's GetReciprocal of the row's sum is computed here in
-    # small ints (_reciprocal_limbs), the outputs in the hot loop.
-    r = _I32  # the row's max and sum, then its scale's limbs and shift
-    for row in range(rows):
-        base = row * depth
-        _HOT["softmax_sum"](x, base, depth, rescaled, r)
-        _reciprocal_limbs(r)
-        _HOT["softmax_out"](x, y, base, depth, exp_limbs, r[0], r[2], r[3], r[4], r[5])
-
-
-def _reciprocal_limbs(r):
-    # gemmlowp's GetReciprocal(total = r[1], 12 integer digits) as TFLM's softmax takes it: the
-    # Q0.31 scale as 11-bit limbs (r[2:5]) and the shift softmax_out applies (bits over unit + 23 -
-    # 14, r[5]). Every value
-    # stays below 2**30: total << (30 - its bit length) = u is the half denominator over two, so
-    # each SaturatingRoundingDoublingHighMul by it is hi30(u, b, ...) and Newton's x (Q2.29) stays
-    # below 2**30 -- except for u = 2**29 (a total that is a power of two), whose reciprocal
-    # saturates to the largest Q0.31. The corrections never saturate (|srdhm| < 2**24).
-    hi30 = _HOT["hi30"]
-    total = r[1]
-    bits = 0
-    while total >> bits:
-        bits += 1
-    u = total << (30 - bits)
-    shift = 12 - (32 - bits) + 23 - 14
-    r[5] = shift
-    if u == 536870912:
-        r[2] = 2047
-        r[3] = 2047
-        r[4] = 511
-        return
-    # x = 48 / 17 - 32 / 17 * half_denominator: 1515870810 - srdhm(2u, 1010580540), in steps
-    # below 2**30.
-    x = 442128986 - hi30(u, 1010580540, 16383, 32767) + 1073741823 + 1
-    for _ in range(3):
-        one_minus = 536870912 - hi30(u, x, 16384, 0)
-        if one_minus >= 0:
-            correction = hi30(x, one_minus, 32768, 0) >> 1
-        else:
-            correction = 0 - (hi30(x, 0 - one_minus, 32767, 32767) >> 1)
-        x += correction * 4
-    r[2] = (x & 1023) << 1
-    r[3] = (x >> 10) & 2047
-    r[4] = x >> 21
-
-
-def lookup_i8(x, y, n, table):
-    # An element-wise op of one int8 input (LOGISTIC, TANH, ...) as a 256-entry table TFLM filled.
-    _HOT["lookup_i8"](0, x, y, n, table)
-
-
-def gather_i8(x, y, index, pad):
-    # gather.py's gather on int8 tensors, in the hot loop.
-    _HOT["gather_i8"](0, x, y, index, len(index), pad)
-
-
 def quantize_f_i8(x, y, n, scale, zero_point, low, high):
     # float -> int8: round(x / scale) in float32 (the one-element array rounds a double port's quotient).
     q32 = _F32
@@ -285,55 +192,9 @@ def quantize_f_i8(x, y, n, scale, zero_point, low, high):
         y[i] = (low if q < low else high if q > high else q) & 255
 
 
-def requantize_i8(x, y, n, x_zero_point, limbs, shift, zero_point, low, high):
-    widen, scale, store = _HOT["widen_i8"], _HOT["scale_acc"], _HOT["store_i8"]
-    a = _EW_A
-    for start in range(0, n, 64):
-        count = min(64, n - start)
-        widen(0, 0, 0, x, x, 0, start, count, 0 - x_zero_point, 0, a, 0)
-        scale(0, 0, 0, a, count, 1, a, limbs, shift, 0, 0, a, 0, 0)
-        store(0, 0, 0, a, count, y, start, zero_point, low, high)
-
-
 def dequantize_i8(x, y, n, scale, zero_point):
     for i in range(n):
         y[i] = scale * (_i8(x[i]) - zero_point)
-
-
-# ADD, SUB, MUL and requantization run 64 elements at a time through two int32 scratch arrays
-# (_EW_A, _EW_B: 512 bytes), a handful of hot calls per chunk rather than a few per element.
-def add_i8(x1, i1, x2, i2, y, n, q, multipliers):
-    # ADD (sign 1) or SUB (sign -1). q: offset1, offset2, zero_point, low, high, sign; multipliers:
-    # each input's and the output's (limbs, shift) arrays; i1/i2: the element of each input for every
-    # output element (broadcasting), or None. TFLM: both inputs << 20, each rescaled, summed,
-    # rescaled to the output.
-    o1, o2, zp, low, high, sign = q
-    l1, s1, l2, s2, lo, so = multipliers
-    widen, scale, store = _HOT["widen_i8"], _HOT["scale_acc"], _HOT["store_i8"]
-    a = _EW_A
-    b = _EW_B
-    for start in range(0, n, 64):
-        count = min(64, n - start)
-        widen(0, 0, 0, x1, i1 or x1, 1 if i1 else 0, start, count, o1, 20, a, 0)
-        scale(0, 0, 0, a, count, 1, a, l1, s1, 0, 0, a, 0, 0)
-        widen(0, 0, 0, x2, i2 or x2, 1 if i2 else 0, start, count, o2, 20, b, 0)
-        scale(0, 0, 0, b, count, 1, b, l2, s2, 0, 0, b, 0, 0)
-        _HOT["add_scaled"](0, a, b, count, sign)
-        scale(0, 0, 0, a, count, 1, a, lo, so, 0, 0, a, 0, 0)
-        store(0, 0, 0, a, count, y, start, zp, low, high)
-
-
-def mul_i8(x1, i1, x2, i2, y, n, q, limbs, shift):
-    # q: offset1, offset2, zero_point, low, high
-    o1, o2, zp, low, high = q
-    widen, scale, store = _HOT["widen_i8"], _HOT["scale_acc"], _HOT["store_i8"]
-    a = _EW_A
-    for start in range(0, n, 64):
-        count = min(64, n - start)
-        widen(0, 0, 0, x1, i1 or x1, 1 if i1 else 0, start, count, o1, 0, a, 0)
-        widen(0, 0, 0, x2, i2 or x2, 1 if i2 else 0, start, count, o2, 0, a, 1)
-        scale(0, 0, 0, a, count, 1, a, limbs, shift, 0, 0, a, 0, 0)
-        store(0, 0, 0, a, count, y, start, zp, low, high)
 
 
 def mean_i8(x, y, groups, x_zero_point, limbs, shift, zero_point):
@@ -393,146 +254,6 @@ def fc_acc(i: int, wi: int, s: int, x, x_start: int, x_offset: int, w, acc, n_in
             s += ((xp[i] ^ 128) + off) * ((wp[wi] ^ 128) - 128)
             wi += 1
         ap[o] = s
-
-
-def conv_row(j: int, wi: int, s: int, x, w, acc, col, p, oy: int, x_offset: int):
-    # One output row: per output pixel the input window is copied into col (im2col; a tap in the
-    # padding gets the input's zero point, whose offset term is 0, as TFLM skips it), then each
-    # output channel is one contiguous dot product with its weights. j, wi, s: see fc_acc.
-    # p: in_h, in_w, in_c, out_w, out_c, k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left
-    xp = ptr8(x)
-    wp = ptr8(w)
-    ap = ptr32(acc)
-    cp = ptr8(col)
-    pp = ptr32(p)
-    in_h = pp[0]
-    in_w = pp[1]
-    in_c = pp[2]
-    out_w = pp[3]
-    out_c = pp[4]
-    k_h = pp[5]
-    k_w = pp[6]
-    dil_h = pp[9]
-    dil_w = pp[10]
-    kernel = k_h * k_w * in_c
-    pairs = kernel - 1
-    pad = (0 - x_offset) & 255
-    off = x_offset - 128
-    y0 = oy * pp[7] - pp[11]
-    a = 0
-    for ox in range(out_w):
-        x0 = ox * pp[8] - pp[12]
-        k = 0
-        for ky in range(k_h):
-            iy = y0 + ky * dil_h
-            for kx in range(k_w):
-                ix = x0 + kx * dil_w
-                if iy < 0 or iy >= in_h or ix < 0 or ix >= in_w:
-                    for ic in range(in_c):
-                        cp[k] = pad
-                        k += 1
-                else:
-                    xb = (iy * in_w + ix) * in_c
-                    for ic in range(in_c):
-                        cp[k] = xp[xb + ic]
-                        k += 1
-        wi = 0
-        for oc in range(out_c):
-            s = 0
-            j = 0
-            while j < pairs:  # as in fc_acc
-                s += ((cp[j] ^ 128) + off) * ((wp[wi] ^ 128) - 128) + ((cp[j + 1] ^ 128) + off) * (
-                    (wp[wi + 1] ^ 128) - 128)
-                j += 2
-                wi += 2
-            if j < kernel:
-                s += ((cp[j] ^ 128) + off) * ((wp[wi] ^ 128) - 128)
-                wi += 1
-            ap[a] = s
-            a += 1
-
-
-def dw_row(s: int, xi: int, wi: int, x, w, acc, p, oy: int, x_offset: int):
-    # s, xi, wi: see fc_acc. The window's valid taps are found once per output pixel.
-    # p: in_h, in_w, in_c, out_w, multiplier, k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left
-    xp = ptr8(x)
-    wp = ptr8(w)
-    ap = ptr32(acc)
-    pp = ptr32(p)
-    in_h = pp[0]
-    in_w = pp[1]
-    in_c = pp[2]
-    out_w = pp[3]
-    mult = pp[4]
-    k_h = pp[5]
-    k_w = pp[6]
-    dil_h = pp[9]
-    dil_w = pp[10]
-    out_c = in_c * mult
-    off = x_offset - 128
-    y0 = oy * pp[7] - pp[11]
-    ky0 = 0
-    while ky0 < k_h and y0 + ky0 * dil_h < 0:
-        ky0 += 1
-    ky1 = k_h
-    while ky1 > ky0 and y0 + (ky1 - 1) * dil_h >= in_h:
-        ky1 -= 1
-    a = 0
-    for ox in range(out_w):
-        x0 = ox * pp[8] - pp[12]
-        kx0 = 0
-        while kx0 < k_w and x0 + kx0 * dil_w < 0:
-            kx0 += 1
-        kx1 = k_w
-        while kx1 > kx0 and x0 + (kx1 - 1) * dil_w >= in_w:
-            kx1 -= 1
-        for ic in range(in_c):
-            for m in range(mult):
-                oc = ic * mult + m
-                s = 0
-                for ky in range(ky0, ky1):
-                    xi = ((y0 + ky * dil_h) * in_w + x0 + kx0 * dil_w) * in_c + ic
-                    wi = (ky * k_w + kx0) * out_c + oc
-                    for kx in range(kx0, kx1):
-                        s += ((xp[xi] ^ 128) + off) * ((wp[wi] ^ 128) - 128)
-                        xi += dil_w * in_c
-                        wi += out_c
-                ap[a] = s
-                a += 1
-
-
-def max_pool_i8(x, y, p, low: int, high: int):
-    # p: in_h, in_w, channels, out_h, out_w, k_h, k_w, stride_h, stride_w, pad_top, pad_left
-    xp = ptr8(x)
-    yp = ptr8(y)
-    pp = ptr32(p)
-    in_h = pp[0]
-    in_w = pp[1]
-    c_n = pp[2]
-    o = 0
-    for oy in range(pp[3]):
-        y0 = oy * pp[7] - pp[9]
-        for ox in range(pp[4]):
-            x0 = ox * pp[8] - pp[10]
-            for c in range(c_n):
-                best = -1000
-                for ky in range(pp[5]):
-                    iy = y0 + ky
-                    if iy < 0 or iy >= in_h:
-                        continue
-                    for kx in range(pp[6]):
-                        ix = x0 + kx
-                        if ix < 0 or ix >= in_w:
-                            continue
-                        v = ((xp[(iy * in_w + ix) * c_n + c]) ^ 128) - 128
-                        if v > best:
-                            best = v
-                if best < low:
-                    best = low
-                if best > high:
-                    best = high
-                yp[o] = best & 255
-                o += 1
 
 
 def scale_acc(x: int, v: int, k: int, acc, count: int, channels: int, bias, limbs, shift, with_bias: int,
@@ -650,117 +371,6 @@ def store_i8(v: int, a: int, i: int, acc, count: int, y, y_start: int, zero_poin
         a += 1
         i += 1
 
-def hi30(p: int, q: int, kh: int, kl: int) -> int:
-    # (p * q + kh * 2**15 + kl) >> 30 for 0 <= p, q < 2**30, kh <= 2**15, kl < 2**15, in 15-bit
-    # limbs: every partial product and sum stays below 2**30, a small int on a 32-bit port.
-    p1 = p >> 15
-    p0 = p & 32767
-    q1 = q >> 15
-    q0 = q & 32767
-    lo = p0 * q0 + kl
-    mid = p1 * q0 + (lo >> 15)
-    cross = p0 * q1
-    return p1 * q1 + (mid >> 15) + (cross >> 15) + (((mid & 32767) + (cross & 32767) + kh) >> 15)
-
-
-def softmax_sum(x, base: int, depth: int, rescaled, r):
-    # The row's largest input (r[0]) and its sum of exp(x - max) in Q12.19 (r[1]).
-    xp = ptr8(x)
-    tp = ptr32(rescaled)
-    rp = ptr32(r)
-    top = -128
-    for c in range(depth):
-        v = ((xp[base + c]) ^ 128) - 128
-        if v > top:
-            top = v
-    total = 0
-    for c in range(depth):
-        total += tp[top - (((xp[base + c]) ^ 128) - 128)]
-    rp[0] = top
-    rp[1] = total
-
-
-def softmax_out(x, y, base: int, depth: int, exp_limbs, top: int, s0: int, s1: int, s2: int, shift: int):
-    # Each output: RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(scale, exp), e) - 128, for a
-    # scale and an exp below 2**31 given as 11-bit limbs (s0, s1, s2; the table three per entry).
-    # The columns of scale * exp carry into floor((scale * exp + 2**30) / 2**44), then
-    # shift = e - 14 gives floor(srdhm / 2**(e - 1)); e >= 23, so one more halving rounds.
-    xp = ptr8(x)
-    yp = ptr8(y)
-    lp = ptr16(exp_limbs)
-    for c in range(depth):
-        d = 3 * (top - (((xp[base + c]) ^ 128) - 128))
-        e0 = lp[d]
-        e1 = lp[d + 1]
-        e2 = lp[d + 2]
-        k = (s0 * e0) >> 11
-        k = (s0 * e1 + s1 * e0 + k) >> 11
-        k = (s0 * e2 + s1 * e1 + s2 * e0 + 256 + k) >> 11
-        k = (s1 * e2 + s2 * e1 + k) >> 11
-        v = ((((s2 * e2 + k) >> shift) + 1) >> 1) - 128
-        if v > 127:
-            v = 127
-        yp[base + c] = v & 255
-
-
-def activate16(v: int, a: int, r: int, src, dst, n: int, table, sigmoid: int, mult: int, shift: int):
-    # v, a, r: see fc_acc.
-    # TFLM's int16 Logistic (Q3.12 in, Q0.15 out) or Tanh (input brought to Q3.12 by mult and shift),
-    # interpolating its 256-entry table (array('H')), element by element from src to dst.
-    half = SIGN_UNIT
-    half = half << 15
-    sp = ptr16(src)
-    dp = ptr16(dst)
-    tp = ptr16(table)
-    for k in range(n):
-        v = (sp[k] ^ half) - half
-        if sigmoid:
-            v = v * 3
-            a = v
-            if a < 0:
-                a = 0 - a
-            uh = a >> 9
-            if uh >= 255:
-                r = 32767 << 10
-            else:
-                ua = tp[uh]
-                r = (ua << 9) + (a & 511) * (tp[uh + 1] - ua)
-            if v >= 0:
-                r = r + 512
-            else:
-                r = (1 << 25) - r + 511
-            dp[k] = r >> 10
-        else:
-            if shift > 0:
-                v = (v * mult + (1 << (shift - 1))) >> shift
-            else:
-                v = v * mult
-            a = v
-            if a < 0:
-                a = 0 - a
-            uh = a >> 8
-            if uh >= 255:
-                r = 65535 << 8
-            else:
-                ua = tp[uh]
-                r = (ua << 8) + (a & 255) * (tp[uh + 1] - ua)
-            if v >= 0:
-                r = r - (1 << 23) + 128
-            else:
-                r = (1 << 23) - r + 127
-            dp[k] = r >> 8
-
-
-def products16(k: int, a, b, acc, n: int):
-    # acc = a * b, element by element, for int16 a and b. k: see fc_acc.
-    half = SIGN_UNIT
-    half = half << 15
-    ap = ptr16(a)
-    bp = ptr16(b)
-    cp = ptr32(acc)
-    for k in range(n):
-        cp[k] = ((ap[k] ^ half) - half) * ((bp[k] ^ half) - half)
-
 
 def widen_i8(v: int, j: int, k: int, x, index, use_index: int, start: int, count: int, offset: int, shift: int,
              acc, multiply: int):
@@ -798,9 +408,8 @@ def add_scaled(j: int, a, b, count: int, sign: int):
         j += 1
 
 
-def lookup_i8(i: int, x, y, n: int, table):
-    # y[i] = table[x[i]]: an element-wise op of one int8 input as the 256 outputs TFLM gives. i: see
-    # fc_acc.
+def lookup_i8(x, y, n: int, table):
+    # LOGISTIC, TANH, ... on int8: y[i] = table[x[i]], the 256 outputs TFLM gives, tabulated at export.
     xp = ptr8(x)
     yp = ptr8(y)
     tp = ptr8(table)
@@ -810,8 +419,9 @@ def lookup_i8(i: int, x, y, n: int, table):
         i += 1
 
 
-def gather_i8(i: int, x, y, index, n: int, pad: int):
-    # y[i] = x[index[i]], or pad where the index is negative: int8 data movement. i: see fc_acc.
+def gather_i8(x, y, index, pad: int):
+    # gather.py's gather on int8 tensors: y[i] = x[index[i]], or pad where the index is negative.
+    n = int(len(index))
     sign = SIGN_UNIT
     sign = sign << 31
     xp = ptr8(x)
@@ -825,8 +435,83 @@ def gather_i8(i: int, x, y, index, n: int, pad: int):
         else:
             yp[i] = pad
         i += 1
+
+
+def fully_connected_i8(x, y, w, bias, mult, shift, acc, batches: int, n_in: int, n_out: int, x_offset: int,
+                       zero_point: int, low: int, high: int):
+    for b in range(batches):
+        fc_acc(0, 0, 0, x, b * n_in, x_offset, w, acc, n_in, n_out)
+        scale_acc(0, 0, 0, acc, n_out, n_out, bias, mult, shift, 1, 1, acc, 0, 0)
+        store_i8(0, 0, 0, acc, n_out, y, b * n_out, zero_point, low, high)
+
+
+def add_i8(x1, i1, x2, i2, y, n: int, q, multipliers, a, b):
+    # ADD (sign 1) or SUB (sign -1). q: offset1, offset2, zero_point, low, high, sign; multipliers:
+    # each input's and the output's (limbs, shift) arrays; i1/i2: the element of each input for every
+    # output element (broadcasting), or None. As TFLM: both inputs << 20, each rescaled, summed,
+    # the sum rescaled to the output.
+    o1 = int(q[0])
+    o2 = int(q[1])
+    zp = int(q[2])
+    low = int(q[3])
+    high = int(q[4])
+    sign = int(q[5])
+    map1 = x1
+    use1 = 0
+    if i1:
+        map1 = i1
+        use1 = 1
+    map2 = x2
+    use2 = 0
+    if i2:
+        map2 = i2
+        use2 = 1
+    start = 0
+    while start < n:
+        count = n - start
+        if count > 64:
+            count = 64
+        widen_i8(0, 0, 0, x1, map1, use1, start, count, o1, 20, a, 0)
+        scale_acc(0, 0, 0, a, count, 1, a, multipliers[0], multipliers[1], 0, 0, a, 0, 0)
+        widen_i8(0, 0, 0, x2, map2, use2, start, count, o2, 20, b, 0)
+        scale_acc(0, 0, 0, b, count, 1, b, multipliers[2], multipliers[3], 0, 0, b, 0, 0)
+        add_scaled(0, a, b, count, sign)
+        scale_acc(0, 0, 0, a, count, 1, a, multipliers[4], multipliers[5], 0, 0, a, 0, 0)
+        store_i8(0, 0, 0, a, count, y, start, zp, low, high)
+        start += 64
+
+
+def mul_i8(x1, i1, x2, i2, y, n: int, q, limbs, shift, a):
+    # q: offset1, offset2, zero_point, low, high
+    o1 = int(q[0])
+    o2 = int(q[1])
+    zp = int(q[2])
+    low = int(q[3])
+    high = int(q[4])
+    map1 = x1
+    use1 = 0
+    if i1:
+        map1 = i1
+        use1 = 1
+    map2 = x2
+    use2 = 0
+    if i2:
+        map2 = i2
+        use2 = 1
+    start = 0
+    while start < n:
+        count = n - start
+        if count > 64:
+            count = 64
+        widen_i8(0, 0, 0, x1, map1, use1, start, count, o1, 0, a, 0)
+        widen_i8(0, 0, 0, x2, map2, use2, start, count, o2, 0, a, 1)
+        scale_acc(0, 0, 0, a, count, 1, a, limbs, shift, 0, 0, a, 0, 0)
+        store_i8(0, 0, 0, a, count, y, start, zp, low, high)
+        start += 64
+
 '''
 _HOT = {}
+_HOT_OPS = ('add_i8', 'fully_connected_i8', 'gather_i8', 'lookup_i8', 'mul_i8')
 
 
 def _same(buffer):
@@ -846,6 +531,10 @@ def _compile_hot(name):
     exec(source, namespace)
     _HOT.clear()
     _HOT.update(namespace)
+    # The ops the steps call are hot functions themselves: the module's names for them.
+    g = globals()
+    for op in _HOT_OPS:
+        g[op] = namespace[op]
     return name
 
 # Weights and the constants TFLM's Prepare step would compute, computed at export.
@@ -1379,15 +1068,15 @@ def _run_portable():
     gather_i8(_t13, _t1, _i_16, 0)  # SPLIT
     gather_i8(_t13, _t14, _i_17, 0)  # SPLIT
     gather_i8(_t13, _t15, _i_18, 0)  # SPLIT
-    add_i8(_t1, None, _w_19, None, _t13, 12, _p_25, _p_26)  # ADD
+    add_i8(_t1, None, _w_19, None, _t13, 12, _p_25, _p_26, _EW_A, _EW_B)  # ADD
     lookup_i8(_t13, _t1, 12, _w_27)  # LOGISTIC
-    add_i8(_w_29, _i_28, _t1, None, _t13, 12, _p_34, _p_35)  # SUB
-    add_i8(_t14, None, _w_36, None, _t1, 12, _p_40, _p_41)  # ADD
+    add_i8(_w_29, _i_28, _t1, None, _t13, 12, _p_34, _p_35, _EW_A, _EW_B)  # SUB
+    add_i8(_t14, None, _w_36, None, _t1, 12, _p_40, _p_41, _EW_A, _EW_B)  # ADD
     lookup_i8(_t1, _t14, 12, _w_42)  # LOGISTIC
-    mul_i8(_t14, None, _w_43, None, _t1, 12, _p_46, _h_44, _i_45)  # MUL
-    add_i8(_t15, None, _t1, None, _t14, 12, _p_50, _p_51)  # ADD
+    mul_i8(_t14, None, _w_43, None, _t1, 12, _p_46, _h_44, _i_45, _EW_A)  # MUL
+    add_i8(_t15, None, _t1, None, _t14, 12, _p_50, _p_51, _EW_A, _EW_B)  # ADD
     lookup_i8(_t14, _t15, 12, _w_52)  # TANH
-    mul_i8(_t13, None, _t15, None, _t1, 12, _p_55, _h_53, _i_54)  # MUL
+    mul_i8(_t13, None, _t15, None, _t1, 12, _p_55, _h_53, _i_54, _EW_A)  # MUL
     fully_connected_i8(_t2, _t14, _w_12, _i_13, _h_56, _i_57, _ACC, 1, 1, 36, 46, -13, -128, 127)  # FULLY_CONNECTED
     gather_i8(_t14, _t13, _i_16, 0)  # SPLIT
     gather_i8(_t14, _t15, _i_17, 0)  # SPLIT
@@ -1396,17 +1085,17 @@ def _run_portable():
     gather_i8(_t14, _t16, _i_16, 0)  # SPLIT_V
     gather_i8(_t14, _t17, _i_17, 0)  # SPLIT_V
     gather_i8(_t14, _t18, _i_18, 0)  # SPLIT_V
-    add_i8(_t13, None, _t16, None, _t14, 12, _p_64, _p_65)  # ADD
+    add_i8(_t13, None, _t16, None, _t14, 12, _p_64, _p_65, _EW_A, _EW_B)  # ADD
     lookup_i8(_t14, _t13, 12, _w_66)  # LOGISTIC
-    mul_i8(_t13, None, _t1, None, _t16, 12, _p_69, _h_67, _i_68)  # MUL
-    add_i8(_w_29, _i_28, _t13, None, _t14, 12, _p_71, _p_72)  # SUB
-    add_i8(_t15, None, _t17, None, _t1, 12, _p_74, _p_75)  # ADD
+    mul_i8(_t13, None, _t1, None, _t16, 12, _p_69, _h_67, _i_68, _EW_A)  # MUL
+    add_i8(_w_29, _i_28, _t13, None, _t14, 12, _p_71, _p_72, _EW_A, _EW_B)  # SUB
+    add_i8(_t15, None, _t17, None, _t1, 12, _p_74, _p_75, _EW_A, _EW_B)  # ADD
     lookup_i8(_t1, _t13, 12, _w_76)  # LOGISTIC
-    mul_i8(_t13, None, _t18, None, _t15, 12, _p_78, _h_77, _i_45)  # MUL
-    add_i8(_t2, None, _t15, None, _t17, 12, _p_82, _p_83)  # ADD
+    mul_i8(_t13, None, _t18, None, _t15, 12, _p_78, _h_77, _i_45, _EW_A)  # MUL
+    add_i8(_t2, None, _t15, None, _t17, 12, _p_82, _p_83, _EW_A, _EW_B)  # ADD
     lookup_i8(_t17, _t1, 12, _w_84)  # TANH
-    mul_i8(_t14, None, _t1, None, _t13, 12, _p_86, _h_85, _i_54)  # MUL
-    add_i8(_t16, None, _t13, None, _t18, 12, _p_88, _p_89)  # ADD
+    mul_i8(_t14, None, _t1, None, _t13, 12, _p_86, _h_85, _i_54, _EW_A)  # MUL
+    add_i8(_t16, None, _t13, None, _t18, 12, _p_88, _p_89, _EW_A, _EW_B)  # ADD
     fully_connected_i8(_t11, _t2, _w_12, _i_13, _h_90, _i_15, _ACC, 1, 1, 36, 46, -13, -128, 127)  # FULLY_CONNECTED
     gather_i8(_t2, _t15, _i_16, 0)  # SPLIT
     gather_i8(_t2, _t17, _i_17, 0)  # SPLIT
@@ -1423,17 +1112,17 @@ def _run_portable():
     gather_i8(_t2, _t19, _i_16, 0)  # SPLIT_V
     gather_i8(_t2, _t20, _i_17, 0)  # SPLIT_V
     gather_i8(_t2, _t21, _i_18, 0)  # SPLIT_V
-    add_i8(_t12, None, _t19, None, _t2, 12, _p_96, _p_97)  # ADD
+    add_i8(_t12, None, _t19, None, _t2, 12, _p_96, _p_97, _EW_A, _EW_B)  # ADD
     lookup_i8(_t2, _t12, 12, _w_98)  # LOGISTIC
-    mul_i8(_t12, None, _t18, None, _t19, 12, _p_100, _h_99, _i_68)  # MUL
-    add_i8(_w_29, _i_28, _t12, None, _t2, 12, _p_102, _p_103)  # SUB
-    add_i8(_t1, None, _t20, None, _t18, 12, _p_105, _p_106)  # ADD
+    mul_i8(_t12, None, _t18, None, _t19, 12, _p_100, _h_99, _i_68, _EW_A)  # MUL
+    add_i8(_w_29, _i_28, _t12, None, _t2, 12, _p_102, _p_103, _EW_A, _EW_B)  # SUB
+    add_i8(_t1, None, _t20, None, _t18, 12, _p_105, _p_106, _EW_A, _EW_B)  # ADD
     lookup_i8(_t18, _t12, 12, _w_107)  # LOGISTIC
-    mul_i8(_t12, None, _t21, None, _t1, 12, _p_109, _h_108, _i_45)  # MUL
-    add_i8(_t3, None, _t1, None, _t20, 12, _p_112, _p_113)  # ADD
+    mul_i8(_t12, None, _t21, None, _t1, 12, _p_109, _h_108, _i_45, _EW_A)  # MUL
+    add_i8(_t3, None, _t1, None, _t20, 12, _p_112, _p_113, _EW_A, _EW_B)  # ADD
     lookup_i8(_t20, _t18, 12, _w_114)  # TANH
-    mul_i8(_t2, None, _t18, None, _t12, 12, _p_116, _h_115, _i_54)  # MUL
-    add_i8(_t19, None, _t12, None, _t21, 12, _p_118, _p_119)  # ADD
+    mul_i8(_t2, None, _t18, None, _t12, 12, _p_116, _h_115, _i_54, _EW_A)  # MUL
+    add_i8(_t19, None, _t12, None, _t21, 12, _p_118, _p_119, _EW_A, _EW_B)  # ADD
     fully_connected_i8(_t4, _t3, _w_12, _i_13, _h_90, _i_15, _ACC, 1, 1, 36, 46, -13, -128, 127)  # FULLY_CONNECTED
     gather_i8(_t3, _t1, _i_16, 0)  # SPLIT
     gather_i8(_t3, _t20, _i_17, 0)  # SPLIT
@@ -1442,17 +1131,17 @@ def _run_portable():
     gather_i8(_t18, _t19, _i_16, 0)  # SPLIT_V
     gather_i8(_t18, _t12, _i_17, 0)  # SPLIT_V
     gather_i8(_t18, _t4, _i_18, 0)  # SPLIT_V
-    add_i8(_t1, None, _t19, None, _t3, 12, _p_125, _p_126)  # ADD
+    add_i8(_t1, None, _t19, None, _t3, 12, _p_125, _p_126, _EW_A, _EW_B)  # ADD
     lookup_i8(_t3, _t18, 12, _w_127)  # LOGISTIC
-    mul_i8(_t18, None, _t21, None, _t1, 12, _p_129, _h_128, _i_68)  # MUL
-    add_i8(_w_29, _i_28, _t18, None, _t19, 12, _p_131, _p_132)  # SUB
-    add_i8(_t20, None, _t12, None, _t3, 12, _p_134, _p_135)  # ADD
+    mul_i8(_t18, None, _t21, None, _t1, 12, _p_129, _h_128, _i_68, _EW_A)  # MUL
+    add_i8(_w_29, _i_28, _t18, None, _t19, 12, _p_131, _p_132, _EW_A, _EW_B)  # SUB
+    add_i8(_t20, None, _t12, None, _t3, 12, _p_134, _p_135, _EW_A, _EW_B)  # ADD
     lookup_i8(_t3, _t21, 12, _w_136)  # LOGISTIC
-    mul_i8(_t21, None, _t4, None, _t18, 12, _p_138, _h_137, _i_45)  # MUL
-    add_i8(_t2, None, _t18, None, _t20, 12, _p_141, _p_142)  # ADD
+    mul_i8(_t21, None, _t4, None, _t18, 12, _p_138, _h_137, _i_45, _EW_A)  # MUL
+    add_i8(_t2, None, _t18, None, _t20, 12, _p_141, _p_142, _EW_A, _EW_B)  # ADD
     lookup_i8(_t20, _t12, 12, _w_143)  # TANH
-    mul_i8(_t19, None, _t12, None, _t3, 12, _p_145, _h_144, _i_54)  # MUL
-    add_i8(_t1, None, _t3, None, _t21, 12, _p_147, _p_148)  # ADD
+    mul_i8(_t19, None, _t12, None, _t3, 12, _p_145, _h_144, _i_54, _EW_A)  # MUL
+    add_i8(_t1, None, _t3, None, _t21, 12, _p_147, _p_148, _EW_A, _EW_B)  # ADD
     fully_connected_i8(_t5, _t4, _w_12, _i_13, _h_149, _i_15, _ACC, 1, 1, 36, 46, -13, -128, 127)  # FULLY_CONNECTED
     gather_i8(_t4, _t2, _i_16, 0)  # SPLIT
     gather_i8(_t4, _t18, _i_17, 0)  # SPLIT
@@ -1461,17 +1150,17 @@ def _run_portable():
     gather_i8(_t19, _t12, _i_16, 0)  # SPLIT_V
     gather_i8(_t19, _t1, _i_17, 0)  # SPLIT_V
     gather_i8(_t19, _t3, _i_18, 0)  # SPLIT_V
-    add_i8(_t2, None, _t12, None, _t5, 12, _p_154, _p_155)  # ADD
+    add_i8(_t2, None, _t12, None, _t5, 12, _p_154, _p_155, _EW_A, _EW_B)  # ADD
     lookup_i8(_t5, _t4, 12, _w_156)  # LOGISTIC
-    mul_i8(_t4, None, _t21, None, _t19, 12, _p_158, _h_157, _i_68)  # MUL
-    add_i8(_w_29, _i_28, _t4, None, _t2, 12, _p_131, _p_160)  # SUB
-    add_i8(_t18, None, _t1, None, _t12, 12, _p_162, _p_163)  # ADD
+    mul_i8(_t4, None, _t21, None, _t19, 12, _p_158, _h_157, _i_68, _EW_A)  # MUL
+    add_i8(_w_29, _i_28, _t4, None, _t2, 12, _p_131, _p_160, _EW_A, _EW_B)  # SUB
+    add_i8(_t18, None, _t1, None, _t12, 12, _p_162, _p_163, _EW_A, _EW_B)  # ADD
     lookup_i8(_t12, _t5, 12, _w_164)  # LOGISTIC
-    mul_i8(_t5, None, _t3, None, _t21, 12, _p_166, _h_165, _i_45)  # MUL
-    add_i8(_t20, None, _t21, None, _t4, 12, _p_169, _p_170)  # ADD
+    mul_i8(_t5, None, _t3, None, _t21, 12, _p_166, _h_165, _i_45, _EW_A)  # MUL
+    add_i8(_t20, None, _t21, None, _t4, 12, _p_169, _p_170, _EW_A, _EW_B)  # ADD
     lookup_i8(_t4, _t18, 12, _w_171)  # TANH
-    mul_i8(_t2, None, _t18, None, _t1, 12, _p_145, _h_172, _i_54)  # MUL
-    add_i8(_t19, None, _t1, None, _t12, 12, _p_147, _p_174)  # ADD
+    mul_i8(_t2, None, _t18, None, _t1, 12, _p_145, _h_172, _i_54, _EW_A)  # MUL
+    add_i8(_t19, None, _t1, None, _t12, 12, _p_147, _p_174, _EW_A, _EW_B)  # ADD
     fully_connected_i8(_t6, _t5, _w_12, _i_13, _h_14, _i_15, _ACC, 1, 1, 36, 46, -13, -128, 127)  # FULLY_CONNECTED
     gather_i8(_t5, _t3, _i_16, 0)  # SPLIT
     gather_i8(_t5, _t20, _i_17, 0)  # SPLIT
@@ -1480,17 +1169,17 @@ def _run_portable():
     gather_i8(_t4, _t2, _i_16, 0)  # SPLIT_V
     gather_i8(_t4, _t18, _i_17, 0)  # SPLIT_V
     gather_i8(_t4, _t19, _i_18, 0)  # SPLIT_V
-    add_i8(_t3, None, _t2, None, _t1, 12, _p_180, _p_181)  # ADD
+    add_i8(_t3, None, _t2, None, _t1, 12, _p_180, _p_181, _EW_A, _EW_B)  # ADD
     lookup_i8(_t1, _t6, 12, _w_182)  # LOGISTIC
-    mul_i8(_t6, None, _t12, None, _t5, 12, _p_184, _h_183, _i_68)  # MUL
-    add_i8(_w_29, _i_28, _t6, None, _t4, 12, _p_186, _p_187)  # SUB
-    add_i8(_t20, None, _t18, None, _t3, 12, _p_189, _p_190)  # ADD
+    mul_i8(_t6, None, _t12, None, _t5, 12, _p_184, _h_183, _i_68, _EW_A)  # MUL
+    add_i8(_w_29, _i_28, _t6, None, _t4, 12, _p_186, _p_187, _EW_A, _EW_B)  # SUB
+    add_i8(_t20, None, _t18, None, _t3, 12, _p_189, _p_190, _EW_A, _EW_B)  # ADD
     lookup_i8(_t3, _t2, 12, _w_191)  # LOGISTIC
-    mul_i8(_t2, None, _t19, None, _t1, 12, _p_193, _h_192, _i_45)  # MUL
-    add_i8(_t21, None, _t1, None, _t12, 12, _p_196, _p_197)  # ADD
+    mul_i8(_t2, None, _t19, None, _t1, 12, _p_193, _h_192, _i_45, _EW_A)  # MUL
+    add_i8(_t21, None, _t1, None, _t12, 12, _p_196, _p_197, _EW_A, _EW_B)  # ADD
     lookup_i8(_t12, _t6, 12, _w_198)  # TANH
-    mul_i8(_t4, None, _t6, None, _t20, 12, _p_200, _h_199, _i_54)  # MUL
-    add_i8(_t5, None, _t20, None, _t18, 12, _p_202, _p_203)  # ADD
+    mul_i8(_t4, None, _t6, None, _t20, 12, _p_200, _h_199, _i_54, _EW_A)  # MUL
+    add_i8(_t5, None, _t20, None, _t18, 12, _p_202, _p_203, _EW_A, _EW_B)  # ADD
     fully_connected_i8(_t7, _t3, _w_12, _i_13, _h_149, _i_15, _ACC, 1, 1, 36, 46, -13, -128, 127)  # FULLY_CONNECTED
     gather_i8(_t3, _t2, _i_16, 0)  # SPLIT
     gather_i8(_t3, _t19, _i_17, 0)  # SPLIT
@@ -1499,17 +1188,17 @@ def _run_portable():
     gather_i8(_t1, _t12, _i_16, 0)  # SPLIT_V
     gather_i8(_t1, _t4, _i_17, 0)  # SPLIT_V
     gather_i8(_t1, _t6, _i_18, 0)  # SPLIT_V
-    add_i8(_t2, None, _t12, None, _t5, 12, _p_208, _p_209)  # ADD
+    add_i8(_t2, None, _t12, None, _t5, 12, _p_208, _p_209, _EW_A, _EW_B)  # ADD
     lookup_i8(_t5, _t20, 12, _w_210)  # LOGISTIC
-    mul_i8(_t20, None, _t18, None, _t7, 12, _p_212, _h_211, _i_45)  # MUL
-    add_i8(_w_29, _i_28, _t20, None, _t3, 12, _p_214, _p_215)  # SUB
-    add_i8(_t19, None, _t4, None, _t1, 12, _p_217, _p_218)  # ADD
+    mul_i8(_t20, None, _t18, None, _t7, 12, _p_212, _h_211, _i_45, _EW_A)  # MUL
+    add_i8(_w_29, _i_28, _t20, None, _t3, 12, _p_214, _p_215, _EW_A, _EW_B)  # SUB
+    add_i8(_t19, None, _t4, None, _t1, 12, _p_217, _p_218, _EW_A, _EW_B)  # ADD
     lookup_i8(_t1, _t2, 12, _w_219)  # LOGISTIC
-    mul_i8(_t2, None, _t6, None, _t12, 12, _p_221, _h_220, _i_45)  # MUL
-    add_i8(_t21, None, _t12, None, _t5, 12, _p_224, _p_225)  # ADD
+    mul_i8(_t2, None, _t6, None, _t12, 12, _p_221, _h_220, _i_45, _EW_A)  # MUL
+    add_i8(_t21, None, _t12, None, _t5, 12, _p_224, _p_225, _EW_A, _EW_B)  # ADD
     lookup_i8(_t5, _t18, 12, _w_226)  # TANH
-    mul_i8(_t3, None, _t18, None, _t20, 12, _p_228, _h_227, _i_54)  # MUL
-    add_i8(_t7, None, _t20, None, _t19, 12, _p_230, _p_231)  # ADD
+    mul_i8(_t3, None, _t18, None, _t20, 12, _p_228, _h_227, _i_54, _EW_A)  # MUL
+    add_i8(_t7, None, _t20, None, _t19, 12, _p_230, _p_231, _EW_A, _EW_B)  # ADD
     fully_connected_i8(_t8, _t4, _w_12, _i_13, _h_14, _i_15, _ACC, 1, 1, 36, 46, -13, -128, 127)  # FULLY_CONNECTED
     gather_i8(_t4, _t1, _i_16, 0)  # SPLIT
     gather_i8(_t4, _t2, _i_17, 0)  # SPLIT
@@ -1518,17 +1207,17 @@ def _run_portable():
     gather_i8(_t21, _t12, _i_16, 0)  # SPLIT_V
     gather_i8(_t21, _t5, _i_17, 0)  # SPLIT_V
     gather_i8(_t21, _t3, _i_18, 0)  # SPLIT_V
-    add_i8(_t1, None, _t12, None, _t18, 12, _p_180, _p_236)  # ADD
+    add_i8(_t1, None, _t12, None, _t18, 12, _p_180, _p_236, _EW_A, _EW_B)  # ADD
     lookup_i8(_t18, _t7, 12, _w_237)  # LOGISTIC
-    mul_i8(_t7, None, _t19, None, _t20, 12, _p_158, _h_238, _i_68)  # MUL
-    add_i8(_w_29, _i_28, _t7, None, _t8, 12, _p_214, _p_240)  # SUB
-    add_i8(_t2, None, _t5, None, _t4, 12, _p_189, _p_242)  # ADD
+    mul_i8(_t7, None, _t19, None, _t20, 12, _p_158, _h_238, _i_68, _EW_A)  # MUL
+    add_i8(_w_29, _i_28, _t7, None, _t8, 12, _p_214, _p_240, _EW_A, _EW_B)  # SUB
+    add_i8(_t2, None, _t5, None, _t4, 12, _p_189, _p_242, _EW_A, _EW_B)  # ADD
     lookup_i8(_t4, _t21, 12, _w_243)  # LOGISTIC
-    mul_i8(_t21, None, _t3, None, _t1, 12, _p_245, _h_244, _i_45)  # MUL
-    add_i8(_t6, None, _t1, None, _t12, 12, _p_248, _p_249)  # ADD
+    mul_i8(_t21, None, _t3, None, _t1, 12, _p_245, _h_244, _i_45, _EW_A)  # MUL
+    add_i8(_t6, None, _t1, None, _t12, 12, _p_248, _p_249, _EW_A, _EW_B)  # ADD
     lookup_i8(_t12, _t18, 12, _w_250)  # TANH
-    mul_i8(_t8, None, _t18, None, _t19, 12, _p_228, _h_251, _i_54)  # MUL
-    add_i8(_t20, None, _t19, None, _t7, 12, _p_230, _p_253)  # ADD
+    mul_i8(_t8, None, _t18, None, _t19, 12, _p_228, _h_251, _i_54, _EW_A)  # MUL
+    add_i8(_t20, None, _t19, None, _t7, 12, _p_230, _p_253, _EW_A, _EW_B)  # ADD
     fully_connected_i8(_t9, _t2, _w_12, _i_13, _h_56, _i_57, _ACC, 1, 1, 36, 46, -13, -128, 127)  # FULLY_CONNECTED
     gather_i8(_t2, _t5, _i_16, 0)  # SPLIT
     gather_i8(_t2, _t4, _i_17, 0)  # SPLIT
@@ -1537,17 +1226,17 @@ def _run_portable():
     gather_i8(_t3, _t6, _i_16, 0)  # SPLIT_V
     gather_i8(_t3, _t1, _i_17, 0)  # SPLIT_V
     gather_i8(_t3, _t12, _i_18, 0)  # SPLIT_V
-    add_i8(_t5, None, _t6, None, _t8, 12, _p_258, _p_259)  # ADD
+    add_i8(_t5, None, _t6, None, _t8, 12, _p_258, _p_259, _EW_A, _EW_B)  # ADD
     lookup_i8(_t8, _t18, 12, _w_260)  # LOGISTIC
-    mul_i8(_t18, None, _t7, None, _t20, 12, _p_262, _h_261, _i_45)  # MUL
-    add_i8(_w_29, _i_28, _t18, None, _t19, 12, _p_131, _p_264)  # SUB
-    add_i8(_t4, None, _t1, None, _t9, 12, _p_266, _p_267)  # ADD
+    mul_i8(_t18, None, _t7, None, _t20, 12, _p_262, _h_261, _i_45, _EW_A)  # MUL
+    add_i8(_w_29, _i_28, _t18, None, _t19, 12, _p_131, _p_264, _EW_A, _EW_B)  # SUB
+    add_i8(_t4, None, _t1, None, _t9, 12, _p_266, _p_267, _EW_A, _EW_B)  # ADD
     lookup_i8(_t9, _t2, 12, _w_268)  # LOGISTIC
-    mul_i8(_t2, None, _t12, None, _t3, 12, _p_270, _h_269, _i_45)  # MUL
-    add_i8(_t21, None, _t3, None, _t5, 12, _p_273, _p_274)  # ADD
+    mul_i8(_t2, None, _t12, None, _t3, 12, _p_270, _h_269, _i_45, _EW_A)  # MUL
+    add_i8(_t21, None, _t3, None, _t5, 12, _p_273, _p_274, _EW_A, _EW_B)  # ADD
     lookup_i8(_t5, _t6, 12, _w_275)  # TANH
-    mul_i8(_t19, None, _t6, None, _t8, 12, _p_145, _h_276, _i_54)  # MUL
-    add_i8(_t20, None, _t8, None, _t7, 12, _p_278, _p_279)  # ADD
+    mul_i8(_t19, None, _t6, None, _t8, 12, _p_145, _h_276, _i_54, _EW_A)  # MUL
+    add_i8(_t20, None, _t8, None, _t7, 12, _p_278, _p_279, _EW_A, _EW_B)  # ADD
     fully_connected_i8(_t10, _t18, _w_12, _i_13, _h_56, _i_57, _ACC, 1, 1, 36, 46, -13, -128, 127)  # FULLY_CONNECTED
     gather_i8(_t18, _t4, _i_16, 0)  # SPLIT
     gather_i8(_t18, _t1, _i_17, 0)  # SPLIT
@@ -1556,47 +1245,47 @@ def _run_portable():
     gather_i8(_t2, _t12, _i_16, 0)  # SPLIT_V
     gather_i8(_t2, _t21, _i_17, 0)  # SPLIT_V
     gather_i8(_t2, _t3, _i_18, 0)  # SPLIT_V
-    add_i8(_t4, None, _t12, None, _t5, 12, _p_284, _p_285)  # ADD
+    add_i8(_t4, None, _t12, None, _t5, 12, _p_284, _p_285, _EW_A, _EW_B)  # ADD
     lookup_i8(_t5, _t19, 12, _w_286)  # LOGISTIC
-    mul_i8(_t19, None, _t7, None, _t6, 12, _p_288, _h_287, _i_45)  # MUL
-    add_i8(_w_29, _i_28, _t19, None, _t20, 12, _p_214, _p_290)  # SUB
-    add_i8(_t1, None, _t21, None, _t8, 12, _p_292, _p_293)  # ADD
+    mul_i8(_t19, None, _t7, None, _t6, 12, _p_288, _h_287, _i_45, _EW_A)  # MUL
+    add_i8(_w_29, _i_28, _t19, None, _t20, 12, _p_214, _p_290, _EW_A, _EW_B)  # SUB
+    add_i8(_t1, None, _t21, None, _t8, 12, _p_292, _p_293, _EW_A, _EW_B)  # ADD
     lookup_i8(_t8, _t10, 12, _w_294)  # LOGISTIC
-    mul_i8(_t10, None, _t3, None, _t18, 12, _p_270, _h_295, _i_45)  # MUL
-    add_i8(_t9, None, _t18, None, _t2, 12, _p_298, _p_299)  # ADD
+    mul_i8(_t10, None, _t3, None, _t18, 12, _p_270, _h_295, _i_45, _EW_A)  # MUL
+    add_i8(_t9, None, _t18, None, _t2, 12, _p_298, _p_299, _EW_A, _EW_B)  # ADD
     lookup_i8(_t2, _t4, 12, _w_300)  # TANH
-    mul_i8(_t20, None, _t4, None, _t12, 12, _p_302, _h_301, _i_54)  # MUL
-    add_i8(_t6, None, _t12, None, _t5, 12, _p_304, _p_305)  # ADD
+    mul_i8(_t20, None, _t4, None, _t12, 12, _p_302, _h_301, _i_54, _EW_A)  # MUL
+    add_i8(_t6, None, _t12, None, _t5, 12, _p_304, _p_305, _EW_A, _EW_B)  # ADD
     fully_connected_i8(_t5, _t7, _w_58, _i_306, _h_307, _i_93, _ACC, 1, 12, 36, 13, 13, -128, 127)  # FULLY_CONNECTED
     gather_i8(_t7, _t19, _i_16, 0)  # SPLIT_V
     gather_i8(_t7, _t1, _i_17, 0)  # SPLIT_V
     gather_i8(_t7, _t21, _i_18, 0)  # SPLIT_V
-    add_i8(_t15, None, _t19, None, _t8, 12, _p_208, _p_310)  # ADD
+    add_i8(_t15, None, _t19, None, _t8, 12, _p_208, _p_310, _EW_A, _EW_B)  # ADD
     lookup_i8(_t8, _t10, 12, _w_311)  # LOGISTIC
-    add_i8(_w_29, _i_28, _t10, None, _t3, 12, _p_131, _p_313)  # SUB
-    mul_i8(_t10, None, _t5, None, _t9, 12, _p_315, _h_314, _i_68)  # MUL
-    add_i8(_t17, None, _t1, None, _t18, 12, _p_317, _p_318)  # ADD
+    add_i8(_w_29, _i_28, _t10, None, _t3, 12, _p_131, _p_313, _EW_A, _EW_B)  # SUB
+    mul_i8(_t10, None, _t5, None, _t9, 12, _p_315, _h_314, _i_68, _EW_A)  # MUL
+    add_i8(_t17, None, _t1, None, _t18, 12, _p_317, _p_318, _EW_A, _EW_B)  # ADD
     lookup_i8(_t18, _t2, 12, _w_319)  # LOGISTIC
-    mul_i8(_t2, None, _t21, None, _t20, 12, _p_109, _h_320, _i_45)  # MUL
-    add_i8(_t14, None, _t20, None, _t4, 12, _p_323, _p_324)  # ADD
+    mul_i8(_t2, None, _t21, None, _t20, 12, _p_109, _h_320, _i_45, _EW_A)  # MUL
+    add_i8(_t14, None, _t20, None, _t4, 12, _p_323, _p_324, _EW_A, _EW_B)  # ADD
     lookup_i8(_t4, _t6, 12, _w_325)  # TANH
-    mul_i8(_t3, None, _t6, None, _t12, 12, _p_145, _h_326, _i_54)  # MUL
-    add_i8(_t9, None, _t12, None, _t7, 12, _p_278, _p_328)  # ADD
+    mul_i8(_t3, None, _t6, None, _t12, 12, _p_145, _h_326, _i_54, _EW_A)  # MUL
+    add_i8(_t9, None, _t12, None, _t7, 12, _p_278, _p_328, _EW_A, _EW_B)  # ADD
     fully_connected_i8(_t7, _t15, _w_58, _i_329, _h_330, _i_331, _ACC, 1, 12, 36, 10, 13, -128, 127)  # FULLY_CONNECTED
     gather_i8(_t15, _t19, _i_16, 0)  # SPLIT_V
     gather_i8(_t15, _t8, _i_17, 0)  # SPLIT_V
     gather_i8(_t15, _t10, _i_18, 0)  # SPLIT_V
-    add_i8(_t16, None, _t19, None, _t5, 12, _p_334, _p_335)  # ADD
+    add_i8(_t16, None, _t19, None, _t5, 12, _p_334, _p_335, _EW_A, _EW_B)  # ADD
     lookup_i8(_t5, _t17, 12, _w_336)  # LOGISTIC
-    add_i8(_w_29, _i_28, _t17, None, _t1, 12, _p_34, _p_338)  # SUB
-    mul_i8(_t17, None, _t7, None, _t18, 12, _p_340, _h_339, _i_45)  # MUL
-    add_i8(_t13, None, _t8, None, _t2, 12, _p_342, _p_343)  # ADD
+    add_i8(_w_29, _i_28, _t17, None, _t1, 12, _p_34, _p_338, _EW_A, _EW_B)  # SUB
+    mul_i8(_t17, None, _t7, None, _t18, 12, _p_340, _h_339, _i_45, _EW_A)  # MUL
+    add_i8(_t13, None, _t8, None, _t2, 12, _p_342, _p_343, _EW_A, _EW_B)  # ADD
     lookup_i8(_t2, _t21, 12, _w_344)  # LOGISTIC
-    mul_i8(_t21, None, _t10, None, _t14, 12, _p_245, _h_345, _i_45)  # MUL
-    add_i8(_t11, None, _t14, None, _t20, 12, _p_348, _p_349)  # ADD
+    mul_i8(_t21, None, _t10, None, _t14, 12, _p_245, _h_345, _i_45, _EW_A)  # MUL
+    add_i8(_t11, None, _t14, None, _t20, 12, _p_348, _p_349, _EW_A, _EW_B)  # ADD
     lookup_i8(_t20, _t4, 12, _w_350)  # TANH
-    mul_i8(_t1, None, _t4, None, _t3, 12, _p_352, _h_351, _i_54)  # MUL
-    add_i8(_t18, None, _t3, None, _t6, 12, _p_354, _p_355)  # ADD
+    mul_i8(_t1, None, _t4, None, _t3, 12, _p_352, _h_351, _i_54, _EW_A)  # MUL
+    add_i8(_t18, None, _t3, None, _t6, 12, _p_354, _p_355, _EW_A, _EW_B)  # ADD
     fully_connected_i8(_t6, _t9, _w_356, _i_357, _h_358, _i_359, _ACC, 1, 12, 8, 12, -128, -128, 127)  # FULLY_CONNECTED
     fully_connected_i8(_t9, _t12, _w_360, _i_361, _h_362, _i_45, _ACC, 1, 8, 1, 128, -29, -128, 127)  # FULLY_CONNECTED
 
@@ -1620,7 +1309,7 @@ def _run_native():
     gather_i8(_t13, _t15, _i_18, 0)  # SPLIT
     _KERNELS.add(_t1, _w_19, _t13, _i_365)  # ADD
     lookup_i8(_t13, _t1, 12, _w_27)  # LOGISTIC
-    add_i8(_w_29, _i_28, _t1, None, _t13, 12, _p_34, _p_35)  # SUB
+    add_i8(_w_29, _i_28, _t1, None, _t13, 12, _p_34, _p_35, _EW_A, _EW_B)  # SUB
     _KERNELS.add(_t14, _w_36, _t1, _i_366)  # ADD
     lookup_i8(_t1, _t14, 12, _w_42)  # LOGISTIC
     _KERNELS.mul(_t14, _w_43, _t1, _i_367)  # MUL
@@ -1638,7 +1327,7 @@ def _run_native():
     _KERNELS.add(_t13, _t16, _t14, _i_373)  # ADD
     lookup_i8(_t14, _t13, 12, _w_66)  # LOGISTIC
     _KERNELS.mul(_t13, _t1, _t16, _i_374)  # MUL
-    add_i8(_w_29, _i_28, _t13, None, _t14, 12, _p_71, _p_72)  # SUB
+    add_i8(_w_29, _i_28, _t13, None, _t14, 12, _p_71, _p_72, _EW_A, _EW_B)  # SUB
     _KERNELS.add(_t15, _t17, _t1, _i_375)  # ADD
     lookup_i8(_t1, _t13, 12, _w_76)  # LOGISTIC
     _KERNELS.mul(_t13, _t18, _t15, _i_376)  # MUL
@@ -1665,7 +1354,7 @@ def _run_native():
     _KERNELS.add(_t12, _t19, _t2, _i_383)  # ADD
     lookup_i8(_t2, _t12, 12, _w_98)  # LOGISTIC
     _KERNELS.mul(_t12, _t18, _t19, _i_384)  # MUL
-    add_i8(_w_29, _i_28, _t12, None, _t2, 12, _p_102, _p_103)  # SUB
+    add_i8(_w_29, _i_28, _t12, None, _t2, 12, _p_102, _p_103, _EW_A, _EW_B)  # SUB
     _KERNELS.add(_t1, _t20, _t18, _i_385)  # ADD
     lookup_i8(_t18, _t12, 12, _w_107)  # LOGISTIC
     _KERNELS.mul(_t12, _t21, _t1, _i_386)  # MUL
@@ -1684,7 +1373,7 @@ def _run_native():
     _KERNELS.add(_t1, _t19, _t3, _i_392)  # ADD
     lookup_i8(_t3, _t18, 12, _w_127)  # LOGISTIC
     _KERNELS.mul(_t18, _t21, _t1, _i_393)  # MUL
-    add_i8(_w_29, _i_28, _t18, None, _t19, 12, _p_131, _p_132)  # SUB
+    add_i8(_w_29, _i_28, _t18, None, _t19, 12, _p_131, _p_132, _EW_A, _EW_B)  # SUB
     _KERNELS.add(_t20, _t12, _t3, _i_394)  # ADD
     lookup_i8(_t3, _t21, 12, _w_136)  # LOGISTIC
     _KERNELS.mul(_t21, _t4, _t18, _i_395)  # MUL
@@ -1703,7 +1392,7 @@ def _run_native():
     _KERNELS.add(_t2, _t12, _t5, _i_402)  # ADD
     lookup_i8(_t5, _t4, 12, _w_156)  # LOGISTIC
     _KERNELS.mul(_t4, _t21, _t19, _i_403)  # MUL
-    add_i8(_w_29, _i_28, _t4, None, _t2, 12, _p_131, _p_160)  # SUB
+    add_i8(_w_29, _i_28, _t4, None, _t2, 12, _p_131, _p_160, _EW_A, _EW_B)  # SUB
     _KERNELS.add(_t18, _t1, _t12, _i_404)  # ADD
     lookup_i8(_t12, _t5, 12, _w_164)  # LOGISTIC
     _KERNELS.mul(_t5, _t3, _t21, _i_405)  # MUL
@@ -1722,7 +1411,7 @@ def _run_native():
     _KERNELS.add(_t3, _t2, _t1, _i_411)  # ADD
     lookup_i8(_t1, _t6, 12, _w_182)  # LOGISTIC
     _KERNELS.mul(_t6, _t12, _t5, _i_412)  # MUL
-    add_i8(_w_29, _i_28, _t6, None, _t4, 12, _p_186, _p_187)  # SUB
+    add_i8(_w_29, _i_28, _t6, None, _t4, 12, _p_186, _p_187, _EW_A, _EW_B)  # SUB
     _KERNELS.add(_t20, _t18, _t3, _i_413)  # ADD
     lookup_i8(_t3, _t2, 12, _w_191)  # LOGISTIC
     _KERNELS.mul(_t2, _t19, _t1, _i_414)  # MUL
@@ -1741,7 +1430,7 @@ def _run_native():
     _KERNELS.add(_t2, _t12, _t5, _i_420)  # ADD
     lookup_i8(_t5, _t20, 12, _w_210)  # LOGISTIC
     _KERNELS.mul(_t20, _t18, _t7, _i_421)  # MUL
-    add_i8(_w_29, _i_28, _t20, None, _t3, 12, _p_214, _p_215)  # SUB
+    add_i8(_w_29, _i_28, _t20, None, _t3, 12, _p_214, _p_215, _EW_A, _EW_B)  # SUB
     _KERNELS.add(_t19, _t4, _t1, _i_422)  # ADD
     lookup_i8(_t1, _t2, 12, _w_219)  # LOGISTIC
     _KERNELS.mul(_t2, _t6, _t12, _i_423)  # MUL
@@ -1760,7 +1449,7 @@ def _run_native():
     _KERNELS.add(_t1, _t12, _t18, _i_428)  # ADD
     lookup_i8(_t18, _t7, 12, _w_237)  # LOGISTIC
     _KERNELS.mul(_t7, _t19, _t20, _i_429)  # MUL
-    add_i8(_w_29, _i_28, _t7, None, _t8, 12, _p_214, _p_240)  # SUB
+    add_i8(_w_29, _i_28, _t7, None, _t8, 12, _p_214, _p_240, _EW_A, _EW_B)  # SUB
     _KERNELS.add(_t2, _t5, _t4, _i_430)  # ADD
     lookup_i8(_t4, _t21, 12, _w_243)  # LOGISTIC
     _KERNELS.mul(_t21, _t3, _t1, _i_431)  # MUL
@@ -1779,7 +1468,7 @@ def _run_native():
     _KERNELS.add(_t5, _t6, _t8, _i_437)  # ADD
     lookup_i8(_t8, _t18, 12, _w_260)  # LOGISTIC
     _KERNELS.mul(_t18, _t7, _t20, _i_438)  # MUL
-    add_i8(_w_29, _i_28, _t18, None, _t19, 12, _p_131, _p_264)  # SUB
+    add_i8(_w_29, _i_28, _t18, None, _t19, 12, _p_131, _p_264, _EW_A, _EW_B)  # SUB
     _KERNELS.add(_t4, _t1, _t9, _i_439)  # ADD
     lookup_i8(_t9, _t2, 12, _w_268)  # LOGISTIC
     _KERNELS.mul(_t2, _t12, _t3, _i_440)  # MUL
@@ -1798,7 +1487,7 @@ def _run_native():
     _KERNELS.add(_t4, _t12, _t5, _i_446)  # ADD
     lookup_i8(_t5, _t19, 12, _w_286)  # LOGISTIC
     _KERNELS.mul(_t19, _t7, _t6, _i_447)  # MUL
-    add_i8(_w_29, _i_28, _t19, None, _t20, 12, _p_214, _p_290)  # SUB
+    add_i8(_w_29, _i_28, _t19, None, _t20, 12, _p_214, _p_290, _EW_A, _EW_B)  # SUB
     _KERNELS.add(_t1, _t21, _t8, _i_448)  # ADD
     lookup_i8(_t8, _t10, 12, _w_294)  # LOGISTIC
     _KERNELS.mul(_t10, _t3, _t18, _i_449)  # MUL
@@ -1812,7 +1501,7 @@ def _run_native():
     gather_i8(_t7, _t21, _i_18, 0)  # SPLIT_V
     _KERNELS.add(_t15, _t19, _t8, _i_454)  # ADD
     lookup_i8(_t8, _t10, 12, _w_311)  # LOGISTIC
-    add_i8(_w_29, _i_28, _t10, None, _t3, 12, _p_131, _p_313)  # SUB
+    add_i8(_w_29, _i_28, _t10, None, _t3, 12, _p_131, _p_313, _EW_A, _EW_B)  # SUB
     _KERNELS.mul(_t10, _t5, _t9, _i_455)  # MUL
     _KERNELS.add(_t17, _t1, _t18, _i_456)  # ADD
     lookup_i8(_t18, _t2, 12, _w_319)  # LOGISTIC
@@ -1827,7 +1516,7 @@ def _run_native():
     gather_i8(_t15, _t10, _i_18, 0)  # SPLIT_V
     _KERNELS.add(_t16, _t19, _t5, _i_463)  # ADD
     lookup_i8(_t5, _t17, 12, _w_336)  # LOGISTIC
-    add_i8(_w_29, _i_28, _t17, None, _t1, 12, _p_34, _p_338)  # SUB
+    add_i8(_w_29, _i_28, _t17, None, _t1, 12, _p_34, _p_338, _EW_A, _EW_B)  # SUB
     _KERNELS.mul(_t17, _t7, _t18, _i_464)  # MUL
     _KERNELS.add(_t13, _t8, _t2, _i_465)  # ADD
     lookup_i8(_t2, _t21, 12, _w_344)  # LOGISTIC

@@ -140,11 +140,10 @@ def _array(typecode, data):
 
 _F32 = array("f", [0.0])
 
-# int8 kernels with the arithmetic of TFLM's reference kernels. Tensors are bytearrays of raw
-# int8 (int16 tensors: array('h')); weights are bytes; multipliers come as three 14-bit limbs each
-# (array('h'), 3 per output channel) and shifts as an array as long as the output channels (a
-# per-tensor one is repeated). The hot loops, requantization among them, are in _HOT (hot.py),
-# compiled at import. Every value stays a small int on a 32-bit port: an int8 run allocates nothing.
+# int8 kernels with the arithmetic of TFLM's reference kernels that are not hot (hot_ops.py has
+# the others). Tensors are bytearrays of raw int8; multipliers come as three 14-bit limbs
+# (array('h')) and shifts as an array. Every value stays a small int on a 32-bit port: an int8 run
+# allocates nothing (float conversions aside: MicroPython boxes floats).
 
 
 def _i8(b):
@@ -157,40 +156,6 @@ def _mbqm(x, limbs, shift):
     one[0] = x
     _HOT["scale_acc"](0, 0, 0, one, 1, 1, one, limbs, shift, 0, 0, one, 0, 0)
     return one[0]
-
-
-def _requantize(acc, count, channels, bias, mult, shift, y, y_start, zero_point, low, high):
-    _HOT["scale_acc"](0, 0, 0, acc, count, channels, bias, mult, shift, 1, 1, acc, 0, 0)
-    _HOT["store_i8"](0, 0, 0, acc, count, y, y_start, zero_point, low, high)
-
-
-def fully_connected_i8(x, y, w, bias, mult, shift, acc, batches, n_in, n_out, x_offset, zero_point, low, high):
-    fc_acc = _HOT["fc_acc"]
-    for b in range(batches):
-        fc_acc(0, 0, 0, x, b * n_in, x_offset, w, acc, n_in, n_out)
-        _requantize(acc, n_out, n_out, bias, mult, shift, y, b * n_out, zero_point, low, high)
-
-
-def conv_2d_i8(x, y, w, bias, mult, shift, p, acc, col, out_h, x_offset, zero_point, low, high):
-    # col: the im2col scratch, one input window (k_h * k_w * in_c bytes).
-    row = _HOT["conv_row"]
-    per_row = p[3] * p[4]
-    for oy in range(out_h):
-        row(0, 0, 0, x, w, acc, col, p, oy, x_offset)
-        _requantize(acc, per_row, p[4], bias, mult, shift, y, oy * per_row, zero_point, low, high)
-
-
-def depthwise_conv_2d_i8(x, y, w, bias, mult, shift, p, acc, out_h, x_offset, zero_point, low, high):
-    row = _HOT["dw_row"]
-    channels = p[2] * p[4]
-    per_row = p[3] * channels
-    for oy in range(out_h):
-        row(0, 0, 0, x, w, acc, p, oy, x_offset)
-        _requantize(acc, per_row, channels, bias, mult, shift, y, oy * per_row, zero_point, low, high)
-
-
-def max_pool_2d_i8(x, y, p, low, high):
-    _HOT["max_pool_i8"](x, y, p, low, high)
 
 
 def average_pool_2d_i8(x, y, p, low, high):
@@ -217,64 +182,6 @@ def average_pool_2d_i8(x, y, p, low, high):
                 o += 1
 
 
-def softmax_i8(x, y, rows, depth, exp_limbs, rescaled):
-    # exp_limbs: exp(-d) as Q0.31 for every distance d to the row's maximum, three 11-bit limbs
-    # each; rescaled: the same in Q12.19. TFLM's GetReciprocal of the row's sum is computed here in
-    # small ints (_reciprocal_limbs), the outputs in the hot loop.
-    r = _I32  # the row's max and sum, then its scale's limbs and shift
-    for row in range(rows):
-        base = row * depth
-        _HOT["softmax_sum"](x, base, depth, rescaled, r)
-        _reciprocal_limbs(r)
-        _HOT["softmax_out"](x, y, base, depth, exp_limbs, r[0], r[2], r[3], r[4], r[5])
-
-
-def _reciprocal_limbs(r):
-    # gemmlowp's GetReciprocal(total = r[1], 12 integer digits) as TFLM's softmax takes it: the
-    # Q0.31 scale as 11-bit limbs (r[2:5]) and the shift softmax_out applies (bits over unit + 23 -
-    # 14, r[5]). Every value
-    # stays below 2**30: total << (30 - its bit length) = u is the half denominator over two, so
-    # each SaturatingRoundingDoublingHighMul by it is hi30(u, b, ...) and Newton's x (Q2.29) stays
-    # below 2**30 -- except for u = 2**29 (a total that is a power of two), whose reciprocal
-    # saturates to the largest Q0.31. The corrections never saturate (|srdhm| < 2**24).
-    hi30 = _HOT["hi30"]
-    total = r[1]
-    bits = 0
-    while total >> bits:
-        bits += 1
-    u = total << (30 - bits)
-    shift = 12 - (32 - bits) + 23 - 14
-    r[5] = shift
-    if u == 536870912:
-        r[2] = 2047
-        r[3] = 2047
-        r[4] = 511
-        return
-    # x = 48 / 17 - 32 / 17 * half_denominator: 1515870810 - srdhm(2u, 1010580540), in steps
-    # below 2**30.
-    x = 442128986 - hi30(u, 1010580540, 16383, 32767) + 1073741823 + 1
-    for _ in range(3):
-        one_minus = 536870912 - hi30(u, x, 16384, 0)
-        if one_minus >= 0:
-            correction = hi30(x, one_minus, 32768, 0) >> 1
-        else:
-            correction = 0 - (hi30(x, 0 - one_minus, 32767, 32767) >> 1)
-        x += correction * 4
-    r[2] = (x & 1023) << 1
-    r[3] = (x >> 10) & 2047
-    r[4] = x >> 21
-
-
-def lookup_i8(x, y, n, table):
-    # An element-wise op of one int8 input (LOGISTIC, TANH, ...) as a 256-entry table TFLM filled.
-    _HOT["lookup_i8"](0, x, y, n, table)
-
-
-def gather_i8(x, y, index, pad):
-    # gather.py's gather on int8 tensors, in the hot loop.
-    _HOT["gather_i8"](0, x, y, index, len(index), pad)
-
-
 def quantize_f_i8(x, y, n, scale, zero_point, low, high):
     # float -> int8: round(x / scale) in float32 (the one-element array rounds a double port's quotient).
     q32 = _F32
@@ -285,55 +192,9 @@ def quantize_f_i8(x, y, n, scale, zero_point, low, high):
         y[i] = (low if q < low else high if q > high else q) & 255
 
 
-def requantize_i8(x, y, n, x_zero_point, limbs, shift, zero_point, low, high):
-    widen, scale, store = _HOT["widen_i8"], _HOT["scale_acc"], _HOT["store_i8"]
-    a = _EW_A
-    for start in range(0, n, 64):
-        count = min(64, n - start)
-        widen(0, 0, 0, x, x, 0, start, count, 0 - x_zero_point, 0, a, 0)
-        scale(0, 0, 0, a, count, 1, a, limbs, shift, 0, 0, a, 0, 0)
-        store(0, 0, 0, a, count, y, start, zero_point, low, high)
-
-
 def dequantize_i8(x, y, n, scale, zero_point):
     for i in range(n):
         y[i] = scale * (_i8(x[i]) - zero_point)
-
-
-# ADD, SUB, MUL and requantization run 64 elements at a time through two int32 scratch arrays
-# (_EW_A, _EW_B: 512 bytes), a handful of hot calls per chunk rather than a few per element.
-def add_i8(x1, i1, x2, i2, y, n, q, multipliers):
-    # ADD (sign 1) or SUB (sign -1). q: offset1, offset2, zero_point, low, high, sign; multipliers:
-    # each input's and the output's (limbs, shift) arrays; i1/i2: the element of each input for every
-    # output element (broadcasting), or None. TFLM: both inputs << 20, each rescaled, summed,
-    # rescaled to the output.
-    o1, o2, zp, low, high, sign = q
-    l1, s1, l2, s2, lo, so = multipliers
-    widen, scale, store = _HOT["widen_i8"], _HOT["scale_acc"], _HOT["store_i8"]
-    a = _EW_A
-    b = _EW_B
-    for start in range(0, n, 64):
-        count = min(64, n - start)
-        widen(0, 0, 0, x1, i1 or x1, 1 if i1 else 0, start, count, o1, 20, a, 0)
-        scale(0, 0, 0, a, count, 1, a, l1, s1, 0, 0, a, 0, 0)
-        widen(0, 0, 0, x2, i2 or x2, 1 if i2 else 0, start, count, o2, 20, b, 0)
-        scale(0, 0, 0, b, count, 1, b, l2, s2, 0, 0, b, 0, 0)
-        _HOT["add_scaled"](0, a, b, count, sign)
-        scale(0, 0, 0, a, count, 1, a, lo, so, 0, 0, a, 0, 0)
-        store(0, 0, 0, a, count, y, start, zp, low, high)
-
-
-def mul_i8(x1, i1, x2, i2, y, n, q, limbs, shift):
-    # q: offset1, offset2, zero_point, low, high
-    o1, o2, zp, low, high = q
-    widen, scale, store = _HOT["widen_i8"], _HOT["scale_acc"], _HOT["store_i8"]
-    a = _EW_A
-    for start in range(0, n, 64):
-        count = min(64, n - start)
-        widen(0, 0, 0, x1, i1 or x1, 1 if i1 else 0, start, count, o1, 0, a, 0)
-        widen(0, 0, 0, x2, i2 or x2, 1 if i2 else 0, start, count, o2, 0, a, 1)
-        scale(0, 0, 0, a, count, 1, a, limbs, shift, 0, 0, a, 0, 0)
-        store(0, 0, 0, a, count, y, start, zp, low, high)
 
 
 def mean_i8(x, y, groups, x_zero_point, limbs, shift, zero_point):
@@ -393,146 +254,6 @@ def fc_acc(i: int, wi: int, s: int, x, x_start: int, x_offset: int, w, acc, n_in
             s += ((xp[i] ^ 128) + off) * ((wp[wi] ^ 128) - 128)
             wi += 1
         ap[o] = s
-
-
-def conv_row(j: int, wi: int, s: int, x, w, acc, col, p, oy: int, x_offset: int):
-    # One output row: per output pixel the input window is copied into col (im2col; a tap in the
-    # padding gets the input's zero point, whose offset term is 0, as TFLM skips it), then each
-    # output channel is one contiguous dot product with its weights. j, wi, s: see fc_acc.
-    # p: in_h, in_w, in_c, out_w, out_c, k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left
-    xp = ptr8(x)
-    wp = ptr8(w)
-    ap = ptr32(acc)
-    cp = ptr8(col)
-    pp = ptr32(p)
-    in_h = pp[0]
-    in_w = pp[1]
-    in_c = pp[2]
-    out_w = pp[3]
-    out_c = pp[4]
-    k_h = pp[5]
-    k_w = pp[6]
-    dil_h = pp[9]
-    dil_w = pp[10]
-    kernel = k_h * k_w * in_c
-    pairs = kernel - 1
-    pad = (0 - x_offset) & 255
-    off = x_offset - 128
-    y0 = oy * pp[7] - pp[11]
-    a = 0
-    for ox in range(out_w):
-        x0 = ox * pp[8] - pp[12]
-        k = 0
-        for ky in range(k_h):
-            iy = y0 + ky * dil_h
-            for kx in range(k_w):
-                ix = x0 + kx * dil_w
-                if iy < 0 or iy >= in_h or ix < 0 or ix >= in_w:
-                    for ic in range(in_c):
-                        cp[k] = pad
-                        k += 1
-                else:
-                    xb = (iy * in_w + ix) * in_c
-                    for ic in range(in_c):
-                        cp[k] = xp[xb + ic]
-                        k += 1
-        wi = 0
-        for oc in range(out_c):
-            s = 0
-            j = 0
-            while j < pairs:  # as in fc_acc
-                s += ((cp[j] ^ 128) + off) * ((wp[wi] ^ 128) - 128) + ((cp[j + 1] ^ 128) + off) * (
-                    (wp[wi + 1] ^ 128) - 128)
-                j += 2
-                wi += 2
-            if j < kernel:
-                s += ((cp[j] ^ 128) + off) * ((wp[wi] ^ 128) - 128)
-                wi += 1
-            ap[a] = s
-            a += 1
-
-
-def dw_row(s: int, xi: int, wi: int, x, w, acc, p, oy: int, x_offset: int):
-    # s, xi, wi: see fc_acc. The window's valid taps are found once per output pixel.
-    # p: in_h, in_w, in_c, out_w, multiplier, k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left
-    xp = ptr8(x)
-    wp = ptr8(w)
-    ap = ptr32(acc)
-    pp = ptr32(p)
-    in_h = pp[0]
-    in_w = pp[1]
-    in_c = pp[2]
-    out_w = pp[3]
-    mult = pp[4]
-    k_h = pp[5]
-    k_w = pp[6]
-    dil_h = pp[9]
-    dil_w = pp[10]
-    out_c = in_c * mult
-    off = x_offset - 128
-    y0 = oy * pp[7] - pp[11]
-    ky0 = 0
-    while ky0 < k_h and y0 + ky0 * dil_h < 0:
-        ky0 += 1
-    ky1 = k_h
-    while ky1 > ky0 and y0 + (ky1 - 1) * dil_h >= in_h:
-        ky1 -= 1
-    a = 0
-    for ox in range(out_w):
-        x0 = ox * pp[8] - pp[12]
-        kx0 = 0
-        while kx0 < k_w and x0 + kx0 * dil_w < 0:
-            kx0 += 1
-        kx1 = k_w
-        while kx1 > kx0 and x0 + (kx1 - 1) * dil_w >= in_w:
-            kx1 -= 1
-        for ic in range(in_c):
-            for m in range(mult):
-                oc = ic * mult + m
-                s = 0
-                for ky in range(ky0, ky1):
-                    xi = ((y0 + ky * dil_h) * in_w + x0 + kx0 * dil_w) * in_c + ic
-                    wi = (ky * k_w + kx0) * out_c + oc
-                    for kx in range(kx0, kx1):
-                        s += ((xp[xi] ^ 128) + off) * ((wp[wi] ^ 128) - 128)
-                        xi += dil_w * in_c
-                        wi += out_c
-                ap[a] = s
-                a += 1
-
-
-def max_pool_i8(x, y, p, low: int, high: int):
-    # p: in_h, in_w, channels, out_h, out_w, k_h, k_w, stride_h, stride_w, pad_top, pad_left
-    xp = ptr8(x)
-    yp = ptr8(y)
-    pp = ptr32(p)
-    in_h = pp[0]
-    in_w = pp[1]
-    c_n = pp[2]
-    o = 0
-    for oy in range(pp[3]):
-        y0 = oy * pp[7] - pp[9]
-        for ox in range(pp[4]):
-            x0 = ox * pp[8] - pp[10]
-            for c in range(c_n):
-                best = -1000
-                for ky in range(pp[5]):
-                    iy = y0 + ky
-                    if iy < 0 or iy >= in_h:
-                        continue
-                    for kx in range(pp[6]):
-                        ix = x0 + kx
-                        if ix < 0 or ix >= in_w:
-                            continue
-                        v = ((xp[(iy * in_w + ix) * c_n + c]) ^ 128) - 128
-                        if v > best:
-                            best = v
-                if best < low:
-                    best = low
-                if best > high:
-                    best = high
-                yp[o] = best & 255
-                o += 1
 
 
 def scale_acc(x: int, v: int, k: int, acc, count: int, channels: int, bias, limbs, shift, with_bias: int,
@@ -650,183 +371,17 @@ def store_i8(v: int, a: int, i: int, acc, count: int, y, y_start: int, zero_poin
         a += 1
         i += 1
 
-def hi30(p: int, q: int, kh: int, kl: int) -> int:
-    # (p * q + kh * 2**15 + kl) >> 30 for 0 <= p, q < 2**30, kh <= 2**15, kl < 2**15, in 15-bit
-    # limbs: every partial product and sum stays below 2**30, a small int on a 32-bit port.
-    p1 = p >> 15
-    p0 = p & 32767
-    q1 = q >> 15
-    q0 = q & 32767
-    lo = p0 * q0 + kl
-    mid = p1 * q0 + (lo >> 15)
-    cross = p0 * q1
-    return p1 * q1 + (mid >> 15) + (cross >> 15) + (((mid & 32767) + (cross & 32767) + kh) >> 15)
 
+def fully_connected_i8(x, y, w, bias, mult, shift, acc, batches: int, n_in: int, n_out: int, x_offset: int,
+                       zero_point: int, low: int, high: int):
+    for b in range(batches):
+        fc_acc(0, 0, 0, x, b * n_in, x_offset, w, acc, n_in, n_out)
+        scale_acc(0, 0, 0, acc, n_out, n_out, bias, mult, shift, 1, 1, acc, 0, 0)
+        store_i8(0, 0, 0, acc, n_out, y, b * n_out, zero_point, low, high)
 
-def softmax_sum(x, base: int, depth: int, rescaled, r):
-    # The row's largest input (r[0]) and its sum of exp(x - max) in Q12.19 (r[1]).
-    xp = ptr8(x)
-    tp = ptr32(rescaled)
-    rp = ptr32(r)
-    top = -128
-    for c in range(depth):
-        v = ((xp[base + c]) ^ 128) - 128
-        if v > top:
-            top = v
-    total = 0
-    for c in range(depth):
-        total += tp[top - (((xp[base + c]) ^ 128) - 128)]
-    rp[0] = top
-    rp[1] = total
-
-
-def softmax_out(x, y, base: int, depth: int, exp_limbs, top: int, s0: int, s1: int, s2: int, shift: int):
-    # Each output: RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(scale, exp), e) - 128, for a
-    # scale and an exp below 2**31 given as 11-bit limbs (s0, s1, s2; the table three per entry).
-    # The columns of scale * exp carry into floor((scale * exp + 2**30) / 2**44), then
-    # shift = e - 14 gives floor(srdhm / 2**(e - 1)); e >= 23, so one more halving rounds.
-    xp = ptr8(x)
-    yp = ptr8(y)
-    lp = ptr16(exp_limbs)
-    for c in range(depth):
-        d = 3 * (top - (((xp[base + c]) ^ 128) - 128))
-        e0 = lp[d]
-        e1 = lp[d + 1]
-        e2 = lp[d + 2]
-        k = (s0 * e0) >> 11
-        k = (s0 * e1 + s1 * e0 + k) >> 11
-        k = (s0 * e2 + s1 * e1 + s2 * e0 + 256 + k) >> 11
-        k = (s1 * e2 + s2 * e1 + k) >> 11
-        v = ((((s2 * e2 + k) >> shift) + 1) >> 1) - 128
-        if v > 127:
-            v = 127
-        yp[base + c] = v & 255
-
-
-def activate16(v: int, a: int, r: int, src, dst, n: int, table, sigmoid: int, mult: int, shift: int):
-    # v, a, r: see fc_acc.
-    # TFLM's int16 Logistic (Q3.12 in, Q0.15 out) or Tanh (input brought to Q3.12 by mult and shift),
-    # interpolating its 256-entry table (array('H')), element by element from src to dst.
-    half = SIGN_UNIT
-    half = half << 15
-    sp = ptr16(src)
-    dp = ptr16(dst)
-    tp = ptr16(table)
-    for k in range(n):
-        v = (sp[k] ^ half) - half
-        if sigmoid:
-            v = v * 3
-            a = v
-            if a < 0:
-                a = 0 - a
-            uh = a >> 9
-            if uh >= 255:
-                r = 32767 << 10
-            else:
-                ua = tp[uh]
-                r = (ua << 9) + (a & 511) * (tp[uh + 1] - ua)
-            if v >= 0:
-                r = r + 512
-            else:
-                r = (1 << 25) - r + 511
-            dp[k] = r >> 10
-        else:
-            if shift > 0:
-                v = (v * mult + (1 << (shift - 1))) >> shift
-            else:
-                v = v * mult
-            a = v
-            if a < 0:
-                a = 0 - a
-            uh = a >> 8
-            if uh >= 255:
-                r = 65535 << 8
-            else:
-                ua = tp[uh]
-                r = (ua << 8) + (a & 255) * (tp[uh + 1] - ua)
-            if v >= 0:
-                r = r - (1 << 23) + 128
-            else:
-                r = (1 << 23) - r + 127
-            dp[k] = r >> 8
-
-
-def products16(k: int, a, b, acc, n: int):
-    # acc = a * b, element by element, for int16 a and b. k: see fc_acc.
-    half = SIGN_UNIT
-    half = half << 15
-    ap = ptr16(a)
-    bp = ptr16(b)
-    cp = ptr32(acc)
-    for k in range(n):
-        cp[k] = ((ap[k] ^ half) - half) * ((bp[k] ^ half) - half)
-
-
-def widen_i8(v: int, j: int, k: int, x, index, use_index: int, start: int, count: int, offset: int, shift: int,
-             acc, multiply: int):
-    # acc[j] = (x[start + j] + offset) << shift for j < count (x[index[start + j]] with use_index:
-    # a broadcast), or that times acc[j] with multiply: the operands of ADD, SUB, MUL and
-    # requantization, a chunk at a time. v, j, k: see fc_acc.
-    sign = SIGN_UNIT
-    sign = sign << 31
-    xp = ptr8(x)
-    ip = ptr32(index)
-    ap = ptr32(acc)
-    j = 0
-    k = start
-    while j < count:
-        src = k
-        if use_index:
-            src = ip[k]
-        v = ((xp[src] ^ 128) - 128 + offset) << shift
-        if multiply:
-            v = v * ((ap[j] ^ sign) - sign)
-        ap[j] = v
-        j += 1
-        k += 1
-
-
-def add_scaled(j: int, a, b, count: int, sign: int):
-    # a[j] += sign * b[j]: ADD (sign 1) and SUB (-1) of the rescaled operands. j: see fc_acc.
-    unit = SIGN_UNIT
-    unit = unit << 31
-    ap = ptr32(a)
-    bp = ptr32(b)
-    j = 0
-    while j < count:
-        ap[j] = ((ap[j] ^ unit) - unit) + sign * ((bp[j] ^ unit) - unit)
-        j += 1
-
-
-def lookup_i8(i: int, x, y, n: int, table):
-    # y[i] = table[x[i]]: an element-wise op of one int8 input as the 256 outputs TFLM gives. i: see
-    # fc_acc.
-    xp = ptr8(x)
-    yp = ptr8(y)
-    tp = ptr8(table)
-    i = 0
-    while i < n:
-        yp[i] = tp[xp[i]]
-        i += 1
-
-
-def gather_i8(i: int, x, y, index, n: int, pad: int):
-    # y[i] = x[index[i]], or pad where the index is negative: int8 data movement. i: see fc_acc.
-    sign = SIGN_UNIT
-    sign = sign << 31
-    xp = ptr8(x)
-    yp = ptr8(y)
-    ip = ptr32(index)
-    i = 0
-    while i < n:
-        k = (ip[i] ^ sign) - sign
-        if k >= 0:
-            yp[i] = xp[k]
-        else:
-            yp[i] = pad
-        i += 1
 '''
 _HOT = {}
+_HOT_OPS = ('fully_connected_i8',)
 
 
 def _same(buffer):
@@ -846,6 +401,10 @@ def _compile_hot(name):
     exec(source, namespace)
     _HOT.clear()
     _HOT.update(namespace)
+    # The ops the steps call are hot functions themselves: the module's names for them.
+    g = globals()
+    for op in _HOT_OPS:
+        g[op] = namespace[op]
     return name
 
 # Weights and the constants TFLM's Prepare step would compute, computed at export.

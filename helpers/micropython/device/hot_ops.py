@@ -1,0 +1,125 @@
+# The int8 ops the generated engine calls, as hot functions themselves (viper where the port has
+# it): a plain-code function with this many arguments gets its frame from the heap on every call,
+# which costs thousands of instructions on a board whose heap holds the model; a viper function's
+# frame is on the C stack. Each op calls hot.py's loops; scratch arrays come as arguments
+# (the module's _ACC, _COL, _EW_A, _EW_B and _I32).
+
+
+def fully_connected_i8(x, y, w, bias, mult, shift, acc, batches: int, n_in: int, n_out: int, x_offset: int,
+                       zero_point: int, low: int, high: int):
+    for b in range(batches):
+        fc_acc(0, 0, 0, x, b * n_in, x_offset, w, acc, n_in, n_out)
+        scale_acc(0, 0, 0, acc, n_out, n_out, bias, mult, shift, 1, 1, acc, 0, 0)
+        store_i8(0, 0, 0, acc, n_out, y, b * n_out, zero_point, low, high)
+
+
+def conv_2d_i8(x, y, w, bias, mult, shift, p, acc, col, out_h: int, x_offset: int, zero_point: int, low: int,
+               high: int):
+    # col: the im2col scratch, one input window (k_h * k_w * in_c bytes).
+    pp = ptr32(p)
+    out_c = pp[4]
+    per_row = pp[3] * out_c
+    for oy in range(out_h):
+        conv_row(0, 0, 0, x, w, acc, col, p, oy, x_offset)
+        scale_acc(0, 0, 0, acc, per_row, out_c, bias, mult, shift, 1, 1, acc, 0, 0)
+        store_i8(0, 0, 0, acc, per_row, y, oy * per_row, zero_point, low, high)
+
+
+def depthwise_conv_2d_i8(x, y, w, bias, mult, shift, p, acc, out_h: int, x_offset: int, zero_point: int, low: int,
+                         high: int):
+    pp = ptr32(p)
+    channels = pp[2] * pp[4]
+    per_row = pp[3] * channels
+    for oy in range(out_h):
+        dw_row(0, 0, 0, x, w, acc, p, oy, x_offset)
+        scale_acc(0, 0, 0, acc, per_row, channels, bias, mult, shift, 1, 1, acc, 0, 0)
+        store_i8(0, 0, 0, acc, per_row, y, oy * per_row, zero_point, low, high)
+
+
+def softmax_i8(x, y, rows: int, depth: int, exp_limbs, rescaled, r):
+    # exp_limbs: exp(-d) as Q0.31 for every distance d to the row's maximum, three 11-bit limbs
+    # each; rescaled: the same in Q12.19; r: int32 scratch for the row's max, sum and scale.
+    for row in range(rows):
+        base = row * depth
+        softmax_sum(x, base, depth, rescaled, r)
+        softmax_scale(r)
+        softmax_out(x, y, base, depth, exp_limbs, r)
+
+
+# ADD, SUB, MUL and requantization run 64 elements at a time through two int32 scratch arrays
+# (the module's _EW_A and _EW_B, 256 bytes each).
+def requantize_i8(x, y, n: int, x_zero_point: int, limbs, shift, zero_point: int, low: int, high: int, a):
+    start = 0
+    while start < n:
+        count = n - start
+        if count > 64:
+            count = 64
+        widen_i8(0, 0, 0, x, x, 0, start, count, 0 - x_zero_point, 0, a, 0)
+        scale_acc(0, 0, 0, a, count, 1, a, limbs, shift, 0, 0, a, 0, 0)
+        store_i8(0, 0, 0, a, count, y, start, zero_point, low, high)
+        start += 64
+
+
+def add_i8(x1, i1, x2, i2, y, n: int, q, multipliers, a, b):
+    # ADD (sign 1) or SUB (sign -1). q: offset1, offset2, zero_point, low, high, sign; multipliers:
+    # each input's and the output's (limbs, shift) arrays; i1/i2: the element of each input for every
+    # output element (broadcasting), or None. As TFLM: both inputs << 20, each rescaled, summed,
+    # the sum rescaled to the output.
+    o1 = int(q[0])
+    o2 = int(q[1])
+    zp = int(q[2])
+    low = int(q[3])
+    high = int(q[4])
+    sign = int(q[5])
+    map1 = x1
+    use1 = 0
+    if i1:
+        map1 = i1
+        use1 = 1
+    map2 = x2
+    use2 = 0
+    if i2:
+        map2 = i2
+        use2 = 1
+    start = 0
+    while start < n:
+        count = n - start
+        if count > 64:
+            count = 64
+        widen_i8(0, 0, 0, x1, map1, use1, start, count, o1, 20, a, 0)
+        scale_acc(0, 0, 0, a, count, 1, a, multipliers[0], multipliers[1], 0, 0, a, 0, 0)
+        widen_i8(0, 0, 0, x2, map2, use2, start, count, o2, 20, b, 0)
+        scale_acc(0, 0, 0, b, count, 1, b, multipliers[2], multipliers[3], 0, 0, b, 0, 0)
+        add_scaled(0, a, b, count, sign)
+        scale_acc(0, 0, 0, a, count, 1, a, multipliers[4], multipliers[5], 0, 0, a, 0, 0)
+        store_i8(0, 0, 0, a, count, y, start, zp, low, high)
+        start += 64
+
+
+def mul_i8(x1, i1, x2, i2, y, n: int, q, limbs, shift, a):
+    # q: offset1, offset2, zero_point, low, high
+    o1 = int(q[0])
+    o2 = int(q[1])
+    zp = int(q[2])
+    low = int(q[3])
+    high = int(q[4])
+    map1 = x1
+    use1 = 0
+    if i1:
+        map1 = i1
+        use1 = 1
+    map2 = x2
+    use2 = 0
+    if i2:
+        map2 = i2
+        use2 = 1
+    start = 0
+    while start < n:
+        count = n - start
+        if count > 64:
+            count = 64
+        widen_i8(0, 0, 0, x1, map1, use1, start, count, o1, 0, a, 0)
+        widen_i8(0, 0, 0, x2, map2, use2, start, count, o2, 0, a, 1)
+        scale_acc(0, 0, 0, a, count, 1, a, limbs, shift, 0, 0, a, 0, 0)
+        store_i8(0, 0, 0, a, count, y, start, zp, low, high)
+        start += 64
