@@ -46,6 +46,8 @@ class RunConfig:
     flash_budget: int | None = None
     ram_budget: int | None = None
     max_drop: float | None = None
+    recovery: bool = True                      # accuracy recovery for quantized variants outside the guard
+    recovery_seconds: float = 180.0            # its budget per variant
     skip_firmware_checks: bool = False
     strip: bool = False
     keep_layout: bool = False
@@ -187,6 +189,11 @@ def _guard_flags(parser: argparse.ArgumentParser) -> None:
                         help="accuracy guard: the most a variant may lose against the reference, in accuracy points "
                         "(classification, default 2) or percent more MAE (regression, default 5); exit 3 when the "
                         "final variant loses more")
+    parser.add_argument("--no_recovery", action="store_true",
+                        help="do not try to bring an int8 variant outside --max_drop back within it (by default "
+                             "other activation ranges and bias correction are tried, judged on validation rows)")
+    parser.add_argument("--recovery_seconds", type=float, default=180.0, metavar="S",
+                        help="the accuracy recovery's budget per variant (default 180)")
     parser.add_argument("--strip", action="store_true",
                         help="drop tensor names, signatures and metadata TFLM never reads (kept only if TFLM "
                         "gives identical outputs)")
@@ -351,6 +358,8 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
         flash_budget=parse_size(args.flash_budget) if args.flash_budget else None,
         ram_budget=parse_size(args.ram_budget) if args.ram_budget else None,
         max_drop=args.max_drop,
+        recovery=not args.no_recovery,
+        recovery_seconds=_positive(args.recovery_seconds, "--recovery_seconds"),
         skip_firmware_checks=args.skip_firmware_checks,
         strip=args.strip,
         keep_layout=args.keep_layout,

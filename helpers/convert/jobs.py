@@ -38,7 +38,20 @@ class SelectiveJob:
     keep_float: tuple[str, ...]
 
 
-Job = ConvertJob | LayerErrorsJob | SelectiveJob
+@dataclass(frozen=True)
+class RangesJob:
+    """The plan's quantization with some activation ranges replaced (accuracy recovery): calibrated
+    as the plan's conversion is, each named tensor's (min, max) set, then quantized. With
+    calibrated_only, the calibrated float model itself: every tensor's range as the calibrator saw it."""
+
+    saved_model: str
+    plan: VariantPlan
+    calibration_rows: str
+    ranges: tuple[tuple[str, float, float], ...] = ()
+    calibrated_only: bool = False
+
+
+Job = ConvertJob | LayerErrorsJob | SelectiveJob | RangesJob
 
 # What the child leaves in the job's folder: the answer's bytes, or the exception's text.
 RESULT, ERROR = "result.bin", "error.txt"

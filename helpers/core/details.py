@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from helpers.core.recovery import Recovery
+
 
 @dataclass(frozen=True)
 class NotApplied:
@@ -150,6 +152,7 @@ class Optimization:
     float_layers: tuple[str, ...] | None = None
     kept_in_float: tuple[str, ...] | None = None
     recurrent_unrolled: Unrolled | None = None
+    recovery: Recovery | None = None          # the accuracy recovery's search, where one ran
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -163,6 +166,8 @@ class Optimization:
         if self.recurrent_unrolled is not None:
             data["recurrent_unrolled"] = {"unrolled": list(self.recurrent_unrolled.layers),
                                           "why": self.recurrent_unrolled.why}
+        if self.recovery is not None:
+            data["recovery"] = self.recovery.to_dict()
         return data
 
     @classmethod
@@ -177,6 +182,7 @@ class Optimization:
                 search=tuple(SparsityCandidate(**c) for c in pruning.get("search", ()))),
             clusters=data.get("clusters"),
             recurrent_unrolled=None if unrolled is None else Unrolled(tuple(unrolled["unrolled"]), unrolled["why"]),
+            recovery=Recovery.from_dict(data["recovery"]) if data.get("recovery") else None,
             **lists)
 
 

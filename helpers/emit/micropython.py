@@ -9,8 +9,16 @@ from typing import Any
 import numpy as np
 
 from helpers.emit.codegen import Rendered, render, tuple_literal
-from helpers.emit.micropython_calls import (ELEMENTWISE, FAMILIES, TYPECODES, buffer_name, bytes_literal, calls, im2col_bytes,
-                                           int8_gather)
+from helpers.emit.micropython_calls import (
+    ELEMENTWISE,
+    FAMILIES,
+    TYPECODES,
+    buffer_name,
+    bytes_literal,
+    calls,
+    im2col_bytes,
+    int8_gather,
+)
 from helpers.emit.micropython_native import KERNELS_VERSION, NativeCalls, native_call
 from helpers.lowering.arith import SIGMOID_TABLE_UINT16
 from helpers.lowering.program import Program

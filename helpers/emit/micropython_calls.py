@@ -156,8 +156,8 @@ def _pool_f(n: Names, t: s.PoolFloat) -> str:
 
 
 def _softmax_i8(n: Names, t: s.SoftmaxInt8) -> str:
-    return _call("softmax_i8", n.operand(t.x), n.buffer(t.y), t.rows, t.depth, n.array(Const(exp_limbs(t.exp_table.values))),
-                 n.array(t.rescaled_table), "_I32")
+    exps = n.array(Const(exp_limbs(t.exp_table.values)))
+    return _call("softmax_i8", n.operand(t.x), n.buffer(t.y), t.rows, t.depth, exps, n.array(t.rescaled_table), "_I32")
 
 
 def _softmax_f(n: Names, t: s.SoftmaxFloat) -> str:

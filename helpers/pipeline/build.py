@@ -160,6 +160,7 @@ def build_all(config: RunConfig, specs: Specs, model: LoadedModel, data: SplitDa
         given.refuse_source_flags(config, given_model, model.path)
         return given.build_given(runner, given_model)
     run_plan = plan_run(config)
+    runner.reference_model = model   # what the guard compares with: recovery judges against it too
     with timings.phase("evaluate"):
         reference, reference_outputs = reference_row(model, specs, data)
     results = [VariantResult(report=reference)]

@@ -246,6 +246,10 @@ def write_plots(report: RunReport, specs: Specs, data: SplitDataset, outputs: di
     if pruning is not None:
         written.append(plots.sparsity_search(pruning.search, report.primary_metric, pruning.final_sparsity,
                                              report.model, folder / "sparsity_search.png"))
+    for variant in report.variants:
+        if variant.optimization.recovery is not None:
+            written.append(plots.recovery_search(variant.optimization.recovery, report.primary_metric, variant.name,
+                                                 report.model, folder / f"recovery_{variant.name}.png"))
     firmware = plots.firmware_bars(report.variants, report.model, folder / "firmware_per_variant.png")
     if firmware:
         written.append(firmware)

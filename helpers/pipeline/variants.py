@@ -17,6 +17,7 @@ from helpers.core.checks import MicroPythonResult, Status, TargetResult
 from helpers.core.dataset import SplitDataset
 from helpers.core.details import NotApplied, Stripped, StripResult
 from helpers.core.flatbuffer import inspect_tflite
+from helpers.core.quantization import Quantization
 from helpers.core.results import VariantReport
 from helpers.core.specs import Specs
 from helpers.core.timings import Timings
@@ -25,13 +26,16 @@ from helpers.frontend.model_loader import LoadedModel
 from helpers.frontend.optimize import OptimizedModel
 from helpers.lowering.lower import Lowered, lower_model
 from helpers.measure.litert import quantize
+from helpers.measure.metrics import compute_metrics, primary_metric
 from helpers.measure.tflm import MicroCheck, check_variant
+from helpers.measure.tolerance import tolerance_for
 from helpers.measure.toolchains import ToolchainFigures, flash_size
 from helpers.measure.variant import Measurement, TflmVerdict, measure_variant, select_ops
 from helpers.micropython.bench import MicroPythonBench
 from helpers.micropython.runtime import EngineInputs
 from helpers.pipeline.rows import RenderOutcome, c_engine_result, tflite_row
 from helpers.pipeline.verify import check_python, check_targets
+from helpers.recover.search import RecoveryTask, recover
 from helpers.render.report_text import format_metrics
 from helpers.render.variant_folder import FolderContent, FolderSettings, TargetsSeen, render_folder, write_folder
 from helpers.targets.bench import TargetBench
@@ -59,6 +63,9 @@ class VariantSettings:
     cluster: int | None = None                 # the LUT twin's table size
     keep_float: tuple[str, ...] = ()           # --keep_float layers, or ("auto",)
     plot_results: bool = False                 # the debugger's per-layer tables and plots
+    max_drop: float | None = None              # the accuracy guard (None: the task's default)
+    recovery: bool = True                      # accuracy recovery for quantized variants outside the guard
+    recovery_seconds: float = 180.0
     # The MicroPython trees and budgets (the kernels module is built once per run, on first use).
     micropython: MicroPythonBench = field(default_factory=lambda: MicroPythonBench(None, None))
 
@@ -67,7 +74,8 @@ class VariantSettings:
         return cls(skip_firmware_checks=config.skip_firmware_checks, allow_select_ops=config.allow_select_ops,
                    strip=config.strip, cluster=config.cluster,
                    keep_float=tuple(config.keep_float),
-                   plot_results=config.plot_results,
+                   plot_results=config.plot_results, max_drop=config.max_drop,
+                   recovery=config.recovery, recovery_seconds=config.recovery_seconds,
                    micropython=MicroPythonBench(micropython_dir=config.micropython_dir, tflm_root=config.tflm_dir,
                                                 unix_seconds=config.micropython_seconds))
 
@@ -86,6 +94,9 @@ class VariantRunner:
                  folder: FolderSettings, timings: Timings, bench: TargetBench | None = None) -> None:
         self.config, self.specs, self.data, self.staging = config, specs, data, staging
         self.folder, self.timings, self.bench = folder, timings, bench
+        # The model the guard compares with (set by the pipeline), and its validation-row metrics.
+        self.reference_model: LoadedModel | None = None
+        self._reference_validation: dict[str, float] | None = None
 
     def measure(self, tflite: TfliteModel, tflm_check: MicroCheck | None = None) -> Measurement:
         """Stage 2: LiteRT metric and TFLM's verdict."""
@@ -156,6 +167,10 @@ class VariantRunner:
                 tflite = convert(model, self.specs, plan, self.data.calibration.x, self.config.allow_select_ops)
         else:
             tflite = prepared
+        recovery = None
+        if prepared is None and self._recoverable(plan):
+            with self.timings.phase("recovery"):
+                tflite, recovery = recover(self._recovery_task(plan, model), tflite)
         strip: StripResult | None = None
         tflm_check = None
         if self.config.strip and prepared is None:
@@ -170,8 +185,26 @@ class VariantRunner:
         else:
             log.info("  %s: %s B, %s%s", plan.name, f"{tflite.size_bytes:,}", format_metrics(measurement.metrics),
                      "" if measurement.tflm.gets_firmware else f"; not for MCUs: {measurement.tflm.reason}")
-        return VariantResult(report=tflite_row(tflite, measurement, rendered, optimized, strip),
-                             tflite=tflite, measurement=measurement)
+        report = tflite_row(tflite, measurement, rendered, optimized, strip)
+        if recovery is not None:
+            report = replace(report, optimization=replace(report.optimization, recovery=recovery))
+        return VariantResult(report=report, tflite=tflite, measurement=measurement)
+
+    def _recoverable(self, plan: VariantPlan) -> bool:
+        """Recovery applies to calibrated int8 plans (their activation ranges and biases can move)."""
+        return (self.config.recovery and self.reference_model is not None and plan.calibrated
+                and plan.quantization in (Quantization.INT8, Quantization.INTEGER_WITH_FLOAT_FALLBACK)
+                and len(self.data.tuning) > 0)
+
+    def _recovery_task(self, plan: VariantPlan, model: LoadedModel) -> RecoveryTask:
+        assert self.reference_model is not None
+        if self._reference_validation is None:
+            outputs = self.reference_model.predict(self.data.tuning.x)
+            self._reference_validation = compute_metrics(outputs, self.data.tuning.y, self.specs)
+        tolerance = tolerance_for(primary_metric(self.specs), self.config.max_drop)
+        return RecoveryTask(model=model, specs=self.specs, plan=plan, data=self.data,
+                            reference_validation=self._reference_validation, tolerance=tolerance,
+                            budget_seconds=self.config.recovery_seconds)
 
 
 def stripped(tflite: TfliteModel,

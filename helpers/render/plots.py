@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from helpers.core.details import SparsityCandidate  # noqa: E402
+from helpers.core.recovery import Recovery  # noqa: E402
 from helpers.core.results import RunReport, VariantReport  # noqa: E402
 from helpers.core.specs import Specs  # noqa: E402
 from helpers.measure.metrics import denormalised, higher_is_better, predicted_classes  # noqa: E402
@@ -188,6 +189,24 @@ def sparsity_search(candidates: Sequence[SparsityCandidate], metric: str, chosen
     labels = ax.get_legend_handles_labels()[1] + size_axis.get_legend_handles_labels()[1]
     ax.legend(lines, labels, fontsize=8, loc="lower left")
     ax.set_title(f"{model}: --sparsity auto, candidates tried")
+    return _save(fig, path)
+
+
+def recovery_search(recovery: Recovery, metric: str, variant: str, model: str, path: Path) -> Path:
+    """Accuracy recovery: each strategy's drop on the validation rows against the guard's limit."""
+    tried = [a for a in recovery.attempts if a.validation_drop is not None]
+    names = ["converter's model"] + [a.strategy for a in tried]
+    drops = [recovery.before_drop or 0.0] + [a.validation_drop or 0.0 for a in tried]
+    colours = ["#7f7f7f"] + ["#2ca02c" if a.kept else "#1f77b4" for a in tried]
+    fig, ax = plt.subplots(figsize=(7.0, 1.2 + 0.45 * len(names)))
+    ax.barh(range(len(names)), drops, color=colours)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(recovery.limit, color="#d62728", linestyle="--", label=f"--max_drop {recovery.limit:g}")
+    unit = "accuracy points lost" if metric == "accuracy" else "% more MAE"
+    ax.set_xlabel(f"validation rows: {unit} against the reference (green: kept)")
+    ax.legend(fontsize=8)
+    ax.set_title(f"{model} {variant}: accuracy recovery")
     return _save(fig, path)
 
 

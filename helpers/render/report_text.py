@@ -224,6 +224,7 @@ def format_markdown(report: RunReport, plots: list[str]) -> str:
                   "|---|---|---|---|"]
         lines += [f"| {c.sparsity:.0%} | {_format_metric(metric, c.validation_metrics.get(metric))} | "
                   f"{'yes' if c.within_tolerance else 'no'} | {c.zlib_weight_bytes:,} |" for c in pruning.search]
+    lines += recovery_markdown(report)
     lines += targets_markdown(report)
     lines += engine_markdown(report, _format_metric)
     lines += micropython_markdown(report)
@@ -241,3 +242,34 @@ def format_markdown(report: RunReport, plots: list[str]) -> str:
     if plots:
         lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
     return "\n".join(lines) + "\n"
+
+
+def recovery_markdown(report: RunReport) -> list[str]:
+    """## Accuracy recovery: per variant that was outside the guard on the validation rows, each
+    strategy tried, its validation metric and drop, its time, and which was kept."""
+    metric = report.primary_metric
+    lines: list[str] = []
+    for variant in report.variants:
+        recovery = variant.optimization.recovery
+        if recovery is None:
+            continue
+        unit = "points" if metric == "accuracy" else "% MAE"
+        kept = f"kept: {recovery.chosen}" if recovery.chosen else "kept: the converter's own model"
+        lines += ["", f"## Accuracy recovery: `{variant.name}`", "",
+                  f"Outside --max_drop {recovery.limit:g} on the {recovery.validation_rows} validation rows "
+                  f"({recovery.before_drop or 0.0:+.2f} {unit}); strategies tried cheapest first, each an "
+                  f"ordinary int8 flatbuffer judged by the guard's rule; {kept}.", "",
+                  f"| strategy | validation {metric} | drop ({unit}) | seconds | kept |", "|---|---|---|---|---|",
+                  f"| the converter's model | {_format_metric(metric, recovery.before_metrics.get(metric))} | "
+                  f"{recovery.before_drop or 0.0:+.2f} | - | {'no' if recovery.chosen else 'yes'} |"]
+        for attempt in recovery.attempts:
+            value = _format_metric(metric, attempt.validation_metrics.get(metric)) if attempt.validation_metrics \
+                else attempt.note or "-"
+            drop = "-" if attempt.validation_drop is None else f"{attempt.validation_drop:+.2f}"
+            lines.append(f"| {attempt.strategy} | {value} | {drop} | {attempt.seconds:.1f} | "
+                         f"{'yes' if attempt.kept else 'no'} |")
+        if recovery.stopped:
+            lines += ["", f"The search stopped early: {recovery.stopped} (--recovery_seconds)."]
+        if recovery.evaluation_check:
+            lines += ["", f"The evaluation rows: {recovery.evaluation_check}."]
+    return lines

@@ -1,7 +1,7 @@
 """The MicroPython engine on MicroPython's own 32-bit Cortex-M port (ports/qemu, Cortex-M3 and
 Cortex-M4F under QEMU) and with the CMSIS-NN kernels module: on the shared digits and LSTM exports
 (tests/e2e/conftest.py runs them with --micropython_dir), every engine path identical to TFLM on
-every row it checked, the native path allocating nothing and close to TFLM + CMSIS-NN's count, the
+every row it checked, no int8 path allocating anything, the native path close to TFLM + CMSIS-NN's count, the
 modules exported beside the engine, and the engine falling back when the module is absent."""
 from __future__ import annotations
 
@@ -46,6 +46,8 @@ def _check_int8_engine(export, variant, stem):
         assert list(paths) == ["native", "viper", "plain"]
         for path in paths.values():
             assert path["rows"] >= 1 and path["mismatched_rows"] == 0, (name, path)
+            # 32-bit clean: no path makes a big int (or any other object) per inference
+            assert path["invoke_alloc_bytes"] == 0, (name, path)
             assert path["instructions_per_inference"] > 0
             assert path["ratio_to_tflm"] == round(path["instructions_per_inference"] / tflm_m4, 2)
         native = paths["native"]

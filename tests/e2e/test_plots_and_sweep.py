@@ -137,8 +137,9 @@ def cancelling_dir(tmp_path_factory):
 def test_keep_float_auto_keeps_the_bases_calibration_and_int8_io(cancelling_dir, tmp_path):
     from helpers.core.flatbuffer import inspect_tflite
 
+    # --no_recovery: the twin is what this test is about (recovery could bring int8 itself back)
     result = run_main("--input_dir", str(cancelling_dir), "--PTQ", "-q", "int8", "--keep_float", "auto",
-                      "--export_dir", str(tmp_path / "o"))
+                      "--export_dir", str(tmp_path / "o"), "--no_recovery")
     # int8 is built to lose: the guard flags it (exit 3) and the export is still written
     assert result.returncode == 3 and "outside the accuracy tolerance" in result.stderr, result.stderr
     variants = {v["name"]: v for v in json.loads((tmp_path / "o" / "report.json").read_text())["variants"]}

@@ -11,7 +11,7 @@ import numpy as np
 
 from helpers.convert.child import recipes
 from helpers.convert.child.calibration import calibration_from_reset_state, representative_dataset
-from helpers.convert.jobs import ConvertJob, LayerErrorsJob, SelectiveJob
+from helpers.convert.jobs import ConvertJob, LayerErrorsJob, RangesJob, SelectiveJob
 from helpers.frontend.tf_runtime import tf  # sets TensorFlow up: legacy Keras, quiet, deterministic
 
 
@@ -64,17 +64,53 @@ def layer_errors(job: LayerErrorsJob) -> bytes:
     return buffer.getvalue().encode()
 
 
+def _calibrated(job: SelectiveJob | RangesJob) -> tuple[Any, bytes]:
+    """The plan's converter and its calibrated float model, calibrated as convert() does."""
+    converter = _converter(job.saved_model)
+    recipes.configure(converter, job.plan, representative_dataset(_rows(job.calibration_rows)))
+    converter._experimental_calibrate_only = True  # calibrate as convert() does; quantized by _quantized
+    with calibration_from_reset_state():
+        return converter, converter.convert()
+
+
+def _quantized(converter: Any, calibrated: bytes, plan: Any, keep_float: tuple[str, ...] = ()) -> bytes:
+    """The calibrated model quantized with the plan's input and output types (convert()'s own step)."""
+    from tensorflow.lite.python import convert as tflite_convert
+
+    io_type = tf.int8 if plan.traits.integer_only else tf.float32
+    return bytes(tflite_convert.mlir_quantize(
+        calibrated, disable_per_channel=converter._experimental_disable_per_channel,
+        input_data_type=io_type, output_data_type=io_type, denylisted_nodes=list(keep_float) or None))
+
+
 def selective(job: SelectiveJob) -> bytes:
     """The base plan's quantization with the listed ops left in float: calibrated on the base's
     rows and quantized with the base's input and output types."""
-    from tensorflow.lite.python import convert as tflite_convert
+    converter, calibrated = _calibrated(job)
+    return _quantized(converter, calibrated, job.plan, job.keep_float)
 
-    converter = _converter(job.saved_model)
-    recipes.configure(converter, job.plan, representative_dataset(_rows(job.calibration_rows)))
-    converter._experimental_calibrate_only = True  # calibrate as convert() does, quantize below
-    io_type = tf.int8 if job.plan.traits.integer_only else tf.float32
-    with calibration_from_reset_state():
-        calibrated = converter.convert()
-    return bytes(tflite_convert.mlir_quantize(
-        calibrated, disable_per_channel=converter._experimental_disable_per_channel,
-        input_data_type=io_type, output_data_type=io_type, denylisted_nodes=list(job.keep_float)))
+
+def ranges(job: RangesJob) -> bytes:
+    """The calibrated model with the job's activation ranges written in, quantized (or, with
+    calibrated_only, the calibrated model as it is)."""
+    converter, calibrated = _calibrated(job)
+    if job.calibrated_only:
+        return bytes(calibrated)
+    if job.ranges:
+        calibrated = _with_ranges(bytes(calibrated), job.ranges)
+    return _quantized(converter, calibrated, job.plan)
+
+
+def _with_ranges(calibrated: bytes, ranges: tuple[tuple[str, float, float], ...]) -> bytes:
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(calibrated))
+    wanted = {name: (low, high) for name, low, high in ranges}
+    for subgraph in model.subgraphs:
+        for tensor in subgraph.tensors:
+            name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
+            if name in wanted and tensor.quantization is not None and tensor.quantization.min is not None:
+                low, high = wanted[name]
+                tensor.quantization.min = [min(float(low), 0.0)]   # int8 ranges always hold 0
+                tensor.quantization.max = [max(float(high), 0.0)]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Callable
 
 from helpers.convert.child import jobs
-from helpers.convert.jobs import ERROR, RESULT, ConvertJob, Job, LayerErrorsJob, SelectiveJob
+from helpers.convert.jobs import ERROR, RESULT, ConvertJob, Job, LayerErrorsJob, RangesJob, SelectiveJob
 
 RUNNERS: dict[type, Callable[..., bytes]] = {ConvertJob: jobs.convert, LayerErrorsJob: jobs.layer_errors,
-                                             SelectiveJob: jobs.selective}
+                                             SelectiveJob: jobs.selective, RangesJob: jobs.ranges}
 
 
 def run_job(job: Job, folder: str, silence: bool) -> None:

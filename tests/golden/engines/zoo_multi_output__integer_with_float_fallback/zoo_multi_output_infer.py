@@ -263,9 +263,10 @@ def scale_acc(x: int, v: int, k: int, acc, count: int, channels: int, bias, limb
     # MultiplyByQuantizedMultiplier: the high half of the doubled 64-bit product, then a rounding
     # shift. mode 0 writes the results back into acc; 1 writes them saturated to int16 into out16
     # (array('h')); 2 adds them, saturated, to out16's values, saturates the sum and clamps it to
-    # +-clip when clip > 0 (an LSTM gate's two halves, its cell update). The multiplier comes as three 14-bit limbs and the value is split the same way, so
-    # every partial product and carry stays within 30 bits: no big int on a 32-bit port, in viper
-    # or in plain code. x, v, k: see fc_acc.
+    # +-clip when clip > 0 (an LSTM gate's two halves, its cell update).
+    # The multiplier comes as three 14-bit limbs and the value is split the same way, so every
+    # partial product and carry stays within 30 bits: no big int on a 32-bit port, in viper or in
+    # plain code. x, v, k: see fc_acc.
     # A viper ptr32 load is unsigned on a 64-bit port: (v ^ sign) - sign with sign = 1 << 31
     # sign-extends it there, and is v itself on a 32-bit port; in plain code the loads are signed
     # already and the module compiles SIGN_UNIT as 0. (Shifted at run time: the compiler would fold
