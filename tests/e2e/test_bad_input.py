@@ -89,6 +89,8 @@ CASES: dict[str, tuple[Callable[[Path], None], list[str], str]] = {
                                    "is not a MicroPython source tree"),
     "micropython budget not positive": (lambda d: None, ["--PTQ", "--micropython_seconds", "0"],
                                         "must be a positive number of seconds"),
+    "recovery budget not positive": (lambda d: None, ["--PTQ", "--recovery_seconds", "-5"],
+                                     "--recovery_seconds must be a positive number of seconds"),
 }
 
 
