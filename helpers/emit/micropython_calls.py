@@ -191,7 +191,7 @@ def int8_gather(program: Program, t: Step) -> bool:
 
 
 # The steps whose kernels work through the element-wise scratch (_EW_A, _EW_B).
-ELEMENTWISE = (s.AddInt8, s.MulInt8, s.RequantizeInt8)
+ELEMENTWISE = (s.AddInt8, s.MulInt8, s.RequantizeInt8, s.MeanInt8)
 
 
 def _scatter(n: Names, t: s.Scatter) -> str:
@@ -247,9 +247,11 @@ def _groups(n: Names, groups: Const) -> str:
 
 
 def _mean_i8(n: Names, t: s.MeanInt8) -> str:
-    groups = _groups(n, t.groups)
-    return _call("mean_i8", n.operand(t.x), n.buffer(t.y), groups, t.input_zero_point,
-                 *_scalar_quant(n, t.multiplier, t.shift), t.output_zero_point)
+    # the index groups flat (int32): the hot loop reads them with a pointer
+    outputs, count = t.groups.values.shape
+    groups = n.array(Const(np.ascontiguousarray(t.groups.values, dtype=np.int32).reshape(-1)))
+    return _call("mean_i8", n.operand(t.x), n.buffer(t.y), groups, count, outputs, t.input_zero_point,
+                 *_scalar_quant(n, t.multiplier, t.shift), t.output_zero_point, "_EW_A")
 
 
 def _mean_f(n: Names, t: s.MeanFloat) -> str:

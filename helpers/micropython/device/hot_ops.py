@@ -123,3 +123,25 @@ def mul_i8(x1, i1, x2, i2, y, n: int, q, limbs, shift, a):
         scale_acc(0, 0, 0, a, count, 1, a, limbs, shift, 0, 0, a, 0, 0)
         store_i8(0, 0, 0, a, count, y, start, zp, low, high)
         start += 64
+
+
+def mean_i8(x, y, groups, count: int, outputs: int, x_zero_point: int, limbs, shift, zero_point: int, a):
+    # MEAN: output o averages the `count` input elements groups[o * count:(o + 1) * count] (int32),
+    # as TFLM: the sum less count zero points, times the multiplier 1 / count folds in, clamped.
+    xp = ptr8(x)
+    gp = ptr32(groups)
+    ap = ptr32(a)
+    start = 0
+    while start < outputs:
+        chunk = outputs - start
+        if chunk > 64:
+            chunk = 64
+        for j in range(chunk):
+            base = (start + j) * count
+            total = 0
+            for i in range(count):
+                total += (xp[gp[base + i]] ^ 128) - 128
+            ap[j] = total - x_zero_point * count
+        scale_acc(0, 0, 0, a, chunk, 1, a, limbs, shift, 0, 0, a, 0, 0)
+        store_i8(0, 0, 0, a, chunk, y, start, zero_point, -128, 127)
+        start += 64

@@ -150,14 +150,6 @@ def _i8(b):
     return (b ^ 128) - 128
 
 
-def _mbqm(x, limbs, shift):
-    # MultiplyByQuantizedMultiplier of one value, through the hot loop (no big int on 32 bits).
-    one = _I32
-    one[0] = x
-    _HOT["scale_acc"](0, 0, 0, one, 1, 1, one, limbs, shift, 0, 0, one, 0, 0)
-    return one[0]
-
-
 def average_pool_2d_i8(x, y, p, low, high):
     # p as for max pooling; TFLM divides the window's sum by its valid cells, rounding half away.
     in_h, in_w, channels, out_h, out_w, k_h, k_w, s_h, s_w, pad_t, pad_l = p
@@ -195,17 +187,6 @@ def quantize_f_i8(x, y, n, scale, zero_point, low, high):
 def dequantize_i8(x, y, n, scale, zero_point):
     for i in range(n):
         y[i] = scale * (_i8(x[i]) - zero_point)
-
-
-def mean_i8(x, y, groups, x_zero_point, limbs, shift, zero_point):
-    # groups: the input elements each output element averages.
-    for o in range(len(groups)):
-        g = groups[o]
-        total = 0
-        for i in g:
-            total += _i8(x[i])
-        v = _mbqm(total - x_zero_point * len(g), limbs, shift) + zero_point
-        y[o] = (-128 if v < -128 else 127 if v > 127 else v) & 255
 
 
 # The board's architecture, as sys.implementation._mpy numbers it.
