@@ -204,20 +204,27 @@ def _binary_operands(n: Names, t: s.AddInt8 | s.MulInt8 | s.BinaryFloat) -> list
     return [n.operand(t.x1), i1, n.operand(t.x2), i2, n.buffer(t.y)]
 
 
+def _mapped_operands(n: Names, t: s.AddInt8 | s.MulInt8) -> list[object]:
+    """x1, map1, use1, x2, map2, use2, y for the hot int8 ops: each input with its index map and 1,
+    or with itself and 0 where it has none (a viper function cannot take None for a buffer)."""
+    x1, i1, x2, i2, y = _binary_operands(n, t)
+    return [x1, x1 if i1 == "None" else i1, int(i1 != "None"), x2, x2 if i2 == "None" else i2, int(i2 != "None"), y]
+
+
 def _add_i8(n: Names, t: s.AddInt8) -> str:
-    operands = _binary_operands(n, t)
+    operands = _mapped_operands(n, t)
     multipliers = [*_scalar_quant(n, t.input1_multiplier, t.input1_shift),
                    *_scalar_quant(n, t.input2_multiplier, t.input2_shift),
                    *_scalar_quant(n, t.output_multiplier, t.output_shift)]
-    q = [t.input1_offset, t.input2_offset, t.output_zero_point, t.act_min, t.act_max, t.sign]
-    return _call("add_i8", *operands, t.count, n.small_tuple(q), _name_tuple(n, multipliers), "_EW_A", "_EW_B")
+    return _call("add_i8", *operands, t.count, t.input1_offset, t.input2_offset, t.output_zero_point, t.act_min,
+                 t.act_max, t.sign, _name_tuple(n, multipliers), "_EW_A", "_EW_B")
 
 
 def _mul_i8(n: Names, t: s.MulInt8) -> str:
-    operands = _binary_operands(n, t)
+    operands = _mapped_operands(n, t)
     limbs, shift = _scalar_quant(n, t.output_multiplier, t.output_shift)
-    q = [t.input1_offset, t.input2_offset, t.output_zero_point, t.act_min, t.act_max]
-    return _call("mul_i8", *operands, t.count, n.small_tuple(q), limbs, shift, "_EW_A")
+    return _call("mul_i8", *operands, t.count, t.input1_offset, t.input2_offset, t.output_zero_point, t.act_min,
+                 t.act_max, limbs, shift, "_EW_A")
 
 
 def _binary_f(n: Names, t: s.BinaryFloat) -> str:

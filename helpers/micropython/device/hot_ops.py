@@ -60,27 +60,12 @@ def requantize_i8(x, y, n: int, x_zero_point: int, limbs, shift, zero_point: int
         start += 64
 
 
-def add_i8(x1, i1, x2, i2, y, n: int, q, multipliers, a, b):
-    # ADD (sign 1) or SUB (sign -1). q: offset1, offset2, zero_point, low, high, sign; multipliers:
-    # each input's and the output's (limbs, shift) arrays; i1/i2: the element of each input for every
-    # output element (broadcasting), or None. As TFLM: both inputs << 20, each rescaled, summed,
-    # the sum rescaled to the output.
-    o1 = int(q[0])
-    o2 = int(q[1])
-    zp = int(q[2])
-    low = int(q[3])
-    high = int(q[4])
-    sign = int(q[5])
-    map1 = x1
-    use1 = 0
-    if i1:
-        map1 = i1
-        use1 = 1
-    map2 = x2
-    use2 = 0
-    if i2:
-        map2 = i2
-        use2 = 1
+def add_i8(x1, map1, use1: int, x2, map2, use2: int, y, n: int, o1: int, o2: int, zp: int, low: int, high: int,
+           sign: int, multipliers, a, b):
+    # ADD (sign 1) or SUB (sign -1). mapK/useK: with useK, mapK holds the element of input K for
+    # every output element (broadcasting); o1/o2: the input offsets; multipliers: each input's and
+    # the output's (limbs, shift) arrays. As TFLM: both inputs << 20, each rescaled, summed, the
+    # sum rescaled to the output, plus its zero point, clamped to [low, high].
     start = 0
     while start < n:
         count = n - start
@@ -96,23 +81,9 @@ def add_i8(x1, i1, x2, i2, y, n: int, q, multipliers, a, b):
         start += 64
 
 
-def mul_i8(x1, i1, x2, i2, y, n: int, q, limbs, shift, a):
-    # q: offset1, offset2, zero_point, low, high
-    o1 = int(q[0])
-    o2 = int(q[1])
-    zp = int(q[2])
-    low = int(q[3])
-    high = int(q[4])
-    map1 = x1
-    use1 = 0
-    if i1:
-        map1 = i1
-        use1 = 1
-    map2 = x2
-    use2 = 0
-    if i2:
-        map2 = i2
-        use2 = 1
+def mul_i8(x1, map1, use1: int, x2, map2, use2: int, y, n: int, o1: int, o2: int, zp: int, low: int, high: int,
+           limbs, shift, a):
+    # MUL: (x1 + o1) * (x2 + o2), rescaled to the output (operands as add_i8's).
     start = 0
     while start < n:
         count = n - start
