@@ -182,7 +182,8 @@ def _run(config: RunConfig) -> RunSummary:
         variants = budgets.annotate([r.report for r in results], config.flash_budget, config.ram_budget)
         limit = tolerance.tolerance_for(primary_metric(specs), config.max_drop)
         variants = tolerance.judge(variants, limit)
-        firmware_notes, accuracy_notes = firmware_notices(specs, variants), accuracy_notices(variants, limit)
+        firmware_notes = firmware_notices(specs, variants) + recovery_notices(variants)
+        accuracy_notes = accuracy_notices(variants, limit)
         for note in firmware_notes:
             log.info("note: %s", note)
         for note in accuracy_notes:
@@ -266,6 +267,23 @@ def accuracy_notices(variants: list[VariantReport], limit: tolerance.Tolerance) 
     listed = ", ".join(f"{v.name} ({limit.describe(limit.drop(v, reference) or 0.0)})" for v in wrecked)
     return (f"OUTSIDE THE ACCURACY TOLERANCE (--max_drop {limit.limit()} against {reference.name}): {listed}; "
             "do not ship these",)
+
+
+def recovery_notices(variants: list[VariantReport]) -> tuple[str, ...]:
+    """Each variant the accuracy recovery searched for: what it kept (its lineage, in a line)."""
+    return tuple(_recovery_notice(v) for v in variants if v.optimization.recovery is not None)
+
+
+def _recovery_notice(variant: VariantReport) -> str:
+    recovery = variant.optimization.recovery
+    assert recovery is not None
+    if recovery.chosen is None:
+        why = f"; {recovery.evaluation_check}" if recovery.evaluation_check else ""
+        return (f"{variant.name}: the accuracy recovery tried {len(recovery.attempts)} strategies and kept the "
+                f"converter's model{why} (report.md, \"Accuracy recovery\")")
+    kept = next(a for a in recovery.attempts if a.kept)
+    return (f"{variant.name} is recovered: {recovery.chosen} (validation rows {recovery.before_drop:+.1f} -> "
+            f"{kept.validation_drop:+.1f} against the reference; report.md, \"Accuracy recovery\")")
 
 
 def target_notices(config: RunConfig) -> tuple[str, ...]:
