@@ -18,10 +18,12 @@ from helpers.core.dataset import SplitDataset
 from helpers.core.details import NotApplied, Stripped, StripResult
 from helpers.core.flatbuffer import inspect_tflite
 from helpers.core.quantization import Quantization
+from helpers.core.recovery import Recovery
 from helpers.core.results import VariantReport
 from helpers.core.specs import Specs
 from helpers.core.timings import Timings
 from helpers.core.variant import TfliteModel, VariantPlan
+from helpers.errors import first_line
 from helpers.frontend.model_loader import LoadedModel
 from helpers.frontend.optimize import OptimizedModel
 from helpers.lowering.lower import Lowered, lower_model
@@ -170,7 +172,7 @@ class VariantRunner:
         recovery = None
         if prepared is None and self._recoverable(plan):
             with self.timings.phase("recovery"):
-                tflite, recovery = recover(self._recovery_task(plan, model), tflite)
+                tflite, recovery = self._recovered(plan, model, tflite)
         strip: StripResult | None = None
         tflm_check = None
         if self.config.strip and prepared is None:
@@ -196,15 +198,35 @@ class VariantRunner:
                 and plan.quantization in (Quantization.INT8, Quantization.INTEGER_WITH_FLOAT_FALLBACK)
                 and len(self.data.tuning) > 0)
 
+    def _recovered(self, plan: VariantPlan, model: LoadedModel,
+                   tflite: TfliteModel) -> tuple[TfliteModel, Recovery | None]:
+        """The recovery's model and record; where the search itself breaks (TensorFlow's converter
+        or interpreter failing on an edited model), the converter's model, said in a warning."""
+        try:
+            return recover(self._recovery_task(plan, model), tflite)
+        except Exception as exc:  # noqa: BLE001 - recovery is an extra: it never loses the variant
+            log.warning("warning: %s: the accuracy recovery failed (%s); the converter's model is kept",
+                        plan.name, first_line(exc, 160))
+            return tflite, None
+
     def _recovery_task(self, plan: VariantPlan, model: LoadedModel) -> RecoveryTask:
         assert self.reference_model is not None
         if self._reference_validation is None:
-            outputs = self.reference_model.predict(self.data.tuning.x)
+            outputs = _predicted(self.reference_model, self.data.tuning.x)
             self._reference_validation = compute_metrics(outputs, self.data.tuning.y, self.specs)
         tolerance = tolerance_for(primary_metric(self.specs), self.config.max_drop)
         return RecoveryTask(model=model, specs=self.specs, plan=plan, data=self.data,
                             reference_validation=self._reference_validation, tolerance=tolerance,
                             budget_seconds=self.config.recovery_seconds)
+
+
+def _predicted(model: LoadedModel, x: np.ndarray) -> np.ndarray:
+    """The float model's outputs on `x`: batched, or one row at a time for a model whose graph
+    fixes the batch at 1 (an ONNX or PyTorch model through onnx2tf)."""
+    try:
+        return model.predict(x)
+    except Exception:  # noqa: BLE001 - TensorFlow raises TypeError or InvalidArgumentError here
+        return np.concatenate([model.predict(x[i:i + 1]) for i in range(len(x))], axis=0)
 
 
 def stripped(tflite: TfliteModel,
