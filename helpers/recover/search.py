@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from helpers.convert.quant_debug import layer_errors, selective_model
 from helpers.core.dataset import SplitDataset
 from helpers.core.recovery import Recovery, RecoveryAttempt
 from helpers.core.specs import Specs
@@ -108,6 +109,22 @@ def _tuned(state: _State, deadline: float) -> TfliteModel | None:
     return best
 
 
+def _selective_float(state: _State) -> TfliteModel | None:
+    """The last resort, --keep_float auto's: the layers whose quantization error is above the
+    debugger's threshold left in float (integer_with_float_fallback only: an int8-only variant
+    has no float ops by definition, and --keep_float auto gives it a twin instead)."""
+    task = state.task
+    if task.plan.traits.integer_only:
+        raise ModelError("not for an int8-only variant (it has no float ops; --keep_float auto adds a twin)",
+                         "use --keep_float auto", task.specs.path)
+    errors = layer_errors(task.model, task.specs, task.plan, task.data.calibration.x)
+    worst = errors.worst()
+    if not worst:
+        return None
+    kept = selective_model(task.model, task.specs, task.plan, task.data.calibration.x, worst)
+    return TfliteModel(plan=task.plan, content=kept.content, info=kept.info)
+
+
 def _drop(task: RecoveryTask, tflite: TfliteModel) -> float | None:
     metrics = validation_metrics(tflite, task.data.tuning.x, task.data.tuning.y, task.specs)
     return task.tolerance.metric_drop(metrics, task.reference_validation)
@@ -119,6 +136,7 @@ STRATEGIES: tuple[tuple[str, Callable[..., TfliteModel | None]], ...] = (
     ("ranges: 99.99th percentile", _with_ranges(lambda samples: ranges.percentile_ranges(samples, 99.99))),
     ("bias correction", _bias_corrected),
     ("ranges: tuned on the validation rows", _tuned),
+    ("selective float (the debugger's worst layers)", _selective_float),
 )
 
 
