@@ -391,7 +391,7 @@ def softmax_scale(r):
     # denominator over two, so each SaturatingRoundingDoublingHighMul by it is hi30(u, b, ...), and
     # Newton's x (Q2.29) stays below 2**30 -- except for u = 2**29 (a total that is a power of
     # two), whose reciprocal saturates to the largest Q0.31. The corrections never saturate
-    # (|srdhm| < 2**24). Checked over every u in tests/unit/test_micropython_limbs.py's terms.
+    # (|srdhm| < 2**24). Checked with numpy over every u once; tests/unit/test_micropython_limbs.py samples it.
     rp = ptr32(r)
     total = rp[1]
     bits = 0
