@@ -18,7 +18,7 @@ OWN_FAMILIES: dict[type, str] = {
     s.LookupInt8: "ops_int8", s.MeanInt8: "ops_int8", s.AddInt8: "ops_int8", s.MulInt8: "ops_int8",
     s.FullyConnectedFloat: "ops_float", s.ConvFloat: "ops_float", s.PoolFloat: "ops_float",
     s.SoftmaxFloat: "ops_float", s.BinaryFloat: "ops_float", s.UnaryFloat: "ops_float", s.MeanFloat: "ops_float",
-    s.Gather: "gather", s.Scatter: "gather", s.LstmFloat: "lstm_float",
+    s.Gather: "gather", s.Scatter: "gather", s.LstmFloat: "lstm_float", s.MathFloat: "math_float",
 }
 
 
@@ -108,6 +108,10 @@ def _unary_f(n: CNames, t: s.UnaryFloat) -> str:
     return f"mcu_{t.kind}_f({n.operand(t.x)}, {n.buffer(t.y)}, {t.count});"
 
 
+def _math_f(n: CNames, t: s.MathFloat) -> str:
+    return f"mcu_{t.kind}_f({n.operand(t.x)}, {n.buffer(t.y)}, {t.count}, {c_real(t.alpha)});"
+
+
 def _mean_f(n: CNames, t: s.MeanFloat) -> str:
     outputs, count = t.groups.values.shape
     return f"mcu_mean_f({n.operand(t.x)}, {n.buffer(t.y)}, {n.array(t.groups)}, {outputs}, {count});"
@@ -141,13 +145,14 @@ FORMATTERS: dict[type, Callable[[CNames, Step], str]] = {  # type: ignore[dict-i
     s.RequantizeInt8: _requantize, s.DequantizeInt8: _dequantize, s.Gather: _gather, s.Scatter: _scatter,
     s.AddInt8: cmsis.add_i8, s.MulInt8: cmsis.mul_i8, s.BinaryFloat: _binary_f, s.LookupInt8: _lookup,
     s.UnaryFloat: _unary_f, s.MeanInt8: _mean_i8, s.MeanFloat: _mean_f, s.LstmInt8: cmsis.lstm_i8, s.LstmFloat: _lstm_f,
+    s.MathFloat: _math_f,
 }
 
 
 def own_families(program: Program) -> list[str]:
     """The engine's own kernel files the program calls, in the order they are pasted."""
     used = {OWN_FAMILIES[type(step)] for step in program.steps if type(step) in OWN_FAMILIES}
-    order = ["ops_int8", "ops_float", "gather", "lstm_float"]
+    order = ["ops_int8", "ops_float", "math_float", "gather", "lstm_float"]
     return [family for family in order if family in used]
 
 

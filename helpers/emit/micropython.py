@@ -79,7 +79,16 @@ def families(program: Program) -> set[str]:
     return found
 
 
-def _sources(needed: set[str]) -> list[str]:
+def _functions(name: str, wanted: set[str]) -> str:
+    """The functions of device file `name` that `wanted` names, in file order: a file of many
+    small kernels (math_float) is pasted only as far as the engine calls it."""
+    text = device_source(name)
+    chunks = re.split(r"\n(?=def )", text[text.index("def "):])
+    return "\n\n\n".join(chunk.strip() for chunk in chunks
+                          if re.match(r"def (\w+)\(", chunk).group(1) in wanted) + "\n"  # type: ignore[union-attr]
+
+
+def _sources(needed: set[str], called: set[str]) -> list[str]:
     sources = []
     if "fixedpoint_tables" in needed:
         table = np.asarray(SIGMOID_TABLE_UINT16, "<u2").tobytes()
@@ -87,6 +96,8 @@ def _sources(needed: set[str]) -> list[str]:
     for family in ("ops_int8", "ops_float", "gather", "lstm"):
         if family in needed:
             sources.append(device_source(family))
+    if "math_float" in needed:
+        sources.append(_functions("math_float", called))
     return sources
 
 
@@ -100,8 +111,8 @@ def engine_context(program: Program, context: dict[str, Any]) -> dict[str, Any]:
     native_count = sum(line is not None for line in native_lines)
     native_steps = [(op, line or call) for (op, call), line in zip(steps, native_lines)] if native_count else []
     elementwise = any(isinstance(step, ELEMENTWISE) for step in program.steps)
-    sources = _sources(needed)
     called = {call[:call.index("(")] for _, call in steps}
+    sources = _sources(needed, called)
     hot_roots = called | set(re.findall(r'_HOT\["(\w+)"\]', "".join(sources)))
     output = program.output
     output_kind = TYPECODES[program.buffer(output).dtype] if isinstance(output, int) else "b"

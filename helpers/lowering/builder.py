@@ -99,6 +99,13 @@ class Builder:
         self._slots.append(_Slot(dtype, elements, role, persistent))
         return len(self._slots) - 1
 
+    def stand_in(self, op: Op) -> None:
+        """Buffers for the outputs of an op the engines could not lower, so that the ops after it
+        are still tried and every missing op is named (the program is never finished)."""
+        for index in op.outputs:
+            if index not in self._buffer_of:
+                self._buffer_of[index] = self._new_slot("float32", 0, "tensor", True)
+
     def alias(self, output: int, source: int) -> None:
         """The output is the input's data under another shape (RESHAPE): the same buffer."""
         operand = self.operand(source)

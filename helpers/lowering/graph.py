@@ -2,7 +2,7 @@
 constants) its data; every op with its inputs, outputs and options, in execution order."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -68,6 +68,8 @@ class Graph:
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
     subgraphs: int
+    # The flatbuffer itself: a lowering step may cut one op out of it for TFLM to tabulate.
+    content: bytes = field(default=b"", repr=False, compare=False)
 
     def tensor(self, index: int) -> Tensor:
         return self.tensors[index]
@@ -112,4 +114,4 @@ def read_graph(content: bytes) -> Graph:
                    options=op.builtinOptions)
                 for i, op in enumerate(graph.operators or []))
     return Graph(tensors=tensors, ops=ops, inputs=tuple(int(i) for i in graph.inputs),
-                 outputs=tuple(int(i) for i in graph.outputs), subgraphs=len(model.subgraphs))
+                 outputs=tuple(int(i) for i in graph.outputs), subgraphs=len(model.subgraphs), content=content)

@@ -24,6 +24,7 @@ from helpers.lowering.ops_shape import (
     lower_split,
     lower_strided_slice,
 )
+from helpers.lowering.ops_unary import TABLE_OPS, lower_unary
 from helpers.lowering.program import Program
 
 LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
@@ -52,23 +53,51 @@ LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "UNPACK": lower_split,
     "MEAN": lower_mean,
     "UNIDIRECTIONAL_SEQUENCE_LSTM": lstm.lower,
+    **{name: lower_unary for name in sorted(TABLE_OPS)},
 }
 
 
+def _op_types(graph: Graph, op: Op) -> str:
+    """`int8`, or `int16 input and int8 weights`: the op's non-constant input type (and the weights')."""
+    live = [graph.tensor(i).dtype for i in op.inputs if i >= 0 and not graph.tensor(i).constant]
+    weights = [graph.tensor(i).dtype for i in op.inputs if i >= 0 and graph.tensor(i).constant]
+    kind = live[0] if live else (weights[0] if weights else "?")
+    if weights and live and weights[0] != kind and weights[0] != "int32":
+        return f"{kind} input and {weights[0]} weights"
+    return kind
+
+
+def _lower_op(builder: Builder, op: Op) -> str | None:
+    """Lower one op; what stops it, as `OP (types): why`, else None."""
+    handler = LOWERINGS.get(op.name)
+    if handler is None:
+        return f"{op.name} ({_op_types(builder.graph, op)}) is not in the engines"
+    try:
+        handler(builder, op)
+    except Unsupported as exc:
+        said = str(exc)
+        return said if said.startswith(op.name) else f"{op.name} ({_op_types(builder.graph, op)}): {said}"
+    return None
+
+
 def lower(graph: Graph) -> Program:
-    """The graph as kernel steps; Unsupported names the first op (or form) that stops it."""
+    """The graph as kernel steps. Unsupported names every op (or form) that stops it, not only the
+    first: after a failed op its outputs get buffers anyway, so the ops after it are still tried."""
     if graph.subgraphs != 1:
         raise Unsupported("models with control flow (several subgraphs)")
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise Unsupported("models with several inputs or outputs")
     builder = Builder(graph)
     input_buffer = builder.allocate(graph.inputs[0], persistent=True)
+    missing: list[str] = []
     for op in graph.ops:
-        handler = LOWERINGS.get(op.name)
-        if handler is None:
-            raise Unsupported(f"{op.name} is not in the engines")
-        handler(builder, op)
+        reason = _lower_op(builder, op)
+        if reason is not None:
+            missing.append(reason)
+            builder.stand_in(op)
         builder.release_after(op)
+    if missing:
+        raise Unsupported("; ".join(dict.fromkeys(missing)))
     return builder.finish(input_buffer, builder.operand(graph.outputs[0]))
 
 

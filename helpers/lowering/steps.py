@@ -252,6 +252,16 @@ class UnaryFloat(Unary):
 
 
 @dataclass(frozen=True)
+class MathFloat(Unary):
+    """A float32 elementwise op of ops_unary.FLOAT_KINDS (RELU, HARD_SWISH, EXP, ROUND, ...);
+    `alpha`: LEAKY_RELU's slope, else 0."""
+
+    kind: str
+    count: int
+    alpha: float
+
+
+@dataclass(frozen=True)
 class MeanInt8(Unary):
     """groups[j]: the input positions averaged into output j."""
 

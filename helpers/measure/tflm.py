@@ -108,7 +108,7 @@ def _run_worker(command: str, content: bytes, rows: np.ndarray, *args: str) -> W
         np.save(folder / "inputs.npy", rows)
         outputs = folder / "outputs.npy"
         paths = [str(folder / "model.tflite"), str(folder / "inputs.npy")]
-        if command == "check":
+        if command in ("check", "run"):
             paths.append(str(outputs))
         # daemon: a Ctrl-C in the pipeline ends the check too instead of waiting for it
         worker = CONTEXT.Process(target=tflm_worker.run_command, args=([command, *paths, *args], tmp), daemon=True)
@@ -123,6 +123,14 @@ def _run_worker(command: str, content: bytes, rows: np.ndarray, *args: str) -> W
                           for name in ("stdout.txt", "stderr.txt"))
         saved = np.load(outputs) if returncode == 0 and outputs.is_file() else None
         return WorkerRun(returncode=returncode, stdout=stdout, stderr=stderr, outputs=saved)
+
+
+def run_in_tflm(content: bytes, rows: np.ndarray, arena: int = 1 << 16) -> np.ndarray:
+    """Every row through TFLM's interpreter in a forked worker; TFLM's own message when it refuses."""
+    run = _run_worker("run", content, rows, str(arena))
+    if run.outputs is None:
+        raise RuntimeError(_failure_reason(run.stderr, run.returncode))
+    return run.outputs
 
 
 def check_variant(content: bytes, info: TfliteInfo, quantized_inputs: np.ndarray) -> MicroCheck:

@@ -12,6 +12,8 @@ tflite_micro, never TensorFlow.
                                                   `reset`, variable tensors are reset before each row),
                                                   then prints {"arena": smallest working arena} (16-byte steps)
     probe MODEL INPUTS.npy ARENA               -> exit 0 if the first row runs with that arena
+    run MODEL INPUTS.npy OUTPUTS.npy ARENA     -> outputs of every row, nothing else (the engines'
+                                                  lookup tables, filled by TFLM's own kernel)
 """
 from __future__ import annotations
 
@@ -121,6 +123,9 @@ def main(argv: list[str]) -> int:
         generous = int(argv[4])
         np.save(argv[3], run_rows_parallel(content, inputs, generous, reset=argv[5:6] == ["reset"]))
         print(json.dumps({"arena": smallest_arena(content, inputs[0], generous)}))
+        return 0
+    if command == "run":
+        np.save(argv[3], run_rows(content, inputs, int(argv[4])))
         return 0
     if command == "probe":
         return 0 if _probe(content, inputs[0], int(argv[3])) else 1

@@ -247,8 +247,8 @@ def test_lstm_int8_cell_state_constants():
 
 
 def test_unsupported_ops_and_forms_are_named():
-    g = graph([tensor(0, (1, 4), "float32"), tensor(1, (1, 4), "float32")], [("HARD_SWISH", (0,), (1,), None)])
-    with pytest.raises(Unsupported, match="HARD_SWISH"):
+    g = graph([tensor(0, (1, 4), "float32"), tensor(1, (1, 4), "float32")], [("LSH_PROJECTION", (0,), (1,), None)])
+    with pytest.raises(Unsupported, match="LSH_PROJECTION"):
         lower(g)
     two = Graph(tensors=g.tensors, ops=g.ops, inputs=(0,), outputs=(1,), subgraphs=2)
     with pytest.raises(Unsupported, match="control flow"):
@@ -275,3 +275,24 @@ def test_buffer_plan_reuses_memory_and_never_overlaps_live_buffers():
     assert all(b.offset % ARENA_ALIGNMENT == 0 for b in program.buffers)
     assert program.arena_bytes >= max(b.offset + b.nbytes for b in program.buffers)
     assert program.arena_bytes <= sum(-(-b.nbytes // ARENA_ALIGNMENT) * ARENA_ALIGNMENT for b in program.buffers)
+
+
+def test_every_missing_op_is_named_not_only_the_first():
+    # the ops after a missing one are still tried: the user learns the whole list in one run
+    g = graph([tensor(i, (1, 4), "float32") for i in range(4)],
+              [("LSH_PROJECTION", (0,), (1,), None), ("RELU", (1,), (2,), None), ("HASHTABLE_LOOKUP", (2,), (3,), None)])
+    with pytest.raises(Unsupported) as caught:
+        lower(g)
+    message = str(caught.value)
+    assert "LSH_PROJECTION (float32) is not in the engines" in message
+    assert "HASHTABLE_LOOKUP (float32) is not in the engines" in message
+    assert "RELU" not in message
+
+
+def test_float_activations_lower_to_their_kernels():
+    g = graph([tensor(i, (1, 6), "float32") for i in range(3)],
+              [("LEAKY_RELU", (0,), (1,), SimpleNamespace(alpha=0.25)), ("HARD_SWISH", (1,), (2,), None)])
+    program = lower(g)
+    leaky, swish = program.steps
+    assert (type(leaky).__name__, leaky.kind, leaky.alpha, leaky.count) == ("MathFloat", "leaky_relu", 0.25, 6)
+    assert (swish.kind, swish.alpha) == ("hard_swish", 0.0)

@@ -1,0 +1,38 @@
+/* float32 elementwise ops with one input, each the expression of TFLM's reference kernel in the same
+   float operations and order (HARD_SWISH multiplies before it divides by 6, RSQRT is 1 / sqrt, ROUND
+   rounds half to even), so outputs agree with TFLM's to the last bit where libm agrees. */
+#define MCU_MATH_F(name, expression)                                   \
+  static inline void name(const float *x, float *y, int32_t n, float alpha) { \
+    (void)alpha;                                                       \
+    for (int32_t i = 0; i < n; ++i) {                                  \
+      const float v = x[i];                                            \
+      y[i] = (expression);                                             \
+    }                                                                  \
+  }
+
+static inline float mcu_round_half_even_f(float v) {
+  const float below = floorf(v);
+  const float diff = v - below;
+  if (diff < 0.5f || (diff == 0.5f && ((int32_t)below % 2) == 0)) return below;
+  return below + 1.0f;
+}
+
+MCU_MATH_F(mcu_relu_f, v > 0.0f ? v : 0.0f)
+MCU_MATH_F(mcu_relu6_f, v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v)
+MCU_MATH_F(mcu_relu_n1_to_1_f, v < -1.0f ? -1.0f : v > 1.0f ? 1.0f : v)
+MCU_MATH_F(mcu_relu_0_to_1_f, v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v)
+MCU_MATH_F(mcu_leaky_relu_f, v > 0.0f ? v : v * alpha)
+MCU_MATH_F(mcu_hard_swish_f, v * fminf(6.0f, fmaxf(0.0f, v + 3.0f)) / 6.0f)
+MCU_MATH_F(mcu_elu_f, v < 0.0f ? expm1f(v) : v)
+MCU_MATH_F(mcu_exp_f, expf(v))
+MCU_MATH_F(mcu_log_f, logf(v))
+MCU_MATH_F(mcu_sqrt_f, sqrtf(v))
+MCU_MATH_F(mcu_rsqrt_f, 1.0f / sqrtf(v))
+MCU_MATH_F(mcu_square_f, v * v)
+MCU_MATH_F(mcu_abs_f, fabsf(v))
+MCU_MATH_F(mcu_neg_f, -v)
+MCU_MATH_F(mcu_floor_f, floorf(v))
+MCU_MATH_F(mcu_ceil_f, ceilf(v))
+MCU_MATH_F(mcu_round_f, mcu_round_half_even_f(v))
+MCU_MATH_F(mcu_sin_f, sinf(v))
+MCU_MATH_F(mcu_cos_f, cosf(v))

@@ -1,0 +1,119 @@
+# float32 elementwise ops with one input, TFLM's reference expressions; only the functions an engine
+# calls are pasted into it (emit/micropython.py), each taking (x, y, n, alpha).
+
+
+def relu_f(x, y, n, alpha):
+    for i in range(n):
+        v = x[i]
+        y[i] = v if v > 0.0 else 0.0
+
+
+def relu6_f(x, y, n, alpha):
+    for i in range(n):
+        v = x[i]
+        y[i] = 0.0 if v < 0.0 else 6.0 if v > 6.0 else v
+
+
+def relu_n1_to_1_f(x, y, n, alpha):
+    for i in range(n):
+        v = x[i]
+        y[i] = -1.0 if v < -1.0 else 1.0 if v > 1.0 else v
+
+
+def relu_0_to_1_f(x, y, n, alpha):
+    for i in range(n):
+        v = x[i]
+        y[i] = 0.0 if v < 0.0 else 1.0 if v > 1.0 else v
+
+
+def leaky_relu_f(x, y, n, alpha):
+    for i in range(n):
+        v = x[i]
+        y[i] = v if v > 0.0 else v * alpha
+
+
+def hard_swish_f(x, y, n, alpha):
+    for i in range(n):
+        v = x[i]
+        y[i] = v * min(6.0, max(0.0, v + 3.0)) / 6.0
+
+
+def elu_f(x, y, n, alpha):
+    # expm1 keeps its precision near 0 where exp(v) - 1 loses it; a port without it has exp only
+    expm1 = getattr(math, "expm1", None)
+    for i in range(n):
+        v = x[i]
+        y[i] = v if v >= 0.0 else expm1(v) if expm1 else math.exp(v) - 1.0
+
+
+def exp_f(x, y, n, alpha):
+    for i in range(n):
+        y[i] = math.exp(x[i])
+
+
+def log_f(x, y, n, alpha):
+    # TFLM's log of 0 is -inf and of a negative NaN; math.log raises instead
+    _INF, _NAN = float("inf"), float("nan")
+    for i in range(n):
+        v = x[i]
+        y[i] = math.log(v) if v > 0.0 else -_INF if v == 0.0 else _NAN
+
+
+def sqrt_f(x, y, n, alpha):
+    _NAN = float("nan")
+    for i in range(n):
+        v = x[i]
+        y[i] = math.sqrt(v) if v >= 0.0 else _NAN
+
+
+def rsqrt_f(x, y, n, alpha):
+    _INF, _NAN = float("inf"), float("nan")
+    for i in range(n):
+        v = x[i]
+        y[i] = 1.0 / math.sqrt(v) if v > 0.0 else _INF if v == 0.0 else _NAN
+
+
+def square_f(x, y, n, alpha):
+    for i in range(n):
+        v = x[i]
+        y[i] = v * v
+
+
+def abs_f(x, y, n, alpha):
+    for i in range(n):
+        v = x[i]
+        y[i] = -v if v < 0.0 else v
+
+
+def neg_f(x, y, n, alpha):
+    for i in range(n):
+        y[i] = -x[i]
+
+
+def floor_f(x, y, n, alpha):
+    for i in range(n):
+        y[i] = math.floor(x[i])
+
+
+def ceil_f(x, y, n, alpha):
+    for i in range(n):
+        y[i] = math.ceil(x[i])
+
+
+def round_f(x, y, n, alpha):
+    # half to even, as TFLM's RoundToNearest
+    for i in range(n):
+        v = x[i]
+        below = math.floor(v)
+        diff = v - below
+        y[i] = below if diff < 0.5 or (diff == 0.5 and below % 2 == 0) else below + 1
+
+
+def sin_f(x, y, n, alpha):
+    for i in range(n):
+        y[i] = math.sin(x[i])
+
+
+def cos_f(x, y, n, alpha):
+    for i in range(n):
+        y[i] = math.cos(x[i])
