@@ -171,14 +171,24 @@ def reachable(roots: set[str], bodies: dict[str, str]) -> str:
     return "\n".join(bodies[name] for name in sorted(seen))
 
 
+_SWITCH = re.compile(r"switch\s*\(([^{]*)\)\s*\{")
+
+
+def _own_block(body: str) -> str:
+    """A switch's block without the blocks of the switches nested in it, whose cases are theirs."""
+    inner = body[1:]
+    while (nested := _SWITCH.search(inner)) is not None:
+        inner = inner[:nested.start()] + inner[_body_end(inner, nested.end() - 1):]
+    return inner
+
+
 def switch_cases(text: str) -> list[tuple[str, str]]:
-    """(switch expression, case type) for every `case kTfLiteX:` under a switch."""
+    """(switch expression, case type) for every `case kTfLiteX:` directly under a switch."""
     pairs = []
-    for match in re.finditer(r"switch\s*\(([^{]*)\)\s*\{", text):
+    for match in _SWITCH.finditer(text):
         start = match.end() - 1
-        body = text[start:_body_end(text, start)]
-        depth_zero = re.sub(r"switch\s*\([^{]*\)\s*\{", "{", body[1:])
-        pairs += [(match.group(1), case) for case in re.findall(r"case\s+(" + _TYPE + r")\s*:", depth_zero)]
+        own = _own_block(text[start:_body_end(text, start)])
+        pairs += [(match.group(1), case) for case in re.findall(r"case\s+(" + _TYPE + r")\s*:", own)]
     return pairs
 
 
