@@ -16,7 +16,7 @@ from helpers.core.op_matrix import (
     coverage,
     engine_coverage,
 )
-from helpers.core.tflm_ops import add_method
+from helpers.core.tflm_ops import TFLM_RESOLVER_METHODS, add_method
 from helpers.lowering.lower import LOWERINGS
 from scripts.derive_op_matrix import derive, input_types, registrations, switch_cases
 from tests.conftest import ROOT, TFLM_DIR, require_tool
@@ -48,6 +48,7 @@ def test_every_unsure_read_was_read_by_hand(derivation):
 
 
 def test_every_registered_op_is_accounted_for(derivation):
+    assert {r.method for r in derivation.registered} == TFLM_RESOLVER_METHODS - {"AddCustom", "AddBuiltin"}
     registered = {r.op for r in derivation.registered}
     assert registered == set(TFLM_INPUT_TYPES) | set(EXCLUDED) | set(NO_INPUT_TYPES)
     assert not set(TFLM_INPUT_TYPES) & set(EXCLUDED) and not set(TFLM_INPUT_TYPES) & set(NO_INPUT_TYPES)
