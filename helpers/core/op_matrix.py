@@ -107,7 +107,6 @@ TFLM_INPUT_TYPES: dict[str, tuple[str, ...]] = {
     "UNIDIRECTIONAL_SEQUENCE_LSTM": ("int8", "int16", "float32"),
     "UNPACK": ("int8", "int16", "float32"),
     "ZEROS_LIKE": ("int8", "float32"),
-
 }
 
 TFLM_MATRIX: frozenset[tuple[str, str]] = frozenset(
@@ -141,10 +140,10 @@ NO_INPUT_TYPES: dict[str, str] = {
 
 _BOTH = ("int8", "float32")
 # The (op, input type) pairs the engines claim, read from the lowering's type checks
-# (helpers/lowering): a typed step for int8 and for float32 per op, and element moves (aliases,
-# gathers, scatters) written and tested for int8 and float32 models. No int16 pair is claimed:
-# every int16x8 model stops at its first CONV_2D or FULLY_CONNECTED, so no int16 path (the LSTM's
-# int16 cell state aside, which is not an op input) has run. QUANTIZE takes float32 and int8
+# (helpers/lowering): a typed step for int8 and one for float32 per op, and element moves (aliases,
+# gathers, scatters), which would carry an int16 buffer too but have run only in int8 and float32
+# models. No int16 pair is claimed: every int16x8 model stops at its first CONV_2D or
+# FULLY_CONNECTED, so no int16 path (the LSTM's int16 cell state aside, not an op input) has run. QUANTIZE takes float32 and int8
 # (requantize) to int8; DEQUANTIZE takes int8.
 ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     "FULLY_CONNECTED": _BOTH, "CONV_2D": _BOTH, "DEPTHWISE_CONV_2D": _BOTH,
