@@ -1,0 +1,197 @@
+"""TFLM's (op, input type) matrix as data: for every TFLite builtin op the pinned TFLM registers,
+the input types among int8, int16 and float32 its reference kernel accepts; the ops left out of
+it, each with its reason; and the engines' coverage of it.
+
+The matrix was derived from the pinned tree's kernels by `scripts/derive_op_matrix.py` (its
+heuristic checked by hand where unsure); `tests/unit/test_op_matrix.py` runs that derivation again
+and fails when this data drifts from the tree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TYPES = ("int8", "int16", "float32")
+
+# Every TFLite builtin op the pinned TFLM registers (micro_mutable_op_resolver.h), but EXCLUDED and
+# NO_INPUT_TYPES, with the input types among TYPES its reference kernel accepts (Prepare or Eval
+# refuses the others). The input is the op's data input: GATHER's params, EMBEDDING_LOOKUP's
+# table, FILL's value, SELECT_V2's x and y; QUANTIZE, DEQUANTIZE, CAST, the comparisons and the
+# arg reductions change the type, and their row says what goes in.
+TFLM_INPUT_TYPES: dict[str, tuple[str, ...]] = {
+    "ABS": ("int8", "int16", "float32"),
+    "ADD": ("int8", "int16", "float32"),
+    "ADD_N": ("int8", "float32"),
+    "ARG_MAX": ("int8", "float32"),
+    "ARG_MIN": ("int8", "float32"),
+    "AVERAGE_POOL_2D": ("int8", "int16", "float32"),
+    "BATCH_MATMUL": ("int8", "int16", "float32"),
+    "BATCH_TO_SPACE_ND": ("int8", "float32"),
+    "BROADCAST_TO": ("int8", "int16", "float32"),
+    "CAST": ("int8", "int16", "float32"),
+    "CEIL": ("float32",),
+    "CONCATENATION": ("int8", "int16", "float32"),
+    "CONV_2D": ("int8", "int16", "float32"),
+    "COS": ("float32",),
+    "CUMSUM": ("int8", "float32"),
+    "DEPTHWISE_CONV_2D": ("int8", "int16", "float32"),
+    "DEPTH_TO_SPACE": ("int8", "float32"),
+    "DEQUANTIZE": ("int8", "int16"),
+    "DIV": ("int8", "float32"),
+    "DYNAMIC_UPDATE_SLICE": ("int8", "int16", "float32"),
+    "ELU": ("int8", "float32"),
+    "EMBEDDING_LOOKUP": ("int8", "float32"),
+    "EQUAL": ("int8", "float32"),
+    "EXP": ("float32",),
+    "EXPAND_DIMS": ("int8", "int16", "float32"),
+    "FILL": ("int8", "float32"),
+    "FLOOR": ("float32",),
+    "FLOOR_DIV": ("float32",),
+    "FLOOR_MOD": ("float32",),
+    "FULLY_CONNECTED": ("int8", "int16", "float32"),
+    "GATHER": ("int8", "float32"),
+    "GATHER_ND": ("int8", "float32"),
+    "GREATER": ("int8", "int16", "float32"),
+    "GREATER_EQUAL": ("int8", "float32"),
+    "HARD_SWISH": ("int8", "float32"),
+    "L2_NORMALIZATION": ("int8", "float32"),
+    "L2_POOL_2D": ("float32",),
+    "LEAKY_RELU": ("int8", "int16", "float32"),
+    "LESS": ("int8", "float32"),
+    "LESS_EQUAL": ("int8", "float32"),
+    "LOG": ("float32",),
+    "LOGISTIC": ("int8", "int16", "float32"),
+    "LOG_SOFTMAX": ("int8", "float32"),
+    "MAXIMUM": ("int8", "int16", "float32"),
+    "MAX_POOL_2D": ("int8", "int16", "float32"),
+    "MEAN": ("int8", "int16", "float32"),
+    "MINIMUM": ("int8", "int16", "float32"),
+    "MIRROR_PAD": ("int8", "float32"),
+    "MUL": ("int8", "int16", "float32"),
+    "NEG": ("float32",),
+    "NOT_EQUAL": ("int8", "float32"),
+    "PACK": ("int8", "int16", "float32"),
+    "PAD": ("int8", "int16", "float32"),
+    "PADV2": ("int8", "int16", "float32"),
+    "PRELU": ("int8", "int16", "float32"),
+    "QUANTIZE": ("int8", "int16", "float32"),
+    "REDUCE_MAX": ("int8", "float32"),
+    "REDUCE_MIN": ("int8", "float32"),
+    "RELU": ("int8", "int16", "float32"),
+    "RELU6": ("int8", "int16", "float32"),
+    "RESHAPE": ("int8", "int16", "float32"),
+    "RESIZE_BILINEAR": ("int8", "float32"),
+    "RESIZE_NEAREST_NEIGHBOR": ("int8", "int16", "float32"),
+    "REVERSE_V2": ("int8", "int16", "float32"),
+    "ROUND": ("float32",),
+    "RSQRT": ("int8", "float32"),
+    "SELECT_V2": ("int8", "int16", "float32"),
+    "SHAPE": ("int8", "int16", "float32"),
+    "SIN": ("float32",),
+    "SLICE": ("int8", "int16", "float32"),
+    "SOFTMAX": ("int8", "int16", "float32"),
+    "SPACE_TO_BATCH_ND": ("int8", "float32"),
+    "SPACE_TO_DEPTH": ("int8", "float32"),
+    "SPLIT": ("int8", "int16", "float32"),
+    "SPLIT_V": ("int8", "int16", "float32"),
+    "SQRT": ("float32",),
+    "SQUARE": ("float32",),
+    "SQUARED_DIFFERENCE": ("int8", "int16", "float32"),
+    "SQUEEZE": ("int8", "int16", "float32"),
+    "STRIDED_SLICE": ("int8", "int16", "float32"),
+    "SUB": ("int8", "int16", "float32"),
+    "SUM": ("int8", "int16", "float32"),
+    "SVDF": ("int8", "float32"),
+    "TANH": ("int8", "int16", "float32"),
+    "TRANSPOSE": ("int8", "int16", "float32"),
+    "TRANSPOSE_CONV": ("int8", "int16", "float32"),
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": ("int8", "int16", "float32"),
+    "UNPACK": ("int8", "int16", "float32"),
+    "ZEROS_LIKE": ("int8", "float32"),
+}
+
+TFLM_MATRIX: frozenset[tuple[str, str]] = frozenset(
+    (op, t) for op, types in TFLM_INPUT_TYPES.items() for t in types)
+
+_SIGNAL = "the signal library's audio front end (tflm_signal), custom ops no converter emits from a Keras model"
+
+# The ops TFLM registers that the engines leave out on purpose, each with why.
+EXCLUDED: dict[str, str] = {
+    "IF": "control flow: several subgraphs, which the engines' single straight-line program has not",
+    "WHILE": "control flow: several subgraphs, which the engines' single straight-line program has not",
+    "CALL_ONCE": "control flow: runs an initialisation subgraph",
+    "VAR_HANDLE": "resource variables: state kept in the interpreter's resource table between invokes",
+    "READ_VARIABLE": "resource variables: state kept in the interpreter's resource table between invokes",
+    "ASSIGN_VARIABLE": "resource variables: state kept in the interpreter's resource table between invokes",
+    "DELAY": _SIGNAL, "ENERGY": _SIGNAL, "FFT_AUTO_SCALE": _SIGNAL, "FILTER_BANK": _SIGNAL,
+    "FILTER_BANK_LOG": _SIGNAL, "FILTER_BANK_SPECTRAL_SUBTRACTION": _SIGNAL, "FILTER_BANK_SQUARE_ROOT": _SIGNAL,
+    "FRAMER": _SIGNAL, "IRFFT": _SIGNAL, "OVERLAP_ADD": _SIGNAL, "PCAN": _SIGNAL, "RFFT": _SIGNAL,
+    "STACKER": _SIGNAL, "WINDOW": _SIGNAL,
+    "CIRCULAR_BUFFER": "the micro speech example's custom op (streaming state), not made by the converter",
+    "ETHOSU": "a custom op delegating a compiled command stream to Arm's Ethos-U NPU; TFLM's stub returns nullptr",
+    "DETECTION_POSTPROCESS": "SSD's custom post-processing (non-max suppression over boxes, float only)",
+    "DECODE": "TFLM's own custom op for compressed weights (TFLM_DECODE); the engines take the decoded weights",
+}
+
+# Builtin ops TFLM registers whose kernels take none of TYPES: no pair in the matrix.
+NO_INPUT_TYPES: dict[str, str] = {
+    "BROADCAST_ARGS": "shapes only (int32, int64)",
+    "LOGICAL_AND": "bool only", "LOGICAL_OR": "bool only", "LOGICAL_NOT": "bool only", "REDUCE_ALL": "bool only",
+}
+
+_BOTH = ("int8", "float32")
+# The (op, input type) pairs the engines claim, read from the lowering's type checks
+# (helpers/lowering): a typed step for int8 and one for float32 per op, and element moves (aliases,
+# gathers, scatters), which would carry an int16 buffer too but have run only in int8 and float32
+# models. No int16 pair is claimed: every int16x8 model stops at its first CONV_2D or
+# FULLY_CONNECTED, so no int16 path (the LSTM's int16 cell state aside, not an op input) has run. QUANTIZE takes float32 and int8
+# (requantize) to int8; DEQUANTIZE takes int8.
+ENGINE_TYPES: dict[str, tuple[str, ...]] = {
+    "FULLY_CONNECTED": _BOTH, "CONV_2D": _BOTH, "DEPTHWISE_CONV_2D": _BOTH,
+    "MAX_POOL_2D": _BOTH, "AVERAGE_POOL_2D": _BOTH, "SOFTMAX": _BOTH,
+    "RESHAPE": _BOTH, "SQUEEZE": _BOTH, "EXPAND_DIMS": _BOTH,
+    "QUANTIZE": _BOTH, "DEQUANTIZE": ("int8",),
+    "STRIDED_SLICE": _BOTH, "PAD": _BOTH, "PADV2": _BOTH, "CONCATENATION": _BOTH,
+    "ADD": _BOTH, "SUB": _BOTH, "MUL": _BOTH, "LOGISTIC": _BOTH, "TANH": _BOTH,
+    "SPLIT": _BOTH, "SPLIT_V": _BOTH, "UNPACK": _BOTH, "MEAN": _BOTH,
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": _BOTH,
+}
+
+ENGINE_PAIRS: frozenset[tuple[str, str]] = frozenset(
+    (op, t) for op, types in ENGINE_TYPES.items() for t in types)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Which pairs of TFLM's matrix a set of supported pairs covers."""
+
+    matrix: frozenset[tuple[str, str]]
+    covered: frozenset[tuple[str, str]]
+    excluded_ops: tuple[str, ...]
+
+    @property
+    def missing(self) -> frozenset[tuple[str, str]]:
+        return self.matrix - self.covered
+
+    def summary(self) -> str:
+        ops = len({op for op, _ in self.matrix})
+        per_type = ", ".join(f"{t} {sum(1 for _, u in self.matrix if u == t)}" for t in TYPES)
+        return (f"TFLM's matrix: {len(self.matrix)} pairs over {ops} ops ({per_type}); "
+                f"excluded: {len(self.excluded_ops)} ops; covered by the engines: {len(self.covered)} pairs, "
+                f"missing {len(self.missing)}")
+
+
+def engine_coverage(supported: frozenset[tuple[str, str]] | set[tuple[str, str]]) -> Coverage:
+    """The pairs of TFLM's matrix `supported` covers (pairs outside the matrix do not count)."""
+    return Coverage(matrix=TFLM_MATRIX, covered=frozenset(supported) & TFLM_MATRIX,
+                    excluded_ops=tuple(sorted(EXCLUDED)))
+
+
+def coverage(lowered_ops: frozenset[str]) -> Coverage:
+    """The engines' coverage: the pairs they claim whose op the lowering has."""
+    return engine_coverage({pair for pair in ENGINE_PAIRS if pair[0] in lowered_ops})
+
+
+def format_matrix(pairs: frozenset[tuple[str, str]]) -> str:
+    """One line per op: `CONV_2D: int8 int16 float32`, ops sorted, types in TYPES' order."""
+    ops = sorted({op for op, _ in pairs})
+    return "\n".join(f"{op}: " + " ".join(t for t in TYPES if (op, t) in pairs) for op in ops)
