@@ -139,6 +139,7 @@ NO_INPUT_TYPES: dict[str, str] = {
 }
 
 _BOTH = ("int8", "float32")
+_FLOAT = ("float32",)
 # The (op, input type) pairs the engines claim, read from the lowering's type checks
 # (helpers/lowering): a typed step for int8 and one for float32 per op, and element moves (aliases,
 # gathers, scatters), which would carry an int16 buffer too but have run only in int8 and float32
@@ -154,6 +155,13 @@ ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     "ADD": _BOTH, "SUB": _BOTH, "MUL": _BOTH, "LOGISTIC": _BOTH, "TANH": _BOTH,
     "SPLIT": _BOTH, "SPLIT_V": _BOTH, "UNPACK": _BOTH, "MEAN": _BOTH,
     "UNIDIRECTIONAL_SEQUENCE_LSTM": _BOTH,
+    # lowering/ops_unary: int8 is a table TFLM's own kernel fills, so it covers every int8 form
+    # TFLM's kernel takes; float32 is the kernel's expression
+    "RELU": _BOTH, "RELU6": _BOTH, "LEAKY_RELU": _BOTH, "HARD_SWISH": _BOTH, "ELU": _BOTH, "ABS": _BOTH,
+    "RSQRT": _BOTH, "NEG": _FLOAT, "EXP": _FLOAT, "LOG": _FLOAT, "SQRT": _FLOAT, "SQUARE": _FLOAT,
+    "FLOOR": _FLOAT, "CEIL": _FLOAT, "ROUND": _FLOAT, "SIN": _FLOAT, "COS": _FLOAT,
+    # TFLite ops TFLM registers no kernel for: the engines run their float32 form, outside the matrix
+    "RELU_N1_TO_1": (), "RELU_0_TO_1": (),
 }
 
 ENGINE_PAIRS: frozenset[tuple[str, str]] = frozenset(

@@ -19,7 +19,7 @@ FLOAT_KINDS = {
     "CEIL": "ceil", "ROUND": "round", "SIN": "sin", "COS": "cos",
 }
 # The int8 forms TFLM's kernels accept are tabulated (elementwise: output byte = f(input byte)).
-TABLE_OPS = frozenset(FLOAT_KINDS) | {"GELU"}
+TABLE_OPS = frozenset(FLOAT_KINDS)
 
 
 def lower_unary(b: Builder, op: Op) -> None:
