@@ -160,6 +160,8 @@ ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     "RELU": _BOTH, "RELU6": _BOTH, "LEAKY_RELU": _BOTH, "HARD_SWISH": _BOTH, "ELU": _BOTH, "ABS": _BOTH,
     "RSQRT": _BOTH, "NEG": _FLOAT, "EXP": _FLOAT, "LOG": _FLOAT, "SQRT": _FLOAT, "SQUARE": _FLOAT,
     "FLOOR": _FLOAT, "CEIL": _FLOAT, "ROUND": _FLOAT, "SIN": _FLOAT, "COS": _FLOAT,
+    # lowering/ops_transpose_conv: a Gather onto the zero-inserted grid, then a CONV_2D
+    "TRANSPOSE_CONV": _BOTH,
     # TFLite ops TFLM registers no kernel for: the engines run their float32 form, outside the matrix
     "RELU_N1_TO_1": (), "RELU_0_TO_1": (),
 }

@@ -34,6 +34,7 @@ class Builder:
         self._slots: list[_Slot] = []
         self._buffer_of: dict[int, int] = {}
         self._free: list[int] = []
+        self._temporaries: list[int] = []
         self._last_use = self._last_uses()
 
     # ---- values
@@ -91,6 +92,18 @@ class Builder:
         self._buffer_of[index] = chosen
         return chosen
 
+    def temporary(self, dtype: str, elements: int) -> int:
+        """A buffer that lives only inside the current op (an intermediate one op's steps pass
+        between them): taken from the free pool like a tensor's, and back in it after the op."""
+        chosen = next((b for b in self._free if self._slots[b].dtype == dtype), None)
+        if chosen is None:
+            chosen = self._new_slot(dtype, 0, "tensor", False)
+        else:
+            self._free.remove(chosen)
+        self._slots[chosen].elements = max(self._slots[chosen].elements, elements)
+        self._temporaries.append(chosen)
+        return chosen
+
     def scratch(self, dtype: str, elements: int) -> int:
         """A buffer of the op's own (an LSTM's gate outputs), never shared."""
         return self._new_slot(dtype, elements, "scratch", True)
@@ -123,6 +136,8 @@ class Builder:
             if (buffer is not None and buffer not in alive and not self._slots[buffer].persistent
                     and buffer not in self._free):
                 self._free.append(buffer)
+        self._free += [buffer for buffer in self._temporaries if buffer not in self._free]
+        self._temporaries.clear()
 
     def finish(self, input_buffer: int, output: Operand) -> Program:
         graph = self.graph

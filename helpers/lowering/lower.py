@@ -8,6 +8,7 @@ from typing import Callable
 
 from helpers.lowering import lstm
 from helpers.lowering.builder import Builder
+from helpers.lowering.fold import fold
 from helpers.lowering.graph import Graph, Op, Unsupported, read_graph
 from helpers.lowering.ops_dense import lower_conv, lower_fully_connected, lower_pool, lower_softmax
 from helpers.lowering.ops_elementwise import (
@@ -24,6 +25,7 @@ from helpers.lowering.ops_shape import (
     lower_split,
     lower_strided_slice,
 )
+from helpers.lowering.ops_transpose_conv import lower_transpose_conv
 from helpers.lowering.ops_unary import TABLE_OPS, lower_unary
 from helpers.lowering.program import Program
 
@@ -54,6 +56,7 @@ LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "MEAN": lower_mean,
     "UNIDIRECTIONAL_SEQUENCE_LSTM": lstm.lower,
     **{name: lower_unary for name in sorted(TABLE_OPS)},
+    "TRANSPOSE_CONV": lower_transpose_conv,
 }
 
 
@@ -69,6 +72,8 @@ def _op_types(graph: Graph, op: Op) -> str:
 
 def _lower_op(builder: Builder, op: Op) -> str | None:
     """Lower one op; what stops it, as `OP (types): why`, else None."""
+    if fold(builder, op):
+        return None
     handler = LOWERINGS.get(op.name)
     if handler is None:
         return f"{op.name} ({_op_types(builder.graph, op)}) is not in the engines"
