@@ -158,7 +158,7 @@ ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     # lowering/ops_unary: int8 is a table TFLM's own kernel fills, so it covers every int8 form
     # TFLM's kernel takes; float32 is the kernel's expression
     "RELU": _BOTH, "RELU6": _BOTH, "LEAKY_RELU": _BOTH, "HARD_SWISH": _BOTH, "ELU": _BOTH, "ABS": _BOTH,
-    "RSQRT": _BOTH, "NEG": _FLOAT, "EXP": _FLOAT, "LOG": _FLOAT, "SQRT": _FLOAT, "SQUARE": _FLOAT,
+    "RSQRT": _BOTH, "PRELU": _BOTH, "NEG": _FLOAT, "EXP": _FLOAT, "LOG": _FLOAT, "SQRT": _FLOAT, "SQUARE": _FLOAT,
     "FLOOR": _FLOAT, "CEIL": _FLOAT, "ROUND": _FLOAT, "SIN": _FLOAT, "COS": _FLOAT,
     # lowering/ops_transpose_conv: a Gather onto the zero-inserted grid, then a CONV_2D
     "TRANSPOSE_CONV": _BOTH,

@@ -19,6 +19,7 @@ OWN_FAMILIES: dict[type, str] = {
     s.FullyConnectedFloat: "ops_float", s.ConvFloat: "ops_float", s.PoolFloat: "ops_float",
     s.SoftmaxFloat: "ops_float", s.BinaryFloat: "ops_float", s.UnaryFloat: "ops_float", s.MeanFloat: "ops_float",
     s.Gather: "gather", s.Scatter: "gather", s.LstmFloat: "lstm_float", s.MathFloat: "math_float",
+    s.ChannelLookupInt8: "ops_int8", s.PreluFloat: "math_float",
 }
 
 
@@ -112,6 +113,16 @@ def _math_f(n: CNames, t: s.MathFloat) -> str:
     return f"mcu_{t.kind}_f({n.operand(t.x)}, {n.buffer(t.y)}, {t.count}, {c_real(t.alpha)});"
 
 
+def _channel_lookup(n: CNames, t: s.ChannelLookupInt8) -> str:
+    return (f"mcu_lookup_channels_i8({n.operand(t.x)}, {n.buffer(t.y)}, {t.count}, {t.channels}, "
+            f"{n.array(t.tables)});")
+
+
+def _prelu_f(n: CNames, t: s.PreluFloat) -> str:
+    return (f"mcu_prelu_f({n.operand(t.x)}, {n.buffer(t.y)}, {t.count}, {t.alpha.values.size}, "
+            f"{n.array(t.alpha)});")
+
+
 def _mean_f(n: CNames, t: s.MeanFloat) -> str:
     outputs, count = t.groups.values.shape
     return f"mcu_mean_f({n.operand(t.x)}, {n.buffer(t.y)}, {n.array(t.groups)}, {outputs}, {count});"
@@ -145,7 +156,7 @@ FORMATTERS: dict[type, Callable[[CNames, Step], str]] = {  # type: ignore[dict-i
     s.RequantizeInt8: _requantize, s.DequantizeInt8: _dequantize, s.Gather: _gather, s.Scatter: _scatter,
     s.AddInt8: cmsis.add_i8, s.MulInt8: cmsis.mul_i8, s.BinaryFloat: _binary_f, s.LookupInt8: _lookup,
     s.UnaryFloat: _unary_f, s.MeanInt8: _mean_i8, s.MeanFloat: _mean_f, s.LstmInt8: cmsis.lstm_i8, s.LstmFloat: _lstm_f,
-    s.MathFloat: _math_f,
+    s.MathFloat: _math_f, s.ChannelLookupInt8: _channel_lookup, s.PreluFloat: _prelu_f,
 }
 
 

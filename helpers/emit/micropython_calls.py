@@ -20,6 +20,7 @@ FAMILIES: dict[type, str] = {
     s.FullyConnectedFloat: "ops_float", s.ConvFloat: "ops_float", s.PoolFloat: "ops_float",
     s.SoftmaxFloat: "ops_float", s.BinaryFloat: "ops_float", s.UnaryFloat: "ops_float", s.MeanFloat: "ops_float",
     s.Gather: "gather", s.Scatter: "gather", s.LstmInt8: "lstm", s.LstmFloat: "lstm", s.MathFloat: "math_float",
+    s.ChannelLookupInt8: "ops_int8", s.PreluFloat: "math_float",
 }
 
 
@@ -239,6 +240,14 @@ def _unary_f(n: Names, t: s.UnaryFloat) -> str:
     return _call(f"{t.kind}_f", n.operand(t.x), n.buffer(t.y), t.count)
 
 
+def _channel_lookup(n: Names, t: s.ChannelLookupInt8) -> str:
+    return _call("lookup_channels_i8", n.operand(t.x), n.buffer(t.y), t.count, t.channels, n.array(t.tables))
+
+
+def _prelu_f(n: Names, t: s.PreluFloat) -> str:
+    return _call("prelu_f", n.operand(t.x), n.buffer(t.y), t.count, n.array(t.alpha))
+
+
 def _math_f(n: Names, t: s.MathFloat) -> str:
     return _call(f"{t.kind}_f", n.operand(t.x), n.buffer(t.y), t.count, repr(t.alpha))
 
@@ -316,7 +325,7 @@ FORMATTERS: dict[type, Callable[[Names, Step], str]] = {  # type: ignore[dict-it
     s.RequantizeInt8: _requantize, s.DequantizeInt8: _dequantize, s.Gather: _gather, s.Scatter: _scatter,
     s.AddInt8: _add_i8, s.MulInt8: _mul_i8, s.BinaryFloat: _binary_f, s.LookupInt8: _lookup,
     s.UnaryFloat: _unary_f, s.MeanInt8: _mean_i8, s.MeanFloat: _mean_f, s.LstmInt8: _lstm_i8, s.LstmFloat: _lstm_f,
-    s.MathFloat: _math_f,
+    s.MathFloat: _math_f, s.ChannelLookupInt8: _channel_lookup, s.PreluFloat: _prelu_f,
 }
 
 

@@ -26,7 +26,7 @@ from helpers.lowering.ops_shape import (
     lower_strided_slice,
 )
 from helpers.lowering.ops_transpose_conv import lower_transpose_conv
-from helpers.lowering.ops_unary import TABLE_OPS, lower_unary
+from helpers.lowering.ops_unary import TABLE_OPS, lower_prelu, lower_unary
 from helpers.lowering.program import Program
 
 LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
@@ -57,6 +57,7 @@ LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "UNIDIRECTIONAL_SEQUENCE_LSTM": lstm.lower,
     **{name: lower_unary for name in sorted(TABLE_OPS)},
     "TRANSPOSE_CONV": lower_transpose_conv,
+    "PRELU": lower_prelu,
 }
 
 

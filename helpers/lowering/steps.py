@@ -252,6 +252,24 @@ class UnaryFloat(Unary):
 
 
 @dataclass(frozen=True)
+class ChannelLookupInt8(Unary):
+    """An int8 elementwise op with a per-channel constant (PRELU): one 256-entry table per channel of
+    the last axis, y[i] = tables[(i % channels) * 256 + raw byte of x[i]]."""
+
+    count: int
+    channels: int
+    tables: Const             # uint8 [channels * 256]
+
+
+@dataclass(frozen=True)
+class PreluFloat(Unary):
+    """y = x where x >= 0, else x * alpha[i % channels] (TFLM's reference PRELU)."""
+
+    count: int
+    alpha: Const              # float32 [channels]
+
+
+@dataclass(frozen=True)
 class MathFloat(Unary):
     """A float32 elementwise op of ops_unary.FLOAT_KINDS (RELU, HARD_SWISH, EXP, ROUND, ...);
     `alpha`: LEAKY_RELU's slope, else 0."""

@@ -36,3 +36,10 @@ MCU_MATH_F(mcu_ceil_f, ceilf(v))
 MCU_MATH_F(mcu_round_f, mcu_round_half_even_f(v))
 MCU_MATH_F(mcu_sin_f, sinf(v))
 MCU_MATH_F(mcu_cos_f, cosf(v))
+
+static inline void mcu_prelu_f(const float *x, float *y, int32_t n, int32_t channels, const float *alpha) {
+  for (int32_t i = 0, c = 0; i < n; ++i) {
+    y[i] = x[i] >= 0.0f ? x[i] : x[i] * alpha[c];
+    if (++c == channels) c = 0;
+  }
+}

@@ -25,6 +25,15 @@ static inline void mcu_lookup_i8(const int8_t *x, int8_t *y, int32_t n, const ui
   for (int32_t i = 0; i < n; ++i) y[i] = (int8_t)table[(uint8_t)x[i]];
 }
 
+static inline void mcu_lookup_channels_i8(const int8_t *x, int8_t *y, int32_t n, int32_t channels,
+                                          const uint8_t *tables) {
+  /* PRELU: a table per channel of the last axis, filled by TFLM's kernel at export. */
+  for (int32_t i = 0, c = 0; i < n; ++i) {
+    y[i] = (int8_t)tables[c * 256 + (uint8_t)x[i]];
+    if (++c == channels) c = 0;
+  }
+}
+
 static inline void mcu_mean_i8(const int8_t *x, int8_t *y, const int32_t *groups, int32_t outputs,
                                int32_t count, int32_t x_zero_point, int32_t multiplier, int32_t shift,
                                int32_t zero_point) {

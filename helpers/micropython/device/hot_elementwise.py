@@ -206,6 +206,21 @@ def lookup_i8(x, y, n: int, table):
         i += 1
 
 
+def lookup_channels_i8(x, y, n: int, channels: int, tables):
+    # PRELU on int8: a table per channel of the last axis, tabulated by TFLM's kernel at export.
+    xp = ptr8(x)
+    yp = ptr8(y)
+    tp = ptr8(tables)
+    i = 0
+    c = 0
+    while i < n:
+        yp[i] = tp[(c << 8) + xp[i]]
+        i += 1
+        c += 1
+        if c == channels:
+            c = 0
+
+
 def gather_i8(x, y, index, pad: int):
     # gather.py's gather on int8 tensors: y[i] = x[index[i]], or pad where the index is negative.
     n = int(len(index))

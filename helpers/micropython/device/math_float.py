@@ -117,3 +117,11 @@ def sin_f(x, y, n, alpha):
 def cos_f(x, y, n, alpha):
     for i in range(n):
         y[i] = math.cos(x[i])
+
+
+def prelu_f(x, y, n, alpha):
+    # alpha: one value per channel of the last axis
+    channels = len(alpha)
+    for i in range(n):
+        v = x[i]
+        y[i] = v if v >= 0.0 else v * alpha[i % channels]
