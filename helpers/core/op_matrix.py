@@ -162,6 +162,7 @@ ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     "FLOOR": _FLOAT, "CEIL": _FLOAT, "ROUND": _FLOAT, "SIN": _FLOAT, "COS": _FLOAT,
     # lowering/ops_transpose_conv: a Gather onto the zero-inserted grid, then a CONV_2D
     "TRANSPOSE_CONV": _BOTH,
+    "BATCH_MATMUL": _BOTH,  # lowering/ops_matmul
     # TFLite ops TFLM registers no kernel for: the engines run their float32 form, outside the matrix
     "RELU_N1_TO_1": (), "RELU_0_TO_1": (),
 }

@@ -19,7 +19,8 @@ OWN_FAMILIES: dict[type, str] = {
     s.FullyConnectedFloat: "ops_float", s.ConvFloat: "ops_float", s.PoolFloat: "ops_float",
     s.SoftmaxFloat: "ops_float", s.BinaryFloat: "ops_float", s.UnaryFloat: "ops_float", s.MeanFloat: "ops_float",
     s.Gather: "gather", s.Scatter: "gather", s.LstmFloat: "lstm_float", s.MathFloat: "math_float",
-    s.ChannelLookupInt8: "ops_int8", s.PreluFloat: "math_float",
+    s.ChannelLookupInt8: "ops_int8", s.PreluFloat: "math_float", s.BatchMatMulInt8: "ops_int8",
+    s.BatchMatMulFloat: "math_float",
 }
 
 
@@ -123,6 +124,16 @@ def _prelu_f(n: CNames, t: s.PreluFloat) -> str:
             f"{n.array(t.alpha)});")
 
 
+def _batch_matmul_i8(n: CNames, t: s.BatchMatMulInt8) -> str:
+    args = [t.lhs_offset, t.rhs_offset, t.multiplier, t.shift, t.output_zero_point]
+    return (f"mcu_batch_matmul_i8({n.operand(t.x1)}, {n.operand(t.x2)}, {n.buffer(t.y)}, {n.array(t.layout)}, "
+            f"{', '.join(c_int(v) for v in args)});")
+
+
+def _batch_matmul_f(n: CNames, t: s.BatchMatMulFloat) -> str:
+    return f"mcu_batch_matmul_f({n.operand(t.x1)}, {n.operand(t.x2)}, {n.buffer(t.y)}, {n.array(t.layout)});"
+
+
 def _mean_f(n: CNames, t: s.MeanFloat) -> str:
     outputs, count = t.groups.values.shape
     return f"mcu_mean_f({n.operand(t.x)}, {n.buffer(t.y)}, {n.array(t.groups)}, {outputs}, {count});"
@@ -157,6 +168,7 @@ FORMATTERS: dict[type, Callable[[CNames, Step], str]] = {  # type: ignore[dict-i
     s.AddInt8: cmsis.add_i8, s.MulInt8: cmsis.mul_i8, s.BinaryFloat: _binary_f, s.LookupInt8: _lookup,
     s.UnaryFloat: _unary_f, s.MeanInt8: _mean_i8, s.MeanFloat: _mean_f, s.LstmInt8: cmsis.lstm_i8, s.LstmFloat: _lstm_f,
     s.MathFloat: _math_f, s.ChannelLookupInt8: _channel_lookup, s.PreluFloat: _prelu_f,
+    s.BatchMatMulInt8: _batch_matmul_i8, s.BatchMatMulFloat: _batch_matmul_f,
 }
 
 

@@ -20,7 +20,8 @@ FAMILIES: dict[type, str] = {
     s.FullyConnectedFloat: "ops_float", s.ConvFloat: "ops_float", s.PoolFloat: "ops_float",
     s.SoftmaxFloat: "ops_float", s.BinaryFloat: "ops_float", s.UnaryFloat: "ops_float", s.MeanFloat: "ops_float",
     s.Gather: "gather", s.Scatter: "gather", s.LstmInt8: "lstm", s.LstmFloat: "lstm", s.MathFloat: "math_float",
-    s.ChannelLookupInt8: "ops_int8", s.PreluFloat: "math_float",
+    s.ChannelLookupInt8: "ops_int8", s.PreluFloat: "math_float", s.BatchMatMulInt8: "ops_int8",
+    s.BatchMatMulFloat: "math_float",
 }
 
 
@@ -248,6 +249,15 @@ def _prelu_f(n: Names, t: s.PreluFloat) -> str:
     return _call("prelu_f", n.operand(t.x), n.buffer(t.y), t.count, n.array(t.alpha))
 
 
+def _batch_matmul_i8(n: Names, t: s.BatchMatMulInt8) -> str:
+    return _call("batch_matmul_i8", n.operand(t.x1), n.operand(t.x2), n.buffer(t.y), n.array(t.layout), "_ACC",
+                 *_scalar_quant(n, t.multiplier, t.shift), t.lhs_offset, t.rhs_offset, t.output_zero_point)
+
+
+def _batch_matmul_f(n: Names, t: s.BatchMatMulFloat) -> str:
+    return _call("batch_matmul_f", n.operand(t.x1), n.operand(t.x2), n.buffer(t.y), n.array(t.layout))
+
+
 def _math_f(n: Names, t: s.MathFloat) -> str:
     return _call(f"{t.kind}_f", n.operand(t.x), n.buffer(t.y), t.count, repr(t.alpha))
 
@@ -326,6 +336,7 @@ FORMATTERS: dict[type, Callable[[Names, Step], str]] = {  # type: ignore[dict-it
     s.AddInt8: _add_i8, s.MulInt8: _mul_i8, s.BinaryFloat: _binary_f, s.LookupInt8: _lookup,
     s.UnaryFloat: _unary_f, s.MeanInt8: _mean_i8, s.MeanFloat: _mean_f, s.LstmInt8: _lstm_i8, s.LstmFloat: _lstm_f,
     s.MathFloat: _math_f, s.ChannelLookupInt8: _channel_lookup, s.PreluFloat: _prelu_f,
+    s.BatchMatMulInt8: _batch_matmul_i8, s.BatchMatMulFloat: _batch_matmul_f,
 }
 
 

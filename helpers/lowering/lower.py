@@ -25,6 +25,7 @@ from helpers.lowering.ops_shape import (
     lower_split,
     lower_strided_slice,
 )
+from helpers.lowering.ops_matmul import lower_batch_matmul
 from helpers.lowering.ops_transpose_conv import lower_transpose_conv
 from helpers.lowering.ops_unary import TABLE_OPS, lower_prelu, lower_unary
 from helpers.lowering.program import Program
@@ -58,6 +59,7 @@ LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     **{name: lower_unary for name in sorted(TABLE_OPS)},
     "TRANSPOSE_CONV": lower_transpose_conv,
     "PRELU": lower_prelu,
+    "BATCH_MATMUL": lower_batch_matmul,
 }
 
 

@@ -252,6 +252,25 @@ class UnaryFloat(Unary):
 
 
 @dataclass(frozen=True)
+class BatchMatMulFloat(Step):
+    """x1 [..., M, K] times x2 [..., K, N] through strides (ops_matmul.matmul_layout's `layout`)."""
+
+    x1: Operand
+    x2: Operand
+    y: int
+    layout: Const             # int32: M, N, K, four strides, batches, then two bases per batch
+
+
+@dataclass(frozen=True)
+class BatchMatMulInt8(BatchMatMulFloat):
+    lhs_offset: int
+    rhs_offset: int
+    multiplier: int
+    shift: int
+    output_zero_point: int
+
+
+@dataclass(frozen=True)
 class ChannelLookupInt8(Unary):
     """An int8 elementwise op with a per-channel constant (PRELU): one 256-entry table per channel of
     the last axis, y[i] = tables[(i % channels) * 256 + raw byte of x[i]]."""

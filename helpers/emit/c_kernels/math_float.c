@@ -43,3 +43,19 @@ static inline void mcu_prelu_f(const float *x, float *y, int32_t n, int32_t chan
     if (++c == channels) c = 0;
   }
 }
+
+static inline void mcu_batch_matmul_f(const float *lhs, const float *rhs, float *y, const int32_t *layout) {
+  /* layout: see mcu_batch_matmul_i8; products summed in depth order, as TFLM's reference. */
+  const int32_t rows = layout[0], cols = layout[1], depth = layout[2], batches = layout[7];
+  for (int32_t b = 0; b < batches; ++b) {
+    const float *l = lhs + layout[8 + 2 * b];
+    const float *r = rhs + layout[9 + 2 * b];
+    for (int32_t i = 0; i < rows; ++i) {
+      for (int32_t j = 0; j < cols; ++j) {
+        float total = 0.0f;
+        for (int32_t k = 0; k < depth; ++k) total += l[i * layout[3] + k * layout[4]] * r[k * layout[5] + j * layout[6]];
+        y[(b * rows + i) * cols + j] = total;
+      }
+    }
+  }
+}

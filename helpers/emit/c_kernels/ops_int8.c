@@ -34,6 +34,30 @@ static inline void mcu_lookup_channels_i8(const int8_t *x, int8_t *y, int32_t n,
   }
 }
 
+static inline void mcu_batch_matmul_i8(const int8_t *lhs, const int8_t *rhs, int8_t *y, const int32_t *layout,
+                                       int32_t lhs_offset, int32_t rhs_offset, int32_t multiplier, int32_t shift,
+                                       int32_t zero_point) {
+  /* TFLM's reference: (lhs + offset) * (rhs + offset) summed in int32, then one multiplier. layout:
+     M, N, K, the lhs row and depth strides, the rhs depth and column strides, the batches, then
+     each batch's two base offsets (ops_matmul.py). */
+  const int32_t rows = layout[0], cols = layout[1], depth = layout[2], batches = layout[7];
+  for (int32_t b = 0; b < batches; ++b) {
+    const int8_t *l = lhs + layout[8 + 2 * b];
+    const int8_t *r = rhs + layout[9 + 2 * b];
+    for (int32_t i = 0; i < rows; ++i) {
+      for (int32_t j = 0; j < cols; ++j) {
+        int32_t total = 0;
+        for (int32_t k = 0; k < depth; ++k) {
+          total += ((int32_t)l[i * layout[3] + k * layout[4]] + lhs_offset) *
+                   ((int32_t)r[k * layout[5] + j * layout[6]] + rhs_offset);
+        }
+        const int32_t value = mcu_mbqm(total, multiplier, shift) + zero_point;
+        y[(b * rows + i) * cols + j] = (int8_t)mcu_clamp(value, -128, 127);
+      }
+    }
+  }
+}
+
 static inline void mcu_mean_i8(const int8_t *x, int8_t *y, const int32_t *groups, int32_t outputs,
                                int32_t count, int32_t x_zero_point, int32_t multiplier, int32_t shift,
                                int32_t zero_point) {

@@ -168,6 +168,37 @@ def max_pool_2d_i8(x, y, p, low: int, high: int):
                 o += 1
 
 
+def bmm_row(j: int, k: int, s: int, lhs, rhs, acc, p, row: int, batch: int, lhs_offset: int, rhs_offset: int):
+    # One output row of BATCH_MATMUL int8: acc[j] = sum over k of (lhs[row, k] + lhs_offset) *
+    # (rhs[k, j] + rhs_offset), both read through the strides in p (ops_matmul.py's layout).
+    pp = ptr32(p)
+    lp = ptr8(lhs)
+    rp = ptr8(rhs)
+    ap = ptr32(acc)
+    cols = pp[1]
+    depth = pp[2]
+    lsk = pp[4]
+    rsk = pp[5]
+    rsj = pp[6]
+    lb = pp[8 + 2 * batch] + row * pp[3]
+    rb = pp[9 + 2 * batch]
+    lo = lhs_offset - 128
+    ro = rhs_offset - 128
+    j = 0
+    while j < cols:
+        s = 0
+        k = 0
+        li = lb
+        ri = rb + j * rsj
+        while k < depth:
+            s += ((lp[li] ^ 128) + lo) * ((rp[ri] ^ 128) + ro)
+            li += lsk
+            ri += rsk
+            k += 1
+        ap[j] = s
+        j += 1
+
+
 def scale_acc(x: int, v: int, k: int, acc, count: int, channels: int, bias, limbs, shift, with_bias: int,
               per_channel: int, out16, mode: int, clip: int):
     # (acc + the channel's bias when with_bias) times the channel's multiplier (the one multiplier

@@ -36,6 +36,18 @@ def depthwise_conv_2d_i8(x, y, w, bias, mult, shift, p, acc, out_h: int, x_offse
         store_i8(0, 0, 0, acc, per_row, y, oy * per_row, zero_point, low, high)
 
 
+def batch_matmul_i8(lhs, rhs, y, p, acc, limbs, shift, lhs_offset: int, rhs_offset: int, zero_point: int):
+    # One row of int32 sums at a time, scaled by the one multiplier (no bias) and stored as int8.
+    pp = ptr32(p)
+    rows = pp[0]
+    cols = pp[1]
+    for b in range(pp[7]):
+        for i in range(rows):
+            bmm_row(0, 0, 0, lhs, rhs, acc, p, i, b, lhs_offset, rhs_offset)
+            scale_acc(0, 0, 0, acc, cols, 1, acc, limbs, shift, 0, 0, acc, 0, 0)
+            store_i8(0, 0, 0, acc, cols, y, (b * rows + i) * cols, zero_point, -128, 127)
+
+
 def softmax_i8(x, y, rows: int, depth: int, exp_limbs, rescaled, r):
     # exp_limbs: exp(-d) as Q0.31 for every distance d to the row's maximum, three 11-bit limbs
     # each; rescaled: the same in Q12.19; r: int32 scratch for the row's max, sum and scale.

@@ -1,5 +1,6 @@
-# float32 elementwise ops with one input, TFLM's reference expressions; only the functions an engine
-# calls are pasted into it (emit/micropython.py), each taking (x, y, n, alpha).
+# float32 kernels pasted function by function: only those an engine calls go into it
+# (emit/micropython.py). The elementwise ops with one input take (x, y, n, alpha) and are TFLM's
+# reference expressions.
 
 
 def relu_f(x, y, n, alpha):
@@ -125,3 +126,16 @@ def prelu_f(x, y, n, alpha):
     for i in range(n):
         v = x[i]
         y[i] = v if v >= 0.0 else v * alpha[i % channels]
+
+
+def batch_matmul_f(lhs, rhs, y, p):
+    # p: ops_matmul.py's layout (M, N, K, four strides, batches, two bases per batch)
+    rows, cols, depth, lsi, lsk, rsk, rsj = p[0], p[1], p[2], p[3], p[4], p[5], p[6]
+    for b in range(p[7]):
+        lb, rb = p[8 + 2 * b], p[9 + 2 * b]
+        for i in range(rows):
+            for j in range(cols):
+                total = 0.0
+                for k in range(depth):
+                    total += lhs[lb + i * lsi + k * lsk] * rhs[rb + k * rsk + j * rsj]
+                y[(b * rows + i) * cols + j] = total
