@@ -26,6 +26,7 @@ from helpers.core.variant import TfliteModel, VariantPlan
 from helpers.errors import first_line
 from helpers.frontend.model_loader import LoadedModel
 from helpers.frontend.optimize import OptimizedModel
+from helpers.emit.placement import placements
 from helpers.lowering.lower import Lowered, lower_model
 from helpers.measure.litert import quantize
 from helpers.measure.metrics import compute_metrics, primary_metric
@@ -108,10 +109,15 @@ class VariantRunner:
     def render(self, tflite: TfliteModel, measurement: Measurement) -> tuple[RenderOutcome, Measurement]:
         """Stages 3 and 4: the firmware checks on scratch copies, then the variant's folder, written
         once from their verdicts. A target's arena figure replaces the host's, so the measurement
-        comes back with it."""
+        comes back with it. The outcome says where each op runs (TFLM, C engine, MicroPython)."""
         # Lowered only where firmware is written (the engines are emitted beside it).
         lowered = (lower_model(tflite.content) if self.folder.export_firmware and measurement.tflm.gets_firmware
                    else Lowered(program=None))
+        outcome, measurement = self._render(tflite, measurement, lowered)
+        return replace(outcome, placement=placements(tflite.content, lowered.program)), measurement
+
+    def _render(self, tflite: TfliteModel, measurement: Measurement,
+                lowered: Lowered) -> tuple[RenderOutcome, Measurement]:
         draft = render_folder(self.specs, tflite, measurement.tflm, self.folder, lowered)
         if not draft.firmware or self.config.skip_firmware_checks:
             write_folder(self.staging, draft)

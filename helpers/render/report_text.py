@@ -8,6 +8,7 @@ from helpers.core.results import RunReport, VariantReport
 from helpers.measure.metrics import higher_is_better
 from helpers.render.board_text import boards_markdown
 from helpers.render.engine_text import TARGET_STATUS, engine_cells, engine_header, engine_markdown
+from helpers.render.ops_text import ops_markdown
 
 
 def _format_metric(name: str, value: float | None) -> str:
@@ -229,6 +230,7 @@ def format_markdown(report: RunReport, plots: list[str]) -> str:
     lines += engine_markdown(report, _format_metric)
     lines += micropython_markdown(report)
     lines += boards_markdown(report)
+    lines += ops_markdown(report)
     failed = [(v.name, v.error) for v in report.variants if v.error]
     if failed:
         lines += ["", "## Variants that could not be built", ""]

@@ -58,3 +58,21 @@ def test_compression_blocks_round_trip(block):
     data = block.to_dict()
     assert compression_from_dict(json.loads(json.dumps(data))) == block
     assert data["applied"] is isinstance(block, LutCompressed)
+
+
+def test_the_op_placement_table_reads_back_and_reaches_report_md():
+    from dataclasses import replace
+
+    from helpers.core.checks import OpPlacement
+    from helpers.render.report_text import format_markdown
+
+    report = RunReport.from_json((REPORTS / "digits_targets.json").read_text())
+    table = (OpPlacement("CONV_2D", 2, "cmsis-nn", "cmsis-nn", "native"),
+             OpPlacement("HARD_SWISH", 1, "reference", "own kernel", "viper"))
+    variants = tuple(replace(v, firmware=replace(v.firmware, ops_placement=table)) if v.name == "int8" else v
+                     for v in report.variants)
+    placed = replace(report, variants=variants)
+    again = RunReport.from_json(placed.to_json())
+    assert next(v for v in again.variants if v.name == "int8").firmware.ops_placement == table
+    text = format_markdown(again, [])
+    assert "## Where each op runs" in text and "| HARD_SWISH | 1 | reference | own kernel | viper |" in text
