@@ -163,6 +163,7 @@ ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     # lowering/ops_transpose_conv: a Gather onto the zero-inserted grid, then a CONV_2D
     "TRANSPOSE_CONV": _BOTH,
     "BATCH_MATMUL": _BOTH,  # lowering/ops_matmul
+    "SUM": _BOTH, "REDUCE_MAX": _BOTH, "REDUCE_MIN": _BOTH,  # lowering/ops_elementwise: groups like MEAN
     # TFLite ops TFLM registers no kernel for: the engines run their float32 form, outside the matrix
     "RELU_N1_TO_1": (), "RELU_0_TO_1": (),
 }

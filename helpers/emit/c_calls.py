@@ -20,7 +20,7 @@ OWN_FAMILIES: dict[type, str] = {
     s.SoftmaxFloat: "ops_float", s.BinaryFloat: "ops_float", s.UnaryFloat: "ops_float", s.MeanFloat: "ops_float",
     s.Gather: "gather", s.Scatter: "gather", s.LstmFloat: "lstm_float", s.MathFloat: "math_float",
     s.ChannelLookupInt8: "ops_int8", s.PreluFloat: "math_float", s.BatchMatMulInt8: "ops_int8",
-    s.BatchMatMulFloat: "math_float",
+    s.BatchMatMulFloat: "math_float", s.ReduceInt8: "ops_int8", s.ReduceFloat: "math_float",
 }
 
 
@@ -134,6 +134,21 @@ def _batch_matmul_f(n: CNames, t: s.BatchMatMulFloat) -> str:
     return f"mcu_batch_matmul_f({n.operand(t.x1)}, {n.operand(t.x2)}, {n.buffer(t.y)}, {n.array(t.layout)});"
 
 
+_REDUCE_KINDS = {"sum": 0, "max": 1, "min": 2}
+
+
+def _reduce_i8(n: CNames, t: s.ReduceInt8) -> str:
+    outputs, count = t.groups.values.shape
+    return (f"mcu_reduce_i8({n.operand(t.x)}, {n.buffer(t.y)}, {n.array(t.groups)}, {outputs}, {count}, "
+            f"{int(t.kind == 'max')});")
+
+
+def _reduce_f(n: CNames, t: s.ReduceFloat) -> str:
+    outputs, count = t.groups.values.shape
+    return (f"mcu_reduce_f({n.operand(t.x)}, {n.buffer(t.y)}, {n.array(t.groups)}, {outputs}, {count}, "
+            f"{_REDUCE_KINDS[t.kind]});")
+
+
 def _mean_f(n: CNames, t: s.MeanFloat) -> str:
     outputs, count = t.groups.values.shape
     return f"mcu_mean_f({n.operand(t.x)}, {n.buffer(t.y)}, {n.array(t.groups)}, {outputs}, {count});"
@@ -168,7 +183,8 @@ FORMATTERS: dict[type, Callable[[CNames, Step], str]] = {  # type: ignore[dict-i
     s.AddInt8: cmsis.add_i8, s.MulInt8: cmsis.mul_i8, s.BinaryFloat: _binary_f, s.LookupInt8: _lookup,
     s.UnaryFloat: _unary_f, s.MeanInt8: _mean_i8, s.MeanFloat: _mean_f, s.LstmInt8: cmsis.lstm_i8, s.LstmFloat: _lstm_f,
     s.MathFloat: _math_f, s.ChannelLookupInt8: _channel_lookup, s.PreluFloat: _prelu_f,
-    s.BatchMatMulInt8: _batch_matmul_i8, s.BatchMatMulFloat: _batch_matmul_f,
+    s.BatchMatMulInt8: _batch_matmul_i8, s.BatchMatMulFloat: _batch_matmul_f, s.ReduceInt8: _reduce_i8,
+    s.ReduceFloat: _reduce_f,
 }
 
 

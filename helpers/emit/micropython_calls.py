@@ -21,7 +21,7 @@ FAMILIES: dict[type, str] = {
     s.SoftmaxFloat: "ops_float", s.BinaryFloat: "ops_float", s.UnaryFloat: "ops_float", s.MeanFloat: "ops_float",
     s.Gather: "gather", s.Scatter: "gather", s.LstmInt8: "lstm", s.LstmFloat: "lstm", s.MathFloat: "math_float",
     s.ChannelLookupInt8: "ops_int8", s.PreluFloat: "math_float", s.BatchMatMulInt8: "ops_int8",
-    s.BatchMatMulFloat: "math_float",
+    s.BatchMatMulFloat: "math_float", s.ReduceInt8: "ops_int8", s.ReduceFloat: "math_float",
 }
 
 
@@ -284,6 +284,16 @@ def _mean_i8(n: Names, t: s.MeanInt8) -> str:
                  *_scalar_quant(n, t.multiplier, t.shift), t.output_zero_point, "_EW_A")
 
 
+def _reduce_i8(n: Names, t: s.ReduceInt8) -> str:
+    outputs, count = t.groups.values.shape
+    groups = n.array(Const(np.ascontiguousarray(t.groups.values, dtype=np.int32).reshape(-1)))
+    return _call("reduce_i8", n.operand(t.x), n.buffer(t.y), groups, count, outputs, int(t.kind == "max"))
+
+
+def _reduce_f(n: Names, t: s.ReduceFloat) -> str:
+    return _call("reduce_f", n.operand(t.x), n.buffer(t.y), _groups(n, t.groups), repr(t.kind))
+
+
 def _mean_f(n: Names, t: s.MeanFloat) -> str:
     return _call("mean_f", n.operand(t.x), n.buffer(t.y), _groups(n, t.groups))
 
@@ -336,7 +346,8 @@ FORMATTERS: dict[type, Callable[[Names, Step], str]] = {  # type: ignore[dict-it
     s.AddInt8: _add_i8, s.MulInt8: _mul_i8, s.BinaryFloat: _binary_f, s.LookupInt8: _lookup,
     s.UnaryFloat: _unary_f, s.MeanInt8: _mean_i8, s.MeanFloat: _mean_f, s.LstmInt8: _lstm_i8, s.LstmFloat: _lstm_f,
     s.MathFloat: _math_f, s.ChannelLookupInt8: _channel_lookup, s.PreluFloat: _prelu_f,
-    s.BatchMatMulInt8: _batch_matmul_i8, s.BatchMatMulFloat: _batch_matmul_f,
+    s.BatchMatMulInt8: _batch_matmul_i8, s.BatchMatMulFloat: _batch_matmul_f, s.ReduceInt8: _reduce_i8,
+    s.ReduceFloat: _reduce_f,
 }
 
 

@@ -17,6 +17,7 @@ from helpers.lowering.ops_elementwise import (
     lower_elementwise,
     lower_mean,
     lower_quantize,
+    lower_reduce,
 )
 from helpers.lowering.ops_shape import (
     lower_concatenation,
@@ -60,6 +61,9 @@ LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "TRANSPOSE_CONV": lower_transpose_conv,
     "PRELU": lower_prelu,
     "BATCH_MATMUL": lower_batch_matmul,
+    "SUM": lambda b, op: lower_reduce(b, op, "sum"),
+    "REDUCE_MAX": lambda b, op: lower_reduce(b, op, "max"),
+    "REDUCE_MIN": lambda b, op: lower_reduce(b, op, "min"),
 }
 
 

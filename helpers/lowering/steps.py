@@ -315,6 +315,24 @@ class MeanFloat(Unary):
 
 
 @dataclass(frozen=True)
+class ReduceFloat(Unary):
+    """SUM, REDUCE_MAX or REDUCE_MIN (kind "sum", "max", "min") of each group, in its order (TFLM's:
+    the input's)."""
+
+    kind: str
+    groups: Const             # int32 [outputs, count]
+
+
+@dataclass(frozen=True)
+class ReduceInt8(Unary):
+    """REDUCE_MAX or REDUCE_MIN of int8 (kind "max", "min"): TFLM compares the raw values, input and
+    output sharing one quantization."""
+
+    kind: str
+    groups: Const
+
+
+@dataclass(frozen=True)
 class LstmGate:
     """One gate's weights (input and recurrent) and bias."""
 

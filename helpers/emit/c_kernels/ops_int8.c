@@ -58,6 +58,19 @@ static inline void mcu_batch_matmul_i8(const int8_t *lhs, const int8_t *rhs, int
   }
 }
 
+static inline void mcu_reduce_i8(const int8_t *x, int8_t *y, const int32_t *groups, int32_t outputs,
+                                 int32_t count, int32_t maximum) {
+  /* REDUCE_MAX / REDUCE_MIN: the raw values compared (input and output share one quantization). */
+  for (int32_t o = 0; o < outputs; ++o) {
+    int8_t best = x[groups[o * count]];
+    for (int32_t k = 1; k < count; ++k) {
+      const int8_t v = x[groups[o * count + k]];
+      if (maximum ? v > best : v < best) best = v;
+    }
+    y[o] = best;
+  }
+}
+
 static inline void mcu_mean_i8(const int8_t *x, int8_t *y, const int32_t *groups, int32_t outputs,
                                int32_t count, int32_t x_zero_point, int32_t multiplier, int32_t shift,
                                int32_t zero_point) {

@@ -221,6 +221,28 @@ def lookup_channels_i8(x, y, n: int, channels: int, tables):
             c = 0
 
 
+def reduce_i8(x, y, groups, count: int, outputs: int, maximum: int):
+    # REDUCE_MAX / REDUCE_MIN on int8: the raw values compared, groups flat (int32) as MEAN's.
+    xp = ptr8(x)
+    yp = ptr8(y)
+    gp = ptr32(groups)
+    o = 0
+    while o < outputs:
+        base = o * count
+        best = (xp[gp[base]] ^ 128) - 128
+        k = 1
+        while k < count:
+            v = (xp[gp[base + k]] ^ 128) - 128
+            if maximum:
+                if v > best:
+                    best = v
+            elif v < best:
+                best = v
+            k += 1
+        yp[o] = best & 255
+        o += 1
+
+
 def gather_i8(x, y, index, pad: int):
     # gather.py's gather on int8 tensors: y[i] = x[index[i]], or pad where the index is negative.
     n = int(len(index))
