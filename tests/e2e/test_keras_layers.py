@@ -1,6 +1,6 @@
-"""Keras 3 layers users bring that once ended in a traceback (issue 35): each model is made here,
-trained in seconds on scikit-learn's digits with fixed seeds, and run through main.py as a user
-runs it."""
+"""Keras 3 layers users bring (issue 35): one that ended in a traceback, and one TFLM has no kernel
+for, which must not end a run in success. Each model is made here, trained in seconds on
+scikit-learn's data with fixed seeds, and run through main.py as a user runs it."""
 from __future__ import annotations
 
 import json
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from tests.conftest import run_main
 
@@ -83,3 +84,46 @@ def test_a_failed_export_for_the_converter_is_one_line(tmp_path, monkeypatch):
     assert "\n" not in line and "exporting the model's function for the converter failed" in line, line
     assert "invalid capture" in line
     assert not list(isolated._root().glob("model_*")), "the half-written export stays behind"
+
+
+def _gelu_mlp(folder: Path) -> Path:
+    """Dense(16, gelu) -> Dense(3, softmax) on iris, Keras 3 `.keras`: every variant holds GELU,
+    which TFLM has no kernel for."""
+    import keras
+    from sklearn.datasets import load_iris
+
+    keras.utils.set_random_seed(7)
+    data = load_iris()
+    x = data.data.astype(np.float32)
+    mean, std = x.mean(0), x.std(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(16, activation="gelu"),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.compile(keras.optimizers.Adam(0.02), "sparse_categorical_crossentropy")
+    order = np.random.default_rng(0).permutation(len(x))[:90]
+    model.fit((x[order] - mean) / std, data.target[order], epochs=40, batch_size=16, verbose=0)
+    folder.mkdir(parents=True)
+    model.save(folder / "model.keras")
+    frame = pd.DataFrame(x, columns=[f"f{i}" for i in range(4)])
+    frame["species"] = data.target
+    frame.to_csv(folder / "data.csv", index=False)
+    specs = {"name": "mlp_gelu", "task": "classification",
+             "input": {"shape": [4], "mean": mean.tolist(), "std": std.tolist()}, "output": {"shape": [3]}}
+    (folder / "specs.json").write_text(json.dumps(specs), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("checks", [(), ("--skip_firmware_checks",)], ids=["checked", "skipped"])
+def test_a_run_nothing_of_which_can_be_flashed_exits_3_naming_the_op(tmp_path, checks):
+    # with the checks skipped, the op list alone says TFLM cannot run GELU
+    model_dir = _gelu_mlp(tmp_path / "gelu")
+    export = tmp_path / "out"
+    result = run_main("--input_dir", str(model_dir), "--PTQ", "-q", "int8", "-e", *checks,
+                      "--export_dir", str(export))
+    assert result.returncode == 3 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert "no variant of the run can be flashed: TFLM has no kernel for GELU (float32, int8)" in errors[0]
+    assert "use activation \"relu\"" in errors[0]
+    variants = {v["name"]: v for v in json.loads((export / "report.json").read_text())["variants"]}
+    assert variants["int8"]["firmware"]["tflm_runnable"] is False and variants["int8"]["metrics"]
+    assert (export / "int8" / "NOT_FOR_MCU.md").is_file() and (export / "int8" / "model.tflite").is_file()
