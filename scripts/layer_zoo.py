@@ -222,13 +222,13 @@ def _from_report(report: Path) -> dict[str, Any]:
 
 
 def _note(stderr: str, report: Path) -> dict[str, str]:
-    """What blocks the int8 variant (its error or TFLM's reason), else the run's error line."""
+    """What blocks the int8 variant (its error or TFLM's reason), and the run's error line if any."""
     int8 = _variants(report).get("int8") or {}
     firmware = int8.get("firmware") or {}
     said = int8.get("error") or (firmware.get("tflm_reason") if firmware.get("tflm_runnable") is False else None)
     errors = [line for line in stderr.splitlines() if line.startswith("error:")]
-    note = said or (errors[0] if errors else "")
-    return {"note": " ".join(note.split())[:220]}
+    parts = ([f"int8: {said}"] if said else []) + errors[:1]
+    return {"note": " ".join(" / ".join(parts).split())[:400]}
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
