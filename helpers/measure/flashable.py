@@ -22,6 +22,9 @@ _ENGINE_TAKES = (Status.PASS, Status.NOT_CHECKED)
 # what to use instead (each checked on a model of its own: docs/layer_zoo.md).
 _WAY_OUT = {
     "GELU": "use activation \"relu\" or \"swish\" where the model uses gelu",
+    "TILE": "UpSampling1D/2D (nearest) and RepeatVector lower to it; UpSampling2D(interpolation=\"bilinear\") "
+            "and Resizing run on TFLM",
+    "SELECT": "selu lowers to it (TFLM has SELECT_V2 only): use activation \"relu\" or \"elu\" in place of selu",
 }
 
 
