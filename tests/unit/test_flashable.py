@@ -24,14 +24,15 @@ KERAS = VariantReport(name="keras", path=None, format="keras", quantization="Non
 
 def test_every_variant_blocked_names_the_ops_the_variants_and_the_way_out():
     rows = [KERAS, _row("float32", ("FULLY_CONNECTED", "GELU"), False),
-            _row("int8", ("FULLY_CONNECTED", "GELU", "TILE"), False), failed_row("int16x8", "integer_with_8bits", "x")]
+            _row("int8", ("FULLY_CONNECTED", "GELU", "TILE", "REDUCE_PROD"), False), failed_row("int16x8", "integer_with_8bits", "x")]
     with pytest.raises(flashable.NothingFlashableError) as raised:
         flashable.check_any_flashable(rows, Path("export/m"), select_ops_allowed=False)
     line = raised.value.one_line()
     assert raised.value.exit_code == 3 and "\n" not in line
-    assert "TFLM has no kernel for GELU (float32)" in line and "GELU, TILE (int8)" in line
+    assert "TFLM has no kernel for GELU (float32)" in line and "GELU, TILE, REDUCE_PROD (int8)" in line
     assert "int16x8 could not be built" in line and "(export/m)" in line
-    assert "GELU: use activation \"relu\"" in line and "replace the layers that make TILE" in line
+    assert "GELU: use activation \"relu\"" in line and "TILE: UpSampling1D/2D (nearest)" in line
+    assert "replace the layers that make REDUCE_PROD" in line
 
 
 def test_one_variant_tflm_runs_or_an_engine_takes_or_nobody_checked_is_enough():
