@@ -216,8 +216,11 @@ def _from_report(report: Path) -> dict[str, Any]:
         return {"int8": "not built", "engines": "-"}
     firmware = int8.get("firmware") or {}
     runs = {True: "yes", False: "no", None: "unchecked"}[firmware.get("tflm_runnable")]
-    engines = [f"{label} {(firmware.get(key) or {}).get('status', '-')}"
-               for label, key in (("C", "c_engine"), ("MicroPython", "micropython"))]
+    engines = []
+    for label, key in (("C", "c_engine"), ("MicroPython", "micropython")):
+        engine = firmware.get(key) or {}
+        failed = f" ({' '.join(str(engine.get('reason')).split())[:120]})" if engine.get("status") == "fail" else ""
+        engines.append(f"{label} {engine.get('status', '-')}{failed}")
     return {"int8": runs, "engines": ", ".join(engines)}
 
 
