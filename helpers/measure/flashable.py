@@ -24,7 +24,8 @@ _WAY_OUT = {
     "GELU": "use activation \"relu\" or \"swish\" where the model uses gelu",
     "TILE": "UpSampling1D/2D (nearest) and RepeatVector lower to it; UpSampling2D(interpolation=\"bilinear\") "
             "and Resizing run on TFLM",
-    "SELECT": "selu lowers to it (TFLM has SELECT_V2 only): use activation \"relu\" or \"elu\" in place of selu",
+    "SELECT": "TFLM has SELECT_V2 only, and selu and Keras 3's Embedding lower to SELECT: use activation "
+              "\"relu\" or \"elu\" in place of selu",
 }
 
 
