@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -231,7 +232,8 @@ def _note(stderr: str, report: Path) -> dict[str, str]:
     said = int8.get("error") or (firmware.get("tflm_reason") if firmware.get("tflm_runnable") is False else None)
     errors = [line for line in stderr.splitlines() if line.startswith("error:")]
     parts = ([f"int8: {said}"] if said else []) + errors[:1]
-    return {"note": " ".join(" / ".join(parts).split())[:400]}
+    note = re.sub(r" \([^()]*/specs\.json\)", "", " / ".join(parts))  # the temporary model folder says nothing
+    return {"note": " ".join(note.split())[:400]}
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
