@@ -87,4 +87,4 @@ def _way_out(built: list[VariantReport], select_ops_allowed: bool) -> str:
     quantizations = {v.quantization for v in built}
     if not ops and "integer_with_float_fallback" not in quantizations:
         steps.append("try `-q integer_with_float_fallback`, which quantizes the ops TFLM runs in integers")
-    return "; ".join(steps) or "change the model's layers to ones TFLM runs (README, \"Layer zoo\")"
+    return "; ".join(steps) or "change the model's layers to ones TFLM runs (docs/layer_zoo.md lists which do)"
