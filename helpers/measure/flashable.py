@@ -25,7 +25,7 @@ _WAY_OUT = {
     "TILE": "UpSampling1D/2D (nearest) and RepeatVector lower to it; UpSampling2D(interpolation=\"bilinear\") "
             "and Resizing run on TFLM",
     "SELECT": "TFLM has SELECT_V2 only, and selu and Keras 3's Embedding lower to SELECT: use activation "
-              "\"relu\" or \"elu\" in place of selu",
+              "\"relu\" or \"leaky_relu\" in place of selu",
 }
 
 
