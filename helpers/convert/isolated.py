@@ -54,14 +54,27 @@ def saved_function(model: LoadedModel) -> Path:
     the Keras model, for the same flatbuffer."""
     key = id(model.keras)
     if key not in _EXPORTS:
-        holder = tf.Module()
-        holder.model_variables = list(getattr(model.keras, "variables", []))
-        concrete = model.concrete_function()
         folder = _root() / f"model_{len(_EXPORTS)}"
-        tf.saved_model.save(holder, str(folder), signatures=concrete)
+        try:
+            _save_function(model, folder)
+        except Exception as exc:  # noqa: BLE001 - TensorFlow's tracing and export raise any type; the user gets a line
+            shutil.rmtree(folder, ignore_errors=True)
+            raise ConverterFailed(f"exporting the model's function for the converter failed: "
+                                  f"{type(exc).__name__}: {exc}") from None
         collect_conversion_garbage()
         _EXPORTS[key] = (model.keras, folder)
     return _EXPORTS[key][1]
+
+
+def _save_function(model: LoadedModel, folder: Path) -> None:
+    holder = tf.Module()
+    holder.model_variables = list(getattr(model.keras, "variables", []))
+    concrete = model.concrete_function()
+    # No custom gradients: the converter never differentiates, and saving them fails on ops whose
+    # gradient captures a tensor of the forward graph (tf.nn.silu's beta, i.e. Keras 3's swish:
+    # "Found invalid capture Tensor(.../beta:0) when saving custom gradients").
+    options = tf.saved_model.SaveOptions(experimental_custom_gradients=False)
+    tf.saved_model.save(holder, str(folder), signatures=concrete, options=options)
 
 
 def rows_file(rows: np.ndarray, name: str) -> str:

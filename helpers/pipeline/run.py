@@ -21,7 +21,7 @@ from helpers.core.specs import Specs, Task, load_specs
 from helpers.core.timings import Timings
 from helpers.emit.identifiers import identifier
 from helpers.errors import CheckNotRunError, PipelineError, VariantFailedError
-from helpers.measure import budgets, tolerance
+from helpers.measure import budgets, flashable, tolerance
 from helpers.measure.metrics import primary_metric
 from helpers.native_output import native_stderr_silenced, set_verbose
 from helpers.pipeline.staged_export import StagedExport, check_destination
@@ -205,7 +205,8 @@ def _run(config: RunConfig) -> RunSummary:
 
 def check_outcome(summary: RunSummary, config: RunConfig) -> None:
     """Exit 3 (the export is in place) when the one variant the flags asked for failed to build
-    (with -q all a failed type is one row among several), or does not fit the budgets."""
+    (with -q all a failed type is one row among several), when no variant can be flashed, or when
+    the final one is outside the tolerance or does not fit the budgets."""
     variants = list(summary.report.variants)
     final = variants[-1] if variants else None
     one_asked_for = len(config.quantizations) <= 1
@@ -220,6 +221,8 @@ def check_outcome(summary: RunSummary, config: RunConfig) -> None:
                                f"model: {result.message}); {len(not_built)} self-test(s) unchecked, the export is "
                                "written", "fix the toolchain or delete the cache ($MCU_DEPLOY_CACHE or "
                                "~/.cache/mcu-deploy) and run again")
+    # before the guard: a suggestion of another variant means nothing when none can be flashed
+    flashable.check_any_flashable(variants, summary.export_dir, config.allow_select_ops)
     tolerance.check_final(variants, tolerance.tolerance_for(summary.report.primary_metric, config.max_drop))
     budgets.check_final(variants, config.flash_budget, config.ram_budget)
 
