@@ -23,7 +23,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before tf_runtime's default of 2: the converter is chatty
 
 from helpers.core.flatbuffer import float_compute_ops, inspect_tflite  # noqa: E402
 from helpers.lowering.lower import lower_model  # noqa: E402
@@ -47,9 +47,8 @@ def _seed(name: str) -> int:
 def _converter(tf: Any, case: Case) -> Any:
     rng = np.random.default_rng(_seed(case.name))  # the same constants for every type of a case
     if case.layer is not None:
-        import keras
+        import tf_keras as keras  # Keras 2, as everywhere in the tool (helpers/frontend/tf_runtime.py)
 
-        keras.utils.set_random_seed(0)
         inputs = keras.Input(case.shape[1:], batch_size=case.shape[0])
         model = keras.Model(inputs, case.layer(keras, rng)(inputs))
         return tf.lite.TFLiteConverter.from_keras_model(model)
@@ -147,9 +146,11 @@ def _write(kept: dict[str, tuple[bytes, dict[str, Any]]], everything: bool) -> N
 
 
 def main(prefixes: list[str]) -> None:
-    import tensorflow as tf
+    # TensorFlow prepared as the tool prepares it: Keras 2, deterministic ops, oneDNN off, seeds fixed.
+    from helpers.frontend import tf_runtime
 
-    tf.random.set_seed(0)
+    tf_runtime.seed_everything()
+    tf = tf_runtime.tf
     cases = [case for case in all_cases() if not prefixes or case.name.startswith(tuple(prefixes))]
     kept = _runs_on_tflm(_build(tf, cases))
     _write(kept, everything=not prefixes)
