@@ -125,6 +125,7 @@ def _binaries() -> list[Case]:
 def _reductions() -> list[Case]:
     return [
         _unary("mean", "MEAN", lambda tf, x: tf.reduce_mean(x, axis=1, keepdims=True)),
+        _unary("mean_last_axis", "MEAN", lambda tf, x: tf.reduce_mean(x, axis=2)),
         _unary("sum", "SUM", lambda tf, x: tf.reduce_sum(x, axis=1)),
         _unary("reduce_max", "REDUCE_MAX", lambda tf, x: tf.reduce_max(x, axis=2)),
         _unary("reduce_min", "REDUCE_MIN", lambda tf, x: tf.reduce_min(x, axis=1)),
@@ -140,6 +141,16 @@ def _split_halves(tf: Any, x: Any) -> Any:
     return first - second
 
 
+def _split_sizes(tf: Any, x: Any) -> Any:
+    first, second = tf.split(x, [2, 4], axis=2)
+    return tf.concat([second, first], axis=2)
+
+
+def _unpack(tf: Any, x: Any) -> Any:
+    rows = tf.unstack(x, axis=1)
+    return rows[0] - rows[3]
+
+
 def _movement() -> list[Case]:
     image = (1, 4, 4, 3)
     return [
@@ -148,6 +159,9 @@ def _movement() -> list[Case]:
         _unary("concatenation", "CONCATENATION", lambda tf, x: tf.concat([x, x * 0.5], axis=2)),
         _unary("strided_slice", "STRIDED_SLICE", lambda tf, x: x[:, 1:4, 0:6:2]),
         _unary("split", "SPLIT", _split_halves),
+        _unary("split_v", "SPLIT_V", _split_sizes),
+        _unary("unpack", "UNPACK", _unpack),
+        _unary("padv2", "PADV2", lambda tf, x: tf.pad(x, [[0, 0], [0, 2], [1, 1]], constant_values=0.75)),
         _unary("transpose", "TRANSPOSE", lambda tf, x: tf.transpose(x, (0, 2, 1))),
         _unary("slice", "SLICE", lambda tf, x: tf.slice(x, (0, 1, 2), (1, 2, 3))),
         _unary("gather", "GATHER", lambda tf, x: tf.gather(x, [5, 0, 3, 3], axis=2)),
@@ -182,6 +196,10 @@ def _layers() -> list[Case]:
         kernel = tf.constant(_const(rng, (3, 3, 3, 4), -0.5, 0.5))
         return tf.nn.relu(tf.nn.conv2d(x, kernel, 1, "SAME") + tf.constant(_const(rng, (4,))))
 
+    def conv_strided(tf: Any, x: Any, rng: np.random.Generator) -> Any:
+        kernel = tf.constant(_const(rng, (2, 2, 3, 5), -0.5, 0.5))
+        return tf.nn.conv2d(x, kernel, 2, "VALID") + tf.constant(_const(rng, (5,)))
+
     def depthwise(tf: Any, x: Any, rng: np.random.Generator) -> Any:
         kernel = tf.constant(_const(rng, (3, 3, 3, 2), -0.5, 0.5))
         return tf.nn.depthwise_conv2d(x, kernel, (1, 1, 1, 1), "VALID") + tf.constant(_const(rng, (6,)))
@@ -194,6 +212,7 @@ def _layers() -> list[Case]:
     return [
         Case("fully_connected", "FULLY_CONNECTED", (1, 12), dense),
         Case("conv_2d", "CONV_2D", image, conv),
+        Case("conv_2d_strided", "CONV_2D", image, conv_strided),
         Case("depthwise_conv_2d", "DEPTHWISE_CONV_2D", image, depthwise),
         _unary("max_pool_2d", "MAX_POOL_2D", lambda tf, x: tf.nn.max_pool2d(x, 2, 2, "VALID"), shape=image),
         _unary("average_pool_2d", "AVERAGE_POOL_2D", lambda tf, x: tf.nn.avg_pool2d(x, 3, 1, "SAME"), shape=image),

@@ -131,7 +131,8 @@ for name in NAMES:
 def _parse_values(text: str) -> list[float]:
     """MicroPython's repr of a list of numbers (nan and inf included) as floats."""
     inner = text.strip("[]")
-    return [float(token) for token in inner.split(",")] if inner else []
+    named = {"True": 1.0, "False": 0.0}  # a boolean output, should an engine give Python bools
+    return [named[token] if token in named else float(token) for token in inner.split(",")] if inner else []
 
 
 def _run_micropython(command: str, folder: Path, names: list[str], number: int) -> str:
