@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers.core.flatbuffer import inspect_tflite
+from helpers.core.flatbuffer import inspect_tflite, parse_model
 from helpers.lowering.lower import Lowered, lower_model
 from tests.conftest import require_tool
 from tests.op_zoo import ROWS, ZooCase, input_rows, integer_floor, read_pending, run_tflm, zoo_cases
@@ -116,6 +116,8 @@ def test_the_zoo_holds_every_type_and_each_case_its_op():
         assert case.name == f"{case.name.rsplit('_', 1)[0]}_{case.meta['type']}"
         assert case.meta["op"] in info.ops, f"{case.name}: {info.ops}"
         assert info.input.dtype == case.meta["type"], f"{case.name}: input {info.input.dtype}"
+        graph = parse_model(case.content).subgraphs[0]
+        assert len(graph.inputs) == len(graph.outputs) == 1, f"{case.name}: the engines take one input, one output"
 
 
 def test_pending_and_the_known_bugs_name_only_zoo_cases():
