@@ -115,6 +115,11 @@ def _binaries() -> list[Case]:
         # FLOOR_DIV and FLOOR_MOD by a divisor away from zero: the quotient stays small.
         const_low = 0.5 if op in ("FLOOR_DIV", "FLOOR_MOD") else -1.5
         cases += _binary(name, op, fn, const_low=const_low)
+    # Fused activations: the kernels' output clamps narrower than the type.
+    cases.append(Case("add_relu6", "ADD", (1, 4, 6),
+                      lambda tf, x, rng: tf.nn.relu6(x + tf.constant(_const(rng, (6,), -2.0, 4.0)))))
+    cases.append(Case("mul_relu", "MUL", (1, 4, 6),
+                      lambda tf, x, rng: tf.nn.relu(x * tf.constant(_const(rng, (4, 1))))))
     # DIV with the input as divisor: a constant divisor is folded into a MUL by the converter.
     cases += _binary("div", "DIV", lambda tf, x, c: c / x, 0.25, 4.0)
     cases.append(Case("select_v2", "SELECT_V2", (1, 4, 6),
@@ -196,6 +201,9 @@ def _layers() -> list[Case]:
         kernel = tf.constant(_const(rng, (3, 3, 3, 4), -0.5, 0.5))
         return tf.nn.relu(tf.nn.conv2d(x, kernel, 1, "SAME") + tf.constant(_const(rng, (4,))))
 
+    def dense_relu6(tf: Any, x: Any, rng: np.random.Generator) -> Any:
+        return tf.nn.relu6(dense(tf, x, rng) * 3.0)
+
     def conv_strided(tf: Any, x: Any, rng: np.random.Generator) -> Any:
         kernel = tf.constant(_const(rng, (2, 2, 3, 5), -0.5, 0.5))
         return tf.nn.conv2d(x, kernel, 2, "VALID") + tf.constant(_const(rng, (5,)))
@@ -211,6 +219,7 @@ def _layers() -> list[Case]:
     image = (1, 4, 4, 3)
     return [
         Case("fully_connected", "FULLY_CONNECTED", (1, 12), dense),
+        Case("fully_connected_relu6", "FULLY_CONNECTED", (1, 12), dense_relu6),
         Case("conv_2d", "CONV_2D", image, conv),
         Case("conv_2d_strided", "CONV_2D", image, conv_strided),
         Case("depthwise_conv_2d", "DEPTHWISE_CONV_2D", image, depthwise),
