@@ -77,37 +77,70 @@ def _c_main(runners: dict[str, str]) -> str:
     return "#include <stdio.h>\n" + includes + "".join(runners.values()) + main
 
 
-def run_c_engines(library: Any, cases: list[tuple[ZooCase, Program, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Every case's C engine in one program against CMSIS-NN (`library`, the host's): each case's
-    outputs, rows x values in the program's output type."""
-    from helpers.targets.program import compile_source, link_with_library
+def _render_c(folder: Path, case: ZooCase, program: Program, rows: np.ndarray) -> str:
+    """The case's engine written into `folder`; its runner function's text."""
+    engine = c_engine(program, context(case), "test")
+    for rendered in (render_engine_c(engine), render_engine_h(engine)):
+        (folder / rendered.filename).write_text(rendered.text)
+    return _c_runner(engine_id(case), engine.context, rows)
 
-    with tempfile.TemporaryDirectory(prefix="mcu-deploy-opzoo-c-") as tmp:
-        folder = Path(tmp)
-        runners, sources, dtypes = {}, [], {}
-        for case, program, rows in cases:
-            engine = c_engine(program, context(case), "test")
-            for rendered in (render_engine_c(engine), render_engine_h(engine)):
-                (folder / rendered.filename).write_text(rendered.text)
-            model_id = engine_id(case)
-            sources.append(folder / f"{model_id}_engine.c")
-            runners[model_id] = _c_runner(model_id, engine.context, rows)
-            dtypes[model_id] = (case.name, np.dtype(program.output_dtype))
-        (folder / "zoo_main.c").write_text(_c_main(runners))
-        sources.append(folder / "zoo_main.c")
-        # Two compilers at a time: the objects are independent, the link waits for all of them.
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            objects = list(pool.map(lambda s: compile_source(library, s, s.with_suffix(".o"), [f"-I{folder}"]),
-                                    sources))
-        link_with_library(library, objects, folder / "zoo", folder / "zoo.map")
-        printed = subprocess.run([str(folder / "zoo")], capture_output=True, text=True, check=True).stdout
-    found: dict[str, list[np.ndarray]] = {}
+
+def _compile_all(library: Any, folder: Path, sources: list[Path]) -> list[Path | str]:
+    """Each source compiled to an object, or the compiler's complaint; two compilers at a time."""
+    from helpers.targets.library import ToolBuildError
+    from helpers.targets.program import compile_source
+
+    def one(source: Path) -> Path | str:
+        try:
+            return compile_source(library, source, source.with_suffix(".o"), [f"-I{folder}"])
+        except ToolBuildError as error:
+            return str(error)[:300]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(one, sources))
+
+
+def _parse_c(printed: str, names: dict[str, tuple[str, np.dtype]]) -> dict[str, np.ndarray | str]:
+    found: dict[str, list[np.ndarray | None]] = {}
     for line in printed.splitlines():
         model_id, _, data = line.partition(" ")
-        name, dtype = dtypes[model_id]
-        found.setdefault(name, []).append(np.frombuffer(bytes.fromhex(data), dtype=dtype) if data != "failed"
-                                          else np.array([]))
-    return {name: np.stack(rows) if all(r.size for r in rows) else np.array([]) for name, rows in found.items()}
+        name, dtype = names[model_id]
+        found.setdefault(name, []).append(None if data == "failed" else np.frombuffer(bytes.fromhex(data), dtype))
+    return {name: np.stack(rows) if all(r is not None for r in rows) else "the engine's invoke returned -1"
+            for name, rows in found.items()}  # type: ignore[misc]
+
+
+def run_c_engines(library: Any, cases: list[tuple[ZooCase, Program, np.ndarray]]) -> dict[str, np.ndarray | str]:
+    """Every case's C engine in one program against CMSIS-NN (`library`, the host's): each case's
+    outputs, rows x values in the program's output type, or why there are none (an emitter that
+    raises or an engine that does not compile costs only its own case)."""
+    from helpers.targets.program import link_with_library
+
+    answers: dict[str, np.ndarray | str] = {}
+    with tempfile.TemporaryDirectory(prefix="mcu-deploy-opzoo-c-") as tmp:
+        folder = Path(tmp)
+        runners, names = {}, {}
+        for case, program, rows in cases:
+            try:
+                runners[engine_id(case)] = _render_c(folder, case, program, rows)
+            except Exception as error:  # noqa: BLE001 - the emitter's failure is this case's verdict
+                answers[case.name] = f"the C emitter raised {type(error).__name__}: {error}"
+                continue
+            names[engine_id(case)] = (case.name, np.dtype(program.output_dtype))
+        objects = _compile_all(library, folder, [folder / f"{model_id}_engine.c" for model_id in runners])
+        for model_id, obj in zip(list(runners), objects):
+            if isinstance(obj, str):
+                answers[names[model_id][0]] = f"the engine does not compile: {obj}"
+                del runners[model_id]
+        (folder / "zoo_main.c").write_text(_c_main(runners))
+        linked = [obj for obj in objects if isinstance(obj, Path)] + [
+            obj for obj in _compile_all(library, folder, [folder / "zoo_main.c"]) if isinstance(obj, Path)]
+        link_with_library(library, linked, folder / "zoo", folder / "zoo.map")
+        run = subprocess.run([str(folder / "zoo")], capture_output=True, text=True)
+    answers.update(_parse_c(run.stdout, names))
+    for model_id in runners:
+        answers.setdefault(names[model_id][0], f"no output: the program stopped before it (exit {run.returncode})")
+    return answers
 
 
 _DRIVER = '''
@@ -140,18 +173,27 @@ def _run_micropython(command: str, folder: Path, names: list[str], number: int) 
     driver.write_text(f"NAMES = {names!r}\nPATHS = {MICROPYTHON_PATHS!r}\n" + _DRIVER, encoding="utf-8")
     result = subprocess.run([command, "-X", "heapsize=64M", driver.name], cwd=folder, capture_output=True,
                             text=True, timeout=MICROPYTHON_TIMEOUT_S)
-    return result.stdout + (f"\n{names[-1]} error - exit_{result.returncode}" if result.returncode else "")
+    if result.returncode:  # a crash of the port: the cases it had not finished get its last words
+        said = (result.stderr.strip().splitlines() or [f"exit {result.returncode}"])[-1]
+        return result.stdout + "".join(f"\n{name} stopped - {said.replace(' ', '_')}" for name in names)
+    return result.stdout
 
 
 def run_micropython_engines(command: str, cases: list[tuple[ZooCase, Program, np.ndarray]]
                             ) -> dict[tuple[str, str], tuple[str, np.ndarray | str]]:
     """Every case's MicroPython engine on the unix port, viper and plain: {(case, path): (the
     engine use_engine() gave, rows x values)}, or the error the module raised instead of values."""
+    found: dict[tuple[str, str], tuple[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="mcu-deploy-opzoo-mpy-") as tmp:
         folder = Path(tmp)
         names = {}
         for case, program, rows in cases:
-            rendered = render_infer_py(program, context(case))
+            try:
+                rendered = render_infer_py(program, context(case))
+            except Exception as error:  # noqa: BLE001 - the emitter's failure is this case's verdict
+                for path in MICROPYTHON_PATHS:
+                    found[(case.name, path)] = ("-", f"the emitter raised {type(error).__name__}: {error}")
+                continue
             (folder / rendered.filename).write_text(rendered.text, encoding="utf-8")
             model_id = engine_id(case)
             lines = (repr(row.tolist()) if rows.dtype.kind == "f" else repr([int(v) for v in row])
@@ -163,14 +205,15 @@ def run_micropython_engines(command: str, cases: list[tuple[ZooCase, Program, np
         with ThreadPoolExecutor(max_workers=MICROPYTHON_PROCESSES) as pool:
             printed = "\n".join(pool.map(lambda job: _run_micropython(command, folder, job[1], job[0]),
                                          enumerate(b for b in batches if b)))
-    found: dict[tuple[str, str], tuple[str, Any]] = {}
     for line in printed.splitlines():
         model_id, path, used, values = (line.split(" ", 3) + ["", "", ""])[:4]
         if model_id not in names:
             continue
         key = (names[model_id], path)
-        if path == "error":
-            found[(names[model_id], "viper")] = found[(names[model_id], "plain")] = ("-", values)
-        else:
+        if path in ("error", "stopped"):
+            for each in MICROPYTHON_PATHS:
+                if path == "error" or (names[model_id], each) not in found:
+                    found[(names[model_id], each)] = ("-", values)
+        elif not isinstance(found.get(key, ("", []))[1], str):
             found.setdefault(key, (used, []))[1].append(_parse_values(values))
     return {key: (used, np.asarray(rows) if isinstance(rows, list) else rows) for key, (used, rows) in found.items()}
