@@ -34,6 +34,8 @@ TYPES = ("float32", "int8", "int16")
 # Few calibration samples: the output's range is then the samples' and not every input's, so the
 # test's inputs (over the whole input range) drive binary and reducing ops into saturation.
 CALIBRATION_SAMPLES = 8
+# Conversions of a quantized pair before an op left in float counts as the converter's answer.
+CONVERT_ATTEMPTS = 6
 
 
 class Skipped(Exception):
@@ -81,15 +83,24 @@ def _configure(tf: Any, converter: Any, case: Case, kind: str) -> None:
 
 
 def _convert(tf: Any, case: Case, kind: str) -> bytes:
-    converter = _converter(tf, case)
-    _configure(tf, converter, case, kind)
-    try:
-        content = bytes(converter.convert())
-    except Exception as error:  # noqa: BLE001 - the converter's refusals come as many types
-        message = [line for line in str(error).splitlines() if "error" in line.lower()] or [str(error)]
-        raise Skipped(f"the converter refuses: {message[0].strip()[:160]}") from None
-    _check(content, case, kind)
-    return content
+    """The pair's model; a quantized one is converted again when the converter left the op in float,
+    because it does so at random for some ops (UNPACK: about one conversion in two, in one process
+    with the same inputs), and the conversion that quantizes it gives the same bytes every time."""
+    for attempt in range(1 if kind == "float32" else CONVERT_ATTEMPTS):
+        converter = _converter(tf, case)
+        _configure(tf, converter, case, kind)
+        try:
+            content = bytes(converter.convert())
+        except Exception as error:  # noqa: BLE001 - the converter's refusals come as many types
+            message = [line for line in str(error).splitlines() if "error" in line.lower()] or [str(error)]
+            raise Skipped(f"the converter refuses: {message[0].strip()[:160]}") from None
+        try:
+            _check(content, case, kind)
+            return content
+        except Skipped as why:
+            if "left in float" not in str(why) or attempt == CONVERT_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def _check(content: bytes, case: Case, kind: str) -> None:

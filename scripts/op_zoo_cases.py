@@ -42,12 +42,14 @@ def _unary(name: str, op: str, fn: Callable[[Any, Any], Any], low: float = -2.0,
 
 def _binary(name: str, op: str, fn: Callable[[Any, Any, Any], Any], low: float = -2.0, high: float = 3.0,
             const_low: float = -1.5, const_high: float = 2.0) -> list[Case]:
-    """The op with a constant second operand: the same shape, broadcast over the last axis, and a
-    [4, 1] constant broadcast over the first (the two ways a kernel's broadcast loops can go)."""
-    forms = (("", (4, 6)), ("_bcast_last", (6,)), ("_bcast_rows", (4, 1)))
-    return [Case(name + suffix, op, (1, 4, 6),
-                 lambda tf, x, rng, s=shape: fn(tf, x, tf.constant(_const(rng, s, const_low, const_high))),
-                 low, high) for suffix, shape in forms]
+    """The op with a constant second operand: the same shape, broadcast over the last axis, a
+    [4, 1] constant broadcast over the first, and the input itself broadcast against a larger
+    constant (each way a kernel's broadcast loops can go)."""
+    forms = (("", (1, 4, 6), (4, 6)), ("_bcast_last", (1, 4, 6), (6,)), ("_bcast_rows", (1, 4, 6), (4, 1)),
+             ("_bcast_input", (1, 1, 6), (4, 6)))
+    return [Case(name + suffix, op, shape,
+                 lambda tf, x, rng, s=const: fn(tf, x, tf.constant(_const(rng, s, const_low, const_high))),
+                 low, high) for suffix, shape, const in forms]
 
 
 def _activations() -> list[Case]:
