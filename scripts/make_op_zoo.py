@@ -8,6 +8,8 @@ tests/golden/ops/PENDING.txt is written: the kept cases the engines do not lower
 
     python scripts/make_op_zoo.py            # everything; deterministic (fixed seeds)
     python scripts/make_op_zoo.py relu add   # only the cases whose names start so (PENDING kept)
+    python scripts/make_op_zoo.py --pending  # only PENDING.txt, from the models as they are (no
+                                             # TensorFlow: seconds), after a lowering step is added
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before tf_runtime's defaul
 from helpers.core.flatbuffer import float_compute_ops, inspect_tflite  # noqa: E402
 from helpers.lowering.lower import lower_model  # noqa: E402
 from scripts.op_zoo_cases import Case, all_cases  # noqa: E402
-from tests.op_zoo import ZOO_DIR, ZooCase, input_rows, run_tflm, write_pending  # noqa: E402
+from tests.op_zoo import ZOO_DIR, ZooCase, input_rows, run_tflm, write_pending, zoo_cases  # noqa: E402
 
 TYPES = ("float32", "int8", "int16")
 # Few calibration samples: the output's range is then the samples' and not every input's, so the
@@ -156,7 +158,17 @@ def _write(kept: dict[str, tuple[bytes, dict[str, Any]]], everything: bool) -> N
         (folder / "case.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
 
 
+def pending_from_models() -> None:
+    """PENDING.txt from the committed models and this checkout's lowering."""
+    reasons = {case.name: lower_model(case.content).reason for case in zoo_cases()}
+    write_pending({name: reason for name, reason in reasons.items() if reason is not None})
+    print(f"{sum(r is not None for r in reasons.values())} of {len(reasons)} cases pending")
+
+
 def main(prefixes: list[str]) -> None:
+    if prefixes == ["--pending"]:
+        pending_from_models()
+        return
     # TensorFlow prepared as the tool prepares it: Keras 2, deterministic ops, oneDNN off, seeds fixed.
     from helpers.frontend import tf_runtime
 

@@ -52,7 +52,8 @@ def read_pending() -> dict[str, str]:
 def write_pending(reasons: dict[str, str]) -> None:
     """Rewrite PENDING.txt from the lowering's reasons (scripts/make_op_zoo.py)."""
     header = ("# Zoo cases the engines do not lower yet, with the lowering's reason. The list only shrinks:\n"
-              "# tests/unit/test_op_zoo.py fails on a case listed here that lowers (remove it then).\n")
+              "# tests/unit/test_op_zoo.py fails on a case listed here that lowers (remove it then, or\n"
+              "# rewrite the list with `python scripts/make_op_zoo.py --pending`).\n")
     width = max((len(name) for name in reasons), default=0)
     lines = [f"{name.ljust(width)}  # {reasons[name]}" for name in sorted(reasons)]
     PENDING.write_text(header + "".join(line + "\n" for line in lines), encoding="utf-8")
