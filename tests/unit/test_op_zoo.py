@@ -21,6 +21,9 @@ from tests.conftest import require_tool
 from tests.op_zoo import ROWS, ZooCase, input_rows, integer_floor, read_pending, run_tflm, zoo_cases
 from tests.op_zoo_engines import run_c_engines, run_micropython_engines
 
+# Under `-n 2 --dist loadgroup` every test of the zoo goes to one worker: the module-scoped fixtures
+# (TFLM, the C compile, MicroPython) then run once, not once per worker.
+pytestmark = pytest.mark.xdist_group("op_zoo")
 CASES = zoo_cases()
 NAMES = [case.name for case in CASES]
 PENDING = read_pending()
