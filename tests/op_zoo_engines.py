@@ -25,6 +25,7 @@ MICROPYTHON_PATHS = ("viper", "plain")
 
 
 def engine_id(case: ZooCase) -> str:
+    """The case's engine id: the prefix of every symbol and file of its engine."""
     return "oz_" + case.name
 
 
