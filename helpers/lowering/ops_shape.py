@@ -55,8 +55,9 @@ def lower_pad(b: Builder, op: Op) -> None:
             raise Unsupported("PADV2 with a pad value computed at run time")
         pad = np.asarray(value).reshape(-1)[0].item()
     else:
-        pad = x.zero_point if is_int8(x) else 0.0
-    _gather(b, op, padded, (int(pad) & 255) if is_int8(x) else float(pad))
+        pad = x.zero_point if x.dtype in ("int8", "int16") else 0.0
+    # int8: the raw byte; int16: the value itself (an array('h') takes no float); float32: the value
+    _gather(b, op, padded, (int(pad) & 255) if is_int8(x) else int(pad) if x.dtype == "int16" else float(pad))
 
 
 def parts_along(positions: np.ndarray, axis: int, widths: list[int]) -> list[np.ndarray]:

@@ -31,12 +31,9 @@ FLOAT_TOLERANCE = 1e-5
 TYPES = ("float32", "int8", "int16")
 # Cases that lower but whose MicroPython engine is wrong today, with the fault: strict xfails, so a
 # fix makes them fail as XPASS (then remove them here). The emitters are not this test's to change.
-MICROPYTHON_BUGS = {
-    # micropython_calls emits the float gather with pad 0.0 for an int16 PAD: array('h') takes no float
-    "pad_int16": "TypeError: can't convert float to int (float pad value into an int16 buffer)",
-    # a program without steps (the model is one RESHAPE) gives `def _run_portable():` with no body
-    **{f"reshape_{kind}": "SyntaxError: the engine's run function has no body" for kind in TYPES},
-}
+# Cases the MicroPython engine is known to get wrong, each a strict xfail with its reason: an entry
+# whose bug is fixed fails as XPASS until it is removed here.
+MICROPYTHON_BUGS: dict[str, str] = {}
 
 
 def _micropython_params() -> list[Any]:
