@@ -18,7 +18,7 @@ OWN_FAMILIES: dict[type, str] = {
     s.LookupInt8: "ops_int8", s.MeanInt8: "ops_int8", s.AddInt8: "ops_int8", s.MulInt8: "ops_int8",
     s.FullyConnectedFloat: "ops_float", s.ConvFloat: "ops_float", s.PoolFloat: "ops_float",
     s.SoftmaxFloat: "ops_float", s.BinaryFloat: "ops_float", s.UnaryFloat: "ops_float", s.MeanFloat: "ops_float",
-    s.Gather: "gather", s.Scatter: "gather", s.LstmFloat: "lstm_float",
+    s.Gather: "gather", s.Scatter: "gather", s.LstmFloat: "lstm_float", s.BinaryMath: "binary",
 }
 
 
@@ -104,6 +104,15 @@ def _binary_f(n: CNames, t: s.BinaryFloat) -> str:
             f"{c_real(t.act_min)}, {c_real(t.act_max)});")
 
 
+def _binary_math(n: CNames, t: s.BinaryMath) -> str:
+    i1, i2 = n.index(t.x1_index), n.index(t.x2_index)
+    suffix = "f" if t.dtype == "float32" else t.dtype
+    call = (f"mcu_{t.kind}_{suffix}({n.operand(t.x1, t.dtype)}, {i1}, {n.operand(t.x2, t.dtype)}, {i2}, "
+            f"{n.buffer(t.y)}, {t.count}")
+    # only DIV has a fused activation
+    return call + (f", {c_real(t.act_min)}, {c_real(t.act_max)});" if t.kind == "div" else ");")
+
+
 def _unary_f(n: CNames, t: s.UnaryFloat) -> str:
     return f"mcu_{t.kind}_f({n.operand(t.x)}, {n.buffer(t.y)}, {t.count});"
 
@@ -141,13 +150,14 @@ FORMATTERS: dict[type, Callable[[CNames, Step], str]] = {  # type: ignore[dict-i
     s.RequantizeInt8: _requantize, s.DequantizeInt8: _dequantize, s.Gather: _gather, s.Scatter: _scatter,
     s.AddInt8: cmsis.add_i8, s.MulInt8: cmsis.mul_i8, s.BinaryFloat: _binary_f, s.LookupInt8: _lookup,
     s.UnaryFloat: _unary_f, s.MeanInt8: _mean_i8, s.MeanFloat: _mean_f, s.LstmInt8: cmsis.lstm_i8, s.LstmFloat: _lstm_f,
+    s.BinaryMath: _binary_math,
 }
 
 
 def own_families(program: Program) -> list[str]:
     """The engine's own kernel files the program calls, in the order they are pasted."""
     used = {OWN_FAMILIES[type(step)] for step in program.steps if type(step) in OWN_FAMILIES}
-    order = ["ops_int8", "ops_float", "gather", "lstm_float"]
+    order = ["ops_int8", "ops_float", "gather", "lstm_float", "binary"]
     return [family for family in order if family in used]
 
 

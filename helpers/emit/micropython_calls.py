@@ -19,7 +19,7 @@ FAMILIES: dict[type, str] = {
     s.AddInt8: "ops_int8", s.MulInt8: "ops_int8", s.LookupInt8: "ops_int8", s.MeanInt8: "ops_int8",
     s.FullyConnectedFloat: "ops_float", s.ConvFloat: "ops_float", s.PoolFloat: "ops_float",
     s.SoftmaxFloat: "ops_float", s.BinaryFloat: "ops_float", s.UnaryFloat: "ops_float", s.MeanFloat: "ops_float",
-    s.Gather: "gather", s.Scatter: "gather", s.LstmInt8: "lstm", s.LstmFloat: "lstm",
+    s.Gather: "gather", s.Scatter: "gather", s.LstmInt8: "lstm", s.LstmFloat: "lstm", s.BinaryMath: "binary",
 }
 
 
@@ -198,7 +198,7 @@ def _scatter(n: Names, t: s.Scatter) -> str:
     return _call("scatter", n.operand(t.x), n.buffer(t.y), n.array(t.index))
 
 
-def _binary_operands(n: Names, t: s.AddInt8 | s.MulInt8 | s.BinaryFloat) -> list[str]:
+def _binary_operands(n: Names, t: s.Binary) -> list[str]:
     # The index maps first: the lowering computes them before it reads the inputs.
     i1, i2 = n.index(t.x1_index), n.index(t.x2_index)
     return [n.operand(t.x1), i1, n.operand(t.x2), i2, n.buffer(t.y)]
@@ -229,6 +229,13 @@ def _mul_i8(n: Names, t: s.MulInt8) -> str:
 
 def _binary_f(n: Names, t: s.BinaryFloat) -> str:
     return _call(f"{t.kind}_f", *_binary_operands(n, t), t.count, _clamp(t.act_min), _clamp(t.act_max))
+
+
+def _binary_math(n: Names, t: s.BinaryMath) -> str:
+    if t.kind in ("maximum", "minimum"):  # one kernel for float32 and int16 arrays, one for raw int8 bytes
+        return _call(t.kind + ("_i8" if t.dtype == "int8" else ""), *_binary_operands(n, t), t.count)
+    clamp = [_clamp(t.act_min), _clamp(t.act_max)] if t.kind == "div" else []  # only DIV has a fused activation
+    return _call(f"{t.kind}_f", *_binary_operands(n, t), t.count, *clamp)
 
 
 def _lookup(n: Names, t: s.LookupInt8) -> str:
@@ -312,6 +319,7 @@ FORMATTERS: dict[type, Callable[[Names, Step], str]] = {  # type: ignore[dict-it
     s.RequantizeInt8: _requantize, s.DequantizeInt8: _dequantize, s.Gather: _gather, s.Scatter: _scatter,
     s.AddInt8: _add_i8, s.MulInt8: _mul_i8, s.BinaryFloat: _binary_f, s.LookupInt8: _lookup,
     s.UnaryFloat: _unary_f, s.MeanInt8: _mean_i8, s.MeanFloat: _mean_f, s.LstmInt8: _lstm_i8, s.LstmFloat: _lstm_f,
+    s.BinaryMath: _binary_math,
 }
 
 

@@ -9,6 +9,7 @@ from typing import Callable
 from helpers.lowering import lstm
 from helpers.lowering.builder import Builder
 from helpers.lowering.graph import Graph, Op, Unsupported, read_graph
+from helpers.lowering.ops_binary import BINARY_LOWERINGS
 from helpers.lowering.ops_dense import lower_conv, lower_fully_connected, lower_pool, lower_softmax
 from helpers.lowering.ops_elementwise import (
     lower_arithmetic,
@@ -17,6 +18,7 @@ from helpers.lowering.ops_elementwise import (
     lower_mean,
     lower_quantize,
 )
+from helpers.lowering.ops_movement import MOVEMENT_LOWERINGS
 from helpers.lowering.ops_shape import (
     lower_concatenation,
     lower_pad,
@@ -52,6 +54,8 @@ LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "UNPACK": lower_split,
     "MEAN": lower_mean,
     "UNIDIRECTIONAL_SEQUENCE_LSTM": lstm.lower,
+    **MOVEMENT_LOWERINGS,
+    **BINARY_LOWERINGS,
 }
 
 

@@ -238,6 +238,18 @@ class BinaryFloat(Binary):
 
 
 @dataclass(frozen=True)
+class BinaryMath(Binary):
+    """A binary op without rescaling: float32 DIV, SQUARED_DIFFERENCE, FLOOR_DIV, FLOOR_MOD, MAXIMUM,
+    MINIMUM; and MAXIMUM, MINIMUM on the raw values of int8 or int16 tensors quantized alike (TFLM
+    compares the stored values)."""
+
+    kind: str                 # "div", "squared_difference", "floor_div", "floor_mod", "maximum", "minimum"
+    dtype: str                # "float32", "int8" or "int16"
+    act_min: float            # DIV's fused activation (float32 only); -inf / inf: no clamp
+    act_max: float
+
+
+@dataclass(frozen=True)
 class LookupInt8(Unary):
     """An int8 elementwise op (LOGISTIC, TANH) tabulated for the 256 inputs, indexed by the raw byte."""
 
