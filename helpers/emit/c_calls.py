@@ -19,6 +19,7 @@ OWN_FAMILIES: dict[type, str] = {
     s.FullyConnectedFloat: "ops_float", s.ConvFloat: "ops_float", s.PoolFloat: "ops_float",
     s.SoftmaxFloat: "ops_float", s.BinaryFloat: "ops_float", s.UnaryFloat: "ops_float", s.MeanFloat: "ops_float",
     s.Gather: "gather", s.Scatter: "gather", s.LstmFloat: "lstm_float", s.BinaryMath: "binary",
+    s.SquaredDifferenceInt8: "ops_int8",
 }
 
 
@@ -113,6 +114,14 @@ def _binary_math(n: CNames, t: s.BinaryMath) -> str:
     return call + (f", {c_real(t.act_min)}, {c_real(t.act_max)});" if t.kind == "div" else ");")
 
 
+def _squared_difference_i8(n: CNames, t: s.SquaredDifferenceInt8) -> str:
+    params = n.record("mcu_squared_difference_params", [c_int(v) for v in (
+        t.input1_offset, t.input2_offset, t.input1_multiplier, t.input1_shift, t.input2_multiplier, t.input2_shift,
+        t.output_multiplier, t.output_shift, t.output_zero_point)])
+    return (f"mcu_squared_difference_i8({n.operand(t.x1)}, {n.index(t.x1_index)}, {n.operand(t.x2)}, "
+            f"{n.index(t.x2_index)}, {n.buffer(t.y)}, {t.count}, &{params});")
+
+
 def _unary_f(n: CNames, t: s.UnaryFloat) -> str:
     return f"mcu_{t.kind}_f({n.operand(t.x)}, {n.buffer(t.y)}, {t.count});"
 
@@ -150,7 +159,7 @@ FORMATTERS: dict[type, Callable[[CNames, Step], str]] = {  # type: ignore[dict-i
     s.RequantizeInt8: _requantize, s.DequantizeInt8: _dequantize, s.Gather: _gather, s.Scatter: _scatter,
     s.AddInt8: cmsis.add_i8, s.MulInt8: cmsis.mul_i8, s.BinaryFloat: _binary_f, s.LookupInt8: _lookup,
     s.UnaryFloat: _unary_f, s.MeanInt8: _mean_i8, s.MeanFloat: _mean_f, s.LstmInt8: cmsis.lstm_i8, s.LstmFloat: _lstm_f,
-    s.BinaryMath: _binary_math,
+    s.BinaryMath: _binary_math, s.SquaredDifferenceInt8: _squared_difference_i8,
 }
 
 

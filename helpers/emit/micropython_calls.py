@@ -20,6 +20,7 @@ FAMILIES: dict[type, str] = {
     s.FullyConnectedFloat: "ops_float", s.ConvFloat: "ops_float", s.PoolFloat: "ops_float",
     s.SoftmaxFloat: "ops_float", s.BinaryFloat: "ops_float", s.UnaryFloat: "ops_float", s.MeanFloat: "ops_float",
     s.Gather: "gather", s.Scatter: "gather", s.LstmInt8: "lstm", s.LstmFloat: "lstm", s.BinaryMath: "binary",
+    s.SquaredDifferenceInt8: "ops_int8",
 }
 
 
@@ -191,7 +192,7 @@ def int8_gather(program: Program, t: Step) -> bool:
 
 
 # The steps whose kernels work through the element-wise scratch (_EW_A, _EW_B).
-ELEMENTWISE = (s.AddInt8, s.MulInt8, s.RequantizeInt8, s.MeanInt8)
+ELEMENTWISE = (s.AddInt8, s.MulInt8, s.RequantizeInt8, s.MeanInt8, s.SquaredDifferenceInt8)
 
 
 def _scatter(n: Names, t: s.Scatter) -> str:
@@ -204,7 +205,7 @@ def _binary_operands(n: Names, t: s.Binary) -> list[str]:
     return [n.operand(t.x1), i1, n.operand(t.x2), i2, n.buffer(t.y)]
 
 
-def _mapped_operands(n: Names, t: s.AddInt8 | s.MulInt8) -> list[object]:
+def _mapped_operands(n: Names, t: s.AddInt8 | s.MulInt8 | s.SquaredDifferenceInt8) -> list[object]:
     """x1, map1, use1, x2, map2, use2, y for the hot int8 ops: each input with its index map and 1,
     or with itself and 0 where it has none (a viper function cannot take None for a buffer)."""
     x1, i1, x2, i2, y = _binary_operands(n, t)
@@ -225,6 +226,15 @@ def _mul_i8(n: Names, t: s.MulInt8) -> str:
     limbs, shift = _scalar_quant(n, t.output_multiplier, t.output_shift)
     return _call("mul_i8", *operands, t.count, t.input1_offset, t.input2_offset, t.output_zero_point, t.act_min,
                  t.act_max, limbs, shift, "_EW_A")
+
+
+def _squared_difference_i8(n: Names, t: s.SquaredDifferenceInt8) -> str:
+    operands = _mapped_operands(n, t)
+    multipliers = [*_scalar_quant(n, t.input1_multiplier, t.input1_shift),
+                   *_scalar_quant(n, t.input2_multiplier, t.input2_shift),
+                   *_scalar_quant(n, t.output_multiplier, t.output_shift)]
+    return _call("squared_difference_i8", *operands, t.count, t.input1_offset, t.input2_offset, t.output_zero_point,
+                 _name_tuple(n, multipliers), "_EW_A", "_EW_B")
 
 
 def _binary_f(n: Names, t: s.BinaryFloat) -> str:
@@ -319,7 +329,7 @@ FORMATTERS: dict[type, Callable[[Names, Step], str]] = {  # type: ignore[dict-it
     s.RequantizeInt8: _requantize, s.DequantizeInt8: _dequantize, s.Gather: _gather, s.Scatter: _scatter,
     s.AddInt8: _add_i8, s.MulInt8: _mul_i8, s.BinaryFloat: _binary_f, s.LookupInt8: _lookup,
     s.UnaryFloat: _unary_f, s.MeanInt8: _mean_i8, s.MeanFloat: _mean_f, s.LstmInt8: _lstm_i8, s.LstmFloat: _lstm_f,
-    s.BinaryMath: _binary_math,
+    s.BinaryMath: _binary_math, s.SquaredDifferenceInt8: _squared_difference_i8,
 }
 
 

@@ -250,6 +250,22 @@ class BinaryMath(Binary):
 
 
 @dataclass(frozen=True)
+class SquaredDifferenceInt8(Binary):
+    """SQUARED_DIFFERENCE of int8 tensors (squared_difference.cc): each input << 7 and rescaled by
+    its multiplier, the difference squared and rescaled to the output, clamped to int8."""
+
+    input1_offset: int
+    input2_offset: int
+    input1_multiplier: int
+    input1_shift: int
+    input2_multiplier: int
+    input2_shift: int
+    output_multiplier: int
+    output_shift: int
+    output_zero_point: int
+
+
+@dataclass(frozen=True)
 class LookupInt8(Unary):
     """An int8 elementwise op (LOGISTIC, TANH) tabulated for the 256 inputs, indexed by the raw byte."""
 

@@ -259,3 +259,19 @@ def test_device_binary_kernels_match_float32_arithmetic():
     assert list(np.frombuffer(bytes(out), np.int8)) == [0, 127, 1, 1]
     kernels["minimum_i8"](raw, [3, 2, 1, 0], other, None, out, 4)
     assert list(np.frombuffer(bytes(out), np.int8)) == [0, -128, 1, -128]
+
+
+def test_int8_squared_difference_takes_tflms_prepare_constants():
+    from tests.unit.test_lowering import tflm_multiplier
+
+    s1, s2, s3 = (float(np.float32(v)) for v in (0.02, 0.05, 0.1))  # a flatbuffer's scales are float32
+    step = _binary("SQUARED_DIFFERENCE", dtype="int8", quant=((s1, -3), (s2, 4), (s3, -128)))
+    assert isinstance(step, s.SquaredDifferenceInt8)
+    # PrepareQuantized: inputs to (scale / twice the larger), output (twice the larger)^2 / (2^14 * scale)
+    twice = 2 * s2
+    want = [*tflm_multiplier(s1 / twice), *tflm_multiplier(s2 / twice), *tflm_multiplier(twice * twice / (16384 * s3))]
+    got = [step.input1_multiplier, step.input1_shift, step.input2_multiplier, step.input2_shift,
+           step.output_multiplier, step.output_shift]
+    assert got == want
+    assert (step.input1_offset, step.input2_offset, step.output_zero_point) == (3, -4, -128)
+    assert step.x2_index.values.tolist() == [0, 1, 2, 0, 1, 2]

@@ -222,3 +222,16 @@ def gather_i8(x, y, index, pad: int):
         else:
             yp[i] = pad
         i += 1
+
+
+def square_acc(j: int, a, count: int):
+    # a[j] = a[j] * a[j]: SQUARED_DIFFERENCE's difference squared, at most 32640 ** 2 (under 2 ** 30,
+    # a small int even in plain code on a 32-bit port). j: see fc_acc.
+    unit = SIGN_UNIT
+    unit = unit << 31
+    ap = ptr32(a)
+    j = 0
+    while j < count:
+        v = (ap[j] ^ unit) - unit
+        ap[j] = v * v
+        j += 1

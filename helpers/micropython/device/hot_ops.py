@@ -116,3 +116,23 @@ def mean_i8(x, y, groups, count: int, outputs: int, x_zero_point: int, limbs, sh
         scale_acc(0, 0, 0, a, chunk, 1, a, limbs, shift, 0, 0, a, 0, 0)
         store_i8(0, 0, 0, a, chunk, y, start, zero_point, -128, 127)
         start += 64
+
+
+def squared_difference_i8(x1, map1, use1: int, x2, map2, use2: int, y, n: int, o1: int, o2: int, zp: int,
+                          multipliers, a, b):
+    # SQUARED_DIFFERENCE (operands as add_i8's), as squared_difference.cc: both inputs << 7, each
+    # rescaled, the difference squared, rescaled to the output, plus its zero point, clamped to int8.
+    start = 0
+    while start < n:
+        count = n - start
+        if count > 64:
+            count = 64
+        widen_i8(0, 0, 0, x1, map1, use1, start, count, o1, 7, a, 0)
+        scale_acc(0, 0, 0, a, count, 1, a, multipliers[0], multipliers[1], 0, 0, a, 0, 0)
+        widen_i8(0, 0, 0, x2, map2, use2, start, count, o2, 7, b, 0)
+        scale_acc(0, 0, 0, b, count, 1, b, multipliers[2], multipliers[3], 0, 0, b, 0, 0)
+        add_scaled(0, a, b, count, -1)
+        square_acc(0, a, count)
+        scale_acc(0, 0, 0, a, count, 1, a, multipliers[4], multipliers[5], 0, 0, a, 0, 0)
+        store_i8(0, 0, 0, a, count, y, start, zp, -128, 127)
+        start += 64
