@@ -1,4 +1,4 @@
-"""Writes tests/golden/movement/<case>__<float32|int8>.tflite: one tiny graph per data-movement or
+"""Writes tests/golden/movement/<case>__<float32|int8|int16>.tflite: one tiny graph per data-movement or
 binary op the engines lower, made by TensorFlow's converter so it carries real TFLite options and
 quantization (tests/unit/test_movement_models.py runs them on TFLM, the C engine and MicroPython).
 
@@ -56,10 +56,15 @@ def _cases(tf) -> dict[str, tuple[tuple[int, ...], Callable]]:
     }
 
 
-def _convert(tf, shape: tuple[int, ...], graph: Callable, int8: bool) -> bytes:
+# The cases also made as int16x8 graphs (int16 input and output): those whose int16 op TFLM runs.
+INT16_CASES = ("transpose", "transpose_3d", "slice", "broadcast_to", "reverse_v2", "resize_nearest",
+               "resize_nearest_align", "resize_nearest_half_pixel", "pack", "minimum")
+
+
+def _convert(tf, shape: tuple[int, ...], graph: Callable, kind: str) -> bytes:
     function = tf.function(graph, input_signature=[tf.TensorSpec(shape, tf.float32)])
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()], function)
-    if int8:
+    if kind != "float32":
         rng = np.random.default_rng(0)
 
         def rows():
@@ -68,9 +73,10 @@ def _convert(tf, shape: tuple[int, ...], graph: Callable, int8: bool) -> bytes:
 
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = rows
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
+        ops = tf.lite.OpsSet
+        converter.target_spec.supported_ops = [ops.TFLITE_BUILTINS_INT8 if kind == "int8" else
+                                               ops.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        converter.inference_input_type = converter.inference_output_type = tf.int8 if kind == "int8" else tf.int16
     return converter.convert()
 
 
@@ -81,9 +87,9 @@ def main(selected: list[str]) -> int:
     for case, (shape, graph) in _cases(tf).items():
         if selected and case not in selected:
             continue
-        for kind in ("float32", "int8"):
+        for kind in ("float32", "int8", "int16") if case in INT16_CASES else ("float32", "int8"):
             try:
-                content = _convert(tf, shape, graph, kind == "int8")
+                content = _convert(tf, shape, graph, kind)
             except Exception as exc:  # a pair the converter refuses: said, and left out
                 print(f"{case} {kind}: not converted: {str(exc).splitlines()[0][:120]}")
                 continue

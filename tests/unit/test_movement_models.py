@@ -2,7 +2,7 @@
 TensorFlow's converter, scripts/make_movement_models.py) is lowered, its C engine built on this
 machine (against CMSIS-NN, as test_c_engine_host builds the goldens) and its MicroPython engine run
 on the unix port (viper and plain), and every output compared with TFLM's host interpreter on the
-same random rows: identical for int8, within 1e-5 relative for float32."""
+same random rows: identical for int8 and int16, within 1e-5 relative for float32."""
 from __future__ import annotations
 
 import json
@@ -31,8 +31,9 @@ NOT_LOWERED = {"space_to_batch_nd_offset__int8": "zero point is not 0"}
 def _rows(info, dtype: str) -> np.ndarray:
     rng = np.random.default_rng(11)
     shape = (ROWS, *info.input.shape[1:])
-    if dtype == "int8":
-        return rng.integers(-128, 128, size=shape).astype(np.int8)
+    if dtype in ("int8", "int16"):
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, info.max + 1, size=shape).astype(dtype)
     return rng.normal(0.0, 1.0, size=shape).astype(np.float32)
 
 
@@ -63,7 +64,7 @@ def _c_outputs(cmsis, model_id: str, program, content: bytes, rows: np.ndarray, 
                for path in (source, folder / "harness.c")]
     link_with_library(cmsis, objects, folder / "harness", folder / "harness.map")
     printed = subprocess.run([str(folder / "harness")], capture_output=True, text=True, check=True).stdout.split()
-    dtype = np.int8 if program.output_dtype == "int8" else np.float32
+    dtype = np.dtype(program.output_dtype)
     return np.stack([np.frombuffer(bytes.fromhex(line), dtype=dtype) for line in printed])
 
 
@@ -122,8 +123,11 @@ def test_each_model_holds_its_op():
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_engines_give_tflms_outputs(case, cmsis_host, tmp_path):
+def test_engines_give_tflms_outputs(case, cmsis_host, tmp_path, monkeypatch):
     from helpers.measure.tflm import check_variant
+    from tests.unit import test_c_engine_host
+
+    monkeypatch.setitem(test_c_engine_host.C_TYPES, "int16", "int16_t")  # its harness knows int8 and float32
 
     content = (MODELS / f"{case}.tflite").read_bytes()
     lowered = lower_model(content)
@@ -136,7 +140,7 @@ def test_engines_give_tflms_outputs(case, cmsis_host, tmp_path):
     rows = _rows(info, program.input_dtype)
     expected = check_variant(content, info, rows)
     assert expected.runnable, expected.reason
-    integer = program.output_dtype == "int8"
+    integer = program.output_dtype in ("int8", "int16")
     want = np.asarray(expected.outputs).reshape(ROWS, -1)
     model_id = "m_" + case.replace("__", "_")
     _assert_same(case, "C engine", _c_outputs(cmsis_host, model_id, program, content, rows, tmp_path), want, integer)
