@@ -19,7 +19,7 @@ OWN_FAMILIES: dict[type, str] = {
     s.FullyConnectedFloat: "ops_float", s.ConvFloat: "ops_float", s.PoolFloat: "ops_float",
     s.SoftmaxFloat: "ops_float", s.BinaryFloat: "ops_float", s.UnaryFloat: "ops_float", s.MeanFloat: "ops_float",
     s.Gather: "gather", s.Scatter: "gather", s.LstmFloat: "lstm_float", s.BinaryMath: "binary",
-    s.SquaredDifferenceInt8: "ops_int8",
+    s.SquaredDifferenceInt8: "ops_int8", s.Transpose: "gather",
 }
 
 
@@ -48,6 +48,10 @@ def _gather(n: CNames, t: s.Gather) -> str:
     pad = c_real(float(t.pad)) if dtype == "float32" else str(raw - 256 if dtype == "int8" and raw > 127 else raw)
     return (f"mcu_gather_{dtype}({n.operand(t.x, dtype)}, {n.buffer(t.y)}, {n.array(t.index)}, "
             f"{t.index.values.size}, ({C_TYPES[dtype]}){pad});")
+
+
+def _transpose(n: CNames, t: s.Transpose) -> str:
+    return cmsis.transpose_i8(n, t) if cmsis.transposes_in_cmsis(n.program, t) else _gather(n, t)
 
 
 def _scatter(n: CNames, t: s.Scatter) -> str:
@@ -159,13 +163,15 @@ FORMATTERS: dict[type, Callable[[CNames, Step], str]] = {  # type: ignore[dict-i
     s.RequantizeInt8: _requantize, s.DequantizeInt8: _dequantize, s.Gather: _gather, s.Scatter: _scatter,
     s.AddInt8: cmsis.add_i8, s.MulInt8: cmsis.mul_i8, s.BinaryFloat: _binary_f, s.LookupInt8: _lookup,
     s.UnaryFloat: _unary_f, s.MeanInt8: _mean_i8, s.MeanFloat: _mean_f, s.LstmInt8: cmsis.lstm_i8, s.LstmFloat: _lstm_f,
-    s.BinaryMath: _binary_math, s.SquaredDifferenceInt8: _squared_difference_i8,
+    s.BinaryMath: _binary_math, s.SquaredDifferenceInt8: _squared_difference_i8, s.Transpose: _transpose,
 }
 
 
 def own_families(program: Program) -> list[str]:
     """The engine's own kernel files the program calls, in the order they are pasted."""
-    used = {OWN_FAMILIES[type(step)] for step in program.steps if type(step) in OWN_FAMILIES}
+    # a TRANSPOSE that CMSIS-NN runs needs no gather kernel
+    used = {OWN_FAMILIES[type(step)] for step in program.steps if type(step) in OWN_FAMILIES
+            and not (isinstance(step, s.Transpose) and cmsis.transposes_in_cmsis(program, step))}
     order = ["ops_int8", "ops_float", "gather", "lstm_float", "binary"]
     return [family for family in order if family in used]
 

@@ -1,11 +1,14 @@
 """The C engine's calls into CMSIS-NN, with the parameters TFLM's own CMSIS-NN kernels pass: int8
 fully connected, convolution, depthwise convolution, pooling, softmax, add and mul (without
-broadcasting; otherwise the engine's own kernels), and the int8 LSTM."""
+broadcasting; otherwise the engine's own kernels), transpose (3 or 4 axes) and the int8 LSTM."""
 from __future__ import annotations
+
+import numpy as np
 
 from helpers.emit.c_names import CNames, c_int
 from helpers.emit.cmsis_params import is_per_tensor, lstm_effective_biases
 from helpers.lowering import steps as s
+from helpers.lowering.program import Const, Program
 
 
 def _dims(n: CNames, shape: tuple[int, int, int, int]) -> str:
@@ -171,3 +174,23 @@ def lstm_i8(n: CNames, t: s.LstmInt8) -> str:
     n.state_cleared_each_invoke = True
     return (f"if (arm_lstm_unidirectional_s8({x}, {y}, &{params}, &{context}) != ARM_CMSIS_NN_SUCCESS) "
             "return -1;")
+
+
+def transposes_in_cmsis(program: Program, t: s.Transpose) -> bool:
+    """An int8 TRANSPOSE of 3 or 4 axes: TFLM's CMSIS-NN kernel takes those (arm_transpose_s8's
+    2-axis form assumes the swap, so that one stays a gather)."""
+    source = t.x.dtype if isinstance(t.x, Const) else program.buffer(t.x).dtype
+    return source == "int8" and program.buffer(t.y).dtype == "int8" and len(t.perm) in (3, 4)
+
+
+def transpose_i8(n: CNames, t: s.Transpose) -> str:
+    n.uses_cmsis = True
+    # dims padded with 1 to n, h, w, c: the 3-axis form reads n, h, w (and the output's h, w)
+    ones = (1,) * (4 - len(t.perm))
+    in_dims = _dims(n, (*t.in_shape, *ones))  # type: ignore[arg-type]
+    out_dims = _dims(n, (*(t.in_shape[p] for p in t.perm), *ones))  # type: ignore[arg-type]
+    perm = n.array(Const(np.asarray(t.perm, dtype=np.uint32)))
+    params = n.record("cmsis_nn_transpose_params", [str(len(t.perm)), perm])
+    return (f"if (arm_transpose_s8({n.operand(t.x)}, {n.buffer(t.y)}, &{in_dims}, &{out_dims}, &{params}) != "
+            "ARM_CMSIS_NN_SUCCESS) return -1;")
+

@@ -20,7 +20,7 @@ FAMILIES: dict[type, str] = {
     s.FullyConnectedFloat: "ops_float", s.ConvFloat: "ops_float", s.PoolFloat: "ops_float",
     s.SoftmaxFloat: "ops_float", s.BinaryFloat: "ops_float", s.UnaryFloat: "ops_float", s.MeanFloat: "ops_float",
     s.Gather: "gather", s.Scatter: "gather", s.LstmInt8: "lstm", s.LstmFloat: "lstm", s.BinaryMath: "binary",
-    s.SquaredDifferenceInt8: "ops_int8",
+    s.SquaredDifferenceInt8: "ops_int8", s.Transpose: "gather",
 }
 
 
@@ -329,7 +329,7 @@ FORMATTERS: dict[type, Callable[[Names, Step], str]] = {  # type: ignore[dict-it
     s.RequantizeInt8: _requantize, s.DequantizeInt8: _dequantize, s.Gather: _gather, s.Scatter: _scatter,
     s.AddInt8: _add_i8, s.MulInt8: _mul_i8, s.BinaryFloat: _binary_f, s.LookupInt8: _lookup,
     s.UnaryFloat: _unary_f, s.MeanInt8: _mean_i8, s.MeanFloat: _mean_f, s.LstmInt8: _lstm_i8, s.LstmFloat: _lstm_f,
-    s.BinaryMath: _binary_math, s.SquaredDifferenceInt8: _squared_difference_i8,
+    s.BinaryMath: _binary_math, s.SquaredDifferenceInt8: _squared_difference_i8, s.Transpose: _gather,
 }
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from helpers.lowering.builder import BUFFER_DTYPES, Builder
 from helpers.lowering.graph import Op, Tensor, Unsupported
 from helpers.lowering.ops_dense import int32
-from helpers.lowering.steps import Gather, Scatter
+from helpers.lowering.steps import Gather, Scatter, Transpose
 
 
 def same_quantization(op: Op, x: Tensor, y: Tensor) -> None:
@@ -38,8 +38,9 @@ def constant(b: Builder, op: Op, slot: int, what: str) -> np.ndarray:
     return np.asarray(values).astype(np.int64)
 
 
-def gather(b: Builder, op: Op, index: np.ndarray, pad: int | float = 0) -> None:
-    """The op's output from its first input through `index` (-1: `pad`, the stored value)."""
+def gather(b: Builder, op: Op, index: np.ndarray, pad: int | float = 0, perm: tuple[int, ...] | None = None) -> None:
+    """The op's output from its first input through `index` (-1: `pad`, the stored value); with
+    `perm`, a TRANSPOSE's permutation, the step says it is one."""
     x, y = b.graph.tensor(op.inputs[0]), b.graph.tensor(op.outputs[0])
     if x.dtype not in BUFFER_DTYPES:
         raise Unsupported(f"{op.name} on {x.dtype}")
@@ -47,12 +48,16 @@ def gather(b: Builder, op: Op, index: np.ndarray, pad: int | float = 0) -> None:
     if index.size != y.size:
         raise Unsupported(f"{op.name}: {index.size} elements computed for an output of {y.size}")
     source = b.operand(op.inputs[0])
+    if perm is not None:
+        b.emit(Transpose(op=op.name, x=source, y=b.allocate(op.outputs[0]), index=int32(index), pad=pad,
+                         in_shape=x.shape, perm=perm))
+        return
     b.emit(Gather(op=op.name, x=source, y=b.allocate(op.outputs[0]), index=int32(index), pad=pad))
 
 
 def lower_transpose(b: Builder, op: Op) -> None:
-    perm = constant(b, op, 1, "a permutation")
-    gather(b, op, np.transpose(positions(b.graph.tensor(op.inputs[0])), [int(p) for p in perm.reshape(-1)]))
+    perm = tuple(int(p) for p in constant(b, op, 1, "a permutation").reshape(-1))
+    gather(b, op, np.transpose(positions(b.graph.tensor(op.inputs[0])), perm), perm=perm)
 
 
 def lower_slice(b: Builder, op: Op) -> None:

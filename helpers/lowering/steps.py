@@ -195,6 +195,15 @@ class Gather(Unary):
 
 
 @dataclass(frozen=True)
+class Transpose(Gather):
+    """TRANSPOSE: a Gather, with the shape and permutation its index map comes from (the C engine
+    hands an int8 one of 3 or 4 axes to CMSIS-NN's arm_transpose_s8, which needs no map)."""
+
+    in_shape: tuple[int, ...]
+    perm: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class Scatter(Unary):
     """y[index[i]] = x[i] (one input of a CONCATENATION)."""
 

@@ -275,3 +275,20 @@ def test_int8_squared_difference_takes_tflms_prepare_constants():
     assert got == want
     assert (step.input1_offset, step.input2_offset, step.output_zero_point) == (3, -4, -128)
     assert step.x2_index.values.tolist() == [0, 1, 2, 0, 1, 2]
+
+
+@pytest.mark.parametrize("shape, perm, in_cmsis", [((1, 2, 3, 4), (0, 3, 1, 2), True), ((2, 3, 4), (2, 0, 1), True),
+                                                    ((3, 4), (1, 0), False)])
+def test_int8_transpose_of_3_or_4_axes_is_cmsis_nns_without_an_index_map(shape, perm, in_cmsis):
+    from helpers.emit.c_calls import c_calls, own_families
+
+    out = tuple(shape[p] for p in perm)
+    program = lower(graph([tensor(0, shape, scale=0.5), _const(1, perm), tensor(2, out, scale=0.5)],
+                          [("TRANSPOSE", (0, 1), (2,), SimpleNamespace())]))
+    (step,) = program.steps
+    assert isinstance(step, s.Transpose) and step.perm == perm and step.in_shape == shape
+    ((_, call),), names = c_calls(program)
+    assert ("arm_transpose_s8" in call) == in_cmsis and ("mcu_gather_int8" in call) != in_cmsis
+    assert ("gather" in own_families(program)) != in_cmsis
+    if in_cmsis:  # the permutation is the only array: no per-element map in flash
+        assert names.constant_bytes == 4 * len(perm)
