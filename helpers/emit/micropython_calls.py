@@ -191,6 +191,14 @@ def int8_gather(program: Program, t: Step) -> bool:
     return (t.x.dtype if isinstance(t.x, Const) else program.buffer(t.x).dtype) == "int8"
 
 
+def family(program: Program, t: Step) -> str:
+    """The device file a step's kernel is in: int8 gathers and int8 MAXIMUM, MINIMUM run hot loops
+    (ops_int8's), the other steps their type's file."""
+    if int8_gather(program, t) or (isinstance(t, s.BinaryMath) and t.dtype == "int8"):
+        return "ops_int8"
+    return FAMILIES[type(t)]
+
+
 # The steps whose kernels work through the element-wise scratch (_EW_A, _EW_B).
 ELEMENTWISE = (s.AddInt8, s.MulInt8, s.RequantizeInt8, s.MeanInt8, s.SquaredDifferenceInt8)
 
@@ -205,7 +213,7 @@ def _binary_operands(n: Names, t: s.Binary) -> list[str]:
     return [n.operand(t.x1), i1, n.operand(t.x2), i2, n.buffer(t.y)]
 
 
-def _mapped_operands(n: Names, t: s.AddInt8 | s.MulInt8 | s.SquaredDifferenceInt8) -> list[object]:
+def _mapped_operands(n: Names, t: s.Binary) -> list[object]:
     """x1, map1, use1, x2, map2, use2, y for the hot int8 ops: each input with its index map and 1,
     or with itself and 0 where it has none (a viper function cannot take None for a buffer)."""
     x1, i1, x2, i2, y = _binary_operands(n, t)
@@ -242,8 +250,10 @@ def _binary_f(n: Names, t: s.BinaryFloat) -> str:
 
 
 def _binary_math(n: Names, t: s.BinaryMath) -> str:
-    if t.kind in ("maximum", "minimum"):  # one kernel for float32 and int16 arrays, one for raw int8 bytes
-        return _call(t.kind + ("_i8" if t.dtype == "int8" else ""), *_binary_operands(n, t), t.count)
+    if t.dtype == "int8":  # MAXIMUM, MINIMUM: a hot loop, as the other int8 ops
+        return _call("extremum_i8", 0, 0, 0, *_mapped_operands(n, t), t.count, int(t.kind == "maximum"))
+    if t.kind in ("maximum", "minimum"):  # float32 and int16 arrays alike
+        return _call(t.kind, *_binary_operands(n, t), t.count)
     clamp = [_clamp(t.act_min), _clamp(t.act_max)] if t.kind == "div" else []  # only DIV has a fused activation
     return _call(f"{t.kind}_f", *_binary_operands(n, t), t.count, *clamp)
 

@@ -252,12 +252,19 @@ def test_device_binary_kernels_match_float32_arithmetic():
     assert np.array_equal(np.asarray(y[:4], np.float32), np.mod(a[finite], b[finite]))
     kernels["floor_div_f"](a[finite].tolist(), None, b[finite].tolist(), None, y, 4)
     assert np.array_equal(np.asarray(y[:4], np.float32), np.floor_divide(a[finite], b[finite]))
+
+
+def test_hot_int8_extremum_compares_the_stored_values():
+    """hot_ops.py's extremum_i8 as plain code (the engine's own substitutions), with and without maps."""
+    text = (DEVICE / "hot_ops.py").read_text().replace("SIGN_UNIT", "0")
+    namespace = {"ptr8": lambda b: b, "ptr32": lambda b: b}
+    exec(text[text.index("def extremum_i8"):], namespace)
     raw = bytes([0x80, 0x7F, 0xFF, 0x01])  # -128, 127, -1, 1
     other = bytes([0x00, 0x80, 0x01, 0xFF])  # 0, -128, 1, -1
     out = bytearray(4)
-    kernels["maximum_i8"](raw, None, other, [0, 1, 2, 3], out, 4)
+    namespace["extremum_i8"](0, 0, 0, raw, raw, 0, other, [0, 1, 2, 3], 1, out, 4, 1)
     assert list(np.frombuffer(bytes(out), np.int8)) == [0, 127, 1, 1]
-    kernels["minimum_i8"](raw, [3, 2, 1, 0], other, None, out, 4)
+    namespace["extremum_i8"](0, 0, 0, raw, [3, 2, 1, 0], 1, other, other, 0, out, 4, 0)
     assert list(np.frombuffer(bytes(out), np.int8)) == [0, -128, 1, -128]
 
 

@@ -1,6 +1,7 @@
 # Binary ops without rescaling, broadcasting through the index maps (None: element k), with the
 # arithmetic of TFLM's reference kernels: FLOOR_DIV floors the quotient, FLOOR_MOD moves fmod's
-# remainder to the divisor's sign. Float tensors are array('f'), int16 array('h'), int8 raw bytes.
+# remainder to the divisor's sign. Float tensors are array('f'), int16 array('h') (int8 MAXIMUM and
+# MINIMUM are hot_ops.py's extremum_i8).
 _INF = float("inf")
 
 
@@ -47,17 +48,3 @@ def minimum(x1, i1, x2, i2, y, n):
         b = x2[i2[k] if i2 else k]
         y[k] = a if a < b else b
 
-
-def maximum_i8(x1, i1, x2, i2, y, n):
-    # raw bytes: flipping the sign bit orders them as the int8 values they hold
-    for k in range(n):
-        a = x1[i1[k] if i1 else k]
-        b = x2[i2[k] if i2 else k]
-        y[k] = a if (a ^ 128) > (b ^ 128) else b
-
-
-def minimum_i8(x1, i1, x2, i2, y, n):
-    for k in range(n):
-        a = x1[i1[k] if i1 else k]
-        b = x2[i2[k] if i2 else k]
-        y[k] = a if (a ^ 128) < (b ^ 128) else b
