@@ -19,7 +19,7 @@ OWN_FAMILIES: dict[type, str] = {
     s.FullyConnectedFloat: "ops_float", s.ConvFloat: "ops_float", s.PoolFloat: "ops_float",
     s.SoftmaxFloat: "ops_float", s.BinaryFloat: "ops_float", s.UnaryFloat: "ops_float", s.MeanFloat: "ops_float",
     s.Gather: "gather", s.Scatter: "gather", s.LstmFloat: "lstm_float", s.BinaryMath: "binary",
-    s.SquaredDifferenceInt8: "ops_int8", s.Transpose: "gather",
+    s.SquaredDifferenceInt8: "ops_int8", s.Transpose: "gather", s.GatherRuns: "gather",
 }
 
 
@@ -38,20 +38,29 @@ def _dequantize(n: CNames, t: s.DequantizeInt8) -> str:
             f"{c_int(t.zero_point)});")
 
 
-def _data_dtype(n: CNames, t: s.Gather | s.Scatter) -> str:
+def _data_dtype(n: CNames, t: s.Gather | s.GatherRuns | s.Scatter) -> str:
     return n.program.buffer(t.y).dtype
+
+
+def _pad(dtype: str, value: int | float) -> str:
+    raw = int(value) if dtype != "float32" else 0
+    return c_real(float(value)) if dtype == "float32" else str(raw - 256 if dtype == "int8" and raw > 127 else raw)
 
 
 def _gather(n: CNames, t: s.Gather) -> str:
     dtype = _data_dtype(n, t)
-    raw = int(t.pad) if dtype != "float32" else 0
-    pad = c_real(float(t.pad)) if dtype == "float32" else str(raw - 256 if dtype == "int8" and raw > 127 else raw)
     return (f"mcu_gather_{dtype}({n.operand(t.x, dtype)}, {n.buffer(t.y)}, {n.array(t.index)}, "
-            f"{t.index.values.size}, ({C_TYPES[dtype]}){pad});")
+            f"{t.index.values.size}, ({C_TYPES[dtype]}){_pad(dtype, t.pad)});")
+
+
+def _gather_runs(n: CNames, t: s.GatherRuns) -> str:
+    dtype = _data_dtype(n, t)
+    return (f"mcu_gather_runs_{dtype}({n.operand(t.x, dtype)}, {n.buffer(t.y)}, {n.array(t.index)}, "
+            f"{t.index.values.size}, {t.run}, ({C_TYPES[dtype]}){_pad(dtype, t.pad)});")
 
 
 def _transpose(n: CNames, t: s.Transpose) -> str:
-    return cmsis.transpose_i8(n, t) if cmsis.transposes_in_cmsis(n.program, t) else _gather(n, t)
+    return cmsis.transpose_i8(n, t) if cmsis.transposes_in_cmsis(n.program, t) else _gather_runs(n, t)
 
 
 def _scatter(n: CNames, t: s.Scatter) -> str:
@@ -164,6 +173,7 @@ FORMATTERS: dict[type, Callable[[CNames, Step], str]] = {  # type: ignore[dict-i
     s.AddInt8: cmsis.add_i8, s.MulInt8: cmsis.mul_i8, s.BinaryFloat: _binary_f, s.LookupInt8: _lookup,
     s.UnaryFloat: _unary_f, s.MeanInt8: _mean_i8, s.MeanFloat: _mean_f, s.LstmInt8: cmsis.lstm_i8, s.LstmFloat: _lstm_f,
     s.BinaryMath: _binary_math, s.SquaredDifferenceInt8: _squared_difference_i8, s.Transpose: _transpose,
+    s.GatherRuns: _gather_runs,
 }
 
 

@@ -20,7 +20,7 @@ FAMILIES: dict[type, str] = {
     s.FullyConnectedFloat: "ops_float", s.ConvFloat: "ops_float", s.PoolFloat: "ops_float",
     s.SoftmaxFloat: "ops_float", s.BinaryFloat: "ops_float", s.UnaryFloat: "ops_float", s.MeanFloat: "ops_float",
     s.Gather: "gather", s.Scatter: "gather", s.LstmInt8: "lstm", s.LstmFloat: "lstm", s.BinaryMath: "binary",
-    s.SquaredDifferenceInt8: "ops_int8", s.Transpose: "gather",
+    s.SquaredDifferenceInt8: "ops_int8", s.Transpose: "movement", s.GatherRuns: "movement",
 }
 
 
@@ -185,8 +185,8 @@ def _gather(n: Names, t: s.Gather) -> str:
 
 
 def int8_gather(program: Program, t: Step) -> bool:
-    """A Gather between int8 buffers: ops_int8's hot gather_i8 copies it."""
-    if not isinstance(t, s.Gather) or program.buffer(t.y).dtype != "int8":
+    """A Gather (or GatherRuns) between int8 buffers: ops_int8's hot gather_i8 (gather_runs_i8) copies it."""
+    if not isinstance(t, (s.Gather, s.GatherRuns)) or program.buffer(t.y).dtype != "int8":
         return False
     return (t.x.dtype if isinstance(t.x, Const) else program.buffer(t.x).dtype) == "int8"
 
@@ -201,6 +201,12 @@ def family(program: Program, t: Step) -> str:
 
 # The steps whose kernels work through the element-wise scratch (_EW_A, _EW_B).
 ELEMENTWISE = (s.AddInt8, s.MulInt8, s.RequantizeInt8, s.MeanInt8, s.SquaredDifferenceInt8)
+
+
+def _gather_runs(n: Names, t: s.GatherRuns) -> str:
+    if int8_gather(n.program, t):
+        return _call("gather_runs_i8", 0, 0, 0, n.operand(t.x), n.buffer(t.y), n.array(t.index), t.run, t.pad)
+    return _call("gather_runs", n.operand(t.x), n.buffer(t.y), n.array(t.index), t.run, t.pad)
 
 
 def _scatter(n: Names, t: s.Scatter) -> str:
@@ -339,7 +345,8 @@ FORMATTERS: dict[type, Callable[[Names, Step], str]] = {  # type: ignore[dict-it
     s.RequantizeInt8: _requantize, s.DequantizeInt8: _dequantize, s.Gather: _gather, s.Scatter: _scatter,
     s.AddInt8: _add_i8, s.MulInt8: _mul_i8, s.BinaryFloat: _binary_f, s.LookupInt8: _lookup,
     s.UnaryFloat: _unary_f, s.MeanInt8: _mean_i8, s.MeanFloat: _mean_f, s.LstmInt8: _lstm_i8, s.LstmFloat: _lstm_f,
-    s.BinaryMath: _binary_math, s.SquaredDifferenceInt8: _squared_difference_i8, s.Transpose: _gather,
+    s.BinaryMath: _binary_math, s.SquaredDifferenceInt8: _squared_difference_i8, s.Transpose: _gather_runs,
+    s.GatherRuns: _gather_runs,
 }
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from helpers.lowering.builder import BUFFER_DTYPES, Builder
 from helpers.lowering.graph import Op, Tensor, Unsupported
 from helpers.lowering.ops_dense import int32
-from helpers.lowering.steps import Gather, Scatter, Transpose
+from helpers.lowering.steps import Gather, GatherRuns, Scatter, Transpose
 
 
 def same_quantization(op: Op, x: Tensor, y: Tensor) -> None:
@@ -48,11 +48,30 @@ def gather(b: Builder, op: Op, index: np.ndarray, pad: int | float = 0, perm: tu
     if index.size != y.size:
         raise Unsupported(f"{op.name}: {index.size} elements computed for an output of {y.size}")
     source = b.operand(op.inputs[0])
+    run = run_length(index)
+    starts = int32(index.reshape(-1, run)[:, 0])
     if perm is not None:
-        b.emit(Transpose(op=op.name, x=source, y=b.allocate(op.outputs[0]), index=int32(index), pad=pad,
+        b.emit(Transpose(op=op.name, x=source, y=b.allocate(op.outputs[0]), index=starts, run=run, pad=pad,
                          in_shape=x.shape, perm=perm))
-        return
-    b.emit(Gather(op=op.name, x=source, y=b.allocate(op.outputs[0]), index=int32(index), pad=pad))
+    elif run > 1:
+        b.emit(GatherRuns(op=op.name, x=source, y=b.allocate(op.outputs[0]), index=starts, run=run, pad=pad))
+    else:
+        b.emit(Gather(op=op.name, x=source, y=b.allocate(op.outputs[0]), index=int32(index), pad=pad))
+
+
+def run_length(index: np.ndarray) -> int:
+    """The longest run length (a divisor of the map's size) such that every run of the map reads
+    consecutive input elements, or pads throughout: what one GatherRuns entry copies. A channels-last
+    op that moves whole channel vectors gives runs of at least the channel count."""
+    flat = np.asarray(index).reshape(-1)
+    best = 1
+    for run in range(2, flat.size + 1):
+        if flat.size % run or run % best:  # a run that works is a multiple of every shorter one that does
+            continue
+        rows = flat.reshape(-1, run)
+        if np.all(np.all(rows == rows[:, :1] + np.arange(run), axis=1) | np.all(rows == -1, axis=1)):
+            best = run
+    return best
 
 
 def lower_transpose(b: Builder, op: Op) -> None:

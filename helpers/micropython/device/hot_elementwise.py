@@ -235,3 +235,28 @@ def square_acc(j: int, a, count: int):
         v = (ap[j] ^ unit) - unit
         ap[j] = v * v
         j += 1
+
+
+def gather_runs_i8(c: int, k: int, o: int, x, y, index, run: int, pad: int):
+    # movement.py's gather_runs on int8 tensors: runs of `run` bytes, one index each. c, k, o: see fc_acc.
+    n = int(len(index))
+    sign = SIGN_UNIT
+    sign = sign << 31
+    xp = ptr8(x)
+    yp = ptr8(y)
+    ip = ptr32(index)
+    i = 0
+    o = 0
+    while i < n:
+        k = (ip[i] ^ sign) - sign
+        c = 0
+        if k >= 0:
+            while c < run:
+                yp[o + c] = xp[k + c]
+                c += 1
+        else:
+            while c < run:
+                yp[o + c] = pad
+                c += 1
+        o += run
+        i += 1
