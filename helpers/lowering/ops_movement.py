@@ -69,7 +69,9 @@ def run_length(index: np.ndarray) -> int:
         if flat.size % run or run % best:  # a run that works is a multiple of every shorter one that does
             continue
         rows = flat.reshape(-1, run)
-        if np.all(np.all(rows == rows[:, :1] + np.arange(run), axis=1) | np.all(rows == -1, axis=1)):
+        # -1 (padding) then 0 looks consecutive: a run of data starts at an element, >= 0
+        data = np.all(rows == rows[:, :1] + np.arange(run), axis=1) & (rows[:, 0] >= 0)
+        if np.all(data | np.all(rows == -1, axis=1)):
             best = run
     return best
 

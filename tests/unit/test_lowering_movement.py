@@ -117,11 +117,12 @@ def test_space_to_depth_and_depth_to_space_follow_the_reference_loops():
     assert np.array_equal(back, want_back)
 
 
-def test_space_to_batch_nd_and_back_follow_the_reference_loops():
-    shape, block, pads = (2, 3, 4, 2), (2, 3), [[1, 0], [0, 2]]
+@pytest.mark.parametrize("channels", [2, 1])  # 1: padding next to element 0 (no run may straddle them)
+def test_space_to_batch_nd_and_back_follow_the_reference_loops(channels):
+    shape, block, pads = (2, 3, 4, channels), (2, 3), [[1, 0], [0, 2]]
     x = np.arange(int(np.prod(shape))).reshape(shape) + 100
     ph, pw = shape[1] + 1, shape[2] + 2
-    out = (shape[0] * 6, ph // 2, pw // 3, 2)
+    out = (shape[0] * 6, ph // 2, pw // 3, channels)
     want = np.full(out, -1)
     # space_to_batch_nd.h: output batch = (shift_h * block_w + shift_w) * batches + batch
     for ob, oh, ow, c in np.ndindex(*out):
@@ -307,3 +308,31 @@ def test_int8_transpose_of_3_or_4_axes_is_cmsis_nns_without_an_index_map(shape, 
     assert ("gather" in own_families(program)) != in_cmsis
     if in_cmsis:  # the permutation is the only array: no per-element map in flash
         assert names.constant_bytes == 4 * len(perm)
+
+
+def test_channels_last_maps_shrink_to_one_index_per_run():
+    """A map that moves whole channel vectors keeps one index per vector (or longer run), padding included."""
+    from helpers.lowering.ops_movement import run_length
+
+    def step_of(shape, op, operands, out_shape, opts=None):
+        ins = [tensor(0, shape, dtype="float32")] + [_const(1 + i, v) for i, v in enumerate(operands)]
+        g = graph([*ins, tensor(len(ins), out_shape, dtype="float32")],
+                  [(op, range(len(ins)), (len(ins),), opts or SimpleNamespace())])
+        (step,) = lower(g).steps
+        return step
+
+    resized = step_of((1, 3, 4, 5), "RESIZE_NEAREST_NEIGHBOR", [[7, 9]], (1, 7, 9, 5),
+                      SimpleNamespace(alignCorners=False, halfPixelCenters=True))
+    assert (resized.run, resized.index.values.size) == (5, 63)
+    padded = step_of((1, 4, 6, 3), "SPACE_TO_BATCH_ND", [[2, 2], [[0, 2], [1, 1]]], (4, 3, 4, 3))
+    assert padded.run == 3 and -1 in padded.index.values.tolist()
+    sliced = step_of((2, 5, 6), "SLICE", [[0, 1, 0], [2, 3, -1]], (2, 3, 6))  # whole rows: runs of 3 * 6
+    assert (sliced.run, sliced.index.values.tolist()) == (18, [6, 36])
+    assert run_length(np.array([3, 4, -1, -1, 0, 1])) == 2
+    assert run_length(np.array([3, 4, -1, 0, 7, 8])) == 1  # a run half padding, half data is no run
+
+
+def test_padding_before_element_zero_is_not_a_run():
+    """The map [pad, 0, 1] would read as one run from -1 (all padding): it must stay a full map."""
+    got = moved((1, 1, 2, 1), "SPACE_TO_BATCH_ND", [[1, 1], [[0, 0], [1, 0]]], (1, 1, 3, 1))
+    assert got.reshape(-1).tolist() == [-1, 100, 101]
