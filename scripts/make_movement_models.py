@@ -44,6 +44,7 @@ def _cases(tf) -> dict[str, tuple[tuple[int, ...], Callable]]:
             x, (7, 9), align_corners=True)),
         "resize_nearest_half_pixel": ((1, 5, 4, 2), lambda x: v1.image.resize_nearest_neighbor(
             x, (3, 9), half_pixel_centers=True)),
+        "tile": ((1, 2, 3), lambda x: tf.tile(x, [1, 3, 2])),  # not in TFLM: checked against LiteRT
         "pack": ((1, 4, 6), lambda x: tf.stack([x[:, 0], x[:, 2], x[:, 3]], axis=1)),
         "maximum": ((1, 3, 4), lambda x: tf.maximum(x, tf.reverse(x, [1]))),
         "minimum": ((1, 3, 4), lambda x: tf.minimum(tf.reverse(x, [2]), x)),
