@@ -119,6 +119,8 @@ def _binary_f(n: CNames, t: s.BinaryFloat) -> str:
 
 
 def _binary_math(n: CNames, t: s.BinaryMath) -> str:
+    if cmsis.extremum_in_cmsis(t):
+        return cmsis.extremum_i8(n, t)
     i1, i2 = n.index(t.x1_index), n.index(t.x2_index)
     suffix = "f" if t.dtype == "float32" else t.dtype
     call = (f"mcu_{t.kind}_{suffix}({n.operand(t.x1, t.dtype)}, {i1}, {n.operand(t.x2, t.dtype)}, {i2}, "
@@ -179,9 +181,10 @@ FORMATTERS: dict[type, Callable[[CNames, Step], str]] = {  # type: ignore[dict-i
 
 def own_families(program: Program) -> list[str]:
     """The engine's own kernel files the program calls, in the order they are pasted."""
-    # a TRANSPOSE that CMSIS-NN runs needs no gather kernel
+    # a TRANSPOSE or int8 MAXIMUM, MINIMUM that CMSIS-NN runs needs no kernel of the engine's own
     used = {OWN_FAMILIES[type(step)] for step in program.steps if type(step) in OWN_FAMILIES
-            and not (isinstance(step, s.Transpose) and cmsis.transposes_in_cmsis(program, step))}
+            and not (isinstance(step, s.Transpose) and cmsis.transposes_in_cmsis(program, step))
+            and not (isinstance(step, s.BinaryMath) and cmsis.extremum_in_cmsis(step))}
     order = ["ops_int8", "ops_float", "gather", "lstm_float", "binary"]
     return [family for family in order if family in used]
 

@@ -1,6 +1,7 @@
 """The C engine's calls into CMSIS-NN, with the parameters TFLM's own CMSIS-NN kernels pass: int8
 fully connected, convolution, depthwise convolution, pooling, softmax, add and mul (without
-broadcasting; otherwise the engine's own kernels), transpose (3 or 4 axes) and the int8 LSTM."""
+broadcasting; otherwise the engine's own kernels), transpose (3 or 4 axes), maximum and minimum
+(up to 4 axes) and the int8 LSTM."""
 from __future__ import annotations
 
 import numpy as np
@@ -193,4 +194,18 @@ def transpose_i8(n: CNames, t: s.Transpose) -> str:
     params = n.record("cmsis_nn_transpose_params", [str(len(t.perm)), perm])
     return (f"if (arm_transpose_s8({n.operand(t.x)}, {n.buffer(t.y)}, &{in_dims}, &{out_dims}, &{params}) != "
             "ARM_CMSIS_NN_SUCCESS) return -1;")
+
+
+def extremum_in_cmsis(t: s.BinaryMath) -> bool:
+    """int8 MAXIMUM, MINIMUM of up to 4 axes: what TFLM's CMSIS-NN kernel hands to arm_maximum_s8."""
+    return t.dtype == "int8" and t.kind in ("maximum", "minimum") and bool(t.shapes) and \
+        all(len(shape) <= 4 for shape in t.shapes)
+
+
+def extremum_i8(n: CNames, t: s.BinaryMath) -> str:
+    n.uses_cmsis = True
+    # each shape extended to 4 axes at the front, as TFLM's FillVariableShape does
+    dims = [_dims(n, tuple([1] * (4 - len(shape)) + list(shape))) for shape in t.shapes]  # type: ignore[arg-type]
+    return (f"if (arm_{t.kind}_s8(&mcu_empty_context, {n.operand(t.x1)}, &{dims[0]}, {n.operand(t.x2)}, &{dims[1]}, "
+            f"{n.buffer(t.y)}, &{dims[2]}) != ARM_CMSIS_NN_SUCCESS) return -1;")
 

@@ -58,7 +58,7 @@ def lower_binary_math(b: Builder, op: Op, kind: str) -> None:
     indices = {"x1_index": broadcast_index(x1, y.shape), "x2_index": broadcast_index(x2, y.shape)}
     operands = {**indices, "x1": b.operand(op.inputs[0]), "x2": b.operand(op.inputs[1])}
     b.emit(BinaryMath(op=op.name, kind=kind, dtype=y.dtype, y=b.allocate(op.outputs[0]), count=y.size,
-                      act_min=low, act_max=high, **operands))
+                      act_min=low, act_max=high, shapes=(x1.shape, x2.shape, y.shape), **operands))
 
 
 def _binary(kind: str) -> Callable[[Builder, Op], None]:

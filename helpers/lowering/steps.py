@@ -268,6 +268,7 @@ class BinaryMath(Binary):
     dtype: str                # "float32", "int8" or "int16"
     act_min: float            # DIV's fused activation (float32 only); -inf / inf: no clamp
     act_max: float
+    shapes: tuple[tuple[int, ...], ...] = ()   # x1's, x2's and y's: CMSIS-NN broadcasts by shape
 
 
 @dataclass(frozen=True)

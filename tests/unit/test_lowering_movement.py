@@ -336,3 +336,20 @@ def test_padding_before_element_zero_is_not_a_run():
     """The map [pad, 0, 1] would read as one run from -1 (all padding): it must stay a full map."""
     got = moved((1, 1, 2, 1), "SPACE_TO_BATCH_ND", [[1, 1], [[0, 0], [1, 0]]], (1, 1, 3, 1))
     assert got.reshape(-1).tolist() == [-1, 100, 101]
+
+
+def test_int8_maximum_is_cmsis_nns_broadcasting_by_shape_without_index_maps():
+    from helpers.emit.c_calls import c_calls, own_families
+
+    quant = ((0.5, 3),) * 3
+    for shapes, in_cmsis in ((((2, 3), (3,), (2, 3)), True), (((1, 2, 1, 2, 3), (3,), (1, 2, 1, 2, 3)), False)):
+        step = _binary("MAXIMUM", dtype="int8", quant=quant, shapes=shapes)
+        tensors = [tensor(0, shapes[0], scale=0.5, zero_point=3),
+                   tensor(1, shapes[1], scale=0.5, zero_point=3, data=np.ones(shapes[1], np.int8)),
+                   tensor(2, shapes[2], scale=0.5, zero_point=3)]
+        program = lower(graph(tensors, [("MAXIMUM", (0, 1), (2,), options())]))
+        ((_, call),), names = c_calls(program)
+        assert ("arm_maximum_s8" in call) == in_cmsis and step.shapes == shapes
+        assert ("binary" in own_families(program)) != in_cmsis
+        if in_cmsis:  # the 3 constant bytes only: no index map
+            assert names.constant_bytes == 3
