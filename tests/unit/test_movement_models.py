@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers.core.flatbuffer import inspect_tflite
+from helpers.core.flatbuffer import TfliteInfo, inspect_tflite
 from helpers.emit.c_engine import c_engine, render_engine_c, render_engine_h
 from helpers.emit.micropython import render_infer_py
 from helpers.lowering.graph import read_graph
 from helpers.lowering.lower import lower_model
+from helpers.lowering.program import Program
 from tests.conftest import require_tool
 from tests.unit.test_c_engine_host import CMSIS_INCLUDE, STRICT, _harness, cmsis_host  # noqa: F401 (a fixture)
 
@@ -31,12 +32,13 @@ NOT_LOWERED = {"space_to_batch_nd_offset__int8": "zero point is not 0"}
 NOT_IN_TFLM = {"tile"}
 
 
-def _rows(info, dtype: str) -> np.ndarray:
+def _rows(info: TfliteInfo, dtype: str) -> np.ndarray:
+    """Random rows over the input type's whole range (int8, int16), else normal floats."""
     rng = np.random.default_rng(11)
     shape = (ROWS, *info.input.shape[1:])
     if dtype in ("int8", "int16"):
-        info = np.iinfo(dtype)
-        return rng.integers(info.min, info.max + 1, size=shape).astype(dtype)
+        limits = np.iinfo(dtype)
+        return rng.integers(limits.min, limits.max + 1, size=shape).astype(dtype)
     return rng.normal(0.0, 1.0, size=shape).astype(np.float32)
 
 
@@ -51,7 +53,7 @@ def _context(model_id: str, content: bytes) -> dict:
     return {**context, "id": model_id, "upper": model_id.upper(), "task": "regression", "classes_py": "()"}
 
 
-def _c_outputs(cmsis, model_id: str, program, content: bytes, rows: np.ndarray, folder: Path) -> np.ndarray:
+def _c_outputs(cmsis, model_id: str, program: Program, content: bytes, rows: np.ndarray, folder: Path) -> np.ndarray:
     from helpers.targets.program import compile_source, link_with_library
 
     engine = c_engine(program, {**_context(model_id, content), "engine_checked_on": [], "tflm_given": False}, "test")
@@ -82,7 +84,7 @@ print(json.dumps(out))
 """
 
 
-def _micropython_outputs(model_id: str, program, content: bytes, rows: np.ndarray, folder: Path) -> dict:
+def _micropython_outputs(model_id: str, program: Program, content: bytes, rows: np.ndarray, folder: Path) -> dict:
     from helpers.micropython.runtime import HEAPSIZE, find_micropython
 
     rendered = render_infer_py(program, _context(model_id, content))
@@ -127,7 +129,8 @@ OP_OF = {
     "space_to_batch_nd_offset": "SPACE_TO_BATCH_ND",
     "batch_to_space_nd": "BATCH_TO_SPACE_ND", "reverse_v2": "REVERSE_V2", "resize_nearest": "RESIZE_NEAREST_NEIGHBOR",
     "resize_nearest_align": "RESIZE_NEAREST_NEIGHBOR", "resize_nearest_half_pixel": "RESIZE_NEAREST_NEIGHBOR",
-    "tile": "TILE", "pack": "PACK", "maximum": "MAXIMUM", "minimum": "MINIMUM", "maximum_broadcast": "MAXIMUM", "div_by_input": "DIV",
+    "tile": "TILE", "pack": "PACK", "maximum": "MAXIMUM", "minimum": "MINIMUM", "maximum_broadcast": "MAXIMUM",
+    "div_by_input": "DIV",
     "squared_difference": "SQUARED_DIFFERENCE", "floor_div": "FLOOR_DIV", "floor_mod": "FLOOR_MOD",
 }
 
