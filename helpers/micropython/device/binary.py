@@ -21,7 +21,9 @@ def squared_difference_f(x1, i1, x2, i2, y, n):
 
 
 def floor_div_f(x1, i1, x2, i2, y, n):
-    # TFLM stops at a zero divisor ("Division by 0"); so does this (ZeroDivisionError)
+    # TFLM stops at a zero divisor ("Division by 0"); so does this (ZeroDivisionError). TFLM divides
+    # in double: so does a double-precision port; a single-precision one (most boards) may floor a
+    # quotient within a float32 rounding of an integer to the other side of that integer.
     for k in range(n):
         y[k] = math.floor(x1[i1[k] if i1 else k] / x2[i2[k] if i2 else k])
 
