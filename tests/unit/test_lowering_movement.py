@@ -353,3 +353,18 @@ def test_int8_maximum_is_cmsis_nns_broadcasting_by_shape_without_index_maps():
         assert ("binary" in own_families(program)) != in_cmsis
         if in_cmsis:  # the 3 constant bytes only: no index map
             assert names.constant_bytes == 3
+
+
+def test_every_step_has_a_c_and_a_micropython_emitter():
+    """A step the lowering can emit that either engine cannot write would fail only at export."""
+    import inspect
+
+    from helpers.emit import c_calls, micropython_calls
+    from helpers.lowering.program import Step
+
+    kinds = [kind for _, kind in inspect.getmembers(s, inspect.isclass)
+             if issubclass(kind, Step) and kind.__module__ == s.__name__ and kind not in (s.Unary, s.Binary)]
+    assert s.GatherRuns in kinds and s.BinaryMath in kinds
+    for kind in kinds:
+        assert kind in c_calls.FORMATTERS and kind in micropython_calls.FORMATTERS, kind.__name__
+        assert kind in micropython_calls.FAMILIES, kind.__name__
