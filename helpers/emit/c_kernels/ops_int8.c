@@ -112,3 +112,21 @@ static inline void mcu_mul_i8(const int8_t *x1, const int32_t *i1, const int8_t 
     y[k] = (int8_t)mcu_clamp(mcu_mbqm(a * b, q->out_multiplier, q->out_shift) + q->zero_point, q->low, q->high);
   }
 }
+
+typedef struct {
+  int32_t offset1, offset2, multiplier1, shift1, multiplier2, shift2, out_multiplier, out_shift, zero_point;
+} mcu_squared_difference_params;
+
+static inline void mcu_squared_difference_i8(const int8_t *x1, const int32_t *i1, const int8_t *x2,
+                                             const int32_t *i2, int8_t *y, int32_t n,
+                                             const mcu_squared_difference_params *q) {
+  /* squared_difference.cc: each input << 7 and rescaled (the multipliers are below one, so
+     MultiplyByQuantizedMultiplierSmallerThanOneExp is mcu_mbqm), the difference squared (at most
+     32640 squared: no overflow), rescaled to the output. */
+  for (int32_t k = 0; k < n; ++k) {
+    const int32_t a = mcu_mbqm(((int32_t)x1[i1 ? i1[k] : k] + q->offset1) * (1 << 7), q->multiplier1, q->shift1);
+    const int32_t b = mcu_mbqm(((int32_t)x2[i2 ? i2[k] : k] + q->offset2) * (1 << 7), q->multiplier2, q->shift2);
+    const int32_t v = mcu_mbqm((a - b) * (a - b), q->out_multiplier, q->out_shift) + q->zero_point;
+    y[k] = (int8_t)mcu_clamp(v, -128, 127);
+  }
+}

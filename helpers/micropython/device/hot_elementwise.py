@@ -259,3 +259,41 @@ def gather_i8(x, y, index, pad: int):
         else:
             yp[i] = pad
         i += 1
+
+
+def square_acc(j: int, a, count: int):
+    # a[j] = a[j] * a[j]: SQUARED_DIFFERENCE's difference squared, at most 32640 ** 2 (under 2 ** 30,
+    # a small int even in plain code on a 32-bit port). j: see fc_acc.
+    unit = SIGN_UNIT
+    unit = unit << 31
+    ap = ptr32(a)
+    j = 0
+    while j < count:
+        v = (ap[j] ^ unit) - unit
+        ap[j] = v * v
+        j += 1
+
+
+def gather_runs_i8(c: int, k: int, o: int, x, y, index, run: int, pad: int):
+    # movement.py's gather_runs on int8 tensors: runs of `run` bytes, one index each. c, k, o: see fc_acc.
+    n = int(len(index))
+    sign = SIGN_UNIT
+    sign = sign << 31
+    xp = ptr8(x)
+    yp = ptr8(y)
+    ip = ptr32(index)
+    i = 0
+    o = 0
+    while i < n:
+        k = (ip[i] ^ sign) - sign
+        c = 0
+        if k >= 0:
+            while c < run:
+                yp[o + c] = xp[k + c]
+                c += 1
+        else:
+            while c < run:
+                yp[o + c] = pad
+                c += 1
+        o += run
+        i += 1
