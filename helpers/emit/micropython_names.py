@@ -58,8 +58,13 @@ class Names:
         return buffer_name(self.program.buffer(buffer_id))
 
 
+# float32's largest finite value, exactly: TFLM clamps an unbounded activation range to it, so an
+# overflow (a division by almost zero) gives this value, not infinity and not a rounder number.
+FLOAT32_MAX = repr(float(np.finfo(np.float32).max))
+
+
 def clamp_literal(value: float) -> str:
-    return "-3.4e38" if value == -np.inf else "3.4e38" if value == np.inf else repr(value)
+    return "-" + FLOAT32_MAX if value == -np.inf else FLOAT32_MAX if value == np.inf else repr(value)
 
 
 def call_text(kernel: str, *args: object) -> str:
