@@ -104,4 +104,4 @@ def tflite_row(tflite: TfliteModel, measurement: Measurement, rendered: RenderOu
                                  rendered.c_engine),
         optimization=optimized.details() if optimized else Optimization(),
         weights=weight_summary(tflite.content) if plain else None,
-        bytes=account(tflite.content) if plain else None, strip=strip)
+        bytes=account(tflite.content) if plain else None, strip=strip, rewrites=tflite.rewrites)

@@ -1,0 +1,62 @@
+"""The passes on a converted flatbuffer, and their proof: a rewritten model is kept only when
+LiteRT gives outputs identical to the converter's model on every evaluation row (the converter's
+model runs there: LiteRT has the kernels TFLM lacks). A pass that finds nothing costs no run."""
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Callable
+
+import numpy as np
+from ai_edge_litert import schema_py_generated as schema
+
+from helpers.core.flatbuffer import inspect_tflite, parse_model
+from helpers.core.rewrites import Rewrite, RewriteStage
+from helpers.core.tflm_ops import ops_without_kernel
+from helpers.core.variant import TfliteModel
+from helpers.measure.litert import LiteRtRunner
+from helpers.rewrite import upsampling
+from helpers.rewrite.edit import pack
+
+log = logging.getLogger("mcu_deploy")
+
+# name -> the pass: edits the model in place, returns how many places it rewrote.
+AFTER_CONVERSION: tuple[tuple[str, Callable[[schema.ModelT], int]], ...] = (
+    (upsampling.NAME, upsampling.rewrite_upsamplings),
+)
+
+
+def rewrite_after_conversion(tflite: TfliteModel, quantized_rows: np.ndarray) -> TfliteModel:
+    """`tflite` with every pass applied, when it holds an op TFLM has no kernel for and the
+    rewritten model gives identical LiteRT outputs on `quantized_rows` (the evaluation rows in the
+    input's type); otherwise `tflite` itself."""
+    if not ops_without_kernel(tflite.info.ops):
+        return tflite
+    model, applied = parse_model(tflite.content), []
+    for name, rewrite in AFTER_CONVERSION:
+        count = rewrite(model)
+        if count:
+            applied.append((name, count))
+    if not applied:
+        return tflite
+    content = pack(model)
+    rewritten = TfliteModel(plan=tflite.plan, content=content, info=inspect_tflite(content), rewrites=tflite.rewrites)
+    if not _identical(tflite, rewritten, quantized_rows):
+        log.warning("warning: %s: the rewrite %s changed LiteRT's outputs, so the converter's model is kept",
+                    tflite.plan.name, ", ".join(name for name, _ in applied))
+        return tflite
+    proof = (f"data movement followed on an index tensor; identical LiteRT outputs on {len(quantized_rows)} "
+             "evaluation rows")
+    done = tuple(Rewrite(name=name, stage=RewriteStage.AFTER_CONVERSION, ops=count, exact=True, proof=proof)
+                 for name, count in applied)
+    return replace(rewritten, rewrites=tflite.rewrites + done)
+
+
+def _identical(original: TfliteModel, rewritten: TfliteModel, quantized_rows: np.ndarray) -> bool:
+    try:
+        before = LiteRtRunner(original.content, original.info).run_quantized(quantized_rows)
+        after = LiteRtRunner(rewritten.content, rewritten.info).run_quantized(quantized_rows)
+    except (RuntimeError, ValueError) as exc:  # LiteRT refusing either model proves nothing
+        log.info("  %s: the rewrite could not be checked on LiteRT (%s)", original.plan.name, exc)
+        return False
+    return before.shape == after.shape and bool(np.array_equal(before, after))
