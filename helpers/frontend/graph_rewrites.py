@@ -10,9 +10,10 @@ GraphDef of the batch-1 function, so they catch the op however the model was wri
   metric against Keras shows its cost).
 - gelu_tanh_to_logistic: the tanh form (approximate=True) is fused into GELU too; its Tanh, fed by
   x**3, becomes 2*sigmoid(2z) - 1: exact (an identity; float rounding only).
-- neg_to_sub: Keras 3's LayerNormalization computes -mean*inv (NEG), which the converter keeps in
-  float under int8 and refuses under int16x8; each float Neg(x) becomes Sub(0, x), which both
-  quantize: exact.
+- neg_to_mul: Keras 3's LayerNormalization computes -mean*inv (NEG), which the converter keeps in
+  float under int8 and refuses under int16x8; each float Neg(x) becomes Mul(x, -1), which both
+  quantize: exact (-1 is exact in int8 and int16). Not Sub(0, x): a constant 0 is quantized with
+  scale 0, and LiteRT's int16 SUB aborts the process on it.
 """
 from __future__ import annotations
 
@@ -103,12 +104,12 @@ def _gelu_tanh_to_logistic(graph: _Graph, node: NodeDef) -> bool:
     return True
 
 
-def _neg_to_sub(graph: _Graph, node: NodeDef) -> bool:
+def _neg_to_mul(graph: _Graph, node: NodeDef) -> bool:
     if node.op != "Neg" or _dtype(node) not in _FLOATS:
         return False
     dtype, x = _dtype(node), node.input[0]
     name = graph.take_over(node)
-    graph.op(name, "Sub", [graph.constant(name, 0.0, dtype), x], dtype, name=name)
+    graph.op(name, "Mul", [x, graph.constant(name, -1.0, dtype)], dtype, name=name)
     return True
 
 
@@ -117,7 +118,7 @@ GRAPH_PASSES: tuple[tuple[str, Callable[[_Graph, NodeDef], bool], bool, str], ..
     ("gelu_erf_to_logistic", _erf_to_logistic, False,
      "tanh approximation of erf (|GELU error| <= 4.8e-4); its cost is the variant's Δ against Keras"),
     ("gelu_tanh_to_logistic", _gelu_tanh_to_logistic, True, "identity tanh(z) = 2*sigmoid(2z) - 1"),
-    ("neg_to_sub", _neg_to_sub, True, "identity -x = 0 - x"),
+    ("neg_to_mul", _neg_to_mul, True, "identity -x = x * -1"),
 )
 
 

@@ -1,0 +1,146 @@
+"""upsampling_to_resize_nearest (helpers/rewrite/upsampling.py) on flatbuffers built here with the
+schema's object API, in the exact shape Keras 3's UpSampling2D converts to (RESHAPE -> TILE ->
+RESHAPE -> TILE -> RESHAPE): rewritten into one RESIZE_NEAREST_NEIGHBOR that LiteRT and TFLM run
+with outputs identical to the original's; runs that are not an upsampling are left alone."""
+from __future__ import annotations
+
+import flatbuffers
+import numpy as np
+import pytest
+from ai_edge_litert import schema_py_generated as schema
+
+from helpers.core.flatbuffer import inspect_tflite, parse_model
+from helpers.core.rewrites import Rewrite, RewriteStage
+from helpers.core.variant import TfliteModel, converted_plan
+from helpers.core.quantization import Quantization
+from helpers.measure.litert import LiteRtRunner
+from helpers.measure.tflm import check_variant
+from helpers.rewrite.edit import pack
+from helpers.rewrite.passes import rewrite_after_conversion
+from helpers.rewrite.upsampling import kernel_picks_repeats, rewrite_upsamplings
+
+_TYPES = {"float32": schema.TensorType.FLOAT32, "int8": schema.TensorType.INT8, "int16": schema.TensorType.INT16}
+
+
+class _Builder:
+    def __init__(self, dtype: str) -> None:
+        self.model = schema.ModelT()
+        self.model.version, self.model.buffers, self.model.operatorCodes = 3, [schema.BufferT()], []
+        self.graph = schema.SubGraphT()
+        self.graph.tensors, self.graph.operators = [], []
+        self.dtype = dtype
+
+    def tensor(self, shape, scale: float = 0.5, data: np.ndarray | None = None) -> int:
+        tensor = schema.TensorT()
+        tensor.shape, tensor.name, tensor.buffer = list(shape), f"t{len(self.graph.tensors)}".encode(), 0
+        if data is not None:
+            buffer = schema.BufferT()
+            buffer.data = np.asarray(data, "<i4").tobytes()
+            self.model.buffers.append(buffer)
+            tensor.buffer, tensor.type = len(self.model.buffers) - 1, schema.TensorType.INT32
+        else:
+            tensor.type = _TYPES[self.dtype]
+            if self.dtype != "float32":
+                tensor.quantization = schema.QuantizationParametersT()
+                tensor.quantization.scale, tensor.quantization.zeroPoint = [scale], [1 if self.dtype == "int8" else 0]
+        self.graph.tensors.append(tensor)
+        return len(self.graph.tensors) - 1
+
+    def op(self, builtin: int, inputs: list[int], output: int) -> None:
+        codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in self.model.operatorCodes]
+        if builtin not in codes:
+            code = schema.OperatorCodeT()
+            code.builtinCode = code.deprecatedBuiltinCode = builtin
+            code.version = 1
+            self.model.operatorCodes.append(code)
+            codes.append(builtin)
+        op = schema.OperatorT()
+        op.opcodeIndex, op.inputs, op.outputs = codes.index(builtin), inputs, [output]
+        self.graph.operators.append(op)
+
+    def reshape(self, source: int, shape, scale: float = 0.5) -> int:
+        out = self.tensor(shape, scale)
+        self.op(schema.BuiltinOperator.RESHAPE, [source, self.tensor([len(shape)], data=np.array(shape))], out)
+        return out
+
+    def tile(self, source: int, multiples) -> int:
+        shape = [d * m for d, m in zip(self.graph.tensors[source].shape, multiples)]
+        out = self.tensor(shape)
+        self.op(schema.BuiltinOperator.TILE, [source, self.tensor([len(multiples)], data=np.array(multiples))], out)
+        return out
+
+    def finish(self, source: int, result: int) -> bytes:
+        self.graph.inputs, self.graph.outputs = [source], [result]
+        self.model.subgraphs = [self.graph]
+        builder = flatbuffers.Builder(1024)
+        builder.Finish(self.model.Pack(builder), file_identifier=b"TFL3")
+        return bytes(builder.Output())
+
+
+def keras3_upsampling(dtype: str = "int8", last_scale: float = 0.5) -> bytes:
+    """[1,2,3,4] upsampled by (2, 3) the way Keras 3's UpSampling2D converts."""
+    b = _Builder(dtype)
+    x = b.tensor([1, 2, 3, 4])
+    y = b.tile(b.reshape(x, [1, 2, 1, 3, 4]), [1, 1, 2, 1, 1])
+    y = b.tile(b.reshape(y, [1, 4, 3, 1, 4]), [1, 1, 1, 3, 1])
+    return b.finish(x, b.reshape(y, [1, 4, 9, 4], scale=last_scale))
+
+
+def _rows(info, count: int = 16) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    if info.input.dtype == "float32":
+        return rng.normal(size=(count, *info.input.shape[1:])).astype(np.float32)
+    limits = np.iinfo(info.input.dtype)
+    return rng.integers(limits.min, limits.max, size=(count, *info.input.shape[1:])).astype(info.input.dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int8", "int16"])
+def test_keras3_upsampling_becomes_one_resize_with_identical_outputs(dtype):
+    content = keras3_upsampling(dtype)
+    model = parse_model(content)
+    assert rewrite_upsamplings(model) == 1
+    rewritten = pack(model)
+    before, after = inspect_tflite(content), inspect_tflite(rewritten)
+    assert before.ops == ("RESHAPE", "TILE") and after.ops == ("RESIZE_NEAREST_NEIGHBOR",)
+    graph = parse_model(rewritten).subgraphs[0]
+    assert len(graph.tensors) == 3  # input, output, the size constant: the run's tensors and buffers are gone
+    rows = _rows(before)
+    expected = LiteRtRunner(content, before).run_quantized(rows)
+    assert np.array_equal(expected, rows.repeat(2, axis=1).repeat(3, axis=2))
+    assert np.array_equal(LiteRtRunner(rewritten, after).run_quantized(rows), expected)
+    tflm = check_variant(rewritten, after, rows)
+    assert tflm.runnable, tflm.reason
+    assert np.array_equal(tflm.outputs, expected)
+
+
+def test_the_pipeline_step_records_the_pass_and_leaves_other_models_alone():
+    content = keras3_upsampling("int8")
+    tflite = TfliteModel(plan=converted_plan(Quantization.INT8), content=content, info=inspect_tflite(content))
+    rewritten = rewrite_after_conversion(tflite, _rows(tflite.info))
+    assert rewritten.info.ops == ("RESIZE_NEAREST_NEIGHBOR",)
+    (record,) = rewritten.rewrites
+    assert record.name == "upsampling_to_resize_nearest" and record.stage is RewriteStage.AFTER_CONVERSION
+    assert record.exact and record.ops == 1 and "16 evaluation rows" in record.proof
+    assert Rewrite.from_dict(record.to_dict()) == record
+    assert rewrite_after_conversion(rewritten, _rows(rewritten.info)) is rewritten  # nothing left to rewrite
+
+
+def test_a_channel_repeat_is_not_an_upsampling():
+    b = _Builder("int8")
+    x = b.tensor([1, 2, 3, 4])
+    y = b.tile(b.reshape(x, [1, 2, 3, 1, 4]), [1, 1, 1, 2, 1])  # reshaped to [1,2,6,4] it would be W x2,
+    content = b.finish(x, b.reshape(y, [1, 2, 3, 8]))               # but this repeats the channels
+    model = parse_model(content)
+    assert rewrite_upsamplings(model) == 0
+    assert inspect_tflite(pack(model)).ops == ("RESHAPE", "TILE")
+
+
+def test_a_run_that_requantizes_is_left_alone():
+    model = parse_model(keras3_upsampling("int8", last_scale=0.25))
+    assert rewrite_upsamplings(model) == 0
+
+
+@pytest.mark.parametrize("size", range(1, 40))
+def test_the_resize_kernel_picks_the_repeated_element_for_every_integer_factor(size):
+    assert all(kernel_picks_repeats(size, size * factor) for factor in range(1, 17))
+    assert not kernel_picks_repeats(size + 1, 2 * size + 1)
