@@ -255,7 +255,8 @@ def rewrites_markdown(report: RunReport) -> list[str]:
         return []
     metric = report.primary_metric
     lines = ["", "## Graph rewrites (where TFLM lacks a kernel)", "",
-             f"| variant | pass | when | ops | exact | proof or measure | variant Δ {metric} |", "|---|---|---|---|---|---|---|"]
+             f"| variant | pass | when | ops | exact | proof or measure | variant Δ {metric} |",
+             "|---|---|---|---|---|---|---|"]
     for variant in rewritten:
         delta = _format_delta(metric, variant.delta.get(metric))
         lines += [f"| {variant.name} | {r.name} | {r.stage.value.replace('_', ' ')} | {r.ops} | "

@@ -18,8 +18,15 @@ from dataclasses import dataclass
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
-from helpers.rewrite.edit import add_int32_constant, consumers, constant, drop_orphans, name_of, opcode_index
-from helpers.rewrite.edit import same_quantization
+from helpers.rewrite.edit import (
+    add_int32_constant,
+    constant,
+    consumers,
+    drop_orphans,
+    name_of,
+    opcode_index,
+    same_quantization,
+)
 
 NAME = "upsampling_to_resize_nearest"
 _DATA_MOVES = ("RESHAPE", "EXPAND_DIMS", "SQUEEZE", "TILE")
@@ -46,7 +53,8 @@ def kernel_picks_repeats(in_size: int, out_size: int) -> bool:
     return bool(np.array_equal(picked, np.arange(out_size) // (out_size // in_size)))
 
 
-def _moved(values: np.ndarray, model: schema.ModelT, graph: schema.SubGraphT, op: schema.OperatorT) -> np.ndarray | None:
+def _moved(values: np.ndarray, model: schema.ModelT, graph: schema.SubGraphT,
+           op: schema.OperatorT) -> np.ndarray | None:
     """What the op does to the index tensor, or None when it is not pure data movement we can follow."""
     shape = tuple(int(d) for d in graph.tensors[op.outputs[0]].shape)
     if name_of(model, op) == "TILE":
