@@ -5,6 +5,7 @@ Only what a pass orphaned is dropped (its operators' private tensors, their cons
 operator code no operator uses), so the rest of the file keeps its indices and bytes."""
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 
@@ -71,6 +72,38 @@ def add_int32_constant(model: schema.ModelT, graph: schema.SubGraphT, name: str,
     tensor.buffer = len(model.buffers) - 1
     graph.tensors.append(tensor)
     return len(graph.tensors) - 1
+
+
+def tensor_like(graph: schema.SubGraphT, template: int, shape: tuple[int, ...], suffix: str) -> int:
+    """A new activation tensor of `shape` with the type and quantization of `template`; its index."""
+    original = graph.tensors[template]
+    tensor = schema.TensorT()
+    tensor.shape, tensor.type, tensor.buffer = [int(d) for d in shape], original.type, 0
+    tensor.name = (original.name or b"") + suffix.encode()
+    tensor.quantization = copy.deepcopy(original.quantization)
+    graph.tensors.append(tensor)
+    return len(graph.tensors) - 1
+
+
+def new_operator(model: schema.ModelT, builtin: int, version: int, inputs: list[int], output: int,
+                 options: object = None, options_type: int = 0) -> schema.OperatorT:
+    op = schema.OperatorT()
+    op.opcodeIndex = opcode_index(model, builtin, version)
+    op.inputs, op.outputs = list(inputs), [output]
+    op.builtinOptionsType, op.builtinOptions = options_type, options
+    return op
+
+
+def reshape(model: schema.ModelT, graph: schema.SubGraphT, source: int, target: int) -> schema.OperatorT:
+    """A RESHAPE from `source` to the shape of `target`, its new shape as a constant input (as the
+    converter writes it)."""
+    shape = add_int32_constant(model, graph, f"{_name(graph.tensors[target])}/shape",
+                               [int(d) for d in graph.tensors[target].shape])
+    return new_operator(model, schema.BuiltinOperator.RESHAPE, 1, [source, shape], target)
+
+
+def _name(tensor: schema.TensorT) -> str:
+    return tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name or "")
 
 
 def drop_orphans(model: schema.ModelT, graph: schema.SubGraphT, candidates: set[int]) -> None:

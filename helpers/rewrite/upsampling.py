@@ -1,6 +1,8 @@
 """upsampling_to_resize_nearest: a nearest-neighbour upsampling the converter lowered to data
-movement (Keras 3's UpSampling2D is `ops.repeat` per axis: RESHAPE -> TILE -> RESHAPE, twice),
-which TFLM cannot run (no TILE kernel), becomes one RESIZE_NEAREST_NEIGHBOR, which it can.
+movement (Keras 3's UpSampling2D is `ops.repeat` per axis: RESHAPE -> TILE -> RESHAPE, twice;
+UpSampling1D and RepeatVector are one RESHAPE -> TILE), which TFLM cannot run (no TILE kernel),
+becomes one RESIZE_NEAREST_NEIGHBOR, which it can; a sequence [N, T, C] or a vector [N, F] is
+resized as the image [N, T, 1, C] or [N, 1, 1, F], with a RESHAPE on either side.
 
 Exact by construction, for every tensor type: the pass does not trust the pattern's shape. It
 runs the candidate run of RESHAPE / EXPAND_DIMS / SQUEEZE / TILE operators on an index tensor
@@ -24,8 +26,10 @@ from helpers.rewrite.edit import (
     consumers,
     drop_orphans,
     name_of,
-    opcode_index,
+    new_operator,
+    reshape,
     same_quantization,
+    tensor_like,
 )
 
 NAME = "upsampling_to_resize_nearest"
@@ -35,11 +39,14 @@ _RESIZE = schema.BuiltinOperator.RESIZE_NEAREST_NEIGHBOR
 
 @dataclass(frozen=True)
 class Upsampling:
-    """A run of operators that repeats a [N, H, W, C] tensor's rows and columns."""
+    """A run of operators that repeats the rows and columns of `source` seen as [N, H, W, C]
+    (`view`), giving `result` seen as [N, a*H, b*W, C] (`result_view`)."""
 
-    ops: tuple[int, ...]     # operator positions, in graph order
-    source: int              # tensor index, [N, H, W, C]
-    result: int              # tensor index, [N, a*H, b*W, C]
+    ops: tuple[int, ...]                     # operator positions, in graph order
+    source: int                              # tensor index, of rank 2, 3 or 4
+    result: int                              # tensor index
+    view: tuple[int, int, int, int]
+    result_view: tuple[int, int, int, int]
 
 
 def kernel_picks_repeats(in_size: int, out_size: int) -> bool:
@@ -67,27 +74,52 @@ def _moved(values: np.ndarray, model: schema.ModelT, graph: schema.SubGraphT,
     return values.reshape(shape)
 
 
-def _repeats(source_shape: tuple[int, ...], moved: np.ndarray) -> tuple[int, int] | None:
-    """(a, b) when `moved` is the numbered source repeated a times along H and b times along W."""
-    if len(source_shape) != 4 or moved.ndim != 4 or moved.shape[0] != source_shape[0] or \
-            moved.shape[3] != source_shape[3]:
+def image_views(source_shape: tuple[int, ...],
+                result_shape: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """The source and result as [N, H, W, C] images: a 4-D tensor as it is, a sequence [N, T, C]
+    as [N, T, 1, C] (UpSampling1D), a vector [N, F] as [N, 1, 1, F] (RepeatVector); the result
+    keeps N, W (unless 4-D) and C."""
+    views = {4: lambda s: s, 3: lambda s: (s[0], s[1], 1, s[2]), 2: lambda s: (s[0], 1, 1, s[1])}
+    if len(source_shape) not in views or len(result_shape) not in views:
         return None
-    (_, h, w, _), (_, out_h, out_w, _) = source_shape, moved.shape
+    n, _, w, c = view = tuple(views[len(source_shape)](source_shape))
+    total = int(np.prod(result_shape))
+    if len(result_shape) == 4 and len(source_shape) == 4:
+        result_view = tuple(result_shape)
+    elif total % (n * w * c) == 0:
+        result_view = (n, total // (n * w * c), w, c)
+    else:
+        return None
+    return (view, result_view) if result_view[0] == n and result_view[3] == c else None
+
+
+def _is_upsampling(view: tuple[int, ...], result_view: tuple[int, ...], moved: np.ndarray) -> bool:
+    """Whether `moved` is the numbered source repeated a times along H and b times along W."""
+    (_, h, w, _), (_, out_h, out_w, _) = view, result_view
     if out_h % h or out_w % w or (out_h, out_w) == (h, w):
-        return None
-    numbered = np.arange(int(np.prod(source_shape))).reshape(source_shape)
+        return False
+    numbered = np.arange(int(np.prod(view))).reshape(view)
     expected = numbered.repeat(out_h // h, axis=1).repeat(out_w // w, axis=2)
-    return (out_h // h, out_w // w) if np.array_equal(moved, expected) else None
+    return bool(np.array_equal(moved.reshape(result_view), expected))
+
+
+def _upsampling(run: list[int], source: int, result: int, moved: np.ndarray,
+                source_shape: tuple[int, ...]) -> Upsampling | None:
+    views = image_views(source_shape, moved.shape)
+    if views is None or not _is_upsampling(views[0], views[1], moved):
+        return None
+    return Upsampling(ops=tuple(run), source=source, result=result, view=views[0], result_view=views[1])
 
 
 def find_upsamplings(model: schema.ModelT, graph: schema.SubGraphT) -> list[Upsampling]:
-    """Every maximal run of data-movement operators, from a 4-D tensor, that is an exact
-    nearest-neighbour upsampling; each intermediate tensor read by the next operator alone."""
+    """Every longest run of data-movement operators that is an exact nearest-neighbour
+    upsampling of a tensor of rank 2 to 4; each intermediate tensor read by the next operator alone."""
     readers, found, taken = consumers(graph), [], set()
     outputs = {int(i) for i in graph.outputs}
     for start, op in enumerate(graph.operators):
         source = int(op.inputs[0])
-        if start in taken or name_of(model, op) not in _DATA_MOVES or len(graph.tensors[source].shape) != 4:
+        if start in taken or name_of(model, op) not in _DATA_MOVES or \
+                len(graph.tensors[source].shape) not in (2, 3, 4):
             continue
         source_shape = tuple(int(d) for d in graph.tensors[source].shape)
         values, run, best = np.arange(int(np.prod(source_shape))).reshape(source_shape), [], None
@@ -99,8 +131,8 @@ def find_upsamplings(model: schema.ModelT, graph: schema.SubGraphT) -> list[Upsa
                 break
             run.append(position)
             result = int(current.outputs[0])
-            if any(name_of(model, graph.operators[p]) == "TILE" for p in run) and _repeats(source_shape, values):
-                best = Upsampling(ops=tuple(run), source=source, result=result)
+            if any(name_of(model, graph.operators[p]) == "TILE" for p in run):
+                best = _upsampling(run, source, result, values, source_shape) or best
             following = readers.get(result, [])
             if result in outputs or len(following) != 1 or \
                     name_of(model, graph.operators[following[0]]) not in _DATA_MOVES:
@@ -114,38 +146,58 @@ def find_upsamplings(model: schema.ModelT, graph: schema.SubGraphT) -> list[Upsa
 
 def _rewritable(graph: schema.SubGraphT, run: Upsampling) -> bool:
     source, result = graph.tensors[run.source], graph.tensors[run.result]
-    (_, h, w, _), (_, out_h, out_w, _) = source.shape, result.shape
+    (_, h, w, _), (_, out_h, out_w, _) = run.view, run.result_view
     return (same_quantization(source, result) and kernel_picks_repeats(int(h), int(out_h))
             and kernel_picks_repeats(int(w), int(out_w)))
 
 
+def _resize(model: schema.ModelT, graph: schema.SubGraphT, source: int, result: int) -> schema.OperatorT:
+    """RESIZE_NEAREST_NEIGHBOR from one [N, H, W, C] tensor to another, with half-pixel centres (as
+    tf.image.resize's nearest mode: the most margin in the kernel's float index arithmetic)."""
+    out = graph.tensors[result]
+    version = 4 if out.type == schema.TensorType.INT16 else 3  # 3: half-pixel centres, 4: int16
+    size = add_int32_constant(model, graph, f"{_text(out.name)}/resize_size", [int(out.shape[1]), int(out.shape[2])])
+    options = schema.ResizeNearestNeighborOptionsT()
+    options.alignCorners, options.halfPixelCenters = False, True
+    return new_operator(model, _RESIZE, version, [source, size], result, options,
+                        schema.BuiltinOptions.ResizeNearestNeighborOptions)
+
+
+def _replacement(model: schema.ModelT, graph: schema.SubGraphT, run: Upsampling) -> list[schema.OperatorT]:
+    """The ops that replace the run: the resize, with a RESHAPE to and from the image view where
+    the source or the result is not already [N, H, W, C]."""
+    source, result, ops = run.source, run.result, []
+    if tuple(graph.tensors[source].shape) != run.view:
+        image = tensor_like(graph, source, run.view, "/image")
+        ops.append(reshape(model, graph, source, image))
+        source = image
+    if tuple(graph.tensors[result].shape) != run.result_view:
+        image = tensor_like(graph, result, run.result_view, "/image")
+        ops += [_resize(model, graph, source, image), reshape(model, graph, image, result)]
+    else:
+        ops.append(_resize(model, graph, source, result))
+    return ops
+
+
 def rewrite_upsamplings(model: schema.ModelT) -> int:
-    """Replace every exact upsampling run by RESIZE_NEAREST_NEIGHBOR (half-pixel centres, as
-    tf.image.resize's nearest mode); how many were replaced. Edits `model` in place."""
+    """Replace every exact upsampling run by RESIZE_NEAREST_NEIGHBOR; how many were replaced.
+    Edits `model` in place."""
     count = 0
     for graph in model.subgraphs:
         runs = find_upsamplings(model, graph)
         if not runs:
             continue
-        orphans, removed = set(), set()
+        orphans, removed, replaced = set(), set(), {}
         for run in runs:
-            result = graph.tensors[run.result]
-            version = 4 if result.type == schema.TensorType.INT16 else 3  # 3: half-pixel centres
-            size = add_int32_constant(model, graph, f"{_text(result.name)}/resize_size",
-                                      [int(result.shape[1]), int(result.shape[2])])
-            options = schema.ResizeNearestNeighborOptionsT()
-            options.alignCorners, options.halfPixelCenters = False, True
-            resize = schema.OperatorT()
-            resize.opcodeIndex = opcode_index(model, _RESIZE, version)
-            resize.inputs, resize.outputs = [run.source, size], [run.result]
-            resize.builtinOptionsType = schema.BuiltinOptions.ResizeNearestNeighborOptions
-            resize.builtinOptions = options
             for position in run.ops:
                 orphans.update(int(i) for i in list(graph.operators[position].inputs) +
                                list(graph.operators[position].outputs) if i >= 0)
-            graph.operators[run.ops[-1]] = resize  # where the run ended: its readers still come after
-            removed.update(run.ops[:-1])
-        graph.operators = [op for position, op in enumerate(graph.operators) if position not in removed]
+            replaced[run.ops[-1]] = _replacement(model, graph, run)  # where the run ended: its readers come after
+            removed.update(run.ops)
+        operators = []
+        for position, op in enumerate(graph.operators):
+            operators += replaced.get(position, []) if position in removed else [op]
+        graph.operators = operators
         drop_orphans(model, graph, orphans)
         count += len(runs)
     return count

@@ -86,6 +86,20 @@ def keras3_upsampling(dtype: str = "int8", last_scale: float = 0.5) -> bytes:
     return b.finish(x, b.reshape(y, [1, 4, 9, 4], scale=last_scale))
 
 
+def upsampling_1d(dtype: str = "int8") -> bytes:
+    """[1,5,3] -> [1,10,3], as Keras 3's UpSampling1D(2) converts."""
+    b = _Builder(dtype)
+    x = b.tensor([1, 5, 3])
+    return b.finish(x, b.reshape(b.tile(b.reshape(x, [1, 5, 1, 3]), [1, 1, 2, 1]), [1, 10, 3]))
+
+
+def repeat_vector(dtype: str = "int8") -> bytes:
+    """[1,4] -> [1,3,4], as Keras 3's RepeatVector(3) converts."""
+    b = _Builder(dtype)
+    x = b.tensor([1, 4])
+    return b.finish(x, b.tile(b.reshape(x, [1, 1, 4]), [1, 3, 1]))
+
+
 def _rows(info, count: int = 16) -> np.ndarray:
     rng = np.random.default_rng(0)
     if info.input.dtype == "float32":
@@ -111,6 +125,23 @@ def test_keras3_upsampling_becomes_one_resize_with_identical_outputs(dtype):
     tflm = check_variant(rewritten, after, rows)
     assert tflm.runnable, tflm.reason
     assert np.array_equal(tflm.outputs, expected)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int8", "int16"])
+@pytest.mark.parametrize("build, repeat", [(upsampling_1d, lambda r: r.repeat(2, axis=1)),
+                                           (repeat_vector, lambda r: np.repeat(r[:, np.newaxis, :], 3, axis=1))])
+def test_sequences_and_vectors_are_resized_as_images(build, repeat, dtype):
+    content = build(dtype)
+    model = parse_model(content)
+    assert rewrite_upsamplings(model) == 1
+    rewritten = pack(model)
+    after = inspect_tflite(rewritten)
+    assert after.ops == ("RESHAPE", "RESIZE_NEAREST_NEIGHBOR") and after.output.shape == inspect_tflite(content).output.shape
+    rows = _rows(after)
+    assert np.array_equal(LiteRtRunner(rewritten, after).run_quantized(rows), repeat(rows))
+    tflm = check_variant(rewritten, after, rows)
+    assert tflm.runnable, tflm.reason
+    assert np.array_equal(tflm.outputs, repeat(rows))
 
 
 def test_the_pipeline_step_records_the_pass_and_leaves_other_models_alone():
