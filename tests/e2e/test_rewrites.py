@@ -122,3 +122,30 @@ def test_attention_int8_converts_and_runs_on_tflm_after_gelu_and_neg_rewrites(re
     assert int8["firmware"]["tflm_runnable"] is True, int8["firmware"]["tflm_reason"]
     assert float32["firmware"]["tflm_runnable"] is True, float32["firmware"]["tflm_reason"]
     assert int8["within_tolerance"] is True and float32["within_tolerance"] is True
+
+
+def test_a_keras3_bidirectional_lstm_is_unrolled_in_both_directions():
+    """Keras 3 converts each direction of a Bidirectional LSTM to a WHILE loop, whose int8
+    calibration segfaults; the retry after a converter crash unrolls both directions (plain
+    FULLY_CONNECTED / LOGISTIC / TANH steps, with the REVERSE folded away), with the same outputs."""
+    import keras
+    from sklearn.datasets import load_digits
+
+    from helpers.frontend import unroll
+    from helpers.frontend.model_loader import LoadedModel, ModelFormat
+
+    keras.utils.set_random_seed(7)
+    data = load_digits()
+    x = (data.data / 16.0).astype(np.float32).reshape(-1, 8, 8)  # the 8 rows of a digit as 8 time steps
+    model = keras.Sequential([keras.Input((8, 8)), keras.layers.Bidirectional(keras.layers.LSTM(6)),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
+    model.fit(x[:600], data.target[:600], epochs=2, batch_size=64, verbose=0)
+    loaded = LoadedModel(keras=model, format=ModelFormat.KERAS3, path=None, is_keras2=False, input_shape=(8, 8))
+    assert unroll.recurrent_layers(loaded) == [model.layers[0].name]
+    rebuilt = unroll.unrolled(loaded)
+    layer = rebuilt.keras.layers[0]
+    assert layer.forward_layer.unroll and layer.backward_layer.unroll and not unroll.recurrent_layers(rebuilt)
+    assert np.allclose(rebuilt.predict(x[600:700]), loaded.predict(x[600:700]), atol=1e-5)
+    assert "WHILE" in inspect_tflite(_convert(loaded.concrete_function())).ops
+    assert "WHILE" not in inspect_tflite(_convert(rebuilt.concrete_function())).ops
