@@ -39,9 +39,9 @@ from helpers.micropython.runtime import EngineInputs
 from helpers.pipeline.rows import RenderOutcome, c_engine_result, tflite_row
 from helpers.pipeline.verify import check_python, check_targets
 from helpers.recover.search import RecoveryTask, recover
-from helpers.rewrite.passes import rewrite_after_conversion
 from helpers.render.report_text import format_metrics
 from helpers.render.variant_folder import FolderContent, FolderSettings, TargetsSeen, render_folder, write_folder
+from helpers.rewrite.passes import rewrite_after_conversion
 from helpers.targets.bench import TargetBench
 
 log = logging.getLogger("mcu_deploy")

@@ -10,9 +10,9 @@ import pytest
 from ai_edge_litert import schema_py_generated as schema
 
 from helpers.core.flatbuffer import inspect_tflite, parse_model
+from helpers.core.quantization import Quantization
 from helpers.core.rewrites import Rewrite, RewriteStage
 from helpers.core.variant import TfliteModel, converted_plan
-from helpers.core.quantization import Quantization
 from helpers.measure.litert import LiteRtRunner
 from helpers.measure.tflm import check_variant
 from helpers.rewrite.edit import pack
@@ -136,7 +136,8 @@ def test_sequences_and_vectors_are_resized_as_images(build, repeat, dtype):
     assert rewrite_upsamplings(model) == 1
     rewritten = pack(model)
     after = inspect_tflite(rewritten)
-    assert after.ops == ("RESHAPE", "RESIZE_NEAREST_NEIGHBOR") and after.output.shape == inspect_tflite(content).output.shape
+    assert after.ops == ("RESHAPE", "RESIZE_NEAREST_NEIGHBOR")
+    assert after.output.shape == inspect_tflite(content).output.shape
     rows = _rows(after)
     assert np.array_equal(LiteRtRunner(rewritten, after).run_quantized(rows), repeat(rows))
     tflm = check_variant(rewritten, after, rows)
