@@ -75,22 +75,22 @@ def _moved(values: np.ndarray, model: schema.ModelT, graph: schema.SubGraphT,
 
 
 def image_views(source_shape: tuple[int, ...],
-                result_shape: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
-    """The source and result as [N, H, W, C] images: a 4-D tensor as it is, a sequence [N, T, C]
-    as [N, T, 1, C] (UpSampling1D), a vector [N, F] as [N, 1, 1, F] (RepeatVector); the result
-    keeps N, W (unless 4-D) and C."""
+                result_shape: tuple[int, ...]) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """The ways to see the source and result as [N, H, W, C] images with the same N and C: a 4-D
+    tensor as it is, a sequence [N, T, C] as [N, T, 1, C] (UpSampling1D), a vector [N, F] as
+    [N, 1, 1, F] (RepeatVector); a result that is not 4-D (the converter folds a Flatten after the
+    upsampling into its last RESHAPE) as every [N, a*H, b*W, C] of its size."""
     views = {4: lambda s: s, 3: lambda s: (s[0], s[1], 1, s[2]), 2: lambda s: (s[0], 1, 1, s[1])}
     if len(source_shape) not in views or len(result_shape) not in views:
-        return None
-    n, _, w, c = view = tuple(views[len(source_shape)](source_shape))
-    total = int(np.prod(result_shape))
+        return []
+    n, h, w, c = view = tuple(views[len(source_shape)](source_shape))
     if len(result_shape) == 4 and len(source_shape) == 4:
-        result_view = tuple(result_shape)
-    elif total % (n * w * c) == 0:
-        result_view = (n, total // (n * w * c), w, c)
-    else:
-        return None
-    return (view, result_view) if result_view[0] == n and result_view[3] == c else None
+        return [(view, tuple(result_shape))] if result_shape[0] == n and result_shape[3] == c else []
+    pixels, rest = divmod(int(np.prod(result_shape)), n * c)
+    if rest or result_shape[0] != n:
+        return []
+    return [(view, (n, out_h, pixels // out_h, c)) for out_h in range(h, pixels + 1, h)
+            if pixels % out_h == 0 and (pixels // out_h) % w == 0]
 
 
 def _is_upsampling(view: tuple[int, ...], result_view: tuple[int, ...], moved: np.ndarray) -> bool:
@@ -105,10 +105,10 @@ def _is_upsampling(view: tuple[int, ...], result_view: tuple[int, ...], moved: n
 
 def _upsampling(run: list[int], source: int, result: int, moved: np.ndarray,
                 source_shape: tuple[int, ...]) -> Upsampling | None:
-    views = image_views(source_shape, moved.shape)
-    if views is None or not _is_upsampling(views[0], views[1], moved):
-        return None
-    return Upsampling(ops=tuple(run), source=source, result=result, view=views[0], result_view=views[1])
+    for view, result_view in image_views(source_shape, moved.shape):
+        if _is_upsampling(view, result_view, moved):
+            return Upsampling(ops=tuple(run), source=source, result=result, view=view, result_view=result_view)
+    return None
 
 
 def find_upsamplings(model: schema.ModelT, graph: schema.SubGraphT) -> list[Upsampling]:

@@ -86,6 +86,15 @@ def keras3_upsampling(dtype: str = "int8", last_scale: float = 0.5) -> bytes:
     return b.finish(x, b.reshape(y, [1, 4, 9, 4], scale=last_scale))
 
 
+def upsampling_2d_flattened(dtype: str = "int8") -> bytes:
+    """[1,2,3,4] upsampled by (2, 2) and flattened: the converter folds the Flatten into the last RESHAPE."""
+    b = _Builder(dtype)
+    x = b.tensor([1, 2, 3, 4])
+    y = b.tile(b.reshape(x, [1, 2, 1, 3, 4]), [1, 1, 2, 1, 1])
+    y = b.tile(b.reshape(y, [1, 4, 3, 1, 4]), [1, 1, 1, 2, 1])
+    return b.finish(x, b.reshape(y, [1, 96]))
+
+
 def upsampling_1d(dtype: str = "int8") -> bytes:
     """[1,5,3] -> [1,10,3], as Keras 3's UpSampling1D(2) converts."""
     b = _Builder(dtype)
@@ -129,8 +138,10 @@ def test_keras3_upsampling_becomes_one_resize_with_identical_outputs(dtype):
 
 @pytest.mark.parametrize("dtype", ["float32", "int8", "int16"])
 @pytest.mark.parametrize("build, repeat", [(upsampling_1d, lambda r: r.repeat(2, axis=1)),
-                                           (repeat_vector, lambda r: np.repeat(r[:, np.newaxis, :], 3, axis=1))])
-def test_sequences_and_vectors_are_resized_as_images(build, repeat, dtype):
+                                           (repeat_vector, lambda r: np.repeat(r[:, np.newaxis, :], 3, axis=1)),
+                                           (upsampling_2d_flattened,
+                                            lambda r: r.repeat(2, axis=1).repeat(2, axis=2).reshape(len(r), -1))])
+def test_sequences_vectors_and_flattened_results_are_resized_as_images(build, repeat, dtype):
     content = build(dtype)
     model = parse_model(content)
     assert rewrite_upsamplings(model) == 1
