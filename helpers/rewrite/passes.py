@@ -15,14 +15,15 @@ from helpers.core.rewrites import Rewrite, RewriteStage
 from helpers.core.tflm_ops import ops_without_kernel
 from helpers.core.variant import TfliteModel
 from helpers.measure.litert import LiteRtRunner
-from helpers.rewrite import upsampling
+from helpers.rewrite import select, upsampling
 from helpers.rewrite.edit import pack
 
 log = logging.getLogger("mcu_deploy")
 
-# name -> the pass: edits the model in place, returns how many places it rewrote.
-AFTER_CONVERSION: tuple[tuple[str, Callable[[schema.ModelT], int]], ...] = (
-    (upsampling.NAME, upsampling.rewrite_upsamplings),
+# (name, the pass: edits the model in place and returns how many places it rewrote, why it is exact)
+AFTER_CONVERSION: tuple[tuple[str, Callable[[schema.ModelT], int], str], ...] = (
+    (upsampling.NAME, upsampling.rewrite_upsamplings, "the run of ops followed on an index tensor"),
+    (select.NAME, select.rewrite_selects, "same shapes: SELECT_V2 without broadcasting is SELECT"),
 )
 
 
@@ -33,22 +34,21 @@ def rewrite_after_conversion(tflite: TfliteModel, quantized_rows: np.ndarray) ->
     if not ops_without_kernel(tflite.info.ops):
         return tflite
     model, applied = parse_model(tflite.content), []
-    for name, rewrite in AFTER_CONVERSION:
+    for name, rewrite, why in AFTER_CONVERSION:
         count = rewrite(model)
         if count:
-            applied.append((name, count))
+            applied.append((name, count, why))
     if not applied:
         return tflite
     content = pack(model)
     rewritten = TfliteModel(plan=tflite.plan, content=content, info=inspect_tflite(content), rewrites=tflite.rewrites)
     if not _identical(tflite, rewritten, quantized_rows):
         log.warning("warning: %s: the rewrite %s changed LiteRT's outputs, so the converter's model is kept",
-                    tflite.plan.name, ", ".join(name for name, _ in applied))
+                    tflite.plan.name, ", ".join(name for name, _, _ in applied))
         return tflite
-    proof = (f"data movement followed on an index tensor; identical LiteRT outputs on {len(quantized_rows)} "
-             "evaluation rows")
-    done = tuple(Rewrite(name=name, stage=RewriteStage.AFTER_CONVERSION, ops=count, exact=True, proof=proof)
-                 for name, count in applied)
+    done = tuple(Rewrite(name=name, stage=RewriteStage.AFTER_CONVERSION, ops=count, exact=True,
+                         proof=f"{why}; identical LiteRT outputs on {len(quantized_rows)} evaluation rows")
+                 for name, count, why in applied)
     return replace(rewritten, rewrites=tflite.rewrites + done)
 
 

@@ -1,7 +1,7 @@
 """Graph rewrites where TFLM lacks a kernel: each pass before conversion on a traced function
 (frontend/graph_rewrites.py), and the tool end to end on the two models of tests/zoo_rewrites.py,
 a U-Net-like classifier (UpSampling2D -> TILE) and an attention block (GELU, LayerNorm's NEG).
-The flatbuffer pass after conversion has its own TF-free tests (tests/unit/test_rewrite_upsampling.py)."""
+The flatbuffer pass after conversion has its own TF-free tests (tests/unit/test_rewrite_passes.py)."""
 from __future__ import annotations
 
 import json

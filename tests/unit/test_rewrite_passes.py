@@ -1,7 +1,8 @@
-"""upsampling_to_resize_nearest (helpers/rewrite/upsampling.py) on flatbuffers built here with the
-schema's object API, in the exact shape Keras 3's UpSampling2D converts to (RESHAPE -> TILE ->
-RESHAPE -> TILE -> RESHAPE): rewritten into one RESIZE_NEAREST_NEIGHBOR that LiteRT and TFLM run
-with outputs identical to the original's; runs that are not an upsampling are left alone."""
+"""The passes on a converted flatbuffer (helpers/rewrite/), on flatbuffers built here with the
+schema's object API. upsampling_to_resize_nearest: in the exact shape Keras 3's UpSampling2D
+converts to (RESHAPE -> TILE -> RESHAPE -> TILE -> RESHAPE), rewritten into one
+RESIZE_NEAREST_NEIGHBOR that LiteRT and TFLM run with outputs identical to the original's; runs
+that are not an upsampling are left alone. select_to_select_v2: Keras' selu's SELECT."""
 from __future__ import annotations
 
 import flatbuffers
@@ -30,14 +31,17 @@ class _Builder:
         self.graph.tensors, self.graph.operators = [], []
         self.dtype = dtype
 
-    def tensor(self, shape, scale: float = 0.5, data: np.ndarray | None = None) -> int:
+    def tensor(self, shape, scale: float = 0.5, data: np.ndarray | None = None, kind: str = "<i4") -> int:
         tensor = schema.TensorT()
         tensor.shape, tensor.name, tensor.buffer = list(shape), f"t{len(self.graph.tensors)}".encode(), 0
-        if data is not None:
+        if kind == "bool":
+            tensor.type = schema.TensorType.BOOL
+        elif data is not None:
             buffer = schema.BufferT()
-            buffer.data = np.asarray(data, "<i4").tobytes()
+            buffer.data = np.asarray(data, kind).tobytes()
             self.model.buffers.append(buffer)
-            tensor.buffer, tensor.type = len(self.model.buffers) - 1, schema.TensorType.INT32
+            tensor.buffer = len(self.model.buffers) - 1
+            tensor.type = schema.TensorType.INT32 if kind == "<i4" else schema.TensorType.FLOAT32
         else:
             tensor.type = _TYPES[self.dtype]
             if self.dtype != "float32":
@@ -46,7 +50,7 @@ class _Builder:
         self.graph.tensors.append(tensor)
         return len(self.graph.tensors) - 1
 
-    def op(self, builtin: int, inputs: list[int], output: int) -> None:
+    def op(self, builtin: int, inputs: list[int], output: int, options=None, options_type: int = 0) -> None:
         codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in self.model.operatorCodes]
         if builtin not in codes:
             code = schema.OperatorCodeT()
@@ -56,6 +60,7 @@ class _Builder:
             codes.append(builtin)
         op = schema.OperatorT()
         op.opcodeIndex, op.inputs, op.outputs = codes.index(builtin), inputs, [output]
+        op.builtinOptionsType, op.builtinOptions = options_type, options
         self.graph.operators.append(op)
 
     def reshape(self, source: int, shape, scale: float = 0.5) -> int:
@@ -187,3 +192,27 @@ def test_a_run_that_requantizes_is_left_alone():
 def test_the_resize_kernel_picks_the_repeated_element_for_every_integer_factor(size):
     assert all(kernel_picks_repeats(size, size * factor) for factor in range(1, 17))
     assert not kernel_picks_repeats(size + 1, 2 * size + 1)
+
+
+def test_a_same_shape_select_becomes_select_v2_which_tflm_runs():
+    """x > 0 ? x : x * 0.25, written as selu's SELECT is."""
+    b = _Builder("float32")
+    x = b.tensor([1, 6])
+    condition, scaled, out = b.tensor([1, 6], kind="bool"), b.tensor([1, 6]), b.tensor([1, 6])
+    b.op(schema.BuiltinOperator.GREATER, [x, b.tensor([], data=np.float32(0), kind="<f4")], condition)
+    b.op(schema.BuiltinOperator.MUL, [x, b.tensor([], data=np.float32(0.25), kind="<f4")], scaled,
+         schema.MulOptionsT(), schema.BuiltinOptions.MulOptions)
+    b.op(schema.BuiltinOperator.SELECT, [condition, x, scaled], out, schema.SelectOptionsT(),
+         schema.BuiltinOptions.SelectOptions)
+    content = b.finish(x, out)
+    tflite = TfliteModel(plan=converted_plan(Quantization.NONE), content=content, info=inspect_tflite(content))
+    rows = _rows(tflite.info)
+    assert "SELECT" in tflite.info.ops and not check_variant(content, tflite.info, rows).runnable
+    rewritten = rewrite_after_conversion(tflite, rows)
+    assert rewritten.info.ops == ("GREATER", "MUL", "SELECT_V2")
+    assert [(r.name, r.ops, r.exact) for r in rewritten.rewrites] == [("select_to_select_v2", 1, True)]
+    expected = np.where(rows > 0, rows, rows * np.float32(0.25))
+    assert np.array_equal(LiteRtRunner(rewritten.content, rewritten.info).run_quantized(rows), expected)
+    tflm = check_variant(rewritten.content, rewritten.info, rows)
+    assert tflm.runnable, tflm.reason
+    assert np.array_equal(tflm.outputs, expected)
