@@ -15,7 +15,7 @@ from helpers.core.rewrites import Rewrite, RewriteStage
 from helpers.core.tflm_ops import ops_without_kernel
 from helpers.core.variant import TfliteModel
 from helpers.measure.litert import LiteRtRunner
-from helpers.rewrite import select, upsampling
+from helpers.rewrite import select, upsampling, zero_scale
 from helpers.rewrite.edit import pack
 
 log = logging.getLogger("mcu_deploy")
@@ -30,7 +30,8 @@ AFTER_CONVERSION: tuple[tuple[str, Callable[[schema.ModelT], int], str], ...] = 
 def rewrite_after_conversion(tflite: TfliteModel, quantized_rows: np.ndarray) -> TfliteModel:
     """`tflite` with every pass applied, when it holds an op TFLM has no kernel for and the
     rewritten model gives identical LiteRT outputs on `quantized_rows` (the evaluation rows in the
-    input's type); otherwise `tflite` itself."""
+    input's type); otherwise `tflite` itself (with zero scales fixed, which needs no run)."""
+    tflite = _with_zero_scales_fixed(tflite)
     if not ops_without_kernel(tflite.info.ops):
         return tflite
     model, applied = parse_model(tflite.content), []
@@ -60,3 +61,17 @@ def _identical(original: TfliteModel, rewritten: TfliteModel, quantized_rows: np
         log.info("  %s: the rewrite could not be checked on LiteRT (%s)", original.plan.name, exc)
         return False
     return before.shape == after.shape and bool(np.array_equal(before, after))
+
+
+def _with_zero_scales_fixed(tflite: TfliteModel) -> TfliteModel:
+    """zero_constant_scale, first: LiteRT may abort on the converter's model, so nothing runs it."""
+    if not tflite.info.input.is_quantized and not tflite.plan.calibrated:
+        return tflite
+    model = parse_model(tflite.content)
+    count = zero_scale.fix_zero_scales(model)
+    if not count:
+        return tflite
+    content = pack(model)
+    done = Rewrite(name=zero_scale.NAME, stage=RewriteStage.AFTER_CONVERSION, ops=count, exact=True,
+                   proof="every value is the zero point: 0 at any scale")
+    return replace(tflite, content=content, info=inspect_tflite(content), rewrites=tflite.rewrites + (done,))

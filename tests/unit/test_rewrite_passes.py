@@ -216,3 +216,38 @@ def test_a_same_shape_select_becomes_select_v2_which_tflm_runs():
     tflm = check_variant(rewritten.content, rewritten.info, rows)
     assert tflm.runnable, tflm.reason
     assert np.array_equal(tflm.outputs, expected)
+
+
+def _zero_minus_x() -> bytes:
+    """0 - x in int16, the constant 0 with scale 0, as the converter writes tf_keras' LayerNorm offset."""
+    b = _Builder("int16")
+    x, out = b.tensor([1, 8], scale=0.01), b.tensor([1, 8], scale=0.01)
+    zero = b.tensor([8], scale=0.01)
+    buffer = schema.BufferT()
+    buffer.data = np.zeros(8, "<i2").tobytes()
+    b.model.buffers.append(buffer)
+    b.graph.tensors[zero].buffer = len(b.model.buffers) - 1
+    b.graph.tensors[zero].quantization.scale = [0.0]
+    b.op(schema.BuiltinOperator.SUB, [zero, x], out, schema.SubOptionsT(), schema.BuiltinOptions.SubOptions)
+    return b.finish(x, out)
+
+
+def test_a_zero_constant_with_scale_zero_gets_a_scale_and_litert_no_longer_aborts(tmp_path):
+    import subprocess
+    import sys
+
+    content = _zero_minus_x()
+    (tmp_path / "model.tflite").write_bytes(content)
+    probe = ("from ai_edge_litert.interpreter import Interpreter; import numpy as np; "
+             f"i = Interpreter(model_path={str(tmp_path / 'model.tflite')!r}); i.allocate_tensors(); "
+             "i.set_tensor(i.get_input_details()[0]['index'], np.ones((1, 8), np.int16)); i.invoke()")
+    crashed = subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=60)
+    assert crashed.returncode < 0  # the converter's model kills LiteRT's process with a signal
+    tflite = TfliteModel(plan=converted_plan(Quantization.INT16X8), content=content, info=inspect_tflite(content))
+    rows = np.arange(-8, 8, dtype=np.int16).reshape(2, 8) * 100
+    fixed = rewrite_after_conversion(tflite, rows)
+    assert [(r.name, r.ops, r.exact) for r in fixed.rewrites] == [("zero_constant_scale", 1, True)]
+    assert np.array_equal(LiteRtRunner(fixed.content, fixed.info).run_quantized(rows), -rows)
+    tflm = check_variant(fixed.content, fixed.info, rows)
+    assert tflm.runnable, tflm.reason
+    assert np.array_equal(tflm.outputs, -rows)
