@@ -65,8 +65,6 @@ def _identical(original: TfliteModel, rewritten: TfliteModel, quantized_rows: np
 
 def _with_zero_scales_fixed(tflite: TfliteModel) -> TfliteModel:
     """zero_constant_scale, first: LiteRT may abort on the converter's model, so nothing runs it."""
-    if not tflite.info.input.is_quantized and not tflite.plan.calibrated:
-        return tflite
     model = parse_model(tflite.content)
     count = zero_scale.fix_zero_scales(model)
     if not count:

@@ -149,3 +149,17 @@ def test_a_keras3_bidirectional_lstm_is_unrolled_in_both_directions():
     assert np.allclose(rebuilt.predict(x[600:700]), loaded.predict(x[600:700]), atol=1e-5)
     assert "WHILE" in inspect_tflite(_convert(loaded.concrete_function())).ops
     assert "WHILE" not in inspect_tflite(_convert(rebuilt.concrete_function())).ops
+
+
+def test_attention_int16x8_converts_and_is_evaluated_on_tflm_where_litert_lacks_the_kernel(rewrite_zoo, tmp_path):
+    """int16x8 refused NEG before neg_to_mul; LiteRT has no int16 SQUARED_DIFFERENCE (the LayerNorm's
+    variance) where TFLM has one, so the variant is evaluated on TFLM instead of failing."""
+    export = tmp_path / "attention16"
+    result = run_main("--input_dir", str(rewrite_zoo["attention"]), "--PTQ", "-q",
+                      "integer_with_8bits_weights_and_16bit_activations", "--export_dir", str(export))
+    assert result.returncode == 0, result.stderr[-2000:]
+    int16 = _report(export)["int16x8"]
+    assert "neg_to_mul" in {r["name"] for r in int16["rewrites"]} and "SQUARED_DIFFERENCE" in int16["ops"]
+    assert int16["evaluation"].startswith("tflm (LiteRT cannot run it: SquaredDifference")
+    assert int16["firmware"]["tflm_runnable"] is True and int16["metrics"] == int16["firmware"]["tflm_metrics"]
+    assert int16["within_tolerance"] is True
