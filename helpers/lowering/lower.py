@@ -21,6 +21,7 @@ from helpers.lowering.ops_shape import (
     lower_concatenation,
     lower_pad,
     lower_reshape,
+    lower_resize_nearest,
     lower_split,
     lower_strided_slice,
 )
@@ -42,6 +43,7 @@ LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "PAD": lower_pad,
     "PADV2": lower_pad,
     "CONCATENATION": lower_concatenation,
+    "RESIZE_NEAREST_NEIGHBOR": lower_resize_nearest,
     "ADD": lambda b, op: lower_arithmetic(b, op, "add"),
     "SUB": lambda b, op: lower_arithmetic(b, op, "sub"),
     "MUL": lambda b, op: lower_arithmetic(b, op, "mul"),

@@ -1,5 +1,6 @@
-"""Lowering of the ops that only move elements: RESHAPE (an alias), STRIDED_SLICE, PAD, SPLIT,
-SPLIT_V, UNPACK (gathers through an index map computed here) and CONCATENATION (scatters)."""
+"""Lowering of the ops that only move elements: RESHAPE (an alias), STRIDED_SLICE, PAD,
+RESIZE_NEAREST_NEIGHBOR, SPLIT, SPLIT_V, UNPACK (gathers through an index map computed here) and
+CONCATENATION (scatters)."""
 from __future__ import annotations
 
 import numpy as np
@@ -57,6 +58,29 @@ def lower_pad(b: Builder, op: Op) -> None:
     else:
         pad = x.zero_point if is_int8(x) else 0.0
     _gather(b, op, padded, (int(pad) & 255) if is_int8(x) else float(pad))
+
+
+def nearest_indices(in_size: int, out_size: int, align_corners: bool, half_pixel_centers: bool) -> np.ndarray:
+    """The source index of every output index, as TFLite's GetNearestNeighbor computes it: in
+    float32 (the C code's arithmetic), rounding half away from zero where corners are aligned."""
+    if align_corners and out_size > 1:
+        scale = np.float32(in_size - 1) / np.float32(out_size - 1)
+    else:
+        scale = np.float32(in_size) / np.float32(out_size)
+    positions = (np.arange(out_size, dtype=np.float32) + np.float32(0.5 if half_pixel_centers else 0.0)) * scale
+    picked = np.floor(positions + np.float32(0.5)) if align_corners else np.floor(positions)
+    return np.clip(picked.astype(np.int64), 0, in_size - 1)
+
+
+def lower_resize_nearest(b: Builder, op: Op) -> None:
+    """A copy of the input's elements (TFLM's kernel copies the raw values, whatever the type)."""
+    x, y = b.graph.tensor(op.inputs[0]), b.graph.tensor(op.outputs[0])
+    if len(x.shape) != 4 or len(y.shape) != 4:
+        raise Unsupported("RESIZE_NEAREST_NEIGHBOR of a tensor that is not 4-D")
+    align, half = bool(op.options.alignCorners), bool(op.options.halfPixelCenters)
+    rows = nearest_indices(x.shape[1], y.shape[1], align, half)
+    columns = nearest_indices(x.shape[2], y.shape[2], align, half)
+    _gather(b, op, np.arange(x.size).reshape(x.shape)[:, rows][:, :, columns], 0)
 
 
 def parts_along(positions: np.ndarray, axis: int, widths: list[int]) -> list[np.ndarray]:

@@ -251,3 +251,24 @@ def test_a_zero_constant_with_scale_zero_gets_a_scale_and_litert_no_longer_abort
     tflm = check_variant(fixed.content, fixed.info, rows)
     assert tflm.runnable, tflm.reason
     assert np.array_equal(tflm.outputs, -rows)
+
+
+def test_the_engines_lower_resize_nearest_to_the_kernels_index_map():
+    """The C and MicroPython engines run RESIZE_NEAREST_NEIGHBOR as a Gather whose index map is
+    TFLite's GetNearestNeighbor: the rewritten upsampling gives the repeated elements."""
+    from helpers.lowering.lower import lower_model
+    from helpers.lowering.ops_shape import nearest_indices
+    from helpers.lowering.steps import Gather
+
+    model = parse_model(keras3_upsampling("int8"))
+    rewrite_upsamplings(model)
+    (program_step,) = lower_model(pack(model)).program.steps
+    assert isinstance(program_step, Gather)
+    expected = np.arange(24).reshape(1, 2, 3, 4).repeat(2, axis=1).repeat(3, axis=2).reshape(-1)
+    assert np.array_equal(program_step.index.values.reshape(-1), expected)
+    for size in range(1, 20):
+        for factor in range(1, 9):
+            repeated = np.arange(size * factor) // factor
+            assert np.array_equal(nearest_indices(size, size * factor, False, True), repeated)
+        # aligned corners map the first and last pixels onto each other
+        assert nearest_indices(size, 2 * size, True, False)[[0, -1]].tolist() == [0, size - 1]
