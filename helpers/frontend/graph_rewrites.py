@@ -42,6 +42,7 @@ class _Graph:
         node = self.graph_def.node.add(name=name, op="Const")
         node.attr["dtype"].type = dtype
         node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value, dtype=tf.as_dtype(dtype)))
+        self.nodes[name] = node
         return name
 
     def op(self, base: str, op: str, inputs: list[str], dtype: int, name: str | None = None) -> str:
@@ -49,6 +50,7 @@ class _Graph:
         node = self.graph_def.node.add(name=name, op=op)
         node.input.extend(inputs)
         node.attr["T"].type = dtype
+        self.nodes[name] = node  # the replacement now answers to the name its readers use
         return name
 
     def take_over(self, node: NodeDef) -> str:
