@@ -194,8 +194,7 @@ def test_the_resize_kernel_picks_the_repeated_element_for_every_integer_factor(s
     assert not kernel_picks_repeats(size + 1, 2 * size + 1)
 
 
-def test_a_same_shape_select_becomes_select_v2_which_tflm_runs():
-    """x > 0 ? x : x * 0.25, written as selu's SELECT is."""
+def _select_model() -> bytes:
     b = _Builder("float32")
     x = b.tensor([1, 6])
     condition, scaled, out = b.tensor([1, 6], kind="bool"), b.tensor([1, 6]), b.tensor([1, 6])
@@ -204,7 +203,12 @@ def test_a_same_shape_select_becomes_select_v2_which_tflm_runs():
          schema.MulOptionsT(), schema.BuiltinOptions.MulOptions)
     b.op(schema.BuiltinOperator.SELECT, [condition, x, scaled], out, schema.SelectOptionsT(),
          schema.BuiltinOptions.SelectOptions)
-    content = b.finish(x, out)
+    return b.finish(x, out)
+
+
+def test_a_same_shape_select_becomes_select_v2_which_tflm_runs():
+    """x > 0 ? x : x * 0.25, written as selu's SELECT is."""
+    content = _select_model()
     tflite = TfliteModel(plan=converted_plan(Quantization.NONE), content=content, info=inspect_tflite(content))
     rows = _rows(tflite.info)
     assert "SELECT" in tflite.info.ops and not check_variant(content, tflite.info, rows).runnable
@@ -272,3 +276,20 @@ def test_the_engines_lower_resize_nearest_to_the_kernels_index_map():
             assert np.array_equal(nearest_indices(size, size * factor, False, True), repeated)
         # aligned corners map the first and last pixels onto each other
         assert nearest_indices(size, 2 * size, True, False)[[0, -1]].tolist() == [0, size - 1]
+
+
+def test_a_pass_that_changed_litert_outputs_would_be_refused(monkeypatch):
+    """The LiteRT comparison is a real check: a (deliberately wrong) pass that also swaps the
+    select's branches is refused, and the converter's model is kept."""
+    from helpers.rewrite import passes, select
+
+    def wrong(model):
+        count = select.rewrite_selects(model)
+        op = model.subgraphs[0].operators[-1]
+        op.inputs = [op.inputs[0], op.inputs[2], op.inputs[1]]
+        return count
+
+    monkeypatch.setattr(passes, "AFTER_CONVERSION", (("wrong", wrong, "no reason"),))
+    content = _select_model()
+    tflite = TfliteModel(plan=converted_plan(Quantization.NONE), content=content, info=inspect_tflite(content))
+    assert passes.rewrite_after_conversion(tflite, _rows(tflite.info)) is tflite
