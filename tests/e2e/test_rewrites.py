@@ -165,11 +165,12 @@ def test_attention_int16x8_converts_and_is_evaluated_on_tflm_where_litert_lacks_
     assert int16["within_tolerance"] is True
 
 
-def test_rewritten_models_are_byte_identical_run_to_run(rewrite_zoo, tmp_path):
-    """The graph rewrites (new node names, the flatbuffer re-packed) keep the determinism rule."""
+@pytest.mark.parametrize("name", ["attention", "unet"])
+def test_rewritten_models_are_byte_identical_run_to_run(rewrite_zoo, tmp_path, name):
+    """The graph rewrites (new node names; the flatbuffer re-packed) keep the determinism rule."""
     exports = [tmp_path / f"run{i}" for i in (1, 2)]
     for export in exports:
-        result = run_main("--input_dir", str(rewrite_zoo["attention"]), "--PTQ", "-q", "int8",
+        result = run_main("--input_dir", str(rewrite_zoo[name]), "--PTQ", "-q", "int8",
                           "--skip_firmware_checks", "--export_dir", str(export), "--quiet")
         assert result.returncode == 0, result.stderr[-2000:]
     first, second = ((e / "int8" / "model.tflite").read_bytes() for e in exports)
