@@ -21,6 +21,7 @@ from helpers.core.details import (
     compression_from_dict,
     strip_from_dict,
 )
+from helpers.core.rewrites import Rewrite
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ class VariantReport:
     strip: StripResult | None = None           # None: --strip not given
     reference_difference: dict[str, float] = field(default_factory=dict)
     within_tolerance: bool | None = None  # --max_drop against the reference; None: not judged
+    rewrites: tuple[Rewrite, ...] = ()         # graph rewrites where TFLM lacked a kernel (core/rewrites.py)
 
     @property
     def is_built_tflite(self) -> bool:
@@ -144,7 +146,10 @@ class VariantReport:
             value = getattr(self, name)
             data[name] = {} if value is None else value.to_dict()
         data["bytes"] = {} if self.bytes is None else self.bytes.as_dict()
-        return {key: data[key] for key in _KEY_ORDER}
+        ordered = {key: data[key] for key in _KEY_ORDER}
+        if self.rewrites:  # only where a pass applied: reports of models that needed none keep their keys
+            ordered["rewrites"] = [rewrite.to_dict() for rewrite in self.rewrites]
+        return ordered
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "VariantReport":
@@ -157,6 +162,7 @@ class VariantReport:
         values["compression"] = compression_from_dict(data.get("compression") or {})
         values["strip"] = strip_from_dict(data.get("strip") or {})
         values["bytes"] = ByteAccount.from_dict(data["bytes"]) if data.get("bytes") else None
+        values["rewrites"] = tuple(Rewrite.from_dict(r) for r in data.get("rewrites", ()))
         return cls(**values)
 
 

@@ -1,5 +1,6 @@
-"""Lowering of the ops that only move elements: RESHAPE (an alias), STRIDED_SLICE, PAD, SPLIT,
-SPLIT_V, UNPACK (gathers through an index map computed here) and CONCATENATION (scatters)."""
+"""Lowering of the ops that only move elements: RESHAPE (an alias), STRIDED_SLICE, PAD,
+SPLIT, SPLIT_V, UNPACK (gathers through an index map computed here) and
+CONCATENATION (scatters)."""
 from __future__ import annotations
 
 import numpy as np

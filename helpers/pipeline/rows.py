@@ -105,4 +105,4 @@ def tflite_row(tflite: TfliteModel, measurement: Measurement, rendered: RenderOu
                                          rendered.micropython, rendered.c_engine), ops_placement=rendered.placement),
         optimization=optimized.details() if optimized else Optimization(),
         weights=weight_summary(tflite.content) if plain else None,
-        bytes=account(tflite.content) if plain else None, strip=strip)
+        bytes=account(tflite.content) if plain else None, strip=strip, rewrites=tflite.rewrites)

@@ -20,6 +20,7 @@ from helpers.core.flatbuffer import inspect_tflite
 from helpers.core.quantization import Quantization
 from helpers.core.recovery import Recovery
 from helpers.core.results import VariantReport
+from helpers.core.rewrites import rewrites_line
 from helpers.core.specs import Specs
 from helpers.core.timings import Timings
 from helpers.core.variant import TfliteModel, VariantPlan
@@ -41,6 +42,7 @@ from helpers.pipeline.verify import check_python, check_targets
 from helpers.recover.search import RecoveryTask, recover
 from helpers.render.report_text import format_metrics
 from helpers.render.variant_folder import FolderContent, FolderSettings, TargetsSeen, render_folder, write_folder
+from helpers.rewrite.passes import rewrite_after_conversion
 from helpers.targets.bench import TargetBench
 
 log = logging.getLogger("mcu_deploy")
@@ -178,7 +180,11 @@ class VariantRunner:
         recovery = None
         if prepared is None and self._recoverable(plan):
             with self.timings.phase("recovery"):
-                tflite, recovery = self._recovered(plan, model, tflite)
+                recovered, recovery = self._recovered(plan, model, tflite)
+                # the recovery converts the same traced function: the same passes made it
+                tflite = replace(recovered, rewrites=tflite.rewrites)
+        with self.timings.phase("convert"):
+            tflite = rewrite_after_conversion(tflite, quantize(self.data.evaluation.x, tflite.info.input))
         strip: StripResult | None = None
         tflm_check = None
         if self.config.strip and prepared is None:
@@ -191,8 +197,9 @@ class VariantRunner:
             log.warning("warning: %s uses TF Select ops %s: not for microcontrollers, and not evaluated (the "
                         "LiteRT interpreter here has no Flex delegate)", plan.name, ", ".join(flex))
         else:
-            log.info("  %s: %s B, %s%s", plan.name, f"{tflite.size_bytes:,}", format_metrics(measurement.metrics),
-                     "" if measurement.tflm.gets_firmware else f"; not for MCUs: {measurement.tflm.reason}")
+            log.info("  %s: %s B, %s%s%s", plan.name, f"{tflite.size_bytes:,}", format_metrics(measurement.metrics),
+                     "" if measurement.tflm.gets_firmware else f"; not for MCUs: {measurement.tflm.reason}",
+                     f"; {rewrites_line(tflite.rewrites)}" if tflite.rewrites else "")
         report = tflite_row(tflite, measurement, rendered, optimized, strip)
         if recovery is not None:
             report = replace(report, optimization=replace(report.optimization, recovery=recovery))
@@ -250,4 +257,4 @@ def stripped(tflite: TfliteModel,
     if not candidate.runnable or not np.array_equal(candidate.outputs, original.outputs):
         return tflite, NotApplied("the stripped model did not give identical TFLM outputs"), original
     details = Stripped(bytes_before=len(tflite.content), bytes_after=len(content))
-    return TfliteModel(plan=tflite.plan, content=content, info=inspect_tflite(content)), details, candidate
+    return replace(tflite, content=content, info=inspect_tflite(content)), details, candidate
