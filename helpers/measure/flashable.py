@@ -51,8 +51,10 @@ def blocking_ops(variant: VariantReport) -> tuple[str, ...]:
     return ops_without_kernel(variant.ops)
 
 
-def check_any_flashable(variants: list[VariantReport], export_dir: Path, select_ops_allowed: bool) -> None:
-    """NothingFlashableError when every built TFLite variant is known not to run on a microcontroller."""
+def check_any_flashable(variants: list[VariantReport], export_dir: Path, select_ops_allowed: bool,
+                        written: bool = True) -> None:
+    """NothingFlashableError when every built TFLite variant is known not to run on a microcontroller
+    (`written`: the export is in place, as after a full run; --check writes none)."""
     built = [v for v in variants if v.is_built_tflite]
     if not built or any(flashable(v) is not False for v in built):
         return
@@ -63,7 +65,8 @@ def check_any_flashable(variants: list[VariantReport], export_dir: Path, select_
     failed = [v.name for v in variants if v.format == "tflite" and v.error]
     if failed:
         said += f"; {', '.join(failed)} could not be built (report.md says why)"
-    raise NothingFlashableError(f"no variant of the run can be flashed: {said}; the export is written",
+    raise NothingFlashableError(f"no variant of the run can be flashed: {said}" +
+                                ("; the export is written" if written else ""),
                                 _way_out(built, select_ops_allowed), export_dir)
 
 

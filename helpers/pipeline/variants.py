@@ -33,7 +33,7 @@ from helpers.measure.litert import quantize
 from helpers.measure.metrics import compute_metrics, primary_metric
 from helpers.measure.tflm import MicroCheck, check_variant
 from helpers.measure.tolerance import tolerance_for
-from helpers.measure.toolchains import ToolchainFigures, flash_size
+from helpers.measure.toolchains import MpyResult, ToolchainFigures, flash_size
 from helpers.measure.variant import Measurement, TflmVerdict, measure_variant, select_ops
 from helpers.micropython.bench import MicroPythonBench
 from helpers.micropython.runtime import EngineInputs
@@ -71,6 +71,7 @@ class VariantSettings:
     max_drop: float | None = None              # the accuracy guard (None: the task's default)
     recovery: bool = True                      # accuracy recovery for quantized variants outside the guard
     recovery_seconds: float = 180.0
+    check_only: bool = False                   # --check: the folder is rendered and its C array sized, nothing run
     # The MicroPython trees and budgets (the kernels module is built once per run, on first use).
     micropython: MicroPythonBench = field(default_factory=lambda: MicroPythonBench(None, None))
 
@@ -80,7 +81,7 @@ class VariantSettings:
                    strip=config.strip, cluster=config.cluster,
                    keep_float=tuple(config.keep_float),
                    plot_results=config.plot_results, max_drop=config.max_drop,
-                   recovery=config.recovery, recovery_seconds=config.recovery_seconds,
+                   recovery=config.recovery, recovery_seconds=config.recovery_seconds, check_only=config.check,
                    micropython=MicroPythonBench(micropython_dir=config.micropython_dir, tflm_root=config.tflm_dir,
                                                 unix_seconds=config.micropython_seconds))
 
@@ -121,6 +122,8 @@ class VariantRunner:
     def _render(self, tflite: TfliteModel, measurement: Measurement,
                 lowered: Lowered) -> tuple[RenderOutcome, Measurement]:
         draft = render_folder(self.specs, tflite, measurement.tflm, self.folder, lowered)
+        if draft.firmware and self.config.check_only:
+            return self._check_only(draft), measurement
         if not draft.firmware or self.config.skip_firmware_checks:
             write_folder(self.staging, draft)
             if not draft.firmware:
@@ -134,6 +137,18 @@ class VariantRunner:
         with self.timings.phase("render"):
             write_folder(self.staging, final)
         return outcome, replace(measurement, tflm=tflm)
+
+    def _check_only(self, draft: FolderContent) -> RenderOutcome:
+        """--check: the C array's flash on the Cortex-M targets; the engines written, not run."""
+        folder = write_folder(self.staging, draft)
+        flash = flash_size(folder / f"{draft.model_id}_model_data.c", folder)
+        unrun = "--check: written, not built or run"
+        python = (MicroPythonResult(status=Status.NOT_CHECKED, reason=unrun) if draft.engine_module is not None
+                  else MicroPythonResult(status=Status.UNSUPPORTED, reason=draft.c_engine_reason))
+        return RenderOutcome(toolchain=ToolchainFigures(flash=flash, mpy=MpyResult(None, None, "--check")),
+                             micropython=python,
+                             c_engine=c_engine_result(draft.c_engine, draft.c_engine_reason, (),
+                                                      self.folder.cmsis_nn_revision, unrun))
 
     def _verify(self, scratch: Path, draft: FolderContent, tflite: TfliteModel, measurement: Measurement,
                 lowered: Lowered) -> tuple[RenderOutcome, FolderContent, TflmVerdict]:

@@ -86,27 +86,36 @@ def test_a_failed_export_for_the_converter_is_one_line(tmp_path, monkeypatch):
     assert not list(isolated._root().glob("model_*")), "the half-written export stays behind"
 
 
-def _gelu_mlp(folder: Path) -> Path:
-    """Dense(16, gelu) -> Dense(3, softmax) on iris, Keras 3 `.keras`: every variant holds GELU,
-    which TFLM has no kernel for."""
-    import keras
+def _x_sign(v):  # type: ignore[no-untyped-def]
+    import tensorflow as tf
+
+    return v * tf.math.sign(v)
+
+
+def _sign_mlp(folder: Path) -> Path:
+    """Dense(16), x * sign(x), Dense(3, softmax) on iris, saved as a Keras 2 SavedModel (a Lambda
+    there is a traced function, no Python to run): every variant holds SIGN, which TFLM has no
+    kernel for and no rewrite replaces (GELU has one: gelu_erf_to_logistic)."""
+    from helpers.frontend.tf_runtime import seed_everything, tf_keras
     from sklearn.datasets import load_iris
 
-    keras.utils.set_random_seed(7)
+    seed_everything(7)
+    keras = tf_keras
     data = load_iris()
     x = data.data.astype(np.float32)
     mean, std = x.mean(0), x.std(0)
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(16, activation="gelu"),
+    model = keras.Sequential([keras.layers.Input((4,)), keras.layers.Dense(16),
+                              keras.layers.Lambda(_x_sign),
                               keras.layers.Dense(3, activation="softmax")])
     model.compile(keras.optimizers.Adam(0.02), "sparse_categorical_crossentropy")
     order = np.random.default_rng(0).permutation(len(x))[:90]
     model.fit((x[order] - mean) / std, data.target[order], epochs=40, batch_size=16, verbose=0)
     folder.mkdir(parents=True)
-    model.save(folder / "model.keras")
+    model.save(folder / "saved_model", save_format="tf")
     frame = pd.DataFrame(x, columns=[f"f{i}" for i in range(4)])
     frame["species"] = data.target
     frame.to_csv(folder / "data.csv", index=False)
-    specs = {"name": "mlp_gelu", "task": "classification",
+    specs = {"name": "mlp_sign", "task": "classification",
              "input": {"shape": [4], "mean": mean.tolist(), "std": std.tolist()}, "output": {"shape": [3]}}
     (folder / "specs.json").write_text(json.dumps(specs), encoding="utf-8")
     return folder
@@ -114,16 +123,18 @@ def _gelu_mlp(folder: Path) -> Path:
 
 @pytest.mark.parametrize("checks", [(), ("--skip_firmware_checks",)], ids=["checked", "skipped"])
 def test_a_run_nothing_of_which_can_be_flashed_exits_3_naming_the_op(tmp_path, checks):
-    # with the checks skipped, the op list alone says TFLM cannot run GELU
-    model_dir = _gelu_mlp(tmp_path / "gelu")
+    # with the checks skipped, the op list alone says TFLM cannot run SIGN
+    model_dir = _sign_mlp(tmp_path / "sign")
     export = tmp_path / "out"
-    result = run_main("--input_dir", str(model_dir), "--PTQ", "-q", "int8", "-e", *checks,
+    result = run_main("--input_dir", str(model_dir), "--PTQ", "-q", "integer_with_float_fallback", "-e", *checks,
                       "--export_dir", str(export))
     assert result.returncode == 3 and "Traceback" not in result.stderr, result.stderr[-3000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, result.stderr
-    assert "no variant of the run can be flashed: TFLM has no kernel for GELU (float32, int8)" in errors[0]
-    assert "use activation \"relu\"" in errors[0]
+    assert ("no variant of the run can be flashed: TFLM has no kernel for SIGN (float32, integer_with_float_fallback)"
+            in errors[0]) and "the export is written" in errors[0]
+    assert "replace the layers that make SIGN" in errors[0]
     variants = {v["name"]: v for v in json.loads((export / "report.json").read_text())["variants"]}
-    assert variants["int8"]["firmware"]["tflm_runnable"] is False and variants["int8"]["metrics"]
-    assert (export / "int8" / "NOT_FOR_MCU.md").is_file() and (export / "int8" / "model.tflite").is_file()
+    fallback = variants["integer_with_float_fallback"]
+    assert fallback["firmware"]["tflm_runnable"] is False and fallback["metrics"]
+    assert (export / "integer_with_float_fallback" / "NOT_FOR_MCU.md").is_file()
