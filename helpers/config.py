@@ -295,7 +295,7 @@ def _targets(args: argparse.Namespace) -> tuple[tuple[str, ...], Path | None]:
     if chosen and tflm_dir is None:
         raise ConfigError("--target needs a TensorFlow Lite Micro tree to build against",
                           "pass --tflm_dir DIR (or set TFLM_DIR); the README says how to get one")
-    if tflm_dir is None or args.skip_firmware_checks:
+    if tflm_dir is None or args.skip_firmware_checks or args.check:  # --check: TFLM's interpreter, no target
         return (), None
     return chosen or DEFAULT_TARGETS, tflm_dir
 
@@ -304,7 +304,7 @@ def _micropython_dir(args: argparse.Namespace) -> Path | None:
     """The MicroPython tree (--micropython_dir, else $MICROPYTHON_DIR), checked for what it must hold."""
     configured = args.micropython_dir or (Path(os.environ["MICROPYTHON_DIR"]) if os.environ.get("MICROPYTHON_DIR")
                                           else None)
-    if configured is None or args.skip_firmware_checks:
+    if configured is None or args.skip_firmware_checks or args.check:
         return None
     if not (configured / "py" / "dynruntime.mk").is_file() or not (configured / "ports" / "qemu").is_dir():
         raise ConfigError(f"{configured} is not a MicroPython source tree with ports/qemu and py/dynruntime.mk",
@@ -338,13 +338,10 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
             quantizations = (quantization,)
 
     targets, tflm_dir = _targets(args)
-    if args.check:  # the TFLM host interpreter still runs (it gives the arena); the targets do not
-        targets, tflm_dir = (), None
     return RunConfig(
         tflm_dir=tflm_dir,
-        micropython_dir=None if args.check else _micropython_dir(args),
-        micropython_seconds=_positive(args.micropython_seconds, "--micropython_seconds"),
-        targets=targets,
+        micropython_dir=_micropython_dir(args),
+        micropython_seconds=_positive(args.micropython_seconds, "--micropython_seconds"), targets=targets,
         mcu_mhz=args.mcu_mhz,
         input_dir=args.input_dir[0],
         input_dirs=tuple(args.input_dir),
