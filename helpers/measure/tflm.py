@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,11 +128,31 @@ def _run_worker(command: str, content: bytes, rows: np.ndarray, *args: str) -> W
 
 
 def run_in_tflm(content: bytes, rows: np.ndarray, arena: int = 1 << 16) -> np.ndarray:
-    """Every row through TFLM's interpreter in a forked worker; TFLM's own message when it refuses."""
-    run = _run_worker("run", content, rows, str(arena))
+    """Every row through TFLM's interpreter in a forked worker; TFLM's own message when it refuses.
+    Where the forkserver cannot start (a TMPDIR too long for its socket's path), in a fresh
+    `python -m helpers.measure.tflm_worker` instead: slower to start, same answer."""
+    try:
+        run = _run_worker("run", content, rows, str(arena))
+    except OSError:
+        run = _run_subprocess("run", content, rows, str(arena))
     if run.outputs is None:
         raise RuntimeError(_failure_reason(run.stderr, run.returncode))
     return run.outputs
+
+
+def _run_subprocess(command: str, content: bytes, rows: np.ndarray, *args: str) -> WorkerRun:
+    """tflm_worker as its own process (no forkserver)."""
+    with tempfile.TemporaryDirectory(prefix="mcu-deploy-tflm-") as tmp:
+        folder = Path(tmp)
+        (folder / "model.tflite").write_bytes(content)
+        np.save(folder / "inputs.npy", rows)
+        outputs = folder / "outputs.npy"
+        paths = [str(folder / "model.tflite"), str(folder / "inputs.npy"), str(outputs)]
+        root = Path(__file__).resolve().parents[2]
+        done = subprocess.run([sys.executable, "-m", "helpers.measure.tflm_worker", command, *paths, *args],
+                              cwd=root, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S)
+        saved = np.load(outputs) if done.returncode == 0 and outputs.is_file() else None
+        return WorkerRun(returncode=done.returncode, stdout=done.stdout, stderr=done.stderr, outputs=saved)
 
 
 def check_variant(content: bytes, info: TfliteInfo, quantized_inputs: np.ndarray) -> MicroCheck:
