@@ -8,6 +8,7 @@ from typing import Callable
 import numpy as np
 
 from helpers.emit import c_cmsis as cmsis
+from helpers.emit import c_cmsis16
 from helpers.emit.c_names import C_TYPES, CNames, c_int, c_real
 from helpers.lowering import steps as s
 from helpers.lowering.program import Const, Program, Step
@@ -169,6 +170,7 @@ FORMATTERS: dict[type, Callable[[CNames, Step], str]] = {  # type: ignore[dict-i
     s.UnaryFloat: _unary_f, s.MeanInt8: _mean_i8, s.MeanFloat: _mean_f, s.LstmInt8: cmsis.lstm_i8, s.LstmFloat: _lstm_f,
     s.MathFloat: _math_f, s.ChannelLookupInt8: _channel_lookup, s.PreluFloat: _prelu_f,
     s.BatchMatMulInt8: _batch_matmul_i8, s.BatchMatMulFloat: _batch_matmul_f,
+    **c_cmsis16.FORMATTERS,
 }
 
 

@@ -92,7 +92,7 @@ def c_engine(program: Program, context: dict[str, Any], cmsis_revision: str) -> 
         "output_ctype": C_TYPES[program.output_dtype],
         "input_size": program.input_size,
         "output_size": program.output_size,
-        "engine_tolerance": 0.0 if program.output_dtype == "int8" else FLOAT_TOLERANCE,
+        "engine_tolerance": 0.0 if program.output_dtype in ("int8", "int16") else FLOAT_TOLERANCE,
     }
     return CEngine(context=values, uses_cmsis=names.uses_cmsis, arena_bytes=arena_total,
                    constant_bytes=names.constant_bytes, kernel_calls=len(steps))

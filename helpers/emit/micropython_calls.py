@@ -7,6 +7,7 @@ from typing import Callable
 
 import numpy as np
 
+from helpers.emit import micropython_int16
 from helpers.lowering import steps as s
 from helpers.lowering.program import Buffer, Const, Operand, Program, Step
 
@@ -21,7 +22,7 @@ FAMILIES: dict[type, str] = {
     s.SoftmaxFloat: "ops_float", s.BinaryFloat: "ops_float", s.UnaryFloat: "ops_float", s.MeanFloat: "ops_float",
     s.Gather: "gather", s.Scatter: "gather", s.LstmInt8: "lstm", s.LstmFloat: "lstm", s.MathFloat: "math_float",
     s.ChannelLookupInt8: "ops_int8", s.PreluFloat: "math_float", s.BatchMatMulInt8: "ops_int8",
-    s.BatchMatMulFloat: "math_float",
+    s.BatchMatMulFloat: "math_float", **micropython_int16.FAMILIES,
 }
 
 
@@ -336,7 +337,7 @@ FORMATTERS: dict[type, Callable[[Names, Step], str]] = {  # type: ignore[dict-it
     s.AddInt8: _add_i8, s.MulInt8: _mul_i8, s.BinaryFloat: _binary_f, s.LookupInt8: _lookup,
     s.UnaryFloat: _unary_f, s.MeanInt8: _mean_i8, s.MeanFloat: _mean_f, s.LstmInt8: _lstm_i8, s.LstmFloat: _lstm_f,
     s.MathFloat: _math_f, s.ChannelLookupInt8: _channel_lookup, s.PreluFloat: _prelu_f,
-    s.BatchMatMulInt8: _batch_matmul_i8, s.BatchMatMulFloat: _batch_matmul_f,
+    s.BatchMatMulInt8: _batch_matmul_i8, s.BatchMatMulFloat: _batch_matmul_f, **micropython_int16.FORMATTERS,
 }
 
 

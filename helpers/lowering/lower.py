@@ -11,6 +11,7 @@ from helpers.lowering.builder import Builder
 from helpers.lowering.fold import fold
 from helpers.lowering.graph import Graph, Op, Unsupported, read_graph
 from helpers.lowering.ops_dense import lower_conv, lower_fully_connected, lower_pool, lower_softmax
+from helpers.lowering.ops_int16 import INT16_LOWERINGS
 from helpers.lowering.ops_elementwise import (
     lower_arithmetic,
     lower_dequantize,
@@ -78,6 +79,8 @@ def _lower_op(builder: Builder, op: Op) -> str | None:
     if fold(builder, op):
         return None
     handler = LOWERINGS.get(op.name)
+    if op.name in INT16_LOWERINGS and builder.graph.tensor(op.inputs[0]).dtype == "int16":
+        handler = INT16_LOWERINGS[op.name]
     if handler is None:
         return f"{op.name} ({_op_types(builder.graph, op)}) is not in the engines"
     try:

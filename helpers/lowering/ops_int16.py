@@ -1,0 +1,126 @@
+"""Lowering of the int16x8 ops (int16 activations, int8 weights, int64 biases: `-q int16x8`):
+FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D, MAX/AVERAGE_POOL_2D, ADD and MUL, with the constants
+TFLM's Prepare computes for them. TFLM requires every int16 zero point to be 0; a model that
+breaks that is refused here rather than run with offsets TFLM never applies."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Callable
+
+import numpy as np
+
+from helpers.lowering import arith
+from helpers.lowering.builder import Builder
+from helpers.lowering.graph import Op, Tensor, Unsupported
+from helpers.lowering.ops_dense import activation, conv_geometry, int8, pool_geometry, requantization
+from helpers.lowering.program import Const
+from helpers.lowering.steps import Requantization
+from helpers.lowering.steps_int16 import AddInt16, ConvInt16, FullyConnectedInt16, MulInt16, PoolInt16
+
+# add_common.cc: int16 inputs are shifted left 15 bits before scaling (int8: 20).
+ADD_LEFT_SHIFT = 15
+
+
+def _check_zero_points(op: Op, *tensors: Tensor) -> None:
+    if any(tensor.zero_point != 0 for tensor in tensors):
+        raise Unsupported(f"{op.name} on int16 tensors with a zero point (TFLM requires 0)")
+
+
+def _requantization(x: Tensor, w: Tensor, y: Tensor, channels: int, fused: int) -> Requantization:
+    """The int8 path's multipliers (the same double arithmetic in TFLM), clamped in int16."""
+    low, high = arith.activation_range(fused, "int16", y.scale, y.zero_point)
+    return replace(requantization(x, w.scales, y, channels, fused), act_min=low, act_max=high)
+
+
+def _bias64(b: Builder, op: Op, channels: int) -> Const:
+    """The int64 bias, or zeros. An int32 bias makes TFLM accumulate in int32 (another kernel)."""
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        values = b.data(op.inputs[2])
+        if values is None:
+            raise Unsupported(f"{op.name} with a bias computed at run time")
+        if values.dtype != np.int64:
+            raise Unsupported(f"{op.name} with int16 input and a {values.dtype} bias (int64 only)")
+        return Const(np.asarray(values, dtype=np.int64).reshape(-1))
+    return Const(np.zeros(channels, dtype=np.int64))
+
+
+def _weights(b: Builder, op: Op) -> tuple[Tensor, Tensor, Tensor, np.ndarray]:
+    x, w, y = b.graph.tensor(op.inputs[0]), b.graph.tensor(op.inputs[1]), b.graph.tensor(op.outputs[0])
+    weights = b.data(op.inputs[1])
+    if weights is None:
+        raise Unsupported(f"{op.name} with weights computed at run time")
+    if w.dtype != "int8" or y.dtype != "int16":
+        raise Unsupported(f"{op.name} with int16 input, {w.dtype} weights and {y.dtype} output")
+    _check_zero_points(op, x, y)
+    return x, w, y, weights
+
+
+def lower_fully_connected16(b: Builder, op: Op) -> None:
+    x, w, y, weights = _weights(b, op)
+    n_out, n_in = weights.shape[0], int(np.prod(weights.shape[1:]))
+    source = b.operand(op.inputs[0])
+    b.emit(FullyConnectedInt16(op=op.name, x=source, y=b.allocate(op.outputs[0]), weights=int8(weights),
+                               bias=_bias64(b, op, n_out), quant=_requantization(x, w, y, n_out, activation(op.options)),
+                               batches=x.size // n_in, n_in=n_in, n_out=n_out))
+
+
+def lower_conv16(b: Builder, op: Op, depthwise: bool) -> None:
+    x, w, y, weights = _weights(b, op)
+    geometry = conv_geometry(b, op, weights.shape[1], weights.shape[2])
+    if not depthwise and weights.shape[3] != x.shape[3]:
+        raise Unsupported("grouped CONV_2D")
+    out_c = geometry.out_c
+    source = b.operand(op.inputs[0])
+    b.emit(ConvInt16(op=op.name, depthwise=depthwise, x=source, y=b.allocate(op.outputs[0]), weights=int8(weights),
+                     bias=_bias64(b, op, out_c), quant=_requantization(x, w, y, out_c, activation(op.options)),
+                     geometry=geometry))
+
+
+def lower_pool16(b: Builder, op: Op, average: bool) -> None:
+    x, y = b.graph.tensor(op.inputs[0]), b.graph.tensor(op.outputs[0])
+    _check_zero_points(op, x, y)
+    low, high = arith.activation_range(activation(op.options), "int16", y.scale, y.zero_point)
+    geometry = pool_geometry(b, op)
+    source = b.operand(op.inputs[0])
+    b.emit(PoolInt16(op=op.name, average=average, x=source, y=b.allocate(op.outputs[0]), geometry=geometry,
+                     act_min=low, act_max=high))
+
+
+def lower_arithmetic16(b: Builder, op: Op, kind: str) -> None:
+    """ADD or MUL of same-shape int16 tensors."""
+    x1, x2, y = (b.graph.tensor(i) for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
+    if not x1.dtype == x2.dtype == y.dtype == "int16":
+        raise Unsupported(f"{op.name} of {x1.dtype} and {x2.dtype}")
+    _check_zero_points(op, x1, x2, y)
+    if x1.shape != x2.shape:
+        # TFLM broadcasts through BroadcastAdd4DSlow; CMSIS-NN's s16 kernels take same-shape inputs,
+        # and the engines have no int16 broadcast kernel yet
+        raise Unsupported(f"{op.name} of int16 tensors with broadcasting")
+    low, high = arith.activation_range(activation(op.options), "int16", y.scale, y.zero_point)
+    common = {"x1_index": None, "x2_index": None,
+              "x1": b.operand(op.inputs[0]), "x2": b.operand(op.inputs[1]), "count": y.size,
+              "act_min": low, "act_max": high}
+    out = b.allocate(op.outputs[0])
+    if kind == "mul":
+        mo, so = arith.quantize_multiplier(float(x1.scale) * float(x2.scale) / float(y.scale))
+        b.emit(MulInt16(op=op.name, y=out, output_multiplier=mo, output_shift=so, **common))
+        return
+    # add_common.cc computes these in double
+    twice_max = 2 * max(float(x1.scale), float(x2.scale))
+    m1, s1 = arith.quantize_multiplier(float(x1.scale) / twice_max)
+    m2, s2 = arith.quantize_multiplier(float(x2.scale) / twice_max)
+    mo, so = arith.quantize_multiplier(twice_max / ((1 << ADD_LEFT_SHIFT) * float(y.scale)))
+    b.emit(AddInt16(op=op.name, y=out, input1_multiplier=m1, input1_shift=s1, input2_multiplier=m2,
+                    input2_shift=s2, output_multiplier=mo, output_shift=so, **common))
+
+
+# The ops whose int16 form (first input int16) lowers here instead of through LOWERINGS.
+INT16_LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
+    "FULLY_CONNECTED": lower_fully_connected16,
+    "CONV_2D": lambda b, op: lower_conv16(b, op, depthwise=False),
+    "DEPTHWISE_CONV_2D": lambda b, op: lower_conv16(b, op, depthwise=True),
+    "MAX_POOL_2D": lambda b, op: lower_pool16(b, op, average=False),
+    "AVERAGE_POOL_2D": lambda b, op: lower_pool16(b, op, average=True),
+    "ADD": lambda b, op: lower_arithmetic16(b, op, "add"),
+    "MUL": lambda b, op: lower_arithmetic16(b, op, "mul"),
+}

@@ -1,0 +1,62 @@
+"""The int16x8 kernel steps (int16 activations, int8 weights, int64 biases), beside steps.py's
+int8 and float32 ones. TFLM requires int16 zero points of 0, so no step carries an offset; the
+activation clamps are in int16's range."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from helpers.lowering.program import Const
+from helpers.lowering.steps import Binary, ConvGeometry, PoolGeometry, Requantization, Unary
+
+
+@dataclass(frozen=True)
+class FullyConnectedInt16(Unary):
+    """TFLM's reference int16 FULLY_CONNECTED: an int64 accumulator, the 64-bit
+    MultiplyByQuantizedMultiplier (the multiplier rounded to 16 bits); per tensor or per channel."""
+
+    weights: Const            # int8 [n_out, n_in]
+    bias: Const               # int64 [n_out] (zeros when the model has none)
+    quant: Requantization     # offsets 0; clamps in int16
+    batches: int
+    n_in: int
+    n_out: int
+
+
+@dataclass(frozen=True)
+class ConvInt16(Unary):
+    depthwise: bool
+    weights: Const            # int8 [out_c, k_h, k_w, in_c] (depthwise: [1, k_h, k_w, out_c])
+    bias: Const               # int64 [out_c]
+    quant: Requantization
+    geometry: ConvGeometry
+
+
+@dataclass(frozen=True)
+class PoolInt16(Unary):
+    average: bool
+    geometry: PoolGeometry
+    act_min: int
+    act_max: int
+
+
+@dataclass(frozen=True)
+class AddInt16(Binary):
+    """ADD of int16 tensors, TFLM's add.cc arithmetic: each input shifted left 15 bits, scaled by
+    its multiplier, summed, scaled to the output (the int8 arithmetic with left_shift 15)."""
+
+    input1_multiplier: int
+    input1_shift: int
+    input2_multiplier: int
+    input2_shift: int
+    output_multiplier: int
+    output_shift: int
+    act_min: int
+    act_max: int
+
+
+@dataclass(frozen=True)
+class MulInt16(Binary):
+    output_multiplier: int
+    output_shift: int
+    act_min: int
+    act_max: int

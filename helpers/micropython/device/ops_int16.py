@@ -1,0 +1,138 @@
+# int16x8 kernels (int16 activations in array('h'), int8 weights as raw bytes, int64 biases as
+# ints) with the arithmetic of TFLM's reference kernels. Plain Python, not viper, in this pass:
+# the int64 sums are exact as Python ints, but on a 32-bit port they are big ints, allocated per
+# product (hot.py's 14-bit limbs, which keep the int8 path allocation-free, would do the same
+# here and are left for later).
+
+
+def _mbqm64(acc, m, shift):
+    # TFLM's MultiplyByQuantizedMultiplier for an int64 accumulator: the multiplier rounded to
+    # 16 bits, one rounding shift.
+    r = (m + 32768) >> 16 if m < 0x7FFF0000 else 0x7FFF
+    total = 15 - shift
+    return (acc * r + (1 << (total - 1))) >> total
+
+
+def _mbqm32(x, m, shift):
+    # TFLM's MultiplyByQuantizedMultiplier for an int32 value (double rounding): the left shift,
+    # SaturatingRoundingDoublingHighMul, RoundingDivideByPOT.
+    left = shift if shift > 0 else 0
+    right = 0 if shift > 0 else -shift
+    a = x * (1 << left)
+    if a == m == -2147483648:
+        h = 2147483647
+    else:
+        p = a * m
+        h = (p + (1 << 30) if p >= 0 else p + 1 - (1 << 30))
+        h = h // 2147483648 if h >= 0 else -((-h) // 2147483648)
+    if right == 0:
+        return h
+    mask = (1 << right) - 1
+    rem = h & mask
+    threshold = (mask >> 1) + (1 if h < 0 else 0)
+    return (h >> right) + (1 if rem > threshold else 0)
+
+
+def _clamp16(v, low, high):
+    return low if v < low else high if v > high else v
+
+
+def fully_connected_i16(x, y, w, bias, mult, shift, batches, n_in, n_out, low, high):
+    for b in range(batches):
+        base = b * n_in
+        for o in range(n_out):
+            row = o * n_in
+            acc = bias[o]
+            for i in range(n_in):
+                acc += x[base + i] * ((w[row + i] ^ 128) - 128)
+            y[b * n_out + o] = _clamp16(_mbqm64(acc, mult[o], shift[o]), low, high)
+
+
+def conv_2d_i16(x, y, w, bias, mult, shift, p, out_h, low, high):
+    # p: in_h, in_w, in_c, out_w, out_c, k_h, k_w, stride_h, stride_w, dilation_h, dilation_w,
+    # pad_top, pad_left; weights [out_c, k_h, k_w, in_c].
+    in_h, in_w, in_c, out_w, out_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t, pad_l = p
+    o = 0
+    for oy in range(out_h):
+        for ox in range(out_w):
+            for c in range(out_c):
+                acc = bias[c]
+                for ky in range(k_h):
+                    iy = oy * s_h - pad_t + ky * d_h
+                    if iy < 0 or iy >= in_h:
+                        continue
+                    for kx in range(k_w):
+                        ix = ox * s_w - pad_l + kx * d_w
+                        if ix < 0 or ix >= in_w:
+                            continue
+                        xb = (iy * in_w + ix) * in_c
+                        wb = ((c * k_h + ky) * k_w + kx) * in_c
+                        for i in range(in_c):
+                            acc += x[xb + i] * ((w[wb + i] ^ 128) - 128)
+                y[o] = _clamp16(_mbqm64(acc, mult[c], shift[c]), low, high)
+                o += 1
+
+
+def depthwise_conv_2d_i16(x, y, w, bias, mult, shift, p, out_h, low, high):
+    # p as for conv_2d_i16 with the depth multiplier in place of out_c; weights [1, k_h, k_w, out_c].
+    in_h, in_w, in_c, out_w, depth, k_h, k_w, s_h, s_w, d_h, d_w, pad_t, pad_l = p
+    out_c = in_c * depth
+    o = 0
+    for oy in range(out_h):
+        for ox in range(out_w):
+            for c in range(out_c):
+                ic = c // depth
+                acc = bias[c]
+                for ky in range(k_h):
+                    iy = oy * s_h - pad_t + ky * d_h
+                    if iy < 0 or iy >= in_h:
+                        continue
+                    for kx in range(k_w):
+                        ix = ox * s_w - pad_l + kx * d_w
+                        if 0 <= ix < in_w:
+                            acc += x[(iy * in_w + ix) * in_c + ic] * ((w[(ky * k_w + kx) * out_c + c] ^ 128) - 128)
+                y[o] = _clamp16(_mbqm64(acc, mult[c], shift[c]), low, high)
+                o += 1
+
+
+def pool_2d_i16(x, y, p, average, low, high):
+    # p: in_h, in_w, channels, out_h, out_w, k_h, k_w, stride_h, stride_w, pad_top, pad_left.
+    # Average: the sum over the valid cells divided by their count, rounding half away from zero.
+    in_h, in_w, channels, out_h, out_w, k_h, k_w, s_h, s_w, pad_t, pad_l = p
+    o = 0
+    for oy in range(out_h):
+        y0 = oy * s_h - pad_t
+        for ox in range(out_w):
+            x0 = ox * s_w - pad_l
+            for c in range(channels):
+                total = 0
+                count = 0
+                best = -32768
+                for iy in range(max(0, y0), min(in_h, y0 + k_h)):
+                    for ix in range(max(0, x0), min(in_w, x0 + k_w)):
+                        v = x[(iy * in_w + ix) * channels + c]
+                        total += v
+                        count += 1
+                        best = v if v > best else best
+                if average:
+                    if total > 0:
+                        best = (total + count // 2) // count
+                    else:
+                        best = -((-total + count // 2) // count)
+                y[o] = _clamp16(best, low, high)
+                o += 1
+
+
+def add_i16(x1, x2, y, n, p, low, high):
+    # p: input1 multiplier, shift, input2 multiplier, shift, output multiplier, shift; each input
+    # shifted left 15 bits first (add_common.cc's left_shift for int16).
+    m1, s1, m2, s2, mo, so = p
+    for i in range(n):
+        a = _mbqm32(x1[i] << 15, m1, s1)
+        b = _mbqm32(x2[i] << 15, m2, s2)
+        y[i] = _clamp16(_mbqm32(a + b, mo, so), low, high)
+
+
+def mul_i16(x1, x2, y, n, m, shift, low, high):
+    for i in range(n):
+        y[i] = _clamp16(_mbqm32(x1[i] * x2[i], m, shift), low, high)

@@ -1,0 +1,86 @@
+"""The int16x8 models tests/unit/test_int16_engines.py runs: small Keras graphs converted as the
+tool's `-q int16x8` converts (int8 weights, int16 activations, int64 biases; int16 input and
+output), seeded, so they carry real TFLite quantization. Run from the repository root with
+TensorFlow: `python tests/golden/int16/make_models.py` (writes <name>.tflite beside it)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+HERE = Path(__file__).resolve().parent
+L = tf.keras.layers
+# Biases away from zero: a zero bias the converter drops, and the int64 bias path goes untested.
+B = {"bias_initializer": "random_normal"}
+
+
+def _fc():
+    x = L.Input((16,))
+    h = L.Dense(12, activation="relu", **B)(x)
+    return tf.keras.Model(x, L.Dense(5, **B)(h))
+
+
+def _conv():
+    x = L.Input((7, 7, 3))
+    h = L.Conv2D(4, 3, padding="same", activation="relu", **B)(x)
+    h = L.Conv2D(5, 3, strides=2, padding="valid", **B)(h)
+    h = L.Conv2D(3, 1, **B)(h)
+    return tf.keras.Model(x, L.Flatten()(h))
+
+
+def _depthwise():
+    x = L.Input((6, 6, 4))
+    h = L.DepthwiseConv2D(3, padding="same", activation="relu6", **B)(x)
+    return tf.keras.Model(x, L.DepthwiseConv2D(3, depth_multiplier=2, strides=2, **B)(h))
+
+
+def _add_mul():
+    x = L.Input((12,))
+    a = L.Dense(12, **B)(x)
+    b = L.Dense(12, **B)(x)
+    s = L.Add()([a, x])
+    return tf.keras.Model(x, L.Multiply()([s, b]))
+
+
+def _pool():
+    x = L.Input((8, 8, 3))
+    h = L.MaxPooling2D(2)(x)
+    return tf.keras.Model(x, L.AveragePooling2D(3, strides=1, padding="same")(h))
+
+
+def _softmax():
+    x = L.Input((10,))
+    return tf.keras.Model(x, L.Softmax()(L.Dense(10, **B)(x)))
+
+
+MODELS = {"fc": _fc, "conv": _conv, "depthwise": _depthwise, "add_mul": _add_mul, "pool": _pool,
+          "softmax": _softmax}
+
+
+def convert(model: tf.keras.Model, seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    shape = model.input_shape[1:]
+
+    def representative():
+        for _ in range(64):
+            yield [rng.normal(0.0, 1.0, size=(1, *shape)).astype(np.float32)]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    converter.inference_input_type = tf.int16
+    converter.inference_output_type = tf.int16
+    return converter.convert()
+
+
+def main() -> None:
+    for seed, (name, build) in enumerate(MODELS.items()):
+        tf.keras.utils.set_random_seed(seed)
+        (HERE / f"{name}.tflite").write_bytes(convert(build(), seed))
+        print(name)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""The int16x8 engines (`-q int16x8`: int16 activations, int8 weights, int64 biases) on small
+converter-made models (tests/golden/int16/, made by make_models.py there): each lowers to the
+int16 steps, and on random int16 inputs (full range, so the clamps and the 64-bit accumulators
+are reached, and small values) the C engine, compiled on this machine against CMSIS-NN's s16
+kernels (all models' engines in one program), and the MicroPython engine on the unix port give
+exactly TFLM's outputs (its host interpreter: the reference kernels)."""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers.core.flatbuffer import inspect_tflite
+from helpers.emit.c_engine import c_engine, render_engine_c, render_engine_h
+from helpers.emit.micropython import render_infer_py
+from helpers.lowering import steps_int16 as s16
+from helpers.lowering.lower import lower_model
+from tests.conftest import TFLM_DIR, require_tool
+
+MODELS = Path(__file__).resolve().parent.parent / "golden" / "int16"
+BASE_CONTEXT = Path(__file__).resolve().parent.parent / "golden" / "engines" / "digits_cnn__int8" / "context.json"
+CMSIS_INCLUDE = TFLM_DIR / "tensorflow/lite/micro/tools/make/downloads/cmsis_nn/Include"
+STRICT = ["-Wall", "-Wextra", "-Wconversion", "-Werror"]
+# Each model, and the int16 steps its lowering must hold (type, depthwise/average where it matters).
+EXPECTED = {
+    "fc": [s16.FullyConnectedInt16] * 2,
+    "conv": [s16.ConvInt16] * 3,
+    "depthwise": [s16.ConvInt16] * 2,
+    "add_mul": [s16.FullyConnectedInt16, s16.AddInt16, s16.FullyConnectedInt16, s16.MulInt16],
+    "pool": [s16.PoolInt16] * 2,
+}
+ROWS = 8
+
+
+def _content(name: str) -> bytes:
+    return (MODELS / f"{name}.tflite").read_bytes()
+
+
+def _rows(name: str) -> np.ndarray:
+    """Half the rows over int16's whole range, half within +-1000 (the calibrated range's scale)."""
+    info = inspect_tflite(_content(name))
+    rng = np.random.default_rng(sum(map(ord, name)))
+    shape = (ROWS // 2, *info.input.shape[1:])
+    wide = rng.integers(-32768, 32768, size=shape)
+    narrow = rng.integers(-1000, 1001, size=shape)
+    return np.concatenate([wide, narrow]).astype(np.int16)
+
+
+def _context(name: str) -> dict:
+    context = json.loads(BASE_CONTEXT.read_text())
+    return {**context, "id": f"i16_{name}", "upper": f"I16_{name.upper()}", "variant": "int16x8",
+            "engine_checked_on": [], "tflm_given": False}
+
+
+@pytest.fixture(scope="module")
+def expected() -> dict[str, np.ndarray]:
+    """TFLM's outputs for every model's rows."""
+    require_tool("tflm")
+    from helpers.measure.tflm import check_variant
+
+    outputs = {}
+    for name in EXPECTED:
+        content = _content(name)
+        check = check_variant(content, inspect_tflite(content), _rows(name))
+        assert check.runnable, f"{name}: {check.reason}"
+        outputs[name] = np.asarray(check.outputs).reshape(ROWS, -1).astype(np.int64)
+    return outputs
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_int16_models_lower_to_the_int16_steps(name):
+    lowered = lower_model(_content(name))
+    assert lowered.program is not None, lowered.reason
+    assert [type(step) for step in lowered.program.steps] == EXPECTED[name]
+    assert lowered.program.input_dtype == lowered.program.output_dtype == "int16"
+
+
+def test_int16_softmax_is_named_as_missing():
+    lowered = lower_model(_content("softmax"))
+    assert lowered.program is None and "SOFTMAX" in lowered.reason and "int16" in lowered.reason
+
+
+def _harness(names: list[str]) -> str:
+    """A main() that runs every engine over its rows and prints `name value value ...` per row."""
+    lines = ["#include <stdio.h>"] + [f'#include "i16_{name}_engine.h"' for name in names] + ["int main(void) {"]
+    for name in names:
+        rows = _rows(name)
+        values = ", ".join(str(int(v)) for v in rows.reshape(-1))
+        size = f"I16_{name.upper()}_ENGINE_OUTPUT_SIZE"
+        lines += ["  {", f"    static const int16_t rows[{ROWS}][{rows[0].size}] = {{{values}}};",
+                  f"    static int16_t out[{size}];", f"    for (int r = 0; r < {ROWS}; ++r) {{",
+                  f"      if (i16_{name}_engine_invoke(rows[r], out) != 0) return 1;",
+                  f'      printf("{name}");', f'      for (int i = 0; i < {size}; ++i) printf(" %d", out[i]);',
+                  '      printf("\\n");', "    }", "  }"]
+    return "\n".join(lines + ["  return 0;", "}", ""])
+
+
+def _printed(text: str) -> dict[str, np.ndarray]:
+    rows: dict[str, list[list[int]]] = {}
+    for line in text.split("\n"):
+        if line.strip():
+            name, *values = line.split()
+            rows.setdefault(name, []).append([int(v) for v in values])
+    return {name: np.asarray(values, dtype=np.int64) for name, values in rows.items()}
+
+
+def test_c_engines_give_tflms_outputs(expected, tmp_path):
+    require_tool("cc")
+    from helpers.targets.engine_test import cmsis_library
+    from helpers.targets.library import open_library
+    from helpers.targets.program import compile_source, link_with_library
+    from helpers.targets.target import TARGETS
+    from helpers.targets.tree import find_tree
+
+    library = cmsis_library(open_library(find_tree(TFLM_DIR), TARGETS["host"]))
+    names = sorted(EXPECTED)
+    sources = []
+    for name in names:
+        engine = c_engine(lower_model(_content(name)).program, _context(name), "test")
+        for rendered in (render_engine_c(engine), render_engine_h(engine)):
+            (tmp_path / rendered.filename).write_text(rendered.text)
+        sources.append(tmp_path / f"i16_{name}_engine.c")
+        result = subprocess.run(["gcc", "-std=c99", *STRICT, f"-I{tmp_path}", f"-I{CMSIS_INCLUDE}", "-c",
+                                 str(sources[-1]), "-o", str(tmp_path / "strict.o")], capture_output=True, text=True)
+        assert result.returncode == 0, f"{name}: {result.stderr[:1500]}"
+    (tmp_path / "harness.c").write_text(_harness(names))
+    objects = [compile_source(library, path, tmp_path / f"{path.stem}.o", [f"-I{tmp_path}"])
+               for path in (*sources, tmp_path / "harness.c")]
+    link_with_library(library, objects, tmp_path / "harness", tmp_path / "harness.map")
+    got = _printed(subprocess.run([str(tmp_path / "harness")], capture_output=True, text=True, check=True).stdout)
+    for name in names:
+        assert np.array_equal(got[name], expected[name]), f"{name}: {np.argwhere(got[name] != expected[name])[:5]}"
+
+
+_DRIVER = """import sys
+sys.path.insert(0, '.')
+for name in NAMES:
+    module = __import__('i16_' + name + '_infer')
+    with open(name + '.rows') as rows:
+        for line in rows:
+            values = module.invoke([int(v) for v in line.split()])
+            print(name, ' '.join(str(v) for v in values), module.ENGINE)
+"""
+
+
+def test_micropython_engines_give_tflms_outputs(expected, tmp_path):
+    from helpers.micropython.runtime import find_micropython
+
+    command = find_micropython()
+    if command is None:
+        pytest.skip("no MicroPython unix port")
+    names = sorted(EXPECTED)
+    for name in names:
+        rendered = render_infer_py(lower_model(_content(name)).program, _context(name))
+        (tmp_path / rendered.filename).write_text(rendered.text)
+        rows = _rows(name).reshape(ROWS, -1)
+        (tmp_path / f"{name}.rows").write_text("\n".join(" ".join(str(int(v)) for v in row) for row in rows) + "\n")
+    (tmp_path / "driver.py").write_text(f"NAMES = {names!r}\n" + _DRIVER)
+    result = subprocess.run([command, "driver.py"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-1500:]
+    engines = {line.split()[-1] for line in result.stdout.splitlines() if line.strip()}
+    assert engines == {"plain"}  # int16 has no viper or native path in this pass
+    got = _printed("\n".join(line.rsplit(" ", 1)[0] for line in result.stdout.splitlines()))
+    for name in names:
+        assert np.array_equal(got[name], expected[name]), f"{name}: {np.argwhere(got[name] != expected[name])[:5]}"
