@@ -143,16 +143,18 @@ _FLOAT = ("float32",)
 # The (op, input type) pairs the engines claim, read from the lowering's type checks
 # (helpers/lowering): a typed step for int8 and one for float32 per op, and element moves (aliases,
 # gathers, scatters), which would carry an int16 buffer too but have run only in int8 and float32
-# models. No int16 pair is claimed: every int16x8 model stops at its first CONV_2D or
-# FULLY_CONNECTED, so no int16 path (the LSTM's int16 cell state aside, not an op input) has run. QUANTIZE takes float32 and int8
-# (requantize) to int8; DEQUANTIZE takes int8.
+# models. int16 (int16x8: lowering/ops_int16) is claimed where a converter-made model ran identical
+# to TFLM on both engines (tests/unit/test_int16_engines.py): FULLY_CONNECTED, CONV_2D,
+# DEPTHWISE_CONV_2D, the poolings, same-shape ADD and MUL, DEQUANTIZE and RESHAPE. QUANTIZE takes
+# float32 (to int8 or int16) and int8 (requantize to int8).
+_INT16 = ("int8", "int16", "float32")
 ENGINE_TYPES: dict[str, tuple[str, ...]] = {
-    "FULLY_CONNECTED": _BOTH, "CONV_2D": _BOTH, "DEPTHWISE_CONV_2D": _BOTH,
-    "MAX_POOL_2D": _BOTH, "AVERAGE_POOL_2D": _BOTH, "SOFTMAX": _BOTH,
-    "RESHAPE": _BOTH, "SQUEEZE": _BOTH, "EXPAND_DIMS": _BOTH,
-    "QUANTIZE": _BOTH, "DEQUANTIZE": ("int8",),
+    "FULLY_CONNECTED": _INT16, "CONV_2D": _INT16, "DEPTHWISE_CONV_2D": _INT16,
+    "MAX_POOL_2D": _INT16, "AVERAGE_POOL_2D": _INT16, "SOFTMAX": _BOTH,
+    "RESHAPE": _INT16, "SQUEEZE": _BOTH, "EXPAND_DIMS": _BOTH,
+    "QUANTIZE": _BOTH, "DEQUANTIZE": ("int8", "int16"),
     "STRIDED_SLICE": _BOTH, "PAD": _BOTH, "PADV2": _BOTH, "CONCATENATION": _BOTH,
-    "ADD": _BOTH, "SUB": _BOTH, "MUL": _BOTH, "LOGISTIC": _BOTH, "TANH": _BOTH,
+    "ADD": _INT16, "SUB": _BOTH, "MUL": _INT16, "LOGISTIC": _BOTH, "TANH": _BOTH,
     "SPLIT": _BOTH, "SPLIT_V": _BOTH, "UNPACK": _BOTH, "MEAN": _BOTH,
     "UNIDIRECTIONAL_SEQUENCE_LSTM": _BOTH,
     # lowering/ops_unary: int8 is a table TFLM's own kernel fills, so it covers every int8 form

@@ -21,7 +21,7 @@ OWN_FAMILIES: dict[type, str] = {
     s.SoftmaxFloat: "ops_float", s.BinaryFloat: "ops_float", s.UnaryFloat: "ops_float", s.MeanFloat: "ops_float",
     s.Gather: "gather", s.Scatter: "gather", s.LstmFloat: "lstm_float", s.MathFloat: "math_float",
     s.ChannelLookupInt8: "ops_int8", s.PreluFloat: "math_float", s.BatchMatMulInt8: "ops_int8",
-    s.BatchMatMulFloat: "math_float",
+    s.BatchMatMulFloat: "math_float", **c_cmsis16.OWN_FAMILIES,
 }
 
 
@@ -177,7 +177,7 @@ FORMATTERS: dict[type, Callable[[CNames, Step], str]] = {  # type: ignore[dict-i
 def own_families(program: Program) -> list[str]:
     """The engine's own kernel files the program calls, in the order they are pasted."""
     used = {OWN_FAMILIES[type(step)] for step in program.steps if type(step) in OWN_FAMILIES}
-    order = ["ops_int8", "ops_float", "math_float", "gather", "lstm_float"]
+    order = ["ops_int8", "ops_float", "math_float", "gather", "lstm_float", "ops_int16"]
     return [family for family in order if family in used]
 
 

@@ -1,5 +1,5 @@
-"""The C engine's calls into CMSIS-NN's s16 kernels for the int16x8 steps (steps_int16), with the
-parameters TFLM's CMSIS-NN kernels pass. Their arithmetic is TFLM's reference arithmetic: the
+"""The C engine's calls for the int16x8 steps (steps_int16): CMSIS-NN's s16 kernels, with the
+parameters TFLM's CMSIS-NN kernels pass, and the engine's own quantize and dequantize. Their arithmetic is TFLM's reference arithmetic: the
 int64 accumulators go through arm_nn_requantize_s64, which is TFLM's 64-bit
 MultiplyByQuantizedMultiplier (the multiplier rounded to 16 bits) written as two shifts."""
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Callable
 
 from helpers.emit.c_cmsis import _context, _dims
-from helpers.emit.c_names import CNames, c_int
+from helpers.emit.c_names import CNames, c_int, c_real
 from helpers.emit.cmsis_params import is_per_tensor
 from helpers.lowering import steps_int16 as s16
 from helpers.lowering.program import Step
@@ -115,7 +115,21 @@ def mul_i16(n: CNames, t: s16.MulInt16) -> str:
     return f"if (arm_elementwise_mul_s16({', '.join(args)}){_CHECK}"
 
 
+def quantize_i16(n: CNames, t: s16.QuantizeFloatToInt16) -> str:
+    """The engine's own kernel (c_kernels/ops_int16.c): CMSIS-NN has no quantize."""
+    return (f"mcu_quantize_f_i16({n.operand(t.x)}, {n.buffer(t.y)}, {t.count}, {c_real(t.scale)}, "
+            f"{c_int(t.zero_point)}, {c_int(t.act_min)}, {c_int(t.act_max)});")
+
+
+def dequantize_i16(n: CNames, t: s16.DequantizeInt16) -> str:
+    return (f"mcu_dequantize_i16({n.operand(t.x)}, {n.buffer(t.y)}, {t.count}, {c_real(t.scale)}, "
+            f"{c_int(t.zero_point)});")
+
+
 FORMATTERS: dict[type, Callable[[CNames, Step], str]] = {  # type: ignore[dict-item]
     s16.FullyConnectedInt16: fully_connected_i16, s16.ConvInt16: conv_i16, s16.PoolInt16: pool_i16,
-    s16.AddInt16: add_i16, s16.MulInt16: mul_i16,
+    s16.AddInt16: add_i16, s16.MulInt16: mul_i16, s16.QuantizeFloatToInt16: quantize_i16,
+    s16.DequantizeInt16: dequantize_i16,
 }
+# The steps that call the engine's own kernels, c_kernels/ops_int16.c.
+OWN_FAMILIES: dict[type, str] = {s16.QuantizeFloatToInt16: "ops_int16", s16.DequantizeInt16: "ops_int16"}

@@ -79,7 +79,8 @@ def _lower_op(builder: Builder, op: Op) -> str | None:
     if fold(builder, op):
         return None
     handler = LOWERINGS.get(op.name)
-    if op.name in INT16_LOWERINGS and builder.graph.tensor(op.inputs[0]).dtype == "int16":
+    if op.name in INT16_LOWERINGS and "int16" in (builder.graph.tensor(op.inputs[0]).dtype,
+                                                  builder.graph.tensor(op.outputs[0]).dtype):
         handler = INT16_LOWERINGS[op.name]
     if handler is None:
         return f"{op.name} ({_op_types(builder.graph, op)}) is not in the engines"

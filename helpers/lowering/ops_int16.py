@@ -15,7 +15,16 @@ from helpers.lowering.graph import Op, Tensor, Unsupported
 from helpers.lowering.ops_dense import activation, conv_geometry, int8, pool_geometry, requantization
 from helpers.lowering.program import Const
 from helpers.lowering.steps import Requantization
-from helpers.lowering.steps_int16 import AddInt16, ConvInt16, FullyConnectedInt16, MulInt16, PoolInt16
+from helpers.lowering.ops_elementwise import lower_dequantize
+from helpers.lowering.steps_int16 import (
+    AddInt16,
+    ConvInt16,
+    DequantizeInt16,
+    FullyConnectedInt16,
+    MulInt16,
+    PoolInt16,
+    QuantizeFloatToInt16,
+)
 
 # add_common.cc: int16 inputs are shifted left 15 bits before scaling (int8: 20).
 ADD_LEFT_SHIFT = 15
@@ -114,7 +123,27 @@ def lower_arithmetic16(b: Builder, op: Op, kind: str) -> None:
                     input2_shift=s2, output_multiplier=mo, output_shift=so, **common))
 
 
-# The ops whose int16 form (first input int16) lowers here instead of through LOWERINGS.
+def lower_quantize16(b: Builder, op: Op) -> None:
+    x, y = b.graph.tensor(op.inputs[0]), b.graph.tensor(op.outputs[0])
+    if x.dtype != "float32" or y.dtype != "int16":
+        raise Unsupported(f"QUANTIZE from {x.dtype} to {y.dtype}")
+    low, high = arith.INT_RANGES["int16"]
+    source = b.operand(op.inputs[0])
+    b.emit(QuantizeFloatToInt16(op=op.name, x=source, y=b.allocate(op.outputs[0]), count=x.size, scale=y.scale,
+                                zero_point=y.zero_point, act_min=low, act_max=high))
+
+
+def lower_dequantize16(b: Builder, op: Op) -> None:
+    x = b.graph.tensor(op.inputs[0])
+    if b.data(op.inputs[0]) is not None:  # a constant: dequantized once, at export
+        lower_dequantize(b, op)
+        return
+    source = b.operand(op.inputs[0])
+    b.emit(DequantizeInt16(op=op.name, x=source, y=b.allocate(op.outputs[0]), count=x.size, scale=x.scale,
+                           zero_point=x.zero_point))
+
+
+# The ops whose int16 form (an int16 first input or output) lowers here instead of through LOWERINGS.
 INT16_LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "FULLY_CONNECTED": lower_fully_connected16,
     "CONV_2D": lambda b, op: lower_conv16(b, op, depthwise=False),
@@ -123,4 +152,6 @@ INT16_LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "AVERAGE_POOL_2D": lambda b, op: lower_pool16(b, op, average=True),
     "ADD": lambda b, op: lower_arithmetic16(b, op, "add"),
     "MUL": lambda b, op: lower_arithmetic16(b, op, "mul"),
+    "QUANTIZE": lower_quantize16,
+    "DEQUANTIZE": lower_dequantize16,
 }

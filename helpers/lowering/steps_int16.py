@@ -60,3 +60,25 @@ class MulInt16(Binary):
     output_shift: int
     act_min: int
     act_max: int
+
+
+@dataclass(frozen=True)
+class QuantizeFloatToInt16(Unary):
+    """float32 -> int16: round(x / scale) in float32, half away from zero, clamped (TFLM's
+    AffineQuantize)."""
+
+    count: int
+    scale: float
+    zero_point: int
+    act_min: int
+    act_max: int
+
+
+@dataclass(frozen=True)
+class DequantizeInt16(Unary):
+    """int16 -> float32: scale * (x - zero_point); TFLM computes it in double and rounds once, the
+    same value as float32's one rounding of the exact product (24 + 16 bits fit a double)."""
+
+    count: int
+    scale: float
+    zero_point: int

@@ -31,7 +31,11 @@ EXPECTED = {
     "depthwise": [s16.ConvInt16] * 2,
     "add_mul": [s16.FullyConnectedInt16, s16.AddInt16, s16.FullyConnectedInt16, s16.MulInt16],
     "pool": [s16.PoolInt16] * 2,
+    "fc_per_tensor": [s16.FullyConnectedInt16] * 2,     # arm_fully_connected_s16 (per-channel: a 1x1 conv)
+    "float_io": [s16.QuantizeFloatToInt16, s16.FullyConnectedInt16, s16.FullyConnectedInt16, s16.DequantizeInt16],
 }
+# float32 input and output (QUANTIZE and DEQUANTIZE at the ends); every other model is int16 in and out.
+FLOAT_IO = {"float_io"}
 ROWS = 8
 
 
@@ -40,10 +44,13 @@ def _content(name: str) -> bytes:
 
 
 def _rows(name: str) -> np.ndarray:
-    """Half the rows over int16's whole range, half within +-1000 (the calibrated range's scale)."""
+    """Half the rows over int16's whole range, half within +-1000 (the calibrated range's scale);
+    float inputs: half normal, half up to +-100 (beyond the quantized range: QUANTIZE's clamp)."""
     info = inspect_tflite(_content(name))
     rng = np.random.default_rng(sum(map(ord, name)))
     shape = (ROWS // 2, *info.input.shape[1:])
+    if name in FLOAT_IO:
+        return np.concatenate([rng.normal(0.0, 1.0, size=shape), rng.uniform(-100, 100, size=shape)]).astype(np.float32)
     wide = rng.integers(-32768, 32768, size=shape)
     narrow = rng.integers(-1000, 1001, size=shape)
     return np.concatenate([wide, narrow]).astype(np.int16)
@@ -66,7 +73,7 @@ def expected() -> dict[str, np.ndarray]:
         content = _content(name)
         check = check_variant(content, inspect_tflite(content), _rows(name))
         assert check.runnable, f"{name}: {check.reason}"
-        outputs[name] = np.asarray(check.outputs).reshape(ROWS, -1).astype(np.int64)
+        outputs[name] = np.asarray(check.outputs).reshape(ROWS, -1).astype(np.float64)
     return outputs
 
 
@@ -75,7 +82,8 @@ def test_int16_models_lower_to_the_int16_steps(name):
     lowered = lower_model(_content(name))
     assert lowered.program is not None, lowered.reason
     assert [type(step) for step in lowered.program.steps] == EXPECTED[name]
-    assert lowered.program.input_dtype == lowered.program.output_dtype == "int16"
+    dtype = "float32" if name in FLOAT_IO else "int16"
+    assert lowered.program.input_dtype == lowered.program.output_dtype == dtype
 
 
 def test_int16_softmax_is_named_as_missing():
@@ -84,27 +92,31 @@ def test_int16_softmax_is_named_as_missing():
 
 
 def _harness(names: list[str]) -> str:
-    """A main() that runs every engine over its rows and prints `name value value ...` per row."""
+    """A main() that runs every engine over its rows and prints `name value value ...` per row
+    (floats with 9 significant digits: a float32 read back exactly)."""
     lines = ["#include <stdio.h>"] + [f'#include "i16_{name}_engine.h"' for name in names] + ["int main(void) {"]
     for name in names:
         rows = _rows(name)
-        values = ", ".join(str(int(v)) for v in rows.reshape(-1))
+        ctype, form = ("float", '" %.9g", (double)out[i]') if name in FLOAT_IO else ("int16_t", '" %d", out[i]')
+        values = ", ".join(repr(float(v)) + "f" if name in FLOAT_IO else str(int(v)) for v in rows.reshape(-1))
         size = f"I16_{name.upper()}_ENGINE_OUTPUT_SIZE"
-        lines += ["  {", f"    static const int16_t rows[{ROWS}][{rows[0].size}] = {{{values}}};",
-                  f"    static int16_t out[{size}];", f"    for (int r = 0; r < {ROWS}; ++r) {{",
+        lines += ["  {", f"    static const {ctype} rows[{ROWS}][{rows[0].size}] = {{{values}}};",
+                  f"    static {ctype} out[{size}];", f"    for (int r = 0; r < {ROWS}; ++r) {{",
                   f"      if (i16_{name}_engine_invoke(rows[r], out) != 0) return 1;",
-                  f'      printf("{name}");', f'      for (int i = 0; i < {size}; ++i) printf(" %d", out[i]);',
+                  f'      printf("{name}");', f"      for (int i = 0; i < {size}; ++i) printf({form});",
                   '      printf("\\n");', "    }", "  }"]
     return "\n".join(lines + ["  return 0;", "}", ""])
 
 
 def _printed(text: str) -> dict[str, np.ndarray]:
-    rows: dict[str, list[list[int]]] = {}
+    rows: dict[str, list[list[float]]] = {}
     for line in text.split("\n"):
         if line.strip():
             name, *values = line.split()
-            rows.setdefault(name, []).append([int(v) for v in values])
-    return {name: np.asarray(values, dtype=np.int64) for name, values in rows.items()}
+            rows.setdefault(name, []).append([float(v) for v in values])
+    # a float printed with 9 digits is read back as the float32 it was
+    return {name: np.asarray(values, dtype=np.float32 if name in FLOAT_IO else np.float64).astype(np.float64)
+            for name, values in rows.items()}
 
 
 def test_c_engines_give_tflms_outputs(expected, tmp_path):
@@ -141,7 +153,7 @@ for name in NAMES:
     module = __import__('i16_' + name + '_infer')
     with open(name + '.rows') as rows:
         for line in rows:
-            values = module.invoke([int(v) for v in line.split()])
+            values = module.invoke([(float(v) if '.' in v else int(v)) for v in line.split()])
             print(name, ' '.join(str(v) for v in values), module.ENGINE)
 """
 
@@ -157,7 +169,8 @@ def test_micropython_engines_give_tflms_outputs(expected, tmp_path):
         rendered = render_infer_py(lower_model(_content(name)).program, _context(name))
         (tmp_path / rendered.filename).write_text(rendered.text)
         rows = _rows(name).reshape(ROWS, -1)
-        (tmp_path / f"{name}.rows").write_text("\n".join(" ".join(str(int(v)) for v in row) for row in rows) + "\n")
+        text = "\n".join(" ".join(repr(float(v)) if name in FLOAT_IO else str(int(v)) for v in row) for row in rows)
+        (tmp_path / f"{name}.rows").write_text(text + "\n")
     (tmp_path / "driver.py").write_text(f"NAMES = {names!r}\n" + _DRIVER)
     result = subprocess.run([command, "driver.py"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-1500:]

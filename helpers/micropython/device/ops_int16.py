@@ -136,3 +136,17 @@ def add_i16(x1, x2, y, n, p, low, high):
 def mul_i16(x1, x2, y, n, m, shift, low, high):
     for i in range(n):
         y[i] = _clamp16(_mbqm32(x1[i] * x2[i], m, shift), low, high)
+
+
+def quantize_f_i16(x, y, n, scale, zero_point, low, high):
+    # float -> int16: round(x / scale) in float32 (the one-element array rounds a double port's quotient).
+    q32 = _F32
+    for i in range(n):
+        q32[0] = x[i] / scale
+        v = q32[0]
+        y[i] = _clamp16((int(v + 0.5) if v >= 0 else -int(-v + 0.5)) + zero_point, low, high)
+
+
+def dequantize_i16(x, y, n, scale, zero_point):
+    for i in range(n):
+        y[i] = scale * (x[i] - zero_point)

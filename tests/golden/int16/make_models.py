@@ -4,6 +4,7 @@ output), seeded, so they carry real TFLite quantization. Run from the repository
 TensorFlow: `python tests/golden/int16/make_models.py` (writes <name>.tflite beside it)."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -55,10 +56,14 @@ def _softmax():
 
 
 MODELS = {"fc": _fc, "conv": _conv, "depthwise": _depthwise, "add_mul": _add_mul, "pool": _pool,
-          "softmax": _softmax}
+          "softmax": _softmax, "fc_per_tensor": _fc, "float_io": _fc}
+# Per-tensor int16 FULLY_CONNECTED weights (the converter's default is per channel); float32 input
+# and output, so the model starts with a QUANTIZE float32 -> int16 and ends with a DEQUANTIZE.
+PER_TENSOR = {"fc_per_tensor"}
+FLOAT_IO = {"float_io"}
 
 
-def convert(model: tf.keras.Model, seed: int) -> bytes:
+def convert(model: tf.keras.Model, seed: int, name: str) -> bytes:
     rng = np.random.default_rng(seed)
     shape = model.input_shape[1:]
 
@@ -70,17 +75,23 @@ def convert(model: tf.keras.Model, seed: int) -> bytes:
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
     converter.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
-    converter.inference_input_type = tf.int16
-    converter.inference_output_type = tf.int16
+    if name not in FLOAT_IO:
+        converter.inference_input_type = tf.int16
+        converter.inference_output_type = tf.int16
+    if name in PER_TENSOR:
+        converter._experimental_disable_per_channel_quantization_for_dense_layers = True
     return converter.convert()
 
 
-def main() -> None:
+def main(names: list[str]) -> None:
+    """Every model, or those named."""
     for seed, (name, build) in enumerate(MODELS.items()):
+        if names and name not in names:
+            continue
         tf.keras.utils.set_random_seed(seed)
-        (HERE / f"{name}.tflite").write_bytes(convert(build(), seed))
+        (HERE / f"{name}.tflite").write_bytes(convert(build(), seed, name))
         print(name)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
