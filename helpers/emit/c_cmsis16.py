@@ -115,6 +115,14 @@ def mul_i16(n: CNames, t: s16.MulInt16) -> str:
     return f"if (arm_elementwise_mul_s16({', '.join(args)}){_CHECK}"
 
 
+def softmax_i16(n: CNames, t: s16.SoftmaxInt16) -> str:
+    """arm_softmax_s16 with the tables TFLM's CMSIS-NN kernel fills in Prepare (filled at export)."""
+    n.uses_cmsis = True
+    tables = n.record("cmsis_nn_softmax_lut_s16", [n.array(t.exp_table), n.array(t.reciprocal_table)])
+    return (f"if (arm_softmax_s16({n.operand(t.x)}, {t.rows}, {t.depth}, {c_int(t.input_multiplier)}, "
+            f"{c_int(t.input_left_shift)}, &{tables}, {n.buffer(t.y)}){_CHECK}")
+
+
 def quantize_i16(n: CNames, t: s16.QuantizeFloatToInt16) -> str:
     """The engine's own kernel (c_kernels/ops_int16.c): CMSIS-NN has no quantize."""
     return (f"mcu_quantize_f_i16({n.operand(t.x)}, {n.buffer(t.y)}, {t.count}, {c_real(t.scale)}, "
@@ -129,7 +137,7 @@ def dequantize_i16(n: CNames, t: s16.DequantizeInt16) -> str:
 FORMATTERS: dict[type, Callable[[CNames, Step], str]] = {  # type: ignore[dict-item]
     s16.FullyConnectedInt16: fully_connected_i16, s16.ConvInt16: conv_i16, s16.PoolInt16: pool_i16,
     s16.AddInt16: add_i16, s16.MulInt16: mul_i16, s16.QuantizeFloatToInt16: quantize_i16,
-    s16.DequantizeInt16: dequantize_i16,
+    s16.DequantizeInt16: dequantize_i16, s16.SoftmaxInt16: softmax_i16,
 }
 # The steps that call the engine's own kernels, c_kernels/ops_int16.c.
 OWN_FAMILIES: dict[type, str] = {s16.QuantizeFloatToInt16: "ops_int16", s16.DequantizeInt16: "ops_int16"}

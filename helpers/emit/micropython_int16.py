@@ -64,6 +64,11 @@ def _mul(n: Any, t: s16.MulInt16) -> str:
                  t.output_shift, t.act_min, t.act_max)
 
 
+def _softmax(n: Any, t: s16.SoftmaxInt16) -> str:
+    return _call("softmax_i16", n.operand(t.x), n.buffer(t.y), t.rows, t.depth, t.input_multiplier,
+                 t.input_left_shift, n.array(t.exp_table), n.array(t.reciprocal_table))
+
+
 def _quantize(n: Any, t: s16.QuantizeFloatToInt16) -> str:
     return _call("quantize_f_i16", n.operand(t.x), n.buffer(t.y), t.count, repr(t.scale), t.zero_point, t.act_min,
                  t.act_max)
@@ -76,5 +81,6 @@ def _dequantize(n: Any, t: s16.DequantizeInt16) -> str:
 FORMATTERS: dict[type, Callable[[Any, Step], str]] = {  # type: ignore[dict-item]
     s16.FullyConnectedInt16: _fully_connected, s16.ConvInt16: _conv, s16.PoolInt16: _pool, s16.AddInt16: _add,
     s16.MulInt16: _mul, s16.QuantizeFloatToInt16: _quantize, s16.DequantizeInt16: _dequantize,
+    s16.SoftmaxInt16: _softmax,
 }
 FAMILIES: dict[type, str] = {step: FAMILY for step in FORMATTERS}

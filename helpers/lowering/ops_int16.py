@@ -1,5 +1,6 @@
 """Lowering of the int16x8 ops (int16 activations, int8 weights, int64 biases: `-q int16x8`):
-FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D, MAX/AVERAGE_POOL_2D, ADD and MUL, with the constants
+FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D, MAX/AVERAGE_POOL_2D, ADD, MUL, SOFTMAX, QUANTIZE from
+float32 and DEQUANTIZE to float32, with the constants
 TFLM's Prepare computes for them. TFLM requires every int16 zero point to be 0; a model that
 breaks that is refused here rather than run with offsets TFLM never applies."""
 from __future__ import annotations
@@ -24,7 +25,9 @@ from helpers.lowering.steps_int16 import (
     MulInt16,
     PoolInt16,
     QuantizeFloatToInt16,
+    SoftmaxInt16,
 )
+from helpers.lowering.lut16 import softmax_luts
 
 # add_common.cc: int16 inputs are shifted left 15 bits before scaling (int8: 20).
 ADD_LEFT_SHIFT = 15
@@ -143,6 +146,25 @@ def lower_dequantize16(b: Builder, op: Op) -> None:
                            zero_point=x.zero_point))
 
 
+def lower_softmax16(b: Builder, op: Op) -> None:
+    x, y = b.graph.tensor(op.inputs[0]), b.graph.tensor(op.outputs[0])
+    if y.dtype != "int16":
+        raise Unsupported(f"SOFTMAX from int16 to {y.dtype}")
+    _check_zero_points(op, x, y)
+    if abs(float(y.scale) - 1.0 / 32768) > 0.001 / 32768:
+        raise Unsupported("int16 SOFTMAX whose output scale is not 1/32768")
+    beta = float(op.options.beta) if op.options is not None else 1.0
+    # softmax_common.cc: the difference scaled so that [-65535, 0] is [-10, 0], in double
+    multiplier, shift = arith.quantize_multiplier(float(x.scale) * beta / (10.0 / 65535.0))
+    exps, reciprocals = softmax_luts()
+    depth = x.shape[-1]
+    source = b.operand(op.inputs[0])
+    b.emit(SoftmaxInt16(op=op.name, x=source, y=b.allocate(op.outputs[0]), rows=x.size // depth, depth=depth,
+                        input_multiplier=multiplier, input_left_shift=shift,
+                        exp_table=Const(np.asarray(exps, dtype=np.int16)),
+                        reciprocal_table=Const(np.asarray(reciprocals, dtype=np.int16))))
+
+
 # The ops whose int16 form (an int16 first input or output) lowers here instead of through LOWERINGS.
 INT16_LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "FULLY_CONNECTED": lower_fully_connected16,
@@ -152,6 +174,7 @@ INT16_LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "AVERAGE_POOL_2D": lambda b, op: lower_pool16(b, op, average=True),
     "ADD": lambda b, op: lower_arithmetic16(b, op, "add"),
     "MUL": lambda b, op: lower_arithmetic16(b, op, "mul"),
+    "SOFTMAX": lower_softmax16,
     "QUANTIZE": lower_quantize16,
     "DEQUANTIZE": lower_dequantize16,
 }

@@ -82,3 +82,16 @@ class DequantizeInt16(Unary):
     count: int
     scale: float
     zero_point: int
+
+
+@dataclass(frozen=True)
+class SoftmaxInt16(Unary):
+    """TFLM's reference SoftmaxInt16: each difference to the row's max scaled onto [-10, 0], exp by
+    the interpolated table, the sum's reciprocal by the 1 / (1 + x) table; output scale 1/32768."""
+
+    rows: int
+    depth: int
+    input_multiplier: int
+    input_left_shift: int
+    exp_table: Const          # int16 [513]
+    reciprocal_table: Const   # int16 [513]

@@ -150,3 +150,36 @@ def quantize_f_i16(x, y, n, scale, zero_point, low, high):
 def dequantize_i16(x, y, n, scale, zero_point):
     for i in range(n):
         y[i] = scale * (x[i] - zero_point)
+
+
+def _lut16(v, lut):
+    # TFLM's LUTLookup: the table's 513 entries interpolated in steps of 1/128.
+    i = 256 + (v >> 7)
+    base = lut[i]
+    return base + (((lut[i + 1] - base) * (v & 127) + 64) >> 7)
+
+
+def softmax_i16(x, y, rows, depth, mult, shift, exp_lut, one_lut):
+    # TFLM's SoftmaxInt16: the exps cached in y, their sum normalised (headroom: its leading
+    # zeros as a uint32) and looked up as 1 / (1 + x), each exp scaled by it into Q0.15.
+    for r in range(rows):
+        base = r * depth
+        top = x[base]
+        for j in range(1, depth):
+            top = x[base + j] if x[base + j] > top else top
+        total = 0
+        for j in range(depth):
+            d = _clamp16(_mbqm32(x[base + j] - top, mult, shift) + 32767, -32768, 32767)
+            e = _lut16(d, exp_lut)
+            y[base + j] = e
+            total += e
+        headroom = 32
+        t = total
+        while t:
+            t >>= 1
+            headroom -= 1
+        shifted = ((total << (headroom - 1)) + 8192) >> 14
+        recip = _lut16(_clamp16(shifted - 98304, -32768, 32767), one_lut)
+        right = 31 - headroom
+        for j in range(depth):
+            y[base + j] = _clamp16((y[base + j] * recip + (1 << (right - 1))) >> right, 0, 32767)
