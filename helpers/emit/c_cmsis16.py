@@ -129,6 +129,11 @@ def quantize_i16(n: CNames, t: s16.QuantizeFloatToInt16) -> str:
             f"{c_int(t.zero_point)}, {c_int(t.act_min)}, {c_int(t.act_max)});")
 
 
+def requantize_i16(n: CNames, t: s16.RequantizeInt16) -> str:
+    args = [t.count, 0, t.multiplier, t.shift, 0, -32768, 32767]
+    return f"mcu_requantize_i16({n.operand(t.x)}, {n.buffer(t.y)}, {', '.join(c_int(v) for v in args)});"
+
+
 def dequantize_i16(n: CNames, t: s16.DequantizeInt16) -> str:
     return (f"mcu_dequantize_i16({n.operand(t.x)}, {n.buffer(t.y)}, {t.count}, {c_real(t.scale)}, "
             f"{c_int(t.zero_point)});")
@@ -137,7 +142,8 @@ def dequantize_i16(n: CNames, t: s16.DequantizeInt16) -> str:
 FORMATTERS: dict[type, Callable[[CNames, Step], str]] = {  # type: ignore[dict-item]
     s16.FullyConnectedInt16: fully_connected_i16, s16.ConvInt16: conv_i16, s16.PoolInt16: pool_i16,
     s16.AddInt16: add_i16, s16.MulInt16: mul_i16, s16.QuantizeFloatToInt16: quantize_i16,
-    s16.DequantizeInt16: dequantize_i16, s16.SoftmaxInt16: softmax_i16,
+    s16.DequantizeInt16: dequantize_i16, s16.SoftmaxInt16: softmax_i16, s16.RequantizeInt16: requantize_i16,
 }
 # The steps that call the engine's own kernels, c_kernels/ops_int16.c.
-OWN_FAMILIES: dict[type, str] = {s16.QuantizeFloatToInt16: "ops_int16", s16.DequantizeInt16: "ops_int16"}
+OWN_FAMILIES: dict[type, str] = {step: "ops_int16" for step in (s16.QuantizeFloatToInt16, s16.DequantizeInt16,
+                                                                 s16.RequantizeInt16)}

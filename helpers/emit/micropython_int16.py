@@ -74,6 +74,10 @@ def _quantize(n: Any, t: s16.QuantizeFloatToInt16) -> str:
                  t.act_max)
 
 
+def _requantize(n: Any, t: s16.RequantizeInt16) -> str:
+    return _call("requantize_i16", n.operand(t.x), n.buffer(t.y), t.count, t.multiplier, t.shift)
+
+
 def _dequantize(n: Any, t: s16.DequantizeInt16) -> str:
     return _call("dequantize_i16", n.operand(t.x), n.buffer(t.y), t.count, repr(t.scale), t.zero_point)
 
@@ -81,6 +85,6 @@ def _dequantize(n: Any, t: s16.DequantizeInt16) -> str:
 FORMATTERS: dict[type, Callable[[Any, Step], str]] = {  # type: ignore[dict-item]
     s16.FullyConnectedInt16: _fully_connected, s16.ConvInt16: _conv, s16.PoolInt16: _pool, s16.AddInt16: _add,
     s16.MulInt16: _mul, s16.QuantizeFloatToInt16: _quantize, s16.DequantizeInt16: _dequantize,
-    s16.SoftmaxInt16: _softmax,
+    s16.SoftmaxInt16: _softmax, s16.RequantizeInt16: _requantize,
 }
 FAMILIES: dict[type, str] = {step: FAMILY for step in FORMATTERS}

@@ -25,6 +25,7 @@ from helpers.lowering.steps_int16 import (
     MulInt16,
     PoolInt16,
     QuantizeFloatToInt16,
+    RequantizeInt16,
     SoftmaxInt16,
 )
 from helpers.lowering.lut16 import softmax_luts
@@ -128,9 +129,17 @@ def lower_arithmetic16(b: Builder, op: Op, kind: str) -> None:
 
 def lower_quantize16(b: Builder, op: Op) -> None:
     x, y = b.graph.tensor(op.inputs[0]), b.graph.tensor(op.outputs[0])
+    low, high = arith.INT_RANGES["int16"]
+    if x.dtype == y.dtype == "int16":
+        _check_zero_points(op, x, y)
+        # quantize_common.cc: the scale ratio in double
+        multiplier, shift = arith.quantize_multiplier(float(x.scale) / float(y.scale))
+        source = b.operand(op.inputs[0])
+        b.emit(RequantizeInt16(op=op.name, x=source, y=b.allocate(op.outputs[0]), count=x.size,
+                               multiplier=multiplier, shift=shift))
+        return
     if x.dtype != "float32" or y.dtype != "int16":
         raise Unsupported(f"QUANTIZE from {x.dtype} to {y.dtype}")
-    low, high = arith.INT_RANGES["int16"]
     source = b.operand(op.inputs[0])
     b.emit(QuantizeFloatToInt16(op=op.name, x=source, y=b.allocate(op.outputs[0]), count=x.size, scale=y.scale,
                                 zero_point=y.zero_point, act_min=low, act_max=high))

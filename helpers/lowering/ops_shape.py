@@ -56,6 +56,9 @@ def lower_pad(b: Builder, op: Op) -> None:
         pad = np.asarray(value).reshape(-1)[0].item()
     else:
         pad = x.zero_point if is_int8(x) else 0.0
+    if x.dtype == "int16":  # the raw int16 value (TFLM requires int16 zero points of 0)
+        _gather(b, op, padded, int(pad))
+        return
     _gather(b, op, padded, (int(pad) & 255) if is_int8(x) else float(pad))
 
 

@@ -95,3 +95,13 @@ class SoftmaxInt16(Unary):
     input_left_shift: int
     exp_table: Const          # int16 [513]
     reciprocal_table: Const   # int16 [513]
+
+
+@dataclass(frozen=True)
+class RequantizeInt16(Unary):
+    """int16 -> int16 QUANTIZE (the converter puts one before a CONCATENATION whose inputs differ in
+    scale): TFLM's Requantize, the 32-bit MultiplyByQuantizedMultiplier."""
+
+    count: int
+    multiplier: int
+    shift: int

@@ -18,6 +18,7 @@ from helpers.emit.c_engine import c_engine, render_engine_c, render_engine_h
 from helpers.emit.micropython import render_infer_py
 from helpers.lowering import steps_int16 as s16
 from helpers.lowering.lower import lower_model
+from helpers.lowering.steps import Gather, Scatter
 from tests.conftest import TFLM_DIR, require_tool
 
 MODELS = Path(__file__).resolve().parent.parent / "golden" / "int16"
@@ -33,6 +34,8 @@ EXPECTED = {
     "pool": [s16.PoolInt16] * 2,
     "fc_per_tensor": [s16.FullyConnectedInt16] * 2,     # arm_fully_connected_s16 (per-channel: a 1x1 conv)
     "softmax": [s16.FullyConnectedInt16, s16.SoftmaxInt16],
+    # PAD, CONV_2D x2, QUANTIZE int16 -> int16, CONCATENATION, STRIDED_SLICE (RESHAPE: an alias)
+    "moves": [Gather, s16.ConvInt16, s16.ConvInt16, s16.RequantizeInt16, Scatter, Scatter, Gather],
     "float_io": [s16.QuantizeFloatToInt16, s16.FullyConnectedInt16, s16.FullyConnectedInt16, s16.DequantizeInt16],
 }
 # float32 input and output (QUANTIZE and DEQUANTIZE at the ends); every other model is int16 in and out.

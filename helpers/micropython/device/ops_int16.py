@@ -183,3 +183,8 @@ def softmax_i16(x, y, rows, depth, mult, shift, exp_lut, one_lut):
         right = 31 - headroom
         for j in range(depth):
             y[base + j] = _clamp16((y[base + j] * recip + (1 << (right - 1))) >> right, 0, 32767)
+
+
+def requantize_i16(x, y, n, m, shift):
+    for i in range(n):
+        y[i] = _clamp16(_mbqm32(x[i], m, shift), -32768, 32767)

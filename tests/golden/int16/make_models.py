@@ -55,8 +55,17 @@ def _softmax():
     return tf.keras.Model(x, L.Softmax()(L.Dense(10, **B)(x)))
 
 
+def _moves():
+    # PAD, CONCATENATION (inputs of different scales: TFLM copies int16 raw), STRIDED_SLICE, RESHAPE
+    x = L.Input((6, 6, 2))
+    a = L.Conv2D(3, 3, padding="same", **B)(L.ZeroPadding2D(1)(x))
+    b = L.Conv2D(2, 1, **B)(L.ZeroPadding2D(1)(x))
+    h = L.Cropping2D(((1, 2), (2, 1)))(L.Concatenate()([a, b]))
+    return tf.keras.Model(x, L.Reshape((-1,))(h))
+
+
 MODELS = {"fc": _fc, "conv": _conv, "depthwise": _depthwise, "add_mul": _add_mul, "pool": _pool,
-          "softmax": _softmax, "fc_per_tensor": _fc, "float_io": _fc}
+          "softmax": _softmax, "fc_per_tensor": _fc, "float_io": _fc, "moves": _moves}
 # Per-tensor int16 FULLY_CONNECTED weights (the converter's default is per channel); float32 input
 # and output, so the model starts with a QUANTIZE float32 -> int16 and ends with a DEQUANTIZE.
 PER_TENSOR = {"fc_per_tensor"}
