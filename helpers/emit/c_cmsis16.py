@@ -100,19 +100,28 @@ def pool_i16(n: CNames, t: s16.PoolInt16) -> str:
 
 
 def add_i16(n: CNames, t: s16.AddInt16) -> str:
-    """Same-shape inputs only (the lowering refuses int16 broadcasting)."""
-    n.uses_cmsis = True
-    args = [n.operand(t.x1), n.operand(t.x2), "0", c_int(t.input1_multiplier), c_int(t.input1_shift), "0",
-            c_int(t.input2_multiplier), c_int(t.input2_shift), "15", n.buffer(t.y), "0", c_int(t.output_multiplier),
-            c_int(t.output_shift), c_int(t.act_min), c_int(t.act_max), str(t.count)]
-    return f"if (arm_elementwise_add_s16({', '.join(args)}){_CHECK}"
+    """Same-shape ADD: arm_elementwise_add_s16; SUB and broadcasting: the engine's own kernel."""
+    x1, x2, y = n.operand(t.x1), n.operand(t.x2), n.buffer(t.y)
+    if t.sign == 1 and t.x1_index is None and t.x2_index is None:
+        n.uses_cmsis = True
+        args = [x1, x2, "0", c_int(t.input1_multiplier), c_int(t.input1_shift), "0", c_int(t.input2_multiplier),
+                c_int(t.input2_shift), "15", y, "0", c_int(t.output_multiplier), c_int(t.output_shift),
+                c_int(t.act_min), c_int(t.act_max), str(t.count)]
+        return f"if (arm_elementwise_add_s16({', '.join(args)}){_CHECK}"
+    params = n.record("mcu_add_i16_params", [c_int(v) for v in (
+        t.input1_multiplier, t.input1_shift, t.input2_multiplier, t.input2_shift, t.output_multiplier,
+        t.output_shift, t.act_min, t.act_max, t.sign)])
+    return f"mcu_add_i16({x1}, {n.index(t.x1_index)}, {x2}, {n.index(t.x2_index)}, {y}, {t.count}, &{params});"
 
 
 def mul_i16(n: CNames, t: s16.MulInt16) -> str:
+    x1, x2, y = n.operand(t.x1), n.operand(t.x2), n.buffer(t.y)
+    args = [c_int(t.output_multiplier), c_int(t.output_shift), c_int(t.act_min), c_int(t.act_max)]
+    if t.x1_index is not None or t.x2_index is not None:
+        return (f"mcu_mul_i16({x1}, {n.index(t.x1_index)}, {x2}, {n.index(t.x2_index)}, {y}, {t.count}, "
+                f"{', '.join(args)});")
     n.uses_cmsis = True
-    args = [n.operand(t.x1), n.operand(t.x2), "0", "0", n.buffer(t.y), "0", c_int(t.output_multiplier),
-            c_int(t.output_shift), c_int(t.act_min), c_int(t.act_max), str(t.count)]
-    return f"if (arm_elementwise_mul_s16({', '.join(args)}){_CHECK}"
+    return f"if (arm_elementwise_mul_s16({x1}, {x2}, 0, 0, {y}, 0, {', '.join(args)}, {t.count}){_CHECK}"
 
 
 def softmax_i16(n: CNames, t: s16.SoftmaxInt16) -> str:
@@ -145,5 +154,7 @@ FORMATTERS: dict[type, Callable[[CNames, Step], str]] = {  # type: ignore[dict-i
     s16.DequantizeInt16: dequantize_i16, s16.SoftmaxInt16: softmax_i16, s16.RequantizeInt16: requantize_i16,
 }
 # The steps that call the engine's own kernels, c_kernels/ops_int16.c.
+# (AddInt16 and MulInt16 call them when they broadcast, or subtract: the kernel file comes along
+# with either step; unused static inline functions cost nothing.)
 OWN_FAMILIES: dict[type, str] = {step: "ops_int16" for step in (s16.QuantizeFloatToInt16, s16.DequantizeInt16,
-                                                                 s16.RequantizeInt16)}
+                                                                 s16.RequantizeInt16, s16.AddInt16, s16.MulInt16)}

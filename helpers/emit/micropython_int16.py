@@ -52,16 +52,20 @@ def _pool(n: Any, t: s16.PoolInt16) -> str:
                  t.act_min, t.act_max)
 
 
+def _operands(n: Any, t: s16.AddInt16 | s16.MulInt16) -> list[str]:
+    # The index maps first: the lowering computes them before it reads the inputs.
+    i1, i2 = n.index(t.x1_index), n.index(t.x2_index)
+    return [n.operand(t.x1), i1, n.operand(t.x2), i2, n.buffer(t.y)]
+
+
 def _add(n: Any, t: s16.AddInt16) -> str:
     params = [t.input1_multiplier, t.input1_shift, t.input2_multiplier, t.input2_shift, t.output_multiplier,
-              t.output_shift]
-    return _call("add_i16", n.operand(t.x1), n.operand(t.x2), n.buffer(t.y), t.count, _ints(n, "p", params),
-                 t.act_min, t.act_max)
+              t.output_shift, t.sign]
+    return _call("add_i16", *_operands(n, t), t.count, _ints(n, "p", params), t.act_min, t.act_max)
 
 
 def _mul(n: Any, t: s16.MulInt16) -> str:
-    return _call("mul_i16", n.operand(t.x1), n.operand(t.x2), n.buffer(t.y), t.count, t.output_multiplier,
-                 t.output_shift, t.act_min, t.act_max)
+    return _call("mul_i16", *_operands(n, t), t.count, t.output_multiplier, t.output_shift, t.act_min, t.act_max)
 
 
 def _softmax(n: Any, t: s16.SoftmaxInt16) -> str:

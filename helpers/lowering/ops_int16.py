@@ -1,6 +1,6 @@
 """Lowering of the int16x8 ops (int16 activations, int8 weights, int64 biases: `-q int16x8`):
-FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D, MAX/AVERAGE_POOL_2D, ADD, MUL, SOFTMAX, QUANTIZE from
-float32 and DEQUANTIZE to float32, with the constants
+FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D, MAX/AVERAGE_POOL_2D, ADD, SUB, MUL, SOFTMAX, QUANTIZE
+(from float32 or int16) and DEQUANTIZE, with the constants
 TFLM's Prepare computes for them. TFLM requires every int16 zero point to be 0; a model that
 breaks that is refused here rather than run with offsets TFLM never applies."""
 from __future__ import annotations
@@ -16,7 +16,7 @@ from helpers.lowering.graph import Op, Tensor, Unsupported
 from helpers.lowering.ops_dense import activation, conv_geometry, int8, pool_geometry, requantization
 from helpers.lowering.program import Const
 from helpers.lowering.steps import Requantization
-from helpers.lowering.ops_elementwise import lower_dequantize
+from helpers.lowering.ops_elementwise import broadcast_index, lower_dequantize
 from helpers.lowering.steps_int16 import (
     AddInt16,
     ConvInt16,
@@ -99,18 +99,28 @@ def lower_pool16(b: Builder, op: Op, average: bool) -> None:
                      act_min=low, act_max=high))
 
 
+def _add_sub_multipliers(x1: Tensor, x2: Tensor, y: Tensor, is_add: bool) -> list[int]:
+    """add_common.cc computes these in double; sub_common.cc divides in float32 first."""
+    f32 = arith.float32
+    if is_add:
+        twice_max = 2 * max(float(x1.scale), float(x2.scale))
+        reals = (float(x1.scale) / twice_max, float(x2.scale) / twice_max,
+                 twice_max / ((1 << ADD_LEFT_SHIFT) * float(y.scale)))
+    else:
+        twice_max = f32(2 * max(x1.scale, x2.scale))
+        reals = (f32(x1.scale / twice_max), f32(x2.scale / twice_max),
+                 f32(twice_max / f32((1 << ADD_LEFT_SHIFT) * y.scale)))
+    return [value for real in reals for value in arith.quantize_multiplier(real)]
+
+
 def lower_arithmetic16(b: Builder, op: Op, kind: str) -> None:
-    """ADD or MUL of same-shape int16 tensors."""
+    """ADD, SUB or MUL of int16 tensors; a smaller input is broadcast through an index map."""
     x1, x2, y = (b.graph.tensor(i) for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
     if not x1.dtype == x2.dtype == y.dtype == "int16":
         raise Unsupported(f"{op.name} of {x1.dtype} and {x2.dtype}")
     _check_zero_points(op, x1, x2, y)
-    if x1.shape != x2.shape:
-        # TFLM broadcasts through BroadcastAdd4DSlow; CMSIS-NN's s16 kernels take same-shape inputs,
-        # and the engines have no int16 broadcast kernel yet
-        raise Unsupported(f"{op.name} of int16 tensors with broadcasting")
     low, high = arith.activation_range(activation(op.options), "int16", y.scale, y.zero_point)
-    common = {"x1_index": None, "x2_index": None,
+    common = {"x1_index": broadcast_index(x1, y.shape), "x2_index": broadcast_index(x2, y.shape),
               "x1": b.operand(op.inputs[0]), "x2": b.operand(op.inputs[1]), "count": y.size,
               "act_min": low, "act_max": high}
     out = b.allocate(op.outputs[0])
@@ -118,13 +128,10 @@ def lower_arithmetic16(b: Builder, op: Op, kind: str) -> None:
         mo, so = arith.quantize_multiplier(float(x1.scale) * float(x2.scale) / float(y.scale))
         b.emit(MulInt16(op=op.name, y=out, output_multiplier=mo, output_shift=so, **common))
         return
-    # add_common.cc computes these in double
-    twice_max = 2 * max(float(x1.scale), float(x2.scale))
-    m1, s1 = arith.quantize_multiplier(float(x1.scale) / twice_max)
-    m2, s2 = arith.quantize_multiplier(float(x2.scale) / twice_max)
-    mo, so = arith.quantize_multiplier(twice_max / ((1 << ADD_LEFT_SHIFT) * float(y.scale)))
+    m1, s1, m2, s2, mo, so = _add_sub_multipliers(x1, x2, y, kind == "add")
     b.emit(AddInt16(op=op.name, y=out, input1_multiplier=m1, input1_shift=s1, input2_multiplier=m2,
-                    input2_shift=s2, output_multiplier=mo, output_shift=so, **common))
+                    input2_shift=s2, output_multiplier=mo, output_shift=so, sign=1 if kind == "add" else -1,
+                    **common))
 
 
 def lower_quantize16(b: Builder, op: Op) -> None:
@@ -182,6 +189,7 @@ INT16_LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "MAX_POOL_2D": lambda b, op: lower_pool16(b, op, average=False),
     "AVERAGE_POOL_2D": lambda b, op: lower_pool16(b, op, average=True),
     "ADD": lambda b, op: lower_arithmetic16(b, op, "add"),
+    "SUB": lambda b, op: lower_arithmetic16(b, op, "sub"),
     "MUL": lambda b, op: lower_arithmetic16(b, op, "mul"),
     "SOFTMAX": lower_softmax16,
     "QUANTIZE": lower_quantize16,

@@ -41,8 +41,9 @@ class PoolInt16(Unary):
 
 @dataclass(frozen=True)
 class AddInt16(Binary):
-    """ADD of int16 tensors, TFLM's add.cc arithmetic: each input shifted left 15 bits, scaled by
-    its multiplier, summed, scaled to the output (the int8 arithmetic with left_shift 15)."""
+    """ADD (sign 1) or SUB (sign -1) of int16 tensors, TFLM's add_common/sub_common arithmetic:
+    each input shifted left 15 bits, scaled by its multiplier, summed, scaled to the output (the
+    int8 arithmetic with left_shift 15); a smaller input broadcast through its index map."""
 
     input1_multiplier: int
     input1_shift: int
@@ -52,6 +53,7 @@ class AddInt16(Binary):
     output_shift: int
     act_min: int
     act_max: int
+    sign: int
 
 
 @dataclass(frozen=True)

@@ -20,3 +20,30 @@ static inline void mcu_requantize_i16(const int16_t *x, int16_t *y, int32_t n, i
     y[i] = (int16_t)mcu_clamp(v, low, high);
   }
 }
+
+typedef struct {
+  int32_t input1_multiplier, input1_shift, input2_multiplier, input2_shift, output_multiplier, output_shift;
+  int32_t act_min, act_max, sign;
+} mcu_add_i16_params;
+
+static inline void mcu_add_i16(const int16_t *x1, const int32_t *map1, const int16_t *x2, const int32_t *map2,
+                               int16_t *y, int32_t n, const mcu_add_i16_params *p) {
+  /* ADD (sign 1) or SUB (sign -1): TFLM's AddElementwise/SubElementwise with left_shift 15; a
+     broadcast input read through its index map. */
+  for (int32_t i = 0; i < n; ++i) {
+    const int32_t a = (int32_t)x1[map1 ? map1[i] : i] * (1 << 15);
+    const int32_t b = (int32_t)x2[map2 ? map2[i] : i] * (1 << 15);
+    const int32_t raw = mcu_mbqm(a, p->input1_multiplier, p->input1_shift) +
+                        p->sign * mcu_mbqm(b, p->input2_multiplier, p->input2_shift);
+    y[i] = (int16_t)mcu_clamp(mcu_mbqm(raw, p->output_multiplier, p->output_shift), p->act_min, p->act_max);
+  }
+}
+
+static inline void mcu_mul_i16(const int16_t *x1, const int32_t *map1, const int16_t *x2, const int32_t *map2,
+                               int16_t *y, int32_t n, int32_t multiplier, int32_t shift, int32_t low,
+                               int32_t high) {
+  for (int32_t i = 0; i < n; ++i) {
+    const int32_t raw = (int32_t)x1[map1 ? map1[i] : i] * (int32_t)x2[map2 ? map2[i] : i];
+    y[i] = (int16_t)mcu_clamp(mcu_mbqm(raw, multiplier, shift), low, high);
+  }
+}

@@ -123,33 +123,21 @@ def pool_2d_i16(x, y, p, average, low, high):
                 o += 1
 
 
-def add_i16(x1, x2, y, n, p, low, high):
-    # p: input1 multiplier, shift, input2 multiplier, shift, output multiplier, shift; each input
-    # shifted left 15 bits first (add_common.cc's left_shift for int16).
-    m1, s1, m2, s2, mo, so = p
+def add_i16(x1, i1, x2, i2, y, n, p, low, high):
+    # ADD (sign 1) or SUB (sign -1). p: input1 multiplier, shift, input2 multiplier, shift, output
+    # multiplier, shift, sign; each input shifted left 15 bits first (add_common.cc's left_shift
+    # for int16); i1, i2: a broadcast input's index map, or None.
+    m1, s1, m2, s2, mo, so, sign = p
     for i in range(n):
-        a = _mbqm32(x1[i] << 15, m1, s1)
-        b = _mbqm32(x2[i] << 15, m2, s2)
-        y[i] = _clamp16(_mbqm32(a + b, mo, so), low, high)
+        a = _mbqm32(x1[i if i1 is None else i1[i]] << 15, m1, s1)
+        b = _mbqm32(x2[i if i2 is None else i2[i]] << 15, m2, s2)
+        y[i] = _clamp16(_mbqm32(a + sign * b, mo, so), low, high)
 
 
-def mul_i16(x1, x2, y, n, m, shift, low, high):
+def mul_i16(x1, i1, x2, i2, y, n, m, shift, low, high):
     for i in range(n):
-        y[i] = _clamp16(_mbqm32(x1[i] * x2[i], m, shift), low, high)
-
-
-def quantize_f_i16(x, y, n, scale, zero_point, low, high):
-    # float -> int16: round(x / scale) in float32 (the one-element array rounds a double port's quotient).
-    q32 = _F32
-    for i in range(n):
-        q32[0] = x[i] / scale
-        v = q32[0]
-        y[i] = _clamp16((int(v + 0.5) if v >= 0 else -int(-v + 0.5)) + zero_point, low, high)
-
-
-def dequantize_i16(x, y, n, scale, zero_point):
-    for i in range(n):
-        y[i] = scale * (x[i] - zero_point)
+        y[i] = _clamp16(_mbqm32(x1[i if i1 is None else i1[i]] * x2[i if i2 is None else i2[i]], m, shift), low,
+                        high)
 
 
 def _lut16(v, lut):
@@ -188,3 +176,17 @@ def softmax_i16(x, y, rows, depth, mult, shift, exp_lut, one_lut):
 def requantize_i16(x, y, n, m, shift):
     for i in range(n):
         y[i] = _clamp16(_mbqm32(x[i], m, shift), -32768, 32767)
+
+
+def quantize_f_i16(x, y, n, scale, zero_point, low, high):
+    # float -> int16: round(x / scale) in float32 (the one-element array rounds a double port's quotient).
+    q32 = _F32
+    for i in range(n):
+        q32[0] = x[i] / scale
+        v = q32[0]
+        y[i] = _clamp16((int(v + 0.5) if v >= 0 else -int(-v + 0.5)) + zero_point, low, high)
+
+
+def dequantize_i16(x, y, n, scale, zero_point):
+    for i in range(n):
+        y[i] = scale * (x[i] - zero_point)

@@ -64,8 +64,27 @@ def _moves():
     return tf.keras.Model(x, L.Reshape((-1,))(h))
 
 
+def _broadcast():
+    # SUB and MUL of a [4, 4, 6] and a [4, 4, 1] tensor (TFLM's broadcast kernels), ADD of the same
+    # shapes, ADD of a constant vector (an int16 constant, broadcast)
+    x = L.Input((4, 4, 3))
+    a = L.Conv2D(6, 1, **B)(x)
+    b = L.Conv2D(1, 1, **B)(x)
+    s = L.Subtract()([a, b])
+    h = L.Add()([L.Multiply()([s, b]), a])
+    return tf.keras.Model(x, Offset()(h))
+
+
+class Offset(L.Layer):
+    """y = x + a constant per channel (quantized as an int16 constant)."""
+
+    def call(self, x):
+        return x + tf.constant([0.5, -1.0, 0.25, 2.0, -0.75, 1.5])
+
+
 MODELS = {"fc": _fc, "conv": _conv, "depthwise": _depthwise, "add_mul": _add_mul, "pool": _pool,
-          "softmax": _softmax, "fc_per_tensor": _fc, "float_io": _fc, "moves": _moves}
+          "softmax": _softmax, "fc_per_tensor": _fc, "float_io": _fc, "moves": _moves,
+          "broadcast": _broadcast}
 # Per-tensor int16 FULLY_CONNECTED weights (the converter's default is per channel); float32 input
 # and output, so the model starts with a QUANTIZE float32 -> int16 and ends with a DEQUANTIZE.
 PER_TENSOR = {"fc_per_tensor"}
