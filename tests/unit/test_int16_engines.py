@@ -183,3 +183,42 @@ def test_micropython_engines_give_tflms_outputs(expected, tmp_path):
     got = _printed("\n".join(line.rsplit(" ", 1)[0] for line in result.stdout.splitlines()))
     for name in names:
         assert np.array_equal(got[name], expected[name]), f"{name}: {np.argwhere(got[name] != expected[name])[:5]}"
+
+
+def _device() -> dict:
+    """device/ops_int16.py's functions, run in CPython (the same text the board runs)."""
+    from helpers.emit.micropython import device_source
+
+    namespace: dict = {}
+    exec(device_source("ops_int16"), namespace)
+    return namespace
+
+
+def test_device_multipliers_are_tflms_and_cmsis_nns():
+    """_mbqm32 is fixedpoint.mbqm (TFLM's double rounding); _mbqm64 is TFLM's 64-bit
+    MultiplyByQuantizedMultiplier and also CMSIS-NN's arm_nn_requantize_s64 (two shifts, the last
+    rounding), on accumulators up to TFLM's asserted 2**47."""
+    from helpers.lowering.fixedpoint import mbqm
+
+    device = _device()
+    rng = np.random.default_rng(3)
+    for _ in range(4000):
+        m = int(rng.integers(1 << 30, (1 << 31) - 1))
+        shift = int(rng.integers(-20, 3))
+        x = int(rng.integers(-(1 << 20), 1 << 20))
+        assert device["_mbqm32"](x, m, shift) == mbqm(x, m, shift)
+        acc = int(rng.integers(-(1 << 40), 1 << 40))
+        reduced = (m + (1 << 15)) >> 16 if m < 0x7FFF0000 else 0x7FFF
+        cmsis = (((acc * reduced) >> (14 - shift)) + 1) >> 1
+        assert device["_mbqm64"](acc, m, shift) == cmsis
+
+
+def test_softmax_tables_end_where_tflms_do():
+    """exp(0) and 1 / (1 + 0) are 1.0 in Q0.15 (32767, saturated); exp(-10) and 1/2 at the other end."""
+    from helpers.lowering.lut16 import softmax_luts
+
+    exps, reciprocals = softmax_luts()
+    assert len(exps) == len(reciprocals) == 513
+    assert exps[-1] == 32767 and abs(exps[0] - round(np.exp(-10) * 32768)) <= 1
+    assert reciprocals[0] == 32767 and reciprocals[-1] == 16384
+    assert all(a <= b for a, b in zip(exps, exps[1:])) and all(a >= b for a, b in zip(reciprocals, reciprocals[1:]))
