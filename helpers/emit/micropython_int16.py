@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
+
 from helpers.lowering import steps_int16 as s16
 from helpers.lowering.program import Const, Step
 from helpers.lowering.steps import ConvGeometry, PoolGeometry
@@ -73,6 +75,13 @@ def _softmax(n: Any, t: s16.SoftmaxInt16) -> str:
                  t.input_left_shift, n.array(t.exp_table), n.array(t.reciprocal_table))
 
 
+def _sigmoid(n: Any, t: s16.SigmoidInt16) -> str:
+    # the table as int32: the module's arrays have no uint16 constant type
+    table = n.array(Const(t.table.values.astype(np.int32)))
+    return _call("sigmoid_i16", n.operand(t.x), n.buffer(t.y), t.count, t.input_multiplier, t.input_left_shift,
+                 table, int(t.tanh))
+
+
 def _quantize(n: Any, t: s16.QuantizeFloatToInt16) -> str:
     return _call("quantize_f_i16", n.operand(t.x), n.buffer(t.y), t.count, repr(t.scale), t.zero_point, t.act_min,
                  t.act_max)
@@ -89,6 +98,6 @@ def _dequantize(n: Any, t: s16.DequantizeInt16) -> str:
 FORMATTERS: dict[type, Callable[[Any, Step], str]] = {  # type: ignore[dict-item]
     s16.FullyConnectedInt16: _fully_connected, s16.ConvInt16: _conv, s16.PoolInt16: _pool, s16.AddInt16: _add,
     s16.MulInt16: _mul, s16.QuantizeFloatToInt16: _quantize, s16.DequantizeInt16: _dequantize,
-    s16.SoftmaxInt16: _softmax, s16.RequantizeInt16: _requantize,
+    s16.SoftmaxInt16: _softmax, s16.RequantizeInt16: _requantize, s16.SigmoidInt16: _sigmoid,
 }
 FAMILIES: dict[type, str] = {step: FAMILY for step in FORMATTERS}

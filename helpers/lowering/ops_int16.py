@@ -1,5 +1,6 @@
 """Lowering of the int16x8 ops (int16 activations, int8 weights, int64 biases: `-q int16x8`):
-FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D, MAX/AVERAGE_POOL_2D, ADD, SUB, MUL, SOFTMAX, QUANTIZE
+FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D, MAX/AVERAGE_POOL_2D, ADD, SUB, MUL, SOFTMAX, LOGISTIC,
+TANH, QUANTIZE
 (from float32 or int16) and DEQUANTIZE, with the constants
 TFLM's Prepare computes for them. TFLM requires every int16 zero point to be 0; a model that
 breaks that is refused here rather than run with offsets TFLM never applies."""
@@ -26,8 +27,10 @@ from helpers.lowering.steps_int16 import (
     PoolInt16,
     QuantizeFloatToInt16,
     RequantizeInt16,
+    SigmoidInt16,
     SoftmaxInt16,
 )
+from helpers.lowering.sigmoid16 import sigmoid_scaling, sigmoid_table
 from helpers.lowering.lut16 import softmax_luts
 
 # add_common.cc: int16 inputs are shifted left 15 bits before scaling (int8: 20).
@@ -181,6 +184,16 @@ def lower_softmax16(b: Builder, op: Op) -> None:
                         reciprocal_table=Const(np.asarray(reciprocals, dtype=np.int16))))
 
 
+def lower_sigmoid16(b: Builder, op: Op, tanh: bool) -> None:
+    x, y = b.graph.tensor(op.inputs[0]), b.graph.tensor(op.outputs[0])
+    if y.dtype != "int16":
+        raise Unsupported(f"{op.name} from int16 to {y.dtype}")
+    multiplier, shift = sigmoid_scaling(op, x, y, tanh)
+    source = b.operand(op.inputs[0])
+    b.emit(SigmoidInt16(op=op.name, x=source, y=b.allocate(op.outputs[0]), tanh=tanh, count=x.size,
+                        input_multiplier=multiplier, input_left_shift=shift, table=sigmoid_table()))
+
+
 # The ops whose int16 form (an int16 first input or output) lowers here instead of through LOWERINGS.
 INT16_LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "FULLY_CONNECTED": lower_fully_connected16,
@@ -192,6 +205,8 @@ INT16_LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "SUB": lambda b, op: lower_arithmetic16(b, op, "sub"),
     "MUL": lambda b, op: lower_arithmetic16(b, op, "mul"),
     "SOFTMAX": lower_softmax16,
+    "LOGISTIC": lambda b, op: lower_sigmoid16(b, op, tanh=False),
+    "TANH": lambda b, op: lower_sigmoid16(b, op, tanh=True),
     "QUANTIZE": lower_quantize16,
     "DEQUANTIZE": lower_dequantize16,
 }

@@ -107,3 +107,16 @@ class RequantizeInt16(Unary):
     count: int
     multiplier: int
     shift: int
+
+
+@dataclass(frozen=True)
+class SigmoidInt16(Unary):
+    """int16 LOGISTIC or TANH (TFLM's reference_integer_ops): the input rescaled by
+    (x * input_multiplier + round) >> input_left_shift (a power-of-two scale already folded into
+    the multiplier), then interpolated in TFLM's sigmoid table; output scale 2**-15."""
+
+    tanh: bool
+    count: int
+    input_multiplier: int
+    input_left_shift: int
+    table: Const              # uint16 [256], TFLM's sigmoid_table_uint16

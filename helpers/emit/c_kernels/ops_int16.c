@@ -47,3 +47,30 @@ static inline void mcu_mul_i16(const int16_t *x1, const int32_t *map1, const int
     y[i] = (int16_t)mcu_clamp(mcu_mbqm(raw, multiplier, shift), low, high);
   }
 }
+
+static inline void mcu_sigmoid_i16(const int16_t *x, int16_t *y, int32_t n, int32_t multiplier, int32_t shift,
+                                   const uint16_t *table, int tanh) {
+  /* TFLM's reference int16 LOGISTIC (tanh 0) and TANH (tanh 1): the input onto the table's grid,
+     then interpolated in sigmoid(i / 24) (tanh(x) = 2 sigmoid(2x) - 1: half the grid step). */
+  const int32_t round = shift > 0 ? 1 << (shift - 1) : 0;
+  const uint32_t step_bits = tanh ? 8u : 9u;
+  for (int32_t i = 0; i < n; ++i) {
+    const int32_t v = ((int32_t)x[i] * multiplier + round) >> shift;
+    const uint32_t a = (uint32_t)(v < 0 ? -v : v);
+    const uint32_t h = a >> step_bits;
+    uint32_t r;
+    if (h >= 255u) {
+      r = tanh ? (0xFFFFu << 8) : (0x7FFFu << 10);
+    } else {
+      const uint32_t ua = table[h], ub = table[h + 1u];
+      r = (ua << step_bits) + (a & ((1u << step_bits) - 1u)) * (ub - ua);
+    }
+    if (tanh) {
+      const int32_t t = v >= 0 ? (int32_t)r - (1 << 23) + (1 << 7) : -(int32_t)r + (1 << 23) + (1 << 7) - 1;
+      y[i] = (int16_t)(t >> 8);
+    } else {
+      r = v >= 0 ? r + (1u << 9) : (1u << 25) - r + (1u << 9) - 1u;
+      y[i] = (int16_t)(r >> 10);
+    }
+  }
+}

@@ -190,3 +190,24 @@ def quantize_f_i16(x, y, n, scale, zero_point, low, high):
 def dequantize_i16(x, y, n, scale, zero_point):
     for i in range(n):
         y[i] = scale * (x[i] - zero_point)
+
+
+def sigmoid_i16(x, y, n, mult, shift, table, tanh):
+    # TFLM's reference int16 LOGISTIC (tanh 0) and TANH (tanh 1): the input onto the table's grid,
+    # then interpolated in sigmoid(i / 24) (tanh(x) = 2 sigmoid(2x) - 1: half the grid step).
+    rnd = (1 << (shift - 1)) if shift > 0 else 0
+    bits = 8 if tanh else 9
+    mask = (1 << bits) - 1
+    for i in range(n):
+        v = (x[i] * mult + rnd) >> shift
+        a = -v if v < 0 else v
+        h = a >> bits
+        if h >= 255:
+            r = (0xFFFF << 8) if tanh else (0x7FFF << 10)
+        else:
+            ua = table[h]
+            r = (ua << bits) + (a & mask) * (table[h + 1] - ua)
+        if tanh:
+            y[i] = ((r - (1 << 23) + (1 << 7)) if v >= 0 else (-r + (1 << 23) + (1 << 7) - 1)) >> 8
+        else:
+            y[i] = ((r + (1 << 9)) if v >= 0 else ((1 << 25) - r + (1 << 9) - 1)) >> 10

@@ -82,9 +82,16 @@ class Offset(L.Layer):
         return x + tf.constant([0.5, -1.0, 0.25, 2.0, -0.75, 1.5])
 
 
+def _sigmoid_tanh():
+    # LOGISTIC and TANH (TFLM's int16 kernels interpolate in its sigmoid table)
+    x = L.Input((12,))
+    h = L.Dense(10, activation="tanh", **B)(x)
+    return tf.keras.Model(x, L.Dense(6, activation="sigmoid", **B)(h))
+
+
 MODELS = {"fc": _fc, "conv": _conv, "depthwise": _depthwise, "add_mul": _add_mul, "pool": _pool,
           "softmax": _softmax, "fc_per_tensor": _fc, "float_io": _fc, "moves": _moves,
-          "broadcast": _broadcast}
+          "broadcast": _broadcast, "sigmoid_tanh": _sigmoid_tanh}
 # Per-tensor int16 FULLY_CONNECTED weights (the converter's default is per channel); float32 input
 # and output, so the model starts with a QUANTIZE float32 -> int16 and ends with a DEQUANTIZE.
 PER_TENSOR = {"fc_per_tensor"}
