@@ -1,6 +1,6 @@
 """Lowering of the int16x8 ops (int16 activations, int8 weights, int64 biases: `-q int16x8`):
 FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D, MAX/AVERAGE_POOL_2D, ADD, SUB, MUL, SOFTMAX, LOGISTIC,
-TANH, QUANTIZE
+TANH, MEAN, QUANTIZE
 (from float32 or int16) and DEQUANTIZE, with the constants
 TFLM's Prepare computes for them. TFLM requires every int16 zero point to be 0; a model that
 breaks that is refused here rather than run with offsets TFLM never applies."""
@@ -23,6 +23,7 @@ from helpers.lowering.steps_int16 import (
     ConvInt16,
     DequantizeInt16,
     FullyConnectedInt16,
+    MeanInt16,
     MulInt16,
     PoolInt16,
     QuantizeFloatToInt16,
@@ -194,6 +195,23 @@ def lower_sigmoid16(b: Builder, op: Op, tanh: bool) -> None:
                         input_multiplier=multiplier, input_left_shift=shift, table=sigmoid_table()))
 
 
+def lower_mean16(b: Builder, op: Op) -> None:
+    x, y = b.graph.tensor(op.inputs[0]), b.graph.tensor(op.outputs[0])
+    _check_zero_points(op, x, y)
+    axes = b.data(op.inputs[1])
+    if axes is None:
+        raise Unsupported("MEAN over axes computed at run time")
+    # the positions each output averages (ops_elementwise.lower_mean's, kept apart from it here)
+    reduced = sorted({int(a) % len(x.shape) for a in np.asarray(axes).reshape(-1)})
+    kept = [a for a in range(len(x.shape)) if a not in reduced]
+    positions = np.transpose(np.arange(x.size).reshape(x.shape), kept + reduced)
+    groups = positions.reshape(int(np.prod([x.shape[a] for a in kept])) if kept else 1, -1)
+    multiplier, shift = arith.mean_multiplier(x.scale, y.scale, groups.shape[1])
+    source = b.operand(op.inputs[0])
+    b.emit(MeanInt16(op=op.name, x=source, y=b.allocate(op.outputs[0]), groups=Const(groups.astype(np.int32)),
+                     multiplier=multiplier, shift=shift))
+
+
 # The ops whose int16 form (an int16 first input or output) lowers here instead of through LOWERINGS.
 INT16_LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "FULLY_CONNECTED": lower_fully_connected16,
@@ -205,6 +223,7 @@ INT16_LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "SUB": lambda b, op: lower_arithmetic16(b, op, "sub"),
     "MUL": lambda b, op: lower_arithmetic16(b, op, "mul"),
     "SOFTMAX": lower_softmax16,
+    "MEAN": lower_mean16,
     "LOGISTIC": lambda b, op: lower_sigmoid16(b, op, tanh=False),
     "TANH": lambda b, op: lower_sigmoid16(b, op, tanh=True),
     "QUANTIZE": lower_quantize16,

@@ -120,3 +120,13 @@ class SigmoidInt16(Unary):
     input_multiplier: int
     input_left_shift: int
     table: Const              # uint16 [256], TFLM's sigmoid_table_uint16
+
+
+@dataclass(frozen=True)
+class MeanInt16(Unary):
+    """TFLM's QuantizedMeanOrSum for int16 (the int8 arithmetic: an int32 sum, the 1/count folded
+    into the multiplier), clamped in int16; groups[j]: the input positions averaged into output j."""
+
+    groups: Const             # int32 [outputs, count]
+    multiplier: int
+    shift: int

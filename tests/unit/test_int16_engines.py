@@ -38,6 +38,7 @@ EXPECTED = {
     # broadcast SUB and MUL, same-shape ADD (CMSIS-NN), ADD of an int16 constant vector (broadcast)
     "broadcast": [s16.ConvInt16, s16.ConvInt16, s16.AddInt16, s16.MulInt16, s16.AddInt16, s16.AddInt16],
     "sigmoid_tanh": [s16.FullyConnectedInt16, s16.SigmoidInt16, s16.FullyConnectedInt16, s16.SigmoidInt16],
+    "mean": [s16.ConvInt16, s16.MeanInt16],
     "moves": [Gather, s16.ConvInt16, s16.ConvInt16, s16.RequantizeInt16, Scatter, Scatter, Gather],
     "float_io": [s16.QuantizeFloatToInt16, s16.FullyConnectedInt16, s16.FullyConnectedInt16, s16.DequantizeInt16],
 }

@@ -74,3 +74,13 @@ static inline void mcu_sigmoid_i16(const int16_t *x, int16_t *y, int32_t n, int3
     }
   }
 }
+
+static inline void mcu_mean_i16(const int16_t *x, int16_t *y, const int32_t *groups, int32_t outputs, int32_t count,
+                                int32_t multiplier, int32_t shift) {
+  /* groups[o * count + k]: the input elements output o averages (zero points are 0 for int16). */
+  for (int32_t o = 0; o < outputs; ++o) {
+    int32_t total = 0;
+    for (int32_t k = 0; k < count; ++k) total += x[groups[o * count + k]];
+    y[o] = (int16_t)mcu_clamp(mcu_mbqm(total, multiplier, shift), -32768, 32767);
+  }
+}

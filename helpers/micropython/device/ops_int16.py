@@ -211,3 +211,13 @@ def sigmoid_i16(x, y, n, mult, shift, table, tanh):
             y[i] = ((r - (1 << 23) + (1 << 7)) if v >= 0 else (-r + (1 << 23) + (1 << 7) - 1)) >> 8
         else:
             y[i] = ((r + (1 << 9)) if v >= 0 else ((1 << 25) - r + (1 << 9) - 1)) >> 10
+
+
+def mean_i16(x, y, groups, outputs, count, m, shift):
+    # groups[o * count + k]: the input elements output o averages (int16 zero points are 0).
+    for o in range(outputs):
+        total = 0
+        base = o * count
+        for k in range(count):
+            total += x[groups[base + k]]
+        y[o] = _clamp16(_mbqm32(total, m, shift), -32768, 32767)

@@ -89,9 +89,16 @@ def _sigmoid_tanh():
     return tf.keras.Model(x, L.Dense(6, activation="sigmoid", **B)(h))
 
 
+def _mean():
+    # MEAN over the spatial axes (GlobalAveragePooling2D)
+    x = L.Input((5, 5, 4))
+    h = L.Conv2D(6, 3, **B)(x)
+    return tf.keras.Model(x, L.GlobalAveragePooling2D()(h))
+
+
 MODELS = {"fc": _fc, "conv": _conv, "depthwise": _depthwise, "add_mul": _add_mul, "pool": _pool,
           "softmax": _softmax, "fc_per_tensor": _fc, "float_io": _fc, "moves": _moves,
-          "broadcast": _broadcast, "sigmoid_tanh": _sigmoid_tanh}
+          "broadcast": _broadcast, "sigmoid_tanh": _sigmoid_tanh, "mean": _mean}
 # Per-tensor int16 FULLY_CONNECTED weights (the converter's default is per channel); float32 input
 # and output, so the model starts with a QUANTIZE float32 -> int16 and ends with a DEQUANTIZE.
 PER_TENSOR = {"fc_per_tensor"}
