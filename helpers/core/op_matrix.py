@@ -145,9 +145,9 @@ _FLOAT = ("float32",)
 # gathers, scatters), which would carry an int16 buffer too but have run only in int8 and float32
 # models. int16 (int16x8: lowering/ops_int16) is claimed where a converter-made model ran identical
 # to TFLM on both engines (tests/unit/test_int16_engines.py): FULLY_CONNECTED, CONV_2D,
-# DEPTHWISE_CONV_2D, the poolings, MEAN, SOFTMAX, LOGISTIC, TANH, ADD, SUB and MUL (broadcast too),
-# DEQUANTIZE, QUANTIZE (int16 to int16), RESHAPE, PAD, STRIDED_SLICE and CONCATENATION. QUANTIZE
-# takes float32 (to int8 or int16), int8 (to int8) and int16 (to int16).
+# DEPTHWISE_CONV_2D, the poolings, MEAN, SOFTMAX, LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU, ADD, SUB
+# and MUL (broadcast too), DEQUANTIZE, QUANTIZE (int16 to int16), RESHAPE, PAD, STRIDED_SLICE and
+# CONCATENATION. QUANTIZE takes float32 (to int8 or int16), int8 (to int8) and int16 (to int16).
 _INT16 = ("int8", "int16", "float32")
 ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     "FULLY_CONNECTED": _INT16, "CONV_2D": _INT16, "DEPTHWISE_CONV_2D": _INT16,
@@ -160,7 +160,7 @@ ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     "UNIDIRECTIONAL_SEQUENCE_LSTM": _BOTH,
     # lowering/ops_unary: int8 is a table TFLM's own kernel fills, so it covers every int8 form
     # TFLM's kernel takes; float32 is the kernel's expression
-    "RELU": _BOTH, "RELU6": _BOTH, "LEAKY_RELU": _BOTH, "HARD_SWISH": _BOTH, "ELU": _BOTH, "ABS": _BOTH,
+    "RELU": _INT16, "RELU6": _INT16, "LEAKY_RELU": _INT16, "HARD_SWISH": _BOTH, "ELU": _BOTH, "ABS": _BOTH,
     "RSQRT": _BOTH, "PRELU": _BOTH, "NEG": _FLOAT, "EXP": _FLOAT, "LOG": _FLOAT, "SQRT": _FLOAT, "SQUARE": _FLOAT,
     "FLOOR": _FLOAT, "CEIL": _FLOAT, "ROUND": _FLOAT, "SIN": _FLOAT, "COS": _FLOAT,
     # lowering/ops_transpose_conv: a Gather onto the zero-inserted grid, then a CONV_2D

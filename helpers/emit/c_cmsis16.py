@@ -145,6 +145,12 @@ def mean_i16(n: CNames, t: s16.MeanInt16) -> str:
             f"{c_int(t.multiplier)}, {c_int(t.shift)});")
 
 
+def activation_i16(n: CNames, t: s16.ActivationInt16) -> str:
+    params = n.record("mcu_activation_i16_params", [c_int(v) for v in (
+        t.rescale, t.multiplier, t.shift, t.negative_multiplier, t.negative_shift, t.negate, t.act_min, t.act_max)])
+    return f"mcu_activation_i16({n.operand(t.x)}, {n.buffer(t.y)}, {t.count}, &{params});"
+
+
 def quantize_i16(n: CNames, t: s16.QuantizeFloatToInt16) -> str:
     """The engine's own kernel (c_kernels/ops_int16.c): CMSIS-NN has no quantize."""
     return (f"mcu_quantize_f_i16({n.operand(t.x)}, {n.buffer(t.y)}, {t.count}, {c_real(t.scale)}, "
@@ -165,11 +171,12 @@ FORMATTERS: dict[type, Callable[[CNames, Step], str]] = {  # type: ignore[dict-i
     s16.FullyConnectedInt16: fully_connected_i16, s16.ConvInt16: conv_i16, s16.PoolInt16: pool_i16,
     s16.AddInt16: add_i16, s16.MulInt16: mul_i16, s16.QuantizeFloatToInt16: quantize_i16,
     s16.DequantizeInt16: dequantize_i16, s16.SoftmaxInt16: softmax_i16, s16.RequantizeInt16: requantize_i16,
-    s16.SigmoidInt16: sigmoid_i16, s16.MeanInt16: mean_i16,
+    s16.SigmoidInt16: sigmoid_i16, s16.MeanInt16: mean_i16, s16.ActivationInt16: activation_i16,
 }
 # The steps that call the engine's own kernels, c_kernels/ops_int16.c.
 # (AddInt16 and MulInt16 call them when they broadcast, or subtract: the kernel file comes along
 # with either step; unused static inline functions cost nothing.)
 OWN_FAMILIES: dict[type, str] = {step: "ops_int16" for step in (s16.QuantizeFloatToInt16, s16.DequantizeInt16,
                                                                  s16.RequantizeInt16, s16.AddInt16, s16.MulInt16,
-                                                                 s16.SigmoidInt16, s16.MeanInt16)}
+                                                                 s16.SigmoidInt16, s16.MeanInt16,
+                                                                 s16.ActivationInt16)}

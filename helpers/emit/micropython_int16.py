@@ -88,6 +88,12 @@ def _mean(n: Any, t: s16.MeanInt16) -> str:
                  count, t.multiplier, t.shift)
 
 
+def _activation(n: Any, t: s16.ActivationInt16) -> str:
+    params = [int(t.rescale), t.multiplier, t.shift, t.negative_multiplier, t.negative_shift, -1 if t.negate else 1]
+    return _call("activation_i16", n.operand(t.x), n.buffer(t.y), t.count, _ints(n, "p", params), t.act_min,
+                 t.act_max)
+
+
 def _quantize(n: Any, t: s16.QuantizeFloatToInt16) -> str:
     return _call("quantize_f_i16", n.operand(t.x), n.buffer(t.y), t.count, repr(t.scale), t.zero_point, t.act_min,
                  t.act_max)
@@ -105,6 +111,6 @@ FORMATTERS: dict[type, Callable[[Any, Step], str]] = {  # type: ignore[dict-item
     s16.FullyConnectedInt16: _fully_connected, s16.ConvInt16: _conv, s16.PoolInt16: _pool, s16.AddInt16: _add,
     s16.MulInt16: _mul, s16.QuantizeFloatToInt16: _quantize, s16.DequantizeInt16: _dequantize,
     s16.SoftmaxInt16: _softmax, s16.RequantizeInt16: _requantize, s16.SigmoidInt16: _sigmoid,
-    s16.MeanInt16: _mean,
+    s16.MeanInt16: _mean, s16.ActivationInt16: _activation,
 }
 FAMILIES: dict[type, str] = {step: FAMILY for step in FORMATTERS}

@@ -1,6 +1,6 @@
 """Lowering of the int16x8 ops (int16 activations, int8 weights, int64 biases: `-q int16x8`):
 FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D, MAX/AVERAGE_POOL_2D, ADD, SUB, MUL, SOFTMAX, LOGISTIC,
-TANH, MEAN, QUANTIZE
+TANH, RELU, RELU6, LEAKY_RELU, MEAN, QUANTIZE
 (from float32 or int16) and DEQUANTIZE, with the constants
 TFLM's Prepare computes for them. TFLM requires every int16 zero point to be 0; a model that
 breaks that is refused here rather than run with offsets TFLM never applies."""
@@ -19,6 +19,7 @@ from helpers.lowering.program import Const
 from helpers.lowering.steps import Requantization
 from helpers.lowering.ops_elementwise import broadcast_index, lower_dequantize
 from helpers.lowering.steps_int16 import (
+    ActivationInt16,
     AddInt16,
     ConvInt16,
     DequantizeInt16,
@@ -31,7 +32,7 @@ from helpers.lowering.steps_int16 import (
     SigmoidInt16,
     SoftmaxInt16,
 )
-from helpers.lowering.sigmoid16 import sigmoid_scaling, sigmoid_table
+from helpers.lowering.sigmoid16 import activation_params, sigmoid_scaling, sigmoid_table
 from helpers.lowering.lut16 import softmax_luts
 
 # add_common.cc: int16 inputs are shifted left 15 bits before scaling (int8: 20).
@@ -212,6 +213,16 @@ def lower_mean16(b: Builder, op: Op) -> None:
                      multiplier=multiplier, shift=shift))
 
 
+def lower_activation16(b: Builder, op: Op) -> None:
+    x, y = b.graph.tensor(op.inputs[0]), b.graph.tensor(op.outputs[0])
+    if y.dtype != "int16":
+        raise Unsupported(f"{op.name} from int16 to {y.dtype}")
+    params = activation_params(op, x, y)
+    source = b.operand(op.inputs[0])
+    b.emit(ActivationInt16(op=op.name, x=source, y=b.allocate(op.outputs[0]), count=x.size,
+                           **params))  # type: ignore[arg-type]
+
+
 # The ops whose int16 form (an int16 first input or output) lowers here instead of through LOWERINGS.
 INT16_LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "FULLY_CONNECTED": lower_fully_connected16,
@@ -224,6 +235,9 @@ INT16_LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "MUL": lambda b, op: lower_arithmetic16(b, op, "mul"),
     "SOFTMAX": lower_softmax16,
     "MEAN": lower_mean16,
+    "RELU": lower_activation16,
+    "RELU6": lower_activation16,
+    "LEAKY_RELU": lower_activation16,
     "LOGISTIC": lambda b, op: lower_sigmoid16(b, op, tanh=False),
     "TANH": lambda b, op: lower_sigmoid16(b, op, tanh=True),
     "QUANTIZE": lower_quantize16,

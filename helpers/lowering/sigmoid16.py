@@ -45,3 +45,27 @@ def sigmoid_scaling(op: Op, x: Tensor, y: Tensor, tanh: bool) -> tuple[int, int]
 
 def sigmoid_table() -> Const:
     return Const(np.asarray(SIGMOID_TABLE_UINT16, dtype=np.uint16))
+
+
+def activation_params(op: Op, x: Tensor, y: Tensor) -> dict[str, object]:
+    """ActivationInt16's fields for RELU, RELU6 or LEAKY_RELU, as TFLM's Prepare computes them."""
+    from helpers.lowering.arith import quantize_multiplier, tflite_round
+
+    f32 = np.float32
+    if x.zero_point != 0 or y.zero_point != 0:
+        raise Unsupported(f"{op.name} on int16 tensors with a zero point")
+    # activations_common.cc and leaky_relu_common.cc divide the scales in float32
+    identity = quantize_multiplier(float(f32(x.scale) / f32(y.scale)))
+    if op.name == "RELU6":
+        # Relu6Quantized clamps the raw value between zero and 6 quantized with the input's scale
+        six = tflite_round(float(f32(6.0) / f32(x.scale)))
+        return {"rescale": False, "multiplier": 0, "shift": 0, "negative_multiplier": 0, "negative_shift": 0,
+                "negate": False, "act_min": 0, "act_max": min(six, 32767)}
+    if op.name == "RELU":
+        return {"rescale": True, "multiplier": identity[0], "shift": identity[1], "negative_multiplier": identity[0],
+                "negative_shift": identity[1], "negate": False, "act_min": 0, "act_max": 32767}
+    alpha = f32(op.options.alpha)
+    negative = quantize_multiplier(float(f32(x.scale) * alpha / f32(y.scale)))
+    return {"rescale": True, "multiplier": identity[0], "shift": identity[1],
+            "negative_multiplier": abs(negative[0]), "negative_shift": negative[1], "negate": negative[0] < 0,
+            "act_min": -32768, "act_max": 32767}

@@ -130,3 +130,21 @@ class MeanInt16(Unary):
     groups: Const             # int32 [outputs, count]
     multiplier: int
     shift: int
+
+
+@dataclass(frozen=True)
+class ActivationInt16(Unary):
+    """RELU, RELU6 and LEAKY_RELU on int16 (TFLM's ReluQuantized, Relu6Quantized,
+    QuantizeLeakyRelu): with `rescale`, x >= 0 scaled by (multiplier, shift), x < 0 by
+    (negative_multiplier, negative_shift), negated when `negate` (a negative alpha); without
+    (RELU6), the raw value; then clamped to [act_min, act_max]."""
+
+    count: int
+    rescale: bool
+    multiplier: int
+    shift: int
+    negative_multiplier: int
+    negative_shift: int
+    negate: bool
+    act_min: int
+    act_max: int

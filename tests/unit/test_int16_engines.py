@@ -39,6 +39,10 @@ EXPECTED = {
     "broadcast": [s16.ConvInt16, s16.ConvInt16, s16.AddInt16, s16.MulInt16, s16.AddInt16, s16.AddInt16],
     "sigmoid_tanh": [s16.FullyConnectedInt16, s16.SigmoidInt16, s16.FullyConnectedInt16, s16.SigmoidInt16],
     "mean": [s16.ConvInt16, s16.MeanInt16],
+    # CONV_2D, MEAN, RELU, FULLY_CONNECTED, LEAKY_RELU, CONV_2D, MEAN, RELU6, QUANTIZE x2, CONCATENATION
+    "activations": [s16.ConvInt16, s16.MeanInt16, s16.ActivationInt16, s16.FullyConnectedInt16, s16.ActivationInt16,
+                    s16.ConvInt16, s16.MeanInt16, s16.ActivationInt16, s16.RequantizeInt16, s16.RequantizeInt16,
+                    Scatter, Scatter, Scatter],
     "moves": [Gather, s16.ConvInt16, s16.ConvInt16, s16.RequantizeInt16, Scatter, Scatter, Gather],
     "float_io": [s16.QuantizeFloatToInt16, s16.FullyConnectedInt16, s16.FullyConnectedInt16, s16.DequantizeInt16],
 }

@@ -84,3 +84,23 @@ static inline void mcu_mean_i16(const int16_t *x, int16_t *y, const int32_t *gro
     y[o] = (int16_t)mcu_clamp(mcu_mbqm(total, multiplier, shift), -32768, 32767);
   }
 }
+
+typedef struct {
+  int32_t rescale, multiplier, shift, negative_multiplier, negative_shift, negate, act_min, act_max;
+} mcu_activation_i16_params;
+
+static inline void mcu_activation_i16(const int16_t *x, int16_t *y, int32_t n, const mcu_activation_i16_params *p) {
+  /* RELU (both signs by one multiplier), LEAKY_RELU (negatives by alpha's), RELU6 (the raw value). */
+  for (int32_t i = 0; i < n; ++i) {
+    int32_t v = x[i];
+    if (p->rescale) {
+      if (v >= 0) {
+        v = mcu_mbqm(v, p->multiplier, p->shift);
+      } else {
+        v = mcu_mbqm(v, p->negative_multiplier, p->negative_shift);
+        if (p->negate) v = -v;
+      }
+    }
+    y[i] = (int16_t)mcu_clamp(v, p->act_min, p->act_max);
+  }
+}

@@ -96,9 +96,20 @@ def _mean():
     return tf.keras.Model(x, L.GlobalAveragePooling2D()(h))
 
 
+def _activations():
+    # RELU, RELU6 and LEAKY_RELU as ops of their own: after a MEAN (which has no fused activation)
+    # and after a Dense (no fused leaky ReLU)
+    x = L.Input((3, 3, 4))
+    relu = L.ReLU()(L.GlobalAveragePooling2D()(L.Conv2D(6, 1, **B)(x)))
+    relu6 = L.ReLU(max_value=6.0)(L.GlobalAveragePooling2D()(L.Conv2D(6, 1, **B)(x)))
+    leaky = L.LeakyReLU(negative_slope=0.2)(L.Dense(6, **B)(relu))
+    return tf.keras.Model(x, L.Concatenate()([relu, relu6, leaky]))
+
+
 MODELS = {"fc": _fc, "conv": _conv, "depthwise": _depthwise, "add_mul": _add_mul, "pool": _pool,
           "softmax": _softmax, "fc_per_tensor": _fc, "float_io": _fc, "moves": _moves,
-          "broadcast": _broadcast, "sigmoid_tanh": _sigmoid_tanh, "mean": _mean}
+          "broadcast": _broadcast, "sigmoid_tanh": _sigmoid_tanh, "mean": _mean,
+          "activations": _activations}
 # Per-tensor int16 FULLY_CONNECTED weights (the converter's default is per channel); float32 input
 # and output, so the model starts with a QUANTIZE float32 -> int16 and ends with a DEQUANTIZE.
 PER_TENSOR = {"fc_per_tensor"}
