@@ -32,7 +32,7 @@ from helpers.lowering.steps_int16 import (
     SigmoidInt16,
     SoftmaxInt16,
 )
-from helpers.lowering.sigmoid16 import activation_params, sigmoid_scaling, sigmoid_table
+from helpers.lowering.activations16 import activation_params, sigmoid_scaling, sigmoid_table
 from helpers.lowering.lut16 import softmax_luts
 
 # add_common.cc: int16 inputs are shifted left 15 bits before scaling (int8: 20).

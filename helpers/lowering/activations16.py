@@ -1,12 +1,13 @@
-"""The int16 LOGISTIC and TANH's Prepare (logistic_common.cc, tanh.cc): the input's scaling onto
-the sigmoid table's 1/(3 * 4096) grid, for a power-of-two input scale or a general one."""
+"""The Prepare arithmetic of the int16 activations: LOGISTIC and TANH (logistic_common.cc, tanh.cc:
+the input's scaling onto the sigmoid table's 1/(3 * 4096) grid, for a power-of-two input scale or
+a general one), RELU, RELU6 (activations_common.cc) and LEAKY_RELU (leaky_relu_common.cc)."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-from helpers.lowering.arith import SIGMOID_TABLE_UINT16
+from helpers.lowering.arith import SIGMOID_TABLE_UINT16, quantize_multiplier, tflite_round
 from helpers.lowering.graph import Op, Tensor, Unsupported
 from helpers.lowering.program import Const
 
@@ -49,8 +50,6 @@ def sigmoid_table() -> Const:
 
 def activation_params(op: Op, x: Tensor, y: Tensor) -> dict[str, object]:
     """ActivationInt16's fields for RELU, RELU6 or LEAKY_RELU, as TFLM's Prepare computes them."""
-    from helpers.lowering.arith import quantize_multiplier, tflite_round
-
     f32 = np.float32
     if x.zero_point != 0 or y.zero_point != 0:
         raise Unsupported(f"{op.name} on int16 tensors with a zero point")
