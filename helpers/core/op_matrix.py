@@ -145,9 +145,9 @@ _FLOAT = ("float32",)
 # gathers, scatters), which would carry an int16 buffer too but have run only in int8 and float32
 # models. int16 (int16x8: lowering/ops_int16) is claimed where a converter-made model ran identical
 # to TFLM on both engines (tests/unit/test_int16_engines.py): FULLY_CONNECTED, CONV_2D,
-# DEPTHWISE_CONV_2D, the poolings, MEAN, SOFTMAX, LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU, ADD, SUB
-# and MUL (broadcast too), DEQUANTIZE, QUANTIZE (int16 to int16), RESHAPE, PAD, STRIDED_SLICE and
-# CONCATENATION. QUANTIZE takes float32 (to int8 or int16), int8 (to int8) and int16 (to int16).
+# DEPTHWISE_CONV_2D, TRANSPOSE_CONV, the poolings, MEAN, SOFTMAX, LOGISTIC, TANH, RELU, RELU6,
+# LEAKY_RELU, ADD, SUB and MUL (broadcast too), DEQUANTIZE, QUANTIZE (int16 to int16), RESHAPE, PAD,
+# STRIDED_SLICE and CONCATENATION. QUANTIZE takes float32 (to int8 or int16), int8 (to int8) and int16 (to int16).
 _INT16 = ("int8", "int16", "float32")
 ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     "FULLY_CONNECTED": _INT16, "CONV_2D": _INT16, "DEPTHWISE_CONV_2D": _INT16,
@@ -164,7 +164,7 @@ ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     "RSQRT": _BOTH, "PRELU": _BOTH, "NEG": _FLOAT, "EXP": _FLOAT, "LOG": _FLOAT, "SQRT": _FLOAT, "SQUARE": _FLOAT,
     "FLOOR": _FLOAT, "CEIL": _FLOAT, "ROUND": _FLOAT, "SIN": _FLOAT, "COS": _FLOAT,
     # lowering/ops_transpose_conv: a Gather onto the zero-inserted grid, then a CONV_2D
-    "TRANSPOSE_CONV": _BOTH,
+    "TRANSPOSE_CONV": _INT16,
     "BATCH_MATMUL": _BOTH,  # lowering/ops_matmul
     # TFLite ops TFLM registers no kernel for: the engines run their float32 form, outside the matrix
     "RELU_N1_TO_1": (), "RELU_0_TO_1": (),

@@ -1,9 +1,9 @@
 """Lowering of the int16x8 ops (int16 activations, int8 weights, int64 biases: `-q int16x8`):
-FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D, MAX/AVERAGE_POOL_2D, ADD, SUB, MUL, SOFTMAX, LOGISTIC,
-TANH, RELU, RELU6, LEAKY_RELU, MEAN, QUANTIZE
-(from float32 or int16) and DEQUANTIZE, with the constants
-TFLM's Prepare computes for them. TFLM requires every int16 zero point to be 0; a model that
-breaks that is refused here rather than run with offsets TFLM never applies."""
+FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV, MAX/AVERAGE_POOL_2D, ADD, SUB, MUL,
+SOFTMAX, LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU, MEAN, QUANTIZE (from float32 or int16) and
+DEQUANTIZE, with the constants TFLM's Prepare computes for them. TFLM requires every int16 zero
+point to be 0; a model that breaks that is refused here rather than run with offsets TFLM never
+applies."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -12,12 +12,15 @@ from typing import Callable
 import numpy as np
 
 from helpers.lowering import arith
+from helpers.lowering.activations16 import activation_params, sigmoid_scaling, sigmoid_table
 from helpers.lowering.builder import Builder
 from helpers.lowering.graph import Op, Tensor, Unsupported
+from helpers.lowering.lut16 import softmax_luts
 from helpers.lowering.ops_dense import activation, conv_geometry, int8, pool_geometry, requantization
-from helpers.lowering.program import Const
-from helpers.lowering.steps import Requantization
 from helpers.lowering.ops_elementwise import broadcast_index, lower_dequantize
+from helpers.lowering.ops_transpose_conv import spread_index
+from helpers.lowering.program import Const
+from helpers.lowering.steps import ConvGeometry, Gather, Requantization
 from helpers.lowering.steps_int16 import (
     ActivationInt16,
     AddInt16,
@@ -32,8 +35,6 @@ from helpers.lowering.steps_int16 import (
     SigmoidInt16,
     SoftmaxInt16,
 )
-from helpers.lowering.activations16 import activation_params, sigmoid_scaling, sigmoid_table
-from helpers.lowering.lut16 import softmax_luts
 
 # add_common.cc: int16 inputs are shifted left 15 bits before scaling (int8: 20).
 ADD_LEFT_SHIFT = 15
@@ -50,10 +51,10 @@ def _requantization(x: Tensor, w: Tensor, y: Tensor, channels: int, fused: int) 
     return replace(requantization(x, w.scales, y, channels, fused), act_min=low, act_max=high)
 
 
-def _bias64(b: Builder, op: Op, channels: int) -> Const:
+def _bias64(b: Builder, op: Op, channels: int, position: int = 2) -> Const:
     """The int64 bias, or zeros. An int32 bias makes TFLM accumulate in int32 (another kernel)."""
-    if len(op.inputs) > 2 and op.inputs[2] >= 0:
-        values = b.data(op.inputs[2])
+    if len(op.inputs) > position and op.inputs[position] >= 0:
+        values = b.data(op.inputs[position])
         if values is None:
             raise Unsupported(f"{op.name} with a bias computed at run time")
         if values.dtype != np.int64:
@@ -92,6 +93,31 @@ def lower_conv16(b: Builder, op: Op, depthwise: bool) -> None:
     b.emit(ConvInt16(op=op.name, depthwise=depthwise, x=source, y=b.allocate(op.outputs[0]), weights=int8(weights),
                      bias=_bias64(b, op, out_c), quant=_requantization(x, w, y, out_c, activation(op.options)),
                      geometry=geometry))
+
+
+def lower_transpose_conv16(b: Builder, op: Op) -> None:
+    """ops_transpose_conv's two steps with the int16 convolution: TFLM's int16 transpose
+    convolution sums the same products into an int64 scratch and requantizes them with the 64-bit
+    MultiplyByQuantizedMultiplier, as ConvInt16 does. The grid's gaps hold 0 (the zero point)."""
+    w_index, x_index = op.inputs[1], op.inputs[2]
+    x, w, y = b.graph.tensor(x_index), b.graph.tensor(w_index), b.graph.tensor(op.outputs[0])
+    weights = b.data(w_index)
+    if weights is None or w.dtype != "int8":
+        raise Unsupported("TRANSPOSE_CONV with int16 input and weights not int8 constants")
+    if len(x.shape) != 4 or x.shape[0] != 1:
+        raise Unsupported("TRANSPOSE_CONV on a batch (batch 1 only)")
+    _check_zero_points(op, x, y)
+    out_c, k_h, k_w, in_c = weights.shape
+    index = spread_index(x.shape, y.shape, (k_h, k_w), op)
+    geometry = ConvGeometry(in_h=y.shape[1] + k_h - 1, in_w=y.shape[2] + k_w - 1, in_c=in_c, out_h=y.shape[1],
+                            out_w=y.shape[2], out_c=out_c, k_h=k_h, k_w=k_w, stride_h=1, stride_w=1, dilation_h=1,
+                            dilation_w=1, pad_top=0, pad_left=0)
+    source = b.operand(x_index)
+    grid = b.temporary("int16", index.size)
+    b.emit(Gather(op=op.name, x=source, y=grid, index=Const(index.astype(np.int32)), pad=0))
+    b.emit(ConvInt16(op=op.name, depthwise=False, x=grid, y=b.allocate(op.outputs[0]),
+                     weights=int8(np.ascontiguousarray(weights[:, ::-1, ::-1, :])), bias=_bias64(b, op, out_c, 3),
+                     quant=_requantization(x, w, y, out_c, activation(op.options)), geometry=geometry))
 
 
 def lower_pool16(b: Builder, op: Op, average: bool) -> None:
@@ -228,6 +254,7 @@ INT16_LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "FULLY_CONNECTED": lower_fully_connected16,
     "CONV_2D": lambda b, op: lower_conv16(b, op, depthwise=False),
     "DEPTHWISE_CONV_2D": lambda b, op: lower_conv16(b, op, depthwise=True),
+    "TRANSPOSE_CONV": lower_transpose_conv16,
     "MAX_POOL_2D": lambda b, op: lower_pool16(b, op, average=False),
     "AVERAGE_POOL_2D": lambda b, op: lower_pool16(b, op, average=True),
     "ADD": lambda b, op: lower_arithmetic16(b, op, "add"),

@@ -43,6 +43,7 @@ EXPECTED = {
     "activations": [s16.ConvInt16, s16.MeanInt16, s16.ActivationInt16, s16.FullyConnectedInt16, s16.ActivationInt16,
                     s16.ConvInt16, s16.MeanInt16, s16.ActivationInt16, s16.RequantizeInt16, s16.RequantizeInt16,
                     Scatter, Scatter, Scatter],
+    "transpose_conv": [Gather, s16.ConvInt16, Gather, s16.ConvInt16],
     "moves": [Gather, s16.ConvInt16, s16.ConvInt16, s16.RequantizeInt16, Scatter, Scatter, Gather],
     "float_io": [s16.QuantizeFloatToInt16, s16.FullyConnectedInt16, s16.FullyConnectedInt16, s16.DequantizeInt16],
 }

@@ -106,10 +106,17 @@ def _activations():
     return tf.keras.Model(x, L.Concatenate()([relu, relu6, leaky]))
 
 
+def _transpose_conv():
+    # TRANSPOSE_CONV, strides 2, SAME and VALID
+    x = L.Input((4, 4, 2))
+    h = L.Conv2DTranspose(3, 3, strides=2, padding="same", **B)(x)
+    return tf.keras.Model(x, L.Conv2DTranspose(2, 2, strides=1, padding="valid", **B)(h))
+
+
 MODELS = {"fc": _fc, "conv": _conv, "depthwise": _depthwise, "add_mul": _add_mul, "pool": _pool,
           "softmax": _softmax, "fc_per_tensor": _fc, "float_io": _fc, "moves": _moves,
           "broadcast": _broadcast, "sigmoid_tanh": _sigmoid_tanh, "mean": _mean,
-          "activations": _activations}
+          "activations": _activations, "transpose_conv": _transpose_conv}
 # Per-tensor int16 FULLY_CONNECTED weights (the converter's default is per channel); float32 input
 # and output, so the model starts with a QUANTIZE float32 -> int16 and ends with a DEQUANTIZE.
 PER_TENSOR = {"fc_per_tensor"}
