@@ -146,17 +146,17 @@ _FLOAT = ("float32",)
 # models. int16 (int16x8: lowering/ops_int16) is claimed where a converter-made model ran identical
 # to TFLM on both engines (tests/unit/test_int16_engines.py): FULLY_CONNECTED, CONV_2D,
 # DEPTHWISE_CONV_2D, TRANSPOSE_CONV, the poolings, MEAN, SOFTMAX, LOGISTIC, TANH, RELU, RELU6,
-# LEAKY_RELU, ADD, SUB and MUL (broadcast too), DEQUANTIZE, QUANTIZE (int16 to int16), RESHAPE, PAD,
-# STRIDED_SLICE and CONCATENATION. QUANTIZE takes float32 (to int8 or int16), int8 (to int8) and int16 (to int16).
+# LEAKY_RELU, ADD, SUB and MUL (broadcast too), DEQUANTIZE, QUANTIZE (int16 to int16), RESHAPE,
+# EXPAND_DIMS, PAD, STRIDED_SLICE, CONCATENATION, SPLIT, SPLIT_V and UNPACK. QUANTIZE takes float32 (to int8 or int16), int8 (to int8) and int16 (to int16).
 _INT16 = ("int8", "int16", "float32")
 ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     "FULLY_CONNECTED": _INT16, "CONV_2D": _INT16, "DEPTHWISE_CONV_2D": _INT16,
     "MAX_POOL_2D": _INT16, "AVERAGE_POOL_2D": _INT16, "SOFTMAX": _INT16,
-    "RESHAPE": _INT16, "SQUEEZE": _BOTH, "EXPAND_DIMS": _BOTH,
+    "RESHAPE": _INT16, "SQUEEZE": _BOTH, "EXPAND_DIMS": _INT16,
     "QUANTIZE": _INT16, "DEQUANTIZE": ("int8", "int16"),
     "STRIDED_SLICE": _INT16, "PAD": _INT16, "PADV2": _BOTH, "CONCATENATION": _INT16,
     "ADD": _INT16, "SUB": _INT16, "MUL": _INT16, "LOGISTIC": _INT16, "TANH": _INT16,
-    "SPLIT": _BOTH, "SPLIT_V": _BOTH, "UNPACK": _BOTH, "MEAN": _INT16,
+    "SPLIT": _INT16, "SPLIT_V": _INT16, "UNPACK": _INT16, "MEAN": _INT16,
     "UNIDIRECTIONAL_SEQUENCE_LSTM": _BOTH,
     # lowering/ops_unary: int8 is a table TFLM's own kernel fills, so it covers every int8 form
     # TFLM's kernel takes; float32 is the kernel's expression

@@ -44,6 +44,8 @@ EXPECTED = {
                     s16.ConvInt16, s16.MeanInt16, s16.ActivationInt16, s16.RequantizeInt16, s16.RequantizeInt16,
                     Scatter, Scatter, Scatter],
     "transpose_conv": [Gather, s16.ConvInt16, Gather, s16.ConvInt16],
+    # SPLIT_V (2 outputs), EXPAND_DIMS and RESHAPE (aliases), SPLIT (2), UNPACK (4), CONCATENATION (4 inputs)
+    "splits": [Gather] * 8 + [Scatter] * 4,
     "moves": [Gather, s16.ConvInt16, s16.ConvInt16, s16.RequantizeInt16, Scatter, Scatter, Gather],
     "float_io": [s16.QuantizeFloatToInt16, s16.FullyConnectedInt16, s16.FullyConnectedInt16, s16.DequantizeInt16],
 }

@@ -113,10 +113,29 @@ def _transpose_conv():
     return tf.keras.Model(x, L.Conv2DTranspose(2, 2, strides=1, padding="valid", **B)(h))
 
 
+class Splits(L.Layer):
+    """SPLIT_V, SPLIT, UNPACK and EXPAND_DIMS of the int16 input, joined again (the converter
+    folds the SQUEEZE into a RESHAPE)."""
+
+    def call(self, x):
+        a, b = tf.split(x, [2, 4], axis=-1)
+        _, d = tf.split(x, 2, axis=1)
+        rows = tf.unstack(x, axis=1)
+        f = tf.squeeze(tf.expand_dims(a, 1), 1)
+        parts = [tf.reshape(f, (-1, 8)), tf.reshape(b, (-1, 16)), tf.reshape(d, (-1, 12)), rows[3]]
+        return tf.concat(parts, axis=-1)
+
+
+def _splits():
+    x = L.Input((4, 6))
+    return tf.keras.Model(x, Splits()(x))
+
+
 MODELS = {"fc": _fc, "conv": _conv, "depthwise": _depthwise, "add_mul": _add_mul, "pool": _pool,
           "softmax": _softmax, "fc_per_tensor": _fc, "float_io": _fc, "moves": _moves,
           "broadcast": _broadcast, "sigmoid_tanh": _sigmoid_tanh, "mean": _mean,
-          "activations": _activations, "transpose_conv": _transpose_conv}
+          "activations": _activations, "transpose_conv": _transpose_conv,
+          "splits": _splits}
 # Per-tensor int16 FULLY_CONNECTED weights (the converter's default is per channel); float32 input
 # and output, so the model starts with a QUANTIZE float32 -> int16 and ends with a DEQUANTIZE.
 PER_TENSOR = {"fc_per_tensor"}
