@@ -25,7 +25,7 @@ MODELS = Path(__file__).resolve().parent.parent / "golden" / "int16"
 BASE_CONTEXT = Path(__file__).resolve().parent.parent / "golden" / "engines" / "digits_cnn__int8" / "context.json"
 CMSIS_INCLUDE = TFLM_DIR / "tensorflow/lite/micro/tools/make/downloads/cmsis_nn/Include"
 STRICT = ["-Wall", "-Wextra", "-Wconversion", "-Werror"]
-# Each model, and the int16 steps its lowering must hold (type, depthwise/average where it matters).
+# Each model, and the step types its lowering must give, in order.
 EXPECTED = {
     "fc": [s16.FullyConnectedInt16] * 2,
     "conv": [s16.ConvInt16] * 3,
@@ -34,7 +34,6 @@ EXPECTED = {
     "pool": [s16.PoolInt16] * 2,
     "fc_per_tensor": [s16.FullyConnectedInt16] * 2,     # arm_fully_connected_s16 (per-channel: a 1x1 conv)
     "softmax": [s16.FullyConnectedInt16, s16.SoftmaxInt16],
-    # PAD, CONV_2D x2, QUANTIZE int16 -> int16, CONCATENATION, STRIDED_SLICE (RESHAPE: an alias)
     # broadcast SUB and MUL, same-shape ADD (CMSIS-NN), ADD of an int16 constant vector (broadcast)
     "broadcast": [s16.ConvInt16, s16.ConvInt16, s16.AddInt16, s16.MulInt16, s16.AddInt16, s16.AddInt16],
     "sigmoid_tanh": [s16.FullyConnectedInt16, s16.SigmoidInt16, s16.FullyConnectedInt16, s16.SigmoidInt16],
@@ -46,6 +45,7 @@ EXPECTED = {
     "transpose_conv": [Gather, s16.ConvInt16, Gather, s16.ConvInt16],
     # SPLIT_V (2 outputs), EXPAND_DIMS and RESHAPE (aliases), SPLIT (2), UNPACK (4), CONCATENATION (4 inputs)
     "splits": [Gather] * 8 + [Scatter] * 4,
+    # PAD, CONV_2D x2, QUANTIZE int16 -> int16, CONCATENATION, STRIDED_SLICE (RESHAPE: an alias)
     "moves": [Gather, s16.ConvInt16, s16.ConvInt16, s16.RequantizeInt16, Scatter, Scatter, Gather],
     "float_io": [s16.QuantizeFloatToInt16, s16.FullyConnectedInt16, s16.FullyConnectedInt16, s16.DequantizeInt16],
 }
