@@ -57,6 +57,9 @@ def lower_pad(b: Builder, op: Op) -> None:
     else:
         pad = x.zero_point if is_int8(x) else 0.0
     if x.dtype == "int16":  # the raw int16 value (TFLM requires int16 zero points of 0)
+        if len(op.inputs) > 2 and op.inputs[2] >= 0 and b.graph.tensor(op.inputs[2]).dtype != "int16":
+            # TF's converter leaves PADV2's value float32 in int16x8 models; TFLM refuses the type mismatch
+            raise Unsupported("PADV2 of int16 with a pad value that is not int16")
         _gather(b, op, padded, int(pad))
         return
     _gather(b, op, padded, (int(pad) & 255) if is_int8(x) else float(pad))

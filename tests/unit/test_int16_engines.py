@@ -231,3 +231,14 @@ def test_softmax_tables_end_where_tflms_do():
     assert exps[-1] == 32767 and abs(exps[0] - round(np.exp(-10) * 32768)) <= 1
     assert reciprocals[0] == 32767 and reciprocals[-1] == 16384
     assert all(a <= b for a, b in zip(exps, exps[1:])) and all(a >= b for a, b in zip(reciprocals, reciprocals[1:]))
+
+
+def test_padv2_with_a_float_pad_value_is_refused_as_tflm_refuses_it():
+    """TF's converter leaves PADV2's constant value float32 in an int16x8 model; TFLM's Prepare
+    refuses the type mismatch, and the lowering names it instead of padding with a wrong value."""
+    lowered = lower_model(_content("padv2"))
+    assert lowered.program is None and "PADV2 of int16 with a pad value that is not int16" in lowered.reason
+    from helpers.measure.tflm import check_variant
+
+    content = _content("padv2")
+    assert not check_variant(content, inspect_tflite(content), np.zeros((1, 6), np.int16)).runnable

@@ -131,11 +131,23 @@ def _splits():
     return tf.keras.Model(x, Splits()(x))
 
 
+class PadWithValue(L.Layer):
+    """tf.pad with a constant value: PADV2, whose value the converter leaves float32."""
+
+    def call(self, x):
+        return tf.pad(x, [[0, 0], [1, 2]], constant_values=0.5)
+
+
+def _padv2():
+    x = L.Input((6,))
+    return tf.keras.Model(x, PadWithValue()(x))
+
+
 MODELS = {"fc": _fc, "conv": _conv, "depthwise": _depthwise, "add_mul": _add_mul, "pool": _pool,
           "softmax": _softmax, "fc_per_tensor": _fc, "float_io": _fc, "moves": _moves,
           "broadcast": _broadcast, "sigmoid_tanh": _sigmoid_tanh, "mean": _mean,
           "activations": _activations, "transpose_conv": _transpose_conv,
-          "splits": _splits}
+          "splits": _splits, "padv2": _padv2}
 # Per-tensor int16 FULLY_CONNECTED weights (the converter's default is per channel); float32 input
 # and output, so the model starts with a QUANTIZE float32 -> int16 and ends with a DEQUANTIZE.
 PER_TENSOR = {"fc_per_tensor"}
