@@ -148,9 +148,10 @@ def test_c_engines_give_tflms_outputs(expected, tmp_path):
         for rendered in (render_engine_c(engine), render_engine_h(engine)):
             (tmp_path / rendered.filename).write_text(rendered.text)
         sources.append(tmp_path / f"i16_{name}_engine.c")
-        result = subprocess.run(["gcc", "-std=c99", *STRICT, f"-I{tmp_path}", f"-I{CMSIS_INCLUDE}", "-c",
-                                 str(sources[-1]), "-o", str(tmp_path / "strict.o")], capture_output=True, text=True)
-        assert result.returncode == 0, f"{name}: {result.stderr[:1500]}"
+        for compiler in (["gcc", "-std=c99"], ["g++", "-x", "c++"]):  # as test_c_engine_host: C99 and C++
+            result = subprocess.run([*compiler, *STRICT, f"-I{tmp_path}", f"-I{CMSIS_INCLUDE}", "-c", str(sources[-1]),
+                                     "-o", str(tmp_path / "strict.o")], capture_output=True, text=True)
+            assert result.returncode == 0, f"{name}, {compiler[0]}: {result.stderr[:1500]}"
     (tmp_path / "harness.c").write_text(_harness(names))
     objects = [compile_source(library, path, tmp_path / f"{path.stem}.o", [f"-I{tmp_path}"])
                for path in (*sources, tmp_path / "harness.c")]
