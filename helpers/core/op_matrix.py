@@ -147,7 +147,8 @@ _FLOAT = ("float32",)
 # to TFLM on both engines (tests/unit/test_int16_engines.py): FULLY_CONNECTED, CONV_2D,
 # DEPTHWISE_CONV_2D, TRANSPOSE_CONV, the poolings, MEAN, SOFTMAX, LOGISTIC, TANH, RELU, RELU6,
 # LEAKY_RELU, ADD, SUB and MUL (broadcast too), DEQUANTIZE, QUANTIZE (int16 to int16), RESHAPE,
-# EXPAND_DIMS, PAD, STRIDED_SLICE, CONCATENATION, SPLIT, SPLIT_V and UNPACK. QUANTIZE takes float32 (to int8 or int16), int8 (to int8) and int16 (to int16).
+# EXPAND_DIMS, PAD, STRIDED_SLICE, CONCATENATION, SPLIT, SPLIT_V and UNPACK. QUANTIZE takes float32
+# (to int8 or int16), int8 (to int8) and int16 (to int16).
 _INT16 = ("int8", "int16", "float32")
 ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     "FULLY_CONNECTED": _INT16, "CONV_2D": _INT16, "DEPTHWISE_CONV_2D": _INT16,

@@ -1,7 +1,8 @@
 """The C engine's calls for the int16x8 steps (steps_int16): CMSIS-NN's s16 kernels, with the
-parameters TFLM's CMSIS-NN kernels pass, and the engine's own quantize and dequantize. Their arithmetic is TFLM's reference arithmetic: the
-int64 accumulators go through arm_nn_requantize_s64, which is TFLM's 64-bit
-MultiplyByQuantizedMultiplier (the multiplier rounded to 16 bits) written as two shifts."""
+parameters TFLM's CMSIS-NN kernels pass, and the engine's own kernels (c_kernels/ops_int16.c) where
+CMSIS-NN has none. CMSIS-NN's arithmetic is TFLM's reference arithmetic: the int64 accumulators go
+through arm_nn_requantize_s64, which is TFLM's 64-bit MultiplyByQuantizedMultiplier (the multiplier
+rounded to 16 bits) written as two shifts."""
 from __future__ import annotations
 
 from typing import Callable
@@ -96,7 +97,8 @@ def pool_i16(n: CNames, t: s16.PoolInt16) -> str:
     kernel = "arm_avgpool_s16" if t.average else "arm_max_pool_s16"
     context = (_context(n, 4 * g.channels, f"arm_avgpool_s16_get_buffer_size({g.out_w}, {g.channels})")
                if t.average else "&mcu_empty_context")
-    return f"if ({kernel}({context}, &{params}, &{dims[0]}, {n.operand(t.x)}, &{dims[1]}, &{dims[2]}, {n.buffer(t.y)}){_CHECK}"
+    return (f"if ({kernel}({context}, &{params}, &{dims[0]}, {n.operand(t.x)}, &{dims[1]}, &{dims[2]}, "
+            f"{n.buffer(t.y)}){_CHECK}")
 
 
 def add_i16(n: CNames, t: s16.AddInt16) -> str:

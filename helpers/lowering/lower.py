@@ -11,7 +11,6 @@ from helpers.lowering.builder import Builder
 from helpers.lowering.fold import fold
 from helpers.lowering.graph import Graph, Op, Unsupported, read_graph
 from helpers.lowering.ops_dense import lower_conv, lower_fully_connected, lower_pool, lower_softmax
-from helpers.lowering.ops_int16 import INT16_LOWERINGS
 from helpers.lowering.ops_elementwise import (
     lower_arithmetic,
     lower_dequantize,
@@ -19,6 +18,7 @@ from helpers.lowering.ops_elementwise import (
     lower_mean,
     lower_quantize,
 )
+from helpers.lowering.ops_int16 import INT16_LOWERINGS
 from helpers.lowering.ops_shape import (
     lower_concatenation,
     lower_pad,

@@ -78,9 +78,9 @@ def lower_fully_connected16(b: Builder, op: Op) -> None:
     x, w, y, weights = _weights(b, op)
     n_out, n_in = weights.shape[0], int(np.prod(weights.shape[1:]))
     source = b.operand(op.inputs[0])
+    quant = _requantization(x, w, y, n_out, activation(op.options))
     b.emit(FullyConnectedInt16(op=op.name, x=source, y=b.allocate(op.outputs[0]), weights=int8(weights),
-                               bias=_bias64(b, op, n_out), quant=_requantization(x, w, y, n_out, activation(op.options)),
-                               batches=x.size // n_in, n_in=n_in, n_out=n_out))
+                               bias=_bias64(b, op, n_out), quant=quant, batches=x.size // n_in, n_in=n_in, n_out=n_out))
 
 
 def lower_conv16(b: Builder, op: Op, depthwise: bool) -> None:
