@@ -7,10 +7,17 @@
 
 def _mbqm64(acc, m, shift):
     # TFLM's MultiplyByQuantizedMultiplier for an int64 accumulator: the multiplier rounded to
-    # 16 bits, one rounding shift.
+    # 16 bits, one rounding shift: (acc * r + 2**(14 - shift)) >> (15 - shift). For shift <= 0 the
+    # accumulator is split at bit 15 (acc = hi * 2**15 + lo, 0 <= lo < 2**15) so that no product
+    # needs more than 31 bits for the usual accumulators: a 32-bit port's small ints, no big int.
     r = (m + 32768) >> 16 if m < 0x7FFF0000 else 0x7FFF
-    total = 15 - shift
-    return (acc * r + (1 << (total - 1))) >> total
+    if shift > 0:
+        total = 15 - shift
+        return (acc * r + (1 << (total - 1))) >> total
+    hi = acc >> 15
+    if shift == 0:
+        return hi * r + (((acc & 32767) * r + 16384) >> 15)
+    return (hi * r + (1 << (-shift - 1)) + (((acc & 32767) * r) >> 15)) >> -shift
 
 
 def _mbqm32(x, m, shift):
