@@ -173,7 +173,10 @@ def softmax_i16(x, y, rows, depth, mult, shift, exp_lut, one_lut):
         while t:
             t >>= 1
             headroom -= 1
-        shifted = ((total << (headroom - 1)) + 8192) >> 14
+        # ((total << (headroom - 1)) + 2**13) >> 14 without the 31-bit intermediate (a big int on a
+        # 32-bit port): exact either way, the shifts cancel
+        k = headroom - 1
+        shifted = (total << (k - 14)) if k >= 14 else (total + (1 << (13 - k))) >> (14 - k)
         recip = _lut16(_clamp16(shifted - 98304, -32768, 32767), one_lut)
         right = 31 - headroom
         for j in range(depth):
