@@ -7,11 +7,12 @@
 
 def _mbqm64(acc, m, shift):
     # TFLM's MultiplyByQuantizedMultiplier for an int64 accumulator: the multiplier rounded to
-    # 16 bits, one rounding shift: (acc * r + 2**(14 - shift)) >> (15 - shift). For shift <= 0 the
-    # accumulator is split at bit 15 (acc = hi * 2**15 + lo, 0 <= lo < 2**15) so that no product
-    # needs more than 31 bits for the usual accumulators: a 32-bit port's small ints, no big int.
+    # 16 bits, one rounding shift: (acc * r + 2**(14 - shift)) >> (15 - shift). An accumulator
+    # that is a small int on a 32-bit port (31 bits) is split at bit 15 (acc = hi * 2**15 + lo,
+    # 0 <= lo < 2**15), so no product needs more than 31 bits: no big int. A larger one is a big
+    # int already, and the direct formula allocates least.
     r = (m + 32768) >> 16 if m < 0x7FFF0000 else 0x7FFF
-    if shift > 0:
+    if shift > 0 or acc < -1073741824 or acc > 1073741823:
         total = 15 - shift
         return (acc * r + (1 << (total - 1))) >> total
     hi = acc >> 15
