@@ -244,3 +244,20 @@ def test_padv2_with_a_float_pad_value_is_refused_as_tflm_refuses_it():
 
     content = _content("padv2")
     assert not check_variant(content, inspect_tflite(content), np.zeros((1, 6), np.int16)).runnable
+
+
+def test_every_int16_step_has_both_emitters():
+    """A step class in steps_int16 without a C or a MicroPython formatter would lower and then
+    fail at export; each must be in both FORMATTERS tables (and the C one's own kernels, if any,
+    in a pasted family)."""
+    import inspect
+
+    from helpers.emit import c_calls, micropython_calls
+    from helpers.lowering.program import Step
+
+    steps = [cls for _, cls in inspect.getmembers(s16, inspect.isclass)
+             if issubclass(cls, Step) and cls.__module__ == s16.__name__]
+    assert len(steps) >= 12
+    for step in steps:
+        assert step in c_calls.FORMATTERS and step in micropython_calls.FORMATTERS, step.__name__
+        assert micropython_calls.FAMILIES[step] == "ops_int16", step.__name__
