@@ -37,7 +37,7 @@ def main(argv: list[str]) -> int:
         from helpers.pipeline import run as pipeline  # numpy/pandas; TensorFlow only once inputs check out
 
         summary = pipeline.run(config)
-        _print_table(summary)
+        _print_table(summary, config.check)
         if not config.sweep:
             pipeline.check_outcome(summary, config)
     except PipelineError as exc:
@@ -56,9 +56,14 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _print_table(summary) -> None:  # type: ignore[no-untyped-def]
+def _print_table(summary, check: bool) -> None:  # type: ignore[no-untyped-def]
     from helpers.render.report_text import format_table
 
+    if check:  # nothing was written: the per-variant verdicts and op tables are the answer
+        from helpers.render.check_text import format_check
+
+        print(format_check(summary.report))
+        return
     if hasattr(summary, "table"):  # a sweep
         print(summary.table.to_string(index=False, na_rep="-"))
         print("\n" + "\n".join(f"written: {path}" for path in summary.files))

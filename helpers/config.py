@@ -49,6 +49,7 @@ class RunConfig:
     recovery: bool = True                      # accuracy recovery for quantized variants outside the guard
     recovery_seconds: float = 180.0            # its budget per variant
     skip_firmware_checks: bool = False
+    check: bool = False                        # --check: convert and place the ops; no evaluation, nothing written
     strip: bool = False
     keep_layout: bool = False
     allow_select_ops: bool = False
@@ -224,6 +225,11 @@ def _check_flags(parser: argparse.ArgumentParser) -> None:
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument("--verbose", action="store_true", help="show progress details and TensorFlow logs")
     verbosity.add_argument("--quiet", action="store_true", help="print only the final table and errors")
+    parser.add_argument("--check", action="store_true",
+                        help="in seconds, before a full run: convert the variants and print, per variant, where "
+                             "every op runs (TFLM, C engine, MicroPython), the rewrites, TFLM's tensor arena and "
+                             "flash against the budgets; no evaluation, no targets, nothing written; exit 0 when "
+                             "the final variant can be flashed and fits, else 3")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
 
 
@@ -256,6 +262,9 @@ def _reject_conflicts(args: argparse.Namespace, quantization: Quantization | Non
                           "add --PTQ -q int8 (or integer_with_float_fallback)")
     if args.keep_float and "auto" in args.keep_float and len(args.keep_float) > 1:
         raise ConfigError("--keep_float takes `auto` or layer names, not both", "pick one")
+    if args.check and (args.sweep or args.QAT or args.prune or args.cluster or args.strip or args.keep_float):
+        raise ConfigError("--check converts the model as it is, in seconds: it fine-tunes, sweeps and strips nothing",
+                          "drop --sweep, --QAT, --prune, --cluster, --strip and --keep_float (or --check)")
     if args.sweep and (args.PTQ or args.QAT or args.prune or args.cluster):
         raise ConfigError("--sweep runs every combination itself",
                           "drop --PTQ, --QAT, --prune and --cluster when using --sweep")
@@ -286,7 +295,7 @@ def _targets(args: argparse.Namespace) -> tuple[tuple[str, ...], Path | None]:
     if chosen and tflm_dir is None:
         raise ConfigError("--target needs a TensorFlow Lite Micro tree to build against",
                           "pass --tflm_dir DIR (or set TFLM_DIR); the README says how to get one")
-    if tflm_dir is None or args.skip_firmware_checks:
+    if tflm_dir is None or args.skip_firmware_checks or args.check:  # --check: TFLM's interpreter, no target
         return (), None
     return chosen or DEFAULT_TARGETS, tflm_dir
 
@@ -295,7 +304,7 @@ def _micropython_dir(args: argparse.Namespace) -> Path | None:
     """The MicroPython tree (--micropython_dir, else $MICROPYTHON_DIR), checked for what it must hold."""
     configured = args.micropython_dir or (Path(os.environ["MICROPYTHON_DIR"]) if os.environ.get("MICROPYTHON_DIR")
                                           else None)
-    if configured is None or args.skip_firmware_checks:
+    if configured is None or args.skip_firmware_checks or args.check:
         return None
     if not (configured / "py" / "dynruntime.mk").is_file() or not (configured / "ports" / "qemu").is_dir():
         raise ConfigError(f"{configured} is not a MicroPython source tree with ports/qemu and py/dynruntime.mk",
@@ -332,14 +341,13 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
     return RunConfig(
         tflm_dir=tflm_dir,
         micropython_dir=_micropython_dir(args),
-        micropython_seconds=_positive(args.micropython_seconds, "--micropython_seconds"),
-        targets=targets,
+        micropython_seconds=_positive(args.micropython_seconds, "--micropython_seconds"), targets=targets,
         mcu_mhz=args.mcu_mhz,
         input_dir=args.input_dir[0],
         input_dirs=tuple(args.input_dir),
         scheduler=args.scheduler,
         sweep_grid=args.sweep_grid,
-        export=args.export,
+        export=args.export or args.check,  # the engines are lowered only where firmware is rendered
         export_dir=args.export_dir,
         prune=args.prune,
         qat=args.QAT,
@@ -358,9 +366,10 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
         flash_budget=parse_size(args.flash_budget) if args.flash_budget else None,
         ram_budget=parse_size(args.ram_budget) if args.ram_budget else None,
         max_drop=args.max_drop,
-        recovery=not args.no_recovery,
+        recovery=not args.no_recovery and not args.check,
         recovery_seconds=_positive(args.recovery_seconds, "--recovery_seconds"),
         skip_firmware_checks=args.skip_firmware_checks,
+        check=args.check,
         strip=args.strip,
         keep_layout=args.keep_layout,
         allow_select_ops=args.allow_select_ops,

@@ -88,4 +88,5 @@ def convert(model: LoadedModel, specs: Specs, plan: VariantPlan, calibration_x: 
             raise ModelError(f"`-q {plan.quantization.value}` cannot express {', '.join(floating)} in integers "
                              "(the converter left it in float)",
                              "use `-q integer_with_float_fallback`, which keeps those ops in float", specs.path)
-    return TfliteModel(plan=plan, content=content, info=inspect_tflite(content))
+    return TfliteModel(plan=plan, content=content, info=inspect_tflite(content),
+                       rewrites=isolated.function_rewrites(model))

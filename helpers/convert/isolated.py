@@ -21,14 +21,16 @@ import numpy as np
 
 from helpers.convert import zygote
 from helpers.convert.jobs import ERROR, RESULT, Job
+from helpers.core.rewrites import Rewrite
+from helpers.frontend.graph_rewrites import rewritten_function
 from helpers.frontend.model_loader import LoadedModel
 from helpers.frontend.tf_runtime import collect_conversion_garbage, tf
 from helpers.native_output import native_output_shown
 
 JOB_TIMEOUT_S = 1800
-# id(keras model) -> (the model, its export): holding the model keeps its id from being reused by
-# a later one (--sparsity auto converts a candidate, drops it and builds the next).
-_EXPORTS: dict[int, tuple[object, Path]] = {}
+# id(keras model) -> (the model, its export, the graph rewrites in it): holding the model keeps its
+# id from being reused by a later one (--sparsity auto converts a candidate, drops it and builds the next).
+_EXPORTS: dict[int, tuple[object, Path, tuple[Rewrite, ...]]] = {}
 _ROOT: list[Path] = []
 
 
@@ -51,17 +53,40 @@ def saved_function(model: LoadedModel) -> Path:
 
     Only the function and the variables it reads are saved (a bare tf.Module holding them), which
     is what the converter itself would save of a concrete function: seconds faster than saving
-    the Keras model, for the same flatbuffer."""
+    the Keras model, for the same flatbuffer. The graph rewrites before conversion
+    (frontend/graph_rewrites.py) are applied here, so every conversion of the model, the
+    recovery's and the debugger's included, converts the same rewritten function."""
     key = id(model.keras)
     if key not in _EXPORTS:
-        holder = tf.Module()
-        holder.model_variables = list(getattr(model.keras, "variables", []))
-        concrete = model.concrete_function()
         folder = _root() / f"model_{len(_EXPORTS)}"
-        tf.saved_model.save(holder, str(folder), signatures=concrete)
+        try:
+            applied = _save_function(model, folder)
+        except Exception as exc:  # noqa: BLE001 - TensorFlow's tracing and export raise any type; the user gets a line
+            shutil.rmtree(folder, ignore_errors=True)
+            raise ConverterFailed(f"exporting the model's function for the converter failed: "
+                                  f"{type(exc).__name__}: {exc}") from None
         collect_conversion_garbage()
-        _EXPORTS[key] = (model.keras, folder)
+        _EXPORTS[key] = (model.keras, folder, applied)
     return _EXPORTS[key][1]
+
+
+def _save_function(model: LoadedModel, folder: Path) -> tuple[Rewrite, ...]:
+    """The model's function, rewritten, saved into `folder`; the rewrites applied."""
+    holder = tf.Module()
+    holder.model_variables = list(getattr(model.keras, "variables", []))
+    concrete, applied = rewritten_function(model.concrete_function())
+    # No custom gradients: the converter never differentiates, and saving them fails on ops whose
+    # gradient captures a tensor of the forward graph (tf.nn.silu's beta, i.e. Keras 3's swish:
+    # "Found invalid capture Tensor(.../beta:0) when saving custom gradients").
+    options = tf.saved_model.SaveOptions(experimental_custom_gradients=False)
+    tf.saved_model.save(holder, str(folder), signatures=concrete, options=options)
+    return applied
+
+
+def function_rewrites(model: LoadedModel) -> tuple[Rewrite, ...]:
+    """The graph rewrites in the model's saved function (saved_function writes it first)."""
+    saved_function(model)
+    return _EXPORTS[id(model.keras)][2]
 
 
 def rows_file(rows: np.ndarray, name: str) -> str:

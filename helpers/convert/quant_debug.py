@@ -78,4 +78,5 @@ def selective_model(model: LoadedModel, specs: Specs, base: VariantPlan, calibra
         raise ModelError(f"--keep_float: TensorFlow could not quantize {base.name} with {len(keep_float)} op(s) in "
                          f"float ({first_line(exc, 160)})", "name other layers, or drop --keep_float",
                          specs.path) from None
-    return TfliteModel(plan=keep_float_plan(base, len(keep_float)), content=content, info=inspect_tflite(content))
+    return TfliteModel(plan=keep_float_plan(base, len(keep_float)), content=content, info=inspect_tflite(content),
+                       rewrites=isolated.function_rewrites(model))

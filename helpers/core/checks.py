@@ -225,3 +225,24 @@ class CEngineResult:
         values = _known(cls, data)
         values["targets"] = tuple(TargetResult.from_dict(r) for r in (data.get("targets") or {}).values())
         return cls(**{**values, "status": Status.read(data["status"])})
+
+
+@dataclass(frozen=True)
+class OpPlacement:
+    """Where one op of a variant runs: `count` of it in the graph; on TFLM (`cmsis-nn` where TFLM's
+    Cortex-M build has a CMSIS-NN kernel for it, else `reference`; `no kernel`), in the C engine
+    (`cmsis-nn`, `own kernel`, `no code`: folded or aliased at export) and on MicroPython (`native`,
+    `viper`, `plain`: the fastest path the engine has for it; `no code`). `-`: no engine."""
+
+    op: str
+    count: int
+    tflm: str
+    c_engine: str
+    micropython: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "OpPlacement":
+        return cls(**_known(cls, data))

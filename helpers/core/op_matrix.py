@@ -140,6 +140,7 @@ NO_INPUT_TYPES: dict[str, str] = {
 
 _BOTH = ("int8", "float32")
 _FLOAT = ("float32",)
+_ALL = ("int8", "int16", "float32")
 # The (op, input type) pairs the engines claim, read from the lowering's type checks
 # (helpers/lowering): a typed step for int8 and one for float32 per op, and element moves (aliases,
 # gathers, scatters), which would carry an int16 buffer too but have run only in int8 and float32
@@ -147,8 +148,9 @@ _FLOAT = ("float32",)
 # to TFLM on both engines (tests/unit/test_int16_engines.py): FULLY_CONNECTED, CONV_2D,
 # DEPTHWISE_CONV_2D, TRANSPOSE_CONV, the poolings, MEAN, SOFTMAX, LOGISTIC, TANH, RELU, RELU6,
 # LEAKY_RELU, ADD, SUB and MUL (broadcast too), DEQUANTIZE, QUANTIZE (int16 to int16), RESHAPE,
-# EXPAND_DIMS, PAD, STRIDED_SLICE, CONCATENATION, SPLIT, SPLIT_V and UNPACK. QUANTIZE takes float32
-# (to int8 or int16), int8 (to int8) and int16 (to int16).
+# EXPAND_DIMS, PAD, STRIDED_SLICE, CONCATENATION, SPLIT, SPLIT_V and UNPACK, and the op zoo's int16
+# cases of them (tests/unit/test_op_zoo.py), MAXIMUM among them once int16 constants lowered.
+# QUANTIZE takes float32 (to int8 or int16), int8 (to int8) and int16 (to int16).
 _INT16 = ("int8", "int16", "float32")
 ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     "FULLY_CONNECTED": _INT16, "CONV_2D": _INT16, "DEPTHWISE_CONV_2D": _INT16,
@@ -167,8 +169,18 @@ ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     # lowering/ops_transpose_conv: a Gather onto the zero-inserted grid, then a CONV_2D
     "TRANSPOSE_CONV": _INT16,
     "BATCH_MATMUL": _BOTH,  # lowering/ops_matmul
+    "SUM": _BOTH, "REDUCE_MAX": _BOTH, "REDUCE_MIN": _BOTH,  # lowering/ops_elementwise: groups like MEAN
+    # lowering/ops_movement: index maps (GatherRuns) or CMSIS-NN's transpose; every pair proven against
+    # TFLM in tests/unit/test_movement_models.py
+    "TRANSPOSE": _ALL, "SLICE": _ALL, "BROADCAST_TO": _ALL, "REVERSE_V2": _ALL, "RESIZE_NEAREST_NEIGHBOR": _ALL,
+    "PACK": _ALL, "GATHER": _BOTH, "GATHER_ND": _BOTH, "MIRROR_PAD": _BOTH, "SPACE_TO_DEPTH": _BOTH,
+    "DEPTH_TO_SPACE": _BOTH, "SPACE_TO_BATCH_ND": _BOTH, "BATCH_TO_SPACE_ND": _BOTH,
+    "FILL": _BOTH, "ZEROS_LIKE": _BOTH,  # constants at export
+    # lowering/ops_binary
+    "MINIMUM": _ALL, "MAXIMUM": _ALL, "SQUARED_DIFFERENCE": _BOTH, "DIV": _FLOAT, "FLOOR_DIV": _FLOAT,
+    "FLOOR_MOD": _FLOAT,
     # TFLite ops TFLM registers no kernel for: the engines run their float32 form, outside the matrix
-    "RELU_N1_TO_1": (), "RELU_0_TO_1": (),
+    "RELU_N1_TO_1": (), "RELU_0_TO_1": (), "TILE": (),
 }
 
 ENGINE_PAIRS: frozenset[tuple[str, str]] = frozenset(

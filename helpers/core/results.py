@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from helpers.core.byte_account import ByteAccount
-from helpers.core.checks import CEngineResult, MicroPythonResult, TargetResult
+from helpers.core.checks import CEngineResult, MicroPythonResult, OpPlacement, TargetResult
 from helpers.core.details import (
     Compression,
     Optimization,
@@ -21,6 +21,7 @@ from helpers.core.details import (
     compression_from_dict,
     strip_from_dict,
 )
+from helpers.core.rewrites import Rewrite
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,9 @@ class FirmwareResult:
     fits_flash: bool | None = None                # None: no budget, or nothing measured to judge by
     fits_ram: bool | None = None
     budget_note: str | None = None
+    # Where each op runs: TFLM's kernel, the C engine's call, the MicroPython engine's path; None: not
+    # worked out (a report written before the table, or a variant that is not a built TFLite model).
+    ops_placement: tuple[OpPlacement, ...] | None = None
 
     def target(self, name: str) -> TargetResult | None:
         """The result on one target, or None when it did not run there."""
@@ -71,6 +75,10 @@ class FirmwareResult:
         data["targets"] = None if self.targets is None else {r.target: r.to_dict() for r in self.targets}
         data["micropython"] = None if self.micropython is None else self.micropython.to_dict()
         data["c_engine"] = None if self.c_engine is None else self.c_engine.to_dict()
+        # written only where it was worked out, so reports from before the table read back unchanged
+        data.pop("ops_placement")
+        if self.ops_placement is not None:
+            data["ops_placement"] = [p.to_dict() for p in self.ops_placement]
         return data
 
     @classmethod
@@ -85,6 +93,8 @@ class FirmwareResult:
             values["micropython"] = MicroPythonResult.from_dict(values["micropython"])
         if values.get("c_engine") is not None:
             values["c_engine"] = CEngineResult.from_dict(values["c_engine"])
+        if values.get("ops_placement") is not None:
+            values["ops_placement"] = tuple(OpPlacement.from_dict(p) for p in values["ops_placement"])
         return cls(**values)
 
 
@@ -116,6 +126,7 @@ class VariantReport:
     strip: StripResult | None = None           # None: --strip not given
     reference_difference: dict[str, float] = field(default_factory=dict)
     within_tolerance: bool | None = None  # --max_drop against the reference; None: not judged
+    rewrites: tuple[Rewrite, ...] = ()         # graph rewrites where TFLM lacked a kernel (core/rewrites.py)
 
     @property
     def is_built_tflite(self) -> bool:
@@ -135,7 +146,10 @@ class VariantReport:
             value = getattr(self, name)
             data[name] = {} if value is None else value.to_dict()
         data["bytes"] = {} if self.bytes is None else self.bytes.as_dict()
-        return {key: data[key] for key in _KEY_ORDER}
+        ordered = {key: data[key] for key in _KEY_ORDER}
+        if self.rewrites:  # only where a pass applied: reports of models that needed none keep their keys
+            ordered["rewrites"] = [rewrite.to_dict() for rewrite in self.rewrites]
+        return ordered
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "VariantReport":
@@ -148,6 +162,7 @@ class VariantReport:
         values["compression"] = compression_from_dict(data.get("compression") or {})
         values["strip"] = strip_from_dict(data.get("strip") or {})
         values["bytes"] = ByteAccount.from_dict(data["bytes"]) if data.get("bytes") else None
+        values["rewrites"] = tuple(Rewrite.from_dict(r) for r in data.get("rewrites", ()))
         return cls(**values)
 
 

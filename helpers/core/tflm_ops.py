@@ -29,6 +29,15 @@ TFLM_RESOLVER_METHODS = frozenset("""
     AddUnidirectionalSequenceLSTM AddUnpack AddVarHandle AddWhile AddWindow AddZerosLike
 """.split())
 
+# The ops TFLM's Cortex-M build runs with a CMSIS-NN kernel (tensorflow/lite/micro/kernels/cmsis_nn/ in
+# the pinned tree; tests/unit/test_op_placement.py checks the list against it); the rest run TFLM's
+# reference kernels there too.
+CMSIS_NN_OPS = frozenset({
+    "ADD", "BATCH_MATMUL", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MAXIMUM", "MINIMUM", "MUL", "PAD",
+    "AVERAGE_POOL_2D", "MAX_POOL_2D", "SOFTMAX", "SVDF", "TRANSPOSE", "TRANSPOSE_CONV",
+    "UNIDIRECTIONAL_SEQUENCE_LSTM",
+})
+
 # Where TFLM's method name is not the plain CamelCase of the op name.
 _SPECIAL = {
     "UNIDIRECTIONAL_SEQUENCE_LSTM": "AddUnidirectionalSequenceLSTM",

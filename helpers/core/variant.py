@@ -15,6 +15,7 @@ from enum import Enum
 
 from helpers.core.flatbuffer import TfliteInfo
 from helpers.core.quantization import TRAITS, Quantization
+from helpers.core.rewrites import Rewrite
 
 
 class VariantKind(str, Enum):
@@ -104,6 +105,7 @@ class TfliteModel:
     plan: VariantPlan
     content: bytes
     info: TfliteInfo
+    rewrites: tuple[Rewrite, ...] = ()   # the graph rewrites that made it (core/rewrites.py)
 
     @property
     def size_bytes(self) -> int:

@@ -21,7 +21,9 @@ OWN_FAMILIES: dict[type, str] = {
     s.SoftmaxFloat: "ops_float", s.BinaryFloat: "ops_float", s.UnaryFloat: "ops_float", s.MeanFloat: "ops_float",
     s.Gather: "gather", s.Scatter: "gather", s.LstmFloat: "lstm_float", s.MathFloat: "math_float",
     s.ChannelLookupInt8: "ops_int8", s.PreluFloat: "math_float", s.BatchMatMulInt8: "ops_int8",
-    s.BatchMatMulFloat: "math_float", **c_cmsis16.OWN_FAMILIES,
+    s.BatchMatMulFloat: "math_float", s.ReduceInt8: "ops_int8", s.ReduceFloat: "math_float", s.BinaryMath: "binary",
+    s.SquaredDifferenceInt8: "ops_int8", s.Transpose: "gather", s.GatherRuns: "gather",
+    **c_cmsis16.OWN_FAMILIES,
 }
 
 
@@ -40,16 +42,29 @@ def _dequantize(n: CNames, t: s.DequantizeInt8) -> str:
             f"{c_int(t.zero_point)});")
 
 
-def _data_dtype(n: CNames, t: s.Gather | s.Scatter) -> str:
+def _data_dtype(n: CNames, t: s.Gather | s.GatherRuns | s.Scatter) -> str:
     return n.program.buffer(t.y).dtype
+
+
+def _pad(dtype: str, value: int | float) -> str:
+    raw = int(value) if dtype != "float32" else 0
+    return c_real(float(value)) if dtype == "float32" else str(raw - 256 if dtype == "int8" and raw > 127 else raw)
 
 
 def _gather(n: CNames, t: s.Gather) -> str:
     dtype = _data_dtype(n, t)
-    raw = int(t.pad) if dtype != "float32" else 0
-    pad = c_real(float(t.pad)) if dtype == "float32" else str(raw - 256 if dtype == "int8" and raw > 127 else raw)
     return (f"mcu_gather_{dtype}({n.operand(t.x, dtype)}, {n.buffer(t.y)}, {n.array(t.index)}, "
-            f"{t.index.values.size}, ({C_TYPES[dtype]}){pad});")
+            f"{t.index.values.size}, ({C_TYPES[dtype]}){_pad(dtype, t.pad)});")
+
+
+def _gather_runs(n: CNames, t: s.GatherRuns) -> str:
+    dtype = _data_dtype(n, t)
+    return (f"mcu_gather_runs_{dtype}({n.operand(t.x, dtype)}, {n.buffer(t.y)}, {n.array(t.index)}, "
+            f"{t.index.values.size}, {t.run}, ({C_TYPES[dtype]}){_pad(dtype, t.pad)});")
+
+
+def _transpose(n: CNames, t: s.Transpose) -> str:
+    return cmsis.transpose_i8(n, t) if cmsis.transposes_in_cmsis(n.program, t) else _gather_runs(n, t)
 
 
 def _scatter(n: CNames, t: s.Scatter) -> str:
@@ -107,6 +122,25 @@ def _binary_f(n: CNames, t: s.BinaryFloat) -> str:
             f"{c_real(t.act_min)}, {c_real(t.act_max)});")
 
 
+def _binary_math(n: CNames, t: s.BinaryMath) -> str:
+    if cmsis.extremum_in_cmsis(t):
+        return cmsis.extremum_i8(n, t)
+    i1, i2 = n.index(t.x1_index), n.index(t.x2_index)
+    suffix = "f" if t.dtype == "float32" else t.dtype
+    call = (f"mcu_{t.kind}_{suffix}({n.operand(t.x1, t.dtype)}, {i1}, {n.operand(t.x2, t.dtype)}, {i2}, "
+            f"{n.buffer(t.y)}, {t.count}")
+    # only DIV has a fused activation
+    return call + (f", {c_real(t.act_min)}, {c_real(t.act_max)});" if t.kind == "div" else ");")
+
+
+def _squared_difference_i8(n: CNames, t: s.SquaredDifferenceInt8) -> str:
+    params = n.record("mcu_squared_difference_params", [c_int(v) for v in (
+        t.input1_offset, t.input2_offset, t.input1_multiplier, t.input1_shift, t.input2_multiplier, t.input2_shift,
+        t.output_multiplier, t.output_shift, t.output_zero_point)])
+    return (f"mcu_squared_difference_i8({n.operand(t.x1)}, {n.index(t.x1_index)}, {n.operand(t.x2)}, "
+            f"{n.index(t.x2_index)}, {n.buffer(t.y)}, {t.count}, &{params});")
+
+
 def _unary_f(n: CNames, t: s.UnaryFloat) -> str:
     return f"mcu_{t.kind}_f({n.operand(t.x)}, {n.buffer(t.y)}, {t.count});"
 
@@ -133,6 +167,21 @@ def _batch_matmul_i8(n: CNames, t: s.BatchMatMulInt8) -> str:
 
 def _batch_matmul_f(n: CNames, t: s.BatchMatMulFloat) -> str:
     return f"mcu_batch_matmul_f({n.operand(t.x1)}, {n.operand(t.x2)}, {n.buffer(t.y)}, {n.array(t.layout)});"
+
+
+_REDUCE_KINDS = {"sum": 0, "max": 1, "min": 2}
+
+
+def _reduce_i8(n: CNames, t: s.ReduceInt8) -> str:
+    outputs, count = t.groups.values.shape
+    return (f"mcu_reduce_i8({n.operand(t.x)}, {n.buffer(t.y)}, {n.array(t.groups)}, {outputs}, {count}, "
+            f"{int(t.kind == 'max')});")
+
+
+def _reduce_f(n: CNames, t: s.ReduceFloat) -> str:
+    outputs, count = t.groups.values.shape
+    return (f"mcu_reduce_f({n.operand(t.x)}, {n.buffer(t.y)}, {n.array(t.groups)}, {outputs}, {count}, "
+            f"{_REDUCE_KINDS[t.kind]});")
 
 
 def _mean_f(n: CNames, t: s.MeanFloat) -> str:
@@ -169,15 +218,21 @@ FORMATTERS: dict[type, Callable[[CNames, Step], str]] = {  # type: ignore[dict-i
     s.AddInt8: cmsis.add_i8, s.MulInt8: cmsis.mul_i8, s.BinaryFloat: _binary_f, s.LookupInt8: _lookup,
     s.UnaryFloat: _unary_f, s.MeanInt8: _mean_i8, s.MeanFloat: _mean_f, s.LstmInt8: cmsis.lstm_i8, s.LstmFloat: _lstm_f,
     s.MathFloat: _math_f, s.ChannelLookupInt8: _channel_lookup, s.PreluFloat: _prelu_f,
-    s.BatchMatMulInt8: _batch_matmul_i8, s.BatchMatMulFloat: _batch_matmul_f,
+    s.BatchMatMulInt8: _batch_matmul_i8, s.BatchMatMulFloat: _batch_matmul_f, s.ReduceInt8: _reduce_i8,
+    s.ReduceFloat: _reduce_f,
+    s.BinaryMath: _binary_math, s.SquaredDifferenceInt8: _squared_difference_i8, s.Transpose: _transpose,
+    s.GatherRuns: _gather_runs,
     **c_cmsis16.FORMATTERS,
 }
 
 
 def own_families(program: Program) -> list[str]:
     """The engine's own kernel files the program calls, in the order they are pasted."""
-    used = {OWN_FAMILIES[type(step)] for step in program.steps if type(step) in OWN_FAMILIES}
-    order = ["ops_int8", "ops_float", "math_float", "gather", "lstm_float", "ops_int16"]
+    # a TRANSPOSE or int8 MAXIMUM, MINIMUM that CMSIS-NN runs needs no kernel of the engine's own
+    used = {OWN_FAMILIES[type(step)] for step in program.steps if type(step) in OWN_FAMILIES
+            and not (isinstance(step, s.Transpose) and cmsis.transposes_in_cmsis(program, step))
+            and not (isinstance(step, s.BinaryMath) and cmsis.extremum_in_cmsis(step))}
+    order = ["ops_int8", "ops_float", "math_float", "gather", "lstm_float", "binary", "ops_int16"]
     return [family for family in order if family in used]
 
 

@@ -1,11 +1,15 @@
 """The C engine's calls into CMSIS-NN, with the parameters TFLM's own CMSIS-NN kernels pass: int8
 fully connected, convolution, depthwise convolution, pooling, softmax, add and mul (without
-broadcasting; otherwise the engine's own kernels), and the int8 LSTM."""
+broadcasting; otherwise the engine's own kernels), transpose (3 or 4 axes), maximum and minimum
+(up to 4 axes) and the int8 LSTM."""
 from __future__ import annotations
+
+import numpy as np
 
 from helpers.emit.c_names import CNames, c_int
 from helpers.emit.cmsis_params import is_per_tensor, lstm_effective_biases
 from helpers.lowering import steps as s
+from helpers.lowering.program import Const, Program
 
 
 def _dims(n: CNames, shape: tuple[int, int, int, int]) -> str:
@@ -171,3 +175,37 @@ def lstm_i8(n: CNames, t: s.LstmInt8) -> str:
     n.state_cleared_each_invoke = True
     return (f"if (arm_lstm_unidirectional_s8({x}, {y}, &{params}, &{context}) != ARM_CMSIS_NN_SUCCESS) "
             "return -1;")
+
+
+def transposes_in_cmsis(program: Program, t: s.Transpose) -> bool:
+    """An int8 TRANSPOSE of 3 or 4 axes: TFLM's CMSIS-NN kernel takes those (arm_transpose_s8's
+    2-axis form assumes the swap, so that one stays a gather)."""
+    source = t.x.dtype if isinstance(t.x, Const) else program.buffer(t.x).dtype
+    return source == "int8" and program.buffer(t.y).dtype == "int8" and len(t.perm) in (3, 4)
+
+
+def transpose_i8(n: CNames, t: s.Transpose) -> str:
+    n.uses_cmsis = True
+    # dims padded with 1 to n, h, w, c: the 3-axis form reads n, h, w (and the output's h, w)
+    ones = (1,) * (4 - len(t.perm))
+    in_dims = _dims(n, (*t.in_shape, *ones))  # type: ignore[arg-type]
+    out_dims = _dims(n, (*(t.in_shape[p] for p in t.perm), *ones))  # type: ignore[arg-type]
+    perm = n.array(Const(np.asarray(t.perm, dtype=np.uint32)))
+    params = n.record("cmsis_nn_transpose_params", [str(len(t.perm)), perm])
+    return (f"if (arm_transpose_s8({n.operand(t.x)}, {n.buffer(t.y)}, &{in_dims}, &{out_dims}, &{params}) != "
+            "ARM_CMSIS_NN_SUCCESS) return -1;")
+
+
+def extremum_in_cmsis(t: s.BinaryMath) -> bool:
+    """int8 MAXIMUM, MINIMUM of up to 4 axes: what TFLM's CMSIS-NN kernel hands to arm_maximum_s8."""
+    return t.dtype == "int8" and t.kind in ("maximum", "minimum") and bool(t.shapes) and \
+        all(len(shape) <= 4 for shape in t.shapes)
+
+
+def extremum_i8(n: CNames, t: s.BinaryMath) -> str:
+    n.uses_cmsis = True
+    # each shape extended to 4 axes at the front, as TFLM's FillVariableShape does
+    dims = [_dims(n, tuple([1] * (4 - len(shape)) + list(shape))) for shape in t.shapes]  # type: ignore[arg-type]
+    return (f"if (arm_{t.kind}_s8(&mcu_empty_context, {n.operand(t.x1)}, &{dims[0]}, {n.operand(t.x2)}, &{dims[1]}, "
+            f"{n.buffer(t.y)}, &{dims[2]}) != ARM_CMSIS_NN_SUCCESS) return -1;")
+

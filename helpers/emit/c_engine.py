@@ -76,7 +76,7 @@ def c_engine(program: Program, context: dict[str, Any], cmsis_revision: str) -> 
         "kernel_sources": _kernel_sources(program),
         "uses_cmsis": names.uses_cmsis,
         "uses_scratch_context": names.uses_scratch_context,
-        # declared only when a call takes it: an unused static const fails -Werror
+        # declared only where a call passes it: an unused static const breaks -Werror builds
         "uses_empty_context": any("&mcu_empty_context" in line for _, line in steps),
         "state_cleared_each_invoke": names.state_cleared_each_invoke,
         "cmsis_revision": cmsis_revision,

@@ -11,13 +11,12 @@ import numpy as np
 from helpers.emit.codegen import Rendered, render, tuple_literal
 from helpers.emit.micropython_calls import (
     ELEMENTWISE,
-    FAMILIES,
     TYPECODES,
     buffer_name,
     bytes_literal,
     calls,
+    family,
     im2col_bytes,
-    int8_gather,
 )
 from helpers.emit.micropython_native import KERNELS_VERSION, NativeCalls, native_call
 from helpers.lowering.arith import SIGMOID_TABLE_UINT16
@@ -73,7 +72,7 @@ def hot_source(roots: set[str] | None = None) -> str:
 
 def families(program: Program) -> set[str]:
     """The device files the program's steps call into."""
-    found = {"ops_int8" if int8_gather(program, step) else FAMILIES[type(step)] for step in program.steps}
+    found = {family(program, step) for step in program.steps}
     if any(isinstance(step, LstmInt8) for step in program.steps):
         found.add("fixedpoint_tables")
     return found
@@ -93,7 +92,7 @@ def _sources(needed: set[str], called: set[str]) -> list[str]:
     if "fixedpoint_tables" in needed:
         table = np.asarray(SIGMOID_TABLE_UINT16, "<u2").tobytes()
         sources.append("_SIGMOID16 = _array('H', " + bytes_literal(table) + ")")
-    for family in ("ops_int8", "ops_float", "gather", "lstm", "ops_int16"):
+    for family in ("ops_int8", "ops_float", "gather", "lstm", "binary", "movement", "ops_int16"):
         if family in needed:
             sources.append(device_source(family))
     if "math_float" in needed:

@@ -8,8 +8,21 @@ from typing import Callable
 import numpy as np
 
 from helpers.emit import micropython_int16
+from helpers.emit.micropython_names import (  # noqa: F401 - Names, bytes_literal, ...: the emitters' import point
+    Names,
+    buffer_name,
+    bytes_literal,
+    call_text,
+    clamp_literal,
+    conv_row,
+    exp_limbs,
+    multiplier_limbs,
+    pool_row,
+    quant_args,
+    scalar_quant,
+)
 from helpers.lowering import steps as s
-from helpers.lowering.program import Buffer, Const, Operand, Program, Step
+from helpers.lowering.program import Const, Program, Step
 
 # The array type code that holds each buffer dtype on the board.
 TYPECODES = {"int8": "b", "int16": "h", "float32": "f"}
@@ -22,109 +35,22 @@ FAMILIES: dict[type, str] = {
     s.SoftmaxFloat: "ops_float", s.BinaryFloat: "ops_float", s.UnaryFloat: "ops_float", s.MeanFloat: "ops_float",
     s.Gather: "gather", s.Scatter: "gather", s.LstmInt8: "lstm", s.LstmFloat: "lstm", s.MathFloat: "math_float",
     s.ChannelLookupInt8: "ops_int8", s.PreluFloat: "math_float", s.BatchMatMulInt8: "ops_int8",
-    s.BatchMatMulFloat: "math_float", **micropython_int16.FAMILIES,
+    s.BatchMatMulFloat: "math_float", s.ReduceInt8: "ops_int8", s.ReduceFloat: "math_float", s.BinaryMath: "binary",
+    s.SquaredDifferenceInt8: "ops_int8", s.Transpose: "movement", s.GatherRuns: "movement",
+    **micropython_int16.FAMILIES,
 }
-
-
-def bytes_literal(data: bytes) -> str:
-    return "b'" + "".join(f"\\x{b:02x}" for b in data) + "'"
-
-
-def buffer_name(buffer: Buffer) -> str:
-    return f"_g{buffer.id}" if buffer.role == "scratch" else f"_t{buffer.id}"
-
-
-class Names:
-    """The module's constants, named in first-use order and shared by their text."""
-
-    def __init__(self, program: Program) -> None:
-        self.program = program
-        self.constants: list[tuple[str, str]] = []
-        self._by_text: dict[str, str] = {}
-
-    def constant(self, prefix: str, text: str) -> str:
-        if text not in self._by_text:
-            name = f"_{prefix}_{len(self.constants)}"
-            self.constants.append((name, text))
-            self._by_text[text] = name
-        return self._by_text[text]
-
-    def array(self, const: Const) -> str:
-        """int8 (and uint8 tables) as bytes; int32 and float32 as arrays."""
-        values = const.values
-        if values.dtype in (np.int8, np.uint8):
-            return self.constant("w", bytes_literal(values.tobytes()))
-        if values.dtype == np.int32:
-            return self.constant("i", f"_array('i', {bytes_literal(values.astype('<i4').tobytes())})")
-        if values.dtype == np.int16:
-            return self.constant("h", f"_array('h', {bytes_literal(values.astype('<i2').tobytes())})")
-        return self.constant("f", f"_array('f', {bytes_literal(values.astype('<f4').tobytes())})")
-
-    def small_tuple(self, values: list | tuple) -> str:  # type: ignore[type-arg]
-        items = ", ".join(repr(v) for v in values)
-        return self.constant("p", f"({items},)" if len(values) == 1 else f"({items})")
-
-    def operand(self, operand: Operand) -> str:
-        if isinstance(operand, Const):
-            return self.array(operand)
-        return buffer_name(self.program.buffer(operand))
-
-    def index(self, const: Const | None) -> str:
-        return "None" if const is None else self.array(const)
-
-    def buffer(self, buffer_id: int) -> str:
-        return buffer_name(self.program.buffer(buffer_id))
-
-
-def _clamp(value: float) -> str:
-    return "-3.4e38" if value == -np.inf else "3.4e38" if value == np.inf else repr(value)
-
-
-def _call(kernel: str, *args: object) -> str:
-    return f"{kernel}({', '.join(str(a) for a in args)})"
-
-
-def _conv_row(g: s.ConvGeometry, depthwise: bool) -> list[int]:
-    return [g.in_h, g.in_w, g.in_c, g.out_w, g.depth_multiplier if depthwise else g.out_c, g.k_h, g.k_w,
-            g.stride_h, g.stride_w, g.dilation_h, g.dilation_w, g.pad_top, g.pad_left]
-
-
-def _pool_row(g: s.PoolGeometry) -> list[int]:
-    return [g.in_h, g.in_w, g.channels, g.out_h, g.out_w, g.k_h, g.k_w, g.stride_h, g.stride_w, g.pad_top, g.pad_left]
-
-
-def multiplier_limbs(multipliers: np.ndarray) -> np.ndarray:
-    """Each fixed-point multiplier (0 <= m < 2**31) as three 14-bit limbs, low first: what the
-    requantization multiplies by on the board without a big int."""
-    m = multipliers.astype(np.int64)
-    return np.stack([m & 16383, (m >> 14) & 16383, m >> 28], axis=-1).reshape(-1).astype(np.int16)
-
-
-def _quant_args(n: Names, q: s.Requantization) -> tuple[str, str]:
-    return n.array(Const(multiplier_limbs(q.multipliers.values))), n.array(q.shifts)
-
-
-def _scalar_quant(n: Names, multiplier: int, shift: int) -> list[str]:
-    """One per-tensor multiplier as the limbs and shift arrays scale_acc reads (hot.py)."""
-    return [n.array(Const(multiplier_limbs(np.asarray([multiplier])))), n.array(Const(np.asarray([shift], np.int32)))]
-
-
-def exp_limbs(exps: np.ndarray) -> np.ndarray:
-    """Each Q0.31 exp (0 <= e < 2**31) as three 11-bit limbs, low first: softmax_out's operand."""
-    e = exps.astype(np.int64)
-    return np.stack([e & 2047, (e >> 11) & 2047, e >> 22], axis=-1).reshape(-1).astype(np.int16)
 
 
 def _fully_connected_i8(n: Names, t: s.FullyConnectedInt8) -> str:
     q = t.quant
-    return _call("fully_connected_i8", n.operand(t.x), n.buffer(t.y), n.array(t.weights), n.array(t.bias),
-                 *_quant_args(n, q), "_ACC", t.batches, t.n_in, t.n_out, q.input_offset, q.output_zero_point,
+    return call_text("fully_connected_i8", n.operand(t.x), n.buffer(t.y), n.array(t.weights), n.array(t.bias),
+                 *quant_args(n, q), "_ACC", t.batches, t.n_in, t.n_out, q.input_offset, q.output_zero_point,
                  q.act_min, q.act_max)
 
 
 def _fully_connected_f(n: Names, t: s.FullyConnectedFloat) -> str:
-    return _call("fully_connected_f", n.operand(t.x), n.buffer(t.y), n.array(t.weights), n.array(t.bias),
-                 t.batches, t.n_in, t.n_out, _clamp(t.act_min), _clamp(t.act_max))
+    return call_text("fully_connected_f", n.operand(t.x), n.buffer(t.y), n.array(t.weights), n.array(t.bias),
+                 t.batches, t.n_in, t.n_out, clamp_literal(t.act_min), clamp_literal(t.act_max))
 
 
 def _kernel(depthwise: bool) -> str:
@@ -133,81 +59,95 @@ def _kernel(depthwise: bool) -> str:
 
 def _conv_i8(n: Names, t: s.ConvInt8) -> str:
     q = t.quant
-    return _call(_kernel(t.depthwise) + "_i8", n.operand(t.x), n.buffer(t.y), n.array(t.weights), n.array(t.bias),
-                 *_quant_args(n, q), n.array(Const(np.asarray(_conv_row(t.geometry, t.depthwise), np.int32))),
+    return call_text(_kernel(t.depthwise) + "_i8", n.operand(t.x), n.buffer(t.y), n.array(t.weights), n.array(t.bias),
+                 *quant_args(n, q), n.array(Const(np.asarray(conv_row(t.geometry, t.depthwise), np.int32))),
                  *(["_ACC"] if t.depthwise else ["_ACC", "_COL"]), t.geometry.out_h, q.input_offset,
                  q.output_zero_point, q.act_min, q.act_max)
 
 
 def _conv_f(n: Names, t: s.ConvFloat) -> str:
-    return _call(_kernel(t.depthwise) + "_f", n.operand(t.x), n.buffer(t.y), n.array(t.weights), n.array(t.bias),
-                 n.small_tuple(_conv_row(t.geometry, t.depthwise)), t.geometry.out_h, _clamp(t.act_min),
-                 _clamp(t.act_max))
+    return call_text(_kernel(t.depthwise) + "_f", n.operand(t.x), n.buffer(t.y), n.array(t.weights), n.array(t.bias),
+                 n.small_tuple(conv_row(t.geometry, t.depthwise)), t.geometry.out_h, clamp_literal(t.act_min),
+                 clamp_literal(t.act_max))
 
 
 def _pool_i8(n: Names, t: s.PoolInt8) -> str:
     x, y = n.operand(t.x), n.buffer(t.y)
     if t.average:
-        return _call("average_pool_2d_i8", x, y, n.small_tuple(_pool_row(t.geometry)), t.act_min, t.act_max)
-    geometry = n.array(Const(np.asarray(_pool_row(t.geometry), np.int32)))
-    return _call("max_pool_2d_i8", x, y, geometry, t.act_min, t.act_max)
+        return call_text("average_pool_2d_i8", x, y, n.small_tuple(pool_row(t.geometry)), t.act_min, t.act_max)
+    geometry = n.array(Const(np.asarray(pool_row(t.geometry), np.int32)))
+    return call_text("max_pool_2d_i8", x, y, geometry, t.act_min, t.act_max)
 
 
 def _pool_f(n: Names, t: s.PoolFloat) -> str:
-    return _call("pool_2d_f", n.operand(t.x), n.buffer(t.y), n.small_tuple(_pool_row(t.geometry)), t.average,
-                 _clamp(t.act_min), _clamp(t.act_max))
+    return call_text("pool_2d_f", n.operand(t.x), n.buffer(t.y), n.small_tuple(pool_row(t.geometry)), t.average,
+                 clamp_literal(t.act_min), clamp_literal(t.act_max))
 
 
 def _softmax_i8(n: Names, t: s.SoftmaxInt8) -> str:
     exps = n.array(Const(exp_limbs(t.exp_table.values)))
-    return _call("softmax_i8", n.operand(t.x), n.buffer(t.y), t.rows, t.depth, exps, n.array(t.rescaled_table), "_I32")
+    return call_text("softmax_i8", n.operand(t.x), n.buffer(t.y), t.rows, t.depth, exps, n.array(t.rescaled_table), "_I32")
 
 
 def _softmax_f(n: Names, t: s.SoftmaxFloat) -> str:
-    return _call("softmax_f", n.operand(t.x), n.buffer(t.y), t.rows, t.depth, repr(t.beta))
+    return call_text("softmax_f", n.operand(t.x), n.buffer(t.y), t.rows, t.depth, repr(t.beta))
 
 
 def _quantize(n: Names, t: s.QuantizeFloatToInt8) -> str:
-    return _call("quantize_f_i8", n.operand(t.x), n.buffer(t.y), t.count, repr(t.scale), t.zero_point, t.act_min,
+    return call_text("quantize_f_i8", n.operand(t.x), n.buffer(t.y), t.count, repr(t.scale), t.zero_point, t.act_min,
                  t.act_max)
 
 
 def _requantize(n: Names, t: s.RequantizeInt8) -> str:
-    return _call("requantize_i8", n.operand(t.x), n.buffer(t.y), t.count, t.input_zero_point,
-                 *_scalar_quant(n, t.multiplier, t.shift), t.output_zero_point, t.act_min, t.act_max, "_EW_A")
+    return call_text("requantize_i8", n.operand(t.x), n.buffer(t.y), t.count, t.input_zero_point,
+                 *scalar_quant(n, t.multiplier, t.shift), t.output_zero_point, t.act_min, t.act_max, "_EW_A")
 
 
 def _dequantize(n: Names, t: s.DequantizeInt8) -> str:
-    return _call("dequantize_i8", n.operand(t.x), n.buffer(t.y), t.count, repr(t.scale), t.zero_point)
+    return call_text("dequantize_i8", n.operand(t.x), n.buffer(t.y), t.count, repr(t.scale), t.zero_point)
 
 
 def _gather(n: Names, t: s.Gather) -> str:
     kernel = "gather_i8" if int8_gather(n.program, t) else "gather"
-    return _call(kernel, n.operand(t.x), n.buffer(t.y), n.array(t.index), t.pad)
+    return call_text(kernel, n.operand(t.x), n.buffer(t.y), n.array(t.index), t.pad)
 
 
 def int8_gather(program: Program, t: Step) -> bool:
-    """A Gather between int8 buffers: ops_int8's hot gather_i8 copies it."""
-    if not isinstance(t, s.Gather) or program.buffer(t.y).dtype != "int8":
+    """A Gather (or GatherRuns) between int8 buffers: ops_int8's hot gather_i8 (gather_runs_i8) copies it."""
+    if not isinstance(t, (s.Gather, s.GatherRuns)) or program.buffer(t.y).dtype != "int8":
         return False
     return (t.x.dtype if isinstance(t.x, Const) else program.buffer(t.x).dtype) == "int8"
 
 
+def family(program: Program, t: Step) -> str:
+    """The device file a step's kernel is in: int8 gathers and int8 MAXIMUM, MINIMUM run hot loops
+    (ops_int8's), the other steps their type's file."""
+    if int8_gather(program, t) or (isinstance(t, s.BinaryMath) and t.dtype == "int8"):
+        return "ops_int8"
+    return FAMILIES[type(t)]
+
+
 # The steps whose kernels work through the element-wise scratch (_EW_A, _EW_B).
-ELEMENTWISE = (s.AddInt8, s.MulInt8, s.RequantizeInt8, s.MeanInt8)
+ELEMENTWISE = (s.AddInt8, s.MulInt8, s.RequantizeInt8, s.MeanInt8, s.SquaredDifferenceInt8)
+
+
+def _gather_runs(n: Names, t: s.GatherRuns) -> str:
+    if int8_gather(n.program, t):
+        return call_text("gather_runs_i8", 0, 0, 0, n.operand(t.x), n.buffer(t.y), n.array(t.index), t.run, t.pad)
+    return call_text("gather_runs", n.operand(t.x), n.buffer(t.y), n.array(t.index), t.run, t.pad)
 
 
 def _scatter(n: Names, t: s.Scatter) -> str:
-    return _call("scatter", n.operand(t.x), n.buffer(t.y), n.array(t.index))
+    return call_text("scatter", n.operand(t.x), n.buffer(t.y), n.array(t.index))
 
 
-def _binary_operands(n: Names, t: s.AddInt8 | s.MulInt8 | s.BinaryFloat) -> list[str]:
+def _binary_operands(n: Names, t: s.Binary) -> list[str]:
     # The index maps first: the lowering computes them before it reads the inputs.
     i1, i2 = n.index(t.x1_index), n.index(t.x2_index)
     return [n.operand(t.x1), i1, n.operand(t.x2), i2, n.buffer(t.y)]
 
 
-def _mapped_operands(n: Names, t: s.AddInt8 | s.MulInt8) -> list[object]:
+def _mapped_operands(n: Names, t: s.Binary) -> list[object]:
     """x1, map1, use1, x2, map2, use2, y for the hot int8 ops: each input with its index map and 1,
     or with itself and 0 where it has none (a viper function cannot take None for a buffer)."""
     x1, i1, x2, i2, y = _binary_operands(n, t)
@@ -216,51 +156,69 @@ def _mapped_operands(n: Names, t: s.AddInt8 | s.MulInt8) -> list[object]:
 
 def _add_i8(n: Names, t: s.AddInt8) -> str:
     operands = _mapped_operands(n, t)
-    multipliers = [*_scalar_quant(n, t.input1_multiplier, t.input1_shift),
-                   *_scalar_quant(n, t.input2_multiplier, t.input2_shift),
-                   *_scalar_quant(n, t.output_multiplier, t.output_shift)]
-    return _call("add_i8", *operands, t.count, t.input1_offset, t.input2_offset, t.output_zero_point, t.act_min,
+    multipliers = [*scalar_quant(n, t.input1_multiplier, t.input1_shift),
+                   *scalar_quant(n, t.input2_multiplier, t.input2_shift),
+                   *scalar_quant(n, t.output_multiplier, t.output_shift)]
+    return call_text("add_i8", *operands, t.count, t.input1_offset, t.input2_offset, t.output_zero_point, t.act_min,
                  t.act_max, t.sign, _name_tuple(n, multipliers), "_EW_A", "_EW_B")
 
 
 def _mul_i8(n: Names, t: s.MulInt8) -> str:
     operands = _mapped_operands(n, t)
-    limbs, shift = _scalar_quant(n, t.output_multiplier, t.output_shift)
-    return _call("mul_i8", *operands, t.count, t.input1_offset, t.input2_offset, t.output_zero_point, t.act_min,
+    limbs, shift = scalar_quant(n, t.output_multiplier, t.output_shift)
+    return call_text("mul_i8", *operands, t.count, t.input1_offset, t.input2_offset, t.output_zero_point, t.act_min,
                  t.act_max, limbs, shift, "_EW_A")
 
 
+def _squared_difference_i8(n: Names, t: s.SquaredDifferenceInt8) -> str:
+    operands = _mapped_operands(n, t)
+    multipliers = [*scalar_quant(n, t.input1_multiplier, t.input1_shift),
+                   *scalar_quant(n, t.input2_multiplier, t.input2_shift),
+                   *scalar_quant(n, t.output_multiplier, t.output_shift)]
+    return call_text("squared_difference_i8", *operands, t.count, t.input1_offset, t.input2_offset, t.output_zero_point,
+                 _name_tuple(n, multipliers), "_EW_A", "_EW_B")
+
+
 def _binary_f(n: Names, t: s.BinaryFloat) -> str:
-    return _call(f"{t.kind}_f", *_binary_operands(n, t), t.count, _clamp(t.act_min), _clamp(t.act_max))
+    return call_text(f"{t.kind}_f", *_binary_operands(n, t), t.count, clamp_literal(t.act_min), clamp_literal(t.act_max))
+
+
+def _binary_math(n: Names, t: s.BinaryMath) -> str:
+    if t.dtype == "int8":  # MAXIMUM, MINIMUM: a hot loop, as the other int8 ops
+        return call_text("extremum_i8", 0, 0, 0, *_mapped_operands(n, t), t.count, int(t.kind == "maximum"))
+    if t.kind in ("maximum", "minimum"):  # float32 and int16 arrays alike
+        return call_text(t.kind, *_binary_operands(n, t), t.count)
+    clamp = [clamp_literal(t.act_min), clamp_literal(t.act_max)] if t.kind == "div" else []  # only DIV has a fused activation
+    return call_text(f"{t.kind}_f", *_binary_operands(n, t), t.count, *clamp)
 
 
 def _lookup(n: Names, t: s.LookupInt8) -> str:
-    return _call("lookup_i8", n.operand(t.x), n.buffer(t.y), t.count, n.array(t.table))
+    return call_text("lookup_i8", n.operand(t.x), n.buffer(t.y), t.count, n.array(t.table))
 
 
 def _unary_f(n: Names, t: s.UnaryFloat) -> str:
-    return _call(f"{t.kind}_f", n.operand(t.x), n.buffer(t.y), t.count)
+    return call_text(f"{t.kind}_f", n.operand(t.x), n.buffer(t.y), t.count)
 
 
 def _channel_lookup(n: Names, t: s.ChannelLookupInt8) -> str:
-    return _call("lookup_channels_i8", n.operand(t.x), n.buffer(t.y), t.count, t.channels, n.array(t.tables))
+    return call_text("lookup_channels_i8", n.operand(t.x), n.buffer(t.y), t.count, t.channels, n.array(t.tables))
 
 
 def _prelu_f(n: Names, t: s.PreluFloat) -> str:
-    return _call("prelu_f", n.operand(t.x), n.buffer(t.y), t.count, n.array(t.alpha))
+    return call_text("prelu_f", n.operand(t.x), n.buffer(t.y), t.count, n.array(t.alpha))
 
 
 def _batch_matmul_i8(n: Names, t: s.BatchMatMulInt8) -> str:
-    return _call("batch_matmul_i8", n.operand(t.x1), n.operand(t.x2), n.buffer(t.y), n.array(t.layout), "_ACC",
-                 *_scalar_quant(n, t.multiplier, t.shift), t.lhs_offset, t.rhs_offset, t.output_zero_point)
+    return call_text("batch_matmul_i8", n.operand(t.x1), n.operand(t.x2), n.buffer(t.y), n.array(t.layout), "_ACC",
+                 *scalar_quant(n, t.multiplier, t.shift), t.lhs_offset, t.rhs_offset, t.output_zero_point)
 
 
 def _batch_matmul_f(n: Names, t: s.BatchMatMulFloat) -> str:
-    return _call("batch_matmul_f", n.operand(t.x1), n.operand(t.x2), n.buffer(t.y), n.array(t.layout))
+    return call_text("batch_matmul_f", n.operand(t.x1), n.operand(t.x2), n.buffer(t.y), n.array(t.layout))
 
 
 def _math_f(n: Names, t: s.MathFloat) -> str:
-    return _call(f"{t.kind}_f", n.operand(t.x), n.buffer(t.y), t.count, repr(t.alpha))
+    return call_text(f"{t.kind}_f", n.operand(t.x), n.buffer(t.y), t.count, repr(t.alpha))
 
 
 def _name_tuple_text(items: list) -> str:  # type: ignore[type-arg]
@@ -281,12 +239,22 @@ def _mean_i8(n: Names, t: s.MeanInt8) -> str:
     # the index groups flat (int32): the hot loop reads them with a pointer
     outputs, count = t.groups.values.shape
     groups = n.array(Const(np.ascontiguousarray(t.groups.values, dtype=np.int32).reshape(-1)))
-    return _call("mean_i8", n.operand(t.x), n.buffer(t.y), groups, count, outputs, t.input_zero_point,
-                 *_scalar_quant(n, t.multiplier, t.shift), t.output_zero_point, "_EW_A")
+    return call_text("mean_i8", n.operand(t.x), n.buffer(t.y), groups, count, outputs, t.input_zero_point,
+                 *scalar_quant(n, t.multiplier, t.shift), t.output_zero_point, "_EW_A")
+
+
+def _reduce_i8(n: Names, t: s.ReduceInt8) -> str:
+    outputs, count = t.groups.values.shape
+    groups = n.array(Const(np.ascontiguousarray(t.groups.values, dtype=np.int32).reshape(-1)))
+    return call_text("reduce_i8", n.operand(t.x), n.buffer(t.y), groups, count, outputs, int(t.kind == "max"))
+
+
+def _reduce_f(n: Names, t: s.ReduceFloat) -> str:
+    return call_text("reduce_f", n.operand(t.x), n.buffer(t.y), _groups(n, t.groups), repr(t.kind))
 
 
 def _mean_f(n: Names, t: s.MeanFloat) -> str:
-    return _call("mean_f", n.operand(t.x), n.buffer(t.y), _groups(n, t.groups))
+    return call_text("mean_f", n.operand(t.x), n.buffer(t.y), _groups(n, t.groups))
 
 
 def _lstm_gates(n: Names, gates: tuple[s.LstmGate, ...]) -> str:
@@ -306,17 +274,17 @@ def _lstm_i8(n: Names, t: s.LstmInt8) -> str:
     c = t.cell_quant
     # Per gate: the input and recurrent multipliers (limbs and shift arrays), the offsets and the
     # activation; then the cell's multipliers, the clip, the tanh input scaling and the zero point.
-    params = [[*_scalar_quant(n, q.input_multiplier, q.input_shift),
-               *_scalar_quant(n, q.recurrent_multiplier, q.recurrent_shift), q.input_offset, q.hidden_offset,
+    params = [[*scalar_quant(n, q.input_multiplier, q.input_shift),
+               *scalar_quant(n, q.recurrent_multiplier, q.recurrent_shift), q.input_offset, q.hidden_offset,
                int(q.sigmoid)] for q in t.gate_quant]
-    params.append([*_scalar_quant(n, c.forget_multiplier, c.forget_shift),
-                   *_scalar_quant(n, c.input_multiplier, c.input_shift),
-                   *_scalar_quant(n, c.hidden_multiplier, c.hidden_shift), c.quantized_clip, c.tanh_multiplier,
+    params.append([*scalar_quant(n, c.forget_multiplier, c.forget_shift),
+                   *scalar_quant(n, c.input_multiplier, c.input_shift),
+                   *scalar_quant(n, c.hidden_multiplier, c.hidden_shift), c.quantized_clip, c.tanh_multiplier,
                    c.tanh_shift, c.hidden_zero_point])
     params_name = n.constant("p", "(" + ", ".join(_name_tuple_text(row) for row in params) + ")")
     hidden, cell, scratch = _state(n, t.state)
     st = t.state
-    return _call("lstm_i8", x, y, gates_name, params_name, st.steps, st.n_in, st.n_state, hidden, cell,
+    return call_text("lstm_i8", x, y, gates_name, params_name, st.steps, st.n_in, st.n_state, hidden, cell,
                  "_ACC", *scratch)
 
 
@@ -325,7 +293,7 @@ def _lstm_f(n: Names, t: s.LstmFloat) -> str:
     x, y = n.operand(t.x), n.buffer(t.y)
     hidden, cell, scratch = _state(n, t.state)
     st = t.state
-    return _call("lstm_f", x, y, n.constant("l", gates), t.cell_sigmoid, repr(t.clip), st.steps, st.n_in,
+    return call_text("lstm_f", x, y, n.constant("l", gates), t.cell_sigmoid, repr(t.clip), st.steps, st.n_in,
                  st.n_state, hidden, cell, *scratch)
 
 
@@ -337,7 +305,11 @@ FORMATTERS: dict[type, Callable[[Names, Step], str]] = {  # type: ignore[dict-it
     s.AddInt8: _add_i8, s.MulInt8: _mul_i8, s.BinaryFloat: _binary_f, s.LookupInt8: _lookup,
     s.UnaryFloat: _unary_f, s.MeanInt8: _mean_i8, s.MeanFloat: _mean_f, s.LstmInt8: _lstm_i8, s.LstmFloat: _lstm_f,
     s.MathFloat: _math_f, s.ChannelLookupInt8: _channel_lookup, s.PreluFloat: _prelu_f,
-    s.BatchMatMulInt8: _batch_matmul_i8, s.BatchMatMulFloat: _batch_matmul_f, **micropython_int16.FORMATTERS,
+    s.BatchMatMulInt8: _batch_matmul_i8, s.BatchMatMulFloat: _batch_matmul_f, s.ReduceInt8: _reduce_i8,
+    s.ReduceFloat: _reduce_f,
+    s.BinaryMath: _binary_math, s.SquaredDifferenceInt8: _squared_difference_i8, s.Transpose: _gather_runs,
+    s.GatherRuns: _gather_runs,
+    **micropython_int16.FORMATTERS,
 }
 
 

@@ -16,11 +16,18 @@ from helpers.frontend.model_loader import LoadedModel
 RECURRENT = ("GRU", "SimpleRNN", "LSTM")
 
 
+def _rolled(layer: Any) -> bool:
+    """A recurrent layer not unrolled yet, or a Bidirectional wrapper around one (Keras 3 converts
+    both directions to WHILE loops, whose int8 calibration segfaults in TensorFlow 2.21)."""
+    if type(layer).__name__ == "Bidirectional":
+        return _rolled(layer.forward_layer)
+    return type(layer).__name__ in RECURRENT and not layer.get_config().get("unroll", False)
+
+
 def recurrent_layers(model: LoadedModel) -> list[str]:
     """Names of the model's recurrent layers that are not unrolled yet."""
     layers = getattr(model.keras, "layers", None) or []
-    return [layer.name for layer in layers
-            if type(layer).__name__ in RECURRENT and not layer.get_config().get("unroll", False)]
+    return [layer.name for layer in layers if _rolled(layer)]
 
 
 def unrolled(model: LoadedModel) -> LoadedModel | None:
@@ -37,6 +44,10 @@ def unrolled(model: LoadedModel) -> LoadedModel | None:
         config = layer.get_config()
         if type(layer).__name__ in RECURRENT:
             config["unroll"] = True
+        elif type(layer).__name__ == "Bidirectional":  # both directions: the wrapped layer's config
+            for key in ("layer", "backward_layer"):
+                if isinstance(config.get(key), dict) and type(layer.forward_layer).__name__ in RECURRENT:
+                    config[key]["config"]["unroll"] = True
         return type(layer).from_config(config)
 
     clone = keras_module.models.clone_model(model.keras, clone_function=rebuild)

@@ -10,6 +10,7 @@ from helpers.lowering import lstm
 from helpers.lowering.builder import Builder
 from helpers.lowering.fold import fold
 from helpers.lowering.graph import Graph, Op, Unsupported, read_graph
+from helpers.lowering.ops_binary import BINARY_LOWERINGS
 from helpers.lowering.ops_dense import lower_conv, lower_fully_connected, lower_pool, lower_softmax
 from helpers.lowering.ops_elementwise import (
     lower_arithmetic,
@@ -17,8 +18,10 @@ from helpers.lowering.ops_elementwise import (
     lower_elementwise,
     lower_mean,
     lower_quantize,
+    lower_reduce,
 )
 from helpers.lowering.ops_int16 import INT16_LOWERINGS
+from helpers.lowering.ops_movement import MOVEMENT_LOWERINGS
 from helpers.lowering.ops_shape import (
     lower_concatenation,
     lower_pad,
@@ -61,6 +64,11 @@ LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "TRANSPOSE_CONV": lower_transpose_conv,
     "PRELU": lower_prelu,
     "BATCH_MATMUL": lower_batch_matmul,
+    "SUM": lambda b, op: lower_reduce(b, op, "sum"),
+    "REDUCE_MAX": lambda b, op: lower_reduce(b, op, "max"),
+    "REDUCE_MIN": lambda b, op: lower_reduce(b, op, "min"),
+    **MOVEMENT_LOWERINGS,
+    **BINARY_LOWERINGS,
 }
 
 

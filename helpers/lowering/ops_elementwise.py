@@ -17,6 +17,8 @@ from helpers.lowering.steps import (
     MeanInt8,
     MulInt8,
     QuantizeFloatToInt8,
+    ReduceFloat,
+    ReduceInt8,
     RequantizeInt8,
     UnaryFloat,
 )
@@ -121,17 +123,23 @@ def lower_elementwise(b: Builder, op: Op, kind: str) -> None:
     b.emit(UnaryFloat(op=op.name, kind=kind, x=source, y=b.allocate(op.outputs[0]), count=x.size))
 
 
-def lower_mean(b: Builder, op: Op) -> None:
-    x, y = b.graph.tensor(op.inputs[0]), b.graph.tensor(op.outputs[0])
+def _reduced_groups(b: Builder, op: Op) -> np.ndarray:
+    """For each output element, the input positions it reduces (in the input's order)."""
+    x = b.graph.tensor(op.inputs[0])
     if x.dtype not in ("float32", "int8"):
-        raise Unsupported(f"MEAN on {x.dtype} tensors")
+        raise Unsupported(f"{op.name} on {x.dtype} tensors")
     axes = b.data(op.inputs[1])
     if axes is None:
-        raise Unsupported("MEAN over axes computed at run time")
+        raise Unsupported(f"{op.name} over axes computed at run time")
     reduced = sorted({int(a) % len(x.shape) for a in np.asarray(axes).reshape(-1)})
     kept = [a for a in range(len(x.shape)) if a not in reduced]
     positions = np.transpose(np.arange(x.size).reshape(x.shape), kept + reduced)
-    groups = positions.reshape(int(np.prod([x.shape[a] for a in kept])) if kept else 1, -1)
+    return positions.reshape(int(np.prod([x.shape[a] for a in kept])) if kept else 1, -1)
+
+
+def lower_mean(b: Builder, op: Op) -> None:
+    x, y = b.graph.tensor(op.inputs[0]), b.graph.tensor(op.outputs[0])
+    groups = _reduced_groups(b, op)
     table = Const(np.asarray(groups, dtype=np.int32))
     source = b.operand(op.inputs[0])
     if is_int8(x):
@@ -140,3 +148,22 @@ def lower_mean(b: Builder, op: Op) -> None:
                         input_zero_point=x.zero_point, multiplier=mult, shift=shift, output_zero_point=y.zero_point))
         return
     b.emit(MeanFloat(op=op.name, x=source, y=b.allocate(op.outputs[0]), groups=table))
+
+
+def lower_reduce(b: Builder, op: Op, kind: str) -> None:
+    """SUM, REDUCE_MAX, REDUCE_MIN. An int8 SUM is TFLM's QuantizedMeanOrSum without the 1 / count:
+    MEAN's step with the plain input-to-output multiplier."""
+    x, y = b.graph.tensor(op.inputs[0]), b.graph.tensor(op.outputs[0])
+    table = Const(np.asarray(_reduced_groups(b, op), dtype=np.int32))
+    source = b.operand(op.inputs[0])
+    if x.dtype == "float32":
+        b.emit(ReduceFloat(op=op.name, x=source, y=b.allocate(op.outputs[0]), kind=kind, groups=table))
+        return
+    if kind == "sum":
+        mult, shift = arith.quantize_multiplier(float(x.scale) / float(y.scale))
+        b.emit(MeanInt8(op=op.name, x=source, y=b.allocate(op.outputs[0]), groups=table,
+                        input_zero_point=x.zero_point, multiplier=mult, shift=shift, output_zero_point=y.zero_point))
+        return
+    if (x.scale, x.zero_point) != (y.scale, y.zero_point):
+        raise Unsupported(f"{op.name} whose output is quantized unlike its input")
+    b.emit(ReduceInt8(op=op.name, x=source, y=b.allocate(op.outputs[0]), kind=kind, groups=table))

@@ -1,5 +1,6 @@
-"""Lowering of the ops that only move elements: RESHAPE (an alias), STRIDED_SLICE, PAD, SPLIT,
-SPLIT_V, UNPACK (gathers through an index map computed here) and CONCATENATION (scatters)."""
+"""Lowering of the ops that only move elements: RESHAPE (an alias), STRIDED_SLICE, PAD,
+SPLIT, SPLIT_V, UNPACK (gathers through an index map computed here) and
+CONCATENATION (scatters)."""
 from __future__ import annotations
 
 import numpy as np
@@ -55,14 +56,13 @@ def lower_pad(b: Builder, op: Op) -> None:
             raise Unsupported("PADV2 with a pad value computed at run time")
         pad = np.asarray(value).reshape(-1)[0].item()
     else:
-        pad = x.zero_point if is_int8(x) else 0.0
-    if x.dtype == "int16":  # the raw int16 value (TFLM requires int16 zero points of 0)
-        if len(op.inputs) > 2 and op.inputs[2] >= 0 and b.graph.tensor(op.inputs[2]).dtype != "int16":
-            # TF's converter leaves PADV2's value float32 in int16x8 models; TFLM refuses the type mismatch
-            raise Unsupported("PADV2 of int16 with a pad value that is not int16")
-        _gather(b, op, padded, int(pad))
-        return
-    _gather(b, op, padded, (int(pad) & 255) if is_int8(x) else float(pad))
+        pad = x.zero_point if x.dtype in ("int8", "int16") else 0.0
+    if x.dtype == "int16" and len(op.inputs) > 2 and op.inputs[2] >= 0 and \
+            b.graph.tensor(op.inputs[2]).dtype != "int16":
+        # TF's converter leaves PADV2's value float32 in int16x8 models; TFLM refuses the type mismatch
+        raise Unsupported("PADV2 of int16 with a pad value that is not int16")
+    # int8: the raw byte; int16: the value itself (an array('h') takes no float); float32: the value
+    _gather(b, op, padded, (int(pad) & 255) if is_int8(x) else int(pad) if x.dtype == "int16" else float(pad))
 
 
 def parts_along(positions: np.ndarray, axis: int, widths: list[int]) -> list[np.ndarray]:

@@ -12,6 +12,7 @@ from helpers.core.flatbuffer import TFLM_DECODE_OP
 from helpers.core.specs import Specs
 from helpers.core.timings import Timings
 from helpers.core.variant import TfliteModel
+from helpers.errors import ModelError, first_line
 from helpers.measure.litert import LiteRtRunner, dequantize, quantize
 from helpers.measure.metrics import compute_metrics
 from helpers.measure.tflm import MicroCheck, check_variant, max_difference, static_reason
@@ -119,6 +120,18 @@ def select_ops(tflite: TfliteModel) -> tuple[str, ...]:
     return tuple(op for op in tflite.info.custom_ops if op.startswith("Flex"))
 
 
+def _measured_on_tflm(tflite: TfliteModel, specs: Specs, data: SplitDataset, quantized: np.ndarray,
+                      timings: Timings, why: str) -> Measurement:
+    """The metric from TFLM's outputs, where LiteRT cannot run the variant (`why`)."""
+    with timings.phase("tflm_checks"):
+        verdict = tflm_verdict(tflite, specs, quantized, data.evaluation.y, None)
+    if verdict.raw_outputs is None:
+        raise ModelError(f"{tflite.plan.name} cannot be evaluated ({why}; TFLM: {verdict.reason})",
+                         "use another variant (the report lists them)", specs.path)
+    return Measurement(metrics=verdict.metrics or {}, evaluation=f"tflm ({why})",
+                       outputs=dequantize(verdict.raw_outputs, tflite.info.output), tflm=verdict)
+
+
 def measure_variant(tflite: TfliteModel, specs: Specs, data: SplitDataset, check_firmware: bool,
                     timings: Timings, tflm_check: MicroCheck | None = None) -> Measurement:
     """LiteRT metric on the evaluation rows plus TFLM's verdict (unless `check_firmware` is off).
@@ -137,10 +150,18 @@ def measure_variant(tflite: TfliteModel, specs: Specs, data: SplitDataset, check
         outputs = dequantize(verdict.raw_outputs, tflite.info.output) if verdict.raw_outputs is not None else None
         return Measurement(metrics=verdict.metrics or {}, evaluation="tflm (LUT-compressed; LiteRT cannot read it)",
                            outputs=outputs, tflm=verdict)
-    with timings.phase("evaluate"):
-        runner = LiteRtRunner(tflite.content, tflite.info)
-        raw = runner.run_quantized(quantized)
-        outputs = dequantize(raw, tflite.info.output)
+    try:
+        with timings.phase("evaluate"):
+            runner = LiteRtRunner(tflite.content, tflite.info)
+            raw = runner.run_quantized(quantized)
+            outputs = dequantize(raw, tflite.info.output)
+    except RuntimeError as exc:  # LiteRT lacks a kernel TFLM has (int16 SQUARED_DIFFERENCE of a LayerNorm)
+        why = f"LiteRT cannot run it: {first_line(exc, 120)}"
+        if not check_firmware:
+            raise ModelError(f"{tflite.plan.name} cannot be evaluated ({why})",
+                             "use another variant, or drop --skip_firmware_checks so TFLM evaluates it",
+                             specs.path) from None
+        return _measured_on_tflm(tflite, specs, data, quantized, timings, why)
     static = static_reason(tflite.info)  # known without running TFLM, so said even when the checks are skipped
     verdict = not_runnable(static) if static else TflmVerdict()
     if check_firmware and not static:

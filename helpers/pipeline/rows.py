@@ -3,11 +3,11 @@ on its firmware."""
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from helpers.core.byte_account import account
-from helpers.core.checks import CEngineResult, MicroPythonResult, Status, TargetResult
+from helpers.core.checks import CEngineResult, MicroPythonResult, OpPlacement, Status, TargetResult
 from helpers.core.details import Optimization, StripResult
 from helpers.core.results import FirmwareResult, VariantReport
 from helpers.core.variant import TfliteModel, VariantKind
@@ -26,6 +26,7 @@ class RenderOutcome:
     targets: tuple[TargetResult, ...] = ()
     micropython: MicroPythonResult | None = None
     c_engine: CEngineResult | None = None
+    placement: tuple[OpPlacement, ...] | None = None
 
 
 def c_engine_result(engine: CEngine | None, unsupported_reason: str | None, results: tuple[TargetResult, ...],
@@ -100,8 +101,8 @@ def tflite_row(tflite: TfliteModel, measurement: Measurement, rendered: RenderOu
         compressed_size_bytes=compressed_size(tflite.content),
         input_dtype=tflite.info.input.dtype, output_dtype=tflite.info.output.dtype,
         ops=tflite.info.ops + tflite.info.custom_ops, evaluation=measurement.evaluation,
-        firmware=firmware_result(tflite, measurement, rendered.toolchain, rendered.targets, rendered.micropython,
-                                 rendered.c_engine),
+        firmware=replace(firmware_result(tflite, measurement, rendered.toolchain, rendered.targets,
+                                         rendered.micropython, rendered.c_engine), ops_placement=rendered.placement),
         optimization=optimized.details() if optimized else Optimization(),
         weights=weight_summary(tflite.content) if plain else None,
-        bytes=account(tflite.content) if plain else None, strip=strip)
+        bytes=account(tflite.content) if plain else None, strip=strip, rewrites=tflite.rewrites)

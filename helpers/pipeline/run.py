@@ -4,7 +4,8 @@ that replaces the previous one only when the run succeeds."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +15,14 @@ from helpers import workers
 from helpers.config import RunConfig
 from helpers.convert import zygote
 from helpers.core.checks import Status
-from helpers.core.dataset import SplitDataset, load_dataset, locate_dataset, split_dataset
+from helpers.core.dataset import Dataset, SplitDataset, load_dataset, locate_dataset, split_dataset
 from helpers.core.paths import DEFAULT_EXPORT_ROOT
 from helpers.core.results import RunReport, VariantReport, with_deltas
 from helpers.core.specs import Specs, Task, load_specs
 from helpers.core.timings import Timings
 from helpers.emit.identifiers import identifier
 from helpers.errors import CheckNotRunError, PipelineError, VariantFailedError
-from helpers.measure import budgets, tolerance
+from helpers.measure import budgets, flashable, tolerance
 from helpers.measure.metrics import primary_metric
 from helpers.native_output import native_stderr_silenced, set_verbose
 from helpers.pipeline.staged_export import StagedExport, check_destination
@@ -163,10 +164,27 @@ def _shared_flags(config: RunConfig) -> tuple[str, ...]:
     return tuple(flags)
 
 
+# --check measures on this many evaluation rows: enough for TFLM's arena and the rewrites' proofs,
+# few enough for seconds.
+CHECK_ROWS = 32
+
+
 def _run(config: RunConfig) -> RunSummary:
+    if not config.check:
+        return _run_into(config, None)
+    with tempfile.TemporaryDirectory(prefix="mcu-deploy-check-") as scratch:  # --check writes nothing
+        return _run_into(config, Path(scratch) / "check")
+
+
+def _run_into(config: RunConfig, scratch: Path | None) -> RunSummary:
+    """The run, exported to its destination; with --check to `scratch`, on CHECK_ROWS rows."""
     timings = Timings()
     with timings.phase("load"):
         specs, destination, data = _checked_inputs(config)
+        if scratch is not None:
+            destination = scratch
+            data = replace(data, evaluation=Dataset(x=data.evaluation.x[:CHECK_ROWS], y=data.evaluation.y[:CHECK_ROWS],
+                                                    path=data.evaluation.path))
         workers.start_early()  # the TFLM forkserver imports tflite_micro while this process imports TensorFlow
         from helpers.pipeline import build  # imports TensorFlow: only once the inputs are known good
 
@@ -205,7 +223,8 @@ def _run(config: RunConfig) -> RunSummary:
 
 def check_outcome(summary: RunSummary, config: RunConfig) -> None:
     """Exit 3 (the export is in place) when the one variant the flags asked for failed to build
-    (with -q all a failed type is one row among several), or does not fit the budgets."""
+    (with -q all a failed type is one row among several), when no variant can be flashed, or when
+    the final one is outside the tolerance or does not fit the budgets."""
     variants = list(summary.report.variants)
     final = variants[-1] if variants else None
     one_asked_for = len(config.quantizations) <= 1
@@ -220,6 +239,9 @@ def check_outcome(summary: RunSummary, config: RunConfig) -> None:
                                f"model: {result.message}); {len(not_built)} self-test(s) unchecked, the export is "
                                "written", "fix the toolchain or delete the cache ($MCU_DEPLOY_CACHE or "
                                "~/.cache/mcu-deploy) and run again")
+    # before the guard: a suggestion of another variant means nothing when none can be flashed
+    flashable.check_any_flashable(variants, config.input_dir if config.check else summary.export_dir,
+                                  config.allow_select_ops, written=not config.check)
     tolerance.check_final(variants, tolerance.tolerance_for(summary.report.primary_metric, config.max_drop))
     budgets.check_final(variants, config.flash_budget, config.ram_budget)
 

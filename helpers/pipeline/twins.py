@@ -98,7 +98,8 @@ def lut_twin(runner: VariantRunner, base: VariantResult,
                           "bytes: tables and alignment outweigh the saving on so few weights)"), None
     twin_plan = lut_plan(base.tflite.plan, plan.bits)
     log.info("converting %s (LUT compression of %s)", twin_plan.name, base.tflite.plan.name)
-    tflite = TfliteModel(plan=twin_plan, content=compressed, info=inspect_tflite(compressed))
+    tflite = TfliteModel(plan=twin_plan, content=compressed, info=inspect_tflite(compressed),
+                         rewrites=base.tflite.rewrites)
     measurement = runner.measure(tflite)
     base_outputs, twin_outputs = base.measurement.tflm.raw_outputs, measurement.tflm.raw_outputs
     if twin_outputs is None or not np.array_equal(base_outputs, twin_outputs):

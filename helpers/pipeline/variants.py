@@ -20,18 +20,20 @@ from helpers.core.flatbuffer import inspect_tflite
 from helpers.core.quantization import Quantization
 from helpers.core.recovery import Recovery
 from helpers.core.results import VariantReport
+from helpers.core.rewrites import rewrites_line
 from helpers.core.specs import Specs
 from helpers.core.timings import Timings
 from helpers.core.variant import TfliteModel, VariantPlan
 from helpers.errors import first_line
 from helpers.frontend.model_loader import LoadedModel
 from helpers.frontend.optimize import OptimizedModel
+from helpers.emit.placement import placements
 from helpers.lowering.lower import Lowered, lower_model
 from helpers.measure.litert import quantize
 from helpers.measure.metrics import compute_metrics, primary_metric
 from helpers.measure.tflm import MicroCheck, check_variant
 from helpers.measure.tolerance import tolerance_for
-from helpers.measure.toolchains import ToolchainFigures, flash_size
+from helpers.measure.toolchains import MpyResult, ToolchainFigures, flash_size
 from helpers.measure.variant import Measurement, TflmVerdict, measure_variant, select_ops
 from helpers.micropython.bench import MicroPythonBench
 from helpers.micropython.runtime import EngineInputs
@@ -40,6 +42,7 @@ from helpers.pipeline.verify import check_python, check_targets
 from helpers.recover.search import RecoveryTask, recover
 from helpers.render.report_text import format_metrics
 from helpers.render.variant_folder import FolderContent, FolderSettings, TargetsSeen, render_folder, write_folder
+from helpers.rewrite.passes import rewrite_after_conversion
 from helpers.targets.bench import TargetBench
 
 log = logging.getLogger("mcu_deploy")
@@ -68,6 +71,7 @@ class VariantSettings:
     max_drop: float | None = None              # the accuracy guard (None: the task's default)
     recovery: bool = True                      # accuracy recovery for quantized variants outside the guard
     recovery_seconds: float = 180.0
+    check_only: bool = False                   # --check: the folder is rendered and its C array sized, nothing run
     # The MicroPython trees and budgets (the kernels module is built once per run, on first use).
     micropython: MicroPythonBench = field(default_factory=lambda: MicroPythonBench(None, None))
 
@@ -77,7 +81,7 @@ class VariantSettings:
                    strip=config.strip, cluster=config.cluster,
                    keep_float=tuple(config.keep_float),
                    plot_results=config.plot_results, max_drop=config.max_drop,
-                   recovery=config.recovery, recovery_seconds=config.recovery_seconds,
+                   recovery=config.recovery, recovery_seconds=config.recovery_seconds, check_only=config.check,
                    micropython=MicroPythonBench(micropython_dir=config.micropython_dir, tflm_root=config.tflm_dir,
                                                 unix_seconds=config.micropython_seconds))
 
@@ -108,11 +112,18 @@ class VariantRunner:
     def render(self, tflite: TfliteModel, measurement: Measurement) -> tuple[RenderOutcome, Measurement]:
         """Stages 3 and 4: the firmware checks on scratch copies, then the variant's folder, written
         once from their verdicts. A target's arena figure replaces the host's, so the measurement
-        comes back with it."""
+        comes back with it. The outcome says where each op runs (TFLM, C engine, MicroPython)."""
         # Lowered only where firmware is written (the engines are emitted beside it).
         lowered = (lower_model(tflite.content) if self.folder.export_firmware and measurement.tflm.gets_firmware
                    else Lowered(program=None))
+        outcome, measurement = self._render(tflite, measurement, lowered)
+        return replace(outcome, placement=placements(tflite.content, lowered.program)), measurement
+
+    def _render(self, tflite: TfliteModel, measurement: Measurement,
+                lowered: Lowered) -> tuple[RenderOutcome, Measurement]:
         draft = render_folder(self.specs, tflite, measurement.tflm, self.folder, lowered)
+        if draft.firmware and self.config.check_only:
+            return self._check_only(draft), measurement
         if not draft.firmware or self.config.skip_firmware_checks:
             write_folder(self.staging, draft)
             if not draft.firmware:
@@ -126,6 +137,18 @@ class VariantRunner:
         with self.timings.phase("render"):
             write_folder(self.staging, final)
         return outcome, replace(measurement, tflm=tflm)
+
+    def _check_only(self, draft: FolderContent) -> RenderOutcome:
+        """--check: the C array's flash on the Cortex-M targets; the engines written, not run."""
+        folder = write_folder(self.staging, draft)
+        flash = flash_size(folder / f"{draft.model_id}_model_data.c", folder)
+        unrun = "--check: written, not built or run"
+        python = (MicroPythonResult(status=Status.NOT_CHECKED, reason=unrun) if draft.engine_module is not None
+                  else MicroPythonResult(status=Status.UNSUPPORTED, reason=draft.c_engine_reason))
+        return RenderOutcome(toolchain=ToolchainFigures(flash=flash, mpy=MpyResult(None, None, "--check")),
+                             micropython=python,
+                             c_engine=c_engine_result(draft.c_engine, draft.c_engine_reason, (),
+                                                      self.folder.cmsis_nn_revision, unrun))
 
     def _verify(self, scratch: Path, draft: FolderContent, tflite: TfliteModel, measurement: Measurement,
                 lowered: Lowered) -> tuple[RenderOutcome, FolderContent, TflmVerdict]:
@@ -172,7 +195,11 @@ class VariantRunner:
         recovery = None
         if prepared is None and self._recoverable(plan):
             with self.timings.phase("recovery"):
-                tflite, recovery = self._recovered(plan, model, tflite)
+                recovered, recovery = self._recovered(plan, model, tflite)
+                # the recovery converts the same traced function: the same passes made it
+                tflite = replace(recovered, rewrites=tflite.rewrites)
+        with self.timings.phase("convert"):
+            tflite = rewrite_after_conversion(tflite, quantize(self.data.evaluation.x, tflite.info.input))
         strip: StripResult | None = None
         tflm_check = None
         if self.config.strip and prepared is None:
@@ -185,8 +212,9 @@ class VariantRunner:
             log.warning("warning: %s uses TF Select ops %s: not for microcontrollers, and not evaluated (the "
                         "LiteRT interpreter here has no Flex delegate)", plan.name, ", ".join(flex))
         else:
-            log.info("  %s: %s B, %s%s", plan.name, f"{tflite.size_bytes:,}", format_metrics(measurement.metrics),
-                     "" if measurement.tflm.gets_firmware else f"; not for MCUs: {measurement.tflm.reason}")
+            log.info("  %s: %s B, %s%s%s", plan.name, f"{tflite.size_bytes:,}", format_metrics(measurement.metrics),
+                     "" if measurement.tflm.gets_firmware else f"; not for MCUs: {measurement.tflm.reason}",
+                     f"; {rewrites_line(tflite.rewrites)}" if tflite.rewrites else "")
         report = tflite_row(tflite, measurement, rendered, optimized, strip)
         if recovery is not None:
             report = replace(report, optimization=replace(report.optimization, recovery=recovery))
@@ -244,4 +272,4 @@ def stripped(tflite: TfliteModel,
     if not candidate.runnable or not np.array_equal(candidate.outputs, original.outputs):
         return tflite, NotApplied("the stripped model did not give identical TFLM outputs"), original
     details = Stripped(bytes_before=len(tflite.content), bytes_after=len(content))
-    return TfliteModel(plan=tflite.plan, content=content, info=inspect_tflite(content)), details, candidate
+    return replace(tflite, content=content, info=inspect_tflite(content)), details, candidate

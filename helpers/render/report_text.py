@@ -4,10 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 from helpers.core.checks import MicroPythonResult, Status, TargetResult
+from helpers.core.rewrites import rewrites_line
 from helpers.core.results import RunReport, VariantReport
 from helpers.measure.metrics import higher_is_better
 from helpers.render.board_text import boards_markdown
 from helpers.render.engine_text import TARGET_STATUS, engine_cells, engine_header, engine_markdown
+from helpers.render.ops_text import ops_markdown
 
 
 def _format_metric(name: str, value: float | None) -> str:
@@ -194,7 +196,8 @@ def format_table(report: RunReport) -> str:
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
-    return "\n".join(lines)
+    rewritten = [f"{v.name}: {rewrites_line(v.rewrites)}" for v in report.variants if v.rewrites]
+    return "\n".join(lines + ([""] + rewritten if rewritten else []))
 
 
 def format_markdown(report: RunReport, plots: list[str]) -> str:
@@ -224,11 +227,13 @@ def format_markdown(report: RunReport, plots: list[str]) -> str:
                   "|---|---|---|---|"]
         lines += [f"| {c.sparsity:.0%} | {_format_metric(metric, c.validation_metrics.get(metric))} | "
                   f"{'yes' if c.within_tolerance else 'no'} | {c.zlib_weight_bytes:,} |" for c in pruning.search]
+    lines += rewrites_markdown(report)
     lines += recovery_markdown(report)
     lines += targets_markdown(report)
     lines += engine_markdown(report, _format_metric)
     lines += micropython_markdown(report)
     lines += boards_markdown(report)
+    lines += ops_markdown(report)
     failed = [(v.name, v.error) for v in report.variants if v.error]
     if failed:
         lines += ["", "## Variants that could not be built", ""]
@@ -242,6 +247,23 @@ def format_markdown(report: RunReport, plots: list[str]) -> str:
     if plots:
         lines += ["", "## Plots", ""] + [f"![{p}]({p})" for p in plots]
     return "\n".join(lines) + "\n"
+
+
+def rewrites_markdown(report: RunReport) -> list[str]:
+    """## Graph rewrites: per variant, each pass that replaced ops TFLM has no kernel for, and the
+    variant's change against Keras, which the accuracy guard judged (an exact pass adds nothing to it)."""
+    rewritten = [v for v in report.variants if v.rewrites]
+    if not rewritten:
+        return []
+    metric = report.primary_metric
+    lines = ["", "## Graph rewrites (where TFLM lacks a kernel)", "",
+             f"| variant | pass | when | ops | exact | proof or measure | variant Δ {metric} |",
+             "|---|---|---|---|---|---|---|"]
+    for variant in rewritten:
+        delta = _format_delta(metric, variant.delta.get(metric))
+        lines += [f"| {variant.name} | {r.name} | {r.stage.value.replace('_', ' ')} | {r.ops} | "
+                  f"{'yes' if r.exact else 'no'} | {r.proof} | {delta} |" for r in variant.rewrites]
+    return lines
 
 
 def recovery_markdown(report: RunReport) -> list[str]:

@@ -106,7 +106,10 @@ def test_a_model_needing_a_tf_op_fails_naming_it_and_the_flag(erf_model_dir, tmp
 def test_select_ops_convert_on_request_and_are_flagged_not_for_microcontrollers(erf_model_dir, tmp_path):
     export = tmp_path / "o"
     result = run_main("--input_dir", str(erf_model_dir), "--allow_select_ops", "-e", "--export_dir", str(export))
-    assert result.returncode == 0, result.stderr
+    # written, but nothing in it can be flashed: exit 3, one line naming the op and the way out
+    assert result.returncode == 3, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "FlexErf (float32)" in errors[0] and "drop --allow_select_ops" in errors[0], errors
     float32 = _variants(export)["float32"]
     assert float32["firmware"]["tflm_runnable"] is False and "Select" in float32["firmware"]["tflm_reason"]
     assert "FlexErf" in float32["ops"] and "(Flex) delegate" in float32["evaluation"]

@@ -58,3 +58,45 @@ def test_compression_blocks_round_trip(block):
     data = block.to_dict()
     assert compression_from_dict(json.loads(json.dumps(data))) == block
     assert data["applied"] is isinstance(block, LutCompressed)
+
+
+def test_the_op_placement_table_reads_back_and_reaches_report_md():
+    from dataclasses import replace
+
+    from helpers.core.checks import OpPlacement
+    from helpers.render.report_text import format_markdown
+
+    report = RunReport.from_json((REPORTS / "digits_targets.json").read_text())
+    table = (OpPlacement("CONV_2D", 2, "cmsis-nn", "cmsis-nn", "native"),
+             OpPlacement("HARD_SWISH", 1, "reference", "own kernel", "viper"))
+    variants = tuple(replace(v, firmware=replace(v.firmware, ops_placement=table)) if v.name == "int8" else v
+                     for v in report.variants)
+    placed = replace(report, variants=variants)
+    again = RunReport.from_json(placed.to_json())
+    assert next(v for v in again.variants if v.name == "int8").firmware.ops_placement == table
+    text = format_markdown(again, [])
+    assert "## Where each op runs" in text and "| HARD_SWISH | 1 | reference | own kernel | viper |" in text
+
+
+def test_rewrites_round_trip_and_are_said_in_the_table_and_report_md():
+    from dataclasses import replace
+
+    from helpers.core.rewrites import Rewrite, RewriteStage
+    from helpers.render.report_text import format_markdown, format_table
+
+    report = RunReport.from_json((REPORTS / "digits_targets.json").read_text())
+    done = (Rewrite(name="upsampling_to_resize_nearest", stage=RewriteStage.AFTER_CONVERSION, ops=2, exact=True,
+                    proof="identical LiteRT outputs on 10 evaluation rows"),
+            Rewrite(name="gelu_erf_to_logistic", stage=RewriteStage.BEFORE_CONVERSION, ops=1, exact=False,
+                    proof="tanh approximation of erf"))
+    variants = tuple(replace(v, rewrites=done) if v.name == "int8" else v for v in report.variants)
+    rewritten = replace(report, variants=variants)
+    text = rewritten.to_json()
+    assert RunReport.from_json(text) == rewritten
+    assert json.loads(text)["variants"][[v.name for v in variants].index("int8")]["rewrites"][0]["stage"] == \
+        "after_conversion"
+    assert "int8: rewrites: upsampling_to_resize_nearest (2 ops), gelu_erf_to_logistic (1 op)" in \
+        format_table(rewritten)
+    markdown = format_markdown(rewritten, [])
+    assert "| int8 | gelu_erf_to_logistic | before conversion | 1 | no | tanh approximation of erf |" in markdown
+    assert "rewrites" not in format_table(report) and "Graph rewrites" not in format_markdown(report, [])

@@ -59,3 +59,16 @@ static inline void mcu_batch_matmul_f(const float *lhs, const float *rhs, float 
     }
   }
 }
+
+static inline void mcu_reduce_f(const float *x, float *y, const int32_t *groups, int32_t outputs, int32_t count,
+                                int32_t kind) {
+  /* kind 0: SUM, in the input's order as TFLM adds; 1: REDUCE_MAX; 2: REDUCE_MIN. */
+  for (int32_t o = 0; o < outputs; ++o) {
+    float acc = kind == 0 ? 0.0f : x[groups[o * count]];
+    for (int32_t k = kind == 0 ? 0 : 1; k < count; ++k) {
+      const float v = x[groups[o * count + k]];
+      acc = kind == 0 ? acc + v : kind == 1 ? (v > acc ? v : acc) : (v < acc ? v : acc);
+    }
+    y[o] = acc;
+  }
+}

@@ -58,6 +58,19 @@ static inline void mcu_batch_matmul_i8(const int8_t *lhs, const int8_t *rhs, int
   }
 }
 
+static inline void mcu_reduce_i8(const int8_t *x, int8_t *y, const int32_t *groups, int32_t outputs,
+                                 int32_t count, int32_t maximum) {
+  /* REDUCE_MAX / REDUCE_MIN: the raw values compared (input and output share one quantization). */
+  for (int32_t o = 0; o < outputs; ++o) {
+    int8_t best = x[groups[o * count]];
+    for (int32_t k = 1; k < count; ++k) {
+      const int8_t v = x[groups[o * count + k]];
+      if (maximum ? v > best : v < best) best = v;
+    }
+    y[o] = best;
+  }
+}
+
 static inline void mcu_mean_i8(const int8_t *x, int8_t *y, const int32_t *groups, int32_t outputs,
                                int32_t count, int32_t x_zero_point, int32_t multiplier, int32_t shift,
                                int32_t zero_point) {
@@ -97,5 +110,23 @@ static inline void mcu_mul_i8(const int8_t *x1, const int32_t *i1, const int8_t 
     const int32_t a = (int32_t)x1[i1 ? i1[k] : k] + q->offset1;
     const int32_t b = (int32_t)x2[i2 ? i2[k] : k] + q->offset2;
     y[k] = (int8_t)mcu_clamp(mcu_mbqm(a * b, q->out_multiplier, q->out_shift) + q->zero_point, q->low, q->high);
+  }
+}
+
+typedef struct {
+  int32_t offset1, offset2, multiplier1, shift1, multiplier2, shift2, out_multiplier, out_shift, zero_point;
+} mcu_squared_difference_params;
+
+static inline void mcu_squared_difference_i8(const int8_t *x1, const int32_t *i1, const int8_t *x2,
+                                             const int32_t *i2, int8_t *y, int32_t n,
+                                             const mcu_squared_difference_params *q) {
+  /* squared_difference.cc: each input << 7 and rescaled (the multipliers are below one, so
+     MultiplyByQuantizedMultiplierSmallerThanOneExp is mcu_mbqm), the difference squared (at most
+     32640 squared: no overflow), rescaled to the output. */
+  for (int32_t k = 0; k < n; ++k) {
+    const int32_t a = mcu_mbqm(((int32_t)x1[i1 ? i1[k] : k] + q->offset1) * (1 << 7), q->multiplier1, q->shift1);
+    const int32_t b = mcu_mbqm(((int32_t)x2[i2 ? i2[k] : k] + q->offset2) * (1 << 7), q->multiplier2, q->shift2);
+    const int32_t v = mcu_mbqm((a - b) * (a - b), q->out_multiplier, q->out_shift) + q->zero_point;
+    y[k] = (int8_t)mcu_clamp(v, -128, 127);
   }
 }

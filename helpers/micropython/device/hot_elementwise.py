@@ -221,6 +221,28 @@ def lookup_channels_i8(x, y, n: int, channels: int, tables):
             c = 0
 
 
+def reduce_i8(x, y, groups, count: int, outputs: int, maximum: int):
+    # REDUCE_MAX / REDUCE_MIN on int8: the raw values compared, groups flat (int32) as MEAN's.
+    xp = ptr8(x)
+    yp = ptr8(y)
+    gp = ptr32(groups)
+    o = 0
+    while o < outputs:
+        base = o * count
+        best = (xp[gp[base]] ^ 128) - 128
+        k = 1
+        while k < count:
+            v = (xp[gp[base + k]] ^ 128) - 128
+            if maximum:
+                if v > best:
+                    best = v
+            elif v < best:
+                best = v
+            k += 1
+        yp[o] = best & 255
+        o += 1
+
+
 def gather_i8(x, y, index, pad: int):
     # gather.py's gather on int8 tensors: y[i] = x[index[i]], or pad where the index is negative.
     n = int(len(index))
@@ -236,4 +258,42 @@ def gather_i8(x, y, index, pad: int):
             yp[i] = xp[k]
         else:
             yp[i] = pad
+        i += 1
+
+
+def square_acc(j: int, a, count: int):
+    # a[j] = a[j] * a[j]: SQUARED_DIFFERENCE's difference squared, at most 32640 ** 2 (under 2 ** 30,
+    # a small int even in plain code on a 32-bit port). j: see fc_acc.
+    unit = SIGN_UNIT
+    unit = unit << 31
+    ap = ptr32(a)
+    j = 0
+    while j < count:
+        v = (ap[j] ^ unit) - unit
+        ap[j] = v * v
+        j += 1
+
+
+def gather_runs_i8(c: int, k: int, o: int, x, y, index, run: int, pad: int):
+    # movement.py's gather_runs on int8 tensors: runs of `run` bytes, one index each. c, k, o: see fc_acc.
+    n = int(len(index))
+    sign = SIGN_UNIT
+    sign = sign << 31
+    xp = ptr8(x)
+    yp = ptr8(y)
+    ip = ptr32(index)
+    i = 0
+    o = 0
+    while i < n:
+        k = (ip[i] ^ sign) - sign
+        c = 0
+        if k >= 0:
+            while c < run:
+                yp[o + c] = xp[k + c]
+                c += 1
+        else:
+            while c < run:
+                yp[o + c] = pad
+                c += 1
+        o += run
         i += 1

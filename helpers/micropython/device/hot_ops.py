@@ -128,3 +128,51 @@ def mean_i8(x, y, groups, count: int, outputs: int, x_zero_point: int, limbs, sh
         scale_acc(0, 0, 0, a, chunk, 1, a, limbs, shift, 0, 0, a, 0, 0)
         store_i8(0, 0, 0, a, chunk, y, start, zero_point, -128, 127)
         start += 64
+
+
+def squared_difference_i8(x1, map1, use1: int, x2, map2, use2: int, y, n: int, o1: int, o2: int, zp: int,
+                          multipliers, a, b):
+    # SQUARED_DIFFERENCE (operands as add_i8's), as squared_difference.cc: both inputs << 7, each
+    # rescaled, the difference squared, rescaled to the output, plus its zero point, clamped to int8.
+    start = 0
+    while start < n:
+        count = n - start
+        if count > 64:
+            count = 64
+        widen_i8(0, 0, 0, x1, map1, use1, start, count, o1, 7, a, 0)
+        scale_acc(0, 0, 0, a, count, 1, a, multipliers[0], multipliers[1], 0, 0, a, 0, 0)
+        widen_i8(0, 0, 0, x2, map2, use2, start, count, o2, 7, b, 0)
+        scale_acc(0, 0, 0, b, count, 1, b, multipliers[2], multipliers[3], 0, 0, b, 0, 0)
+        add_scaled(0, a, b, count, -1)
+        square_acc(0, a, count)
+        scale_acc(0, 0, 0, a, count, 1, a, multipliers[4], multipliers[5], 0, 0, a, 0, 0)
+        store_i8(0, 0, 0, a, count, y, start, zp, -128, 127)
+        start += 64
+
+
+def extremum_i8(i: int, j: int, k: int, x1, map1, use1: int, x2, map2, use2: int, y, n: int, larger: int):
+    # MAXIMUM (larger 1) or MINIMUM (larger 0) of int8 tensors, operands as add_i8's: TFLM compares
+    # the stored values. Flipping a byte's sign bit orders bytes as the int8 values they hold.
+    # i, j, k: see fc_acc.
+    ap = ptr8(x1)
+    bp = ptr8(x2)
+    m1 = ptr32(map1)
+    m2 = ptr32(map2)
+    yp = ptr8(y)
+    k = 0
+    while k < n:
+        i = k
+        if use1:
+            i = m1[k]
+        j = k
+        if use2:
+            j = m2[k]
+        a = ap[i]
+        b = bp[j]
+        if larger:
+            if (b ^ 128) > (a ^ 128):
+                a = b
+        elif (b ^ 128) < (a ^ 128):
+            a = b
+        yp[k] = a
+        k += 1

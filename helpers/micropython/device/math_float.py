@@ -139,3 +139,14 @@ def batch_matmul_f(lhs, rhs, y, p):
                 for k in range(depth):
                     total += lhs[lb + i * lsi + k * lsk] * rhs[rb + k * rsk + j * rsj]
                 y[(b * rows + i) * cols + j] = total
+
+
+def reduce_f(x, y, groups, kind):
+    # SUM ("sum", in the input's order), REDUCE_MAX ("max"), REDUCE_MIN ("min") of each group
+    for o in range(len(groups)):
+        g = groups[o]
+        acc = 0.0 if kind == "sum" else x[g[0]]
+        for i in g:
+            v = x[i]
+            acc = acc + v if kind == "sum" else v if (v > acc if kind == "max" else v < acc) else acc
+        y[o] = acc

@@ -430,7 +430,7 @@ def reset():
 def _run_portable():
     lstm_f(_t0, _t7, _l_12, False, 10.0, 24, 1, 16, _t1, _t2, _g3, _g4, _g5, _g6)  # UNIDIRECTIONAL_SEQUENCE_LSTM
     gather(_t7, _t8, _i_13, 0)  # STRIDED_SLICE
-    fully_connected_f(_t8, _t7, _f_14, _f_15, 1, 16, 1, -3.4e38, 3.4e38)  # FULLY_CONNECTED
+    fully_connected_f(_t8, _t7, _f_14, _f_15, 1, 16, 1, -3.4028234663852886e+38, 3.4028234663852886e+38)  # FULLY_CONNECTED
 
 
 ENGINE = "plain"

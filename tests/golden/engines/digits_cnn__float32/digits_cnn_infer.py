@@ -306,12 +306,12 @@ def reset():
 
 
 def _run_portable():
-    conv_2d_f(_t0, _t1, _f_0, _f_1, _p_2, 8, 0.0, 3.4e38)  # CONV_2D
-    pool_2d_f(_t1, _t2, _p_3, False, -3.4e38, 3.4e38)  # MAX_POOL_2D
-    conv_2d_f(_t2, _t1, _f_4, _f_5, _p_6, 4, 0.0, 3.4e38)  # CONV_2D
-    pool_2d_f(_t1, _t2, _p_7, False, -3.4e38, 3.4e38)  # MAX_POOL_2D
-    fully_connected_f(_t2, _t1, _f_8, _f_9, 1, 64, 32, 0.0, 3.4e38)  # FULLY_CONNECTED
-    fully_connected_f(_t1, _t2, _f_10, _f_11, 1, 32, 10, -3.4e38, 3.4e38)  # FULLY_CONNECTED
+    conv_2d_f(_t0, _t1, _f_0, _f_1, _p_2, 8, 0.0, 3.4028234663852886e+38)  # CONV_2D
+    pool_2d_f(_t1, _t2, _p_3, False, -3.4028234663852886e+38, 3.4028234663852886e+38)  # MAX_POOL_2D
+    conv_2d_f(_t2, _t1, _f_4, _f_5, _p_6, 4, 0.0, 3.4028234663852886e+38)  # CONV_2D
+    pool_2d_f(_t1, _t2, _p_7, False, -3.4028234663852886e+38, 3.4028234663852886e+38)  # MAX_POOL_2D
+    fully_connected_f(_t2, _t1, _f_8, _f_9, 1, 64, 32, 0.0, 3.4028234663852886e+38)  # FULLY_CONNECTED
+    fully_connected_f(_t1, _t2, _f_10, _f_11, 1, 32, 10, -3.4028234663852886e+38, 3.4028234663852886e+38)  # FULLY_CONNECTED
     softmax_f(_t2, _t1, 1, 10, 1.0)  # SOFTMAX
 
 

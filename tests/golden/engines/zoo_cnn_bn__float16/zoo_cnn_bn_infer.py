@@ -307,12 +307,12 @@ def reset():
 
 
 def _run_portable():
-    conv_2d_f(_t0, _t1, _f_0, _f_1, _p_2, 8, 0.0, 3.4e38)  # CONV_2D
-    depthwise_conv_2d_f(_t1, _t2, _f_3, _f_4, _p_5, 8, 0.0, 3.4e38)  # DEPTHWISE_CONV_2D
-    pool_2d_f(_t2, _t1, _p_6, False, -3.4e38, 3.4e38)  # MAX_POOL_2D
-    conv_2d_f(_t1, _t2, _f_7, _f_8, _p_9, 4, 0.0, 3.4e38)  # CONV_2D
+    conv_2d_f(_t0, _t1, _f_0, _f_1, _p_2, 8, 0.0, 3.4028234663852886e+38)  # CONV_2D
+    depthwise_conv_2d_f(_t1, _t2, _f_3, _f_4, _p_5, 8, 0.0, 3.4028234663852886e+38)  # DEPTHWISE_CONV_2D
+    pool_2d_f(_t2, _t1, _p_6, False, -3.4028234663852886e+38, 3.4028234663852886e+38)  # MAX_POOL_2D
+    conv_2d_f(_t1, _t2, _f_7, _f_8, _p_9, 4, 0.0, 3.4028234663852886e+38)  # CONV_2D
     mean_f(_t2, _t1, _g_10)  # MEAN
-    fully_connected_f(_t1, _t2, _f_11, _f_12, 1, 32, 10, -3.4e38, 3.4e38)  # FULLY_CONNECTED
+    fully_connected_f(_t1, _t2, _f_11, _f_12, 1, 32, 10, -3.4028234663852886e+38, 3.4028234663852886e+38)  # FULLY_CONNECTED
     softmax_f(_t2, _t1, 1, 10, 1.0)  # SOFTMAX
 
 

@@ -302,9 +302,9 @@ def reset():
 
 
 def _run_portable():
-    conv_2d_f(_t0, _t1, _f_0, _f_1, _p_2, 1, 0.0, 3.4e38)  # CONV_2D
-    conv_2d_f(_t1, _t2, _f_3, _f_4, _p_5, 1, 0.0, 3.4e38)  # CONV_2D
-    fully_connected_f(_t2, _t1, _f_6, _f_7, 1, 96, 1, -3.4e38, 3.4e38)  # FULLY_CONNECTED
+    conv_2d_f(_t0, _t1, _f_0, _f_1, _p_2, 1, 0.0, 3.4028234663852886e+38)  # CONV_2D
+    conv_2d_f(_t1, _t2, _f_3, _f_4, _p_5, 1, 0.0, 3.4028234663852886e+38)  # CONV_2D
+    fully_connected_f(_t2, _t1, _f_6, _f_7, 1, 96, 1, -3.4028234663852886e+38, 3.4028234663852886e+38)  # FULLY_CONNECTED
 
 
 ENGINE = "plain"

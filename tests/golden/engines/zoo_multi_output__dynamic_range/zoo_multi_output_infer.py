@@ -298,8 +298,8 @@ def reset():
 
 
 def _run_portable():
-    fully_connected_f(_t0, _t1, _f_0, _f_1, 1, 8, 32, 0.0, 3.4e38)  # FULLY_CONNECTED
-    fully_connected_f(_t1, _t2, _f_2, _f_3, 1, 32, 3, -3.4e38, 3.4e38)  # FULLY_CONNECTED
+    fully_connected_f(_t0, _t1, _f_0, _f_1, 1, 8, 32, 0.0, 3.4028234663852886e+38)  # FULLY_CONNECTED
+    fully_connected_f(_t1, _t2, _f_2, _f_3, 1, 32, 3, -3.4028234663852886e+38, 3.4028234663852886e+38)  # FULLY_CONNECTED
 
 
 ENGINE = "plain"
