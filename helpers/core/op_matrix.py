@@ -149,8 +149,8 @@ _ALL = ("int8", "int16", "float32")
 # DEPTHWISE_CONV_2D, TRANSPOSE_CONV, the poolings, MEAN, SOFTMAX, LOGISTIC, TANH, RELU, RELU6,
 # LEAKY_RELU, ADD, SUB and MUL (broadcast too), DEQUANTIZE, QUANTIZE (int16 to int16), RESHAPE,
 # EXPAND_DIMS, PAD, STRIDED_SLICE, CONCATENATION, SPLIT, SPLIT_V and UNPACK, and the op zoo's int16
-# cases of them (tests/unit/test_op_zoo.py), MAXIMUM among them once int16 constants lowered.
-# QUANTIZE takes float32 (to int8 or int16), int8 (to int8) and int16 (to int16).
+# cases of them (tests/unit/test_op_zoo.py), with SUM (MEAN's step) and MAXIMUM (once int16
+# constants lowered). QUANTIZE takes float32 (to int8 or int16), int8 (to int8) and int16 (to int16).
 _INT16 = ("int8", "int16", "float32")
 ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     "FULLY_CONNECTED": _INT16, "CONV_2D": _INT16, "DEPTHWISE_CONV_2D": _INT16,
@@ -169,7 +169,7 @@ ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     # lowering/ops_transpose_conv: a Gather onto the zero-inserted grid, then a CONV_2D
     "TRANSPOSE_CONV": _INT16,
     "BATCH_MATMUL": _BOTH,  # lowering/ops_matmul
-    "SUM": _BOTH, "REDUCE_MAX": _BOTH, "REDUCE_MIN": _BOTH,  # lowering/ops_elementwise: groups like MEAN
+    "SUM": _INT16, "REDUCE_MAX": _BOTH, "REDUCE_MIN": _BOTH,  # lowering/ops_elementwise: groups like MEAN
     # lowering/ops_movement: index maps (GatherRuns) or CMSIS-NN's transpose; every pair proven against
     # TFLM in tests/unit/test_movement_models.py
     "TRANSPOSE": _ALL, "SLICE": _ALL, "BROADCAST_TO": _ALL, "REVERSE_V2": _ALL, "RESIZE_NEAREST_NEIGHBOR": _ALL,

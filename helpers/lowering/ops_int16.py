@@ -1,6 +1,6 @@
 """Lowering of the int16x8 ops (int16 activations, int8 weights, int64 biases: `-q int16x8`):
 FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV, MAX/AVERAGE_POOL_2D, ADD, SUB, MUL,
-SOFTMAX, LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU, MEAN, QUANTIZE (from float32 or int16) and
+SOFTMAX, LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU, MEAN, SUM, QUANTIZE (from float32 or int16) and
 DEQUANTIZE, with the constants TFLM's Prepare computes for them. TFLM requires every int16 zero
 point to be 0; a model that breaks that is refused here rather than run with offsets TFLM never
 applies."""
@@ -222,18 +222,22 @@ def lower_sigmoid16(b: Builder, op: Op, tanh: bool) -> None:
                         input_multiplier=multiplier, input_left_shift=shift, table=sigmoid_table()))
 
 
-def lower_mean16(b: Builder, op: Op) -> None:
+def lower_mean16(b: Builder, op: Op, total: bool = False) -> None:
+    """MEAN, or SUM (`total`: TFLM's QuantizedMeanOrSum without the 1 / count)."""
     x, y = b.graph.tensor(op.inputs[0]), b.graph.tensor(op.outputs[0])
     _check_zero_points(op, x, y)
     axes = b.data(op.inputs[1])
     if axes is None:
-        raise Unsupported("MEAN over axes computed at run time")
+        raise Unsupported(f"{op.name} over axes computed at run time")
     # the positions each output averages (ops_elementwise.lower_mean's, kept apart from it here)
     reduced = sorted({int(a) % len(x.shape) for a in np.asarray(axes).reshape(-1)})
     kept = [a for a in range(len(x.shape)) if a not in reduced]
     positions = np.transpose(np.arange(x.size).reshape(x.shape), kept + reduced)
     groups = positions.reshape(int(np.prod([x.shape[a] for a in kept])) if kept else 1, -1)
-    multiplier, shift = arith.mean_multiplier(x.scale, y.scale, groups.shape[1])
+    if total:
+        multiplier, shift = arith.quantize_multiplier(float(x.scale) / float(y.scale))
+    else:
+        multiplier, shift = arith.mean_multiplier(x.scale, y.scale, groups.shape[1])
     source = b.operand(op.inputs[0])
     b.emit(MeanInt16(op=op.name, x=source, y=b.allocate(op.outputs[0]), groups=Const(groups.astype(np.int32)),
                      multiplier=multiplier, shift=shift))
@@ -262,6 +266,7 @@ INT16_LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "MUL": lambda b, op: lower_arithmetic16(b, op, "mul"),
     "SOFTMAX": lower_softmax16,
     "MEAN": lower_mean16,
+    "SUM": lambda b, op: lower_mean16(b, op, total=True),
     "RELU": lower_activation16,
     "RELU6": lower_activation16,
     "LEAKY_RELU": lower_activation16,

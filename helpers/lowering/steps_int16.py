@@ -124,8 +124,8 @@ class SigmoidInt16(Unary):
 
 @dataclass(frozen=True)
 class MeanInt16(Unary):
-    """TFLM's QuantizedMeanOrSum for int16 (the int8 arithmetic: an int32 sum, the 1/count folded
-    into the multiplier), clamped in int16; groups[j]: the input positions averaged into output j."""
+    """TFLM's QuantizedMeanOrSum for int16 (the int8 arithmetic: an int32 sum, for MEAN the 1/count
+    folded into the multiplier), clamped in int16; groups[j]: the input positions summed into output j."""
 
     groups: Const             # int32 [outputs, count]
     multiplier: int
