@@ -149,8 +149,8 @@ _ALL = ("int8", "int16", "float32")
 # DEPTHWISE_CONV_2D, TRANSPOSE_CONV, the poolings, MEAN, SOFTMAX, LOGISTIC, TANH, RELU, RELU6,
 # LEAKY_RELU, ADD, SUB and MUL (broadcast too), DEQUANTIZE, QUANTIZE (int16 to int16), RESHAPE,
 # EXPAND_DIMS, PAD, STRIDED_SLICE, CONCATENATION, SPLIT, SPLIT_V and UNPACK, and the op zoo's int16
-# cases of them (tests/unit/test_op_zoo.py), with SUM (MEAN's step) and MAXIMUM (once int16
-# constants lowered). QUANTIZE takes float32 (to int8 or int16), int8 (to int8) and int16 (to int16).
+# cases of them (tests/unit/test_op_zoo.py), with SUM (MEAN's step), ABS (RELU's) and MAXIMUM
+# (once int16 constants lowered). QUANTIZE takes float32 (to int8 or int16), int8 (to int8) and int16 (to int16).
 _INT16 = ("int8", "int16", "float32")
 ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     "FULLY_CONNECTED": _INT16, "CONV_2D": _INT16, "DEPTHWISE_CONV_2D": _INT16,
@@ -163,7 +163,7 @@ ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     "UNIDIRECTIONAL_SEQUENCE_LSTM": _BOTH,
     # lowering/ops_unary: int8 is a table TFLM's own kernel fills, so it covers every int8 form
     # TFLM's kernel takes; float32 is the kernel's expression
-    "RELU": _INT16, "RELU6": _INT16, "LEAKY_RELU": _INT16, "HARD_SWISH": _BOTH, "ELU": _BOTH, "ABS": _BOTH,
+    "RELU": _INT16, "RELU6": _INT16, "LEAKY_RELU": _INT16, "HARD_SWISH": _BOTH, "ELU": _BOTH, "ABS": _INT16,
     "RSQRT": _BOTH, "PRELU": _BOTH, "NEG": _FLOAT, "EXP": _FLOAT, "LOG": _FLOAT, "SQRT": _FLOAT, "SQUARE": _FLOAT,
     "FLOOR": _FLOAT, "CEIL": _FLOAT, "ROUND": _FLOAT, "SIN": _FLOAT, "COS": _FLOAT,
     # lowering/ops_transpose_conv: a Gather onto the zero-inserted grid, then a CONV_2D

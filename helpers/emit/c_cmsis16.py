@@ -149,7 +149,8 @@ def mean_i16(n: CNames, t: s16.MeanInt16) -> str:
 
 def activation_i16(n: CNames, t: s16.ActivationInt16) -> str:
     params = n.record("mcu_activation_i16_params", [c_int(v) for v in (
-        t.rescale, t.multiplier, t.shift, t.negative_multiplier, t.negative_shift, t.negate, t.act_min, t.act_max)])
+        t.rescale, t.multiplier, t.shift, t.negative_multiplier, t.negative_shift, t.negate, t.act_min, t.act_max,
+        t.absolute)])
     return f"mcu_activation_i16({n.operand(t.x)}, {n.buffer(t.y)}, {t.count}, &{params});"
 
 

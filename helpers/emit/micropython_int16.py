@@ -89,7 +89,8 @@ def _mean(n: Any, t: s16.MeanInt16) -> str:
 
 
 def _activation(n: Any, t: s16.ActivationInt16) -> str:
-    params = [int(t.rescale), t.multiplier, t.shift, t.negative_multiplier, t.negative_shift, -1 if t.negate else 1]
+    params = [int(t.rescale), t.multiplier, t.shift, t.negative_multiplier, t.negative_shift, -1 if t.negate else 1,
+              int(t.absolute)]
     return _call("activation_i16", n.operand(t.x), n.buffer(t.y), t.count, _ints(n, "p", params), t.act_min,
                  t.act_max)
 

@@ -49,12 +49,17 @@ def sigmoid_table() -> Const:
 
 
 def activation_params(op: Op, x: Tensor, y: Tensor) -> dict[str, object]:
-    """ActivationInt16's fields for RELU, RELU6 or LEAKY_RELU, as TFLM's Prepare computes them."""
+    """ActivationInt16's fields for RELU, RELU6, LEAKY_RELU or ABS, as TFLM's Prepare computes them."""
     f32 = np.float32
     if x.zero_point != 0 or y.zero_point != 0:
         raise Unsupported(f"{op.name} on int16 tensors with a zero point")
     # activations_common.cc and leaky_relu_common.cc divide the scales in float32
     identity = quantize_multiplier(float(f32(x.scale) / f32(y.scale)))
+    if op.name == "ABS":
+        # elementwise.cc: |x|, rescaled only when the scales differ (as float32 values)
+        return {"rescale": bool(f32(x.scale) != f32(y.scale)), "multiplier": identity[0], "shift": identity[1],
+                "negative_multiplier": identity[0], "negative_shift": identity[1], "negate": False,
+                "act_min": -32768, "act_max": 32767, "absolute": True}
     if op.name == "RELU6":
         # Relu6Quantized clamps the raw value between zero and 6 quantized with the input's scale
         six = tflite_round(float(f32(6.0) / f32(x.scale)))

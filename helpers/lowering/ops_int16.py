@@ -1,6 +1,6 @@
 """Lowering of the int16x8 ops (int16 activations, int8 weights, int64 biases: `-q int16x8`):
 FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV, MAX/AVERAGE_POOL_2D, ADD, SUB, MUL,
-SOFTMAX, LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU, MEAN, SUM, QUANTIZE (from float32 or int16) and
+SOFTMAX, LOGISTIC, TANH, RELU, RELU6, LEAKY_RELU, ABS, MEAN, SUM, QUANTIZE (from float32 or int16) and
 DEQUANTIZE, with the constants TFLM's Prepare computes for them. TFLM requires every int16 zero
 point to be 0; a model that breaks that is refused here rather than run with offsets TFLM never
 applies."""
@@ -270,6 +270,7 @@ INT16_LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "RELU": lower_activation16,
     "RELU6": lower_activation16,
     "LEAKY_RELU": lower_activation16,
+    "ABS": lower_activation16,
     "LOGISTIC": lambda b, op: lower_sigmoid16(b, op, tanh=False),
     "TANH": lambda b, op: lower_sigmoid16(b, op, tanh=True),
     "QUANTIZE": lower_quantize16,

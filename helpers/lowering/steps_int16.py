@@ -134,10 +134,11 @@ class MeanInt16(Unary):
 
 @dataclass(frozen=True)
 class ActivationInt16(Unary):
-    """RELU, RELU6 and LEAKY_RELU on int16 (TFLM's ReluQuantized, Relu6Quantized,
-    QuantizeLeakyRelu): with `rescale`, x >= 0 scaled by (multiplier, shift), x < 0 by
-    (negative_multiplier, negative_shift), negated when `negate` (a negative alpha); without
-    (RELU6), the raw value; then clamped to [act_min, act_max]."""
+    """RELU, RELU6, LEAKY_RELU and ABS on int16 (TFLM's ReluQuantized, Relu6Quantized,
+    QuantizeLeakyRelu, AbsEvalQuantized): x made |x| first when `absolute` (ABS); with `rescale`,
+    x >= 0 scaled by (multiplier, shift), x < 0 by (negative_multiplier, negative_shift), negated
+    when `negate` (a negative alpha); without (RELU6, ABS of equal scales), the raw value; then
+    clamped to [act_min, act_max]."""
 
     count: int
     rescale: bool
@@ -148,3 +149,4 @@ class ActivationInt16(Unary):
     negate: bool
     act_min: int
     act_max: int
+    absolute: bool = False

@@ -86,13 +86,15 @@ static inline void mcu_mean_i16(const int16_t *x, int16_t *y, const int32_t *gro
 }
 
 typedef struct {
-  int32_t rescale, multiplier, shift, negative_multiplier, negative_shift, negate, act_min, act_max;
+  int32_t rescale, multiplier, shift, negative_multiplier, negative_shift, negate, act_min, act_max, absolute;
 } mcu_activation_i16_params;
 
 static inline void mcu_activation_i16(const int16_t *x, int16_t *y, int32_t n, const mcu_activation_i16_params *p) {
-  /* RELU (both signs by one multiplier), LEAKY_RELU (negatives by alpha's), RELU6 (the raw value). */
+  /* RELU (both signs by one multiplier), LEAKY_RELU (negatives by alpha's), RELU6 (the raw value),
+     ABS (|x|, then as RELU). */
   for (int32_t i = 0; i < n; ++i) {
     int32_t v = x[i];
+    if (p->absolute && v < 0) v = -v;
     if (p->rescale) {
       if (v >= 0) {
         v = mcu_mbqm(v, p->multiplier, p->shift);

@@ -236,10 +236,12 @@ def mean_i16(x, y, groups, outputs, count, m, shift):
 
 def activation_i16(x, y, n, p, low, high):
     # RELU (both signs by one multiplier), LEAKY_RELU (negatives by alpha's; sign -1: a negative
-    # alpha), RELU6 (rescale 0: the raw value), then the clamp.
-    rescale, m, s, nm, ns, sign = p
+    # alpha), RELU6 (rescale 0: the raw value), ABS (absolute: |x|, then as RELU), then the clamp.
+    rescale, m, s, nm, ns, sign, absolute = p
     for i in range(n):
         v = x[i]
+        if absolute and v < 0:
+            v = -v
         if rescale:
             v = _mbqm32(v, m, s) if v >= 0 else sign * _mbqm32(v, nm, ns)
         y[i] = _clamp16(v, low, high)
