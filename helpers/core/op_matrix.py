@@ -144,27 +144,32 @@ _ALL = ("int8", "int16", "float32")
 # The (op, input type) pairs the engines claim, read from the lowering's type checks
 # (helpers/lowering): a typed step for int8 and one for float32 per op, and element moves (aliases,
 # gathers, scatters), which would carry an int16 buffer too but have run only in int8 and float32
-# models. No int16 pair is claimed: every int16x8 model stops at its first CONV_2D or
-# FULLY_CONNECTED, so no int16 path (the LSTM's int16 cell state aside, not an op input) has run. QUANTIZE takes float32 and int8
-# (requantize) to int8; DEQUANTIZE takes int8.
+# models. int16 (int16x8: lowering/ops_int16) is claimed where a converter-made model ran identical
+# to TFLM on both engines (tests/unit/test_int16_engines.py): FULLY_CONNECTED, CONV_2D,
+# DEPTHWISE_CONV_2D, TRANSPOSE_CONV, the poolings, MEAN, SOFTMAX, LOGISTIC, TANH, RELU, RELU6,
+# LEAKY_RELU, ADD, SUB and MUL (broadcast too), DEQUANTIZE, QUANTIZE (int16 to int16), RESHAPE,
+# EXPAND_DIMS, PAD, STRIDED_SLICE, CONCATENATION, SPLIT, SPLIT_V and UNPACK, and the op zoo's int16
+# cases of them (tests/unit/test_op_zoo.py), with SUM (MEAN's step), ABS (RELU's) and MAXIMUM
+# (once int16 constants lowered). QUANTIZE takes float32 (to int8 or int16), int8 (to int8) and int16 (to int16).
+_INT16 = ("int8", "int16", "float32")
 ENGINE_TYPES: dict[str, tuple[str, ...]] = {
-    "FULLY_CONNECTED": _BOTH, "CONV_2D": _BOTH, "DEPTHWISE_CONV_2D": _BOTH,
-    "MAX_POOL_2D": _BOTH, "AVERAGE_POOL_2D": _BOTH, "SOFTMAX": _BOTH,
-    "RESHAPE": _BOTH, "SQUEEZE": _BOTH, "EXPAND_DIMS": _BOTH,
-    "QUANTIZE": _BOTH, "DEQUANTIZE": ("int8",),
-    "STRIDED_SLICE": _BOTH, "PAD": _BOTH, "PADV2": _BOTH, "CONCATENATION": _BOTH,
-    "ADD": _BOTH, "SUB": _BOTH, "MUL": _BOTH, "LOGISTIC": _BOTH, "TANH": _BOTH,
-    "SPLIT": _BOTH, "SPLIT_V": _BOTH, "UNPACK": _BOTH, "MEAN": _BOTH,
+    "FULLY_CONNECTED": _INT16, "CONV_2D": _INT16, "DEPTHWISE_CONV_2D": _INT16,
+    "MAX_POOL_2D": _INT16, "AVERAGE_POOL_2D": _INT16, "SOFTMAX": _INT16,
+    "RESHAPE": _INT16, "SQUEEZE": _BOTH, "EXPAND_DIMS": _INT16,
+    "QUANTIZE": _INT16, "DEQUANTIZE": ("int8", "int16"),
+    "STRIDED_SLICE": _INT16, "PAD": _INT16, "PADV2": _BOTH, "CONCATENATION": _INT16,
+    "ADD": _INT16, "SUB": _INT16, "MUL": _INT16, "LOGISTIC": _INT16, "TANH": _INT16,
+    "SPLIT": _INT16, "SPLIT_V": _INT16, "UNPACK": _INT16, "MEAN": _INT16,
     "UNIDIRECTIONAL_SEQUENCE_LSTM": _BOTH,
     # lowering/ops_unary: int8 is a table TFLM's own kernel fills, so it covers every int8 form
     # TFLM's kernel takes; float32 is the kernel's expression
-    "RELU": _BOTH, "RELU6": _BOTH, "LEAKY_RELU": _BOTH, "HARD_SWISH": _BOTH, "ELU": _BOTH, "ABS": _BOTH,
+    "RELU": _INT16, "RELU6": _INT16, "LEAKY_RELU": _INT16, "HARD_SWISH": _BOTH, "ELU": _BOTH, "ABS": _INT16,
     "RSQRT": _BOTH, "PRELU": _BOTH, "NEG": _FLOAT, "EXP": _FLOAT, "LOG": _FLOAT, "SQRT": _FLOAT, "SQUARE": _FLOAT,
     "FLOOR": _FLOAT, "CEIL": _FLOAT, "ROUND": _FLOAT, "SIN": _FLOAT, "COS": _FLOAT,
     # lowering/ops_transpose_conv: a Gather onto the zero-inserted grid, then a CONV_2D
-    "TRANSPOSE_CONV": _BOTH,
+    "TRANSPOSE_CONV": _INT16,
     "BATCH_MATMUL": _BOTH,  # lowering/ops_matmul
-    "SUM": _BOTH, "REDUCE_MAX": _BOTH, "REDUCE_MIN": _BOTH,  # lowering/ops_elementwise: groups like MEAN
+    "SUM": _INT16, "REDUCE_MAX": _BOTH, "REDUCE_MIN": _BOTH,  # lowering/ops_elementwise: groups like MEAN
     # lowering/ops_movement: index maps (GatherRuns) or CMSIS-NN's transpose; every pair proven against
     # TFLM in tests/unit/test_movement_models.py
     "TRANSPOSE": _ALL, "SLICE": _ALL, "BROADCAST_TO": _ALL, "REVERSE_V2": _ALL, "RESIZE_NEAREST_NEIGHBOR": _ALL,
@@ -172,7 +177,7 @@ ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     "DEPTH_TO_SPACE": _BOTH, "SPACE_TO_BATCH_ND": _BOTH, "BATCH_TO_SPACE_ND": _BOTH,
     "FILL": _BOTH, "ZEROS_LIKE": _BOTH,  # constants at export
     # lowering/ops_binary
-    "MINIMUM": _ALL, "MAXIMUM": _BOTH, "SQUARED_DIFFERENCE": _BOTH, "DIV": _FLOAT, "FLOOR_DIV": _FLOAT,
+    "MINIMUM": _ALL, "MAXIMUM": _ALL, "SQUARED_DIFFERENCE": _BOTH, "DIV": _FLOAT, "FLOOR_DIV": _FLOAT,
     "FLOOR_MOD": _FLOAT,
     # TFLite ops TFLM registers no kernel for: the engines run their float32 form, outside the matrix
     "RELU_N1_TO_1": (), "RELU_0_TO_1": (), "TILE": (),

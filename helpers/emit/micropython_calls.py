@@ -7,6 +7,7 @@ from typing import Callable
 
 import numpy as np
 
+from helpers.emit import micropython_int16
 from helpers.emit.micropython_names import (  # noqa: F401 - Names, bytes_literal, ...: the emitters' import point
     Names,
     buffer_name,
@@ -36,6 +37,7 @@ FAMILIES: dict[type, str] = {
     s.ChannelLookupInt8: "ops_int8", s.PreluFloat: "math_float", s.BatchMatMulInt8: "ops_int8",
     s.BatchMatMulFloat: "math_float", s.ReduceInt8: "ops_int8", s.ReduceFloat: "math_float", s.BinaryMath: "binary",
     s.SquaredDifferenceInt8: "ops_int8", s.Transpose: "movement", s.GatherRuns: "movement",
+    **micropython_int16.FAMILIES,
 }
 
 
@@ -307,6 +309,7 @@ FORMATTERS: dict[type, Callable[[Names, Step], str]] = {  # type: ignore[dict-it
     s.ReduceFloat: _reduce_f,
     s.BinaryMath: _binary_math, s.SquaredDifferenceInt8: _squared_difference_i8, s.Transpose: _gather_runs,
     s.GatherRuns: _gather_runs,
+    **micropython_int16.FORMATTERS,
 }
 
 

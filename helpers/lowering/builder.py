@@ -52,7 +52,7 @@ class Builder:
         values = self.data(index)
         if values is None:
             raise Unsupported(f"tensor {tensor.name!r} is read before any op writes it")
-        if values.dtype == np.int8:
+        if values.dtype in (np.int8, np.int16):
             return Const(values.reshape(-1))
         if values.dtype in (np.float32, np.float16):
             return Const(values.reshape(-1).astype(np.float32))

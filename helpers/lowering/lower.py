@@ -20,6 +20,7 @@ from helpers.lowering.ops_elementwise import (
     lower_quantize,
     lower_reduce,
 )
+from helpers.lowering.ops_int16 import INT16_LOWERINGS
 from helpers.lowering.ops_movement import MOVEMENT_LOWERINGS
 from helpers.lowering.ops_shape import (
     lower_concatenation,
@@ -86,6 +87,9 @@ def _lower_op(builder: Builder, op: Op) -> str | None:
     if fold(builder, op):
         return None
     handler = LOWERINGS.get(op.name)
+    if op.name in INT16_LOWERINGS and "int16" in (builder.graph.tensor(op.inputs[0]).dtype,
+                                                  builder.graph.tensor(op.outputs[0]).dtype):
+        handler = INT16_LOWERINGS[op.name]
     if handler is None:
         return f"{op.name} ({_op_types(builder.graph, op)}) is not in the engines"
     try:

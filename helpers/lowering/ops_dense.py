@@ -140,7 +140,7 @@ def lower_conv(b: Builder, op: Op, depthwise: bool) -> None:
     raise Unsupported(f"{op.name} with {x.dtype} input and {w.dtype} weights")
 
 
-def lower_pool(b: Builder, op: Op, average: bool) -> None:
+def pool_geometry(b: Builder, op: Op) -> PoolGeometry:
     x, y = b.graph.tensor(op.inputs[0]), b.graph.tensor(op.outputs[0])
     o = op.options
     if len(x.shape) != 4 or x.shape[0] != 1:
@@ -148,11 +148,16 @@ def lower_pool(b: Builder, op: Op, average: bool) -> None:
     in_h, in_w, channels = x.shape[1:]
     out_h, out_w = y.shape[1:3]
     k_h, k_w = o.filterHeight, o.filterWidth
-    geometry = PoolGeometry(in_h=in_h, in_w=in_w, channels=channels, out_h=out_h, out_w=out_w, k_h=k_h, k_w=k_w,
-                            stride_h=o.strideH, stride_w=o.strideW,
-                            pad_top=padding(o.padding, in_h, out_h, o.strideH, 1, k_h),
-                            pad_left=padding(o.padding, in_w, out_w, o.strideW, 1, k_w))
-    fused = activation(o)
+    return PoolGeometry(in_h=in_h, in_w=in_w, channels=channels, out_h=out_h, out_w=out_w, k_h=k_h, k_w=k_w,
+                        stride_h=o.strideH, stride_w=o.strideW,
+                        pad_top=padding(o.padding, in_h, out_h, o.strideH, 1, k_h),
+                        pad_left=padding(o.padding, in_w, out_w, o.strideW, 1, k_w))
+
+
+def lower_pool(b: Builder, op: Op, average: bool) -> None:
+    x, y = b.graph.tensor(op.inputs[0]), b.graph.tensor(op.outputs[0])
+    geometry = pool_geometry(b, op)
+    fused = activation(op.options)
     if is_int8(x):
         low, high = arith.activation_range(fused, "int8", y.scale, y.zero_point)
         source = b.operand(op.inputs[0])

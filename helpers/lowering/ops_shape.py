@@ -57,6 +57,10 @@ def lower_pad(b: Builder, op: Op) -> None:
         pad = np.asarray(value).reshape(-1)[0].item()
     else:
         pad = x.zero_point if x.dtype in ("int8", "int16") else 0.0
+    if x.dtype == "int16" and len(op.inputs) > 2 and op.inputs[2] >= 0 and \
+            b.graph.tensor(op.inputs[2]).dtype != "int16":
+        # TF's converter leaves PADV2's value float32 in int16x8 models; TFLM refuses the type mismatch
+        raise Unsupported("PADV2 of int16 with a pad value that is not int16")
     # int8: the raw byte; int16: the value itself (an array('h') takes no float); float32: the value
     _gather(b, op, padded, (int(pad) & 255) if is_int8(x) else int(pad) if x.dtype == "int16" else float(pad))
 
