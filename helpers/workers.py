@@ -19,4 +19,9 @@ def start_early() -> None:
     """Start the server now, so it imports its modules while the pipeline does other work."""
     from multiprocessing import forkserver
 
-    forkserver.ensure_running()
+    try:
+        forkserver.ensure_running()
+    except OSError:
+        # Its socket lives under TMPDIR, and a deep TMPDIR makes the path longer than AF_UNIX takes:
+        # the run goes on, and what needs TFLM says so (the lookup tables run it as a subprocess).
+        pass

@@ -49,7 +49,7 @@ def test_float_engine_agrees_within_1e_5_and_the_int16_engine_is_identical(iris_
     assert int16["status"] == "pass" and int16["mismatched_rows"] == 0, int16
     assert (iris_export / "int16x8" / f"{STEM}_infer.py").exists()
     report_md = (iris_export / "report.md").read_text()
-    assert "## On MicroPython" in report_md and "no engine" not in report_md
+    assert "## On MicroPython" in report_md and "`int16x8`: no engine" not in report_md
 
 
 def test_self_test_runs_the_engine_and_fails_on_a_corrupted_weight(iris_export, tmp_path):
