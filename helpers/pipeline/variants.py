@@ -30,7 +30,7 @@ from helpers.frontend.optimize import OptimizedModel
 from helpers.emit.placement import placements
 from helpers.lowering.lower import Lowered, lower_model
 from helpers.measure.litert import quantize
-from helpers.measure.metrics import compute_metrics, primary_metric
+from helpers.measure.metrics import compute_metrics, guarded_metrics, primary_metric
 from helpers.measure.tflm import MicroCheck, check_variant
 from helpers.measure.tolerance import tolerance_for
 from helpers.measure.toolchains import MpyResult, ToolchainFigures, flash_size
@@ -242,7 +242,7 @@ class VariantRunner:
         if self._reference_validation is None:
             outputs = _predicted(self.reference_model, self.data.tuning.x)
             self._reference_validation = compute_metrics(outputs, self.data.tuning.y, self.specs)
-        tolerance = tolerance_for(primary_metric(self.specs), self.config.max_drop)
+        tolerance = tolerance_for(primary_metric(self.specs), self.config.max_drop, guarded_metrics(self.specs)[1:])
         return RecoveryTask(model=model, specs=self.specs, plan=plan, data=self.data,
                             reference_validation=self._reference_validation, tolerance=tolerance,
                             budget_seconds=self.config.recovery_seconds)
