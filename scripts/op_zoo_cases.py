@@ -106,11 +106,12 @@ def _binaries() -> list[Case]:
         ("squared_difference", "SQUARED_DIFFERENCE", lambda tf, x, c: tf.math.squared_difference(x, c)),
         ("floor_div", "FLOOR_DIV", lambda tf, x, c: tf.math.floordiv(x, c)),
         ("floor_mod", "FLOOR_MOD", lambda tf, x, c: tf.math.floormod(x, c)),
-        ("greater", "GREATER", lambda tf, x, c: tf.math.greater(x, c)),
-        ("greater_equal", "GREATER_EQUAL", lambda tf, x, c: tf.math.greater_equal(x, c)),
-        ("less", "LESS", lambda tf, x, c: tf.math.less(x, c)),
-        ("less_equal", "LESS_EQUAL", lambda tf, x, c: tf.math.less_equal(x, c)),
-        # Against whole numbers, which the inputs hit (whole float rows; int8's zero point is 0.0).
+        # The comparisons against whole numbers, which the inputs hit (whole float rows; int8's zero
+        # point is 0.0): each reaches its equal-values branch.
+        ("greater", "GREATER", lambda tf, x, c: tf.math.greater(x, tf.math.round(c))),
+        ("greater_equal", "GREATER_EQUAL", lambda tf, x, c: tf.math.greater_equal(x, tf.math.round(c))),
+        ("less", "LESS", lambda tf, x, c: tf.math.less(x, tf.math.round(c))),
+        ("less_equal", "LESS_EQUAL", lambda tf, x, c: tf.math.less_equal(x, tf.math.round(c))),
         ("equal", "EQUAL", lambda tf, x, c: tf.math.equal(x, tf.math.round(c))),
         ("not_equal", "NOT_EQUAL", lambda tf, x, c: tf.math.not_equal(x, tf.math.round(c))),
     ):
@@ -127,6 +128,24 @@ def _binaries() -> list[Case]:
     cases.append(Case("select_v2", "SELECT_V2", (1, 4, 6),
                       lambda tf, x, rng: tf.where(x > 0.5, x, tf.constant(_const(rng, (6,))))))
     return cases
+
+
+def _casts() -> list[Case]:
+    """CAST between the types: the converter quantizes no CAST, so each is a float32 graph whose
+    casts read int8, int16, int32 and bool tensors (the values stay within the narrower type, where
+    static_cast is defined; a float truncates toward zero, and the halves of the float rows reach it)."""
+    def through(dtype: str, factor: float) -> Builder:
+        return lambda tf, x, rng: tf.cast(tf.cast(x * factor, getattr(tf, dtype)), tf.float32) * (1.0 / factor)
+
+    return [
+        Case("cast_through_int8", "CAST", (1, 4, 6), through("int8", 30.0)),
+        Case("cast_through_int16", "CAST", (1, 4, 6), through("int16", 5000.0)),
+        # int8 into int16 and int32, and int16 into int8 (whose low byte CAST keeps, in range here)
+        Case("cast_between_ints", "CAST", (1, 4, 6), lambda tf, x, rng: tf.cast(tf.cast(tf.cast(tf.cast(
+            tf.cast(x * 30.0, tf.int8), tf.int16), tf.int32), tf.int8), tf.float32)),
+        _unary("cast_to_int32", "CAST", lambda tf, x: tf.cast(x * 7.0, tf.int32)),
+        _unary("cast_from_bool", "CAST", lambda tf, x: tf.cast(x > 0.5, tf.float32) * x),
+    ]
 
 
 def _reductions() -> list[Case]:
@@ -235,4 +254,4 @@ def _layers() -> list[Case]:
 
 def all_cases() -> list[Case]:
     """Every zoo graph, in a fixed order."""
-    return _activations() + _elementwise() + _binaries() + _reductions() + _movement() + _layers()
+    return _activations() + _elementwise() + _binaries() + _casts() + _reductions() + _movement() + _layers()
