@@ -5,12 +5,13 @@ and one output, as the engines need. Read by scripts/make_op_zoo.py (TensorFlow 
 inside the builders' calls)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
 
 Builder = Callable[[Any, Any, np.random.Generator], Any]  # (tf, x, rng) -> y
+Rewrite = Callable[[bytes], bytes]  # the converted model -> the zoo's
 LayerMaker = Callable[[Any, np.random.Generator], Any]  # (keras, rng) -> a layer
 
 
@@ -29,6 +30,34 @@ class Case:
     high: float = 3.0
     # A Keras layer instead of `build`, for the ops the converter makes only from a Keras model.
     layer: LayerMaker | None = None
+    # The types to make (None: every type), and a rewrite of the converted model, for a pair TFLM
+    # runs but the converter does not make (it leaves int8 NOT_EQUAL in float).
+    types: tuple[str, ...] | None = None
+    rewrite: Rewrite | None = None
+
+
+def renamed_op(old: str, new: str, options: str) -> Rewrite:
+    """A rewrite that makes every `old` op of a model a `new` one with the same tensors (two ops
+    that take the same inputs, such as EQUAL and NOT_EQUAL), its options table `options`."""
+    def rewrite(content: bytes) -> bytes:
+        import flatbuffers
+        from ai_edge_litert import schema_py_generated as schema
+
+        model = schema.ModelT.InitFromPackedBuf(bytearray(content), 0)
+        old_code, new_code = getattr(schema.BuiltinOperator, old), getattr(schema.BuiltinOperator, new)
+        renamed = {i for i, code in enumerate(model.operatorCodes)
+                   if max(code.builtinCode, code.deprecatedBuiltinCode) == old_code}
+        for i in renamed:
+            model.operatorCodes[i].builtinCode = new_code
+            model.operatorCodes[i].deprecatedBuiltinCode = min(new_code, 127)
+        for op in (op for graph in model.subgraphs for op in graph.operators or [] if op.opcodeIndex in renamed):
+            op.builtinOptionsType = getattr(schema.BuiltinOptions, options)
+            op.builtinOptions = getattr(schema, options + "T")()
+        builder = flatbuffers.Builder(len(content) + 1024)
+        builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+        return bytes(builder.Output())
+
+    return rewrite
 
 
 def _const(rng: np.random.Generator, shape: tuple[int, ...], low: float = -1.5, high: float = 2.0) -> np.ndarray:
@@ -118,6 +147,10 @@ def _binaries() -> list[Case]:
         # FLOOR_DIV and FLOOR_MOD by a divisor away from zero: the quotient stays small.
         const_low = 0.5 if op in ("FLOOR_DIV", "FLOOR_MOD") else -1.5
         cases += _binary(name, op, fn, const_low=const_low)
+    # int8 NOT_EQUAL, which TFLM runs: the int8 EQUAL graphs with the op renamed
+    cases += [replace(case, name=case.name.replace("equal", "not_equal_renamed", 1), op="NOT_EQUAL", types=("int8",),
+                      rewrite=renamed_op("EQUAL", "NOT_EQUAL", "NotEqualOptions"))
+              for case in cases if case.op == "EQUAL"]
     # Fused activations: the kernels' output clamps narrower than the type.
     cases.append(Case("add_relu6", "ADD", (1, 4, 6),
                       lambda tf, x, rng: tf.nn.relu6(x + tf.constant(_const(rng, (6,), -2.0, 4.0)))))
