@@ -90,7 +90,7 @@ def _convert(tf: Any, case: Case, kind: str) -> bytes:
     with the same inputs), and the conversion that quantizes it gives the same bytes every time."""
     for attempt in range(1 if kind == "float32" else CONVERT_ATTEMPTS):
         converter = _converter(tf, case)
-        _configure(tf, converter, case, kind)
+        _configure(tf, converter, case, case.convert_as or kind)
         try:
             content = bytes(converter.convert())
         except Exception as error:  # noqa: BLE001 - the converter's refusals come as many types

@@ -34,6 +34,7 @@ class Case:
     # runs but the converter does not make (it leaves int8 NOT_EQUAL in float).
     types: tuple[str, ...] | None = None
     rewrite: Rewrite | None = None
+    convert_as: str | None = None  # the type the converter makes (the rewrite then changes it)
 
 
 def renamed_op(old: str, new: str, options: str) -> Rewrite:
@@ -79,6 +80,27 @@ def _binary(name: str, op: str, fn: Callable[[Any, Any, Any], Any], low: float =
     return [Case(name + suffix, op, shape,
                  lambda tf, x, rng, s=const: fn(tf, x, tf.constant(_const(rng, s, const_low, const_high))),
                  low, high) for suffix, shape, const in forms]
+
+
+def widened_to_int16(content: bytes) -> bytes:
+    """The int8 model with its int8 tensors int16: the same scales, zero point 0, each constant's
+    values less its old zero point. For an op that only copies stored values (SELECT_V2), whose
+    int16 form TFLM runs but the converter refuses to make."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(bytearray(content), 0)
+    for tensor in (t for graph in model.subgraphs for t in graph.tensors if t.type == schema.TensorType.INT8):
+        zero_point = int(tensor.quantization.zeroPoint[0])
+        tensor.type = schema.TensorType.INT16
+        tensor.quantization.zeroPoint = [0] * len(tensor.quantization.zeroPoint)
+        buffer = model.buffers[tensor.buffer]
+        if buffer.data is not None and len(buffer.data):
+            values = np.frombuffer(bytes(bytearray(buffer.data)), np.int8).astype(np.int16) - zero_point
+            buffer.data = np.frombuffer(values.astype("<i2").tobytes(), np.uint8)
+    builder = flatbuffers.Builder(len(content) * 2 + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
 
 
 def _activations() -> list[Case]:
@@ -160,6 +182,13 @@ def _binaries() -> list[Case]:
     cases += _binary("div", "DIV", lambda tf, x, c: c / x, 0.25, 4.0)
     cases.append(Case("select_v2", "SELECT_V2", (1, 4, 6),
                       lambda tf, x, rng: tf.where(x > 0.5, x, tf.constant(_const(rng, (6,))))))
+    # A constant condition (broadcast over the rows): the int16 form too, from the int8 graph
+    def masked(tf: Any, x: Any, rng: np.random.Generator) -> Any:
+        return tf.where(tf.constant([[True], [False], [False], [True]]), x, tf.constant(_const(rng, (6,))))
+
+    cases.append(Case("select_v2_constant_condition", "SELECT_V2", (1, 4, 6), masked, types=("float32", "int8")))
+    cases.append(Case("select_v2_constant_condition", "SELECT_V2", (1, 4, 6), masked, types=("int16",),
+                      rewrite=widened_to_int16, convert_as="int8"))
     return cases
 
 
