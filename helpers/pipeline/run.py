@@ -23,7 +23,7 @@ from helpers.core.timings import Timings
 from helpers.emit.identifiers import identifier
 from helpers.errors import CheckNotRunError, PipelineError, VariantFailedError
 from helpers.measure import budgets, flashable, tolerance
-from helpers.measure.metrics import primary_metric
+from helpers.measure.metrics import guarded_metrics, primary_metric
 from helpers.native_output import native_stderr_silenced, set_verbose
 from helpers.pipeline.staged_export import StagedExport, check_destination
 from helpers.render.report_text import format_markdown
@@ -198,7 +198,7 @@ def _run_into(config: RunConfig, scratch: Path | None) -> RunSummary:
     with StagedExport(destination) as staging:
         results = build.build_all(config, specs, model, data, staging, timings)
         variants = budgets.annotate([r.report for r in results], config.flash_budget, config.ram_budget)
-        limit = tolerance.tolerance_for(primary_metric(specs), config.max_drop)
+        limit = tolerance.tolerance_for(primary_metric(specs), config.max_drop, guarded_metrics(specs)[1:])
         variants = tolerance.judge(variants, limit)
         firmware_notes = firmware_notices(specs, variants) + recovery_notices(variants)
         accuracy_notes = accuracy_notices(variants, limit)
