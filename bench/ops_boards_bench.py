@@ -66,10 +66,12 @@ def variant_of(report: dict, kind: str) -> dict | None:  # type: ignore[type-arg
 
 def board_rows(model: str, kind: str, variant: dict) -> list[str]:  # type: ignore[type-arg]
     """The boards table's rows for one variant (or one row saying why there are none)."""
-    engine = (variant.get("firmware") or {}).get("micropython") or {}
+    firmware = variant.get("firmware") or {}
+    engine = firmware.get("micropython") or {}
     boards = engine.get("boards") or []
     if not boards:
-        why = engine.get("boards_reason") or engine.get("reason") or engine.get("status")
+        why = (engine.get("boards_reason") or engine.get("reason") or engine.get("status")
+               or f"not run: {firmware.get('tflm_reason') or 'no engine'}"[:200])
         return [f"| {model} | {kind} | - | - | - | - | - | {why} |"]
     rows = []
     for board in boards:
@@ -92,8 +94,9 @@ def _code(breakdown: dict[str, int], parts: tuple[str, ...]) -> int:
 
 def flash_row(model: str, kind: str, variant: dict) -> str:  # type: ignore[type-arg]
     """Code flash on the Cortex-M4: TFLM's runtime + kernels against the engine's code + CMSIS-NN."""
-    tflm = ((variant.get("targets") or {}).get("cortex-m4")) or {}
-    engine = (((variant.get("c_engine") or {}).get("targets") or {}).get("cortex-m4")) or {}
+    firmware = variant.get("firmware") or {}
+    tflm = ((firmware.get("targets") or {}).get("cortex-m4")) or {}
+    engine = (((firmware.get("c_engine") or {}).get("targets") or {}).get("cortex-m4")) or {}
     tflm_flash, engine_flash = tflm.get("flash_breakdown") or {}, engine.get("flash_breakdown") or {}
     if not tflm_flash or not engine_flash:
         return (f"| {model} | {kind} | TFLM {tflm.get('status', '-')}: {tflm.get('message') or ''} | "
