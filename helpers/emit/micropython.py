@@ -141,7 +141,23 @@ def engine_context(program: Program, context: dict[str, Any]) -> dict[str, Any]:
         "input_size": program.input_size,
         "output_size": program.output_size,
         "engine_tolerance": 0.0 if program.output_dtype in ("int8", "int16") else FLOAT_TOLERANCE,
+        **_ports(program, names),
     }
+
+
+def _ports(program: Program, names: Any) -> dict[str, Any]:
+    """A model with several inputs or outputs: each one's buffer (or constant), typecode and size."""
+    if not program.multi_io:
+        return {"multi_io": False}
+
+    def kind(operand: Any) -> str:
+        return TYPECODES[program.buffer(operand).dtype] if isinstance(operand, int) else "b"
+
+    exact = all(port.dtype in ("int8", "int16") for port in program.outputs)
+    return {"multi_io": True,
+            "in_ports": [(names.operand(p.operand), kind(p.operand), p.size) for p in program.inputs],
+            "out_ports": [(names.operand(p.operand), kind(p.operand), p.size) for p in program.outputs],
+            "engine_tolerance": 0.0 if exact else FLOAT_TOLERANCE}
 
 
 def render_infer_py(program: Program, context: dict[str, Any]) -> Rendered:

@@ -21,6 +21,7 @@ from helpers.emit.codegen import (
 )
 from helpers.emit.identifiers import camel_case
 from helpers.measure.variant import TestVector, TflmVerdict
+from helpers.render.multi_io import multi_io_context
 
 # The MicroPython module carries a few vectors only: a board's heap is tens of KB.
 MICROPYTHON_TEST_VECTORS = 4
@@ -114,6 +115,8 @@ def template_context(specs: Specs, model: TfliteModel, tflm: TflmVerdict, model_
         "metric_name": "accuracy" if specs.task.value == "classification" else "mean absolute error",
         "test_tolerance": tflm.test_tolerance,
         "test_vectors_py": _vectors_py(tflm.test_vectors[:MICROPYTHON_TEST_VECTORS], info),
+        # several inputs or outputs: each one's values, and the vectors split per tensor
+        **multi_io_context(specs, info, tflm.test_vectors, MICROPYTHON_TEST_VECTORS),
     }
 
 
