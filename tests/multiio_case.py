@@ -19,7 +19,7 @@ from helpers.emit.c_engine import c_engine, render_engine_c, render_engine_files
 from helpers.emit.micropython import render_infer_py
 from helpers.lowering.lower import lower_model
 from helpers.measure.variant import TestVector, TflmVerdict
-from helpers.render.firmware_files import render_firmware, template_context
+from helpers.render.firmware_files import render_firmware, render_specs_json, template_context
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "multiio"
 QUANTIZATIONS = ("float32", "int8", "int16x8")
@@ -106,7 +106,8 @@ def render_case(quantization: str, work: Path) -> dict:  # type: ignore[type-arg
     context = template_context(specs, model, tflm, "fusion", "fusion.keras")
     program = lower_model(content).program
     assert program is not None
-    files = render_firmware(context, checked=True) + [render_infer_py(program, context)]
+    files = render_firmware(context, checked=True) + [render_infer_py(program, context),
+                                                      render_specs_json(specs, model, tflm, {})]
     engine = c_engine(program, {**context, "engine_checked_on": [], "tflm_given": False}, "test")
     files += render_engine_files(engine, render_engine_c(engine), (), checked=True)
     work.mkdir(parents=True, exist_ok=True)

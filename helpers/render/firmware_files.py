@@ -21,7 +21,7 @@ from helpers.emit.codegen import (
 )
 from helpers.emit.identifiers import camel_case
 from helpers.measure.variant import TestVector, TflmVerdict
-from helpers.render.multi_io import multi_io_context
+from helpers.render.multi_io import multi_io_context, multi_io_specs
 
 # The MicroPython module carries a few vectors only: a board's heap is tens of KB.
 MICROPYTHON_TEST_VECTORS = 4
@@ -50,6 +50,8 @@ def render_specs_json(specs: Specs, model: TfliteModel, tflm: TflmVerdict, extra
     if not tflm.gets_firmware:
         firmware["tflm_reason"] = tflm.reason
     firmware.update(extra)
+    if model.info.multi_io:
+        return Rendered("specs.json", json.dumps(multi_io_specs(specs, model.info, firmware), indent=2) + "\n")
     # Also fill the user's input/output blocks with scale and zero-point where they expect them.
     result = specs.exported(firmware)
     for key, info in (("input", model.info.input), ("output", model.info.output)):

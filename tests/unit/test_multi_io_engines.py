@@ -143,3 +143,31 @@ def test_the_bytes_module_and_the_engine_read_as_python(case):
     quantized = namespace["quantize_inputs"](raws)
     assert [len(q) for q in quantized] == [6, 12]
     assert namespace["self_test"](lambda inputs: [list(v) for v in namespace["TEST_VECTORS"][0][1]]) in (True, False)
+
+
+def test_the_pipelines_micropython_check_splits_rows_and_scores_each_output(case, tmp_path):
+    """helpers/micropython/runtime.py as the pipeline calls it: a row is every input's values one
+    after the other, TFLM's outputs and the labels every output's, one after the other."""
+    from helpers.micropython.runtime import EngineInputs, run_engine
+
+    if find_micropython() is None:
+        pytest.skip("no MicroPython unix port")
+    rows = np.stack([np.concatenate([part.reshape(-1).astype(np.float64) for part in row]) for row in case["rows"]])
+    expected = np.stack([np.concatenate([part.astype(np.float64) for part in outs]) for outs in case["expected"]])
+    labels = np.asarray([[float(np.argmax(outs[0])), 1.0] for outs in case["expected"]])
+    integer = case["program"].outputs[0].dtype in ("int8", "int16")
+    result = run_engine(case["folder"] / "fusion_infer.py", EngineInputs(rows, expected, labels, "classification"),
+                        integer_output=integer, timed_rows=2, budget_seconds=20.0)
+    assert result.status.value == "pass", result.reason
+    assert result.rows == len(rows) and result.mismatched_rows == 0
+    assert set(result.metrics) == {"kind.accuracy", "level.mae"} and result.metrics["kind.accuracy"] == 1.0
+
+
+def test_exported_specs_hold_every_tensors_quantization(case):
+    exported = json.loads((case["folder"] / "specs.json").read_text())
+    info = case["info"]
+    assert [b["name"] for b in exported["inputs"]] == ["imu", "audio"]
+    for block, tensor in zip(exported["inputs"] + exported["outputs"], info.input_tensors + info.output_tensors):
+        assert (block["dtype"], block["scale"], block["zero_point"]) == (tensor.dtype, tensor.scale, tensor.zero_point)
+    assert [t["shape"] for t in exported["input_tensors"]] == [[1, 6], [1, 4, 3]]
+    assert len(exported["output_tensors"]) == 2 and "input_tensor" not in exported
