@@ -150,7 +150,8 @@ _ALL = ("int8", "int16", "float32")
 # LEAKY_RELU, ADD, SUB and MUL (broadcast too), DEQUANTIZE, QUANTIZE (int16 to int16), RESHAPE,
 # EXPAND_DIMS, PAD, STRIDED_SLICE, CONCATENATION, SPLIT, SPLIT_V and UNPACK, and the op zoo's int16
 # cases of them (tests/unit/test_op_zoo.py), with SUM (MEAN's step), ABS (RELU's) and MAXIMUM
-# (once int16 constants lowered). QUANTIZE takes float32 (to int8 or int16), int8 (to int8) and int16 (to int16).
+# (once int16 constants lowered); SQUARED_DIFFERENCE and BATCH_MATMUL (lowering/ops_int16_more) by
+# their op zoo cases. QUANTIZE takes float32 (to int8 or int16), int8 (to int8) and int16 (to int16).
 _INT16 = ("int8", "int16", "float32")
 ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     "FULLY_CONNECTED": _INT16, "CONV_2D": _INT16, "DEPTHWISE_CONV_2D": _INT16,
@@ -168,7 +169,7 @@ ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     "FLOOR": _FLOAT, "CEIL": _FLOAT, "ROUND": _FLOAT, "SIN": _FLOAT, "COS": _FLOAT,
     # lowering/ops_transpose_conv: a Gather onto the zero-inserted grid, then a CONV_2D
     "TRANSPOSE_CONV": _INT16,
-    "BATCH_MATMUL": _BOTH,  # lowering/ops_matmul
+    "BATCH_MATMUL": _INT16,  # lowering/ops_matmul; int16: lowering/ops_int16_more
     "SUM": _INT16, "REDUCE_MAX": _BOTH, "REDUCE_MIN": _BOTH,  # lowering/ops_elementwise: groups like MEAN
     # lowering/ops_movement: index maps (GatherRuns) or CMSIS-NN's transpose; every pair proven against
     # TFLM in tests/unit/test_movement_models.py
@@ -177,7 +178,7 @@ ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     "DEPTH_TO_SPACE": _BOTH, "SPACE_TO_BATCH_ND": _BOTH, "BATCH_TO_SPACE_ND": _BOTH,
     "FILL": _BOTH, "ZEROS_LIKE": _BOTH,  # constants at export
     # lowering/ops_binary
-    "MINIMUM": _ALL, "MAXIMUM": _ALL, "SQUARED_DIFFERENCE": _BOTH, "DIV": _FLOAT, "FLOOR_DIV": _FLOAT,
+    "MINIMUM": _ALL, "MAXIMUM": _ALL, "SQUARED_DIFFERENCE": _INT16, "DIV": _FLOAT, "FLOOR_DIV": _FLOAT,
     "FLOOR_MOD": _FLOAT,
     # TFLite ops TFLM registers no kernel for: the engines run their float32 form, outside the matrix
     "RELU_N1_TO_1": (), "RELU_0_TO_1": (), "TILE": (),

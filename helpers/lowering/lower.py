@@ -21,6 +21,7 @@ from helpers.lowering.ops_elementwise import (
     lower_reduce,
 )
 from helpers.lowering.ops_int16 import INT16_LOWERINGS
+from helpers.lowering.ops_int16_more import MORE_INT16_LOWERINGS
 from helpers.lowering.ops_movement import MOVEMENT_LOWERINGS
 from helpers.lowering.ops_shape import (
     lower_concatenation,
@@ -72,6 +73,10 @@ LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
 }
 
 
+# The ops whose int16 form (an int16 first input or output) lowers apart from LOWERINGS.
+_INT16: dict[str, Callable[[Builder, Op], None]] = {**INT16_LOWERINGS, **MORE_INT16_LOWERINGS}
+
+
 def _op_types(graph: Graph, op: Op) -> str:
     """`int8`, or `int16 input and int8 weights`: the op's non-constant input type (and the weights')."""
     live = [graph.tensor(i).dtype for i in op.inputs if i >= 0 and not graph.tensor(i).constant]
@@ -87,9 +92,9 @@ def _lower_op(builder: Builder, op: Op) -> str | None:
     if fold(builder, op):
         return None
     handler = LOWERINGS.get(op.name)
-    if op.name in INT16_LOWERINGS and "int16" in (builder.graph.tensor(op.inputs[0]).dtype,
-                                                  builder.graph.tensor(op.outputs[0]).dtype):
-        handler = INT16_LOWERINGS[op.name]
+    if op.name in _INT16 and "int16" in (builder.graph.tensor(op.inputs[0]).dtype,
+                                         builder.graph.tensor(op.outputs[0]).dtype):
+        handler = _INT16[op.name]
     if handler is None:
         return f"{op.name} ({_op_types(builder.graph, op)}) is not in the engines"
     try:
