@@ -35,6 +35,11 @@ from helpers.lowering.ops_transpose_conv import lower_transpose_conv
 from helpers.lowering.ops_unary import TABLE_OPS, lower_prelu, lower_unary
 from helpers.lowering.program import Program
 
+def _unfixed_shape(b: Builder, op: Op) -> None:
+    """SHAPE lowers by folding (fold.py: a fixed shape is a constant at export); this is the rest."""
+    raise Unsupported("SHAPE of a tensor whose shape is not fixed at export")
+
+
 LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "FULLY_CONNECTED": lower_fully_connected,
     "CONV_2D": lambda b, op: lower_conv(b, op, depthwise=False),
@@ -43,6 +48,7 @@ LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "AVERAGE_POOL_2D": lambda b, op: lower_pool(b, op, average=True),
     "SOFTMAX": lower_softmax,
     "RESHAPE": lower_reshape,
+    "SHAPE": _unfixed_shape,
     "SQUEEZE": lower_reshape,
     "EXPAND_DIMS": lower_reshape,
     "QUANTIZE": lower_quantize,
