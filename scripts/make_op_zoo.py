@@ -91,12 +91,14 @@ def _convert(tf: Any, case: Case, kind: str) -> bytes:
     with the same inputs), and the conversion that quantizes it gives the same bytes every time."""
     for attempt in range(1 if kind == "float32" else CONVERT_ATTEMPTS):
         converter = _converter(tf, case)
-        _configure(tf, converter, case, kind)
+        _configure(tf, converter, case, case.convert_as or kind)
         try:
             content = bytes(converter.convert())
         except Exception as error:  # noqa: BLE001 - the converter's refusals come as many types
             message = [line for line in str(error).splitlines() if "error" in line.lower()] or [str(error)]
             raise Skipped(f"the converter refuses: {message[0].strip()[:160]}") from None
+        if case.rewrite is not None:
+            content = case.rewrite(content)
         try:
             _check(content, case, kind)
             return content
@@ -122,7 +124,7 @@ def _build(tf: Any, cases: list[Case]) -> dict[str, tuple[bytes, dict[str, Any]]
     """Every (case, type) pair the converter makes, by directory name, with its case.json."""
     built = {}
     for case in cases:
-        for kind in TYPES:
+        for kind in (kind for kind in TYPES if case.types is None or kind in case.types):
             name = f"{case.name}_{kind}"
             try:
                 content = _convert(tf, case, kind)

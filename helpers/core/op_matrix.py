@@ -182,6 +182,10 @@ ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     # lowering/ops_binary
     "MINIMUM": _ALL, "MAXIMUM": _ALL, "SQUARED_DIFFERENCE": _INT16, "DIV": _FLOAT, "FLOOR_DIV": _FLOAT,
     "FLOOR_MOD": _FLOAT,
+    # lowering/ops_compare: bool and int32 tensors; GREATER int16 left out (comparisons.cc runs it on
+    # parameters its Prepare never sets for int16)
+    "EQUAL": _BOTH, "NOT_EQUAL": _BOTH, "GREATER": _BOTH, "GREATER_EQUAL": _BOTH, "LESS": _BOTH,
+    "LESS_EQUAL": _BOTH, "SELECT_V2": _ALL, "CAST": _ALL, "ARG_MAX": _BOTH, "ARG_MIN": _BOTH,
     # TFLite ops TFLM registers no kernel for: the engines run their float32 form, outside the matrix
     "RELU_N1_TO_1": (), "RELU_0_TO_1": (), "TILE": (),
 }

@@ -11,6 +11,7 @@ from helpers.lowering.builder import Builder
 from helpers.lowering.fold import fold
 from helpers.lowering.graph import Graph, Op, Unsupported, read_graph
 from helpers.lowering.ops_binary import BINARY_LOWERINGS
+from helpers.lowering.ops_compare import COMPARE_LOWERINGS
 from helpers.lowering.ops_dense import lower_conv, lower_fully_connected, lower_pool, lower_softmax
 from helpers.lowering.ops_elementwise import (
     lower_arithmetic,
@@ -76,6 +77,7 @@ LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "REDUCE_MIN": lambda b, op: lower_reduce(b, op, "min"),
     **MOVEMENT_LOWERINGS,
     **BINARY_LOWERINGS,
+    **COMPARE_LOWERINGS,
 }
 
 
