@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any, Mapping
@@ -88,6 +88,15 @@ class Specs:
     def multi_io(self) -> bool:
         """Several inputs or several outputs."""
         return self.multi_input or self.multi_output
+
+    def output_views(self) -> tuple[tuple[int, "Specs", str], ...]:
+        """(index, specs as if the model had that output alone, file-name suffix) per output, for
+        what is drawn or written per output (plots); one output: the specs themselves, no suffix."""
+        if not self.multi_output:
+            return ((0, self, ""),)
+        return tuple((number, replace(self, name=f"{self.name} {output.name}", task=output.task, output=output,
+                                      outputs=(output,)), f"_{output.name}")
+                     for number, output in enumerate(self.outputs))
 
     def block(self, key: str) -> Mapping[str, Any]:
         """An optional settings block (`training`, `pruning`, `qat`, ...), empty if absent."""
@@ -216,6 +225,8 @@ def _tensor_list(raw: Mapping[str, Any], key: str, path: Path, task: Task | None
             raise _fail(f"`{where}.name` must be a name of letters, digits and _ (it names the firmware's "
                         f"argument), got {name!r}", f'write e.g. "name": "{key[:-1]}{number}"', path)
         own = _task(block.get("task"), f"{where}.task", path) if key == "outputs" and "task" in block else task
+        if key == "inputs":
+            own = Task.CLASSIFICATION  # an input has no task; the field is the dataclass's default
         if own is None:
             raise _fail(f"`{where}` has no task and specs.json has no `task`",
                         'add "task": "classification" or "regression" to the output or to specs.json', path)

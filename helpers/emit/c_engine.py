@@ -41,7 +41,7 @@ def _kernel_source(family: str) -> str:
 def _kernel_sources(program: Program) -> list[str]:
     families = own_families(program)
     sources = []
-    if "ops_int8" in families or "ops_int16" in families:
+    if {"ops_int8", "ops_int16", "compare"} & set(families):  # compare.c rescales int8 comparisons
         sources.append(_kernel_source("fixedpoint"))
     return sources + [_kernel_source(family) for family in families]
 
@@ -71,7 +71,7 @@ def _ports(program: Program, context: dict[str, Any], names: CNames) -> dict[str
     for ports, params in zip((program.inputs, program.outputs), parameters):
         found.append([{"name": name, "macro": f"{context['upper']}_ENGINE_{name.upper()}_SIZE",
                        "ctype": C_TYPES[port.dtype], "size": port.size, "buffer": names.buffer(port.operand),
-                       "exact": port.dtype in ("int8", "int16")} for port, name in zip(ports, params)])
+                       "exact": port.dtype != "float32"} for port, name in zip(ports, params)])
     return {"multi_io": True, "in_ports": found[0], "out_ports": found[1], "float_tolerance": FLOAT_TOLERANCE}
 
 
@@ -108,7 +108,7 @@ def c_engine(program: Program, context: dict[str, Any], cmsis_revision: str) -> 
         "output_ctype": C_TYPES[program.output_dtype],
         "input_size": program.input_size,
         "output_size": program.output_size,
-        "engine_tolerance": 0.0 if program.output_dtype in ("int8", "int16") else FLOAT_TOLERANCE,
+        "engine_tolerance": 0.0 if program.output_dtype != "float32" else FLOAT_TOLERANCE,
         **_ports(program, context, names),
     }
     return CEngine(context=values, uses_cmsis=names.uses_cmsis, arena_bytes=arena_total,

@@ -88,23 +88,3 @@ def multi_io_context(specs: Specs, info: TfliteInfo, vectors: tuple[TestVector, 
             "test_vectors_py": tuple_literal(python, str) if python else "()",
             "metric_name": ", ".join(f"{t['metric']} of {t['name']}" for t in outputs)}
 
-
-def _tensor_json(info: TensorInfo) -> dict[str, Any]:
-    return {"name": info.name, "shape": list(info.shape), "dtype": info.dtype,
-            "scale": info.scale, "zero_point": info.zero_point}
-
-
-def multi_io_specs(specs: Specs, info: TfliteInfo, firmware: dict[str, Any]) -> dict[str, Any]:
-    """The exported specs.json of a model with several inputs or outputs: every tensor's
-    quantization in `input_tensors`/`output_tensors` and in the user's `inputs`/`outputs` blocks
-    (a single `input` or `output` block gets the first one's)."""
-    firmware = {key: value for key, value in firmware.items() if key not in ("input_tensor", "output_tensor")}
-    firmware.update(input_tensors=[_tensor_json(t) for t in info.input_tensors],
-                    output_tensors=[_tensor_json(t) for t in info.output_tensors])
-    result = specs.exported(firmware)
-    for single, several, tensors in (("input", "inputs", info.input_tensors), ("output", "outputs", info.output_tensors)):
-        blocks = result.get(several) if isinstance(result.get(several), list) else [result.get(single, {})]
-        filled = [{**(block if isinstance(block, dict) else {}), "dtype": t.dtype, "scale": t.scale,
-                   "zero_point": t.zero_point} for block, t in zip(blocks, tensors)]
-        result[several if several in result else single] = filled if several in result else filled[0]
-    return result
