@@ -88,3 +88,14 @@ def multi_io_context(specs: Specs, info: TfliteInfo, vectors: tuple[TestVector, 
             "test_vectors_py": tuple_literal(python, str) if python else "()",
             "metric_name": ", ".join(f"{t['metric']} of {t['name']}" for t in outputs)}
 
+
+
+def metrics_text(context: dict[str, Any], metrics: dict[str, float] | None) -> str:
+    """Each output's metric as a self-test computed it (`<output>.accuracy`, `<output>.mae`), for
+    TARGETS.md: "kind 97.50%, level 0.1234"; "-" where it printed none."""
+    parts = []
+    for tensor in context["io_outputs"]:
+        value = (metrics or {}).get(f"{tensor['name']}.{tensor['metric']}")
+        if value is not None:
+            parts.append(f"{tensor['name']} " + (f"{value:.2%}" if tensor["metric"] == "accuracy" else f"{value:.4g}"))
+    return ", ".join(parts) or "-"

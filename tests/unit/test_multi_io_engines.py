@@ -171,3 +171,13 @@ def test_exported_specs_hold_every_tensors_quantization(case):
         assert (block["dtype"], block["scale"], block["zero_point"]) == (tensor.dtype, tensor.scale, tensor.zero_point)
     assert [t["shape"] for t in exported["input_tensors"]] == [[1, 6], [1, 4, 3]]
     assert len(exported["output_tensors"]) == 2 and "input_tensor" not in exported
+
+
+def test_targets_md_gives_each_outputs_metric(case):
+    from helpers.core.checks import Status, TargetResult
+    from helpers.render.firmware_files import render_targets_md
+
+    result = TargetResult(status=Status.PASS, target="host", kernels="reference", machine="native", vectors=8,
+                          vectors_matching=8, metrics={"kind.accuracy": 0.875, "level.mae": 0.25})
+    text = render_targets_md(case["context"], (result,), "0123456789abcdef").text
+    assert "| host | reference | PASS | kind 87.50%, level 0.25 |" in text
