@@ -181,3 +181,13 @@ def test_targets_md_gives_each_outputs_metric(case):
                           vectors_matching=8, metrics={"kind.accuracy": 0.875, "level.mae": 0.25})
     text = render_targets_md(case["context"], (result,), "0123456789abcdef").text
     assert "| host | reference | PASS | kind 87.50%, level 0.25 |" in text
+
+
+def test_tensor_names_are_distinct_identifiers_and_engine_parameters_never_collide():
+    from helpers.emit.ports import engine_parameters, tensor_names
+
+    names = tensor_names(["x", "int", "X"], 4, "input")
+    assert names[0] == "x" and names[3] == "input3" and len(set(names)) == 4
+    assert all(n.isidentifier() and n == n.lower() and n != "int" for n in names)
+    inputs, outputs = engine_parameters(["x", "memcpy", "mcu_a"], ["x", "y"])
+    assert inputs == ["x_in", "memcpy_tensor", "mcu_a_tensor"] and outputs == ["x_out", "y"]
