@@ -179,6 +179,9 @@ ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     # lowering/ops_binary
     "MINIMUM": _ALL, "MAXIMUM": _ALL, "SQUARED_DIFFERENCE": _BOTH, "DIV": _FLOAT, "FLOOR_DIV": _FLOAT,
     "FLOOR_MOD": _FLOAT,
+    # lowering/ops_layers: row kernels (log_softmax.h's and l2normalization.h's fixed point), the four
+    # taps of RESIZE_BILINEAR, ADD_N and CUMSUM's scaled bytes
+    "LOG_SOFTMAX": _BOTH, "L2_NORMALIZATION": _BOTH, "RESIZE_BILINEAR": _BOTH, "CUMSUM": _FLOAT,
     # TFLite ops TFLM registers no kernel for: the engines run their float32 form, outside the matrix
     "RELU_N1_TO_1": (), "RELU_0_TO_1": (), "TILE": (),
 }

@@ -40,7 +40,7 @@ def _kernel_source(family: str) -> str:
 def _kernel_sources(program: Program) -> list[str]:
     families = own_families(program)
     sources = []
-    if "ops_int8" in families or "ops_int16" in families:
+    if "ops_int8" in families or "ops_int16" in families or "layers" in families:
         sources.append(_kernel_source("fixedpoint"))
     return sources + [_kernel_source(family) for family in families]
 

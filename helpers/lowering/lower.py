@@ -21,6 +21,7 @@ from helpers.lowering.ops_elementwise import (
     lower_reduce,
 )
 from helpers.lowering.ops_int16 import INT16_LOWERINGS
+from helpers.lowering.ops_layers import LAYER_LOWERINGS
 from helpers.lowering.ops_movement import MOVEMENT_LOWERINGS
 from helpers.lowering.ops_shape import (
     lower_concatenation,
@@ -69,6 +70,7 @@ LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "REDUCE_MIN": lambda b, op: lower_reduce(b, op, "min"),
     **MOVEMENT_LOWERINGS,
     **BINARY_LOWERINGS,
+    **LAYER_LOWERINGS,
 }
 
 

@@ -1,0 +1,65 @@
+"""The layer steps (steps/layers.py) as C calls on c_kernels/layers.c. `n` is c_names.CNames."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from helpers.emit.c_names import C_TYPES, CNames
+from helpers.lowering import steps as s
+from helpers.lowering.program import Const, Step
+
+FAMILY = "layers"
+
+
+def _ints(n: CNames, values: list[int]) -> str:
+    return n.array(Const(np.asarray(values, dtype=np.int32)))
+
+
+def _row_f(n: CNames, t: s.RowFloat) -> str:
+    return (f"mcu_row_f({n.operand(t.x)}, {n.buffer(t.y)}, {t.rows}, {t.depth}, "
+            f"{int(t.kind == 'log_softmax')});")
+
+
+def _log_softmax_i8(n: CNames, t: s.LogSoftmaxInt8) -> str:
+    params = _ints(n, [t.diff_min, t.reverse_multiplier, t.reverse_shift])
+    return (f"mcu_log_softmax_i8({n.operand(t.x)}, {n.buffer(t.y)}, {t.rows}, {t.depth}, {n.array(t.diffs)}, "
+            f"{n.array(t.exps)}, {params});")
+
+
+def _l2_norm_i8(n: CNames, t: s.L2NormInt8) -> str:
+    return f"mcu_l2_norm_i8({n.operand(t.x)}, {n.buffer(t.y)}, {t.rows}, {t.depth}, {t.input_zero_point});"
+
+
+def _resize_bilinear(n: CNames, t: s.ResizeBilinear) -> str:
+    suffix = "i8" if t.dtype == "int8" else "f"
+    return (f"mcu_resize_bilinear_{suffix}({n.operand(t.x)}, {n.buffer(t.y)}, {t.corners.values.size // 4}, "
+            f"{t.depth}, {n.array(t.corners)}, {n.array(t.weights)});")
+
+
+def _params(n: CNames, t: s.AddN | s.Cumsum) -> str:
+    return _ints(n, [t.start, t.output_multiplier, t.output_shift, t.output_zero_point])
+
+
+def _add_n(n: CNames, t: s.AddN) -> str:
+    ctype = C_TYPES[t.dtype]
+    xs = ", ".join(n.operand(x, t.dtype) for x in t.xs)
+    head = f"{{ const {ctype} *xs[{len(t.xs)}] = {{{xs}}}; "
+    if t.dtype == "float32":
+        return head + f"mcu_add_n_f(xs, {len(t.xs)}, {n.buffer(t.y)}, {t.count}); }}"
+    return head + (f"mcu_add_n_i8(xs, {len(t.xs)}, {n.buffer(t.y)}, {t.count}, {n.array(t.table)}, "
+                   f"{_params(n, t)}); }}")
+
+
+def _cumsum(n: CNames, t: s.Cumsum) -> str:
+    shape = _ints(n, [t.before, t.length, t.after, int(t.exclusive), int(t.reverse)])
+    if t.dtype == "float32":
+        return f"mcu_cumsum_f({n.operand(t.x)}, {n.buffer(t.y)}, {shape});"
+    return f"mcu_cumsum_i8({n.operand(t.x)}, {n.buffer(t.y)}, {shape}, {n.array(t.table)}, {_params(n, t)});"
+
+
+FORMATTERS: dict[type, Callable[[CNames, Step], str]] = {  # type: ignore[dict-item]
+    s.RowFloat: _row_f, s.LogSoftmaxInt8: _log_softmax_i8, s.L2NormInt8: _l2_norm_i8,
+    s.ResizeBilinear: _resize_bilinear, s.AddN: _add_n, s.Cumsum: _cumsum,
+}
+OWN_FAMILIES: dict[type, str] = {step: FAMILY for step in FORMATTERS}
