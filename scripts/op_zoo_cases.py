@@ -124,6 +124,8 @@ def _binaries() -> list[Case]:
                       lambda tf, x, rng: tf.nn.relu(x * tf.constant(_const(rng, (4, 1))))))
     # DIV with the input as divisor: a constant divisor is folded into a MUL by the converter.
     cases += _binary("div", "DIV", lambda tf, x, c: c / x, 0.25, 4.0)
+    # ADD_N of inputs quantized alike (TFLM requires it): the input and two reversals of it
+    cases.append(_unary("add_n", "ADD_N", lambda tf, x: tf.math.add_n([x, tf.reverse(x, [2]), tf.reverse(x, [1])])))
     cases.append(Case("select_v2", "SELECT_V2", (1, 4, 6),
                       lambda tf, x, rng: tf.where(x > 0.5, x, tf.constant(_const(rng, (6,))))))
     return cases
@@ -139,6 +141,9 @@ def _reductions() -> list[Case]:
         _unary("arg_max", "ARG_MAX", lambda tf, x: tf.math.argmax(x, axis=2, output_type=tf.int32)),
         _unary("arg_min", "ARG_MIN", lambda tf, x: tf.math.argmin(x, axis=1, output_type=tf.int32)),
         _unary("cumsum", "CUMSUM", lambda tf, x: tf.math.cumsum(x, axis=2)),
+        # cumsum.h's other loops: the middle axis, exclusive, reversed
+        _unary("cumsum_exclusive_reverse", "CUMSUM",
+               lambda tf, x: tf.math.cumsum(x, axis=1, exclusive=True, reverse=True)),
         _unary("l2_normalization", "L2_NORMALIZATION", lambda tf, x: tf.math.l2_normalize(x, axis=-1)),
     ]
 
@@ -192,7 +197,17 @@ def _movement() -> list[Case]:
         _unary("resize_bilinear", "RESIZE_BILINEAR", lambda tf, x: tf.image.resize(x, (7, 6)), shape=image),
         _unary("resize_bilinear_align_corners", "RESIZE_BILINEAR",
                lambda tf, x: tf.compat.v1.image.resize_bilinear(x, (7, 6), align_corners=True), shape=image),
+        # rows of the input looked up by constant ids
+        _unary("embedding_lookup", "EMBEDDING_LOOKUP", lambda tf, x: tf.nn.embedding_lookup(x[0], [3, 0, 2, 2])),
+        # a slice of the input written over the input at constant offsets
+        _unary("dynamic_update_slice", "DYNAMIC_UPDATE_SLICE", _dynamic_update_slice),
     ]
+
+
+def _dynamic_update_slice(tf: Any, x: Any) -> Any:
+    from tensorflow.compiler.tf2xla.python import xla  # noqa: PLC0415 - TensorFlow only inside the builders
+
+    return xla.dynamic_update_slice(x, tf.reverse(x[:, 0:2, 0:3], [2]), tf.constant([0, 2, 1]))
 
 
 def _layers() -> list[Case]:
