@@ -29,6 +29,8 @@ class Case:
     high: float = 3.0
     # A Keras layer instead of `build`, for the ops the converter makes only from a Keras model.
     layer: LayerMaker | None = None
+    # Quantized by scripts/zoo_hand_quant.py, not the converter (which leaves the op in float).
+    by_hand: bool = False
 
 
 def _const(rng: np.random.Generator, shape: tuple[int, ...], low: float = -1.5, high: float = 2.0) -> np.ndarray:
@@ -36,8 +38,8 @@ def _const(rng: np.random.Generator, shape: tuple[int, ...], low: float = -1.5, 
 
 
 def _unary(name: str, op: str, fn: Callable[[Any, Any], Any], low: float = -2.0, high: float = 3.0,
-           shape: tuple[int, ...] = (1, 4, 6)) -> Case:
-    return Case(name, op, shape, lambda tf, x, rng: fn(tf, x), low, high)
+           shape: tuple[int, ...] = (1, 4, 6), by_hand: bool = False) -> Case:
+    return Case(name, op, shape, lambda tf, x, rng: fn(tf, x), low, high, by_hand=by_hand)
 
 
 def _binary(name: str, op: str, fn: Callable[[Any, Any, Any], Any], low: float = -2.0, high: float = 3.0,
@@ -125,7 +127,8 @@ def _binaries() -> list[Case]:
     # DIV with the input as divisor: a constant divisor is folded into a MUL by the converter.
     cases += _binary("div", "DIV", lambda tf, x, c: c / x, 0.25, 4.0)
     # ADD_N of inputs quantized alike (TFLM requires it): the input and two reversals of it
-    cases.append(_unary("add_n", "ADD_N", lambda tf, x: tf.math.add_n([x, tf.reverse(x, [2]), tf.reverse(x, [1])])))
+    cases.append(_unary("add_n", "ADD_N", lambda tf, x: tf.math.add_n([x, tf.reverse(x, [2]), tf.reverse(x, [1])]),
+                        by_hand=True))
     cases.append(Case("select_v2", "SELECT_V2", (1, 4, 6),
                       lambda tf, x, rng: tf.where(x > 0.5, x, tf.constant(_const(rng, (6,))))))
     return cases
@@ -140,10 +143,10 @@ def _reductions() -> list[Case]:
         _unary("reduce_min", "REDUCE_MIN", lambda tf, x: tf.reduce_min(x, axis=1)),
         _unary("arg_max", "ARG_MAX", lambda tf, x: tf.math.argmax(x, axis=2, output_type=tf.int32)),
         _unary("arg_min", "ARG_MIN", lambda tf, x: tf.math.argmin(x, axis=1, output_type=tf.int32)),
-        _unary("cumsum", "CUMSUM", lambda tf, x: tf.math.cumsum(x, axis=2)),
+        _unary("cumsum", "CUMSUM", lambda tf, x: tf.math.cumsum(x, axis=2), by_hand=True),
         # cumsum.h's other loops: the middle axis, exclusive, reversed
         _unary("cumsum_exclusive_reverse", "CUMSUM",
-               lambda tf, x: tf.math.cumsum(x, axis=1, exclusive=True, reverse=True)),
+               lambda tf, x: tf.math.cumsum(x, axis=1, exclusive=True, reverse=True), by_hand=True),
         _unary("l2_normalization", "L2_NORMALIZATION", lambda tf, x: tf.math.l2_normalize(x, axis=-1)),
     ]
 
@@ -200,7 +203,7 @@ def _movement() -> list[Case]:
         # rows of the input looked up by constant ids
         _unary("embedding_lookup", "EMBEDDING_LOOKUP", lambda tf, x: tf.nn.embedding_lookup(x[0], [3, 0, 2, 2])),
         # a slice of the input written over the input at constant offsets
-        _unary("dynamic_update_slice", "DYNAMIC_UPDATE_SLICE", _dynamic_update_slice),
+        _unary("dynamic_update_slice", "DYNAMIC_UPDATE_SLICE", _dynamic_update_slice, by_hand=True),
     ]
 
 

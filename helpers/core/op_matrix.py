@@ -181,7 +181,9 @@ ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     "FLOOR_MOD": _FLOAT,
     # lowering/ops_layers: row kernels (log_softmax.h's and l2normalization.h's fixed point), the four
     # taps of RESIZE_BILINEAR, ADD_N and CUMSUM's scaled bytes
-    "LOG_SOFTMAX": _BOTH, "L2_NORMALIZATION": _BOTH, "RESIZE_BILINEAR": _BOTH, "CUMSUM": _FLOAT,
+    "LOG_SOFTMAX": _BOTH, "L2_NORMALIZATION": _BOTH, "RESIZE_BILINEAR": _BOTH, "CUMSUM": _BOTH,
+    "ADD_N": _BOTH,
+    "DYNAMIC_UPDATE_SLICE": _ALL,  # lowering/ops_movement: the operand's copy and a Scatter
     # TFLite ops TFLM registers no kernel for: the engines run their float32 form, outside the matrix
     "RELU_N1_TO_1": (), "RELU_0_TO_1": (), "TILE": (),
 }
