@@ -30,7 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before tf_runtime's defaul
 from helpers.core.flatbuffer import float_compute_ops, inspect_tflite  # noqa: E402
 from helpers.lowering.lower import lower_model  # noqa: E402
 from scripts.op_zoo_cases import Case, all_cases  # noqa: E402
-from scripts.zoo_hand_quant import quantize_by_hand  # noqa: E402
+from scripts.zoo_hand_quant import quantize_by_hand, swap_op  # noqa: E402
 from tests.op_zoo import ZOO_DIR, ZooCase, input_rows, run_tflm, write_pending, zoo_cases  # noqa: E402
 
 TYPES = ("float32", "int8", "int16")
@@ -104,6 +104,8 @@ def _convert(tf: Any, case: Case, kind: str) -> bytes:
         _configure(tf, converter, case, kind)
         try:
             content = bytes(converter.convert())
+            if case.swap is not None:
+                content = swap_op(content, case.swap[0], case.op, lookup=case.swap[1])
         except Exception as error:  # noqa: BLE001 - the converter's refusals come as many types
             message = [line for line in str(error).splitlines() if "error" in line.lower()] or [str(error)]
             raise Skipped(f"the converter refuses: {message[0].strip()[:160]}") from None

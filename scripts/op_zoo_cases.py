@@ -31,6 +31,9 @@ class Case:
     layer: LayerMaker | None = None
     # Quantized by scripts/zoo_hand_quant.py, not the converter (which leaves the op in float).
     by_hand: bool = False
+    # The converter's op (and whether it becomes a lookup) that scripts/zoo_hand_quant.swap_op makes
+    # `op`: for ops no converter makes from a TensorFlow graph (L2_POOL_2D, EMBEDDING_LOOKUP).
+    swap: tuple[str, bool] | None = None
 
 
 def _const(rng: np.random.Generator, shape: tuple[int, ...], low: float = -1.5, high: float = 2.0) -> np.ndarray:
@@ -201,7 +204,8 @@ def _movement() -> list[Case]:
         _unary("resize_bilinear_align_corners", "RESIZE_BILINEAR",
                lambda tf, x: tf.compat.v1.image.resize_bilinear(x, (7, 6), align_corners=True), shape=image),
         # rows of the input looked up by constant ids
-        _unary("embedding_lookup", "EMBEDDING_LOOKUP", lambda tf, x: tf.nn.embedding_lookup(x[0], [3, 0, 2, 2])),
+        Case("embedding_lookup", "EMBEDDING_LOOKUP", (1, 4, 6),
+             lambda tf, x, rng: tf.gather(tf.reshape(x, (4, 6)), [3, 0, 2, 2]), swap=("GATHER", True)),
         # a slice of the input written over the input at constant offsets
         _unary("dynamic_update_slice", "DYNAMIC_UPDATE_SLICE", _dynamic_update_slice, by_hand=True),
     ]
@@ -245,6 +249,8 @@ def _layers() -> list[Case]:
         Case("depthwise_conv_2d", "DEPTHWISE_CONV_2D", image, depthwise),
         _unary("max_pool_2d", "MAX_POOL_2D", lambda tf, x: tf.nn.max_pool2d(x, 2, 2, "VALID"), shape=image),
         _unary("average_pool_2d", "AVERAGE_POOL_2D", lambda tf, x: tf.nn.avg_pool2d(x, 3, 1, "SAME"), shape=image),
+        Case("l2_pool_2d", "L2_POOL_2D", image, lambda tf, x, rng: tf.nn.avg_pool2d(x, 3, 2, "SAME"),
+             swap=("AVERAGE_POOL_2D", False)),
         Case("transpose_conv", "TRANSPOSE_CONV", image, transpose_conv),
         # Both operands from the input, as in attention: a constant one becomes a FULLY_CONNECTED.
         _unary("batch_matmul", "BATCH_MATMUL", lambda tf, x: tf.matmul(x, x, transpose_b=True)),

@@ -66,3 +66,23 @@ def quantize_by_hand(tf: Any, content: bytes, samples: np.ndarray, kind: str) ->
     builder = flatbuffers.Builder(1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
+
+
+def swap_op(content: bytes, old: str, new: str, lookup: bool = False) -> bytes:
+    """The model with op `old` made `new` (options kept: L2_POOL_2D takes AVERAGE_POOL_2D's). With
+    `lookup`, a GATHER (params, ids) made EMBEDDING_LOOKUP (ids, value): inputs swapped, no options.
+    For the ops TFLM runs that no converter makes from a TensorFlow graph."""
+    model = parse_model(content)
+    codes = {number for number, code in enumerate(model.operatorCodes)
+             if _NAMES.get(max(code.builtinCode, code.deprecatedBuiltinCode)) == old}
+    for number in codes:
+        code = model.operatorCodes[number]
+        code.builtinCode = code.deprecatedBuiltinCode = getattr(schema.BuiltinOperator, new)
+        code.version = 1
+    for op in model.subgraphs[0].operators:
+        if op.opcodeIndex in codes and lookup:
+            op.inputs = list(op.inputs)[::-1]
+            op.builtinOptionsType, op.builtinOptions = schema.BuiltinOptions.NONE, None
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())

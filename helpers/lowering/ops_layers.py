@@ -1,8 +1,10 @@
-"""Lowering of LOG_SOFTMAX, L2_NORMALIZATION, RESIZE_BILINEAR, ADD_N and CUMSUM: the constants
-their TFLM kernels' Prepare computes (log_softmax.cc, l2norm.cc, resize_bilinear.cc, add_n.cc,
-cumsum.cc), and tables of what the int8 kernels compute per input byte."""
+"""Lowering of LOG_SOFTMAX, L2_NORMALIZATION, RESIZE_BILINEAR, ADD_N, CUMSUM, L2_POOL_2D and
+EMBEDDING_LOOKUP: the constants their TFLM kernels' Prepare computes (log_softmax.cc, l2norm.cc,
+resize_bilinear.cc, add_n.cc, cumsum.cc), tables of what the int8 kernels compute per input byte,
+and the existing steps that already express an op (a pool, a gather)."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 import numpy as np
@@ -11,9 +13,18 @@ from helpers.lowering import arith
 from helpers.lowering.builder import Builder
 from helpers.lowering.fixedpoint import mbqm, srdhm
 from helpers.lowering.graph import Op, Tensor, Unsupported
-from helpers.lowering.ops_dense import float32, int32
-from helpers.lowering.ops_movement import constant
-from helpers.lowering.steps import AddN, Cumsum, L2NormInt8, LogSoftmaxInt8, ResizeBilinear, RowFloat
+from helpers.lowering.ops_dense import activation, float32, int32, pool_geometry
+from helpers.lowering.ops_movement import constant, gather, positions
+from helpers.lowering.steps import (
+    AddN,
+    Cumsum,
+    L2NormInt8,
+    LogSoftmaxInt8,
+    MathFloat,
+    PoolFloat,
+    ResizeBilinear,
+    RowFloat,
+)
 
 # add_n.cc's kAddNIntegerShift and cumsum.cc's kCumSumIntegerShift
 INTEGER_SHIFT = 20
@@ -162,10 +173,47 @@ def lower_cumsum(b: Builder, op: Op) -> None:
                   reverse=bool(getattr(op.options, "reverse", False)), **extra))
 
 
+# The float32 activation clamps after L2_POOL_2D's square root (>= 0), as MathFloat kinds.
+_CLAMPS = {(0.0, np.inf): None, (-np.inf, np.inf): None, (0.0, 6.0): "relu6", (-1.0, 1.0): "relu_n1_to_1"}
+
+
+def lower_l2_pool(b: Builder, op: Op) -> None:
+    """L2_POOL_2D (float32 only in TFLM): the squares averaged over each window as AVERAGE_POOL_2D
+    averages (in-bounds elements, their count), then the square root and the fused clamp."""
+    x, y = b.graph.tensor(op.inputs[0]), b.graph.tensor(op.outputs[0])
+    if x.dtype != "float32":
+        raise Unsupported(f"L2_POOL_2D on {x.dtype} tensors")
+    geometry = pool_geometry(b, op)
+    clamp = _CLAMPS.get(arith.float_activation_range(activation(op.options)), "?")
+    if clamp == "?":
+        raise Unsupported("L2_POOL_2D with this fused activation")
+    squares, means = b.temporary("float32", x.size), b.temporary("float32", y.size)
+    b.emit(MathFloat(op=op.name, kind="square", x=b.operand(op.inputs[0]), y=squares, count=x.size, alpha=0.0))
+    b.emit(PoolFloat(op=op.name, average=True, x=squares, y=means, geometry=geometry, act_min=-np.inf,
+                     act_max=np.inf))
+    out = b.allocate(op.outputs[0])
+    b.emit(MathFloat(op=op.name, kind="sqrt", x=means, y=out, count=y.size, alpha=0.0))
+    if clamp is not None:
+        b.emit(MathFloat(op=op.name, kind=clamp, x=out, y=out, count=y.size, alpha=0.0))
+
+
+def lower_embedding_lookup(b: Builder, op: Op) -> None:
+    """EMBEDDING_LOOKUP with constant ids: rows of the value tensor gathered (a GATHER on axis 0);
+    an int8 value into an int8 output copies the stored values."""
+    ids = constant(b, op, 0, "ids").reshape(-1)
+    value = b.graph.tensor(op.inputs[1])
+    if np.any(ids < 0) or np.any(ids >= value.shape[0]):
+        raise Unsupported("EMBEDDING_LOOKUP with ids outside the table")
+    swapped = dataclasses.replace(op, inputs=(op.inputs[1], op.inputs[0]))
+    gather(b, swapped, positions(value)[ids])
+
+
 LAYER_LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "LOG_SOFTMAX": lambda b, op: lower_row_op(b, op, "log_softmax"),
     "L2_NORMALIZATION": lambda b, op: lower_row_op(b, op, "l2_normalization"),
     "RESIZE_BILINEAR": lower_resize_bilinear,
     "ADD_N": lower_add_n,
     "CUMSUM": lower_cumsum,
+    "L2_POOL_2D": lower_l2_pool,
+    "EMBEDDING_LOOKUP": lower_embedding_lookup,
 }
