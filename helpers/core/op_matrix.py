@@ -177,7 +177,7 @@ ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     "DEPTH_TO_SPACE": _BOTH, "SPACE_TO_BATCH_ND": _BOTH, "BATCH_TO_SPACE_ND": _BOTH,
     "FILL": _BOTH, "ZEROS_LIKE": _BOTH,  # constants at export
     # lowering/ops_binary
-    "MINIMUM": _ALL, "MAXIMUM": _ALL, "SQUARED_DIFFERENCE": _BOTH, "DIV": _FLOAT, "FLOOR_DIV": _FLOAT,
+    "MINIMUM": _ALL, "MAXIMUM": _ALL, "SQUARED_DIFFERENCE": _BOTH, "DIV": _BOTH, "FLOOR_DIV": _FLOAT,
     "FLOOR_MOD": _FLOAT,
     # lowering/ops_layers: row kernels (log_softmax.h's and l2normalization.h's fixed point), the four
     # taps of RESIZE_BILINEAR, ADD_N and CUMSUM's scaled bytes

@@ -58,8 +58,15 @@ def _cumsum(n: CNames, t: s.Cumsum) -> str:
     return f"mcu_cumsum_i8({n.operand(t.x)}, {n.buffer(t.y)}, {shape}, {n.array(t.table)}, {_params(n, t)});"
 
 
+def _div_i8(n: CNames, t: s.DivInt8) -> str:
+    params = _ints(n, [t.input1_offset, t.input2_offset, t.output_multiplier, t.output_shift, t.output_zero_point,
+                       t.act_min, t.act_max])
+    return (f"mcu_div_i8({n.operand(t.x1)}, {n.index(t.x1_index)}, {n.operand(t.x2)}, {n.index(t.x2_index)}, "
+            f"{n.buffer(t.y)}, {t.count}, {params});")
+
+
 FORMATTERS: dict[type, Callable[[CNames, Step], str]] = {  # type: ignore[dict-item]
     s.RowFloat: _row_f, s.LogSoftmaxInt8: _log_softmax_i8, s.L2NormInt8: _l2_norm_i8,
-    s.ResizeBilinear: _resize_bilinear, s.AddN: _add_n, s.Cumsum: _cumsum,
+    s.ResizeBilinear: _resize_bilinear, s.AddN: _add_n, s.Cumsum: _cumsum, s.DivInt8: _div_i8,
 }
 OWN_FAMILIES: dict[type, str] = {step: FAMILY for step in FORMATTERS}

@@ -49,8 +49,16 @@ def _cumsum(n: Any, t: s.Cumsum) -> str:
     return _call("cumsum", n.operand(t.x), n.buffer(t.y), shape, flags, *_scaling(n, t))
 
 
+def _div_i8(n: Any, t: s.DivInt8) -> str:
+    # the index maps first: the lowering computes them before it reads the inputs
+    i1, i2 = n.index(t.x1_index), n.index(t.x2_index)
+    params = n.small_tuple([t.input1_offset, t.input2_offset, t.output_multiplier, t.output_shift,
+                            t.output_zero_point, t.act_min, t.act_max])
+    return _call("div_i8", n.operand(t.x1), i1, n.operand(t.x2), i2, n.buffer(t.y), t.count, params)
+
+
 FORMATTERS: dict[type, Callable[[Any, Step], str]] = {  # type: ignore[dict-item]
     s.RowFloat: _row_f, s.LogSoftmaxInt8: _log_softmax_i8, s.L2NormInt8: _l2_norm_i8,
-    s.ResizeBilinear: _resize_bilinear, s.AddN: _add_n, s.Cumsum: _cumsum,
+    s.ResizeBilinear: _resize_bilinear, s.AddN: _add_n, s.Cumsum: _cumsum, s.DivInt8: _div_i8,
 }
 FAMILIES: dict[type, str] = {step: FAMILY for step in FORMATTERS}

@@ -201,3 +201,24 @@ static inline void mcu_cumsum_i8(const int8_t *x, int8_t *y, const int32_t *shap
     }
   }
 }
+
+static inline void mcu_div_i8(const int8_t *x1, const int32_t *i1, const int8_t *x2, const int32_t *i2, int8_t *y,
+                              int32_t n, const int32_t *p) {
+  /* div.h's DivElementwise; p: input1 offset, input2 offset, output multiplier, shift, zero point,
+     clamp low, high */
+  for (int32_t k = 0; k < n; ++k) {
+    int32_t a = x1[i1 ? i1[k] : k] + p[0];
+    int32_t d = x2[i2 ? i2[k] : k] + p[1];
+    if (d < 0) { a = -a; d = -d; }
+    /* GetReciprocal(d, 31); a zero divisor gives what TFLM gives on the host (shift by 32 is by 0) */
+    const int32_t head = mcu_clz32((uint32_t)d);
+    const uint32_t shifted = head >= 32 ? (uint32_t)d : (uint32_t)d << head;
+    const int32_t inv = mcu_one_over_one_plus_x((int32_t)(shifted - 0x80000000u));
+    const int32_t room = a == 0 ? 31 : a > 0 ? mcu_clz32((uint32_t)a) - 1 : mcu_clz32(~(uint32_t)a) - 1;
+    const int32_t q = mcu_srdhm((int32_t)((uint32_t)a << room), inv);
+    /* a divide by 2**32 or more (a tiny dividend) shifts as TFLM's RoundingDivideByPOT does on the
+       same core: mcu_rdbp is its expression */
+    const int32_t out = mcu_rdbp(mcu_srdhm(q, p[2]), -(p[3] - (31 - head) - room)) + p[4];
+    y[k] = (int8_t)mcu_clamp(out, p[5], p[6]);
+  }
+}

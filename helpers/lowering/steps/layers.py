@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from helpers.lowering.program import Const, Operand, Step
-from helpers.lowering.steps.base import Unary
+from helpers.lowering.steps.base import Binary, Unary
 
 
 @dataclass(frozen=True)
@@ -87,3 +87,17 @@ class Cumsum(Unary):
     output_multiplier: int = 0
     output_shift: int = 0
     output_zero_point: int = 0
+
+
+@dataclass(frozen=True)
+class DivInt8(Binary):
+    """DIV of int8 tensors (div.h's DivElementwise): the divisor's reciprocal by GetReciprocal, the
+    quotient rescaled to the output, clamped to the fused activation."""
+
+    input1_offset: int
+    input2_offset: int
+    output_multiplier: int
+    output_shift: int
+    output_zero_point: int
+    act_min: int
+    act_max: int

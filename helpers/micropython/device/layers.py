@@ -228,3 +228,26 @@ def cumsum(x, y, shape, flags, table, start, m, s, zp):
                     acc += v
                     out = acc
                 y[i] = out if table is None else _lf_rescale(out, m, s, zp)
+
+
+def div_i8(x1, i1, x2, i2, y, n, p):
+    # p: input1 offset, input2 offset, output multiplier, shift, zero point, clamp low, high
+    off1, off2, m, shift, zp, low, high = p
+    for k in range(n):
+        a = ((x1[k if i1 is None else i1[k]] ^ 128) - 128) + off1
+        d = ((x2[k if i2 is None else i2[k]] ^ 128) - 128) + off2
+        if d < 0:
+            a = -a
+            d = -d
+        # GetReciprocal(d, 31): clz(0) is 32 and the shifted value 0 (x86's shift by 32 is by 0)
+        head = _lf_clz(d)
+        inv = _lf_one_over_one_plus_x(_lf_wrap(((d << head) & 0xFFFFFFFF) - 2147483648))
+        # CountLeadingSignBits(a)
+        room = 31 if a == 0 else _lf_clz(a) - 1 if a > 0 else _lf_clz(~a) - 1
+        q = _lf_srdhm(_lf_wrap(a << room), inv)
+        e = room + (31 - head) - shift
+        v = _lf_srdhm(q, m)
+        # a divide by 2**32 or more (a tiny dividend): TFLM's shift of an int32 by e is by e % 32 on
+        # the host, its mask all ones
+        out = (_lf_rdbp(v, e) if e < 32 else (v >> (e & 31)) + (1 if v >= 0 else 0)) + zp
+        y[k] = (low if out < low else high if out > high else out) & 255
