@@ -34,6 +34,8 @@ class Case:
     # The converter's op (and whether it becomes a lookup) that scripts/zoo_hand_quant.swap_op makes
     # `op`: for ops no converter makes from a TensorFlow graph (L2_POOL_2D, EMBEDDING_LOOKUP).
     swap: tuple[str, bool] | None = None
+    # A model made without the converter, per type: (kind, low, high, seed) -> the flatbuffer (SVDF).
+    make: Callable[[str, float, float, int], bytes] | None = None
 
 
 def _const(rng: np.random.Generator, shape: tuple[int, ...], low: float = -1.5, high: float = 2.0) -> np.ndarray:
@@ -80,6 +82,8 @@ def _activations() -> list[Case]:
         _unary("tanh", "TANH", lambda tf, x: tf.math.tanh(x), -3.0, 2.5),
         _unary("softmax", "SOFTMAX", lambda tf, x: tf.nn.softmax(x), -4.0, 3.0),
         _unary("log_softmax", "LOG_SOFTMAX", lambda tf, x: tf.nn.log_softmax(x), -4.0, 3.0),
+        # differences past diff_min and the output's floor (log_softmax.h's kMinT8 branch)
+        _unary("log_softmax_wide", "LOG_SOFTMAX", lambda tf, x: tf.nn.log_softmax(x), -30.0, 30.0),
     ]
 
 
@@ -217,6 +221,12 @@ def _dynamic_update_slice(tf: Any, x: Any) -> Any:
     return xla.dynamic_update_slice(x, tf.reverse(x[:, 0:2, 0:3], [2]), tf.constant([0, 2, 1]))
 
 
+def _svdf(kind: str, low: float, high: float, seed: int) -> bytes:
+    from scripts.zoo_svdf import svdf_model  # noqa: PLC0415 - the schema only for this case
+
+    return svdf_model(kind, low, high, seed)
+
+
 def _layers() -> list[Case]:
     def dense(tf: Any, x: Any, rng: np.random.Generator) -> Any:
         return tf.matmul(x, tf.constant(_const(rng, (12, 5), -0.6, 0.6))) + tf.constant(_const(rng, (5,)))
@@ -252,6 +262,7 @@ def _layers() -> list[Case]:
         Case("l2_pool_2d", "L2_POOL_2D", image, lambda tf, x, rng: tf.nn.avg_pool2d(x, 3, 2, "SAME"),
              swap=("AVERAGE_POOL_2D", False)),
         Case("transpose_conv", "TRANSPOSE_CONV", image, transpose_conv),
+        Case("svdf", "SVDF", (1, 12), None, make=_svdf),
         # Both operands from the input, as in attention: a constant one becomes a FULLY_CONNECTED.
         _unary("batch_matmul", "BATCH_MATMUL", lambda tf, x: tf.matmul(x, x, transpose_b=True)),
     ]

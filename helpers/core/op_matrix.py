@@ -183,6 +183,7 @@ ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     # taps of RESIZE_BILINEAR, ADD_N and CUMSUM's scaled bytes
     "LOG_SOFTMAX": _BOTH, "L2_NORMALIZATION": _BOTH, "RESIZE_BILINEAR": _BOTH, "CUMSUM": _BOTH,
     "ADD_N": _BOTH, "EMBEDDING_LOOKUP": _BOTH, "L2_POOL_2D": _FLOAT,  # a gather; square, average pool, sqrt
+    "SVDF": _BOTH,  # state reset before every invoke, as for the LSTM
     "DYNAMIC_UPDATE_SLICE": _ALL,  # lowering/ops_movement: the operand's copy and a Scatter
     # TFLite ops TFLM registers no kernel for: the engines run their float32 form, outside the matrix
     "RELU_N1_TO_1": (), "RELU_0_TO_1": (), "TILE": (),

@@ -5,7 +5,7 @@ from typing import Callable
 
 import numpy as np
 
-from helpers.emit.c_names import C_TYPES, CNames
+from helpers.emit.c_names import C_TYPES, CNames, c_real
 from helpers.lowering import steps as s
 from helpers.lowering.program import Const, Step
 
@@ -65,8 +65,19 @@ def _div_i8(n: CNames, t: s.DivInt8) -> str:
             f"{n.buffer(t.y)}, {t.count}, {params});")
 
 
+def _svdf(n: CNames, t: s.Svdf) -> str:
+    g = t.shape
+    params = n.record("mcu_svdf_params", [str(v) for v in (
+        g.n_input, g.filters, g.rank, g.memory, t.input_zero_point, t.state_zero_point, *t.scale1, *t.scale2,
+        t.output_zero_point)] + [c_real(t.act_min), c_real(t.act_max)])
+    kernel = "mcu_svdf_f" if t.dtype == "float32" else f"mcu_svdf_{t.dtype}"
+    return (f"{kernel}({n.operand(t.x)}, {n.buffer(t.y)}, {n.buffer(t.state)}, {n.array(t.weights_feature)}, "
+            f"{n.array(t.weights_time)}, {n.array(t.bias)}, &{params});")
+
+
 FORMATTERS: dict[type, Callable[[CNames, Step], str]] = {  # type: ignore[dict-item]
     s.RowFloat: _row_f, s.LogSoftmaxInt8: _log_softmax_i8, s.L2NormInt8: _l2_norm_i8,
     s.ResizeBilinear: _resize_bilinear, s.AddN: _add_n, s.Cumsum: _cumsum, s.DivInt8: _div_i8,
+    s.Svdf: _svdf,
 }
 OWN_FAMILIES: dict[type, str] = {step: FAMILY for step in FORMATTERS}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from helpers.emit.micropython_names import clamp_literal
 from helpers.lowering import steps as s
 from helpers.lowering.program import Step
 
@@ -57,8 +58,20 @@ def _div_i8(n: Any, t: s.DivInt8) -> str:
     return _call("div_i8", n.operand(t.x1), i1, n.operand(t.x2), i2, n.buffer(t.y), t.count, params)
 
 
+def _svdf(n: Any, t: s.Svdf) -> str:
+    g = t.shape
+    if t.dtype == "float32":
+        params = n.constant("p", f"({clamp_literal(t.act_min)}, {clamp_literal(t.act_max)})")
+    else:
+        params = n.small_tuple([t.input_zero_point, t.state_zero_point, *t.scale1, *t.scale2, t.output_zero_point,
+                                int(t.dtype == "int8")])
+    return _call("svdf", n.operand(t.x), n.buffer(t.y), n.small_tuple([g.n_input, g.filters, g.rank, g.memory]),
+                 n.buffer(t.state), n.array(t.weights_feature), n.array(t.weights_time), n.array(t.bias), params)
+
+
 FORMATTERS: dict[type, Callable[[Any, Step], str]] = {  # type: ignore[dict-item]
     s.RowFloat: _row_f, s.LogSoftmaxInt8: _log_softmax_i8, s.L2NormInt8: _l2_norm_i8,
     s.ResizeBilinear: _resize_bilinear, s.AddN: _add_n, s.Cumsum: _cumsum, s.DivInt8: _div_i8,
+    s.Svdf: _svdf,
 }
 FAMILIES: dict[type, str] = {step: FAMILY for step in FORMATTERS}

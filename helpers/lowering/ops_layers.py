@@ -24,7 +24,10 @@ from helpers.lowering.steps import (
     PoolFloat,
     ResizeBilinear,
     RowFloat,
+    Svdf,
+    SvdfShape,
 )
+from helpers.lowering.program import Const, Reset
 
 # add_n.cc's kAddNIntegerShift and cumsum.cc's kCumSumIntegerShift
 INTEGER_SHIFT = 20
@@ -208,6 +211,46 @@ def lower_embedding_lookup(b: Builder, op: Op) -> None:
     gather(b, swapped, positions(value)[ids])
 
 
+def _svdf_weights(b: Builder, op: Op) -> tuple[Const, Const, Const | None]:
+    found = []
+    for slot in (1, 2, 3):
+        index = op.inputs[slot] if slot < len(op.inputs) else -1
+        values = b.data(index) if index >= 0 else None
+        if values is None and (slot < 3 or index >= 0):
+            raise Unsupported("SVDF with weights computed at run time")
+        found.append(None if values is None else Const(np.asarray(values).reshape(-1)))
+    return found[0], found[1], found[2]
+
+
+def lower_svdf(b: Builder, op: Op) -> None:
+    x, state, y = (b.graph.tensor(i) for i in (op.inputs[0], op.inputs[4], op.outputs[0]))
+    feature, time = (b.graph.tensor(op.inputs[i]) for i in (1, 2))
+    if x.shape[0] != 1 or len(x.shape) != 2:
+        raise Unsupported(f"SVDF of an input shaped {x.shape} (batch 1 only)")
+    rank = int(getattr(op.options, "rank", 1))
+    shape = SvdfShape(n_input=x.shape[1], filters=feature.shape[0], rank=rank, memory=time.shape[1])
+    wf, wt, bias = _svdf_weights(b, op)
+    buffer = b.scratch(state.dtype, state.size)
+    source, out = b.operand(op.inputs[0]), b.allocate(op.outputs[0])
+    if x.dtype == "float32":
+        low, high = arith.float_activation_range(activation(op.options))
+        b.resets.append(Reset(buffer, 0))
+        b.emit(Svdf(op=op.name, x=source, y=out, dtype="float32", shape=shape, state=buffer, weights_feature=wf,
+                    weights_time=wt, bias=bias or float32(np.zeros(shape.filters // rank)), act_min=low,
+                    act_max=high))
+        return
+    if x.dtype != "int8" or state.dtype not in ("int8", "int16"):
+        raise Unsupported(f"SVDF of {x.dtype} with {state.dtype} state")
+    f32 = arith.float32  # svdf_common.cc multiplies the scales in float
+    scale1 = arith.quantize_multiplier(f32(f32(x.scale * feature.scale) / state.scale))
+    scale2 = arith.quantize_multiplier(f32(f32(state.scale * time.scale) / y.scale))
+    b.resets.append(Reset(buffer, state.zero_point & 255 if state.dtype == "int8" else state.zero_point))
+    b.emit(Svdf(op=op.name, x=source, y=out, dtype=state.dtype, shape=shape, state=buffer, weights_feature=wf,
+                weights_time=wt, bias=bias or int32(np.zeros(shape.filters // rank)),
+                input_zero_point=x.zero_point, state_zero_point=state.zero_point, scale1=scale1, scale2=scale2,
+                output_zero_point=y.zero_point))
+
+
 LAYER_LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "LOG_SOFTMAX": lambda b, op: lower_row_op(b, op, "log_softmax"),
     "L2_NORMALIZATION": lambda b, op: lower_row_op(b, op, "l2_normalization"),
@@ -216,4 +259,5 @@ LAYER_LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "CUMSUM": lower_cumsum,
     "L2_POOL_2D": lower_l2_pool,
     "EMBEDDING_LOOKUP": lower_embedding_lookup,
+    "SVDF": lower_svdf,
 }

@@ -222,3 +222,55 @@ static inline void mcu_div_i8(const int8_t *x1, const int32_t *i1, const int8_t 
     y[k] = (int8_t)mcu_clamp(out, p[5], p[6]);
   }
 }
+
+typedef struct {
+  int32_t n_input, filters, rank, memory;
+  int32_t input_zero_point, state_zero_point, multiplier1, shift1, multiplier2, shift2, output_zero_point;
+  float act_min, act_max;
+} mcu_svdf_params;
+
+static inline void mcu_svdf_f(const float *x, float *y, float *state, const float *wf, const float *wt,
+                              const float *bias, const mcu_svdf_params *p) {
+  /* svdf_common.cc's EvalFloatSvdfReference, batch 1 */
+  const int32_t memory = p->memory;
+  for (int32_t i = 0; i < p->filters * memory - 1; ++i) state[i] = state[i + 1];
+  for (int32_t f = 0; f < p->filters; ++f) {
+    float dot = 0.f;
+    for (int32_t k = 0; k < p->n_input; ++k) dot += wf[f * p->n_input + k] * x[k];
+    state[f * memory + memory - 1] = dot;
+  }
+  for (int32_t u = 0; u < p->filters / p->rank; ++u) {
+    float total = bias[u];
+    for (int32_t f = u * p->rank; f < (u + 1) * p->rank; ++f) {
+      float part = 0.f;
+      for (int32_t m = 0; m < memory; ++m) part += wt[f * memory + m] * state[f * memory + m];
+      total += part;
+    }
+    y[u] = total < p->act_min ? p->act_min : total > p->act_max ? p->act_max : total;
+  }
+}
+
+#define MCU_SVDF_INTEGER(name, T, T_MIN, T_MAX)                                                              \
+  static inline void name(const int8_t *x, int8_t *y, T *state, const int8_t *wf, const T *wt,               \
+                          const int32_t *bias, const mcu_svdf_params *p) {                                   \
+    /* svdf_common.cc's EvalIntegerSvdfReference<T>, batch 1 */                                              \
+    const int32_t memory = p->memory;                                                                        \
+    for (int32_t i = 0; i < p->filters * memory - 1; ++i) state[i] = state[i + 1];                           \
+    for (int32_t f = 0; f < p->filters; ++f) {                                                               \
+      int32_t dot = 0;                                                                                       \
+      for (int32_t k = 0; k < p->n_input; ++k) dot += wf[f * p->n_input + k] * (x[k] - p->input_zero_point); \
+      dot = mcu_clamp(mcu_mbqm(dot, p->multiplier1, p->shift1), T_MIN, T_MAX);                               \
+      state[f * memory + memory - 1] = (T)(p->state_zero_point + dot);                                       \
+    }                                                                                                        \
+    for (int32_t u = 0; u < p->filters / p->rank; ++u) {                                                     \
+      int32_t total = bias[u];                                                                               \
+      for (int32_t f = u * p->rank; f < (u + 1) * p->rank; ++f) {                                            \
+        int32_t part = 0;                                                                                    \
+        for (int32_t m = 0; m < memory; ++m) part += wt[f * memory + m] * (state[f * memory + m] - p->state_zero_point); \
+        total += part;                                                                                       \
+      }                                                                                                      \
+      y[u] = (int8_t)mcu_clamp(mcu_mbqm(total, p->multiplier2, p->shift2) + p->output_zero_point, -128, 127); \
+    }                                                                                                        \
+  }
+MCU_SVDF_INTEGER(mcu_svdf_int16, int16_t, -32768, 32767)
+MCU_SVDF_INTEGER(mcu_svdf_int8, int8_t, -128, 127)

@@ -101,3 +101,36 @@ class DivInt8(Binary):
     output_zero_point: int
     act_min: int
     act_max: int
+
+
+@dataclass(frozen=True)
+class SvdfShape:
+    """An SVDF's sizes (batch 1): its input, filters (units * rank), rank and memory."""
+
+    n_input: int
+    filters: int
+    rank: int
+    memory: int
+
+
+@dataclass(frozen=True)
+class Svdf(Unary):
+    """SVDF (svdf_common.cc), batch 1: the state (a persistent buffer, reset to its zero point before
+    every invoke, as the engines run a stateful model) shifted left by one, the feature products
+    into its last column, the time weights' products summed over each unit's rank, plus the bias.
+    float32: then the fused clamp. int8 (int16 or int8 time weights and state): the products
+    rescaled into the state (effective scale 1, clamped to its type) and into the output (2)."""
+
+    dtype: str
+    shape: SvdfShape
+    state: int
+    weights_feature: Const
+    weights_time: Const
+    bias: Const                # float32 (zeros when absent), or int32
+    act_min: float = 0.0
+    act_max: float = 0.0
+    input_zero_point: int = 0
+    state_zero_point: int = 0
+    scale1: tuple[int, int] = (0, 0)    # (multiplier, shift)
+    scale2: tuple[int, int] = (0, 0)
+    output_zero_point: int = 0

@@ -251,3 +251,45 @@ def div_i8(x1, i1, x2, i2, y, n, p):
         # the host, its mask all ones
         out = (_lf_rdbp(v, e) if e < 32 else (v >> (e & 31)) + (1 if v >= 0 else 0)) + zp
         y[k] = (low if out < low else high if out > high else out) & 255
+
+
+def svdf(x, y, shape, state, wf, wt, bias, p):
+    # shape (n_input, filters, rank, memory); p: (act_min, act_max) for float32, else (input zero
+    # point, state zero point, multiplier and shift 1, 2, output zero point, 1 for an int8 state)
+    n_input, filters, rank, memory = shape
+    integer = len(p) > 2
+    for i in range(filters * memory - 1):
+        state[i] = state[i + 1]
+    for f in range(filters):
+        acc = 0 if integer else 0.0
+        for k in range(n_input):
+            if integer:
+                acc += ((wf[f * n_input + k] ^ 128) - 128) * (((x[k] ^ 128) - 128) - p[0])
+            else:
+                acc += wf[f * n_input + k] * x[k]
+        if integer:
+            acc = _lf_mbqm(acc, p[2], p[3])
+            top = 127 if p[7] else 32767
+            acc = p[1] + (-top - 1 if acc < -top - 1 else top if acc > top else acc)
+            acc = acc & 255 if p[7] else acc
+        state[f * memory + memory - 1] = acc
+    for u in range(filters // rank):
+        total = bias[u]
+        for f in range(u * rank, u * rank + rank):
+            part = 0 if integer else 0.0
+            for m in range(memory):
+                w = wt[f * memory + m]
+                s = state[f * memory + m]
+                if integer:
+                    if p[7]:
+                        w = (w ^ 128) - 128
+                        s = (s ^ 128) - 128
+                    part += w * (s - p[1])
+                else:
+                    part += w * s
+            total += part
+        if integer:
+            out = _lf_mbqm(total, p[4], p[5]) + p[6]
+            y[u] = (-128 if out < -128 else 127 if out > 127 else out) & 255
+        else:
+            y[u] = p[0] if total < p[0] else p[1] if total > p[1] else total
