@@ -227,6 +227,12 @@ def _svdf(kind: str, low: float, high: float, seed: int) -> bytes:
     return svdf_model(kind, low, high, seed)
 
 
+def _svdf_state8(kind: str, low: float, high: float, seed: int) -> bytes:
+    from scripts.zoo_svdf import svdf_model  # noqa: PLC0415 - the schema only for this case
+
+    return svdf_model(kind, low, high, seed, state_bits=8)
+
+
 def _layers() -> list[Case]:
     def dense(tf: Any, x: Any, rng: np.random.Generator) -> Any:
         return tf.matmul(x, tf.constant(_const(rng, (12, 5), -0.6, 0.6))) + tf.constant(_const(rng, (5,)))
@@ -263,6 +269,7 @@ def _layers() -> list[Case]:
              swap=("AVERAGE_POOL_2D", False)),
         Case("transpose_conv", "TRANSPOSE_CONV", image, transpose_conv),
         Case("svdf", "SVDF", (1, 12), None, make=_svdf),
+        Case("svdf_state8", "SVDF", (1, 12), None, make=_svdf_state8),
         # Both operands from the input, as in attention: a constant one becomes a FULLY_CONNECTED.
         _unary("batch_matmul", "BATCH_MATMUL", lambda tf, x: tf.matmul(x, x, transpose_b=True)),
     ]

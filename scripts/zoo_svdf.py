@@ -37,8 +37,12 @@ def _symmetric(values: np.ndarray, bits: int) -> tuple[np.ndarray, float]:
     return np.clip(np.round(values / scale), -limit, limit), scale
 
 
-def svdf_model(kind: str, low: float, high: float, seed: int) -> bytes:
-    """The SVDF model for `kind` ("float32" or "int8"), its input quantized over low..high."""
+def svdf_model(kind: str, low: float, high: float, seed: int, state_bits: int = 16) -> bytes:
+    """The SVDF model for `kind` ("float32" or "int8"), its input quantized over low..high; with
+    state_bits 8, int8 time weights and an int8 state at a non-zero zero point (int8 only: b"" for
+    the other types)."""
+    if state_bits == 8 and kind != "int8":
+        return b""
     rng = np.random.default_rng(seed)
     feature = rng.uniform(-0.5, 0.5, (FILTERS, N_INPUT)).astype(np.float32)
     time = rng.uniform(-1.0, 1.0, (FILTERS, MEMORY)).astype(np.float32)
@@ -55,15 +59,20 @@ def svdf_model(kind: str, low: float, high: float, seed: int) -> bytes:
         in_scale = float(np.float32((high - low) / 255))
         in_zero = int(round(-128 - low / in_scale))
         q_feature, s_feature = _symmetric(feature, 8)
-        q_time, s_time = _symmetric(time, 16)
-        s_state = float(np.float32(4.0 / 32767))   # the feature products saturate the state
+        q_time, s_time = _symmetric(time, state_bits)
+        # the feature products saturate the state
+        s_state = float(np.float32(4.0 / ((1 << (state_bits - 1)) - 1)))
+        z_state = 5 if state_bits == 8 else 0
+        t_state = i16 if state_bits == 16 else i8
         s_bias = float(np.float32(s_state * s_time))
         s_out = float(np.float32(2.0 / 127))
-        constants = [q_feature.astype(np.int8), q_time.astype(np.int16), np.round(bias / s_bias).astype(np.int32)]
+        constants = [q_feature.astype(np.int8), q_time.astype(np.int16 if state_bits == 16 else np.int8),
+                     np.round(bias / s_bias).astype(np.int32)]
         tensors = [_tensor("input", (1, N_INPUT), i8, 1, (in_scale, in_zero)),
                    _tensor("feature", feature.shape, i8, 2, (s_feature, 0)),
-                   _tensor("time", time.shape, i16, 3, (s_time, 0)), _tensor("bias", bias.shape, i32, 4, (s_bias, 0)),
-                   _tensor("state", (1, FILTERS * MEMORY), i16, 5, (s_state, 0), True),
+                   _tensor("time", time.shape, t_state, 3, (s_time, 0)),
+                   _tensor("bias", bias.shape, i32, 4, (s_bias, 0)),
+                   _tensor("state", (1, FILTERS * MEMORY), t_state, 5, (s_state, z_state), True),
                    _tensor("output", (1, UNITS), i8, 6, (s_out, -10))]
     op = schema.OperatorT()
     op.opcodeIndex, op.inputs, op.outputs = 0, [0, 1, 2, 3, 4], [5]

@@ -233,7 +233,8 @@ def own_families(program: Program) -> list[str]:
     # a TRANSPOSE or int8 MAXIMUM, MINIMUM that CMSIS-NN runs needs no kernel of the engine's own
     used = {OWN_FAMILIES[type(step)] for step in program.steps if type(step) in OWN_FAMILIES
             and not (isinstance(step, s.Transpose) and cmsis.transposes_in_cmsis(program, step))
-            and not (isinstance(step, s.BinaryMath) and cmsis.extremum_in_cmsis(step))}
+            and not (isinstance(step, s.BinaryMath) and cmsis.extremum_in_cmsis(step))
+            and not c_layers.svdf_in_cmsis(step)}
     order = ["ops_int8", "ops_float", "math_float", "gather", "lstm_float", "binary", "ops_int16", "layers"]
     return [family for family in order if family in used]
 

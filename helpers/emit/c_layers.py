@@ -5,7 +5,7 @@ from typing import Callable
 
 import numpy as np
 
-from helpers.emit.c_names import C_TYPES, CNames, c_real
+from helpers.emit.c_names import C_TYPES, CNames, c_int, c_real
 from helpers.lowering import steps as s
 from helpers.lowering.program import Const, Step
 
@@ -65,7 +65,34 @@ def _div_i8(n: CNames, t: s.DivInt8) -> str:
             f"{n.buffer(t.y)}, {t.count}, {params});")
 
 
+def svdf_in_cmsis(t: Step) -> bool:
+    """An int8 SVDF with int16 state at zero point 0 is CMSIS-NN's arm_svdf_state_s16_s8 (which takes
+    the state's zero point as 0), called as TFLM's cmsis_nn/svdf.cc calls it."""
+    return isinstance(t, s.Svdf) and t.dtype == "int16" and t.state_zero_point == 0
+
+
+def _svdf_cmsis(n: CNames, t: s.Svdf) -> str:
+    g = t.shape
+    units = g.filters // g.rank
+    n.uses_cmsis = True
+    n.need_scratch(4 * (g.filters + units))
+    contexts = [n.record("cmsis_nn_context", ["mcu_scratch", str(4 * g.filters)]),
+                n.record("cmsis_nn_context", [f"mcu_scratch + {4 * g.filters}", str(4 * units)])]
+    params = n.record("cmsis_nn_svdf_params", [str(g.rank), str(t.input_zero_point), str(t.output_zero_point),
+                                               "{-32768, 32767}", "{-128, 127}"])
+    quants = [n.record("cmsis_nn_per_tensor_quant_params", [c_int(m), c_int(sh)]) for m, sh in (t.scale1, t.scale2)]
+    dims = [n.record("cmsis_nn_dims", [str(v) for v in shape]) for shape in (
+        (1, g.n_input, 1, 1), (units, 1, 1, 1), (g.filters, g.n_input, 1, 1), (g.filters, g.memory, 1, 1),
+        (units, 1, 1, 1), (1, units, 1, 1))]
+    return (f"if (arm_svdf_state_s16_s8(&{contexts[0]}, &{contexts[1]}, &{params}, &{quants[0]}, &{quants[1]}, "
+            f"&{dims[0]}, {n.operand(t.x)}, &{dims[1]}, {n.buffer(t.state)}, &{dims[2]}, "
+            f"{n.array(t.weights_feature)}, &{dims[3]}, {n.array(t.weights_time)}, &{dims[4]}, {n.array(t.bias)}, "
+            f"&{dims[5]}, {n.buffer(t.y)}) != ARM_CMSIS_NN_SUCCESS) return -1;")
+
+
 def _svdf(n: CNames, t: s.Svdf) -> str:
+    if svdf_in_cmsis(t):
+        return _svdf_cmsis(n, t)
     g = t.shape
     params = n.record("mcu_svdf_params", [str(v) for v in (
         g.n_input, g.filters, g.rank, g.memory, t.input_zero_point, t.state_zero_point, *t.scale1, *t.scale2,
