@@ -30,6 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before tf_runtime's defaul
 from helpers.core.flatbuffer import float_compute_ops, inspect_tflite  # noqa: E402
 from helpers.lowering.lower import lower_model  # noqa: E402
 from scripts.op_zoo_cases import Case, all_cases  # noqa: E402
+from scripts.op_zoo_derived import DERIVED, derive  # noqa: E402
 from scripts.zoo_hand_quant import quantize_by_hand, swap_op  # noqa: E402
 from tests.op_zoo import ZOO_DIR, ZooCase, input_rows, run_tflm, write_pending, zoo_cases  # noqa: E402
 
@@ -109,7 +110,7 @@ def _convert(tf: Any, case: Case, kind: str) -> bytes:
         return content
     for attempt in range(1 if kind == "float32" else CONVERT_ATTEMPTS):
         converter = _converter(tf, case)
-        _configure(tf, converter, case, kind)
+        _configure(tf, converter, case, case.convert_as or kind)
         try:
             content = bytes(converter.convert())
             if case.swap is not None:
@@ -117,6 +118,8 @@ def _convert(tf: Any, case: Case, kind: str) -> bytes:
         except Exception as error:  # noqa: BLE001 - the converter's refusals come as many types
             message = [line for line in str(error).splitlines() if "error" in line.lower()] or [str(error)]
             raise Skipped(f"the converter refuses: {message[0].strip()[:160]}") from None
+        if case.rewrite is not None:
+            content = case.rewrite(content)
         try:
             _check(content, case, kind)
             return content
@@ -142,7 +145,7 @@ def _build(tf: Any, cases: list[Case]) -> dict[str, tuple[bytes, dict[str, Any]]
     """Every (case, type) pair the converter makes, by directory name, with its case.json."""
     built = {}
     for case in cases:
-        for kind in TYPES:
+        for kind in (kind for kind in TYPES if case.types is None or kind in case.types):
             name = f"{case.name}_{kind}"
             try:
                 content = _convert(tf, case, kind)
@@ -165,6 +168,27 @@ def _runs_on_tflm(built: dict[str, tuple[bytes, dict[str, Any]]]) -> dict[str, t
         else:
             kept[name] = built[name]
     return kept
+
+
+def _derived(built: dict[str, tuple[bytes, dict[str, Any]]], prefixes: list[str]) -> dict[str, tuple[bytes, dict[str, Any]]]:
+    """The derived cases (scripts/op_zoo_derived.py) whose source case was just built or is in the
+    zoo already, each with its source's case.json, its op and ops."""
+    made = {}
+    for case in DERIVED:
+        if prefixes and not case.name.startswith(tuple(prefixes)):
+            continue
+        if case.source in built:
+            source, meta = built[case.source]
+        elif (ZOO_DIR / case.source / "model.tflite").is_file():
+            source = (ZOO_DIR / case.source / "model.tflite").read_bytes()
+            meta = json.loads((ZOO_DIR / case.source / "case.json").read_text(encoding="utf-8"))
+        else:
+            print(f"skip {case.name}: its source {case.source} is not in the zoo")
+            continue
+        content = derive(case, source)
+        made[case.name] = (content, {**meta, "op": case.op, "ops": list(inspect_tflite(content).ops),
+                                     "derived_from": case.source})
+    return made
 
 
 def _write(kept: dict[str, tuple[bytes, dict[str, Any]]], everything: bool) -> None:
@@ -190,13 +214,20 @@ def main(prefixes: list[str]) -> None:
     if prefixes == ["--pending"]:
         pending_from_models()
         return
+    if prefixes and not any(case.name.startswith(tuple(prefixes)) for case in all_cases()):
+        # derived cases only (their sources read from the zoo): no TensorFlow
+        kept = _runs_on_tflm(_derived({}, prefixes))
+        _write(kept, everything=False)
+        print(f"{len(kept)} models in {ZOO_DIR.relative_to(ROOT)}")
+        return
     # TensorFlow prepared as the tool prepares it: Keras 2, deterministic ops, oneDNN off, seeds fixed.
     from helpers.frontend import tf_runtime
 
     tf_runtime.seed_everything()
     tf = tf_runtime.tf
     cases = [case for case in all_cases() if not prefixes or case.name.startswith(tuple(prefixes))]
-    kept = _runs_on_tflm(_build(tf, cases))
+    built = _build(tf, cases)
+    kept = _runs_on_tflm({**built, **_derived(built, prefixes)})
     _write(kept, everything=not prefixes)
     if not prefixes:
         pending = {name: lower_model(content).reason for name, (content, _) in kept.items()}

@@ -92,7 +92,8 @@ def _sources(needed: set[str], called: set[str]) -> list[str]:
     if "fixedpoint_tables" in needed:
         table = np.asarray(SIGMOID_TABLE_UINT16, "<u2").tobytes()
         sources.append("_SIGMOID16 = _array('H', " + bytes_literal(table) + ")")
-    for family in ("ops_int8", "ops_float", "gather", "lstm", "binary", "movement", "ops_int16", "layers"):
+    for family in ("ops_int8", "ops_float", "gather", "lstm", "binary", "movement", "ops_int16", "compare",
+                   "layers"):
         if family in needed:
             sources.append(device_source(family))
     if "math_float" in needed:
@@ -140,7 +141,7 @@ def engine_context(program: Program, context: dict[str, Any]) -> dict[str, Any]:
         "output_kind": output_kind,
         "input_size": program.input_size,
         "output_size": program.output_size,
-        "engine_tolerance": 0.0 if program.output_dtype in ("int8", "int16") else FLOAT_TOLERANCE,
+        "engine_tolerance": 0.0 if program.output_dtype != "float32" else FLOAT_TOLERANCE,
     }
 
 

@@ -10,8 +10,9 @@ from helpers.lowering.graph import Graph, Op, Unsupported
 from helpers.lowering.program import ARENA_ALIGNMENT, ELEMENT_BYTES, Buffer, Const, Operand, Program, Reset, Step
 from helpers.lowering.steps import LstmState
 
-# The dtypes an activation buffer can hold.
-BUFFER_DTYPES = ("int8", "int16", "float32")
+# The dtypes an activation buffer can hold: bool (one byte, 0 or 1) and int32 are what the
+# comparisons, SELECT_V2's condition, CAST and ARG_MAX/ARG_MIN produce or read.
+BUFFER_DTYPES = ("int8", "int16", "float32", "bool", "int32")
 
 
 @dataclass
@@ -54,6 +55,8 @@ class Builder:
             raise Unsupported(f"tensor {tensor.name!r} is read before any op writes it")
         if values.dtype in (np.int8, np.int16):
             return Const(values.reshape(-1))
+        if values.dtype == np.bool_:  # a constant condition: one byte per element, as a bool buffer
+            return Const(values.reshape(-1).astype(np.uint8))
         if values.dtype in (np.float32, np.float16):
             return Const(values.reshape(-1).astype(np.float32))
         raise Unsupported(f"constant tensor {tensor.name!r} of type {values.dtype}")
@@ -152,7 +155,7 @@ class Builder:
 
 def step_buffers(step: Step) -> list[int]:
     """The buffers a step reads or writes."""
-    found = [getattr(step, name) for name in ("x", "x1", "x2", "y") if hasattr(step, name)]
+    found = [getattr(step, name) for name in ("x", "x1", "x2", "condition", "y") if hasattr(step, name)]
     found += list(getattr(step, "xs", ()))
     state = getattr(step, "state", None)
     if isinstance(state, LstmState):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # Bytes per element of a buffer's dtype on the board.
-ELEMENT_BYTES = {"int8": 1, "int16": 2, "int32": 4, "float32": 4}
+ELEMENT_BYTES = {"bool": 1, "int8": 1, "int16": 2, "int32": 4, "float32": 4}
 ARENA_ALIGNMENT = 16
 
 

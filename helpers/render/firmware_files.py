@@ -31,6 +31,16 @@ def _tensor_json(info: TensorInfo) -> dict[str, Any]:
             "scale": info.scale, "zero_point": info.zero_point}
 
 
+def _fill_blocks(result: dict[str, Any], key: str, tensors: tuple[TensorInfo, ...]) -> None:
+    """Each of the user's `inputs`/`outputs` blocks (or the single block) gets its tensor's dtype,
+    scale and zero point."""
+    blocks = result.get(key)
+    blocks = [dict(b) for b in blocks] if isinstance(blocks, list) else [dict(blocks or {})]
+    for block, info in zip(blocks, tensors):
+        block.update(dtype=info.dtype, scale=info.scale, zero_point=info.zero_point)
+    result[key] = blocks if key.endswith("s") else blocks[0]
+
+
 def render_specs_json(specs: Specs, model: TfliteModel, tflm: TflmVerdict, extra: dict[str, Any]) -> Rendered:
     """The variant's specs.json: the user's specs plus what firmware needs."""
     firmware: dict[str, Any] = {
@@ -48,13 +58,21 @@ def render_specs_json(specs: Specs, model: TfliteModel, tflm: TflmVerdict, extra
     }
     if not tflm.gets_firmware:
         firmware["tflm_reason"] = tflm.reason
+    if specs.multi_io:  # every tensor, in specs.json's order (the firmware's)
+        del firmware["input_tensor"], firmware["output_tensor"]
+        firmware.update(input_tensors=[_tensor_json(t) for t in model.info.input_tensors],
+                        output_tensors=[_tensor_json(t) for t in model.info.output_tensors])
     firmware.update(extra)
     # Also fill the user's input/output blocks with scale and zero-point where they expect them.
     result = specs.exported(firmware)
-    for key, info in (("input", model.info.input), ("output", model.info.output)):
-        block = dict(result.get(key, {}))
-        block.update(dtype=info.dtype, scale=info.scale, zero_point=info.zero_point)
-        result[key] = block
+    if specs.multi_io:
+        _fill_blocks(result, "inputs" if "inputs" in result else "input", model.info.input_tensors)
+        _fill_blocks(result, "outputs" if "outputs" in result else "output", model.info.output_tensors)
+    else:
+        for key, info in (("input", model.info.input), ("output", model.info.output)):
+            block = dict(result.get(key, {}))
+            block.update(dtype=info.dtype, scale=info.scale, zero_point=info.zero_point)
+            result[key] = block
     return Rendered("specs.json", json.dumps(result, indent=2, sort_keys=False) + "\n")
 
 
