@@ -266,7 +266,9 @@ static inline void mcu_svdf_f(const float *x, float *y, float *state, const floa
       int32_t total = bias[u];                                                                               \
       for (int32_t f = u * p->rank; f < (u + 1) * p->rank; ++f) {                                            \
         int32_t part = 0;                                                                                    \
-        for (int32_t m = 0; m < memory; ++m) part += wt[f * memory + m] * (state[f * memory + m] - p->state_zero_point); \
+        for (int32_t m = 0; m < memory; ++m) {                                                               \
+          part += wt[f * memory + m] * (state[f * memory + m] - p->state_zero_point);                        \
+        }                                                                                                    \
         total += part;                                                                                       \
       }                                                                                                      \
       y[u] = (int8_t)mcu_clamp(mcu_mbqm(total, p->multiplier2, p->shift2) + p->output_zero_point, -128, 127); \
