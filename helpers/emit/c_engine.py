@@ -41,7 +41,8 @@ def _kernel_source(family: str) -> str:
 def _kernel_sources(program: Program) -> list[str]:
     families = own_families(program)
     sources = []
-    if {"ops_int8", "ops_int16", "compare"} & set(families):  # compare.c rescales int8 comparisons
+    # compare.c rescales int8 comparisons; layers.c uses its fixed point
+    if {"ops_int8", "ops_int16", "compare", "layers"} & set(families):
         sources.append(_kernel_source("fixedpoint"))
     return sources + [_kernel_source(family) for family in families]
 

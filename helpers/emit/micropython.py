@@ -92,7 +92,8 @@ def _sources(needed: set[str], called: set[str]) -> list[str]:
     if "fixedpoint_tables" in needed:
         table = np.asarray(SIGMOID_TABLE_UINT16, "<u2").tobytes()
         sources.append("_SIGMOID16 = _array('H', " + bytes_literal(table) + ")")
-    for family in ("ops_int8", "ops_float", "gather", "lstm", "binary", "movement", "ops_int16", "compare"):
+    for family in ("ops_int8", "ops_float", "gather", "lstm", "binary", "movement", "ops_int16", "compare",
+                   "layers"):
         if family in needed:
             sources.append(device_source(family))
     if "math_float" in needed:

@@ -22,6 +22,7 @@ from helpers.lowering.ops_elementwise import (
     lower_reduce,
 )
 from helpers.lowering.ops_int16 import INT16_LOWERINGS
+from helpers.lowering.ops_layers import LAYER_LOWERINGS
 from helpers.lowering.ops_int16_more import MORE_INT16_LOWERINGS
 from helpers.lowering.ops_movement import MOVEMENT_LOWERINGS
 from helpers.lowering.ops_shape import (
@@ -78,6 +79,7 @@ LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     **MOVEMENT_LOWERINGS,
     **BINARY_LOWERINGS,
     **COMPARE_LOWERINGS,
+    **LAYER_LOWERINGS,
 }
 
 
