@@ -14,6 +14,10 @@ GraphDef of the batch-1 function, so they catch the op however the model was wri
   float under int8 and refuses under int16x8; each float Neg(x) becomes Mul(x, -1), which both
   quantize: exact (-1 is exact in int8 and int16). Not Sub(0, x): a constant 0 is quantized with
   scale 0, and LiteRT's int16 SUB aborts the process on it.
+- power_to_mul: Pow(x, n) with a constant whole n from 2 to 4 (GELU's tanh form computes x**3
+  with it) and Square(x) (GroupNormalization's variance) become a chain of Mul: TFLM has no POW
+  kernel, and int8 cannot express POW or SQUARE (the converter keeps them in float); MUL of a
+  tensor by itself quantizes. Exact (float rounding only).
 """
 from __future__ import annotations
 
@@ -115,18 +119,45 @@ def _neg_to_mul(graph: _Graph, node: NodeDef) -> bool:
     return True
 
 
+def _whole_exponent(graph: _Graph, name: str) -> int | None:
+    """The exponent of a Pow when it is a constant whole number from 2 to 4, else None."""
+    node = graph.nodes.get(name.split(":")[0].lstrip("^"))
+    if node is None or node.op != "Const":
+        return None
+    value = tf.make_ndarray(node.attr["value"].tensor)
+    if value.size != 1 or float(value.reshape(-1)[0]) not in (2.0, 3.0, 4.0):
+        return None
+    return int(value.reshape(-1)[0])
+
+
+def _power_to_mul(graph: _Graph, node: NodeDef) -> bool:
+    """Pow(x, n) for n in 2..4 and Square(x) -> x * x (* x (* x))."""
+    if node.op not in ("Pow", "Square") or _dtype(node) not in _FLOATS:
+        return False
+    power = 2 if node.op == "Square" else _whole_exponent(graph, node.input[1])
+    if power is None:
+        return False
+    dtype, x = _dtype(node), node.input[0]
+    name = graph.take_over(node)
+    product = x
+    for step in range(power - 1):
+        product = graph.op(name, "Mul", [product, x], dtype, name=name if step == power - 2 else None)
+    return True
+
+
 # (name, the node rewrite, exact, what proves or measures it)
 GRAPH_PASSES: tuple[tuple[str, Callable[[_Graph, NodeDef], bool], bool, str], ...] = (
     ("gelu_erf_to_logistic", _erf_to_logistic, False,
      "tanh approximation of erf (GELU off by at most 4.8e-4 for any x); its cost is the variant's Δ against Keras"),
     ("gelu_tanh_to_logistic", _gelu_tanh_to_logistic, True, "identity tanh(z) = 2*sigmoid(2z) - 1"),
     ("neg_to_mul", _neg_to_mul, True, "identity -x = x * -1"),
+    ("power_to_mul", _power_to_mul, True, "identity x**n = x * ... * x for whole n (float rounding only)"),
 )
 
 
 def _candidates(ops: set[str]) -> bool:
     """Whether a pass may apply (a Tanh alone, as in an LSTM, is not GELU's: it needs the Pow)."""
-    return bool(ops & {"Erf", "Erfc", "Neg"}) or {"Tanh", "Pow"} <= ops
+    return bool(ops & {"Erf", "Erfc", "Neg", "Pow", "Square"})
 
 
 def rewrite_graph_def(graph_def: Any) -> tuple[Any, tuple[Rewrite, ...]]:
