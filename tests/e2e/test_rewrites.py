@@ -81,6 +81,22 @@ def test_whole_powers_and_square_become_mul_and_convert_to_int8():
     assert "SQUARE" not in inspect_tflite(int8).ops and not float_compute_ops(int8)
 
 
+def test_group_norm_squared_difference_of_rank_5_becomes_mul_and_int8_has_no_float_op():
+    import keras
+
+    inputs = keras.Input((6, 6, 8))
+    model = keras.Model(inputs, keras.layers.GroupNormalization(groups=2)(inputs))
+    original = _traced(lambda t: model(t), (1, 6, 6, 8))
+    assert float_compute_ops(_convert(original, "int8", (1, 6, 6, 8)))  # the converter's SQUARE (and NEG)
+    rewritten, applied = rewritten_function(original)
+    assert "squared_difference_to_mul" in _names(applied)
+    x = np.random.default_rng(1).normal(size=(1, 6, 6, 8)).astype(np.float32)
+    assert np.allclose(np.asarray(rewritten(tf.constant(x))), np.asarray(original(tf.constant(x))), atol=1e-5)
+    assert not float_compute_ops(_convert(rewritten, "int8", (1, 6, 6, 8)))
+    layer_norm = _traced(lambda t: tf.math.squared_difference(t, tf.reduce_mean(t, -1, keepdims=True)), (1, 4, 8))
+    assert rewritten_function(layer_norm) == (layer_norm, ())  # 3 dimensions: SQUARED_DIFFERENCE stays
+
+
 def test_a_tanh_that_is_not_gelu_and_a_graph_without_candidates_are_left_as_traced():
     for function in (lambda t: tf.tanh(t) * 2.0, lambda t: tf.nn.relu(t) + 1.0):
         original = _traced(function, (1, 8))
