@@ -4,6 +4,11 @@ specs.json, data.csv), run through `main.py --PTQ -q all -e` and summed up in a 
 the exit code, whether the int8 variant runs on TFLM, the engines, and what blocks it.
 
     python scripts/layer_zoo.py [--only NAME,...] [--out docs/layer_zoo.md] [--timeout 240]
+                                [--results rows.jsonl]
+    python scripts/layer_zoo.py --render rows.jsonl [more.jsonl ...] --out docs/layer_zoo.md
+
+`--results` appends each layer's row as it finishes; `--render` makes the table from such files
+without surveying (the last row of a layer wins, so a rerun with `--only` replaces its rows).
 
 Models and exports go to a temporary folder. `--max_drop 100 --no_recovery` keep the accuracy
 guard and its recovery out of the survey: it asks which layers reach a microcontroller, and the
@@ -278,17 +283,29 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _rendered(files: list[Path]) -> list[dict[str, Any]]:
+    """The rows of JSON-lines files, the last one of each layer, in the zoo's order."""
+    latest = {}
+    for file in files:
+        for line in file.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                latest[row["layer"]] = row
+    return [latest[name] for name in ZOO if name in latest]
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="", help="comma-separated zoo names (default: all)")
     parser.add_argument("--out", type=Path, default=None, help="write the markdown table here")
     parser.add_argument("--results", type=Path, default=None, help="JSON lines, one per layer, appended as they finish")
     parser.add_argument("--timeout", type=float, default=240.0)
+    parser.add_argument("--render", type=Path, nargs="+", default=None, help="JSON-lines files to make the table of")
     args = parser.parse_args(argv)
     names = [n for n in args.only.split(",") if n] or list(ZOO)
-    rows = []
+    rows = _rendered(args.render) if args.render else []
     with tempfile.TemporaryDirectory(prefix="layer-zoo-") as tmp:
-        for name in names:
+        for name in [] if args.render else names:
             row = survey(name, Path(tmp), args.timeout)
             rows.append(row)
             print(json.dumps(row), flush=True)
