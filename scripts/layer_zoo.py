@@ -237,7 +237,7 @@ def _from_report(report: Path) -> dict[str, Any]:
         failed = f" ({' '.join(str(engine.get('reason')).split())[:120]})" if engine.get("status") == "fail" else ""
         engines.append(f"{label} {engine.get('status', '-')}{failed}")
     took = [label for label, key in (("C", "c_engine"), ("MicroPython", "micropython"))
-            if (firmware.get(key) or {}).get("status") not in (None, "unsupported", "skipped")]
+            if (firmware.get(key) or {}).get("status") not in (None, "unsupported", "skipped", "fail")]
     return {"int8": runs, "engines": ", ".join(engines), "took": ", ".join(took) or "neither",
             "rewrites": rewrites}
 
