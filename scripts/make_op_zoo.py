@@ -30,6 +30,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before tf_runtime's defaul
 from helpers.core.flatbuffer import float_compute_ops, inspect_tflite  # noqa: E402
 from helpers.lowering.lower import lower_model  # noqa: E402
 from scripts.op_zoo_cases import Case, all_cases  # noqa: E402
+from scripts.op_zoo_derived import DERIVED, derive  # noqa: E402
+from scripts.zoo_hand_quant import quantize_by_hand, swap_op  # noqa: E402
 from tests.op_zoo import ZOO_DIR, ZooCase, input_rows, run_tflm, write_pending, zoo_cases  # noqa: E402
 
 TYPES = ("float32", "int8", "int16")
@@ -66,13 +68,18 @@ def _converter(tf: Any, case: Case) -> Any:
     return tf.lite.TFLiteConverter.from_concrete_functions([graph.get_concrete_function()], graph)
 
 
-def _configure(tf: Any, converter: Any, case: Case, kind: str) -> None:
-    if kind == "float32":
-        return
+def _samples(case: Case) -> np.ndarray:
     samples = np.random.default_rng(_seed(case.name) + 1).uniform(
         case.low, case.high, size=(CALIBRATION_SAMPLES, *case.shape)).astype(np.float32)
     # The range's ends as samples too: the input's scale and zero point are then case.low..case.high.
     samples[0].flat[0], samples[1].flat[0] = case.low, case.high
+    return samples
+
+
+def _configure(tf: Any, converter: Any, case: Case, kind: str) -> None:
+    if kind == "float32":
+        return
+    samples = _samples(case)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = lambda: ([sample] for sample in samples)
     if kind == "int8":
@@ -87,15 +94,32 @@ def _configure(tf: Any, converter: Any, case: Case, kind: str) -> None:
 def _convert(tf: Any, case: Case, kind: str) -> bytes:
     """The pair's model; a quantized one is converted again when the converter left the op in float,
     because it does so at random for some ops (UNPACK: about one conversion in two, in one process
-    with the same inputs), and the conversion that quantizes it gives the same bytes every time."""
+    with the same inputs), and the conversion that quantizes it gives the same bytes every time.
+    A case `by_hand` (an op the converter never quantizes) is its float32 model quantized here."""
+    if case.make is not None:
+        if kind == "int16":
+            raise Skipped("TFLM's kernel takes int8 and float32 inputs")
+        content = case.make(kind, case.low, case.high, _seed(case.name))
+        if not content:
+            raise Skipped(f"the case is made for other types than {kind}")
+        _check(content, case, kind)
+        return content
+    if kind != "float32" and case.by_hand:
+        content = quantize_by_hand(tf, bytes(_converter(tf, case).convert()), _samples(case), kind)
+        _check(content, case, kind)
+        return content
     for attempt in range(1 if kind == "float32" else CONVERT_ATTEMPTS):
         converter = _converter(tf, case)
-        _configure(tf, converter, case, kind)
+        _configure(tf, converter, case, case.convert_as or kind)
         try:
             content = bytes(converter.convert())
+            if case.swap is not None:
+                content = swap_op(content, case.swap[0], case.op, lookup=case.swap[1])
         except Exception as error:  # noqa: BLE001 - the converter's refusals come as many types
             message = [line for line in str(error).splitlines() if "error" in line.lower()] or [str(error)]
             raise Skipped(f"the converter refuses: {message[0].strip()[:160]}") from None
+        if case.rewrite is not None:
+            content = case.rewrite(content)
         try:
             _check(content, case, kind)
             return content
@@ -121,7 +145,7 @@ def _build(tf: Any, cases: list[Case]) -> dict[str, tuple[bytes, dict[str, Any]]
     """Every (case, type) pair the converter makes, by directory name, with its case.json."""
     built = {}
     for case in cases:
-        for kind in TYPES:
+        for kind in (kind for kind in TYPES if case.types is None or kind in case.types):
             name = f"{case.name}_{kind}"
             try:
                 content = _convert(tf, case, kind)
@@ -144,6 +168,27 @@ def _runs_on_tflm(built: dict[str, tuple[bytes, dict[str, Any]]]) -> dict[str, t
         else:
             kept[name] = built[name]
     return kept
+
+
+def _derived(built: dict[str, tuple[bytes, dict[str, Any]]], prefixes: list[str]) -> dict[str, tuple[bytes, dict[str, Any]]]:
+    """The derived cases (scripts/op_zoo_derived.py) whose source case was just built or is in the
+    zoo already, each with its source's case.json, its op and ops."""
+    made = {}
+    for case in DERIVED:
+        if prefixes and not case.name.startswith(tuple(prefixes)):
+            continue
+        if case.source in built:
+            source, meta = built[case.source]
+        elif (ZOO_DIR / case.source / "model.tflite").is_file():
+            source = (ZOO_DIR / case.source / "model.tflite").read_bytes()
+            meta = json.loads((ZOO_DIR / case.source / "case.json").read_text(encoding="utf-8"))
+        else:
+            print(f"skip {case.name}: its source {case.source} is not in the zoo")
+            continue
+        content = derive(case, source)
+        made[case.name] = (content, {**meta, "op": case.op, "ops": list(inspect_tflite(content).ops),
+                                     "derived_from": case.source})
+    return made
 
 
 def _write(kept: dict[str, tuple[bytes, dict[str, Any]]], everything: bool) -> None:
@@ -169,13 +214,20 @@ def main(prefixes: list[str]) -> None:
     if prefixes == ["--pending"]:
         pending_from_models()
         return
+    if prefixes and not any(case.name.startswith(tuple(prefixes)) for case in all_cases()):
+        # derived cases only (their sources read from the zoo): no TensorFlow
+        kept = _runs_on_tflm(_derived({}, prefixes))
+        _write(kept, everything=False)
+        print(f"{len(kept)} models in {ZOO_DIR.relative_to(ROOT)}")
+        return
     # TensorFlow prepared as the tool prepares it: Keras 2, deterministic ops, oneDNN off, seeds fixed.
     from helpers.frontend import tf_runtime
 
     tf_runtime.seed_everything()
     tf = tf_runtime.tf
     cases = [case for case in all_cases() if not prefixes or case.name.startswith(tuple(prefixes))]
-    kept = _runs_on_tflm(_build(tf, cases))
+    built = _build(tf, cases)
+    kept = _runs_on_tflm({**built, **_derived(built, prefixes)})
     _write(kept, everything=not prefixes)
     if not prefixes:
         pending = {name: lower_model(content).reason for name, (content, _) in kept.items()}

@@ -14,6 +14,7 @@ from helpers.core.specs import Specs
 from helpers.core.variant import TfliteModel, VariantPlan
 from helpers.errors import ModelError
 from helpers.frontend.model_loader import LoadedModel
+from helpers.rewrite.io_order import in_signature_order
 
 CALIBRATION_SAMPLES = 300  # more adds conversion time but does not move int8 ranges measurably
 
@@ -71,7 +72,8 @@ def convert(model: LoadedModel, specs: Specs, plan: VariantPlan, calibration_x: 
     (convert/isolated.py): a converter crash becomes a ConverterCrashError for this plan alone.
 
     `allow_select_ops` lets TensorFlow ops TFLite lacks through as TF Select (Flex) ops."""
-    rows = isolated.rows_file(representative_rows(calibration_x), "calibration") if plan.calibrated else None
+    shapes = model.input_shapes if model.multi_io else ()
+    rows = isolated.rows_file(representative_rows(calibration_x), "calibration", shapes) if plan.calibrated else None
     try:
         content = isolated.run_job(ConvertJob(saved_model=str(isolated.saved_function(model)), plan=plan,
                                               calibration_rows=rows, allow_select_ops=allow_select_ops))
@@ -88,5 +90,7 @@ def convert(model: LoadedModel, specs: Specs, plan: VariantPlan, calibration_x: 
             raise ModelError(f"`-q {plan.quantization.value}` cannot express {', '.join(floating)} in integers "
                              "(the converter left it in float)",
                              "use `-q integer_with_float_fallback`, which keeps those ops in float", specs.path)
+    if model.multi_io:  # the graph's inputs and outputs put in specs.json's order
+        content = in_signature_order(content)
     return TfliteModel(plan=plan, content=content, info=inspect_tflite(content),
                        rewrites=isolated.function_rewrites(model))

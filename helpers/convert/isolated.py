@@ -21,6 +21,7 @@ import numpy as np
 
 from helpers.convert import zygote
 from helpers.convert.jobs import ERROR, RESULT, Job
+from helpers.core.packing import cut
 from helpers.core.rewrites import Rewrite
 from helpers.frontend.graph_rewrites import rewritten_function
 from helpers.frontend.model_loader import LoadedModel
@@ -89,8 +90,14 @@ def function_rewrites(model: LoadedModel) -> tuple[Rewrite, ...]:
     return _EXPORTS[id(model.keras)][2]
 
 
-def rows_file(rows: np.ndarray, name: str) -> str:
-    """Rows as .npy for a child (float32, as the converter feeds them)."""
+def rows_file(rows: np.ndarray, name: str, input_shapes: tuple[tuple[int, ...], ...] = ()) -> str:
+    """Rows as .npy for a child (float32, as the converter feeds them); the packed rows of a model
+    with several inputs (`input_shapes`) as .npz, one array per input under its signature name."""
+    if input_shapes:
+        path = _root() / f"{name}.npz"
+        parts = cut(np.asarray(rows, dtype=np.float32), input_shapes)
+        np.savez(path, **{f"input_{number:02d}": part for number, part in enumerate(parts)})
+        return str(path)
     path = _root() / f"{name}.npy"
     np.save(path, np.ascontiguousarray(rows, dtype=np.float32))
     return str(path)

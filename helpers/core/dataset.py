@@ -3,6 +3,11 @@
 CSV layout: a header row, one sample per row, every feature column raw (unnormalised)
 and flattened in C order to `input.shape`, the label in the last column (for regression
 with k outputs, the last k columns).
+
+A model with several inputs or outputs (specs `inputs`/`outputs`) has the inputs' columns in
+order, then each output's label columns in order (one for a classification output, `size` for a
+regression one). Its rows are held packed: `x` is (rows, every input's values) and `y` (rows,
+every label column); `Specs.split_*` (core/io.py) cut them per tensor where a model is called.
 """
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.core.paths import SHARED_DATASET_DIR
-from helpers.core.specs import Specs, Task
+from helpers.core.specs import Specs, Task, TensorSpecs
 from helpers.errors import DatasetError
 
 MIN_ROWS = 20              # below this neither calibration nor evaluation means anything
@@ -133,9 +138,9 @@ def _check_finite(values: np.ndarray, columns: pd.Index, path: Path) -> None:
                            "fill or drop that row (a short row also leaves empty cells)", path)
 
 
-def _class_labels(column: pd.Series, specs: Specs, path: Path) -> np.ndarray:
-    classes = specs.output.classes
-    n_classes = len(classes) or (specs.output.size if specs.output.size > 1 else 2)
+def _class_labels(column: pd.Series, output: TensorSpecs, path: Path) -> np.ndarray:
+    classes = output.classes
+    n_classes = len(classes) or (output.size if output.size > 1 else 2)
     if column.isna().any():
         row = int(np.flatnonzero(column.isna().to_numpy())[0])
         raise DatasetError(f"missing label in data row {row + 1}", "give every row a label", path)
@@ -170,9 +175,10 @@ def _regression_targets(frame: pd.DataFrame, n_targets: int, path: Path) -> np.n
     return values.reshape((len(values),) + (() if n_targets == 1 else (n_targets,)))
 
 
-def normalise(x: np.ndarray, specs: Specs) -> np.ndarray:
-    """`(x - mean) / std` with the specs input normalisation, in float32."""
-    mean, std = specs.input.normalisation.mean, specs.input.normalisation.std
+def normalise(x: np.ndarray, specs: Specs | TensorSpecs) -> np.ndarray:
+    """`(x - mean) / std` with the input's normalisation (the specs' first input), in float32."""
+    tensor = specs.input if isinstance(specs, Specs) else specs
+    mean, std = tensor.normalisation.mean, tensor.normalisation.std
     mean_arr = np.asarray(mean, dtype=np.float32)
     std_arr = np.asarray(std, dtype=np.float32)
     flat = x.reshape(len(x), -1)
@@ -186,21 +192,41 @@ def normalise(x: np.ndarray, specs: Specs) -> np.ndarray:
 def load_dataset(path: Path, specs: Specs) -> Dataset:
     """Read the CSV, check it against the specs and normalise the features."""
     frame = _read_frame(path)
-    n_features = specs.input.size
-    n_labels = specs.output.size if specs.task is Task.REGRESSION else 1
+    n_features = sum(tensor.size for tensor in specs.inputs)
+    n_labels = sum(output.label_columns for output in specs.outputs)
     if frame.shape[1] != n_features + n_labels:
+        shapes, what = " + ".join(str(list(tensor.shape)) for tensor in specs.inputs), "input.shape"
+        if specs.multi_input:
+            what = "the inputs' shapes"
         raise DatasetError(
-            f"the dataset has {frame.shape[1] - n_labels} feature columns but input.shape "
-            f"{list(specs.input.shape)} needs {n_features}",
-            f"give each row {n_features} features and {n_labels} label column(s), or fix input.shape", path)
+            f"the dataset has {frame.shape[1] - n_labels} feature columns but {what} {shapes} need {n_features}",
+            f"give each row {n_features} features and {n_labels} label column(s), or fix {what}", path)
     features = _features(frame, n_features, path)
-    if specs.task is Task.CLASSIFICATION:
-        labels = _class_labels(frame.iloc[:, -1], specs, path)
-    else:
-        labels = _regression_targets(frame, n_labels, path)
+    labels = _labels(frame.iloc[:, n_features:], specs, path)
     del frame  # keep at most a few copies of a large CSV alive
-    x = normalise(features.reshape((len(features),) + specs.input.shape), specs)
-    return Dataset(x=x, y=labels, path=path)
+    if not specs.multi_input:
+        x = normalise(features.reshape((len(features),) + specs.input.shape), specs.input)
+        return Dataset(x=x, y=labels, path=path)
+    parts, start = [], 0
+    for tensor in specs.inputs:  # each input its own normalisation, the rows kept packed
+        parts.append(normalise(features[:, start:start + tensor.size], tensor))
+        start += tensor.size
+    return Dataset(x=np.concatenate(parts, axis=1), y=labels, path=path)
+
+
+def _labels(frame: pd.DataFrame, specs: Specs, path: Path) -> np.ndarray:
+    """Each output's labels; several outputs' packed as float64 columns (class indices are exact)."""
+    columns, start = [], 0
+    for output in specs.outputs:
+        if output.task is Task.CLASSIFICATION:
+            labels = _class_labels(frame.iloc[:, start], output, path)
+        else:
+            labels = _regression_targets(frame.iloc[:, start:start + output.label_columns], output.label_columns, path)
+        columns.append(labels)
+        start += output.label_columns
+    if not specs.multi_output:
+        return columns[0]
+    return np.concatenate([np.asarray(c, np.float64).reshape(len(c), -1) for c in columns], axis=1)
 
 
 def split_dataset(dataset: Dataset) -> SplitDataset:

@@ -60,6 +60,25 @@ class TfliteInfo:
     # from one invoke to the next. Keras starts every sample from zero state, so every runner
     # (LiteRT here, TFLM, the firmware) must reset them before each invoke to give its answers.
     stateful: bool = False
+    # Every input and output in the graph's order (the pipeline puts it in specs.json's order); a
+    # model with one of each has them in `input` and `output` too.
+    inputs: tuple[TensorInfo, ...] = ()
+    outputs: tuple[TensorInfo, ...] = ()
+
+    @property
+    def input_tensors(self) -> tuple[TensorInfo, ...]:
+        """Every input (`input` alone where `inputs` was not filled in)."""
+        return self.inputs or (self.input,)
+
+    @property
+    def output_tensors(self) -> tuple[TensorInfo, ...]:
+        """Every output (`output` alone where `outputs` was not filled in)."""
+        return self.outputs or (self.output,)
+
+    @property
+    def multi_io(self) -> bool:
+        """Whether the model has more than one input or more than one output."""
+        return len(self.input_tensors) > 1 or len(self.output_tensors) > 1
 
 
 @lru_cache(maxsize=1)
@@ -129,7 +148,7 @@ def constant_kernels(content: bytes, dtypes: tuple[str, ...]) -> list[ConstantTe
 
 
 def inspect_tflite(content: bytes) -> TfliteInfo:
-    """Ops (sorted, unique), the single input and output, and any custom ops."""
+    """Ops (sorted, unique), the inputs and outputs, and any custom ops."""
     model = parse_model(content)
     graph = model.subgraphs[0]
     used_codes = sorted({op.opcodeIndex for sub in model.subgraphs for op in (sub.operators or [])})
@@ -140,8 +159,10 @@ def inspect_tflite(content: bytes) -> TfliteInfo:
             custom.add(code.customCode.decode() if isinstance(code.customCode, bytes) else str(code.customCode))
         else:
             builtin.add(op_name(code))
-    return TfliteInfo(ops=tuple(sorted(builtin)), input=_tensor(model, int(graph.inputs[0])),
-                      output=_tensor(model, int(graph.outputs[0])), custom_ops=tuple(sorted(custom)),
+    inputs = tuple(_tensor(model, int(index)) for index in graph.inputs)
+    outputs = tuple(_tensor(model, int(index)) for index in graph.outputs)
+    return TfliteInfo(ops=tuple(sorted(builtin)), input=inputs[0], output=outputs[0], inputs=inputs, outputs=outputs,
+                      custom_ops=tuple(sorted(custom)),
                       stateful=any(tensor.isVariable for sub in model.subgraphs for tensor in (sub.tensors or [])))
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any, Mapping
@@ -38,11 +38,19 @@ class Normalisation:
 
 @dataclass(frozen=True)
 class TensorSpecs:
-    """One input or output: its shape (without batch), normalisation and class names."""
+    """One input or output: its shape (without batch), normalisation and class names; an output of a
+    model with several outputs has its own task (the single-output form takes the specs' task)."""
 
     shape: tuple[int, ...]
     normalisation: Normalisation = field(default_factory=Normalisation)
     classes: tuple[str, ...] = ()
+    name: str = ""
+    task: Task = Task.CLASSIFICATION
+
+    @property
+    def label_columns(self) -> int:
+        """CSV columns this output's labels take: one class per row, or one column per value."""
+        return 1 if self.task is Task.CLASSIFICATION else self.size
 
     @property
     def size(self) -> int:
@@ -61,6 +69,34 @@ class Specs:
     dataset: str | None
     raw: Mapping[str, Any]
     path: Path
+    # Every input and output in the CSV's and the firmware's order (`inputs`/`outputs` lists in
+    # specs.json); the single `input`/`output` form has one of each, the same as `input`/`output`.
+    inputs: tuple[TensorSpecs, ...] = ()
+    outputs: tuple[TensorSpecs, ...] = ()
+
+    @property
+    def multi_input(self) -> bool:
+        """Whether the model takes several input tensors (the dataset's features are then packed)."""
+        return len(self.inputs) > 1
+
+    @property
+    def multi_output(self) -> bool:
+        """Whether the model returns several output tensors (labels and outputs are then packed)."""
+        return len(self.outputs) > 1
+
+    @property
+    def multi_io(self) -> bool:
+        """Several inputs or several outputs."""
+        return self.multi_input or self.multi_output
+
+    def output_views(self) -> tuple[tuple[int, "Specs", str], ...]:
+        """(index, specs as if the model had that output alone, file-name suffix) per output, for
+        what is drawn or written per output (plots); one output: the specs themselves, no suffix."""
+        if not self.multi_output:
+            return ((0, self, ""),)
+        return tuple((number, replace(self, name=f"{self.name} {output.name}", task=output.task, output=output,
+                                      outputs=(output,)), f"_{output.name}")
+                     for number, output in enumerate(self.outputs))
 
     def block(self, key: str) -> Mapping[str, Any]:
         """An optional settings block (`training`, `pruning`, `qat`, ...), empty if absent."""
@@ -144,8 +180,8 @@ def _normalisation(block: Mapping[str, Any], where: str, shape: tuple[int, ...],
     return Normalisation(mean=mean, std=std)
 
 
-def _tensor(raw: Mapping[str, Any], key: str, path: Path) -> TensorSpecs:
-    block = raw.get(key)
+def _tensor(block: Any, key: str, path: Path, task: Task, name: str = "") -> TensorSpecs:
+    """One input or output block; `key` is where it sits in specs.json, for messages."""
     if not isinstance(block, Mapping):
         raise _fail(f"specs.json has no `{key}` object", f'add "{key}": {{"shape": [...]}}', path)
     shape = _shape(block, key, path)
@@ -156,21 +192,71 @@ def _tensor(raw: Mapping[str, Any], key: str, path: Path) -> TensorSpecs:
     names = tuple(str(c) for c in classes)
     if len(set(names)) != len(names):
         raise _fail(f"`{key}.classes` has duplicate names", "give every class a distinct name", path)
-    return TensorSpecs(shape=shape, normalisation=_normalisation(block, key, shape, path), classes=names)
+    if task is Task.CLASSIFICATION and names and math.prod(shape) not in (1, len(names)):
+        raise _fail(f"`{key}.shape` {list(shape)} does not fit {len(names)} classes",
+                    f"make {key}.shape the number of classes (or [1] for a binary sigmoid)", path)
+    return TensorSpecs(shape=shape, normalisation=_normalisation(block, key, shape, path), classes=names,
+                       name=name, task=task)
+
+
+def _task(value: Any, where: str, path: Path) -> Task:
+    if value is None:
+        raise _fail(f"specs.json has no `{where}`", 'add "task": "classification" or "regression"', path)
+    try:
+        return Task(value)
+    except ValueError:
+        raise _fail(f"unknown task {value!r} in specs.json", 'use "classification" or "regression"', path) from None
+
+
+def _tensor_list(raw: Mapping[str, Any], key: str, path: Path, task: Task | None) -> tuple[TensorSpecs, ...]:
+    """`inputs`/`outputs`: a list of blocks, each with a distinct name (the firmware's argument
+    names); an output may name its own `task`, else it takes the specs' task."""
+    blocks = raw[key]
+    if not isinstance(blocks, list) or not blocks:
+        raise _fail(f"`{key}` must be a non-empty list of objects", f'write e.g. "{key}": [{{"name": "a", "shape": [4]}}]',
+                    path)
+    tensors = []
+    for number, block in enumerate(blocks):
+        where = f"{key}[{number}]"
+        if not isinstance(block, Mapping):
+            raise _fail(f"`{where}` must be an object", f'write e.g. {{"name": "a", "shape": [4]}}', path)
+        name = block.get("name", f"{key[:-1]}{number}")
+        if not isinstance(name, str) or not name.isidentifier():
+            raise _fail(f"`{where}.name` must be a name of letters, digits and _ (it names the firmware's "
+                        f"argument), got {name!r}", f'write e.g. "name": "{key[:-1]}{number}"', path)
+        own = _task(block.get("task"), f"{where}.task", path) if key == "outputs" and "task" in block else task
+        if key == "inputs":
+            own = Task.CLASSIFICATION  # an input has no task; the field is the dataclass's default
+        if own is None:
+            raise _fail(f"`{where}` has no task and specs.json has no `task`",
+                        'add "task": "classification" or "regression" to the output or to specs.json', path)
+        tensors.append(_tensor(block, where, path, own, name))
+    names = [tensor.name for tensor in tensors]
+    if len(set(names)) != len(names):
+        raise _fail(f"`{key}` has duplicate names", "give every tensor a distinct name", path)
+    return tuple(tensors)
+
+
+def _io(raw: Mapping[str, Any], path: Path, task: Task | None) -> tuple[tuple[TensorSpecs, ...], tuple[TensorSpecs, ...]]:
+    """The inputs and outputs: the `inputs`/`outputs` lists or the single `input`/`output` form."""
+    found = []
+    for single, several in (("input", "inputs"), ("output", "outputs")):
+        if single in raw and several in raw:
+            raise _fail(f"specs.json has both `{single}` and `{several}`", "keep one of them", path)
+        if several in raw:
+            found.append(_tensor_list(raw, several, path, task))
+        else:
+            if task is None:
+                _task(None, "task", path)
+            found.append((_tensor(raw.get(single), single, path, task),))
+    return found[0], found[1]
 
 
 def parse_specs(raw: Any, path: Path, default_name: str) -> Specs:
     """Validate the decoded JSON of a specs file and return Specs."""
     if not isinstance(raw, Mapping):
         raise _fail("specs.json must hold a JSON object", 'start from {"task": ..., "input": ..., "output": ...}', path)
-    task_value = raw.get("task")
-    if task_value is None:
-        raise _fail("specs.json has no `task`", 'add "task": "classification" or "regression"', path)
-    try:
-        task = Task(task_value)
-    except ValueError:
-        raise _fail(f"unknown task {task_value!r} in specs.json",
-                    'use "classification" or "regression"', path) from None
+    task = _task(raw.get("task"), "task", path) if "task" in raw or "outputs" not in raw else None
     name = raw.get("name", default_name)
     if not isinstance(name, str) or not name.strip():
         raise _fail(f"`name` must be a non-empty string, got {name!r}", "write a short model name", path)
@@ -180,13 +266,9 @@ def parse_specs(raw: Any, path: Path, default_name: str) -> Specs:
     for block in ("training", "pruning", "qat", "clustering"):
         if block in raw and not isinstance(raw[block], Mapping):
             raise _fail(f"`{block}` must be a JSON object", f'write e.g. "{block}": {{}}', path)
-    input_specs = _tensor(raw, "input", path)
-    output_specs = _tensor(raw, "output", path)
-    if task is Task.CLASSIFICATION and output_specs.classes and output_specs.size not in (1, len(output_specs.classes)):
-        raise _fail(f"`output.shape` {list(output_specs.shape)} does not fit {len(output_specs.classes)} classes",
-                    "make output.shape the number of classes (or [1] for a binary sigmoid)", path)
-    return Specs(name=name.strip(), task=task, input=input_specs, output=output_specs,
-                 dataset=dataset, raw=dict(raw), path=path)
+    inputs, outputs = _io(raw, path, task)
+    return Specs(name=name.strip(), task=outputs[0].task, input=inputs[0], output=outputs[0],
+                 dataset=dataset, raw=dict(raw), path=path, inputs=inputs, outputs=outputs)
 
 
 def load_specs(model_dir: Path) -> Specs:

@@ -9,7 +9,8 @@ import numpy as np
 from helpers.emit.codegen import c_float
 from helpers.lowering.program import Const, Operand, Program
 
-C_TYPES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "uint16": "uint16_t", "int32": "int32_t",
+# bool: one byte, 0 or 1, as TFLM's C++ bool holds it
+C_TYPES = {"bool": "uint8_t", "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "uint16": "uint16_t", "int32": "int32_t",
            "uint32": "uint32_t", "int64": "int64_t", "float32": "float"}
 VALUES_PER_LINE = 16
 _INT32_MIN = -(2 ** 31)

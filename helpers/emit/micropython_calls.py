@@ -7,7 +7,7 @@ from typing import Callable
 
 import numpy as np
 
-from helpers.emit import micropython_int16
+from helpers.emit import micropython_compare, micropython_int16, micropython_layers
 from helpers.emit.micropython_names import (  # noqa: F401 - Names, bytes_literal, ...: the emitters' import point
     Names,
     buffer_name,
@@ -25,7 +25,7 @@ from helpers.lowering import steps as s
 from helpers.lowering.program import Const, Program, Step
 
 # The array type code that holds each buffer dtype on the board.
-TYPECODES = {"int8": "b", "int16": "h", "float32": "f"}
+TYPECODES = {"int8": "b", "int16": "h", "float32": "f", "bool": "B", "int32": "i"}
 # Which device file holds each step's kernel.
 FAMILIES: dict[type, str] = {
     s.FullyConnectedInt8: "ops_int8", s.ConvInt8: "ops_int8", s.PoolInt8: "ops_int8", s.SoftmaxInt8: "ops_int8",
@@ -37,7 +37,8 @@ FAMILIES: dict[type, str] = {
     s.ChannelLookupInt8: "ops_int8", s.PreluFloat: "math_float", s.BatchMatMulInt8: "ops_int8",
     s.BatchMatMulFloat: "math_float", s.ReduceInt8: "ops_int8", s.ReduceFloat: "math_float", s.BinaryMath: "binary",
     s.SquaredDifferenceInt8: "ops_int8", s.Transpose: "movement", s.GatherRuns: "movement",
-    **micropython_int16.FAMILIES,
+    **micropython_int16.FAMILIES, **micropython_compare.FAMILIES,
+    **micropython_layers.FAMILIES,
 }
 
 
@@ -128,7 +129,8 @@ def family(program: Program, t: Step) -> str:
 
 
 # The steps whose kernels work through the element-wise scratch (_EW_A, _EW_B).
-ELEMENTWISE = (s.AddInt8, s.MulInt8, s.RequantizeInt8, s.MeanInt8, s.SquaredDifferenceInt8)
+ELEMENTWISE = (s.AddInt8, s.MulInt8, s.RequantizeInt8, s.MeanInt8, s.SquaredDifferenceInt8,
+               *micropython_compare.SCRATCH_STEPS)
 
 
 def _gather_runs(n: Names, t: s.GatherRuns) -> str:
@@ -309,7 +311,8 @@ FORMATTERS: dict[type, Callable[[Names, Step], str]] = {  # type: ignore[dict-it
     s.ReduceFloat: _reduce_f,
     s.BinaryMath: _binary_math, s.SquaredDifferenceInt8: _squared_difference_i8, s.Transpose: _gather_runs,
     s.GatherRuns: _gather_runs,
-    **micropython_int16.FORMATTERS,
+    **micropython_int16.FORMATTERS, **micropython_compare.FORMATTERS,
+    **micropython_layers.FORMATTERS,
 }
 
 

@@ -218,6 +218,13 @@ def rewritten_function(concrete: Any) -> tuple[Any, tuple[Rewrite, ...]]:
     wrapped = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
     pruned = wrapped.prune([wrapped.graph.get_tensor_by_name(n) for n in inputs],
                            [wrapped.graph.get_tensor_by_name(n) for n in outputs])
-    spec = frozen.inputs[0]
-    function = tf.function(lambda inputs: pruned(inputs)[0])
-    return function.get_concrete_function(tf.TensorSpec(spec.shape, spec.dtype, name="inputs")), applied
+    if len(inputs) == 1 and len(outputs) == 1:
+        spec = frozen.inputs[0]
+        function = tf.function(lambda inputs: pruned(inputs)[0])
+        return function.get_concrete_function(tf.TensorSpec(spec.shape, spec.dtype, name="inputs")), applied
+    # several inputs or outputs: the names model_loader gave them, which keep specs.json's order
+    # through the converter; a dict's outputs flatten in its sorted keys' order, as frozen.outputs are
+    keys = sorted(concrete.structured_outputs)
+    specs = [tf.TensorSpec(t.shape, t.dtype, name=f"input_{i:02d}") for i, t in enumerate(frozen.inputs)]
+    several = tf.function(lambda *args: dict(zip(keys, pruned(*args))))
+    return several.get_concrete_function(*specs), applied

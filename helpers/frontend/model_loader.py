@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from helpers.core.packing import cut, pack
 from helpers.core.specs import Specs
 from helpers.errors import ModelError, first_line
 from helpers.frontend.tf_runtime import tf, tf_keras
@@ -43,6 +44,15 @@ class LoadedModel:
     input_shape: tuple[int, ...] = ()
     permutation: tuple[int, ...] = ()   # specs layout -> model layout (ONNX/PyTorch models)
     onnx_path: Path | None = None       # the ONNX file the reference runs on (ONNX/PyTorch models)
+    # A model with several inputs or outputs: each input's shape, in specs.json's order (its rows
+    # come packed, core/packing.py), and how many outputs it returns (packed the same way).
+    input_shapes: tuple[tuple[int, ...], ...] = ()
+    output_count: int = 1
+
+    @property
+    def multi_io(self) -> bool:
+        """Several inputs or several outputs: rows are packed, the function takes and returns lists."""
+        return len(self.input_shapes) > 1 or self.output_count > 1
 
     @property
     def is_foreign(self) -> bool:
@@ -61,13 +71,17 @@ class LoadedModel:
         return np.ascontiguousarray(x.transpose((0,) + tuple(axis + 1 for axis in self.permutation)))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """Batched float inference on normalised inputs."""
-        outputs = [np.asarray(self._call(tf.constant(x[start:start + PREDICT_BATCH])))
-                   for start in range(0, len(x), PREDICT_BATCH)]
+        """Batched float inference on normalised inputs (packed rows for a model with several
+        inputs; packed outputs for one with several outputs)."""
+        outputs = [self._call(x[start:start + PREDICT_BATCH]) for start in range(0, len(x), PREDICT_BATCH)]
         return np.concatenate(outputs, axis=0)
 
-    def _call(self, batch: Any) -> Any:
-        return self.keras(batch, training=False)
+    def _call(self, rows: np.ndarray) -> np.ndarray:
+        if not self.multi_io:
+            return np.asarray(self.keras(tf.constant(rows), training=False))
+        inputs = [tf.constant(part) for part in cut(rows, self.input_shapes)]
+        return pack([np.asarray(o) for o in _as_list(self.keras(inputs if len(inputs) > 1 else inputs[0],
+                                                                training=False))])
 
     def concrete_function(self, input_shape: tuple[int, ...] | None = None) -> Any:
         """A concrete function with a fixed batch of 1.
@@ -75,9 +89,12 @@ class LoadedModel:
         RNNs only convert to the fused TFLite ops (UNIDIRECTIONAL_SEQUENCE_LSTM, ...) from a static
         batch, and a microcontroller runs one sample at a time anyway.
         """
-        shape = self.input_shape or input_shape or ()
-        function: Callable[[Any], Any] = tf.function(lambda inputs: self.keras(inputs, training=False))
-        concrete = function.get_concrete_function(tf.TensorSpec((1,) + tuple(shape), tf.float32))
+        if self.multi_io:
+            concrete = self._multi_io_function()
+        else:
+            shape = self.input_shape or input_shape or ()
+            function: Callable[[Any], Any] = tf.function(lambda inputs: self.keras(inputs, training=False))
+            concrete = function.get_concrete_function(tf.TensorSpec((1,) + tuple(shape), tf.float32))
         if self.is_keras2:
             return concrete
         # Keras 3 variables are not captured as constants by the converter (it would emit
@@ -85,6 +102,28 @@ class LoadedModel:
         from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
         return convert_variables_to_constants_v2(concrete)
+
+
+    def _multi_io_function(self) -> Any:
+        """The batch-1 function of a model with several inputs or outputs: inputs named `input_00`,
+        `input_01`, ... and outputs `output_00`, ... in specs.json's order, so that the converter's
+        signature (sorted by name) keeps that order (pipeline/io_order.py puts the graph in it)."""
+        specs = [tf.TensorSpec((1,) + tuple(shape), tf.float32, name=f"input_{i:02d}")
+                 for i, shape in enumerate(self.input_shapes)]
+
+        def call(*inputs: Any) -> dict[str, Any]:
+            outputs = _as_list(self.keras(list(inputs) if len(inputs) > 1 else inputs[0], training=False))
+            return {f"output_{i:02d}": output for i, output in enumerate(outputs)}
+
+        return tf.function(call).get_concrete_function(*specs)
+
+
+def _as_list(outputs: Any) -> list[Any]:
+    """A model's outputs as a list: a Keras model with several outputs returns a list (or a dict,
+    kept in its order)."""
+    if isinstance(outputs, dict):
+        return list(outputs.values())
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
 
 def find_model(model_dir: Path) -> tuple[Path, ModelFormat]:
@@ -128,6 +167,9 @@ def _load_keras(path: Path, model_format: ModelFormat) -> tuple[Any, bool]:
 def load_model(model_dir: Path, specs: Specs, keep_layout: bool = False) -> LoadedModel:
     """Find, load and check the model against the specs shapes."""
     path, model_format = find_model(model_dir)
+    if specs.multi_io and model_format in FOREIGN_FORMATS + (ModelFormat.TFLITE,):
+        raise ModelError(f"a model with several inputs or outputs is taken as a Keras model only, and {path.name} "
+                         f"is {model_format.value}", "save the model as .keras, .h5 or a SavedModel", path)
     if model_format is ModelFormat.TFLITE:  # read by pipeline/given.py, never loaded into TensorFlow
         return LoadedModel(keras=None, format=model_format, path=path, is_keras2=False,
                            input_shape=specs.input.shape, permutation=tuple(range(len(specs.input.shape))))
@@ -139,8 +181,11 @@ def load_model(model_dir: Path, specs: Specs, keep_layout: bool = False) -> Load
         raise ModelError(f"cannot load the model ({first_line(exc)})",
                          "check the file is complete and was saved with model.save()", path) from None
     _check_shapes(keras_model, specs, path)
+    several = specs.multi_io
     return LoadedModel(keras=keras_model, format=model_format, path=path, is_keras2=is_keras2,
-                       input_shape=specs.input.shape, permutation=tuple(range(len(specs.input.shape))))
+                       input_shape=specs.input.shape, permutation=tuple(range(len(specs.input.shape))),
+                       input_shapes=tuple(t.shape for t in specs.inputs) if several else (),
+                       output_count=len(specs.outputs))
 
 
 def _load_foreign(path: Path, model_format: ModelFormat, specs: Specs, keep_layout: bool) -> LoadedModel:
@@ -161,24 +206,31 @@ def _load_foreign(path: Path, model_format: ModelFormat, specs: Specs, keep_layo
                        input_shape=model_shape, permutation=permutation, onnx_path=onnx_path)
 
 
-def _shape_of(shape: Any) -> tuple[Any, ...]:
-    if isinstance(shape, list):
-        if len(shape) != 1:
-            raise ValueError("multiple tensors")
-        shape = shape[0]
-    return tuple(shape)
+def _tensor_shapes(keras_model: Any, which: str) -> list[tuple[Any, ...]]:
+    """The batch-free shapes of the model's inputs or outputs, in its own order."""
+    tensors = getattr(keras_model, which, None)
+    if tensors is None:
+        shape = getattr(keras_model, f"{which[:-1]}_shape")
+        return [tuple(s)[1:] for s in shape] if isinstance(shape, list) else [tuple(shape)[1:]]
+    return [tuple(tensor.shape)[1:] for tensor in tensors]
 
 
 def _check_shapes(keras_model: Any, specs: Specs, path: Path) -> None:
+    """The model's inputs and outputs against specs.json's, in order: the count, then each shape."""
     try:
-        model_in = _shape_of(keras_model.input_shape)[1:]
-        model_out = _shape_of(keras_model.output_shape)[1:]
-    except (AttributeError, ValueError):
-        raise ModelError("the model must have exactly one input and one output",
-                         "wrap the model so that it takes one tensor and returns one tensor", path) from None
-    for what, declared, actual in (("input", specs.input.shape, model_in), ("output", specs.output.shape, model_out)):
-        fits = len(declared) == len(actual) and all(a is None or a == d for a, d in zip(actual, declared))
-        if not fits:
-            raise ModelError(f"specs {what}.shape {list(declared)} does not match the model's {what} "
-                             f"shape {[d for d in actual]}", f"set {what}.shape in specs.json to the model's shape",
-                             specs.path)
+        model_io = {"input": _tensor_shapes(keras_model, "inputs"), "output": _tensor_shapes(keras_model, "outputs")}
+    except (AttributeError, ValueError, TypeError):
+        raise ModelError("the model's inputs and outputs cannot be read",
+                         "save a built Keras model (call it on data once, or give it an Input)", path) from None
+    for what, declared in (("input", specs.inputs), ("output", specs.outputs)):
+        actual = model_io[what]
+        if len(actual) != len(declared):
+            raise ModelError(f"the model has {len(actual)} {what}s and specs.json describes {len(declared)}",
+                             f"describe each {what} in specs.json: \"{what}s\": [{{\"name\": ..., \"shape\": ...}}, ...] "
+                             "in the model's order (see README, 'Input contract')", specs.path)
+        for number, (tensor, shape) in enumerate(zip(declared, actual)):
+            where = f"{what}.shape" if len(declared) == 1 else f"{what}s[{number}].shape"
+            fits = len(tensor.shape) == len(shape) and all(a is None or a == d for a, d in zip(shape, tensor.shape))
+            if not fits:
+                raise ModelError(f"specs {where} {list(tensor.shape)} does not match the model's {what} shape "
+                                 f"{list(shape)}", f"set {where} in specs.json to the model's shape", specs.path)

@@ -11,6 +11,7 @@ from helpers.lowering.builder import Builder
 from helpers.lowering.fold import fold
 from helpers.lowering.graph import Graph, Op, Unsupported, read_graph
 from helpers.lowering.ops_binary import BINARY_LOWERINGS
+from helpers.lowering.ops_compare import COMPARE_LOWERINGS
 from helpers.lowering.ops_dense import lower_conv, lower_fully_connected, lower_pool, lower_softmax
 from helpers.lowering.ops_elementwise import (
     lower_arithmetic,
@@ -21,6 +22,8 @@ from helpers.lowering.ops_elementwise import (
     lower_reduce,
 )
 from helpers.lowering.ops_int16 import INT16_LOWERINGS
+from helpers.lowering.ops_layers import LAYER_LOWERINGS
+from helpers.lowering.ops_int16_more import MORE_INT16_LOWERINGS
 from helpers.lowering.ops_movement import MOVEMENT_LOWERINGS
 from helpers.lowering.ops_shape import (
     lower_concatenation,
@@ -34,6 +37,11 @@ from helpers.lowering.ops_transpose_conv import lower_transpose_conv
 from helpers.lowering.ops_unary import TABLE_OPS, lower_prelu, lower_unary
 from helpers.lowering.program import Program
 
+def _unfixed_shape(b: Builder, op: Op) -> None:
+    """SHAPE lowers by folding (fold.py: a fixed shape is a constant at export); this is the rest."""
+    raise Unsupported("SHAPE of a tensor whose shape is not fixed at export")
+
+
 LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "FULLY_CONNECTED": lower_fully_connected,
     "CONV_2D": lambda b, op: lower_conv(b, op, depthwise=False),
@@ -42,6 +50,7 @@ LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "AVERAGE_POOL_2D": lambda b, op: lower_pool(b, op, average=True),
     "SOFTMAX": lower_softmax,
     "RESHAPE": lower_reshape,
+    "SHAPE": _unfixed_shape,
     "SQUEEZE": lower_reshape,
     "EXPAND_DIMS": lower_reshape,
     "QUANTIZE": lower_quantize,
@@ -69,7 +78,13 @@ LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "REDUCE_MIN": lambda b, op: lower_reduce(b, op, "min"),
     **MOVEMENT_LOWERINGS,
     **BINARY_LOWERINGS,
+    **COMPARE_LOWERINGS,
+    **LAYER_LOWERINGS,
 }
+
+
+# The ops whose int16 form (an int16 first input or output) lowers apart from LOWERINGS.
+_INT16: dict[str, Callable[[Builder, Op], None]] = {**INT16_LOWERINGS, **MORE_INT16_LOWERINGS}
 
 
 def _op_types(graph: Graph, op: Op) -> str:
@@ -87,9 +102,9 @@ def _lower_op(builder: Builder, op: Op) -> str | None:
     if fold(builder, op):
         return None
     handler = LOWERINGS.get(op.name)
-    if op.name in INT16_LOWERINGS and "int16" in (builder.graph.tensor(op.inputs[0]).dtype,
-                                                  builder.graph.tensor(op.outputs[0]).dtype):
-        handler = INT16_LOWERINGS[op.name]
+    if op.name in _INT16 and "int16" in (builder.graph.tensor(op.inputs[0]).dtype,
+                                         builder.graph.tensor(op.outputs[0]).dtype):
+        handler = _INT16[op.name]
     if handler is None:
         return f"{op.name} ({_op_types(builder.graph, op)}) is not in the engines"
     try:
@@ -105,10 +120,8 @@ def lower(graph: Graph) -> Program:
     first: after a failed op its outputs get buffers anyway, so the ops after it are still tried."""
     if graph.subgraphs != 1:
         raise Unsupported("models with control flow (several subgraphs)")
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise Unsupported("models with several inputs or outputs")
     builder = Builder(graph)
-    input_buffer = builder.allocate(graph.inputs[0], persistent=True)
+    input_buffers = [builder.allocate(index, persistent=True) for index in graph.inputs]
     missing: list[str] = []
     for op in graph.ops:
         reason = _lower_op(builder, op)
@@ -118,7 +131,7 @@ def lower(graph: Graph) -> Program:
         builder.release_after(op)
     if missing:
         raise Unsupported("; ".join(dict.fromkeys(missing)))
-    return builder.finish(input_buffer, builder.operand(graph.outputs[0]))
+    return builder.finish(input_buffers)
 
 
 @dataclass(frozen=True)

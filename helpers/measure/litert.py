@@ -14,6 +14,7 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from helpers.core.flatbuffer import TensorInfo, TfliteInfo
+from helpers.core.packing import cut, pack
 from helpers.native_output import native_stderr_silenced
 
 # Rows per invoke at most. Past a few thousand rows the per-invoke overhead is already gone.
@@ -66,6 +67,27 @@ def dequantize(values: np.ndarray, tensor: TensorInfo) -> np.ndarray:
     return ((values.astype(np.float32) - tensor.zero_point) * tensor.scale).astype(np.float32)
 
 
+def _shapes(tensors: tuple[TensorInfo, ...]) -> list[tuple[int, ...]]:
+    return [tuple(tensor.shape[1:]) for tensor in tensors]
+
+
+def quantize_inputs(x: np.ndarray, info: TfliteInfo) -> np.ndarray:
+    """quantize() for the model's input, or each input's part of packed rows (a model with several
+    inputs), packed again (core/packing.py): row `i` is then every input's values, in order."""
+    if not info.multi_io:
+        return quantize(x, info.input)
+    parts = cut(x, _shapes(info.input_tensors))
+    return pack([quantize(part, tensor) for part, tensor in zip(parts, info.input_tensors)])
+
+
+def dequantize_outputs(raw: np.ndarray, info: TfliteInfo) -> np.ndarray:
+    """dequantize() for the model's output, or each output's part of packed raw outputs."""
+    if not info.multi_io:
+        return dequantize(raw, info.output)
+    parts = cut(raw, _shapes(info.output_tensors))
+    return pack([dequantize(part, tensor) for part, tensor in zip(parts, info.output_tensors)])
+
+
 def plan_batch(rows: int, largest: int) -> int:
     """Rows per invoke: the fewest invokes of at most `largest` rows, split evenly.
 
@@ -90,15 +112,15 @@ class LiteRtRunner:
 
     def __init__(self, content: bytes, info: TfliteInfo) -> None:
         self._content = content
-        self._input = info.input
+        self._info = info
         # A stateful model runs one row per invoke from reset state: its state tensors have a
         # batch of 1, and a row must not see the state the previous row left.
         self._stateful = info.stateful
         self._single = self._make_interpreter(batch=1)
         # Tensor indices come from the flatbuffer, so they hold for every interpreter of this model;
         # looking them up once keeps the per-row path (LSTMs run one row per invoke) short.
-        self._input_index = self._single.get_input_details()[0]["index"]
-        self._output_index = self._single.get_output_details()[0]["index"]
+        self._input_indices = [detail["index"] for detail in self._single.get_input_details()]
+        self._output_indices = [detail["index"] for detail in self._single.get_output_details()]
         bytes_per_row = sum(int(np.prod(t["shape"])) * np.dtype(t["dtype"]).itemsize
                             for t in self._single.get_tensor_details())
         self._largest_batch = max(1, min(MAX_EVALUATION_BATCH, BATCH_TENSOR_BUDGET // max(1, bytes_per_row)))
@@ -110,14 +132,22 @@ class LiteRtRunner:
         with native_stderr_silenced():
             interpreter = Interpreter(model_content=self._content, num_threads=BATCH_THREADS if batch > 1 else 1)
         if batch != 1:
-            interpreter.resize_tensor_input(self._input_index, (batch,) + tuple(self._input.shape[1:]), strict=False)
+            for index, tensor in zip(self._input_indices, self._info.input_tensors):
+                interpreter.resize_tensor_input(index, (batch,) + tuple(tensor.shape[1:]), strict=False)
         interpreter.allocate_tensors()
         return interpreter
 
     def _invoke(self, interpreter: Interpreter, quantized: np.ndarray) -> np.ndarray:
-        interpreter.set_tensor(self._input_index, quantized)
+        if not self._info.multi_io:
+            interpreter.set_tensor(self._input_indices[0], quantized)
+            interpreter.invoke()
+            return interpreter.get_tensor(self._output_indices[0])  # already a copy
+        # packed rows: each input's part in its own dtype, the outputs packed back in order
+        tensors = self._info.input_tensors
+        for index, tensor, part in zip(self._input_indices, tensors, cut(quantized, _shapes(tensors))):
+            interpreter.set_tensor(index, part.astype(tensor.dtype))
         interpreter.invoke()
-        return interpreter.get_tensor(self._output_index)  # already a copy
+        return pack([interpreter.get_tensor(index) for index in self._output_indices])
 
     def _run_single(self, quantized: np.ndarray) -> np.ndarray:
         outputs = []

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers.core.flatbuffer import TFLM_CUSTOM_OPS, TfliteInfo
+from helpers.core.packing import cut
 from helpers.core.tflm_ops import ops_without_kernel
 from helpers.measure import tflm_worker
 from helpers.workers import CONTEXT
@@ -101,15 +102,29 @@ class WorkerRun:
     outputs: np.ndarray | None = None
 
 
-def _run_worker(command: str, content: bytes, rows: np.ndarray, *args: str) -> WorkerRun:
+def save_rows(folder: Path, rows: np.ndarray, info: TfliteInfo | None) -> Path:
+    """The rows for a worker: inputs.npy, or for a model with several inputs or outputs its packed
+    rows cut per input, each in its dtype, as inputs.npz (tflm_worker.load_rows reads both)."""
+    if info is None or not info.multi_io:
+        np.save(folder / "inputs.npy", rows)
+        return folder / "inputs.npy"
+    tensors = info.input_tensors
+    parts = cut(rows, [tuple(t.shape[1:]) for t in tensors])
+    np.savez(folder / "inputs.npz", output_count=np.int64(len(info.output_tensors)),
+             **{f"input_{i:02d}": part.astype(t.dtype) for i, (part, t) in enumerate(zip(parts, tensors))})
+    return folder / "inputs.npz"
+
+
+def _run_worker(command: str, content: bytes, rows: np.ndarray, *args: str,
+                info: TfliteInfo | None = None) -> WorkerRun:
     """tflm_worker `COMMAND model.tflite inputs.npy [outputs.npy] ARGS...` in a forked worker
     and a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="mcu-deploy-tflm-") as tmp:
         folder = Path(tmp)
         (folder / "model.tflite").write_bytes(content)
-        np.save(folder / "inputs.npy", rows)
+        inputs = save_rows(folder, rows, info)
         outputs = folder / "outputs.npy"
-        paths = [str(folder / "model.tflite"), str(folder / "inputs.npy")]
+        paths = [str(folder / "model.tflite"), str(inputs)]
         if command in ("check", "run"):
             paths.append(str(outputs))
         # daemon: a Ctrl-C in the pipeline ends the check too instead of waiting for it
@@ -161,7 +176,7 @@ def check_variant(content: bytes, info: TfliteInfo, quantized_inputs: np.ndarray
     if static:
         return MicroCheck(runnable=False, reason=static)
     reset = ("reset",) if info.stateful else ()  # state tensors start from zero for every row
-    result = _run_worker("check", content, quantized_inputs, str(GENEROUS_ARENA), *reset)
+    result = _run_worker("check", content, quantized_inputs, str(GENEROUS_ARENA), *reset, info=info)
     if result.returncode != 0:
         return MicroCheck(runnable=False, reason=_failure_reason(result.stderr, result.returncode))
     arena = _reported_arena(result.stdout)

@@ -14,6 +14,10 @@ tflite_micro, never TensorFlow.
     probe MODEL INPUTS.npy ARENA               -> exit 0 if the first row runs with that arena
     run MODEL INPUTS.npy OUTPUTS.npy ARENA     -> outputs of every row, nothing else (the engines'
                                                   lookup tables, filled by TFLM's own kernel)
+
+A model with several inputs or outputs gets INPUTS.npz instead: `input_00`, `input_01`, ... (each
+input's rows in its dtype) and `output_count`; its outputs are saved packed, row `i` every output's
+values in order (core/packing.py, which this module does not import to stay light).
 """
 from __future__ import annotations
 
@@ -38,30 +42,71 @@ def _interpreter(content: bytes, arena: int):  # type: ignore[no-untyped-def]
     return runtime.Interpreter.from_bytes(content, arena_size=arena)
 
 
-def run_rows(content: bytes, inputs: np.ndarray, arena: int, reset: bool = False) -> np.ndarray:
+class Rows:
+    """The rows to run: one array per model input (rows first), and how many outputs to read."""
+
+    def __init__(self, parts: list[np.ndarray], output_count: int = 1) -> None:
+        self.parts, self.output_count = parts, output_count
+
+    @classmethod
+    def of(cls, inputs: "np.ndarray | Rows") -> "Rows":
+        """Rows of a model with one input and one output from a bare array."""
+        return inputs if isinstance(inputs, Rows) else cls([inputs])
+
+    def __len__(self) -> int:
+        return len(self.parts[0])
+
+    def slice(self, start: int, stop: int) -> "Rows":
+        """Rows `start` to `stop`."""
+        return Rows([part[start:stop] for part in self.parts], self.output_count)
+
+    @property
+    def several(self) -> bool:
+        """Several inputs or outputs: the outputs are packed."""
+        return len(self.parts) > 1 or self.output_count > 1
+
+
+def load_rows(path: str) -> Rows:
+    """INPUTS.npy (one input and one output) or INPUTS.npz (several)."""
+    if not path.endswith(".npz"):
+        return Rows([np.load(path)])
+    with np.load(path) as archive:
+        names = sorted(name for name in archive.files if name.startswith("input_"))
+        return Rows([archive[name] for name in names], int(archive["output_count"]))
+
+
+def run_rows(content: bytes, inputs: "np.ndarray | Rows", arena: int, reset: bool = False) -> np.ndarray:
     """Every row through TFLM, one invoke per row (as on the MCU); `reset` clears the variable
     tensors (LSTM state) before each row, as the generated main.cc does."""
+    rows = Rows.of(inputs)
     interpreter = _interpreter(content, arena)
     outputs = []
-    for row in inputs:
+    for index in range(len(rows)):
         if reset:
             interpreter.reset()
-        interpreter.set_input(row[np.newaxis, ...], 0)
+        for number, part in enumerate(rows.parts):
+            interpreter.set_input(part[index][np.newaxis, ...], number)
         interpreter.invoke()
-        outputs.append(np.array(interpreter.get_output(0)).copy())
+        if not rows.several:
+            outputs.append(np.array(interpreter.get_output(0)).copy())
+            continue
+        values = [np.array(interpreter.get_output(j)).reshape(1, -1) for j in range(rows.output_count)]
+        dtypes = {v.dtype for v in values}
+        outputs.append(np.concatenate(values if len(dtypes) == 1 else [v.astype(np.float64) for v in values], axis=1))
     return np.concatenate(outputs, axis=0)
 
 
-def run_rows_parallel(content: bytes, inputs: np.ndarray, arena: int, reset: bool = False,
+def run_rows_parallel(content: bytes, inputs: "np.ndarray | Rows", arena: int, reset: bool = False,
                       workers: int = WORKERS, min_rows: int = PARALLEL_MIN_ROWS) -> np.ndarray:
     """run_rows with the rows split over `workers` forked processes, same outputs in the same order.
 
     Rows are independent (no variable tensors, or `reset` before each), so any split gives the
     answers of one long run. The first row runs before any fork: a model TFLM cannot run stops
     here, once, with TFLM's own message."""
+    inputs = Rows.of(inputs)
     if workers < 2 or len(inputs) < min_rows:
         return run_rows(content, inputs, arena, reset)
-    first = run_rows(content, inputs[:1], arena, reset)
+    first = run_rows(content, inputs.slice(0, 1), arena, reset)
     shards = [shard for shard in np.array_split(np.arange(1, len(inputs)), workers) if len(shard)]
     with tempfile.TemporaryDirectory(prefix="mcu-deploy-tflm-rows-") as tmp:
         children = []
@@ -71,12 +116,12 @@ def run_rows_parallel(content: bytes, inputs: np.ndarray, arena: int, reset: boo
             if pid == 0:
                 status = 1
                 try:
-                    np.save(path, run_rows(content, inputs[shard[0]:shard[-1] + 1], arena, reset))
+                    np.save(path, run_rows(content, inputs.slice(shard[0], shard[-1] + 1), arena, reset))
                     status = 0
                 finally:
                     os._exit(status)
             children.append((pid, path, shard))
-        parts = [first, run_rows(content, inputs[shards[0][0]:shards[0][-1] + 1], arena, reset)]
+        parts = [first, run_rows(content, inputs.slice(shards[0][0], shards[0][-1] + 1), arena, reset)]
         for pid, path, shard in children:
             _, status = os.waitpid(pid, 0)
             if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
@@ -85,7 +130,7 @@ def run_rows_parallel(content: bytes, inputs: np.ndarray, arena: int, reset: boo
     return np.concatenate(parts, axis=0)
 
 
-def _probe(content: bytes, row: np.ndarray, arena: int) -> bool:
+def _probe(content: bytes, row: "np.ndarray | Rows", arena: int) -> bool:
     """Does the model allocate and run with this arena? Decided in a fork so an abort is just a 'no'."""
     pid = os.fork()
     if pid == 0:
@@ -93,7 +138,7 @@ def _probe(content: bytes, row: np.ndarray, arena: int) -> bool:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 1)
             os.dup2(devnull, 2)
-            run_rows(content, row[np.newaxis, ...], arena)
+            run_rows(content, row if isinstance(row, Rows) else row[np.newaxis, ...], arena)
             os._exit(0)
         except BaseException:  # noqa: BLE001 - any failure means "does not fit"
             os._exit(1)
@@ -101,7 +146,7 @@ def _probe(content: bytes, row: np.ndarray, arena: int) -> bool:
     return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
-def smallest_arena(content: bytes, row: np.ndarray, high: int) -> int:
+def smallest_arena(content: bytes, row: "np.ndarray | Rows", high: int) -> int:
     """Bisection over arena sizes in 16-byte steps; `high` is known to work."""
     low = 0  # known not to work
     while high - low > ARENA_STEP:
@@ -118,17 +163,18 @@ def smallest_arena(content: bytes, row: np.ndarray, high: int) -> int:
 def main(argv: list[str]) -> int:
     command, model_path = argv[0], Path(argv[1])
     content = model_path.read_bytes()
-    inputs = np.load(argv[2])
+    inputs = load_rows(argv[2])
+    first = inputs.slice(0, 1) if inputs.several else inputs.parts[0][0]
     if command == "check":
         generous = int(argv[4])
         np.save(argv[3], run_rows_parallel(content, inputs, generous, reset=argv[5:6] == ["reset"]))
-        print(json.dumps({"arena": smallest_arena(content, inputs[0], generous)}))
+        print(json.dumps({"arena": smallest_arena(content, first, generous)}))
         return 0
     if command == "run":
         np.save(argv[3], run_rows(content, inputs, int(argv[4])))
         return 0
     if command == "probe":
-        return 0 if _probe(content, inputs[0], int(argv[3])) else 1
+        return 0 if _probe(content, first, int(argv[3])) else 1
     return 2
 
 

@@ -2,7 +2,8 @@
 
 Every variant's metric is compared with the reference row (the Keras model, or the original
 ONNX/PyTorch model): classification may lose at most `max_drop` accuracy points, regression may
-raise its MAE by at most `max_drop` percent. A variant outside is flagged in the table and the
+raise its MAE by at most `max_drop` percent. A model with several outputs has each output judged so,
+in its own unit: a variant is within tolerance when every output is. A variant outside is flagged in the table and the
 reports; when the final variant (the one the flags asked for) is outside, the export is still
 written and the run exits 3 naming the best variant that is within tolerance.
 """
@@ -12,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from helpers.core.results import VariantReport
 from helpers.errors import PipelineError
+from helpers.measure.metrics import metric_kind
 
 DEFAULT_MAX_DROP = {"accuracy": 2.0, "mae": 5.0}  # accuracy points; percent of the reference MAE
 
@@ -26,37 +28,54 @@ class ToleranceError(PipelineError):
 class Tolerance:
     """How much worse than the reference a variant may be, in the primary metric."""
 
-    metric: str          # "accuracy" or "mae"
+    metric: str          # "accuracy" or "mae" (or "<output>.accuracy", ... for a model with several outputs)
     max_drop: float      # points (accuracy) or percent (mae)
+    # The other outputs' metrics, each judged with its own limit (a model with several outputs).
+    others: tuple[tuple[str, float], ...] = ()
 
     def drop(self, variant: VariantReport, reference: VariantReport) -> float | None:
         """Points lost (accuracy) or percent MAE added against the reference; None without metrics."""
         return self.metric_drop(variant.metrics, reference.metrics)
 
-    def metric_drop(self, metrics: dict[str, float], reference: dict[str, float]) -> float | None:
-        """drop() on bare metric dicts (the sparsity search judges candidates on validation rows)."""
-        if self.metric not in metrics or self.metric not in reference:
+    def metric_drop(self, metrics: dict[str, float], reference: dict[str, float],
+                    metric: str | None = None) -> float | None:
+        """drop() on bare metric dicts (the sparsity search judges candidates on validation rows),
+        of the primary metric or the one named."""
+        metric = metric or self.metric
+        if metric not in metrics or metric not in reference:
             return None
-        if self.metric == "accuracy":
-            return (reference["accuracy"] - metrics["accuracy"]) * 100
-        base = reference["mae"]
-        return (metrics["mae"] - base) / base * 100 if base > 0 else 0.0
+        if metric_kind(metric) == "accuracy":
+            return (reference[metric] - metrics[metric]) * 100
+        base = reference[metric]
+        return (metrics[metric] - base) / base * 100 if base > 0 else 0.0
+
+    def within(self, metrics: dict[str, float], reference: dict[str, float]) -> bool | None:
+        """Whether every guarded metric is within its limit; None without the primary metric."""
+        drop = self.metric_drop(metrics, reference)
+        if drop is None:
+            return None
+        others = [(self.metric_drop(metrics, reference, metric), limit) for metric, limit in self.others]
+        return drop <= self.max_drop and all(d is None or d <= limit for d, limit in others)
 
     def describe(self, drop: float) -> str:
         """`-69.1 accuracy points` / `+428% MAE` for messages."""
-        if self.metric == "accuracy":
-            return f"{-drop + 0.0:+.1f} accuracy points"
-        return f"{drop + 0.0:+.1f}% MAE"
+        prefix = self.metric[:-len(metric_kind(self.metric))]
+        if metric_kind(self.metric) == "accuracy":
+            return f"{-drop + 0.0:+.1f} {prefix}accuracy points"
+        return f"{drop + 0.0:+.1f}% {prefix}MAE"
 
     def limit(self) -> str:
         """The tolerance in words."""
-        return (f"{self.max_drop:g} accuracy points" if self.metric == "accuracy"
+        return (f"{self.max_drop:g} accuracy points" if metric_kind(self.metric) == "accuracy"
                 else f"{self.max_drop:g}% more MAE")
 
 
-def tolerance_for(primary_metric: str, max_drop: float | None) -> Tolerance:
-    """--max_drop, or the task's default."""
-    return Tolerance(primary_metric, DEFAULT_MAX_DROP[primary_metric] if max_drop is None else max_drop)
+def tolerance_for(primary_metric: str, max_drop: float | None, others: tuple[str, ...] = ()) -> Tolerance:
+    """--max_drop, or the task's default, for the primary metric and each other output's."""
+    def limit(metric: str) -> float:
+        return DEFAULT_MAX_DROP[metric_kind(metric)] if max_drop is None else max_drop
+
+    return Tolerance(primary_metric, limit(primary_metric), tuple((metric, limit(metric)) for metric in others))
 
 
 def judge(variants: list[VariantReport], tolerance: Tolerance) -> list[VariantReport]:
@@ -64,8 +83,7 @@ def judge(variants: list[VariantReport], tolerance: Tolerance) -> list[VariantRe
     reference = variants[0]
     judged = [reference]
     for variant in variants[1:]:
-        drop = tolerance.drop(variant, reference)
-        judged.append(replace(variant, within_tolerance=None if drop is None else drop <= tolerance.max_drop))
+        judged.append(replace(variant, within_tolerance=tolerance.within(variant.metrics, reference.metrics)))
     return judged
 
 

@@ -13,7 +13,7 @@ from helpers.core.specs import Specs
 from helpers.core.timings import Timings
 from helpers.core.variant import TfliteModel
 from helpers.errors import ModelError, first_line
-from helpers.measure.litert import LiteRtRunner, dequantize, quantize
+from helpers.measure.litert import LiteRtRunner, dequantize_outputs, quantize_inputs
 from helpers.measure.metrics import compute_metrics
 from helpers.measure.tflm import MicroCheck, check_variant, max_difference, static_reason
 
@@ -26,7 +26,9 @@ _DTYPE_BYTES = {"int8": 1, "uint8": 1, "int16": 2, "int32": 4, "float16": 2, "fl
 @dataclass(frozen=True)
 class TestVector:
     """One evaluation row in the model's input dtype, the output TFLM gave for it on the host, and
-    its label (class index, or regression targets in output units)."""
+    its label (class index, or regression targets in output units). A model with several inputs
+    or outputs has each packed: every input's values in order, every output's, every output's
+    label columns (core/packing.py)."""
 
     input: tuple[float, ...]
     output: tuple[float, ...]
@@ -36,8 +38,8 @@ class TestVector:
 def test_vector_count(tflite: TfliteModel, rows: int) -> int:
     """How many evaluation rows the self-test's test data holds within TEST_DATA_FLASH_BYTES."""
     info = tflite.info
-    per_row = (int(np.prod(info.input.shape[1:])) * _DTYPE_BYTES.get(info.input.dtype, 4)
-               + int(np.prod(info.output.shape[1:])) * (_DTYPE_BYTES.get(info.output.dtype, 4) + 4))
+    per_row = (sum(int(np.prod(t.shape[1:])) * _DTYPE_BYTES.get(t.dtype, 4) for t in info.input_tensors)
+               + sum(int(np.prod(t.shape[1:])) * (_DTYPE_BYTES.get(t.dtype, 4) + 4) for t in info.output_tensors))
     return max(1, min(rows, TEST_DATA_FLASH_BYTES // max(per_row, 1)))
 
 
@@ -100,7 +102,7 @@ def tflm_verdict(tflite: TfliteModel, specs: Specs, quantized_inputs: np.ndarray
     if not check.runnable or check.outputs is None:
         return not_runnable(check.reason)
     outputs = check.outputs
-    values = dequantize(outputs, tflite.info.output)
+    values = dequantize_outputs(outputs, tflite.info)
     if not np.all(np.isfinite(values)):
         return not_runnable("TFLM produced NaN or infinite outputs")
     count = test_vector_count(tflite, len(quantized_inputs))
@@ -129,7 +131,7 @@ def _measured_on_tflm(tflite: TfliteModel, specs: Specs, data: SplitDataset, qua
         raise ModelError(f"{tflite.plan.name} cannot be evaluated ({why}; TFLM: {verdict.reason})",
                          "use another variant (the report lists them)", specs.path)
     return Measurement(metrics=verdict.metrics or {}, evaluation=f"tflm ({why})",
-                       outputs=dequantize(verdict.raw_outputs, tflite.info.output), tflm=verdict)
+                       outputs=dequantize_outputs(verdict.raw_outputs, tflite.info), tflm=verdict)
 
 
 def measure_variant(tflite: TfliteModel, specs: Specs, data: SplitDataset, check_firmware: bool,
@@ -143,18 +145,18 @@ def measure_variant(tflite: TfliteModel, specs: Specs, data: SplitDataset, check
         return Measurement(metrics={}, evaluation="not evaluated: needs the TF Select (Flex) delegate, which "
                            "LiteRT's wheel does not link", outputs=None,
                            tflm=not_runnable(f"TF Select ops ({', '.join(flex)}) do not exist in TFLM"))
-    quantized = quantize(data.evaluation.x, tflite.info.input)
+    quantized = quantize_inputs(data.evaluation.x, tflite.info)
     if TFLM_DECODE_OP in tflite.info.custom_ops:
         with timings.phase("tflm_checks"):
             verdict = tflm_verdict(tflite, specs, quantized, data.evaluation.y, None)
-        outputs = dequantize(verdict.raw_outputs, tflite.info.output) if verdict.raw_outputs is not None else None
+        outputs = dequantize_outputs(verdict.raw_outputs, tflite.info) if verdict.raw_outputs is not None else None
         return Measurement(metrics=verdict.metrics or {}, evaluation="tflm (LUT-compressed; LiteRT cannot read it)",
                            outputs=outputs, tflm=verdict)
     try:
         with timings.phase("evaluate"):
             runner = LiteRtRunner(tflite.content, tflite.info)
             raw = runner.run_quantized(quantized)
-            outputs = dequantize(raw, tflite.info.output)
+            outputs = dequantize_outputs(raw, tflite.info)
     except RuntimeError as exc:  # LiteRT lacks a kernel TFLM has (int16 SQUARED_DIFFERENCE of a LayerNorm)
         why = f"LiteRT cannot run it: {first_line(exc, 120)}"
         if not check_firmware:

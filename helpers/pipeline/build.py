@@ -22,7 +22,7 @@ from helpers.frontend.model_loader import LoadedModel, ModelFormat
 from helpers.frontend.optimize import CandidateJudge, OptimizedModel, optimize
 from helpers.frontend.optimize_settings import OptimizeRequest
 from helpers.frontend.tf_runtime import quiet_tensorflow, seed_everything
-from helpers.measure.litert import LiteRtRunner, dequantize, quantize
+from helpers.measure.litert import LiteRtRunner, dequantize_outputs, quantize_inputs
 from helpers.native_output import set_verbose
 from helpers.pipeline import given, twins
 from helpers.pipeline.plan import RunPlan, plan_run
@@ -127,8 +127,8 @@ def sparsity_judge(specs: Specs, model: LoadedModel, plans: tuple[VariantPlan, .
             except ModelError as exc:
                 log.info("  --sparsity auto: %s left out of the judging: %s", plan.name, exc.problem)
                 continue
-            raw = LiteRtRunner(tflite.content, tflite.info).run_quantized(quantize(x, tflite.info.input))
-            outputs[plan.name] = dequantize(raw, tflite.info.output)
+            raw = LiteRtRunner(tflite.content, tflite.info).run_quantized(quantize_inputs(x, tflite.info))
+            outputs[plan.name] = dequantize_outputs(raw, tflite.info)
         return outputs
 
     return judge

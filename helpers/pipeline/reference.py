@@ -33,6 +33,11 @@ def load(model_dir: Path, specs: Specs, config: RunConfig) -> LoadedModel:
     What is alive once the model is loaded is frozen, so that the garbage collection after every
     conversion stays cheap (frontend/tf_runtime.freeze_loaded_objects)."""
     path, model_format = find_model(model_dir)
+    optimizing = [flag for flag, on in (("--prune", config.prune), ("--cluster", config.cluster),
+                                        ("--QAT", config.qat)) if on]
+    if specs.multi_io and optimizing:
+        raise ConfigError(f"{', '.join(optimizing)} cannot fine-tune a model with several inputs or outputs yet",
+                          "use --PTQ, or optimize the model in Keras before export")
     if model_format in FOREIGN_FORMATS:
         flags = [flag for flag, on in (("--prune", config.prune), ("--cluster", config.cluster),
                                        ("--QAT", config.qat)) if on]

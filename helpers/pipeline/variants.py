@@ -29,8 +29,8 @@ from helpers.frontend.model_loader import LoadedModel
 from helpers.frontend.optimize import OptimizedModel
 from helpers.emit.placement import placements
 from helpers.lowering.lower import Lowered, lower_model
-from helpers.measure.litert import quantize
-from helpers.measure.metrics import compute_metrics, primary_metric
+from helpers.measure.litert import quantize_inputs
+from helpers.measure.metrics import compute_metrics, guarded_metrics, primary_metric
 from helpers.measure.tflm import MicroCheck, check_variant
 from helpers.measure.tolerance import tolerance_for
 from helpers.measure.toolchains import MpyResult, ToolchainFigures, flash_size
@@ -170,7 +170,7 @@ class VariantRunner:
                 return RenderOutcome(targets=targets), final, tflm
             second = write_folder(scratch / "final", final)
         with self.timings.phase("micropython"):
-            inputs = EngineInputs(rows=quantize(self.data.evaluation.x, tflite.info.input),
+            inputs = EngineInputs(rows=quantize_inputs(self.data.evaluation.x, tflite.info),
                                   expected=tflm.raw_outputs if tflm.runnable else None,
                                   labels=self.data.evaluation.y, task=self.specs.task.value)
             python = check_python(final, second, lowered, tflite, inputs, self.config.micropython,
@@ -199,12 +199,12 @@ class VariantRunner:
                 # the recovery converts the same traced function: the same passes made it
                 tflite = replace(recovered, rewrites=tflite.rewrites)
         with self.timings.phase("convert"):
-            tflite = rewrite_after_conversion(tflite, quantize(self.data.evaluation.x, tflite.info.input))
+            tflite = rewrite_after_conversion(tflite, quantize_inputs(self.data.evaluation.x, tflite.info))
         strip: StripResult | None = None
         tflm_check = None
         if self.config.strip and prepared is None:
             with self.timings.phase("tflm_checks"):
-                tflite, strip, tflm_check = stripped(tflite, quantize(self.data.evaluation.x, tflite.info.input))
+                tflite, strip, tflm_check = stripped(tflite, quantize_inputs(self.data.evaluation.x, tflite.info))
         measurement = self.measure(tflite, tflm_check)
         rendered, measurement = self.render(tflite, measurement)
         flex = select_ops(tflite)
@@ -221,8 +221,10 @@ class VariantRunner:
         return VariantResult(report=report, tflite=tflite, measurement=measurement)
 
     def _recoverable(self, plan: VariantPlan) -> bool:
-        """Recovery applies to calibrated int8 plans (their activation ranges and biases can move)."""
+        """Recovery applies to calibrated int8 plans (their activation ranges and biases can move), of
+        models with one input and one output (its searches feed and read one tensor)."""
         return (self.config.recovery and self.reference_model is not None and plan.calibrated
+                and not self.specs.multi_io
                 and plan.quantization in (Quantization.INT8, Quantization.INTEGER_WITH_FLOAT_FALLBACK)
                 and len(self.data.tuning) > 0)
 
@@ -242,7 +244,7 @@ class VariantRunner:
         if self._reference_validation is None:
             outputs = _predicted(self.reference_model, self.data.tuning.x)
             self._reference_validation = compute_metrics(outputs, self.data.tuning.y, self.specs)
-        tolerance = tolerance_for(primary_metric(self.specs), self.config.max_drop)
+        tolerance = tolerance_for(primary_metric(self.specs), self.config.max_drop, guarded_metrics(self.specs)[1:])
         return RecoveryTask(model=model, specs=self.specs, plan=plan, data=self.data,
                             reference_validation=self._reference_validation, tolerance=tolerance,
                             budget_seconds=self.config.recovery_seconds)

@@ -12,7 +12,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 from helpers.core.flatbuffer import inspect_tflite
 from helpers.core.variant import TfliteModel
-from helpers.measure.litert import quantize
+from helpers.measure.litert import quantize_inputs
 from helpers.native_output import native_stderr_silenced
 
 # TFLite builtin operator codes of the layers with a bias (schema.fbs BuiltinOperator).
@@ -39,7 +39,7 @@ def corrected(tflite: TfliteModel, calibrated: bytes, rows: np.ndarray) -> Tflit
     changed = False
     for layer in (layer for layer in layers if layer.output in float_means):
         content = bytes(flatbuffer_utils.convert_object_to_bytearray(model))
-        quantized = channel_means(content, quantize(rows, tflite.info.input), {layer.output}).get(layer.output)
+        quantized = channel_means(content, quantize_inputs(rows, tflite.info), {layer.output}).get(layer.output)
         expected = float_means[layer.output]
         if quantized is None or quantized.shape != expected.shape or quantized.shape != layer.bias_scales.shape:
             continue

@@ -20,7 +20,7 @@ from helpers.core.specs import Specs
 from helpers.core.variant import TfliteModel, VariantPlan
 from helpers.errors import ModelError
 from helpers.frontend.model_loader import LoadedModel
-from helpers.measure.litert import LiteRtRunner, dequantize, quantize
+from helpers.measure.litert import LiteRtRunner, dequantize_outputs, quantize_inputs
 from helpers.measure.metrics import compute_metrics
 from helpers.measure.tolerance import Tolerance
 from helpers.recover import bias, ranges
@@ -71,8 +71,8 @@ class _State:
 
 def validation_metrics(tflite: TfliteModel, x: np.ndarray, y: np.ndarray, specs: Specs) -> dict[str, float]:
     """The variant's metrics on rows `x` (LiteRT)."""
-    raw = LiteRtRunner(tflite.content, tflite.info).run_quantized(quantize(x, tflite.info.input))
-    return compute_metrics(dequantize(raw, tflite.info.output), y, specs)
+    raw = LiteRtRunner(tflite.content, tflite.info).run_quantized(quantize_inputs(x, tflite.info))
+    return compute_metrics(dequantize_outputs(raw, tflite.info), y, specs)
 
 
 def _with_ranges(rule: Callable[[dict[str, np.ndarray]], ranges.Ranges]) -> Callable[[_State], TfliteModel | None]:

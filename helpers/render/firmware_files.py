@@ -21,6 +21,7 @@ from helpers.emit.codegen import (
 )
 from helpers.emit.identifiers import camel_case
 from helpers.measure.variant import TestVector, TflmVerdict
+from helpers.render.multi_io import metrics_text, multi_io_context
 
 # The MicroPython module carries a few vectors only: a board's heap is tens of KB.
 MICROPYTHON_TEST_VECTORS = 4
@@ -29,6 +30,16 @@ MICROPYTHON_TEST_VECTORS = 4
 def _tensor_json(info: TensorInfo) -> dict[str, Any]:
     return {"name": info.name, "shape": list(info.shape), "dtype": info.dtype,
             "scale": info.scale, "zero_point": info.zero_point}
+
+
+def _fill_blocks(result: dict[str, Any], key: str, tensors: tuple[TensorInfo, ...]) -> None:
+    """Each of the user's `inputs`/`outputs` blocks (or the single block) gets its tensor's dtype,
+    scale and zero point."""
+    blocks = result.get(key)
+    blocks = [dict(b) for b in blocks] if isinstance(blocks, list) else [dict(blocks or {})]
+    for block, info in zip(blocks, tensors):
+        block.update(dtype=info.dtype, scale=info.scale, zero_point=info.zero_point)
+    result[key] = blocks if key.endswith("s") else blocks[0]
 
 
 def render_specs_json(specs: Specs, model: TfliteModel, tflm: TflmVerdict, extra: dict[str, Any]) -> Rendered:
@@ -48,13 +59,21 @@ def render_specs_json(specs: Specs, model: TfliteModel, tflm: TflmVerdict, extra
     }
     if not tflm.gets_firmware:
         firmware["tflm_reason"] = tflm.reason
+    if specs.multi_io:  # every tensor, in specs.json's order (the firmware's)
+        del firmware["input_tensor"], firmware["output_tensor"]
+        firmware.update(input_tensors=[_tensor_json(t) for t in model.info.input_tensors],
+                        output_tensors=[_tensor_json(t) for t in model.info.output_tensors])
     firmware.update(extra)
     # Also fill the user's input/output blocks with scale and zero-point where they expect them.
     result = specs.exported(firmware)
-    for key, info in (("input", model.info.input), ("output", model.info.output)):
-        block = dict(result.get(key, {}))
-        block.update(dtype=info.dtype, scale=info.scale, zero_point=info.zero_point)
-        result[key] = block
+    if specs.multi_io:
+        _fill_blocks(result, "inputs" if "inputs" in result else "input", model.info.input_tensors)
+        _fill_blocks(result, "outputs" if "outputs" in result else "output", model.info.output_tensors)
+    else:
+        for key, info in (("input", model.info.input), ("output", model.info.output)):
+            block = dict(result.get(key, {}))
+            block.update(dtype=info.dtype, scale=info.scale, zero_point=info.zero_point)
+            result[key] = block
     return Rendered("specs.json", json.dumps(result, indent=2, sort_keys=False) + "\n")
 
 
@@ -114,6 +133,8 @@ def template_context(specs: Specs, model: TfliteModel, tflm: TflmVerdict, model_
         "metric_name": "accuracy" if specs.task.value == "classification" else "mean absolute error",
         "test_tolerance": tflm.test_tolerance,
         "test_vectors_py": _vectors_py(tflm.test_vectors[:MICROPYTHON_TEST_VECTORS], info),
+        # several inputs or outputs: each one's values, and the vectors split per tensor
+        **multi_io_context(specs, info, tflm.test_vectors, MICROPYTHON_TEST_VECTORS),
     }
 
 
@@ -197,9 +218,10 @@ def render_targets_md(context: dict[str, Any], results: tuple[Any, ...], revisio
     rows = []
     for result in results:
         value = (result.metrics or {}).get("accuracy" if metric == "accuracy" else "mae")
+        text = "-" if value is None else (f"{value:.2%}" if metric == "accuracy" else f"{value:.4g}")
         rows.append({
             "target": result.target, "kernels": result.kernels, "status": result.status, "message": result.message,
-            "metric_text": "-" if value is None else (f"{value:.2%}" if metric == "accuracy" else f"{value:.4g}"),
+            "metric_text": metrics_text(context, result.metrics) if context.get("multi_io") else text,
             "flash_text": "-" if result.flash_bytes is None else
             f"{result.flash_bytes:,} ({result.flash_bytes_without_self_test:,} without the self-test)",
             "ram_text": "-" if result.ram_bytes is None else f"{result.ram_bytes:,}",

@@ -17,7 +17,7 @@ from helpers.core.details import SparsityCandidate  # noqa: E402
 from helpers.core.recovery import Recovery  # noqa: E402
 from helpers.core.results import RunReport, VariantReport  # noqa: E402
 from helpers.core.specs import Specs  # noqa: E402
-from helpers.measure.metrics import denormalised, higher_is_better, predicted_classes  # noqa: E402
+from helpers.measure.metrics import denormalised, higher_is_better, metric_kind, predicted_classes  # noqa: E402
 
 DPI = 110
 
@@ -30,7 +30,7 @@ def _save(fig: plt.Figure, path: Path) -> Path:
 
 
 def _metric_label(metric: str, specs: Specs) -> str:
-    if metric == "accuracy":
+    if metric_kind(metric) == "accuracy":
         return "accuracy (%)"
     unit = specs.raw.get("output", {}).get("unit", "output units") if isinstance(specs.raw.get("output"), dict) \
         else "output units"
@@ -38,7 +38,7 @@ def _metric_label(metric: str, specs: Specs) -> str:
 
 
 def _scaled(metric: str, value: float) -> float:
-    return value * 100 if metric == "accuracy" else value
+    return value * 100 if metric_kind(metric) == "accuracy" else value
 
 
 def metric_bars(report: RunReport, specs: Specs, path: Path) -> Path:
@@ -49,14 +49,14 @@ def metric_bars(report: RunReport, specs: Specs, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(rows) + 2), 4.2))
     colors = ["#7f7f7f" if v.format == "keras" else "#1f77b4" for v in rows]
     bars = ax.bar(range(len(rows)), values, color=colors)
-    ax.bar_label(bars, fmt="%.2f" if metric == "accuracy" else "%.3g", fontsize=8)
+    ax.bar_label(bars, fmt="%.2f" if metric_kind(metric) == "accuracy" else "%.3g", fontsize=8)
     reference = _scaled(metric, report.variants[0].metrics[metric])
     ax.axhline(reference, color="#d62728", linestyle="--", label=f"Keras reference ({reference:.4g})")
     ax.set_xticks(range(len(rows)), [v.name for v in rows], rotation=30, ha="right", fontsize=8)
     ax.set_ylabel(_metric_label(metric, specs))
     low, high = min(values), max(values)
-    margin = (high - low) * 0.5 + (0.5 if metric == "accuracy" else 0.05 * high + 1e-9)
-    ax.set_ylim(max(0.0, low - margin) if metric == "accuracy" else 0.0, high + margin)
+    margin = (high - low) * 0.5 + (0.5 if metric_kind(metric) == "accuracy" else 0.05 * high + 1e-9)
+    ax.set_ylim(max(0.0, low - margin) if metric_kind(metric) == "accuracy" else 0.0, high + margin)
     better = "higher" if higher_is_better(metric) else "lower"
     ax.set_title(f"{report.model}: {metric} per variant ({better} is better)")
     ax.legend(loc="lower right", fontsize=8)
@@ -124,7 +124,7 @@ def confusion_matrix(outputs: np.ndarray, labels: np.ndarray, specs: Specs, vari
 
 
 def regression_plots(outputs: dict[str, np.ndarray], labels: np.ndarray, specs: Specs,
-                     folder: Path) -> list[Path]:
+                     folder: Path, suffix: str = "") -> list[Path]:
     """Predicted against true, and the error distribution, for float32 and the final variant."""
     unit = _metric_label("mae", specs).split("(")[-1].rstrip(")")
     truth = labels.reshape(len(labels), -1)[:, 0]
@@ -137,7 +137,7 @@ def regression_plots(outputs: dict[str, np.ndarray], labels: np.ndarray, specs: 
     ax.set_ylabel(f"predicted value ({unit})")
     ax.set_title(f"{specs.name}: predicted against true")
     ax.legend(fontsize=8)
-    scatter = _save(fig, folder / "predicted_vs_true.png")
+    scatter = _save(fig, folder / f"predicted_vs_true{suffix}.png")
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for name, out in outputs.items():
@@ -147,7 +147,7 @@ def regression_plots(outputs: dict[str, np.ndarray], labels: np.ndarray, specs: 
     ax.set_ylabel("evaluation rows")
     ax.set_title(f"{specs.name}: error distribution")
     ax.legend(fontsize=8)
-    return [scatter, _save(fig, folder / "error_distribution.png")]
+    return [scatter, _save(fig, folder / f"error_distribution{suffix}.png")]
 
 
 def firmware_bars(variants: Sequence[VariantReport], model: str, path: Path) -> Path | None:

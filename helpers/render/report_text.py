@@ -6,7 +6,7 @@ from typing import Any
 from helpers.core.checks import MicroPythonResult, Status, TargetResult
 from helpers.core.rewrites import rewrites_line
 from helpers.core.results import RunReport, VariantReport
-from helpers.measure.metrics import higher_is_better
+from helpers.measure.metrics import higher_is_better, metric_kind
 from helpers.render.board_text import boards_markdown
 from helpers.render.engine_text import TARGET_STATUS, engine_cells, engine_header, engine_markdown
 from helpers.render.ops_text import ops_markdown
@@ -15,7 +15,7 @@ from helpers.render.ops_text import ops_markdown
 def _format_metric(name: str, value: float | None) -> str:
     if value is None:
         return "-"
-    return f"{value * 100:.2f}%" if name == "accuracy" else f"{value:.4g}"
+    return f"{value * 100:.2f}%" if metric_kind(name) == "accuracy" else f"{value:.4g}"
 
 
 def format_metrics(metrics: dict[str, float]) -> str:
@@ -26,7 +26,7 @@ def format_metrics(metrics: dict[str, float]) -> str:
 def _format_delta(name: str, value: float | None) -> str:
     if value is None:
         return "-"
-    if name == "accuracy":
+    if metric_kind(name) == "accuracy":
         return f"{value * 100:+.2f} pt"
     return f"{value:+.3g}"
 
@@ -275,7 +275,7 @@ def recovery_markdown(report: RunReport) -> list[str]:
         recovery = variant.optimization.recovery
         if recovery is None:
             continue
-        unit = "points" if metric == "accuracy" else "% MAE"
+        unit = "points" if metric_kind(metric) == "accuracy" else "% MAE"
         kept = f"kept: {recovery.chosen}" if recovery.chosen else "kept: the converter's own model"
         lines += ["", f"## Accuracy recovery: `{variant.name}`", "",
                   f"Outside --max_drop {recovery.limit:g} on the {recovery.validation_rows} validation rows "

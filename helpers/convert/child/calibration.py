@@ -8,12 +8,23 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 
-def representative_dataset(rows: np.ndarray) -> Callable[[], Iterator[list[np.ndarray]]]:
-    """The converter's calibration generator over `rows` (already picked by the parent), in order."""
-    rows = rows.astype(np.float32)
+def representative_dataset(rows: np.ndarray | dict[str, np.ndarray]) -> Callable[[], Iterator[Any]]:
+    """The converter's calibration generator over `rows` (already picked by the parent), in order.
+    A model with several inputs has its rows as a dict keyed by its signature's input names, and
+    each sample is such a dict: the converter matches them by name, never by position."""
+    if isinstance(rows, dict):
+        named = {name: values.astype(np.float32) for name, values in rows.items()}
+        count = len(next(iter(named.values())))
+
+        def generate_named() -> Iterator[dict[str, np.ndarray]]:
+            for index in range(count):
+                yield {name: values[index][np.newaxis, ...] for name, values in named.items()}
+
+        return generate_named
+    single = rows.astype(np.float32)
 
     def generate() -> Iterator[list[np.ndarray]]:
-        for row in rows:
+        for row in single:
             yield [row[np.newaxis, ...]]
 
     return generate

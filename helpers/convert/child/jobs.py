@@ -20,7 +20,11 @@ def _converter(saved_model: str) -> Any:
     return tf.lite.TFLiteConverter.from_saved_model(str(Path(saved_model)))
 
 
-def _rows(path: str) -> np.ndarray:
+def _rows(path: str) -> np.ndarray | dict[str, np.ndarray]:
+    """The parent's rows: one array, or (a model with several inputs) one per input name."""
+    if path.endswith(".npz"):
+        with np.load(path) as archive:
+            return {name: archive[name] for name in archive.files}
     return np.load(path)
 
 

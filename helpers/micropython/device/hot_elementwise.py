@@ -297,3 +297,36 @@ def gather_runs_i8(c: int, k: int, o: int, x, y, index, run: int, pad: int):
                 c += 1
         o += run
         i += 1
+
+
+def compare_scaled(j: int, d: int, r: int, a, b, y, start: int, count: int, kind: int):
+    # y[start + j] = 1 where a[j] compares to b[j] as `kind` says (compare_i8's), else 0.
+    # j, d, r: see fc_acc.
+    unit = SIGN_UNIT
+    unit = unit << 31
+    ap = ptr32(a)
+    bp = ptr32(b)
+    yp = ptr8(y)
+    j = 0
+    while j < count:
+        d = ((ap[j] ^ unit) - unit) - ((bp[j] ^ unit) - unit)
+        r = 0
+        if kind == 0:
+            if d == 0:
+                r = 1
+        elif kind == 1:
+            if d != 0:
+                r = 1
+        elif kind == 2:
+            if d > 0:
+                r = 1
+        elif kind == 3:
+            if d >= 0:
+                r = 1
+        elif kind == 4:
+            if d < 0:
+                r = 1
+        elif d <= 0:
+            r = 1
+        yp[start + j] = r
+        j += 1

@@ -176,3 +176,21 @@ def extremum_i8(i: int, j: int, k: int, x1, map1, use1: int, x2, map2, use2: int
             a = b
         yp[k] = a
         k += 1
+
+
+def compare_i8(x1, map1, use1: int, x2, map2, use2: int, y, n: int, o1: int, o2: int, shift: int, kind: int,
+               multipliers, a, b):
+    # EQUAL, NOT_EQUAL, GREATER, GREATER_EQUAL, LESS, LESS_EQUAL (kind 0 to 5) of int8 tensors into a
+    # bool one (bytes 0 and 1), operands as add_i8's, as comparisons.h's WithScaling forms: each
+    # input plus its offset, << shift, times its own scale (limbs, shift arrays), then compared.
+    start = 0
+    while start < n:
+        count = n - start
+        if count > 64:
+            count = 64
+        widen_i8(0, 0, 0, x1, map1, use1, start, count, o1, shift, a, 0)
+        scale_acc(0, 0, 0, a, count, 1, a, multipliers[0], multipliers[1], 0, 0, a, 0, 0)
+        widen_i8(0, 0, 0, x2, map2, use2, start, count, o2, shift, b, 0)
+        scale_acc(0, 0, 0, b, count, 1, b, multipliers[2], multipliers[3], 0, 0, b, 0, 0)
+        compare_scaled(0, 0, 0, a, b, y, start, count, kind)
+        start += 64
