@@ -187,6 +187,10 @@ def _binaries() -> list[Case]:
                       lambda tf, x, rng: tf.nn.relu6(x + tf.constant(_const(rng, (6,), -2.0, 4.0)))))
     cases.append(Case("mul_relu", "MUL", (1, 4, 6),
                       lambda tf, x, rng: tf.nn.relu(x * tf.constant(_const(rng, (4, 1))))))
+    # A Normalization layer's SUB of its mean from pixels in 0..1: int8's outputs are all near ties,
+    # so its multipliers must be TFLM's to the last bit (sub_common.cc divides in double).
+    cases.append(Case("sub_mean_tie", "SUB", (1, 8, 8, 1),
+                      lambda tf, x, rng: x - tf.constant(np.full((1, 1, 1, 1), 0.3, np.float32)), 0.0, 1.0))
     # DIV with the input as divisor: a constant divisor is folded into a MUL by the converter.
     cases += _binary("div", "DIV", lambda tf, x, c: c / x, 0.25, 4.0)
     # ADD_N of inputs quantized alike (TFLM requires it): the input and two reversals of it
