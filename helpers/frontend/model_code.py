@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import pickletools
+import re
 import zipfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -122,6 +123,8 @@ def _object_finding(node: dict[str, Any], layer: str | None, known: frozenset[st
         return None
     if class_name in unsafe_ops.VALUE_WRAPPERS:
         return None
+    if class_name.startswith("Custom>") and class_name[7:] in known:  # tf_keras names its optimizers so
+        return None
     registered = node.get("registered_name")
     module = node.get("module")
     custom = (isinstance(registered, str) and registered not in (class_name, "function")) or (
@@ -144,7 +147,8 @@ def _known_keras_names() -> frozenset[str]:
 
         import keras
 
-        names: set[str] = {"Functional", "Sequential", "Model", "Policy", "DTypePolicy", "function"}
+        names: set[str] = {"Functional", "Sequential", "Model", "Policy", "DTypePolicy", "function",
+                            "TensorShape", "TypeSpec", "TensorSpec"}
         for library in (tf_keras, keras):
             for part in ("layers", "initializers", "regularizers", "constraints", "activations", "models",
                          "optimizers", "losses", "metrics", "mixed_precision", "dtype_policies"):
@@ -245,10 +249,8 @@ def _pickle_finding(content: bytes, name: str) -> str | None:
 
 
 def _refused_global(exc: BaseException) -> str:
-    for line in str(exc).splitlines():
-        if "Unsupported global" in line or "GLOBAL" in line:
-            return line.strip()[:120]
-    return first_line(exc, 120)
+    found = re.search(r"GLOBAL [\w.]+", str(exc))
+    return f"{found.group(0)}, which torch.load(weights_only=True) refuses" if found else first_line(exc, 120)
 
 
 def _pickle_calls(content: bytes) -> str | None:
