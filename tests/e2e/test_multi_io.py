@@ -85,3 +85,16 @@ def test_what_several_tensors_do_not_take_yet_is_refused_in_one_line(multi_model
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "several inputs or outputs" in errors[0], result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_a_head_outside_its_own_limit_fails_the_guard_and_the_skipped_recovery_is_said(multi_models, tmp_path) -> None:
+    # --max_drop 0.5: int8's species accuracy stays, its petal width MAE grows by a few percent
+    result = run_main("--input_dir", str(multi_models["two_heads"]), "--PTQ", "-q", "int8", "--max_drop", "0.5",
+                      "--export_dir", str(tmp_path / "o"))
+    assert result.returncode == 3 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    variants = {v["name"]: v for v in json.loads((tmp_path / "o" / "report.json").read_text())["variants"]}
+    keras, int8 = variants["keras"]["metrics"], variants["int8"]["metrics"]
+    assert int8["species.accuracy"] >= keras["species.accuracy"] - 0.005       # the first head alone is fine
+    assert int8["petal_width.mae"] > keras["petal_width.mae"] * 1.005          # the second is not
+    assert variants["int8"]["within_tolerance"] is False
+    assert "accuracy recovery does not take models with several inputs or outputs yet" in result.stderr
