@@ -3,6 +3,7 @@ built in seconds with fixed seeds) and seeded mutations of each model file, of s
 the CSV. Shared by tests/e2e/test_fuzz.py (CI) and bench/fuzz.py (the long run)."""
 from __future__ import annotations
 
+import copy
 import json
 import math
 import random
@@ -161,7 +162,7 @@ def mutate_specs(text: str, rng: random.Random) -> str:
         path = rng.choice(_paths(document))
         edit = rng.random()
         if edit < 0.6:
-            document = _set(document, path, rng.choice(_ODD_VALUES))
+            document = _set(document, path, copy.deepcopy(rng.choice(_ODD_VALUES)))
         elif edit < 0.75 and path and isinstance(document, dict):
             parent = document
             for key in path[:-1]:
@@ -170,7 +171,7 @@ def mutate_specs(text: str, rng: random.Random) -> str:
                 parent.pop(path[-1], None)
         elif isinstance(document, dict):
             document[rng.choice(["unknown", "inputs", "outputs", "dataset", "name", "sweep", "pruning"])] = \
-                rng.choice(_ODD_VALUES + ("../../etc/passwd", "/etc/passwd", "data.csv"))
+                copy.deepcopy(rng.choice(_ODD_VALUES + ("../../etc/passwd", "/etc/passwd", "data.csv")))
     return json.dumps(document, allow_nan=True)
 
 

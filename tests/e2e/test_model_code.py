@@ -164,3 +164,37 @@ def test_the_keras3_check_answers_before_keras_safe_mode(iris_dir, tmp_path):
     with pytest.raises(UntrustedCodeError) as refused:
         check_model_code(model_dir / "model.keras", "keras")
     assert "Lambda" in refused.value.one_line() and "\n" not in refused.value.one_line()
+
+
+def _common_layers(library, inputs):  # noqa: ANN001, ANN202
+    layers = library.layers
+    x = layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    x = layers.DepthwiseConv2D(3, padding="same", activation="swish")(layers.BatchNormalization()(x))
+    x = layers.Reshape((16, 4))(layers.Dropout(0.1)(layers.MaxPooling2D()(x)))
+    x = layers.GRU(4)(layers.LSTM(4, return_sequences=True)(x))
+    x = layers.Add()([layers.Dense(3, activation="gelu", kernel_regularizer="l2")(x),
+                      layers.Dense(3, activation="softmax")(x)])
+    return layers.LayerNormalization()(x)
+
+
+def test_models_of_common_keras_layers_carry_no_code(tmp_path):
+    """No false alarm: Keras 2 and 3 models of common layers (regularizer, compiled optimizer and
+    metrics, tf ops in a functional model), as .h5, .keras and SavedModel."""
+    import keras
+
+    from helpers.frontend.tf_runtime import seed_everything, tf, tf_keras
+
+    seed_everything()
+    for name, library in (("k2", tf_keras), ("k3", keras)):
+        inputs = library.Input((8, 8, 1))
+        model = library.Model(inputs, _common_layers(library, inputs))
+        model.compile(library.optimizers.Adam(), "sparse_categorical_crossentropy", metrics=["accuracy"])
+        for suffix, kind in ((".h5", "h5"), (".keras", "keras")):
+            model.save(tmp_path / f"{name}{suffix}")
+            check_model_code(tmp_path / f"{name}{suffix}", kind)
+    tf_keras_model = tf_keras.models.load_model(tmp_path / "k2.h5")
+    tf_keras_model.save(tmp_path / "k2_saved", save_format="tf")
+    check_model_code(tmp_path / "k2_saved", "saved_model")
+    inputs = tf_keras.Input((4,))
+    tf_keras.Model(inputs, tf.nn.relu6(tf.math.sign(inputs) * inputs)).save(tmp_path / "tf_ops.h5")
+    check_model_code(tmp_path / "tf_ops.h5", "h5")
