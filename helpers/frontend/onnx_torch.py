@@ -104,7 +104,10 @@ def onnx_to_saved_model(onnx_path: Path, folder: Path, keep_layout: bool) -> Pat
 
     inputs = read_onnx(onnx_path)
     output = folder / "saved_model"
-    options: dict[str, Any] = {"input_onnx_file_path": str(onnx_path), "output_folder_path": str(output),
+    # onnx2tf may write its input back (shape inference, fixes): it gets a copy, never the user's file
+    onnx2tf_input = folder / "onnx2tf_input.onnx"
+    shutil.copyfile(onnx_path, onnx2tf_input)
+    options: dict[str, Any] = {"input_onnx_file_path": str(onnx2tf_input), "output_folder_path": str(output),
                                "non_verbose": True, "not_use_onnxsim": True}
     if keep_layout:
         options["keep_ncw_or_nchw_or_ncdhw_input_names"] = inputs
