@@ -212,7 +212,7 @@ _CSV_EDITS: dict[str, Callable[[list[str], random.Random], list[str]]] = {
     "shuffled columns": lambda lines, rng: [",".join(reversed(line.split(","))) for line in lines],
     "extra column": lambda lines, rng: [line + ",0" for line in lines],
     "duplicated rows": lambda lines, rng: lines + lines[1:] * rng.randint(1, 20),
-    "unbalanced quote": lambda lines, rng: lines[:5] + ['"' + lines[5]] + lines[6:],
+    "unbalanced quote": lambda lines, rng: lines[:-1] + ['"' + lines[-1]],
 }
 
 

@@ -105,7 +105,11 @@ def worker(bases_file: str, scratch_dir: str) -> None:
         case = json.loads(line)
         case_dir = scratch / f"case-{case['kind']}-{case['seed']}"
         shutil.rmtree(case_dir, ignore_errors=True)
-        make_case(bases, case["kind"], case["seed"], case_dir)
+        try:
+            make_case(bases, case["kind"], case["seed"], case_dir)
+        except Exception as exc:  # noqa: BLE001 - a bug of the fuzz itself, not of the tool: said so
+            answers.write(PREFIX + json.dumps({"result": "crash", "detail": f"fuzz harness: {exc!r}"}) + "\n")
+            continue
         before = tree_hash(case_dir)
         result, detail = _check(case_dir, case["kind"], scratch)
         if tree_hash(case_dir) != before:

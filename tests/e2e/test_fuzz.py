@@ -13,8 +13,10 @@ from tests.fuzz_run import as_json, run_in_process, run_main_case
 
 # cases per kind: 500 in all; the model files get more, their loaders are native code
 IN_PROCESS = {"tflite": 120, "h5": 80, "saved_model": 50, "onnx": 70, "specs": 90, "csv": 90}
-# whole runs: a mutation each kind's loader takes (seeds found by bench/fuzz.py --main) and one it refuses
-MAIN_RUNS = [("tflite", 2), ("tflite", 11), ("h5", 2), ("saved_model", 0), ("onnx", 0), ("specs", 3), ("csv", 1)]
+# whole runs (about 15 to 45 s each): .tflite 1 passes the flatbuffer reader and LiteRT's verifier
+# refuses it (a traceback before), .tflite 3, .h5 1 and saved_model 0 are mutations that still run,
+# onnx 0 runs too (onnx2tf wrote its input back into the model directory before)
+MAIN_RUNS = [("tflite", 1), ("tflite", 3), ("h5", 1), ("saved_model", 0), ("onnx", 0), ("specs", 3), ("csv", 1)]
 
 
 @pytest.fixture(scope="module")
