@@ -6,7 +6,7 @@ records this run's counts.
 
     nice -n 10 python bench/fuzz.py --cases 10000 --main 60 --output bench/fuzz_results.json
 
---minutes stops early (the counts say how many ran). Seeds continue after CI's: the cases differ.
+--minutes stops the in-process cases early (the counts say how many ran); the whole runs go first. Seeds continue after CI's: the cases differ.
 """
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--main", type=int, default=60, help="whole main.py runs (kinds in turn)")
-    parser.add_argument("--minutes", type=float, default=None, help="stop starting cases after this long")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="stop starting in-process cases after this long (the whole runs come first)")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "fuzz_results.json")
     args = parser.parse_args()
     started = time.monotonic()
@@ -56,6 +57,11 @@ def main() -> None:
         bases = build_bases(scratch / "bases")
         bases_file = scratch / "bases.json"
         bases_file.write_text(json.dumps({kind: str(path) for kind, path in bases.items()}))
+        whole = Tally()  # the whole runs first: a run cut short by --minutes still has them
+        for number in range(args.main):
+            kind = KINDS[number % len(KINDS)]
+            whole.outcomes.append(run_main_case(kind, FIRST_SEED + number, bases, scratch))
+            print(f"main.py {kind} {FIRST_SEED + number}: {whole.outcomes[-1].result}", flush=True)
         tally, worker = Tally(), Worker(bases_file, scratch, timeout_s=180)
         try:
             for number, (kind, seed) in enumerate(plan(args.cases), 1):
@@ -68,13 +74,6 @@ def main() -> None:
                     print(f"{number} cases, {time.monotonic() - started:.0f} s: {tally.summary()}", flush=True)
         finally:
             worker.stop()
-        whole = Tally()
-        for number in range(args.main):
-            if deadline is not None and time.monotonic() > deadline:
-                break
-            kind = KINDS[number % len(KINDS)]
-            whole.outcomes.append(run_main_case(kind, FIRST_SEED + number, bases, scratch))
-            print(f"main.py {kind} {FIRST_SEED + number}: {whole.outcomes[-1].result}", flush=True)
     report = {"in_process": tally.summary(), "main_runs": whole.summary(),
               "per_kind": {kind: Tally([o for o in tally.outcomes if o.kind == kind]).summary() for kind in KINDS},
               "crashes": [o.__dict__ for o in tally.crashes + whole.crashes],
