@@ -6,7 +6,8 @@ records this run's counts.
 
     nice -n 10 python bench/fuzz.py --cases 10000 --main 60 --output bench/fuzz_results.json
 
---minutes stops the in-process cases early (the counts say how many ran); the whole runs go first. Seeds continue after CI's: the cases differ.
+--minutes stops the in-process cases early (the counts say how many ran); the whole runs go
+first. Seeds continue after CI's: the cases differ.
 """
 from __future__ import annotations
 

@@ -194,7 +194,8 @@ def _ragged(lines: list[str], rng: random.Random) -> list[str]:
     for _ in range(rng.randint(1, 5)):
         row = rng.randrange(len(lines))
         cells = lines[row].split(",")
-        lines[row] = ",".join(cells[:rng.randrange(len(cells))] if rng.random() < 0.5 else cells + ["1"] * rng.randint(1, 3))
+        shorter = rng.random() < 0.5
+        lines[row] = ",".join(cells[:rng.randrange(len(cells))] if shorter else cells + ["1"] * rng.randint(1, 3))
     return lines
 
 

@@ -143,9 +143,9 @@ _KNOWN: list[frozenset[str]] = []
 def _known_keras_names() -> frozenset[str]:
     """Class names Keras itself defines (layers, models, initializers, ...), in Keras 2 and 3."""
     if not _KNOWN:
-        from helpers.frontend.tf_runtime import tf_keras
-
         import keras
+
+        from helpers.frontend.tf_runtime import tf_keras
 
         names: set[str] = {"Functional", "Sequential", "Model", "Policy", "DTypePolicy", "function",
                             "TensorShape", "TypeSpec", "TensorSpec"}
