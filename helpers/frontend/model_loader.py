@@ -162,7 +162,8 @@ def _load_keras(path: Path, model_format: ModelFormat, trust_code: bool) -> tupl
         import keras  # Keras 3: the format TensorFlow 2.16+ saves by default
 
         return keras.saving.load_model(path, compile=False, safe_mode=not trust_code), False
-    return tf_keras.models.load_model(path, compile=False), True
+    # tf_keras's own safe_mode guards its `.keras` files (an .h5 ignores it)
+    return tf_keras.models.load_model(path, compile=False, safe_mode=not trust_code), True
 
 
 def load_model(model_dir: Path, specs: Specs, keep_layout: bool = False, trust_code: bool = False) -> LoadedModel:
