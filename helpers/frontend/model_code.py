@@ -94,7 +94,8 @@ def keras_config_finding(config: Any) -> str | None:
 
 def _objects(value: Any, layer: str | None, depth: int = 0) -> Iterator[tuple[dict[str, Any], str | None]]:
     """Every {"class_name": ...} object in a configuration, with the name of the layer holding it."""
-    if depth > 200:  # deeper than any model: treated as one object the loader will refuse
+    if depth > 200:  # deeper than any model: refused rather than left unread
+        yield {"class_name": "__too_deep__"}, layer
         return
     if isinstance(value, dict):
         if isinstance(value.get("class_name"), str):
@@ -120,7 +121,9 @@ def _object_finding(node: dict[str, Any], layer: str | None, known: frozenset[st
         for prefix, reason in unsafe_ops.TF_FUNCTION_PREFIXES.items():
             if function.startswith(prefix):
                 return f"{class_name} calling tf.{function}{where}, which {reason}"
-        return None
+        raw_op = unsafe_ops.SIDE_EFFECT_OPS.get(function.removeprefix("raw_ops.")) if function.startswith("raw_ops.") \
+            else None
+        return f"{class_name} calling tf.{function}{where}, which {raw_op}" if raw_op else None
     if class_name in unsafe_ops.VALUE_WRAPPERS:
         return None
     if class_name.startswith("Custom>") and class_name[7:] in known:  # tf_keras names its optimizers so

@@ -95,7 +95,8 @@ TF_FUNCTION_PREFIXES: dict[str, str] = {
 
 # Keras configuration values that are Python code however they are wrapped.
 CODE_CLASS_NAMES = {"Lambda": "a Lambda layer runs the Python function saved in the file",
-                    "__lambda__": "a Python lambda saved in the file"}
+                    "__lambda__": "a Python lambda saved in the file",
+                    "__too_deep__": "the configuration nests more than 200 levels deep, too deep to check"}
 
 # Keras 3 serialization's own wrappers of plain values (not objects with code).
 VALUE_WRAPPERS = {"__tuple__", "__numpy__", "__tensor__", "__bytes__", "__ellipsis__", "__slice__",
