@@ -60,8 +60,10 @@ def lower_dequantize(b: Builder, op: Op) -> None:
 
 
 def broadcast_index(tensor: Tensor, out_shape: tuple[int, ...]) -> Const | None:
-    """For an input smaller than the output: the input position of every output element."""
-    if tensor.shape == out_shape:
+    """For an input smaller than the output: the input position of every output element. None
+    when there is nothing to broadcast: the same shape, or the same element count (the shapes
+    then differ only by 1s, as PReLU's alpha [16] against [1, 16], and the map is the identity)."""
+    if tensor.shape == out_shape or tensor.size == int(np.prod(out_shape, dtype=np.int64)):
         return None
     return int32(np.broadcast_to(np.arange(tensor.size).reshape(tensor.shape), out_shape))
 
