@@ -53,6 +53,7 @@ class RunConfig:
     strip: bool = False
     keep_layout: bool = False
     allow_select_ops: bool = False
+    trust_model_code: bool = False             # let a model file's own code run (Lambda layers, pickles, ...)
     debug: bool = False
     verbose: bool = False
     quiet: bool = False
@@ -136,6 +137,9 @@ def _model_flags(parser: argparse.ArgumentParser) -> None:
                         help="write firmware artifacts (C array, MicroPython module, specs) per variant")
     parser.add_argument("--export_dir", type=Path, default=None,
                         help="where to write the export (default: export/<name>)")
+    parser.add_argument("--trust_model_code", action="store_true",
+                        help="let the model file's own code run (Lambda layers, custom objects, SavedModel file "
+                             "ops, pickles in a .pt2); refused by default")
 
 
 def _optimization_flags(parser: argparse.ArgumentParser) -> None:
@@ -372,7 +376,7 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
         check=args.check,
         strip=args.strip,
         keep_layout=args.keep_layout,
-        allow_select_ops=args.allow_select_ops,
+        allow_select_ops=args.allow_select_ops, trust_model_code=args.trust_model_code,
         debug=args.debug,
         verbose=args.verbose,
         quiet=args.quiet,

@@ -51,7 +51,16 @@ class RangesJob:
     calibrated_only: bool = False
 
 
-Job = ConvertJob | LayerErrorsJob | SelectiveJob | RangesJob
+@dataclass(frozen=True)
+class ProbeJob:
+    """A .tflite from elsewhere, run once on LiteRT in the child (interpreter, allocation, one invoke
+    on zeros) before the parent's own interpreter touches it: a malformed file that passes the
+    flatbuffer reader can still abort or crash LiteRT, and that must end only the child."""
+
+    model: str
+
+
+Job = ConvertJob | LayerErrorsJob | SelectiveJob | RangesJob | ProbeJob
 
 # What the child leaves in the job's folder: the answer's bytes, or the exception's text.
 RESULT, ERROR = "result.bin", "error.txt"

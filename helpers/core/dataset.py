@@ -116,17 +116,27 @@ def _features(frame: pd.DataFrame, n_features: int, path: Path) -> np.ndarray:
     features = frame.iloc[:, :n_features]
     try:
         values = features.to_numpy(dtype=np.float32)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         for column in features.columns:
-            numeric = pd.to_numeric(features[column], errors="coerce")
-            bad = numeric.isna() & features[column].notna()
-            if bad.any():
-                row = int(np.flatnonzero(bad.to_numpy())[0])
-                raise DatasetError(f"non-numeric value {features[column].iloc[row]!r} in column {column!r}, "
-                                   f"data row {row + 1}", "make every feature cell a number", path) from None
+            for row, value in enumerate(features[column].tolist()):
+                problem = _not_a_float(value)
+                if problem:
+                    raise DatasetError(f"{problem} {str(value)[:40]!r} in column {column!r}, data row {row + 1}",
+                                       "make every feature cell a number", path) from None
         raise
     _check_finite(values, frame.columns[:n_features], path)
     return values
+
+
+def _not_a_float(value: object) -> str | None:
+    """Why a cell is no float (a word, a 400-digit integer), or None."""
+    try:
+        float(value)  # type: ignore[arg-type]
+    except OverflowError:
+        return "a number too large for a float,"
+    except (ValueError, TypeError):
+        return "non-numeric value"
+    return None
 
 
 def _check_finite(values: np.ndarray, columns: pd.Index, path: Path) -> None:
@@ -144,9 +154,12 @@ def _class_labels(column: pd.Series, output: TensorSpecs, path: Path) -> np.ndar
     if column.isna().any():
         row = int(np.flatnonzero(column.isna().to_numpy())[0])
         raise DatasetError(f"missing label in data row {row + 1}", "give every row a label", path)
-    numeric = pd.to_numeric(column, errors="coerce")
-    if numeric.notna().all():
-        values = numeric.to_numpy(dtype=np.float64)
+    try:
+        numeric = pd.to_numeric(column, errors="coerce")
+        values = numeric.to_numpy(dtype=np.float64) if numeric.notna().all() else None
+    except (ValueError, TypeError, OverflowError):  # an integer too large for a float
+        values = None
+    if values is not None:
         bad = (values != np.round(values)) | (values < 0) | (values >= n_classes)
         if not bad.any():
             return values.astype(np.int64)
@@ -168,7 +181,7 @@ def _regression_targets(frame: pd.DataFrame, n_targets: int, path: Path) -> np.n
     targets = frame.iloc[:, -n_targets:]
     try:
         values = targets.to_numpy(dtype=np.float32)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         raise DatasetError("a regression target is not a number",
                            f"make the last {n_targets} column(s) numeric", path) from None
     _check_finite(values, frame.columns[-n_targets:], path)

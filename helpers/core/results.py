@@ -179,6 +179,7 @@ class RunReport:
     variants: tuple[VariantReport, ...]
     notices: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
+    trust_model_code: bool = False   # --trust_model_code: the model file's own code was allowed to run
 
     def to_json(self) -> str:
         """report.json text; timings (and the MicroPython engine's us_per_inference) are the only

@@ -276,11 +276,34 @@ def load_specs(model_dir: Path) -> Specs:
     path = model_dir / SPECS_FILENAME
     if not path.is_file():
         raise _fail("specs.json is missing", "write a specs.json next to the model (see README, 'Input contract')", path)
+    too_deep = False
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(path.read_text(encoding="utf-8-sig"))  # a BOM (Windows editors) is fine
     except UnicodeDecodeError:
         raise _fail("specs.json is not UTF-8 text", "save it as UTF-8 JSON", path) from None
     except json.JSONDecodeError as exc:
         raise _fail(f"specs.json is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
                     "fix the JSON syntax", path) from None
+    except RecursionError:
+        too_deep = True
+    if too_deep or _depth(raw) > MAX_SPECS_DEPTH:
+        raise _fail(f"specs.json nests lists or objects more than {MAX_SPECS_DEPTH} levels deep",
+                    "write the specs as in README, 'Input contract'", path)
     return parse_specs(raw, path, default_name=model_dir.resolve().name)
+
+
+# Deeper than any specs.json needs; deeper ones would exhaust Python's recursion further on.
+MAX_SPECS_DEPTH = 32
+
+
+def _depth(value: object) -> int:
+    """How deeply lists and objects nest in a JSON value (iterative: no recursion limit)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, level)
+            if level > MAX_SPECS_DEPTH:
+                return level
+            pending += [(child, level + 1) for child in (item.values() if isinstance(item, dict) else item)]
+    return deepest

@@ -14,6 +14,7 @@ import numpy as np
 from helpers.core.packing import cut, pack
 from helpers.core.specs import Specs
 from helpers.errors import ModelError, first_line
+from helpers.frontend.model_code import check_model_code
 from helpers.frontend.tf_runtime import tf, tf_keras
 
 PREDICT_BATCH = 512
@@ -156,17 +157,22 @@ def _saved_by_keras2(path: Path) -> bool:
     return version.split(".")[0] in ("1", "2")
 
 
-def _load_keras(path: Path, model_format: ModelFormat) -> tuple[Any, bool]:
+def _load_keras(path: Path, model_format: ModelFormat, trust_code: bool) -> tuple[Any, bool]:
     if model_format is ModelFormat.KERAS3 and not _saved_by_keras2(path):
         import keras  # Keras 3: the format TensorFlow 2.16+ saves by default
 
-        return keras.saving.load_model(path, compile=False), False
-    return tf_keras.models.load_model(path, compile=False), True
+        return keras.saving.load_model(path, compile=False, safe_mode=not trust_code), False
+    # tf_keras's own safe_mode guards its `.keras` files (an .h5 ignores it)
+    return tf_keras.models.load_model(path, compile=False, safe_mode=not trust_code), True
 
 
-def load_model(model_dir: Path, specs: Specs, keep_layout: bool = False) -> LoadedModel:
-    """Find, load and check the model against the specs shapes."""
+def load_model(model_dir: Path, specs: Specs, keep_layout: bool = False, trust_code: bool = False) -> LoadedModel:
+    """Find, load and check the model against the specs shapes. A model that carries code (a
+    Lambda layer, custom objects, side-effect ops, pickles) is refused first unless `trust_code`
+    (--trust_model_code): frontend/model_code.py checks it without running any of it."""
     path, model_format = find_model(model_dir)
+    if not trust_code:
+        check_model_code(path, model_format.value)
     if specs.multi_io and model_format in FOREIGN_FORMATS + (ModelFormat.TFLITE,):
         raise ModelError(f"a model with several inputs or outputs is taken as a Keras model only, and {path.name} "
                          f"is {model_format.value}", "save the model as .keras, .h5 or a SavedModel", path)
@@ -176,7 +182,7 @@ def load_model(model_dir: Path, specs: Specs, keep_layout: bool = False) -> Load
     if model_format in FOREIGN_FORMATS:
         return _load_foreign(path, model_format, specs, keep_layout)
     try:
-        keras_model, is_keras2 = _load_keras(path, model_format)
+        keras_model, is_keras2 = _load_keras(path, model_format, trust_code)
     except Exception as exc:  # loaders raise many unrelated types for a corrupt file
         raise ModelError(f"cannot load the model ({first_line(exc)})",
                          "check the file is complete and was saved with model.save()", path) from None

@@ -78,24 +78,36 @@ def pt2_to_onnx(path: Path, specs: Specs, folder: Path) -> Path:
     return target
 
 
-def onnx_to_saved_model(onnx_path: Path, folder: Path, keep_layout: bool) -> Path:
-    """onnx2tf: ONNX -> SavedModel (channels-last unless keep_layout)."""
+def read_onnx(onnx_path: Path) -> list[str]:
+    """The ONNX model's one input name, after onnx's own checker (a damaged file that still parses
+    as a protobuf fails here in one line, before onnx2tf sees it)."""
     onnx = _require("onnx")
-    _require("onnx2tf")
-    import onnx2tf
-
     try:
-        graph = onnx.load(str(onnx_path)).graph
-    except Exception as exc:  # noqa: BLE001 - protobuf raises DecodeError and friends
+        model = onnx.load(str(onnx_path), load_external_data=False)
+        onnx.checker.check_model(str(onnx_path))  # by path: external data is checked where it lies
+    except Exception as exc:  # noqa: BLE001 - protobuf raises DecodeError, the checker ValidationError
         raise ModelError(f"cannot read the ONNX model ({first_line(exc, 150)})",
                          "export it again with torch.onnx.export", onnx_path) from None
+    graph = model.graph
     initializers = {i.name for i in graph.initializer}
     inputs = [i.name for i in graph.input if i.name not in initializers]
     if len(inputs) != 1 or len(graph.output) != 1:
         raise ModelError("the ONNX model must have exactly one input and one output",
                          "export a model that takes one tensor and returns one tensor", onnx_path)
+    return inputs
+
+
+def onnx_to_saved_model(onnx_path: Path, folder: Path, keep_layout: bool) -> Path:
+    """onnx2tf: ONNX -> SavedModel (channels-last unless keep_layout)."""
+    _require("onnx2tf")
+    import onnx2tf
+
+    inputs = read_onnx(onnx_path)
     output = folder / "saved_model"
-    options: dict[str, Any] = {"input_onnx_file_path": str(onnx_path), "output_folder_path": str(output),
+    # onnx2tf may write its input back (shape inference, fixes): it gets a copy, never the user's file
+    onnx2tf_input = folder / "onnx2tf_input.onnx"
+    shutil.copyfile(onnx_path, onnx2tf_input)
+    options: dict[str, Any] = {"input_onnx_file_path": str(onnx2tf_input), "output_folder_path": str(output),
                                "non_verbose": True, "not_use_onnxsim": True}
     if keep_layout:
         options["keep_ncw_or_nchw_or_ncdhw_input_names"] = inputs

@@ -157,7 +157,8 @@ def measure_variant(tflite: TfliteModel, specs: Specs, data: SplitDataset, check
             runner = LiteRtRunner(tflite.content, tflite.info)
             raw = runner.run_quantized(quantized)
             outputs = dequantize_outputs(raw, tflite.info)
-    except RuntimeError as exc:  # LiteRT lacks a kernel TFLM has (int16 SQUARED_DIFFERENCE of a LayerNorm)
+    except (RuntimeError, ValueError) as exc:  # LiteRT lacks a kernel TFLM has (int16 SQUARED_DIFFERENCE of a
+        # LayerNorm), or its verifier refuses the file ("not a valid Flatbuffer buffer")
         why = f"LiteRT cannot run it: {first_line(exc, 120)}"
         if not check_firmware:
             raise ModelError(f"{tflite.plan.name} cannot be evaluated ({why})",

@@ -46,7 +46,34 @@ def read_given(path: Path, specs: Specs) -> TfliteModel:
     if flex:
         raise ModelError(f"the .tflite uses TF Select ops ({', '.join(flex)}), which no microcontroller runtime has",
                          "convert the model without SELECT_TF_OPS", path)
+    probe_on_litert(path)
     return model
+
+
+PROBE_TIMEOUT_S = 120
+
+
+def probe_on_litert(path: Path) -> None:
+    """LiteRT runs the file once in a child process (convert/child/probe.py) before this process
+    builds an interpreter for it: a file the flatbuffer reader takes can still be one LiteRT's
+    verifier refuses ("not a valid Flatbuffer buffer"), cannot allocate ("inconsistent model"), or
+    crashes on; each is one line here."""
+    from helpers.convert.isolated import ConverterCrashed, ConverterFailed, run_job
+    from helpers.convert.jobs import ProbeJob
+
+    fix = "give the complete .tflite file the converter wrote; check it runs on LiteRT"
+    try:
+        run_job(ProbeJob(model=str(path.resolve())), timeout_s=PROBE_TIMEOUT_S)
+    except ConverterCrashed as exc:
+        raise ModelError(f"LiteRT {exc} on the .tflite", fix, path) from None
+    except ConverterFailed as exc:
+        raise ModelError(f"LiteRT cannot run the .tflite ({_quoted(str(exc))})", fix, path) from None
+
+
+def _quoted(text: str) -> str:
+    """A child's error text as one short line: its first non-empty line, without the type name."""
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "unknown error")
+    return line.split(": ", 1)[-1][:150] if line.split(": ", 1)[0].isidentifier() else line[:150]
 
 
 def detect_quantization(info: TfliteInfo, graph: Graph, path: Path) -> Quantization:

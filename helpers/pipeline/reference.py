@@ -45,7 +45,7 @@ def load(model_dir: Path, specs: Specs, config: RunConfig) -> LoadedModel:
             raise ConfigError(f"{', '.join(flags)} {'needs' if len(flags) == 1 else 'need'} a Keras model, and "
                               f"{path.name} is {'ONNX' if model_format is ModelFormat.ONNX else 'PyTorch'}",
                               "use --PTQ, or optimize the model in its own framework before export")
-    model = load_model(model_dir, specs, config.keep_layout)
+    model = load_model(model_dir, specs, config.keep_layout, config.trust_model_code)
     freeze_loaded_objects()
     return model
 

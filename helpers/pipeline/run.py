@@ -162,6 +162,8 @@ def _shared_flags(config: RunConfig) -> tuple[str, ...]:
                   "--mcu_mhz", str(config.mcu_mhz)]
     if config.skip_firmware_checks:
         flags.append("--skip_firmware_checks")
+    if config.trust_model_code:
+        flags.append("--trust_model_code")
     return tuple(flags)
 
 
@@ -208,8 +210,8 @@ def _run_into(config: RunConfig, scratch: Path | None) -> RunSummary:
             log.info("note: %s", note)
         for note in accuracy_notes:
             log.warning("warning: %s", note)
-        notices = config.notices + target_notices(config) + firmware_notes + accuracy_notes
-        draft = _report(specs, config.input_dir, data, variants, notices, timings)
+        notices = config.notices + target_notices(config) + trust_notices(config) + firmware_notes + accuracy_notes
+        draft = _report(specs, config, data, variants, notices, timings)
         plot_files: list[str] = []
         if config.plot_results:
             with timings.phase("plots"):
@@ -218,7 +220,7 @@ def _run_into(config: RunConfig, scratch: Path | None) -> RunSummary:
                 plot_files = write_plots(draft, specs, data, outputs, staging)
         with timings.phase("render"):
             (staging / "report.md").write_text(format_markdown(draft, plots=plot_files), encoding="utf-8")
-        report = _report(specs, config.input_dir, data, variants, notices, timings)  # with the final timings
+        report = _report(specs, config, data, variants, notices, timings)  # with the final timings
         (staging / "report.json").write_text(report.to_json(), encoding="utf-8")
     return RunSummary(report=report, export_dir=destination)
 
@@ -342,6 +344,14 @@ def target_notices(config: RunConfig) -> tuple[str, ...]:
             "(--tflm_dir DIR or TFLM_DIR; README, \"Firmware on the targets\")",)
 
 
+def trust_notices(config: RunConfig) -> tuple[str, ...]:
+    """--trust_model_code, said in the report: the model file's own code was allowed to run."""
+    if not config.trust_model_code:
+        return ()
+    return ("--trust_model_code: the model file's own code (Lambda layers, custom objects, side-effect ops, "
+            "pickles) was allowed to run; nothing in it was checked",)
+
+
 def firmware_notices(specs: Specs, variants: list[VariantReport]) -> tuple[str, ...]:
     """What the firmware author must know about the model that the measurements found."""
     if not any(variant.firmware.reset_before_invoke for variant in variants):
@@ -352,10 +362,11 @@ def firmware_notices(specs: Specs, variants: list[VariantReport]) -> tuple[str, 
             "in the MicroPython module)",)
 
 
-def _report(specs: Specs, model_dir: Path, data: SplitDataset, variants: list[VariantReport],
+def _report(specs: Specs, config: RunConfig, data: SplitDataset, variants: list[VariantReport],
             notices: tuple[str, ...], timings: Timings) -> RunReport:
     reference = variants[0]
-    return RunReport(model=specs.name, task=specs.task.value, source=str(model_dir),
+    return RunReport(model=specs.name, task=specs.task.value, source=str(config.input_dir),
+                     trust_model_code=config.trust_model_code,
                      primary_metric=primary_metric(specs), evaluation_rows=len(data.evaluation),
                      calibration_rows=len(data.calibration), variants=tuple(with_deltas(variants, reference)),
                      notices=notices, timings=dict(timings.seconds))

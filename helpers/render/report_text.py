@@ -207,7 +207,9 @@ def format_markdown(report: RunReport, plots: list[str]) -> str:
     lines = [f"# {report.model}: variant report", "",
              f"Task: {report.task}. Source: `{report.source}`. Evaluated on {report.evaluation_rows} rows "
              f"(calibration: {report.calibration_rows} rows). Primary metric: {report.primary_metric} "
-             f"({better} is better); Δ is against the Keras reference.", "",
+             f"({better} is better); Δ is against the Keras reference."
+             + (" Model code trusted (--trust_model_code): the file's own code was allowed to run."
+                if report.trust_model_code else ""), "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     outside = [v for v in report.variants if v.within_tolerance is False]

@@ -29,7 +29,8 @@ def test_check_places_every_op_writes_nothing_and_judges_the_budgets(tmp_path):
 
 def test_check_of_a_model_nothing_of_which_can_be_flashed_exits_3_with_the_full_runs_line(tmp_path):
     model_dir = _sign_mlp(tmp_path / "sign")
-    result = run_main("--input_dir", str(model_dir), "--PTQ", "-q", "integer_with_float_fallback", "--check")
+    result = run_main("--input_dir", str(model_dir), "--PTQ", "-q", "integer_with_float_fallback", "--check",
+                      "--trust_model_code")
     assert result.returncode == 3 and "Traceback" not in result.stderr, result.stderr[-2000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert errors == [f"error: no variant of the run can be flashed: TFLM has no kernel for SIGN (float32, "

@@ -98,7 +98,7 @@ def erf_model_dir(iris_dir, tmp_path_factory):
 
 
 def test_a_model_needing_a_tf_op_fails_naming_it_and_the_flag(erf_model_dir, tmp_path):
-    result = run_main("--input_dir", str(erf_model_dir), "--export_dir", str(tmp_path / "o"))
+    result = run_main("--input_dir", str(erf_model_dir), "--export_dir", str(tmp_path / "o"), "--trust_model_code")
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]
     assert "tf.Sinh" in last and "--allow_select_ops" in last
@@ -106,7 +106,8 @@ def test_a_model_needing_a_tf_op_fails_naming_it_and_the_flag(erf_model_dir, tmp
 
 def test_select_ops_convert_on_request_and_are_flagged_not_for_microcontrollers(erf_model_dir, tmp_path):
     export = tmp_path / "o"
-    result = run_main("--input_dir", str(erf_model_dir), "--allow_select_ops", "-e", "--export_dir", str(export))
+    result = run_main("--input_dir", str(erf_model_dir), "--allow_select_ops", "-e", "--export_dir", str(export),
+                      "--trust_model_code")
     # written, but nothing in it can be flashed: exit 3, one line naming the op and the way out
     assert result.returncode == 3, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]

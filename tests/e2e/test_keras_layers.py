@@ -129,7 +129,7 @@ def test_a_run_nothing_of_which_can_be_flashed_exits_3_naming_the_op(tmp_path, c
     model_dir = _sign_mlp(tmp_path / "sign")
     export = tmp_path / "out"
     result = run_main("--input_dir", str(model_dir), "--PTQ", "-q", "integer_with_float_fallback", "-e", *checks,
-                      "--export_dir", str(export))
+                      "--trust_model_code", "--export_dir", str(export))
     assert result.returncode == 3 and "Traceback" not in result.stderr, result.stderr[-3000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, result.stderr

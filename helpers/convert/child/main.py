@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Callable
 
 from helpers.convert.child import jobs
-from helpers.convert.jobs import ERROR, RESULT, ConvertJob, Job, LayerErrorsJob, RangesJob, SelectiveJob
+from helpers.convert.child.probe import probe
+from helpers.convert.jobs import ERROR, RESULT, ConvertJob, Job, LayerErrorsJob, ProbeJob, RangesJob, SelectiveJob
 
 RUNNERS: dict[type, Callable[..., bytes]] = {ConvertJob: jobs.convert, LayerErrorsJob: jobs.layer_errors,
-                                             SelectiveJob: jobs.selective, RangesJob: jobs.ranges}
+                                             SelectiveJob: jobs.selective, RangesJob: jobs.ranges,
+                                             ProbeJob: probe}
 
 
 def run_job(job: Job, folder: str, silence: bool) -> None:
