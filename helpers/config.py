@@ -14,6 +14,7 @@ from typing import Sequence
 
 from helpers.core.quantization import ALL_PTQ, DEFAULT_PTQ, QAT_OUTPUTS, Quantization
 from helpers.errors import ConfigError
+from helpers.targets.boards import apply_board
 
 _SIZE_SUFFIXES = {"": 1, "B": 1, "K": 1024, "KB": 1024, "KIB": 1024,
                   "M": 1024**2, "MB": 1024**2, "MIB": 1024**2}
@@ -326,8 +327,6 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
     args = build_parser().parse_args(list(argv))
     notices: list[str] = []
     quantization = _quantization(args.quantization_type) if args.quantization_type else None
-    from helpers.targets.boards import apply_board
-
     notices += [notice] if (notice := apply_board(args)) else []
     _reject_conflicts(args, quantization)
     sweep_sparsity = _sparsity_list(args.sweep_sparsity) if args.sweep_sparsity else ()

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from helpers.progress import Progress
 from helpers.targets.recipe import Recipe, read_recipe
-from helpers.targets.target import Target
+from helpers.targets.target import HARNESS, Target
 from helpers.targets.tree import TflmTree
 
 COMPILE_TIMEOUT_S = 600
@@ -71,8 +71,6 @@ class Library:
     def open(cls, tree: TflmTree, target: Target, cache_root: Path) -> "Library":
         """The target's library in the cache (its recipe read from make the first time)."""
         base = cache_root / "tflm" / f"{tree.revision[:12]}-{tree.fingerprint}" / target.name
-        from helpers.targets.program import HARNESS
-
         recipe = target.adapt(read_recipe(tree, target, base), str(HARNESS))
         # make may list sources of downloads the tree lacks (RISC-V's printf): nothing links them
         recipe = replace(recipe, sources={source: level for source, level in recipe.sources.items()
@@ -183,12 +181,14 @@ class Library:
 
     def seed_sources(self) -> list[str]:
         """What every program needs: the interpreter, allocator, planner, schema and logging (the
-        library's sources outside kernels/, signal/ and third-party code, minus test helpers)."""
+        library's sources outside kernels/, signal/ and third-party code, minus test helpers). The
+        downloads (CMSIS-NN's 113 sources sit under tensorflow/lite/micro/tools/make/downloads/) are
+        third-party code: the link asks for the few it calls."""
         if not self.seeded:
             return []
         return [source for source in self.recipe.sources
                 if source.startswith(("tensorflow/lite/micro/", "tensorflow/lite/core/", "tensorflow/compiler/"))
-                and "/kernels/" not in source and "/test" not in source and "fake_" not in source
+                and "/kernels/" not in source and "/tools/make/downloads/" not in source and "/test" not in source and "fake_" not in source
                 and "mock_" not in source and "recording_" not in source]
 
     def definers(self, symbols: Iterable[str]) -> set[str]:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helpers.targets.library import COMPILE_TIMEOUT_S, BuildError, Library, ToolBuildError, first_error
+from helpers.targets.target import HARNESS
 
-HARNESS = Path(__file__).parent / "harness"
 MAX_LINK_ROUNDS = 12
 _UNDEFINED = re.compile(r"undefined reference to [`'](.+?)'$", re.M)
 

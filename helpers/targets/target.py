@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Any
 
 from helpers.errors import ConfigError
 
-if TYPE_CHECKING:
-    from helpers.targets.recipe import Recipe
+HARNESS = Path(__file__).parent / "harness"  # the QEMU boards' start-up code and linker scripts
 
 ARM_PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib"
 RISCV_PACKAGES = "gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf libstdc++-12-dev-riscv64-cross"
@@ -62,7 +62,7 @@ class Target:
         """Runs on an emulated Cortex-M (kept for the callers written before RISC-V)."""
         return self.emulated and self.qemu == "qemu-system-arm"
 
-    def adapt(self, recipe: "Recipe", harness: str) -> "Recipe":
+    def adapt(self, recipe: Any, harness: str) -> Any:
         """Make's recipe with this target's swaps and additions ({harness}: the harness folder)."""
         def swap(flags: tuple[str, ...]) -> tuple[str, ...]:
             table = dict(self.flag_swaps)
