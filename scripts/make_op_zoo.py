@@ -30,6 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before tf_runtime's defaul
 from helpers.core.flatbuffer import float_compute_ops, inspect_tflite  # noqa: E402
 from helpers.lowering.lower import lower_model  # noqa: E402
 from scripts.op_zoo_cases import Case, all_cases  # noqa: E402
+from scripts.op_zoo_derived import DERIVED, derive  # noqa: E402
 from tests.op_zoo import ZOO_DIR, ZooCase, input_rows, run_tflm, write_pending, zoo_cases  # noqa: E402
 
 TYPES = ("float32", "int8", "int16")
@@ -148,6 +149,27 @@ def _runs_on_tflm(built: dict[str, tuple[bytes, dict[str, Any]]]) -> dict[str, t
     return kept
 
 
+def _derived(built: dict[str, tuple[bytes, dict[str, Any]]], prefixes: list[str]) -> dict[str, tuple[bytes, dict[str, Any]]]:
+    """The derived cases (scripts/op_zoo_derived.py) whose source case was just built or is in the
+    zoo already, each with its source's case.json, its op and ops."""
+    made = {}
+    for case in DERIVED:
+        if prefixes and not case.name.startswith(tuple(prefixes)):
+            continue
+        if case.source in built:
+            source, meta = built[case.source]
+        elif (ZOO_DIR / case.source / "model.tflite").is_file():
+            source = (ZOO_DIR / case.source / "model.tflite").read_bytes()
+            meta = json.loads((ZOO_DIR / case.source / "case.json").read_text(encoding="utf-8"))
+        else:
+            print(f"skip {case.name}: its source {case.source} is not in the zoo")
+            continue
+        content = derive(case, source)
+        made[case.name] = (content, {**meta, "op": case.op, "ops": list(inspect_tflite(content).ops),
+                                     "derived_from": case.source})
+    return made
+
+
 def _write(kept: dict[str, tuple[bytes, dict[str, Any]]], everything: bool) -> None:
     if everything and ZOO_DIR.is_dir():
         for folder in ZOO_DIR.iterdir():
@@ -171,13 +193,20 @@ def main(prefixes: list[str]) -> None:
     if prefixes == ["--pending"]:
         pending_from_models()
         return
+    if prefixes and not any(case.name.startswith(tuple(prefixes)) for case in all_cases()):
+        # derived cases only (their sources read from the zoo): no TensorFlow
+        kept = _runs_on_tflm(_derived({}, prefixes))
+        _write(kept, everything=False)
+        print(f"{len(kept)} models in {ZOO_DIR.relative_to(ROOT)}")
+        return
     # TensorFlow prepared as the tool prepares it: Keras 2, deterministic ops, oneDNN off, seeds fixed.
     from helpers.frontend import tf_runtime
 
     tf_runtime.seed_everything()
     tf = tf_runtime.tf
     cases = [case for case in all_cases() if not prefixes or case.name.startswith(tuple(prefixes))]
-    kept = _runs_on_tflm(_build(tf, cases))
+    built = _build(tf, cases)
+    kept = _runs_on_tflm({**built, **_derived(built, prefixes)})
     _write(kept, everything=not prefixes)
     if not prefixes:
         pending = {name: lower_model(content).reason for name, (content, _) in kept.items()}

@@ -150,25 +150,27 @@ _ALL = ("int8", "int16", "float32")
 # LEAKY_RELU, ADD, SUB and MUL (broadcast too), DEQUANTIZE, QUANTIZE (int16 to int16), RESHAPE,
 # EXPAND_DIMS, PAD, STRIDED_SLICE, CONCATENATION, SPLIT, SPLIT_V and UNPACK, and the op zoo's int16
 # cases of them (tests/unit/test_op_zoo.py), with SUM (MEAN's step), ABS (RELU's) and MAXIMUM
-# (once int16 constants lowered). QUANTIZE takes float32 (to int8 or int16), int8 (to int8) and int16 (to int16).
+# (once int16 constants lowered); SQUARED_DIFFERENCE and BATCH_MATMUL (lowering/ops_int16_more) by
+# their op zoo cases; PRELU (int8 alphas), and PADV2 and SQUEEZE (data moves), by op zoo cases edited
+# from converter-made ones (scripts/op_zoo_derived.py: the converter makes none of them). QUANTIZE takes float32 (to int8 or int16), int8 (to int8) and int16 (to int16).
 _INT16 = ("int8", "int16", "float32")
 ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     "FULLY_CONNECTED": _INT16, "CONV_2D": _INT16, "DEPTHWISE_CONV_2D": _INT16,
     "MAX_POOL_2D": _INT16, "AVERAGE_POOL_2D": _INT16, "SOFTMAX": _INT16,
-    "RESHAPE": _INT16, "SQUEEZE": _BOTH, "EXPAND_DIMS": _INT16,
+    "RESHAPE": _INT16, "SQUEEZE": _INT16, "EXPAND_DIMS": _INT16,
     "QUANTIZE": _INT16, "DEQUANTIZE": ("int8", "int16"),
-    "STRIDED_SLICE": _INT16, "PAD": _INT16, "PADV2": _BOTH, "CONCATENATION": _INT16,
+    "STRIDED_SLICE": _INT16, "PAD": _INT16, "PADV2": _INT16, "CONCATENATION": _INT16,
     "ADD": _INT16, "SUB": _INT16, "MUL": _INT16, "LOGISTIC": _INT16, "TANH": _INT16,
     "SPLIT": _INT16, "SPLIT_V": _INT16, "UNPACK": _INT16, "MEAN": _INT16,
     "UNIDIRECTIONAL_SEQUENCE_LSTM": _BOTH,
     # lowering/ops_unary: int8 is a table TFLM's own kernel fills, so it covers every int8 form
     # TFLM's kernel takes; float32 is the kernel's expression
     "RELU": _INT16, "RELU6": _INT16, "LEAKY_RELU": _INT16, "HARD_SWISH": _BOTH, "ELU": _BOTH, "ABS": _INT16,
-    "RSQRT": _BOTH, "PRELU": _BOTH, "NEG": _FLOAT, "EXP": _FLOAT, "LOG": _FLOAT, "SQRT": _FLOAT, "SQUARE": _FLOAT,
+    "RSQRT": _BOTH, "PRELU": _INT16, "NEG": _FLOAT, "EXP": _FLOAT, "LOG": _FLOAT, "SQRT": _FLOAT, "SQUARE": _FLOAT,
     "FLOOR": _FLOAT, "CEIL": _FLOAT, "ROUND": _FLOAT, "SIN": _FLOAT, "COS": _FLOAT,
     # lowering/ops_transpose_conv: a Gather onto the zero-inserted grid, then a CONV_2D
     "TRANSPOSE_CONV": _INT16,
-    "BATCH_MATMUL": _BOTH,  # lowering/ops_matmul
+    "BATCH_MATMUL": _INT16,  # lowering/ops_matmul; int16: lowering/ops_int16_more
     "SUM": _INT16, "REDUCE_MAX": _BOTH, "REDUCE_MIN": _BOTH,  # lowering/ops_elementwise: groups like MEAN
     # lowering/ops_movement: index maps (GatherRuns) or CMSIS-NN's transpose; every pair proven against
     # TFLM in tests/unit/test_movement_models.py
@@ -176,8 +178,9 @@ ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     "PACK": _ALL, "GATHER": _BOTH, "GATHER_ND": _BOTH, "MIRROR_PAD": _BOTH, "SPACE_TO_DEPTH": _BOTH,
     "DEPTH_TO_SPACE": _BOTH, "SPACE_TO_BATCH_ND": _BOTH, "BATCH_TO_SPACE_ND": _BOTH,
     "FILL": _BOTH, "ZEROS_LIKE": _BOTH,  # constants at export
+    "SHAPE": _ALL,  # lowering/fold: a fixed shape is a constant at export
     # lowering/ops_binary
-    "MINIMUM": _ALL, "MAXIMUM": _ALL, "SQUARED_DIFFERENCE": _BOTH, "DIV": _FLOAT, "FLOOR_DIV": _FLOAT,
+    "MINIMUM": _ALL, "MAXIMUM": _ALL, "SQUARED_DIFFERENCE": _INT16, "DIV": _FLOAT, "FLOOR_DIV": _FLOAT,
     "FLOOR_MOD": _FLOAT,
     # lowering/ops_compare: bool and int32 tensors; GREATER int16 left out (comparisons.cc runs it on
     # parameters its Prepare never sets for int16)

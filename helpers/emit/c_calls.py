@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 
 from helpers.emit import c_cmsis as cmsis
-from helpers.emit import c_cmsis16, c_compare
+from helpers.emit import c_cmsis16, c_cmsis16_more, c_compare
 from helpers.emit.c_names import C_TYPES, CNames, c_int, c_real
 from helpers.lowering import steps as s
 from helpers.lowering.program import Const, Program, Step
@@ -23,7 +23,7 @@ OWN_FAMILIES: dict[type, str] = {
     s.ChannelLookupInt8: "ops_int8", s.PreluFloat: "math_float", s.BatchMatMulInt8: "ops_int8",
     s.BatchMatMulFloat: "math_float", s.ReduceInt8: "ops_int8", s.ReduceFloat: "math_float", s.BinaryMath: "binary",
     s.SquaredDifferenceInt8: "ops_int8", s.Transpose: "gather", s.GatherRuns: "gather",
-    **c_cmsis16.OWN_FAMILIES, **c_compare.OWN_FAMILIES,
+    **c_cmsis16.OWN_FAMILIES, **c_cmsis16_more.OWN_FAMILIES, **c_compare.OWN_FAMILIES,
 }
 
 
@@ -222,7 +222,7 @@ FORMATTERS: dict[type, Callable[[CNames, Step], str]] = {  # type: ignore[dict-i
     s.ReduceFloat: _reduce_f,
     s.BinaryMath: _binary_math, s.SquaredDifferenceInt8: _squared_difference_i8, s.Transpose: _transpose,
     s.GatherRuns: _gather_runs,
-    **c_cmsis16.FORMATTERS, **c_compare.FORMATTERS,
+    **c_cmsis16.FORMATTERS, **c_cmsis16_more.FORMATTERS, **c_compare.FORMATTERS,
 }
 
 

@@ -54,7 +54,7 @@ def _pool(n: Any, t: s16.PoolInt16) -> str:
                  t.act_min, t.act_max)
 
 
-def _operands(n: Any, t: s16.AddInt16 | s16.MulInt16) -> list[str]:
+def _operands(n: Any, t: s16.AddInt16 | s16.MulInt16 | s16.SquaredDifferenceInt16) -> list[str]:
     # The index maps first: the lowering computes them before it reads the inputs.
     i1, i2 = n.index(t.x1_index), n.index(t.x2_index)
     return [n.operand(t.x1), i1, n.operand(t.x2), i2, n.buffer(t.y)]
@@ -108,10 +108,28 @@ def _dequantize(n: Any, t: s16.DequantizeInt16) -> str:
     return _call("dequantize_i16", n.operand(t.x), n.buffer(t.y), t.count, repr(t.scale), t.zero_point)
 
 
+def _squared_difference(n: Any, t: s16.SquaredDifferenceInt16) -> str:
+    params = [t.input1_multiplier, t.input1_shift, t.input2_multiplier, t.input2_shift, t.output_multiplier,
+              t.output_shift]
+    return _call("squared_difference_i16", *_operands(n, t), t.count, _ints(n, "p", params))
+
+
+def _batch_matmul(n: Any, t: s16.BatchMatMulInt16) -> str:
+    return _call("batch_matmul_i16", n.operand(t.x1), n.operand(t.x2), n.buffer(t.y), n.array(t.layout),
+                 t.multiplier, t.shift)
+
+
+def _prelu(n: Any, t: s16.PreluInt16) -> str:
+    params = [t.input_offset, t.output_offset, t.multiplier_1, t.shift_1, t.multiplier_2, t.shift_2]
+    return _call("prelu_i16", n.operand(t.x), n.buffer(t.y), t.count, n.array(t.alphas), t.period,
+                 _ints(n, "p", params))
+
+
 FORMATTERS: dict[type, Callable[[Any, Step], str]] = {  # type: ignore[dict-item]
     s16.FullyConnectedInt16: _fully_connected, s16.ConvInt16: _conv, s16.PoolInt16: _pool, s16.AddInt16: _add,
     s16.MulInt16: _mul, s16.QuantizeFloatToInt16: _quantize, s16.DequantizeInt16: _dequantize,
     s16.SoftmaxInt16: _softmax, s16.RequantizeInt16: _requantize, s16.SigmoidInt16: _sigmoid,
-    s16.MeanInt16: _mean, s16.ActivationInt16: _activation,
+    s16.MeanInt16: _mean, s16.ActivationInt16: _activation, s16.SquaredDifferenceInt16: _squared_difference,
+    s16.BatchMatMulInt16: _batch_matmul, s16.PreluInt16: _prelu,
 }
 FAMILIES: dict[type, str] = {step: FAMILY for step in FORMATTERS}

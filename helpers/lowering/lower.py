@@ -22,6 +22,7 @@ from helpers.lowering.ops_elementwise import (
     lower_reduce,
 )
 from helpers.lowering.ops_int16 import INT16_LOWERINGS
+from helpers.lowering.ops_int16_more import MORE_INT16_LOWERINGS
 from helpers.lowering.ops_movement import MOVEMENT_LOWERINGS
 from helpers.lowering.ops_shape import (
     lower_concatenation,
@@ -35,6 +36,11 @@ from helpers.lowering.ops_transpose_conv import lower_transpose_conv
 from helpers.lowering.ops_unary import TABLE_OPS, lower_prelu, lower_unary
 from helpers.lowering.program import Program
 
+def _unfixed_shape(b: Builder, op: Op) -> None:
+    """SHAPE lowers by folding (fold.py: a fixed shape is a constant at export); this is the rest."""
+    raise Unsupported("SHAPE of a tensor whose shape is not fixed at export")
+
+
 LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "FULLY_CONNECTED": lower_fully_connected,
     "CONV_2D": lambda b, op: lower_conv(b, op, depthwise=False),
@@ -43,6 +49,7 @@ LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "AVERAGE_POOL_2D": lambda b, op: lower_pool(b, op, average=True),
     "SOFTMAX": lower_softmax,
     "RESHAPE": lower_reshape,
+    "SHAPE": _unfixed_shape,
     "SQUEEZE": lower_reshape,
     "EXPAND_DIMS": lower_reshape,
     "QUANTIZE": lower_quantize,
@@ -74,6 +81,10 @@ LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
 }
 
 
+# The ops whose int16 form (an int16 first input or output) lowers apart from LOWERINGS.
+_INT16: dict[str, Callable[[Builder, Op], None]] = {**INT16_LOWERINGS, **MORE_INT16_LOWERINGS}
+
+
 def _op_types(graph: Graph, op: Op) -> str:
     """`int8`, or `int16 input and int8 weights`: the op's non-constant input type (and the weights')."""
     live = [graph.tensor(i).dtype for i in op.inputs if i >= 0 and not graph.tensor(i).constant]
@@ -89,9 +100,9 @@ def _lower_op(builder: Builder, op: Op) -> str | None:
     if fold(builder, op):
         return None
     handler = LOWERINGS.get(op.name)
-    if op.name in INT16_LOWERINGS and "int16" in (builder.graph.tensor(op.inputs[0]).dtype,
-                                                  builder.graph.tensor(op.outputs[0]).dtype):
-        handler = INT16_LOWERINGS[op.name]
+    if op.name in _INT16 and "int16" in (builder.graph.tensor(op.inputs[0]).dtype,
+                                         builder.graph.tensor(op.outputs[0]).dtype):
+        handler = _INT16[op.name]
     if handler is None:
         return f"{op.name} ({_op_types(builder.graph, op)}) is not in the engines"
     try:

@@ -20,13 +20,15 @@ _RAW_KINDS = ("maximum", "minimum")
 SQUARED_DIFFERENCE_LEFT_SHIFT = 7
 
 
-def squared_difference_multipliers(s1: float, s2: float, s_out: float) -> list[int]:
+def squared_difference_multipliers(s1: float, s2: float, s_out: float,
+                                   left_shift: int = SQUARED_DIFFERENCE_LEFT_SHIFT) -> list[int]:
     """PrepareQuantized (squared_difference.cc), in double as it computes them: each input to half
-    the larger scale, and the squared difference to the output (the left shift taken out again)."""
+    the larger scale, and the squared difference to the output (the left shift taken out again:
+    7 for int8, 0 for int16)."""
     twice_max = 2.0 * max(s1, s2)
     # (1 << 14) * output scale is a float product in TFLM; times a power of two it is exact
     reals = (s1 / twice_max, s2 / twice_max,
-             twice_max * twice_max / float((1 << 2 * SQUARED_DIFFERENCE_LEFT_SHIFT) * arith.float32(s_out)))
+             twice_max * twice_max / float((1 << 2 * left_shift) * arith.float32(s_out)))
     return [value for real in reals for value in arith.quantize_multiplier(real)]
 
 

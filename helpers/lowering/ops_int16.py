@@ -131,16 +131,15 @@ def lower_pool16(b: Builder, op: Op, average: bool) -> None:
 
 
 def _add_sub_multipliers(x1: Tensor, x2: Tensor, y: Tensor, is_add: bool) -> list[int]:
-    """add_common.cc computes these in double; sub_common.cc divides in float32 first."""
-    f32 = arith.float32
-    if is_add:
-        twice_max = 2 * max(float(x1.scale), float(x2.scale))
-        reals = (float(x1.scale) / twice_max, float(x2.scale) / twice_max,
-                 twice_max / ((1 << ADD_LEFT_SHIFT) * float(y.scale)))
-    else:
-        twice_max = f32(2 * max(x1.scale, x2.scale))
-        reals = (f32(x1.scale / twice_max), f32(x2.scale / twice_max),
-                 f32(twice_max / f32((1 << ADD_LEFT_SHIFT) * y.scale)))
+    """add_common.cc computes these in double. sub_common.cc takes twice the larger scale in float32
+    (exact: a doubling) and divides in double: so TFLM's current sub_common.cc, which the tool's
+    TFLM interpreter runs; the pinned tree's older one divided in float32, which moved the output
+    multiplier by up to an ulp of float32 and a near-tie result by one step (the zoo GRU)."""
+    twice_max = 2 * max(float(x1.scale), float(x2.scale))
+    if not is_add:
+        twice_max = float(arith.float32(twice_max))
+    reals = (float(x1.scale) / twice_max, float(x2.scale) / twice_max,
+             twice_max / ((1 << ADD_LEFT_SHIFT) * float(y.scale)))
     return [value for real in reals for value in arith.quantize_multiplier(real)]
 
 

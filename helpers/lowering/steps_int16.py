@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from helpers.lowering.program import Const
-from helpers.lowering.steps import Binary, ConvGeometry, PoolGeometry, Requantization, Unary
+from helpers.lowering.steps import BatchMatMulFloat, Binary, ConvGeometry, PoolGeometry, Requantization, Unary
 
 
 @dataclass(frozen=True)
@@ -150,3 +150,44 @@ class ActivationInt16(Unary):
     act_min: int
     act_max: int
     absolute: bool = False
+
+
+@dataclass(frozen=True)
+class SquaredDifferenceInt16(Binary):
+    """SQUARED_DIFFERENCE of int16 tensors (squared_difference.cc, left_shift 0): each input
+    rescaled by its multiplier (to half the larger scale), the difference squared in int32 and
+    rescaled to the output, clamped to int16; zero points are 0."""
+
+    input1_multiplier: int
+    input1_shift: int
+    input2_multiplier: int
+    input2_shift: int
+    output_multiplier: int
+    output_shift: int
+
+
+@dataclass(frozen=True)
+class BatchMatMulInt16(BatchMatMulFloat):
+    """TFLM's reference BatchMatMul<int16_t, int64_t>: products summed in int64, the 64-bit
+    MultiplyByQuantizedMultiplier, clamped to int16 (zero points 0)."""
+
+    multiplier: int
+    shift: int
+
+
+@dataclass(frozen=True)
+class PreluInt16(Unary):
+    """int16 PRELU with int8 alphas (prelu_common.cc): x + input_offset >= 0 scaled by
+    (multiplier_1, shift_1), else (x + input_offset) * (alpha + alpha_offset) by (multiplier_2,
+    shift_2); plus the output offset, clamped to int16. alphas[i % period] belongs to element i
+    (offset already added at export)."""
+
+    count: int
+    period: int
+    alphas: Const             # int16 [period]
+    input_offset: int
+    output_offset: int
+    multiplier_1: int
+    shift_1: int
+    multiplier_2: int
+    shift_2: int

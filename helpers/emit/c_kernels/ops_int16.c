@@ -106,3 +106,64 @@ static inline void mcu_activation_i16(const int16_t *x, int16_t *y, int32_t n, c
     y[i] = (int16_t)mcu_clamp(v, p->act_min, p->act_max);
   }
 }
+
+static inline int32_t mcu_mbqm64_i16(int64_t x, int32_t multiplier, int32_t shift) {
+  /* TFLM's MultiplyByQuantizedMultiplier for an int64 value: the multiplier rounded to 16 bits, one
+     rounding shift (CMSIS-NN's arm_nn_requantize_s64). */
+  const int64_t reduced = multiplier < 0x7FFF0000 ? (multiplier + (1 << 15)) >> 16 : 0x7FFF;
+  const int32_t total = 15 - shift;
+  return (int32_t)((x * reduced + ((int64_t)1 << (total - 1))) >> total);
+}
+
+static inline void mcu_batch_matmul_i16(const int16_t *lhs, const int16_t *rhs, int16_t *y, const int32_t *layout,
+                                        int32_t multiplier, int32_t shift) {
+  /* TFLM's reference BatchMatMul<int16_t, int64_t>: products summed in int64 (zero points are 0).
+     layout: as mcu_batch_matmul_i8's (ops_matmul.py). */
+  const int32_t rows = layout[0], cols = layout[1], depth = layout[2], batches = layout[7];
+  for (int32_t b = 0; b < batches; ++b) {
+    const int16_t *l = lhs + layout[8 + 2 * b];
+    const int16_t *r = rhs + layout[9 + 2 * b];
+    for (int32_t i = 0; i < rows; ++i) {
+      for (int32_t j = 0; j < cols; ++j) {
+        int64_t total = 0;
+        for (int32_t k = 0; k < depth; ++k) {
+          total += (int32_t)l[i * layout[3] + k * layout[4]] * (int32_t)r[k * layout[5] + j * layout[6]];
+        }
+        y[(b * rows + i) * cols + j] = (int16_t)mcu_clamp(mcu_mbqm64_i16(total, multiplier, shift), -32768, 32767);
+      }
+    }
+  }
+}
+
+typedef struct {
+  int32_t input1_multiplier, input1_shift, input2_multiplier, input2_shift, output_multiplier, output_shift;
+} mcu_squared_difference_i16_params;
+
+static inline void mcu_squared_difference_i16(const int16_t *x1, const int32_t *map1, const int16_t *x2,
+                                              const int32_t *map2, int16_t *y, int32_t n,
+                                              const mcu_squared_difference_i16_params *p) {
+  /* squared_difference.cc with left_shift 0: each input rescaled, the difference squared in int32
+     (at most 2**30), rescaled to the output. */
+  for (int32_t i = 0; i < n; ++i) {
+    const int32_t a = mcu_mbqm(x1[map1 ? map1[i] : i], p->input1_multiplier, p->input1_shift);
+    const int32_t b = mcu_mbqm(x2[map2 ? map2[i] : i], p->input2_multiplier, p->input2_shift);
+    const int32_t d = a - b;
+    y[i] = (int16_t)mcu_clamp(mcu_mbqm(d * d, p->output_multiplier, p->output_shift), -32768, 32767);
+  }
+}
+
+typedef struct {
+  int32_t input_offset, output_offset, multiplier_1, shift_1, multiplier_2, shift_2;
+} mcu_prelu_i16_params;
+
+static inline void mcu_prelu_i16(const int16_t *x, int16_t *y, int32_t n, const int16_t *alphas, int32_t period,
+                                 const mcu_prelu_i16_params *p) {
+  /* prelu_common.cc: x >= 0 by the first multiplier, x * alpha by the second; alphas[i % period]
+     with their zero point already taken off. */
+  for (int32_t i = 0; i < n; ++i) {
+    const int32_t v = (int32_t)x[i] + p->input_offset;
+    const int32_t out = v >= 0 ? mcu_mbqm(v, p->multiplier_1, p->shift_1)
+                               : mcu_mbqm(v * (int32_t)alphas[i % period], p->multiplier_2, p->shift_2);
+    y[i] = (int16_t)mcu_clamp(out + p->output_offset, -32768, 32767);
+  }
+}

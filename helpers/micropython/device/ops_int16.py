@@ -245,3 +245,38 @@ def activation_i16(x, y, n, p, low, high):
         if rescale:
             v = _mbqm32(v, m, s) if v >= 0 else sign * _mbqm32(v, nm, ns)
         y[i] = _clamp16(v, low, high)
+
+
+def squared_difference_i16(x1, i1, x2, i2, y, n, p):
+    # squared_difference.cc with left_shift 0: each input rescaled, the difference squared (at
+    # most 2**30: a small int on a 32-bit port only below 2**30) and rescaled to the output.
+    m1, s1, m2, s2, mo, so = p
+    for i in range(n):
+        d = _mbqm32(x1[i if i1 is None else i1[i]], m1, s1) - _mbqm32(x2[i if i2 is None else i2[i]], m2, s2)
+        y[i] = _clamp16(_mbqm32(d * d, mo, so), -32768, 32767)
+
+
+def batch_matmul_i16(lhs, rhs, y, layout, m, shift):
+    # TFLM's reference BatchMatMul<int16_t, int64_t>; layout as batch_matmul_i8's: M, N, K, the lhs
+    # row and depth strides, the rhs depth and column strides, the batches, two bases per batch.
+    rows, cols, depth, lr, ld, rd, rc, batches = layout[0], layout[1], layout[2], layout[3], layout[4], \
+        layout[5], layout[6], layout[7]
+    for b in range(batches):
+        lb = layout[8 + 2 * b]
+        rb = layout[9 + 2 * b]
+        for i in range(rows):
+            for j in range(cols):
+                acc = 0
+                for k in range(depth):
+                    acc += lhs[lb + i * lr + k * ld] * rhs[rb + k * rd + j * rc]
+                y[(b * rows + i) * cols + j] = _clamp16(_mbqm64(acc, m, shift), -32768, 32767)
+
+
+def prelu_i16(x, y, n, alphas, period, p):
+    # prelu_common.cc: x >= 0 by the first multiplier, x * alpha by the second (alphas[i % period],
+    # their zero point taken off at export), then the output offset.
+    io, oo, m1, s1, m2, s2 = p
+    for i in range(n):
+        v = x[i] + io
+        out = _mbqm32(v, m1, s1) if v >= 0 else _mbqm32(v * alphas[i % period], m2, s2)
+        y[i] = _clamp16(out + oo, -32768, 32767)
