@@ -84,7 +84,8 @@ def _cortex_m(name: str, machine: str, cpi: float, core: str, **kwargs: object) 
 _SOFT = ("-mthumb", "-mfloat-abi=soft")
 _RISCV_HEADERS = ("-isystem", "{harness}/riscv_cxx", "-isystem", RISCV_CXX, "-isystem",
                   f"{RISCV_CXX}/riscv64-linux-gnu", "-isystem", PICOLIBC)
-_RISCV_LINK = ("--specs=picolibc.specs", "--oslib=semihost", "--crt0=semihost")
+# g++ links -lstdc++, which the bare-metal toolchain lacks: an empty archive answers it
+_RISCV_LINK = ("-L{harness}/riscv_lib", "--specs=picolibc.specs", "--oslib=semihost", "--crt0=semihost")
 # QEMU has no Cortex-M0+ board; its one ARMv6-M board (microbit, a Cortex-M0) has 16 KB of RAM, too
 # little for most self-tests. A Cortex-M4 executes every ARMv6-M instruction, so the cortex-m0plus
 # build (compiled for ARMv6-M, linked with ARMv6-M libraries) runs on mps2-an386 and executes exactly
