@@ -49,6 +49,7 @@ class Target:
     flag_swaps: tuple[tuple[str, tuple[str, ...]], ...] = ()
     cxx_extra: tuple[str, ...] = ()
     cc_extra: tuple[str, ...] = ()
+    source_swaps: tuple[tuple[str, str], ...] = ()  # a library source make lists -> the one compiled
     # The flags that select the core, as the exported make and CMake files name them.
     core_flags: tuple[str, ...] = ()
 
@@ -71,8 +72,10 @@ class Target:
         def extra(flags: tuple[str, ...]) -> tuple[str, ...]:
             return tuple(flag.replace("{harness}", harness) for flag in flags)
 
+        sources = dict(self.source_swaps)
         return replace(recipe, cxxflags=swap(recipe.cxxflags) + extra(self.cxx_extra),
-                       ccflags=swap(recipe.ccflags) + extra(self.cc_extra), ldflags=swap(recipe.ldflags))
+                       ccflags=swap(recipe.ccflags) + extra(self.cc_extra), ldflags=swap(recipe.ldflags),
+                       sources={sources.get(source, source): level for source, level in recipe.sources.items()})
 
 
 def _cortex_m(name: str, machine: str, cpi: float, core: str, **kwargs: object) -> Target:
@@ -120,6 +123,10 @@ TARGETS = {
                                   "-Wl,--defsym=__stack_size=0x10000"),
                       instructions_per_tick=1.0, flag_swaps=(("--specs=nano.specs", ()),),
                       cxx_extra=_RISCV_HEADERS, cc_extra=("-isystem", PICOLIBC),
+                      # riscv32_generic's DebugLog needs the eyalroz printf download; picolibc's
+                      # vfprintf prints the same lines (as the Cortex-M builds' generic DebugLog does)
+                      source_swaps=(("tensorflow/lite/micro/riscv32_generic/debug_log.cc",
+                                     "tensorflow/lite/micro/debug_log.cc"),),
                       core_flags=("-march=rv32imc", "-mabi=ilp32", "-mcmodel=medany")),
 }
 DEFAULT_TARGETS = ("host", "cortex-m4")
