@@ -58,8 +58,10 @@ def conv_i8(n: CNames, t: s.ConvInt8) -> str:
         params = n.record("cmsis_nn_dw_conv_params", [c_int(q.input_offset), c_int(q.output_zero_point),
                                                       str(g.depth_multiplier), *tiles])
         filter_dims = _dims(n, (1, g.k_h, g.k_w, g.out_c))
-        # arm_depthwise_conv_wrapper_s8_get_buffer_size's largest case off MVE: the DSP opt kernel.
-        context = _context(n, 2 * g.in_c * g.k_h * g.k_w if g.depth_multiplier == 1 else 0,
+        # arm_depthwise_conv_wrapper_s8_get_buffer_size's largest case off MVE (the DSP opt kernel)
+        # or on it: one engine file serves every core, so it reserves the larger.
+        context = _context(n, max(2 * g.in_c * g.k_h * g.k_w if g.depth_multiplier == 1 else 0,
+                                  _depthwise_mve_bytes(g)),
                            f"arm_depthwise_conv_wrapper_s8_get_buffer_size(&{params}, &{input_dims}, "
                            f"&{filter_dims}, &{output_dims})")
         args = (f"({context}, &{params}, &{quant}, &{input_dims}, {x}, &{filter_dims}, {w}, &{bias_dims}, {bias}, "
@@ -71,14 +73,30 @@ def conv_i8(n: CNames, t: s.ConvInt8) -> str:
     params = n.record("cmsis_nn_conv_params", [c_int(q.input_offset), c_int(q.output_zero_point), *tiles])
     filter_dims = _dims(n, (g.out_c, g.k_h, g.k_w, g.in_c))
     columns = g.k_h * g.k_w * g.in_c
-    # arm_convolve_s8's im2col buffer off MVE (the 1x1 kernels need none).
-    context = _context(n, 4 * (columns + (-columns) % 4) if g.k_h * g.k_w > 1 else 0,
+    # arm_convolve_s8's im2col buffer off MVE and on it (the 1x1 kernels need none): one engine
+    # file serves every core, so it reserves the larger.
+    context = _context(n, max(4 * (columns + (-columns) % 4), _conv_mve_bytes(g)) if g.k_h * g.k_w > 1 else 0,
                        f"arm_convolve_wrapper_s8_get_buffer_size(&{params}, &{input_dims}, &{filter_dims}, "
                        f"&{output_dims})")
     kernel = _conv_kernel(g)
     upscale = "NULL, " if kernel == "arm_convolve_s8" else ""
     return (f"if ({kernel}({context}, &{params}, &{quant}, &{input_dims}, {x}, &{filter_dims}, {w}, &{bias_dims}, "
             f"{bias}, {upscale}&{output_dims}, {y}) != ARM_CMSIS_NN_SUCCESS) return -1;")
+
+
+def _conv_mve_bytes(g: s.ConvGeometry) -> int:
+    """arm_convolve_wrapper_s8_get_buffer_size_mve for a kernel larger than 1x1 (the 1 x N kernel's
+    own buffer is never larger than arm_convolve_s8's, which this returns)."""
+    return 4 * (g.k_h * g.k_w * g.in_c + 15) // 16 * 16
+
+
+def _depthwise_mve_bytes(g: s.ConvGeometry) -> int:
+    """arm_depthwise_conv_wrapper_s8_get_buffer_size on MVE: the opt kernel's 4 x 124-channel block,
+    or, for one input channel and many outputs, the convolution it becomes plus its filter."""
+    size = 4 * 124 * g.k_w * g.k_h if g.in_c == g.out_c and g.dilation_h == g.dilation_w == 1 else 0
+    if g.in_c == 1 and g.out_c > 1:  # CONVERT_DW_CONV_..._ABOVE_THRESHOLD: 1 with GCC
+        size = max(size, 4 * (g.k_h * g.k_w + 15) // 16 * 16 + g.k_h * g.k_w * g.out_c)
+    return size
 
 
 def _conv_kernel(g: s.ConvGeometry) -> str:
