@@ -39,8 +39,26 @@ def fully_connected_i8(n: CNames, t: s.FullyConnectedInt8) -> str:
         quant = n.record("cmsis_nn_per_channel_quant_params",
                          [f"(int32_t *){n.array(q.multipliers)}", f"(int32_t *){n.array(q.shifts)}"])
         kernel = "arm_fully_connected_per_channel_s8"
-    return (f"if ({kernel}(&mcu_empty_context, &{params}, &{quant}, &{dims[0]}, {x}, &{dims[1]}, {w}, &{dims[2]}, "
-            f"{bias}, &{dims[3]}, {y}) != ARM_CMSIS_NN_SUCCESS) return -1;")
+    args = (f"&{params}, &{quant}, &{dims[0]}, {x}, &{dims[1]}, {w}, &{dims[2]}, {bias}, &{dims[3]}, {y}) "
+            "!= ARM_CMSIS_NN_SUCCESS) return -1;")
+    # On MVE the kernel reads each row's bias + input offset x (weight sum) from its context, as
+    # TFLM's Prepare computes them with arm_vector_sum_s8: here they are constants, compiled only there.
+    sums = _kernel_sums(n, t)
+    return (f"#if defined(ARM_MATH_MVEI)\n  if ({kernel}(&{sums}, {args}\n#else\n"
+            f"  if ({kernel}(&mcu_empty_context, {args}\n#endif")
+
+
+def _kernel_sums(n: CNames, t: s.FullyConnectedInt8) -> str:
+    """A context holding arm_vector_sum_s8's result for the layer, declared under ARM_MATH_MVEI."""
+    weights = t.weights.values.reshape(t.n_out, t.n_in).astype(np.int64)
+    bias = t.bias.values.reshape(-1).astype(np.int64) if t.bias is not None else np.zeros(t.n_out, np.int64)
+    sums = (bias + int(t.quant.input_offset) * weights.sum(axis=1)).astype(np.int64)
+    wrapped = ((sums + 2**31) % 2**32 - 2**31).tolist()
+    name = f"mve_sums{len(n.declarations)}"
+    body = ", ".join(c_int(v) for v in wrapped)
+    n.declarations.append(f"#if defined(ARM_MATH_MVEI)\nstatic int32_t {name}[{t.n_out}] = {{{body}}};\n"
+                          f"static const cmsis_nn_context {name}_context = {{{name}, {4 * t.n_out}}};\n#endif")
+    return f"{name}_context"
 
 
 def conv_i8(n: CNames, t: s.ConvInt8) -> str:
