@@ -56,8 +56,9 @@ def _kernel_sums(n: CNames, t: s.FullyConnectedInt8) -> str:
     wrapped = ((sums + 2**31) % 2**32 - 2**31).tolist()
     name = f"mve_sums{len(n.declarations)}"
     body = ", ".join(c_int(v) for v in wrapped)
-    n.declarations.append(f"#if defined(ARM_MATH_MVEI)\nstatic int32_t {name}[{t.n_out}] = {{{body}}};\n"
-                          f"static const cmsis_nn_context {name}_context = {{{name}, {4 * t.n_out}}};\n#endif")
+    # const, in flash: the kernel only reads them (the context's pointer is not const in CMSIS-NN)
+    n.declarations.append(f"#if defined(ARM_MATH_MVEI)\nstatic const int32_t {name}[{t.n_out}] = {{{body}}};\n"
+                          f"static const cmsis_nn_context {name}_context = {{(void *){name}, {4 * t.n_out}}};\n#endif")
     return f"{name}_context"
 
 
