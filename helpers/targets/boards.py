@@ -8,6 +8,7 @@ counts the flash chip on the board.
 """
 from __future__ import annotations
 
+import argparse
 import difflib
 import os
 from dataclasses import dataclass
@@ -115,20 +116,20 @@ def board_settings(name: str, target: str | None, mhz: float | None, flash: str 
             ram or str(board.ram_budget))
 
 
-def apply_board(args: "object") -> str | None:
+def apply_board(args: argparse.Namespace) -> str | None:
     """Fill --target, --mcu_mhz and the budgets of parsed arguments from --board (the flags given
     win); the notice to print, or None without --board. --mcu_mhz left unset becomes 80."""
     name = getattr(args, "board", None)
     if not name:
-        args.mcu_mhz = args.mcu_mhz or 80.0  # type: ignore[attr-defined]
+        args.mcu_mhz = args.mcu_mhz or 80.0
         return None
-    given = args.target  # type: ignore[attr-defined]
-    board, target, args.mcu_mhz, args.flash_budget, args.ram_budget = board_settings(  # type: ignore[attr-defined]
-        name, given, args.mcu_mhz, args.flash_budget, args.ram_budget)  # type: ignore[attr-defined]
+    given = args.target
+    board, target, args.mcu_mhz, args.flash_budget, args.ram_budget = board_settings(
+        name, given, args.mcu_mhz, args.flash_budget, args.ram_budget)
     # the board's target only where targets run (a TFLM tree, no --skip_firmware_checks or --check)
-    runs = (args.tflm_dir or os.environ.get("TFLM_DIR")) and not (  # type: ignore[attr-defined]
-        args.skip_firmware_checks or args.check)  # type: ignore[attr-defined]
-    args.target = target if runs else given  # type: ignore[attr-defined]
+    runs = (args.tflm_dir or os.environ.get("TFLM_DIR")) and not (
+        args.skip_firmware_checks or args.check)
+    args.target = target if runs else given
     return (f"--board {board.name}: {board.title} ({board.chip}, {board.core} at {board.mhz:g} MHz): "
-            f"--target {args.target or '-'}, --mcu_mhz {args.mcu_mhz:g}, "  # type: ignore[attr-defined]
-            f"--flash_budget {args.flash_budget}, --ram_budget {args.ram_budget}")  # type: ignore[attr-defined]
+            f"--target {args.target or '-'}, --mcu_mhz {args.mcu_mhz:g}, "
+            f"--flash_budget {args.flash_budget}, --ram_budget {args.ram_budget}")
