@@ -4,6 +4,11 @@ specs.json, data.csv), run through `main.py --PTQ -q all -e` and summed up in a 
 the exit code, whether the int8 variant runs on TFLM, the engines, and what blocks it.
 
     python scripts/layer_zoo.py [--only NAME,...] [--out docs/layer_zoo.md] [--timeout 240]
+                                [--results rows.jsonl]
+    python scripts/layer_zoo.py --render rows.jsonl [more.jsonl ...] --out docs/layer_zoo.md
+
+`--results` appends each layer's row as it finishes; `--render` makes the table from such files
+without surveying (the last row of a layer wins, so a rerun with `--only` replaces its rows).
 
 Models and exports go to a temporary folder. `--max_drop 100 --no_recovery` keep the accuracy
 guard and its recovery out of the survey: it asks which layers reach a microcontroller, and the
@@ -79,6 +84,12 @@ def _act(name: str) -> tuple[str, Callable[[Any, Any], Any]]:
     return "iris", _seq(lambda k: k.layers.Dense(16), lambda k: k.layers.Activation(name), head=False)
 
 
+def _gelu_tanh(keras: Any) -> Any:
+    """GELU's tanh form (`approximate=True`), which `Activation("gelu")` does not reach: a keras.ops
+    call in the functional graph (saved and loaded without a Lambda's safe_mode)."""
+    return lambda x: keras.ops.gelu(x, approximate=True)
+
+
 def _L(name: str, *args: Any, **kwargs: Any) -> Callable[[Any], Any]:
     return lambda keras: getattr(keras.layers, name)(*args, **kwargs)
 
@@ -149,6 +160,7 @@ ZOO: dict[str, tuple[str, Callable[[Any, Any], Any]]] = {
     **{f"activation {name}": _act(name) for name in (
         "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "swish", "silu", "hard_sigmoid", "hard_swish",
         "mish", "softplus", "softsign", "tanh", "sigmoid", "exponential", "log_softmax")},
+    "activation gelu approximate": ("iris", _seq(lambda k: k.layers.Dense(16), _gelu_tanh, head=False)),
 }
 
 
@@ -188,7 +200,8 @@ def survey(name: str, work: Path, timeout: float) -> dict[str, Any]:
                                "--export_dir", str(export)], cwd=ROOT, capture_output=True, text=True,
                               timeout=timeout)
     except subprocess.TimeoutExpired:
-        return {"layer": name, "exit": "timeout", "int8": "-", "engines": "-", "note": f"over {timeout:.0f} s",
+        return {"layer": name, "exit": "timeout", "int8": "-", "engines": "-", "took": "-", "rewrites": "",
+                "note": f"over {timeout:.0f} s",
                 "traceback": None, "seconds": round(time.monotonic() - started)}
     row = {"layer": name, "exit": done.returncode, "seconds": round(time.monotonic() - started),
            "traceback": _traceback(done.stderr)}
@@ -210,11 +223,12 @@ def _variants(report: Path) -> dict[str, dict[str, Any]]:
 
 def _from_report(report: Path) -> dict[str, Any]:
     """The int8 variant's TFLM verdict and the engines that took it."""
-    int8 = _variants(report).get("int8")
+    variants = _variants(report)
+    int8, rewrites = variants.get("int8"), _rewrites(variants)
     if int8 is None:
-        return {"int8": "-", "engines": "-"}
+        return {"int8": "-", "engines": "-", "took": "-", "rewrites": rewrites}
     if int8.get("error"):
-        return {"int8": "not built", "engines": "-"}
+        return {"int8": "not built", "engines": "-", "took": "-", "rewrites": rewrites}
     firmware = int8.get("firmware") or {}
     runs = {True: "yes", False: "no", None: "unchecked"}[firmware.get("tflm_runnable")]
     engines = []
@@ -222,7 +236,21 @@ def _from_report(report: Path) -> dict[str, Any]:
         engine = firmware.get(key) or {}
         failed = f" ({' '.join(str(engine.get('reason')).split())[:120]})" if engine.get("status") == "fail" else ""
         engines.append(f"{label} {engine.get('status', '-')}{failed}")
-    return {"int8": runs, "engines": ", ".join(engines)}
+    took = [label for label, key in (("C", "c_engine"), ("MicroPython", "micropython"))
+            if (firmware.get(key) or {}).get("status") not in (None, "unsupported", "skipped", "fail")]
+    return {"int8": runs, "engines": ", ".join(engines), "took": ", ".join(took) or "neither",
+            "rewrites": rewrites}
+
+
+def _rewrites(variants: dict[str, dict[str, Any]]) -> str:
+    """The graph rewrites of the run: each pass with the variants it applied to (`all` when every
+    TFLite variant had it)."""
+    tflite = [n for n, v in variants.items() if v.get("format") == "tflite" and not v.get("error")]
+    where: dict[str, list[str]] = {}
+    for name in tflite:
+        for rewrite in variants[name].get("rewrites") or []:
+            where.setdefault(rewrite["name"], []).append(name)
+    return "; ".join(f"{p} ({'all' if len(v) == len(tflite) else ', '.join(v)})" for p, v in where.items())
 
 
 def _note(stderr: str, report: Path) -> dict[str, str]:
@@ -240,14 +268,30 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     """The table, and its figures: how many reach an int8 variant TFLM runs, how many tracebacks."""
     reached = sum(1 for r in rows if r["int8"] == "yes")
     tracebacks = [r for r in rows if r["traceback"]]
+    took = {label: sum(1 for r in rows if r["int8"] == "yes" and label in r.get("took", "").split(", "))
+            for label in ("C", "MicroPython")}
     lines = [f"{reached} of {len(rows)} layers and activations reach an int8 variant TFLM runs; "
+             f"the C engine took {took['C']} of those and the MicroPython engine {took['MicroPython']}; "
              f"{len(tracebacks)} traceback(s).", "",
-             "| layer | exit | int8 on TFLM | engines (int8) | blocking op / first error line | s |",
-             "| --- | --- | --- | --- | --- | --- |"]
+             "| layer | exit | int8 on TFLM | engines took int8 | engines (int8) | rewrites | "
+             "blocking op / first error line | s |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         note = (f"TRACEBACK: {r['traceback']}" if r["traceback"] else r["note"]).replace("|", "\\|")
-        lines.append(f"| {r['layer']} | {r['exit']} | {r['int8']} | {r['engines']} | {note} | {r['seconds']} |")
+        lines.append(f"| {r['layer']} | {r['exit']} | {r['int8']} | {r.get('took', '-')} | {r['engines']} | "
+                     f"{r.get('rewrites', '')} | {note} | {r['seconds']} |")
     return "\n".join(lines) + "\n"
+
+
+def _rendered(files: list[Path]) -> list[dict[str, Any]]:
+    """The rows of JSON-lines files, the last one of each layer, in the zoo's order."""
+    latest = {}
+    for file in files:
+        for line in file.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                latest[row["layer"]] = row
+    return [latest[name] for name in ZOO if name in latest]
 
 
 def main(argv: list[str]) -> int:
@@ -256,11 +300,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, default=None, help="write the markdown table here")
     parser.add_argument("--results", type=Path, default=None, help="JSON lines, one per layer, appended as they finish")
     parser.add_argument("--timeout", type=float, default=240.0)
+    parser.add_argument("--render", type=Path, nargs="+", default=None, help="JSON-lines files to make the table of")
     args = parser.parse_args(argv)
     names = [n for n in args.only.split(",") if n] or list(ZOO)
-    rows = []
+    rows = _rendered(args.render) if args.render else []
     with tempfile.TemporaryDirectory(prefix="layer-zoo-") as tmp:
-        for name in names:
+        for name in [] if args.render else names:
             row = survey(name, Path(tmp), args.timeout)
             rows.append(row)
             print(json.dumps(row), flush=True)

@@ -31,6 +31,7 @@ from helpers.core.flatbuffer import float_compute_ops, inspect_tflite  # noqa: E
 from helpers.lowering.lower import lower_model  # noqa: E402
 from scripts.op_zoo_cases import Case, all_cases  # noqa: E402
 from scripts.op_zoo_derived import DERIVED, derive  # noqa: E402
+from scripts.zoo_hand_quant import quantize_by_hand, swap_op  # noqa: E402
 from tests.op_zoo import ZOO_DIR, ZooCase, input_rows, run_tflm, write_pending, zoo_cases  # noqa: E402
 
 TYPES = ("float32", "int8", "int16")
@@ -67,13 +68,18 @@ def _converter(tf: Any, case: Case) -> Any:
     return tf.lite.TFLiteConverter.from_concrete_functions([graph.get_concrete_function()], graph)
 
 
-def _configure(tf: Any, converter: Any, case: Case, kind: str) -> None:
-    if kind == "float32":
-        return
+def _samples(case: Case) -> np.ndarray:
     samples = np.random.default_rng(_seed(case.name) + 1).uniform(
         case.low, case.high, size=(CALIBRATION_SAMPLES, *case.shape)).astype(np.float32)
     # The range's ends as samples too: the input's scale and zero point are then case.low..case.high.
     samples[0].flat[0], samples[1].flat[0] = case.low, case.high
+    return samples
+
+
+def _configure(tf: Any, converter: Any, case: Case, kind: str) -> None:
+    if kind == "float32":
+        return
+    samples = _samples(case)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = lambda: ([sample] for sample in samples)
     if kind == "int8":
@@ -88,12 +94,27 @@ def _configure(tf: Any, converter: Any, case: Case, kind: str) -> None:
 def _convert(tf: Any, case: Case, kind: str) -> bytes:
     """The pair's model; a quantized one is converted again when the converter left the op in float,
     because it does so at random for some ops (UNPACK: about one conversion in two, in one process
-    with the same inputs), and the conversion that quantizes it gives the same bytes every time."""
+    with the same inputs), and the conversion that quantizes it gives the same bytes every time.
+    A case `by_hand` (an op the converter never quantizes) is its float32 model quantized here."""
+    if case.make is not None:
+        if kind == "int16":
+            raise Skipped("TFLM's kernel takes int8 and float32 inputs")
+        content = case.make(kind, case.low, case.high, _seed(case.name))
+        if not content:
+            raise Skipped(f"the case is made for other types than {kind}")
+        _check(content, case, kind)
+        return content
+    if kind != "float32" and case.by_hand:
+        content = quantize_by_hand(tf, bytes(_converter(tf, case).convert()), _samples(case), kind)
+        _check(content, case, kind)
+        return content
     for attempt in range(1 if kind == "float32" else CONVERT_ATTEMPTS):
         converter = _converter(tf, case)
         _configure(tf, converter, case, case.convert_as or kind)
         try:
             content = bytes(converter.convert())
+            if case.swap is not None:
+                content = swap_op(content, case.swap[0], case.op, lookup=case.swap[1])
         except Exception as error:  # noqa: BLE001 - the converter's refusals come as many types
             message = [line for line in str(error).splitlines() if "error" in line.lower()] or [str(error)]
             raise Skipped(f"the converter refuses: {message[0].strip()[:160]}") from None

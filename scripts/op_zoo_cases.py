@@ -30,6 +30,13 @@ class Case:
     high: float = 3.0
     # A Keras layer instead of `build`, for the ops the converter makes only from a Keras model.
     layer: LayerMaker | None = None
+    # Quantized by scripts/zoo_hand_quant.py, not the converter (which leaves the op in float).
+    by_hand: bool = False
+    # The converter's op (and whether it becomes a lookup) that scripts/zoo_hand_quant.swap_op makes
+    # `op`: for ops no converter makes from a TensorFlow graph (L2_POOL_2D, EMBEDDING_LOOKUP).
+    swap: tuple[str, bool] | None = None
+    # A model made without the converter, per type: (kind, low, high, seed) -> the flatbuffer (SVDF).
+    make: Callable[[str, float, float, int], bytes] | None = None
     # The types to make (None: every type), and a rewrite of the converted model, for a pair TFLM
     # runs but the converter does not make (it leaves int8 NOT_EQUAL in float).
     types: tuple[str, ...] | None = None
@@ -66,8 +73,8 @@ def _const(rng: np.random.Generator, shape: tuple[int, ...], low: float = -1.5, 
 
 
 def _unary(name: str, op: str, fn: Callable[[Any, Any], Any], low: float = -2.0, high: float = 3.0,
-           shape: tuple[int, ...] = (1, 4, 6)) -> Case:
-    return Case(name, op, shape, lambda tf, x, rng: fn(tf, x), low, high)
+           shape: tuple[int, ...] = (1, 4, 6), by_hand: bool = False) -> Case:
+    return Case(name, op, shape, lambda tf, x, rng: fn(tf, x), low, high, by_hand=by_hand)
 
 
 def _binary(name: str, op: str, fn: Callable[[Any, Any, Any], Any], low: float = -2.0, high: float = 3.0,
@@ -126,6 +133,8 @@ def _activations() -> list[Case]:
         _unary("tanh", "TANH", lambda tf, x: tf.math.tanh(x), -3.0, 2.5),
         _unary("softmax", "SOFTMAX", lambda tf, x: tf.nn.softmax(x), -4.0, 3.0),
         _unary("log_softmax", "LOG_SOFTMAX", lambda tf, x: tf.nn.log_softmax(x), -4.0, 3.0),
+        # differences past diff_min and the output's floor (log_softmax.h's kMinT8 branch)
+        _unary("log_softmax_wide", "LOG_SOFTMAX", lambda tf, x: tf.nn.log_softmax(x), -30.0, 30.0),
     ]
 
 
@@ -178,8 +187,15 @@ def _binaries() -> list[Case]:
                       lambda tf, x, rng: tf.nn.relu6(x + tf.constant(_const(rng, (6,), -2.0, 4.0)))))
     cases.append(Case("mul_relu", "MUL", (1, 4, 6),
                       lambda tf, x, rng: tf.nn.relu(x * tf.constant(_const(rng, (4, 1))))))
+    # A Normalization layer's SUB of its mean from pixels in 0..1: int8's outputs are all near ties,
+    # so its multipliers must be TFLM's to the last bit (sub_common.cc divides in double).
+    cases.append(Case("sub_mean_tie", "SUB", (1, 8, 8, 1),
+                      lambda tf, x, rng: x - tf.constant(np.full((1, 1, 1, 1), 0.3, np.float32)), 0.0, 1.0))
     # DIV with the input as divisor: a constant divisor is folded into a MUL by the converter.
     cases += _binary("div", "DIV", lambda tf, x, c: c / x, 0.25, 4.0)
+    # ADD_N of inputs quantized alike (TFLM requires it): the input and two reversals of it
+    cases.append(_unary("add_n", "ADD_N", lambda tf, x: tf.math.add_n([x, tf.reverse(x, [2]), tf.reverse(x, [1])]),
+                        by_hand=True))
     cases.append(Case("select_v2", "SELECT_V2", (1, 4, 6),
                       lambda tf, x, rng: tf.where(x > 0.5, x, tf.constant(_const(rng, (6,))))))
     # A constant condition (broadcast over the rows): the int16 form too, from the int8 graph
@@ -219,7 +235,10 @@ def _reductions() -> list[Case]:
         _unary("reduce_min", "REDUCE_MIN", lambda tf, x: tf.reduce_min(x, axis=1)),
         _unary("arg_max", "ARG_MAX", lambda tf, x: tf.math.argmax(x, axis=2, output_type=tf.int32)),
         _unary("arg_min", "ARG_MIN", lambda tf, x: tf.math.argmin(x, axis=1, output_type=tf.int32)),
-        _unary("cumsum", "CUMSUM", lambda tf, x: tf.math.cumsum(x, axis=2)),
+        _unary("cumsum", "CUMSUM", lambda tf, x: tf.math.cumsum(x, axis=2), by_hand=True),
+        # cumsum.h's other loops: the middle axis, exclusive, reversed
+        _unary("cumsum_exclusive_reverse", "CUMSUM",
+               lambda tf, x: tf.math.cumsum(x, axis=1, exclusive=True, reverse=True), by_hand=True),
         _unary("l2_normalization", "L2_NORMALIZATION", lambda tf, x: tf.math.l2_normalize(x, axis=-1)),
     ]
 
@@ -273,7 +292,30 @@ def _movement() -> list[Case]:
         _unary("resize_bilinear", "RESIZE_BILINEAR", lambda tf, x: tf.image.resize(x, (7, 6)), shape=image),
         _unary("resize_bilinear_align_corners", "RESIZE_BILINEAR",
                lambda tf, x: tf.compat.v1.image.resize_bilinear(x, (7, 6), align_corners=True), shape=image),
+        # rows of the input looked up by constant ids
+        Case("embedding_lookup", "EMBEDDING_LOOKUP", (1, 4, 6),
+             lambda tf, x, rng: tf.gather(tf.reshape(x, (4, 6)), [3, 0, 2, 2]), swap=("GATHER", True)),
+        # a slice of the input written over the input at constant offsets
+        _unary("dynamic_update_slice", "DYNAMIC_UPDATE_SLICE", _dynamic_update_slice, by_hand=True),
     ]
+
+
+def _dynamic_update_slice(tf: Any, x: Any) -> Any:
+    from tensorflow.compiler.tf2xla.python import xla  # noqa: PLC0415 - TensorFlow only inside the builders
+
+    return xla.dynamic_update_slice(x, tf.reverse(x[:, 0:2, 0:3], [2]), tf.constant([0, 2, 1]))
+
+
+def _svdf(kind: str, low: float, high: float, seed: int) -> bytes:
+    from scripts.zoo_svdf import svdf_model  # noqa: PLC0415 - the schema only for this case
+
+    return svdf_model(kind, low, high, seed)
+
+
+def _svdf_state8(kind: str, low: float, high: float, seed: int) -> bytes:
+    from scripts.zoo_svdf import svdf_model  # noqa: PLC0415 - the schema only for this case
+
+    return svdf_model(kind, low, high, seed, state_bits=8)
 
 
 def _layers() -> list[Case]:
@@ -308,7 +350,11 @@ def _layers() -> list[Case]:
         Case("depthwise_conv_2d", "DEPTHWISE_CONV_2D", image, depthwise),
         _unary("max_pool_2d", "MAX_POOL_2D", lambda tf, x: tf.nn.max_pool2d(x, 2, 2, "VALID"), shape=image),
         _unary("average_pool_2d", "AVERAGE_POOL_2D", lambda tf, x: tf.nn.avg_pool2d(x, 3, 1, "SAME"), shape=image),
+        Case("l2_pool_2d", "L2_POOL_2D", image, lambda tf, x, rng: tf.nn.avg_pool2d(x, 3, 2, "SAME"),
+             swap=("AVERAGE_POOL_2D", False)),
         Case("transpose_conv", "TRANSPOSE_CONV", image, transpose_conv),
+        Case("svdf", "SVDF", (1, 12), None, make=_svdf),
+        Case("svdf_state8", "SVDF", (1, 12), None, make=_svdf_state8),
         # Both operands from the input, as in attention: a constant one becomes a FULLY_CONNECTED.
         _unary("batch_matmul", "BATCH_MATMUL", lambda tf, x: tf.matmul(x, x, transpose_b=True)),
     ]

@@ -180,12 +180,18 @@ ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     "FILL": _BOTH, "ZEROS_LIKE": _BOTH,  # constants at export
     "SHAPE": _ALL,  # lowering/fold: a fixed shape is a constant at export
     # lowering/ops_binary
-    "MINIMUM": _ALL, "MAXIMUM": _ALL, "SQUARED_DIFFERENCE": _INT16, "DIV": _FLOAT, "FLOOR_DIV": _FLOAT,
+    "MINIMUM": _ALL, "MAXIMUM": _ALL, "SQUARED_DIFFERENCE": _INT16, "DIV": _BOTH, "FLOOR_DIV": _FLOAT,
     "FLOOR_MOD": _FLOAT,
     # lowering/ops_compare: bool and int32 tensors; GREATER int16 left out (comparisons.cc runs it on
     # parameters its Prepare never sets for int16)
     "EQUAL": _BOTH, "NOT_EQUAL": _BOTH, "GREATER": _BOTH, "GREATER_EQUAL": _BOTH, "LESS": _BOTH,
     "LESS_EQUAL": _BOTH, "SELECT_V2": _ALL, "CAST": _ALL, "ARG_MAX": _BOTH, "ARG_MIN": _BOTH,
+    # lowering/ops_layers: row kernels (log_softmax.h's and l2normalization.h's fixed point), the four
+    # taps of RESIZE_BILINEAR, ADD_N and CUMSUM's scaled bytes
+    "LOG_SOFTMAX": _BOTH, "L2_NORMALIZATION": _BOTH, "RESIZE_BILINEAR": _BOTH, "CUMSUM": _BOTH,
+    "ADD_N": _BOTH, "EMBEDDING_LOOKUP": _BOTH, "L2_POOL_2D": _FLOAT,  # a gather; square, average pool, sqrt
+    "SVDF": _BOTH,  # state reset before every invoke, as for the LSTM
+    "DYNAMIC_UPDATE_SLICE": _ALL,  # lowering/ops_movement: the operand's copy and a Scatter
     # TFLite ops TFLM registers no kernel for: the engines run their float32 form, outside the matrix
     "RELU_N1_TO_1": (), "RELU_0_TO_1": (), "TILE": (),
 }

@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 
 from helpers.emit import c_cmsis as cmsis
-from helpers.emit import c_cmsis16, c_cmsis16_more, c_compare
+from helpers.emit import c_cmsis16, c_cmsis16_more, c_compare, c_layers
 from helpers.emit.c_names import C_TYPES, CNames, c_int, c_real
 from helpers.lowering import steps as s
 from helpers.lowering.program import Const, Program, Step
@@ -24,6 +24,7 @@ OWN_FAMILIES: dict[type, str] = {
     s.BatchMatMulFloat: "math_float", s.ReduceInt8: "ops_int8", s.ReduceFloat: "math_float", s.BinaryMath: "binary",
     s.SquaredDifferenceInt8: "ops_int8", s.Transpose: "gather", s.GatherRuns: "gather",
     **c_cmsis16.OWN_FAMILIES, **c_cmsis16_more.OWN_FAMILIES, **c_compare.OWN_FAMILIES,
+    **c_layers.OWN_FAMILIES,
 }
 
 
@@ -223,6 +224,7 @@ FORMATTERS: dict[type, Callable[[CNames, Step], str]] = {  # type: ignore[dict-i
     s.BinaryMath: _binary_math, s.SquaredDifferenceInt8: _squared_difference_i8, s.Transpose: _transpose,
     s.GatherRuns: _gather_runs,
     **c_cmsis16.FORMATTERS, **c_cmsis16_more.FORMATTERS, **c_compare.FORMATTERS,
+    **c_layers.FORMATTERS,
 }
 
 
@@ -231,8 +233,10 @@ def own_families(program: Program) -> list[str]:
     # a TRANSPOSE or int8 MAXIMUM, MINIMUM that CMSIS-NN runs needs no kernel of the engine's own
     used = {OWN_FAMILIES[type(step)] for step in program.steps if type(step) in OWN_FAMILIES
             and not (isinstance(step, s.Transpose) and cmsis.transposes_in_cmsis(program, step))
-            and not (isinstance(step, s.BinaryMath) and cmsis.extremum_in_cmsis(step))}
-    order = ["ops_int8", "ops_float", "math_float", "gather", "lstm_float", "binary", "ops_int16", "compare"]
+            and not (isinstance(step, s.BinaryMath) and cmsis.extremum_in_cmsis(step))
+            and not c_layers.svdf_in_cmsis(step)}
+    order = ["ops_int8", "ops_float", "math_float", "gather", "lstm_float", "binary", "ops_int16", "compare",
+             "layers"]
     return [family for family in order if family in used]
 
 

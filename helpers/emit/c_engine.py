@@ -11,6 +11,7 @@ from typing import Any
 from helpers.emit.c_calls import c_calls, own_families
 from helpers.emit.c_names import C_TYPES, CNames
 from helpers.emit.codegen import Rendered, render
+from helpers.emit.ports import engine_parameters, port_names
 from helpers.lowering.program import ARENA_ALIGNMENT, Program
 
 KERNEL_DIR = Path(__file__).resolve().parent / "c_kernels"
@@ -40,7 +41,8 @@ def _kernel_source(family: str) -> str:
 def _kernel_sources(program: Program) -> list[str]:
     families = own_families(program)
     sources = []
-    if {"ops_int8", "ops_int16", "compare"} & set(families):  # compare.c rescales int8 comparisons
+    # compare.c rescales int8 comparisons; layers.c uses its fixed point
+    if {"ops_int8", "ops_int16", "compare", "layers"} & set(families):
         sources.append(_kernel_source("fixedpoint"))
     return sources + [_kernel_source(family) for family in families]
 
@@ -59,9 +61,24 @@ def _resets(program: Program, names: CNames) -> list[dict[str, Any]]:
     return resets
 
 
+def _ports(program: Program, context: dict[str, Any], names: CNames) -> dict[str, Any]:
+    """A model with several inputs or outputs: each one's parameter name, size macro, C type, size
+    and buffer, in the order <id>_engine_invoke takes them."""
+    if not program.multi_io:
+        return {"multi_io": False}
+    tensors = port_names(context, len(program.inputs), len(program.outputs))
+    parameters = engine_parameters(*tensors)
+    found = []
+    for ports, params in zip((program.inputs, program.outputs), parameters):
+        found.append([{"name": name, "macro": f"{context['upper']}_ENGINE_{name.upper()}_SIZE",
+                       "ctype": C_TYPES[port.dtype], "size": port.size, "buffer": names.buffer(port.operand),
+                       "exact": port.dtype != "float32"} for port, name in zip(ports, params)])
+    return {"multi_io": True, "in_ports": found[0], "out_ports": found[1], "float_tolerance": FLOAT_TOLERANCE}
+
+
 def c_engine(program: Program, context: dict[str, Any], cmsis_revision: str) -> CEngine:
-    """The engine's template values; NotInCEngine when the program's output is a constant."""
-    if not isinstance(program.output, int):
+    """The engine's template values; NotInCEngine when a program's output is a constant."""
+    if not all(isinstance(port.operand, int) for port in program.outputs):
         raise NotInCEngine("a model whose output is a constant")
     steps, names = c_calls(program)
     scratch_offset = _align(program.arena_bytes)
@@ -93,6 +110,7 @@ def c_engine(program: Program, context: dict[str, Any], cmsis_revision: str) -> 
         "input_size": program.input_size,
         "output_size": program.output_size,
         "engine_tolerance": 0.0 if program.output_dtype != "float32" else FLOAT_TOLERANCE,
+        **_ports(program, context, names),
     }
     return CEngine(context=values, uses_cmsis=names.uses_cmsis, arena_bytes=arena_total,
                    constant_bytes=names.constant_bytes, kernel_calls=len(steps))

@@ -78,7 +78,7 @@ def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)), undefined=StrictUndefined,
                       keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True, autoescape=False)
     env.filters.update(c_comment=c_comment, c_string=c_string, py_string=py_string, c_float=c_float,
-                       py_float=py_float, camel=camel_case)
+                       py_float=py_float, camel=camel_case, py_tuple=lambda items: tuple_literal(items, str))
     return env
 
 

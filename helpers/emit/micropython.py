@@ -92,7 +92,8 @@ def _sources(needed: set[str], called: set[str]) -> list[str]:
     if "fixedpoint_tables" in needed:
         table = np.asarray(SIGMOID_TABLE_UINT16, "<u2").tobytes()
         sources.append("_SIGMOID16 = _array('H', " + bytes_literal(table) + ")")
-    for family in ("ops_int8", "ops_float", "gather", "lstm", "binary", "movement", "ops_int16", "compare"):
+    for family in ("ops_int8", "ops_float", "gather", "lstm", "binary", "movement", "ops_int16", "compare",
+                   "layers"):
         if family in needed:
             sources.append(device_source(family))
     if "math_float" in needed:
@@ -141,7 +142,23 @@ def engine_context(program: Program, context: dict[str, Any]) -> dict[str, Any]:
         "input_size": program.input_size,
         "output_size": program.output_size,
         "engine_tolerance": 0.0 if program.output_dtype != "float32" else FLOAT_TOLERANCE,
+        **_ports(program, names),
     }
+
+
+def _ports(program: Program, names: Any) -> dict[str, Any]:
+    """A model with several inputs or outputs: each one's buffer (or constant), typecode and size."""
+    if not program.multi_io:
+        return {"multi_io": False}
+
+    def kind(operand: Any) -> str:
+        return TYPECODES[program.buffer(operand).dtype] if isinstance(operand, int) else "b"
+
+    exact = all(port.dtype != "float32" for port in program.outputs)
+    return {"multi_io": True,
+            "in_ports": [(names.operand(p.operand), kind(p.operand), p.size) for p in program.inputs],
+            "out_ports": [(names.operand(p.operand), kind(p.operand), p.size) for p in program.outputs],
+            "engine_tolerance": 0.0 if exact else FLOAT_TOLERANCE}
 
 
 def render_infer_py(program: Program, context: dict[str, Any]) -> Rendered:

@@ -7,7 +7,7 @@ from typing import Callable
 
 import numpy as np
 
-from helpers.emit import micropython_compare, micropython_int16
+from helpers.emit import micropython_compare, micropython_int16, micropython_layers
 from helpers.emit.micropython_names import (  # noqa: F401 - Names, bytes_literal, ...: the emitters' import point
     Names,
     buffer_name,
@@ -38,6 +38,7 @@ FAMILIES: dict[type, str] = {
     s.BatchMatMulFloat: "math_float", s.ReduceInt8: "ops_int8", s.ReduceFloat: "math_float", s.BinaryMath: "binary",
     s.SquaredDifferenceInt8: "ops_int8", s.Transpose: "movement", s.GatherRuns: "movement",
     **micropython_int16.FAMILIES, **micropython_compare.FAMILIES,
+    **micropython_layers.FAMILIES,
 }
 
 
@@ -311,6 +312,7 @@ FORMATTERS: dict[type, Callable[[Names, Step], str]] = {  # type: ignore[dict-it
     s.BinaryMath: _binary_math, s.SquaredDifferenceInt8: _squared_difference_i8, s.Transpose: _gather_runs,
     s.GatherRuns: _gather_runs,
     **micropython_int16.FORMATTERS, **micropython_compare.FORMATTERS,
+    **micropython_layers.FORMATTERS,
 }
 
 

@@ -14,6 +14,14 @@ GraphDef of the batch-1 function, so they catch the op however the model was wri
   float under int8 and refuses under int16x8; each float Neg(x) becomes Mul(x, -1), which both
   quantize: exact (-1 is exact in int8 and int16). Not Sub(0, x): a constant 0 is quantized with
   scale 0, and LiteRT's int16 SUB aborts the process on it.
+- power_to_mul: Pow(x, n) with a constant whole n from 2 to 4 (GELU's tanh form computes x**3
+  with it) and Square(x) (GroupNormalization's variance) become a chain of Mul: TFLM has no POW
+  kernel, and int8 cannot express POW or SQUARE (the converter keeps them in float); MUL of a
+  tensor by itself quantizes. Exact (float rounding only).
+- squared_difference_to_mul: a SquaredDifference of more than 4 dimensions (GroupNormalization's
+  variance, taken over a (batch, H, W, groups, channels) view) is lowered by the converter to SUB
+  and a SQUARE that int8 cannot express; it becomes Sub then Mul(d, d). Up to 4 dimensions the
+  converter keeps SQUARED_DIFFERENCE, which TFLM runs, and it is left alone. Exact.
 """
 from __future__ import annotations
 
@@ -33,9 +41,10 @@ NodeDef = Any
 class _Graph:
     """A GraphDef being edited: new nodes get unique names derived from the node they replace."""
 
-    def __init__(self, graph_def: Any) -> None:
+    def __init__(self, graph_def: Any, ranks: dict[str, int] | None = None) -> None:
         self.graph_def = graph_def
         self.nodes = {node.name: node for node in graph_def.node}
+        self.ranks = ranks or {}  # output rank of nodes whose pass depends on it
 
     def constant(self, base: str, value: float, dtype: int) -> str:
         name = f"{base}/rewrite_const_{len(self.graph_def.node)}"
@@ -115,25 +124,65 @@ def _neg_to_mul(graph: _Graph, node: NodeDef) -> bool:
     return True
 
 
+def _whole_exponent(graph: _Graph, name: str) -> int | None:
+    """The exponent of a Pow when it is a constant whole number from 2 to 4, else None."""
+    node = graph.nodes.get(name.split(":")[0].lstrip("^"))
+    if node is None or node.op != "Const":
+        return None
+    value = tf.make_ndarray(node.attr["value"].tensor)
+    if value.size != 1 or float(value.reshape(-1)[0]) not in (2.0, 3.0, 4.0):
+        return None
+    return int(value.reshape(-1)[0])
+
+
+def _power_to_mul(graph: _Graph, node: NodeDef) -> bool:
+    """Pow(x, n) for n in 2..4 and Square(x) -> x * x (* x (* x))."""
+    if node.op not in ("Pow", "Square") or _dtype(node) not in _FLOATS:
+        return False
+    power = 2 if node.op == "Square" else _whole_exponent(graph, node.input[1])
+    if power is None:
+        return False
+    dtype, x = _dtype(node), node.input[0]
+    name = graph.take_over(node)
+    product = x
+    for step in range(power - 1):
+        product = graph.op(name, "Mul", [product, x], dtype, name=name if step == power - 2 else None)
+    return True
+
+
+def _squared_difference_to_mul(graph: _Graph, node: NodeDef) -> bool:
+    """SquaredDifference(x, y) of rank > 4 -> d = x - y; d * d."""
+    if node.op != "SquaredDifference" or _dtype(node) not in _FLOATS or graph.ranks.get(node.name, 0) <= 4:
+        return False
+    dtype, x, y = _dtype(node), node.input[0], node.input[1]
+    name = graph.take_over(node)
+    difference = graph.op(name, "Sub", [x, y], dtype)
+    graph.op(name, "Mul", [difference, difference], dtype, name=name)
+    return True
+
+
 # (name, the node rewrite, exact, what proves or measures it)
 GRAPH_PASSES: tuple[tuple[str, Callable[[_Graph, NodeDef], bool], bool, str], ...] = (
     ("gelu_erf_to_logistic", _erf_to_logistic, False,
      "tanh approximation of erf (GELU off by at most 4.8e-4 for any x); its cost is the variant's Δ against Keras"),
     ("gelu_tanh_to_logistic", _gelu_tanh_to_logistic, True, "identity tanh(z) = 2*sigmoid(2z) - 1"),
     ("neg_to_mul", _neg_to_mul, True, "identity -x = x * -1"),
+    ("power_to_mul", _power_to_mul, True, "identity x**n = x * ... * x for whole n (float rounding only)"),
+    ("squared_difference_to_mul", _squared_difference_to_mul, True, "identity (x - y)**2 = d * d"),
 )
 
 
 def _candidates(ops: set[str]) -> bool:
     """Whether a pass may apply (a Tanh alone, as in an LSTM, is not GELU's: it needs the Pow)."""
-    return bool(ops & {"Erf", "Erfc", "Neg"}) or {"Tanh", "Pow"} <= ops
+    return bool(ops & {"Erf", "Erfc", "Neg", "Pow", "Square", "SquaredDifference"})
 
 
-def rewrite_graph_def(graph_def: Any) -> tuple[Any, tuple[Rewrite, ...]]:
-    """A copy of the GraphDef with every pass applied, and what was applied."""
+def rewrite_graph_def(graph_def: Any, ranks: dict[str, int] | None = None) -> tuple[Any, tuple[Rewrite, ...]]:
+    """A copy of the GraphDef with every pass applied, and what was applied (`ranks`: the output
+    rank of the SquaredDifference nodes, from the graph they were traced in)."""
     edited = type(graph_def)()
     edited.CopyFrom(graph_def)
-    graph = _Graph(edited)
+    graph = _Graph(edited, ranks)
     applied = []
     for name, rewrite, exact, proof in GRAPH_PASSES:
         count = sum(rewrite(graph, node) for node in list(edited.node))
@@ -160,7 +209,9 @@ def rewritten_function(concrete: Any) -> tuple[Any, tuple[Rewrite, ...]]:
         frozen = convert_variables_to_constants_v2(concrete)
     except (ValueError, TypeError, tf.errors.OpError):  # a graph TensorFlow cannot freeze: converted as traced
         return concrete, ()
-    graph_def, applied = rewrite_graph_def(frozen.graph.as_graph_def())
+    ranks = {op.name: op.outputs[0].shape.rank for op in frozen.graph.get_operations()
+             if op.type == "SquaredDifference" and op.outputs[0].shape.rank is not None}
+    graph_def, applied = rewrite_graph_def(frozen.graph.as_graph_def(), ranks)
     if not applied:
         return concrete, ()
     inputs, outputs = [t.name for t in frozen.inputs], [t.name for t in frozen.outputs]

@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
-import tensorflow_model_optimization as tfmot
 
 from helpers.core.dataset import SplitDataset
 from helpers.core.details import Optimization, Pruning, SparsityCandidate
@@ -181,6 +180,7 @@ def _fine_tune(model: Any, specs: Specs, data: SplitDataset, settings: TrainingS
 def prune(keras_model: Any, specs: Specs, data: SplitDataset, settings: PruneSettings,
           training: TrainingSettings) -> Any:
     """prune_low_magnitude with a PolynomialDecay reaching the final sparsity on the last step."""
+    tfmot = _tfmot()
     train_rows, _ = _train_and_validation(len(data.fine_tuning))
     steps = math.ceil(len(train_rows) / training.batch_size) * settings.epochs
     # frequency=1: fine-tuning is short, so prune on every step or the schedule never reaches its end
@@ -275,6 +275,7 @@ def search_sparsity(keras_model: Any, specs: Specs, data: SplitDataset, settings
 def cluster(keras_model: Any, specs: Specs, data: SplitDataset, clusters: int, epochs: int,
             training: TrainingSettings, preserve_sparsity: bool) -> Any:
     """cluster_weights with k-means++ centroids; keeps zeros at zero after pruning."""
+    tfmot = _tfmot()
     init = tfmot.clustering.keras.CentroidInitialization.KMEANS_PLUS_PLUS
     try:
         wrapped = tfmot.clustering.keras.cluster_weights(keras_model, number_of_clusters=clusters,
@@ -288,8 +289,16 @@ def cluster(keras_model: Any, specs: Specs, data: SplitDataset, clusters: int, e
     return tfmot.clustering.keras.strip_clustering(wrapped)
 
 
+def _tfmot() -> Any:
+    """tensorflow_model_optimization, imported on first use: it imports Keras 3 and scikit-learn
+    (about 2 s of CPU), which a run that neither prunes, clusters nor trains aware never needs."""
+    import tensorflow_model_optimization
+
+    return tensorflow_model_optimization
+
+
 def _quantizable(layer: Any) -> bool:
-    registry = tfmot.quantization.keras.default_8bit.Default8BitQuantizeRegistry()
+    registry = _tfmot().quantization.keras.default_8bit.Default8BitQuantizeRegistry()
     return bool(registry.supports(layer))
 
 
@@ -298,7 +307,7 @@ def quantization_aware(keras_model: Any, specs: Specs, data: SplitDataset, train
     """quantize_model on the layers that can be annotated; the rest stay in float.
 
     Returns the fine-tuned model, the quantization-aware layer names and the float ones."""
-    qkeras = tfmot.quantization.keras
+    qkeras = _tfmot().quantization.keras
     layers = [layer for layer in keras_model.layers if type(layer).__name__ != "InputLayer"]
     aware = tuple(layer.name for layer in layers if _quantizable(layer))
     floating = tuple(layer.name for layer in layers if layer.name not in aware)

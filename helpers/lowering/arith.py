@@ -15,6 +15,7 @@ from helpers.lowering.fixedpoint import (
     sat_shift_left,
     srdhm,
 )
+from helpers.lowering.graph import Unsupported
 
 INT_RANGES = {"int8": (-128, 127), "int16": (-32768, 32767), "uint8": (0, 255), "int32": (-2**31, 2**31 - 1)}
 
@@ -28,6 +29,10 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     """TFLM's QuantizeMultiplier: (Q0.31 significand, shift) with real = significand * 2**(shift-31)."""
     if real == 0.0:
         return 0, 0
+    if not math.isfinite(real):
+        # a tensor whose scale is all but 0 (a layer that always outputs 0, as a dead ReLU);
+        # QuantizeMultiplier has no defined value for it, so neither has TFLM's answer
+        raise Unsupported(f"a rescaling multiplier is {real} (a tensor's scale is all but 0)")
     fraction, shift = math.frexp(real)
     fixed = tflite_round(fraction * (1 << 31))
     if fixed == 1 << 31:

@@ -7,7 +7,17 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from helpers.lowering.graph import Graph, Op, Unsupported
-from helpers.lowering.program import ARENA_ALIGNMENT, ELEMENT_BYTES, Buffer, Const, Operand, Program, Reset, Step
+from helpers.lowering.program import (
+    ARENA_ALIGNMENT,
+    ELEMENT_BYTES,
+    Buffer,
+    Const,
+    Operand,
+    Port,
+    Program,
+    Reset,
+    Step,
+)
 from helpers.lowering.steps import LstmState
 
 # The dtypes an activation buffer can hold: bool (one byte, 0 or 1) and int32 are what the
@@ -142,20 +152,23 @@ class Builder:
         self._free += [buffer for buffer in self._temporaries if buffer not in self._free]
         self._temporaries.clear()
 
-    def finish(self, input_buffer: int, output: Operand) -> Program:
+    def finish(self, input_buffers: list[int]) -> Program:
+        """The program, every graph output read where the steps left it."""
         graph = self.graph
-        source, sink = graph.tensor(graph.inputs[0]), graph.tensor(graph.outputs[0])
-        buffers = plan_arena(self._slots, self.steps, output)
+        inputs = tuple(Port(buffer, graph.tensor(index).dtype, graph.tensor(index).size)
+                       for buffer, index in zip(input_buffers, graph.inputs))
+        outputs = tuple(Port(self.operand(index), graph.tensor(index).dtype, graph.tensor(index).size)
+                        for index in graph.outputs)
+        buffers = plan_arena(self._slots, self.steps, [port.operand for port in outputs])
         arena = max((b.offset + b.nbytes for b in buffers), default=0)
-        return Program(steps=tuple(self.steps), buffers=buffers, resets=tuple(self.resets),
-                       input_buffer=input_buffer, output=output, input_dtype=source.dtype, output_dtype=sink.dtype,
-                       input_size=source.size, output_size=sink.size,
-                       accumulator_elements=self.accumulator_elements, arena_bytes=_align(arena))
+        return Program(steps=tuple(self.steps), buffers=buffers, resets=tuple(self.resets), inputs=inputs,
+                       outputs=outputs, accumulator_elements=self.accumulator_elements, arena_bytes=_align(arena))
 
 
 def step_buffers(step: Step) -> list[int]:
     """The buffers a step reads or writes."""
     found = [getattr(step, name) for name in ("x", "x1", "x2", "condition", "y") if hasattr(step, name)]
+    found += list(getattr(step, "xs", ()))
     state = getattr(step, "state", None)
     if isinstance(state, LstmState):
         found += [state.hidden, state.cell, *state.gates]
@@ -166,10 +179,10 @@ def _align(size: int) -> int:
     return -(-size // ARENA_ALIGNMENT) * ARENA_ALIGNMENT
 
 
-def plan_arena(slots: list[_Slot], steps: list[Step], output: Operand) -> tuple[Buffer, ...]:
+def plan_arena(slots: list[_Slot], steps: list[Step], outputs: list[Operand]) -> tuple[Buffer, ...]:
     """Each buffer's live steps, then offsets in one arena: largest first, each at the lowest
-    aligned offset that overlaps no buffer live at the same time. Persistent buffers (input, state)
-    are live throughout, and the output until the end."""
+    aligned offset that overlaps no buffer live at the same time. Persistent buffers (inputs, state)
+    are live throughout, and the outputs until the end."""
     end = max(len(steps) - 1, 0)
     first: dict[int, int] = {}
     last: dict[int, int] = {}
@@ -182,7 +195,7 @@ def plan_arena(slots: list[_Slot], steps: list[Step], output: Operand) -> tuple[
         start, stop = first.get(number, 0), last.get(number, end)
         if slot.persistent:
             start, stop = 0, end
-        if isinstance(output, int) and output == number:
+        if any(isinstance(output, int) and output == number for output in outputs):
             stop = end
         live.append((start, stop))
     placed: list[Buffer] = []

@@ -22,6 +22,7 @@ from helpers.lowering.ops_elementwise import (
     lower_reduce,
 )
 from helpers.lowering.ops_int16 import INT16_LOWERINGS
+from helpers.lowering.ops_layers import LAYER_LOWERINGS
 from helpers.lowering.ops_int16_more import MORE_INT16_LOWERINGS
 from helpers.lowering.ops_movement import MOVEMENT_LOWERINGS
 from helpers.lowering.ops_shape import (
@@ -78,6 +79,7 @@ LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     **MOVEMENT_LOWERINGS,
     **BINARY_LOWERINGS,
     **COMPARE_LOWERINGS,
+    **LAYER_LOWERINGS,
 }
 
 
@@ -118,10 +120,8 @@ def lower(graph: Graph) -> Program:
     first: after a failed op its outputs get buffers anyway, so the ops after it are still tried."""
     if graph.subgraphs != 1:
         raise Unsupported("models with control flow (several subgraphs)")
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise Unsupported("models with several inputs or outputs")
     builder = Builder(graph)
-    input_buffer = builder.allocate(graph.inputs[0], persistent=True)
+    input_buffers = [builder.allocate(index, persistent=True) for index in graph.inputs]
     missing: list[str] = []
     for op in graph.ops:
         reason = _lower_op(builder, op)
@@ -131,7 +131,7 @@ def lower(graph: Graph) -> Program:
         builder.release_after(op)
     if missing:
         raise Unsupported("; ".join(dict.fromkeys(missing)))
-    return builder.finish(input_buffer, builder.operand(graph.outputs[0]))
+    return builder.finish(input_buffers)
 
 
 @dataclass(frozen=True)

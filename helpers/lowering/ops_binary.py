@@ -2,7 +2,7 @@
 FLOOR_MOD, MAXIMUM and MINIMUM, and MAXIMUM, MINIMUM of int8 or int16 tensors (TFLM compares the
 stored values, so both inputs and the output must be quantized alike); and int8 SQUARED_DIFFERENCE
 with squared_difference.cc's rescaling. An input smaller than the output is broadcast through an
-index map, as for ADD."""
+index map, as for ADD. int8 DIV divides as div.h does (GetReciprocal of the divisor)."""
 from __future__ import annotations
 
 from typing import Callable
@@ -12,7 +12,7 @@ from helpers.lowering.builder import Builder
 from helpers.lowering.graph import Op, Unsupported
 from helpers.lowering.ops_dense import activation
 from helpers.lowering.ops_elementwise import broadcast_index
-from helpers.lowering.steps import BinaryMath, SquaredDifferenceInt8
+from helpers.lowering.steps import BinaryMath, DivInt8, SquaredDifferenceInt8
 
 # The ops TFLM also runs on quantized tensors by comparing their stored values.
 _RAW_KINDS = ("maximum", "minimum")
@@ -42,12 +42,28 @@ def _squared_difference_int8(b: Builder, op: Op) -> None:
         input2_multiplier=m2, input2_shift=s2, output_multiplier=mo, output_shift=so, output_zero_point=y.zero_point))
 
 
+def _div_int8(b: Builder, op: Op) -> None:
+    x1, x2, y = (b.graph.tensor(i) for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
+    # div.cc divides and multiplies the scales in float, then widens to double
+    real = arith.float32(arith.float32(x1.scale) / arith.float32(arith.float32(x2.scale) * arith.float32(y.scale)))
+    multiplier, shift = arith.quantize_multiplier(real)
+    low, high = arith.activation_range(activation(op.options), "int8", y.scale, y.zero_point)
+    b.emit(DivInt8(
+        op=op.name, x1=b.operand(op.inputs[0]), x1_index=broadcast_index(x1, y.shape), x2=b.operand(op.inputs[1]),
+        x2_index=broadcast_index(x2, y.shape), y=b.allocate(op.outputs[0]), count=y.size,
+        input1_offset=-x1.zero_point, input2_offset=-x2.zero_point, output_multiplier=multiplier,
+        output_shift=shift, output_zero_point=y.zero_point, act_min=low, act_max=high))
+
+
 def lower_binary_math(b: Builder, op: Op, kind: str) -> None:
     x1, x2, y = (b.graph.tensor(i) for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
     if not x1.dtype == x2.dtype == y.dtype:
         raise Unsupported(f"{op.name} of {x1.dtype} and {x2.dtype} into {y.dtype}")
     if y.dtype == "int8" and kind == "squared_difference":
         _squared_difference_int8(b, op)
+        return
+    if y.dtype == "int8" and kind == "div":
+        _div_int8(b, op)
         return
     if y.dtype in ("int8", "int16") and kind in _RAW_KINDS:
         quantizations = {(t.scale, t.zero_point) for t in (x1, x2, y)}

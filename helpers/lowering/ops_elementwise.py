@@ -60,21 +60,28 @@ def lower_dequantize(b: Builder, op: Op) -> None:
 
 
 def broadcast_index(tensor: Tensor, out_shape: tuple[int, ...]) -> Const | None:
-    """For an input smaller than the output: the input position of every output element."""
-    if tensor.shape == out_shape:
+    """For an input smaller than the output: the input position of every output element. None
+    when there is nothing to broadcast: the same shape, or the same element count (the shapes
+    then differ only by 1s, as PReLU's alpha [16] against [1, 16], and the map is the identity)."""
+    if tensor.shape == out_shape or tensor.size == int(np.prod(out_shape, dtype=np.int64)):
         return None
     return int32(np.broadcast_to(np.arange(tensor.size).reshape(tensor.shape), out_shape))
 
 
-def _add_sub_multipliers(x1: Tensor, x2: Tensor, y: Tensor, is_add: bool) -> list[int]:
-    """add_common.cc computes these in double; sub_common.cc divides in float first."""
-    f32 = arith.float32
-    if is_add:
-        twice_max = 2 * max(float(x1.scale), float(x2.scale))
-        reals = (float(x1.scale) / twice_max, float(x2.scale) / twice_max, twice_max / ((1 << 20) * float(y.scale)))
-    else:
-        twice_max = f32(2 * max(x1.scale, x2.scale))
-        reals = (f32(x1.scale / twice_max), f32(x2.scale / twice_max), f32(twice_max / f32((1 << 20) * y.scale)))
+ADD_SUB_LEFT_SHIFT = {"int8": 20, "int16": 15}  # add_common.cc's and sub_common.cc's left_shift
+
+
+def add_sub_multipliers(x1: Tensor, x2: Tensor, y: Tensor) -> list[int]:
+    """ADD's and SUB's three (multiplier, shift) pairs, flat: each input's scale over twice the larger
+    one, and twice the larger over 2**left_shift times the output's, divided in double: so
+    add_common.cc, and SUB as the tool's TFLM interpreter (the tflite-micro wheel) and LiteRT run it
+    (twice a float32 scale is exact in float32 and double alike). The pinned tree's sub_common.cc
+    divides in float32, which moves a multiplier by up to an ulp of float32 and a near tie by one
+    step: a Normalization layer's SUB of its mean, every int8 output a near tie (the layer zoo)."""
+    twice_max = 2 * max(float(x1.scale), float(x2.scale))
+    left_shift = ADD_SUB_LEFT_SHIFT[y.dtype]
+    reals = (float(x1.scale) / twice_max, float(x2.scale) / twice_max,
+             twice_max / ((1 << left_shift) * float(y.scale)))
     return [value for real in reals for value in arith.quantize_multiplier(real)]
 
 
@@ -90,7 +97,7 @@ def lower_arithmetic(b: Builder, op: Op, kind: str) -> None:
                   "output_zero_point": y.zero_point, "act_min": low, "act_max": high}
         out = b.allocate(op.outputs[0])
         if kind in ("add", "sub"):
-            m1, s1, m2, s2, mo, so = _add_sub_multipliers(x1, x2, y, kind == "add")
+            m1, s1, m2, s2, mo, so = add_sub_multipliers(x1, x2, y)
             b.emit(AddInt8(op=op.name, y=out, count=y.size, input1_multiplier=m1, input1_shift=s1,
                            input2_multiplier=m2, input2_shift=s2, output_multiplier=mo, output_shift=so,
                            sign=1 if kind == "add" else -1, **operands, **common))

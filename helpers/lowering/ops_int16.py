@@ -17,7 +17,7 @@ from helpers.lowering.builder import Builder
 from helpers.lowering.graph import Op, Tensor, Unsupported
 from helpers.lowering.lut16 import softmax_luts
 from helpers.lowering.ops_dense import activation, conv_geometry, int8, pool_geometry, requantization
-from helpers.lowering.ops_elementwise import broadcast_index, lower_dequantize
+from helpers.lowering.ops_elementwise import add_sub_multipliers, broadcast_index, lower_dequantize
 from helpers.lowering.ops_transpose_conv import spread_index
 from helpers.lowering.program import Const
 from helpers.lowering.steps import ConvGeometry, Gather, Requantization
@@ -35,9 +35,6 @@ from helpers.lowering.steps_int16 import (
     SigmoidInt16,
     SoftmaxInt16,
 )
-
-# add_common.cc: int16 inputs are shifted left 15 bits before scaling (int8: 20).
-ADD_LEFT_SHIFT = 15
 
 
 def _check_zero_points(op: Op, *tensors: Tensor) -> None:
@@ -130,19 +127,6 @@ def lower_pool16(b: Builder, op: Op, average: bool) -> None:
                      act_min=low, act_max=high))
 
 
-def _add_sub_multipliers(x1: Tensor, x2: Tensor, y: Tensor, is_add: bool) -> list[int]:
-    """add_common.cc computes these in double. sub_common.cc takes twice the larger scale in float32
-    (exact: a doubling) and divides in double: so TFLM's current sub_common.cc, which the tool's
-    TFLM interpreter runs; the pinned tree's older one divided in float32, which moved the output
-    multiplier by up to an ulp of float32 and a near-tie result by one step (the zoo GRU)."""
-    twice_max = 2 * max(float(x1.scale), float(x2.scale))
-    if not is_add:
-        twice_max = float(arith.float32(twice_max))
-    reals = (float(x1.scale) / twice_max, float(x2.scale) / twice_max,
-             twice_max / ((1 << ADD_LEFT_SHIFT) * float(y.scale)))
-    return [value for real in reals for value in arith.quantize_multiplier(real)]
-
-
 def lower_arithmetic16(b: Builder, op: Op, kind: str) -> None:
     """ADD, SUB or MUL of int16 tensors; a smaller input is broadcast through an index map."""
     x1, x2, y = (b.graph.tensor(i) for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
@@ -158,7 +142,7 @@ def lower_arithmetic16(b: Builder, op: Op, kind: str) -> None:
         mo, so = arith.quantize_multiplier(float(x1.scale) * float(x2.scale) / float(y.scale))
         b.emit(MulInt16(op=op.name, y=out, output_multiplier=mo, output_shift=so, **common))
         return
-    m1, s1, m2, s2, mo, so = _add_sub_multipliers(x1, x2, y, kind == "add")
+    m1, s1, m2, s2, mo, so = add_sub_multipliers(x1, x2, y)
     b.emit(AddInt16(op=op.name, y=out, input1_multiplier=m1, input1_shift=s1, input2_multiplier=m2,
                     input2_shift=s2, output_multiplier=mo, output_shift=so, sign=1 if kind == "add" else -1,
                     **common))

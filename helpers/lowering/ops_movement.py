@@ -222,6 +222,19 @@ def lower_pack(b: Builder, op: Op) -> None:
         b.emit(Scatter(op=op.name, x=b.operand(index), y=out, index=int32(part)))
 
 
+def lower_dynamic_update_slice(b: Builder, op: Op) -> None:
+    """The operand copied, then the update written over it at the constant start indices, clamped
+    as dynamic_update_slice.cc clamps them (the update stays inside): a copy and a Scatter."""
+    x, update, y = (b.graph.tensor(i) for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
+    same_quantization(op, update, y)
+    starts = constant(b, op, 2, "start indices").reshape(-1)
+    clamped = [min(max(0, int(s)), dim - u) for s, dim, u in zip(starts, x.shape, update.shape)]
+    window = tuple(slice(s, s + u) for s, u in zip(clamped, update.shape))
+    gather(b, op, positions(x))
+    b.emit(Scatter(op=op.name, x=b.operand(op.inputs[1]), y=b.operand(op.outputs[0]),
+                   index=int32(positions(y)[window])))
+
+
 def _fold(b: Builder, op: Op, values: np.ndarray) -> None:
     y = b.graph.tensor(op.outputs[0])
     if y.dtype not in ("int8", "float32"):
@@ -248,5 +261,5 @@ MOVEMENT_LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "DEPTH_TO_SPACE": lower_depth_to_space, "SPACE_TO_BATCH_ND": lower_space_to_batch_nd,
     "BATCH_TO_SPACE_ND": lower_batch_to_space_nd, "REVERSE_V2": lower_reverse,
     "RESIZE_NEAREST_NEIGHBOR": lower_resize_nearest_neighbor, "TILE": lower_tile, "PACK": lower_pack,
-    "ZEROS_LIKE": lower_zeros_like, "FILL": lower_fill,
+    "ZEROS_LIKE": lower_zeros_like, "FILL": lower_fill, "DYNAMIC_UPDATE_SLICE": lower_dynamic_update_slice,
 }

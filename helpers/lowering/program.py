@@ -67,23 +67,61 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Port:
+    """One graph input or output: where it lives (an input always in a buffer of its own; an
+    output in a buffer, or a constant when the graph computes it at export), its dtype and size."""
+
+    operand: Operand
+    dtype: str
+    size: int
+
+
+@dataclass(frozen=True)
 class Program:
-    """The lowered graph."""
+    """The lowered graph; `inputs` and `outputs` in the graph's order (specs.json's)."""
 
     steps: tuple[Step, ...]
     buffers: tuple[Buffer, ...]
     resets: tuple[Reset, ...]
-    input_buffer: int
-    output: Operand
-    input_dtype: str
-    output_dtype: str
-    input_size: int
-    output_size: int
+    inputs: tuple[Port, ...]
+    outputs: tuple[Port, ...]
     accumulator_elements: int          # int32 scratch the integer kernels share (at least 1)
     arena_bytes: int                   # every buffer at its offset in one arena
 
     def buffer(self, buffer_id: int) -> Buffer:
         return self.buffers[buffer_id]
+
+    @property
+    def multi_io(self) -> bool:
+        """Several inputs or several outputs."""
+        return len(self.inputs) > 1 or len(self.outputs) > 1
+
+    # The first input and output: all there is of a model with one of each.
+    @property
+    def input_buffer(self) -> int:
+        operand = self.inputs[0].operand
+        assert isinstance(operand, int)
+        return operand
+
+    @property
+    def output(self) -> Operand:
+        return self.outputs[0].operand
+
+    @property
+    def input_dtype(self) -> str:
+        return self.inputs[0].dtype
+
+    @property
+    def output_dtype(self) -> str:
+        return self.outputs[0].dtype
+
+    @property
+    def input_size(self) -> int:
+        return self.inputs[0].size
+
+    @property
+    def output_size(self) -> int:
+        return self.outputs[0].size
 
     @property
     def buffer_bytes(self) -> int:

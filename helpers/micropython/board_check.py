@@ -33,8 +33,14 @@ base = gc.mem_alloc()
 import {module} as m
 gc.collect()
 print("MCU_DEPLOY_HEAP", gc.mem_alloc() - base)
-inp = memoryview(m.INPUT)[:{input_count}]
-out = memoryview(m.OUTPUT)[:{output_count}]
+# A model with several inputs and outputs: a row is every input's bytes in order, and the expected
+# outputs every output's.
+if hasattr(m, "INPUTS"):
+    ins = [memoryview(b)[:n] for b, n in zip(m.INPUTS, m.INPUT_SIZES)]
+    outs = [memoryview(b)[:n] for b, n in zip(m.OUTPUTS, m.OUTPUT_SIZES)]
+else:
+    ins = [memoryview(m.INPUT)[:{input_count}]]
+    outs = [memoryview(m.OUTPUT)[:{output_count}]]
 want = {want}
 rows_file = open("/rom/rows.bin", "rb")
 want_file = open("/rom/expected.bin", "rb")
@@ -49,16 +55,21 @@ def check(budget_us):
     bad = 0
     spent = 0
     while rows < {rows} and spent < budget_us:
-        rows_file.readinto(inp)
+        for inp in ins:
+            rows_file.readinto(inp)
         want_file.readinto(want)
         start = time.ticks_us()
         m.run()
         spent += time.ticks_diff(time.ticks_us(), start) - ticks_cost
         rows += 1
-        for i in range({output_count}):
-            if {differs}:
-                bad += 1
-                break
+        k = 0
+        differs = False
+        for out in outs:
+            for i in range(len(out)):
+                if {differs}:
+                    differs = True
+                k += 1
+        bad += 1 if differs else 0
         if rows % {every} == 0:
             print("MCU_DEPLOY_ROWS", rows)
     gc.collect()
@@ -91,10 +102,10 @@ class BoardInputs:
 def _buffer_kind(dtype: np.dtype) -> tuple[str, str]:
     """The driver's expected-output buffer and the comparison, for the output tensor's dtype."""
     if dtype == np.int8:
-        return "bytearray({n})", "out[i] != want[i]"
+        return "bytearray({n})", "out[i] != want[k]"
     if dtype == np.int16:
-        return "array('h', bytes({bytes}))", "out[i] != want[i]"
-    return "array('f', bytes({bytes}))", f"abs(out[i] - want[i]) > {FLOAT_TOLERANCE!r} * (1.0 + abs(want[i]))"
+        return "array('h', bytes({bytes}))", "out[i] != want[k]"
+    return "array('f', bytes({bytes}))", f"abs(out[i] - want[k]) > {FLOAT_TOLERANCE!r} * (1.0 + abs(want[k]))"
 
 
 def _driver(inputs: BoardInputs, rows: int) -> str:
@@ -177,6 +188,10 @@ def run_board(board: Board, firmware: Path, micropython_dir: Path, inputs: Board
 def run_on_boards(micropython_dir: Path, cache_root: Path, inputs: BoardInputs, tflm_instructions: int | None,
                   boards: tuple[str, ...] = tuple(BOARDS)) -> tuple[BoardRun, ...]:
     """The engine on every board; a board whose port does not build says so and nothing else."""
+    if np.float64 in (inputs.rows.dtype, inputs.expected.dtype):  # packed rows of int and float tensors
+        return tuple(BoardRun(board=b.name, core=b.core, machine=b.machine, arch=b.arch, status=Status.NOT_CHECKED,
+                              reason="integer and float tensors in one model: not run on the boards yet")
+                     for b in (BOARDS[name] for name in boards))
     results = []
     for name in boards:
         board = BOARDS[name]

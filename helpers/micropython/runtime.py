@@ -39,9 +39,42 @@ module_heap = gc.mem_alloc() - base
 rows_file = open("rows.jsonl")
 labels_file = open("labels.jsonl")
 task = "{task}"
+# A model with several inputs and outputs: a row is every input's values one after the other, and
+# the labels every output's columns (a class index, or its values in output units).
+multi = hasattr(m, "INPUT_SIZES")
+
+
+def prepare(row):
+    if not multi:
+        return row
+    parts, start = [], 0
+    for index, size in enumerate(m.INPUT_SIZES):
+        part = row[start:start + size]
+        parts.append(part if m.INPUT_DTYPES[index].startswith("float") else [int(v) for v in part])
+        start += size
+    return tuple(parts)
+
+
+def score(raw, label, sums):
+    # each output's metric: [correct or absolute error, count] per output, into sums
+    start = 0
+    for index, values in enumerate(raw):
+        values = m.dequantize_output(values, index)
+        if m.OUTPUT_TASKS[index] == "classification":
+            sums[index][0] += 1 if m.predicted_class(values) == int(label[start]) else 0
+            sums[index][1] += 1
+            start += 1
+        else:
+            for got in m.denormalise_output(values, index):
+                sums[index][0] += abs(got - label[start])
+                sums[index][1] += 1
+                start += 1
+
+
+sums = [[0, 0] for _ in range(len(m.OUTPUT_SIZES))] if multi else []
 version = ".".join(str(v) for v in sys.implementation.version[:3])
 report = {{"module_heap": module_heap, "version": version, "engine": m.ENGINE, "times_us": {{}}}}
-first = json.loads(rows_file.readline())
+first = prepare(json.loads(rows_file.readline()))
 rows_file.seek(0)
 m.invoke(first)
 gc.collect()
@@ -56,7 +89,7 @@ budget_us = {budget_ms} * 1000
 invoke_us = 0
 started = time.ticks_us()
 for line in rows_file:
-    row = json.loads(line)
+    row = prepare(json.loads(line))
     label = json.loads(labels_file.readline())
     if len(kept) < {timed_rows}:
         kept.append(row)
@@ -64,19 +97,25 @@ for line in rows_file:
     raw = m.invoke(row)
     invoke_us += time.ticks_diff(time.ticks_us(), start)
     done += 1
-    print("MCU_DEPLOY_OUTPUT " + json.dumps(raw))
+    print("MCU_DEPLOY_OUTPUT " + json.dumps([v for part in raw for v in part] if multi else raw))
     if done % {progress_every} == 0:
         print("MCU_DEPLOY_ROWS {progress_every}")
-    values = m.dequantize_output(raw)
-    if task == "classification":
-        correct += 1 if m.predicted_class(values) == int(label[0]) else 0
+    if multi:
+        score(raw, label, sums)
+    elif task == "classification":
+        correct += 1 if m.predicted_class(m.dequantize_output(raw)) == int(label[0]) else 0
     else:
-        for got, want in zip(m.denormalise_output(values), label):
+        for got, want in zip(m.denormalise_output(m.dequantize_output(raw)), label):
             error += abs(got - want)
     if time.ticks_diff(time.ticks_us(), started) > budget_us * 7 // 10:
         break
 print("MCU_DEPLOY_ROWS", done % {progress_every})
-if task == "classification":
+if multi:
+    report["metric"] = {{}}
+    for index, (total, count) in enumerate(sums):
+        kind = "accuracy" if m.OUTPUT_TASKS[index] == "classification" else "mae"
+        report["metric"][m.OUTPUT_NAMES[index] + "." + kind] = total / count
+elif task == "classification":
     report["metric"] = {{"accuracy": correct / done}}
 else:
     report["metric"] = {{"mae": error / (done * len(label))}}

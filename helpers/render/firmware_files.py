@@ -21,6 +21,7 @@ from helpers.emit.codegen import (
 )
 from helpers.emit.identifiers import camel_case
 from helpers.measure.variant import TestVector, TflmVerdict
+from helpers.render.multi_io import metrics_text, multi_io_context
 
 # The MicroPython module carries a few vectors only: a board's heap is tens of KB.
 MICROPYTHON_TEST_VECTORS = 4
@@ -132,6 +133,8 @@ def template_context(specs: Specs, model: TfliteModel, tflm: TflmVerdict, model_
         "metric_name": "accuracy" if specs.task.value == "classification" else "mean absolute error",
         "test_tolerance": tflm.test_tolerance,
         "test_vectors_py": _vectors_py(tflm.test_vectors[:MICROPYTHON_TEST_VECTORS], info),
+        # several inputs or outputs: each one's values, and the vectors split per tensor
+        **multi_io_context(specs, info, tflm.test_vectors, MICROPYTHON_TEST_VECTORS),
     }
 
 
@@ -215,9 +218,10 @@ def render_targets_md(context: dict[str, Any], results: tuple[Any, ...], revisio
     rows = []
     for result in results:
         value = (result.metrics or {}).get("accuracy" if metric == "accuracy" else "mae")
+        text = "-" if value is None else (f"{value:.2%}" if metric == "accuracy" else f"{value:.4g}")
         rows.append({
             "target": result.target, "kernels": result.kernels, "status": result.status, "message": result.message,
-            "metric_text": "-" if value is None else (f"{value:.2%}" if metric == "accuracy" else f"{value:.4g}"),
+            "metric_text": metrics_text(context, result.metrics) if context.get("multi_io") else text,
             "flash_text": "-" if result.flash_bytes is None else
             f"{result.flash_bytes:,} ({result.flash_bytes_without_self_test:,} without the self-test)",
             "ram_text": "-" if result.ram_bytes is None else f"{result.ram_bytes:,}",

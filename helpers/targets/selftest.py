@@ -19,7 +19,7 @@ from helpers.targets.target import Target
 # When AllocateTensors fails with the header's arena, one retry with this much tells "arena too
 # small" (a figure for the header) from "cannot run" (TFLM's own message).
 RETRY_ARENA_BYTES = 1024 * 1024
-_OWN_LINES = re.compile(r"^(arena used:|accuracy:|mae:|outputs digest:|engine scratch:|first inference:|PASS:|"
+_OWN_LINES = re.compile(r"^(arena used:|accuracy:|mae:|accuracy \w+:|mae \w+:|outputs digest:|engine scratch:|first inference:|PASS:|"
                         r"FAIL: \d)")
 _TICKS = re.compile(r"^first inference: (\d+) ticks", re.M)
 _DIGEST = re.compile(r"outputs digest: ([0-9a-f]{8}) over (\d+) vectors")
@@ -123,6 +123,7 @@ def parse_run(run: ProgramRun, base: dict[str, Any]) -> TargetResult:
     mae = re.search(r"mae: ([-+0-9.eE]+|nan|inf) over (\d+) vectors", output)
     if mae:
         metrics["mae"] = float(mae.group(1))
+    metrics.update(_output_metrics(output))
     passed = verdict is not None and verdict.group(1) == "PASS" and run.returncode == 0
     message = None if passed else _tflm_message(run)
     digest = _DIGEST.search(output)
@@ -131,6 +132,17 @@ def parse_run(run: ProgramRun, base: dict[str, Any]) -> TargetResult:
                         vectors_matching=int(verdict.group(2)) if verdict else None,
                         metrics=metrics or None, arena_used_bytes=int(arena.group(1)) if arena else None,
                         outputs_digest=digest.group(1) if digest else None, **base)
+
+
+def _output_metrics(output: str) -> dict[str, float]:
+    """A model with several outputs: each output's metric, as `<output>.accuracy` or `<output>.mae`."""
+    metrics = {}
+    for name, correct, total in re.findall(r"^accuracy (\w+): (\d+) of (\d+) correct", output, re.M):
+        if int(total):
+            metrics[f"{name}.accuracy"] = int(correct) / int(total)
+    for name, value in re.findall(r"^mae (\w+): ([-+0-9.eE]+|nan|inf) over \d+ vectors", output, re.M):
+        metrics[f"{name}.mae"] = float(value)
+    return metrics
 
 
 def _tflm_message(run: ProgramRun) -> str:

@@ -33,8 +33,8 @@ def _engines_identical(variant: dict) -> None:
     """TFLM's self-test passed on the host; both engines identical to TFLM on every row."""
     firmware = variant["firmware"]
     assert firmware["tflm_runnable"] is True, (variant["name"], firmware.get("tflm_reason"))
-    host = [t for t in firmware["targets"] if t["target"] == "host"]
-    assert host and host[0]["status"] == "pass", (variant["name"], host)
+    host = firmware["targets"].get("host") or {}
+    assert host.get("status") == "pass", (variant["name"], host)
     engine = firmware["c_engine"]
     assert engine["status"] == "pass", (variant["name"], engine)
     micropython = firmware["micropython"]

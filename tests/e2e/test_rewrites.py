@@ -60,10 +60,41 @@ def test_gelu_tanh_form_becomes_logistic_exactly():
     x = np.linspace(-8, 8, 400, dtype=np.float32).reshape(1, 400)
     original = _traced(lambda t: tf.nn.gelu(t, approximate=True), (1, 400))
     rewritten, applied = rewritten_function(original)
-    assert _names(applied) == ["gelu_tanh_to_logistic"] and applied[0].exact
+    assert _names(applied) == ["gelu_tanh_to_logistic", "power_to_mul"] and all(r.exact for r in applied)
     assert np.allclose(np.asarray(rewritten(tf.constant(x))), np.asarray(original(tf.constant(x))), atol=2e-6)
     assert "GELU" in inspect_tflite(_convert(original)).ops
     assert "GELU" not in inspect_tflite(_convert(rewritten)).ops
+    int8 = _convert(rewritten, "int8", (1, 400))  # x**3 was a float POW TFLM lacks
+    assert "POW" not in inspect_tflite(int8).ops and not float_compute_ops(int8)
+
+
+def test_whole_powers_and_square_become_mul_and_convert_to_int8():
+    x = np.linspace(-3, 3, 16, dtype=np.float32).reshape(1, 16)
+    original = _traced(lambda t: tf.square(t) + tf.pow(t, 3.0) + tf.pow(t, 4.0) + tf.pow(t, 0.5 + t * 0), (1, 16))
+    rewritten, applied = rewritten_function(original)
+    assert _names(applied) == ["power_to_mul"] and applied[0].ops == 3  # the non-constant power is left
+    assert np.allclose(np.asarray(rewritten(tf.constant(x))), np.asarray(original(tf.constant(x))),
+                       rtol=1e-6, equal_nan=True)
+    squared = _traced(lambda t: tf.square(t) + t, (1, 16))
+    assert "SQUARE" in inspect_tflite(_convert(squared)).ops
+    int8 = _convert(rewritten_function(squared)[0], "int8", (1, 16))
+    assert "SQUARE" not in inspect_tflite(int8).ops and not float_compute_ops(int8)
+
+
+def test_group_norm_squared_difference_of_rank_5_becomes_mul_and_int8_has_no_float_op():
+    import keras
+
+    inputs = keras.Input((6, 6, 8))
+    model = keras.Model(inputs, keras.layers.GroupNormalization(groups=2)(inputs))
+    original = _traced(lambda t: model(t), (1, 6, 6, 8))
+    assert float_compute_ops(_convert(original, "int8", (1, 6, 6, 8)))  # the converter's SQUARE (and NEG)
+    rewritten, applied = rewritten_function(original)
+    assert "squared_difference_to_mul" in _names(applied)
+    x = np.random.default_rng(1).normal(size=(1, 6, 6, 8)).astype(np.float32)
+    assert np.allclose(np.asarray(rewritten(tf.constant(x))), np.asarray(original(tf.constant(x))), atol=1e-5)
+    assert not float_compute_ops(_convert(rewritten, "int8", (1, 6, 6, 8)))
+    layer_norm = _traced(lambda t: tf.math.squared_difference(t, tf.reduce_mean(t, -1, keepdims=True)), (1, 4, 8))
+    assert rewritten_function(layer_norm) == (layer_norm, ())  # 3 dimensions: SQUARED_DIFFERENCE stays
 
 
 def test_a_tanh_that_is_not_gelu_and_a_graph_without_candidates_are_left_as_traced():

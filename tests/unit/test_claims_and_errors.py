@@ -77,7 +77,7 @@ def test_size_tool_output_it_cannot_read_is_a_note(tmp_path, monkeypatch):
 @pytest.mark.parametrize("stdout", ["", "not json\n", '{"other": 1}\n'])
 def test_tflm_worker_output_without_an_arena_is_not_runnable(stdout, monkeypatch):
     info = SimpleNamespace(custom_ops=(), ops=("FULLY_CONNECTED",), stateful=False)
-    monkeypatch.setattr(tflm, "_run_worker", lambda *a: tflm.WorkerRun(returncode=0, stdout=stdout, stderr=""))
+    monkeypatch.setattr(tflm, "_run_worker", lambda *a, **k: tflm.WorkerRun(returncode=0, stdout=stdout, stderr=""))
     check = tflm.check_variant(b"", info, None)
     assert check.runnable is False and "without reporting its arena" in check.reason
 

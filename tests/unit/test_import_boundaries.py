@@ -37,3 +37,15 @@ def test_the_check_would_see_tensorflow():
     # The same probe on a package that does import TensorFlow must report it, or the test above proves nothing.
     loaded = _modules_after_importing(["helpers.frontend.tf_runtime"])
     assert "tensorflow" in loaded
+
+
+def test_the_pipeline_leaves_tfmot_keras3_and_sklearn_to_the_runs_that_use_them():
+    # tensorflow_model_optimization imports Keras 3 and, through keras.wrappers, scikit-learn: about 2 s
+    # of CPU, which only --prune, --cluster and --QAT need (optimize.py imports it on first use).
+    code = ("import json, sys\nimport helpers.pipeline.run, helpers.pipeline.build, helpers.frontend.optimize\n"
+            "print(json.dumps(sorted(sys.modules)))\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=str(ROOT), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    loaded = set(json.loads(result.stdout.strip().splitlines()[-1]))
+    assert "tensorflow" in loaded  # really imported
+    assert not loaded & {"tensorflow_model_optimization", "keras", "sklearn"}

@@ -101,3 +101,14 @@ def test_activation_ranges_quantize_in_float32():
     assert arith.activation_range(3, "int8", 0.1, -10) == (-10, 50)
     assert arith.activation_range(0, "int8", 0.1, -10) == (-128, 127)
     assert np.float32(arith.float32(0.1)) == np.float32(0.1)
+
+
+def test_an_infinite_multiplier_is_unsupported_not_a_crash():
+    # issue 34's autoencoder, int16x8: a dead layer's output scale is all but 0, the rescaling
+    # multiplier overflows to inf; the variant gets no engine (was: OverflowError, the run stopped)
+    import pytest
+
+    from helpers.lowering.graph import Unsupported
+
+    with pytest.raises(Unsupported, match="all but 0"):
+        arith.quantize_multiplier(float("inf"))

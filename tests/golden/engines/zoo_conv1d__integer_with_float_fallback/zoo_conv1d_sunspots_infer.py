@@ -440,7 +440,16 @@ def _same(buffer):
 
 
 def _compile_hot(name):
-    # The hot loops as viper or plain code (the same text).
+    # The hot loops as viper or plain code (the same text), compiled once per kind; the other
+    # kind's code is let go first, as a board's heap may not hold both (the attention block's
+    # viper code did not fit beside a first copy on MicroPython's Cortex-M4F port).
+    if _HOT.get("_kind") == name:
+        return name
+    _HOT.clear()
+    g = globals()
+    for op in _HOT_OPS:
+        g[op] = None
+    gc.collect()
     namespace = {}
     source = _HOT_SOURCE
     if name == "viper":
@@ -450,10 +459,9 @@ def _compile_hot(name):
         source = source.replace("SIGN_UNIT", "0")
         namespace.update(ptr8=_same, ptr16=_same, ptr32=_same)
     exec(source, namespace)
-    _HOT.clear()
     _HOT.update(namespace)
+    _HOT["_kind"] = name
     # The ops the steps call are hot functions themselves: the module's names for them.
-    g = globals()
     for op in _HOT_OPS:
         g[op] = namespace[op]
     return name
