@@ -29,6 +29,11 @@ def main(argv: list[str]) -> int:
     from helpers.errors import PipelineError, os_error_line
 
     debug = "--debug" in argv
+    if _asks_board_list(argv):
+        from helpers.targets.boards import boards_table
+
+        print(boards_table())
+        return 0
     try:
         config = parse_args(argv)
         _configure_logging(config.verbose, config.quiet)
@@ -54,6 +59,11 @@ def main(argv: list[str]) -> int:
         print(f"error: {os_error_line(exc)}", file=sys.stderr)
         return 2
     return 0
+
+
+def _asks_board_list(argv: list[str]) -> bool:
+    """`--board list` (or `--board=list`): print the boards instead of running."""
+    return "--board=list" in argv or any(a == "--board" and b == "list" for a, b in zip(argv, argv[1:]))
 
 
 def _print_table(summary, check: bool) -> None:  # type: ignore[no-untyped-def]

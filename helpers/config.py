@@ -14,6 +14,7 @@ from typing import Sequence
 
 from helpers.core.quantization import ALL_PTQ, DEFAULT_PTQ, QAT_OUTPUTS, Quantization
 from helpers.errors import ConfigError
+from helpers.targets.boards import apply_board
 
 _SIZE_SUFFIXES = {"": 1, "B": 1, "K": 1024, "KB": 1024, "KIB": 1024,
                   "M": 1024**2, "MB": 1024**2, "MIB": 1024**2}
@@ -61,6 +62,7 @@ class RunConfig:
     tflm_dir: Path | None = None               # a TFLM tree: the self-test is built and run on `targets`
     targets: tuple[str, ...] = ()              # helpers.targets.target names; empty without a tree
     mcu_mhz: float = 80.0                      # clock for the latency estimate from instruction counts
+    board: str | None = None                   # --board: the board that set targets, budgets and clock
     micropython_dir: Path | None = None        # a MicroPython tree: its qemu port and the kernels module
     micropython_seconds: float = 60.0          # the unix-port check's rows stop after this much engine time
 
@@ -214,10 +216,12 @@ def _check_flags(parser: argparse.ArgumentParser) -> None:
                         help="a TensorFlow Lite Micro checkout with its make downloads (default: $TFLM_DIR): "
                              "build each variant's self-test against it and run it on --target")
     parser.add_argument("--target", type=str, default=None, metavar="T1,T2",
-                        help="where the self-test runs: host, cortex-m4, cortex-m0plus (Cortex-M under "
-                             "qemu-system-arm; default with a TFLM tree: host,cortex-m4)")
-    parser.add_argument("--mcu_mhz", type=float, default=80.0, metavar="MHZ",
+                        help="where the self-test runs: host, cortex-m4, cortex-m0plus, cortex-m33, cortex-m7, "
+                             "cortex-m55, riscv32 (under QEMU; default with a TFLM tree: host,cortex-m4)")
+    parser.add_argument("--mcu_mhz", type=float, default=None, metavar="MHZ",
                         help="clock for the latency estimate from the counted instructions (default 80)")
+    parser.add_argument("--board", type=str, default=None, metavar="NAME",
+                        help="a real board (`--board list`): sets --target, --mcu_mhz and the budgets")
     parser.add_argument("--micropython_dir", type=Path, default=None, metavar="DIR",
                         help="a MicroPython source tree (default: $MICROPYTHON_DIR): build the CMSIS-NN kernels "
                              "module and run the engine on its 32-bit Cortex-M3 and Cortex-M4F port under QEMU")
@@ -327,7 +331,7 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
     args = build_parser().parse_args(list(argv))
     notices: list[str] = []
     quantization = _quantization(args.quantization_type) if args.quantization_type else None
-
+    notices += [notice] if (notice := apply_board(args)) else []
     _reject_conflicts(args, quantization)
     sweep_sparsity = _sparsity_list(args.sweep_sparsity) if args.sweep_sparsity else ()
 
@@ -346,7 +350,7 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
         tflm_dir=tflm_dir,
         micropython_dir=_micropython_dir(args),
         micropython_seconds=_positive(args.micropython_seconds, "--micropython_seconds"), targets=targets,
-        mcu_mhz=args.mcu_mhz,
+        mcu_mhz=args.mcu_mhz, board=args.board,
         input_dir=args.input_dir[0],
         input_dirs=tuple(args.input_dir),
         scheduler=args.scheduler,

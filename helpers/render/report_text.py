@@ -147,10 +147,11 @@ def targets_markdown(report: RunReport) -> list[str]:
              "Flash: `.text + .rodata + .data` of the linked program without the self-test's `main()` and "
              "vectors (model data + TFLM runtime + kernels + C runtime). RAM: `.data + .bss` with the arena at "
              "the size the header recommends. Latency: instructions counted under QEMU × the stated cycles per "
-             "instruction ÷ --mcu_mhz, an estimate.", "",
+             "instruction ÷ --mcu_mhz, an estimate; its lower bound is instructions ÷ clock (one instruction "
+             "per cycle: a cycle is not an instruction, so a real part is slower).", "",
              f"| variant | target | result | {metric} on target (vectors) | flash (B) | of which model / runtime / "
-             "kernels / C runtime | RAM (B) | arena used (B) | instructions / inference | latency estimate |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "kernels / C runtime | RAM (B) | arena used (B) | instructions / inference | latency estimate | lower bound |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for variant in report.variants:
         for r in variant.firmware.targets or ():
             value = (r.metrics or {}).get(metric)
@@ -158,11 +159,13 @@ def targets_markdown(report: RunReport) -> list[str]:
             split = " / ".join(_int(parts.get(k)) for k in ("model_data", "tflm_runtime", "kernels", "c_runtime"))
             latency = (f"{r.latency_ms:.3g} ms at {r.mcu_mhz:g} MHz (CPI {r.cycles_per_instruction})"
                        if r.latency_ms is not None else "-")
+            bound = (f"≥ {r.instructions_per_inference / (r.mcu_mhz * 1e3):.3g} ms"
+                     if r.instructions_per_inference and r.mcu_mhz else "-")
             lines.append(f"| {variant.name} | {r.target} ({r.kernels}) | {_status(r)} | "
                          f"{_format_metric(metric, value)} ({_int(r.vectors)}) | "
                          f"{_int(r.flash_bytes_without_self_test)} | {split if parts else '-'} | "
                          f"{_int(r.ram_bytes)} | {_int(r.arena_used_bytes)} | "
-                         f"{_int(r.instructions_per_inference)} | {latency} |")
+                         f"{_int(r.instructions_per_inference)} | {latency} | {bound} |")
     problems = [(variant.name, r) for variant in report.variants
                 for r in variant.firmware.targets or () if not r.passed]
     if problems:

@@ -167,7 +167,7 @@ def proven_arena(bench: TargetBench, folder: Path, model_id: str,
         return None
     reported = [r for r in _passed_32_bit(results) if r.arena_used_bytes]
     source = max(reported, key=lambda r: r.arena_used_bytes or 0)
-    targets = [t for t in bench.targets if t.cortex_m and any(r.target == t.name and r.passed for r in results)]
+    targets = [t for t in bench.targets if t.emulated and any(r.target == t.name and r.passed for r in results)]
     for _ in range(ARENA_ATTEMPTS):
         if all(_passes_in(bench, target, folder, model_id, arena) for target in targets):
             return ProvenArena(size=arena, used=source.arena_used_bytes or 0,

@@ -10,7 +10,7 @@ from typing import Any
 
 from helpers.core.checks import Status, TargetResult
 from helpers.targets.library import Library
-from helpers.targets.program import HARNESS, SelfTestObjects, compile_source
+from helpers.targets.program import SelfTestObjects, compile_source, harness_objects
 from helpers.targets.runner import run_program
 from helpers.targets.selftest import board_figures, build_and_link, parse_run
 
@@ -46,9 +46,8 @@ def compile_engine_test(cmsis: Library, folder: Path, model_id: str, work: Path)
     work.mkdir(parents=True, exist_ok=True)
     sources = [folder / f"{model_id}_engine.c", folder / f"{model_id}_engine_selftest.c",
                folder / f"{model_id}_model_data.c"]
-    if cmsis.target.cortex_m:
-        sources.append(HARNESS / "startup_cortex_m.c")
-    objects = tuple(compile_source(cmsis, source, work / f"{source.stem}.o", [f"-I{folder}"]) for source in sources)
+    objects = tuple(compile_source(cmsis, source, work / f"{source.stem}.o", [f"-I{folder}"])
+                    for source in sources) + harness_objects(cmsis, work)
     return SelfTestObjects(library=cmsis, objects=objects, work=work)
 
 
@@ -75,6 +74,6 @@ def run_engine_test(cmsis: Library, folder: Path, model_id: str, work: Path, mcu
             # reference kernels; the engine calls the same CMSIS-NN kernels and matches them exactly.
             fields.update(status=Status.PASS, message="identical to TFLM on this core (which differs from the "
                           "host's reference kernels on some vectors)")
-    if target.cortex_m:
+    if target.emulated:
         fields.update(board_figures(build, program, model_id, mcu_mhz, run if result.passed else None))
     return TargetResult(**{**asdict(result), **fields})

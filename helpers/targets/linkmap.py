@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Output sections that occupy flash (.data too: its initial values are stored in flash) and RAM.
-FLASH_SECTIONS = (".text", ".rodata", ".ARM.extab", ".ARM.exidx", ".init_array", ".data")
-RAM_SECTIONS = (".data", ".bss")
+# (.init and .tdata/.tbss: picolibc's RISC-V layout)
+FLASH_SECTIONS = (".init", ".text", ".rodata", ".ARM.extab", ".ARM.exidx", ".init_array", ".data", ".tdata")
+RAM_SECTIONS = (".data", ".tdata", ".bss", ".tbss")
 CATEGORIES = ("model_data", "tflm_runtime", "kernels", "engine_code", "engine_constants", "engine_data", "c_runtime",
               "self_test", "padding")  # padding: the rest
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helpers.targets.library import COMPILE_TIMEOUT_S, BuildError, Library, ToolBuildError, first_error
+from helpers.targets.target import HARNESS
 
-HARNESS = Path(__file__).parent / "harness"
 MAX_LINK_ROUNDS = 12
 _UNDEFINED = re.compile(r"undefined reference to [`'](.+?)'$", re.M)
 
@@ -37,7 +37,7 @@ class SelfTestObjects:
         """The self-test program."""
         objects = list(self.objects)
         name = "selftest"
-        output = self.work / (f"{name}.elf" if self.library.target.cortex_m else name)
+        output = self.work / (f"{name}.elf" if self.library.target.emulated else name)
         map_path = self.work / f"{name}.map"
         link_with_library(self.library, objects, output, map_path)
         return Program(path=output, map_path=map_path)
@@ -50,11 +50,18 @@ def compile_self_test(library: Library, folder: Path, model_id: str, work: Path,
     work.mkdir(parents=True, exist_ok=True)
     defines = [f"-DMCU_DEPLOY_TENSOR_ARENA_SIZE={arena_bytes}"] if arena_bytes else []
     sources = [folder / "main.cc", folder / f"{model_id}_model_data.c"]
-    if library.target.cortex_m:
-        sources.append(HARNESS / "startup_cortex_m.c")
     objects = tuple(compile_source(library, source, work / f"{source.stem}.o", [*defines, f"-I{folder}"])
-                    for source in sources)
+                    for source in sources) + harness_objects(library, work)
     return SelfTestObjects(library=library, objects=objects, work=work)
+
+
+def harness_objects(library: Library, work: Path) -> tuple[Path, ...]:
+    """The target's start-up code (vector table, timer), compiled with its board's defines."""
+    target = library.target
+    if not target.emulated:
+        return ()
+    source = HARNESS / target.startup
+    return (compile_source(library, source, work / f"{source.stem}.o", list(target.harness_defines)),)
 
 
 def compile_source(library: Library, source: Path, obj: Path, extra: list[str]) -> Path:
@@ -107,8 +114,8 @@ def _link(library: Library, objects: list[Path], output: Path, map_path: Path) -
             raise ToolBuildError(f"archiving {library.name}'s objects: {first_error(archived.stderr)}")
         command = [recipe.cxx, *recipe.cxxflags, *map(str, objects), str(archive), *recipe.ldflags,
                    f"-Wl,-Map={map_path}", "-o", str(output), *recipe.libs]
-        if library.target.cortex_m:
-            command += [f"-T{HARNESS / 'mps2_an386.ld'}", "-Wl,--no-warn-rwx-segments"]
+        if library.target.emulated:
+            command += [flag.replace("{harness}", str(HARNESS)) for flag in library.target.link_flags]
         try:
             result = subprocess.run(command, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
         except OSError as error:

@@ -26,19 +26,20 @@ class ProgramRun:
     timed_out: bool = False
 
 
-def qemu_available() -> bool:
-    """Whether qemu-system-arm is installed."""
-    return shutil.which(QEMU) is not None
+def qemu_available(target: Target | None = None) -> bool:
+    """Whether the target's QEMU (default qemu-system-arm) is installed."""
+    return shutil.which(target.qemu if target is not None else QEMU) is not None
 
 
 def _qemu_command(target: Target, program: Path, *extra: str) -> list[str]:
-    return [QEMU, "-M", target.qemu_machine, "-nographic", "-monitor", "none", "-serial", "none",
-            "-semihosting-config", "enable=on,target=native", "-icount", "shift=0", *extra, "-kernel", str(program)]
+    return [target.qemu, "-M", target.qemu_machine, *target.qemu_args, "-nographic", "-monitor", "none",
+            "-serial", "none", "-semihosting-config", "enable=on,target=native", "-icount", "shift=0", *extra,
+            "-kernel", str(program)]
 
 
 def run_program(target: Target, program: Path) -> ProgramRun:
     """Run the self-test to its end (stdout and stderr together, as a serial console shows them)."""
-    command = _qemu_command(target, program) if target.cortex_m else [str(program)]
+    command = _qemu_command(target, program) if target.emulated else [str(program)]
     try:
         result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 errors="replace", timeout=RUN_TIMEOUT_S, stdin=subprocess.DEVNULL)

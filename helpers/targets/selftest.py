@@ -27,13 +27,15 @@ _DIGEST = re.compile(r"outputs digest: ([0-9a-f]{8}) over (\d+) vectors")
 
 def missing_tools(target: Target) -> str | None:
     """Why the target cannot be built or run on this machine, or None."""
-    compiler = "arm-none-eabi-g++" if target.cortex_m else "g++"
+    compiler = f"{target.toolchain}g++"
     if shutil.which(compiler) is None:
-        package = ("gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib"
-                   if target.cortex_m else "g++")
-        return f"{compiler} not installed (apt-get install {package})"
-    if target.cortex_m and not qemu_available():
-        return "qemu-system-arm not installed (apt-get install qemu-system-arm)"
+        return f"{compiler} not installed (apt-get install {target.packages or 'g++'})"
+    headers = [flag for flag in target.cxx_extra if flag.startswith("/") and not Path(flag).is_dir()]
+    if headers:
+        return f"{headers[0]} missing (apt-get install {target.packages})"
+    if target.emulated and not qemu_available(target):
+        package = "qemu-system-arm" if target.qemu == "qemu-system-arm" else "qemu-system-misc"
+        return f"{target.qemu} not installed (apt-get install {package})"
     return None
 
 
@@ -67,7 +69,7 @@ def run_self_test(library: Library, folder: Path, model_id: str, work: Path, mcu
     result = parse_run(run, base)
     fields: dict[str, Any] = {"arena_linked_bytes": arena_linked, "build_seconds": round(built - started, 2),
                               "run_seconds": round(ran - built, 2)}
-    if target.cortex_m:
+    if target.emulated:
         fields.update(board_figures(build, program, model_id, mcu_mhz, run if count and result.passed else None))
     return TargetResult(**{**asdict(result), **fields})
 
@@ -94,7 +96,7 @@ def board_figures(build: Any, program: Any, model_id: str, mcu_mhz: float, run: 
     fields: dict[str, Any] = {
         "flash_bytes": memory.flash_bytes, "flash_bytes_without_self_test": memory.flash_without_self_test,
         "flash_breakdown": memory.flash_breakdown, "ram_bytes": memory.ram_bytes, "ram_breakdown": memory.ram_breakdown}
-    instructions = instructions_per_inference(run) if run is not None else None
+    instructions = instructions_per_inference(run, target.instructions_per_tick) if run is not None else None
     if instructions is not None:
         fields.update(instructions_per_inference=instructions, cycles_per_instruction=target.cycles_per_instruction,
                       mcu_mhz=mcu_mhz,
@@ -102,11 +104,11 @@ def board_figures(build: Any, program: Any, model_id: str, mcu_mhz: float, run: 
     return fields
 
 
-def instructions_per_inference(run: ProgramRun) -> int | None:
+def instructions_per_inference(run: ProgramRun, per_tick: float = INSTRUCTIONS_PER_TICK) -> int | None:
     """The first vector's inference, from the ticks the self-test printed (QEMU's -icount makes
-    a tick INSTRUCTIONS_PER_TICK instructions; the figure is within one tick)."""
+    a tick `per_tick` instructions, the board timer's period in ns; the figure is within one tick)."""
     ticks = _TICKS.search(run.output)
-    return int(ticks.group(1)) * INSTRUCTIONS_PER_TICK if ticks else None
+    return round(int(ticks.group(1)) * per_tick) if ticks else None
 
 
 def parse_run(run: ProgramRun, base: dict[str, Any]) -> TargetResult:

@@ -1,0 +1,59 @@
+"""The cores added after the Cortex-M4 and M0+ (Cortex-M33, Cortex-M7, Cortex-M55 with MVE, RV32)
+on one model: the shipped digits CNN, int8. One run per test session, shared by the pytest
+workers under a lock; each core's library is compiled once into the session's cache (only the
+sources the self-tests link), so a new core costs one link-driven build per test run, not one
+per test."""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import NEW_CORES, ROOT, TFLM_DIR, require_tool, run_main
+
+pytestmark = pytest.mark.xdist_group("targets")
+
+
+@pytest.fixture(scope="session")
+def cores_export(tmp_path_factory) -> Path:
+    for tool in ("tflm", "arm-none-eabi-gcc", "qemu-system-arm", "riscv64-unknown-elf-gcc", "qemu-system-riscv32"):
+        require_tool(tool)
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "targets-shared"
+    shared.mkdir(parents=True, exist_ok=True)
+    export = shared / "cores"
+    with open(shared / "cores.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (export / "report.json").is_file():
+            result = run_main("--input_dir", str(ROOT / "models/digits_cnn"), "--PTQ", "-q", "int8", "-e",
+                              "--export_dir", str(export), "--tflm_dir", str(TFLM_DIR), "--target", NEW_CORES,
+                              timeout=3600)
+            assert result.returncode == 0, result.stderr[-2000:]
+    return export
+
+
+@pytest.mark.parametrize("core", NEW_CORES.split(","))
+def test_tflm_and_the_c_engine_pass_identically_on_each_new_core(cores_export, core):
+    report = json.loads((cores_export / "report.json").read_text())
+    firmware = next(v for v in report["variants"] if v["name"] == "int8")["firmware"]
+    tflm, engine = firmware["targets"][core], firmware["c_engine"]["targets"][core]
+    assert tflm["status"] == "pass" and engine["status"] == "pass", (tflm.get("message"), engine.get("message"))
+    assert tflm["kernels"] == ("reference" if core == "riscv32" else "cmsis_nn")
+    assert engine["identical_to_tflm"] is True and engine["outputs_digest"] == tflm["outputs_digest"]
+    assert engine["vectors"] == engine["vectors_matching"] == tflm["vectors"] == 360
+    for result in (tflm, engine):
+        assert result["flash_bytes"] > 0 and result["ram_bytes"] > 0
+        assert 10_000 < result["instructions_per_inference"] < 10_000_000
+    assert "tflm_runtime" not in engine["flash_breakdown"]
+
+
+def test_the_engine_make_and_cmake_files_name_each_cores_flags(cores_export):
+    folder = cores_export / "int8"
+    make = next(folder.glob("*_engine.mk")).read_text()
+    cmake = next(folder.glob("*_engine.cmake")).read_text()
+    for flags in ("-mcpu=cortex-m33", "-mcpu=cortex-m7", "-mcpu=cortex-m55 -mthumb -mfloat-abi=hard",
+                  "-march=rv32imc -mabi=ilp32"):
+        assert flags in make and flags in cmake
