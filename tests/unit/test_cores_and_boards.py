@@ -57,7 +57,8 @@ def test_the_boards_table_has_a_source_beside_every_board():
     assert "alif-e7-devkit" in boards_table() and "esp32-c3-devkitm-1" in boards_table()
 
 
-def test_a_board_sets_the_target_clock_and_budgets_and_explicit_flags_win():
+def test_a_board_sets_the_target_clock_and_budgets_and_explicit_flags_win(monkeypatch):
+    monkeypatch.delenv("TFLM_DIR", raising=False)  # the second run has no TFLM tree, given or inherited
     config = parse_args(["--input_dir", "models/digits_cnn", "--board", "nrf5340dk", "--tflm_dir", "/work"])
     assert config.targets == ("cortex-m33",) and config.mcu_mhz == 128
     assert config.flash_budget == 1024 * 1024 and config.ram_budget == 512 * 1024
