@@ -21,7 +21,7 @@ import numpy as np
 
 from helpers.convert import zygote
 from helpers.convert.jobs import ERROR, RESULT, Job
-from helpers.core.packing import cut
+from helpers.core.packing import cut, signature_name
 from helpers.core.rewrites import Rewrite
 from helpers.frontend.graph_rewrites import rewritten_function
 from helpers.frontend.model_loader import LoadedModel
@@ -96,7 +96,7 @@ def rows_file(rows: np.ndarray, name: str, input_shapes: tuple[tuple[int, ...], 
     if input_shapes:
         path = _root() / f"{name}.npz"
         parts = cut(np.asarray(rows, dtype=np.float32), input_shapes)
-        np.savez(path, **{f"input_{number:02d}": part for number, part in enumerate(parts)})
+        np.savez(path, **{signature_name("input", number): part for number, part in enumerate(parts)})
         return str(path)
     path = _root() / f"{name}.npy"
     np.save(path, np.ascontiguousarray(rows, dtype=np.float32))

@@ -15,6 +15,14 @@ import numpy as np
 from helpers.core.specs import Task, TensorSpecs
 
 
+def signature_name(kind: str, number: int) -> str:
+    """The name of a model's input or output (`kind`: "input" or "output") in the batch-1
+    function's signature: `input_00`, `input_01`, ... Sorted, they are specs.json's order, which
+    is how the converted graph is put back in that order (rewrite/io_order.py); the calibration
+    rows are keyed by them too."""
+    return f"{kind}_{number:02d}"
+
+
 def pack(arrays: Sequence[np.ndarray]) -> np.ndarray:
     """Per-tensor rows -> one packed array (rows, Σ values), in the given order. Values keep their
     dtype where all share one; mixed dtypes (int8 with float32) pack as float64, which holds every

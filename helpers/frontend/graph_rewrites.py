@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
+from helpers.core.packing import signature_name
 from helpers.core.rewrites import Rewrite, RewriteStage
 from helpers.frontend.tf_runtime import tf
 
@@ -225,6 +226,6 @@ def rewritten_function(concrete: Any) -> tuple[Any, tuple[Rewrite, ...]]:
     # several inputs or outputs: the names model_loader gave them, which keep specs.json's order
     # through the converter; a dict's outputs flatten in its sorted keys' order, as frozen.outputs are
     keys = sorted(concrete.structured_outputs)
-    specs = [tf.TensorSpec(t.shape, t.dtype, name=f"input_{i:02d}") for i, t in enumerate(frozen.inputs)]
+    specs = [tf.TensorSpec(t.shape, t.dtype, name=signature_name("input", i)) for i, t in enumerate(frozen.inputs)]
     several = tf.function(lambda *args: dict(zip(keys, pruned(*args))))
     return several.get_concrete_function(*specs), applied

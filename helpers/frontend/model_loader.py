@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from helpers.core.packing import cut, pack
+from helpers.core.packing import cut, pack, signature_name
 from helpers.core.specs import Specs
 from helpers.errors import ModelError, first_line
 from helpers.frontend.model_code import check_model_code
@@ -109,12 +109,12 @@ class LoadedModel:
         """The batch-1 function of a model with several inputs or outputs: inputs named `input_00`,
         `input_01`, ... and outputs `output_00`, ... in specs.json's order, so that the converter's
         signature (sorted by name) keeps that order (pipeline/io_order.py puts the graph in it)."""
-        specs = [tf.TensorSpec((1,) + tuple(shape), tf.float32, name=f"input_{i:02d}")
+        specs = [tf.TensorSpec((1,) + tuple(shape), tf.float32, name=signature_name("input", i))
                  for i, shape in enumerate(self.input_shapes)]
 
         def call(*inputs: Any) -> dict[str, Any]:
             outputs = _as_list(self.keras(list(inputs) if len(inputs) > 1 else inputs[0], training=False))
-            return {f"output_{i:02d}": output for i, output in enumerate(outputs)}
+            return {signature_name("output", i): output for i, output in enumerate(outputs)}
 
         return tf.function(call).get_concrete_function(*specs)
 
