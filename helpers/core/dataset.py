@@ -208,11 +208,11 @@ def load_dataset(path: Path, specs: Specs) -> Dataset:
     n_features = sum(tensor.size for tensor in specs.inputs)
     n_labels = sum(output.label_columns for output in specs.outputs)
     if frame.shape[1] != n_features + n_labels:
-        shapes, what = " + ".join(str(list(tensor.shape)) for tensor in specs.inputs), "input.shape"
+        shapes, what, need = " + ".join(str(list(tensor.shape)) for tensor in specs.inputs), "input.shape", "needs"
         if specs.multi_input:
-            what = "the inputs' shapes"
+            what, need = "the inputs' shapes", "need"
         raise DatasetError(
-            f"the dataset has {frame.shape[1] - n_labels} feature columns but {what} {shapes} need {n_features}",
+            f"the dataset has {frame.shape[1] - n_labels} feature columns but {what} {shapes} {need} {n_features}",
             f"give each row {n_features} features and {n_labels} label column(s), or fix {what}", path)
     features = _features(frame, n_features, path)
     labels = _labels(frame.iloc[:, n_features:], specs, path)
