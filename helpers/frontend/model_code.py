@@ -132,12 +132,21 @@ def _object_finding(node: dict[str, Any], layer: str | None, known: frozenset[st
     module = node.get("module")
     custom = (isinstance(registered, str) and registered not in (class_name, "function")) or (
         isinstance(module, str) and module.split(".")[0] not in unsafe_ops.KERAS_MODULE_ROOTS) or (
-        module == "builtins" and class_name == "function") or (module is None and class_name not in known)
+        module == "builtins" and class_name == "function" and not _names_keras_function(node, known)) or (
+        module is None and class_name not in known)
     if custom:
         label = registered if isinstance(registered, str) and registered != "function" else class_name
         source = f" from module {module}" if isinstance(module, str) else ""
         return f"custom object {label}{source}{where}: its Python class or function would run"
     return None
+
+
+def _names_keras_function(node: dict[str, Any], known: frozenset[str]) -> bool:
+    """tf_keras writes a loss or metric given by name ("sparse_categorical_crossentropy") as a
+    function of module builtins; Keras looks the name up among its own functions, so only a name
+    Keras does not define (eval, open, a user's function) would run code."""
+    name = node.get("config")
+    return isinstance(name, str) and name in known and not hasattr(__import__("builtins"), name)
 
 
 _KNOWN: list[frozenset[str]] = []

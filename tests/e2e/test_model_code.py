@@ -195,6 +195,22 @@ def test_models_of_common_keras_layers_carry_no_code(tmp_path):
     tf_keras_model = tf_keras.models.load_model(tmp_path / "k2.h5")
     tf_keras_model.save(tmp_path / "k2_saved", save_format="tf")
     check_model_code(tmp_path / "k2_saved", "saved_model")
+    # loaded from .h5, tf_keras writes the compiled loss as a "builtins" function by its name
+    tf_keras_model.save(tmp_path / "k2_from_h5.keras")
+    check_model_code(tmp_path / "k2_from_h5.keras", "keras")
     inputs = tf_keras.Input((4,))
     tf_keras.Model(inputs, tf.nn.relu6(tf.math.sign(inputs) * inputs)).save(tmp_path / "tf_ops.h5")
     check_model_code(tmp_path / "tf_ops.h5", "h5")
+
+
+def test_a_builtins_function_is_code_unless_keras_defines_its_name():
+    from helpers.frontend.model_code import keras_config_finding
+
+    def compiled(loss: str) -> dict:
+        return {"class_name": "Sequential", "config": {"name": "m", "layers": []}, "compile_config": {
+            "loss": {"module": "builtins", "class_name": "function", "config": loss, "registered_name": "function"}}}
+
+    assert keras_config_finding(compiled("sparse_categorical_crossentropy")) is None
+    for name in ("eval", "exec", "open", "my_loss"):
+        finding = keras_config_finding(compiled(name))
+        assert finding and "builtins" in finding, name
