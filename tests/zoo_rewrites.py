@@ -5,6 +5,8 @@
   the upsampling to TILE + RESHAPE.
 - `attention_digits`: a tiny attention block over the 8 image rows: MultiHeadAttention,
   LayerNormalization (Keras 3's has a float NEG) and Dense layers with `gelu`.
+- `smooth_iris`: an iris MLP with `selu`, `softplus` and `mish` activations, which convert to
+  int8 EXP and LOG, ops TFLM has in float only.
 
     python -m tests.zoo_rewrites DIR    # build them by hand
 """
@@ -75,7 +77,30 @@ def attention_digits(folder: Path) -> Path:
     return _write(folder, model, specs, frame, "model.keras")
 
 
-REWRITE_ZOO = {"unet": unet_digits, "attention": attention_digits}
+def smooth_iris(folder: Path) -> Path:
+    """Dense(selu), Dense(softplus), Dense(mish), softmax head on iris; `.keras`."""
+    import keras
+    from sklearn.datasets import load_iris
+
+    keras.utils.set_random_seed(7)
+    data = load_iris()
+    x = data.data.astype(np.float32)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    layers = keras.layers
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(12, activation="selu"),
+                              layers.Dense(12, activation="softplus"), layers.Dense(12, activation="mish"),
+                              layers.Dense(3, activation="softmax")])
+    model.compile(keras.optimizers.Adam(0.02), "sparse_categorical_crossentropy")
+    model.fit((x - mean) / std, data.target, epochs=40, batch_size=16, verbose=0)
+    frame = pd.DataFrame(x, columns=[f"f{i}" for i in range(4)])
+    frame["species"] = data.target
+    specs = {"name": "zoo_smooth", "task": "classification",
+             "input": {"shape": [4], "mean": mean.round(4).tolist(), "std": std.round(4).tolist()},
+             "output": {"shape": [3]}}
+    return _write(folder, model, specs, frame, "model.keras")
+
+
+REWRITE_ZOO = {"unet": unet_digits, "attention": attention_digits, "smooth": smooth_iris}
 
 if __name__ == "__main__":
     for name, build in REWRITE_ZOO.items():

@@ -9,6 +9,7 @@ from typing import Callable
 from helpers.lowering import lstm
 from helpers.lowering.builder import Builder
 from helpers.lowering.fold import fold
+from helpers.lowering.fuse_lookup import TableLookup, table_lookups
 from helpers.lowering.graph import Graph, Op, Unsupported, read_graph
 from helpers.lowering.ops_binary import BINARY_LOWERINGS
 from helpers.lowering.ops_compare import COMPARE_LOWERINGS
@@ -35,7 +36,8 @@ from helpers.lowering.ops_shape import (
 from helpers.lowering.ops_matmul import lower_batch_matmul
 from helpers.lowering.ops_transpose_conv import lower_transpose_conv
 from helpers.lowering.ops_unary import TABLE_OPS, lower_prelu, lower_unary
-from helpers.lowering.program import Program
+from helpers.lowering.program import Const, Program
+from helpers.lowering.steps import LookupInt8
 
 def _unfixed_shape(b: Builder, op: Op) -> None:
     """SHAPE lowers by folding (fold.py: a fixed shape is a constant at export); this is the rest."""
@@ -115,6 +117,13 @@ def _lower_op(builder: Builder, op: Op) -> str | None:
     return None
 
 
+def _lower_lookup(builder: Builder, lookup: TableLookup) -> None:
+    """A CAST, ADD 128, GATHER run (an int8 op TFLM lacks, rewritten as a table): one lookup."""
+    source = builder.operand(lookup.x)
+    builder.emit(LookupInt8(op="GATHER", x=source, y=builder.allocate(lookup.y),
+                            count=builder.graph.tensor(lookup.x).size, table=Const(lookup.table)))
+
+
 def lower(graph: Graph) -> Program:
     """The graph as kernel steps. Unsupported names every op (or form) that stops it, not only the
     first: after a failed op its outputs get buffers anyway, so the ops after it are still tried."""
@@ -123,8 +132,13 @@ def lower(graph: Graph) -> Program:
     builder = Builder(graph)
     input_buffers = [builder.allocate(index, persistent=True) for index in graph.inputs]
     missing: list[str] = []
+    lookups = table_lookups(graph)
+    absorbed = {position for lookup in lookups.values() for position in lookup.absorbed}
     for op in graph.ops:
-        reason = _lower_op(builder, op)
+        if op.position in absorbed:  # lowered with its run's CAST
+            builder.release_after(op)
+            continue
+        reason = _lower_lookup(builder, lookups[op.position]) if op.position in lookups else _lower_op(builder, op)
         if reason is not None:
             missing.append(reason)
             builder.stand_in(op)

@@ -15,7 +15,7 @@ from helpers.core.rewrites import Rewrite, RewriteStage
 from helpers.core.tflm_ops import ops_without_kernel
 from helpers.core.variant import TfliteModel
 from helpers.measure.litert import LiteRtRunner
-from helpers.rewrite import select, upsampling, zero_scale
+from helpers.rewrite import select, unary_lut, upsampling, zero_scale
 from helpers.rewrite.edit import pack
 
 log = logging.getLogger("mcu_deploy")
@@ -24,6 +24,7 @@ log = logging.getLogger("mcu_deploy")
 AFTER_CONVERSION: tuple[tuple[str, Callable[[schema.ModelT], int], str], ...] = (
     (upsampling.NAME, upsampling.rewrite_upsamplings, "the run of ops followed on an index tensor"),
     (select.NAME, select.rewrite_selects, "same shapes: SELECT_V2 without broadcasting is SELECT"),
+    (unary_lut.NAME, unary_lut.rewrite_unary_luts, "LiteRT's own int8 kernel tabulated on all 256 input bytes"),
 )
 
 
@@ -32,7 +33,7 @@ def rewrite_after_conversion(tflite: TfliteModel, quantized_rows: np.ndarray) ->
     rewritten model gives identical LiteRT outputs on `quantized_rows` (the evaluation rows in the
     input's type); otherwise `tflite` itself (with zero scales fixed, which needs no run)."""
     tflite = _with_zero_scales_fixed(tflite)
-    if not ops_without_kernel(tflite.info.ops):
+    if not ops_without_kernel(tflite.info.ops) and not any(map(unary_lut.without_int8_kernel, tflite.info.ops)):
         return tflite
     model, applied = parse_model(tflite.content), []
     for name, rewrite, why in AFTER_CONVERSION:

@@ -12,7 +12,7 @@ import pytest
 from helpers.core.flatbuffer import float_compute_ops, inspect_tflite
 from helpers.frontend.graph_rewrites import rewritten_function
 from helpers.frontend.tf_runtime import tf
-from tests.conftest import run_main
+from tests.conftest import TFLM_DIR, require_tool, run_main
 
 
 @pytest.fixture(scope="module")
@@ -153,6 +153,29 @@ def test_attention_int8_converts_and_runs_on_tflm_after_gelu_and_neg_rewrites(re
     assert int8["firmware"]["tflm_runnable"] is True, int8["firmware"]["tflm_reason"]
     assert float32["firmware"]["tflm_runnable"] is True, float32["firmware"]["tflm_reason"]
     assert int8["within_tolerance"] is True and float32["within_tolerance"] is True
+
+
+def test_int8_exp_and_log_become_gathers_tflm_runs_and_the_engines_take_as_one_lookup(rewrite_zoo, tmp_path):
+    """selu, softplus and mish give int8 EXP and LOG, which TFLM has in float only: each becomes
+    CAST, ADD 128, GATHER over LiteRT's own table; TFLM runs it on the host, and both engines,
+    which read the three ops as one lookup, are identical to TFLM on every row."""
+    require_tool("tflm")
+    require_tool("c++")
+    export = tmp_path / "smooth"
+    result = run_main("--input_dir", str(rewrite_zoo["smooth"]), "--PTQ", "-q", "int8", "-e", "--tflm_dir",
+                      str(TFLM_DIR), "--target", "host", "--export_dir", str(export))
+    assert result.returncode == 0, result.stderr[-2000:]
+    int8 = _report(export)["int8"]
+    (rewrite,) = [r for r in int8["rewrites"] if r["name"] == "unary_int8_as_gather"]
+    assert rewrite["exact"] and rewrite["ops"] >= 3 and "identical LiteRT outputs" in rewrite["proof"]
+    assert not {"EXP", "LOG"} & set(int8["ops"]) and {"CAST", "GATHER"} <= set(int8["ops"])
+    firmware = int8["firmware"]
+    assert firmware["tflm_runnable"] is True and firmware["targets"]["host"]["status"] == "pass", firmware
+    assert firmware["c_engine"]["status"] == "pass" and firmware["c_engine"]["identical_to_tflm"] is True
+    assert firmware["micropython"]["status"] == "pass" and firmware["micropython"]["mismatched_rows"] == 0
+    engine = next((export / "int8").glob("*_engine.c")).read_text()
+    assert "int32" not in engine.split("mcu_engine_invoke")[-1].lower()  # no int32 tensor: one byte lookup
+    assert int8["within_tolerance"] is True
 
 
 def test_a_keras3_bidirectional_lstm_is_unrolled_in_both_directions():
