@@ -21,6 +21,8 @@ import pytest
 
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.xdist_group("install")  # both tests on one worker: one install, not two
+
 # What the build does not read: copying the rest keeps pip's in-tree build out of the checkout.
 NOT_BUILT_FROM = (".git", ".venv", "export", "tests", "bench", "node_modules", "__pycache__", "build",
                   "*.egg-info", ".pytest_cache", ".hypothesis")
