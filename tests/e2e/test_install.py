@@ -36,12 +36,13 @@ def installed(tmp_path_factory) -> Path:
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*NOT_BUILT_FROM))
     venv = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    purelib = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+    python = str(venv / "bin" / "python")
+    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                              check=True, capture_output=True, text=True).stdout.strip()
     # addsitedir (not a bare path line) so this environment's own .pth files are processed too
     lines = [f"import site; site.addsitedir({path!r})\n" for path in site.getsitepackages()]
     (Path(purelib) / "mcu_deploy_test_deps.pth").write_text("".join(lines))
-    done = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps",
+    done = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps",
                            "--no-build-isolation", "--no-index", str(source)],
                           capture_output=True, text=True, cwd=base, env=_clean_env(), timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -69,8 +70,9 @@ def test_installed_command_exports_the_shipped_cnn(installed, tmp_path):
     """The issue's command from outside the checkout: templates, C kernels, the MicroPython device
     code (all read by -e) and the shared dataset/ (digits_cnn's specs name dataset/digits.csv) must
     come from the installed package."""
-    where = subprocess.run([str(installed / "python"), "-c", "import helpers, main; print(helpers.__file__, main.__file__)"],
-                           capture_output=True, text=True, cwd=tmp_path, env=_clean_env(), check=True).stdout
+    imports = "import helpers, main; print(helpers.__file__, main.__file__)"
+    where = subprocess.run([str(installed / "python"), "-c", imports], capture_output=True, text=True, cwd=tmp_path,
+                           env=_clean_env(), check=True).stdout
     assert str(ROOT) not in where and str(installed.parent) in where, where  # the installed copy runs
     export = tmp_path / "export"
     result = _run(installed, tmp_path, "--input_dir", str(ROOT / "models" / "digits_cnn"), "--PTQ", "-q", "int8",
