@@ -84,3 +84,18 @@ def test_installed_command_exports_the_shipped_cnn(installed, tmp_path):
     for name in ("model.tflite", "digits_cnn_model_data.c", "digits_cnn_engine.c", "digits_cnn_infer.py",
                  "digits_cnn_op_resolver.h"):
         assert name in files, sorted(files)
+
+
+def _files(folder: Path, prefix: str) -> set[str]:
+    return {f"{prefix}/{p.relative_to(folder).as_posix()}" for p in folder.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts}
+
+
+def test_every_run_time_file_of_the_checkout_is_installed(installed):
+    """What one run reads is only part of it (the QEMU harness, the native module's C source are
+    read with a TFLM tree): every file of helpers/, templates/ and dataset/ must be in the package."""
+    site_packages = next((installed.parent / "lib").glob("python3*/site-packages"))
+    expected = (_files(ROOT / "helpers", "helpers") | _files(ROOT / "templates", "helpers/templates")
+                | _files(ROOT / "dataset", "helpers/dataset"))
+    assert not expected - _files(site_packages / "helpers", "helpers")
+    assert (site_packages / "main.py").is_file()
