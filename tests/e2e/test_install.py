@@ -97,5 +97,6 @@ def test_every_run_time_file_of_the_checkout_is_installed(installed):
     site_packages = next((installed.parent / "lib").glob("python3*/site-packages"))
     expected = (_files(ROOT / "helpers", "helpers") | _files(ROOT / "templates", "helpers/templates")
                 | _files(ROOT / "dataset", "helpers/dataset"))
-    assert not expected - _files(site_packages / "helpers", "helpers")
+    missing = expected - _files(site_packages / "helpers", "helpers")
+    assert not missing, sorted(missing)
     assert (site_packages / "main.py").is_file()
