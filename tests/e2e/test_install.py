@@ -42,7 +42,7 @@ def installed(tmp_path_factory) -> Path:
     # addsitedir (not a bare path line) so this environment's own .pth files are processed too
     lines = [f"import site; site.addsitedir({path!r})\n" for path in site.getsitepackages()]
     (Path(purelib) / "mcu_deploy_test_deps.pth").write_text("".join(lines))
-    done = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps",
+    done = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check",
                            "--no-build-isolation", "--no-index", str(source)],
                           capture_output=True, text=True, cwd=base, env=_clean_env(), timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
