@@ -1,6 +1,7 @@
 """mcu-deploy: a trained Keras model in, measured TFLite variants and firmware artifacts out.
 
     python main.py --input_dir models/digits_cnn --PTQ -q all -e
+    mcu-deploy --input_dir models/digits_cnn --PTQ -q all -e      # the same, after `pip install .`
 
 Only this file prints. Errors the user can fix end as one line on stderr and exit code 2.
 """
@@ -82,5 +83,10 @@ def _print_table(summary, check: bool) -> None:  # type: ignore[no-untyped-def]
     print(f"\nexport: {summary.export_dir}")
 
 
+def cli() -> int:
+    """The `mcu-deploy` console command (pyproject.toml's entry point): main() on this process's argv."""
+    return main(sys.argv[1:])
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(cli())

@@ -1,1 +1,1 @@
-"""mcu-deploy helpers: one module per pipeline step (see README.md, "Architecture")."""
+"""mcu-deploy helpers: one module per pipeline step (see docs/architecture.md)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -120,10 +121,15 @@ def _quantization(text: str) -> Quantization:
     raise ConfigError(f"Unknown quantization type {text!r}", hint)
 
 
+def _program_name() -> str:
+    """What --help and usage errors call the tool: the console command when run as one (pip install)."""
+    return "mcu-deploy" if Path(sys.argv[0]).name == "mcu-deploy" else "python main.py"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The argparse parser; kept separate so the README's CLI reference can be checked."""
+    """The argparse parser; kept separate so the CLI reference (docs/cli.md) can be checked."""
     parser = _Parser(
-        prog="python main.py",
+        prog=_program_name(),
         description="Optimize, quantize, convert, evaluate and export a Keras model for microcontrollers.",
     )
     for add in (_model_flags, _optimization_flags, _sweep_flags, _guard_flags, _check_flags):

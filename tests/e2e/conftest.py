@@ -53,6 +53,6 @@ def digits_targets(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def lstm_targets(tmp_path_factory) -> Path:
     """The shipped LSTM (int8 with int16 state, and float32) on all three targets."""
-    # --max_drop 10: the shipped LSTM's int8 loses 6.6% MAE (README, "The shipped LSTM")
+    # --max_drop 10: the shipped LSTM's int8 loses 6.6% MAE (docs/output.md, "Recurrent models")
     return _shared_export(tmp_path_factory, "co2", "--input_dir", str(ROOT / "models/co2_lstm"), "--PTQ",
                           "-q", "int8", "--max_drop", "10")

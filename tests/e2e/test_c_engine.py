@@ -110,8 +110,8 @@ def test_lstm_engine_is_identical_to_tflm_on_every_target(lstm_targets):
     assert "void co2_lstm_engine_reset(void) {\n  for" in source  # the recurrent state is cleared
 
 
-def test_readme_firmware_example_builds_and_runs_on_the_cortex_m4(digits_targets, tmp_path):
-    """examples/firmware_m4 (the README shows its main.c and Makefile) built as a firmware of its own
+def test_documented_firmware_example_builds_and_runs_on_the_cortex_m4(digits_targets, tmp_path):
+    """examples/firmware_m4 (docs/c-engine.md shows its main.c and Makefile) built as a firmware of its own
     with arm-none-eabi-gcc from the export's make fragment, run under QEMU."""
     import subprocess
 
@@ -120,9 +120,9 @@ def test_readme_firmware_example_builds_and_runs_on_the_cortex_m4(digits_targets
     from tests.conftest import ROOT
 
     example = ROOT / "examples" / "firmware_m4"
-    readme = (ROOT / "README.md").read_text()
-    assert (example / "main.c").read_text() in readme  # the README shows exactly what CI builds
-    assert "include $(ENGINE_DIR)/digits_cnn_engine.mk" in readme
+    page = (ROOT / "docs" / "c-engine.md").read_text()
+    assert (example / "main.c").read_text() in page  # the docs show exactly what CI builds
+    assert "include $(ENGINE_DIR)/digits_cnn_engine.mk" in page
     result = subprocess.run(["make", "-s", "-C", str(example), f"ENGINE_DIR={digits_targets / 'int8'}",
                              f"CMSIS_NN={CMSIS_NN}", f"BUILD={tmp_path}", "run"], capture_output=True, text=True,
                             timeout=600)

@@ -2,7 +2,7 @@
 tests/zoo_mlperf.py (about 25 k parameters, 2.7 M MACs, a SavedModel) with `--PTQ -q int8 -e` on
 TFLM and the Cortex-M4 target. One run, many assertions. The other three (ResNet-8, the FC
 autoencoder, MobileNetV1) and every other path run in bench/mlperf_bench.py, not per CI run
-(README, "Real-size models")."""
+(BENCHMARKS.md, "Real-size models")."""
 from __future__ import annotations
 
 import json
