@@ -22,6 +22,11 @@ GraphDef of the batch-1 function, so they catch the op however the model was wri
   variance, taken over a (batch, H, W, groups, channels) view) is lowered by the converter to SUB
   and a SQUARE that int8 cannot express; it becomes Sub then Mul(d, d). Up to 4 dimensions the
   converter keeps SQUARED_DIFFERENCE, which TFLM runs, and it is left alone. Exact.
+- elu_to_exp: the converter keeps ELU in float under int8 (`-q int8` stopped at "cannot express
+  ELU"); Elu(x) becomes Relu(x) + (Exp(Minimum(x, 0)) - 1), which quantizes, and whose int8 EXP the
+  pass after conversion (rewrite/unary_lut.py) turns into a table TFLM runs. The Minimum keeps
+  Exp's input at or below 0, so its calibrated output range is [0, 1] whatever x reaches: an
+  identity (float rounding only), and the int8 variant's cost shows in its metric.
 """
 from __future__ import annotations
 
@@ -162,6 +167,18 @@ def _squared_difference_to_mul(graph: _Graph, node: NodeDef) -> bool:
     return True
 
 
+def _elu_to_exp(graph: _Graph, node: NodeDef) -> bool:
+    """Elu(x) -> Relu(x) + (Exp(Minimum(x, 0)) - 1)."""
+    if node.op != "Elu" or _dtype(node) not in _FLOATS:
+        return False
+    dtype, x = _dtype(node), node.input[0]
+    name = graph.take_over(node)
+    below = graph.op(name, "Minimum", [x, graph.constant(name, 0.0, dtype)], dtype)
+    shifted = graph.op(name, "AddV2", [graph.op(name, "Exp", [below], dtype), graph.constant(name, -1.0, dtype)], dtype)
+    graph.op(name, "AddV2", [graph.op(name, "Relu", [x], dtype), shifted], dtype, name=name)
+    return True
+
+
 # (name, the node rewrite, exact, what proves or measures it)
 GRAPH_PASSES: tuple[tuple[str, Callable[[_Graph, NodeDef], bool], bool, str], ...] = (
     ("gelu_erf_to_logistic", _erf_to_logistic, False,
@@ -170,12 +187,13 @@ GRAPH_PASSES: tuple[tuple[str, Callable[[_Graph, NodeDef], bool], bool, str], ..
     ("neg_to_mul", _neg_to_mul, True, "identity -x = x * -1"),
     ("power_to_mul", _power_to_mul, True, "identity x**n = x * ... * x for whole n (float rounding only)"),
     ("squared_difference_to_mul", _squared_difference_to_mul, True, "identity (x - y)**2 = d * d"),
+    ("elu_to_exp", _elu_to_exp, True, "identity elu(x) = max(x, 0) + exp(min(x, 0)) - 1 (float rounding only)"),
 )
 
 
 def _candidates(ops: set[str]) -> bool:
     """Whether a pass may apply (a Tanh alone, as in an LSTM, is not GELU's: it needs the Pow)."""
-    return bool(ops & {"Erf", "Erfc", "Neg", "Pow", "Square", "SquaredDifference"})
+    return bool(ops & {"Erf", "Erfc", "Neg", "Pow", "Square", "SquaredDifference", "Elu"})
 
 
 def rewrite_graph_def(graph_def: Any, ranks: dict[str, int] | None = None) -> tuple[Any, tuple[Rewrite, ...]]:

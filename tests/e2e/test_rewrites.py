@@ -81,6 +81,17 @@ def test_whole_powers_and_square_become_mul_and_convert_to_int8():
     assert "SQUARE" not in inspect_tflite(int8).ops and not float_compute_ops(int8)
 
 
+def test_elu_becomes_exp_of_the_negative_part_and_converts_to_int8_without_float_ops():
+    x = np.linspace(-6, 6, 32, dtype=np.float32).reshape(1, 32)
+    original = _traced(lambda t: tf.nn.elu(t * 1.5), (1, 32))
+    assert float_compute_ops(_convert(original, "int8", (1, 32)))  # the converter keeps ELU in float
+    rewritten, applied = rewritten_function(original)
+    assert _names(applied) == ["elu_to_exp"] and applied[0].ops == 1 and applied[0].exact
+    assert np.allclose(np.asarray(rewritten(tf.constant(x))), np.asarray(original(tf.constant(x))), atol=1e-6)
+    int8 = _convert(rewritten, "int8", (1, 32))
+    assert not float_compute_ops(int8) and "EXP" in inspect_tflite(int8).ops  # then unary_int8_as_gather's
+
+
 def test_group_norm_squared_difference_of_rank_5_becomes_mul_and_int8_has_no_float_op():
     import keras
 
@@ -163,7 +174,7 @@ def test_int8_exp_and_log_become_gathers_tflm_runs_and_the_engines_take_as_one_l
     require_tool("c++")
     export = tmp_path / "smooth"
     result = run_main("--input_dir", str(rewrite_zoo["smooth"]), "--PTQ", "-q", "int8", "-e", "--tflm_dir",
-                      str(TFLM_DIR), "--target", "host", "--export_dir", str(export))
+                      str(TFLM_DIR), "--target", "host", "--export_dir", str(export), timeout=2400)
     assert result.returncode == 0, result.stderr[-2000:]
     int8 = _report(export)["int8"]
     (rewrite,) = [r for r in int8["rewrites"] if r["name"] == "unary_int8_as_gather"]
