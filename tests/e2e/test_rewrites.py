@@ -167,18 +167,18 @@ def test_attention_int8_converts_and_runs_on_tflm_after_gelu_and_neg_rewrites(re
 
 
 def test_int8_exp_and_log_become_gathers_tflm_runs_and_the_engines_take_as_one_lookup(rewrite_zoo, tmp_path):
-    """selu, softplus and mish give int8 EXP and LOG, which TFLM has in float only: each becomes
+    """mish and selu give int8 EXP and LOG, which TFLM has in float only: each becomes
     CAST, ADD 128, GATHER over LiteRT's own table; TFLM runs it on the host, and both engines,
     which read the three ops as one lookup, are identical to TFLM on every row."""
     require_tool("tflm")
     require_tool("c++")
     export = tmp_path / "smooth"
-    result = run_main("--input_dir", str(rewrite_zoo["smooth"]), "--PTQ", "-q", "int8", "-e", "--tflm_dir",
-                      str(TFLM_DIR), "--target", "host", "--export_dir", str(export), timeout=2400)
+    result = run_main("--input_dir", str(rewrite_zoo["smooth"]), "--PTQ", "-q", "int8", "-e", "--max_drop", "5",
+                      "--tflm_dir", str(TFLM_DIR), "--target", "host", "--export_dir", str(export), timeout=2400)
     assert result.returncode == 0, result.stderr[-2000:]
     int8 = _report(export)["int8"]
     (rewrite,) = [r for r in int8["rewrites"] if r["name"] == "unary_int8_as_gather"]
-    assert rewrite["exact"] and rewrite["ops"] >= 3 and "identical LiteRT outputs" in rewrite["proof"]
+    assert rewrite["exact"] and rewrite["ops"] >= 2 and "identical LiteRT outputs" in rewrite["proof"]
     assert not {"EXP", "LOG"} & set(int8["ops"]) and {"CAST", "GATHER"} <= set(int8["ops"])
     firmware = int8["firmware"]
     assert firmware["tflm_runnable"] is True and firmware["targets"]["host"]["status"] == "pass", firmware
