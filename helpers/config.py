@@ -126,8 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python main.py",
         description="Optimize, quantize, convert, evaluate and export a Keras model for microcontrollers.",
-        epilog="`python main.py fetch --tflm --micropython` clones the pinned TFLM and MicroPython trees into the "
-               "cache (see `python main.py fetch --help`).",
+        epilog="`python main.py fetch --tflm --micropython`: the pinned TFLM and MicroPython trees into the cache.",
     )
     for add in (_model_flags, _optimization_flags, _sweep_flags, _guard_flags, _check_flags):
         add(parser)
@@ -227,10 +226,8 @@ def _check_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--board", type=str, default=None, metavar="NAME",
                         help="a real board (`--board list`): sets --target, --mcu_mhz and the budgets")
     parser.add_argument("--micropython_dir", type=Path, default=None, metavar="DIR|auto",
-                        help="a MicroPython source tree (default: $MICROPYTHON_DIR): build the CMSIS-NN kernels "
-                             "module and run the engine on its 32-bit Cortex-M3 and Cortex-M4F port under QEMU; "
-                             "`auto`: the pinned tree `python main.py fetch --micropython` keeps, fetched when "
-                             "missing")
+                        help="a MicroPython source tree (default: $MICROPYTHON_DIR; `auto` as for --tflm_dir): build "
+                             "the CMSIS-NN kernels module and run the engine on its 32-bit Cortex-M3 and M4F port")
     parser.add_argument("--micropython_seconds", type=float, default=30.0, metavar="S",
                         help="the unix-port check of each engine takes at most S seconds: the evaluation rows "
                              "that fit, then the other engine paths timed (default 30)")

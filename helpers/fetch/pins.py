@@ -30,7 +30,7 @@ class Component:
     dest: str                       # where it goes, relative to the tree's root ("." is the root)
     keep: tuple[str, ...]           # the paths checked out (git pathspecs); everything else is trimmed
     digest: str                     # helpers.fetch.digest.tree_digest of `dest` once fetched
-    drop: tuple[str, ...] = ()      # file-name globs removed wherever they are (TFLM's scripts delete Bazel BUILD files)
+    drop: tuple[str, ...] = ()      # file-name globs deleted anywhere (as TFLM's scripts delete Bazel BUILD files)
     patch: str | None = None        # a patch file in the tree, applied as TFLM's download script applies it
 
     @property
