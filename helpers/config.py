@@ -305,7 +305,7 @@ def _targets(args: argparse.Namespace) -> tuple[tuple[str, ...], Path | None]:
     tflm_dir = args.tflm_dir or (Path(os.environ["TFLM_DIR"]) if os.environ.get("TFLM_DIR") else None)
     if chosen and tflm_dir is None:
         raise ConfigError("--target needs a TensorFlow Lite Micro tree to build against",
-                          "pass --tflm_dir DIR (or set TFLM_DIR); the README says how to get one")
+                          "pass --tflm_dir DIR (or set TFLM_DIR), or --tflm_dir auto: the pinned tree, fetched once")
     if tflm_dir is None or args.skip_firmware_checks or args.check:  # --check: TFLM's interpreter, no target
         return (), None
     return chosen or DEFAULT_TARGETS, _auto("tflm") if str(tflm_dir) == AUTO else tflm_dir
