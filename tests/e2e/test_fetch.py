@@ -51,6 +51,8 @@ def fetched(mirror, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess
 
 
 def test_pins_are_the_revisions_the_shared_trees_name():
+    require_tool("tflm")
+    require_tool("micropython-tree")
     for name, tree in TREES.items():
         table = (SHARED[name] / "PINNED.md").read_text(encoding="utf-8")
         for component in tree.components:
