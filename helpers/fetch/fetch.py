@@ -114,7 +114,7 @@ def _fetch_component(tree: PinnedTree, component: Component, dest: Path, gitdir:
     git(["init", "--quiet", str(gitdir)])
     repository = ["--git-dir", str(gitdir / ".git"), "--work-tree", str(target)]
     ref = _fetch_ref(tree, component, url, repository, mirror)
-    fetched = git([*repository, "rev-parse", "FETCH_HEAD"]).strip()
+    fetched = git([*repository, "rev-parse", "FETCH_HEAD^{commit}"]).strip()   # a tag peeled to its commit
     if ref == component.upstream_ref and component.is_commit and fetched != component.revision:
         raise FetchError(f"{url} answered {component.revision} with commit {fetched}",
                          f"fetch from the upstream repository ({component.url}) or a faithful mirror")
