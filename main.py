@@ -1,7 +1,6 @@
 """mcu-deploy: a trained Keras model in, measured TFLite variants and firmware artifacts out.
 
     python main.py --input_dir models/digits_cnn --PTQ -q all -e
-    python main.py fetch --tflm --micropython      # the pinned source trees, into the cache
 
 Only this file prints. Errors the user can fix end as one line on stderr and exit code 2.
 """
