@@ -14,9 +14,9 @@ from typing import Sequence
 
 from helpers.core.quantization import ALL_PTQ, DEFAULT_PTQ, QAT_OUTPUTS, Quantization
 from helpers.errors import ConfigError
+from helpers.fetch.fetch import resolve_auto
 from helpers.targets.boards import apply_board
 
-AUTO = "auto"   # --tflm_dir / --micropython_dir: the pinned tree `python main.py fetch` keeps in the cache
 _SIZE_SUFFIXES = {"": 1, "B": 1, "K": 1024, "KB": 1024, "KIB": 1024,
                   "M": 1024**2, "MB": 1024**2, "MIB": 1024**2}
 
@@ -308,14 +308,7 @@ def _targets(args: argparse.Namespace) -> tuple[tuple[str, ...], Path | None]:
                           "pass --tflm_dir DIR (or set TFLM_DIR), or --tflm_dir auto: the pinned tree, fetched once")
     if tflm_dir is None or args.skip_firmware_checks or args.check:  # --check: TFLM's interpreter, no target
         return (), None
-    return chosen or DEFAULT_TARGETS, _auto("tflm") if str(tflm_dir) == AUTO else tflm_dir
-
-
-def _auto(name: str) -> Path:
-    """`auto`: the pinned tree in the cache, fetched into it first when it is missing (docs/fetch.md)."""
-    from helpers.fetch.fetch import ensure_tree
-
-    return ensure_tree(name)
+    return chosen or DEFAULT_TARGETS, resolve_auto(tflm_dir, "tflm")
 
 
 def _micropython_dir(args: argparse.Namespace) -> Path | None:
@@ -324,8 +317,7 @@ def _micropython_dir(args: argparse.Namespace) -> Path | None:
                                           else None)
     if configured is None or args.skip_firmware_checks or args.check:
         return None
-    if str(configured) == AUTO:
-        return _auto("micropython")
+    configured = resolve_auto(configured, "micropython")
     if not (configured / "py" / "dynruntime.mk").is_file() or not (configured / "ports" / "qemu").is_dir():
         raise ConfigError(f"{configured} is not a MicroPython source tree with ports/qemu and py/dynruntime.mk",
                           "pass --micropython_dir the root of a MicroPython checkout (or unset MICROPYTHON_DIR)")

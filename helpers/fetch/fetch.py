@@ -28,7 +28,6 @@ from helpers.errors import FetchError
 from helpers.fetch.digest import tree_digest
 from helpers.fetch.git import GitFailed, git
 from helpers.fetch.pins import GENERATED, TREES, Component, PinnedTree
-from helpers.targets.library import default_cache_root
 
 MIRROR_ENV = "MCU_DEPLOY_MIRROR"   # a folder (or URL) holding <repo_name>.git for every component
 PARTIAL = ".partial-"
@@ -36,7 +35,15 @@ _log = logging.getLogger("mcu_deploy")
 
 
 def trees_root(cache_root: Path | None = None) -> Path:
+    from helpers.targets.library import default_cache_root  # lazily: helpers.config imports this module
+
     return (cache_root or default_cache_root()) / "trees"
+
+
+def resolve_auto(path: Path | None, name: str) -> Path | None:
+    """`--tflm_dir auto` / `--micropython_dir auto` (or TFLM_DIR=auto ...): the pinned tree `name` from the
+    cache, fetched into it first when missing; any other path as it is."""
+    return ensure_tree(name) if path is not None and str(path) == "auto" else path
 
 
 def mirror_from_environment() -> str | None:
