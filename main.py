@@ -29,7 +29,12 @@ def main(argv: list[str]) -> int:
     from helpers.config import parse_args
     from helpers.errors import PipelineError, os_error_line
 
+    if argv[:1] == ["fetch"]:
+        return _fetch(argv[1:])
     debug = "--debug" in argv
+    # Configured before parsing too: `--tflm_dir auto` may fetch a tree while the flags are read,
+    # and says so as it goes.
+    _configure_logging("--verbose" in argv, "--quiet" in argv)
     if _asks_board_list(argv):
         from helpers.targets.boards import boards_table
 
@@ -59,6 +64,31 @@ def main(argv: list[str]) -> int:
             raise
         print(f"error: {os_error_line(exc)}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _fetch(argv: list[str]) -> int:
+    """`fetch --tflm / --micropython`: the pinned trees into the cache, verified; prints their paths."""
+    from helpers.errors import PipelineError, os_error_line
+    from helpers.fetch.cli import fetch_command
+
+    _configure_logging(False, "--quiet" in argv)
+    try:
+        paths = fetch_command(argv)
+    except PipelineError as exc:
+        if "--debug" in argv:
+            raise
+        print(f"error: {exc.one_line()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was added to the cache", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        if "--debug" in argv:
+            raise
+        print(f"error: {os_error_line(exc)}", file=sys.stderr)
+        return 2
+    print("\n".join(str(path) for path in paths))
     return 0
 
 

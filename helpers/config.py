@@ -15,6 +15,7 @@ from typing import Sequence
 
 from helpers.core.quantization import ALL_PTQ, DEFAULT_PTQ, QAT_OUTPUTS, Quantization
 from helpers.errors import ConfigError
+from helpers.fetch.fetch import resolve_auto
 from helpers.targets.boards import apply_board
 
 _SIZE_SUFFIXES = {"": 1, "B": 1, "K": 1024, "KB": 1024, "KIB": 1024,
@@ -131,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=_program_name(),
         description="Optimize, quantize, convert, evaluate and export a Keras model for microcontrollers.",
+        epilog="`python main.py fetch --tflm --micropython`: the pinned TFLM and MicroPython trees into the cache.",
     )
     for add in (_model_flags, _optimization_flags, _sweep_flags, _guard_flags, _check_flags):
         add(parser)
@@ -218,9 +220,10 @@ def _guard_flags(parser: argparse.ArgumentParser) -> None:
 
 def _check_flags(parser: argparse.ArgumentParser) -> None:
     """The firmware checks: the TFLM tree, the targets, and how much to print."""
-    parser.add_argument("--tflm_dir", type=Path, default=None, metavar="DIR",
+    parser.add_argument("--tflm_dir", type=Path, default=None, metavar="DIR|auto",
                         help="a TensorFlow Lite Micro checkout with its make downloads (default: $TFLM_DIR): "
-                             "build each variant's self-test against it and run it on --target")
+                             "build each variant's self-test against it and run it on --target; `auto`: the "
+                             "pinned tree `python main.py fetch --tflm` keeps in the cache, fetched when missing")
     parser.add_argument("--target", type=str, default=None, metavar="T1,T2",
                         help="where the self-test runs: host, cortex-m4, cortex-m0plus, cortex-m33, cortex-m7, "
                              "cortex-m55, riscv32 (under QEMU; default with a TFLM tree: host,cortex-m4)")
@@ -228,9 +231,9 @@ def _check_flags(parser: argparse.ArgumentParser) -> None:
                         help="clock for the latency estimate from the counted instructions (default 80)")
     parser.add_argument("--board", type=str, default=None, metavar="NAME",
                         help="a real board (`--board list`): sets --target, --mcu_mhz and the budgets")
-    parser.add_argument("--micropython_dir", type=Path, default=None, metavar="DIR",
-                        help="a MicroPython source tree (default: $MICROPYTHON_DIR): build the CMSIS-NN kernels "
-                             "module and run the engine on its 32-bit Cortex-M3 and Cortex-M4F port under QEMU")
+    parser.add_argument("--micropython_dir", type=Path, default=None, metavar="DIR|auto",
+                        help="a MicroPython source tree (default: $MICROPYTHON_DIR; `auto` as for --tflm_dir): build "
+                             "the CMSIS-NN kernels module and run the engine on its 32-bit Cortex-M3 and M4F port")
     parser.add_argument("--micropython_seconds", type=float, default=30.0, metavar="S",
                         help="the unix-port check of each engine takes at most S seconds: the evaluation rows "
                              "that fit, then the other engine paths timed (default 30)")
@@ -308,10 +311,10 @@ def _targets(args: argparse.Namespace) -> tuple[tuple[str, ...], Path | None]:
     tflm_dir = args.tflm_dir or (Path(os.environ["TFLM_DIR"]) if os.environ.get("TFLM_DIR") else None)
     if chosen and tflm_dir is None:
         raise ConfigError("--target needs a TensorFlow Lite Micro tree to build against",
-                          "pass --tflm_dir DIR (or set TFLM_DIR); the README says how to get one")
+                          "pass --tflm_dir DIR (or set TFLM_DIR), or --tflm_dir auto: the pinned tree, fetched once")
     if tflm_dir is None or args.skip_firmware_checks or args.check:  # --check: TFLM's interpreter, no target
         return (), None
-    return chosen or DEFAULT_TARGETS, tflm_dir
+    return chosen or DEFAULT_TARGETS, resolve_auto(tflm_dir, "tflm")
 
 
 def _micropython_dir(args: argparse.Namespace) -> Path | None:
@@ -320,6 +323,7 @@ def _micropython_dir(args: argparse.Namespace) -> Path | None:
                                           else None)
     if configured is None or args.skip_firmware_checks or args.check:
         return None
+    configured = resolve_auto(configured, "micropython")
     if not (configured / "py" / "dynruntime.mk").is_file() or not (configured / "ports" / "qemu").is_dir():
         raise ConfigError(f"{configured} is not a MicroPython source tree with ports/qemu and py/dynruntime.mk",
                           "pass --micropython_dir the root of a MicroPython checkout (or unset MICROPYTHON_DIR)")

@@ -50,6 +50,11 @@ class ExportError(PipelineError):
     """The export directory cannot be written."""
 
 
+class FetchError(PipelineError):
+    """A pinned source tree could not be fetched into the cache, or what arrived is not what the pins
+    record (a mirror holding other files): nothing is added to the cache."""
+
+
 class VariantFailedError(PipelineError):
     """The variant the flags asked for could not be built (its report row says why); the export
     with the other variants is still written."""

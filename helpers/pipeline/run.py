@@ -341,7 +341,7 @@ def target_notices(config: RunConfig) -> tuple[str, ...]:
     if config.targets or config.skip_firmware_checks or not config.export:
         return ()
     return ("the firmware was not built against TFLM's library nor run on a target: no TFLM tree given "
-            "(--tflm_dir DIR or TFLM_DIR; README, \"Firmware on the targets\")",)
+            "(--tflm_dir auto fetches the pinned one; or --tflm_dir DIR, TFLM_DIR; docs/fetch.md)",)
 
 
 def trust_notices(config: RunConfig) -> tuple[str, ...]:

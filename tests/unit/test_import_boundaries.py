@@ -9,7 +9,8 @@ import sys
 from tests.conftest import ROOT
 
 TF_FREE_PACKAGES = ("helpers.core", "helpers.measure", "helpers.render", "helpers.targets", "helpers.micropython",
-                    "helpers.lowering", "helpers.emit", "helpers.rewrite", "helpers.config", "helpers.errors")
+                    "helpers.lowering", "helpers.emit", "helpers.rewrite", "helpers.config", "helpers.errors",
+                    "helpers.fetch")
 FORBIDDEN = ("tensorflow", "tf_keras", "keras", "tensorflow_model_optimization", "matplotlib", "torch", "onnx")
 
 

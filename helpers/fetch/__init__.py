@@ -1,0 +1,1 @@
+"""`fetch`: the pinned TFLM and MicroPython source trees, cloned into the user's cache and verified."""
