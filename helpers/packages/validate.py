@@ -43,7 +43,10 @@ ESP_TARGETS = ("esp32", "esp32s2", "esp32s3", "esp32c2", "esp32c3", "esp32c5", "
 ESP_TAG = re.compile(r"^[A-Za-z0-9_\-]{3,32}$")
 _CMAKE_PATH = re.compile(r"\$\{CMAKE_CURRENT_(?:SOURCE|LIST)_DIR\}/([\w./\-]+)")
 _QUOTED = re.compile(r'"([^"$]+\.(?:c|h|cpp))"')
-_INCLUDE = re.compile(r'^\s*#\s*include\s+[<"]([^>"]+)[>"]', re.M)
+# `#include "x"` (searched beside the including file, then on the include path: src/); <x> is the toolchain's
+# quoted in CMSIS-NN's arm_nn_compiler.h under another compiler's #if (MSVC's intrinsics)
+_TOOLCHAIN_HEADERS = ("intrin.h",)
+_QUOTED_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 Files = Mapping[str, str]
 
@@ -76,12 +79,15 @@ def _core(files: Files) -> list[str]:
         if not (name.startswith("src/") and name.endswith((".c", ".h"))):
             continue
         folder = name.rsplit("/", 1)[0]
-        for included in _INCLUDE.findall(text):
-            local = f"{folder}/{included}"
-            if f"src/{included}" not in files and local not in files and "/" not in included and \
-                    included.endswith(".h") and included.startswith("arm_"):
-                problems.append(f"{name} includes {included}, which is not in the package")
+        for included in _QUOTED_INCLUDE.findall(_without_comments(text)):
+            if f"src/{included}" not in files and f"{folder}/{included}" not in files and \
+                    included not in _TOOLCHAIN_HEADERS:
+                problems.append(f"{name} includes \"{included}\", which is not in the package")
     return problems
+
+
+def _without_comments(text: str) -> str:
+    return re.sub(r"/\*.*?\*/", "", text, flags=re.S)
 
 
 def check_cmake(files: Files) -> list[str]:
