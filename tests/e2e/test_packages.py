@@ -1,8 +1,9 @@
 """--package: the C engine as a package for the user's build system. One export of the digits CNN
 (int8 and float32, the self-test on the Cortex-M4) with every package, shared by the tests:
 
-- the CMake package, taken with add_subdirectory by a firmware of its own (package_harness/) and
-  built with cmake and a Cortex-M4 toolchain file, runs its self-test under QEMU;
+- the CMake package, taken with FetchContent by a firmware of its own (package_harness/) and built
+  with cmake and a Cortex-M4 toolchain file, runs its self-test under QEMU (add_subdirectory:
+  configured);
 - the Arduino library, built as the Arduino library specification says (everything under src/
   compiled recursively with src/ the include path, the example sketch preprocessed into C++ with
   `#include <Arduino.h>` and prototypes, the sketch folder's sources beside it) with
@@ -67,13 +68,15 @@ def _qemu(elf: Path) -> str:
     return run.output
 
 
-def _build_cmake(package: Path, work: Path) -> Path:
-    """The package in a firmware of its own: cmake, the Cortex-M4 toolchain file, add_subdirectory."""
-    build = work / "cmake-build"
-    _run(["cmake", "-S", str(PACKAGE_HARNESS), "-B", str(build), "-G", "Ninja",
+def _build_cmake(package: Path, work: Path, fetch: bool) -> Path:
+    """The package in a firmware of its own: cmake, the Cortex-M4 toolchain file, FetchContent or
+    add_subdirectory (built only with `fetch`: the other is configured, which defines its targets)."""
+    build = work / f"cmake-build-{'fetch' if fetch else 'subdirectory'}"
+    _run(["cmake", "-S", str(PACKAGE_HARNESS), "-B", str(build), "-G", "Ninja", f"-DFETCH={'ON' if fetch else 'OFF'}",
           f"-DCMAKE_TOOLCHAIN_FILE={PACKAGE_HARNESS / 'cortex_m4.cmake'}", "-DCMAKE_BUILD_TYPE=MinSizeRel",
           f"-DPACKAGE={package}", "-DENGINE=digits_cnn_engine", f"-DHARNESS={HARNESS}", "-DDIGITS_CNN_CORE=cortex-m4"])
-    _run(["cmake", "--build", str(build), "-j", "2"])
+    if fetch:
+        _run(["cmake", "--build", str(build), "-j", "2"])
     return build / "firmware.elf"
 
 
@@ -174,7 +177,8 @@ def test_packages(packages_export, tmp_path):
 
     # built and run: the CMake package and the Arduino library, each a Cortex-M4 firmware under QEMU
     started = time.monotonic()
-    cmake_digest, vectors = _self_test(_qemu(_build_cmake(folder / "packages" / "cmake", tmp_path)))
+    _build_cmake(folder / "packages" / "cmake", tmp_path, fetch=False)
+    cmake_digest, vectors = _self_test(_qemu(_build_cmake(folder / "packages" / "cmake", tmp_path, fetch=True)))
     cmake_seconds = time.monotonic() - started
     started = time.monotonic()
     arduino_output = _qemu(_build_arduino(folder / "packages" / "arduino", tmp_path))
