@@ -88,7 +88,8 @@ def _values(inputs: PackageInputs, system: str = "") -> dict[str, Any]:
     headers = [f"src/{path.removeprefix('Include/')}" for path, _ in cmsis.headers]
     from helpers.emit.c_engine import core_flags
 
-    return {**context, "system": system, "core_flags": core_flags(), "package_name": _package_name(context), "version": PACKAGE_VERSION,
+    return {**context, "system": system, "core_flags": core_flags(), "package_name": _package_name(context),
+            "version": PACKAGE_VERSION,
             "engine_sources": [f"src/{context['id']}_engine.c"] + [f"src/cmsis_nn/{p}" for p in cmsis.source_files],
             "cmsis_headers": headers, "cmsis_revision_copied": cmsis.revision, "has_cmsis": bool(cmsis.sources),
             "arduino_architectures": ",".join(ARDUINO_ARCHITECTURES), "esp_targets": ESP_TARGETS,

@@ -225,7 +225,8 @@ def check_zephyr(files: Files) -> list[str]:
         return problems + ["zephyr/module.yml has no build mapping"]
     problems += [f"zephyr/module.yml build has an unknown key {key}" for key in build if key not in ZEPHYR_BUILD_KEYS]
     cmake, kconfig = build.get("cmake"), build.get("kconfig")
-    if not isinstance(cmake, str) or f"{cmake.strip('./') + '/' if cmake.strip('./') else ''}CMakeLists.txt" not in files:
+    folder = cmake.strip("./") if isinstance(cmake, str) else None
+    if folder is None or (f"{folder}/CMakeLists.txt" if folder else "CMakeLists.txt") not in files:
         problems.append("zephyr/module.yml build.cmake does not name a folder with a CMakeLists.txt")
     if not isinstance(kconfig, str) or kconfig not in files:
         problems.append("zephyr/module.yml build.kconfig does not name a file of the package")
