@@ -81,9 +81,10 @@ def preprocess_sketch(sketch: Path) -> str:
     function the sketch defines (before its first definition), `#line` so errors name the .ino."""
     text = sketch.read_text(encoding="utf-8")
     definition = re.compile(r"^(?!extern\b)([A-Za-z_][\w\s\*&:<>]*?[\s\*&])(\w+)\s*\(([^;{)]*)\)\s*\{", re.M)
+    linkage = re.compile(r'^extern\s+"C"[^;{]*\([^;{]*\)\s*\{', re.M)  # declared by its linkage: no prototype
     found = list(definition.finditer(text))
     prototypes = "".join(f"{m.group(1).strip()} {m.group(2)}({m.group(3).strip()});\n" for m in found)
-    first = found[0].start() if found else len(text)
+    first = min([m.start() for m in [*found, *linkage.finditer(text)]] or [len(text)])
     line = text[:first].count("\n") + 1
     return (f'#include <Arduino.h>\n#line 1 "{sketch.name}"\n{text[:first]}{prototypes}'
             f'#line {line} "{sketch.name}"\n{text[first:]}')
