@@ -53,9 +53,6 @@ class Package:
         """The files with their paths inside the variant's folder."""
         return tuple(Rendered(f"{self.folder}/{f.filename}", f.text) for f in self.files)
 
-    def text(self, path: str) -> str | None:
-        return next((f.text for f in self.files if f.filename == path), None)
-
 
 def _package_name(context: dict[str, Any]) -> str:
     return f"{context['id']}_engine_{identifier(context['variant'])}"
