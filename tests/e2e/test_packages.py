@@ -138,7 +138,8 @@ def test_packages(packages_export, tmp_path):
 
     # report.json: every variant whose engine passed has every package, its manifests passed, none
     # built by the run (it says so); the others have none
-    packaged = [name for name, v in variants.items() if (v.get("firmware") or {}).get("c_engine", {}).get("packages")]
+    engines = {name: (v.get("firmware") or {}).get("c_engine") or {} for name, v in variants.items()}
+    packaged = [name for name, engine_of in engines.items() if engine_of.get("packages")]
     assert {"int8", "float32"} <= set(packaged)
     for name in packaged:
         engine_of = variants[name]["firmware"]["c_engine"]
@@ -151,8 +152,7 @@ def test_packages(packages_export, tmp_path):
         uses_cmsis = engine_of["uses_cmsis_nn"]
         assert all((p["cmsis_nn_sources"] > 0) is uses_cmsis for p in packages.values())
     assert {p["cmsis_nn_sources"] for p in variants["int8"]["firmware"]["c_engine"]["packages"].values()} == {16}
-    unpackaged = [name for name, v in variants.items()
-                  if name not in packaged and (v.get("firmware") or {}).get("c_engine")]
+    unpackaged = [name for name, engine_of in engines.items() if name not in packaged and engine_of]
     assert all(not (export / name / "packages").exists() for name in unpackaged)
     report_md = (export / "report.md").read_text()
     assert "### The engine's packages (--package)" in report_md
