@@ -67,6 +67,7 @@ class RunConfig:
     board: str | None = None                   # --board: the board that set targets, budgets and clock
     micropython_dir: Path | None = None        # a MicroPython tree: its qemu port and the kernels module
     micropython_seconds: float = 60.0          # the unix-port check's rows stop after this much engine time
+    packages: tuple[str, ...] = ()             # --package: the build systems the C engine is packaged for
 
 
 class _Parser(argparse.ArgumentParser):
@@ -239,6 +240,9 @@ def _check_flags(parser: argparse.ArgumentParser) -> None:
                              "that fit, then the other engine paths timed (default 30)")
     parser.add_argument("--skip_firmware_checks", action="store_true",
                         help="skip the TFLM, arena, cross-compiler and mpy-cross checks")
+    parser.add_argument("--package", type=str, default=None, metavar="S1,S2",
+                        help="also write each C engine as a package for these build systems: cmake, arduino, "
+                             "platformio, zephyr, esp-idf, or all (in <variant>/packages/; docs/packages.md)")
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument("--verbose", action="store_true", help="show progress details and TensorFlow logs")
     verbosity.add_argument("--quiet", action="store_true", help="print only the final table and errors")
@@ -330,6 +334,21 @@ def _micropython_dir(args: argparse.Namespace) -> Path | None:
     return configured
 
 
+def _packages(args: argparse.Namespace, tflm_dir: Path | None) -> tuple[str, ...]:
+    """--package's build systems; it needs -e and a TFLM tree (its CMSIS-NN sources are copied in)."""
+    if args.package is None:
+        return ()
+    from helpers.packages import parse_packages
+
+    systems = parse_packages(args.package)
+    if not args.export or args.check:
+        raise ConfigError("--package writes the C engine's packages into the export", "add -e (and drop --check)")
+    if tflm_dir is None:
+        raise ConfigError("--package copies the CMSIS-NN sources the engine calls from a TensorFlow Lite Micro tree",
+                          "pass --tflm_dir DIR (or set TFLM_DIR), without --skip_firmware_checks")
+    return systems
+
+
 def _positive(value: float, flag: str) -> float:
     if not value > 0:
         raise ConfigError(f"{flag} must be a positive number of seconds, not {value:g}", f"e.g. {flag} 60")
@@ -356,7 +375,9 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
             quantizations = (quantization,)
 
     targets, tflm_dir = _targets(args)
+    packages = _packages(args, tflm_dir)
     return RunConfig(
+        packages=packages,
         tflm_dir=tflm_dir,
         micropython_dir=_micropython_dir(args),
         micropython_seconds=_positive(args.micropython_seconds, "--micropython_seconds"), targets=targets,

@@ -23,6 +23,7 @@ OPTIONAL_TOOLS = {
     "arm-none-eabi-gcc": ("Cortex-M cross-compiler", "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"),
     "onnx2tf": ("ONNX/PyTorch conversion", "pip install -r requirements-torch.txt"),
     "qemu-system-arm": ("Cortex-M emulator", "apt-get install qemu-system-arm"),
+    "cmake": ("CMake", "apt-get install cmake"),
     "riscv64-unknown-elf-gcc": ("RISC-V cross-compiler, picolibc and libstdc++ headers",
                                 "apt-get install gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf "
                                 "libstdc++-12-dev-riscv64-cross"),

@@ -196,6 +196,36 @@ class MicroPythonResult:
 
 
 @dataclass(frozen=True)
+class PackageResult:
+    """One --package package of the C engine: where it was written and what was checked of it. The
+    run checks its manifests against the format's rules (`manifest`); it builds none (`build` is
+    NOT_CHECKED, the reason says where they are built: tests/e2e/test_packages.py in CI)."""
+
+    system: str                     # helpers.packages.SYSTEMS
+    folder: str                     # inside the variant's folder
+    files: int
+    bytes: int
+    cmsis_nn_sources: int           # the CMSIS-NN .c files copied in
+    manifest: Status                # PASS: no rule broken; FAIL: `problems` says which
+    problems: tuple[str, ...] = ()
+    build: Status = Status.NOT_CHECKED
+    build_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "manifest", Status.read(self.manifest))
+        object.__setattr__(self, "build", Status.read(self.build))
+        object.__setattr__(self, "problems", tuple(self.problems))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {**data, "manifest": self.manifest.value, "build": self.build.value, "problems": list(self.problems)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "PackageResult":
+        return cls(**_known(cls, data))
+
+
+@dataclass(frozen=True)
 class CEngineResult:
     """The generated C engine (<id>_engine.c): PASS when its self-test passed on every target that
     built it, FAIL when one failed, NOT_CHECKED (no TFLM tree, no targets: written, not run),
@@ -209,6 +239,7 @@ class CEngineResult:
     uses_cmsis_nn: bool | None = None
     cmsis_nn_revision: str | None = None
     targets: tuple[TargetResult, ...] = ()
+    packages: tuple[PackageResult, ...] = ()   # --package: the packages written in <variant>/packages/
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status.read(self.status))
@@ -218,12 +249,16 @@ class CEngineResult:
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
-        return {**data, "status": self.status.value, "targets": {r.target: r.to_dict() for r in self.targets}}
+        data.pop("packages")
+        packages = {"packages": {p.system: p.to_dict() for p in self.packages}} if self.packages else {}
+        return {**data, "status": self.status.value, "targets": {r.target: r.to_dict() for r in self.targets},
+                **packages}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "CEngineResult":
         values = _known(cls, data)
         values["targets"] = tuple(TargetResult.from_dict(r) for r in (data.get("targets") or {}).values())
+        values["packages"] = tuple(PackageResult.from_dict(p) for p in (data.get("packages") or {}).values())
         return cls(**{**values, "status": Status.read(data["status"])})
 
 

@@ -131,6 +131,16 @@ def render_engine_selftest_c(engine: CEngine) -> Rendered:
     return render("engine_selftest.c.j2", f"{engine.context['id']}_engine_selftest.c", engine.context)
 
 
+def render_engine_selftest_function(engine: CEngine) -> Rendered:
+    """The same self-test as a function, <id>_engine_selftest(), for the packages (--package): a
+    firmware's main() or an Arduino sketch's setup() calls it; it prints through
+    <id>_selftest_printf (printf unless the firmware defines it)."""
+    model_id = engine.context["id"]
+    return render("engine_selftest.c.j2", f"{model_id}_engine_selftest.c",
+                  {**engine.context, "selftest_entry": f"{model_id}_engine_selftest",
+                   "selftest_print": f"{model_id}_selftest_printf"})
+
+
 def render_engine_mk(engine: CEngine, cmsis_sources: tuple[str, ...]) -> Rendered:
     """<id>_engine.mk: the engine's sources and the CMSIS-NN sources it calls, for make."""
     return render("engine.mk.j2", f"{engine.context['id']}_engine.mk",

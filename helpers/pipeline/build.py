@@ -152,7 +152,8 @@ def build_all(config: RunConfig, specs: Specs, model: LoadedModel, data: SplitDa
     folder = FolderSettings(export_firmware=config.export, source=model.path.name,
                             layout=layout_details(model, specs), evaluation_rows=len(data.evaluation),
                             tflm_root=tree.root if tree else None,
-                            cmsis_nn_revision=cmsis_nn_revision(tree.root) if tree else "unknown")
+                            cmsis_nn_revision=cmsis_nn_revision(tree.root) if tree else "unknown",
+                            packages=config.packages)
     runner = VariantRunner(VariantSettings.of(config), specs, in_model_layout(model, data), staging, folder, timings,
                            bench)
     if model.format is ModelFormat.TFLITE:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from helpers.core.byte_account import account
-from helpers.core.checks import CEngineResult, MicroPythonResult, OpPlacement, Status, TargetResult
+from helpers.core.checks import CEngineResult, MicroPythonResult, OpPlacement, PackageResult, Status, TargetResult
 from helpers.core.details import Optimization, StripResult
 from helpers.core.results import FirmwareResult, VariantReport
 from helpers.core.variant import TfliteModel, VariantKind
@@ -30,14 +30,16 @@ class RenderOutcome:
 
 
 def c_engine_result(engine: CEngine | None, unsupported_reason: str | None, results: tuple[TargetResult, ...],
-                    cmsis_nn_revision: str, unchecked_reason: str) -> CEngineResult:
+                    cmsis_nn_revision: str, unchecked_reason: str,
+                    packages: tuple[PackageResult, ...] = ()) -> CEngineResult:
     """The C engine's verdict: FAIL if a target failed it, PASS if one passed it, else why nothing ran.
     `engine` is the emitter's CEngine (None: not written, for `unsupported_reason`)."""
     if engine is None:
         return CEngineResult(status=Status.UNSUPPORTED, reason=unsupported_reason)
     facts = {"arena_bytes": engine.arena_bytes, "constant_bytes": engine.constant_bytes,
              "kernel_calls": engine.kernel_calls, "uses_cmsis_nn": engine.uses_cmsis,
-             "cmsis_nn_revision": cmsis_nn_revision if engine.uses_cmsis else None, "targets": results}
+             "cmsis_nn_revision": cmsis_nn_revision if engine.uses_cmsis else None, "targets": results,
+             "packages": packages}
     failed = [r for r in results if r.failed]
     if failed:
         return CEngineResult(status=Status.FAIL, reason="; ".join(f"{r.target}: {r.message}" for r in failed), **facts)

@@ -130,7 +130,7 @@ class VariantRunner:
                 return RenderOutcome(), measurement
             skipped = MicroPythonResult(status=Status.NOT_CHECKED, reason="--skip_firmware_checks")
             engine = c_engine_result(draft.c_engine, draft.c_engine_reason, (), self.folder.cmsis_nn_revision,
-                                     "--skip_firmware_checks: written, not built or run")
+                                     "--skip_firmware_checks: written, not built or run", draft.packages)
             return RenderOutcome(micropython=skipped, c_engine=engine), measurement
         with tempfile.TemporaryDirectory(prefix="mcu-deploy-verify-") as tmp:
             outcome, final, tflm = self._verify(Path(tmp), draft, tflite, measurement, lowered)
@@ -148,7 +148,7 @@ class VariantRunner:
         return RenderOutcome(toolchain=ToolchainFigures(flash=flash, mpy=MpyResult(None, None, "--check")),
                              micropython=python,
                              c_engine=c_engine_result(draft.c_engine, draft.c_engine_reason, (),
-                                                      self.folder.cmsis_nn_revision, unrun))
+                                                      self.folder.cmsis_nn_revision, unrun, draft.packages))
 
     def _verify(self, scratch: Path, draft: FolderContent, tflite: TfliteModel, measurement: Measurement,
                 lowered: Lowered) -> tuple[RenderOutcome, FolderContent, TflmVerdict]:
@@ -179,7 +179,7 @@ class VariantRunner:
         unchecked = ("no --tflm_dir (or no --target): written, not built or run" if self.bench is None else
                      "TFLM did not run the variant: no outputs to compare with")
         engine = c_engine_result(final.c_engine, final.c_engine_reason, engine_targets, self.folder.cmsis_nn_revision,
-                                 unchecked)
+                                 unchecked, final.packages)
         outcome = RenderOutcome(toolchain=toolchain, targets=targets, micropython=python.engine, c_engine=engine)
         return outcome, final.with_binaries(python.compiled), tflm
 

@@ -89,4 +89,21 @@ def engine_markdown(report: RunReport, format_metric: Any) -> list[str]:
             lines.append(_row(variant.name, mine, variant.firmware.target(mine.target), metric, value))
         if engine.reason:
             notes.append(f"- `{variant.name}`: {engine_status(engine)}: {engine.reason}")
-    return lines + ([""] + notes if notes else [])
+    return lines + ([""] + notes if notes else []) + packages_markdown(engines)
+
+
+def packages_markdown(engines: list[tuple[Any, Any]]) -> list[str]:
+    """--package: per variant, each package written, its manifests' verdict, and that the run built none."""
+    rows = [(variant.name, package) for variant, engine in engines for package in engine.packages]
+    if not rows:
+        return []
+    lines = ["", "### The engine's packages (--package)", "",
+             "Manifests: checked against the format's rules (required keys and types, name and version "
+             "patterns, every file named exists). Built: " + rows[0][1].build_reason + ".", "",
+             "| variant | package | folder | files | size (B) | CMSIS-NN sources | manifests | built and run |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, package in rows:
+        verdict = package.manifest.value if not package.problems else f"FAIL: {'; '.join(package.problems)}"
+        lines.append(f"| {name} | {package.system} | `{package.folder}/` | {package.files} | {package.bytes:,} | "
+                     f"{package.cmsis_nn_sources} | {verdict} | not checked by this run |")
+    return lines

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from helpers.core.checks import PackageResult
 from helpers.core.specs import Specs
 from helpers.core.variant import TfliteModel
 from helpers.emit.c_engine import CEngine, NotInCEngine, c_engine, render_engine_c, render_engine_files
@@ -37,6 +38,7 @@ class FolderSettings:
     evaluation_rows: int | None = None  # how many the test data could have held (named in its comment)
     tflm_root: Path | None = None  # the TFLM tree whose CMSIS-NN the C engine is built with (None: none given)
     cmsis_nn_revision: str = "unknown"
+    packages: tuple[str, ...] = ()  # --package: the build systems the C engine is packaged for
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class FolderContent:
     engine_module: str | None = None       # <id>_infer.py, when the engine is among them
     c_engine: CEngine | None = None        # the C engine, when its files are among them
     c_engine_reason: str | None = None     # why there is none
+    packages: tuple[PackageResult, ...] = ()  # the C engine's packages among the texts (packages/<system>/)
 
     def with_binaries(self, extra: tuple[tuple[str, bytes], ...]) -> "FolderContent":
         return replace(self, binaries=self.binaries + extra)
@@ -82,6 +85,7 @@ def render_folder(specs: Specs, tflite: TfliteModel, tflm: TflmVerdict, settings
                                settings.evaluation_rows)
     texts += render_firmware(context, checked=tflm.checked)
     module, c_files, c_reason = None, None, engine.reason
+    packages: tuple[PackageResult, ...] = ()
     if engine.program is not None:
         rendered = render_infer_py(engine.program, context)
         texts.append(rendered)
@@ -94,10 +98,17 @@ def render_folder(specs: Specs, tflite: TfliteModel, tflm: TflmVerdict, settings
             source = render_engine_c(c_files)
             texts += render_engine_files(c_files, source, _cmsis_sources(settings, c_files, source.text),
                                          checked=tflm.checked)
+            # a package carries the self-test, which needs TFLM's outputs; and CMSIS-NN from the tree
+            if settings.packages and tflm.checked and settings.tflm_root is not None:
+                from helpers.packages.folder import engine_packages
+
+                package_files, packages = engine_packages(c_files, source, texts, settings.tflm_root,
+                                                          settings.packages)
+                texts += package_files
     if targets.results:
         texts.append(render_targets_md(context, targets.results, targets.revision, targets.engine_results))
     return replace(content, texts=tuple(texts), firmware=True, engine_module=module, c_engine=c_files,
-                   c_engine_reason=c_reason)
+                   c_engine_reason=c_reason, packages=packages)
 
 
 def _engine_context(context: dict[str, Any], settings: FolderSettings, targets: TargetsSeen) -> dict[str, Any]:
@@ -122,7 +133,10 @@ def write_folder(parent: Path, content: FolderContent) -> Path:
     for filename, data in content.binaries:
         (folder / filename).write_bytes(data)
     for rendered in content.texts:
-        (folder / rendered.filename).write_text(rendered.text, encoding="utf-8")
+        path = folder / rendered.filename
+        if "/" in rendered.filename:  # a package's files: packages/<system>/...
+            path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(rendered.text, encoding="utf-8")
     return folder
 
 

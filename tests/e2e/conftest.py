@@ -45,9 +45,10 @@ def _shared_export(tmp_path_factory, name: str, *args: str) -> Path:
 
 @pytest.fixture(scope="session")
 def digits_targets(tmp_path_factory) -> Path:
-    """The shipped digits CNN, every quantization, self-test on all three targets."""
+    """The shipped digits CNN, every quantization, self-test on all three targets, every C engine
+    packaged for every build system (tests/e2e/test_packages.py)."""
     return _shared_export(tmp_path_factory, "digits", "--input_dir", str(ROOT / "models/digits_cnn"),
-                          "--PTQ", "-q", "all")
+                          "--PTQ", "-q", "all", "--package", "all")
 
 
 @pytest.fixture(scope="session")
