@@ -14,6 +14,7 @@ from typing import Sequence
 
 from helpers.core.quantization import ALL_PTQ, DEFAULT_PTQ, QAT_OUTPUTS, Quantization
 from helpers.errors import ConfigError
+from helpers.sweep.security import TlsFiles, check_tls_flags
 from helpers.targets.boards import apply_board
 
 _SIZE_SUFFIXES = {"": 1, "B": 1, "K": 1024, "KB": 1024, "KIB": 1024,
@@ -27,6 +28,7 @@ class RunConfig:
     input_dir: Path
     input_dirs: tuple[Path, ...] = ()          # every --input_dir (several only with --sweep)
     scheduler: str | None = None               # --sweep on an existing Dask cluster
+    tls: TlsFiles | None = None                # --tls_ca, --tls_cert, --tls_key for a tls:// scheduler
     sweep_grid: Path | None = None             # --sweep_grid JSON
     export: bool = False
     export_dir: Path | None = None
@@ -179,9 +181,16 @@ def _sweep_flags(parser: argparse.ArgumentParser) -> None:
                         help="the sweep's values per axis: {\"pruning\": [null, 0.5], \"clustering\": [null, 16], "
                              "\"ptq\": [\"int8\"], \"qat\": true} (default: a specs `sweep` block, else every "
                              "combination)")
-    parser.add_argument("--scheduler", type=str, default=None, metavar="tcp://HOST:8786",
+    parser.add_argument("--scheduler", type=str, default=None, metavar="tls://HOST:8786",
                         help="run the sweep's combinations on this Dask cluster (default: a local cluster of "
-                             "--jobs workers)")
+                             "--jobs workers); tls:// with --tls_ca, --tls_cert and --tls_key on a shared network")
+    parser.add_argument("--tls_ca", type=Path, default=None, metavar="CA.pem",
+                        help="the CA that signed the tls:// scheduler's certificate (one that does not verify "
+                             "is refused)")
+    parser.add_argument("--tls_cert", type=Path, default=None, metavar="CERT.pem",
+                        help="this client's certificate for a tls:// scheduler, signed by --tls_ca")
+    parser.add_argument("--tls_key", type=Path, default=None, metavar="KEY.pem",
+                        help="the private key of --tls_cert")
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
                         help="parallel processes for --sweep (default: the number of cores)")
 
@@ -278,7 +287,8 @@ def _reject_conflicts(args: argparse.Namespace, quantization: Quantization | Non
                           "drop --PTQ, --QAT, --prune and --cluster when using --sweep")
     if len(args.input_dir) > 1 and not args.sweep:
         raise ConfigError("several --input_dir need --sweep", "give one model directory, or add --sweep")
-    for flag, value in (("--sweep_grid", args.sweep_grid), ("--scheduler", args.scheduler)):
+    for flag, value in (("--sweep_grid", args.sweep_grid), ("--scheduler", args.scheduler),
+                        ("--tls_ca", args.tls_ca), ("--tls_cert", args.tls_cert), ("--tls_key", args.tls_key)):
         if value is not None and not args.sweep:
             raise ConfigError(f"{flag} needs --sweep", "add --sweep")
     if args.sweep_sparsity and not args.sweep:
@@ -354,6 +364,7 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
         input_dir=args.input_dir[0],
         input_dirs=tuple(args.input_dir),
         scheduler=args.scheduler,
+        tls=check_tls_flags(args.scheduler, args.tls_ca, args.tls_cert, args.tls_key),
         sweep_grid=args.sweep_grid,
         export=args.export or args.check,  # the engines are lowered only where firmware is rendered
         export_dir=args.export_dir,

@@ -50,7 +50,14 @@ def context(case: ZooCase) -> dict[str, Any]:
 
 
 def _c_literal(value: Any, c_type: str) -> str:
-    return repr(float(value)) + "f" if c_type == "float" else str(int(value))
+    if c_type != "float":
+        return str(int(value))
+    number = float(value)
+    if number != number:  # NaN and the infinities have no literal: <math.h>'s constant expressions
+        return "NAN"
+    if number in (float("inf"), float("-inf")):
+        return "INFINITY" if number > 0 else "-INFINITY"
+    return repr(number) + "f"
 
 
 def _c_runner(model_id: str, engine: dict[str, Any], rows: np.ndarray) -> str:
@@ -82,7 +89,7 @@ def _c_main(runners: dict[str, str]) -> str:
     includes = "".join(f'#include "{model_id}_engine.h"\n' for model_id in runners)
     calls = "".join(f"  run_{model_id}();\n" for model_id in runners)
     main = f"int main(void) {{\n{calls}  return 0;\n}}\n"
-    return "#include <stdio.h>\n#include <string.h>\n" + includes + "".join(runners.values()) + main
+    return "#include <math.h>\n#include <stdio.h>\n#include <string.h>\n" + includes + "".join(runners.values()) + main
 
 
 @dataclass(frozen=True)
@@ -152,8 +159,10 @@ def run_engine_batch(library: Any, cases: list[EngineCase], environment: dict[st
                 answers[names[model_id][0]] = f"the engine does not compile: {obj}"
                 del runners[model_id]
         (folder / "engines_main.c").write_text(_c_main(runners))
-        linked = [obj for obj in objects if isinstance(obj, Path)] + [
-            obj for obj in _compile_all(library, folder, [folder / "engines_main.c"]) if isinstance(obj, Path)]
+        main = _compile_all(library, folder, [folder / "engines_main.c"])[0]
+        if isinstance(main, str):  # the runner is the test's own code: its fault stops the batch
+            raise AssertionError(f"the batch's main() does not compile: {main}")
+        linked = [obj for obj in objects if isinstance(obj, Path)] + [main]
         link_with_library(library, linked, folder / "engines", folder / "engines.map")
         run = subprocess.run([str(folder / "engines")], capture_output=True, text=True, errors="replace",
                              env={**os.environ, **(environment or {})})

@@ -4,11 +4,15 @@ the sanitizers added to every compile and to the link, its objects cached apart 
 host build's, and the first line a sanitizer reports, read from a program's stderr."""
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import replace
 from pathlib import Path
 
-from helpers.targets.library import Library
+from helpers.targets.library import Library, default_cache_root
+from helpers.targets.recipe import read_recipe
+from helpers.targets.target import HARNESS, TARGETS
+from helpers.targets.tree import TflmTree
 
 # -fno-sanitize-recover: the first report stops the program (and the test) with its message.
 # float-cast-overflow is not part of gcc's `undefined`: it is asked for because an engine that
@@ -24,18 +28,23 @@ _REPORT = re.compile(r"(ERROR: AddressSanitizer|runtime error:|ERROR: UndefinedB
 _FRAME = re.compile(r"^\s*#\d+ 0x[0-9a-f]+ in (?!__asan|__ubsan)(\S+) (\S+)$", re.M)
 
 
-def sanitized_cmsis(host: Library) -> Library:
-    """CMSIS-NN for this machine with the sanitizers, as a library in `host`'s cache folder (the
-    host's TFLM library: its recipe and tree); its objects are compiled on first use, then kept."""
+def sanitized_cmsis(tree: TflmTree, cache_root: Path | None = None) -> Library:
+    """CMSIS-NN for this machine with the sanitizers: the host target's recipe (as Library.open reads
+    it) with SANITIZE added, cached in a folder of its own beside the host's (keyed by those flags);
+    its objects are compiled on first use, then kept. The host's TFLM objects are not used, so they
+    are neither opened nor verified (which would wait on their lock while another run builds them)."""
     from helpers.targets.engine_test import cmsis_library
 
-    recipe = host.recipe
-    sanitized = replace(recipe, ccflags=(*recipe.ccflags, *SANITIZE), cxxflags=(*recipe.cxxflags, *SANITIZE),
-                        ldflags=(*recipe.ldflags, *SANITIZE))
-    folder = host.folder / "sanitized"
+    target = TARGETS["host"]
+    base = (cache_root or default_cache_root()) / "tflm" / f"{tree.revision[:12]}-{tree.fingerprint}" / target.name
+    recipe = target.adapt(read_recipe(tree, target, base), str(HARNESS))
+    recipe = replace(recipe, ccflags=(*recipe.ccflags, *SANITIZE), cxxflags=(*recipe.cxxflags, *SANITIZE),
+                     ldflags=(*recipe.ldflags, *SANITIZE))
+    key = hashlib.sha256(repr((recipe.cxxflags, recipe.ccflags, recipe.includes)).encode()).hexdigest()[:10]
+    folder = base / f"sanitized-{key}"
     (folder / "objects").mkdir(parents=True, exist_ok=True)
-    return cmsis_library(Library(tree=host.tree, target=host.target, recipe=sanitized, folder=folder,
-                                 name="TFLM's library (sanitized)", seeded=False))
+    return cmsis_library(Library(tree=tree, target=target, recipe=recipe, folder=folder,
+                                 name="the sanitized host build", seeded=False))
 
 
 def first_report(stderr: str) -> str | None:
