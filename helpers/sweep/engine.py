@@ -24,6 +24,7 @@ from helpers.sweep.store import ResultStore
 log = logging.getLogger("mcu_deploy")
 
 COMBINATION_TIMEOUT_S = 3600
+LOOPBACK = "127.0.0.1:0"  # what the local cluster's HTTP servers bind to
 
 
 @dataclass(frozen=True)
@@ -137,9 +138,10 @@ def _connect(jobs: int, scheduler: str | None, tls: TlsFiles | None = None) -> t
     cluster = None
     if scheduler is None:
         # Threads are enough: each task waits on its own main.py process. inproc://: the scheduler and
-        # its workers talk inside this process, so no port listens, on 127.0.0.1 or anywhere else.
+        # its workers talk inside this process, on no port. Their HTTP servers (health and metrics
+        # routes) listen on every interface by default: on 127.0.0.1 here, on a free port.
         cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=False, protocol="inproc://",
-                               dashboard_address=None)
+                               dashboard_address=LOOPBACK, worker_dashboard_address=LOOPBACK)
     try:
         return Client(cluster if cluster is not None else scheduler, timeout="30s", security=security), cluster
     except (OSError, TimeoutError, ValueError) as error:

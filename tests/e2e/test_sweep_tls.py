@@ -1,7 +1,8 @@
 """The sweep over TLS (issue 38, item 4), against a real `dask scheduler` and `dask worker` started
 on 127.0.0.1 with certificates this test makes: a client whose CA did not sign the scheduler's
 certificate is refused in one line (exit 2), so are a client without a certificate and one that
-speaks plain TCP, and a sweep with the right CA completes. The local cluster listens on no port."""
+speaks plain TCP, and a sweep with the right CA completes. The local cluster talks in-process and
+its HTTP servers listen on 127.0.0.1 only."""
 from __future__ import annotations
 
 import json
@@ -144,13 +145,22 @@ def test_certificate_flags_are_checked_before_anything_runs(iris_dir, tmp_path):
         assert result.returncode == 2 and said in result.stderr, (flags, result.stderr[-600:])
 
 
-def test_the_local_cluster_listens_on_no_port():
+def test_the_local_cluster_listens_on_127_0_0_1_only():
     from helpers.sweep.engine import _connect
 
+    before = _listening()
     client, cluster = _connect(2, None)
     try:
         addresses = [cluster.scheduler_address, *(w.address for w in cluster.workers.values())]
         assert addresses and all(address.startswith("inproc://") for address in addresses), addresses
+        opened = _listening() - before  # the HTTP servers of the scheduler and each worker
+        assert opened and {host for host, _ in opened} == {"127.0.0.1"}, opened
     finally:
         client.close()
         cluster.close()
+
+
+def _listening() -> set[tuple[str, int]]:
+    import psutil
+
+    return {(c.laddr.ip, c.laddr.port) for c in psutil.Process().net_connections(kind="inet") if c.status == "LISTEN"}
