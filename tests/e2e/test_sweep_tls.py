@@ -132,12 +132,12 @@ def test_a_sweep_with_the_right_ca_completes(tls_cluster, iris_dir, tmp_path):
 
 
 def test_certificate_flags_are_checked_before_anything_runs(iris_dir, tmp_path):
+    tcp, tls = ["--scheduler", "tcp://127.0.0.1:8786"], ["--scheduler", "tls://127.0.0.1:8786"]
+    files = ["--tls_ca", "none.pem", "--tls_cert", "none.pem", "--tls_key", "k.pem"]
     cases = [
-        (["--scheduler", "tcp://127.0.0.1:8786", "--tls_ca", "ca.pem", "--tls_cert", "c.pem", "--tls_key", "k.pem"],
-         "are for a `tls://` scheduler"),
-        (["--scheduler", "tls://127.0.0.1:8786", "--tls_ca", str(iris_dir / "specs.json")], "--tls_cert and --tls_key missing"),
-        (["--scheduler", "tls://127.0.0.1:8786", "--tls_ca", "none.pem", "--tls_cert", "none.pem", "--tls_key", "k.pem"],
-         "--tls_ca none.pem: no such file"),
+        ([*tcp, *files], "are for a `tls://` scheduler"),
+        ([*tls, "--tls_ca", str(iris_dir / "specs.json")], "--tls_cert and --tls_key missing"),
+        ([*tls, *files], "--tls_ca none.pem: no such file"),
     ]
     for flags, said in cases:
         result = run_main("--sweep", "--input_dir", str(iris_dir), *flags, "--export_dir", str(tmp_path / "x"),
