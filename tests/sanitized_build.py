@@ -41,6 +41,8 @@ class SanitizedRecipe(Recipe):
     def flags_for(self, source: str) -> list[str]:
         flags = super().flags_for(source)
         return [*flags, EXEMPT] if Path(source).name in CMSIS_NN_SHIFT_BASE else flags
+
+
 _REPORT = re.compile(r"(ERROR: AddressSanitizer|runtime error:|ERROR: UndefinedBehaviorSanitizer)")
 _FRAME = re.compile(r"^\s*#\d+ 0x[0-9a-f]+ in (?!__asan|__ubsan)(\S+) (\S+)$", re.M)
 
