@@ -15,7 +15,8 @@ from typing import Sequence
 
 from helpers.core.quantization import ALL_PTQ, DEFAULT_PTQ, QAT_OUTPUTS, Quantization
 from helpers.errors import ConfigError
-from helpers.fetch.fetch import resolve_auto
+from helpers.config_trees import micropython_dir_flag, packages_flag, targets_flag
+from helpers.sweep.security import TlsFiles, check_tls_flags
 from helpers.targets.boards import apply_board
 
 _SIZE_SUFFIXES = {"": 1, "B": 1, "K": 1024, "KB": 1024, "KIB": 1024,
@@ -29,6 +30,7 @@ class RunConfig:
     input_dir: Path
     input_dirs: tuple[Path, ...] = ()          # every --input_dir (several only with --sweep)
     scheduler: str | None = None               # --sweep on an existing Dask cluster
+    tls: TlsFiles | None = None                # --tls_ca, --tls_cert, --tls_key for a tls:// scheduler
     sweep_grid: Path | None = None             # --sweep_grid JSON
     export: bool = False
     export_dir: Path | None = None
@@ -188,9 +190,16 @@ def _sweep_flags(parser: argparse.ArgumentParser) -> None:
                         help="the sweep's values per axis: {\"pruning\": [null, 0.5], \"clustering\": [null, 16], "
                              "\"ptq\": [\"int8\"], \"qat\": true} (default: a specs `sweep` block, else every "
                              "combination)")
-    parser.add_argument("--scheduler", type=str, default=None, metavar="tcp://HOST:8786",
+    parser.add_argument("--scheduler", type=str, default=None, metavar="tls://HOST:8786",
                         help="run the sweep's combinations on this Dask cluster (default: a local cluster of "
-                             "--jobs workers)")
+                             "--jobs workers); tls:// with --tls_ca, --tls_cert and --tls_key on a shared network")
+    parser.add_argument("--tls_ca", type=Path, default=None, metavar="CA.pem",
+                        help="the CA that signed the tls:// scheduler's certificate (one that does not verify "
+                             "is refused)")
+    parser.add_argument("--tls_cert", type=Path, default=None, metavar="CERT.pem",
+                        help="this client's certificate for a tls:// scheduler, signed by --tls_ca")
+    parser.add_argument("--tls_key", type=Path, default=None, metavar="KEY.pem",
+                        help="the private key of --tls_cert")
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
                         help="parallel processes for --sweep (default: the number of cores)")
 
@@ -291,7 +300,8 @@ def _reject_conflicts(args: argparse.Namespace, quantization: Quantization | Non
                           "drop --PTQ, --QAT, --prune and --cluster when using --sweep")
     if len(args.input_dir) > 1 and not args.sweep:
         raise ConfigError("several --input_dir need --sweep", "give one model directory, or add --sweep")
-    for flag, value in (("--sweep_grid", args.sweep_grid), ("--scheduler", args.scheduler)):
+    for flag, value in (("--sweep_grid", args.sweep_grid), ("--scheduler", args.scheduler),
+                        ("--tls_ca", args.tls_ca), ("--tls_cert", args.tls_cert), ("--tls_key", args.tls_key)):
         if value is not None and not args.sweep:
             raise ConfigError(f"{flag} needs --sweep", "add --sweep")
     if args.sweep_sparsity and not args.sweep:
@@ -305,48 +315,6 @@ def _reject_conflicts(args: argparse.Namespace, quantization: Quantization | Non
         raise ConfigError(f"--QAT converts to int8, so `-q {quantization.value}` does not apply",
                           "use `--QAT` (float input/output) or `--QAT -q int8` (int8 input/output), "
                           "or --PTQ to compare quantization types")
-
-
-def _targets(args: argparse.Namespace) -> tuple[tuple[str, ...], Path | None]:
-    """The targets to run the self-test on, and the TFLM tree they build against."""
-    from helpers.targets.target import DEFAULT_TARGETS, parse_targets
-
-    chosen = tuple(target.name for target in parse_targets(args.target)) if args.target else None
-    tflm_dir = args.tflm_dir or (Path(os.environ["TFLM_DIR"]) if os.environ.get("TFLM_DIR") else None)
-    if chosen and tflm_dir is None:
-        raise ConfigError("--target needs a TensorFlow Lite Micro tree to build against",
-                          "pass --tflm_dir DIR (or set TFLM_DIR), or --tflm_dir auto: the pinned tree, fetched once")
-    if tflm_dir is None or args.skip_firmware_checks or args.check:  # --check: TFLM's interpreter, no target
-        return (), None
-    return chosen or DEFAULT_TARGETS, resolve_auto(tflm_dir, "tflm")
-
-
-def _micropython_dir(args: argparse.Namespace) -> Path | None:
-    """The MicroPython tree (--micropython_dir, else $MICROPYTHON_DIR), checked for what it must hold."""
-    configured = args.micropython_dir or (Path(os.environ["MICROPYTHON_DIR"]) if os.environ.get("MICROPYTHON_DIR")
-                                          else None)
-    if configured is None or args.skip_firmware_checks or args.check:
-        return None
-    configured = resolve_auto(configured, "micropython")
-    if not (configured / "py" / "dynruntime.mk").is_file() or not (configured / "ports" / "qemu").is_dir():
-        raise ConfigError(f"{configured} is not a MicroPython source tree with ports/qemu and py/dynruntime.mk",
-                          "pass --micropython_dir the root of a MicroPython checkout (or unset MICROPYTHON_DIR)")
-    return configured
-
-
-def _packages(args: argparse.Namespace, tflm_dir: Path | None) -> tuple[str, ...]:
-    """--package's build systems; it needs -e and a TFLM tree (its CMSIS-NN sources are copied in)."""
-    if args.package is None:
-        return ()
-    from helpers.packages import parse_packages
-
-    systems = parse_packages(args.package)
-    if not args.export or args.check:
-        raise ConfigError("--package writes the C engine's packages into the export", "add -e (and drop --check)")
-    if tflm_dir is None:
-        raise ConfigError("--package copies the CMSIS-NN sources the engine calls from a TensorFlow Lite Micro tree",
-                          "pass --tflm_dir DIR (or set TFLM_DIR), without --skip_firmware_checks")
-    return systems
 
 
 def _positive(value: float, flag: str) -> float:
@@ -374,17 +342,18 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
         elif quantization is not Quantization.NONE:
             quantizations = (quantization,)
 
-    targets, tflm_dir = _targets(args)
-    packages = _packages(args, tflm_dir)
+    targets, tflm_dir = targets_flag(args)
+    packages = packages_flag(args, tflm_dir)
     return RunConfig(
         packages=packages,
         tflm_dir=tflm_dir,
-        micropython_dir=_micropython_dir(args),
+        micropython_dir=micropython_dir_flag(args),
         micropython_seconds=_positive(args.micropython_seconds, "--micropython_seconds"), targets=targets,
         mcu_mhz=args.mcu_mhz, board=args.board,
         input_dir=args.input_dir[0],
         input_dirs=tuple(args.input_dir),
         scheduler=args.scheduler,
+        tls=check_tls_flags(args.scheduler, args.tls_ca, args.tls_cert, args.tls_key),
         sweep_grid=args.sweep_grid,
         export=args.export or args.check,  # the engines are lowered only where firmware is rendered
         export_dir=args.export_dir,

@@ -19,6 +19,7 @@ sys.path.insert(0, str(ROOT))
 # Under CI (CI=true) .ci/run installs every one of them, so a missing tool fails instead of skipping.
 OPTIONAL_TOOLS = {
     "cc": ("host C compiler", "apt-get install gcc g++"),
+    "openssl": ("openssl command (test certificates)", "apt-get install openssl"),
     "c++": ("host C++ compiler", "apt-get install g++"),
     "arm-none-eabi-gcc": ("Cortex-M cross-compiler", "apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi"),
     "onnx2tf": ("ONNX/PyTorch conversion", "pip install -r requirements-torch.txt"),

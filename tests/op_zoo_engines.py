@@ -4,9 +4,11 @@ side), and every case's MicroPython engine run, viper and plain, several cases p
 process. Outputs come back as {case: rows x values} to compare with TFLM's."""
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,25 +50,37 @@ def context(case: ZooCase) -> dict[str, Any]:
 
 
 def _c_literal(value: Any, c_type: str) -> str:
-    return repr(float(value)) + "f" if c_type == "float" else str(int(value))
+    if c_type != "float":
+        return str(int(value))
+    number = float(value)
+    if number != number:  # NaN and the infinities have no literal: <math.h>'s constant expressions
+        return "NAN"
+    if number in (float("inf"), float("-inf")):
+        return "INFINITY" if number > 0 else "-INFINITY"
+    return repr(number) + "f"
 
 
 def _c_runner(model_id: str, engine: dict[str, Any], rows: np.ndarray) -> str:
-    """The rows of one case as a constant, and a function that prints each row's output bytes."""
+    """The rows of one case as a constant, and a function that prints each row's output bytes.
+    Each row is copied into a buffer of exactly the input's size first (the output buffer is
+    exactly the output's size), so under AddressSanitizer a read or write past either is reported."""
     in_type, out_type = engine["input_ctype"], engine["output_ctype"]
     values = ", ".join(_c_literal(v, in_type) for v in rows.reshape(-1))
     return f"""
 static const {in_type} {model_id}_rows[{rows.shape[0]}][{engine["input_size"]}] = {{ {values} }};
 static void run_{model_id}(void) {{
+  static {in_type} input[{engine["input_size"]}];
   static {out_type} output[{engine["output_size"]}];
   for (int r = 0; r < {rows.shape[0]}; ++r) {{
+    memcpy(input, {model_id}_rows[r], sizeof(input));
     {model_id}_engine_reset();
-    if ({model_id}_engine_invoke({model_id}_rows[r], output) != 0) {{ printf("{model_id} failed\\n"); continue; }}
+    if ({model_id}_engine_invoke(input, output) != 0) {{ printf("{model_id} failed\\n"); continue; }}
     const unsigned char *bytes = (const unsigned char *)output;
     printf("{model_id} ");
     for (unsigned int i = 0; i < sizeof(output); ++i) printf("%02x", bytes[i]);
     printf("\\n");
   }}
+  fflush(stdout);
 }}
 """
 
@@ -75,15 +89,18 @@ def _c_main(runners: dict[str, str]) -> str:
     includes = "".join(f'#include "{model_id}_engine.h"\n' for model_id in runners)
     calls = "".join(f"  run_{model_id}();\n" for model_id in runners)
     main = f"int main(void) {{\n{calls}  return 0;\n}}\n"
-    return "#include <stdio.h>\n" + includes + "".join(runners.values()) + main
+    return "#include <math.h>\n#include <stdio.h>\n#include <string.h>\n" + includes + "".join(runners.values()) + main
 
 
-def _render_c(folder: Path, case: ZooCase, program: Program, rows: np.ndarray) -> str:
-    """The case's engine written into `folder`; its runner function's text."""
-    engine = c_engine(program, context(case), "test")
-    for rendered in (render_engine_c(engine), render_engine_h(engine)):
-        (folder / rendered.filename).write_text(rendered.text)
-    return _c_runner(engine_id(case), engine.context, rows)
+@dataclass(frozen=True)
+class EngineCase:
+    """One engine to run in a batch: its name in the answers, its template values (their id, the
+    prefix of the engine's symbols, unique in the batch), its program and its input rows."""
+
+    name: str
+    context: dict[str, Any]
+    program: Program
+    rows: np.ndarray
 
 
 def _compile_all(library: Any, folder: Path, sources: list[Path]) -> list[Path | str]:
@@ -105,42 +122,61 @@ def _parse_c(printed: str, names: dict[str, tuple[str, np.dtype]]) -> dict[str, 
     found: dict[str, list[np.ndarray | None]] = {}
     for line in printed.splitlines():
         model_id, _, data = line.partition(" ")
+        if model_id not in names:
+            continue
         name, dtype = names[model_id]
         found.setdefault(name, []).append(None if data == "failed" else np.frombuffer(bytes.fromhex(data), dtype))
     return {name: np.stack(rows) if all(r is not None for r in rows) else "the engine's invoke returned -1"
             for name, rows in found.items()}  # type: ignore[misc]
 
 
-def run_c_engines(library: Any, cases: list[tuple[ZooCase, Program, np.ndarray]]) -> dict[str, np.ndarray | str]:
-    """Every case's C engine in one program against CMSIS-NN (`library`, the host's): each case's
-    outputs, rows x values in the program's output type, or why there are none (an emitter that
-    raises or an engine that does not compile costs only its own case)."""
+def run_engine_batch(library: Any, cases: list[EngineCase], environment: dict[str, str] | None = None
+                     ) -> tuple[dict[str, np.ndarray | str], subprocess.CompletedProcess[str]]:
+    """Every case's C engine in one program against CMSIS-NN (`library`), run once with
+    `environment` added to ours: each case's outputs, rows x values in the program's output type,
+    or why there are none (an emitter that raises or an engine that does not compile costs only its
+    own case), and the program's run (a sanitizer reports on its stderr)."""
     from helpers.targets.program import link_with_library
 
     answers: dict[str, np.ndarray | str] = {}
-    with tempfile.TemporaryDirectory(prefix="mcu-deploy-opzoo-c-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="mcu-deploy-engines-c-") as tmp:
         folder = Path(tmp)
         runners, names = {}, {}
-        for case, program, rows in cases:
+        for case in cases:
+            model_id = case.context["id"]
             try:
-                runners[engine_id(case)] = _render_c(folder, case, program, rows)
+                engine = c_engine(case.program, case.context, "test")
+                for rendered in (render_engine_c(engine), render_engine_h(engine)):
+                    (folder / rendered.filename).write_text(rendered.text)
+                runners[model_id] = _c_runner(model_id, engine.context, case.rows)
             except Exception as error:  # noqa: BLE001 - the emitter's failure is this case's verdict
                 answers[case.name] = f"the C emitter raised {type(error).__name__}: {error}"
                 continue
-            names[engine_id(case)] = (case.name, np.dtype(program.output_dtype))
+            names[model_id] = (case.name, np.dtype(case.program.output_dtype))
         objects = _compile_all(library, folder, [folder / f"{model_id}_engine.c" for model_id in runners])
         for model_id, obj in zip(list(runners), objects):
             if isinstance(obj, str):
                 answers[names[model_id][0]] = f"the engine does not compile: {obj}"
                 del runners[model_id]
-        (folder / "zoo_main.c").write_text(_c_main(runners))
-        linked = [obj for obj in objects if isinstance(obj, Path)] + [
-            obj for obj in _compile_all(library, folder, [folder / "zoo_main.c"]) if isinstance(obj, Path)]
-        link_with_library(library, linked, folder / "zoo", folder / "zoo.map")
-        run = subprocess.run([str(folder / "zoo")], capture_output=True, text=True)
+        (folder / "engines_main.c").write_text(_c_main(runners))
+        main = _compile_all(library, folder, [folder / "engines_main.c"])[0]
+        if isinstance(main, str):  # the runner is the test's own code: its fault stops the batch
+            raise AssertionError(f"the batch's main() does not compile: {main}")
+        linked = [obj for obj in objects if isinstance(obj, Path)] + [main]
+        link_with_library(library, linked, folder / "engines", folder / "engines.map")
+        run = subprocess.run([str(folder / "engines")], capture_output=True, text=True, errors="replace",
+                             env={**os.environ, **(environment or {})})
     answers.update(_parse_c(run.stdout, names))
     for model_id in runners:
         answers.setdefault(names[model_id][0], f"no output: the program stopped before it (exit {run.returncode})")
+    return answers, run
+
+
+def run_c_engines(library: Any, cases: list[tuple[ZooCase, Program, np.ndarray]]) -> dict[str, np.ndarray | str]:
+    """Every zoo case's C engine in one program against CMSIS-NN (`library`, the host's): each
+    case's outputs, rows x values in the program's output type, or why there are none."""
+    answers, _ = run_engine_batch(library, [EngineCase(case.name, context(case), program, rows)
+                                            for case, program, rows in cases])
     return answers
 
 

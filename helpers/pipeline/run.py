@@ -123,7 +123,8 @@ def _sweep(config: RunConfig) -> SweepSummary:
              for combination in grid.load_grid(config.sweep_grid, specs, config.sweep_sparsity).combinations()]
     log.info("sweep: %d models, %d combinations, on %s", len(models), len(tasks),
              config.scheduler or f"a local cluster of {config.jobs} workers")
-    rows = engine.run_tasks(tasks, store.ResultStore.beside(destination), config.jobs, config.scheduler)
+    rows = engine.run_tasks(tasks, store.ResultStore.beside(destination), config.jobs, config.scheduler,
+                            tls=config.tls)
     table = pd.DataFrame(rows)
     with StagedExport(destination) as staging:
         ods, csv = spreadsheet.write_tables(table, staging)

@@ -18,11 +18,13 @@ from typing import Any
 from helpers.core.results import RunReport
 from helpers.errors import ConfigError
 from helpers.sweep.grid import Combination
+from helpers.sweep.security import TlsFiles, client_security
 from helpers.sweep.store import ResultStore
 
 log = logging.getLogger("mcu_deploy")
 
 COMBINATION_TIMEOUT_S = 3600
+LOOPBACK = "127.0.0.1:0"  # what the local cluster's HTTP servers bind to
 
 
 @dataclass(frozen=True)
@@ -127,21 +129,31 @@ class Progress:
                 f"{self.failed} failed{left}")
 
 
-def _connect(jobs: int, scheduler: str | None) -> tuple[Any, Any]:
-    """A client on the given scheduler, or on a local cluster of `jobs` threads (returned to close)."""
+def _connect(jobs: int, scheduler: str | None, tls: TlsFiles | None = None) -> tuple[Any, Any]:
+    """A client on the given scheduler (over TLS with `tls`, or Dask's TLS configuration), or on a
+    local cluster of `jobs` threads (returned to close)."""
     from dask.distributed import Client, LocalCluster
 
+    security = client_security(scheduler, tls)
     cluster = None
     if scheduler is None:
-        # Threads are enough: each task waits on its own main.py process.
-        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=False, dashboard_address=None)
+        # Threads are enough: each task waits on its own main.py process. inproc://: the scheduler and
+        # its workers talk inside this process, on no port. Their HTTP servers (health and metrics
+        # routes) listen on every interface by default: on 127.0.0.1 here, on a free port.
+        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=False, protocol="inproc://",
+                               dashboard_address=LOOPBACK, worker_dashboard_address=LOOPBACK)
     try:
-        return Client(cluster if cluster is not None else scheduler, timeout="30s"), cluster
+        return Client(cluster if cluster is not None else scheduler, timeout="30s", security=security), cluster
     except (OSError, TimeoutError, ValueError) as error:
         if cluster is not None:
             cluster.close()
+        said = " ".join(str(error).split())
+        if scheduler is not None and scheduler.startswith("tls://"):
+            raise ConfigError(f"cannot connect over TLS to the Dask scheduler {scheduler} ({type(error).__name__}: "
+                              f"{said[:160]})", "check that --tls_ca is the CA that signed the scheduler's "
+                              "certificate and that it signed --tls_cert, and that the scheduler runs") from None
         raise ConfigError(f"cannot reach the Dask scheduler {scheduler or 'of the local cluster'} "
-                          f"({type(error).__name__}: {str(error)[:120]})",
+                          f"({type(error).__name__}: {said[:120]})",
                           "start one with `dask scheduler` and workers with `dask worker tcp://HOST:8786`, "
                           "or drop --scheduler to use a local cluster") from None
 
@@ -161,7 +173,8 @@ def _result_row(future: Any, task: Task, store: ResultStore, unsaved: dict[str, 
 
 
 def run_tasks(tasks: list[Task], store: ResultStore, jobs: int, scheduler: str | None,
-              on_result: Callable[[Task, dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+              on_result: Callable[[Task, dict[str, Any]], None] | None = None,
+              tls: TlsFiles | None = None) -> list[dict[str, Any]]:
     """Every task not already in the store, on the cluster; returns every task's row, in task order.
 
     Ctrl-C cancels what is running and re-raises: what finished is in the store already."""
@@ -175,7 +188,7 @@ def run_tasks(tasks: list[Task], store: ResultStore, jobs: int, scheduler: str |
                  store.folder, len(pending))
     if not pending:
         return [store.load(task.key) for task in tasks]
-    client, cluster = _connect(jobs, scheduler)
+    client, cluster = _connect(jobs, scheduler, tls)
     futures: dict[Any, Task] = {}
     try:
         workers = len(client.scheduler_info().get("workers", {})) or jobs

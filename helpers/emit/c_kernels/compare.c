@@ -63,10 +63,25 @@ MCU_SELECT(mcu_select_float32, float)
   MCU_CAST(mcu_cast_##suffix##_int32, from, int32_t)                     \
   MCU_CAST(mcu_cast_##suffix##_float32, from, float)
 
+/* From float to an integer type, C (and TFLM's static_cast) leaves NaN and values the type cannot
+   hold undefined, and cores differ (x86 gives INT_MIN, a Cortex-M saturates): the engine saturates,
+   NaN to 0, and truncates toward zero what is in range, as the cast does. */
+#define MCU_CAST_FROM_FLOAT(name, to, low, high)                         \
+  static inline void name(const float *x, to *y, int32_t n) {            \
+    for (int32_t k = 0; k < n; ++k) {                                    \
+      const float v = x[k];                                              \
+      y[k] = v != v ? (to)0 : v <= (float)(low) ? (to)(low)              \
+             : v >= (float)(high) ? (to)(high) : (to)v;                  \
+    }                                                                    \
+  }
+
 MCU_CASTS_FROM(int8, int8_t)
 MCU_CASTS_FROM(int16, int16_t)
 MCU_CASTS_FROM(int32, int32_t)
-MCU_CASTS_FROM(float32, float)
+MCU_CAST_FROM_FLOAT(mcu_cast_float32_int8, int8_t, INT8_MIN, INT8_MAX)
+MCU_CAST_FROM_FLOAT(mcu_cast_float32_int16, int16_t, INT16_MIN, INT16_MAX)
+MCU_CAST_FROM_FLOAT(mcu_cast_float32_int32, int32_t, INT32_MIN, INT32_MAX)
+MCU_CAST(mcu_cast_float32_float32, float, float)
 MCU_CASTS_FROM(bool, uint8_t)
 
 #define MCU_ARG_MIN_MAX(name, type)                                                                    \

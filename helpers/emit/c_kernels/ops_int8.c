@@ -2,7 +2,9 @@
 static inline void mcu_quantize_f_i8(const float *x, int8_t *y, int32_t n, float scale, int32_t zero_point,
                                      int32_t low, int32_t high) {
   for (int32_t i = 0; i < n; ++i) {
-    const int32_t q = (int32_t)roundf(x[i] / scale);  /* in float32, half away from zero, as TFLM */
+    /* in float32, half away from zero, as TFLM; bounded first so that adding the zero point cannot
+       overflow (every bound of an int8 or int16 output is within 2**16 of it) */
+    const int32_t q = mcu_clamp(mcu_round_to_i32(x[i] / scale), -65536, 65536);
     y[i] = (int8_t)mcu_clamp(q + zero_point, low, high);
   }
 }

@@ -1,0 +1,53 @@
+"""The flags that name trees and what is built from them: --tflm_dir and --target, --micropython_dir,
+--package (argparse values -> checked paths and names). Kept apart from config.py, which stays free
+of TensorFlow too: nothing here imports it."""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from helpers.errors import ConfigError
+from helpers.fetch.fetch import resolve_auto
+
+
+def targets_flag(args: argparse.Namespace) -> tuple[tuple[str, ...], Path | None]:
+    """The targets to run the self-test on, and the TFLM tree they build against."""
+    from helpers.targets.target import DEFAULT_TARGETS, parse_targets
+
+    chosen = tuple(target.name for target in parse_targets(args.target)) if args.target else None
+    tflm_dir = args.tflm_dir or (Path(os.environ["TFLM_DIR"]) if os.environ.get("TFLM_DIR") else None)
+    if chosen and tflm_dir is None:
+        raise ConfigError("--target needs a TensorFlow Lite Micro tree to build against",
+                          "pass --tflm_dir DIR (or set TFLM_DIR), or --tflm_dir auto: the pinned tree, fetched once")
+    if tflm_dir is None or args.skip_firmware_checks or args.check:  # --check: TFLM's interpreter, no target
+        return (), None
+    return chosen or DEFAULT_TARGETS, resolve_auto(tflm_dir, "tflm")
+
+
+def micropython_dir_flag(args: argparse.Namespace) -> Path | None:
+    """The MicroPython tree (--micropython_dir, else $MICROPYTHON_DIR), checked for what it must hold."""
+    configured = args.micropython_dir or (Path(os.environ["MICROPYTHON_DIR"]) if os.environ.get("MICROPYTHON_DIR")
+                                          else None)
+    if configured is None or args.skip_firmware_checks or args.check:
+        return None
+    configured = resolve_auto(configured, "micropython")
+    if not (configured / "py" / "dynruntime.mk").is_file() or not (configured / "ports" / "qemu").is_dir():
+        raise ConfigError(f"{configured} is not a MicroPython source tree with ports/qemu and py/dynruntime.mk",
+                          "pass --micropython_dir the root of a MicroPython checkout (or unset MICROPYTHON_DIR)")
+    return configured
+
+
+def packages_flag(args: argparse.Namespace, tflm_dir: Path | None) -> tuple[str, ...]:
+    """--package's build systems; it needs -e and a TFLM tree (its CMSIS-NN sources are copied in)."""
+    if args.package is None:
+        return ()
+    from helpers.packages import parse_packages
+
+    systems = parse_packages(args.package)
+    if not args.export or args.check:
+        raise ConfigError("--package writes the C engine's packages into the export", "add -e (and drop --check)")
+    if tflm_dir is None:
+        raise ConfigError("--package copies the CMSIS-NN sources the engine calls from a TensorFlow Lite Micro tree",
+                          "pass --tflm_dir DIR (or set TFLM_DIR), without --skip_firmware_checks")
+    return systems
