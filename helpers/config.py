@@ -323,6 +323,19 @@ def _positive(value: float, flag: str) -> float:
     return value
 
 
+def _ptq_variants(args: argparse.Namespace, quantization: Quantization | None,
+                  notices: list[str]) -> tuple[Quantization | None, tuple[Quantization, ...]]:
+    """-q as asked (the default under --PTQ, said in a notice) and the variants --PTQ builds."""
+    if not args.PTQ:
+        return quantization, ()
+    if quantization is None:
+        quantization = DEFAULT_PTQ
+        notices.append(f"--PTQ without -q: using {DEFAULT_PTQ.value}")
+    if quantization is Quantization.ALL:
+        return quantization, ALL_PTQ
+    return quantization, () if quantization is Quantization.NONE else (quantization,)
+
+
 def parse_args(argv: Sequence[str]) -> RunConfig:
     """Turn argv into a RunConfig, rejecting conflicting or unknown flags with a ConfigError."""
     args = build_parser().parse_args(list(argv))
@@ -332,16 +345,7 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
     _reject_conflicts(args, quantization)
     sweep_sparsity = _sparsity_list(args.sweep_sparsity) if args.sweep_sparsity else ()
 
-    quantizations: tuple[Quantization, ...] = ()
-    if args.PTQ:
-        if quantization is None:
-            quantization = DEFAULT_PTQ
-            notices.append(f"--PTQ without -q: using {DEFAULT_PTQ.value}")
-        if quantization is Quantization.ALL:
-            quantizations = ALL_PTQ
-        elif quantization is not Quantization.NONE:
-            quantizations = (quantization,)
-
+    quantization, quantizations = _ptq_variants(args, quantization, notices)
     targets, tflm_dir = targets_flag(args)
     packages = packages_flag(args, tflm_dir)
     return RunConfig(
