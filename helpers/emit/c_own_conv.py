@@ -34,8 +34,20 @@ def own_depthwise(t: s.ConvInt8) -> bool:
             and g.in_h == g.out_h and g.in_w == g.out_w)
 
 
+# Fewer output channels than this and gathering a patch per pixel pair costs more than the tile
+# saves (DS-CNN's first layer, 64 channels, is the measured case).
+MIN_CONV_CHANNELS = 8
+
+
+def own_conv(t: s.ConvInt8) -> bool:
+    """Any other undilated int8 convolution with enough output channels: the own im2col kernel."""
+    g = t.geometry
+    return (not t.depthwise and not own_pointwise(t) and g.dilation_h == g.dilation_w == 1
+            and g.out_c >= MIN_CONV_CHANNELS)
+
+
 def uses_own_kernels(step: object) -> bool:
-    return isinstance(step, s.ConvInt8) and (own_pointwise(step) or own_depthwise(step))
+    return isinstance(step, s.ConvInt8) and (own_pointwise(step) or own_depthwise(step) or own_conv(step))
 
 
 def _wrap32(values: np.ndarray) -> np.ndarray:
@@ -49,20 +61,34 @@ def folded_sums(t: s.ConvInt8) -> np.ndarray:
     return _wrap32(bias + int(t.quant.input_offset) * weights.sum(axis=1))
 
 
-def _pairs(rows: np.ndarray) -> np.ndarray:
-    """[channels, in_c] int8 as [channels, in_c / 2] words: per four inputs (w0, w2) then (w1, w3),
-    low half first: what SXTB16 and its 8-bit rotation make of four input bytes."""
+def _pairs(rows: np.ndarray, natural: bool = False) -> np.ndarray:
+    """[channels, n] int8 (n a multiple of 4) as [channels, n / 2] words, low half first: per four
+    inputs (w0, w2) then (w1, w3), what SXTB16 and its 8-bit rotation make of four input bytes; or,
+    `natural`, (w0, w1) then (w2, w3), for inputs gathered as int16 in order."""
     quads = rows.astype(np.int64).reshape(len(rows), -1, 4)
-    low = np.stack([quads[..., 0], quads[..., 1]], axis=-1) & 0xFFFF
-    high = np.stack([quads[..., 2], quads[..., 3]], axis=-1) & 0xFFFF
+    first, second = (1, 2) if natural else (2, 1)
+    low = np.stack([quads[..., 0], quads[..., second]], axis=-1) & 0xFFFF
+    high = np.stack([quads[..., first], quads[..., 3]], axis=-1) & 0xFFFF
     return (low | (high << 16)).reshape(len(rows), -1)
 
 
-def pointwise_weights(t: s.ConvInt8) -> np.ndarray:
-    """The weights as mcu_pointwise_s8 reads them: per channel pair, per four inputs, channel c's two
-    words then channel c+1's; an odd last channel's words alone at the end. uint32 bit patterns."""
+def conv_columns(t: s.ConvInt8) -> int:
+    """A patch's length (k_h * k_w * in_c) rounded up to whole SMLAD steps of 4."""
     g = t.geometry
-    words = _pairs(t.weights.values.reshape(g.out_c, g.in_c))
+    return -(-g.k_h * g.k_w * g.in_c // 4) * 4
+
+
+def pointwise_weights(t: s.ConvInt8) -> np.ndarray:
+    """The weights as mcu_pixel_pair_s8 reads them: per channel pair, per four inputs, channel c's
+    two words then channel c+1's; an odd last channel's words alone at the end. uint32 bit patterns.
+    For mcu_conv_s8 (not 1x1) each channel's patch is padded with zeros to conv_columns and paired
+    in natural order."""
+    g = t.geometry
+    rows = t.weights.values.reshape(g.out_c, -1)
+    natural = not own_pointwise(t)
+    if natural:
+        rows = np.pad(rows, ((0, 0), (0, conv_columns(t) - rows.shape[1])))
+    words = _pairs(rows, natural)
     laid = []
     for c in range(0, g.out_c - 1, 2):
         laid.append(np.stack([words[c].reshape(-1, 2), words[c + 1].reshape(-1, 2)], axis=1).reshape(-1))
@@ -131,10 +157,32 @@ def depthwise_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
             f"{cmsis_call}\n#endif")
 
 
+def im2col_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
+    """The step: the own im2col convolution on Armv7E-M, `cmsis_call` elsewhere."""
+    g, q = t.geometry, t.quant
+    x, y = n.operand(t.x), n.buffer(t.y)
+    weights = _declare(n, "uint32_t", pointwise_weights(t))
+    sums = _declare(n, "int32_t", folded_sums(t))
+    multipliers, shifts = n.array(q.multipliers), n.array(q.shifts)
+    unused = [n.array(t.weights), n.array(t.bias)]  # the CMSIS-NN branch's, as in pointwise_i8
+    columns = conv_columns(t)
+    n.own_kernel_layers.append(f"{t.op} {g.k_h}x{g.k_w}/{g.stride_h}x{g.stride_w} {g.in_h}x{g.in_w}x{g.in_c} -> "
+                               f"{g.out_c}: mcu_conv_s8")
+    n.need_scratch(4 * columns)  # two patches of int16
+    args = [x, y, weights, sums, multipliers, shifts, "(uint32_t *)mcu_scratch", *map(str, (
+        g.in_h, g.in_w, g.in_c, g.out_h, g.out_w, g.out_c, g.k_h, g.k_w, g.stride_h, g.stride_w, g.pad_top,
+        g.pad_left)), c_int(q.input_offset), str(columns), c_int(q.output_zero_point), c_int(q.act_min),
+        c_int(q.act_max), str(int(short_requantization(t)))]
+    return (f"#if {DSP_ONLY}\n  (void){unused[0]}; (void){unused[1]};\n  mcu_conv_s8({', '.join(args)});\n#else\n"
+            f"  {cmsis_call}\n#endif")
+
+
 def conv_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
     """The step as emitted: an own kernel where one takes the layer, else `cmsis_call` alone."""
     if own_pointwise(t):
         return pointwise_i8(n, t, cmsis_call)
     if own_depthwise(t):
         return depthwise_i8(n, t, cmsis_call)
+    if own_conv(t):
+        return im2col_i8(n, t, cmsis_call)
     return cmsis_call

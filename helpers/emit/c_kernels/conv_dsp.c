@@ -75,14 +75,59 @@ MCU_INLINE void mcu_extend_s8(const int8_t *x, uint32_t *wide, const int32_t cou
   }
 }
 
-/* One 1x1 convolution (stride 1, no padding): every pixel's in_c inputs against every channel's
-   weights, two pixels by two channels at a time. Each pixel pair's inputs are sign-extended once
-   into `wide` (in_c words, 8-byte aligned) for all out_c channels (a 16 KB copy of the whole
-   input would save nothing more: the extension is 1% of the work); the weights come re-laid at
-   export: per channel pair and per four inputs, channel c's (w0, w2) and (w1, w3) as int16 pairs,
-   then channel c+1's. So the inner loop is loads and SMLADs only, four steps a turn where in_c
-   allows. `sums` holds bias + input_offset * (the channel's weight sum), so the inputs need no
-   offset either. `right` (a literal) selects the short requantization. in_c is a multiple of 4. */
+/* Two output pixels' sums over every channel, two channels at a time, requantized and stored at
+   out and out + out_c (the second only when `two`). `wide` holds the two pixels' inputs as int16
+   pairs, `half` words each (a multiple of 2: four inputs a step), in the pairing the weights were
+   re-laid for; `sums` is each channel's bias + input_offset * (its weight sum), so the inputs carry
+   no offset. `right` (a literal) selects the short requantization. */
+MCU_INLINE void mcu_pixel_pair_s8(const uint32_t *wide, const int32_t half, int8_t *out, const int two,
+                                  const uint32_t *weights, const int32_t *sums, const int32_t *multipliers,
+                                  const int32_t *shifts, const int32_t out_c, const int32_t output_offset,
+                                  const int32_t act_min, const int32_t act_max, const int right) {
+  const uint32_t *w = weights;
+  int32_t c = 0;
+  for (; c + 2 <= out_c; c += 2) {
+    uint32_t r00 = (uint32_t)sums[c], r01 = (uint32_t)sums[c + 1], r10 = r00, r11 = r01;
+    uint32_t xa, xb, ya, yb, wa, wb;
+    const uint32_t *in0 = wide, *in1 = wide + half;
+    const uint32_t *const end = wide + half;
+    if (half % 8 == 0) {
+      while (in0 != end) {
+        MCU_PW_STEP;
+        MCU_PW_STEP;
+        MCU_PW_STEP;
+        MCU_PW_STEP;
+      }
+    } else {
+      while (in0 != end) MCU_PW_STEP;
+    }
+    out[c] = MCU_REQUANTIZE(right, r00, c);
+    out[c + 1] = MCU_REQUANTIZE(right, r01, c + 1);
+    if (two) {
+      out[out_c + c] = MCU_REQUANTIZE(right, r10, c);
+      out[out_c + c + 1] = MCU_REQUANTIZE(right, r11, c + 1);
+    }
+  }
+  if (c < out_c) {  /* an odd last channel, laid alone: two words per four inputs */
+    uint32_t r0 = (uint32_t)sums[c], r1 = r0;
+    for (int32_t k = 0; k < half; k += 2) {
+      r0 = SMLAD(wide[k], w[0], r0);
+      r1 = SMLAD(wide[half + k], w[0], r1);
+      r0 = SMLAD(wide[k + 1], w[1], r0);
+      r1 = SMLAD(wide[half + k + 1], w[1], r1);
+      w += 2;
+    }
+    out[c] = MCU_REQUANTIZE(right, r0, c);
+    if (two) out[out_c + c] = MCU_REQUANTIZE(right, r1, c);
+  }
+}
+
+/* One 1x1 convolution (stride 1, no padding): two pixels by two channels at a time. Each pixel
+   pair's inputs are sign-extended once (SXTB16: (x0, x2), (x1, x3) per four) into `wide` (in_c
+   words, 8-byte aligned) for all out_c channels; a copy of the whole input would save nothing
+   more (the extension is about 1% of the work) and cost RAM. The weights come re-laid at export in
+   the same pairing: per channel pair and per four inputs, channel c's (w0, w2) and (w1, w3), then
+   channel c+1's. in_c is a multiple of 4. */
 MCU_INLINE void mcu_pointwise_s8(const int8_t *x, int8_t *y, const uint32_t *weights, const int32_t *sums,
                                  const int32_t *multipliers, const int32_t *shifts, uint32_t *wide,
                                  const int32_t pixels, const int32_t in_c, const int32_t out_c,
@@ -93,43 +138,56 @@ MCU_INLINE void mcu_pointwise_s8(const int8_t *x, int8_t *y, const uint32_t *wei
     const int two = p + 2 <= pixels;  /* an odd last pixel runs as a pair with itself, stored once */
     mcu_extend_s8(x + p * in_c, wide, in_c);
     mcu_extend_s8(x + (two ? p + 1 : p) * in_c, wide + half, in_c);
-    int8_t *out = y + p * out_c;
-    const uint32_t *w = weights;
-    int32_t c = 0;
-    for (; c + 2 <= out_c; c += 2) {
-      uint32_t r00 = (uint32_t)sums[c], r01 = (uint32_t)sums[c + 1], r10 = r00, r11 = r01;
-      uint32_t xa, xb, ya, yb, wa, wb;
-      const uint32_t *in0 = wide, *in1 = wide + half;
-      const uint32_t *const end = wide + half;
-      if (in_c % 16 == 0) {
-        while (in0 != end) {
-          MCU_PW_STEP;
-          MCU_PW_STEP;
-          MCU_PW_STEP;
-          MCU_PW_STEP;
-        }
+    mcu_pixel_pair_s8(wide, half, y + p * out_c, two, weights, sums, multipliers, shifts, out_c, output_offset,
+                      act_min, act_max, right);
+  }
+}
+
+/* One output pixel's patch (im2col) as int16 in the kernel's order (k_h, k_w, in_c), at `patch`:
+   a padded position gets the input zero point (with the folded offset it adds nothing, as TFLM's
+   padding adds nothing), and the tail up to `columns` (a multiple of 4) zeros (the re-laid weights
+   are zero there too). */
+MCU_INLINE void mcu_patch_s8(const int8_t *x, int16_t *patch, const int32_t top, const int32_t left,
+                             const int32_t in_h, const int32_t in_w, const int32_t in_c, const int32_t k_h,
+                             const int32_t k_w, const int16_t zero_point, const int32_t columns) {
+  int16_t *p = patch;
+  for (int32_t ky = 0; ky < k_h; ++ky) {
+    const int32_t iy = top + ky;
+    for (int32_t kx = 0; kx < k_w; ++kx) {
+      const int32_t ix = left + kx;
+      if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
+        for (int32_t c = 0; c < in_c; ++c) *p++ = zero_point;
       } else {
-        while (in0 != end) MCU_PW_STEP;
-      }
-      out[c] = MCU_REQUANTIZE(right, r00, c);
-      out[c + 1] = MCU_REQUANTIZE(right, r01, c + 1);
-      if (two) {
-        out[out_c + c] = MCU_REQUANTIZE(right, r10, c);
-        out[out_c + c + 1] = MCU_REQUANTIZE(right, r11, c + 1);
+        const int8_t *source = x + (iy * in_w + ix) * in_c;
+        for (int32_t c = 0; c < in_c; ++c) *p++ = source[c];
       }
     }
-    if (c < out_c) {  /* an odd last channel, laid alone: (w0, w2), (w1, w3) per four inputs */
-      uint32_t r0 = (uint32_t)sums[c], r1 = r0;
-      for (int32_t k = 0; k < half; k += 2) {
-        r0 = SMLAD(wide[k], w[0], r0);
-        r1 = SMLAD(wide[half + k], w[0], r1);
-        r0 = SMLAD(wide[k + 1], w[1], r0);
-        r1 = SMLAD(wide[half + k + 1], w[1], r1);
-        w += 2;
-      }
-      out[c] = MCU_REQUANTIZE(right, r0, c);
-      if (two) out[out_c + c] = MCU_REQUANTIZE(right, r1, c);
+  }
+  while (p < patch + columns) *p++ = 0;
+}
+
+/* Any other int8 convolution (no dilation): two output pixels' patches gathered into `wide`
+   (2 * columns int16, 8-byte aligned), then the pointwise tile over them. The weights come
+   re-laid at export per channel pair and per four columns as (w0, w1), (w2, w3), the natural
+   order the patch is gathered in, each channel's columns padded with zeros to `columns`. */
+MCU_INLINE void mcu_conv_s8(const int8_t *x, int8_t *y, const uint32_t *weights, const int32_t *sums,
+                            const int32_t *multipliers, const int32_t *shifts, uint32_t *wide, const int32_t in_h,
+                            const int32_t in_w, const int32_t in_c, const int32_t out_h, const int32_t out_w,
+                            const int32_t out_c, const int32_t k_h, const int32_t k_w, const int32_t stride_h,
+                            const int32_t stride_w, const int32_t pad_top, const int32_t pad_left,
+                            const int32_t input_offset, const int32_t columns, const int32_t output_offset,
+                            const int32_t act_min, const int32_t act_max, const int right) {
+  const int32_t pixels = out_h * out_w, half = columns / 2;
+  for (int32_t p = 0; p < pixels; p += 2) {
+    const int two = p + 2 <= pixels;
+    for (int32_t i = 0; i < 2; ++i) {
+      const int32_t q = two ? p + i : p;
+      const int32_t oy = q / out_w, ox = q % out_w;
+      mcu_patch_s8(x, (int16_t *)(wide + i * half), oy * stride_h - pad_top, ox * stride_w - pad_left, in_h, in_w,
+                   in_c, k_h, k_w, (int16_t)-input_offset, columns);
     }
+    mcu_pixel_pair_s8(wide, half, y + p * out_c, two, weights, sums, multipliers, shifts, out_c, output_offset,
+                      act_min, act_max, right);
   }
 }
 
