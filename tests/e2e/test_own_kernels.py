@@ -2,7 +2,7 @@
 depthwise-separable CNN whose layers reach every path of them (1x1 convolutions with 8 and 16
 inputs, the unrolled and the plain inner loop, an odd pixel count and an odd channel count; a 3x3
 depthwise of 8 channels, and one of 7 that stays with CMSIS-NN; a padded 3x3 convolution of one
-input channel through the im2col kernel), exported once with
+input channel and a 1x1 of 7 inputs through the im2col kernel), exported once with
 `--PTQ -q int8 -e --target cortex-m4,cortex-m0plus`. The Cortex-M4 runs the own kernels, the
 Cortex-M0+ CMSIS-NN's; both must give TFLM's outputs on every vector."""
 from __future__ import annotations
