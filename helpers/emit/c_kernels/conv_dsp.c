@@ -191,16 +191,20 @@ MCU_INLINE void mcu_conv_s8(const int8_t *x, int8_t *y, const uint32_t *weights,
   }
 }
 
+/* Two weight words in one LDRD (the re-laid weights are 8-byte aligned). */
+typedef uint64_t __attribute__((may_alias)) mcu_pair_t;
+
 /* Four channels of one 3x3 depthwise tap: SXTAB16 adds the input offset while it extends the
    input bytes (c0, c2) and (c1, c3); the weights come extended at export in the same pairs. */
 #define MCU_DW_TAP(input, pair)                                                   \
   do {                                                                            \
     const uint32_t v_ = (uint32_t)arm_nn_read_s8x4(input);                        \
+    const uint64_t w_ = *(const mcu_pair_t *)(pair);                              \
     const uint32_t a_ = SXTAB16(offsets, v_), b_ = SXTAB16_RORn(offsets, v_, 8);  \
-    r0 = SMLABB((int32_t)a_, (int32_t)(pair)[0], r0);                             \
-    r2 = SMLATT((int32_t)a_, (int32_t)(pair)[0], r2);                             \
-    r1 = SMLABB((int32_t)b_, (int32_t)(pair)[1], r1);                             \
-    r3 = SMLATT((int32_t)b_, (int32_t)(pair)[1], r3);                             \
+    r0 = SMLABB((int32_t)a_, (int32_t)(uint32_t)w_, r0);                          \
+    r2 = SMLATT((int32_t)a_, (int32_t)(uint32_t)w_, r2);                          \
+    r1 = SMLABB((int32_t)b_, (int32_t)(uint32_t)(w_ >> 32), r1);                  \
+    r3 = SMLATT((int32_t)b_, (int32_t)(uint32_t)(w_ >> 32), r3);                  \
   } while (0)
 
 /* One 3x3 depthwise convolution (stride 1, padding 1 each side, depth multiplier 1), four
@@ -225,15 +229,16 @@ MCU_INLINE void mcu_depthwise_3x3_s8(const int8_t *x, int8_t *y, const uint32_t 
         const int8_t *in = centre + c;
         const uint32_t *w = weights + c / 2;
         if (interior) {
-          MCU_DW_TAP(in - row - channels, w);
-          MCU_DW_TAP(in - row, w + tap);
-          MCU_DW_TAP(in - row + channels, w + 2 * tap);
-          MCU_DW_TAP(in - channels, w + 3 * tap);
-          MCU_DW_TAP(in, w + 4 * tap);
-          MCU_DW_TAP(in + channels, w + 5 * tap);
-          MCU_DW_TAP(in + row - channels, w + 6 * tap);
-          MCU_DW_TAP(in + row, w + 7 * tap);
-          MCU_DW_TAP(in + row + channels, w + 8 * tap);
+          const int8_t *corner = in - row - channels;  /* positive offsets: LDR's 12-bit immediate */
+          MCU_DW_TAP(corner, w);
+          MCU_DW_TAP(corner + channels, w + tap);
+          MCU_DW_TAP(corner + 2 * channels, w + 2 * tap);
+          MCU_DW_TAP(corner + row, w + 3 * tap);
+          MCU_DW_TAP(corner + row + channels, w + 4 * tap);
+          MCU_DW_TAP(corner + row + 2 * channels, w + 5 * tap);
+          MCU_DW_TAP(corner + 2 * row, w + 6 * tap);
+          MCU_DW_TAP(corner + 2 * row + channels, w + 7 * tap);
+          MCU_DW_TAP(corner + 2 * row + 2 * channels, w + 8 * tap);
         } else {
           for (int32_t ky = -1; ky <= 1; ++ky) {
             if (oy + ky < 0 || oy + ky >= height) continue;
