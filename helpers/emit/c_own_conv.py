@@ -8,12 +8,25 @@ multiplies (no sign extension on the board), and each channel's bias plus input 
 weight sum (the accumulator's start). Both are declared only under the same `#if`."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from helpers.emit.c_names import CNames, c_int
 from helpers.lowering import steps as s
 
 DSP_ONLY = "defined(ARM_MATH_DSP) && !defined(ARM_MATH_MVEI)"
+# The constants and records a CMSIS-NN call names (CNames's k<n>, p<n>, the contexts)
+_NAMED = re.compile(r"\b(?:[kp]\d+|mcu_scratch_context|mcu_empty_context)\b")
+
+
+def _guarded(own_call: str, cmsis_call: str) -> str:
+    """The own call under the Armv7E-M guard, CMSIS-NN's in its #else. The CMSIS-NN branch's
+    constants are not read on Armv7E-M: `(void)` for each keeps -Wunused quiet (C and C++), and the
+    compiler still leaves them out of that core's flash."""
+    unused = " ".join(f"(void){name};" for name in dict.fromkeys(_NAMED.findall(cmsis_call)))
+    indent = "" if cmsis_call.startswith("#") else "  "
+    return f"#if {DSP_ONLY}\n  {unused}\n  {own_call}\n#else\n{indent}{cmsis_call}\n#endif"
 
 
 def own_pointwise(t: s.ConvInt8) -> bool:
@@ -131,16 +144,12 @@ def pointwise_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
     weights = _declare(n, "uint32_t", pointwise_weights(t))
     sums = _declare(n, "int32_t", folded_sums(t))
     multipliers, shifts = n.array(q.multipliers), n.array(q.shifts)
-    # the CMSIS-NN branch's constants are not read here: (void) keeps -Wunused quiet, and the
-    # compiler still leaves them out of this core's flash
-    unused = [n.array(t.weights), n.array(t.bias)]
     n.own_kernel_layers.append(f"{t.op} 1x1 {g.in_h}x{g.in_w}x{g.in_c} -> {g.out_c}: mcu_pointwise_s8")
     n.need_scratch(4 * g.in_c)  # a pixel pair's inputs, sign-extended to int16 (the arena is 16-byte aligned)
     args = [x, y, weights, sums, multipliers, shifts, "(uint32_t *)mcu_scratch", str(g.out_h * g.out_w), str(g.in_c),
             str(g.out_c),
             c_int(q.output_zero_point), c_int(q.act_min), c_int(q.act_max), str(int(short_requantization(t)))]
-    return (f"#if {DSP_ONLY}\n  (void){unused[0]}; (void){unused[1]};\n  mcu_pointwise_s8({', '.join(args)});\n#else\n"
-            f"  {cmsis_call}\n#endif")
+    return _guarded(f"mcu_pointwise_s8({', '.join(args)});", cmsis_call)
 
 
 def depthwise_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
@@ -149,12 +158,10 @@ def depthwise_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
     x, y = n.operand(t.x), n.buffer(t.y)
     weights = _declare(n, "uint32_t", depthwise_weights(t))
     bias, multipliers, shifts = n.array(t.bias), n.array(q.multipliers), n.array(q.shifts)
-    unused = n.array(t.weights)  # the CMSIS-NN branch's int8 weights, not in this core's flash
     n.own_kernel_layers.append(f"{t.op} 3x3 {g.in_h}x{g.in_w}x{g.in_c}: mcu_depthwise_3x3_s8")
     args = [x, y, weights, bias, multipliers, shifts, str(g.in_h), str(g.in_w), str(g.in_c), c_int(q.input_offset),
             c_int(q.output_zero_point), c_int(q.act_min), c_int(q.act_max), str(int(short_requantization(t)))]
-    return (f"#if {DSP_ONLY}\n  (void){unused};\n  mcu_depthwise_3x3_s8({', '.join(args)});\n#else\n"
-            f"{cmsis_call}\n#endif")
+    return _guarded(f"mcu_depthwise_3x3_s8({', '.join(args)});", cmsis_call)
 
 
 def im2col_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
@@ -164,7 +171,6 @@ def im2col_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
     weights = _declare(n, "uint32_t", pointwise_weights(t))
     sums = _declare(n, "int32_t", folded_sums(t))
     multipliers, shifts = n.array(q.multipliers), n.array(q.shifts)
-    unused = [n.array(t.weights), n.array(t.bias)]  # the CMSIS-NN branch's, as in pointwise_i8
     columns = conv_columns(t)
     n.own_kernel_layers.append(f"{t.op} {g.k_h}x{g.k_w}/{g.stride_h}x{g.stride_w} {g.in_h}x{g.in_w}x{g.in_c} -> "
                                f"{g.out_c}: mcu_conv_s8")
@@ -173,8 +179,7 @@ def im2col_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
         g.in_h, g.in_w, g.in_c, g.out_h, g.out_w, g.out_c, g.k_h, g.k_w, g.stride_h, g.stride_w, g.pad_top,
         g.pad_left)), c_int(q.input_offset), str(columns), c_int(q.output_zero_point), c_int(q.act_min),
         c_int(q.act_max), str(int(short_requantization(t)))]
-    return (f"#if {DSP_ONLY}\n  (void){unused[0]}; (void){unused[1]};\n  mcu_conv_s8({', '.join(args)});\n#else\n"
-            f"  {cmsis_call}\n#endif")
+    return _guarded(f"mcu_conv_s8({', '.join(args)});", cmsis_call)
 
 
 def conv_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:

@@ -6,12 +6,21 @@
    weight sum is folded into the bias at export; int32 addition wraps the same either way) and
    CMSIS-NN's own arm_nn_requantize. */
 #if defined(ARM_MATH_DSP) && !defined(ARM_MATH_MVEI)
+/* CMSIS-NN's support header is not -Wconversion clean; the engine builds under it (C and C++) */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wconversion"
+#pragma GCC diagnostic ignored "-Wsign-conversion"
 #include "arm_nnsupportfunctions.h"
+#pragma GCC diagnostic pop
 
 #define MCU_INLINE static inline __attribute__((always_inline))
 
 MCU_INLINE int8_t mcu_clamp_s8(int32_t value, const int32_t act_min, const int32_t act_max) {
-  if (act_min == -128 && act_max == 127) return (int8_t)__ssat(value, 8);  /* one SSAT */
+  if (act_min == -128 && act_max == 127) {  /* int8's whole range: one SSAT (GCC's own clamp takes five) */
+    int32_t saturated;
+    __asm("ssat %0, #8, %1" : "=r"(saturated) : "r"(value));
+    return (int8_t)saturated;
+  }
   value = value < act_min ? act_min : value;
   return (int8_t)(value > act_max ? act_max : value);
 }
