@@ -22,7 +22,7 @@ STEP = re.compile(r"^  /\* (?P<op>[^*]+) \*/\n(?P<body>(?:(?!  /\*).*\n)+?)(?=  
 
 
 def instrument(source: str) -> tuple[str, list[str]]:
-    """The engine's text with a tick read after every step, and the steps' names."""
+    """The engine's text with a tick read after every step of its invoke, and the steps' names."""
     names: list[str] = []
 
     def wrap(match: re.Match[str]) -> str:
@@ -31,12 +31,12 @@ def instrument(source: str) -> tuple[str, list[str]]:
         return (f"  /* {match['op']} */\n{match['body']}  mcu_step_ticks[{index}] += mcu_deploy_ticks() - mcu_t;"
                 " mcu_t = mcu_deploy_ticks();\n")
 
-    body = STEP.sub(wrap, source)
-    header = ("extern uint32_t mcu_deploy_ticks(void);\n"
-              f"uint32_t mcu_step_ticks[{max(len(names), 1)}];\n")
-    body = body.replace("memcpy(mcu_arena", "uint32_t mcu_t = mcu_deploy_ticks();\n  memcpy(mcu_arena", 1)
-    body = re.sub(r"(int \w+_engine_invoke\()", header.replace("%", "%%") + r"\1", body, count=1)
-    return body, names
+    start = re.search(r"^int \w+_engine_invoke\(.*\{\n", source, re.M)
+    assert start is not None, "no invoke function"
+    head, tail = source[:start.start()], source[start.end():]
+    tail = STEP.sub(wrap, tail)
+    declarations = f"extern uint32_t mcu_deploy_ticks(void);\nuint32_t mcu_step_ticks[{max(len(names), 1)}];\n"
+    return (head + declarations + start.group(0) + "  uint32_t mcu_t = mcu_deploy_ticks();\n" + tail), names
 
 
 def main() -> None:
