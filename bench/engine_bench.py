@@ -90,7 +90,15 @@ def main() -> None:
     parser.add_argument("--mlperf_dir", type=Path, default=Path.home() / ".cache" / "mcu-deploy-bench" / "mlperf",
                         help="where the MLPerf models are trained once and kept")
     parser.add_argument("--targets", default=TARGETS)
+    parser.add_argument("--from_export", type=Path, nargs="*", default=[],
+                        help="print the rows of exports already made with this command's main.py flags (no run)")
     args = parser.parse_args()
+    if args.from_export:
+        for export in args.from_export:
+            report = json.loads((export / "report.json").read_text())
+            for line in rows(report.get("model_name") or export.name, report):
+                print(line)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         models = dict(EXAMPLES)

@@ -230,7 +230,8 @@ MCU_INLINE void mcu_depthwise_3x3_s8(const int8_t *x, int8_t *y, const uint32_t 
   const int32_t row = width * channels, tap = channels / 2;
   for (int32_t oy = 0; oy < height; ++oy) {
     for (int32_t ox = 0; ox < width; ++ox) {
-      const int interior = oy > 0 && oy < height - 1 && ox > 0 && ox < width - 1;
+      const int north = oy > 0, south = oy < height - 1, west = ox > 0, east = ox < width - 1;
+      const int interior = north && south && west && east;
       const int8_t *centre = x + oy * row + ox * channels;
       int8_t *out = y + oy * row + ox * channels;
       for (int32_t c = 0; c < channels; c += 4) {
@@ -248,13 +249,20 @@ MCU_INLINE void mcu_depthwise_3x3_s8(const int8_t *x, int8_t *y, const uint32_t 
           MCU_DW_TAP(corner + 2 * row, w + 6 * tap);
           MCU_DW_TAP(corner + 2 * row + channels, w + 7 * tap);
           MCU_DW_TAP(corner + 2 * row + 2 * channels, w + 8 * tap);
-        } else {
-          for (int32_t ky = -1; ky <= 1; ++ky) {
-            if (oy + ky < 0 || oy + ky >= height) continue;
-            for (int32_t kx = -1; kx <= 1; ++kx) {
-              if (ox + kx < 0 || ox + kx >= width) continue;
-              MCU_DW_TAP(in + ky * row + kx * channels, w + ((ky + 1) * 3 + kx + 1) * tap);
-            }
+        } else {  /* a border pixel: the same taps, those in the padding skipped (flags fixed per pixel) */
+          const int8_t *corner = in - row - channels;
+          if (north) {
+            if (west) MCU_DW_TAP(corner, w);
+            MCU_DW_TAP(corner + channels, w + tap);
+            if (east) MCU_DW_TAP(corner + 2 * channels, w + 2 * tap);
+          }
+          if (west) MCU_DW_TAP(corner + row, w + 3 * tap);
+          MCU_DW_TAP(corner + row + channels, w + 4 * tap);
+          if (east) MCU_DW_TAP(corner + row + 2 * channels, w + 5 * tap);
+          if (south) {
+            if (west) MCU_DW_TAP(corner + 2 * row, w + 6 * tap);
+            MCU_DW_TAP(corner + 2 * row + channels, w + 7 * tap);
+            if (east) MCU_DW_TAP(corner + 2 * row + 2 * channels, w + 8 * tap);
           }
         }
         out[c] = MCU_REQUANTIZE(right, r0, c);
