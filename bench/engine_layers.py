@@ -5,12 +5,18 @@ figures printed as a Markdown table. A measuring aid for the engine's own kernel
 the exported files are not changed.
 
     python bench/engine_layers.py EXPORT/int8 [--target cortex-m4] [--tflm_dir ../shared/tflm]
+                                  [--render_with CHECKOUT]
+
+--render_with renders the engine (.c and .h) again from the folder's model.tflite with another
+checkout's emitter first (e.g. a worktree of the commit before a kernel change), so two emitters'
+engines run the same self-test vectors: the "before" of a per-layer comparison.
 """
 from __future__ import annotations
 
 import argparse
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -39,6 +45,22 @@ def instrument(source: str) -> tuple[str, list[str]]:
     return (head + declarations + start.group(0) + "  uint32_t mcu_t = mcu_deploy_ticks();\n" + tail), names
 
 
+RENDER = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from helpers.emit.c_engine import c_engine, render_engine_c, render_engine_h
+from helpers.lowering.lower import lower_model
+folder, model_id = Path(sys.argv[2]), sys.argv[3]
+program = lower_model((folder / "model.tflite").read_bytes()).program
+context = {"id": model_id, "upper": model_id.upper(), "source": "model.tflite", "display_name": model_id,
+           "variant": folder.name, "engine_checked_on": [], "tflm_given": True, "stateful": False}
+engine = c_engine(program, context, "re-rendered")
+for rendered in (render_engine_c(engine), render_engine_h(engine)):
+    (folder / rendered.filename).write_text(rendered.text)
+"""
+
+
 def main() -> None:
     from helpers.targets.engine_test import cmsis_library, compile_engine_test
     from helpers.targets.library import open_library
@@ -50,6 +72,7 @@ def main() -> None:
     parser.add_argument("folder", type=Path, help="a variant folder holding <id>_engine.c and its self-test")
     parser.add_argument("--target", default="cortex-m4")
     parser.add_argument("--tflm_dir", type=Path, default=ROOT.parent / "shared" / "tflm")
+    parser.add_argument("--render_with", type=Path, default=None, help="a checkout whose emitter renders the engine")
     args = parser.parse_args()
     engine = next(args.folder.glob("*_engine.c"))
     model_id = engine.name[: -len("_engine.c")]
@@ -58,7 +81,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / "engine"
         shutil.copytree(args.folder, work)
-        text, names = instrument(engine.read_text())
+        if args.render_with:
+            subprocess.run([sys.executable, "-c", RENDER, str(args.render_with.resolve()), str(work), model_id],
+                           check=True)
+        text, names = instrument((work / engine.name).read_text())
         (work / engine.name).write_text(text)
         selftest = work / f"{model_id}_engine_selftest.c"
         said = selftest.read_text()
