@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.emit.c_own_conv import (depthwise_weights, folded_sums, own_depthwise, own_pointwise,
-                                     pointwise_weights, short_requantization)
+from helpers.emit.c_own_conv import (MIN_CONV_CHANNELS, conv_columns, depthwise_weights, folded_sums, own_conv,
+                                     own_depthwise, own_pointwise, pointwise_weights, short_requantization,
+                                     uses_own_kernels)
 from helpers.lowering import steps as s
 from helpers.lowering.program import Const
 
@@ -38,7 +39,8 @@ def _step(depthwise: bool, in_c: int, out_c: int, k: int, pad: int) -> s.ConvInt
                              output_zero_point=-128, act_min=-128, act_max=127)
     geometry = s.ConvGeometry(in_h=5, in_w=5, in_c=in_c, out_h=5, out_w=5, out_c=out_c, k_h=k, k_w=k, stride_h=1,
                               stride_w=1, dilation_h=1, dilation_w=1, pad_top=pad, pad_left=pad)
-    return s.ConvInt8(op="CONV_2D", x=0, y=1, depthwise=depthwise, weights=weights, bias=bias, quant=quant, geometry=geometry)
+    return s.ConvInt8(op="CONV_2D", x=0, y=1, depthwise=depthwise, weights=weights, bias=bias, quant=quant,
+                      geometry=geometry)
 
 
 def test_the_pointwise_layout_times_extended_inputs_gives_the_convolutions_sums():
@@ -114,3 +116,23 @@ def test_the_export_takes_the_short_requantization_only_where_it_proved_it():
     large = _step(False, 12, 6, 1, 0)
     large.bias.values[0] = 2**30 - 1  # a sum that could reach 2^30: not proved, so not taken
     assert not short_requantization(large)
+
+
+def test_the_im2col_layout_pairs_columns_in_order_and_pads_them_with_zeros():
+    t = _step(False, 1, 9, 3, 1)  # 9 columns: padded to 12, an odd last channel
+    assert own_conv(t) and conv_columns(t) == 12
+    laid = pointwise_weights(t)
+    low, high = _halves(laid)
+    w = np.pad(t.weights.values.reshape(9, 9).astype(np.int64), ((0, 0), (0, 3)))
+    cursor = 0
+    for c in range(0, 9, 2):
+        channels = [c, c + 1] if c + 1 < 9 else [c]
+        for group in range(3):
+            for ch in channels:
+                # natural pairs: (w0, w1) then (w2, w3), as the patch is gathered
+                quad = (low[cursor], high[cursor], low[cursor + 1], high[cursor + 1])
+                assert quad == tuple(w[ch, 4 * group:4 * group + 4])
+                cursor += 2
+    assert cursor == len(laid) and not w[:, 9:].any()
+    few = _step(False, 1, MIN_CONV_CHANNELS - 1, 3, 1)
+    assert not own_conv(few) and not uses_own_kernels(few)  # too few channels: CMSIS-NN's
