@@ -45,7 +45,7 @@ def run(model_dir: Path, export: Path, cache: Path, tflm: Path, targets: str = T
     return time.monotonic() - started, json.loads((export / "report.json").read_text())
 
 
-def rows(name: str, report: dict) -> list[str]:
+def rows(name: str, report: dict, targets: tuple[str, ...] = ("cortex-m4", "cortex-m0plus")) -> list[str]:
     from helpers.core.results import RunReport
     from helpers.render.engine_text import ratio, total_flash
 
@@ -56,7 +56,7 @@ def rows(name: str, report: dict) -> list[str]:
             reason = engine.reason if engine else "no engine"
             lines.append(f"| {name} | {variant.name} | - | no engine: {reason} | | | | | |")
             continue
-        for target in ("cortex-m4", "cortex-m0plus"):
+        for target in targets:
             mine, tflm = engine.target(target), variant.firmware.target(target)
             if mine is None or tflm is None or not mine.passed:
                 lines.append(f"| {name} | {variant.name} | {target} | {engine.status.value}: {engine.reason} | | | | | |")
@@ -93,10 +93,11 @@ def main() -> None:
     parser.add_argument("--from_export", type=Path, nargs="*", default=[],
                         help="print the rows of exports already made with this command's main.py flags (no run)")
     args = parser.parse_args()
+    boards = tuple(name for name in args.targets.split(",") if name != "host")
     if args.from_export:
         for export in args.from_export:
             report = json.loads((export / "report.json").read_text())
-            for line in rows(report.get("model_name") or export.name, report):
+            for line in rows(str(report.get("model") or export.name), report, boards):
                 print(line)
         return
     with tempfile.TemporaryDirectory() as tmp:
@@ -121,7 +122,7 @@ def main() -> None:
         print("|---|---|---|---|---|---|---|---|---|")
         for name, folder in models.items():
             seconds, report = run(folder, base / name, cache, args.tflm_dir, args.targets)
-            for line in rows(name, report):
+            for line in rows(name, report, boards):
                 print(line, flush=True)
             print(f"<!-- {name}: {seconds:.0f} s -->", flush=True)
 
