@@ -2,9 +2,10 @@
    at export (helpers/emit/c_own_conv.py, docs/kernels.md). Every call passes the layer's shapes,
    offsets and clamp as literals and the functions are always inlined, so each layer's loops are
    compiled for its constants. Elsewhere (M0+, MVE, the host) the same step calls CMSIS-NN.
-   Outputs are bit-exact with CMSIS-NN: the same int32 sums (the input offset times each channel's
-   weight sum is folded into the bias at export; int32 addition wraps the same either way) and
-   CMSIS-NN's own arm_nn_requantize. */
+   Outputs are bit-exact with CMSIS-NN: the same int32 sums (for the pointwise and im2col kernels
+   the input offset times each channel's weight sum is folded into the bias at export; int32
+   addition wraps the same either way) and CMSIS-NN's requantization (arm_nn_requantize, or a
+   shorter form the export proved equal for the layer: mcu_requantize_right_s8). */
 #if defined(ARM_MATH_DSP) && !defined(ARM_MATH_MVEI)
 /* CMSIS-NN's support header is not -Wconversion clean; the engine builds under it (C and C++) */
 #pragma GCC diagnostic push
