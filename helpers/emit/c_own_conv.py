@@ -47,8 +47,9 @@ def own_depthwise(t: s.ConvInt8) -> bool:
             and g.in_h == g.out_h and g.in_w == g.out_w)
 
 
-# Fewer output channels than this and gathering a patch per pixel pair costs more than the tile
-# saves (DS-CNN's first layer, 64 channels, is the measured case).
+# The im2col kernel gathers a patch per pixel pair for all channels: measured faster than CMSIS-NN
+# from 64 channels (DS-CNN's first layer, 0.49x) down to 8 (0.43x, 0.64x; BENCHMARKS.md). Below 8
+# nothing was measured, so those layers keep CMSIS-NN.
 MIN_CONV_CHANNELS = 8
 
 
