@@ -67,6 +67,9 @@ def test_the_own_kernels_give_tflms_outputs_on_the_m4_and_cmsis_nn_on_the_m0plus
         assert engine["identical_to_tflm"] is True and engine["outputs_digest"] == tflm["outputs_digest"]
         assert engine["vectors"] == engine["vectors_matching"] > 0
         assert engine["instructions_per_inference"] > 0
+    # the own kernels' gain on the M4 (measured 96,080 against TFLM's 200,480: 0.48x)
+    m4 = firmware["c_engine"]["targets"]["cortex-m4"]["instructions_per_inference"]
+    assert m4 < 0.6 * firmware["targets"]["cortex-m4"]["instructions_per_inference"]
 
 
 def test_the_engine_names_the_layers_its_own_kernels_run(export):
