@@ -10,6 +10,7 @@ from typing import Any
 
 from helpers.emit.c_calls import c_calls, own_families
 from helpers.emit.c_names import C_TYPES, CNames
+from helpers.emit.c_own_conv import uses_own_kernels
 from helpers.emit.codegen import Rendered, render
 from helpers.emit.ports import engine_parameters, port_names
 from helpers.lowering.program import ARENA_ALIGNMENT, Program
@@ -28,6 +29,8 @@ class CEngine:
     arena_bytes: int          # the one static array: buffers plus scratch
     constant_bytes: int       # weights, biases, multipliers, tables and index maps
     kernel_calls: int
+    own_kernel_layers: tuple[str, ...] = ()   # the layers the own kernels run on Armv7E-M (c_own_conv)
+    dsp_only_bytes: int = 0                   # their re-laid constants, in that core's flash only
 
 
 class NotInCEngine(Exception):
@@ -44,7 +47,10 @@ def _kernel_sources(program: Program) -> list[str]:
     # compare.c rescales int8 comparisons; layers.c uses its fixed point
     if {"ops_int8", "ops_int16", "compare", "layers"} & set(families):
         sources.append(_kernel_source("fixedpoint"))
-    return sources + [_kernel_source(family) for family in families]
+    sources += [_kernel_source(family) for family in families]
+    if any(uses_own_kernels(step) for step in program.steps):
+        sources.append(_kernel_source("conv_dsp"))
+    return sources
 
 
 def _align(value: int) -> int:
@@ -90,6 +96,8 @@ def c_engine(program: Program, context: dict[str, Any], cmsis_revision: str) -> 
         "step_count": len(steps),
         "declarations": names.declarations,
         "constant_bytes": names.constant_bytes,
+        "own_kernel_layers": names.own_kernel_layers,
+        "dsp_only_bytes": names.dsp_only_bytes,
         "kernel_sources": _kernel_sources(program),
         "uses_cmsis": names.uses_cmsis,
         "uses_scratch_context": names.uses_scratch_context,
@@ -113,7 +121,8 @@ def c_engine(program: Program, context: dict[str, Any], cmsis_revision: str) -> 
         **_ports(program, context, names),
     }
     return CEngine(context=values, uses_cmsis=names.uses_cmsis, arena_bytes=arena_total,
-                   constant_bytes=names.constant_bytes, kernel_calls=len(steps))
+                   constant_bytes=names.constant_bytes, kernel_calls=len(steps),
+                   own_kernel_layers=tuple(names.own_kernel_layers), dsp_only_bytes=names.dsp_only_bytes)
 
 
 def render_engine_h(engine: CEngine) -> Rendered:

@@ -45,6 +45,8 @@ class CNames:
     # What CMSIS-NN's own *_get_buffer_size functions say each step needs, as C expressions: the
     # self-test checks them against scratch_bytes on every core it runs on.
     scratch_queries: list[str] = field(default_factory=list)
+    dsp_only_bytes: int = 0           # constants only Armv7E-M's own kernels read (c_own_conv)
+    own_kernel_layers: list[str] = field(default_factory=list)   # the layers those kernels run there
 
     def _declare(self, prefix: str, type_text: str, suffix: str, body: str, nbytes: int) -> str:
         key = f"{type_text}{suffix}={body}"

@@ -1,0 +1,194 @@
+"""The C engine's own int8 convolution kernels (c_kernels/conv_dsp.c) for the layers where they
+beat CMSIS-NN on Armv7E-M, measured on the Cortex-M4 (docs/kernels.md, BENCHMARKS.md). The step
+becomes `#if` Armv7E-M without MVE: the own kernel with the layer's constants; `#else`: the CMSIS-NN
+call TFLM makes, so the Cortex-M0+, MVE cores and the host run exactly what they ran before.
+
+What the own kernels read is laid out here, at export: the weights as the int16 pairs SMLAD
+multiplies (no sign extension on the board), and each channel's bias plus input offset times its
+weight sum (the accumulator's start). Both are declared only under the same `#if`."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from helpers.emit.c_names import CNames, c_int
+from helpers.lowering import steps as s
+
+DSP_ONLY = "defined(ARM_MATH_DSP) && !defined(ARM_MATH_MVEI)"
+# The constants and records a CMSIS-NN call names (CNames's k<n>, p<n>, the contexts)
+_NAMED = re.compile(r"\b(?:[kp]\d+|mcu_scratch_context|mcu_empty_context)\b")
+
+
+def _guarded(own_call: str, cmsis_call: str) -> str:
+    """The own call under the Armv7E-M guard, CMSIS-NN's in its #else. The CMSIS-NN branch's
+    constants are not read on Armv7E-M: `(void)` for each keeps -Wunused quiet (C and C++), and the
+    compiler still leaves them out of that core's flash."""
+    unused = " ".join(f"(void){name};" for name in dict.fromkeys(_NAMED.findall(cmsis_call)))
+    indent = "" if cmsis_call.startswith("#") else "  "
+    return f"#if {DSP_ONLY}\n  {unused}\n  {own_call}\n#else\n{indent}{cmsis_call}\n#endif"
+
+
+def own_pointwise(t: s.ConvInt8) -> bool:
+    """A 1x1, stride-1, unpadded int8 convolution whose input depth is a multiple of 4 (whole
+    SXTB16 words per pixel): the own pointwise kernel takes it on Armv7E-M."""
+    g = t.geometry
+    return (not t.depthwise and g.k_h == g.k_w == 1 and g.stride_h == g.stride_w == 1
+            and g.dilation_h == g.dilation_w == 1 and g.pad_top == g.pad_left == 0 and g.in_c % 4 == 0
+            and g.in_h == g.out_h and g.in_w == g.out_w)
+
+
+def own_depthwise(t: s.ConvInt8) -> bool:
+    """A 3x3, stride-1 depthwise convolution padded by one on each side ("same"), depth multiplier
+    1, channels a multiple of 4: the own depthwise kernel takes it on Armv7E-M."""
+    g = t.geometry
+    return (t.depthwise and g.k_h == g.k_w == 3 and g.stride_h == g.stride_w == 1 and g.depth_multiplier == 1
+            and g.dilation_h == g.dilation_w == 1 and g.pad_top == g.pad_left == 1 and g.in_c % 4 == 0
+            and g.in_h == g.out_h and g.in_w == g.out_w)
+
+
+# The im2col kernel gathers a patch per pixel pair for all channels: measured faster than CMSIS-NN
+# from 64 channels (DS-CNN's first layer, 0.49x) down to 8 (0.43x, 0.64x; BENCHMARKS.md). Below 8
+# nothing was measured, so those layers keep CMSIS-NN.
+MIN_CONV_CHANNELS = 8
+
+
+def own_conv(t: s.ConvInt8) -> bool:
+    """Any other undilated int8 convolution with enough output channels: the own im2col kernel."""
+    g = t.geometry
+    return (not t.depthwise and not own_pointwise(t) and g.dilation_h == g.dilation_w == 1
+            and g.out_c >= MIN_CONV_CHANNELS)
+
+
+def uses_own_kernels(step: object) -> bool:
+    return isinstance(step, s.ConvInt8) and (own_pointwise(step) or own_depthwise(step) or own_conv(step))
+
+
+def _wrap32(values: np.ndarray) -> np.ndarray:
+    return ((values.astype(np.int64) + 2**31) % 2**32 - 2**31).astype(np.int64)
+
+
+def folded_sums(t: s.ConvInt8) -> np.ndarray:
+    """bias + input_offset * sum(weights) per output channel, wrapped to int32 as the board's adds wrap."""
+    weights = t.weights.values.reshape(t.geometry.out_c, -1).astype(np.int64)
+    bias = t.bias.values.reshape(-1).astype(np.int64) if t.bias is not None else np.zeros(len(weights), np.int64)
+    return _wrap32(bias + int(t.quant.input_offset) * weights.sum(axis=1))
+
+
+def _pairs(rows: np.ndarray, natural: bool = False) -> np.ndarray:
+    """[channels, n] int8 (n a multiple of 4) as [channels, n / 2] words, low half first: per four
+    inputs (w0, w2) then (w1, w3), what SXTB16 and its 8-bit rotation make of four input bytes; or,
+    `natural`, (w0, w1) then (w2, w3), for inputs gathered as int16 in order."""
+    quads = rows.astype(np.int64).reshape(len(rows), -1, 4)
+    first, second = (1, 2) if natural else (2, 1)
+    low = np.stack([quads[..., 0], quads[..., second]], axis=-1) & 0xFFFF
+    high = np.stack([quads[..., first], quads[..., 3]], axis=-1) & 0xFFFF
+    return (low | (high << 16)).reshape(len(rows), -1)
+
+
+def conv_columns(t: s.ConvInt8) -> int:
+    """A patch's length (k_h * k_w * in_c) rounded up to whole SMLAD steps of 4."""
+    g = t.geometry
+    return -(-g.k_h * g.k_w * g.in_c // 4) * 4
+
+
+def pointwise_weights(t: s.ConvInt8) -> np.ndarray:
+    """The weights as mcu_pixel_pair_s8 reads them: per channel pair, per four inputs, channel c's
+    two words then channel c+1's; an odd last channel's words alone at the end. uint32 bit patterns.
+    For mcu_conv_s8 (not 1x1) each channel's patch is padded with zeros to conv_columns and paired
+    in natural order."""
+    g = t.geometry
+    rows = t.weights.values.reshape(g.out_c, -1)
+    natural = not own_pointwise(t)
+    if natural:
+        rows = np.pad(rows, ((0, 0), (0, conv_columns(t) - rows.shape[1])))
+    words = _pairs(rows, natural)
+    laid = []
+    for c in range(0, g.out_c - 1, 2):
+        laid.append(np.stack([words[c].reshape(-1, 2), words[c + 1].reshape(-1, 2)], axis=1).reshape(-1))
+    if g.out_c % 2:
+        laid.append(words[-1])
+    return np.concatenate(laid).astype(np.uint32)
+
+
+def depthwise_weights(t: s.ConvInt8) -> np.ndarray:
+    """[1, 3, 3, C] int8 as mcu_depthwise_3x3_s8 reads them: [tap][C / 2] words, per four channels
+    (w0, w2) then (w1, w3). uint32 bit patterns."""
+    return _pairs(t.weights.values.reshape(9, t.geometry.out_c)).reshape(-1).astype(np.uint32)
+
+
+def short_requantization(t: s.ConvInt8) -> bool:
+    """Whether mcu_requantize_right_s8 gives arm_nn_requantize's result on every input: every
+    channel shifts right, and no sum can reach 2^30 (bias plus 255 times the channel's absolute
+    weight sum bounds it: an input plus its offset lies within -255..255)."""
+    g = t.geometry
+    rows = t.weights.values.reshape(-1, g.out_c).T if t.depthwise else t.weights.values.reshape(g.out_c, -1)
+    bound = np.abs(t.bias.values.reshape(-1).astype(np.int64)) + 255 * np.abs(rows.astype(np.int64)).sum(axis=1)
+    return bool((t.quant.shifts.values <= -1).all() and (bound < 2**30).all())
+
+
+def _declare(n: CNames, ctype: str, values: np.ndarray) -> str:
+    """A constant array compiled only on Armv7E-M without MVE (the only cores that read it)."""
+    name = f"dsp{len(n.declarations)}"
+    body = ", ".join(str(int(v)) + ("u" if ctype == "uint32_t" else "") for v in values.tolist())
+    # 8-byte aligned: the kernels read two words at a time (LDRD)
+    n.declarations.append(f"#if {DSP_ONLY}\nstatic const {ctype} {name}[{len(values)}] __attribute__((aligned(8))) = "
+                          f"{{{body}}};\n#endif")
+    n.dsp_only_bytes += 4 * len(values)
+    return name
+
+
+def pointwise_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
+    """The step: the own pointwise kernel on Armv7E-M, `cmsis_call` elsewhere."""
+    g, q = t.geometry, t.quant
+    x, y = n.operand(t.x), n.buffer(t.y)
+    weights = _declare(n, "uint32_t", pointwise_weights(t))
+    sums = _declare(n, "int32_t", folded_sums(t))
+    multipliers, shifts = n.array(q.multipliers), n.array(q.shifts)
+    n.own_kernel_layers.append(f"{t.op} 1x1 {g.in_h}x{g.in_w}x{g.in_c} -> {g.out_c}: mcu_pointwise_s8")
+    n.need_scratch(4 * g.in_c)  # a pixel pair's inputs, sign-extended to int16 (the arena is 16-byte aligned)
+    args = [x, y, weights, sums, multipliers, shifts, "(uint32_t *)mcu_scratch", str(g.out_h * g.out_w), str(g.in_c),
+            str(g.out_c),
+            c_int(q.output_zero_point), c_int(q.act_min), c_int(q.act_max), str(int(short_requantization(t)))]
+    return _guarded(f"mcu_pointwise_s8({', '.join(args)});", cmsis_call)
+
+
+def depthwise_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
+    """The step: the own 3x3 depthwise kernel on Armv7E-M, `cmsis_call` elsewhere."""
+    g, q = t.geometry, t.quant
+    x, y = n.operand(t.x), n.buffer(t.y)
+    weights = _declare(n, "uint32_t", depthwise_weights(t))
+    bias, multipliers, shifts = n.array(t.bias), n.array(q.multipliers), n.array(q.shifts)
+    n.own_kernel_layers.append(f"{t.op} 3x3 {g.in_h}x{g.in_w}x{g.in_c}: mcu_depthwise_3x3_s8")
+    args = [x, y, weights, bias, multipliers, shifts, str(g.in_h), str(g.in_w), str(g.in_c), c_int(q.input_offset),
+            c_int(q.output_zero_point), c_int(q.act_min), c_int(q.act_max), str(int(short_requantization(t)))]
+    return _guarded(f"mcu_depthwise_3x3_s8({', '.join(args)});", cmsis_call)
+
+
+def im2col_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
+    """The step: the own im2col convolution on Armv7E-M, `cmsis_call` elsewhere."""
+    g, q = t.geometry, t.quant
+    x, y = n.operand(t.x), n.buffer(t.y)
+    weights = _declare(n, "uint32_t", pointwise_weights(t))
+    sums = _declare(n, "int32_t", folded_sums(t))
+    multipliers, shifts = n.array(q.multipliers), n.array(q.shifts)
+    columns = conv_columns(t)
+    n.own_kernel_layers.append(f"{t.op} {g.k_h}x{g.k_w}/{g.stride_h}x{g.stride_w} {g.in_h}x{g.in_w}x{g.in_c} -> "
+                               f"{g.out_c}: mcu_conv_s8")
+    n.need_scratch(4 * columns)  # two patches of int16
+    args = [x, y, weights, sums, multipliers, shifts, "(uint32_t *)mcu_scratch", *map(str, (
+        g.in_h, g.in_w, g.in_c, g.out_h, g.out_w, g.out_c, g.k_h, g.k_w, g.stride_h, g.stride_w, g.pad_top,
+        g.pad_left)), c_int(q.input_offset), str(columns), c_int(q.output_zero_point), c_int(q.act_min),
+        c_int(q.act_max), str(int(short_requantization(t)))]
+    return _guarded(f"mcu_conv_s8({', '.join(args)});", cmsis_call)
+
+
+def conv_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
+    """The step as emitted: an own kernel where one takes the layer, else `cmsis_call` alone."""
+    if own_pointwise(t):
+        return pointwise_i8(n, t, cmsis_call)
+    if own_depthwise(t):
+        return depthwise_i8(n, t, cmsis_call)
+    if own_conv(t):
+        return im2col_i8(n, t, cmsis_call)
+    return cmsis_call

@@ -1,0 +1,83 @@
+"""The C engine's own Armv7E-M kernels (issue 36; helpers/emit/c_own_conv.py) on the boards: a small
+depthwise-separable CNN whose layers reach every path of them (1x1 convolutions with 8 and 16
+inputs, the unrolled and the plain inner loop, an odd pixel count and an odd channel count; a 3x3
+depthwise of 8 channels, and one of 7 that stays with CMSIS-NN; a padded 3x3 convolution of one
+input channel and a 1x1 of 7 inputs through the im2col kernel), exported once with
+`--PTQ -q int8 -e --target cortex-m4,cortex-m0plus`. The Cortex-M4 runs the own kernels, the
+Cortex-M0+ CMSIS-NN's; both must give TFLM's outputs on every vector."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import TFLM_DIR, require_tool, run_main
+
+pytestmark = pytest.mark.xdist_group("targets")
+
+
+def _model(folder: Path) -> Path:
+    from tests.zoo import _k2, _write
+
+    keras = _k2()
+    layers = keras.layers
+    rng = np.random.default_rng(36)
+    x = rng.normal(0.0, 1.0, (240, 7, 5, 1)).astype(np.float32)
+    y = (x[:, :3].mean(axis=(1, 2, 3)) > 0).astype(np.int64) + (x[:, 4:].mean(axis=(1, 2, 3)) > 0)
+    inputs = keras.Input((7, 5, 1))
+    h = layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)    # own im2col: 9 columns padded to 12
+    h = layers.DepthwiseConv2D(3, padding="same", activation="relu")(h)     # own depthwise: 8 channels
+    h = layers.Conv2D(16, 1, activation="relu")(h)                         # own pointwise: 8 in, plain loop
+    h = layers.Conv2D(7, 1, activation="relu")(h)                          # own pointwise: 16 in, unrolled, odd out
+    h = layers.DepthwiseConv2D(3, padding="same", activation="relu")(h)     # 7 channels: CMSIS-NN's
+    h = layers.Conv2D(8, 1)(h)                                             # 7 inputs: own im2col, 8 columns
+    outputs = layers.Dense(3, activation="softmax")(layers.GlobalAveragePooling2D()(h))
+    model = keras.Model(inputs, outputs)
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=3, batch_size=32, verbose=0)
+    frame = pd.DataFrame(x.reshape(len(x), -1), columns=[f"v{i}" for i in range(35)])
+    frame["label"] = y
+    specs = {"name": "own_kernels", "task": "classification", "input": {"shape": [7, 5, 1]},
+             "output": {"shape": [3]}}
+    return _write(folder, model, specs, frame, "model.keras")
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory) -> Path:
+    for tool in ("tflm", "arm-none-eabi-gcc", "qemu-system-arm"):
+        require_tool(tool)
+    model = _model(tmp_path_factory.mktemp("own") / "model")
+    out = tmp_path_factory.mktemp("own-export") / "out"
+    result = run_main("--input_dir", str(model), "--PTQ", "-q", "int8", "-e", "--export_dir", str(out),
+                      "--tflm_dir", str(TFLM_DIR), "--target", "cortex-m4,cortex-m0plus", "--max_drop", "100",
+                      timeout=1800)
+    assert result.returncode in (0, 3), result.stderr[-3000:]
+    return out
+
+
+def test_the_own_kernels_give_tflms_outputs_on_the_m4_and_cmsis_nn_on_the_m0plus(export):
+    report = json.loads((export / "report.json").read_text())
+    firmware = next(v for v in report["variants"] if v["name"] == "int8")["firmware"]
+    for core in ("cortex-m4", "cortex-m0plus"):
+        tflm, engine = firmware["targets"][core], firmware["c_engine"]["targets"][core]
+        assert tflm["status"] == "pass" and engine["status"] == "pass", (core, engine.get("message"))
+        assert engine["identical_to_tflm"] is True and engine["outputs_digest"] == tflm["outputs_digest"]
+        assert engine["vectors"] == engine["vectors_matching"] > 0
+        assert engine["instructions_per_inference"] > 0
+    # the own kernels' gain on the M4 (measured 96,080 against TFLM's 200,480: 0.48x)
+    m4 = firmware["c_engine"]["targets"]["cortex-m4"]["instructions_per_inference"]
+    assert m4 < 0.6 * firmware["targets"]["cortex-m4"]["instructions_per_inference"]
+
+
+def test_the_engine_names_the_layers_its_own_kernels_run(export):
+    source = next((export / "int8").glob("*_engine.c")).read_text()
+    assert source.count("  mcu_pointwise_s8(") == 2 and source.count("  mcu_depthwise_3x3_s8(") == 1
+    # every own call sits under the Armv7E-M guard, with CMSIS-NN's call in its #else
+    assert source.count("  mcu_conv_s8(") == 2  # the first layer, and the 1x1 of 7 inputs
+    assert source.count("#if defined(ARM_MATH_DSP) && !defined(ARM_MATH_MVEI)\n  (void)") == 5
+    assert "arm_convolve_1x1_s8_fast(" in source and "arm_depthwise_conv_3x3_s8(" in source
+    assert "1x1 7x5x8 -> 16: mcu_pointwise_s8" in source and "3x3 7x5x8: mcu_depthwise_3x3_s8" in source
+    assert "1x1 7x5x16 -> 7: mcu_pointwise_s8" in source and "3x3/1x1 7x5x1 -> 8: mcu_conv_s8" in source

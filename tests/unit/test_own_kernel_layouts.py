@@ -1,0 +1,138 @@
+"""What the engine's own Armv7E-M kernels (helpers/emit/c_own_conv.py, c_kernels/conv_dsp.c) read
+is laid out right, checked here without a board: the re-laid weights, multiplied the way SMLAD and
+SMLABB/SMLATT multiply them, give the convolution's sums, and the short requantization gives
+CMSIS-NN's arm_nn_requantize on every sum the export lets it see. (The boards prove the whole
+engine identical to TFLM: tests/e2e/test_own_kernels.py.)"""
+from __future__ import annotations
+
+import numpy as np
+
+from helpers.emit.c_own_conv import (MIN_CONV_CHANNELS, conv_columns, depthwise_weights, folded_sums, own_conv,
+                                     own_depthwise, own_pointwise, pointwise_weights, short_requantization,
+                                     uses_own_kernels)
+from helpers.lowering import steps as s
+from helpers.lowering.program import Const
+
+RNG = np.random.default_rng(36)
+
+
+def _halves(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A uint32 word's low and high int16 halves, as SXTB16 and SMLAD see them."""
+    words = words.astype(np.int64)
+    low, high = words & 0xFFFF, (words >> 16) & 0xFFFF
+    return np.where(low > 32767, low - 65536, low), np.where(high > 32767, high - 65536, high)
+
+
+def _sxtb16(word: np.ndarray, rotate: int) -> tuple[np.ndarray, np.ndarray]:
+    """SXTB16 (rotated right by 0 or 8): bytes 0 and 2 (or 1 and 3), sign-extended."""
+    raw = word.astype(np.int64) >> rotate
+    signed = lambda b: np.where(b > 127, b - 256, b)  # noqa: E731
+    return signed(raw & 0xFF), signed((raw >> 16) & 0xFF)
+
+
+def _step(depthwise: bool, in_c: int, out_c: int, k: int, pad: int) -> s.ConvInt8:
+    shape = (1, k, k, out_c) if depthwise else (out_c, k, k, in_c)
+    weights = Const(RNG.integers(-127, 128, shape).astype(np.int8))
+    bias = Const(RNG.integers(-1000, 1000, out_c).astype(np.int32))
+    quant = s.Requantization(multipliers=Const(RNG.integers(2**30, 2**31 - 1, out_c).astype(np.int32)),
+                             shifts=Const(RNG.integers(-9, -1, out_c).astype(np.int32)), input_offset=128,
+                             output_zero_point=-128, act_min=-128, act_max=127)
+    geometry = s.ConvGeometry(in_h=5, in_w=5, in_c=in_c, out_h=5, out_w=5, out_c=out_c, k_h=k, k_w=k, stride_h=1,
+                              stride_w=1, dilation_h=1, dilation_w=1, pad_top=pad, pad_left=pad)
+    return s.ConvInt8(op="CONV_2D", x=0, y=1, depthwise=depthwise, weights=weights, bias=bias, quant=quant,
+                      geometry=geometry)
+
+
+def test_the_pointwise_layout_times_extended_inputs_gives_the_convolutions_sums():
+    for out_c in (6, 7):  # channel pairs, and an odd last channel laid alone
+        t = _step(False, 12, out_c, 1, 0)
+        assert own_pointwise(t) and not own_depthwise(t)
+        laid, sums = pointwise_weights(t), folded_sums(t)
+        x = RNG.integers(-128, 128, 12).astype(np.int8)
+        words = x.view(np.uint8).astype(np.int64).reshape(-1, 4) @ (1 << np.arange(0, 32, 8))
+        wide = np.stack([np.stack(_sxtb16(words, 0), -1), np.stack(_sxtb16(words, 8), -1)], 1).reshape(-1, 2)
+        cursor, got = 0, []
+        for c in range(0, out_c, 2):
+            channels = [c, c + 1] if c + 1 < out_c else [c]
+            acc = {ch: int(sums[ch]) for ch in channels}
+            for group in range(3):
+                for ch in channels:
+                    for half in range(2):
+                        lo, hi = _halves(laid[cursor:cursor + 1])
+                        acc[ch] += int(wide[2 * group + half] @ np.array([lo[0], hi[0]]))
+                        cursor += 1
+            got += [acc[ch] for ch in channels]
+        w = t.weights.values.reshape(out_c, 12).astype(np.int64)
+        expected = t.bias.values + (x.astype(np.int64) + 128) @ w.T
+        assert cursor == len(laid) == out_c * 6 and got == expected.tolist()
+
+
+def test_the_depthwise_layout_gives_each_channels_taps():
+    t = _step(True, 8, 8, 3, 1)
+    assert own_depthwise(t) and not own_pointwise(t)
+    laid = depthwise_weights(t).reshape(9, 4)
+    w = t.weights.values.reshape(9, 8)
+    low, high = _halves(laid)
+    for tap in range(9):
+        for quad in range(2):
+            # word 0 of a quad holds channels (0, 2), word 1 channels (1, 3): what SXTAB16 makes of the inputs
+            c = 4 * quad
+            assert (low[tap, 2 * quad], high[tap, 2 * quad]) == (w[tap, c], w[tap, c + 2])
+            assert (low[tap, 2 * quad + 1], high[tap, 2 * quad + 1]) == (w[tap, c + 1], w[tap, c + 3])
+
+
+def _arm_nn_requantize(value: int, multiplier: int, shift: int) -> int:
+    """CMSIS-NN's default branch: doubling high multiply, then a divide rounding half away from zero."""
+    left, right = max(shift, 0), max(-shift, 0)
+    product = ((value * (1 << left)) * multiplier + (1 << 30)) >> 31
+    product = (product + 2**31) % 2**32 - 2**31  # its int32 result
+    mask = (1 << right) - 1
+    remainder, result = product & mask, product >> right
+    threshold = (mask >> 1) + (1 if result < 0 else 0)
+    return result + (1 if remainder > threshold else 0)
+
+
+def _short(value: int, multiplier: int, shift: int) -> int:
+    """mcu_requantize_right_s8 before its offset and clamp."""
+    t = (value * multiplier + (1 << 30)) >> 31
+    halved = (t - (1 if t < 0 else 0)) >> (-shift - 1)
+    return (halved + 1) >> 1
+
+
+def test_the_short_requantization_is_cmsis_nns_on_every_sum_below_two_to_the_30():
+    values = np.concatenate([RNG.integers(-2**30 + 1, 2**30, 20_000), np.arange(-4096, 4096),
+                             [2**30 - 1, -2**30 + 1, 0, 1, -1]])
+    for shift in range(-31, 0):
+        multiplier = int(RNG.integers(2**30, 2**31 - 1))
+        for value in values[RNG.integers(0, len(values), 2_000)].tolist() + [-(2**30) + 1, 2**30 - 1]:
+            assert _short(value, multiplier, shift) == _arm_nn_requantize(value, multiplier, shift), (value, shift)
+
+
+def test_the_export_takes_the_short_requantization_only_where_it_proved_it():
+    assert short_requantization(_step(False, 12, 6, 1, 0))
+    left = _step(False, 12, 6, 1, 0)
+    left.quant.shifts.values[2] = 1  # one channel shifting left: CMSIS-NN's requantization for the layer
+    assert not short_requantization(left)
+    large = _step(False, 12, 6, 1, 0)
+    large.bias.values[0] = 2**30 - 1  # a sum that could reach 2^30: not proved, so not taken
+    assert not short_requantization(large)
+
+
+def test_the_im2col_layout_pairs_columns_in_order_and_pads_them_with_zeros():
+    t = _step(False, 1, 9, 3, 1)  # 9 columns: padded to 12, an odd last channel
+    assert own_conv(t) and conv_columns(t) == 12
+    laid = pointwise_weights(t)
+    low, high = _halves(laid)
+    w = np.pad(t.weights.values.reshape(9, 9).astype(np.int64), ((0, 0), (0, 3)))
+    cursor = 0
+    for c in range(0, 9, 2):
+        channels = [c, c + 1] if c + 1 < 9 else [c]
+        for group in range(3):
+            for ch in channels:
+                # natural pairs: (w0, w1) then (w2, w3), as the patch is gathered
+                quad = (low[cursor], high[cursor], low[cursor + 1], high[cursor + 1])
+                assert quad == tuple(w[ch, 4 * group:4 * group + 4])
+                cursor += 2
+    assert cursor == len(laid) and not w[:, 9:].any()
+    few = _step(False, 1, MIN_CONV_CHANNELS - 1, 3, 1)
+    assert not own_conv(few) and not uses_own_kernels(few)  # too few channels: CMSIS-NN's
