@@ -3,7 +3,7 @@ TFLM's Prepare step would compute (multipliers, shifts, clamps, padding, lookup 
 maps) computed here. Buffers are shared between tensors whose lifetimes do not overlap."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from helpers.lowering import lstm
@@ -123,15 +123,18 @@ def lower(graph: Graph) -> Program:
     builder = Builder(graph)
     input_buffers = [builder.allocate(index, persistent=True) for index in graph.inputs]
     missing: list[str] = []
+    step_ops: list[int] = []
     for op in graph.ops:
         reason = _lower_op(builder, op)
+        step_ops += [op.position] * (len(builder.steps) - len(step_ops))
         if reason is not None:
             missing.append(reason)
             builder.stand_in(op)
         builder.release_after(op)
     if missing:
         raise Unsupported("; ".join(dict.fromkeys(missing)))
-    return builder.finish(input_buffers)
+    return replace(builder.finish(input_buffers), graph_ops=tuple(op.name for op in graph.ops),
+                   step_ops=tuple(step_ops))
 
 
 @dataclass(frozen=True)

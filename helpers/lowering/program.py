@@ -87,6 +87,11 @@ class Program:
     outputs: tuple[Port, ...]
     accumulator_elements: int          # int32 scratch the integer kernels share (at least 1)
     arena_bytes: int                   # every buffer at its offset in one arena
+    # The graph's ops in execution order (TFLM's order: its profiler's events line up with them), and
+    # for each step the position of the op it comes from: the per-layer profile sums steps by op; an
+    # op folded at export or aliased (RESHAPE) has no step.
+    graph_ops: tuple[str, ...] = ()
+    step_ops: tuple[int, ...] = ()
 
     def buffer(self, buffer_id: int) -> Buffer:
         return self.buffers[buffer_id]
