@@ -308,9 +308,14 @@ def _targets(args: argparse.Namespace) -> tuple[tuple[str, ...], Path | None]:
     if chosen and tflm_dir is None:
         raise ConfigError("--target needs a TensorFlow Lite Micro tree to build against",
                           "pass --tflm_dir DIR (or set TFLM_DIR); the README says how to get one")
+    found: tuple[tuple[str, ...], Path | None] = (chosen or DEFAULT_TARGETS, tflm_dir)
     if tflm_dir is None or args.skip_firmware_checks or args.check:  # --check: TFLM's interpreter, no target
-        return (), None
-    return chosen or DEFAULT_TARGETS, tflm_dir
+        found = ((), None)
+    if args.profile and not [name for name in found[0] if name != "host"]:
+        raise ConfigError("--profile times each layer on an emulated target, and this run has none",
+                          "give a TFLM tree (--tflm_dir or TFLM_DIR) and a --target such as cortex-m4, "
+                          "without --skip_firmware_checks or --check")
+    return found
 
 
 def _micropython_dir(args: argparse.Namespace) -> Path | None:
@@ -351,10 +356,6 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
             quantizations = (quantization,)
 
     targets, tflm_dir = _targets(args)
-    if args.profile and not [name for name in targets if name != "host"]:
-        raise ConfigError("--profile times each layer on an emulated target, and this run has none",
-                          "give a TFLM tree (--tflm_dir or TFLM_DIR) and a --target such as cortex-m4, "
-                          "without --skip_firmware_checks or --check")
     return RunConfig(
         tflm_dir=tflm_dir,
         micropython_dir=_micropython_dir(args),

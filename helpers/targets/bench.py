@@ -14,7 +14,7 @@ from helpers.errors import ConfigError
 from helpers.lowering.program import Program
 from helpers.targets.engine_test import cmsis_library, run_engine_test
 from helpers.targets.library import BuildError, Library, ToolBuildError, default_cache_root, open_library
-from helpers.targets.profile import profile_target
+from helpers.targets.profile import ProfileJob, profile_target
 from helpers.targets.program import compile_self_test
 from helpers.targets.recipe import RecipeError
 from helpers.targets.runner import run_program
@@ -149,6 +149,7 @@ class TargetBench:
         """The per-layer profile on every emulated target whose library opened (the host has no
         timer to read)."""
         profiles = []
+        job = ProfileJob(folder=folder, model_id=model_id, arena_bytes=arena_bytes, program=program)
         for target in self.targets:
             library = self.library(target)
             if not target.emulated or isinstance(library, TargetResult):
@@ -157,8 +158,8 @@ class TargetBench:
             tflm = next((r for r in tflm_results if r.target == target.name), None)
             engine = next((r for r in engine_results if r.target == target.name), None)
             with tempfile.TemporaryDirectory(prefix=f"mcu-deploy-profile-{target.name}-") as work:
-                profile = profile_target(library, cmsis if isinstance(cmsis, Library) else None, folder, model_id,
-                                         Path(work), arena_bytes, program, tflm, engine)
+                profile = profile_target(library, cmsis if isinstance(cmsis, Library) else None, job, Path(work),
+                                         tflm, engine)
             log.info("    per-layer profile on %s: %d ops", target.name, len(profile.layers))
             profiles.append(profile)
         return tuple(profiles)

@@ -7,6 +7,7 @@ build, because the hooks cost instructions the ordinary self-test's figure must 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -26,12 +27,23 @@ TFLM_DEFINES = ("-DMCU_DEPLOY_PROFILE",)
 ENGINE_DEFINES = ("-DMCU_ENGINE_PROFILE",)
 
 
-def profile_target(library: Library, cmsis: Library | None, folder: Path, model_id: str, work: Path,
-                   arena_bytes: int | None, program: Program | None, tflm: TargetResult | None,
-                   engine: TargetResult | None) -> TargetProfile:
+@dataclass(frozen=True)
+class ProfileJob:
+    """A variant's self-tests to profile: its scratch folder, the arena TFLM's proved, and the
+    engine's program (None: no engine), whose calls name their ops."""
+
+    folder: Path
+    model_id: str
+    arena_bytes: int | None
+    program: Program | None
+
+
+def profile_target(library: Library, cmsis: Library | None, job: ProfileJob, work: Path,
+                   tflm: TargetResult | None, engine: TargetResult | None) -> TargetProfile:
     """Both sides' profile on the library's target; a side whose ordinary self-test did not pass
     (or, for the engine, was not written) is left out with the reason."""
     target = library.target
+    folder, model_id, arena_bytes, program = job.folder, job.model_id, job.arena_bytes, job.program
     per_tick = target.instructions_per_tick
     tflm_ops = tflm_profiled = engine_steps = engine_profiled = None
     tflm_note = engine_note = None
