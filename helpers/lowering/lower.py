@@ -35,6 +35,7 @@ from helpers.lowering.ops_shape import (
 from helpers.lowering.ops_matmul import lower_batch_matmul
 from helpers.lowering.ops_transpose_conv import lower_transpose_conv
 from helpers.lowering.ops_unary import TABLE_OPS, lower_prelu, lower_unary
+from helpers.lowering.passes import remove_dead_channels
 from helpers.lowering.program import Program
 
 def _unfixed_shape(b: Builder, op: Op) -> None:
@@ -133,8 +134,10 @@ def lower(graph: Graph) -> Program:
         builder.release_after(op)
     if missing:
         raise Unsupported("; ".join(dict.fromkeys(missing)))
-    return replace(builder.finish(input_buffers), graph_ops=tuple(op.name for op in graph.ops),
-                   step_ops=tuple(step_ops))
+    program = replace(builder.finish(input_buffers), graph_ops=tuple(op.name for op in graph.ops),
+                      step_ops=tuple(step_ops))
+    program, removed = remove_dead_channels(program)
+    return replace(program, removed=removed)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from helpers.core.passes import RemovedChannels
+
 # Bytes per element of a buffer's dtype on the board.
 ELEMENT_BYTES = {"bool": 1, "int8": 1, "int16": 2, "int32": 4, "float32": 4}
 ARENA_ALIGNMENT = 16
@@ -92,6 +94,7 @@ class Program:
     # op folded at export or aliased (RESHAPE) has no step.
     graph_ops: tuple[str, ...] = ()
     step_ops: tuple[int, ...] = ()
+    removed: tuple[RemovedChannels, ...] = ()   # what the exact passes (lowering/passes.py) took out
 
     def buffer(self, buffer_id: int) -> Buffer:
         return self.buffers[buffer_id]
