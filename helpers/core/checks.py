@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
+from helpers.core.passes import RemovedChannels
+
 
 class Status(StrEnum):
     """A check's outcome. NOT_CHECKED always comes with the reason nothing was checked."""
@@ -209,6 +211,8 @@ class CEngineResult:
     uses_cmsis_nn: bool | None = None
     cmsis_nn_revision: str | None = None
     targets: tuple[TargetResult, ...] = ()
+    # what the exact graph passes removed from the engine's program (written only when something was)
+    graph_passes: tuple[RemovedChannels, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status.read(self.status))
@@ -218,12 +222,16 @@ class CEngineResult:
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data.pop("graph_passes")
+        if self.graph_passes:
+            data["graph_passes"] = [p.to_dict() for p in self.graph_passes]
         return {**data, "status": self.status.value, "targets": {r.target: r.to_dict() for r in self.targets}}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "CEngineResult":
         values = _known(cls, data)
         values["targets"] = tuple(TargetResult.from_dict(r) for r in (data.get("targets") or {}).values())
+        values["graph_passes"] = tuple(RemovedChannels.from_dict(p) for p in data.get("graph_passes") or ())
         return cls(**{**values, "status": Status.read(data["status"])})
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from helpers.core.passes import RemovedChannels
 from helpers.emit.c_calls import c_calls, own_families
 from helpers.emit.c_names import C_TYPES, CNames
 from helpers.emit.codegen import Rendered, render
@@ -28,6 +29,7 @@ class CEngine:
     arena_bytes: int          # the one static array: buffers plus scratch
     constant_bytes: int       # weights, biases, multipliers, tables and index maps
     kernel_calls: int
+    removed: tuple[RemovedChannels, ...] = ()   # what the exact passes took out of the program
 
 
 class NotInCEngine(Exception):
@@ -113,7 +115,7 @@ def c_engine(program: Program, context: dict[str, Any], cmsis_revision: str) -> 
         **_ports(program, context, names),
     }
     return CEngine(context=values, uses_cmsis=names.uses_cmsis, arena_bytes=arena_total,
-                   constant_bytes=names.constant_bytes, kernel_calls=len(steps))
+                   constant_bytes=names.constant_bytes, kernel_calls=len(steps), removed=program.removed)
 
 
 def render_engine_h(engine: CEngine) -> Rendered:

@@ -39,7 +39,8 @@ def c_engine_result(engine: CEngine | None, unsupported_reason: str | None, resu
         return CEngineResult(status=Status.UNSUPPORTED, reason=unsupported_reason)
     facts = {"arena_bytes": engine.arena_bytes, "constant_bytes": engine.constant_bytes,
              "kernel_calls": engine.kernel_calls, "uses_cmsis_nn": engine.uses_cmsis,
-             "cmsis_nn_revision": cmsis_nn_revision if engine.uses_cmsis else None, "targets": results}
+             "cmsis_nn_revision": cmsis_nn_revision if engine.uses_cmsis else None, "targets": results,
+             "graph_passes": engine.removed}
     failed = [r for r in results if r.failed]
     if failed:
         return CEngineResult(status=Status.FAIL, reason="; ".join(f"{r.target}: {r.message}" for r in failed), **facts)
