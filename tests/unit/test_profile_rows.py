@@ -33,3 +33,18 @@ def test_the_firmware_block_reads_back_its_profile():
     assert block["profile"]["cortex-m4"]["tflm_sum"] == 440
     assert FirmwareResult.from_dict(block) == FirmwareResult(profile=(profile,))
     assert "profile" not in FirmwareResult().to_dict()   # reports without it read back unchanged
+
+
+def test_profile_needs_an_emulated_target(monkeypatch):
+    import pytest
+
+    from helpers.config import parse_args
+    from helpers.errors import ConfigError
+
+    monkeypatch.delenv("TFLM_DIR", raising=False)
+    with pytest.raises(ConfigError, match="--profile times each layer on an emulated target"):
+        parse_args(["--input_dir", "models/digits_cnn", "--profile"])
+    with pytest.raises(ConfigError, match="--profile"):
+        parse_args(["--input_dir", "models/digits_cnn", "--profile", "--tflm_dir", "/nonexistent", "--target", "host"])
+    config = parse_args(["--input_dir", "models/digits_cnn", "--profile", "--tflm_dir", "/nonexistent"])
+    assert config.profile and "cortex-m4" in config.targets
