@@ -49,7 +49,7 @@ def profile_target(library: Library, cmsis: Library | None, job: ProfileJob, wor
     tflm_note = engine_note = None
     if tflm is not None and tflm.passed:
         run = _run(target, lambda: compile_self_test(library, folder, model_id, work / "tflm", arena_bytes,
-                                                               TFLM_DEFINES))
+                                                     TFLM_DEFINES))
         if isinstance(run, str):
             tflm_note = run
         else:
@@ -57,6 +57,8 @@ def profile_target(library: Library, cmsis: Library | None, job: ProfileJob, wor
             tflm_ops = tuple((name, round(int(ticks) * per_tick)) for _, name, ticks in found) or None
             tflm_profiled = instructions_per_inference(run, per_tick)
             tflm_note = None if tflm_ops else "the profiling build printed no op times"
+            if tflm_ops and program is not None and len(tflm_ops) != len(program.graph_ops):
+                tflm_note = f"TFLM's profiler timed {len(tflm_ops)} of the graph's {len(program.graph_ops)} ops"
     else:
         tflm_note = "TFLM's self-test did not pass here"
     if program is None or cmsis is None:
@@ -64,8 +66,7 @@ def profile_target(library: Library, cmsis: Library | None, job: ProfileJob, wor
     elif engine is None or not engine.passed:
         engine_note = "the engine's self-test did not pass here"
     else:
-        run = _run(target, lambda: compile_engine_test(cmsis, folder, model_id, work / "engine",
-                                                              ENGINE_DEFINES))
+        run = _run(target, lambda: compile_engine_test(cmsis, folder, model_id, work / "engine", ENGINE_DEFINES))
         if isinstance(run, str):
             engine_note = run
         else:
@@ -91,6 +92,9 @@ def _run(target: Target, compile_objects: Callable[[], SelfTestObjects]) -> Prog
     except BuildError as error:  # ToolBuildError too: a profile never changes a verdict
         return f"the profiling build failed: {error}"
     run = run_program(target, linked.path)
-    if run.returncode != 0 or "PASS:" not in run.output:
-        return "the profiling build did not pass: " + (run.output.strip().splitlines() or ["no output"])[-1][:200]
+    # the verdict is the ordinary self-test's (which may pass a core whose TFLM differs from the
+    # host's); here only the timing of a finished first inference matters
+    if "first inference:" not in run.output:
+        return "the profiling build did not finish an inference: " + \
+            (run.output.strip().splitlines() or ["no output"])[-1][:200]
     return run
