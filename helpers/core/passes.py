@@ -19,6 +19,9 @@ class RemovedChannels:
     of_channels: int
     weights_removed: int       # int8 weights dropped from both layers
     through: int = 0           # pooling steps between them, narrowed too
+    # a depthwise op between them (its position), narrowed too: the constant it makes of each dead
+    # channel (its requantized bias) is folded into the consumer's bias
+    folded_through: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "channels": list(self.channels)}
@@ -30,4 +33,7 @@ class RemovedChannels:
     def describe(self) -> str:
         return (f"{len(self.channels)} of {self.of_channels} output channels of op {self.producer} "
                 f"({self.producer_op}: all-zero weights and bias) and the matching input channels of op "
-                f"{self.consumer} ({self.consumer_op}): {self.weights_removed:,} weights")
+                f"{self.consumer} ({self.consumer_op})"
+                + (f", through op {self.folded_through} (DEPTHWISE_CONV_2D), whose constant outputs there "
+                   "are folded into the consumer's bias" if self.folded_through is not None else "")
+                + f": {self.weights_removed:,} weights")

@@ -12,21 +12,29 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TFLM_DIR, require_tool, run_main
-from tests.zoo_dead_channels import DEAD, make
+from tests.zoo_dead_channels import DEAD, DEPTHWISE_DEAD, make, make_depthwise
 
 pytestmark = pytest.mark.xdist_group("targets")
 
 
-@pytest.fixture(scope="session")
-def dead_export(tmp_path_factory) -> Path:
+def _export(model: Path) -> Path:
     for tool in ("tflm", "arm-none-eabi-gcc", "qemu-system-arm"):
         require_tool(tool)
-    model = make(tmp_path_factory.mktemp("dead") / "dead_channels")
     export = model.parent / "export"
     done = run_main("--input_dir", str(model), "--PTQ", "-q", "int8", "-e", "--export_dir", str(export),
                     "--tflm_dir", str(TFLM_DIR), "--target", "host,cortex-m4", "--profile", timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]
     return export
+
+
+@pytest.fixture(scope="session")
+def dead_export(tmp_path_factory) -> Path:
+    return _export(make(tmp_path_factory.mktemp("dead") / "dead_channels"))
+
+
+@pytest.fixture(scope="session")
+def depthwise_export(tmp_path_factory) -> Path:
+    return _export(make_depthwise(tmp_path_factory.mktemp("dead_depthwise") / "dead_depthwise"))
 
 
 def test_dead_channels_are_removed_and_outputs_stay_identical(dead_export):
@@ -57,3 +65,23 @@ def test_dead_channels_are_removed_and_outputs_stay_identical(dead_export):
     rows = firmware["profile"]["cortex-m4"]["layers"]
     for position in (0, 2, 5, 6):
         assert rows[position]["engine_instructions"] < rows[position]["tflm_instructions"], rows[position]
+
+
+def test_dead_channels_through_a_depthwise_layer_fold_into_the_next_bias(depthwise_export):
+    """conv -> depthwise -> 1x1 conv: the depthwise layer makes each dead channel a nonzero constant
+    (its bias, requantized), folded into the 1x1 convolution's bias; still identical to TFLM."""
+    report = json.loads((depthwise_export / "report.json").read_text())
+    firmware = next(v for v in report["variants"] if v["name"] == "int8")["firmware"]
+    engine = firmware["c_engine"]
+    assert engine["status"] == "pass", engine
+    (removed,) = engine["graph_passes"]
+    assert (removed["producer"], removed["folded_through"], removed["consumer"]) == (0, 1, 2)
+    assert tuple(removed["channels"]) == DEPTHWISE_DEAD
+    assert removed["weights_removed"] == 3 * 9 + 3 * 9 + 3 * 16   # conv filters, depthwise taps, 1x1 columns
+    for name in ("host", "cortex-m4"):
+        mine, tflm = engine["targets"][name], firmware["targets"][name]
+        assert mine["status"] == tflm["status"] == "pass"
+        assert mine["vectors"] == mine["vectors_matching"] == tflm["vectors"] > 100
+        assert mine["identical_to_tflm"] is True and mine["outputs_digest"] == tflm["outputs_digest"]
+    assert firmware["micropython"]["status"] == "pass", firmware["micropython"]
+    assert "whose constant outputs there are folded into the consumer's bias" in (depthwise_export / "report.md").read_text()
