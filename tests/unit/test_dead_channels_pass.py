@@ -11,7 +11,7 @@ import numpy as np
 from helpers.lowering.fixedpoint import mbqm
 from helpers.lowering.passes import remove_dead_channels
 from helpers.lowering.program import Buffer, Const, Port, Program
-from helpers.lowering.steps import FullyConnectedInt8, Requantization
+from helpers.lowering.steps import ConvGeometry, ConvInt8, FullyConnectedInt8, Requantization
 
 RNG = np.random.default_rng(0)
 
@@ -71,3 +71,61 @@ def test_nothing_is_removed_where_it_would_not_be_exact():
     assert remove_dead_channels(_program(first, second, _fc(1, 3, 5, 4, input_offset=128), output=3))[1] == ()
     # a consumer whose input offset is not minus the producer's zero point
     assert remove_dead_channels(_program(first, _fc(1, 2, 5, 4, input_offset=3)))[1] == ()
+
+
+def _conv(x: int, y: int, geometry: ConvGeometry, depthwise: bool, dead: tuple[int, ...] = (),
+          zero_point: int = -128, input_offset: int = 128) -> ConvInt8:
+    g = geometry
+    shape = (1, g.k_h, g.k_w, g.out_c) if depthwise else (g.out_c, g.k_h, g.k_w, g.in_c)
+    weights = RNG.integers(-127, 128, size=shape).astype(np.int8)
+    bias = RNG.integers(-3000, 3000, size=g.out_c).astype(np.int32)
+    if not depthwise:
+        weights[list(dead)] = 0
+        bias[list(dead)] = 0
+    quant = Requantization(multipliers=Const(np.full(g.out_c, 1 << 30, np.int32)),
+                           shifts=Const(np.full(g.out_c, -7, np.int32)), input_offset=input_offset,
+                           output_zero_point=zero_point, act_min=-128, act_max=127)
+    return ConvInt8(op="DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", x=x, y=y, depthwise=depthwise,
+                    weights=Const(weights.reshape(-1)), bias=Const(bias), quant=quant, geometry=g)
+
+
+def _run_conv(step: ConvInt8, x: np.ndarray) -> np.ndarray:
+    """TFLM's int8 (depthwise) convolution, stride 1: out-of-image taps are skipped."""
+    g, q = step.geometry, step.quant
+    shape = (g.k_h, g.k_w, g.out_c) if step.depthwise else (g.out_c, g.k_h, g.k_w, g.in_c)
+    w = step.weights.values.reshape(shape).astype(np.int64)
+    out = np.zeros((g.out_h, g.out_w, g.out_c), np.int64)
+    for oy in range(g.out_h):
+        for ox in range(g.out_w):
+            for o in range(g.out_c):
+                acc = int(step.bias.values[o])
+                for ky in range(g.k_h):
+                    for kx in range(g.k_w):
+                        iy, ix = oy - g.pad_top + ky, ox - g.pad_left + kx
+                        if 0 <= iy < g.in_h and 0 <= ix < g.in_w:
+                            if step.depthwise:
+                                acc += (int(x[iy, ix, o]) + q.input_offset) * int(w[ky, kx, o])
+                            else:
+                                acc += int(((x[iy, ix].astype(np.int64) + q.input_offset) * w[o, ky, kx]).sum())
+                value = mbqm(acc, int(q.multipliers.values[o]), int(q.shifts.values[o])) + q.output_zero_point
+                out[oy, ox, o] = min(max(value, q.act_min), q.act_max)
+    return out
+
+
+def test_dead_channels_through_a_depthwise_step_fold_into_the_bias_exactly():
+    def geometry(in_c: int, out_c: int, k: int) -> ConvGeometry:
+        return ConvGeometry(in_h=4, in_w=4, in_c=in_c, out_h=4, out_w=4, out_c=out_c, k_h=k, k_w=k, stride_h=1,
+                            stride_w=1, dilation_h=1, dilation_w=1, pad_top=k // 2, pad_left=k // 2)
+
+    first = _conv(0, 1, geometry(3, 6, 1), False, dead=(1, 4))
+    middle = _conv(1, 2, geometry(6, 6, 3), True, zero_point=-20)   # its bias makes the dead channels constants
+    last = _conv(2, 3, geometry(6, 5, 1), False, input_offset=20)
+    program, removed = remove_dead_channels(_program(first, middle, last, output=3))
+    assert len(removed) == 1 and removed[0].channels == (1, 4) and removed[0].folded_through == 1
+    narrow = program.steps
+    assert narrow[1].geometry.out_c == narrow[2].geometry.in_c == 4
+    assert not np.array_equal(narrow[2].bias.values, last.bias.values)   # the constants were folded in
+    for _ in range(20):
+        x = RNG.integers(-128, 128, size=(4, 4, 3))
+        expected = _run_conv(last, _run_conv(middle, _run_conv(first, x)))
+        assert np.array_equal(expected, _run_conv(narrow[2], _run_conv(narrow[1], _run_conv(narrow[0], x))))
