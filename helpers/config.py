@@ -67,6 +67,7 @@ class RunConfig:
     targets: tuple[str, ...] = ()              # helpers.targets.target names; empty without a tree
     mcu_mhz: float = 80.0                      # clock for the latency estimate from instruction counts
     board: str | None = None                   # --board: the board that set targets, budgets and clock
+    profile: bool = False                      # --profile: instructions per layer on each emulated target
     micropython_dir: Path | None = None        # a MicroPython tree: its qemu port and the kernels module
     micropython_seconds: float = 60.0          # the unix-port check's rows stop after this much engine time
     packages: tuple[str, ...] = ()             # --package: the build systems the C engine is packaged for
@@ -239,6 +240,10 @@ def _check_flags(parser: argparse.ArgumentParser) -> None:
                              "cortex-m55, riscv32 (under QEMU; default with a TFLM tree: host,cortex-m4)")
     parser.add_argument("--mcu_mhz", type=float, default=None, metavar="MHZ",
                         help="clock for the latency estimate from the counted instructions (default 80)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also time every layer on each emulated --target, TFLM and the C engine side by side "
+                             "(a second build and run of each self-test): report.json, report.md, a plot with "
+                             "--plot_results")
     parser.add_argument("--board", type=str, default=None, metavar="NAME",
                         help="a real board (`--board list`): sets --target, --mcu_mhz and the budgets")
     parser.add_argument("--micropython_dir", type=Path, default=None, metavar="DIR|auto",
@@ -353,7 +358,7 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
         tflm_dir=tflm_dir,
         micropython_dir=micropython_dir_flag(args),
         micropython_seconds=_positive(args.micropython_seconds, "--micropython_seconds"), targets=targets,
-        mcu_mhz=args.mcu_mhz, board=args.board,
+        mcu_mhz=args.mcu_mhz, board=args.board, profile=args.profile,
         input_dir=args.input_dir[0],
         input_dirs=tuple(args.input_dir),
         scheduler=args.scheduler,

@@ -20,9 +20,14 @@ def targets_flag(args: argparse.Namespace) -> tuple[tuple[str, ...], Path | None
     if chosen and tflm_dir is None:
         raise ConfigError("--target needs a TensorFlow Lite Micro tree to build against",
                           "pass --tflm_dir DIR (or set TFLM_DIR), or --tflm_dir auto: the pinned tree, fetched once")
+    found: tuple[tuple[str, ...], Path | None] = (chosen or DEFAULT_TARGETS, tflm_dir)
     if tflm_dir is None or args.skip_firmware_checks or args.check:  # --check: TFLM's interpreter, no target
-        return (), None
-    return chosen or DEFAULT_TARGETS, resolve_auto(tflm_dir, "tflm")
+        found = ((), None)
+    if args.profile and not [name for name in found[0] if name != "host"]:
+        raise ConfigError("--profile times each layer on an emulated target, and this run has none",
+                          "give a TFLM tree (--tflm_dir or TFLM_DIR) and a --target such as cortex-m4, "
+                          "without --skip_firmware_checks or --check")
+    return found[0], resolve_auto(found[1], "tflm") if found[1] is not None else None
 
 
 def micropython_dir_flag(args: argparse.Namespace) -> Path | None:

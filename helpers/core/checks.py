@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
+from helpers.core.passes import RemovedChannels
+
 
 class Status(StrEnum):
     """A check's outcome. NOT_CHECKED always comes with the reason nothing was checked."""
@@ -240,6 +242,8 @@ class CEngineResult:
     cmsis_nn_revision: str | None = None
     targets: tuple[TargetResult, ...] = ()
     packages: tuple[PackageResult, ...] = ()   # --package: the packages written in <variant>/packages/
+    # what the exact graph passes removed from the engine's program (written only when something was)
+    graph_passes: tuple[RemovedChannels, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status.read(self.status))
@@ -251,6 +255,9 @@ class CEngineResult:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data.pop("packages")
         packages = {"packages": {p.system: p.to_dict() for p in self.packages}} if self.packages else {}
+        data.pop("graph_passes")
+        if self.graph_passes:
+            data["graph_passes"] = [p.to_dict() for p in self.graph_passes]
         return {**data, "status": self.status.value, "targets": {r.target: r.to_dict() for r in self.targets},
                 **packages}
 
@@ -259,6 +266,7 @@ class CEngineResult:
         values = _known(cls, data)
         values["targets"] = tuple(TargetResult.from_dict(r) for r in (data.get("targets") or {}).values())
         values["packages"] = tuple(PackageResult.from_dict(p) for p in (data.get("packages") or {}).values())
+        values["graph_passes"] = tuple(RemovedChannels.from_dict(p) for p in data.get("graph_passes") or ())
         return cls(**{**values, "status": Status.read(data["status"])})
 
 

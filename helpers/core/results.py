@@ -12,6 +12,7 @@ from typing import Any
 
 from helpers.core.byte_account import ByteAccount
 from helpers.core.checks import CEngineResult, MicroPythonResult, OpPlacement, TargetResult
+from helpers.core.profile import TargetProfile
 from helpers.core.details import (
     Compression,
     Optimization,
@@ -55,6 +56,8 @@ class FirmwareResult:
     # Where each op runs: TFLM's kernel, the C engine's call, the MicroPython engine's path; None: not
     # worked out (a report written before the table, or a variant that is not a built TFLite model).
     ops_placement: tuple[OpPlacement, ...] | None = None
+    # --profile: instructions per layer, TFLM's and the C engine's, per Cortex-M target; None: not asked.
+    profile: tuple[TargetProfile, ...] | None = None
 
     def target(self, name: str) -> TargetResult | None:
         """The result on one target, or None when it did not run there."""
@@ -79,6 +82,9 @@ class FirmwareResult:
         data.pop("ops_placement")
         if self.ops_placement is not None:
             data["ops_placement"] = [p.to_dict() for p in self.ops_placement]
+        data.pop("profile")  # written only when asked for: reports without it read back unchanged
+        if self.profile is not None:
+            data["profile"] = {p.target: p.to_dict() for p in self.profile}
         return data
 
     @classmethod
@@ -95,6 +101,8 @@ class FirmwareResult:
             values["c_engine"] = CEngineResult.from_dict(values["c_engine"])
         if values.get("ops_placement") is not None:
             values["ops_placement"] = tuple(OpPlacement.from_dict(p) for p in values["ops_placement"])
+        if values.get("profile") is not None:
+            values["profile"] = tuple(TargetProfile.from_dict(p) for p in values["profile"].values())
         return cls(**values)
 
 

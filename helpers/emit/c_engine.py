@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from helpers.core.passes import RemovedChannels
 from helpers.emit.c_calls import c_calls, own_families
 from helpers.emit.c_names import C_TYPES, CNames
 from helpers.emit.c_own_conv import uses_own_kernels
@@ -31,6 +32,7 @@ class CEngine:
     kernel_calls: int
     own_kernel_layers: tuple[str, ...] = ()   # the layers the own kernels run on Armv7E-M (c_own_conv)
     dsp_only_bytes: int = 0                   # their re-laid constants, in that core's flash only
+    removed: tuple[RemovedChannels, ...] = ()   # what the exact passes took out of the program
 
 
 class NotInCEngine(Exception):
@@ -122,7 +124,8 @@ def c_engine(program: Program, context: dict[str, Any], cmsis_revision: str) -> 
     }
     return CEngine(context=values, uses_cmsis=names.uses_cmsis, arena_bytes=arena_total,
                    constant_bytes=names.constant_bytes, kernel_calls=len(steps),
-                   own_kernel_layers=tuple(names.own_kernel_layers), dsp_only_bytes=names.dsp_only_bytes)
+                   own_kernel_layers=tuple(names.own_kernel_layers), dsp_only_bytes=names.dsp_only_bytes,
+                   removed=program.removed)
 
 
 def render_engine_h(engine: CEngine) -> Rendered:

@@ -3,7 +3,7 @@ TFLM's Prepare step would compute (multipliers, shifts, clamps, padding, lookup 
 maps) computed here. Buffers are shared between tensors whose lifetimes do not overlap."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from helpers.lowering import lstm
@@ -36,6 +36,7 @@ from helpers.lowering.ops_shape import (
 from helpers.lowering.ops_matmul import lower_batch_matmul
 from helpers.lowering.ops_transpose_conv import lower_transpose_conv
 from helpers.lowering.ops_unary import TABLE_OPS, lower_prelu, lower_unary
+from helpers.lowering.passes import remove_dead_channels
 from helpers.lowering.program import Const, Program
 from helpers.lowering.steps import LookupInt8
 
@@ -134,18 +135,23 @@ def lower(graph: Graph) -> Program:
     missing: list[str] = []
     lookups = table_lookups(graph)
     absorbed = {position for lookup in lookups.values() for position in lookup.absorbed}
+    step_ops: list[int] = []  # the graph op each step comes from (a fused lookup: its run's CAST)
     for op in graph.ops:
         if op.position in absorbed:  # lowered with its run's CAST
             builder.release_after(op)
             continue
         reason = _lower_lookup(builder, lookups[op.position]) if op.position in lookups else _lower_op(builder, op)
+        step_ops += [op.position] * (len(builder.steps) - len(step_ops))
         if reason is not None:
             missing.append(reason)
             builder.stand_in(op)
         builder.release_after(op)
     if missing:
         raise Unsupported("; ".join(dict.fromkeys(missing)))
-    return builder.finish(input_buffers)
+    program = replace(builder.finish(input_buffers), graph_ops=tuple(op.name for op in graph.ops),
+                      step_ops=tuple(step_ops))
+    program, removed = remove_dead_channels(program)
+    return replace(program, removed=removed)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from helpers.core.passes import RemovedChannels
+
 # Bytes per element of a buffer's dtype on the board.
 ELEMENT_BYTES = {"bool": 1, "int8": 1, "int16": 2, "int32": 4, "float32": 4}
 ARENA_ALIGNMENT = 16
@@ -87,6 +89,12 @@ class Program:
     outputs: tuple[Port, ...]
     accumulator_elements: int          # int32 scratch the integer kernels share (at least 1)
     arena_bytes: int                   # every buffer at its offset in one arena
+    # The graph's ops in execution order (TFLM's order: its profiler's events line up with them), and
+    # for each step the position of the op it comes from: the per-layer profile sums steps by op; an
+    # op folded at export or aliased (RESHAPE) has no step.
+    graph_ops: tuple[str, ...] = ()
+    step_ops: tuple[int, ...] = ()
+    removed: tuple[RemovedChannels, ...] = ()   # what the exact passes (lowering/passes.py) took out
 
     def buffer(self, buffer_id: int) -> Buffer:
         return self.buffers[buffer_id]

@@ -147,7 +147,7 @@ def build_all(config: RunConfig, specs: Specs, model: LoadedModel, data: SplitDa
 
     With --prune, --cluster or --QAT the original model still gives the float32 baseline, the
     optimized Keras model gets its own row, and the selected variants are built from it."""
-    bench = TargetBench.create(config.tflm_dir, config.targets, config.mcu_mhz)
+    bench = TargetBench.create(config.tflm_dir, config.targets, config.mcu_mhz, config.profile)
     tree = bench.tree if bench is not None else None
     folder = FolderSettings(export_firmware=config.export, source=model.path.name,
                             layout=layout_details(model, specs), evaluation_rows=len(data.evaluation),

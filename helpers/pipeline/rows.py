@@ -9,6 +9,7 @@ from typing import Any
 from helpers.core.byte_account import account
 from helpers.core.checks import CEngineResult, MicroPythonResult, OpPlacement, PackageResult, Status, TargetResult
 from helpers.core.details import Optimization, StripResult
+from helpers.core.profile import TargetProfile
 from helpers.core.results import FirmwareResult, VariantReport
 from helpers.core.variant import TfliteModel, VariantKind
 from helpers.core.weights import weight_summary
@@ -27,6 +28,7 @@ class RenderOutcome:
     micropython: MicroPythonResult | None = None
     c_engine: CEngineResult | None = None
     placement: tuple[OpPlacement, ...] | None = None
+    profile: tuple[TargetProfile, ...] | None = None   # --profile: per layer, per Cortex-M target
 
 
 def c_engine_result(engine: CEngine | None, unsupported_reason: str | None, results: tuple[TargetResult, ...],
@@ -39,7 +41,7 @@ def c_engine_result(engine: CEngine | None, unsupported_reason: str | None, resu
     facts = {"arena_bytes": engine.arena_bytes, "constant_bytes": engine.constant_bytes,
              "kernel_calls": engine.kernel_calls, "uses_cmsis_nn": engine.uses_cmsis,
              "cmsis_nn_revision": cmsis_nn_revision if engine.uses_cmsis else None, "targets": results,
-             "packages": packages}
+             "packages": packages, "graph_passes": engine.removed}
     failed = [r for r in results if r.failed]
     if failed:
         return CEngineResult(status=Status.FAIL, reason="; ".join(f"{r.target}: {r.message}" for r in failed), **facts)
@@ -104,7 +106,8 @@ def tflite_row(tflite: TfliteModel, measurement: Measurement, rendered: RenderOu
         input_dtype=tflite.info.input.dtype, output_dtype=tflite.info.output.dtype,
         ops=tflite.info.ops + tflite.info.custom_ops, evaluation=measurement.evaluation,
         firmware=replace(firmware_result(tflite, measurement, rendered.toolchain, rendered.targets,
-                                         rendered.micropython, rendered.c_engine), ops_placement=rendered.placement),
+                                         rendered.micropython, rendered.c_engine), ops_placement=rendered.placement,
+                         profile=rendered.profile),
         optimization=optimized.details() if optimized else Optimization(),
         weights=weight_summary(tflite.content) if plain else None,
         bytes=account(tflite.content) if plain else None, strip=strip, rewrites=tflite.rewrites)

@@ -274,6 +274,10 @@ def write_plots(report: RunReport, specs: Specs, data: SplitDataset, outputs: di
     firmware = plots.firmware_bars(report.variants, report.model, folder / "firmware_per_variant.png")
     if firmware:
         written.append(firmware)
+    for variant in report.variants:
+        for profile in variant.firmware.profile or ():
+            written.append(plots.layer_profile(profile, variant.name, report.model,
+                                               folder / f"profile_{variant.name}_{profile.target}.png"))
     layer_plots = sorted(staging.glob("*/layer_errors.png"))
     return [str(p.relative_to(staging)) for p in written + layer_plots]
 

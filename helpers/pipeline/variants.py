@@ -154,15 +154,16 @@ class VariantRunner:
                 lowered: Lowered) -> tuple[RenderOutcome, FolderContent, TflmVerdict]:
         """Every check, each on a scratch copy: the draft's C files first (their verdicts decide the
         arena and whether firmware is handed out), then the final folder's MicroPython files."""
-        tflm, targets, engine_targets = measurement.tflm, (), ()
+        tflm, targets, engine_targets, profiles = measurement.tflm, (), (), None
         with self.timings.phase("render"):
             first = write_folder(scratch / "draft", draft)
             flash = flash_size(first / f"{draft.model_id}_model_data.c", first)
         final, second = draft, first  # without targets nothing the folder depends on changes
         if self.bench is not None and tflm.checked:
             with self.timings.phase("targets"):
-                verdicts = check_targets(self.bench, first, draft.model_id, tflite, tflm)
+                verdicts = check_targets(self.bench, first, draft.model_id, tflite, tflm, lowered.program)
             tflm, targets, engine_targets = verdicts.tflm, verdicts.results, verdicts.engine_results
+            profiles = verdicts.profiles
             final = render_folder(self.specs, tflite, tflm, self.folder, lowered,
                                   TargetsSeen(results=targets, revision=self.bench.tree.revision,
                                               engine_results=engine_targets))
@@ -180,7 +181,8 @@ class VariantRunner:
                      "TFLM did not run the variant: no outputs to compare with")
         engine = c_engine_result(final.c_engine, final.c_engine_reason, engine_targets, self.folder.cmsis_nn_revision,
                                  unchecked, final.packages)
-        outcome = RenderOutcome(toolchain=toolchain, targets=targets, micropython=python.engine, c_engine=engine)
+        outcome = RenderOutcome(toolchain=toolchain, targets=targets, micropython=python.engine, c_engine=engine,
+                                profile=profiles)
         return outcome, final.with_binaries(python.compiled), tflm
 
     def run(self, plan: VariantPlan, model: LoadedModel, optimized: OptimizedModel | None,

@@ -11,9 +11,11 @@ import numpy as np
 
 from helpers.core.checks import MicroPythonResult, Status, TargetResult
 from helpers.core.flatbuffer import TFLM_DECODE_OP
+from helpers.core.profile import TargetProfile
 from helpers.core.variant import TfliteModel
 from helpers.emit.micropython_native import native_step_count
 from helpers.lowering.lower import Lowered
+from helpers.lowering.program import Program
 from helpers.measure.toolchains import MpyResult, compile_mpy
 from helpers.measure.variant import TflmVerdict
 from helpers.micropython.bench import NO_TREE, MicroPythonBench
@@ -31,16 +33,19 @@ class TargetVerdicts:
     results: tuple[TargetResult, ...]
     tflm: TflmVerdict
     engine_results: tuple[TargetResult, ...] = ()   # the C engine's self-test, where one was written
+    profiles: tuple[TargetProfile, ...] | None = None  # --profile: per layer, per Cortex-M target
 
 
 def check_targets(bench: TargetBench, scratch: Path, model_id: str, tflite: TfliteModel,
-                  tflm: TflmVerdict) -> TargetVerdicts:
+                  tflm: TflmVerdict, program: Program | None = None) -> TargetVerdicts:
     """The self-test on every target (built from the scratch copy, with the host's arena), then the
-    smallest arena that passes on every Cortex-M target."""
+    smallest arena that passes on every Cortex-M target; with --profile, the per-layer profile
+    (`program`: the engine's, whose steps it lines up with TFLM's ops)."""
     compressed = TFLM_DECODE_OP in tflite.info.custom_ops
     has_engine = (scratch / f"{model_id}_engine_selftest.c").is_file()
-    # three stages of about equal cost: TFLM's self-tests, the arena proof, the C engine's self-tests
-    with Progress(f"self-tests on {len(bench.targets)} target(s)", 3 if has_engine else 2, "stages") as progress:
+    # stages of about equal cost: TFLM's self-tests, the arena proof, the C engine's self-tests, the profile
+    stages = 2 + has_engine + bench.profile
+    with Progress(f"self-tests on {len(bench.targets)} target(s)", stages, "stages") as progress:
         results = bench.check(scratch, model_id, compressed, tflm.arena_recommended)
         progress.advance()
         arena = proven_arena(bench, scratch, model_id, results)
@@ -56,7 +61,12 @@ def check_targets(bench: TargetBench, scratch: Path, model_id: str, tflite: Tfli
         if has_engine:
             engine = bench.check_engine(scratch, model_id, results)
             progress.advance()
-    return TargetVerdicts(results=results, tflm=tflm, engine_results=engine)
+        profiles = None
+        if bench.profile:
+            profiles = bench.profile_layers(scratch, model_id, tflm.arena_recommended,
+                                            program if has_engine else None, results, engine)
+            progress.advance()
+    return TargetVerdicts(results=results, tflm=tflm, engine_results=engine, profiles=profiles)
 
 
 @dataclass(frozen=True)

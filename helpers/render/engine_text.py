@@ -89,7 +89,11 @@ def engine_markdown(report: RunReport, format_metric: Any) -> list[str]:
             lines.append(_row(variant.name, mine, variant.firmware.target(mine.target), metric, value))
         if engine.reason:
             notes.append(f"- `{variant.name}`: {engine_status(engine)}: {engine.reason}")
+        # the exact passes on the engine's program (TFLM runs the .tflite as converted)
+        notes += [f"- `{variant.name}`: dead channels removed (identical outputs): {p.describe()}"
+                  for p in engine.graph_passes]
     return lines + ([""] + notes if notes else []) + packages_markdown(engines)
+
 
 
 def packages_markdown(engines: list[tuple[Any, Any]]) -> list[str]:

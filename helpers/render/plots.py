@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from helpers.core.details import SparsityCandidate  # noqa: E402
+from helpers.core.profile import TargetProfile  # noqa: E402
 from helpers.core.recovery import Recovery  # noqa: E402
 from helpers.core.results import RunReport, VariantReport  # noqa: E402
 from helpers.core.specs import Specs  # noqa: E402
@@ -164,6 +165,23 @@ def firmware_bars(variants: Sequence[VariantReport], model: str, path: Path) -> 
     ax.set_xticks(x, [v.name for v in rows], rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("KiB")
     ax.set_title(f"{model}: flash and RAM per variant on TFLM")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def layer_profile(profile: TargetProfile, variant: str, model: str, path: Path) -> Path:
+    """--profile: instructions per op, TFLM's and the C engine's bars side by side, in graph order."""
+    rows = profile.layers
+    y = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(7.5, max(3.0, 0.32 * len(rows) + 1.6)))
+    for offset, label, values, color in ((-0.2, "TFLM + CMSIS-NN", [r.tflm_instructions for r in rows], "#1f77b4"),
+                                         (0.2, "C engine", [r.engine_instructions for r in rows], "#ff7f0e")):
+        if any(v is not None for v in values):
+            ax.barh(y + offset, [(v or 0) / 1e3 for v in values], height=0.4, label=label, color=color)
+    ax.set_yticks(y, [f"{r.position} {r.op}" for r in rows], fontsize=7)
+    ax.invert_yaxis()  # the first op on top
+    ax.set_xlabel("thousands of instructions (first inference)")
+    ax.set_title(f"{model} {variant} on {profile.target}: instructions per layer", fontsize=9)
     ax.legend(fontsize=8)
     return _save(fig, path)
 

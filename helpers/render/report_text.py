@@ -10,6 +10,7 @@ from helpers.measure.metrics import higher_is_better, metric_kind
 from helpers.render.board_text import boards_markdown
 from helpers.render.engine_text import TARGET_STATUS, engine_cells, engine_header, engine_markdown
 from helpers.render.ops_text import ops_markdown
+from helpers.render.profile_text import profile_markdown
 
 
 def _format_metric(name: str, value: float | None) -> str:
@@ -236,6 +237,7 @@ def format_markdown(report: RunReport, plots: list[str]) -> str:
     lines += recovery_markdown(report)
     lines += targets_markdown(report)
     lines += engine_markdown(report, _format_metric)
+    lines += profile_markdown(report)
     lines += micropython_markdown(report)
     lines += boards_markdown(report)
     lines += ops_markdown(report)

@@ -9,9 +9,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from helpers.core.checks import Status, TargetResult
+from helpers.core.profile import TargetProfile
 from helpers.errors import ConfigError
+from helpers.lowering.program import Program
 from helpers.targets.engine_test import cmsis_library, run_engine_test
 from helpers.targets.library import BuildError, Library, ToolBuildError, default_cache_root, open_library
+from helpers.targets.profile import ProfileJob, profile_target
 from helpers.targets.program import compile_self_test
 from helpers.targets.recipe import RecipeError
 from helpers.targets.runner import run_program
@@ -40,11 +43,13 @@ class TargetBench:
     targets: tuple[Target, ...]
     mcu_mhz: float
     cache_root: Path
+    profile: bool = False     # --profile: also the per-layer profile on each Cortex-M target
     _libraries: dict[str, Library | TargetResult] = field(default_factory=dict)  # name -> library, or why none
     _cmsis: dict[str, Library | TargetResult] = field(default_factory=dict)      # the same for CMSIS-NN alone
 
     @classmethod
-    def create(cls, tflm_dir: Path | None, target_names: tuple[str, ...], mcu_mhz: float) -> "TargetBench | None":
+    def create(cls, tflm_dir: Path | None, target_names: tuple[str, ...], mcu_mhz: float,
+               profile: bool = False) -> "TargetBench | None":
         """The bench for a run, or None when no targets were asked for (no TFLM tree)."""
         if not target_names:
             return None
@@ -56,7 +61,7 @@ class TargetBench:
             raise ConfigError("the TFLM tree lacks the CMSIS and CMSIS-NN downloads the Cortex-M targets build with",
                               "run TFLM's `make ... OPTIMIZED_KERNEL_DIR=cmsis_nn third_party_downloads` once, "
                               "or choose --target host", tree.root)
-        return cls(tree=tree, targets=targets, mcu_mhz=mcu_mhz, cache_root=default_cache_root())
+        return cls(tree=tree, targets=targets, mcu_mhz=mcu_mhz, cache_root=default_cache_root(), profile=profile)
 
     def library(self, target: Target) -> Library | TargetResult:
         """The target's library, or the result every self-test gets without one: not checked (a
@@ -137,6 +142,27 @@ class TargetBench:
             _log_result(cmsis, f"C engine on {target.name}", result)
             results.append(result)
         return tuple(results)
+
+    def profile_layers(self, folder: Path, model_id: str, arena_bytes: int | None, program: Program | None,
+                       tflm_results: tuple[TargetResult, ...],
+                       engine_results: tuple[TargetResult, ...]) -> tuple[TargetProfile, ...]:
+        """The per-layer profile on every emulated target whose library opened (the host has no
+        timer to read)."""
+        profiles = []
+        job = ProfileJob(folder=folder, model_id=model_id, arena_bytes=arena_bytes, program=program)
+        for target in self.targets:
+            library = self.library(target)
+            if not target.emulated or isinstance(library, TargetResult):
+                continue
+            cmsis = self.cmsis(target) if program is not None else None
+            tflm = next((r for r in tflm_results if r.target == target.name), None)
+            engine = next((r for r in engine_results if r.target == target.name), None)
+            with tempfile.TemporaryDirectory(prefix=f"mcu-deploy-profile-{target.name}-") as work:
+                profile = profile_target(library, cmsis if isinstance(cmsis, Library) else None, job, Path(work),
+                                         tflm, engine)
+            log.info("    per-layer profile on %s: %d ops", target.name, len(profile.layers))
+            profiles.append(profile)
+        return tuple(profiles)
 
 
 def _log_result(library: Library, label: str, result: TargetResult) -> None:

@@ -40,13 +40,14 @@ def cmsis_library(library: Library) -> Library:
     return cmsis
 
 
-def compile_engine_test(cmsis: Library, folder: Path, model_id: str, work: Path) -> SelfTestObjects:
+def compile_engine_test(cmsis: Library, folder: Path, model_id: str, work: Path,
+                        defines: tuple[str, ...] = ()) -> SelfTestObjects:
     """The engine, its self-test and the model data (its normalisation arrays), and the start-up
-    code on Cortex-M, compiled into `work`."""
+    code on Cortex-M, compiled into `work`; `defines`: more -D flags (the per-layer profile's)."""
     work.mkdir(parents=True, exist_ok=True)
     sources = [folder / f"{model_id}_engine.c", folder / f"{model_id}_engine_selftest.c",
                folder / f"{model_id}_model_data.c"]
-    objects = tuple(compile_source(cmsis, source, work / f"{source.stem}.o", [f"-I{folder}"])
+    objects = tuple(compile_source(cmsis, source, work / f"{source.stem}.o", [*defines, f"-I{folder}"])
                     for source in sources) + harness_objects(cmsis, work)
     return SelfTestObjects(library=cmsis, objects=objects, work=work)
 

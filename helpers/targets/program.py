@@ -44,11 +44,12 @@ class SelfTestObjects:
 
 
 def compile_self_test(library: Library, folder: Path, model_id: str, work: Path,
-                      arena_bytes: int | None = None) -> SelfTestObjects:
+                      arena_bytes: int | None = None, defines: tuple[str, ...] = ()) -> SelfTestObjects:
     """Compile main.cc and the C array (and the start-up code on Cortex-M) into `work`.
-    `arena_bytes` overrides the arena the header recommends."""
+    `arena_bytes` overrides the arena the header recommends; `defines` are more -D flags (the
+    per-layer profile's)."""
     work.mkdir(parents=True, exist_ok=True)
-    defines = [f"-DMCU_DEPLOY_TENSOR_ARENA_SIZE={arena_bytes}"] if arena_bytes else []
+    defines = (f"-DMCU_DEPLOY_TENSOR_ARENA_SIZE={arena_bytes}",) * bool(arena_bytes) + defines
     sources = [folder / "main.cc", folder / f"{model_id}_model_data.c"]
     objects = tuple(compile_source(library, source, work / f"{source.stem}.o", [*defines, f"-I{folder}"])
                     for source in sources) + harness_objects(library, work)
