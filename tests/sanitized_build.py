@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from helpers.targets.library import Library, default_cache_root
@@ -47,24 +47,37 @@ _REPORT = re.compile(r"(ERROR: AddressSanitizer|runtime error:|ERROR: UndefinedB
 _FRAME = re.compile(r"^\s*#\d+ 0x[0-9a-f]+ in (?!__asan|__ubsan)(\S+) (\S+)$", re.M)
 
 
-def sanitized_cmsis(tree: TflmTree, cache_root: Path | None = None) -> Library:
-    """CMSIS-NN for this machine with the sanitizers: the host target's recipe (as Library.open reads
-    it) with SANITIZE added, cached in a folder of its own beside the host's (keyed by those flags);
-    its objects are compiled on first use, then kept. The host's TFLM objects are not used, so they
-    are neither opened nor verified (which would wait on their lock while another run builds them)."""
-    from helpers.targets.engine_test import cmsis_library
-
+def _sanitized_host(tree: TflmTree, cache_root: Path | None) -> Library:
+    """The host target's recipe (as Library.open reads it) with SANITIZE added, cached in a folder of
+    its own beside the host's (keyed by those flags); objects are compiled on first use, then kept.
+    The host's plain TFLM objects are not used, so they are neither opened nor verified (which would
+    wait on their lock while another run builds them)."""
     target = TARGETS["host"]
     base = (cache_root or default_cache_root()) / "tflm" / f"{tree.revision[:12]}-{tree.fingerprint}" / target.name
     recipe = target.adapt(read_recipe(tree, target, base), str(HARNESS))
     recipe = SanitizedRecipe(**{**asdict(recipe), "ccflags": (*recipe.ccflags, *SANITIZE),
                                 "cxxflags": (*recipe.cxxflags, *SANITIZE), "ldflags": (*recipe.ldflags, *SANITIZE)})
+    recipe = replace(recipe, sources={source: level for source, level in recipe.sources.items()
+                                      if (tree.root / source).is_file()})
     key = hashlib.sha256(repr((recipe.cxxflags, recipe.ccflags, recipe.includes, CMSIS_NN_SHIFT_BASE, EXEMPT)
                               ).encode()).hexdigest()[:10]
     folder = base / f"sanitized-{key}"
     (folder / "objects").mkdir(parents=True, exist_ok=True)
-    return cmsis_library(Library(tree=tree, target=target, recipe=recipe, folder=folder,
-                                 name="the sanitized host build", seeded=False))
+    return Library(tree=tree, target=target, recipe=recipe, folder=folder, name="TFLM's library, sanitized")
+
+
+def sanitized_cmsis(tree: TflmTree, cache_root: Path | None = None) -> Library:
+    """CMSIS-NN for this machine with the sanitizers (in the sanitized host folder's cmsis_nn/)."""
+    from helpers.targets.engine_test import cmsis_library
+
+    return cmsis_library(replace(_sanitized_host(tree, cache_root), seeded=False))
+
+
+def sanitized_tflm(tree: TflmTree, cache_root: Path | None = None) -> Library:
+    """TFLM's library for this machine (its reference kernels, as the host target builds them) with
+    the sanitizers, for the TFLM self-test: its runtime compiled before the first link, the kernels
+    a program calls on demand."""
+    return _sanitized_host(tree, cache_root)
 
 
 def first_report(stderr: str) -> str | None:

@@ -9,7 +9,9 @@ pass and TFLM is not asked about: every integer at the type's minimum, at its ma
 alternating; every float NaN, an infinity, the largest finite value, the smallest subnormal. Any
 report fails the test with the sanitizer's first line (docs/sanitizers.md).
 
-One compile of CMSIS-NN (cached after the first run), one program, one TFLM child process."""
+One compile of CMSIS-NN (cached after the first run), one program, one TFLM child process. TFLM's
+own self-test (main.cc, the C array, TFLM's library with its reference kernels) is built with the
+same sanitizers for the shipped digits CNN and run on its vectors."""
 from __future__ import annotations
 
 import json
@@ -20,10 +22,10 @@ import pytest
 
 from helpers.core.flatbuffer import inspect_tflite
 from helpers.lowering.lower import lower_model
-from tests.conftest import TFLM_DIR, require_tool
+from tests.conftest import ROOT, TFLM_DIR, require_tool, run_main
 from tests.op_zoo import input_rows, run_tflm, zoo_cases
 from tests.op_zoo_engines import EngineCase, context, run_engine_batch
-from tests.sanitized_build import RUNTIME, first_report, sanitized_cmsis
+from tests.sanitized_build import RUNTIME, first_report, sanitized_cmsis, sanitized_tflm
 
 pytestmark = pytest.mark.xdist_group("sanitizers")
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "engines"
@@ -132,3 +134,29 @@ def test_sanitized_outputs_are_still_identical_to_tflms(sanitized_run):
         assert wrong.size == 0, f"{case.name}: differs from TFLM at (row, index) {wrong[:5].tolist()}"
         compared += 1
     assert compared >= 300
+
+
+def test_tflm_self_test_passes_under_the_sanitizers(tmp_path, monkeypatch):
+    """The firmware TFLM runs, for the shipped digits CNN in float32 and int8: main.cc, the model's
+    C array and TFLM's library (the host's reference kernels), every one of them sanitized."""
+    require_tool("tflm")
+    require_tool("c++")
+    from helpers.core.checks import Status
+    from helpers.targets.selftest import run_self_test
+    from helpers.targets.tree import find_tree
+
+    export = tmp_path / "digits"
+    # the self-test's files (main.cc, test_data.h) are written where a target checks them: the host
+    result = run_main("--input_dir", str(ROOT / "models" / "digits_cnn"), "--PTQ", "-q", "int8", "-e",
+                      "--tflm_dir", str(TFLM_DIR), "--target", "host", "--export_dir", str(export), "--quiet")
+    assert result.returncode == 0, result.stderr[-2000:]
+    for name, value in RUNTIME.items():
+        monkeypatch.setenv(name, value)
+    library = sanitized_tflm(find_tree(TFLM_DIR))
+    for variant in ("float32", "int8"):
+        verdict = run_self_test(library, export / variant, "digits_cnn", tmp_path / "work" / variant, mcu_mhz=80.0,
+                                arena_bytes=None)
+        report = first_report(verdict.message or "")
+        assert report is None, f"{variant}: {report}"
+        assert verdict.status is Status.PASS, (variant, verdict.status, (verdict.message or "")[-800:])
+        assert verdict.vectors and verdict.vectors == verdict.vectors_matching, (variant, verdict)
