@@ -16,6 +16,7 @@ from typing import Sequence
 from helpers.core.quantization import ALL_PTQ, DEFAULT_PTQ, QAT_OUTPUTS, Quantization
 from helpers.errors import ConfigError
 from helpers.fetch.fetch import resolve_auto
+from helpers.micropython.qemu_port import parse_boards
 from helpers.targets.boards import apply_board
 
 _SIZE_SUFFIXES = {"": 1, "B": 1, "K": 1024, "KB": 1024, "KIB": 1024,
@@ -67,6 +68,7 @@ class RunConfig:
     board: str | None = None                   # --board: the board that set targets, budgets and clock
     micropython_dir: Path | None = None        # a MicroPython tree: its qemu port and the kernels module
     micropython_seconds: float = 60.0          # the unix-port check's rows stop after this much engine time
+    micropython_boards: tuple[str, ...] = ("cortex-m3", "cortex-m4f")  # helpers.micropython.qemu_port.BOARDS run
 
 
 class _Parser(argparse.ArgumentParser):
@@ -233,7 +235,9 @@ def _check_flags(parser: argparse.ArgumentParser) -> None:
                         help="a real board (`--board list`): sets --target, --mcu_mhz and the budgets")
     parser.add_argument("--micropython_dir", type=Path, default=None, metavar="DIR|auto",
                         help="a MicroPython source tree (default: $MICROPYTHON_DIR; `auto` as for --tflm_dir): build "
-                             "the CMSIS-NN kernels module and run the engine on its 32-bit Cortex-M3 and M4F port")
+                             "the CMSIS-NN kernels module and run the engine on its 32-bit port's boards")
+    parser.add_argument("--micropython_boards", type=str, default="cortex-m3,cortex-m4f", metavar="B1,B2|all",
+                        help="the boards of that port: cortex-m3, cortex-m4f, cortex-m55, riscv32 (default the first two)")
     parser.add_argument("--micropython_seconds", type=float, default=30.0, metavar="S",
                         help="the unix-port check of each engine takes at most S seconds: the evaluation rows "
                              "that fit, then the other engine paths timed (default 30)")
@@ -358,11 +362,10 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
     targets, tflm_dir = _targets(args)
     return RunConfig(
         tflm_dir=tflm_dir,
-        micropython_dir=_micropython_dir(args),
+        micropython_dir=_micropython_dir(args), micropython_boards=parse_boards(args.micropython_boards),
         micropython_seconds=_positive(args.micropython_seconds, "--micropython_seconds"), targets=targets,
         mcu_mhz=args.mcu_mhz, board=args.board,
-        input_dir=args.input_dir[0],
-        input_dirs=tuple(args.input_dir),
+        input_dir=args.input_dir[0], input_dirs=tuple(args.input_dir),
         scheduler=args.scheduler,
         sweep_grid=args.sweep_grid,
         export=args.export or args.check,  # the engines are lowered only where firmware is rendered
@@ -391,8 +394,6 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
         strip=args.strip,
         keep_layout=args.keep_layout,
         allow_select_ops=args.allow_select_ops, trust_model_code=args.trust_model_code,
-        debug=args.debug,
-        verbose=args.verbose,
-        quiet=args.quiet,
+        debug=args.debug, verbose=args.verbose, quiet=args.quiet,
         notices=tuple(notices),
     )
