@@ -40,3 +40,16 @@ def test_each_upstream_board_matches_the_pinned_tree(name):
         assert int(start.group(1), 16) == board.romfs_address and int(size.group(1), 16) == board.romfs_bytes
     for file, text, _ in board.patches:
         assert text in (MICROPYTHON_DIR / file).read_text()
+
+
+# (--board, the boards by default, the boards with --micropython_boards cortex-m3): a board's core
+# adds its port's board, and nothing else.
+@pytest.mark.parametrize("board, default, chosen", [
+    ("esp32-c3-devkitm-1", ("cortex-m3", "cortex-m4f", "riscv32"), ("cortex-m3", "riscv32")),
+    ("alif-e7-devkit", ("cortex-m3", "cortex-m4f", "cortex-m55"), ("cortex-m3", "cortex-m55")),
+    ("nano33ble", ("cortex-m3", "cortex-m4f"), ("cortex-m3", "cortex-m4f")),
+    ("pico2", ("cortex-m3", "cortex-m4f"), ("cortex-m3",))])
+def test_board_adds_the_micropython_port_of_its_core(board, default, chosen):
+    assert parse_args(["--input_dir", "models/digits_cnn", "--board", board]).micropython_boards == default
+    given = parse_args(["--input_dir", "models/digits_cnn", "--board", board, "--micropython_boards", "cortex-m3"])
+    assert given.micropython_boards == chosen
