@@ -16,7 +16,7 @@ from typing import Sequence
 from helpers.core.quantization import ALL_PTQ, DEFAULT_PTQ, QAT_OUTPUTS, Quantization
 from helpers.errors import ConfigError
 from helpers.fetch.fetch import resolve_auto
-from helpers.micropython.qemu_port import parse_boards
+from helpers.micropython.qemu_port import DEFAULT_BOARDS, parse_boards
 from helpers.targets.boards import apply_board
 
 _SIZE_SUFFIXES = {"": 1, "B": 1, "K": 1024, "KB": 1024, "KIB": 1024,
@@ -68,7 +68,7 @@ class RunConfig:
     board: str | None = None                   # --board: the board that set targets, budgets and clock
     micropython_dir: Path | None = None        # a MicroPython tree: its qemu port and the kernels module
     micropython_seconds: float = 60.0          # the unix-port check's rows stop after this much engine time
-    micropython_boards: tuple[str, ...] = ("cortex-m3", "cortex-m4f")  # helpers.micropython.qemu_port.BOARDS run
+    micropython_boards: tuple[str, ...] = DEFAULT_BOARDS  # the qemu port boards (helpers.micropython.qemu_port)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -236,7 +236,7 @@ def _check_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--micropython_dir", type=Path, default=None, metavar="DIR|auto",
                         help="a MicroPython source tree (default: $MICROPYTHON_DIR; `auto` as for --tflm_dir): build "
                              "the CMSIS-NN kernels module and run the engine on its 32-bit port's boards")
-    parser.add_argument("--micropython_boards", type=str, default="cortex-m3,cortex-m4f", metavar="B1,B2|all",
+    parser.add_argument("--micropython_boards", type=str, default=",".join(DEFAULT_BOARDS), metavar="B1,B2|all",
                         help="the boards of that port: cortex-m3, cortex-m4f, cortex-m55, riscv32 (default the first two)")
     parser.add_argument("--micropython_seconds", type=float, default=30.0, metavar="S",
                         help="the unix-port check of each engine takes at most S seconds: the evaluation rows "
