@@ -237,7 +237,7 @@ def _check_flags(parser: argparse.ArgumentParser) -> None:
                         help="a MicroPython source tree (default: $MICROPYTHON_DIR; `auto` as for --tflm_dir): build "
                              "the CMSIS-NN kernels module and run the engine on its 32-bit port's boards")
     parser.add_argument("--micropython_boards", type=str, default=",".join(DEFAULT_BOARDS), metavar="B1,B2|all",
-                        help="the boards of that port: cortex-m3, cortex-m4f, cortex-m55, riscv32 (default the first two)")
+                        help="that port's boards: cortex-m3, cortex-m4f, cortex-m55, riscv32 (default: the first two)")
     parser.add_argument("--micropython_seconds", type=float, default=30.0, metavar="S",
                         help="the unix-port check of each engine takes at most S seconds: the evaluation rows "
                              "that fit, then the other engine paths timed (default 30)")
