@@ -70,7 +70,7 @@ def profile(folder: Path, path: str, board_name: str, micropython: Path, repeats
     firmware = build_firmware(micropython, board, default_cache_root())
     with tempfile.TemporaryDirectory() as tmp:
         image = Path(tmp) / "romfs.img"
-        image.write_bytes(romfs_image(micropython, files))
+        image.write_bytes(romfs_image(micropython, files, board))
         with RawRepl(firmware, board, image) as repl:
             stdout, errors = repl.execute(driver, 600)
     return stdout + errors

@@ -16,6 +16,7 @@ from typing import Sequence
 from helpers.core.quantization import ALL_PTQ, DEFAULT_PTQ, QAT_OUTPUTS, Quantization
 from helpers.errors import ConfigError
 from helpers.config_trees import micropython_dir_flag, packages_flag, targets_flag
+from helpers.micropython.qemu_port import DEFAULT_BOARDS, parse_boards
 from helpers.sweep.security import TlsFiles, check_tls_flags
 from helpers.targets.boards import apply_board
 
@@ -71,6 +72,7 @@ class RunConfig:
     micropython_dir: Path | None = None        # a MicroPython tree: its qemu port and the kernels module
     micropython_seconds: float = 60.0          # the unix-port check's rows stop after this much engine time
     packages: tuple[str, ...] = ()             # --package: the build systems the C engine is packaged for
+    micropython_boards: tuple[str, ...] = DEFAULT_BOARDS  # the qemu port boards (helpers.micropython.qemu_port)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -248,7 +250,9 @@ def _check_flags(parser: argparse.ArgumentParser) -> None:
                         help="a real board (`--board list`): sets --target, --mcu_mhz and the budgets")
     parser.add_argument("--micropython_dir", type=Path, default=None, metavar="DIR|auto",
                         help="a MicroPython source tree (default: $MICROPYTHON_DIR; `auto` as for --tflm_dir): build "
-                             "the CMSIS-NN kernels module and run the engine on its 32-bit Cortex-M3 and M4F port")
+                             "the CMSIS-NN kernels module and run the engine on its 32-bit port's boards")
+    parser.add_argument("--micropython_boards", type=str, default=",".join(DEFAULT_BOARDS), metavar="B1,B2|all",
+                        help="that port's boards: cortex-m3, cortex-m4f, cortex-m55, riscv32 (default: the first two)")
     parser.add_argument("--micropython_seconds", type=float, default=30.0, metavar="S",
                         help="the unix-port check of each engine takes at most S seconds: the evaluation rows "
                              "that fit, then the other engine paths timed (default 30)")
@@ -356,11 +360,10 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
     return RunConfig(
         packages=packages,
         tflm_dir=tflm_dir,
-        micropython_dir=micropython_dir_flag(args),
+        micropython_dir=micropython_dir_flag(args), micropython_boards=parse_boards(args.micropython_boards),
         micropython_seconds=_positive(args.micropython_seconds, "--micropython_seconds"), targets=targets,
         mcu_mhz=args.mcu_mhz, board=args.board, profile=args.profile,
-        input_dir=args.input_dir[0],
-        input_dirs=tuple(args.input_dir),
+        input_dir=args.input_dir[0], input_dirs=tuple(args.input_dir),
         scheduler=args.scheduler,
         tls=check_tls_flags(args.scheduler, args.tls_ca, args.tls_cert, args.tls_key),
         sweep_grid=args.sweep_grid,
@@ -390,8 +393,6 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
         strip=args.strip,
         keep_layout=args.keep_layout,
         allow_select_ops=args.allow_select_ops, trust_model_code=args.trust_model_code,
-        debug=args.debug,
-        verbose=args.verbose,
-        quiet=args.quiet,
+        debug=args.debug, verbose=args.verbose, quiet=args.quiet,
         notices=tuple(notices),
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 from helpers.core.checks import BoardRun
 from helpers.micropython.board_check import DEFAULT_BUDGET_INSTRUCTIONS, BoardInputs, run_on_boards
 from helpers.micropython.native_module import ARCHS, KernelsModule, NativeBuildError, build_kernels
+from helpers.micropython.qemu_port import DEFAULT_BOARDS
 from helpers.targets.library import default_cache_root
 
 log = logging.getLogger("mcu_deploy")
@@ -24,6 +25,7 @@ class MicroPythonBench:
     cache_root: Path = field(default_factory=default_cache_root)
     budget_instructions: int = DEFAULT_BUDGET_INSTRUCTIONS   # per engine path on a board
     unix_seconds: float = 30.0                               # the unix-port check's time per engine
+    board_names: tuple[str, ...] = DEFAULT_BOARDS            # the qemu port's boards the engine runs on
     _kernels: dict[str, KernelsModule] | None = None
     _kernels_reason: str | None = None
 
@@ -49,11 +51,11 @@ class MicroPythonBench:
 
     def boards(self, engine_mpy: Path, rows, expected, tflm_instructions: int | None,  # type: ignore[no-untyped-def]
                native: bool) -> tuple[BoardRun, ...]:
-        """The engine on every board of MicroPython's qemu port (with the kernels module when the
+        """The engine on each chosen board of MicroPython's qemu port (with the kernels module when the
         engine has `native` steps); () without a tree."""
         if self.micropython_dir is None:
             return ()
         kernels, reason = self.kernels() if native else ({}, "the engine has no op the kernels module runs")
         inputs = BoardInputs(engine_mpy=engine_mpy, rows=rows, expected=expected, kernels=kernels,
                              kernels_reason=reason, budget_instructions=self.budget_instructions)
-        return run_on_boards(self.micropython_dir, self.cache_root, inputs, tflm_instructions)
+        return run_on_boards(self.micropython_dir, self.cache_root, inputs, tflm_instructions, self.board_names)

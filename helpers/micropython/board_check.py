@@ -1,8 +1,8 @@
-"""The engine on MicroPython's own 32-bit Cortex-M port: per board, a ROMFS image with the engine's
-.mpy, the kernels module for the board's architecture and the evaluation rows with TFLM's outputs;
-then, per engine path (native, viper, plain), the rows the path's instruction budget allows, each
-compared with TFLM's outputs, the instructions per inference (exact under -icount shift=0), the
-heap the import took and the bytes one run() allocated."""
+"""The engine on MicroPython's own 32-bit bare-metal port (Cortex-M and RISC-V boards): per board, a
+ROMFS image with the engine's .mpy, the kernels module for the board's architecture and the
+evaluation rows with TFLM's outputs; then, per engine path (native, viper, plain), the rows the
+path's instruction budget allows, each compared with TFLM's outputs, the instructions per inference
+(exact under -icount shift=0), the heap the import took and the bytes one run() allocated."""
 from __future__ import annotations
 
 import tempfile
@@ -123,7 +123,8 @@ def _rom_files(inputs: BoardInputs, board: Board) -> tuple[dict[str, bytes], int
     if kernels is not None:
         files[kernels.filename] = kernels.path.read_bytes()
     per_row = inputs.rows[0].nbytes + inputs.expected[0].nbytes
-    room = (3 << 20) - sum(len(data) for data in files.values())  # the partition is 4 MiB
+    # the same rows on every board: the smallest partition (4 MiB) less room for the image's own data
+    room = (min(board.romfs_bytes, 4 << 20) - (1 << 20)) - sum(len(data) for data in files.values())
     rows = max(1, min(len(inputs.rows), room // per_row))
     files["rows.bin"] = np.ascontiguousarray(inputs.rows[:rows]).tobytes()
     files["expected.bin"] = np.ascontiguousarray(inputs.expected[:rows]).tobytes()
@@ -151,7 +152,7 @@ def run_board(board: Board, firmware: Path, micropython_dir: Path, inputs: Board
     with tempfile.TemporaryDirectory(prefix="mcu-deploy-romfs-") as tmp:
         image = Path(tmp) / "romfs.img"
         try:
-            image.write_bytes(romfs_image(micropython_dir, files))
+            image.write_bytes(romfs_image(micropython_dir, files, board))
             with Progress(f"MicroPython engine on the {board.core} port", rows * len(PATHS), "rows") as progress:
                 def on_line(line: str) -> None:
                     if line.startswith("MCU_DEPLOY_ROWS"):

@@ -18,10 +18,14 @@ from helpers.targets.cmsis_sources import CMSIS_NN_DIR, needed_sources
 from helpers.targets.library import first_error
 
 SOURCE = Path(__file__).resolve().parent / "native" / "mcu_kernels.c"
-# The architectures built: the unix port (tests), Cortex-M0+, Cortex-M3 and Cortex-M4F/M7.
-ARCHS = ("x64", "armv6m", "armv7m", "armv7emsp")
+# The architectures built: the unix port (tests), Cortex-M0+, Cortex-M3, Cortex-M4F (and M7/M33
+# with a single-precision FPU), Cortex-M7/M55 with the double-precision FPU (dynruntime.mk compiles
+# it for the M7: Armv7E-M with DSP, which the M55 runs) and 32-bit RISC-V (rv32imc: dynruntime.mk
+# compiles for rv32imac with picolibc; CMSIS-NN's portable C there).
+ARCHS = ("x64", "armv6m", "armv7m", "armv7emsp", "armv7emdp", "rv32imc")
 _COMPILER = {"x64": "x86_64-linux-gnu-gcc", "armv6m": "arm-none-eabi-gcc", "armv7m": "arm-none-eabi-gcc",
-             "armv7emsp": "arm-none-eabi-gcc"}
+             "armv7emsp": "arm-none-eabi-gcc", "armv7emdp": "arm-none-eabi-gcc",
+             "rv32imc": "riscv64-unknown-elf-gcc"}
 # CMSIS-NN's level in TFLM's make (THIRD_PARTY_KERNEL_OPTIMIZATION_LEVEL); dynruntime.mk's -Os comes first.
 _OPTIMIZATION = "-O2"
 BUILD_TIMEOUT_S = 600
@@ -114,7 +118,7 @@ def _build(micropython_dir: Path, cmsis: Path, arch: str, sources: tuple[str, ..
     # mpy_ld.py runs with this Python (pyelftools and ar are installed here), on every core.
     environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     try:
-        result = subprocess.run(["make", f"-j{os.cpu_count() or 1}", f"PYTHON={sys.executable}"], cwd=work,
+        result = subprocess.run(["make", f"-j{min(2, os.cpu_count() or 1)}", f"PYTHON={sys.executable}"], cwd=work,
                                 capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, env=environment)
     except subprocess.TimeoutExpired as timeout:
         raise NativeBuildError(f"the {arch} build took over {BUILD_TIMEOUT_S} s") from timeout

@@ -83,7 +83,8 @@ class VariantSettings:
                    plot_results=config.plot_results, max_drop=config.max_drop,
                    recovery=config.recovery, recovery_seconds=config.recovery_seconds, check_only=config.check,
                    micropython=MicroPythonBench(micropython_dir=config.micropython_dir, tflm_root=config.tflm_dir,
-                                                unix_seconds=config.micropython_seconds))
+                                                unix_seconds=config.micropython_seconds,
+                                                board_names=config.micropython_boards))
 
 
 def _tflm_instructions(targets: tuple[TargetResult, ...]) -> int | None:

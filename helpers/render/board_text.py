@@ -1,6 +1,7 @@
-"""report.md's section on the engine on MicroPython's own 32-bit Cortex-M port: per variant, board
-and engine path (native, viper, plain), the rows checked against TFLM, the instructions per
-inference with their ratio to TFLM + CMSIS-NN on the Cortex-M4 target, and the heap."""
+"""report.md's section on the engine on MicroPython's own 32-bit bare-metal port (Cortex-M and
+RISC-V boards): per variant, board and engine path (native, viper, plain), the rows checked against
+TFLM, the instructions per inference with their ratio to TFLM + CMSIS-NN on the Cortex-M4 target,
+and the heap."""
 from __future__ import annotations
 
 from helpers.core.checks import BoardRun, EnginePathRun, MicroPythonResult, Status
@@ -46,7 +47,7 @@ def boards_markdown(report: RunReport) -> list[str]:
         return []
     rows = [line for name, result in engines for line in board_lines(name, result)]
     reasons = sorted({r.boards_reason for _, r in engines if r.boards_reason})
-    lines = ["", "## On MicroPython's 32-bit Cortex-M port (ports/qemu under QEMU)", ""]
+    lines = ["", "## On MicroPython's 32-bit bare-metal port (ports/qemu under QEMU)", ""]
     if not rows:
         return lines + [f"Not run: {'; '.join(reasons) or 'no engine was checked'}."]
     lines += ["Each engine path ran the evaluation rows its budget allows (all when they fit) from a ROMFS "

@@ -116,6 +116,17 @@ def board_settings(name: str, target: str | None, mhz: float | None, flash: str 
             ram or str(board.ram_budget))
 
 
+# MicroPython's qemu-port board of each target's core (helpers/micropython/qemu_port.py), where it has one.
+_MICROPYTHON_BOARD = {"cortex-m4": "cortex-m4f", "cortex-m55": "cortex-m55", "riscv32": "riscv32"}
+
+
+def _with_micropython_board(chosen: str, target: str) -> str:
+    """--micropython_boards plus the port's board of `target`'s core, when it lacks it."""
+    extra = _MICROPYTHON_BOARD.get(target)
+    names = [name.strip() for name in chosen.split(",")]
+    return chosen if extra is None or extra in names or "all" in names else f"{chosen},{extra}"
+
+
 def apply_board(args: argparse.Namespace) -> str | None:
     """Fill --target, --mcu_mhz and the budgets of parsed arguments from --board (the flags given
     win); the notice to print, or None without --board. --mcu_mhz left unset becomes 80."""
@@ -130,6 +141,9 @@ def apply_board(args: argparse.Namespace) -> str | None:
     runs = (args.tflm_dir or os.environ.get("TFLM_DIR")) and not (
         args.skip_firmware_checks or args.check)
     args.target = target if runs else given
+    # the engine also runs on MicroPython's port of the board's core (with a MicroPython tree)
+    args.micropython_boards = _with_micropython_board(args.micropython_boards, board.target)
     return (f"--board {board.name}: {board.title} ({board.chip}, {board.core} at {board.mhz:g} MHz): "
             f"--target {args.target or '-'}, --mcu_mhz {args.mcu_mhz:g}, "
-            f"--flash_budget {args.flash_budget}, --ram_budget {args.ram_budget}")
+            f"--flash_budget {args.flash_budget}, --ram_budget {args.ram_budget}, "
+            f"--micropython_boards {args.micropython_boards}")

@@ -63,7 +63,7 @@ def _check_int8_engine(export, variant, stem):
     assert boards["cortex-m4f"]["kernels_mpy_bytes"] == (folder / "mcu_kernels_armv7emsp.mpy").stat().st_size
     assert boards["cortex-m3"]["kernels_mpy_bytes"] == (folder / "mcu_kernels_armv7m.mpy").stat().st_size
     markdown = (export / "report.md").read_text()
-    assert "## On MicroPython's 32-bit Cortex-M port" in markdown
+    assert "## On MicroPython's 32-bit bare-metal port" in markdown
     assert f"| `{variant}` | Cortex-M4F | native | identical, {report['evaluation_rows']} / " in markdown
     _check_fallback(folder, stem)
 
