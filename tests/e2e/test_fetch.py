@@ -114,11 +114,13 @@ def test_a_killed_fetch_leaves_nothing_auto_would_take(mirror, tmp_path):
     cache = tmp_path / "cache"
     env = dict(os.environ, MCU_DEPLOY_MIRROR=str(mirror), MCU_DEPLOY_CACHE=str(cache))
     process = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "fetch", "--tflm"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120   # killed while tflite-micro is being checked out
     while not list((cache / "trees").glob(f"{PARTIAL}*/tree/tensorflow")) and time.monotonic() < deadline:
         time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
+    # the whole process group, as a killed terminal or a CI timeout kills it: a git checkout left
+    # running would keep writing into the partial folder after the next fetch removed it
+    os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
     leftovers = list((cache / "trees").glob(f"{PARTIAL}*"))
     assert leftovers and not (cache / "trees" / TFLM.folder_name()).exists()   # half a tree, not under its name
