@@ -15,7 +15,10 @@ import pytest
 
 from tests.conftest import MICROPYTHON_DIR, NEW_CORES, ROOT, TFLM_DIR, require_tool, run_main
 
-pytestmark = pytest.mark.xdist_group("targets")
+# A group of its own: its four cores' libraries and MicroPython boards share nothing with the
+# "targets" group's Cortex-M4/M0+ builds, so the other worker takes it while those run (the
+# "targets" worker was the suite's critical path: 49 of its 55 minutes).
+pytestmark = pytest.mark.xdist_group("cores")
 # MicroPython's qemu port boards for the new cores (helpers/micropython/qemu_port.py).
 NEW_BOARDS = ("cortex-m55", "riscv32")
 
