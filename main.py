@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import Callable
 
 
 def _configure_logging(verbose: bool, quiet: bool) -> None:
@@ -26,12 +27,9 @@ def _configure_logging(verbose: bool, quiet: bool) -> None:
 
 def main(argv: list[str]) -> int:
     """Parse argv, run the pipeline, print the table; map user errors to one line and exit 2."""
-    from helpers.config import parse_args
-    from helpers.errors import PipelineError, os_error_line
-
     if argv[:1] == ["fetch"]:
-        return _fetch(argv[1:])
-    debug = "--debug" in argv
+        return _one_line_errors(lambda: _fetch(argv[1:]), "--debug" in argv[1:],
+                                "interrupted; nothing was added to the cache")
     # Configured before parsing too: `--tflm_dir auto` may fetch a tree while the flags are read,
     # and says so as it goes.
     _configure_logging("--verbose" in argv, "--quiet" in argv)
@@ -40,54 +38,54 @@ def main(argv: list[str]) -> int:
 
         print(boards_table())
         return 0
-    try:
-        config = parse_args(argv)
-        _configure_logging(config.verbose, config.quiet)
-        for notice in config.notices:
-            logging.getLogger("mcu_deploy").info("note: %s", notice)
-        from helpers.pipeline import run as pipeline  # numpy/pandas; TensorFlow only once inputs check out
+    return _one_line_errors(lambda: _run(argv), "--debug" in argv,
+                            "interrupted; the previous export (if any) is unchanged")
 
-        summary = pipeline.run(config)
-        _print_table(summary, config.check)
-        if not config.sweep:
-            pipeline.check_outcome(summary, config)
+
+def _run(argv: list[str]) -> int:
+    from helpers.config import parse_args
+
+    config = parse_args(argv)
+    _configure_logging(config.verbose, config.quiet)
+    for notice in config.notices:
+        logging.getLogger("mcu_deploy").info("note: %s", notice)
+    from helpers.pipeline import run as pipeline  # numpy/pandas; TensorFlow only once inputs check out
+
+    summary = pipeline.run(config)
+    _print_table(summary, config.check)
+    if not config.sweep:
+        pipeline.check_outcome(summary, config)
+    return 0
+
+
+def _one_line_errors(action: Callable[[], int], debug: bool, interrupted: str) -> int:
+    """`action`'s exit code; what the user can fix ends as one line on stderr and its exit code
+    (a full disk, an unwritable temporary folder: exit 2, nothing left half-written)."""
+    from helpers.errors import PipelineError, os_error_line
+
+    try:
+        return action()
     except PipelineError as exc:
         if debug:
             raise
         print(f"error: {exc.one_line()}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("error: interrupted; the previous export (if any) is unchanged", file=sys.stderr)
+        print(f"error: {interrupted}", file=sys.stderr)
         return 130
-    except OSError as exc:  # a full disk, an unwritable temporary folder: the export stays as it was
+    except OSError as exc:
         if debug:
             raise
         print(f"error: {os_error_line(exc)}", file=sys.stderr)
         return 2
-    return 0
 
 
 def _fetch(argv: list[str]) -> int:
     """`fetch --tflm / --micropython`: the pinned trees into the cache, verified; prints their paths."""
-    from helpers.errors import PipelineError, os_error_line
     from helpers.fetch.cli import fetch_command
 
     _configure_logging(False, "--quiet" in argv)
-    try:
-        paths = fetch_command(argv)
-    except PipelineError as exc:
-        if "--debug" in argv:
-            raise
-        print(f"error: {exc.one_line()}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("error: interrupted; nothing was added to the cache", file=sys.stderr)
-        return 130
-    except OSError as exc:
-        if "--debug" in argv:
-            raise
-        print(f"error: {os_error_line(exc)}", file=sys.stderr)
-        return 2
+    paths = fetch_command(argv)
     print("\n".join(str(path) for path in paths))
     return 0
 
