@@ -152,15 +152,14 @@ def lower_space_to_batch_nd(b: Builder, op: Op) -> None:
     block = [int(v) for v in constant(b, op, 1, "a block shape").reshape(-1)]
     paddings = constant(b, op, 2, "paddings").reshape(-1, 2).tolist()
     m, rest = len(block), list(x.shape[1 + len(block):])
-    if np.any(np.asarray(paddings)) and x.dtype == "int8" and x.zero_point != 0:
-        # space_to_batch_nd.cc pads with SpaceToBatchParams.output_offset, which it never sets
-        raise Unsupported("SPACE_TO_BATCH_ND padding an int8 tensor whose zero point is not 0")
+    # LiteRT pads with the zero point (a real 0). TFLM's kernel pads with a field it never sets, so
+    # the tool gives TFLM a PAD before it instead (rewrite/space_to_batch_pad.py), which agrees.
     padded = np.pad(positions(x), [(0, 0), *paddings, *[(0, 0)] * len(rest)], constant_values=-1)
     spatial = padded.shape[1:1 + m]
     split = padded.reshape([x.shape[0], *[v for size, s in zip(spatial, block) for v in (size // s, s)], *rest])
     order = [2 + 2 * i for i in range(m)] + [0] + [1 + 2 * i for i in range(m)] + list(range(1 + 2 * m, split.ndim))
     shape = [x.shape[0] * math.prod(block), *[size // s for size, s in zip(spatial, block)], *rest]
-    gather(b, op, split.transpose(order).reshape(shape), 0.0 if x.dtype == "float32" else 0)
+    gather(b, op, split.transpose(order).reshape(shape), 0.0 if x.dtype == "float32" else x.zero_point)
 
 
 def lower_batch_to_space_nd(b: Builder, op: Op) -> None:

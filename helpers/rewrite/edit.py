@@ -62,13 +62,15 @@ def opcode_index(model: schema.ModelT, builtin: int, version: int) -> int:
     return len(model.operatorCodes) - 1
 
 
-def add_int32_constant(model: schema.ModelT, graph: schema.SubGraphT, name: str, values: list[int]) -> int:
-    """A new int32 constant tensor (with its own buffer); its index."""
+def add_int32_constant(model: schema.ModelT, graph: schema.SubGraphT, name: str,
+                       values: list[int] | np.ndarray) -> int:
+    """A new int32 constant tensor of `values`' shape (with its own buffer); its index."""
+    array = np.asarray(values, dtype="<i4")
     buffer = schema.BufferT()
-    buffer.data = np.asarray(values, dtype="<i4").tobytes()
+    buffer.data = array.tobytes()
     model.buffers.append(buffer)
     tensor = schema.TensorT()
-    tensor.shape, tensor.type, tensor.name = [len(values)], schema.TensorType.INT32, name.encode()
+    tensor.shape, tensor.type, tensor.name = list(array.shape), schema.TensorType.INT32, name.encode()
     tensor.buffer = len(model.buffers) - 1
     graph.tensors.append(tensor)
     return len(graph.tensors) - 1

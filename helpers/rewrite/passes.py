@@ -15,7 +15,7 @@ from helpers.core.rewrites import Rewrite, RewriteStage
 from helpers.core.tflm_ops import ops_without_kernel
 from helpers.core.variant import TfliteModel
 from helpers.measure.litert import LiteRtRunner
-from helpers.rewrite import select, unary_lut, upsampling, zero_scale
+from helpers.rewrite import select, space_to_batch_pad, unary_lut, upsampling, zero_scale
 from helpers.rewrite.edit import pack
 
 log = logging.getLogger("mcu_deploy")
@@ -25,15 +25,18 @@ AFTER_CONVERSION: tuple[tuple[str, Callable[[schema.ModelT], int], str], ...] = 
     (upsampling.NAME, upsampling.rewrite_upsamplings, "the run of ops followed on an index tensor"),
     (select.NAME, select.rewrite_selects, "same shapes: SELECT_V2 without broadcasting is SELECT"),
     (unary_lut.NAME, unary_lut.rewrite_unary_luts, "LiteRT's own int8 kernel tabulated on all 256 input bytes"),
+    (space_to_batch_pad.NAME, space_to_batch_pad.rewrite_padded_space_to_batch,
+     "PAD writes the padding SPACE_TO_BATCH_ND's TFLM kernel leaves to an unset field"),
 )
 
 
 def rewrite_after_conversion(tflite: TfliteModel, quantized_rows: np.ndarray) -> TfliteModel:
-    """`tflite` with every pass applied, when it holds an op TFLM has no kernel for and the
-    rewritten model gives identical LiteRT outputs on `quantized_rows` (the evaluation rows in the
-    input's type); otherwise `tflite` itself (with zero scales fixed, which needs no run)."""
+    """`tflite` with every pass applied, when it holds an op TFLM has no kernel for (or one TFLM's
+    kernel gets wrong) and the rewritten model gives identical LiteRT outputs on `quantized_rows`
+    (the evaluation rows in the input's type); otherwise `tflite` itself (with zero scales fixed,
+    which needs no run)."""
     tflite = _with_zero_scales_fixed(tflite)
-    if not ops_without_kernel(tflite.info.ops) and not any(map(unary_lut.without_int8_kernel, tflite.info.ops)):
+    if not _wants_a_pass(tflite):
         return tflite
     model, applied = parse_model(tflite.content), []
     for name, rewrite, why in AFTER_CONVERSION:
@@ -52,6 +55,14 @@ def rewrite_after_conversion(tflite: TfliteModel, quantized_rows: np.ndarray) ->
     done = tuple(Rewrite(name=name, stage=RewriteStage.AFTER_CONVERSION, ops=count, exact=True,
                          proof=f"{why}; {checked}") for name, count, why in applied)
     return replace(rewritten, rewrites=tflite.rewrites + done)
+
+
+def _wants_a_pass(tflite: TfliteModel) -> bool:
+    """An op TFLM lacks, an int8 unary op TFLM has only in float, or a padding SPACE_TO_BATCH_ND."""
+    ops = tflite.info.ops
+    if ops_without_kernel(ops) or any(map(unary_lut.without_int8_kernel, ops)):
+        return True
+    return "SPACE_TO_BATCH_ND" in ops and bool(space_to_batch_pad.padded_space_to_batch(parse_model(tflite.content)))
 
 
 def _litert_check(original: TfliteModel, rewritten: TfliteModel, quantized_rows: np.ndarray) -> str | None:

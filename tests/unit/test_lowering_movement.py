@@ -143,10 +143,14 @@ def test_space_to_batch_nd_and_back_follow_the_reference_loops(channels):
     assert np.array_equal(moved(out, "BATCH_TO_SPACE_ND", [block, crops], shape), back)
 
 
-def test_space_to_batch_nd_refuses_padding_an_offset_int8_tensor():
-    with pytest.raises(Unsupported, match="zero point"):
-        moved((1, 4, 4, 1), "SPACE_TO_BATCH_ND", [[2, 2], [[0, 2], [0, 0]]], (4, 3, 2, 1), dtype="int8",
-              scale=0.1, zero_point=-5)
+def test_space_to_batch_nd_pads_an_offset_int8_tensor_with_its_zero_point():
+    """LiteRT's padding is a real 0 (TFLM's kernel pads with a field it never sets: the tool gives
+    TFLM a PAD before it, rewrite/space_to_batch_pad.py)."""
+    (step,) = lower(graph([tensor(0, (1, 4, 4, 1), dtype="int8", scale=0.1, zero_point=-5),
+                           _const(1, [2, 2]), _const(2, [[0, 2], [0, 0]]),
+                           tensor(3, (4, 3, 2, 1), dtype="int8", scale=0.1, zero_point=-5)],
+                          [("SPACE_TO_BATCH_ND", range(3), (3,), SimpleNamespace())])).steps
+    assert step.pad == -5 and np.any(expanded(step) < 0)
 
 
 def test_reverse_and_tile_are_numpys():

@@ -2,8 +2,11 @@
 schema's object API. upsampling_to_resize_nearest: in the exact shape Keras 3's UpSampling2D
 converts to (RESHAPE -> TILE -> RESHAPE -> TILE -> RESHAPE), rewritten into one
 RESIZE_NEAREST_NEIGHBOR that LiteRT and TFLM run with outputs identical to the original's; runs
-that are not an upsampling are left alone. select_to_select_v2: Keras' selu's SELECT."""
+that are not an upsampling are left alone. select_to_select_v2: Keras' selu's SELECT.
+space_to_batch_padding_as_pad: the converter's padding SPACE_TO_BATCH_ND (tests/golden/movement)."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import flatbuffers
 import numpy as np
@@ -18,6 +21,7 @@ from helpers.measure.litert import LiteRtRunner
 from helpers.measure.tflm import check_variant
 from helpers.rewrite.edit import pack
 from helpers.rewrite.passes import rewrite_after_conversion
+from helpers.rewrite.space_to_batch_pad import as_tflm_should_run_it, padded_space_to_batch
 from helpers.rewrite.upsampling import kernel_picks_repeats, rewrite_upsamplings
 
 _TYPES = {"float32": schema.TensorType.FLOAT32, "int8": schema.TensorType.INT8, "int16": schema.TensorType.INT16}
@@ -296,3 +300,36 @@ def test_a_pass_that_changed_litert_outputs_would_be_refused(monkeypatch):
     content = _select_model()
     tflite = TfliteModel(plan=converted_plan(Quantization.NONE), content=content, info=inspect_tflite(content))
     assert passes.rewrite_after_conversion(tflite, _rows(tflite.info)) is tflite
+
+
+MOVEMENT = Path(__file__).resolve().parent.parent / "golden" / "movement"
+
+
+@pytest.mark.parametrize("case", ["space_to_batch_nd_padded__float32", "space_to_batch_nd_padded__int8",
+                                  "space_to_batch_nd_offset__int8"])
+def test_a_padding_space_to_batch_gets_a_pad_before_it_and_tflm_then_gives_litert_s_outputs(case):
+    """TFLM's SPACE_TO_BATCH_ND pads with a field it never sets; after the pass its paddings are 0
+    and TFLM's outputs are LiteRT's on the original model (int8: padded with the zero point)."""
+    content = (MOVEMENT / f"{case}.tflite").read_bytes()
+    info = inspect_tflite(content)
+    tflite = TfliteModel(plan=converted_plan(Quantization.INT8 if "int8" in case else Quantization.NONE),
+                         content=content, info=info)
+    rows = _rows(info)
+    rewritten = rewrite_after_conversion(tflite, rows)
+    assert rewritten.info.ops[-2:] == ("PAD", "SPACE_TO_BATCH_ND"), rewritten.info.ops  # (offset: an ADD first)
+    (record,) = rewritten.rewrites
+    assert (record.name, record.ops, record.exact) == ("space_to_batch_padding_as_pad", 1, True)
+    assert f"identical LiteRT outputs on {len(rows)} evaluation rows" in record.proof
+    model = parse_model(rewritten.content)
+    assert not padded_space_to_batch(model)
+    want = LiteRtRunner(content, info).run_quantized(rows)
+    tflm = check_variant(rewritten.content, rewritten.info, rows)
+    assert tflm.runnable, tflm.reason
+    assert np.array_equal(np.asarray(tflm.outputs).reshape(want.shape), want)
+    assert as_tflm_should_run_it(content) != content and as_tflm_should_run_it(rewritten.content) == rewritten.content
+
+
+def test_a_space_to_batch_without_padding_is_left_alone():
+    content = (MOVEMENT / "space_to_batch_nd__int8.tflite").read_bytes()
+    tflite = TfliteModel(plan=converted_plan(Quantization.INT8), content=content, info=inspect_tflite(content))
+    assert rewrite_after_conversion(tflite, _rows(tflite.info)) is tflite
