@@ -11,4 +11,4 @@ if command -v npm >/dev/null; then
   npm install --silent --no-audit --no-fund --prefix tests/wasm >/dev/null
 fi
 # Two processes: the end-to-end tests are single-threaded runs of main.py, so the cores halve the time.
-.venv/bin/python -m pytest -q -n 2 --dist loadgroup --durations=15 "$@"
+.venv/bin/python -m pytest -q -n 2 --dist loadgroup --durations=40 "$@"

@@ -216,8 +216,13 @@ def _conv_i8(n: CNames, t: s.ConvInt8) -> str:
     return c_own_conv.conv_i8(n, t, cmsis.conv_i8(n, t))
 
 
+def _fully_connected_i8(n: CNames, t: s.FullyConnectedInt8) -> str:
+    """CMSIS-NN's fully connected kernel, or on Armv7E-M the engine's own where it takes the layer."""
+    return c_own_conv.fully_connected_i8(n, t, cmsis.fully_connected_i8(n, t))
+
+
 FORMATTERS: dict[type, Callable[[CNames, Step], str]] = {  # type: ignore[dict-item]
-    s.FullyConnectedInt8: cmsis.fully_connected_i8, s.FullyConnectedFloat: _fully_connected_f,
+    s.FullyConnectedInt8: _fully_connected_i8, s.FullyConnectedFloat: _fully_connected_f,
     s.ConvInt8: _conv_i8, s.ConvFloat: _conv_f, s.PoolInt8: cmsis.pool_i8, s.PoolFloat: _pool_f,
     s.SoftmaxInt8: cmsis.softmax_i8, s.SoftmaxFloat: _softmax_f, s.QuantizeFloatToInt8: _quantize,
     s.RequantizeInt8: _requantize, s.DequantizeInt8: _dequantize, s.Gather: _gather, s.Scatter: _scatter,

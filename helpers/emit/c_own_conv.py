@@ -1,5 +1,5 @@
-"""The C engine's own int8 convolution kernels (c_kernels/conv_dsp.c) for the layers where they
-beat CMSIS-NN on Armv7E-M, measured on the Cortex-M4 (docs/kernels.md, BENCHMARKS.md). The step
+"""The C engine's own int8 convolution and fully connected kernels (c_kernels/conv_dsp.c) for the
+layers where they beat CMSIS-NN on Armv7E-M, measured on the Cortex-M4 (docs/kernels.md, BENCHMARKS.md). The step
 becomes `#if` Armv7E-M without MVE: the own kernel with the layer's constants; `#else`: the CMSIS-NN
 call TFLM makes, so the Cortex-M0+, MVE cores and the host run exactly what they ran before.
 
@@ -13,6 +13,7 @@ import re
 import numpy as np
 
 from helpers.emit.c_names import CNames, c_int
+from helpers.emit.cmsis_params import is_per_tensor
 from helpers.lowering import steps as s
 
 DSP_ONLY = "defined(ARM_MATH_DSP) && !defined(ARM_MATH_MVEI)"
@@ -60,7 +61,14 @@ def own_conv(t: s.ConvInt8) -> bool:
             and g.out_c >= MIN_CONV_CHANNELS)
 
 
+def own_fully_connected(t: s.FullyConnectedInt8) -> bool:
+    """An int8 fully connected layer whose input length is a multiple of 4 (whole SXTB16 words)."""
+    return t.n_in % 4 == 0
+
+
 def uses_own_kernels(step: object) -> bool:
+    if isinstance(step, s.FullyConnectedInt8):
+        return own_fully_connected(step)
     return isinstance(step, s.ConvInt8) and (own_pointwise(step) or own_depthwise(step) or own_conv(step))
 
 
@@ -68,9 +76,17 @@ def _wrap32(values: np.ndarray) -> np.ndarray:
     return ((values.astype(np.int64) + 2**31) % 2**32 - 2**31).astype(np.int64)
 
 
-def folded_sums(t: s.ConvInt8) -> np.ndarray:
+def _channel_rows(t: s.ConvInt8 | s.FullyConnectedInt8) -> np.ndarray:
+    """The weights as [output channels, inputs summed into each]."""
+    if isinstance(t, s.FullyConnectedInt8):
+        return t.weights.values.reshape(t.n_out, t.n_in)
+    g = t.geometry
+    return t.weights.values.reshape(-1, g.out_c).T if t.depthwise else t.weights.values.reshape(g.out_c, -1)
+
+
+def folded_sums(t: s.ConvInt8 | s.FullyConnectedInt8) -> np.ndarray:
     """bias + input_offset * sum(weights) per output channel, wrapped to int32 as the board's adds wrap."""
-    weights = t.weights.values.reshape(t.geometry.out_c, -1).astype(np.int64)
+    weights = _channel_rows(t).astype(np.int64)
     bias = t.bias.values.reshape(-1).astype(np.int64) if t.bias is not None else np.zeros(len(weights), np.int64)
     return _wrap32(bias + int(t.quant.input_offset) * weights.sum(axis=1))
 
@@ -92,21 +108,20 @@ def conv_columns(t: s.ConvInt8) -> int:
     return -(-g.k_h * g.k_w * g.in_c // 4) * 4
 
 
-def pointwise_weights(t: s.ConvInt8) -> np.ndarray:
+def pointwise_weights(t: s.ConvInt8 | s.FullyConnectedInt8) -> np.ndarray:
     """The weights as mcu_pixel_pair_s8 reads them: per channel pair, per four inputs, channel c's
     two words then channel c+1's; an odd last channel's words alone at the end. uint32 bit patterns.
     For mcu_conv_s8 (not 1x1) each channel's patch is padded with zeros to conv_columns and paired
     in natural order."""
-    g = t.geometry
-    rows = t.weights.values.reshape(g.out_c, -1)
-    natural = not own_pointwise(t)
+    rows = _channel_rows(t)
+    natural = isinstance(t, s.ConvInt8) and not own_pointwise(t)
     if natural:
         rows = np.pad(rows, ((0, 0), (0, conv_columns(t) - rows.shape[1])))
     words = _pairs(rows, natural)
     laid = []
-    for c in range(0, g.out_c - 1, 2):
+    for c in range(0, len(rows) - 1, 2):
         laid.append(np.stack([words[c].reshape(-1, 2), words[c + 1].reshape(-1, 2)], axis=1).reshape(-1))
-    if g.out_c % 2:
+    if len(rows) % 2:
         laid.append(words[-1])
     return np.concatenate(laid).astype(np.uint32)
 
@@ -117,12 +132,11 @@ def depthwise_weights(t: s.ConvInt8) -> np.ndarray:
     return _pairs(t.weights.values.reshape(9, t.geometry.out_c)).reshape(-1).astype(np.uint32)
 
 
-def short_requantization(t: s.ConvInt8) -> bool:
+def short_requantization(t: s.ConvInt8 | s.FullyConnectedInt8) -> bool:
     """Whether mcu_requantize_right_s8 gives arm_nn_requantize's result on every input: every
     channel shifts right, and no sum can reach 2^30 (bias plus 255 times the channel's absolute
     weight sum bounds it: an input plus its offset lies within -255..255)."""
-    g = t.geometry
-    rows = t.weights.values.reshape(-1, g.out_c).T if t.depthwise else t.weights.values.reshape(g.out_c, -1)
+    rows = _channel_rows(t)
     bound = np.abs(t.bias.values.reshape(-1).astype(np.int64)) + 255 * np.abs(rows.astype(np.int64)).sum(axis=1)
     return bool((t.quant.shifts.values <= -1).all() and (bound < 2**30).all())
 
@@ -181,6 +195,27 @@ def im2col_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
         g.pad_left)), c_int(q.input_offset), str(columns), c_int(q.output_zero_point), c_int(q.act_min),
         c_int(q.act_max), str(int(short_requantization(t)))]
     return _guarded(f"mcu_conv_s8({', '.join(args)});", cmsis_call)
+
+
+def fully_connected_i8(n: CNames, t: s.FullyConnectedInt8, cmsis_call: str) -> str:
+    """The step: the own fully connected kernel on Armv7E-M where it takes the layer, else `cmsis_call` alone."""
+    if not own_fully_connected(t):
+        return cmsis_call
+    q = t.quant
+    x, y = n.operand(t.x), n.buffer(t.y)
+    weights = n.array(t.weights)  # the int8 rows CMSIS-NN reads: SXTB16 pairs them on the board
+    sums = _declare(n, "int32_t", folded_sums(t))
+    per_channel = not is_per_tensor(q)
+    if per_channel:
+        multipliers, shifts = n.array(q.multipliers), n.array(q.shifts)
+    else:  # one multiplier and shift for the layer, as CMSIS-NN's per-tensor kernel takes them
+        multipliers, shifts = (_declare(n, "int32_t", c.values.reshape(-1)[:1]) for c in (q.multipliers, q.shifts))
+    n.own_kernel_layers.append(f"{t.op} {t.n_in} -> {t.n_out}: mcu_fully_connected_s8")
+    n.need_scratch(2 * t.n_in)  # a row's inputs, sign-extended to int16 (the arena is 16-byte aligned)
+    args = [x, y, weights, sums, multipliers, shifts, "(uint32_t *)mcu_scratch", str(t.batches), str(t.n_in),
+            str(t.n_out), c_int(q.output_zero_point), c_int(q.act_min), c_int(q.act_max),
+            str(int(short_requantization(t))), str(int(per_channel))]
+    return _guarded(f"mcu_fully_connected_s8({', '.join(args)});", cmsis_call)
 
 
 def conv_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:

@@ -2,7 +2,8 @@
 depthwise-separable CNN whose layers reach every path of them (1x1 convolutions with 8 and 16
 inputs, the unrolled and the plain inner loop, an odd pixel count and an odd channel count; a 3x3
 depthwise of 8 channels, and one of 7 that stays with CMSIS-NN; a padded 3x3 convolution of one
-input channel and a 1x1 of 7 inputs through the im2col kernel), exported once with
+input channel and a 1x1 of 7 inputs through the im2col kernel; two dense layers through the fully
+connected kernel, its plain and its unrolled loop and an odd output count), exported once with
 `--PTQ -q int8 -e --target cortex-m4,cortex-m0plus`. The Cortex-M4 runs the own kernels, the
 Cortex-M0+ CMSIS-NN's; both must give TFLM's outputs on every vector."""
 from __future__ import annotations
@@ -34,7 +35,8 @@ def _model(folder: Path) -> Path:
     h = layers.Conv2D(7, 1, activation="relu")(h)                          # own pointwise: 16 in, unrolled, odd out
     h = layers.DepthwiseConv2D(3, padding="same", activation="relu")(h)     # 7 channels: CMSIS-NN's
     h = layers.Conv2D(8, 1)(h)                                             # 7 inputs: own im2col, 8 columns
-    outputs = layers.Dense(3, activation="softmax")(layers.GlobalAveragePooling2D()(h))
+    h = layers.Dense(16, activation="relu")(layers.GlobalAveragePooling2D()(h))  # own dense: 8 in, plain loop
+    outputs = layers.Dense(3, activation="softmax")(h)                    # own dense: 16 in, unrolled, odd out
     model = keras.Model(inputs, outputs)
     model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
     model.fit(x, y, epochs=3, batch_size=32, verbose=0)
@@ -77,7 +79,10 @@ def test_the_engine_names_the_layers_its_own_kernels_run(export):
     assert source.count("  mcu_pointwise_s8(") == 2 and source.count("  mcu_depthwise_3x3_s8(") == 1
     # every own call sits under the Armv7E-M guard, with CMSIS-NN's call in its #else
     assert source.count("  mcu_conv_s8(") == 2  # the first layer, and the 1x1 of 7 inputs
-    assert source.count("#if defined(ARM_MATH_DSP) && !defined(ARM_MATH_MVEI)\n  (void)") == 5
+    assert source.count("#if defined(ARM_MATH_DSP) && !defined(ARM_MATH_MVEI)\n  (void)") == 7
+    assert source.count("  mcu_fully_connected_s8(") == 2 and "arm_fully_connected_per_channel_s8(" in source
+    assert "FULLY_CONNECTED 8 -> 16: mcu_fully_connected_s8" in source
+    assert "FULLY_CONNECTED 16 -> 3: mcu_fully_connected_s8" in source
     assert "arm_convolve_1x1_s8_fast(" in source and "arm_depthwise_conv_3x3_s8(" in source
     assert "1x1 7x5x8 -> 16: mcu_pointwise_s8" in source and "3x3 7x5x8: mcu_depthwise_3x3_s8" in source
     assert "1x1 7x5x16 -> 7: mcu_pointwise_s8" in source and "3x3/1x1 7x5x1 -> 8: mcu_conv_s8" in source

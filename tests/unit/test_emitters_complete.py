@@ -35,7 +35,7 @@ def test_a_c_step_that_is_not_a_cmsis_call_names_its_kernel_file():
     # engine's own kernels, which come from OWN_FAMILIES
     cmsis = ("helpers.emit.c_cmsis", "helpers.emit.c_cmsis16")
     own = {kind for kind, formatter in c_calls.FORMATTERS.items() if formatter.__module__ not in cmsis}
-    # CONV_2D is CMSIS-NN's call, or on Armv7E-M the own kernel of c_own_conv, whose file
-    # (conv_dsp.c) c_engine pastes when a step uses it
-    own -= {steps.ConvInt8}
+    # CONV_2D and FULLY_CONNECTED are CMSIS-NN's calls, or on Armv7E-M the own kernels of
+    # c_own_conv, whose file (conv_dsp.c) c_engine pastes when a step uses them
+    own -= {steps.ConvInt8, steps.FullyConnectedInt8}
     assert not own - set(c_calls.OWN_FAMILIES), sorted(k.__name__ for k in own - set(c_calls.OWN_FAMILIES))

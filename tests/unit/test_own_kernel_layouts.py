@@ -43,14 +43,37 @@ def _step(depthwise: bool, in_c: int, out_c: int, k: int, pad: int) -> s.ConvInt
                       geometry=geometry)
 
 
+def _dense(n_in: int, n_out: int) -> s.FullyConnectedInt8:
+    conv = _step(False, n_in, n_out, 1, 0)
+    return s.FullyConnectedInt8(op="FULLY_CONNECTED", x=0, y=1, weights=Const(conv.weights.values.reshape(n_out, n_in)),
+                                bias=conv.bias, quant=conv.quant, batches=1, n_in=n_in, n_out=n_out)
+
+
+def _extended(x: np.ndarray) -> np.ndarray:
+    """mcu_extend_s8's words as int16 pairs: per four inputs, SXTB16 (x0, x2), then rotated (x1, x3)."""
+    words = x.view(np.uint8).astype(np.int64).reshape(-1, 4) @ (1 << np.arange(0, 32, 8))
+    return np.stack([np.stack(_sxtb16(words, 0), -1), np.stack(_sxtb16(words, 8), -1)], 1).reshape(-1, 2)
+
+
+def test_the_dense_kernel_pairs_each_int8_weight_word_as_the_inputs_are_paired():
+    """mcu_fully_connected_s8 reads the model's int8 rows: SXTB16 of a weight word (and rotated)
+    meets the extended inputs pair for pair, so the folded sum plus the SMLADs is the layer's sum."""
+    t = _dense(16, 5)
+    x = RNG.integers(-128, 128, 16).astype(np.int8)
+    wide, sums = _extended(x), folded_sums(t)
+    rows = t.weights.values.astype(np.int8)
+    for c in range(5):
+        got = int(sums[c]) + int((wide * _extended(rows[c])).sum())  # the weight word goes through SXTB16 too
+        assert got == int(t.bias.values[c]) + int((x.astype(np.int64) + 128) @ rows[c].astype(np.int64))
+
+
 def test_the_pointwise_layout_times_extended_inputs_gives_the_convolutions_sums():
     for out_c in (6, 7):  # channel pairs, and an odd last channel laid alone
         t = _step(False, 12, out_c, 1, 0)
         assert own_pointwise(t) and not own_depthwise(t)
         laid, sums = pointwise_weights(t), folded_sums(t)
         x = RNG.integers(-128, 128, 12).astype(np.int8)
-        words = x.view(np.uint8).astype(np.int64).reshape(-1, 4) @ (1 << np.arange(0, 32, 8))
-        wide = np.stack([np.stack(_sxtb16(words, 0), -1), np.stack(_sxtb16(words, 8), -1)], 1).reshape(-1, 2)
+        wide = _extended(x)
         cursor, got = 0, []
         for c in range(0, out_c, 2):
             channels = [c, c + 1] if c + 1 < out_c else [c]
@@ -65,6 +88,11 @@ def test_the_pointwise_layout_times_extended_inputs_gives_the_convolutions_sums(
         w = t.weights.values.reshape(out_c, 12).astype(np.int64)
         expected = t.bias.values + (x.astype(np.int64) + 128) @ w.T
         assert cursor == len(laid) == out_c * 6 and got == expected.tolist()
+
+
+def test_a_dense_layer_of_an_input_length_not_a_multiple_of_4_keeps_cmsis_nn():
+    assert not uses_own_kernels(_dense(10, 4)) and uses_own_kernels(_dense(8, 4))
+    assert short_requantization(_dense(8, 4))
 
 
 def test_the_depthwise_layout_gives_each_channels_taps():

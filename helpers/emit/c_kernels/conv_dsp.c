@@ -1,9 +1,9 @@
-/* The engine's own int8 convolutions for Armv7E-M (Cortex-M4, M7, M33 with DSP), chosen per layer
-   at export (helpers/emit/c_own_conv.py, docs/kernels.md). Every call passes the layer's shapes,
+/* The engine's own int8 convolutions and fully connected layers for Armv7E-M (Cortex-M4, M7, M33
+   with DSP), chosen per layer at export (helpers/emit/c_own_conv.py, docs/kernels.md). Every call passes the layer's shapes,
    offsets and clamp as literals and the functions are always inlined, so each layer's loops are
    compiled for its constants. Elsewhere (M0+, MVE, the host) the same step calls CMSIS-NN.
-   Outputs are bit-exact with CMSIS-NN: the same int32 sums (for the pointwise and im2col kernels
-   the input offset times each channel's weight sum is folded into the bias at export; int32
+   Outputs are bit-exact with CMSIS-NN: the same int32 sums (for the pointwise, im2col and fully
+   connected kernels the input offset times each channel's weight sum is folded into the bias at export; int32
    addition wraps the same either way) and CMSIS-NN's requantization (arm_nn_requantize, or a
    shorter form the export proved equal for the layer: mcu_requantize_right_s8). */
 #if defined(ARM_MATH_DSP) && !defined(ARM_MATH_MVEI)
@@ -198,6 +198,78 @@ MCU_INLINE void mcu_conv_s8(const int8_t *x, int8_t *y, const uint32_t *weights,
     }
     mcu_pixel_pair_s8(wide, half, y + p * out_c, two, weights, sums, multipliers, shifts, out_c, output_offset,
                       act_min, act_max, right);
+  }
+}
+
+/* Four inputs of one vector (already extended: (x0, x2), (x1, x3) at `in`) against the same four
+   int8 weights of two rows, pointers moved on: SXTB16 and its 8-bit rotation pair a weight word as
+   the inputs were paired, so the weights stay the model's int8 rows (no flash beyond CMSIS-NN's).
+   One LDRD, two LDRs, four SXTB16 and four SMLADs for 8 MACs; CMSIS-NN's vector-matrix kernel
+   extends the inputs again for every pair of rows and adds their offset there. */
+#define MCU_FC_STEP                                                                                    \
+  __asm volatile(                                                                                      \
+      "ldrd %[xa], %[xb], [%[in]], #8\n\t"                                                             \
+      "ldr %[wa], [%[w0]], #4\n\t"                                                                    \
+      "ldr %[wb], [%[w1]], #4\n\t"                                                                    \
+      "sxtb16 %[lo], %[wa]\n\t"                                                                        \
+      "sxtb16 %[hi], %[wa], ror #8\n\t"                                                                \
+      "smlad %[r0], %[xa], %[lo], %[r0]\n\t"                                                           \
+      "smlad %[r0], %[xb], %[hi], %[r0]\n\t"                                                           \
+      "sxtb16 %[lo], %[wb]\n\t"                                                                        \
+      "sxtb16 %[hi], %[wb], ror #8\n\t"                                                                \
+      "smlad %[r1], %[xa], %[lo], %[r1]\n\t"                                                           \
+      "smlad %[r1], %[xb], %[hi], %[r1]"                                                               \
+      : [r0] "+r"(r0), [r1] "+r"(r1), [in] "+r"(in), [w0] "+r"(w0), [w1] "+r"(w1), [xa] "=&r"(xa),        \
+        [xb] "=&r"(xb), [wa] "=&r"(wa), [wb] "=&r"(wb), [lo] "=&r"(lo), [hi] "=&r"(hi)                   \
+      :                                                                                                \
+      : "memory")
+
+/* One fully connected layer, batch row by batch row: the row's inputs sign-extended once into
+   `wide` (n_in / 2 words, 8-byte aligned), then two output channels at a time over them, reading
+   the model's int8 weights [n_out][n_in] (word loads: Armv7E-M's LDR takes any alignment); an odd
+   last channel alone. `sums` is each channel's bias + input_offset * (its weight sum), so the
+   inputs carry no offset. `per_channel` (a literal) says whether multipliers and shifts hold one
+   value per channel or one for the layer (arm_fully_connected_s8's per-tensor form). n_in is a
+   multiple of 4. */
+MCU_INLINE void mcu_fully_connected_s8(const int8_t *x, int8_t *y, const int8_t *weights, const int32_t *sums,
+                                       const int32_t *multipliers, const int32_t *shifts, uint32_t *wide,
+                                       const int32_t batches, const int32_t n_in, const int32_t n_out,
+                                       const int32_t output_offset, const int32_t act_min, const int32_t act_max,
+                                       const int right, const int per_channel) {
+  const int32_t half = n_in / 2;
+  for (int32_t b = 0; b < batches; ++b) {
+    int8_t *out = y + b * n_out;
+    mcu_extend_s8(x + b * n_in, wide, n_in);
+    int32_t c = 0;
+    for (; c + 2 <= n_out; c += 2) {
+      uint32_t r0 = (uint32_t)sums[c], r1 = (uint32_t)sums[c + 1];
+      uint32_t xa, xb, wa, wb, lo, hi;
+      const int8_t *w0 = weights + c * n_in, *w1 = w0 + n_in;
+      const uint32_t *in = wide;
+      const uint32_t *const end = wide + half;
+      if (half % 8 == 0) {
+        while (in != end) {
+          MCU_FC_STEP;
+          MCU_FC_STEP;
+          MCU_FC_STEP;
+          MCU_FC_STEP;
+        }
+      } else {
+        while (in != end) MCU_FC_STEP;
+      }
+      out[c] = MCU_REQUANTIZE(right, r0, per_channel ? c : 0);
+      out[c + 1] = MCU_REQUANTIZE(right, r1, per_channel ? c + 1 : 0);
+    }
+    if (c < n_out) {  /* an odd last channel alone */
+      const int8_t *w = weights + c * n_in;
+      uint32_t r0 = (uint32_t)sums[c];
+      for (int32_t k = 0; k < half; k += 2) {
+        const uint32_t v = (uint32_t)arm_nn_read_s8x4(w + 2 * k);
+        r0 = SMLAD(wide[k], SXTB16(v), r0);
+        r0 = SMLAD(wide[k + 1], SXTB16_RORn(v, 8), r0);
+      }
+      out[c] = MCU_REQUANTIZE(right, r0, per_channel ? c : 0);
+    }
   }
 }
 
