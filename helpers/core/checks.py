@@ -244,6 +244,8 @@ class CEngineResult:
     packages: tuple[PackageResult, ...] = ()   # --package: the packages written in <variant>/packages/
     # what the exact graph passes removed from the engine's program (written only when something was)
     graph_passes: tuple[RemovedChannels, ...] = ()
+    # the layers the engine's own kernels run on Armv7E-M cores, CMSIS-NN elsewhere (written only when any)
+    own_kernel_layers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status.read(self.status))
@@ -258,6 +260,10 @@ class CEngineResult:
         data.pop("graph_passes")
         if self.graph_passes:
             data["graph_passes"] = [p.to_dict() for p in self.graph_passes]
+        if not self.own_kernel_layers:
+            data.pop("own_kernel_layers")
+        else:
+            data["own_kernel_layers"] = list(self.own_kernel_layers)
         return {**data, "status": self.status.value, "targets": {r.target: r.to_dict() for r in self.targets},
                 **packages}
 
@@ -267,6 +273,7 @@ class CEngineResult:
         values["targets"] = tuple(TargetResult.from_dict(r) for r in (data.get("targets") or {}).values())
         values["packages"] = tuple(PackageResult.from_dict(p) for p in (data.get("packages") or {}).values())
         values["graph_passes"] = tuple(RemovedChannels.from_dict(p) for p in data.get("graph_passes") or ())
+        values["own_kernel_layers"] = tuple(data.get("own_kernel_layers") or ())
         return cls(**{**values, "status": Status.read(data["status"])})
 
 

@@ -92,6 +92,9 @@ def engine_markdown(report: RunReport, format_metric: Any) -> list[str]:
         # the exact passes on the engine's program (TFLM runs the .tflite as converted)
         notes += [f"- `{variant.name}`: dead channels removed (identical outputs): {p.describe()}"
                   for p in engine.graph_passes]
+        if engine.own_kernel_layers:  # docs/kernels.md: Armv7E-M cores only; the rest call CMSIS-NN
+            notes.append(f"- `{variant.name}`: the engine's own kernels run {len(engine.own_kernel_layers)} layers on "
+                         f"Armv7E-M cores (CMSIS-NN's on the others): {'; '.join(engine.own_kernel_layers)}")
     return lines + ([""] + notes if notes else []) + packages_markdown(engines)
 
 

@@ -83,6 +83,11 @@ def test_the_engine_names_the_layers_its_own_kernels_run(export):
     assert source.count("  mcu_fully_connected_s8(") == 2 and "arm_fully_connected_per_channel_s8(" in source
     assert "FULLY_CONNECTED 8 -> 16: mcu_fully_connected_s8" in source
     assert "FULLY_CONNECTED 16 -> 3: mcu_fully_connected_s8" in source
+    # report.json and report.md name them too
+    report = json.loads((export / "report.json").read_text())
+    layers = next(v for v in report["variants"] if v["name"] == "int8")["firmware"]["c_engine"]["own_kernel_layers"]
+    assert len(layers) == 7 and "FULLY_CONNECTED 16 -> 3: mcu_fully_connected_s8" in layers
+    assert "the engine's own kernels run 7 layers on Armv7E-M cores" in (export / "report.md").read_text()
     assert "arm_convolve_1x1_s8_fast(" in source and "arm_depthwise_conv_3x3_s8(" in source
     assert "1x1 7x5x8 -> 16: mcu_pointwise_s8" in source and "3x3 7x5x8: mcu_depthwise_3x3_s8" in source
     assert "1x1 7x5x16 -> 7: mcu_pointwise_s8" in source and "3x3/1x1 7x5x1 -> 8: mcu_conv_s8" in source
