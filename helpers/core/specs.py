@@ -271,11 +271,16 @@ def parse_specs(raw: Any, path: Path, default_name: str) -> Specs:
                  dataset=dataset, raw=dict(raw), path=path, inputs=inputs, outputs=outputs)
 
 
+# What the missing-specs error offers to copy: the fewest keys a run needs (tests/unit checks it parses).
+MINIMAL_SPECS = '{"name": "my_model", "task": "classification", "input": {"shape": [8]}, "output": {"shape": [3]}}'
+
+
 def load_specs(model_dir: Path) -> Specs:
     """Read and validate `<model_dir>/specs.json`."""
     path = model_dir / SPECS_FILENAME
     if not path.is_file():
-        raise _fail("specs.json is missing", "write a specs.json next to the model (see README, 'Input contract')", path)
+        raise _fail("specs.json is missing", f"write a specs.json next to the model, e.g. {MINIMAL_SPECS} "
+                    "(docs/input.md)", path)
     too_deep = False
     try:
         raw = json.loads(path.read_text(encoding="utf-8-sig"))  # a BOM (Windows editors) is fine
@@ -288,7 +293,7 @@ def load_specs(model_dir: Path) -> Specs:
         too_deep = True
     if too_deep or _depth(raw) > MAX_SPECS_DEPTH:
         raise _fail(f"specs.json nests lists or objects more than {MAX_SPECS_DEPTH} levels deep",
-                    "write the specs as in README, 'Input contract'", path)
+                    "write the specs as docs/input.md describes them", path)
     return parse_specs(raw, path, default_name=model_dir.resolve().name)
 
 

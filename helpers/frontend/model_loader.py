@@ -233,7 +233,7 @@ def _check_shapes(keras_model: Any, specs: Specs, path: Path) -> None:
         if len(actual) != len(declared):
             raise ModelError(f"the model has {len(actual)} {what}s and specs.json describes {len(declared)}",
                              f"describe each {what} in specs.json: \"{what}s\": [{{\"name\": ..., \"shape\": ...}}, ...] "
-                             "in the model's order (see README, 'Input contract')", specs.path)
+                             "in the model's order (docs/input.md, 'Several inputs, several outputs')", specs.path)
         for number, (tensor, shape) in enumerate(zip(declared, actual)):
             where = f"{what}.shape" if len(declared) == 1 else f"{what}s[{number}].shape"
             fits = len(tensor.shape) == len(shape) and all(a is None or a == d for a, d in zip(shape, tensor.shape))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.core.specs import Task, load_specs, parse_specs
+from helpers.core.specs import MINIMAL_SPECS, Task, load_specs, parse_specs
 from helpers.errors import SpecsError
 
 GOOD = {"task": "regression", "input": {"shape": [24, 1], "mean": 400.0, "std": 20.0},
@@ -62,8 +62,11 @@ def test_bad_specs_raise_specs_error_naming_the_problem(raw, field):
 
 
 def test_load_specs_reports_missing_file_and_bad_json(tmp_path):
-    with pytest.raises(SpecsError, match="missing"):
+    with pytest.raises(SpecsError, match="missing") as missing:
         load_specs(tmp_path)
+    # the fix offers specs to copy: they parse
+    assert MINIMAL_SPECS in str(missing.value)
+    assert parse_specs(json.loads(MINIMAL_SPECS), Path("specs.json"), default_name="x").name == "my_model"
     (tmp_path / "specs.json").write_text('{"task": "regression",', encoding="utf-8")
     with pytest.raises(SpecsError, match="not valid JSON"):
         load_specs(tmp_path)
