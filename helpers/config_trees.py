@@ -50,6 +50,9 @@ def packages_flag(args: argparse.Namespace, tflm_dir: Path | None) -> tuple[str,
     from helpers.packages import parse_packages
 
     systems = parse_packages(args.package)
+    if args.sweep:  # each combination exports into a folder the sweep deletes
+        raise ConfigError("--sweep keeps one row per combination, not its export, so --package would write nothing",
+                          "run the combination you pick without --sweep, with --package")
     if not args.export or args.check:
         raise ConfigError("--package writes the C engine's packages into the export", "add -e (and drop --check)")
     if tflm_dir is None:

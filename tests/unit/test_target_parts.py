@@ -119,3 +119,10 @@ def test_target_flags(monkeypatch):
     assert parse_args(["--input_dir", "x"]).targets == ()
     assert parse_args(["--input_dir", "x", "--tflm_dir", "t"]).targets == ("host", "cortex-m4")
     assert parse_args(["--input_dir", "x", "--tflm_dir", "t", "--skip_firmware_checks"]).targets == ()
+
+
+def test_a_sweep_refuses_package_which_would_write_nothing():
+    """Each combination exports into a folder the sweep deletes, keeping only its row."""
+    with pytest.raises(ConfigError, match="--sweep keeps one row per combination") as refused:
+        parse_args(["--input_dir", "x", "--sweep", "-e", "--package", "cmake"])
+    assert "without --sweep, with --package" in refused.value.fix
