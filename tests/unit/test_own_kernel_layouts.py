@@ -5,6 +5,8 @@ CMSIS-NN's arm_nn_requantize on every sum the export lets it see. (The boards pr
 engine identical to TFLM: tests/e2e/test_own_kernels.py.)"""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from helpers.emit.c_own_conv import (MIN_CONV_CHANNELS, conv_columns, depthwise_weights, folded_sums, own_conv,
@@ -164,3 +166,15 @@ def test_the_im2col_layout_pairs_columns_in_order_and_pads_them_with_zeros():
     assert cursor == len(laid) and not w[:, 9:].any()
     few = _step(False, 1, MIN_CONV_CHANNELS - 1, 3, 1)
     assert not own_conv(few) and not uses_own_kernels(few)  # too few channels: CMSIS-NN's
+
+
+def test_the_own_kernels_file_pulls_in_no_cmsis_nn_source():
+    """The engine's CMSIS-NN sources (and --package's copies of them) are found by the function names
+    its text holds: the own kernels' file, pasted into every engine that uses it, must name none
+    (its comments once named CMSIS-NN's per-tensor dense kernel and pulled in two sources)."""
+    from helpers.targets.cmsis_sources import needed_sources
+    from tests.conftest import TFLM_DIR, require_tool
+
+    require_tool("tflm")
+    kernels = Path(__file__).resolve().parents[2] / "helpers" / "emit" / "c_kernels" / "conv_dsp.c"
+    assert needed_sources(TFLM_DIR, kernels.read_text()) == ()

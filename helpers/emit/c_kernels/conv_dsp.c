@@ -229,8 +229,9 @@ MCU_INLINE void mcu_conv_s8(const int8_t *x, int8_t *y, const uint32_t *weights,
    the model's int8 weights [n_out][n_in] (word loads: Armv7E-M's LDR takes any alignment); an odd
    last channel alone. `sums` is each channel's bias + input_offset * (its weight sum), so the
    inputs carry no offset. `per_channel` (a literal) says whether multipliers and shifts hold one
-   value per channel or one for the layer (arm_fully_connected_s8's per-tensor form). n_in is a
-   multiple of 4. */
+   value per channel or one for the layer (CMSIS-NN's per-tensor form). n_in is a multiple of 4.
+   (No CMSIS-NN function is named in this file's comments: the engine's CMSIS-NN sources are found
+   by the names its text holds, helpers/targets/cmsis_sources.py.) */
 MCU_INLINE void mcu_fully_connected_s8(const int8_t *x, int8_t *y, const int8_t *weights, const int32_t *sums,
                                        const int32_t *multipliers, const int32_t *shifts, uint32_t *wide,
                                        const int32_t batches, const int32_t n_in, const int32_t n_out,
