@@ -141,6 +141,8 @@ class BoardRun:
     # the first path run again after use_engine() went through the others and back: it must give the
     # same outputs, instructions and allocations (written only when it ran)
     switched_back: EnginePathRun | None = None
+    # the TFLM target whose instructions ratio_to_tflm divides by (written only when there was one)
+    compared_with: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status.read(self.status))
@@ -150,8 +152,9 @@ class BoardRun:
 
     def to_dict(self) -> dict[str, Any]:
         data = {**asdict(self), "status": self.status.value}
-        if self.switched_back is None:
-            data.pop("switched_back")
+        for optional in ("switched_back", "compared_with"):
+            if data[optional] is None:
+                data.pop(optional)
         return data
 
     @classmethod

@@ -7,7 +7,7 @@ first path once more, after use_engine() went through the others and back to it.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -176,8 +176,17 @@ def _switch_back_problem(first: EnginePathRun, again: EnginePathRun) -> str | No
     return None
 
 
+def tflm_count_for(board: Board, tflm_counts: dict[str, int]) -> tuple[str | None, int | None]:
+    """The TFLM target a board's paths are compared with, and its instructions per inference: the
+    board's own core where that target ran, else the Cortex-M4's, else none."""
+    for target in (board.tflm_target, "cortex-m4"):
+        if tflm_counts.get(target):
+            return target, tflm_counts[target]
+    return None, None
+
+
 def run_board(board: Board, firmware: Path, micropython_dir: Path, inputs: BoardInputs,
-              tflm_instructions: int | None) -> BoardRun:
+              tflm_counts: dict[str, int]) -> BoardRun:
     """The engine's paths on one board, from a fresh QEMU."""
     base = {"board": board.name, "core": board.core, "machine": board.machine, "arch": board.arch,
             "evaluation_rows": len(inputs.rows)}
@@ -201,7 +210,9 @@ def run_board(board: Board, firmware: Path, micropython_dir: Path, inputs: Board
         said = [line for line in errors.strip().splitlines() if line.strip()]
         return BoardRun(**base, status=Status.FAIL, module_heap_bytes=heap,
                         reason="MicroPython stopped: " + (said[-1][:300] if said else "no report"))
-    return _judged(base, heap, paths, kernels, inputs.kernels_reason, tflm_instructions)
+    target, tflm_instructions = tflm_count_for(board, tflm_counts)
+    run = _judged(base, heap, paths, kernels, inputs.kernels_reason, tflm_instructions)
+    return replace(run, compared_with=target if tflm_instructions else None)
 
 
 def _judged(base: dict, heap: int, paths: dict[str, tuple[int, ...] | None], kernels: KernelsModule | None,
@@ -223,7 +234,7 @@ def _judged(base: dict, heap: int, paths: dict[str, tuple[int, ...] | None], ker
                     kernels_mpy_bytes=kernels.size_bytes if kernels else None, paths=tuple(runs), switched_back=again)
 
 
-def run_on_boards(micropython_dir: Path, cache_root: Path, inputs: BoardInputs, tflm_instructions: int | None,
+def run_on_boards(micropython_dir: Path, cache_root: Path, inputs: BoardInputs, tflm_counts: dict[str, int],
                   boards: tuple[str, ...] = tuple(BOARDS)) -> tuple[BoardRun, ...]:
     """The engine on every board; a board whose port does not build says so and nothing else."""
     if np.float64 in (inputs.rows.dtype, inputs.expected.dtype):  # packed rows of int and float tensors
@@ -239,5 +250,5 @@ def run_on_boards(micropython_dir: Path, cache_root: Path, inputs: BoardInputs, 
             results.append(BoardRun(board=board.name, core=board.core, machine=board.machine, arch=board.arch,
                                     status=Status.NOT_BUILT, reason=str(error)))
             continue
-        results.append(run_board(board, firmware, micropython_dir, inputs, tflm_instructions))
+        results.append(run_board(board, firmware, micropython_dir, inputs, tflm_counts))
     return tuple(results)

@@ -56,7 +56,7 @@ def _check_int8_engine(export, variant, stem):
         # native again after viper and plain: as fast (within the timer's microsecond), nothing allocated
         again = board["switched_back"]
         assert again["path"] == "native" and again["rows"] == native["rows"] and again["mismatched_rows"] == 0
-        assert again["invoke_alloc_bytes"] == 0
+        assert again["invoke_alloc_bytes"] == 0 and board["compared_with"] == "cortex-m4"  # no M3 target: the M4's
         assert abs(again["instructions_per_inference"] - native["instructions_per_inference"]) \
             <= 0.01 * native["instructions_per_inference"]
         assert native["instructions_per_inference"] < paths["viper"]["instructions_per_inference"] \

@@ -5,7 +5,8 @@ native, a CNN once ran 3.4x slower and allocated 48 B a run)."""
 from __future__ import annotations
 
 from helpers.core.checks import BoardRun, Status
-from helpers.micropython.board_check import _judged, _parse
+from helpers.micropython.board_check import _judged, _parse, tflm_count_for
+from helpers.micropython.qemu_port import BOARDS
 
 BASE = {"board": "cortex-m4f", "core": "Cortex-M4F", "machine": "mps2-an386", "arch": "armv7emsp"}
 # rows, mismatched rows, microseconds (instructions / 1000 under -icount shift=0), bytes per run
@@ -37,3 +38,25 @@ def test_the_first_path_again_slower_allocating_or_wrong_fails_and_says_how():
         run = _verdict(**figures)
         assert run.status is Status.FAIL and "native after use_engine() switched" in run.reason, figures
         assert said in run.reason, run.reason
+
+
+def test_each_board_is_compared_with_tflm_on_its_own_core_where_that_target_ran():
+    counts = {"cortex-m4": 142_760, "cortex-m55": 150_000, "riscv32": 400_000}
+    assert tflm_count_for(BOARDS["cortex-m55"], counts) == ("cortex-m55", 150_000)
+    assert tflm_count_for(BOARDS["riscv32"], counts) == ("riscv32", 400_000)
+    assert tflm_count_for(BOARDS["cortex-m3"], counts) == ("cortex-m4", 142_760)   # no M3 target: the M4's
+    assert tflm_count_for(BOARDS["cortex-m55"], {"cortex-m4": 142_760}) == ("cortex-m4", 142_760)
+    assert tflm_count_for(BOARDS["cortex-m4f"], {}) == (None, None)
+
+
+def test_the_report_names_the_tflm_target_a_ratio_divides_by_where_it_is_not_the_m4():
+    from dataclasses import replace
+
+    from helpers.core.checks import MicroPythonResult
+    from helpers.render.board_text import board_lines
+
+    run = replace(_verdict(), core="Cortex-M55", compared_with="cortex-m55")
+    assert BoardRun.from_dict(run.to_dict()) == run
+    m55 = board_lines("int8", MicroPythonResult(status=Status.PASS, boards=(run,)))
+    m4 = board_lines("int8", MicroPythonResult(status=Status.PASS, boards=(replace(run, compared_with="cortex-m4"),)))
+    assert "| 1.00x (cortex-m55) |" in m55[0] and "| 1.00x |" in m4[0]
