@@ -138,6 +138,11 @@ class BoardRun:
     module_heap_bytes: int | None = None            # heap after importing the engine from ROMFS
     kernels_mpy_bytes: int | None = None            # mcu_kernels_<arch>.mpy, when the native path ran
     paths: tuple[EnginePathRun, ...] = ()
+    # the first path run again after use_engine() went through the others and back: it must give the
+    # same outputs, instructions and allocations (written only when it ran)
+    switched_back: EnginePathRun | None = None
+    # the TFLM target whose instructions ratio_to_tflm divides by (written only when there was one)
+    compared_with: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status.read(self.status))
@@ -146,12 +151,18 @@ class BoardRun:
         return next((run for run in self.paths if run.path == name), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "status": self.status.value}
+        data = {**asdict(self), "status": self.status.value}
+        for optional in ("switched_back", "compared_with"):
+            if data[optional] is None:
+                data.pop(optional)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "BoardRun":
         values = _known(cls, data)
         values["paths"] = tuple(EnginePathRun(**_known(EnginePathRun, run)) for run in data.get("paths") or ())
+        again = data.get("switched_back")
+        values["switched_back"] = EnginePathRun(**_known(EnginePathRun, again)) if again else None
         return cls(**{**values, "status": Status.read(data["status"])})
 
 

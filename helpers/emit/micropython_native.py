@@ -8,6 +8,7 @@ from typing import Callable
 
 import numpy as np
 
+from helpers.emit.c_own_conv import folded_sums, short_requantization
 from helpers.emit.cmsis_params import is_per_tensor, lstm_effective_biases
 from helpers.emit.micropython_calls import Names
 from helpers.lowering import steps as s
@@ -15,11 +16,11 @@ from helpers.lowering.program import Const, Program, Step
 
 # The kernels module's interface revision: an engine loads only a module that says the same
 # (mcu_kernels.c's MCU_KERNELS_VERSION comes from here when it is built).
-KERNELS_VERSION = 1
+KERNELS_VERSION = 2
 KERNELS = "_KERNELS"
 SCRATCH = "_SCRATCH"
 # scratch_bytes()'s kinds.
-_CONV, _DEPTHWISE, _AVERAGE_POOL = 0, 1, 2
+_CONV, _DEPTHWISE, _AVERAGE_POOL, _FULLY_CONNECTED = 0, 1, 2, 3
 
 
 class NativeCalls:
@@ -42,11 +43,13 @@ def _call(kernel: str, *args: object) -> str:
 
 
 def _fully_connected(c: NativeCalls, t: s.FullyConnectedInt8) -> str:
+    """CMSIS-NN's kernel, or on Armv7E-M boards the C engine's own (its folded sums and scratch)."""
     n, q = c.names, t.quant
     params = c.params([t.batches, t.n_in, t.n_out, q.input_offset, q.output_zero_point, q.act_min, q.act_max,
-                       0 if is_per_tensor(q) else 1])
+                       0 if is_per_tensor(q) else 1, int(short_requantization(t))])
+    sums = n.array(Const(folded_sums(t).astype(np.int32)))
     return _call("fc", n.operand(t.x), n.buffer(t.y), n.array(t.weights), n.array(t.bias), n.array(q.multipliers),
-                 n.array(q.shifts), params)
+                 n.array(q.shifts), params, sums, c.scratch(_FULLY_CONNECTED, params))
 
 
 def _conv(c: NativeCalls, t: s.ConvInt8) -> str:

@@ -49,7 +49,7 @@ class MicroPythonBench:
                 self._kernels_reason = "; ".join(dict.fromkeys(reasons)) or None
         return self._kernels, self._kernels_reason
 
-    def boards(self, engine_mpy: Path, rows, expected, tflm_instructions: int | None,  # type: ignore[no-untyped-def]
+    def boards(self, engine_mpy: Path, rows, expected, tflm_counts: dict[str, int],  # type: ignore[no-untyped-def]
                native: bool) -> tuple[BoardRun, ...]:
         """The engine on each chosen board of MicroPython's qemu port (with the kernels module when the
         engine has `native` steps); () without a tree."""
@@ -58,4 +58,4 @@ class MicroPythonBench:
         kernels, reason = self.kernels() if native else ({}, "the engine has no op the kernels module runs")
         inputs = BoardInputs(engine_mpy=engine_mpy, rows=rows, expected=expected, kernels=kernels,
                              kernels_reason=reason, budget_instructions=self.budget_instructions)
-        return run_on_boards(self.micropython_dir, self.cache_root, inputs, tflm_instructions, self.board_names)
+        return run_on_boards(self.micropython_dir, self.cache_root, inputs, tflm_counts, self.board_names)

@@ -18,6 +18,8 @@ from helpers.targets.cmsis_sources import CMSIS_NN_DIR, needed_sources
 from helpers.targets.library import first_error
 
 SOURCE = Path(__file__).resolve().parent / "native" / "mcu_kernels.c"
+# The C engine's own Armv7E-M kernels, which mcu_kernels.c includes on those cores.
+OWN_KERNELS = Path(__file__).resolve().parent.parent / "emit" / "c_kernels" / "conv_dsp.c"
 # The architectures built: the unix port (tests), Cortex-M0+, Cortex-M3, Cortex-M4F (and M7/M33
 # with a single-precision FPU), Cortex-M7/M55 with the double-precision FPU (dynruntime.mk compiles
 # it for the M7: Armv7E-M with DSP, which the M55 runs) and 32-bit RISC-V (rv32imc: dynruntime.mk
@@ -53,7 +55,7 @@ def module_name(arch: str) -> str:
 def _key(micropython_dir: Path, tflm_root: Path, arch: str, sources: tuple[str, ...]) -> str:
     digest = hashlib.sha256()
     digest.update(f"{KERNELS_VERSION} {arch} {_OPTIMIZATION}\n".encode())
-    digest.update(SOURCE.read_bytes())
+    digest.update(SOURCE.read_bytes() + OWN_KERNELS.read_bytes())
     cmsis = tflm_root / CMSIS_NN_DIR
     for path in [cmsis / source for source in sources] + sorted((cmsis / "Include").glob("*.h")):
         digest.update(path.name.encode() + path.read_bytes())
@@ -111,6 +113,7 @@ def _build(micropython_dir: Path, cmsis: Path, arch: str, sources: tuple[str, ..
     work.mkdir()
     names = [SOURCE.name]
     shutil.copy(SOURCE, work / SOURCE.name)
+    shutil.copy(OWN_KERNELS, work / OWN_KERNELS.name)  # #included, not compiled on its own
     for source in sources:  # CMSIS-NN's file names are unique across its folders
         shutil.copy(cmsis / source, work / Path(source).name)
         names.append(Path(source).name)

@@ -45,6 +45,9 @@ class Board:
     make_args: tuple[str, ...] = ()
     libgcc_from: tuple[str, ...] = ()        # a compiler and flags whose -print-libgcc-file-name is LIBS
     patches: tuple[tuple[str, str, str], ...] = ()  # (file, text, replacement) in the build's copy of the tree
+    # the TFLM target whose instructions its engine paths are compared with, when that target ran
+    # (else the Cortex-M4's): the same core where the tool has one
+    tflm_target: str = "cortex-m4"
 
 
 # A Cortex-M4F board of our own: upstream has none (PINNED.md); AN386 is the AN385 with an M4.
@@ -77,7 +80,7 @@ BOARDS = {
     # M55's Armv8.1-M with the FPv5 double FPU runs Armv7E-M code); 32 MiB ROMFS at 0x62000000.
     "cortex-m55": Board("cortex-m55", "Cortex-M55", "mps3-an547", "armv7emdp", "MPS3_AN547",
                         romfs_address=0x62000000, romfs_bytes=0x02000000,
-                        make_args=("CFLAGS_EXTRA=-fpermitted-flt-eval-methods=c11",)),
+                        make_args=("CFLAGS_EXTRA=-fpermitted-flt-eval-methods=c11",), tflm_target="cortex-m55"),
     # Upstream's board with Debian 12's toolchain and QEMU 7.2 (PINNED.md): the default
     # rv32imac_zicsr matches no multilib, so the link would take the 64-bit libgcc; QEMU 7.2 has
     # no Zcmp (the port's -cpu asks for it), so viper must not emit Zcmp's push/pop.
@@ -85,7 +88,7 @@ BOARDS = {
                      qemu_args=("-bios", "none", "-cpu", "rv32,zba=true"), romfs_address=0x80610000,
                      compiler="riscv64-unknown-elf-gcc",
                      libgcc_from=("riscv64-unknown-elf-gcc", "-march=rv32imac", "-mabi=ilp32"),
-                     patches=(("ports/qemu/mpconfigport.h", _ZCMP + "(1)", _ZCMP + "(0)"),)),
+                     patches=(("ports/qemu/mpconfigport.h", _ZCMP + "(1)", _ZCMP + "(0)"),), tflm_target="riscv32"),
 }
 # The boards a run checks unless told (--micropython_boards): the new cores' ports each add a
 # build and a run per engine, so they are asked for.

@@ -87,11 +87,10 @@ class VariantSettings:
                                                 board_names=config.micropython_boards))
 
 
-def _tflm_instructions(targets: tuple[TargetResult, ...]) -> int | None:
-    """TFLM + CMSIS-NN's instructions per inference on the Cortex-M4 target, when it passed there:
-    what the boards' engine paths are compared with."""
-    m4 = next((r for r in targets if r.target == "cortex-m4" and r.passed), None)
-    return m4.instructions_per_inference if m4 else None
+def _tflm_counts(targets: tuple[TargetResult, ...]) -> dict[str, int]:
+    """TFLM's instructions per inference on each emulated target it passed on: what the boards'
+    engine paths are compared with (each board with its own core's, else the Cortex-M4's)."""
+    return {r.target: r.instructions_per_inference for r in targets if r.passed and r.instructions_per_inference}
 
 
 class VariantRunner:
@@ -176,7 +175,7 @@ class VariantRunner:
                                   expected=tflm.raw_outputs if tflm.runnable else None,
                                   labels=self.data.evaluation.y, task=self.specs.task.value)
             python = check_python(final, second, lowered, tflite, inputs, self.config.micropython,
-                                  _tflm_instructions(targets))
+                                  _tflm_counts(targets))
         toolchain = ToolchainFigures(flash=flash, mpy=python.model_mpy)
         unchecked = ("no --tflm_dir (or no --target): written, not built or run" if self.bench is None else
                      "TFLM did not run the variant: no outputs to compare with")

@@ -79,7 +79,7 @@ class PythonChecks:
 
 
 def check_python(final: FolderContent, scratch: Path, lowered: Lowered, tflite: TfliteModel,
-                 inputs: EngineInputs, bench: MicroPythonBench, tflm_instructions: int | None) -> PythonChecks:
+                 inputs: EngineInputs, bench: MicroPythonBench, tflm_counts: dict[str, int]) -> PythonChecks:
     """mpy-cross on the final MicroPython files (in `scratch`, a copy of the final folder), then the
     engine over the evaluation rows on the unix port (with the x64 kernels module when there is
     one) and on MicroPython's own 32-bit port per board (with --micropython_dir). The kernels
@@ -108,7 +108,7 @@ def check_python(final: FolderContent, scratch: Path, lowered: Lowered, tflite: 
     if bench.micropython_dir is not None and engine_mpy.path is not None:
         rows = np.asarray(inputs.rows).reshape(len(inputs.rows), -1).astype(_DTYPES[tflite.info.input.dtype])
         expected = np.asarray(inputs.expected).reshape(len(inputs.rows), -1).astype(_DTYPES[tflite.info.output.dtype])
-        boards = bench.boards(engine_mpy.path, rows, expected, tflm_instructions, native=native_ops > 0)
+        boards = bench.boards(engine_mpy.path, rows, expected, tflm_counts, native=native_ops > 0)
         boards_reason = None
     elif bench.micropython_dir is not None:
         boards_reason = "not run on a 32-bit MicroPython: mpy-cross did not compile the engine"

@@ -1,7 +1,7 @@
 """report.md's section on the engine on MicroPython's own 32-bit bare-metal port (Cortex-M and
 RISC-V boards): per variant, board and engine path (native, viper, plain), the rows checked against
-TFLM, the instructions per inference with their ratio to TFLM + CMSIS-NN on the Cortex-M4 target,
-and the heap."""
+TFLM, the instructions per inference with their ratio to TFLM + CMSIS-NN on the board's own core
+(the Cortex-M4 target's where the run had no target for it), and the heap."""
 from __future__ import annotations
 
 from helpers.core.checks import BoardRun, EnginePathRun, MicroPythonResult, Status
@@ -20,8 +20,11 @@ def _rows(run: EnginePathRun, board: BoardRun) -> str:
     return text + (f" (of {board.evaluation_rows:,})" if (board.evaluation_rows or 0) > run.rows else "")
 
 
-def _ratio(run: EnginePathRun) -> str:
-    return "-" if run.ratio_to_tflm is None else f"{run.ratio_to_tflm:.2f}x"
+def _ratio(run: EnginePathRun, board: BoardRun) -> str:
+    """The ratio, naming the TFLM target it divides by where that is not the Cortex-M4."""
+    if run.ratio_to_tflm is None:
+        return "-"
+    return f"{run.ratio_to_tflm:.2f}x" + (f" ({board.compared_with})" if board.compared_with != "cortex-m4" else "")
 
 
 def board_lines(name: str, result: MicroPythonResult) -> list[str]:
@@ -34,7 +37,7 @@ def board_lines(name: str, result: MicroPythonResult) -> list[str]:
         for run in board.paths:
             verdict = "identical" if run.identical else "FAIL"
             lines.append(f"| `{name}` | {board.core} | {run.path} | {verdict}, {_rows(run, board)} | "
-                         f"{_int(run.instructions_per_inference)} | {_ratio(run)} | {_int(board.module_heap_bytes)} | "
+                         f"{_int(run.instructions_per_inference)} | {_ratio(run, board)} | {_int(board.module_heap_bytes)} | "
                          f"{_int(run.invoke_alloc_bytes)} |")
     return lines
 
@@ -52,9 +55,10 @@ def boards_markdown(report: RunReport) -> list[str]:
         return lines + [f"Not run: {'; '.join(reasons) or 'no engine was checked'}."]
     lines += ["Each engine path ran the evaluation rows its budget allows (all when they fit) from a ROMFS "
               "image; instructions are exact (`-icount shift=0`); the ratio is to TFLM + CMSIS-NN's count "
-              "for the same variant on the Cortex-M4 target; heap: after importing the engine (and the kernels "
+              "for the same variant on the board's core where the run had that target, else on the Cortex-M4 "
+              "target (named where it is not the M4's); heap: after importing the engine (and the kernels "
               "module); allocated: by one `run()`.", "",
-              "| variant | board | engine | rows identical / checked | instructions / inference | vs TFLM (M4) "
+              "| variant | board | engine | rows identical / checked | instructions / inference | vs TFLM "
               "| heap after import (B) | allocated per run (B) |",
               "|---|---|---|---|---|---|---|---|"]
     notes = [f"- `{name}` on {b.core}: {b.reason}" for name, r in engines for b in r.boards if b.reason and b.paths]

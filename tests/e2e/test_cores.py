@@ -89,3 +89,9 @@ def test_the_micropython_engine_on_each_new_cores_port(cores_export, board):
         < paths["plain"]["instructions_per_inference"]
     assert f"| `int8` | {run['core']} | native | identical, {report['evaluation_rows']} / " in \
         (cores_export / "report.md").read_text()
+    # the ratio divides by TFLM's count on the board's own core (the run had that target), not the M4's
+    tflm = next(v for v in report["variants"] if v["name"] == "int8")["firmware"]["targets"][board]
+    assert run["compared_with"] == board
+    assert paths["native"]["ratio_to_tflm"] == round(paths["native"]["instructions_per_inference"]
+                                                      / tflm["instructions_per_inference"], 2)
+    assert run["switched_back"]["invoke_alloc_bytes"] == 0 and run["switched_back"]["mismatched_rows"] == 0

@@ -53,6 +53,12 @@ def _check_int8_engine(export, variant, stem):
         native = paths["native"]
         # every row fits the native path's budget; nothing is allocated per inference
         assert native["rows"] == report["evaluation_rows"] and native["invoke_alloc_bytes"] == 0
+        # native again after viper and plain: as fast (within the timer's microsecond), nothing allocated
+        again = board["switched_back"]
+        assert again["path"] == "native" and again["rows"] == native["rows"] and again["mismatched_rows"] == 0
+        assert again["invoke_alloc_bytes"] == 0 and board["compared_with"] == "cortex-m4"  # no M3 target: the M4's
+        assert abs(again["instructions_per_inference"] - native["instructions_per_inference"]) \
+            <= 0.01 * native["instructions_per_inference"]
         assert native["instructions_per_inference"] < paths["viper"]["instructions_per_inference"] \
             < paths["plain"]["instructions_per_inference"]
     assert boards["cortex-m4f"]["paths"][0]["ratio_to_tflm"] <= NATIVE_GOAL

@@ -49,11 +49,28 @@ static cmsis_nn_context scratch_of(mp_obj_t object) {
     return context;
 }
 
-// fc(x, y, weights, bias, multipliers, shifts, p)
-// p: batches, n_in, n_out, input_offset, output_zero_point, act_min, act_max, per_channel
+#if defined(ARM_MATH_DSP) && !defined(ARM_MATH_MVEI)
+// The C engine's own Armv7E-M kernels (helpers/emit/c_kernels/conv_dsp.c, copied in by the build):
+// the fully connected one runs fc() here, with the same outputs as CMSIS-NN's (docs/kernels.md).
+#include "conv_dsp.c"
+#define MCU_OWN_FC 1
+#else
+#define MCU_OWN_FC 0
+#endif
+
+// The bytes of scratch the own fully connected kernel needs for n_in inputs on this core: the row's
+// inputs as int16 pairs, plus room to align them to 8 bytes (LDRD); none where it does not run.
+static int32_t fc_scratch_bytes(int32_t n_in) {
+    return MCU_OWN_FC && n_in % 4 == 0 ? 2 * n_in + 8 : 0;
+}
+
+// fc(x, y, weights, bias, multipliers, shifts, p, sums, scratch)
+// p: batches, n_in, n_out, input_offset, output_zero_point, act_min, act_max, per_channel, short
+// sums: each channel's bias + input_offset * (its weight sum), int32 (the own kernel's start);
+// short: the export proved the short requantization exact for the layer (c_own_conv.py).
 static mp_obj_t fc(size_t n_args, const mp_obj_t *args) {
     (void)n_args;
-    const int32_t *p = params_of(args[6], 8);
+    const int32_t *p = params_of(args[6], 9);
     const int32_t batches = p[0], n_in = p[1], n_out = p[2];
     const int8_t *x = buffer_of(args[0], batches * n_in, MP_BUFFER_READ);
     int8_t *y = buffer_of(args[1], batches * n_out, MP_BUFFER_RW);
@@ -61,6 +78,16 @@ static mp_obj_t fc(size_t n_args, const mp_obj_t *args) {
     const int32_t *bias = buffer_of(args[3], 4 * n_out, MP_BUFFER_READ);
     int32_t *multipliers = buffer_of(args[4], 4 * (p[7] ? n_out : 1), MP_BUFFER_READ);
     int32_t *shifts = buffer_of(args[5], 4 * (p[7] ? n_out : 1), MP_BUFFER_READ);
+#if MCU_OWN_FC
+    if (fc_scratch_bytes(n_in)) {
+        const int32_t *sums = buffer_of(args[7], 4 * n_out, MP_BUFFER_READ);
+        uint8_t *scratch = buffer_of(args[8], fc_scratch_bytes(n_in), MP_BUFFER_RW);
+        uint32_t *wide = (uint32_t *)(((uintptr_t)scratch + 7) & ~(uintptr_t)7);
+        mcu_fully_connected_s8(x, y, w, sums, multipliers, shifts, wide, batches, n_in, n_out, p[4], p[5], p[6], p[8],
+                               p[7]);
+        return mp_const_none;
+    }
+#endif
     const cmsis_nn_fc_params fc_params = {p[3], 0, p[4], {p[5], p[6]}};
     const cmsis_nn_dims input_dims = {batches, 1, 1, n_in};
     const cmsis_nn_dims filter_dims = {n_in, 1, 1, n_out};
@@ -77,7 +104,7 @@ static mp_obj_t fc(size_t n_args, const mp_obj_t *args) {
     }
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(fc_obj, 7, 7, fc);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(fc_obj, 9, 9, fc);
 
 // The convolution parameter array (p) of conv() and depthwise():
 // in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, stride_h, stride_w, pad_top, pad_left,
@@ -268,13 +295,15 @@ static mp_obj_t lstm(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(lstm_obj, 7, 7, lstm);
 
-// scratch_bytes(kind, p): the scratch buffer CMSIS-NN asks for on this core (kind 0: conv,
-// 1: depthwise, 2: average pooling), with the parameter array of that call. The engine allocates
-// the largest once, at import.
+// scratch_bytes(kind, p): the scratch buffer the kernel asks for on this core (kind 0: conv,
+// 1: depthwise, 2: average pooling: CMSIS-NN's; 3: fully connected: the own kernel's), with the
+// parameter array of that call. The engine allocates the largest once, at import.
 static mp_obj_t scratch_bytes(mp_obj_t kind_obj, mp_obj_t p_obj) {
     const mp_int_t kind = mp_obj_get_int(kind_obj);
     int32_t bytes = 0;
-    if (kind == 2) {
+    if (kind == 3) {
+        bytes = fc_scratch_bytes(params_of(p_obj, 9)[1]);
+    } else if (kind == 2) {
         const int32_t *p = params_of(p_obj, 14);
         bytes = arm_avgpool_s8_get_buffer_size(p[4], p[2]);
     } else {

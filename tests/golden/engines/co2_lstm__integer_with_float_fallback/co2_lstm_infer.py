@@ -302,7 +302,7 @@ def _load_kernels():
             module = __import__("mcu_kernels_" + _ARCHS[candidate])
         except Exception:  # not there (ImportError), or built for a newer core (ValueError)
             continue
-        return module if module.VERSION == 1 else None
+        return module if module.VERSION == 2 else None
     return None
 
 
@@ -613,8 +613,9 @@ _i_40 = _array('i', b'\x41\xfc\xff\xff\xe3\x05\x00\x00\xdd\x04\x00\x00\x8f\x09\x
 _i_41 = _array('i', b'\x20\xf4\xff\xff\x70\xf9\xff\xff\x80\x10\x00\x00\xe0\xfc\xff\xff\x30\x09\x00\x00\x50\x0f\x00\x00\x90\x0d\x00\x00\xb0\x08\x00\x00\xc0\x09\x00\x00\x30\x0d\x00\x00\x30\x02\x00\x00\xd0\x16\x00\x00\x90\x0d\x00\x00\xa0\x0b\x00\x00\x60\x1f\x00\x00\x90\xfe\xff\xff')
 _l_42 = (_w_0, _i_34, _w_1, _i_35, _i_2, _w_3, _i_36, _w_4, _i_37, _i_5, _w_6, _i_38, _w_7, _i_39, _i_8, _w_9, _i_40, _w_10, _i_41, _i_11)
 _i_43 = _array('i', b'\x18\x00\x00\x00\x01\x00\x00\x00\x10\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x40\xf2\xff\xff\xff\x00\x00\x00\x40\xf1\xff\xff\xff\xff\x7f\x00\x00\xf2\xff\xff\xff\x81\xdf\x0c\x5e\xea\xff\xff\xff\x10\x00\x00\x00\x4e\x3d\x93\x42\xfe\xff\xff\xff\x97\xd4\x55\x41\xfd\xff\xff\xff\x01\x00\x00\x00\xdd\x94\x58\x42\xfe\xff\xff\xff\x84\xd3\xc4\x61\xfd\xff\xff\xff\x01\x00\x00\x00\x8f\x6b\x8a\x57\xfe\xff\xff\xff\xee\x0a\xc5\x58\xfd\xff\xff\xff\x00\x00\x00\x00\x2a\xe3\x3d\x64\xfe\xff\xff\xff\xbf\xbb\x39\x6f\xfd\xff\xff\xff\x01\x00\x00\x00')
-_i_44 = _array('i', b'\x01\x00\x00\x00\x10\x00\x00\x00\x01\x00\x00\x00\xf0\xff\xff\xff\xf2\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x00\x00\x00\x00')
-_i_45 = _array('i', b'\x7d\xa5\x40\x48')
+_i_44 = _array('i', b'\x01\x00\x00\x00\x10\x00\x00\x00\x01\x00\x00\x00\xf0\xff\xff\xff\xf2\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00')
+_i_45 = _array('i', b'\xa9\xf8\xff\xff')
+_i_46 = _array('i', b'\x7d\xa5\x40\x48')
 
 # Activation buffers, shared by tensors whose lifetimes do not overlap.
 _ACC = _array("i", bytes(64))
@@ -631,8 +632,8 @@ _g7 = _array("h", bytes(32))
 _t8 = bytearray(384)
 _t9 = _array("f", bytes(4))
 HEAP_BUFFER_BYTES = 748
-# The scratch CMSIS-NN asks for on this core (im2col rows and the like): the largest, once.
-_SCRATCH = bytearray(max((0,))) if _KERNELS else None
+# The scratch the kernels ask for on this core (im2col rows, the own dense kernel's extended inputs): the largest, once.
+_SCRATCH = bytearray(max((0, _KERNELS.scratch_bytes(3, _i_44),))) if _KERNELS else None
 
 
 def reset():
@@ -656,7 +657,7 @@ def _run_native():
     quantize_f_i8(_t0, _t1, 24, 0.013925569131970406, -16, -128, 127)  # QUANTIZE
     _KERNELS.lstm(_t1, _t8, _i_43, _l_42, _g4, _g5, _t3)  # UNIDIRECTIONAL_SEQUENCE_LSTM
     gather_i8(_t8, _t1, _i_29, 0)  # STRIDED_SLICE
-    _KERNELS.fc(_t1, _t8, _w_30, _i_31, _i_45, _i_33, _i_44)  # FULLY_CONNECTED
+    _KERNELS.fc(_t1, _t8, _w_30, _i_31, _i_46, _i_33, _i_44, _i_45, _SCRATCH)  # FULLY_CONNECTED
     dequantize_i8(_t8, _t9, 1, 0.013585892505943775, -14)  # DEQUANTIZE
 
 

@@ -208,7 +208,7 @@ def _load_kernels():
             module = __import__("mcu_kernels_" + _ARCHS[candidate])
         except Exception:  # not there (ImportError), or built for a newer core (ValueError)
             continue
-        return module if module.VERSION == 1 else None
+        return module if module.VERSION == 2 else None
     return None
 
 
@@ -484,8 +484,9 @@ _i_13 = _array('i', b'\x01\x00\x00\x00\x10\x00\x00\x00\x01\x00\x00\x00\x01\x00\x
 _i_14 = _array('i', b'\x5e\x8b\x29\x54\x62\xb6\x18\x4a\xe5\x48\x12\x43\xa0\xd9\x40\x45\xf9\xd6\x0d\x4e\x94\x06\x9a\x48\xaa\x3d\x4d\x56\xcb\x2a\x91\x5c')
 _i_15 = _array('i', b'\x01\x00\x00\x00\x0e\x00\x00\x00\x08\x00\x00\x00\x01\x00\x00\x00\x0c\x00\x00\x00\x08\x00\x00\x00\x01\x00\x00\x00\x03\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x80\x00\x00\x00\x80\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x01\x00\x00\x00')
 _i_16 = _array('i', b'\xdd\x3d\x9b\x48\xdb\x9b\xaf\x4c\xe2\xe6\x71\x7f\x7a\x35\xb5\x56\xad\xcb\xd2\x5c\x0e\xee\xe9\x52\xc9\x3c\xc0\x55\xa3\x99\x76\x6b')
-_i_17 = _array('i', b'\x01\x00\x00\x00\x60\x00\x00\x00\x01\x00\x00\x00\x80\x00\x00\x00\xe0\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x00\x00\x00\x00')
-_i_18 = _array('i', b'\x15\xc3\x61\x69')
+_i_17 = _array('i', b'\x01\x00\x00\x00\x60\x00\x00\x00\x01\x00\x00\x00\x80\x00\x00\x00\xe0\xff\xff\xff\x80\xff\xff\xff\x7f\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00')
+_i_18 = _array('i', b'\x79\x47\x00\x00')
+_i_19 = _array('i', b'\x15\xc3\x61\x69')
 
 # Activation buffers, shared by tensors whose lifetimes do not overlap.
 _ACC = _array("i", bytes(448))
@@ -496,8 +497,8 @@ _t0 = bytearray(16)
 _t1 = bytearray(112)
 _t2 = bytearray(96)
 HEAP_BUFFER_BYTES = 696
-# The scratch CMSIS-NN asks for on this core (im2col rows and the like): the largest, once.
-_SCRATCH = bytearray(max((0, _KERNELS.scratch_bytes(0, _i_13), _KERNELS.scratch_bytes(0, _i_15),))) if _KERNELS else None
+# The scratch the kernels ask for on this core (im2col rows, the own dense kernel's extended inputs): the largest, once.
+_SCRATCH = bytearray(max((0, _KERNELS.scratch_bytes(0, _i_13), _KERNELS.scratch_bytes(0, _i_15), _KERNELS.scratch_bytes(3, _i_17),))) if _KERNELS else None
 
 
 def reset():
@@ -514,7 +515,7 @@ def _run_portable():
 def _run_native():
     _KERNELS.conv(_t0, _t1, _w_0, _i_1, _i_14, _i_3, _i_13, _SCRATCH)  # CONV_2D
     _KERNELS.conv(_t1, _t2, _w_5, _i_6, _i_16, _i_3, _i_15, _SCRATCH)  # CONV_2D
-    _KERNELS.fc(_t2, _t1, _w_9, _i_10, _i_18, _i_12, _i_17)  # FULLY_CONNECTED
+    _KERNELS.fc(_t2, _t1, _w_9, _i_10, _i_19, _i_12, _i_17, _i_18, _SCRATCH)  # FULLY_CONNECTED
 
 
 ENGINE = "plain"

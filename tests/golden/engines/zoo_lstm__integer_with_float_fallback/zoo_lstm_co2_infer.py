@@ -302,7 +302,7 @@ def _load_kernels():
             module = __import__("mcu_kernels_" + _ARCHS[candidate])
         except Exception:  # not there (ImportError), or built for a newer core (ValueError)
             continue
-        return module if module.VERSION == 1 else None
+        return module if module.VERSION == 2 else None
     return None
 
 
@@ -614,8 +614,9 @@ _i_41 = _array('i', b'\xe3\xfb\xff\xff\x4a\xff\xff\xff\x35\x01\x00\x00\x85\x01\x
 _i_42 = _array('i', b'\x17\x01\x00\x00\x32\x01\x00\x00\xf6\xfd\xff\xff\x58\x02\x00\x00\x62\x04\x00\x00\x76\xff\xff\xff\x80\x01\x00\x00\x25\xff\xff\xff\xb4\x00\x00\x00\x62\x04\x00\x00\x9b\x01\x00\x00\xba\x00\x00\x00\x9f\x00\x00\x00\x94\xff\xff\xff\x94\xff\xff\xff\x6e\x01\x00\x00')
 _l_43 = (_w_0, _i_35, _w_1, _i_36, _i_2, _w_3, _i_37, _w_4, _i_38, _i_5, _w_6, _i_39, _w_7, _i_40, _i_8, _w_9, _i_41, _w_10, _i_42, _i_11)
 _i_44 = _array('i', b'\x18\x00\x00\x00\x01\x00\x00\x00\x10\x00\x00\x00\x11\x00\x00\x00\x00\x00\x00\x40\xf2\xff\xff\xff\x00\x00\x00\x40\xf1\xff\xff\xff\xff\x7f\x00\x00\xf2\xff\xff\xff\x58\xcf\x1d\x6c\xea\xff\xff\xff\xfd\xff\xff\xff\xa0\x4d\x85\x4a\xfe\xff\xff\xff\x4f\x33\x5d\x79\xfc\xff\xff\xff\x01\x00\x00\x00\xbe\x70\x74\x54\xfe\xff\xff\xff\x8a\xd9\x05\x50\xfd\xff\xff\xff\x01\x00\x00\x00\x4a\x23\x7c\x5e\xfe\xff\xff\xff\x49\xc3\x5a\x50\xfd\xff\xff\xff\x00\x00\x00\x00\x5a\x24\xb2\x6e\xfe\xff\xff\xff\xe6\x3f\x68\x56\xfd\xff\xff\xff\x01\x00\x00\x00')
-_i_45 = _array('i', b'\x01\x00\x00\x00\x10\x00\x00\x00\x01\x00\x00\x00\x03\x00\x00\x00\x12\x00\x00\x00\x80\xff\xff\xff\x7f\x00\x00\x00\x00\x00\x00\x00')
-_i_46 = _array('i', b'\xf5\x1e\x01\x4e')
+_i_45 = _array('i', b'\x01\x00\x00\x00\x10\x00\x00\x00\x01\x00\x00\x00\x03\x00\x00\x00\x12\x00\x00\x00\x80\xff\xff\xff\x7f\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00')
+_i_46 = _array('i', b'\x02\xfe\xff\xff')
+_i_47 = _array('i', b'\xf5\x1e\x01\x4e')
 
 # Activation buffers, shared by tensors whose lifetimes do not overlap.
 _ACC = _array("i", bytes(64))
@@ -632,8 +633,8 @@ _g7 = _array("h", bytes(32))
 _t8 = bytearray(384)
 _t9 = _array("f", bytes(4))
 HEAP_BUFFER_BYTES = 748
-# The scratch CMSIS-NN asks for on this core (im2col rows and the like): the largest, once.
-_SCRATCH = bytearray(max((0,))) if _KERNELS else None
+# The scratch the kernels ask for on this core (im2col rows, the own dense kernel's extended inputs): the largest, once.
+_SCRATCH = bytearray(max((0, _KERNELS.scratch_bytes(3, _i_45),))) if _KERNELS else None
 
 
 def reset():
@@ -657,7 +658,7 @@ def _run_native():
     quantize_f_i8(_t0, _t1, 24, 0.014073642902076244, -17, -128, 127)  # QUANTIZE
     _KERNELS.lstm(_t1, _t8, _i_44, _l_43, _g4, _g5, _t3)  # UNIDIRECTIONAL_SEQUENCE_LSTM
     gather_i8(_t8, _t1, _i_30, 0)  # STRIDED_SLICE
-    _KERNELS.fc(_t1, _t8, _w_31, _i_32, _i_46, _i_34, _i_45)  # FULLY_CONNECTED
+    _KERNELS.fc(_t1, _t8, _w_31, _i_32, _i_47, _i_34, _i_45, _i_46, _SCRATCH)  # FULLY_CONNECTED
     dequantize_i8(_t8, _t9, 1, 0.010419458150863647, 18)  # DEQUANTIZE
 
 

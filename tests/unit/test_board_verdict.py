@@ -1,0 +1,62 @@
+"""The MicroPython board run's verdict (helpers/micropython/board_check.py) from the driver's lines,
+without a board: every path identical to TFLM passes; the first path run again after use_engine()
+went through the others and back must match its first run (issue 36: after switching back to
+native, a CNN once ran 3.4x slower and allocated 48 B a run)."""
+from __future__ import annotations
+
+from helpers.core.checks import BoardRun, Status
+from helpers.micropython.board_check import _judged, _parse, tflm_count_for
+from helpers.micropython.qemu_port import BOARDS
+
+BASE = {"board": "cortex-m4f", "core": "Cortex-M4F", "machine": "mps2-an386", "arch": "armv7emsp"}
+# rows, mismatched rows, microseconds (instructions / 1000 under -icount shift=0), bytes per run
+LINES = """MCU_DEPLOY_HEAP 57872
+MCU_DEPLOY_PATH native 40 0 5717 0
+MCU_DEPLOY_PATH viper 13 0 20579 0
+MCU_DEPLOY_PATH plain 1 0 36968 0
+MCU_DEPLOY_AGAIN native {rows} {bad} {spent} {alloc}
+"""
+
+
+def _verdict(rows=40, bad=0, spent=5718, alloc=0) -> BoardRun:
+    heap, paths = _parse(LINES.format(rows=rows, bad=bad, spent=spent, alloc=alloc))
+    return _judged(BASE, heap, paths, None, "not built here", 142760)
+
+
+def test_the_first_path_again_as_fast_passes_and_is_reported():
+    run = _verdict()
+    assert run.status is Status.PASS and [p.path for p in run.paths] == ["native", "viper", "plain"]
+    assert run.switched_back.path == "native" and run.switched_back.instructions_per_inference == 142950
+    assert BoardRun.from_dict(run.to_dict()) == run
+    assert "switched_back" not in BoardRun(**BASE, status=Status.PASS).to_dict()  # older reports keep their keys
+
+
+def test_the_first_path_again_slower_allocating_or_wrong_fails_and_says_how():
+    for figures, said in (({"spent": 19_440}, "486000 instructions per inference (first 142925)"),
+                          ({"alloc": 48}, "48 B allocated per run"),
+                          ({"bad": 2}, "2 rows differ from TFLM")):
+        run = _verdict(**figures)
+        assert run.status is Status.FAIL and "native after use_engine() switched" in run.reason, figures
+        assert said in run.reason, run.reason
+
+
+def test_each_board_is_compared_with_tflm_on_its_own_core_where_that_target_ran():
+    counts = {"cortex-m4": 142_760, "cortex-m55": 150_000, "riscv32": 400_000}
+    assert tflm_count_for(BOARDS["cortex-m55"], counts) == ("cortex-m55", 150_000)
+    assert tflm_count_for(BOARDS["riscv32"], counts) == ("riscv32", 400_000)
+    assert tflm_count_for(BOARDS["cortex-m3"], counts) == ("cortex-m4", 142_760)   # no M3 target: the M4's
+    assert tflm_count_for(BOARDS["cortex-m55"], {"cortex-m4": 142_760}) == ("cortex-m4", 142_760)
+    assert tflm_count_for(BOARDS["cortex-m4f"], {}) == (None, None)
+
+
+def test_the_report_names_the_tflm_target_a_ratio_divides_by_where_it_is_not_the_m4():
+    from dataclasses import replace
+
+    from helpers.core.checks import MicroPythonResult
+    from helpers.render.board_text import board_lines
+
+    run = replace(_verdict(), core="Cortex-M55", compared_with="cortex-m55")
+    assert BoardRun.from_dict(run.to_dict()) == run
+    m55 = board_lines("int8", MicroPythonResult(status=Status.PASS, boards=(run,)))
+    m4 = board_lines("int8", MicroPythonResult(status=Status.PASS, boards=(replace(run, compared_with="cortex-m4"),)))
+    assert "| 1.00x (cortex-m55) |" in m55[0] and "| 1.00x |" in m4[0]
