@@ -60,3 +60,12 @@ def test_the_report_names_the_tflm_target_a_ratio_divides_by_where_it_is_not_the
     m55 = board_lines("int8", MicroPythonResult(status=Status.PASS, boards=(run,)))
     m4 = board_lines("int8", MicroPythonResult(status=Status.PASS, boards=(replace(run, compared_with="cortex-m4"),)))
     assert "| 1.00x (cortex-m55) |" in m55[0] and "| 1.00x |" in m4[0]
+
+
+def test_a_path_that_allocates_is_judged_again_on_its_outputs_only():
+    """integer_with_float_fallback's native path boxes floats: the collector runs at other moments."""
+    lines = LINES.replace("MCU_DEPLOY_PATH native 40 0 5717 0", "MCU_DEPLOY_PATH native 40 0 17772 4256")
+    heap, paths = _parse(lines.format(rows=40, bad=0, spent=18360, alloc=4256))
+    assert _judged(BASE, heap, paths, None, "-", 142760).status is Status.PASS
+    heap, paths = _parse(lines.format(rows=40, bad=1, spent=18360, alloc=4256))
+    assert _judged(BASE, heap, paths, None, "-", 142760).status is Status.FAIL
