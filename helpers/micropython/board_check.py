@@ -217,13 +217,13 @@ def run_board(board: Board, firmware: Path, micropython_dir: Path, inputs: Board
                         reason="MicroPython stopped: " + (said[-1][:300] if said else "no report"))
     target, tflm_instructions = tflm_count_for(board, tflm_counts)
     run = _judged(base, heap, paths, kernels, inputs.kernels_reason, tflm_instructions)
-    return replace(run, compared_with=target if tflm_instructions else None)
+    return replace(run, compared_with=target)  # None where no TFLM count was there to compare with
 
 
 def _judged(base: dict, heap: int, paths: dict[str, tuple[int, ...] | None], kernels: KernelsModule | None,
             kernels_reason: str | None, tflm_instructions: int | None) -> BoardRun:
     """The board's verdict: FAIL when a path's outputs differ from TFLM's, or when the first path,
-    run again after the others, is slower, allocates or differs."""
+    run again after the others, does not hold up (_switch_back_problem)."""
     runs = [_path_run(path, paths[path], tflm_instructions) for path in PATHS if paths.get(path) is not None]
     again_figures = paths.get(f"again:{runs[0].path}") if runs else None
     again = _path_run(runs[0].path, again_figures, tflm_instructions) if again_figures else None
