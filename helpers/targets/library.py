@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from helpers.progress import Progress
+from helpers.targets.precompiled_header import PrecompiledHeaders, precompiled_headers
 from helpers.targets.recipe import Recipe, read_recipe
 from helpers.targets.target import HARNESS, Target
 from helpers.targets.tree import TflmTree
@@ -137,23 +138,31 @@ class Library:
                 return
             started = time.monotonic()
             self._manifest = self._read_manifest()
-            with Progress(f"compiling {self.name} for {self.target.name}", len(missing), "sources") as progress:
+            with Progress(f"compiling {self.name} for {self.target.name}", len(missing), "sources") as progress, \
+                    precompiled_headers(self.folder / "pch", self.tree.root) as headers:
                 def compile_one(source: str) -> str | None:
-                    error = self._compile(source)
+                    error = self._compile(source, headers)
                     progress.advance()
                     return error
 
                 with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+                    # The headers build on one core while the other cores start on the sources
+                    # (without a header until it is ready). TFLM's own sources include the
+                    # flatbuffers schema; third-party ones may not.
+                    pool.submit(headers.prepare, {source: self.recipe.flags_for(source) for source in missing
+                                                  if source.startswith("tensorflow/")})
                     errors = [error for error in pool.map(compile_one, missing) if error]
             self.compiled_seconds += time.monotonic() - started
             self.compiled_count += len(missing) - len(errors)
             if errors:
                 raise ToolBuildError(f"{self.name}: {errors[0]}")
 
-    def _compile(self, source: str) -> str | None:
+    def _compile(self, source: str, headers: PrecompiledHeaders) -> str | None:
         target = self.object_path(source)
         temporary = target.with_suffix(f".{os.getpid()}.tmp.o")
-        command = [*self.recipe.flags_for(source), "-c", source, "-o", str(temporary)]
+        flags = self.recipe.flags_for(source)
+        pch = headers.flags_for(flags) if source.startswith("tensorflow/") else []
+        command = [*flags, *pch, "-c", source, "-o", str(temporary)]
         try:
             result = subprocess.run(command, cwd=self.tree.root, capture_output=True, text=True,
                                     timeout=COMPILE_TIMEOUT_S)
