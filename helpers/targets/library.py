@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import threading
 from collections.abc import Iterable, Iterator
@@ -117,6 +118,9 @@ class Library:
                     bad.append(source)
             for stray in self.folder.glob("objects/*.tmp.o"):  # a compile killed before its rename
                 stray.unlink(missing_ok=True)
+            # a batch killed while it compiled leaves its precompiled headers (250 MB); batches
+            # hold this lock while they live, so none is using these
+            shutil.rmtree(self.folder / "pch", ignore_errors=True)
             self._write_manifest(manifest)
         return tuple(bad)
 

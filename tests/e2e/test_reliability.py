@@ -76,6 +76,7 @@ def test_a_killed_cold_build_resumes_and_a_broken_cache_is_rebuilt_not_blamed_on
     assert total - kept <= compiled <= total - kept + 2 and compiled < total, (kept, compiled, total)
     assert _host_verdicts(tmp_path / "run") == _host_verdicts(tmp_path / "beside")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["beside", "cache", "run"]  # the killed run's staging is gone
+    assert not list(cache.glob("tflm/*/*/*/pch/*"))  # nor its precompiled headers (hundreds of MB)
 
     code, stderr = _finish(_host_run(iris_dir, tmp_path / "clean", cache))
     assert code == 0 and not BUILT.search(stderr)  # a warm cache compiles nothing
