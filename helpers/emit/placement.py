@@ -7,6 +7,7 @@ from collections import Counter
 from helpers.core.checks import OpPlacement
 from helpers.core.tflm_ops import CMSIS_NN_OPS, add_method
 from helpers.emit.c_calls import c_calls
+from helpers.emit.c_own_conv import DSP_ONLY
 from helpers.emit.micropython import hot_functions
 from helpers.emit.micropython_calls import calls
 from helpers.emit.micropython_native import NativeCalls, native_call
@@ -24,10 +25,20 @@ def _tflm(op: str, dtype: str) -> str:
     return "cmsis-nn" if op in CMSIS_NN_OPS and dtype in ("int8", "int16") else "reference"
 
 
+# What a step runs when c_own_conv guards it: its own kernel on Armv7E-M, CMSIS-NN's call elsewhere.
+OWN_ON_ARMV7EM = "own on Armv7E-M, else cmsis-nn"
+
+
+def _c_kind(line: str) -> str:
+    if line.startswith(f"#if {DSP_ONLY}"):
+        return OWN_ON_ARMV7EM
+    return "cmsis-nn" if "arm_" in line else "own kernel"
+
+
 def _c_engine(program: Program) -> dict[str, str]:
     found: dict[str, set[str]] = {}
     for op, line in c_calls(program)[0]:
-        found.setdefault(op, set()).add("cmsis-nn" if "arm_" in line else "own kernel")
+        found.setdefault(op, set()).add(_c_kind(line))
     return {op: " + ".join(sorted(kinds)) for op, kinds in found.items()}
 
 

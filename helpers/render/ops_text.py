@@ -19,8 +19,9 @@ def ops_markdown(report: RunReport) -> list[str]:
         return []
     lines = ["", "## Where each op runs", "",
              "TFLM: `cmsis-nn` where TFLM's Cortex-M build has a CMSIS-NN kernel for the op's type, else "
-             "`reference` (on the host every op is the reference kernel). C engine: a CMSIS-NN call or the "
-             "engine's `own kernel`. MicroPython: the fastest path the engine has, `native` (the kernels "
+             "`reference` (on the host every op is the reference kernel). C engine: a CMSIS-NN call, the "
+             "engine's `own kernel`; `own on Armv7E-M, else cmsis-nn`: the own kernel on the M4, M7 and M33, "
+             "CMSIS-NN's call on the other cores. MicroPython: the fastest path the engine has, `native` (the kernels "
              "module), `viper` or `plain`. `no code`: folded or aliased at export; `-`: no engine."]
     for variant in placed:
         lines += ["", f"`{variant.name}`:", "", "| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]

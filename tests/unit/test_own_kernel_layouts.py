@@ -178,3 +178,15 @@ def test_the_own_kernels_file_pulls_in_no_cmsis_nn_source():
     require_tool("tflm")
     kernels = Path(__file__).resolve().parents[2] / "helpers" / "emit" / "c_kernels" / "conv_dsp.c"
     assert needed_sources(TFLM_DIR, kernels.read_text()) == ()
+
+
+def test_the_op_table_names_the_own_kernel_where_it_runs_and_cmsis_nn_elsewhere():
+    """report.md's and --check's op table: a guarded layer is neither plain `cmsis-nn` (its #else) nor
+    plain `own kernel` (the M0+ and MVE cores run CMSIS-NN's call)."""
+    from helpers.emit.c_own_conv import _guarded
+    from helpers.emit.placement import OWN_ON_ARMV7EM, _c_kind
+
+    guarded = _guarded("mcu_conv_1x1_s8(k1, k2, input, output);", "arm_convolve_1x1_s8_fast(&k3, &p4, input, output);")
+    assert _c_kind(guarded) == OWN_ON_ARMV7EM
+    assert _c_kind("arm_convolve_1x1_s8_fast(&k3, &p4, input, output);") == "cmsis-nn"
+    assert _c_kind("mcu_hard_swish_s8(input, output, 16);") == "own kernel"
