@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from helpers.core.op_matrix import EXCLUDED, TFLM_MATRIX, TYPES, coverage, format_matrix  # noqa: E402
+from helpers.core.op_matrix import EXCLUDED, LEFT_OUT, TFLM_MATRIX, TYPES, coverage, format_matrix  # noqa: E402
 from helpers.lowering.lower import LOWERINGS  # noqa: E402
 
 HEADER = Path("tensorflow/lite/micro/micro_mutable_op_resolver.h")
@@ -282,6 +282,8 @@ def main() -> int:
     if args.coverage:
         engines = coverage(frozenset(LOWERINGS))
         print("\n" + engines.summary() + "\nmissing from the engines:\n" + format_matrix(engines.missing))
+        for (op, dtype), reason in sorted(LEFT_OUT.items()):
+            print(f"  left out: {op} {dtype}: {reason}")
     drift = sorted(derivation.pairs ^ TFLM_MATRIX)
     for problem in derivation.problems() + ([f"helpers/core/op_matrix.py differs: {drift}"] if drift else []):
         print(problem, file=sys.stderr)
