@@ -341,6 +341,18 @@ def _layers() -> list[Case]:
         kernel = tf.constant(_const(rng, (3, 3, 2, 3), -0.5, 0.5))  # (h, w, out, in)
         return tf.nn.conv2d_transpose(x, kernel, (1, 8, 8, 2), 2, "SAME") + tf.constant(_const(rng, (2,)))
 
+    def transpose_conv_deep(tf: Any, x: Any, rng: np.random.Generator) -> Any:
+        # more than 16 input channels: CMSIS-NN runs it as a convolution over the upscaled input
+        # (VALID and an odd output: TFLM's padding offsets)
+        kernel = tf.constant(_const(rng, (3, 3, 4, 20), -0.3, 0.3))
+        return tf.nn.conv2d_transpose(x, kernel, (1, 7, 7, 4), 2, "VALID") + tf.constant(_const(rng, (4,)))
+
+    def transpose_conv_wide(tf: Any, x: Any, rng: np.random.Generator) -> Any:
+        # many output channels from one pixel: the reversed kernel CMSIS-NN copies (20 x 9 x 24
+        # bytes) outgrows the grid, so the C engine lends it its shared scratch instead
+        kernel = tf.constant(_const(rng, (3, 3, 24, 20), -0.3, 0.3))
+        return tf.nn.conv2d_transpose(x, kernel, (1, 3, 3, 24), 2, "VALID")
+
     image = (1, 4, 4, 3)
     return [
         Case("fully_connected", "FULLY_CONNECTED", (1, 12), dense),
@@ -353,6 +365,8 @@ def _layers() -> list[Case]:
         Case("l2_pool_2d", "L2_POOL_2D", image, lambda tf, x, rng: tf.nn.avg_pool2d(x, 3, 2, "SAME"),
              swap=("AVERAGE_POOL_2D", False)),
         Case("transpose_conv", "TRANSPOSE_CONV", image, transpose_conv),
+        Case("transpose_conv_deep", "TRANSPOSE_CONV", (1, 3, 3, 20), transpose_conv_deep),
+        Case("transpose_conv_wide", "TRANSPOSE_CONV", (1, 1, 1, 20), transpose_conv_wide),
         Case("svdf", "SVDF", (1, 12), None, make=_svdf),
         Case("svdf_state8", "SVDF", (1, 12), None, make=_svdf_state8),
         # Both operands from the input, as in attention: a constant one becomes a FULLY_CONNECTED.

@@ -10,6 +10,7 @@ import numpy as np
 from helpers.emit import c_cmsis as cmsis
 from helpers.emit import c_cmsis16, c_cmsis16_more, c_compare, c_layers, c_own_conv
 from helpers.emit.c_names import C_TYPES, CNames, c_int, c_real
+from helpers.emit.c_transpose_conv import transpose_conv_i8
 from helpers.lowering import steps as s
 from helpers.lowering.program import Const, Program, Step
 
@@ -223,7 +224,7 @@ def _fully_connected_i8(n: CNames, t: s.FullyConnectedInt8) -> str:
 
 FORMATTERS: dict[type, Callable[[CNames, Step], str]] = {  # type: ignore[dict-item]
     s.FullyConnectedInt8: _fully_connected_i8, s.FullyConnectedFloat: _fully_connected_f,
-    s.ConvInt8: _conv_i8, s.ConvFloat: _conv_f, s.PoolInt8: cmsis.pool_i8, s.PoolFloat: _pool_f,
+    s.ConvInt8: _conv_i8, s.TransposeConvInt8: transpose_conv_i8, s.ConvFloat: _conv_f, s.PoolInt8: cmsis.pool_i8, s.PoolFloat: _pool_f,
     s.SoftmaxInt8: cmsis.softmax_i8, s.SoftmaxFloat: _softmax_f, s.QuantizeFloatToInt8: _quantize,
     s.RequantizeInt8: _requantize, s.DequantizeInt8: _dequantize, s.Gather: _gather, s.Scatter: _scatter,
     s.AddInt8: cmsis.add_i8, s.MulInt8: cmsis.mul_i8, s.BinaryFloat: _binary_f, s.LookupInt8: _lookup,

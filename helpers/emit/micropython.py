@@ -111,7 +111,8 @@ def engine_context(program: Program, context: dict[str, Any]) -> dict[str, Any]:
     native_count = sum(line is not None for line in native_lines)
     native_steps = [(op, line or call) for (op, call), line in zip(steps, native_lines)] if native_count else []
     elementwise = any(isinstance(step, ELEMENTWISE) for step in program.steps)
-    called = {call[:call.index("(")] for _, call in steps}
+    # a step's line may hold several calls (a transpose convolution: its spread, then its convolution)
+    called = {name for _, call in steps for name in re.findall(r"(?<![\w.])(\w+)\(", call)}
     sources = _sources(needed, called)
     hot_roots = called | set(re.findall(r'_HOT\["(\w+)"\]', "".join(sources)))
     output = program.output

@@ -28,7 +28,7 @@ from helpers.lowering.program import Const, Program, Step
 TYPECODES = {"int8": "b", "int16": "h", "float32": "f", "bool": "B", "int32": "i"}
 # Which device file holds each step's kernel.
 FAMILIES: dict[type, str] = {
-    s.FullyConnectedInt8: "ops_int8", s.ConvInt8: "ops_int8", s.PoolInt8: "ops_int8", s.SoftmaxInt8: "ops_int8",
+    s.FullyConnectedInt8: "ops_int8", s.ConvInt8: "ops_int8", s.TransposeConvInt8: "ops_int8", s.PoolInt8: "ops_int8", s.SoftmaxInt8: "ops_int8",
     s.QuantizeFloatToInt8: "ops_int8", s.RequantizeInt8: "ops_int8", s.DequantizeInt8: "ops_int8",
     s.AddInt8: "ops_int8", s.MulInt8: "ops_int8", s.LookupInt8: "ops_int8", s.MeanInt8: "ops_int8",
     s.FullyConnectedFloat: "ops_float", s.ConvFloat: "ops_float", s.PoolFloat: "ops_float",
@@ -64,6 +64,11 @@ def _conv_i8(n: Names, t: s.ConvInt8) -> str:
                  *quant_args(n, q), n.array(Const(np.asarray(conv_row(t.geometry, t.depthwise), np.int32))),
                  *(["_ACC"] if t.depthwise else ["_ACC", "_COL"]), t.geometry.out_h, q.input_offset,
                  q.output_zero_point, q.act_min, q.act_max)
+
+
+def _transpose_conv_i8(n: Names, t: s.TransposeConvInt8) -> str:
+    """The portable paths' transpose convolution: the spread onto the grid, then its convolution."""
+    return f"{_gather(n, t.spread)}; {_conv_i8(n, t.conv)}"
 
 
 def _conv_f(n: Names, t: s.ConvFloat) -> str:
@@ -301,7 +306,7 @@ def _lstm_f(n: Names, t: s.LstmFloat) -> str:
 
 FORMATTERS: dict[type, Callable[[Names, Step], str]] = {  # type: ignore[dict-item]
     s.FullyConnectedInt8: _fully_connected_i8, s.FullyConnectedFloat: _fully_connected_f,
-    s.ConvInt8: _conv_i8, s.ConvFloat: _conv_f, s.PoolInt8: _pool_i8, s.PoolFloat: _pool_f,
+    s.ConvInt8: _conv_i8, s.TransposeConvInt8: _transpose_conv_i8, s.ConvFloat: _conv_f, s.PoolInt8: _pool_i8, s.PoolFloat: _pool_f,
     s.SoftmaxInt8: _softmax_i8, s.SoftmaxFloat: _softmax_f, s.QuantizeFloatToInt8: _quantize,
     s.RequantizeInt8: _requantize, s.DequantizeInt8: _dequantize, s.Gather: _gather, s.Scatter: _scatter,
     s.AddInt8: _add_i8, s.MulInt8: _mul_i8, s.BinaryFloat: _binary_f, s.LookupInt8: _lookup,
@@ -318,7 +323,8 @@ FORMATTERS: dict[type, Callable[[Names, Step], str]] = {  # type: ignore[dict-it
 
 def im2col_bytes(program: Program) -> int:
     """The portable conv_2d_i8's window scratch (_COL): the largest k_h * k_w * in_c."""
-    return max((t.geometry.k_h * t.geometry.k_w * t.geometry.in_c for t in program.steps
+    convolutions = [t.conv if isinstance(t, s.TransposeConvInt8) else t for t in program.steps]
+    return max((t.geometry.k_h * t.geometry.k_w * t.geometry.in_c for t in convolutions
                 if isinstance(t, s.ConvInt8) and not t.depthwise), default=0)
 
 

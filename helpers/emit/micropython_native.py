@@ -1,5 +1,5 @@
 """The steps the MicroPython kernels module (helpers/micropython/native/mcu_kernels.c) runs, as calls
-on it: int8 fully connected, convolution, depthwise convolution, pooling, softmax, add and mul
+on it: int8 fully connected, convolution, depthwise and transpose convolution, pooling, softmax, add and mul
 without broadcasting, and the int8 LSTM. Each call's parameter array is laid out as the C function
 it calls documents; every other step keeps its portable call (micropython_calls)."""
 from __future__ import annotations
@@ -16,11 +16,11 @@ from helpers.lowering.program import Const, Program, Step
 
 # The kernels module's interface revision: an engine loads only a module that says the same
 # (mcu_kernels.c's MCU_KERNELS_VERSION comes from here when it is built).
-KERNELS_VERSION = 2
+KERNELS_VERSION = 3
 KERNELS = "_KERNELS"
 SCRATCH = "_SCRATCH"
 # scratch_bytes()'s kinds.
-_CONV, _DEPTHWISE, _AVERAGE_POOL, _FULLY_CONNECTED = 0, 1, 2, 3
+_CONV, _DEPTHWISE, _AVERAGE_POOL, _FULLY_CONNECTED, _TRANSPOSE_CONV = 0, 1, 2, 3, 4
 
 
 class NativeCalls:
@@ -60,6 +60,17 @@ def _conv(c: NativeCalls, t: s.ConvInt8) -> str:
     scratch = c.scratch(_DEPTHWISE if t.depthwise else _CONV, params)
     return _call("depthwise" if t.depthwise else "conv", n.operand(t.x), n.buffer(t.y), n.array(t.weights),
                  n.array(t.bias), n.array(q.multipliers), n.array(q.shifts), params, scratch)
+
+
+def _transpose_conv(c: NativeCalls, t: s.TransposeConvInt8) -> str:
+    """CMSIS-NN's transpose convolution on the weights as the model holds them (the portable
+    paths' flipped copy is theirs alone)."""
+    n, q, g, p = c.names, t.quant, t.geometry, t.padding
+    params = c.params([g.in_h, g.in_w, g.in_c, g.out_h, g.out_w, g.out_c, g.k_h, g.k_w, g.stride_h, g.stride_w,
+                       p.pad_h, p.pad_w, p.offset_h, p.offset_w, q.input_offset, q.output_zero_point, q.act_min,
+                       q.act_max])
+    return _call("transpose_conv", n.operand(t.x), n.buffer(t.y), n.array(t.weights), n.array(t.bias),
+                 n.array(q.multipliers), n.array(q.shifts), params, c.scratch(_TRANSPOSE_CONV, params))
 
 
 def _pool(c: NativeCalls, t: s.PoolInt8) -> str:
@@ -113,7 +124,8 @@ def _lstm(c: NativeCalls, t: s.LstmInt8) -> str:
 
 
 FORMATTERS: dict[type, Callable[[NativeCalls, Step], str | None]] = {  # type: ignore[dict-item]
-    s.FullyConnectedInt8: _fully_connected, s.ConvInt8: _conv, s.PoolInt8: _pool, s.SoftmaxInt8: _softmax,
+    s.FullyConnectedInt8: _fully_connected, s.ConvInt8: _conv, s.TransposeConvInt8: _transpose_conv,
+    s.PoolInt8: _pool, s.SoftmaxInt8: _softmax,
     s.AddInt8: _add, s.MulInt8: _mul, s.LstmInt8: _lstm,
 }
 

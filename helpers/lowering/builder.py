@@ -167,7 +167,7 @@ class Builder:
 
 def step_buffers(step: Step) -> list[int]:
     """The buffers a step reads or writes."""
-    found = [getattr(step, name) for name in ("x", "x1", "x2", "condition", "y") if hasattr(step, name)]
+    found = [getattr(step, name) for name in ("x", "x1", "x2", "condition", "y", "grid") if hasattr(step, name)]
     found += list(getattr(step, "xs", ()))
     state = getattr(step, "state", None)
     if isinstance(state, LstmState):

@@ -1,7 +1,9 @@
 """TRANSPOSE_CONV as two steps both engines already run: a Gather that spreads the input over a
 zero-inserted, padded grid (the stride's gaps and the borders hold the input's zero point, so they
 add nothing once the input offset is applied), then a stride-1 VALID CONV_2D with the kernel
-flipped in both spatial axes.
+flipped in both spatial axes. In int8 the two are held by one TransposeConvInt8 step, which the C
+engine and the kernels module run as CMSIS-NN's transpose convolution, as TFLM's Cortex-M kernel
+does: the grid's convolution multiplies every gap too, stride squared times the work.
 
 Exact for int8: TFLM's transpose convolution sums (input + offset) * weight over the same pairs
 into an int32 accumulator and requantizes per channel with the multipliers a convolution would use,
@@ -16,7 +18,7 @@ from helpers.lowering.graph import Op, Tensor, Unsupported
 from helpers.lowering.ops_dense import activation, bias, float32, int8, int32, is_int8, padding, requantization
 from helpers.lowering.program import Const
 from helpers.lowering import arith
-from helpers.lowering.steps import ConvFloat, ConvGeometry, ConvInt8, Gather
+from helpers.lowering.steps import ConvFloat, ConvGeometry, ConvInt8, Gather, TransposeConvInt8, TransposePadding
 
 
 def _out_size(mode: int, size: int, kernel: int, stride: int) -> int:
@@ -46,6 +48,21 @@ def spread_index(x_shape: tuple[int, ...], y_shape: tuple[int, ...], kernel: tup
     return grid.reshape(-1)
 
 
+def _padding_with_offset(mode: int, size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TFLite's ComputePaddingWithOffset for a transpose convolution whose output is `size` long:
+    the padding before the first element and whether one more goes after the last."""
+    total = max(0, (_out_size(mode, size, kernel, stride) - 1) * stride + kernel - size)
+    return total // 2, total % 2
+
+
+def transpose_padding(mode: int, g: ConvGeometry) -> TransposePadding:
+    """What TFLM's CMSIS-NN kernel passes as padding and padding_offsets (the offsets include the
+    padding: CalculateOpData adds them)."""
+    pad_h, odd_h = _padding_with_offset(mode, g.out_h, g.k_h, g.stride_h)
+    pad_w, odd_w = _padding_with_offset(mode, g.out_w, g.k_w, g.stride_w)
+    return TransposePadding(pad_h=pad_h, pad_w=pad_w, offset_h=pad_h + odd_h, offset_w=pad_w + odd_w)
+
+
 def lower_transpose_conv(b: Builder, op: Op) -> None:
     w_index, x_index = op.inputs[1], op.inputs[2]
     x, w, y = b.graph.tensor(x_index), b.graph.tensor(w_index), b.graph.tensor(op.outputs[0])
@@ -62,11 +79,22 @@ def lower_transpose_conv(b: Builder, op: Op) -> None:
                             pad_left=0)
     flipped = np.ascontiguousarray(weights[:, ::-1, ::-1, :])
     if is_int8(x) and w.dtype == "int8" and is_int8(y):
-        grid = _spread(b, x_index, x, index, x.zero_point & 255)
+        source = b.operand(x_index)
+        grid = b.temporary(x.dtype, index.size)
         b.need_accumulator(geometry.out_w * out_c)
-        b.emit(ConvInt8(op=op.name, depthwise=False, x=grid, y=b.allocate(op.outputs[0]), weights=int8(flipped),
-                        bias=int32(bias(b, op, 3, out_c, "int32")),
-                        quant=requantization(x, w.scales, y, out_c, activation(op.options)), geometry=geometry))
+        output = b.allocate(op.outputs[0])
+        layer_bias = int32(bias(b, op, 3, out_c, "int32"))
+        quant = requantization(x, w.scales, y, out_c, activation(op.options))
+        spread = Gather(op=op.name, x=source, y=grid, index=Const(index.astype(np.int32)), pad=x.zero_point & 255)
+        conv = ConvInt8(op=op.name, depthwise=False, x=grid, y=output, weights=int8(flipped), bias=layer_bias,
+                        quant=quant, geometry=geometry)
+        o = op.options
+        transpose = ConvGeometry(in_h=x.shape[1], in_w=x.shape[2], in_c=in_c, out_h=y.shape[1], out_w=y.shape[2],
+                                 out_c=out_c, k_h=k_h, k_w=k_w, stride_h=o.strideH or 1, stride_w=o.strideW or 1,
+                                 dilation_h=1, dilation_w=1, pad_top=0, pad_left=0)
+        b.emit(TransposeConvInt8(op=op.name, x=source, y=output, weights=int8(np.ascontiguousarray(weights)),
+                                 bias=layer_bias, quant=quant, geometry=transpose,
+                                 padding=transpose_padding(o.padding, transpose), grid=grid, spread=spread, conv=conv))
         return
     if x.dtype == "float32" and weights.dtype in (np.float32, np.float16):
         grid = _spread(b, x_index, x, index, 0.0)

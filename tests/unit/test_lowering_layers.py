@@ -57,7 +57,7 @@ def test_transpose_conv_is_a_convolution_over_the_spread_grid(in_hw, out_hw, ker
     assert np.array_equal(_conv_valid(grid, w[:, ::-1, ::-1, :]), want)
 
 
-def test_transpose_conv_int8_lowers_to_gather_then_conv_with_the_input_zero_point_as_padding():
+def test_transpose_conv_int8_is_one_step_holding_cmsis_nns_form_and_the_gather_then_conv():
     weights = np.arange(-27, 27, dtype=np.int8).reshape(2, 3, 3, 3)
     g = graph([tensor(0, (1, 4, 4, 3), scale=0.1, zero_point=5),
                tensor(1, (4,), "int32", data=np.array([1, 8, 8, 2], np.int32)),
@@ -66,11 +66,21 @@ def test_transpose_conv_int8_lowers_to_gather_then_conv_with_the_input_zero_poin
               [("TRANSPOSE_CONV", (1, 2, 0), (3,), SimpleNamespace(padding=0, strideH=2, strideW=2,
                                                                   fusedActivationFunction=0))])
     program = lower(g)
-    gather, conv = program.steps
-    assert isinstance(gather, s.Gather) and isinstance(conv, s.ConvInt8)
-    assert gather.pad == 5 and conv.x == gather.y and conv.geometry.in_h == 10 and conv.geometry.stride_h == 1
+    (step,) = program.steps
+    assert isinstance(step, s.TransposeConvInt8)
+    # CMSIS-NN's form: the weights as the model holds them, the op's own shapes and TFLM's padding
+    # (SAME, stride 2, kernel 3, 8 from 4: (4 - 1) * 2 + 3 - 8 = 1 in total, none before, the odd one after)
+    assert np.array_equal(step.weights.values.reshape(weights.shape), weights)
+    assert step.geometry.in_h == 4 and step.geometry.out_h == 8 and (step.geometry.stride_h, step.geometry.stride_w) == (2, 2)
+    assert step.padding == s.TransposePadding(pad_h=0, pad_w=0, offset_h=1, offset_w=1)
+    # the portable paths' form: a gather onto the grid, padded with the input's zero point, and a
+    # stride-1 convolution with the kernel flipped
+    gather, conv = step.spread, step.conv
+    assert gather.pad == 5 and conv.x == gather.y == step.grid and conv.y == step.y and step.x == gather.x
+    assert conv.geometry.in_h == 10 and conv.geometry.stride_h == 1
     assert np.array_equal(conv.weights.values.reshape(2, 3, 3, 3), weights[:, ::-1, ::-1, :])
     assert conv.quant.input_offset == -5 and conv.quant.output_zero_point == -3
+    assert step.quant == conv.quant
 
 
 @pytest.mark.parametrize("lhs,rhs,adj_x,adj_y", [

@@ -7,7 +7,7 @@ One module per family (base, dense, elementwise, movement, compare, lstm); the p
 from __future__ import annotations
 
 from helpers.lowering.steps.base import ConvGeometry, PoolGeometry, Requantization, Unary, Binary
-from helpers.lowering.steps.dense import FullyConnectedInt8, FullyConnectedFloat, ConvInt8, ConvFloat, PoolInt8, PoolFloat, SoftmaxInt8, SoftmaxFloat, BatchMatMulFloat, BatchMatMulInt8
+from helpers.lowering.steps.dense import FullyConnectedInt8, FullyConnectedFloat, ConvInt8, TransposeConvInt8, TransposePadding, ConvFloat, PoolInt8, PoolFloat, SoftmaxInt8, SoftmaxFloat, BatchMatMulFloat, BatchMatMulInt8
 from helpers.lowering.steps.elementwise import QuantizeFloatToInt8, RequantizeInt8, DequantizeInt8, AddInt8, MulInt8, BinaryFloat, BinaryMath, SquaredDifferenceInt8, LookupInt8, UnaryFloat, ChannelLookupInt8, PreluFloat, MathFloat, MeanInt8, MeanFloat, ReduceFloat, ReduceInt8
 from helpers.lowering.steps.movement import Gather, GatherRuns, Transpose, Scatter
 from helpers.lowering.steps.layers import RowFloat, LogSoftmaxInt8, L2NormInt8, ResizeBilinear, AddN, Cumsum, DivInt8, SvdfShape, Svdf
@@ -23,6 +23,8 @@ __all__ = [
     "FullyConnectedInt8",
     "FullyConnectedFloat",
     "ConvInt8",
+    "TransposeConvInt8",
+    "TransposePadding",
     "ConvFloat",
     "PoolInt8",
     "PoolFloat",

@@ -1,11 +1,12 @@
-"""The steps of the layers that sum products or windows: fully connected, convolution, pooling,
-softmax and the batched matrix product."""
+"""The steps of the layers that sum products or windows: fully connected, convolution, transpose
+convolution, pooling, softmax and the batched matrix product."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from helpers.lowering.program import Const, Operand, Step
 from helpers.lowering.steps.base import Unary, ConvGeometry, PoolGeometry, Requantization
+from helpers.lowering.steps.movement import Gather
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,35 @@ class ConvInt8(Unary):
     bias: Const
     quant: Requantization
     geometry: ConvGeometry
+
+
+@dataclass(frozen=True)
+class TransposePadding:
+    """TFLM's padding of a transpose convolution (ComputePaddingHeightWidth on the output's size):
+    before the first element, and the extra one after the last when the total is odd."""
+
+    pad_h: int
+    pad_w: int
+    offset_h: int
+    offset_w: int
+
+
+@dataclass(frozen=True)
+class TransposeConvInt8(Unary):
+    """TRANSPOSE_CONV in int8. The C engine and the kernels module call CMSIS-NN's
+    arm_transpose_conv_wrapper_s8 on the weights as the model holds them, as TFLM's Cortex-M
+    kernel does. The portable paths run the same op as `spread` (a Gather onto the zero-inserted
+    grid) and `conv` (a stride-1 convolution with the kernel flipped). `grid`, the buffer those two
+    pass between them, is CMSIS-NN's scratch in the C engine when it is large enough."""
+
+    weights: Const            # int8 [out_c, k_h, k_w, in_c], not flipped
+    bias: Const
+    quant: Requantization
+    geometry: ConvGeometry    # the transpose convolution's: input, output, kernel, strides
+    padding: TransposePadding
+    grid: int
+    spread: Gather            # x -> grid
+    conv: ConvInt8            # grid -> y
 
 
 @dataclass(frozen=True)

@@ -168,6 +168,45 @@ static mp_obj_t depthwise(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(depthwise_obj, 8, 8, depthwise);
 
+// The transpose convolution parameter array (p) of transpose_conv():
+// in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, stride_h, stride_w, pad_h, pad_w, offset_h,
+// offset_w, input_offset, output_zero_point, act_min, act_max
+#define TRANSPOSE_CONV_PARAMS 18
+
+static cmsis_nn_transpose_conv_params transpose_params_of(const int32_t *p) {
+    return (cmsis_nn_transpose_conv_params){p[14], p[15], {p[9], p[8]}, {p[11], p[10]}, {p[13], p[12]}, {1, 1},
+                                            {p[16], p[17]}};
+}
+
+// The wrapper's accumulator buffer, rounded up to whole words (the reversed kernel's buffer follows it).
+static int32_t transpose_accumulator_bytes(const cmsis_nn_transpose_conv_params *params, const conv_dims *d) {
+    return (arm_transpose_conv_s8_get_buffer_size(params, &d->input, &d->filter, &d->output) + 3) & ~3;
+}
+
+// transpose_conv(x, y, weights, bias, multipliers, shifts, p, scratch): the wrapper TFLM's
+// TRANSPOSE_CONV calls on Cortex-M, its two buffers one after the other in scratch.
+static mp_obj_t transpose_conv(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    const int32_t *p = params_of(args[6], TRANSPOSE_CONV_PARAMS);
+    const conv_dims d = {{1, p[0], p[1], p[2]}, {p[5], p[6], p[7], p[2]}, {1, 1, 1, p[5]}, {1, p[3], p[4], p[5]}};
+    const int8_t *x = buffer_of(args[0], p[0] * p[1] * p[2], MP_BUFFER_READ);
+    int8_t *y = buffer_of(args[1], p[3] * p[4] * p[5], MP_BUFFER_RW);
+    const int8_t *w = buffer_of(args[2], p[2] * p[5] * p[6] * p[7], MP_BUFFER_READ);
+    const int32_t *bias = buffer_of(args[3], 4 * p[5], MP_BUFFER_READ);
+    const cmsis_nn_per_channel_quant_params quant = {buffer_of(args[4], 4 * p[5], MP_BUFFER_READ),
+                                                     buffer_of(args[5], 4 * p[5], MP_BUFFER_READ)};
+    const cmsis_nn_transpose_conv_params params = transpose_params_of(p);
+    const int32_t first = transpose_accumulator_bytes(&params, &d);
+    const int32_t second = arm_transpose_conv_s8_get_reverse_conv_buffer_size(&params, &d.input, &d.filter);
+    int8_t *scratch = buffer_of(args[7], first + second, MP_BUFFER_RW);
+    const cmsis_nn_context context = {scratch, first};
+    const cmsis_nn_context reverse = {scratch + first, second};
+    check(arm_transpose_conv_wrapper_s8(&context, &reverse, &params, &quant, &d.input, x, &d.filter, w, &d.bias,
+                                        bias, &d.output, y));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(transpose_conv_obj, 8, 8, transpose_conv);
+
 // pool(x, y, p, scratch)
 // p: in_h, in_w, channels, out_h, out_w, k_h, k_w, stride_h, stride_w, pad_top, pad_left, act_min,
 // act_max, average (0: max pooling)
@@ -296,12 +335,19 @@ static mp_obj_t lstm(size_t n_args, const mp_obj_t *args) {
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(lstm_obj, 7, 7, lstm);
 
 // scratch_bytes(kind, p): the scratch buffer the kernel asks for on this core (kind 0: conv,
-// 1: depthwise, 2: average pooling: CMSIS-NN's; 3: fully connected: the own kernel's), with the
+// 1: depthwise, 2: average pooling, 4: transpose conv: CMSIS-NN's; 3: fully connected: the own
+// kernel's), with the
 // parameter array of that call. The engine allocates the largest once, at import.
 static mp_obj_t scratch_bytes(mp_obj_t kind_obj, mp_obj_t p_obj) {
     const mp_int_t kind = mp_obj_get_int(kind_obj);
     int32_t bytes = 0;
-    if (kind == 3) {
+    if (kind == 4) {
+        const int32_t *p = params_of(p_obj, TRANSPOSE_CONV_PARAMS);
+        const conv_dims d = {{1, p[0], p[1], p[2]}, {p[5], p[6], p[7], p[2]}, {1, 1, 1, p[5]}, {1, p[3], p[4], p[5]}};
+        const cmsis_nn_transpose_conv_params params = transpose_params_of(p);
+        bytes = transpose_accumulator_bytes(&params, &d) +
+                arm_transpose_conv_s8_get_reverse_conv_buffer_size(&params, &d.input, &d.filter);
+    } else if (kind == 3) {
         bytes = fc_scratch_bytes(params_of(p_obj, 9)[1]);
     } else if (kind == 2) {
         const int32_t *p = params_of(p_obj, 14);
@@ -327,6 +373,7 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_fc, MP_OBJ_FROM_PTR(&fc_obj));
     mp_store_global(MP_QSTR_conv, MP_OBJ_FROM_PTR(&conv_obj));
     mp_store_global(MP_QSTR_depthwise, MP_OBJ_FROM_PTR(&depthwise_obj));
+    mp_store_global(MP_QSTR_transpose_conv, MP_OBJ_FROM_PTR(&transpose_conv_obj));
     mp_store_global(MP_QSTR_pool, MP_OBJ_FROM_PTR(&pool_obj));
     mp_store_global(MP_QSTR_softmax, MP_OBJ_FROM_PTR(&softmax_obj));
     mp_store_global(MP_QSTR_add, MP_OBJ_FROM_PTR(&add_obj));
