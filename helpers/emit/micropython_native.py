@@ -1,6 +1,7 @@
 """The steps the MicroPython kernels module (helpers/micropython/native/mcu_kernels.c) runs, as calls
 on it: int8 fully connected, convolution, depthwise and transpose convolution, pooling, softmax, add and mul
-without broadcasting, and the int8 LSTM. Each call's parameter array is laid out as the C function
+(CMSIS-NN's), the int8 LSTM, and through the C engine's own kernels broadcast add, sub and mul, squared
+difference and the batched matrix product. Each call's parameter array is laid out as the C function
 it calls documents; every other step keeps its portable call (micropython_calls)."""
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from helpers.lowering.program import Const, Program, Step
 
 # The kernels module's interface revision: an engine loads only a module that says the same
 # (mcu_kernels.c's MCU_KERNELS_VERSION comes from here when it is built).
-KERNELS_VERSION = 3
+KERNELS_VERSION = 4
 KERNELS = "_KERNELS"
 SCRATCH = "_SCRATCH"
 # scratch_bytes()'s kinds.
@@ -86,9 +87,26 @@ def _softmax(c: NativeCalls, t: s.SoftmaxInt8) -> str:
     return _call("softmax", c.names.operand(t.x), c.names.buffer(t.y), params)
 
 
-def _add(c: NativeCalls, t: s.AddInt8) -> str | None:
+# binary()'s kinds: the C engine's own kernels (ops_int8.c), for what CMSIS-NN's do not take.
+_ADD_OR_SUB, _MUL, _SQUARED_DIFFERENCE = 0, 1, 2
+
+
+def _binary(c: NativeCalls, t: s.AddInt8 | s.MulInt8 | s.SquaredDifferenceInt8, kind: int,
+            fields: list[int]) -> str:
+    """The own kernel through the operands' index maps (None: element by element); `fields` is its
+    parameter record (mcu_add_params, ...) in field order, as c_calls writes it for the C engine."""
+    n = c.names
+    params = c.params([kind, t.count, *fields])
+    return _call("binary", n.operand(t.x1), n.index(t.x1_index), n.operand(t.x2), n.index(t.x2_index),
+                 n.buffer(t.y), params)
+
+
+def _add(c: NativeCalls, t: s.AddInt8) -> str:
     if t.sign != 1 or t.x1_index is not None or t.x2_index is not None:
-        return None  # SUB and broadcasting: the portable kernel
+        # SUB and broadcasting: the C engine's own kernel
+        return _binary(c, t, _ADD_OR_SUB, [t.input1_offset, t.input2_offset, t.input1_multiplier, t.input1_shift,
+                                            t.input2_multiplier, t.input2_shift, t.output_multiplier,
+                                            t.output_shift, t.output_zero_point, t.act_min, t.act_max, t.sign])
     n = c.names
     x1, x2 = n.operand(t.x1), n.operand(t.x2)
     params = c.params([t.count, t.input1_offset, t.input1_multiplier, t.input1_shift, t.input2_offset,
@@ -97,14 +115,27 @@ def _add(c: NativeCalls, t: s.AddInt8) -> str | None:
     return _call("add", x1, x2, n.buffer(t.y), params)
 
 
-def _mul(c: NativeCalls, t: s.MulInt8) -> str | None:
+def _mul(c: NativeCalls, t: s.MulInt8) -> str:
     if t.x1_index is not None or t.x2_index is not None:
-        return None
+        return _binary(c, t, _MUL, [t.input1_offset, t.input2_offset, t.output_multiplier, t.output_shift,
+                                    t.output_zero_point, t.act_min, t.act_max])
     n = c.names
     x1, x2 = n.operand(t.x1), n.operand(t.x2)
     params = c.params([t.count, t.input1_offset, t.input2_offset, t.output_zero_point, t.output_multiplier,
                        t.output_shift, t.act_min, t.act_max])
     return _call("mul", x1, x2, n.buffer(t.y), params)
+
+
+def _squared_difference(c: NativeCalls, t: s.SquaredDifferenceInt8) -> str:
+    return _binary(c, t, _SQUARED_DIFFERENCE, [t.input1_offset, t.input2_offset, t.input1_multiplier,
+                                               t.input1_shift, t.input2_multiplier, t.input2_shift,
+                                               t.output_multiplier, t.output_shift, t.output_zero_point])
+
+
+def _batch_matmul(c: NativeCalls, t: s.BatchMatMulInt8) -> str:
+    n = c.names
+    params = c.params([t.lhs_offset, t.rhs_offset, t.multiplier, t.shift, t.output_zero_point])
+    return _call("matmul", n.operand(t.x1), n.operand(t.x2), n.buffer(t.y), n.array(t.layout), params)
 
 
 def _lstm(c: NativeCalls, t: s.LstmInt8) -> str:
@@ -126,7 +157,8 @@ def _lstm(c: NativeCalls, t: s.LstmInt8) -> str:
 FORMATTERS: dict[type, Callable[[NativeCalls, Step], str | None]] = {  # type: ignore[dict-item]
     s.FullyConnectedInt8: _fully_connected, s.ConvInt8: _conv, s.TransposeConvInt8: _transpose_conv,
     s.PoolInt8: _pool, s.SoftmaxInt8: _softmax,
-    s.AddInt8: _add, s.MulInt8: _mul, s.LstmInt8: _lstm,
+    s.AddInt8: _add, s.MulInt8: _mul, s.SquaredDifferenceInt8: _squared_difference, s.BatchMatMulInt8: _batch_matmul,
+    s.LstmInt8: _lstm,
 }
 
 

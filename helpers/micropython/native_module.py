@@ -18,8 +18,11 @@ from helpers.targets.cmsis_sources import CMSIS_NN_DIR, needed_sources
 from helpers.targets.library import first_error
 
 SOURCE = Path(__file__).resolve().parent / "native" / "mcu_kernels.c"
-# The C engine's own Armv7E-M kernels, which mcu_kernels.c includes on those cores.
-OWN_KERNELS = Path(__file__).resolve().parent.parent / "emit" / "c_kernels" / "conv_dsp.c"
+# The C engine's own kernels mcu_kernels.c includes: its int8 kernels CMSIS-NN lacks (broadcast
+# ADD, SUB and MUL, SQUARED_DIFFERENCE, BATCH_MATMUL) with their fixed point, and on Armv7E-M its
+# convolutions and fully connected layers.
+_C_KERNELS = Path(__file__).resolve().parent.parent / "emit" / "c_kernels"
+OWN_KERNEL_FILES = tuple(_C_KERNELS / name for name in ("fixedpoint.c", "ops_int8.c", "conv_dsp.c"))
 # The architectures built: the unix port (tests), Cortex-M0+, Cortex-M3, Cortex-M4F (and M7/M33
 # with a single-precision FPU), Cortex-M7/M55 with the double-precision FPU (dynruntime.mk compiles
 # it for the M7: Armv7E-M with DSP, which the M55 runs) and 32-bit RISC-V (rv32imc: dynruntime.mk
@@ -55,7 +58,7 @@ def module_name(arch: str) -> str:
 def _key(micropython_dir: Path, tflm_root: Path, arch: str, sources: tuple[str, ...]) -> str:
     digest = hashlib.sha256()
     digest.update(f"{KERNELS_VERSION} {arch} {_OPTIMIZATION}\n".encode())
-    digest.update(SOURCE.read_bytes() + OWN_KERNELS.read_bytes())
+    digest.update(SOURCE.read_bytes() + b"".join(path.read_bytes() for path in OWN_KERNEL_FILES))
     cmsis = tflm_root / CMSIS_NN_DIR
     for path in [cmsis / source for source in sources] + sorted((cmsis / "Include").glob("*.h")):
         digest.update(path.name.encode() + path.read_bytes())
@@ -113,7 +116,8 @@ def _build(micropython_dir: Path, cmsis: Path, arch: str, sources: tuple[str, ..
     work.mkdir()
     names = [SOURCE.name]
     shutil.copy(SOURCE, work / SOURCE.name)
-    shutil.copy(OWN_KERNELS, work / OWN_KERNELS.name)  # #included, not compiled on its own
+    for own in OWN_KERNEL_FILES:  # #included, not compiled on their own
+        shutil.copy(own, work / own.name)
     for source in sources:  # CMSIS-NN's file names are unique across its folders
         shutil.copy(cmsis / source, work / Path(source).name)
         names.append(Path(source).name)

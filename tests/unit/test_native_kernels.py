@@ -65,8 +65,12 @@ def test_the_cases_cover_convolutions_pooling_softmax_and_recurrent_models():
 # Op zoo cases whose native call no golden engine makes (the op zoo proves their viper and plain
 # paths identical to TFLM; here the native path is held to those): the transpose convolution on
 # both of CMSIS-NN's paths (accumulated, and reversed into a convolution) and with the scratch
-# the reversed kernel outgrows the grid in.
-ZOO_CASES = ("transpose_conv_int8", "transpose_conv_deep_int8", "transpose_conv_wide_int8")
+# the reversed kernel outgrows the grid in; the C engine's own kernels the module runs (SUB,
+# broadcasting ADD and MUL, SQUARED_DIFFERENCE, BATCH_MATMUL), each way an operand broadcasts.
+ZOO_CASES = ("transpose_conv_int8", "transpose_conv_deep_int8", "transpose_conv_wide_int8", "add_bcast_rows_int8",
+             "add_bcast_input_int8", "sub_int8", "sub_bcast_last_int8", "sub_mean_tie_int8", "mul_bcast_rows_int8",
+             "mul_bcast_last_int8", "squared_difference_int8", "squared_difference_bcast_input_int8",
+             "batch_matmul_int8")
 
 
 def _program_and_context(case: str) -> tuple[Program, dict]:  # type: ignore[type-arg]

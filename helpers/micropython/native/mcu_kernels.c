@@ -49,6 +49,13 @@ static cmsis_nn_context scratch_of(mp_obj_t object) {
     return context;
 }
 
+// The C engine's own int8 kernels for what CMSIS-NN has no kernel for (helpers/emit/c_kernels/,
+// copied in by the build): broadcast ADD, SUB and MUL, SQUARED_DIFFERENCE and BATCH_MATMUL, with
+// TFLM's reference arithmetic, so the outputs are the C engine's and TFLM's.
+#include <math.h>
+#include "fixedpoint.c"
+#include "ops_int8.c"
+
 #if defined(ARM_MATH_DSP) && !defined(ARM_MATH_MVEI)
 // The C engine's own Armv7E-M kernels (helpers/emit/c_kernels/conv_dsp.c, copied in by the build):
 // the fully connected one runs fc() here, with the same outputs as CMSIS-NN's (docs/kernels.md).
@@ -334,6 +341,60 @@ static mp_obj_t lstm(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(lstm_obj, 7, 7, lstm);
 
+// An index map argument of the elementwise kernels: None (element k) or an int32 array of n entries.
+static const int32_t *index_of(mp_obj_t object, int32_t n) {
+    return object == mp_const_none ? NULL : buffer_of(object, 4 * n, MP_BUFFER_READ);
+}
+
+// binary(x1, i1, x2, i2, y, p): the engine's own broadcasting int8 kernels, through index maps (None:
+// element k). p[0] the kind (0: add or sub, 1: mul, 2: squared difference), p[1] the count, then the
+// kernel's parameter record in its field order (ops_int8.c: mcu_add_params, mcu_mul_params,
+// mcu_squared_difference_params).
+static mp_obj_t binary(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    mp_buffer_info_t info;
+    mp_get_buffer_raise(args[5], &info, MP_BUFFER_READ);
+    const int32_t *p = (const int32_t *)info.buf;
+    const size_t sizes[3] = {sizeof(mcu_add_params), sizeof(mcu_mul_params), sizeof(mcu_squared_difference_params)};
+    if (info.len < 8 || p[0] < 0 || p[0] > 2 || info.len != 8 + sizes[p[0]]) {
+        mp_raise_ValueError(MP_ERROR_TEXT("wrong number of kernel parameters"));
+    }
+    const int32_t n = p[1];
+    const int32_t *i1 = index_of(args[1], n), *i2 = index_of(args[3], n);
+    // an operand read through a map is read where the export's map points; one without, element by element
+    const int8_t *x1 = buffer_of(args[0], i1 ? 1 : n, MP_BUFFER_READ);
+    const int8_t *x2 = buffer_of(args[2], i2 ? 1 : n, MP_BUFFER_READ);
+    int8_t *y = buffer_of(args[4], n, MP_BUFFER_RW);
+    if (p[0] == 0) {
+        mcu_add_i8(x1, i1, x2, i2, y, n, (const mcu_add_params *)(p + 2));
+    } else if (p[0] == 1) {
+        mcu_mul_i8(x1, i1, x2, i2, y, n, (const mcu_mul_params *)(p + 2));
+    } else {
+        mcu_squared_difference_i8(x1, i1, x2, i2, y, n, (const mcu_squared_difference_params *)(p + 2));
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(binary_obj, 6, 6, binary);
+
+// matmul(x1, x2, y, layout, p): BATCH_MATMUL of int8 tensors, the engine's own kernel; layout as
+// ops_matmul.py writes it (8 values, then two per batch); p: lhs_offset, rhs_offset, multiplier,
+// shift, output_zero_point.
+static mp_obj_t matmul(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    const int32_t *p = params_of(args[4], 5);
+    mp_buffer_info_t info;
+    mp_get_buffer_raise(args[3], &info, MP_BUFFER_READ);
+    const int32_t *layout = (const int32_t *)info.buf;
+    if (info.len < 32 || info.len != 4 * (8 + 2 * (size_t)layout[7])) {
+        mp_raise_ValueError(MP_ERROR_TEXT("wrong matmul layout"));
+    }
+    const int8_t *x1 = buffer_of(args[0], 1, MP_BUFFER_READ), *x2 = buffer_of(args[1], 1, MP_BUFFER_READ);
+    int8_t *y = buffer_of(args[2], layout[0] * layout[1] * layout[7], MP_BUFFER_RW);
+    mcu_batch_matmul_i8(x1, x2, y, layout, p[0], p[1], p[2], p[3], p[4]);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(matmul_obj, 5, 5, matmul);
+
 // scratch_bytes(kind, p): the scratch buffer the kernel asks for on this core (kind 0: conv,
 // 1: depthwise, 2: average pooling, 4: transpose conv: CMSIS-NN's; 3: fully connected: the own
 // kernel's), with the
@@ -379,6 +440,8 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_add, MP_OBJ_FROM_PTR(&add_obj));
     mp_store_global(MP_QSTR_mul, MP_OBJ_FROM_PTR(&mul_obj));
     mp_store_global(MP_QSTR_lstm, MP_OBJ_FROM_PTR(&lstm_obj));
+    mp_store_global(MP_QSTR_binary, MP_OBJ_FROM_PTR(&binary_obj));
+    mp_store_global(MP_QSTR_matmul, MP_OBJ_FROM_PTR(&matmul_obj));
     mp_store_global(MP_QSTR_scratch_bytes, MP_OBJ_FROM_PTR(&scratch_bytes_obj));
     // The revision of the kernels, so an engine can tell which module it loaded.
     mp_store_global(MP_QSTR_VERSION, MP_OBJ_NEW_SMALL_INT(MCU_KERNELS_VERSION));
