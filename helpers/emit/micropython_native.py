@@ -9,7 +9,8 @@ from typing import Callable
 
 import numpy as np
 
-from helpers.emit.c_own_conv import folded_sums, short_requantization
+from helpers.emit.c_own_conv import (conv_columns, depthwise_weights, folded_sums, own_depthwise, own_pointwise,
+                                     pointwise_weights, short_requantization, uses_own_kernels)
 from helpers.emit.cmsis_params import is_per_tensor, lstm_effective_biases
 from helpers.emit.micropython_calls import Names
 from helpers.lowering import steps as s
@@ -17,11 +18,13 @@ from helpers.lowering.program import Const, Program, Step
 
 # The kernels module's interface revision: an engine loads only a module that says the same
 # (mcu_kernels.c's MCU_KERNELS_VERSION comes from here when it is built).
-KERNELS_VERSION = 4
+KERNELS_VERSION = 5
 KERNELS = "_KERNELS"
 SCRATCH = "_SCRATCH"
 # scratch_bytes()'s kinds.
-_CONV, _DEPTHWISE, _AVERAGE_POOL, _FULLY_CONNECTED, _TRANSPOSE_CONV = 0, 1, 2, 3, 4
+_CONV, _DEPTHWISE, _AVERAGE_POOL, _FULLY_CONNECTED, _TRANSPOSE_CONV, _OWN_CONV_SCRATCH = 0, 1, 2, 3, 4, 5
+# The own convolution kernels (mcu_kernels.c's OWN_*).
+_OWN_POINTWISE, _OWN_DEPTHWISE, _OWN_IM2COL = 1, 2, 3
 
 
 class NativeCalls:
@@ -53,6 +56,23 @@ def _fully_connected(c: NativeCalls, t: s.FullyConnectedInt8) -> str:
                  n.array(q.shifts), params, sums, c.scratch(_FULLY_CONNECTED, params))
 
 
+def _own_conv(c: NativeCalls, t: s.ConvInt8) -> str:
+    """The own kernel's arguments for a layer the C engine runs with one on Armv7E-M (c_own_conv
+    decides): the weights as that kernel reads them, the folded sums (the depthwise kernel: the
+    bias) and [kind, short requantization, columns]; None for CMSIS-NN on every core. The module
+    takes them on Armv7E-M boards only, so the re-laid weights cost flash on every board."""
+    if not uses_own_kernels(t):
+        return "None"
+    n, g = c.names, t.geometry
+    kind = _OWN_POINTWISE if own_pointwise(t) else _OWN_DEPTHWISE if own_depthwise(t) else _OWN_IM2COL
+    laid = depthwise_weights(t) if kind == _OWN_DEPTHWISE else pointwise_weights(t)
+    sums = n.array(t.bias) if kind == _OWN_DEPTHWISE else n.array(Const(folded_sums(t).astype(np.int32)))
+    columns = conv_columns(t) if kind == _OWN_IM2COL else 0
+    c.scratch(_OWN_CONV_SCRATCH, c.params([kind, g.in_c, columns]))
+    parts = [n.array(Const(laid.view(np.int32))), sums, c.params([kind, int(short_requantization(t)), columns])]
+    return n.constant("l", "(" + ", ".join(parts) + ")")
+
+
 def _conv(c: NativeCalls, t: s.ConvInt8) -> str:
     n, q, g = c.names, t.quant, t.geometry
     params = c.params([g.in_h, g.in_w, g.in_c, g.out_h, g.out_w, g.out_c, g.k_h, g.k_w, g.stride_h, g.stride_w,
@@ -60,7 +80,7 @@ def _conv(c: NativeCalls, t: s.ConvInt8) -> str:
                        q.act_min, q.act_max, g.depth_multiplier])
     scratch = c.scratch(_DEPTHWISE if t.depthwise else _CONV, params)
     return _call("depthwise" if t.depthwise else "conv", n.operand(t.x), n.buffer(t.y), n.array(t.weights),
-                 n.array(t.bias), n.array(q.multipliers), n.array(q.shifts), params, scratch)
+                 n.array(t.bias), n.array(q.multipliers), n.array(q.shifts), params, scratch, _own_conv(c, t))
 
 
 def _transpose_conv(c: NativeCalls, t: s.TransposeConvInt8) -> str:

@@ -60,15 +60,15 @@ static cmsis_nn_context scratch_of(mp_obj_t object) {
 // The C engine's own Armv7E-M kernels (helpers/emit/c_kernels/conv_dsp.c, copied in by the build):
 // the fully connected one runs fc() here, with the same outputs as CMSIS-NN's (docs/kernels.md).
 #include "conv_dsp.c"
-#define MCU_OWN_FC 1
+#define MCU_OWN_KERNELS 1
 #else
-#define MCU_OWN_FC 0
+#define MCU_OWN_KERNELS 0
 #endif
 
 // The bytes of scratch the own fully connected kernel needs for n_in inputs on this core: the row's
 // inputs as int16 pairs, plus room to align them to 8 bytes (LDRD); none where it does not run.
 static int32_t fc_scratch_bytes(int32_t n_in) {
-    return MCU_OWN_FC && n_in % 4 == 0 ? 2 * n_in + 8 : 0;
+    return MCU_OWN_KERNELS && n_in % 4 == 0 ? 2 * n_in + 8 : 0;
 }
 
 // fc(x, y, weights, bias, multipliers, shifts, p, sums, scratch)
@@ -85,7 +85,7 @@ static mp_obj_t fc(size_t n_args, const mp_obj_t *args) {
     const int32_t *bias = buffer_of(args[3], 4 * n_out, MP_BUFFER_READ);
     int32_t *multipliers = buffer_of(args[4], 4 * (p[7] ? n_out : 1), MP_BUFFER_READ);
     int32_t *shifts = buffer_of(args[5], 4 * (p[7] ? n_out : 1), MP_BUFFER_READ);
-#if MCU_OWN_FC
+#if MCU_OWN_KERNELS
     if (fc_scratch_bytes(n_in)) {
         const int32_t *sums = buffer_of(args[7], 4 * n_out, MP_BUFFER_READ);
         uint8_t *scratch = buffer_of(args[8], fc_scratch_bytes(n_in), MP_BUFFER_RW);
@@ -139,8 +139,55 @@ static cmsis_nn_dw_conv_params dw_params_of(const int32_t *p) {
                                      {p[16], p[17]}};
 }
 
-// conv(x, y, weights, bias, multipliers, shifts, p, scratch) and depthwise(...): the wrappers TFLM's
-// CONV_2D and DEPTHWISE_CONV_2D call, which pick the kernel for the shapes and the core.
+// The own kernels' kinds, for a layer the C engine runs with its own kernel on Armv7E-M
+// (helpers/emit/c_own_conv.py decides which, at export).
+#define OWN_POINTWISE 1
+#define OWN_DEPTHWISE_3X3 2
+#define OWN_IM2COL 3
+
+// The scratch the own convolution of this kind needs on this core (none where it does not run): a
+// pixel pair's inputs (pointwise) or two patches (im2col) as int16, plus room to align them to 8
+// bytes (LDRD).
+static int32_t own_conv_scratch_bytes(int32_t kind, int32_t in_c, int32_t columns) {
+    if (!MCU_OWN_KERNELS) {
+        return 0;
+    }
+    return kind == OWN_POINTWISE ? 4 * in_c + 8 : kind == OWN_IM2COL ? 4 * columns + 8 : 0;
+}
+
+#if MCU_OWN_KERNELS
+// The layer on the own kernel. own: (weights as the kernel reads them, each channel's folded sums
+// (the depthwise kernel: the bias), [kind, short, columns]).
+static void own_convolution(mp_obj_t own, const int32_t *p, const int8_t *x, int8_t *y,
+                            const cmsis_nn_per_channel_quant_params *quant, mp_obj_t scratch_obj) {
+    size_t count;
+    mp_obj_t *items;
+    mp_obj_get_array(own, &count, &items);
+    if (count != 3) {
+        mp_raise_ValueError(MP_ERROR_TEXT("wrong own kernel arguments"));
+    }
+    const int32_t *own_p = params_of(items[2], 3);
+    const int32_t kind = own_p[0], right = own_p[1], columns = own_p[2];
+    const uint32_t *weights = buffer_of(items[0], 4, MP_BUFFER_READ);
+    const int32_t *sums = buffer_of(items[1], 4 * p[5], MP_BUFFER_READ);
+    uint8_t *scratch = buffer_of(scratch_obj, own_conv_scratch_bytes(kind, p[2], columns), MP_BUFFER_RW);
+    uint32_t *wide = (uint32_t *)(((uintptr_t)scratch + 7) & ~(uintptr_t)7);
+    if (kind == OWN_POINTWISE) {
+        mcu_pointwise_s8(x, y, weights, sums, quant->multiplier, quant->shift, wide, p[3] * p[4], p[2], p[5], p[15],
+                         p[16], p[17], right);
+    } else if (kind == OWN_DEPTHWISE_3X3) {
+        mcu_depthwise_3x3_s8(x, y, weights, sums, quant->multiplier, quant->shift, p[0], p[1], p[2], p[14], p[15],
+                             p[16], p[17], right);
+    } else {
+        mcu_conv_s8(x, y, weights, sums, quant->multiplier, quant->shift, wide, p[0], p[1], p[2], p[3], p[4], p[5],
+                    p[6], p[7], p[8], p[9], p[10], p[11], p[14], columns, p[15], p[16], p[17], right);
+    }
+}
+#endif
+
+// conv(x, y, weights, bias, multipliers, shifts, p, scratch, own) and depthwise(...): the wrappers
+// TFLM's CONV_2D and DEPTHWISE_CONV_2D call, which pick the kernel for the shapes and the core; on
+// Armv7E-M the C engine's own kernel where the export chose one for the layer (own is not None).
 static mp_obj_t convolution(const mp_obj_t *args, int depthwise) {
     const int32_t *p = params_of(args[6], CONV_PARAMS);
     const conv_dims d = dims_of(p, depthwise);
@@ -150,6 +197,12 @@ static mp_obj_t convolution(const mp_obj_t *args, int depthwise) {
     const int32_t *bias = buffer_of(args[3], 4 * p[5], MP_BUFFER_READ);
     const cmsis_nn_per_channel_quant_params quant = {buffer_of(args[4], 4 * p[5], MP_BUFFER_READ),
                                                      buffer_of(args[5], 4 * p[5], MP_BUFFER_READ)};
+#if MCU_OWN_KERNELS
+    if (args[8] != mp_const_none) {
+        own_convolution(args[8], p, x, y, &quant, args[7]);
+        return mp_const_none;
+    }
+#endif
     const cmsis_nn_context scratch = scratch_of(args[7]);
     if (depthwise) {
         const cmsis_nn_dw_conv_params params = dw_params_of(p);
@@ -167,13 +220,13 @@ static mp_obj_t conv(size_t n_args, const mp_obj_t *args) {
     (void)n_args;
     return convolution(args, 0);
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(conv_obj, 8, 8, conv);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(conv_obj, 9, 9, conv);
 
 static mp_obj_t depthwise(size_t n_args, const mp_obj_t *args) {
     (void)n_args;
     return convolution(args, 1);
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(depthwise_obj, 8, 8, depthwise);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(depthwise_obj, 9, 9, depthwise);
 
 // The transpose convolution parameter array (p) of transpose_conv():
 // in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w, stride_h, stride_w, pad_h, pad_w, offset_h,
@@ -396,13 +449,16 @@ static mp_obj_t matmul(size_t n_args, const mp_obj_t *args) {
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(matmul_obj, 5, 5, matmul);
 
 // scratch_bytes(kind, p): the scratch buffer the kernel asks for on this core (kind 0: conv,
-// 1: depthwise, 2: average pooling, 4: transpose conv: CMSIS-NN's; 3: fully connected: the own
-// kernel's), with the
+// 1: depthwise, 2: average pooling, 4: transpose conv: CMSIS-NN's; 3: fully connected and
+// 5: convolution (p: kind, in_c, columns): the own kernels'), with the
 // parameter array of that call. The engine allocates the largest once, at import.
 static mp_obj_t scratch_bytes(mp_obj_t kind_obj, mp_obj_t p_obj) {
     const mp_int_t kind = mp_obj_get_int(kind_obj);
     int32_t bytes = 0;
-    if (kind == 4) {
+    if (kind == 5) {
+        const int32_t *p = params_of(p_obj, 3);
+        bytes = own_conv_scratch_bytes(p[0], p[1], p[2]);
+    } else if (kind == 4) {
         const int32_t *p = params_of(p_obj, TRANSPOSE_CONV_PARAMS);
         const conv_dims d = {{1, p[0], p[1], p[2]}, {p[5], p[6], p[7], p[2]}, {1, 1, 1, p[5]}, {1, p[3], p[4], p[5]}};
         const cmsis_nn_transpose_conv_params params = transpose_params_of(p);

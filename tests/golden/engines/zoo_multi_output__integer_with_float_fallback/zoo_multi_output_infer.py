@@ -208,7 +208,7 @@ def _load_kernels():
             module = __import__("mcu_kernels_" + _ARCHS[candidate])
         except Exception:  # not there (ImportError), or built for a newer core (ValueError)
             continue
-        return module if module.VERSION == 4 else None
+        return module if module.VERSION == 5 else None
     return None
 
 
