@@ -55,19 +55,26 @@ def hot_functions() -> set[str]:
     return set(_hot_functions())
 
 
-def hot_source(roots: set[str] | None = None) -> str:
-    """The hot loops' text: every function (None), or the functions `roots` names and those they
-    call. Only what the engine runs goes in: the board compiles the text at import, and viper's
-    machine code for all of it would need a large block of a heap the model already fills."""
+def hot_closure(roots: set[str]) -> list[str]:
+    """The hot functions `roots` names and those they call, in file order."""
     functions = _hot_functions()
-    kept = set(functions) if roots is None else set()
-    waiting = sorted(set(roots or ()) & set(functions))
+    kept: set[str] = set()
+    waiting = sorted(roots & set(functions))
     while waiting:
         name = waiting.pop()
         if name not in kept:
             kept.add(name)
             waiting += sorted(set(re.findall(r"\b(\w+)\(", functions[name])) & set(functions) - kept)
-    return "".join("\n" + functions[name] + "\n\n" for name in functions if name in kept)
+    return [name for name in functions if name in kept]
+
+
+def hot_source(roots: set[str] | None = None) -> str:
+    """The hot loops' text: every function (None), or hot_closure(roots). Only what the engine
+    runs goes in: the board compiles the text at import, and viper's machine code for all of it
+    would need a large block of a heap the model already fills."""
+    functions = _hot_functions()
+    kept = list(functions) if roots is None else hot_closure(roots)
+    return "".join("\n" + functions[name] + "\n\n" for name in kept)
 
 
 def families(program: Program) -> set[str]:
@@ -101,6 +108,12 @@ def _sources(needed: set[str], called: set[str]) -> list[str]:
     return sources
 
 
+def _called(lines: list[tuple[str, str]]) -> set[str]:
+    """The functions the (op, line) pairs call: a line may hold several (a transpose convolution's
+    spread, then its convolution); the kernels module's (`_KERNELS.fc(`) are not among them."""
+    return {name for _, line in lines for name in re.findall(r"(?<![\w.])(\w+)\(", line)}
+
+
 def engine_context(program: Program, context: dict[str, Any]) -> dict[str, Any]:
     """The template's values: the generic firmware context plus the engine's."""
     needed = families(program)
@@ -111,16 +124,19 @@ def engine_context(program: Program, context: dict[str, Any]) -> dict[str, Any]:
     native_count = sum(line is not None for line in native_lines)
     native_steps = [(op, line or call) for (op, call), line in zip(steps, native_lines)] if native_count else []
     elementwise = any(isinstance(step, ELEMENTWISE) for step in program.steps)
-    # a step's line may hold several calls (a transpose convolution: its spread, then its convolution)
-    called = {name for _, call in steps for name in re.findall(r"(?<![\w.])(\w+)\(", call)}
+    called = _called(steps)
     sources = _sources(needed, called)
-    hot_roots = called | set(re.findall(r'_HOT\["(\w+)"\]', "".join(sources)))
+    hot_references = set(re.findall(r'_HOT\["(\w+)"\]', "".join(sources)))
+    integer = bool(needed & _INTEGER_FAMILIES)
     output = program.output
     output_kind = TYPECODES[program.buffer(output).dtype] if isinstance(output, int) else "b"
     return {
         **context,
         "device_sources": sources,
-        "hot_source": hot_source(hot_roots) if needed & _INTEGER_FAMILIES else "",
+        "hot_source": hot_source(called | hot_references) if integer else "",
+        # the hot functions the native path's other steps call: all it compiles, to leave the
+        # heap to the module (the attention block's whole viper code did not fit beside it)
+        "hot_native": tuple_literal(hot_closure(_called(native_steps) | hot_references), repr),
         # the kernels the steps call that are hot functions: the module binds its names to them
         "hot_ops": tuple_literal(sorted(called & hot_functions()), repr),
         "constants": names.constants,

@@ -533,6 +533,7 @@ def fully_connected_i8(x, y, w, bias, mult, shift, acc, batches: int, n_in: int,
         store_i8(0, 0, 0, acc, n_out, y, b * n_out, zero_point, low, high)
 
 '''
+_HOT_NATIVE = ('fc_acc', 'scale_acc', 'store_i8', 'activate16', 'products16', 'gather_i8')  # the hot functions the native path's other steps call
 _HOT = {}
 _HOT_OPS = ('fully_connected_i8', 'gather_i8')
 
@@ -541,11 +542,13 @@ def _same(buffer):
     return buffer
 
 
-def _compile_hot(name):
+def _compile_hot(name, wanted=None):
     # The hot loops as viper or plain code (the same text), compiled once per kind; the other
     # kind's code is let go first, as a board's heap may not hold both (the attention block's
-    # viper code did not fit beside a first copy on MicroPython's Cortex-M4F port).
-    if _HOT.get("_kind") == name:
+    # viper code did not fit beside a first copy on MicroPython's Cortex-M4F port). `wanted`:
+    # only those functions (the native path's), else all.
+    kind = (name, wanted)
+    if _HOT.get("_kind") == kind:
         return name
     _HOT.clear()
     g = globals()
@@ -554,6 +557,8 @@ def _compile_hot(name):
     gc.collect()
     namespace = {}
     source = _HOT_SOURCE
+    if wanted is not None:
+        source = "".join(["\ndef " + text for text in source.split("\ndef ")[1:] if text[:text.index("(")] in wanted])
     if name == "viper":
         source = source.replace("\ndef ", "\n@micropython.viper\ndef ").replace("SIGN_UNIT", "1")
         namespace["micropython"] = micropython
@@ -562,10 +567,11 @@ def _compile_hot(name):
         namespace.update(ptr8=_same, ptr16=_same, ptr32=_same)
     exec(source, namespace)
     _HOT.update(namespace)
-    _HOT["_kind"] = name
-    # The ops the steps call are hot functions themselves: the module's names for them.
+    _HOT["_kind"] = kind
+    # The ops the steps call are hot functions themselves: the module's names for them (the
+    # native path's text leaves out those only the module's steps would call).
     for op in _HOT_OPS:
-        g[op] = namespace[op]
+        g[op] = namespace.get(op)
     return name
 
 # Weights and the constants TFLM's Prepare step would compute, computed at export.
@@ -665,13 +671,17 @@ def use_engine(name):
     now in use, which is the next one down where this port or board lacks the one asked for.
     Import picks the fastest there is."""
     global ENGINE, _RUN
+    if name == "native" and _KERNELS is not None:
+        try:
+            _compile_hot("viper", _HOT_NATIVE)
+        except Exception:  # no viper emitter on this port
+            _compile_hot("plain", _HOT_NATIVE)
+        ENGINE, _RUN = "native", _run_native
+        return ENGINE
     try:
         hot = _compile_hot("plain" if name == "plain" else "viper")
     except Exception:  # no viper emitter on this port (SyntaxError, ValueError or NotImplementedError)
         hot = _compile_hot("plain")
-    if name == "native" and _KERNELS is not None:
-        ENGINE, _RUN = "native", _run_native
-        return ENGINE
     ENGINE, _RUN = hot, _run_portable
     return ENGINE
 

@@ -657,6 +657,7 @@ def mean_i8(x, y, groups, count: int, outputs: int, x_zero_point: int, limbs, sh
         start += 64
 
 '''
+_HOT_NATIVE = ('scale_acc', 'store_i8', 'mean_i8')  # the hot functions the native path's other steps call
 _HOT = {}
 _HOT_OPS = ('conv_2d_i8', 'depthwise_conv_2d_i8', 'fully_connected_i8', 'max_pool_2d_i8', 'mean_i8', 'softmax_i8')
 
@@ -665,11 +666,13 @@ def _same(buffer):
     return buffer
 
 
-def _compile_hot(name):
+def _compile_hot(name, wanted=None):
     # The hot loops as viper or plain code (the same text), compiled once per kind; the other
     # kind's code is let go first, as a board's heap may not hold both (the attention block's
-    # viper code did not fit beside a first copy on MicroPython's Cortex-M4F port).
-    if _HOT.get("_kind") == name:
+    # viper code did not fit beside a first copy on MicroPython's Cortex-M4F port). `wanted`:
+    # only those functions (the native path's), else all.
+    kind = (name, wanted)
+    if _HOT.get("_kind") == kind:
         return name
     _HOT.clear()
     g = globals()
@@ -678,6 +681,8 @@ def _compile_hot(name):
     gc.collect()
     namespace = {}
     source = _HOT_SOURCE
+    if wanted is not None:
+        source = "".join(["\ndef " + text for text in source.split("\ndef ")[1:] if text[:text.index("(")] in wanted])
     if name == "viper":
         source = source.replace("\ndef ", "\n@micropython.viper\ndef ").replace("SIGN_UNIT", "1")
         namespace["micropython"] = micropython
@@ -686,10 +691,11 @@ def _compile_hot(name):
         namespace.update(ptr8=_same, ptr16=_same, ptr32=_same)
     exec(source, namespace)
     _HOT.update(namespace)
-    _HOT["_kind"] = name
-    # The ops the steps call are hot functions themselves: the module's names for them.
+    _HOT["_kind"] = kind
+    # The ops the steps call are hot functions themselves: the module's names for them (the
+    # native path's text leaves out those only the module's steps would call).
     for op in _HOT_OPS:
-        g[op] = namespace[op]
+        g[op] = namespace.get(op)
     return name
 
 # Weights and the constants TFLM's Prepare step would compute, computed at export.
@@ -797,13 +803,17 @@ def use_engine(name):
     now in use, which is the next one down where this port or board lacks the one asked for.
     Import picks the fastest there is."""
     global ENGINE, _RUN
+    if name == "native" and _KERNELS is not None:
+        try:
+            _compile_hot("viper", _HOT_NATIVE)
+        except Exception:  # no viper emitter on this port
+            _compile_hot("plain", _HOT_NATIVE)
+        ENGINE, _RUN = "native", _run_native
+        return ENGINE
     try:
         hot = _compile_hot("plain" if name == "plain" else "viper")
     except Exception:  # no viper emitter on this port (SyntaxError, ValueError or NotImplementedError)
         hot = _compile_hot("plain")
-    if name == "native" and _KERNELS is not None:
-        ENGINE, _RUN = "native", _run_native
-        return ENGINE
     ENGINE, _RUN = hot, _run_portable
     return ENGINE
 
