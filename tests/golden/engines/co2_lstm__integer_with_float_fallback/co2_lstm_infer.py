@@ -556,16 +556,22 @@ def _compile_hot(name, wanted=None):
         g[op] = None
     gc.collect()
     namespace = {}
-    source = _HOT_SOURCE
-    if wanted is not None:
-        source = "".join(["\ndef " + text for text in source.split("\ndef ")[1:] if text[:text.index("(")] in wanted])
     if name == "viper":
-        source = source.replace("\ndef ", "\n@micropython.viper\ndef ").replace("SIGN_UNIT", "1")
         namespace["micropython"] = micropython
     else:
-        source = source.replace("SIGN_UNIT", "0")
         namespace.update(ptr8=_same, ptr16=_same, ptr32=_same)
-    exec(source, namespace)
+    # One function at a time: a copy of the whole text would need a block of the heap as large
+    # as the text, beside the machine code (the attention block ran out on the Cortex-M4F board).
+    text = _HOT_SOURCE
+    end = text.find("\ndef ")
+    while end >= 0:
+        begin, end = end, text.find("\ndef ", end + 5)
+        if wanted is None or text[begin + 5:text.find("(", begin)] in wanted:
+            function = text[begin:] if end < 0 else text[begin:end]
+            if name == "viper":
+                exec("@micropython.viper" + function.replace("SIGN_UNIT", "1"), namespace)
+            else:
+                exec(function.replace("SIGN_UNIT", "0"), namespace)
     _HOT.update(namespace)
     _HOT["_kind"] = kind
     # The ops the steps call are hot functions themselves: the module's names for them (the
