@@ -109,26 +109,19 @@ def _softmax(c: NativeCalls, t: s.SoftmaxInt8) -> str:
 
 # binary()'s kinds: the C engine's own kernels (ops_int8.c), for what CMSIS-NN's do not take.
 _ADD_OR_SUB, _MUL, _SQUARED_DIFFERENCE = 0, 1, 2
-# Below this many elements the viper loop beats a call into the module (its arguments' checks):
-# the PReLU MLP's 16-element SUB and MUL took 25,253 instructions through the module against
-# 14,175 in viper on the Cortex-M4F board (BENCHMARKS.md).
-NATIVE_MIN_ELEMENTS = 64
 
 
 def _binary(c: NativeCalls, t: s.AddInt8 | s.MulInt8 | s.SquaredDifferenceInt8, kind: int,
-            fields: list[int]) -> str | None:
+            fields: list[int]) -> str:
     """The own kernel through the operands' index maps (None: element by element); `fields` is its
-    parameter record (mcu_add_params, ...) in field order, as c_calls writes it for the C engine.
-    None (the portable call) for a short vector."""
-    if t.count < NATIVE_MIN_ELEMENTS:
-        return None
+    parameter record (mcu_add_params, ...) in field order, as c_calls writes it for the C engine."""
     n = c.names
     params = c.params([kind, t.count, *fields])
     return _call("binary", n.operand(t.x1), n.index(t.x1_index), n.operand(t.x2), n.index(t.x2_index),
                  n.buffer(t.y), params)
 
 
-def _add(c: NativeCalls, t: s.AddInt8) -> str | None:
+def _add(c: NativeCalls, t: s.AddInt8) -> str:
     if t.sign != 1 or t.x1_index is not None or t.x2_index is not None:
         # SUB and broadcasting: the C engine's own kernel
         return _binary(c, t, _ADD_OR_SUB, [t.input1_offset, t.input2_offset, t.input1_multiplier, t.input1_shift,
@@ -142,7 +135,7 @@ def _add(c: NativeCalls, t: s.AddInt8) -> str | None:
     return _call("add", x1, x2, n.buffer(t.y), params)
 
 
-def _mul(c: NativeCalls, t: s.MulInt8) -> str | None:
+def _mul(c: NativeCalls, t: s.MulInt8) -> str:
     if t.x1_index is not None or t.x2_index is not None:
         return _binary(c, t, _MUL, [t.input1_offset, t.input2_offset, t.output_multiplier, t.output_shift,
                                     t.output_zero_point, t.act_min, t.act_max])
@@ -153,7 +146,7 @@ def _mul(c: NativeCalls, t: s.MulInt8) -> str | None:
     return _call("mul", x1, x2, n.buffer(t.y), params)
 
 
-def _squared_difference(c: NativeCalls, t: s.SquaredDifferenceInt8) -> str | None:
+def _squared_difference(c: NativeCalls, t: s.SquaredDifferenceInt8) -> str:
     return _binary(c, t, _SQUARED_DIFFERENCE, [t.input1_offset, t.input2_offset, t.input1_multiplier,
                                                t.input1_shift, t.input2_multiplier, t.input2_shift,
                                                t.output_multiplier, t.output_shift, t.output_zero_point])

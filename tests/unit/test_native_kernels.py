@@ -11,7 +11,6 @@ import subprocess
 import pytest
 
 from helpers.emit.micropython import render_infer_py
-from helpers.emit import micropython_native
 from helpers.emit.micropython_native import native_step_count
 from helpers.lowering.graph import read_graph
 from helpers.lowering.lower import lower
@@ -83,9 +82,7 @@ def _program_and_context(case: str) -> tuple[Program, dict]:  # type: ignore[typ
 
 
 @pytest.mark.parametrize("case", CASES + list(ZOO_CASES))
-def test_native_kernels_give_the_portable_engine_s_outputs(case, kernels_x64, tmp_path, monkeypatch):
-    # the op zoo's vectors are shorter than the module is worth calling for: call it all the same
-    monkeypatch.setattr(micropython_native, "NATIVE_MIN_ELEMENTS", 1)
+def test_native_kernels_give_the_portable_engine_s_outputs(case, kernels_x64, tmp_path):
     program, context = _program_and_context(case)
     assert native_step_count(program) >= 1
     rendered = render_infer_py(program, context)
@@ -101,11 +98,3 @@ def test_native_kernels_give_the_portable_engine_s_outputs(case, kernels_x64, tm
     assert differing == 0
     if program.output_dtype == "int8" and program.input_dtype == "int8":
         assert allocated == 0
-
-
-def test_a_short_vector_stays_in_viper_and_a_long_one_calls_the_module():
-    """SUB, broadcast ADD and MUL, SQUARED_DIFFERENCE: the module's call costs more than viper's
-    loop below NATIVE_MIN_ELEMENTS (the op zoo's SUB has 24 elements, its mean-tie SUB 64)."""
-    short, long_ = (next(c for c in zoo_cases() if c.name == name) for name in ("sub_int8", "sub_mean_tie_int8"))
-    assert native_step_count(lower(read_graph(short.content))) == 0
-    assert native_step_count(lower(read_graph(long_.content))) == 1
