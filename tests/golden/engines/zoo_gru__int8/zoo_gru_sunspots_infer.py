@@ -463,7 +463,7 @@ def mul_i8(x1, map1, use1: int, x2, map2, use2: int, y, n: int, o1: int, o2: int
         start += 64
 
 '''
-_HOT_NATIVE = ('scale_acc', 'store_i8', 'widen_i8', 'add_scaled', 'lookup_i8', 'gather_i8', 'add_i8')  # the hot functions the native path's other steps call
+_HOT_NATIVE = ('lookup_i8', 'gather_i8')  # the hot functions the native path's other steps call
 _HOT = {}
 _HOT_OPS = ('add_i8', 'fully_connected_i8', 'gather_i8', 'lookup_i8', 'mul_i8')
 
