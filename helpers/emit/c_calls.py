@@ -11,6 +11,7 @@ from helpers.emit import c_cmsis as cmsis
 from helpers.emit import c_cmsis16, c_cmsis16_more, c_compare, c_layers, c_own_conv
 from helpers.emit.c_names import C_TYPES, CNames, c_int, c_real
 from helpers.emit.c_transpose_conv import transpose_conv_i8
+from helpers.emit.own_kernel_params import squared_difference_record
 from helpers.lowering import steps as s
 from helpers.lowering.program import Const, Program, Step
 
@@ -136,9 +137,7 @@ def _binary_math(n: CNames, t: s.BinaryMath) -> str:
 
 
 def _squared_difference_i8(n: CNames, t: s.SquaredDifferenceInt8) -> str:
-    params = n.record("mcu_squared_difference_params", [c_int(v) for v in (
-        t.input1_offset, t.input2_offset, t.input1_multiplier, t.input1_shift, t.input2_multiplier, t.input2_shift,
-        t.output_multiplier, t.output_shift, t.output_zero_point)])
+    params = n.record("mcu_squared_difference_params", [c_int(v) for v in squared_difference_record(t)])
     return (f"mcu_squared_difference_i8({n.operand(t.x1)}, {n.index(t.x1_index)}, {n.operand(t.x2)}, "
             f"{n.index(t.x2_index)}, {n.buffer(t.y)}, {t.count}, &{params});")
 

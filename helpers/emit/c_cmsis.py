@@ -8,6 +8,7 @@ import numpy as np
 
 from helpers.emit.c_names import CNames, c_int
 from helpers.emit.cmsis_params import is_per_tensor, lstm_effective_biases
+from helpers.emit.own_kernel_params import add_record, mul_record
 from helpers.lowering import steps as s
 from helpers.lowering.program import Const, Program
 
@@ -166,9 +167,7 @@ def add_i8(n: CNames, t: s.AddInt8) -> str:
                 c_int(t.output_zero_point), c_int(t.output_multiplier), c_int(t.output_shift), c_int(t.act_min),
                 c_int(t.act_max), str(t.count)]
         return f"if (arm_elementwise_add_s8({', '.join(args)}) != ARM_CMSIS_NN_SUCCESS) return -1;"
-    params = n.record("mcu_add_params", [c_int(v) for v in (
-        t.input1_offset, t.input2_offset, t.input1_multiplier, t.input1_shift, t.input2_multiplier, t.input2_shift,
-        t.output_multiplier, t.output_shift, t.output_zero_point, t.act_min, t.act_max, t.sign)])
+    params = n.record("mcu_add_params", [c_int(v) for v in add_record(t)])
     return f"mcu_add_i8({x1}, {n.index(t.x1_index)}, {x2}, {n.index(t.x2_index)}, {y}, {t.count}, &{params});"
 
 
@@ -179,9 +178,7 @@ def mul_i8(n: CNames, t: s.MulInt8) -> str:
         args = [x1, x2, c_int(t.input1_offset), c_int(t.input2_offset), y, c_int(t.output_zero_point),
                 c_int(t.output_multiplier), c_int(t.output_shift), c_int(t.act_min), c_int(t.act_max), str(t.count)]
         return f"if (arm_elementwise_mul_s8({', '.join(args)}) != ARM_CMSIS_NN_SUCCESS) return -1;"
-    params = n.record("mcu_mul_params", [c_int(v) for v in (
-        t.input1_offset, t.input2_offset, t.output_multiplier, t.output_shift, t.output_zero_point, t.act_min,
-        t.act_max)])
+    params = n.record("mcu_mul_params", [c_int(v) for v in mul_record(t)])
     return f"mcu_mul_i8({x1}, {n.index(t.x1_index)}, {x2}, {n.index(t.x2_index)}, {y}, {t.count}, &{params});"
 
 

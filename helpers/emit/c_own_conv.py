@@ -30,6 +30,11 @@ def _guarded(own_call: str, cmsis_call: str) -> str:
     return f"#if {DSP_ONLY}\n  {unused}\n  {own_call}\n#else\n{indent}{cmsis_call}\n#endif"
 
 
+def is_guarded(line: str) -> bool:
+    """Whether a step's C text is _guarded's: the own kernel on Armv7E-M, CMSIS-NN's call elsewhere."""
+    return line.startswith(f"#if {DSP_ONLY}\n")
+
+
 def own_pointwise(t: s.ConvInt8) -> bool:
     """A 1x1, stride-1, unpadded int8 convolution whose input depth is a multiple of 4 (whole
     SXTB16 words per pixel): the own pointwise kernel takes it on Armv7E-M."""

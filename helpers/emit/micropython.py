@@ -2,6 +2,7 @@
 (templates/infer.py.j2), with the device files its steps need pasted in."""
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -39,9 +40,10 @@ def device_source(name: str) -> str:
 HOT_FILES = ("hot", "hot_elementwise", "hot_ops")
 
 
+@functools.cache
 def _hot_functions() -> dict[str, str]:
     """Each hot function's text by name, in file order (a comment between two functions goes with
-    the first)."""
+    the first). Read once: an engine's context asks for it several times. Callers do not change it."""
     functions = {}
     for name in HOT_FILES:
         text = device_source(name)

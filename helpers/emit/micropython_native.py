@@ -13,6 +13,7 @@ from helpers.emit.c_own_conv import (conv_columns, depthwise_weights, folded_sum
                                      pointwise_weights, short_requantization, uses_own_kernels)
 from helpers.emit.cmsis_params import is_per_tensor, lstm_effective_biases
 from helpers.emit.micropython_calls import Names
+from helpers.emit.own_kernel_params import add_record, mul_record, squared_difference_record
 from helpers.lowering import steps as s
 from helpers.lowering.program import Const, Program, Step
 
@@ -114,7 +115,7 @@ _ADD_OR_SUB, _MUL, _SQUARED_DIFFERENCE = 0, 1, 2
 def _binary(c: NativeCalls, t: s.AddInt8 | s.MulInt8 | s.SquaredDifferenceInt8, kind: int,
             fields: list[int]) -> str:
     """The own kernel through the operands' index maps (None: element by element); `fields` is its
-    parameter record (mcu_add_params, ...) in field order, as c_calls writes it for the C engine."""
+    parameter record (own_kernel_params), which the module reads as the C engine's struct."""
     n = c.names
     params = c.params([kind, t.count, *fields])
     return _call("binary", n.operand(t.x1), n.index(t.x1_index), n.operand(t.x2), n.index(t.x2_index),
@@ -124,9 +125,7 @@ def _binary(c: NativeCalls, t: s.AddInt8 | s.MulInt8 | s.SquaredDifferenceInt8, 
 def _add(c: NativeCalls, t: s.AddInt8) -> str:
     if t.sign != 1 or t.x1_index is not None or t.x2_index is not None:
         # SUB and broadcasting: the C engine's own kernel
-        return _binary(c, t, _ADD_OR_SUB, [t.input1_offset, t.input2_offset, t.input1_multiplier, t.input1_shift,
-                                            t.input2_multiplier, t.input2_shift, t.output_multiplier,
-                                            t.output_shift, t.output_zero_point, t.act_min, t.act_max, t.sign])
+        return _binary(c, t, _ADD_OR_SUB, add_record(t))
     n = c.names
     x1, x2 = n.operand(t.x1), n.operand(t.x2)
     params = c.params([t.count, t.input1_offset, t.input1_multiplier, t.input1_shift, t.input2_offset,
@@ -137,8 +136,7 @@ def _add(c: NativeCalls, t: s.AddInt8) -> str:
 
 def _mul(c: NativeCalls, t: s.MulInt8) -> str:
     if t.x1_index is not None or t.x2_index is not None:
-        return _binary(c, t, _MUL, [t.input1_offset, t.input2_offset, t.output_multiplier, t.output_shift,
-                                    t.output_zero_point, t.act_min, t.act_max])
+        return _binary(c, t, _MUL, mul_record(t))
     n = c.names
     x1, x2 = n.operand(t.x1), n.operand(t.x2)
     params = c.params([t.count, t.input1_offset, t.input2_offset, t.output_zero_point, t.output_multiplier,
@@ -147,9 +145,7 @@ def _mul(c: NativeCalls, t: s.MulInt8) -> str:
 
 
 def _squared_difference(c: NativeCalls, t: s.SquaredDifferenceInt8) -> str:
-    return _binary(c, t, _SQUARED_DIFFERENCE, [t.input1_offset, t.input2_offset, t.input1_multiplier,
-                                               t.input1_shift, t.input2_multiplier, t.input2_shift,
-                                               t.output_multiplier, t.output_shift, t.output_zero_point])
+    return _binary(c, t, _SQUARED_DIFFERENCE, squared_difference_record(t))
 
 
 def _batch_matmul(c: NativeCalls, t: s.BatchMatMulInt8) -> str:

@@ -7,7 +7,7 @@ from collections import Counter
 from helpers.core.checks import OpPlacement
 from helpers.core.tflm_ops import CMSIS_NN_OPS, add_method
 from helpers.emit.c_calls import c_calls
-from helpers.emit.c_own_conv import DSP_ONLY
+from helpers.emit.c_own_conv import is_guarded
 from helpers.emit.micropython import hot_functions
 from helpers.emit.micropython_calls import calls
 from helpers.emit.micropython_native import NativeCalls, native_call
@@ -30,7 +30,7 @@ OWN_ON_ARMV7EM = "own on Armv7E-M, else cmsis-nn"
 
 
 def _c_kind(line: str) -> str:
-    if line.startswith(f"#if {DSP_ONLY}"):
+    if is_guarded(line):
         return OWN_ON_ARMV7EM
     return "cmsis-nn" if "arm_" in line else "own kernel"
 

@@ -79,35 +79,34 @@ def lower_transpose_conv(b: Builder, op: Op) -> None:
                             pad_left=0)
     flipped = np.ascontiguousarray(weights[:, ::-1, ::-1, :])
     if is_int8(x) and w.dtype == "int8" and is_int8(y):
-        source = b.operand(x_index)
-        grid = b.temporary(x.dtype, index.size)
+        spread = _spread(b, x_index, x, index, x.zero_point & 255)
         b.need_accumulator(geometry.out_w * out_c)
         output = b.allocate(op.outputs[0])
         layer_bias = int32(bias(b, op, 3, out_c, "int32"))
         quant = requantization(x, w.scales, y, out_c, activation(op.options))
-        spread = Gather(op=op.name, x=source, y=grid, index=Const(index.astype(np.int32)), pad=x.zero_point & 255)
-        conv = ConvInt8(op=op.name, depthwise=False, x=grid, y=output, weights=int8(flipped), bias=layer_bias,
+        conv = ConvInt8(op=op.name, depthwise=False, x=spread.y, y=output, weights=int8(flipped), bias=layer_bias,
                         quant=quant, geometry=geometry)
         o = op.options
         transpose = ConvGeometry(in_h=x.shape[1], in_w=x.shape[2], in_c=in_c, out_h=y.shape[1], out_w=y.shape[2],
                                  out_c=out_c, k_h=k_h, k_w=k_w, stride_h=o.strideH or 1, stride_w=o.strideW or 1,
                                  dilation_h=1, dilation_w=1, pad_top=0, pad_left=0)
-        b.emit(TransposeConvInt8(op=op.name, x=source, y=output, weights=int8(np.ascontiguousarray(weights)),
+        b.emit(TransposeConvInt8(op=op.name, x=spread.x, y=output, weights=int8(np.ascontiguousarray(weights)),
                                  bias=layer_bias, quant=quant, geometry=transpose,
-                                 padding=transpose_padding(o.padding, transpose), grid=grid, spread=spread, conv=conv))
+                                 padding=transpose_padding(o.padding, transpose), grid=spread.y, spread=spread,
+                                 conv=conv))
         return
     if x.dtype == "float32" and weights.dtype in (np.float32, np.float16):
-        grid = _spread(b, x_index, x, index, 0.0)
+        spread = _spread(b, x_index, x, index, 0.0)
+        b.emit(spread)
         low, high = arith.float_activation_range(activation(op.options))
-        b.emit(ConvFloat(op=op.name, depthwise=False, x=grid, y=b.allocate(op.outputs[0]), weights=float32(flipped),
+        b.emit(ConvFloat(op=op.name, depthwise=False, x=spread.y, y=b.allocate(op.outputs[0]), weights=float32(flipped),
                          bias=float32(bias(b, op, 3, out_c, "float32")), geometry=geometry, act_min=low, act_max=high))
         return
     raise Unsupported(f"TRANSPOSE_CONV with {x.dtype} input and {w.dtype} weights")
 
 
-def _spread(b: Builder, x_index: int, x: Tensor, index: np.ndarray, pad: int | float) -> int:
-    """The Gather onto the padded grid, into a buffer that lives only for this op."""
+def _spread(b: Builder, x_index: int, x: Tensor, index: np.ndarray, pad: int | float) -> Gather:
+    """The Gather onto the padded grid (not emitted), into a buffer that lives only for this op."""
     source = b.operand(x_index)
     grid = b.temporary(x.dtype, index.size)
-    b.emit(Gather(op="TRANSPOSE_CONV", x=source, y=grid, index=Const(index.astype(np.int32)), pad=pad))
-    return grid
+    return Gather(op="TRANSPOSE_CONV", x=source, y=grid, index=Const(index.astype(np.int32)), pad=pad)

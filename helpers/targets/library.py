@@ -151,10 +151,9 @@ class Library:
 
                 with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
                     # The headers build on one core while the other cores start on the sources
-                    # (without a header until it is ready). TFLM's own sources include the
-                    # flatbuffers schema; third-party ones may not.
+                    # (without a header until it is ready).
                     pool.submit(headers.prepare, {source: self.recipe.flags_for(source) for source in missing
-                                                  if source.startswith("tensorflow/")})
+                                                  if _includes_schema(source)})
                     errors = [error for error in pool.map(compile_one, missing) if error]
             self.compiled_seconds += time.monotonic() - started
             self.compiled_count += len(missing) - len(errors)
@@ -165,7 +164,7 @@ class Library:
         target = self.object_path(source)
         temporary = target.with_suffix(f".{os.getpid()}.tmp.o")
         flags = self.recipe.flags_for(source)
-        pch = headers.flags_for(flags) if source.startswith("tensorflow/") else []
+        pch = headers.flags_for(flags) if _includes_schema(source) else []
         command = [*flags, *pch, "-c", source, "-o", str(temporary)]
         try:
             result = subprocess.run(command, cwd=self.tree.root, capture_output=True, text=True,
@@ -221,6 +220,12 @@ class Library:
             self._text_cache = {source: (self.tree.root / source).read_text(errors="replace")
                                 for source in self.recipe.sources}
         return self._text_cache
+
+
+def _includes_schema(source: str) -> bool:
+    """TFLM's own sources include the flatbuffers schema the precompiled header holds; third-party
+    ones (CMSIS-NN, kissfft) may not, and get no header."""
+    return source.startswith("tensorflow/")
 
 
 def _fingerprint(path: Path) -> list:  # type: ignore[type-arg]

@@ -238,9 +238,12 @@ static cmsis_nn_transpose_conv_params transpose_params_of(const int32_t *p) {
                                             {p[16], p[17]}};
 }
 
-// The wrapper's accumulator buffer, rounded up to whole words (the reversed kernel's buffer follows it).
-static int32_t transpose_accumulator_bytes(const cmsis_nn_transpose_conv_params *params, const conv_dims *d) {
-    return (arm_transpose_conv_s8_get_buffer_size(params, &d->input, &d->filter, &d->output) + 3) & ~3;
+// The wrapper's two buffers in one scratch: the accumulator's, rounded up to whole words (returned
+// in *first), then the reversed kernel's. Returns their total.
+static int32_t transpose_scratch_bytes(const cmsis_nn_transpose_conv_params *params, const conv_dims *d,
+                                       int32_t *first) {
+    *first = (arm_transpose_conv_s8_get_buffer_size(params, &d->input, &d->filter, &d->output) + 3) & ~3;
+    return *first + arm_transpose_conv_s8_get_reverse_conv_buffer_size(params, &d->input, &d->filter);
 }
 
 // transpose_conv(x, y, weights, bias, multipliers, shifts, p, scratch): the wrapper TFLM's
@@ -248,7 +251,7 @@ static int32_t transpose_accumulator_bytes(const cmsis_nn_transpose_conv_params 
 static mp_obj_t transpose_conv(size_t n_args, const mp_obj_t *args) {
     (void)n_args;
     const int32_t *p = params_of(args[6], TRANSPOSE_CONV_PARAMS);
-    const conv_dims d = {{1, p[0], p[1], p[2]}, {p[5], p[6], p[7], p[2]}, {1, 1, 1, p[5]}, {1, p[3], p[4], p[5]}};
+    const conv_dims d = dims_of(p, 0);  // the first eight parameters are laid out as conv()'s
     const int8_t *x = buffer_of(args[0], p[0] * p[1] * p[2], MP_BUFFER_READ);
     int8_t *y = buffer_of(args[1], p[3] * p[4] * p[5], MP_BUFFER_RW);
     const int8_t *w = buffer_of(args[2], p[2] * p[5] * p[6] * p[7], MP_BUFFER_READ);
@@ -256,11 +259,11 @@ static mp_obj_t transpose_conv(size_t n_args, const mp_obj_t *args) {
     const cmsis_nn_per_channel_quant_params quant = {buffer_of(args[4], 4 * p[5], MP_BUFFER_READ),
                                                      buffer_of(args[5], 4 * p[5], MP_BUFFER_READ)};
     const cmsis_nn_transpose_conv_params params = transpose_params_of(p);
-    const int32_t first = transpose_accumulator_bytes(&params, &d);
-    const int32_t second = arm_transpose_conv_s8_get_reverse_conv_buffer_size(&params, &d.input, &d.filter);
-    int8_t *scratch = buffer_of(args[7], first + second, MP_BUFFER_RW);
+    int32_t first;
+    const int32_t total = transpose_scratch_bytes(&params, &d, &first);
+    int8_t *scratch = buffer_of(args[7], total, MP_BUFFER_RW);
     const cmsis_nn_context context = {scratch, first};
-    const cmsis_nn_context reverse = {scratch + first, second};
+    const cmsis_nn_context reverse = {scratch + first, total - first};
     check(arm_transpose_conv_wrapper_s8(&context, &reverse, &params, &quant, &d.input, x, &d.filter, w, &d.bias,
                                         bias, &d.output, y));
     return mp_const_none;
@@ -460,10 +463,10 @@ static mp_obj_t scratch_bytes(mp_obj_t kind_obj, mp_obj_t p_obj) {
         bytes = own_conv_scratch_bytes(p[0], p[1], p[2]);
     } else if (kind == 4) {
         const int32_t *p = params_of(p_obj, TRANSPOSE_CONV_PARAMS);
-        const conv_dims d = {{1, p[0], p[1], p[2]}, {p[5], p[6], p[7], p[2]}, {1, 1, 1, p[5]}, {1, p[3], p[4], p[5]}};
+        const conv_dims d = dims_of(p, 0);
         const cmsis_nn_transpose_conv_params params = transpose_params_of(p);
-        bytes = transpose_accumulator_bytes(&params, &d) +
-                arm_transpose_conv_s8_get_reverse_conv_buffer_size(&params, &d.input, &d.filter);
+        int32_t first;
+        bytes = transpose_scratch_bytes(&params, &d, &first);
     } else if (kind == 3) {
         bytes = fc_scratch_bytes(params_of(p_obj, 9)[1]);
     } else if (kind == 2) {
