@@ -256,3 +256,15 @@ def digits_mlp_dir(tmp_path_factory) -> Path:
     specs = {"name": "digits_mlp", "task": "classification", "input": {"shape": [64], "std": 16.0},
              "output": {"shape": [10]}, "clustering": {"epochs": 2}}
     return write_model_dir(tmp_path_factory.mktemp("models") / "digits_mlp", model, specs, frame)
+
+
+def pytest_runtest_logreport(report) -> None:  # noqa: ANN001 - pytest's hook signature
+    """With MCU_DEPLOY_TEST_TIMELINE=<file>, each worker appends one line per test phase (worker,
+    start, stop, phase, test): which worker ran what and when, to balance the suite's two workers
+    (the slowest worker is the suite's time; --durations cannot say which one that is)."""
+    timeline = os.environ.get("MCU_DEPLOY_TEST_TIMELINE")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not timeline or (worker is None and hasattr(report, "node")):
+        return  # not asked, or the xdist controller echoing a worker's report
+    with open(timeline, "a") as out:
+        out.write(f"{worker or 'main'}\t{report.start:.1f}\t{report.stop:.1f}\t{report.when}\t{report.nodeid}\n")
