@@ -6,14 +6,14 @@ answers from here alone, in a fraction of a second.
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from helpers.core.quantization import ALL_PTQ, DEFAULT_PTQ, QAT_OUTPUTS, Quantization
+from helpers.config_quantization import ptq_variants, quantization_list
+from helpers.core.quantization import DEFAULT_PTQ, QAT_OUTPUTS, Quantization
 from helpers.errors import ConfigError
 from helpers.config_trees import micropython_dir_flag, packages_flag, targets_flag
 from helpers.micropython.qemu_port import DEFAULT_BOARDS, parse_boards
@@ -118,16 +118,6 @@ def _sparsity(text: str) -> float | str:
         raise ConfigError(f"cannot read --sparsity {text!r}", "write a fraction such as 0.8, or auto") from None
 
 
-def _quantization(text: str) -> Quantization:
-    for choice in Quantization:
-        if text == choice.value or text.lower() == choice.value.lower():
-            return choice
-    names = [q.value for q in Quantization]
-    close = difflib.get_close_matches(text, names, n=1, cutoff=0.4)
-    hint = f"did you mean `-q {close[0]}`?" if close else "choose one of " + ", ".join(names)
-    raise ConfigError(f"Unknown quantization type {text!r}", hint)
-
-
 def _program_name() -> str:
     """What --help and usage errors call the tool: the console command when run as one (pip install)."""
     return "mcu-deploy" if Path(sys.argv[0]).name == "mcu-deploy" else "python main.py"
@@ -172,7 +162,7 @@ def _optimization_flags(parser: argparse.ArgumentParser) -> None:
                         help="cluster weights into N centroids (2..256) before conversion")
     parser.add_argument("-q", "--quantization_type", type=str, default=None, metavar="TYPE",
                         help="quantization: " + ", ".join(q.value for q in Quantization)
-                        + f" (default with --PTQ: {DEFAULT_PTQ.value})")
+                        + f", or several with --PTQ, comma-separated (default with --PTQ: {DEFAULT_PTQ.value})")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--PTQ", action="store_true", help="post-training quantization")
     mode.add_argument("--QAT", action="store_true", help="quantization-aware training")
@@ -272,10 +262,10 @@ def _check_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
 
 
-def _reject_conflicts(args: argparse.Namespace, quantization: Quantization | None) -> None:
+def _reject_conflicts(args: argparse.Namespace, asked: tuple[Quantization, ...]) -> None:
     """ConfigError for flags that contradict each other or are out of range; never rewrite them."""
-    if quantization not in (None, Quantization.NONE) and not (args.PTQ or args.QAT):
-        raise ConfigError(f"`-q {quantization.value}` needs a quantization mode",
+    if any(q is not Quantization.NONE for q in asked) and not (args.PTQ or args.QAT):
+        raise ConfigError(f"`-q {args.quantization_type}` needs a quantization mode",
                           "add --PTQ (post-training) or --QAT (quantization-aware training)")
 
     if args.target and args.skip_firmware_checks:
@@ -320,8 +310,8 @@ def _reject_conflicts(args: argparse.Namespace, quantization: Quantization | Non
                           "use accuracy points or percent from 0 to 100, e.g. --max_drop 2")
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs} is out of range", "use 1 or more")
-    if args.QAT and quantization not in (None, *QAT_OUTPUTS):
-        raise ConfigError(f"--QAT converts to int8, so `-q {quantization.value}` does not apply",
+    if args.QAT and (len(asked) > 1 or any(q not in QAT_OUTPUTS for q in asked)):
+        raise ConfigError(f"--QAT converts to int8, so `-q {args.quantization_type}` does not apply",
                           "use `--QAT` (float input/output) or `--QAT -q int8` (int8 input/output), "
                           "or --PTQ to compare quantization types")
 
@@ -332,29 +322,16 @@ def _positive(value: float, flag: str) -> float:
     return value
 
 
-def _ptq_variants(args: argparse.Namespace, quantization: Quantization | None,
-                  notices: list[str]) -> tuple[Quantization | None, tuple[Quantization, ...]]:
-    """-q as asked (the default under --PTQ, said in a notice) and the variants --PTQ builds."""
-    if not args.PTQ:
-        return quantization, ()
-    if quantization is None:
-        quantization = DEFAULT_PTQ
-        notices.append(f"--PTQ without -q: using {DEFAULT_PTQ.value}")
-    if quantization is Quantization.ALL:
-        return quantization, ALL_PTQ
-    return quantization, () if quantization is Quantization.NONE else (quantization,)
-
-
 def parse_args(argv: Sequence[str]) -> RunConfig:
     """Turn argv into a RunConfig, rejecting conflicting or unknown flags with a ConfigError."""
     args = build_parser().parse_args(list(argv))
     notices: list[str] = []
-    quantization = _quantization(args.quantization_type) if args.quantization_type else None
+    asked = quantization_list(args.quantization_type) if args.quantization_type else ()
     notices += [notice] if (notice := apply_board(args)) else []
-    _reject_conflicts(args, quantization)
+    _reject_conflicts(args, asked)
     sweep_sparsity = _sparsity_list(args.sweep_sparsity) if args.sweep_sparsity else ()
 
-    quantization, quantizations = _ptq_variants(args, quantization, notices)
+    quantizations = ptq_variants(args.PTQ, asked, notices)
     targets, tflm_dir = targets_flag(args)
     packages = packages_flag(args, tflm_dir)
     return RunConfig(
@@ -378,7 +355,7 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
         sparsity_auto=args.sparsity == "auto",
         prune_epochs=args.prune_epochs,
         prune_policy=args.prune_policy,
-        qat_int8_io=args.QAT and quantization is Quantization.INT8,
+        qat_int8_io=args.QAT and asked == (Quantization.INT8,),
         keep_float=tuple(args.keep_float or ()),
         sweep=args.sweep,
         sweep_sparsity=sweep_sparsity,

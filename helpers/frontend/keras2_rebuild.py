@@ -52,11 +52,13 @@ def to_keras2(model: Any, input_shape: tuple[int, ...], check_x: np.ndarray, pat
         except (TypeError, ValueError) as exc:
             raise ModelError(f"cannot rebuild Keras 3 layer {layer.name!r} as Keras 2 ({first_line(exc, 120)})",
                              "save the model with tf_keras (.h5 or SavedModel), or use --PTQ only", path) from None
-    keras2 = tf_keras.Sequential(rebuilt)
     try:
+        # A merge layer (Add, Concatenate) or a branch does not stack: building or loading the
+        # weights fails, and a stack that builds but wires differently fails the comparison below.
+        keras2 = tf_keras.Sequential(rebuilt)
         for source, target in zip(layers, keras2.layers):
             target.set_weights(source.get_weights())
-    except ValueError:
+    except (ValueError, TypeError):
         raise ModelError("the Keras 3 model is not a plain stack of layers, so it cannot be rebuilt as Keras 2",
                          "save the model with tf_keras (.h5 or SavedModel), or use --PTQ only", path) from None
     sample = check_x[:64]

@@ -1,5 +1,5 @@
-"""The only place that finds and loads models: SavedModel directory, `.h5` (Keras 2) or `.keras`
-(Keras 3, or Keras 2 when tf_keras wrote it)."""
+"""The only place that finds and loads models: SavedModel directory, `.h5` or `.keras` (each
+loaded by the Keras that wrote it: Keras 3, or Keras 2 through tf_keras)."""
 from __future__ import annotations
 
 import json
@@ -157,8 +157,23 @@ def _saved_by_keras2(path: Path) -> bool:
     return version.split(".")[0] in ("1", "2")
 
 
+def _h5_saved_by_keras3(path: Path) -> bool:
+    """Whether an `.h5` file was written by Keras 3 (its legacy format, still what `model.save("x.h5")`
+    writes): its layer configs (`batch_shape`, `DTypePolicy`) are ones tf_keras cannot read."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as handle:
+            version = handle.attrs.get("keras_version", "")
+    except Exception:  # noqa: BLE001 - h5py raises OSError, KeyError... on a damaged file: the loader says so
+        return False
+    version = version.decode() if isinstance(version, bytes) else str(version)
+    return version.split(".")[0] == "3"
+
+
 def _load_keras(path: Path, model_format: ModelFormat, trust_code: bool) -> tuple[Any, bool]:
-    if model_format is ModelFormat.KERAS3 and not _saved_by_keras2(path):
+    if (model_format is ModelFormat.KERAS3 and not _saved_by_keras2(path)) or \
+            (model_format is ModelFormat.H5 and _h5_saved_by_keras3(path)):
         import keras  # Keras 3: the format TensorFlow 2.16+ saves by default
 
         return keras.saving.load_model(path, compile=False, safe_mode=not trust_code), False

@@ -107,7 +107,7 @@ def refuse_source_flags(config: RunConfig, given: TfliteModel, path: Path) -> No
                           "from")
     asked = [q for q in config.quantizations if q is not Quantization.NONE]
     if asked and asked != [given.plan.quantization]:
-        wanted = "-q all" if len(asked) > 1 else f"-q {asked[0].value}"
+        wanted = "-q " + ",".join(q.value for q in asked)
         raise ConfigError(f"{wanted} needs the source model: {path.name} is already {given.plan.quantization.value}",
                           f"drop -q, or use -q {given.plan.quantization.value}")
 

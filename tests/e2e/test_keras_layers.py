@@ -140,3 +140,47 @@ def test_a_run_nothing_of_which_can_be_flashed_exits_3_naming_the_op(tmp_path, c
     fallback = variants["integer_with_float_fallback"]
     assert fallback["firmware"]["tflm_runnable"] is False and fallback["metrics"]
     assert (export / "integer_with_float_fallback" / "NOT_FOR_MCU.md").is_file()
+
+
+def _diabetes_residual_h5(folder: Path) -> Path:
+    """A Keras 3 functional regression with a residual Add, saved as `.h5` (what Keras 3 still writes
+    for `model.save("x.h5")`): Dense -> PReLU, Dense -> BatchNormalization, Add, tanh, Dense."""
+    import keras
+    from sklearn.datasets import load_diabetes
+
+    keras.utils.set_random_seed(3)
+    x, y = load_diabetes(return_X_y=True)
+    y = (y - y.mean()) / y.std()
+    inputs = keras.Input((10,))
+    hidden = keras.layers.PReLU()(keras.layers.Dense(16)(inputs))
+    branch = keras.layers.BatchNormalization()(keras.layers.Dense(16)(hidden))
+    hidden = keras.layers.Activation("tanh")(keras.layers.Add()([hidden, branch]))
+    model = keras.Model(inputs, keras.layers.Dense(1)(hidden))
+    model.compile("adam", "mse")
+    model.fit(x, y, epochs=20, verbose=0)
+    folder.mkdir(parents=True)
+    model.save(folder / "model.h5")
+    frame = pd.DataFrame(x.astype(np.float32), columns=[f"x{i}" for i in range(10)])
+    frame["target"] = y
+    frame.to_csv(folder / "diabetes.csv", index=False)
+    specs = {"name": "diabetes_res", "task": "regression", "input": {"shape": [10]}, "output": {"shape": [1]}}
+    (folder / "specs.json").write_text(json.dumps(specs), encoding="utf-8")
+    return folder
+
+
+def test_a_keras3_h5_loads_with_keras3_and_pruning_its_branches_is_one_line(tmp_path):
+    # tf_keras read every .h5 and refused Keras 3's configs ("Error when deserializing class
+    # 'InputLayer'", blamed on the file); --prune then rebuilt the residual model as a Sequential
+    # stack and ended in tf_keras's traceback
+    model_dir = _diabetes_residual_h5(tmp_path / "diabetes")
+    result = run_main("--input_dir", str(model_dir), "--PTQ", "-q", "int8", "--export_dir", str(tmp_path / "ptq"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    variants = {v["name"]: v for v in json.loads((tmp_path / "ptq" / "report.json").read_text())["variants"]}
+    assert variants["int8"]["within_tolerance"] is True, variants["int8"]
+
+    pruned = run_main("--input_dir", str(model_dir), "--prune", "--PTQ", "-q", "int8", "--export_dir",
+                      str(tmp_path / "pruned"))
+    assert pruned.returncode != 0 and "Traceback" not in pruned.stderr, pruned.stderr[-3000:]
+    last = pruned.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: the Keras 3 model is not a plain stack of layers") and "--PTQ only" in last
+    assert not (tmp_path / "pruned").exists()

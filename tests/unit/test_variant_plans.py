@@ -29,6 +29,8 @@ def _names(argv: list[str]) -> tuple[list[str], list[str]]:
     (["--prune", "--PTQ", "-q", "int8"], ["float32"], ["pruned_float32", "pruned_int8"]),
     (["--prune", "--cluster", "8", "--PTQ", "-q", "int8"], ["float32"],
      ["pruned_clustered_float32", "pruned_clustered_int8"]),
+    (["--PTQ", "-q", "int16x8,int8,INT8"], ["float32", "int16x8", "int8"], []),  # in the order asked, once each
+    (["--PTQ", "-q", "None,integer_with_float_fallback"], ["float32", "integer_with_float_fallback"], []),
     (["--QAT"], ["float32"], ["qat"]),
     (["--prune", "--QAT", "-q", "int8"], ["float32"], ["pruned_qat_int8"]),
 ])
@@ -53,6 +55,21 @@ def test_twins_keep_the_base_quantization_and_lineage():
     assert qat_plan(True, Lineage(pruned=True, qat=True)).name == "pruned_qat_int8"
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--PTQ", "-q", "int8,all"], "-q all already builds every quantization"),
+    (["--PTQ", "-q", ","], "names no quantization"),
+    (["--PTQ", "-q", "int8,int9"], "Unknown quantization type 'int9'"),
+    (["--QAT", "-q", "int8,int16x8"], "--QAT converts to int8"),
+    (["-q", "int8,int16x8"], "needs a quantization mode"),
+])
+def test_a_bad_quantization_list_is_refused_with_a_fix(argv, message):
+    from helpers.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        parse_args(["--input_dir", "m", *argv])
+
+
 def test_comparing_only_with_several_quantizations():
     assert plan_run(parse_args(["--input_dir", str(Path("m")), "--PTQ", "-q", "all"])).comparing
     assert not plan_run(parse_args(["--input_dir", "m", "--prune", "--PTQ", "-q", "int8"])).comparing
+    assert plan_run(parse_args(["--input_dir", "m", "--PTQ", "-q", "int8,int16x8"])).comparing
