@@ -50,8 +50,8 @@ def digits_targets(tmp_path_factory) -> Path:
     """The shipped digits CNN, self-test on all three targets, every C engine packaged for every
     build system (tests/e2e/test_packages.py). The quantizations the target tests read: float32
     (always built), int8, integer_with_float_fallback and int16x8. dynamic_range and float16 are
-    left to the zoo's `-q all` runs, which convert and evaluate them: on targets they would add a
-    fifth of this run, the suite's longest, and no test reads them."""
+    left to the zoo's `-q all` runs, which convert and evaluate them: here no target ran them and no
+    test read them, yet they cost their conversions and MicroPython runs in the suite's longest run."""
     return _shared_export(tmp_path_factory, "digits", "--input_dir", str(ROOT / "models/digits_cnn"),
                           "--PTQ", "-q", "int8,integer_with_float_fallback,int16x8", "--package", "all")
 
