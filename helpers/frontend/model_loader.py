@@ -146,34 +146,37 @@ def find_model(model_dir: Path) -> tuple[Path, ModelFormat]:
     return candidates[0]
 
 
-def _saved_by_keras2(path: Path) -> bool:
-    """Whether a `.keras` file was written by Keras 2 (tf_keras also saves this format, and names
-    its version in the archive's metadata.json); Keras 3 cannot load those."""
+def _keras_major_version(path: Path, model_format: ModelFormat) -> str | None:
+    """The major version of the Keras that saved the file, from the file itself (a `.keras`
+    archive's metadata.json, an `.h5` file's `keras_version` attribute), or None when the file does
+    not say or cannot be read (the loader then says what is wrong with it). tf_keras writes "2.x"
+    in both formats; Keras 3 writes "3.x", and its configs (`batch_shape`, DTypePolicy) are ones
+    tf_keras cannot read, while Keras 3 cannot load tf_keras's `.keras` files."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            version = str(json.loads(archive.read("metadata.json")).get("keras_version", ""))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        return False  # Keras 3's loader says what is wrong with the file
-    return version.split(".")[0] in ("1", "2")
+        if model_format is ModelFormat.KERAS3:
+            with zipfile.ZipFile(path) as archive:
+                version = json.loads(archive.read("metadata.json")).get("keras_version", "")
+        else:
+            import h5py
 
-
-def _h5_saved_by_keras3(path: Path) -> bool:
-    """Whether an `.h5` file was written by Keras 3 (its legacy format, still what `model.save("x.h5")`
-    writes): its layer configs (`batch_shape`, `DTypePolicy`) are ones tf_keras cannot read."""
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as handle:
-            version = handle.attrs.get("keras_version", "")
-    except Exception:  # noqa: BLE001 - h5py raises OSError, KeyError... on a damaged file: the loader says so
-        return False
+            with h5py.File(path, "r") as handle:
+                version = handle.attrs.get("keras_version", "")
+    except Exception:  # noqa: BLE001 - zipfile, json and h5py raise OSError, KeyError, ValueError... on a damaged file
+        return None
     version = version.decode() if isinstance(version, bytes) else str(version)
-    return version.split(".")[0] == "3"
+    return version.split(".")[0] or None
+
+
+def _loads_with_keras3(path: Path, model_format: ModelFormat) -> bool:
+    """A `.keras` file unless tf_keras (Keras 1 or 2) saved it; an `.h5` file only when Keras 3 did."""
+    if model_format not in (ModelFormat.KERAS3, ModelFormat.H5):
+        return False
+    major = _keras_major_version(path, model_format)
+    return major not in ("1", "2") if model_format is ModelFormat.KERAS3 else major == "3"
 
 
 def _load_keras(path: Path, model_format: ModelFormat, trust_code: bool) -> tuple[Any, bool]:
-    if (model_format is ModelFormat.KERAS3 and not _saved_by_keras2(path)) or \
-            (model_format is ModelFormat.H5 and _h5_saved_by_keras3(path)):
+    if _loads_with_keras3(path, model_format):
         import keras  # Keras 3: the format TensorFlow 2.16+ saves by default
 
         return keras.saving.load_model(path, compile=False, safe_mode=not trust_code), False
