@@ -52,8 +52,11 @@ OVERRIDES: dict[str, tuple[str, ...]] = {
     "LOGICAL_AND": (), "LOGICAL_OR": (), "LOGICAL_NOT": (), "REDUCE_ALL": (),
     # float32 is DEQUANTIZE's output type (Prepare ensures it); the inputs are int8, int16 (and uint8).
     "DEQUANTIZE": ("int8", "int16"),
-    # IsRsqrtSupportedType: float32 and int8; the int16 read is ABS's, whose Prepare RSQRT shares.
-    "RSQRT": ("int8", "float32"),
+    # No RSQRT entry: the heuristic reads int8, int16 and float32, rightly. PrepareAbsRsqrt's
+    # `if (!IsSupportedType(input->type))` names the typedef, not the (unnamed) template parameter:
+    # a cast of the type to a function pointer, non-null for every real type, so nothing is checked and
+    # IsRsqrtSupportedType (float32, int8) is never called. Prepare handles int16 (zero points 0, the
+    # multiplier of 1 / (sqrt(input scale) * output scale)) and Eval runs RsqrtEvalQuantized<int16_t>.
     # IsNumericSupportedType (float32 only), passed as a template argument, not a switch.
     "SIN": ("float32",), "COS": ("float32",), "LOG": ("float32",), "SQRT": ("float32",), "SQUARE": ("float32",),
     # The switch is on `activation_type` (the input's): float32, int8 (8x8 weights), int16 (16x8).

@@ -83,7 +83,9 @@ TFLM_INPUT_TYPES: dict[str, tuple[str, ...]] = {
     "RESIZE_NEAREST_NEIGHBOR": ("int8", "int16", "float32"),
     "REVERSE_V2": ("int8", "int16", "float32"),
     "ROUND": ("float32",),
-    "RSQRT": ("int8", "float32"),
+    # int16 too: elementwise.cc's type check names a typedef (a no-op cast), and its Prepare
+    # (zero points 0) and Eval (RsqrtEvalQuantized<int16_t>) handle int16 (scripts/derive_op_matrix.py)
+    "RSQRT": ("int8", "int16", "float32"),
     "SELECT_V2": ("int8", "int16", "float32"),
     "SHAPE": ("int8", "int16", "float32"),
     "SIN": ("float32",),
@@ -163,7 +165,10 @@ _ALL = ("int8", "int16", "float32")
 # cases of them (tests/unit/test_op_zoo.py), with SUM (MEAN's step), ABS (RELU's) and MAXIMUM
 # (once int16 constants lowered); SQUARED_DIFFERENCE and BATCH_MATMUL (lowering/ops_int16_more) by
 # their op zoo cases; PRELU (int8 alphas), and PADV2 and SQUEEZE (data moves), by op zoo cases edited
-# from converter-made ones (scripts/op_zoo_derived.py: the converter makes none of them). QUANTIZE takes float32 (to int8 or int16), int8 (to int8) and int16 (to int16).
+# from converter-made ones (scripts/op_zoo_derived.py: the converter makes none of them); RSQRT
+# (lowering/ops_int16_more: TFLM's fixed point per element, not a table) by its op zoo case and a
+# sweep of every non-negative int16 input (tests/unit/test_int16_engines.py). QUANTIZE takes float32
+# (to int8 or int16), int8 (to int8) and int16 (to int16).
 _INT16 = ("int8", "int16", "float32")
 ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     "FULLY_CONNECTED": _INT16, "CONV_2D": _INT16, "DEPTHWISE_CONV_2D": _INT16,
@@ -177,7 +182,7 @@ ENGINE_TYPES: dict[str, tuple[str, ...]] = {
     # lowering/ops_unary: int8 is a table TFLM's own kernel fills, so it covers every int8 form
     # TFLM's kernel takes; float32 is the kernel's expression
     "RELU": _INT16, "RELU6": _INT16, "LEAKY_RELU": _INT16, "HARD_SWISH": _BOTH, "ELU": _BOTH, "ABS": _INT16,
-    "RSQRT": _BOTH, "PRELU": _INT16, "NEG": _FLOAT, "EXP": _FLOAT, "LOG": _FLOAT, "SQRT": _FLOAT, "SQUARE": _FLOAT,
+    "RSQRT": _INT16, "PRELU": _INT16, "NEG": _FLOAT, "EXP": _FLOAT, "LOG": _FLOAT, "SQRT": _FLOAT, "SQUARE": _FLOAT,
     "FLOOR": _FLOAT, "CEIL": _FLOAT, "ROUND": _FLOAT, "SIN": _FLOAT, "COS": _FLOAT,
     # lowering/ops_transpose_conv: a Gather onto the zero-inserted grid, then a CONV_2D
     "TRANSPOSE_CONV": _INT16,

@@ -1,4 +1,5 @@
-"""The layer steps (steps/layers.py) as C calls on c_kernels/layers.c. `n` is c_names.CNames."""
+"""The layer steps (steps/layers.py, int16 RSQRT among them) as C calls on c_kernels/layers.c. `n` is
+c_names.CNames."""
 from __future__ import annotations
 
 from typing import Callable
@@ -29,6 +30,12 @@ def _log_softmax_i8(n: CNames, t: s.LogSoftmaxInt8) -> str:
 
 def _l2_norm_i8(n: CNames, t: s.L2NormInt8) -> str:
     return f"mcu_l2_norm_i8({n.operand(t.x)}, {n.buffer(t.y)}, {t.rows}, {t.depth}, {t.input_zero_point});"
+
+
+def _rsqrt_i16(n: CNames, t: s.RsqrtInt16) -> str:
+    # the kernel fails on a negative input, as TFLM's Eval does
+    return (f"if (mcu_rsqrt_i16({n.operand(t.x)}, {n.buffer(t.y)}, {t.count}, {c_int(t.multiplier)}, "
+            f"{c_int(t.shift)}) != 0) return -1;")
 
 
 def _resize_bilinear(n: CNames, t: s.ResizeBilinear) -> str:
@@ -103,7 +110,7 @@ def _svdf(n: CNames, t: s.Svdf) -> str:
 
 
 FORMATTERS: dict[type, Callable[[CNames, Step], str]] = {  # type: ignore[dict-item]
-    s.RowFloat: _row_f, s.LogSoftmaxInt8: _log_softmax_i8, s.L2NormInt8: _l2_norm_i8,
+    s.RowFloat: _row_f, s.LogSoftmaxInt8: _log_softmax_i8, s.L2NormInt8: _l2_norm_i8, s.RsqrtInt16: _rsqrt_i16,
     s.ResizeBilinear: _resize_bilinear, s.AddN: _add_n, s.Cumsum: _cumsum, s.DivInt8: _div_i8,
     s.Svdf: _svdf,
 }

@@ -1,5 +1,6 @@
-"""The layer steps (steps/layers.py) as MicroPython calls on device/layers.py's plain kernels.
-`n` is micropython_calls.Names (not imported: that module imports this one)."""
+"""The layer steps (steps/layers.py, int16 RSQRT among them) as MicroPython calls on
+device/layers.py's plain kernels. `n` is micropython_calls.Names (not imported: that module
+imports this one)."""
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -26,6 +27,10 @@ def _log_softmax_i8(n: Any, t: s.LogSoftmaxInt8) -> str:
 
 def _l2_norm_i8(n: Any, t: s.L2NormInt8) -> str:
     return _call("l2_norm_i8", n.operand(t.x), n.buffer(t.y), t.rows, t.depth, t.input_zero_point)
+
+
+def _rsqrt_i16(n: Any, t: s.RsqrtInt16) -> str:
+    return _call("rsqrt_i16", n.operand(t.x), n.buffer(t.y), t.count, t.multiplier, t.shift)
 
 
 def _resize_bilinear(n: Any, t: s.ResizeBilinear) -> str:
@@ -70,7 +75,7 @@ def _svdf(n: Any, t: s.Svdf) -> str:
 
 
 FORMATTERS: dict[type, Callable[[Any, Step], str]] = {  # type: ignore[dict-item]
-    s.RowFloat: _row_f, s.LogSoftmaxInt8: _log_softmax_i8, s.L2NormInt8: _l2_norm_i8,
+    s.RowFloat: _row_f, s.LogSoftmaxInt8: _log_softmax_i8, s.L2NormInt8: _l2_norm_i8, s.RsqrtInt16: _rsqrt_i16,
     s.ResizeBilinear: _resize_bilinear, s.AddN: _add_n, s.Cumsum: _cumsum, s.DivInt8: _div_i8,
     s.Svdf: _svdf,
 }

@@ -1,9 +1,10 @@
 """Lowering of more int16x8 ops, with the constants TFLM's Prepare computes for them:
 SQUARED_DIFFERENCE (squared_difference.cc with left_shift 0), BATCH_MATMUL (batch_matmul.cc's
-int16 path: int64 sums) and PRELU (prelu_common.cc: int16 input, int8 alphas). The data moves
-(SQUEEZE, PADV2) lower through ops_shape as for int8."""
+int16 path: int64 sums), PRELU (prelu_common.cc: int16 input, int8 alphas) and RSQRT
+(elementwise.cc's int16 path). The data moves (SQUEEZE, PADV2) lower through ops_shape as for int8."""
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
@@ -16,6 +17,7 @@ from helpers.lowering.ops_dense import int32
 from helpers.lowering.ops_elementwise import broadcast_index
 from helpers.lowering.ops_matmul import matmul_layout
 from helpers.lowering.program import Const
+from helpers.lowering.steps import RsqrtInt16
 from helpers.lowering.steps_int16 import BatchMatMulInt16, PreluInt16, SquaredDifferenceInt16
 
 
@@ -81,8 +83,33 @@ def lower_prelu16(b: Builder, op: Op) -> None:
                       multiplier_1=m1, shift_1=s1, multiplier_2=m2, shift_2=s2))
 
 
+def rsqrt_multiplier(input_scale: float, output_scale: float) -> tuple[int, int]:
+    """SetRsqrtOutputMultiplier, 1 / (sqrt(input scale) * output scale), all in double: so the tool's
+    TFLM interpreter (the tflite-micro wheel) computes it, identical to it on every int16 input.
+    The pinned tree's elementwise.cc takes the sqrt and the product in float32, which moves the op
+    zoo case's multiplier by 51 (of 2**31) and 7 of its 32,768 non-negative outputs by one step."""
+    return arith.quantize_multiplier(1.0 / (math.sqrt(float(input_scale)) * float(output_scale)))
+
+
+def lower_rsqrt16(b: Builder, op: Op) -> None:
+    x, y = b.graph.tensor(op.inputs[0]), b.graph.tensor(op.outputs[0])
+    _zero_points(op, x, y)
+    if not x.scales or not y.scales:
+        # TFLM's Prepare sets no multiplier for an unquantized int16 RSQRT; Eval reads it anyway
+        raise Unsupported("RSQRT of int16 without quantization parameters")
+    multiplier, shift = rsqrt_multiplier(x.scale, y.scale)
+    if shift - 20 > 30:
+        # Eval's last MultiplyByQuantizedMultiplier shifts an int32 left by shift - 20: 31 or more
+        # is undefined in C (an output scale below about 1e-12), so TFLM's answer is undefined too
+        raise Unsupported(f"RSQRT of int16 whose output scale makes TFLM shift by {shift - 20} bits")
+    source = b.operand(op.inputs[0])
+    b.emit(RsqrtInt16(op=op.name, x=source, y=b.allocate(op.outputs[0]), count=y.size, multiplier=multiplier,
+                      shift=shift))
+
+
 MORE_INT16_LOWERINGS: dict[str, Callable[[Builder, Op], None]] = {
     "SQUARED_DIFFERENCE": lower_squared_difference16,
     "BATCH_MATMUL": lower_batch_matmul16,
     "PRELU": lower_prelu16,
+    "RSQRT": lower_rsqrt16,
 }

@@ -79,6 +79,12 @@ def _golden_cases() -> list[tuple[EngineCase, bytes, int]]:
     return found
 
 
+# Ops whose invoke fails on an input below the zero point, as TFLM's Eval does ("Rsqrt is only
+# defined for positive values"; tests/unit/test_int16_engines.py): their hostile rows are clamped
+# to the smallest input the zoo gives them. int8 RSQRT is a table of every byte TFLM answers for.
+FAILS_BELOW_ZERO = {("RSQRT", "int16")}
+
+
 def _zoo_cases() -> list[tuple[EngineCase, bytes, int]]:
     found = []
     for case in zoo_cases():
@@ -86,7 +92,10 @@ def _zoo_cases() -> list[tuple[EngineCase, bytes, int]]:
         if program is None:
             continue
         rows = input_rows(case)
-        found.append((EngineCase(case.name, context(case), program, np.concatenate([rows, _hostile_rows(rows)])),
+        hostile = _hostile_rows(rows)
+        if (case.meta["op"], case.meta["type"]) in FAILS_BELOW_ZERO:
+            hostile = np.maximum(hostile, rows.min()).astype(rows.dtype)
+        found.append((EngineCase(case.name, context(case), program, np.concatenate([rows, hostile])),
                       case.content, len(rows)))
     return found
 

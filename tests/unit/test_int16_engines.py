@@ -16,6 +16,7 @@ import pytest
 from helpers.core.flatbuffer import inspect_tflite
 from helpers.emit.c_engine import c_engine, render_engine_c, render_engine_h
 from helpers.emit.micropython import render_infer_py
+from helpers.lowering import steps as s
 from helpers.lowering import steps_int16 as s16
 from helpers.lowering.lower import lower_model
 from helpers.lowering.steps import Gather, Scatter
@@ -244,6 +245,118 @@ def test_padv2_with_a_float_pad_value_is_refused_as_tflm_refuses_it():
 
     content = _content("padv2")
     assert not check_variant(content, inspect_tflite(content), np.zeros((1, 6), np.int16)).runnable
+
+
+# int16 RSQRT (elementwise.cc's RsqrtEvalQuantized<int16_t>) on every non-negative int16 input, one
+# row of 32,768 (0, TFLM's 32767, and the clamp at the small ones), at scale pairs that take each
+# branch of the kernel's last rescaling (shift - 20: none, right, left) and its rounding.
+RSQRT_SCALES = {
+    "zoo": (0.00015259254723787308, 9.650800348026678e-05),  # the op zoo's, converter-made: shift 20
+    "pot": (2.0 ** -10, 2.0 ** -12),  # multiplier exactly 2**30, shift 18
+    "left": (2.0 ** -8, 4e-6),        # shift 22: a left shift, outputs from 22,000 up
+    "small": (0.01, 0.02),            # shift 9: outputs 3 to 500, a rounding at every one
+}
+SWEEP = np.arange(32768, dtype=np.int16).reshape(1, -1)
+NEGATIVE = np.array([[1, 2, -1, 3]], dtype=np.int16)  # TFLM's Eval fails on it, and so do the engines
+TFLM_SAYS = "only defined for positive values"
+
+
+def _rsqrt_model(input_scale: float, output_scale: float, size: int) -> bytes:
+    """The op zoo's int16 RSQRT cut to one op of `size` elements, with these two scales."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    from helpers.lowering.tflm_tables import one_op_model
+
+    zoo = (MODELS.parent / "ops" / "rsqrt_int16" / "model.tflite").read_bytes()
+    model = schema.ModelT.InitFromPackedBuf(bytearray(one_op_model(zoo, 0, (1, size))), 0)
+    for tensor, scale in zip(model.subgraphs[0].tensors, (input_scale, output_scale)):
+        tensor.quantization.scale = np.array([scale], dtype=np.float32)
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def _rsqrt_cases() -> list[tuple[object, object, np.ndarray]]:
+    """(ZooCase, program, rows) for every scale pair's sweep and the negative input."""
+    from tests.op_zoo import ZooCase
+
+    made = [(f"rsqrt_{name}", _rsqrt_model(*scales, SWEEP.size), SWEEP) for name, scales in RSQRT_SCALES.items()]
+    made.append(("rsqrt_negative", _rsqrt_model(*RSQRT_SCALES["zoo"], NEGATIVE.size), NEGATIVE))
+    return [(ZooCase(name=name, content=content, meta={"op": "RSQRT", "type": "int16"}),
+             lower_model(content).program, rows) for name, content, rows in made]
+
+
+@pytest.fixture(scope="module")
+def rsqrt_tflm() -> dict[str, np.ndarray | str]:
+    """TFLM's outputs for each sweep, or its reason for refusing the row (the negative input)."""
+    require_tool("tflm")
+    from helpers.measure.tflm import run_in_tflm
+
+    answers: dict[str, np.ndarray | str] = {}
+    for case, _, rows in _rsqrt_cases():
+        try:
+            answers[case.name] = run_in_tflm(case.content, rows, arena=1 << 19).reshape(-1)
+        except RuntimeError as error:
+            answers[case.name] = str(error)
+    return answers
+
+
+def _same_as_tflm(name: str, got: np.ndarray, want: np.ndarray) -> None:
+    same = int(np.sum(got.reshape(-1) == want))
+    assert same == SWEEP.size, f"{name}: {same} of {SWEEP.size} identical, first wrong input " \
+                               f"{np.flatnonzero(got.reshape(-1) != want)[:1]}"
+
+
+def test_int16_rsqrt_lowers_with_tflms_multiplier():
+    """1 / (sqrt(input scale) * output scale) in double, as the tflite-micro wheel's Prepare: 2**17
+    exactly for the powers of two; the zoo's pair 1717908228, where the pinned tree's float32 sqrt
+    and product would give 1717908279."""
+    steps = {case.name: program.steps for case, program, _ in _rsqrt_cases()}
+    assert all(len(found) == 1 and isinstance(found[0], s.RsqrtInt16) for found in steps.values())
+    assert (steps["rsqrt_pot"][0].multiplier, steps["rsqrt_pot"][0].shift) == (1 << 30, 18)
+    assert (steps["rsqrt_zoo"][0].multiplier, steps["rsqrt_zoo"][0].shift) == (1717908228, 20)
+    assert [steps[f"rsqrt_{name}"][0].shift for name in ("left", "small")] == [22, 9]
+    # an output scale so small that TFLM's rescaling shifts an int32 left by 34 bits: undefined
+    reason = lower_model(_rsqrt_model(1e-4, 1e-14, 4)).reason
+    assert reason is not None and "shift by 34 bits" in reason
+
+
+def test_int16_rsqrt_c_engine_gives_tflms_outputs_on_every_non_negative_input(rsqrt_tflm):
+    """The C engine (against CMSIS-NN's host build) on all 32,768 inputs at each scale pair:
+    identical to TFLM. A negative input fails the invoke in both: TFLM's Eval, the engine's -1."""
+    require_tool("cc")
+    from helpers.targets.engine_test import cmsis_library
+    from helpers.targets.library import open_library
+    from helpers.targets.target import TARGETS
+    from helpers.targets.tree import find_tree
+    from tests.op_zoo_engines import run_c_engines
+
+    cases = _rsqrt_cases()
+    library = cmsis_library(open_library(find_tree(TFLM_DIR), TARGETS["host"]))
+    got = run_c_engines(library, cases)  # type: ignore[arg-type]
+    for case, _, _ in cases[:-1]:
+        _same_as_tflm(f"{case.name}, C", np.asarray(got[case.name]), rsqrt_tflm[case.name])
+    assert TFLM_SAYS in rsqrt_tflm["rsqrt_negative"]
+    assert got["rsqrt_negative"] == "the engine's invoke returned -1"
+
+
+def test_int16_rsqrt_micropython_engine_gives_tflms_outputs_on_every_non_negative_input(rsqrt_tflm):
+    """The MicroPython engine on the unix port, viper and plain paths, the same sweeps: identical to
+    TFLM; a negative input raises ValueError with TFLM's words."""
+    require_tool("micropython")
+    from helpers.micropython.runtime import find_micropython
+    from tests.op_zoo_engines import run_micropython_engines
+
+    cases = _rsqrt_cases()
+    got = run_micropython_engines(find_micropython(), cases)  # type: ignore[arg-type]
+    for case, _, _ in cases[:-1]:
+        for path in ("viper", "plain"):
+            _, values = got[(case.name, path)]
+            assert not isinstance(values, str), f"{case.name}, MicroPython {path}: {values}"
+            _same_as_tflm(f"{case.name}, MicroPython {path}", values, rsqrt_tflm[case.name])
+    for path in ("viper", "plain"):
+        assert "ValueError('Rsqrt_is_" + TFLM_SAYS.replace(" ", "_") in got[("rsqrt_negative", path)][1]
 
 
 def test_every_int16_step_has_both_emitters():

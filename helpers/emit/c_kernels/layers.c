@@ -1,6 +1,7 @@
 /* LOG_SOFTMAX, L2_NORMALIZATION, RESIZE_BILINEAR, ADD_N and CUMSUM: TFLM's reference arithmetic
    (log_softmax.h, l2normalization.h, resize_bilinear.h, add_n.h, cumsum.h); gemmlowp's fixed point
-   from fixedpoint.c. */
+   from fixedpoint.c. int16 RSQRT (elementwise.cc) is here for L2_NORMALIZATION's inverse square
+   root, which it takes per element. */
 static inline int32_t mcu_shl_sat(int32_t x, int32_t e) {
   /* SaturatingRoundingMultiplyByPOT, e >= 0 */
   if (e == 0) return x;
@@ -99,6 +100,22 @@ static inline void mcu_l2_norm_i8(const int8_t *x, int8_t *y, int32_t rows, int3
       y[row * depth + c] = (int8_t)mcu_clamp(mcu_mbqm(in[c] - zero_point, multiplier, shift + 7), -128, 127);
     }
   }
+}
+
+static inline int32_t mcu_rsqrt_i16(const int16_t *x, int16_t *y, int32_t n, int32_t multiplier, int32_t shift) {
+  /* elementwise.cc's RsqrtEvalQuantized<int16_t> (zero points 0). TFLM's Eval fails on a negative
+     input ("Rsqrt is only defined for positive values"), so the invoke fails on one too (-1) */
+  for (int32_t k = 0; k < n; ++k) {
+    const int32_t v = x[k];
+    int32_t inv, inv_shift;
+    if (v < 0) return -1;
+    if (v == 0) { y[k] = INT16_MAX; continue; }
+    mcu_inv_sqrt(v, &inv, &inv_shift);
+    /* 1 / sqrt(v) with 20 more bits, then rescaled by 2**-20 less: TFLM's kShift */
+    const int32_t data = mcu_mbqm(1, inv, inv_shift + 20);
+    y[k] = (int16_t)mcu_clamp(mcu_mbqm(data, multiplier, shift - 20), -32768, 32767);
+  }
+  return 0;
 }
 
 static inline void mcu_row_f(const float *x, float *y, int32_t rows, int32_t depth, int32_t log_softmax) {

@@ -10,7 +10,7 @@ from helpers.lowering.steps.base import ConvGeometry, PoolGeometry, Requantizati
 from helpers.lowering.steps.dense import FullyConnectedInt8, FullyConnectedFloat, ConvInt8, TransposeConvInt8, TransposePadding, ConvFloat, PoolInt8, PoolFloat, SoftmaxInt8, SoftmaxFloat, BatchMatMulFloat, BatchMatMulInt8
 from helpers.lowering.steps.elementwise import QuantizeFloatToInt8, RequantizeInt8, DequantizeInt8, AddInt8, MulInt8, BinaryFloat, BinaryMath, SquaredDifferenceInt8, LookupInt8, UnaryFloat, ChannelLookupInt8, PreluFloat, MathFloat, MeanInt8, MeanFloat, ReduceFloat, ReduceInt8
 from helpers.lowering.steps.movement import Gather, GatherRuns, Transpose, Scatter
-from helpers.lowering.steps.layers import RowFloat, LogSoftmaxInt8, L2NormInt8, ResizeBilinear, AddN, Cumsum, DivInt8, SvdfShape, Svdf
+from helpers.lowering.steps.layers import RowFloat, LogSoftmaxInt8, L2NormInt8, RsqrtInt16, ResizeBilinear, AddN, Cumsum, DivInt8, SvdfShape, Svdf
 from helpers.lowering.steps.compare import CompareInt8, CompareRaw, Select, Cast, ArgMinMax
 from helpers.lowering.steps.lstm import LstmGate, LstmGateQuant, LstmCellQuant, LstmState, LstmInt8, LstmFloat
 
@@ -56,6 +56,7 @@ __all__ = [
     "RowFloat",
     "LogSoftmaxInt8",
     "L2NormInt8",
+    "RsqrtInt16",
     "ResizeBilinear",
     "AddN",
     "Cumsum",

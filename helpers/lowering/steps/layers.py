@@ -1,5 +1,7 @@
 """The steps of the layer ops that work on whole rows or several inputs: LOG_SOFTMAX,
-L2_NORMALIZATION, RESIZE_BILINEAR, ADD_N and CUMSUM, with the constants TFLM's Prepare computes."""
+L2_NORMALIZATION, RESIZE_BILINEAR, ADD_N and CUMSUM, with the constants TFLM's Prepare computes;
+and int16 RSQRT, whose kernel is L2_NORMALIZATION's inverse square root per element, so it sits
+beside it (c_kernels/layers.c, device/layers.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,6 +42,17 @@ class L2NormInt8(Unary):
     rows: int
     depth: int
     input_zero_point: int
+
+
+@dataclass(frozen=True)
+class RsqrtInt16(Unary):
+    """elementwise.cc's RsqrtEvalQuantized<int16_t> (zero points 0): x == 0 gives 32767, x > 0
+    GetInvSqrtQuantizedMultiplierExp(x) applied to 1 with 20 more bits, rescaled by (multiplier,
+    shift - 20), clamped to int16. A negative x fails the invoke, as TFLM's Eval fails on it."""
+
+    count: int
+    multiplier: int
+    shift: int
 
 
 @dataclass(frozen=True)

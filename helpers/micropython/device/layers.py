@@ -1,8 +1,10 @@
 # The layer kernels (LOG_SOFTMAX, L2_NORMALIZATION, RESIZE_BILINEAR, ADD_N, CUMSUM), int8 and
-# float32, with the arithmetic of TFLM's reference kernels. Plain Python, pasted only when used:
+# float32, with the arithmetic of TFLM's reference kernels, and int16 RSQRT, which is
+# L2_NORMALIZATION's inverse square root per element. Plain Python, pasted only when used:
 # the int8 ones run gemmlowp's fixed point on ints (a per-row log or inverse square root, big
-# ints on a 32-bit port for a few products per row), the element loops on small ints. int8
-# tensors are bytearrays and bytes (raw bytes: (v ^ 128) - 128 is the value, value & 255 the byte).
+# ints on a 32-bit port for a few products per row; int16 RSQRT's per element), the element loops
+# on small ints. int8 tensors are bytearrays and bytes (raw bytes: (v ^ 128) - 128 is the value,
+# value & 255 the byte); int16 ones array('h').
 
 
 def _lf_srdhm(a, b):
@@ -132,6 +134,21 @@ def _lf_inv_sqrt(v):
         x = _lf_wrap(x << -shift)
         shift = 0
     return x, -shift
+
+
+def rsqrt_i16(x, y, n, m, shift):
+    # elementwise.cc's RsqrtEvalQuantized<int16_t> (zero points 0); TFLM's Eval fails on a negative
+    # input, so does this. 1 / sqrt(v) with 20 more bits, then rescaled by 2**-20 less (kShift).
+    for k in range(n):
+        v = x[k]
+        if v < 0:
+            raise ValueError("Rsqrt is only defined for positive values")
+        if v == 0:
+            y[k] = 32767
+            continue
+        inv, inv_shift = _lf_inv_sqrt(v)
+        out = _lf_mbqm(_lf_mbqm(1, inv, inv_shift + 20), m, shift - 20)
+        y[k] = -32768 if out < -32768 else 32767 if out > 32767 else out
 
 
 def l2_norm_i8(x, y, rows, depth, zp):
