@@ -1,5 +1,6 @@
-"""The graph rewrites applied to a variant where TFLM lacks a kernel (helpers/rewrite/ and
-frontend/graph_rewrites.py do them): what each did, where, and how it was proven or measured.
+"""The graph rewrites applied to a variant where TFLM lacks a kernel, or its CMSIS-NN kernel refuses
+the case (helpers/rewrite/ and frontend/graph_rewrites.py do them): what each did, where, and how it
+was proven or measured.
 
 report.json writes them per TFLite variant under `rewrites` (only where a pass applied, so reports
 of models that needed none keep their keys), and report.md and the terminal say them in one line.

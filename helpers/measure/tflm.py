@@ -142,27 +142,31 @@ def _run_worker(command: str, content: bytes, rows: np.ndarray, *args: str,
         return WorkerRun(returncode=returncode, stdout=stdout, stderr=stderr, outputs=saved)
 
 
-def run_in_tflm(content: bytes, rows: np.ndarray, arena: int = 1 << 16) -> np.ndarray:
+def run_in_tflm(content: bytes, rows: np.ndarray, arena: int = 1 << 16, info: TfliteInfo | None = None) -> np.ndarray:
     """Every row through TFLM's interpreter in a forked worker; TFLM's own message when it refuses.
-    Where the forkserver cannot start (a TMPDIR too long for its socket's path), in a fresh
-    `python -m helpers.measure.tflm_worker` instead: slower to start, same answer."""
+    With `info`, a model with several inputs or outputs takes its packed rows, and a stateful one
+    starts every row from zero state, as check_variant runs them. Where the forkserver cannot start
+    (a TMPDIR too long for its socket's path), in a fresh `python -m helpers.measure.tflm_worker`
+    instead: slower to start, same answer."""
+    args = (str(arena), *(("reset",) if info is not None and info.stateful else ()))
     try:
-        run = _run_worker("run", content, rows, str(arena))
+        run = _run_worker("run", content, rows, *args, info=info)
     except OSError:
-        run = _run_subprocess("run", content, rows, str(arena))
+        run = _run_subprocess("run", content, rows, *args, info=info)
     if run.outputs is None:
         raise RuntimeError(_failure_reason(run.stderr, run.returncode))
     return run.outputs
 
 
-def _run_subprocess(command: str, content: bytes, rows: np.ndarray, *args: str) -> WorkerRun:
+def _run_subprocess(command: str, content: bytes, rows: np.ndarray, *args: str,
+                    info: TfliteInfo | None = None) -> WorkerRun:
     """tflm_worker as its own process (no forkserver)."""
     with tempfile.TemporaryDirectory(prefix="mcu-deploy-tflm-") as tmp:
         folder = Path(tmp)
         (folder / "model.tflite").write_bytes(content)
-        np.save(folder / "inputs.npy", rows)
+        inputs = save_rows(folder, rows, info)
         outputs = folder / "outputs.npy"
-        paths = [str(folder / "model.tflite"), str(folder / "inputs.npy"), str(outputs)]
+        paths = [str(folder / "model.tflite"), str(inputs), str(outputs)]
         root = Path(__file__).resolve().parents[2]
         done = subprocess.run([sys.executable, "-m", "helpers.measure.tflm_worker", command, *paths, *args],
                               cwd=root, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S)

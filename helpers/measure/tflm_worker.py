@@ -12,8 +12,11 @@ tflite_micro, never TensorFlow.
                                                   `reset`, variable tensors are reset before each row),
                                                   then prints {"arena": smallest working arena} (16-byte steps)
     probe MODEL INPUTS.npy ARENA               -> exit 0 if the first row runs with that arena
-    run MODEL INPUTS.npy OUTPUTS.npy ARENA     -> outputs of every row, nothing else (the engines'
-                                                  lookup tables, filled by TFLM's own kernel)
+    run MODEL INPUTS.npy OUTPUTS.npy ARENA [reset]
+                                               -> outputs of every row (over several processes for
+                                                  large inputs), nothing else: the engines' lookup
+                                                  tables, filled by TFLM's own kernel; the proof of
+                                                  the passes TFLM's CMSIS-NN kernels need
 
 A model with several inputs or outputs gets INPUTS.npz instead: `input_00`, `input_01`, ... (each
 input's rows in its dtype) and `output_count`; its outputs are saved packed, row `i` every output's
@@ -171,7 +174,7 @@ def main(argv: list[str]) -> int:
         print(json.dumps({"arena": smallest_arena(content, first, generous)}))
         return 0
     if command == "run":
-        np.save(argv[3], run_rows(content, inputs, int(argv[4])))
+        np.save(argv[3], run_rows_parallel(content, inputs, int(argv[4]), reset=argv[5:6] == ["reset"]))
         return 0
     if command == "probe":
         return 0 if _probe(content, first, int(argv[3])) else 1

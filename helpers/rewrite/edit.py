@@ -65,12 +65,18 @@ def opcode_index(model: schema.ModelT, builtin: int, version: int) -> int:
 def add_int32_constant(model: schema.ModelT, graph: schema.SubGraphT, name: str,
                        values: list[int] | np.ndarray) -> int:
     """A new int32 constant tensor of `values`' shape (with its own buffer); its index."""
-    array = np.asarray(values, dtype="<i4")
+    return add_constant(model, graph, name, np.asarray(values, dtype="<i4"), schema.TensorType.INT32)
+
+
+def add_constant(model: schema.ModelT, graph: schema.SubGraphT, name: str, array: np.ndarray,
+                 tensor_type: int) -> int:
+    """A new constant tensor holding `array` (already in the type's little-endian dtype), with its
+    own buffer and no quantization; its index."""
     buffer = schema.BufferT()
-    buffer.data = array.tobytes()
+    buffer.data = np.ascontiguousarray(array).tobytes()
     model.buffers.append(buffer)
     tensor = schema.TensorT()
-    tensor.shape, tensor.type, tensor.name = list(array.shape), schema.TensorType.INT32, name.encode()
+    tensor.shape, tensor.type, tensor.name = list(array.shape), tensor_type, name.encode()
     tensor.buffer = len(model.buffers) - 1
     graph.tensors.append(tensor)
     return len(graph.tensors) - 1

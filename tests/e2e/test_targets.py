@@ -1,6 +1,6 @@
 """The self-test built against TFLM's C++ library and run on host, Cortex-M4 (CMSIS-NN) and
-Cortex-M0+ (CMSIS-NN) under qemu-system-arm: PASS where it must pass, CMSIS-NN's int16x8
-failure where it must fail, and the figures checked against the linked program."""
+Cortex-M0+ (CMSIS-NN) under qemu-system-arm: PASS on every target (int16x8 too, once its Dense
+layers are 1x1 convolutions), and the figures checked against the linked program."""
 from __future__ import annotations
 
 import json
@@ -56,21 +56,30 @@ def test_digits_passes_on_every_target_with_the_hosts_accuracy(digits_targets, v
     assert tflm_part.count("| PASS |") == 3
 
 
-def test_int16x8_fails_on_cmsis_nn_with_tflms_own_message(digits_targets):
+def test_int16x8_runs_on_cmsis_nn_once_its_dense_layers_are_1x1_convolutions(digits_targets):
+    """TFLM's CMSIS-NN FULLY_CONNECTED refuses per-channel int16 in Prepare (it once failed on
+    cortex-m4 and cortex-m0plus); int16_per_channel_fc_as_conv makes the two Dense layers 1x1
+    CONV_2D over the same weights, proven on TFLM's reference kernels, and the variant runs on
+    every target, the C engine identical to TFLM there."""
     row = _variant(digits_targets, "int16x8")
-    targets = row["firmware"]["targets"]
-    assert targets["host"]["status"] == "pass"   # TFLM's reference kernels run it
-    for name in ("cortex-m4", "cortex-m0plus"):
-        assert targets[name]["status"] == "fail"
-        assert "cmsis_nn/fully_connected.cc" in targets[name]["message"]
-        assert "is_per_channel" in targets[name]["message"]
-    assert row["firmware"]["tflm_runnable"] is False
-    assert "fails on cortex-m4 (cmsis_nn)" in row["firmware"]["tflm_reason"]
-    # The firmware stays (it runs on the host's reference kernels) and says where it does not run.
-    folder = digits_targets / "int16x8"
-    assert (folder / "main.cc").is_file()
-    assert "**Does not run on:** cortex-m4, cortex-m0plus" in (folder / "TARGETS.md").read_text()
-    assert "FAIL" in (digits_targets / "report.md").read_text()
+    (rewrite,) = row["rewrites"]
+    assert (rewrite["name"], rewrite["stage"], rewrite["ops"], rewrite["exact"]) == \
+        ("int16_per_channel_fc_as_conv", "after_conversion", 2, True)
+    assert "identical TFLM outputs (reference kernels) on " in rewrite["proof"]
+    assert "FULLY_CONNECTED" not in row["ops"] and "CONV_2D" in row["ops"]
+    firmware = row["firmware"]
+    assert firmware["tflm_runnable"] is True and not firmware.get("tflm_reason")
+    assert firmware["c_engine"]["status"] == "pass", firmware["c_engine"]
+    for name in ALL_TARGETS.split(","):
+        result = firmware["targets"][name]
+        assert result["status"] == "pass", result
+        assert result["vectors"] == result["vectors_matching"] > 100
+        engine = firmware["c_engine"]["targets"][name]
+        assert engine["status"] == "pass" and engine["identical_to_tflm"] is True, engine
+    targets_md = (digits_targets / "int16x8" / "TARGETS.md").read_text()
+    assert "Does not run on" not in targets_md and targets_md.split("## The C engine")[0].count("| PASS |") == 3
+    report_md = (digits_targets / "report.md").read_text()
+    assert "| int16x8 | int16_per_channel_fc_as_conv | after conversion | 2 | yes |" in report_md
 
 
 def test_instruction_counts_and_latency(digits_targets):

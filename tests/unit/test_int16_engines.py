@@ -1,5 +1,6 @@
 """The int16x8 engines (`-q int16x8`: int16 activations, int8 weights, int64 biases) on small
-converter-made models (tests/golden/int16/, made by make_models.py there): each lowers to the
+converter-made models (tests/golden/int16/, made by make_models.py there; one also as the
+pipeline's rewrite of its per-channel FCs into 1x1 convolutions leaves it): each lowers to the
 int16 steps, and on random int16 inputs (full range, so the clamps and the 64-bit accumulators
 are reached, and small values) the C engine, compiled on this machine against CMSIS-NN's s16
 kernels (all models' engines in one program), and the MicroPython engine on the unix port give
@@ -49,6 +50,10 @@ EXPECTED = {
     # PAD, CONV_2D x2, QUANTIZE int16 -> int16, CONCATENATION, STRIDED_SLICE (RESHAPE: an alias)
     "moves": [Gather, s16.ConvInt16, s16.ConvInt16, s16.RequantizeInt16, Scatter, Scatter, Gather],
     "float_io": [s16.QuantizeFloatToInt16, s16.FullyConnectedInt16, s16.FullyConnectedInt16, s16.DequantizeInt16],
+    # Dense layers trained on iris (RESHAPE: aliases), and the same after the pipeline's pass
+    # int16_per_channel_fc_as_conv: each FC a RESHAPE, a 1x1 CONV_2D and a RESHAPE
+    "iris_dense": [s16.FullyConnectedInt16] * 3 + [s16.SoftmaxInt16],
+    "iris_dense_as_conv": [s16.ConvInt16] * 3 + [s16.SoftmaxInt16],
 }
 # float32 input and output (QUANTIZE and DEQUANTIZE at the ends); every other model is int16 in and out.
 FLOAT_IO = {"float_io"}
@@ -59,7 +64,19 @@ ROWS_OF = {"softmax": 256}
 
 
 def _content(name: str) -> bytes:
+    """The model's file; `<model>_as_conv`: that model with its per-channel int16 FCs rewritten."""
+    if name.endswith(_AS_CONV):
+        from helpers.core.flatbuffer import parse_model
+        from helpers.rewrite.edit import pack
+        from helpers.rewrite.fc_int16_conv import rewrite_int16_fcs
+
+        model = parse_model(_content(name[:-len(_AS_CONV)]))
+        assert rewrite_int16_fcs(model)
+        return pack(model)
     return (MODELS / f"{name}.tflite").read_bytes()
+
+
+_AS_CONV = "_as_conv"
 
 
 def _rows(name: str) -> np.ndarray:

@@ -183,6 +183,34 @@ def test_targets_md_gives_each_outputs_metric(case):
     assert "| host | reference | PASS | kind 87.50%, level 0.25 |" in text
 
 
+def test_a_target_that_fails_is_named_in_targets_md_and_the_report(case):
+    """A self-test that passes on the host and fails on a target: TARGETS.md says where not to flash
+    it, with TFLM's message, and the report's firmware block is not runnable. (The digits CNN's
+    int16x8 on CMSIS-NN once showed this, end to end; int16_per_channel_fc_as_conv made it pass,
+    so the failure is constructed here, with the message TFLM printed then.)"""
+    from helpers.core.checks import Status, TargetResult
+    from helpers.core.flatbuffer import inspect_tflite
+    from helpers.core.quantization import Quantization
+    from helpers.core.variant import TfliteModel, converted_plan
+    from helpers.measure.variant import Measurement, TflmVerdict
+    from helpers.pipeline.rows import firmware_result
+    from helpers.render.firmware_files import render_targets_md
+    from tests.multiio_case import model_bytes
+
+    message = "cmsis_nn/fully_connected.cc:116 !data->reference_op_data.is_per_channel || ... was not true."
+    results = (TargetResult(status=Status.PASS, target="host", kernels="reference", vectors=8, vectors_matching=8),
+               TargetResult(status=Status.FAIL, target="cortex-m4", kernels="cmsis_nn", message=message))
+    text = render_targets_md(case["context"], results, "0123456789abcdef").text
+    assert "| cortex-m4 | cmsis_nn | FAIL |" in text and "| host | reference | PASS |" in text
+    assert "**Does not run on:** cortex-m4. Do not flash it there." in text
+    assert f"- cortex-m4 (fail): {message}" in text
+    content = model_bytes(case["quantization"])
+    tflite = TfliteModel(plan=converted_plan(Quantization.INT8), content=content, info=inspect_tflite(content))
+    measurement = Measurement(metrics={}, evaluation="LiteRT", outputs=None, tflm=TflmVerdict(runnable=True))
+    firmware = firmware_result(tflite, measurement, None, results)
+    assert firmware.tflm_runnable is False and firmware.tflm_reason == f"fails on cortex-m4 (cmsis_nn): {message}"
+
+
 def test_tensor_names_are_distinct_identifiers_and_engine_parameters_never_collide():
     from helpers.emit.ports import engine_parameters, tensor_names
 

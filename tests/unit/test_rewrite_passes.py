@@ -3,7 +3,8 @@ schema's object API. upsampling_to_resize_nearest: in the exact shape Keras 3's 
 converts to (RESHAPE -> TILE -> RESHAPE -> TILE -> RESHAPE), rewritten into one
 RESIZE_NEAREST_NEIGHBOR that LiteRT and TFLM run with outputs identical to the original's; runs
 that are not an upsampling are left alone. select_to_select_v2: Keras' selu's SELECT.
-space_to_batch_padding_as_pad: the converter's padding SPACE_TO_BATCH_ND (tests/golden/movement)."""
+space_to_batch_padding_as_pad: the converter's padding SPACE_TO_BATCH_ND (tests/golden/movement).
+int16_per_channel_fc_as_conv: test_rewrite_fc_int16.py."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -143,11 +143,37 @@ def _padv2():
     return tf.keras.Model(x, PadWithValue()(x))
 
 
+def _iris_dense():
+    # Dense layers trained on iris (standardized features), for the rewrite of per-channel int16
+    # FULLY_CONNECTED into 1x1 CONV_2D (tests/unit/test_rewrite_passes.py): a Dense over the last
+    # axis of a [2, 2] view (an FC of 2 rows), one without a bias, and a softmax. Converted with
+    # a batch of 1, as the tool traces models (a free batch adds SHAPE arithmetic to the [2, 2] FC)
+    from sklearn.datasets import load_iris
+
+    features, labels = load_iris(return_X_y=True)
+    features = ((features - features.mean(axis=0)) / features.std(axis=0)).astype(np.float32)
+    layers = [L.Reshape((2, 2)), L.Dense(6, activation="relu", **B), L.Flatten(),
+              L.Dense(12, activation="relu", use_bias=False), L.Dense(3, **B), L.Softmax()]
+
+    def model(batch):
+        x = h = L.Input((4,), batch_size=batch)
+        for layer in layers:
+            h = layer(h)
+        return tf.keras.Model(x, h)
+
+    trained = model(None)
+    trained.compile(optimizer=tf.keras.optimizers.Adam(0.02), loss="sparse_categorical_crossentropy",
+                    metrics=["accuracy"])
+    trained.fit(features, labels, epochs=40, batch_size=16, verbose=0, shuffle=False)
+    print("iris accuracy", trained.evaluate(features, labels, verbose=0)[1])
+    return model(1)  # the same layers, so the same weights
+
+
 MODELS = {"fc": _fc, "conv": _conv, "depthwise": _depthwise, "add_mul": _add_mul, "pool": _pool,
           "softmax": _softmax, "fc_per_tensor": _fc, "float_io": _fc, "moves": _moves,
           "broadcast": _broadcast, "sigmoid_tanh": _sigmoid_tanh, "mean": _mean,
           "activations": _activations, "transpose_conv": _transpose_conv,
-          "splits": _splits, "padv2": _padv2}
+          "splits": _splits, "padv2": _padv2, "iris_dense": _iris_dense}
 # Per-tensor int16 FULLY_CONNECTED weights (the converter's default is per channel); float32 input
 # and output, so the model starts with a QUANTIZE float32 -> int16 and ends with a DEQUANTIZE.
 PER_TENSOR = {"fc_per_tensor"}
