@@ -150,3 +150,24 @@ def test_figures_match_the_linked_program_and_the_cache_is_reused(digits_targets
     assert model_size <= result.flash_breakdown["model_data"] < model_size + 1024
     assert result.ram_breakdown["tensor_arena"] == result.arena_linked_bytes
     assert result.flash_bytes_without_self_test == flash - result.flash_breakdown["self_test"]
+
+
+def test_the_arena_proof_runs_the_first_vector_and_fails_in_too_small_an_arena(digits_targets, tmp_path):
+    """The arena proof's program (helpers/targets/bench.py) runs one vector, not all 360 again:
+    in the header's arena it passes on that vector; in half the arena TFLM reports it used it
+    fails in AllocateTensors, so the proof can fail."""
+    from helpers.targets.bench import ARENA_PROOF_DEFINES
+    from helpers.targets.library import open_library
+    from helpers.targets.program import compile_self_test
+    from helpers.targets.runner import run_program
+    from helpers.targets.target import TARGETS
+    from helpers.targets.tree import find_tree
+
+    library = open_library(find_tree(TFLM_DIR), TARGETS["cortex-m4"])
+    firmware = _variant(digits_targets, "int8")["firmware"]
+    used = firmware["targets"]["cortex-m4"]["arena_used_bytes"]
+    for arena, said in ((firmware["tensor_arena_bytes"], "PASS: 1 of 1 vectors match"),
+                        (used // 2 // 16 * 16, "FAIL: AllocateTensors")):
+        program = compile_self_test(library, digits_targets / "int8", "digits_cnn", tmp_path / str(arena), arena,
+                                    ARENA_PROOF_DEFINES).link()
+        assert said in run_program(TARGETS["cortex-m4"], program.path).output
