@@ -332,7 +332,7 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
     sweep_sparsity = _sparsity_list(args.sweep_sparsity) if args.sweep_sparsity else ()
 
     quantizations = ptq_variants(args.PTQ, asked, notices)
-    targets, tflm_dir = targets_flag(args)
+    targets, tflm_dir = targets_flag(args, notices)
     packages = packages_flag(args, tflm_dir)
     return RunConfig(
         packages=packages,

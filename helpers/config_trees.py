@@ -4,15 +4,22 @@ of TensorFlow too: nothing here imports it."""
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 from pathlib import Path
 
-from helpers.errors import ConfigError
+from helpers.errors import ConfigError, FetchUnreachableError
 from helpers.fetch.fetch import resolve_auto
 
+_log = logging.getLogger("mcu_deploy")
+# How a notice that no target ran begins (pipeline/run.py writes the one for a run given no tree).
+NOT_BUILT = "the firmware was not built against TFLM's library nor run on a target"
 
-def targets_flag(args: argparse.Namespace) -> tuple[tuple[str, ...], Path | None]:
-    """The targets to run the self-test on, and the TFLM tree they build against."""
+
+def targets_flag(args: argparse.Namespace, notices: list[str]) -> tuple[tuple[str, ...], Path | None]:
+    """The targets to run the self-test on, and the TFLM tree they build against. `--tflm_dir auto`
+    fetches the pinned tree; where its source cannot be reached (no network) and nothing but the
+    default proofs wanted it, the run goes on without targets and `notices` says why."""
     from helpers.targets.target import DEFAULT_TARGETS, parse_targets
 
     chosen = tuple(target.name for target in parse_targets(args.target)) if args.target else None
@@ -27,7 +34,19 @@ def targets_flag(args: argparse.Namespace) -> tuple[tuple[str, ...], Path | None
         raise ConfigError("--profile times each layer on an emulated target, and this run has none",
                           "give a TFLM tree (--tflm_dir or TFLM_DIR) and a --target such as cortex-m4, "
                           "without --skip_firmware_checks or --check")
-    return found[0], resolve_auto(found[1], "tflm") if found[1] is not None else None
+    if found[1] is None:
+        return found
+    try:
+        return found[0], resolve_auto(found[1], "tflm")
+    except FetchUnreachableError as error:
+        if chosen or args.package or args.board or args.profile:  # asked for by name: the run cannot do it
+            raise
+        # Conversion, evaluation and the MicroPython engine do not need the tree: one failed download
+        # must not lose them. The report and the warning say the firmware was not built.
+        notice = f"{NOT_BUILT}: the pinned TFLM tree could not be fetched ({error.problem}); {error.fix}"
+        _log.warning("warning: %s", notice)
+        notices.append(notice)
+        return (), None
 
 
 def micropython_dir_flag(args: argparse.Namespace) -> Path | None:

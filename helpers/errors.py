@@ -55,6 +55,11 @@ class FetchError(PipelineError):
     record (a mirror holding other files): nothing is added to the cache."""
 
 
+class FetchUnreachableError(FetchError):
+    """The place the pinned tree comes from (the internet, a mirror) could not be reached: a run
+    that only wanted the tree for its default proofs goes on without them, and says so."""
+
+
 class VariantFailedError(PipelineError):
     """The variant the flags asked for could not be built (its report row says why); the export
     with the other variants is still written."""

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from helpers.errors import FetchError
+from helpers.errors import FetchError, FetchUnreachableError
 from helpers.fetch.digest import tree_digest
 from helpers.fetch.git import GitFailed, git
 from helpers.fetch.pins import GENERATED, TREES, Component, PinnedTree
@@ -153,7 +153,7 @@ def _fetch_ref(tree: PinnedTree, component: Component, url: str, repository: lis
         except GitFailed as exc:
             failure = str(exc)
     source = f"the mirror ({mirror}, set by {MIRROR_ENV})" if mirror else "the internet"
-    raise FetchError(f"cannot fetch {component.name} {component.revision} from {url}: {failure}",
+    raise FetchUnreachableError(f"cannot fetch {component.name} {component.revision} from {url}: {failure}",
                      f"connect to {source} and run `python main.py fetch --{tree.name}` again, or pass "
                      f"--{tree.name}_dir DIR with a tree you have (docs/fetch.md)")
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from helpers import workers
 from helpers.config import RunConfig
+from helpers.config_trees import NOT_BUILT
 from helpers.convert import zygote
 from helpers.core.checks import Status
 from helpers.core.dataset import Dataset, SplitDataset, load_dataset, locate_dataset, split_dataset
@@ -343,10 +344,11 @@ def _recovery_notice(variant: VariantReport) -> str:
 
 def target_notices(config: RunConfig) -> tuple[str, ...]:
     """The one line that says the firmware was not taken to a target, when it was not."""
-    if config.targets or config.skip_firmware_checks or not config.export:
+    if config.targets or config.skip_firmware_checks or not config.export or \
+            any(notice.startswith(NOT_BUILT) for notice in config.notices):  # a failed fetch said it
         return ()
-    return ("the firmware was not built against TFLM's library nor run on a target: no TFLM tree given "
-            "(--tflm_dir auto fetches the pinned one; or --tflm_dir DIR, TFLM_DIR; docs/fetch.md)",)
+    return (f"{NOT_BUILT}: no TFLM tree given (--tflm_dir auto fetches the pinned one; or --tflm_dir DIR, "
+            "TFLM_DIR; docs/fetch.md)",)
 
 
 def trust_notices(config: RunConfig) -> tuple[str, ...]:

@@ -2,6 +2,7 @@
 mirror made of the shared trees (tests/fetch_mirror.py), checked file for file against them."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -102,11 +103,26 @@ def test_a_mirror_with_other_content_is_refused(mirror, tmp_path):
 
 
 def test_without_the_network_auto_says_what_to_do(tmp_path):
-    result = _fetch("--input_dir", "models/digits_cnn", "--tflm_dir", "auto", mirror=tmp_path / "nowhere",
-                    cache=tmp_path / "cache")
-    line = _one_error_line(result)
+    """The README's first command has --tflm_dir auto: where the tree cannot be fetched, the run
+    still converts, evaluates and exports, and says in a warning and in the report that no
+    firmware was built and why; a run that named a target is refused in one line instead."""
+    export = tmp_path / "export"
+    result = _fetch("--input_dir", "models/digits_cnn", "--PTQ", "-q", "int8", "-e", "--export_dir", str(export),
+                    "--tflm_dir", "auto", mirror=tmp_path / "nowhere", cache=tmp_path / "cache")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    warning = next(line for line in result.stderr.splitlines() if line.startswith("warning: the firmware was not"))
+    assert "the pinned TFLM tree could not be fetched (cannot fetch tflite-micro " \
+           "90b983c2b3f1480642e040bbd2ddb37b998f3424 from file://" in warning
+    assert "run `python main.py fetch --tflm` again, or pass --tflm_dir DIR" in warning
+    report = json.loads((export / "report.json").read_text())
+    assert [n for n in report["notices"] if n.startswith("the firmware was not built")] == [warning[len("warning: "):]]
+    int8 = next(v for v in report["variants"] if v["name"] == "int8")["firmware"]
+    assert not int8["targets"] and int8["c_engine"]["status"] == "not_checked"
+    assert not (tmp_path / "cache" / "tflm").exists()  # nothing was built, nothing half-fetched kept
+
+    line = _one_error_line(_fetch("--input_dir", "models/digits_cnn", "--tflm_dir", "auto", "--target", "cortex-m4",
+                                  mirror=tmp_path / "nowhere", cache=tmp_path / "cache"))
     assert line.startswith("error: cannot fetch tflite-micro 90b983c2b3f1480642e040bbd2ddb37b998f3424 from file://")
-    assert "run `python main.py fetch --tflm` again, or pass --tflm_dir DIR" in line
     assert "fetch needs to know which tree" in _one_error_line(_fetch("fetch", mirror=tmp_path, cache=tmp_path))
 
 
