@@ -65,6 +65,7 @@ class RunConfig:
     quiet: bool = False
     notices: tuple[str, ...] = ()
     tflm_dir: Path | None = None               # a TFLM tree: the self-test is built and run on `targets`
+    tflm_unfetched: str | None = None          # why --tflm_dir auto left no tree (no network)
     targets: tuple[str, ...] = ()              # helpers.targets.target names; empty without a tree
     mcu_mhz: float = 80.0                      # clock for the latency estimate from instruction counts
     board: str | None = None                   # --board: the board that set targets, budgets and clock
@@ -332,11 +333,11 @@ def parse_args(argv: Sequence[str]) -> RunConfig:
     sweep_sparsity = _sparsity_list(args.sweep_sparsity) if args.sweep_sparsity else ()
 
     quantizations = ptq_variants(args.PTQ, asked, notices)
-    targets, tflm_dir = targets_flag(args, notices)
+    targets, tflm_dir, tflm_unfetched = targets_flag(args)
     packages = packages_flag(args, tflm_dir)
     return RunConfig(
         packages=packages,
-        tflm_dir=tflm_dir,
+        tflm_dir=tflm_dir, tflm_unfetched=tflm_unfetched,
         micropython_dir=micropython_dir_flag(args), micropython_boards=parse_boards(args.micropython_boards),
         micropython_seconds=_positive(args.micropython_seconds, "--micropython_seconds"), targets=targets,
         mcu_mhz=args.mcu_mhz, board=args.board, profile=args.profile,

@@ -12,14 +12,19 @@ from helpers.errors import ConfigError, FetchUnreachableError
 from helpers.fetch.fetch import resolve_auto
 
 _log = logging.getLogger("mcu_deploy")
-# How a notice that no target ran begins (pipeline/run.py writes the one for a run given no tree).
-NOT_BUILT = "the firmware was not built against TFLM's library nor run on a target"
+# Why a run has no targets when it was given no tree (the report's notice ends with the reason).
+NO_TREE_GIVEN = "no TFLM tree given (--tflm_dir auto fetches the pinned one; or --tflm_dir DIR, TFLM_DIR; docs/fetch.md)"
 
 
-def targets_flag(args: argparse.Namespace, notices: list[str]) -> tuple[tuple[str, ...], Path | None]:
-    """The targets to run the self-test on, and the TFLM tree they build against. `--tflm_dir auto`
-    fetches the pinned tree; where its source cannot be reached (no network) and nothing but the
-    default proofs wanted it, the run goes on without targets and `notices` says why."""
+def not_built_notice(reason: str) -> str:
+    """The one line that says the firmware was not taken to a target, and why."""
+    return f"the firmware was not built against TFLM's library nor run on a target: {reason}"
+
+
+def targets_flag(args: argparse.Namespace) -> tuple[tuple[str, ...], Path | None, str | None]:
+    """The targets to run the self-test on, the TFLM tree they build against, and why `--tflm_dir
+    auto` left no tree (else None). Where the pinned tree's source cannot be reached (no network)
+    and nothing but the default proofs wanted it, the run goes on without targets, warned now."""
     from helpers.targets.target import DEFAULT_TARGETS, parse_targets
 
     chosen = tuple(target.name for target in parse_targets(args.target)) if args.target else None
@@ -35,18 +40,17 @@ def targets_flag(args: argparse.Namespace, notices: list[str]) -> tuple[tuple[st
                           "give a TFLM tree (--tflm_dir or TFLM_DIR) and a --target such as cortex-m4, "
                           "without --skip_firmware_checks or --check")
     if found[1] is None:
-        return found
+        return (*found, None)
     try:
-        return found[0], resolve_auto(found[1], "tflm")
+        return found[0], resolve_auto(found[1], "tflm"), None
     except FetchUnreachableError as error:
         if chosen or args.package or args.board or args.profile:  # asked for by name: the run cannot do it
             raise
         # Conversion, evaluation and the MicroPython engine do not need the tree: one failed download
-        # must not lose them. The report and the warning say the firmware was not built.
-        notice = f"{NOT_BUILT}: the pinned TFLM tree could not be fetched ({error.problem}); {error.fix}"
-        _log.warning("warning: %s", notice)
-        notices.append(notice)
-        return (), None
+        # must not lose them. The warning now and the report's notice say the firmware was not built.
+        reason = f"the pinned TFLM tree could not be fetched ({error.problem}); {error.fix}"
+        _log.warning("warning: %s", not_built_notice(reason))
+        return (), None, reason
 
 
 def micropython_dir_flag(args: argparse.Namespace) -> Path | None:

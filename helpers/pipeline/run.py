@@ -13,7 +13,7 @@ import numpy as np
 
 from helpers import workers
 from helpers.config import RunConfig
-from helpers.config_trees import NOT_BUILT
+from helpers.config_trees import NO_TREE_GIVEN, not_built_notice
 from helpers.convert import zygote
 from helpers.core.checks import Status
 from helpers.core.dataset import Dataset, SplitDataset, load_dataset, locate_dataset, split_dataset
@@ -344,11 +344,9 @@ def _recovery_notice(variant: VariantReport) -> str:
 
 def target_notices(config: RunConfig) -> tuple[str, ...]:
     """The one line that says the firmware was not taken to a target, when it was not."""
-    if config.targets or config.skip_firmware_checks or not config.export or \
-            any(notice.startswith(NOT_BUILT) for notice in config.notices):  # a failed fetch said it
+    if config.targets or config.skip_firmware_checks or not config.export:
         return ()
-    return (f"{NOT_BUILT}: no TFLM tree given (--tflm_dir auto fetches the pinned one; or --tflm_dir DIR, "
-            "TFLM_DIR; docs/fetch.md)",)
+    return (not_built_notice(config.tflm_unfetched or NO_TREE_GIVEN),)
 
 
 def trust_notices(config: RunConfig) -> tuple[str, ...]:
