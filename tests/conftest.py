@@ -188,7 +188,10 @@ def run_main(*args: str, cwd: Path = ROOT, timeout: int = 900, script: Path = RO
 def tflm_cache(tmp_path_factory) -> Path:
     """Compiled TFLM objects, shared by every run of the session (and by both pytest-xdist workers:
     their temporary folders share a parent). A developer may keep them across sessions by setting
-    MCU_DEPLOY_CACHE."""
+    MCU_DEPLOY_CACHE. The precompiled schema headers stay in it for the whole session (a few
+    hundred MB per core), so every self-test's main.cc loads its header instead of parsing the schema
+    (helpers/targets/precompiled_header.py)."""
+    os.environ.setdefault("MCU_DEPLOY_KEEP_PCH", "1")
     if os.environ.get("MCU_DEPLOY_CACHE"):
         return Path(os.environ["MCU_DEPLOY_CACHE"])
     base = tmp_path_factory.getbasetemp()

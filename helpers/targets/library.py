@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterable, Iterator
@@ -29,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from helpers.progress import Progress
-from helpers.targets.precompiled_header import PrecompiledHeaders, precompiled_headers
+from helpers.targets.precompiled_header import PrecompiledHeaders, headers_for, remove_abandoned
 from helpers.targets.recipe import Recipe, read_recipe
 from helpers.targets.target import HARNESS, Target
 from helpers.targets.tree import TflmTree
@@ -68,6 +67,8 @@ class Library:
     seeded: bool = True            # TFLM's runtime is compiled before the first link; CMSIS-NN has no seed
     _manifest: dict = field(default_factory=dict)  # type: ignore[type-arg]
     _manifest_guard: threading.Lock = field(default_factory=threading.Lock)
+    # the precompiled schema headers this process compiles with (precompiled_header.headers_for)
+    _headers: PrecompiledHeaders | None = field(init=False, default=None, repr=False, compare=False)
 
     @classmethod
     def open(cls, tree: TflmTree, target: Target, cache_root: Path) -> "Library":
@@ -118,9 +119,8 @@ class Library:
                     bad.append(source)
             for stray in self.folder.glob("objects/*.tmp.o"):  # a compile killed before its rename
                 stray.unlink(missing_ok=True)
-            # a batch killed while it compiled leaves its precompiled headers (250 MB); batches
-            # hold this lock while they live, so none is using these
-            shutil.rmtree(self.folder / "pch", ignore_errors=True)
+            # a run killed while it compiled leaves its precompiled headers (250 MB each)
+            remove_abandoned(self.folder)
             self._write_manifest(manifest)
         return tuple(bad)
 
@@ -142,8 +142,8 @@ class Library:
                 return
             started = time.monotonic()
             self._manifest = self._read_manifest()
-            with Progress(f"compiling {self.name} for {self.target.name}", len(missing), "sources") as progress, \
-                    precompiled_headers(self.folder / "pch", self.tree.root) as headers:
+            headers = self.headers()
+            with Progress(f"compiling {self.name} for {self.target.name}", len(missing), "sources") as progress:
                 def compile_one(source: str) -> str | None:
                     error = self._compile(source, headers)
                     progress.advance()
@@ -165,10 +165,12 @@ class Library:
         temporary = target.with_suffix(f".{os.getpid()}.tmp.o")
         flags = self.recipe.flags_for(source)
         pch = headers.flags_for(flags) if _includes_schema(source) else []
-        command = [*flags, *pch, "-c", source, "-o", str(temporary)]
         try:
-            result = subprocess.run(command, cwd=self.tree.root, capture_output=True, text=True,
-                                    timeout=COMPILE_TIMEOUT_S)
+            result = self._run_compile([*flags, *pch, "-c", source, "-o", str(temporary)])
+            if result.returncode != 0 and pch:
+                # a damaged header (a disk fault) must not fail the build: without it, as make would
+                headers.discard(flags)
+                result = self._run_compile([*flags, "-c", source, "-o", str(temporary)])
         except OSError as error:  # the compiler itself is missing or cannot start
             return f"{source}: {error}"
         if result.returncode != 0:
@@ -180,6 +182,28 @@ class Library:
             self._manifest[target.name] = _fingerprint(target)
             self._write_manifest(self._manifest)
         return None
+
+    def _run_compile(self, command: list[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(command, cwd=self.tree.root, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
+
+    def headers(self) -> PrecompiledHeaders:
+        """The precompiled schema headers this process's compiles for the library use."""
+        if self._headers is None:
+            self._headers = headers_for(self.folder, self.tree.root)
+        return self._headers
+
+    def program_header_flags(self) -> list[str]:
+        """`-include` flags that let a program's C++ source compiled with the library's own flags
+        (the self-test's main.cc) load the schema's precompiled header: one a batch of this run
+        built, or, when headers are kept across runs, one built now for every later run."""
+        if not self.recipe.sources:
+            return []
+        command = self.recipe.flags_for("main.cc")
+        headers = self.headers()
+        if headers.kept and not headers.flags_for(command):
+            with self._lock():  # one process builds it; the others wait and load it
+                headers.ensure(command)
+        return headers.flags_for(command)
 
     @contextmanager
     def _lock(self) -> Iterator[None]:

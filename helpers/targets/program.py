@@ -71,10 +71,17 @@ def compile_source(library: Library, source: Path, obj: Path, extra: list[str]) 
     includes = [f"-I{library.tree.root / flag[2:]}" if flag.startswith("-I") and not flag.startswith("-I/") else flag
                 for flag in recipe.includes]  # make's include paths are relative to the tree
     command = [compiler, *flags, recipe.core_optimization, *extra, *includes, "-c", str(source), "-o", str(obj)]
+    # main.cc includes TFLM's interpreter, and so the flatbuffers schema: the library's precompiled
+    # header for these flags spares parsing it (library.program_header_flags)
+    header = library.program_header_flags() if source.suffix == ".cc" else []
     # The generated sources compile on every supported toolchain: a failure here is the tool's or the
     # toolchain's (a broken compiler, a bad cache), never a verdict on the model.
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
+        result = subprocess.run([*command[:1], *header, *command[1:]], capture_output=True, text=True,
+                                timeout=COMPILE_TIMEOUT_S)
+        if result.returncode != 0 and header:  # a damaged header: without it, as make would
+            library.headers().discard(recipe.flags_for("main.cc"))
+            result = subprocess.run(command, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
     except OSError as error:
         raise ToolBuildError(f"compiling {source.name} for {library.target.name}: {error}") from None
     if result.returncode != 0:
