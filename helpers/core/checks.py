@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
+from helpers.core.kernel_choice import KernelChoice
 from helpers.core.passes import RemovedChannels
 
 
@@ -257,6 +258,9 @@ class CEngineResult:
     graph_passes: tuple[RemovedChannels, ...] = ()
     # the layers the engine's own kernels run on Armv7E-M cores, CMSIS-NN elsewhere (written only when any)
     own_kernel_layers: tuple[str, ...] = ()
+    # each such layer's instructions with its own kernel and with CMSIS-NN's, measured at export on
+    # an Armv7E-M target; the faster was kept (written only when measured)
+    kernel_choice: KernelChoice | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status.read(self.status))
@@ -275,6 +279,10 @@ class CEngineResult:
             data.pop("own_kernel_layers")
         else:
             data["own_kernel_layers"] = list(self.own_kernel_layers)
+        if self.kernel_choice is None:
+            data.pop("kernel_choice")
+        else:
+            data["kernel_choice"] = self.kernel_choice.to_dict()
         return {**data, "status": self.status.value, "targets": {r.target: r.to_dict() for r in self.targets},
                 **packages}
 
@@ -285,6 +293,7 @@ class CEngineResult:
         values["packages"] = tuple(PackageResult.from_dict(p) for p in (data.get("packages") or {}).values())
         values["graph_passes"] = tuple(RemovedChannels.from_dict(p) for p in data.get("graph_passes") or ())
         values["own_kernel_layers"] = tuple(data.get("own_kernel_layers") or ())
+        values["kernel_choice"] = KernelChoice.from_dict(data["kernel_choice"]) if data.get("kernel_choice") else None
         return cls(**{**values, "status": Status.read(data["status"])})
 
 

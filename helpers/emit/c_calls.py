@@ -250,8 +250,12 @@ def own_families(program: Program) -> list[str]:
     return [family for family in order if family in used]
 
 
-def c_calls(program: Program) -> tuple[list[tuple[str, str]], CNames]:
-    """(op name, C statement) per step, and the names (constants, records, scratch) they read."""
-    names = CNames(program)
-    lines = [(step.op, FORMATTERS[type(step)](names, step)) for step in program.steps]
+def c_calls(program: Program, cmsis_steps: frozenset[int] = frozenset()) -> tuple[list[tuple[str, str]], CNames]:
+    """(op name, C statement) per step, and the names (constants, records, scratch) they read.
+    `cmsis_steps`: steps an own kernel could take that run CMSIS-NN's call instead (measured faster)."""
+    names = CNames(program, cmsis_steps=cmsis_steps)
+    lines = []
+    for index, step in enumerate(program.steps):
+        names.step = index
+        lines.append((step.op, FORMATTERS[type(step)](names, step)))
     return lines, names

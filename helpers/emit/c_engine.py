@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from helpers.core.kernel_choice import KernelChoice
 from helpers.core.passes import RemovedChannels
 from helpers.emit.c_calls import c_calls, own_families
 from helpers.emit.c_names import C_TYPES, CNames
-from helpers.emit.c_own_conv import uses_own_kernels
 from helpers.emit.codegen import Rendered, render
 from helpers.emit.ports import engine_parameters, port_names
 from helpers.lowering.program import ARENA_ALIGNMENT, Program
@@ -31,6 +31,8 @@ class CEngine:
     constant_bytes: int       # weights, biases, multipliers, tables and index maps
     kernel_calls: int
     own_kernel_layers: tuple[str, ...] = ()   # the layers the own kernels run on Armv7E-M (c_own_conv)
+    own_kernel_steps: tuple[int, ...] = ()    # their step indices (what the kernel choice measures)
+    kernel_choice: KernelChoice | None = None  # the measurement that chose them (None: the rule alone)
     dsp_only_bytes: int = 0                   # their re-laid constants, in that core's flash only
     removed: tuple[RemovedChannels, ...] = ()   # what the exact passes took out of the program
 
@@ -43,14 +45,14 @@ def _kernel_source(family: str) -> str:
     return (KERNEL_DIR / f"{family}.c").read_text(encoding="utf-8").rstrip()
 
 
-def _kernel_sources(program: Program) -> list[str]:
+def _kernel_sources(program: Program, own_kernels: bool) -> list[str]:
     families = own_families(program)
     sources = []
     # compare.c rescales int8 comparisons; layers.c uses its fixed point
     if {"ops_int8", "ops_int16", "compare", "layers"} & set(families):
         sources.append(_kernel_source("fixedpoint"))
     sources += [_kernel_source(family) for family in families]
-    if any(uses_own_kernels(step) for step in program.steps):
+    if own_kernels:  # some layer takes an own kernel (none, when the measurement gave them all back)
         sources.append(_kernel_source("conv_dsp"))
     return sources
 
@@ -84,11 +86,13 @@ def _ports(program: Program, context: dict[str, Any], names: CNames) -> dict[str
     return {"multi_io": True, "in_ports": found[0], "out_ports": found[1], "float_tolerance": FLOAT_TOLERANCE}
 
 
-def c_engine(program: Program, context: dict[str, Any], cmsis_revision: str) -> CEngine:
-    """The engine's template values; NotInCEngine when a program's output is a constant."""
+def c_engine(program: Program, context: dict[str, Any], cmsis_revision: str,
+             kernel_choice: KernelChoice | None = None) -> CEngine:
+    """The engine's template values; NotInCEngine when a program's output is a constant.
+    `kernel_choice`: what the export measured; the layers it found faster on CMSIS-NN call it."""
     if not all(isinstance(port.operand, int) for port in program.outputs):
         raise NotInCEngine("a model whose output is a constant")
-    steps, names = c_calls(program)
+    steps, names = c_calls(program, kernel_choice.cmsis_steps if kernel_choice is not None else frozenset())
     scratch_offset = _align(program.arena_bytes)
     scratch_bytes = _align(names.scratch_bytes)
     arena_total = max(scratch_offset + scratch_bytes, ARENA_ALIGNMENT)
@@ -100,7 +104,7 @@ def c_engine(program: Program, context: dict[str, Any], cmsis_revision: str) -> 
         "constant_bytes": names.constant_bytes,
         "own_kernel_layers": names.own_kernel_layers,
         "dsp_only_bytes": names.dsp_only_bytes,
-        "kernel_sources": _kernel_sources(program),
+        "kernel_sources": _kernel_sources(program, bool(names.own_kernel_steps)),
         "uses_cmsis": names.uses_cmsis,
         "uses_scratch_context": names.uses_scratch_context,
         # declared only where a call passes it: an unused static const breaks -Werror builds
@@ -124,7 +128,8 @@ def c_engine(program: Program, context: dict[str, Any], cmsis_revision: str) -> 
     }
     return CEngine(context=values, uses_cmsis=names.uses_cmsis, arena_bytes=arena_total,
                    constant_bytes=names.constant_bytes, kernel_calls=len(steps),
-                   own_kernel_layers=tuple(names.own_kernel_layers), dsp_only_bytes=names.dsp_only_bytes,
+                   own_kernel_layers=tuple(names.own_kernel_layers), own_kernel_steps=tuple(names.own_kernel_steps),
+                   kernel_choice=kernel_choice, dsp_only_bytes=names.dsp_only_bytes,
                    removed=program.removed)
 
 

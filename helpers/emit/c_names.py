@@ -47,6 +47,10 @@ class CNames:
     scratch_queries: list[str] = field(default_factory=list)
     dsp_only_bytes: int = 0           # constants only Armv7E-M's own kernels read (c_own_conv)
     own_kernel_layers: list[str] = field(default_factory=list)   # the layers those kernels run there
+    own_kernel_steps: list[int] = field(default_factory=list)    # their step indices, in the same order
+    # steps an own kernel could take that the export's measurement gave back to CMSIS-NN
+    cmsis_steps: frozenset[int] = frozenset()
+    step: int = -1                    # the step being formatted (c_calls sets it)
 
     def _declare(self, prefix: str, type_text: str, suffix: str, body: str, nbytes: int) -> str:
         key = f"{type_text}{suffix}={body}"

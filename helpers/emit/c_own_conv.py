@@ -16,7 +16,9 @@ from helpers.emit.c_names import CNames, c_int
 from helpers.emit.cmsis_params import is_per_tensor
 from helpers.lowering import steps as s
 
-DSP_ONLY = "defined(ARM_MATH_DSP) && !defined(ARM_MATH_MVEI)"
+# MCU_ENGINE_CMSIS_NN_ONLY compiles every layer with CMSIS-NN's call on Armv7E-M too: the build the
+# export's kernel choice measures against (helpers/targets/kernel_choice.py); a firmware may define it.
+DSP_ONLY = "defined(ARM_MATH_DSP) && !defined(ARM_MATH_MVEI) && !defined(MCU_ENGINE_CMSIS_NN_ONLY)"
 # The constants and records a CMSIS-NN call names (CNames's k<n>, p<n>, the contexts)
 _NAMED = re.compile(r"\b(?:[kp]\d+|mcu_scratch_context|mcu_empty_context)\b")
 
@@ -164,6 +166,7 @@ def pointwise_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
     weights = _declare(n, "uint32_t", pointwise_weights(t))
     sums = _declare(n, "int32_t", folded_sums(t))
     multipliers, shifts = n.array(q.multipliers), n.array(q.shifts)
+    n.own_kernel_steps.append(n.step)
     n.own_kernel_layers.append(f"{t.op} 1x1 {g.in_h}x{g.in_w}x{g.in_c} -> {g.out_c}: mcu_pointwise_s8")
     n.need_scratch(4 * g.in_c)  # a pixel pair's inputs, sign-extended to int16 (the arena is 16-byte aligned)
     args = [x, y, weights, sums, multipliers, shifts, "(uint32_t *)mcu_scratch", str(g.out_h * g.out_w), str(g.in_c),
@@ -178,6 +181,7 @@ def depthwise_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
     x, y = n.operand(t.x), n.buffer(t.y)
     weights = _declare(n, "uint32_t", depthwise_weights(t))
     bias, multipliers, shifts = n.array(t.bias), n.array(q.multipliers), n.array(q.shifts)
+    n.own_kernel_steps.append(n.step)
     n.own_kernel_layers.append(f"{t.op} 3x3 {g.in_h}x{g.in_w}x{g.in_c}: mcu_depthwise_3x3_s8")
     args = [x, y, weights, bias, multipliers, shifts, str(g.in_h), str(g.in_w), str(g.in_c), c_int(q.input_offset),
             c_int(q.output_zero_point), c_int(q.act_min), c_int(q.act_max), str(int(short_requantization(t)))]
@@ -192,6 +196,7 @@ def im2col_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
     sums = _declare(n, "int32_t", folded_sums(t))
     multipliers, shifts = n.array(q.multipliers), n.array(q.shifts)
     columns = conv_columns(t)
+    n.own_kernel_steps.append(n.step)
     n.own_kernel_layers.append(f"{t.op} {g.k_h}x{g.k_w}/{g.stride_h}x{g.stride_w} {g.in_h}x{g.in_w}x{g.in_c} -> "
                                f"{g.out_c}: mcu_conv_s8")
     n.need_scratch(4 * columns)  # two patches of int16
@@ -203,8 +208,9 @@ def im2col_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
 
 
 def fully_connected_i8(n: CNames, t: s.FullyConnectedInt8, cmsis_call: str) -> str:
-    """The step: the own fully connected kernel on Armv7E-M where it takes the layer, else `cmsis_call` alone."""
-    if not own_fully_connected(t):
+    """The step: the own fully connected kernel on Armv7E-M where it takes the layer (and the export's
+    measurement did not give it back to CMSIS-NN), else `cmsis_call` alone."""
+    if not own_fully_connected(t) or n.step in n.cmsis_steps:
         return cmsis_call
     q = t.quant
     x, y = n.operand(t.x), n.buffer(t.y)
@@ -215,6 +221,7 @@ def fully_connected_i8(n: CNames, t: s.FullyConnectedInt8, cmsis_call: str) -> s
         multipliers, shifts = n.array(q.multipliers), n.array(q.shifts)
     else:  # one multiplier and shift for the layer, as CMSIS-NN's per-tensor kernel takes them
         multipliers, shifts = (_declare(n, "int32_t", c.values.reshape(-1)[:1]) for c in (q.multipliers, q.shifts))
+    n.own_kernel_steps.append(n.step)
     n.own_kernel_layers.append(f"{t.op} {t.n_in} -> {t.n_out}: mcu_fully_connected_s8")
     n.need_scratch(2 * t.n_in)  # a row's inputs, sign-extended to int16 (the arena is 16-byte aligned)
     args = [x, y, weights, sums, multipliers, shifts, "(uint32_t *)mcu_scratch", str(t.batches), str(t.n_in),
@@ -224,7 +231,10 @@ def fully_connected_i8(n: CNames, t: s.FullyConnectedInt8, cmsis_call: str) -> s
 
 
 def conv_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
-    """The step as emitted: an own kernel where one takes the layer, else `cmsis_call` alone."""
+    """The step as emitted: an own kernel where one takes the layer (and the export's measurement
+    did not give it back to CMSIS-NN), else `cmsis_call` alone."""
+    if n.step in n.cmsis_steps:
+        return cmsis_call
     if own_pointwise(t):
         return pointwise_i8(n, t, cmsis_call)
     if own_depthwise(t):

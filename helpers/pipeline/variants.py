@@ -17,6 +17,7 @@ from helpers.core.checks import MicroPythonResult, Status, TargetResult
 from helpers.core.dataset import SplitDataset
 from helpers.core.details import NotApplied, Stripped, StripResult
 from helpers.core.flatbuffer import inspect_tflite
+from helpers.core.kernel_choice import KernelChoice
 from helpers.core.quantization import Quantization
 from helpers.core.recovery import Recovery
 from helpers.core.results import VariantReport
@@ -160,13 +161,20 @@ class VariantRunner:
             flash = flash_size(first / f"{draft.model_id}_model_data.c", first)
         final, second = draft, first  # without targets nothing the folder depends on changes
         if self.bench is not None and tflm.checked:
+            def chosen(verdict: TflmVerdict, choice: KernelChoice) -> Path:
+                """The draft again, its engine's kernels as measured."""
+                again = render_folder(self.specs, tflite, verdict, self.folder, lowered,
+                                      TargetsSeen(kernel_choice=choice))
+                return write_folder(scratch / "chosen", again)
+
             with self.timings.phase("targets"):
-                verdicts = check_targets(self.bench, first, draft.model_id, tflite, tflm, lowered.program)
+                verdicts = check_targets(self.bench, first, draft.model_id, tflite, tflm, lowered.program,
+                                         draft.c_engine, chosen)
             tflm, targets, engine_targets = verdicts.tflm, verdicts.results, verdicts.engine_results
             profiles = verdicts.profiles
             final = render_folder(self.specs, tflite, tflm, self.folder, lowered,
                                   TargetsSeen(results=targets, revision=self.bench.tree.revision,
-                                              engine_results=engine_targets))
+                                              engine_results=engine_targets, kernel_choice=verdicts.kernel_choice))
             if not final.firmware:
                 return RenderOutcome(targets=targets), final, tflm
             second = write_folder(scratch / "final", final)

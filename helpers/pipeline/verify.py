@@ -4,6 +4,7 @@ mpy-cross and the MicroPython engine on a real MicroPython. Each returns a typed
 export is written afterwards from those verdicts, once."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -11,8 +12,10 @@ import numpy as np
 
 from helpers.core.checks import MicroPythonResult, Status, TargetResult
 from helpers.core.flatbuffer import TFLM_DECODE_OP
+from helpers.core.kernel_choice import KernelChoice
 from helpers.core.profile import TargetProfile
 from helpers.core.variant import TfliteModel
+from helpers.emit.c_engine import CEngine
 from helpers.emit.micropython_native import native_step_count
 from helpers.lowering.lower import Lowered
 from helpers.lowering.program import Program
@@ -34,13 +37,22 @@ class TargetVerdicts:
     tflm: TflmVerdict
     engine_results: tuple[TargetResult, ...] = ()   # the C engine's self-test, where one was written
     profiles: tuple[TargetProfile, ...] | None = None  # --profile: per layer, per Cortex-M target
+    kernel_choice: KernelChoice | None = None  # the engine's own kernels measured against CMSIS-NN's
+
+
+# Writes the variant's folder again with the engine's kernels as measured (and TFLM's verdict as it
+# now stands); returns the folder.
+Rerender = Callable[[TflmVerdict, KernelChoice], Path]
 
 
 def check_targets(bench: TargetBench, scratch: Path, model_id: str, tflite: TfliteModel,
-                  tflm: TflmVerdict, program: Program | None = None) -> TargetVerdicts:
+                  tflm: TflmVerdict, program: Program | None = None, engine: CEngine | None = None,
+                  rerender: Rerender | None = None) -> TargetVerdicts:
     """The self-test on every target (built from the scratch copy, with the host's arena), then the
-    smallest arena that passes on every Cortex-M target; with --profile, the per-layer profile
-    (`program`: the engine's, whose steps it lines up with TFLM's ops)."""
+    smallest arena that passes on every Cortex-M target; then, when the C engine has own-kernel
+    layers, each measured against CMSIS-NN's on an Armv7E-M target and the engine rendered again
+    (`rerender`) with the faster kernel per layer, before the engine's own self-tests; with --profile, the
+    per-layer profile (`program`: the engine's, whose steps it lines up with TFLM's ops)."""
     compressed = TFLM_DECODE_OP in tflite.info.custom_ops
     has_engine = (scratch / f"{model_id}_engine_selftest.c").is_file()
     # stages of about equal cost: TFLM's self-tests, the arena proof, the C engine's self-tests, the profile
@@ -57,16 +69,25 @@ def check_targets(bench: TargetBench, scratch: Path, model_id: str, tflite: Tfli
         if fails_everywhere(results):
             tflm = replace(tflm, runnable=False, reason="fails on every target: " + "; ".join(
                 f"{r.target}: {r.message}" for r in results if r.failed))
-        engine = ()
+        engine_results: tuple[TargetResult, ...] = ()
+        choice = None
+        folder = scratch
         if has_engine:
-            engine = bench.check_engine(scratch, model_id, results)
+            if engine is not None and engine.own_kernel_steps:
+                choice = bench.choose_kernels(scratch, model_id, engine.own_kernel_layers, engine.own_kernel_steps)
+                # rendered again whatever was chosen, so the engine the self-tests prove is always
+                # the one written (not a path taken only when a layer goes back to CMSIS-NN)
+                if choice is not None and rerender is not None:
+                    folder = rerender(tflm, choice)
+            engine_results = bench.check_engine(folder, model_id, results)
             progress.advance()
         profiles = None
         if bench.profile:
-            profiles = bench.profile_layers(scratch, model_id, tflm.arena_recommended,
-                                            program if has_engine else None, results, engine)
+            profiles = bench.profile_layers(folder, model_id, tflm.arena_recommended,
+                                            program if has_engine else None, results, engine_results)
             progress.advance()
-    return TargetVerdicts(results=results, tflm=tflm, engine_results=engine, profiles=profiles)
+    return TargetVerdicts(results=results, tflm=tflm, engine_results=engine_results, profiles=profiles,
+                          kernel_choice=choice)
 
 
 @dataclass(frozen=True)

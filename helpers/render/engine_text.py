@@ -95,7 +95,30 @@ def engine_markdown(report: RunReport, format_metric: Any) -> list[str]:
         if engine.own_kernel_layers:  # docs/kernels.md: Armv7E-M cores only; the rest call CMSIS-NN
             notes.append(f"- `{variant.name}`: the engine's own kernels run {len(engine.own_kernel_layers)} layers on "
                          f"Armv7E-M cores (CMSIS-NN's on the others): {'; '.join(engine.own_kernel_layers)}")
+        notes += _kernel_choice_notes(variant.name, engine)
     return lines + ([""] + notes if notes else []) + packages_markdown(engines)
+
+
+def _kernel_choice_notes(name: str, engine: Any) -> list[str]:
+    """How the engine's kernels were chosen: measured per layer on a target, or by the rule alone."""
+    choice = engine.kernel_choice
+    if choice is None:
+        return [f"- `{name}`: kernels chosen by the rule (docs/kernels.md), not measured: this run ran the "
+                "engine on no Cortex-M4, M7 or M33"] if engine.own_kernel_layers else []
+    if choice.note:
+        return [f"- `{name}`: kernels chosen by the rule; the measurement on {choice.target} did not run: {choice.note}"]
+    kept = [layer for layer in choice.layers if layer.own_kept]
+    back = [layer for layer in choice.layers if not layer.own_kept]
+    text = (f"- `{name}`: kernels chosen by measuring each layer both ways on {choice.target} (instructions, own "
+            f"kernel against CMSIS-NN's): {len(kept)} of {len(choice.layers)} keep the own kernel")
+    if kept:
+        text += f" ({sum(layer.own_instructions for layer in kept):,} against " \
+                f"{sum(layer.cmsis_nn_instructions for layer in kept):,} in all)"
+    if back:
+        text += "; CMSIS-NN was faster on " + "; ".join(
+            f"{layer.layer.split(':')[0]} ({layer.cmsis_nn_instructions:,} against {layer.own_instructions:,})"
+            for layer in back) + ", which call it"
+    return [text]
 
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from helpers.core.checks import PackageResult
+from helpers.core.kernel_choice import KernelChoice
 from helpers.core.specs import Specs
 from helpers.core.variant import TfliteModel
 from helpers.emit.c_engine import CEngine, NotInCEngine, c_engine, render_engine_c, render_engine_files
@@ -48,6 +49,7 @@ class TargetsSeen:
     results: tuple[Any, ...] = ()
     revision: str = ""
     engine_results: tuple[Any, ...] = ()  # the C engine's self-test per target
+    kernel_choice: KernelChoice | None = None  # the engine's kernels per layer, as measured on a target
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,8 @@ def render_folder(specs: Specs, tflite: TfliteModel, tflm: TflmVerdict, settings
         texts.append(rendered)
         module = rendered.filename
         try:
-            c_files = c_engine(engine.program, _engine_context(context, settings, targets), settings.cmsis_nn_revision)
+            c_files = c_engine(engine.program, _engine_context(context, settings, targets), settings.cmsis_nn_revision,
+                               targets.kernel_choice)
         except NotInCEngine as error:
             c_reason = f"{error} is not in the C engine"
         else:

@@ -9,10 +9,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from helpers.core.checks import Status, TargetResult
+from helpers.core.kernel_choice import KernelChoice
 from helpers.core.profile import TargetProfile
 from helpers.errors import ConfigError
 from helpers.lowering.program import Program
 from helpers.targets.engine_test import cmsis_library, run_engine_test
+from helpers.targets.kernel_choice import measure_kernel_choice
 from helpers.targets.library import BuildError, Library, ToolBuildError, default_cache_root, open_library
 from helpers.targets.profile import ProfileJob, profile_target
 from helpers.targets.program import compile_self_test
@@ -146,6 +148,29 @@ class TargetBench:
             _log_result(cmsis, f"C engine on {target.name}", result)
             results.append(result)
         return tuple(results)
+
+    def choose_kernels(self, folder: Path, model_id: str, layers: tuple[str, ...],
+                       steps: tuple[int, ...]) -> KernelChoice | None:
+        """The own-kernel layers (`layers`, at engine steps `steps`) measured against CMSIS-NN's on
+        the run's first Armv7E-M target; None when the run has none (the rule then stands)."""
+        target = next((t for t in self.targets if t.own_kernels), None)
+        if target is None or not steps:
+            return None
+        cmsis = self.cmsis(target)
+        if isinstance(cmsis, TargetResult):
+            return KernelChoice(target=target.name, note=f"not measured: {cmsis.message}")
+        with tempfile.TemporaryDirectory(prefix=f"mcu-deploy-kernels-{target.name}-") as work:
+            try:
+                choice = measure_kernel_choice(cmsis, folder, model_id, layers, steps, Path(work))
+            except OSError as error:  # QEMU missing or refusing to start: the rule stands, and says why
+                choice = KernelChoice(target=target.name, note=f"not measured: {error}")
+        given_back = [layer for layer in choice.layers if not layer.own_kept]
+        log.info("    kernel choice on %s: %d of %d layers keep the own kernel%s", target.name,
+                 len(choice.layers) - len(given_back), len(steps),
+                 f"; {choice.note}" if choice.note else
+                 "".join(f"; step {layer.step} back to CMSIS-NN ({layer.cmsis_nn_instructions:,} against "
+                         f"{layer.own_instructions:,} instructions)" for layer in given_back))
+        return choice
 
     def profile_layers(self, folder: Path, model_id: str, arena_bytes: int | None, program: Program | None,
                        tflm_results: tuple[TargetResult, ...],

@@ -22,7 +22,7 @@ from helpers.targets.selftest import instructions_per_inference
 from helpers.targets.target import Target
 
 _OP = re.compile(r"^profile op (\d+) (\S+): (\d+) ticks", re.M)
-_STEP = re.compile(r"^profile step (\d+): (\d+) ticks", re.M)
+ENGINE_STEP_LINE = re.compile(r"^profile step (\d+): (\d+) ticks", re.M)
 TFLM_DEFINES = ("-DMCU_DEPLOY_PROFILE",)
 ENGINE_DEFINES = ("-DMCU_ENGINE_PROFILE",)
 
@@ -48,8 +48,8 @@ def profile_target(library: Library, cmsis: Library | None, job: ProfileJob, wor
     tflm_ops = tflm_profiled = engine_steps = engine_profiled = None
     tflm_note = engine_note = None
     if tflm is not None and tflm.passed:
-        run = _run(target, lambda: compile_self_test(library, folder, model_id, work / "tflm", arena_bytes,
-                                                     TFLM_DEFINES))
+        run = run_profiling_build(target, lambda: compile_self_test(library, folder, model_id, work / "tflm",
+                                                                    arena_bytes, TFLM_DEFINES))
         if isinstance(run, str):
             tflm_note = run
         else:
@@ -66,11 +66,12 @@ def profile_target(library: Library, cmsis: Library | None, job: ProfileJob, wor
     elif engine is None or not engine.passed:
         engine_note = "the engine's self-test did not pass here"
     else:
-        run = _run(target, lambda: compile_engine_test(cmsis, folder, model_id, work / "engine", ENGINE_DEFINES))
+        run = run_profiling_build(target, lambda: compile_engine_test(cmsis, folder, model_id, work / "engine",
+                                                                      ENGINE_DEFINES))
         if isinstance(run, str):
             engine_note = run
         else:
-            steps = sorted((int(s), int(ticks)) for s, ticks in _STEP.findall(run.output))
+            steps = sorted((int(s), int(ticks)) for s, ticks in ENGINE_STEP_LINE.findall(run.output))
             engine_steps = tuple(round(ticks * per_tick) for _, ticks in steps)
             engine_profiled = instructions_per_inference(run, per_tick)
             if len(engine_steps) != len(program.step_ops):
@@ -85,7 +86,7 @@ def profile_target(library: Library, cmsis: Library | None, job: ProfileJob, wor
                          tflm_note=tflm_note, engine_note=engine_note)
 
 
-def _run(target: Target, compile_objects: Callable[[], SelfTestObjects]) -> ProgramRun | str:
+def run_profiling_build(target: Target, compile_objects: Callable[[], SelfTestObjects]) -> ProgramRun | str:
     """Build and run one profiling program; what went wrong, as text, if it did not end with PASS."""
     try:
         linked = compile_objects().link()

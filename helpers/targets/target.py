@@ -52,6 +52,9 @@ class Target:
     source_swaps: tuple[tuple[str, str], ...] = ()  # a library source make lists -> the one compiled
     # The flags that select the core, as the exported make and CMake files name them.
     core_flags: tuple[str, ...] = ()
+    # Armv7E-M without MVE: the C engine's own kernels compile here (c_own_conv's guard), so the
+    # export measures them against CMSIS-NN's on the first such target of a run (kernel_choice.py)
+    own_kernels: bool = False
 
     @property
     def label(self) -> str:
@@ -98,15 +101,16 @@ _RISCV_LINK = ("-L{harness}/riscv_lib", "--specs=picolibc.specs", "--oslib=semih
 # (20 MHz there). The Cortex-M55 board (AN547) has no CMSDK timer: SysTick at its 32 MHz clock.
 TARGETS = {
     "host": Target("host", (), "reference", emulated=False, core="this machine"),
-    "cortex-m4": _cortex_m("cortex-m4", "mps2-an386", 1.25, "Cortex-M4", core_flags=("-mcpu=cortex-m4", *_SOFT)),
+    "cortex-m4": _cortex_m("cortex-m4", "mps2-an386", 1.25, "Cortex-M4", core_flags=("-mcpu=cortex-m4", *_SOFT),
+                           own_kernels=True),
     "cortex-m0plus": _cortex_m("cortex-m0plus", "mps2-an386", 1.5, "Cortex-M0+",
                                core_flags=("-mcpu=cortex-m0plus", *_SOFT)),
     "cortex-m33": _cortex_m("cortex-m33", "mps2-an505", 1.25, "Cortex-M33 (DSP)",
                             harness_defines=("-DMCU_DEPLOY_CMSDK_TIMER=0x50000000u",),
                             link_flags=("-T{harness}/mps2_an505.ld", "-Wl,--no-warn-rwx-segments"),
-                            instructions_per_tick=50.0, core_flags=("-mcpu=cortex-m33", *_SOFT)),
+                            instructions_per_tick=50.0, core_flags=("-mcpu=cortex-m33", *_SOFT), own_kernels=True),
     "cortex-m7": _cortex_m("cortex-m7", "mps2-an500", 1.0, "Cortex-M7",
-                           core_flags=("-mcpu=cortex-m7", *_SOFT)),
+                           core_flags=("-mcpu=cortex-m7", *_SOFT), own_kernels=True),
     "cortex-m55": _cortex_m("cortex-m55", "mps3-an547", 1.0, "Cortex-M55 (MVE)",
                             harness_defines=("-DMCU_DEPLOY_SYSTICK", "-DMCU_DEPLOY_ENABLE_FPU"),
                             link_flags=("-T{harness}/mps3_an547.ld", "-Wl,--no-warn-rwx-segments"),

@@ -1,0 +1,91 @@
+"""The C engine's kernels per layer as the export measured them (issue 36; helpers/targets/
+kernel_choice.py measures, helpers/emit/c_own_conv.py emits): a layer measured faster on CMSIS-NN
+calls CMSIS-NN alone on every core, without the own kernel's guard or its re-laid constants; the
+others keep the guarded own kernel; the measuring build's define turns every guard off."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from helpers.core.checks import CEngineResult, Status
+from helpers.core.kernel_choice import KernelChoice, LayerTiming
+from helpers.emit.c_engine import c_engine, render_engine_c
+from helpers.emit.c_own_conv import DSP_ONLY
+from helpers.lowering.lower import lower_model
+from helpers.render.engine_text import _kernel_choice_notes
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "engines" / "digits_cnn__int8"
+
+
+def _engine(choice: KernelChoice | None = None):
+    program = lower_model((GOLDEN / "model.tflite").read_bytes()).program
+    context = json.loads((GOLDEN / "context.json").read_text())
+    context.setdefault("upper", context["id"].upper())
+    return c_engine(program, {**context, "engine_checked_on": [], "tflm_given": False}, "test", choice)
+
+
+def _choice(engine, faster_on_cmsis: set[int]) -> KernelChoice:
+    return KernelChoice(target="cortex-m4", layers=tuple(
+        LayerTiming(step=step, layer=layer, own_instructions=1000, cmsis_nn_instructions=900 if step in faster_on_cmsis
+                    else 2000) for step, layer in zip(engine.own_kernel_steps, engine.own_kernel_layers)))
+
+
+def test_a_layer_measured_faster_on_cmsis_nn_calls_it_alone_and_the_rest_keep_the_own_kernel():
+    rule = _engine()
+    assert len(rule.own_kernel_steps) == 4 and rule.kernel_choice is None  # 2 convolutions, 2 dense layers
+    source = render_engine_c(rule).text
+    assert _own_calls(source) == 4 and source.count(f"#else\n") >= 4  # each with CMSIS-NN's call in its #else
+    assert "defined(MCU_ENGINE_CMSIS_NN_ONLY)" in DSP_ONLY  # the measuring build's switch
+
+    first_conv = rule.own_kernel_steps[0]
+    chosen = _engine(_choice(rule, {first_conv}))
+    assert chosen.own_kernel_steps == rule.own_kernel_steps[1:]
+    assert chosen.own_kernel_layers == rule.own_kernel_layers[1:]
+    assert chosen.kernel_choice is not None and chosen.kernel_choice.cmsis_steps == {first_conv}
+    text = render_engine_c(chosen).text
+    assert _own_calls(text) == 3 and text.count("  mcu_conv_s8(") == source.count("  mcu_conv_s8(") - 1
+    assert 0 < chosen.dsp_only_bytes < rule.dsp_only_bytes  # its re-laid weights are gone with it
+    assert text.count(f"#if {DSP_ONLY}\n") < source.count(f"#if {DSP_ONLY}\n")
+
+    everything = _engine(_choice(rule, set(rule.own_kernel_steps)))
+    text = render_engine_c(everything).text
+    assert not everything.own_kernel_steps and everything.dsp_only_bytes == 0
+    assert DSP_ONLY not in text and _own_calls(text) == 0
+    assert "MCU_INLINE" not in text  # nor the kernels' file
+
+
+def _own_calls(source: str) -> int:
+    """Calls of the own kernels in the steps (the kernels' own file defines them at column 0)."""
+    return len(re.findall(r"^  mcu_\w+_s8\(", source, re.M))
+
+
+def test_a_tie_goes_to_cmsis_nn_and_the_choice_round_trips_through_report_json():
+    tie = LayerTiming(step=3, layer="FULLY_CONNECTED 64 -> 32: mcu_fully_connected_s8", own_instructions=400,
+                      cmsis_nn_instructions=400)
+    won = LayerTiming(step=0, layer="CONV_2D 3x3/1x1 8x8x1 -> 8: mcu_conv_s8", own_instructions=300,
+                      cmsis_nn_instructions=700)
+    choice = KernelChoice(target="cortex-m4", layers=(won, tie))
+    assert choice.cmsis_steps == {3}  # equal time: CMSIS-NN, which needs no re-laid weights
+    result = CEngineResult(status=Status.PASS, own_kernel_layers=(won.layer,), kernel_choice=choice)
+    data = result.to_dict()
+    assert data["kernel_choice"]["layers"][1] == {**tie.__dict__, "kept": "cmsis_nn"}
+    assert CEngineResult.from_dict(json.loads(json.dumps(data))).kernel_choice == choice
+    assert "kernel_choice" not in CEngineResult(status=Status.PASS).to_dict()
+
+
+def test_report_md_says_how_the_kernels_were_chosen():
+    measured = KernelChoice(target="cortex-m4", layers=(
+        LayerTiming(0, "CONV_2D 3x3/1x1 8x8x1 -> 8: mcu_conv_s8", 300, 700),
+        LayerTiming(3, "FULLY_CONNECTED 4 -> 3: mcu_fully_connected_s8", 500, 400)))
+    engine = CEngineResult(status=Status.PASS, own_kernel_layers=("CONV_2D 3x3/1x1 8x8x1 -> 8: mcu_conv_s8",),
+                           kernel_choice=measured)
+    (note,) = _kernel_choice_notes("int8", engine)
+    assert "measuring each layer both ways on cortex-m4" in note and "1 of 2 keep the own kernel" in note
+    assert "CMSIS-NN was faster on FULLY_CONNECTED 4 -> 3 (400 against 500)" in note
+    unmeasured = CEngineResult(status=Status.NOT_CHECKED, own_kernel_layers=("x",))
+    assert "not measured" in _kernel_choice_notes("int8", unmeasured)[0]
+    failed = CEngineResult(status=Status.PASS, own_kernel_layers=("x",),
+                           kernel_choice=KernelChoice(target="cortex-m4", note="not measured: QEMU missing"))
+    assert "did not run: not measured: QEMU missing" in _kernel_choice_notes("int8", failed)[0]
+    assert _kernel_choice_notes("int8", CEngineResult(status=Status.PASS)) == []
