@@ -118,7 +118,9 @@ class VariantRunner:
         lowered = (lower_model(tflite.content) if self.folder.export_firmware and measurement.tflm.gets_firmware
                    else Lowered(program=None))
         outcome, measurement = self._render(tflite, measurement, lowered)
-        return replace(outcome, placement=placements(tflite.content, lowered.program)), measurement
+        choice = outcome.c_engine.kernel_choice if outcome.c_engine is not None else None
+        given_back = choice.cmsis_steps if choice is not None else frozenset()
+        return replace(outcome, placement=placements(tflite.content, lowered.program, given_back)), measurement
 
     def _render(self, tflite: TfliteModel, measurement: Measurement,
                 lowered: Lowered) -> tuple[RenderOutcome, Measurement]:

@@ -12,6 +12,7 @@ from helpers.core.checks import CEngineResult, Status
 from helpers.core.kernel_choice import KernelChoice, LayerTiming
 from helpers.emit.c_engine import c_engine, render_engine_c
 from helpers.emit.c_own_conv import DSP_ONLY
+from helpers.emit.placement import OWN_ON_ARMV7EM, placements
 from helpers.lowering.lower import lower_model
 from helpers.render.engine_text import _kernel_choice_notes
 
@@ -89,3 +90,14 @@ def test_report_md_says_how_the_kernels_were_chosen():
                            kernel_choice=KernelChoice(target="cortex-m4", note="not measured: QEMU missing"))
     assert "did not run: not measured: QEMU missing" in _kernel_choice_notes("int8", failed)[0]
     assert _kernel_choice_notes("int8", CEngineResult(status=Status.PASS)) == []
+
+
+def test_the_op_table_shows_a_layer_given_back_to_cmsis_nn():
+    content = (GOLDEN / "model.tflite").read_bytes()
+    program = lower_model(content).program
+    rule = {p.op: p.c_engine for p in placements(content, program)}
+    assert rule["CONV_2D"] == OWN_ON_ARMV7EM
+    first_conv = _engine().own_kernel_steps[0]
+    chosen = {p.op: p.c_engine for p in placements(content, program, frozenset({first_conv}))}
+    assert chosen["CONV_2D"] == f"cmsis-nn + {OWN_ON_ARMV7EM}"  # one of its two layers went back
+    assert chosen["FULLY_CONNECTED"] == rule["FULLY_CONNECTED"] == OWN_ON_ARMV7EM
