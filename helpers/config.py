@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from helpers.command import command_name
 from helpers.config_quantization import ptq_variants, quantization_list
 from helpers.core.quantization import DEFAULT_PTQ, QAT_OUTPUTS, Quantization
 from helpers.errors import ConfigError
@@ -119,17 +119,12 @@ def _sparsity(text: str) -> float | str:
         raise ConfigError(f"cannot read --sparsity {text!r}", "write a fraction such as 0.8, or auto") from None
 
 
-def _program_name() -> str:
-    """What --help and usage errors call the tool: the console command when run as one (pip install)."""
-    return "mcu-deploy" if Path(sys.argv[0]).name == "mcu-deploy" else "python main.py"
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser; kept separate so the CLI reference (docs/cli.md) can be checked."""
     parser = _Parser(
-        prog=_program_name(),
+        prog=command_name(),
         description="Optimize, quantize, convert, evaluate and export a Keras model for microcontrollers.",
-        epilog="`python main.py fetch --tflm --micropython`: the pinned TFLM and MicroPython trees into the cache.",
+        epilog=f"`{command_name()} fetch --tflm --micropython`: the pinned TFLM and MicroPython trees into the cache.",
     )
     for add in (_model_flags, _optimization_flags, _sweep_flags, _guard_flags, _check_flags):
         add(parser)
@@ -227,7 +222,7 @@ def _check_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tflm_dir", type=Path, default=None, metavar="DIR|auto",
                         help="a TensorFlow Lite Micro checkout with its make downloads (default: $TFLM_DIR): "
                              "build each variant's self-test against it and run it on --target; `auto`: the "
-                             "pinned tree `python main.py fetch --tflm` keeps in the cache, fetched when missing")
+                             f"pinned tree `{command_name()} fetch --tflm` keeps in the cache, fetched when missing")
     parser.add_argument("--target", type=str, default=None, metavar="T1,T2",
                         help="where the self-test runs: host, cortex-m4, cortex-m0plus, cortex-m33, cortex-m7, "
                              "cortex-m55, riscv32 (under QEMU; default with a TFLM tree: host,cortex-m4)")

@@ -1,10 +1,11 @@
-"""`python main.py fetch --tflm --micropython`: argv -> the fetched trees' paths."""
+"""`python main.py fetch --tflm --micropython` (or `mcu-deploy fetch ...`): argv -> the fetched trees' paths."""
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 from typing import Sequence
 
+from helpers.command import command_name
 from helpers.errors import ConfigError
 from helpers.fetch.fetch import MIRROR_ENV, ensure_tree
 from helpers.fetch.pins import TREES
@@ -13,12 +14,12 @@ from helpers.fetch.pins import TREES
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise ConfigError(message[0].upper() + message[1:] if message else "bad arguments",
-                          "see `python main.py fetch --help`")
+                          f"see `{command_name()} fetch --help`")
 
 
 def build_fetch_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="python main.py fetch",
+        prog=f"{command_name()} fetch",
         description="Clone the pinned source trees into the cache ($MCU_DEPLOY_CACHE/trees, default "
                     "~/.cache/mcu-deploy/trees), check them against the recorded digests and print their "
                     f"paths. ${MIRROR_ENV}=DIR|URL fetches from a mirror holding <repository>.git per component.")

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from helpers.command import command_name
 from helpers.errors import FetchError, FetchUnreachableError
 from helpers.fetch.digest import tree_digest
 from helpers.fetch.git import GitFailed, git
@@ -154,7 +155,7 @@ def _fetch_ref(tree: PinnedTree, component: Component, url: str, repository: lis
             failure = str(exc)
     source = f"the mirror ({mirror}, set by {MIRROR_ENV})" if mirror else "the internet"
     raise FetchUnreachableError(f"cannot fetch {component.name} {component.revision} from {url}: {failure}",
-                     f"connect to {source} and run `python main.py fetch --{tree.name}` again, or pass "
+                     f"connect to {source} and run `{command_name()} fetch --{tree.name}` again, or pass "
                      f"--{tree.name}_dir DIR with a tree you have (docs/fetch.md)")
 
 

@@ -64,6 +64,8 @@ def test_installed_command_prints_help(installed, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: mcu-deploy"), result.stdout[:200]
     assert "--input_dir" in result.stdout
+    # the commands it suggests are ones this user can type (no main.py outside a checkout)
+    assert "`mcu-deploy fetch --tflm --micropython`" in result.stdout and "python main.py" not in result.stdout
 
 
 def test_installed_command_exports_the_shipped_cnn(installed, tmp_path):
