@@ -46,13 +46,21 @@ def own_pointwise(t: s.ConvInt8) -> bool:
             and g.in_h == g.out_h and g.in_w == g.out_w)
 
 
+def _middle_tap_inside(pad: int, stride: int, size: int, out: int) -> bool:
+    """Whether every window's middle row (or column) lies inside the input: the own depthwise
+    kernel tests only the outer taps against the padding."""
+    return 0 <= 1 - pad and (out - 1) * stride - pad + 1 <= size - 1
+
+
 def own_depthwise(t: s.ConvInt8) -> bool:
-    """A 3x3, stride-1 depthwise convolution padded by one on each side ("same"), depth multiplier
-    1, channels a multiple of 4: the own depthwise kernel takes it on Armv7E-M."""
+    """A 3x3 depthwise convolution of stride 1 or 2 (the same both ways), depth multiplier 1,
+    channels a multiple of 4, padded so that every window's middle row and column are inside the
+    input ("same" and "valid" both are): the own depthwise kernel takes it on Armv7E-M."""
     g = t.geometry
-    return (t.depthwise and g.k_h == g.k_w == 3 and g.stride_h == g.stride_w == 1 and g.depth_multiplier == 1
-            and g.dilation_h == g.dilation_w == 1 and g.pad_top == g.pad_left == 1 and g.in_c % 4 == 0
-            and g.in_h == g.out_h and g.in_w == g.out_w)
+    return (t.depthwise and g.k_h == g.k_w == 3 and g.stride_h == g.stride_w and g.stride_h in (1, 2)
+            and g.depth_multiplier == 1 and g.dilation_h == g.dilation_w == 1 and g.in_c % 4 == 0
+            and _middle_tap_inside(g.pad_top, g.stride_h, g.in_h, g.out_h)
+            and _middle_tap_inside(g.pad_left, g.stride_w, g.in_w, g.out_w))
 
 
 # The im2col kernel gathers a patch per pixel pair for all channels: measured faster than CMSIS-NN
@@ -182,9 +190,12 @@ def depthwise_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
     weights = _declare(n, "uint32_t", depthwise_weights(t))
     bias, multipliers, shifts = n.array(t.bias), n.array(q.multipliers), n.array(q.shifts)
     n.own_kernel_steps.append(n.step)
-    n.own_kernel_layers.append(f"{t.op} 3x3 {g.in_h}x{g.in_w}x{g.in_c}: mcu_depthwise_3x3_s8")
-    args = [x, y, weights, bias, multipliers, shifts, str(g.in_h), str(g.in_w), str(g.in_c), c_int(q.input_offset),
-            c_int(q.output_zero_point), c_int(q.act_min), c_int(q.act_max), str(int(short_requantization(t)))]
+    strided = "" if g.stride_h == 1 else f"/{g.stride_h}x{g.stride_w}"
+    n.own_kernel_layers.append(f"{t.op} 3x3{strided} {g.in_h}x{g.in_w}x{g.in_c}: mcu_depthwise_3x3_s8")
+    args = [x, y, weights, bias, multipliers, shifts, *map(str, (g.in_h, g.in_w, g.in_c, g.out_h, g.out_w, g.stride_h,
+                                                                   g.pad_top, g.pad_left)),
+            c_int(q.input_offset), c_int(q.output_zero_point), c_int(q.act_min), c_int(q.act_max),
+            str(int(short_requantization(t)))]
     return _guarded(f"mcu_depthwise_3x3_s8({', '.join(args)});", cmsis_call)
 
 

@@ -1,7 +1,8 @@
 """The C engine's own Armv7E-M kernels (issue 36; helpers/emit/c_own_conv.py) on the boards: a small
 depthwise-separable CNN whose layers reach every path of them (1x1 convolutions with 8 and 16
 inputs, the unrolled and the plain inner loop, an odd pixel count and an odd channel count; a 3x3
-depthwise of 8 channels, and one of 7 that stays with CMSIS-NN; a padded 3x3 convolution of one
+depthwise of 8 channels, two of stride 2 (padded on every side, and not on top), and one of 7 that stays
+with CMSIS-NN; a padded 3x3 convolution of one
 input channel and a 1x1 of 7 inputs through the im2col kernel; two dense layers through the fully
 connected kernel, its plain and its unrolled loop and an odd output count), exported once with
 `--PTQ -q int8 -e --target cortex-m4,cortex-m0plus`. The Cortex-M4 runs the own kernels, the
@@ -33,9 +34,11 @@ def _model(folder: Path) -> Path:
     h = layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)    # own im2col: 9 columns padded to 12
     h = layers.DepthwiseConv2D(3, padding="same", activation="relu")(h)     # own depthwise: 8 channels
     h = layers.Conv2D(16, 1, activation="relu")(h)                         # own pointwise: 8 in, plain loop
+    h = layers.DepthwiseConv2D(3, strides=2, padding="same")(h)            # own depthwise, stride 2: 7x5 -> 4x3, pads 1
     h = layers.Conv2D(7, 1, activation="relu")(h)                          # own pointwise: 16 in, unrolled, odd out
     h = layers.DepthwiseConv2D(3, padding="same", activation="relu")(h)     # 7 channels: CMSIS-NN's
     h = layers.Conv2D(8, 1)(h)                                             # 7 inputs: own im2col, 8 columns
+    h = layers.DepthwiseConv2D(3, strides=2, padding="same")(h)            # stride 2: 4x3 -> 2x2, pad top 0, left 1
     h = layers.Dense(16, activation="relu")(layers.GlobalAveragePooling2D()(h))  # own dense: 8 in, plain loop
     outputs = layers.Dense(3, activation="softmax")(h)                    # own dense: 16 in, unrolled, odd out
     model = keras.Model(inputs, outputs)
@@ -77,33 +80,34 @@ def test_the_own_kernels_give_tflms_outputs_on_the_m4_and_cmsis_nn_on_the_m0plus
 
 def test_the_engine_names_the_layers_its_own_kernels_run(export):
     source = next((export / "int8").glob("*_engine.c")).read_text()
-    assert source.count("  mcu_pointwise_s8(") == 2 and source.count("  mcu_depthwise_3x3_s8(") == 1
+    assert source.count("  mcu_pointwise_s8(") == 2 and source.count("  mcu_depthwise_3x3_s8(") == 3
     # every own call sits under the Armv7E-M guard, with CMSIS-NN's call in its #else
     assert source.count("  mcu_conv_s8(") == 2  # the first layer, and the 1x1 of 7 inputs
-    assert source.count(f"#if {DSP_ONLY}\n  (void)") == 7
+    assert source.count(f"#if {DSP_ONLY}\n  (void)") == 9
     assert source.count("  mcu_fully_connected_s8(") == 2 and "arm_fully_connected_per_channel_s8(" in source
     assert "FULLY_CONNECTED 8 -> 16: mcu_fully_connected_s8" in source
     assert "FULLY_CONNECTED 16 -> 3: mcu_fully_connected_s8" in source
     # report.json and report.md name them too
     report = json.loads((export / "report.json").read_text())
     layers = next(v for v in report["variants"] if v["name"] == "int8")["firmware"]["c_engine"]["own_kernel_layers"]
-    assert len(layers) == 7 and "FULLY_CONNECTED 16 -> 3: mcu_fully_connected_s8" in layers
-    assert "the engine's own kernels run 7 layers on Armv7E-M cores" in (export / "report.md").read_text()
+    assert len(layers) == 9 and "FULLY_CONNECTED 16 -> 3: mcu_fully_connected_s8" in layers
+    assert "the engine's own kernels run 9 layers on Armv7E-M cores" in (export / "report.md").read_text()
     assert "arm_convolve_1x1_s8_fast(" in source and "arm_depthwise_conv_3x3_s8(" in source
     assert "1x1 7x5x8 -> 16: mcu_pointwise_s8" in source and "3x3 7x5x8: mcu_depthwise_3x3_s8" in source
-    assert "1x1 7x5x16 -> 7: mcu_pointwise_s8" in source and "3x3/1x1 7x5x1 -> 8: mcu_conv_s8" in source
+    assert "1x1 4x3x16 -> 7: mcu_pointwise_s8" in source and "3x3/1x1 7x5x1 -> 8: mcu_conv_s8" in source
+    assert "3x3/2x2 7x5x16: mcu_depthwise_3x3_s8" in source and "3x3/2x2 4x3x8: mcu_depthwise_3x3_s8" in source
 
 
 def test_each_own_kernel_layer_was_measured_against_cmsis_nn_on_the_m4_and_the_faster_kept(export):
     """The export's kernel choice: both builds of the engine timed per layer on the Cortex-M4 (the
     run's first Armv7E-M target); a layer keeps the own kernel only where it took fewer instructions.
-    On this model each did (the per-layer table of BENCHMARKS.md), so all seven stay."""
+    On this model each did (BENCHMARKS.md), so all nine stay."""
     report = json.loads((export / "report.json").read_text())
     engine = next(v for v in report["variants"] if v["name"] == "int8")["firmware"]["c_engine"]
     choice = engine["kernel_choice"]
     assert choice["target"] == "cortex-m4" and "note" not in choice, choice
     kept = [layer["layer"] for layer in choice["layers"] if layer["kept"] == "own"]
-    assert kept == engine["own_kernel_layers"] and len(choice["layers"]) == 7, choice
+    assert kept == engine["own_kernel_layers"] and len(choice["layers"]) == 9, choice
     for layer in choice["layers"]:
         assert layer["own_instructions"] > 0 and layer["cmsis_nn_instructions"] > 0
         assert layer["kept"] == ("own" if layer["own_instructions"] < layer["cmsis_nn_instructions"] else "cmsis_nn")

@@ -5,6 +5,7 @@ CMSIS-NN's arm_nn_requantize on every sum the export lets it see. (The boards pr
 engine identical to TFLM: tests/e2e/test_own_kernels.py.)"""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -190,3 +191,25 @@ def test_the_op_table_names_the_own_kernel_where_it_runs_and_cmsis_nn_elsewhere(
     assert _c_kind(guarded) == OWN_ON_ARMV7EM
     assert _c_kind("arm_convolve_1x1_s8_fast(&k3, &p4, input, output);") == "cmsis-nn"
     assert _c_kind("mcu_hard_swish_s8(input, output, 16);") == "own kernel"
+
+
+def test_the_depthwise_kernel_takes_strides_1_and_2_where_every_windows_middle_tap_is_inside():
+    """The kernel tests only the outer taps against the padding (conv_dsp.c), so it takes a layer
+    only where each window's middle row and column lie inside the input: TF's "same" padding at
+    stride 1 and 2 (odd and even sizes: pad 1 or 0 on top) and "valid"; not stride 3, a pad of 2, or
+    stride 2 with a pad that leaves the last window's middle outside."""
+    def depthwise(size: int, out: int, stride: int, pad: int, channels: int = 8) -> s.ConvInt8:
+        t = _step(True, channels, channels, 3, pad)
+        g = replace(t.geometry, in_h=size, in_w=size, out_h=out, out_w=out, stride_h=stride, stride_w=stride,
+                    pad_top=pad, pad_left=pad)
+        return replace(t, geometry=g)
+
+    assert own_depthwise(depthwise(5, 5, 1, 1))          # same, stride 1
+    assert own_depthwise(depthwise(5, 3, 1, 0))          # valid, stride 1
+    assert own_depthwise(depthwise(96, 48, 2, 0))        # same, stride 2, even size (MobileNet's)
+    assert own_depthwise(depthwise(7, 4, 2, 1))          # same, stride 2, odd size
+    assert own_depthwise(depthwise(7, 3, 2, 0))          # valid, stride 2
+    assert not own_depthwise(depthwise(9, 3, 3, 0))      # stride 3
+    assert not own_depthwise(depthwise(5, 5, 1, 2))      # a pad of 2: the first window's middle is outside
+    assert not own_depthwise(depthwise(6, 4, 2, 1))      # the last window's middle row is row 6: outside
+    assert not own_depthwise(depthwise(96, 48, 2, 0, channels=6))  # channels not a multiple of 4

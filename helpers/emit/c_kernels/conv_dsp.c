@@ -290,30 +290,38 @@ typedef uint64_t __attribute__((may_alias)) mcu_pair_t;
     r3 = SMLATT((int32_t)b_, (int32_t)(uint32_t)(w_ >> 32), r3);                  \
   } while (0)
 
-/* One 3x3 depthwise convolution (stride 1, padding 1 each side, depth multiplier 1), four
-   channels at a time. The weights are laid at export as [tap][channels / 2] words: per four
-   channels (w0, w2) then (w1, w3), sign-extended to int16. Interior pixels run the nine taps
-   unrolled with no bounds tests; border pixels skip the taps that fall in the padding (TFLM's
-   padding adds nothing). channels is a multiple of 4. */
+/* One 3x3 depthwise convolution (stride 1 or 2, depth multiplier 1), four channels at a time. The
+   weights are laid at export as [tap][channels / 2] words: per four channels (w0, w2) then (w1, w3),
+   sign-extended to int16. Output pixel (oy, ox) reads the window whose top-left input pixel is
+   (oy * stride - pad_top, ox * stride - pad_left). Interior windows run the nine taps unrolled with
+   no bounds tests; border windows skip the taps that fall in the padding (TFLM's padding adds
+   nothing). The export takes this kernel only where every window's middle row and column are
+   inside the input (c_own_conv.own_depthwise), so only the outer taps need flags. channels is a
+   multiple of 4. */
 MCU_INLINE void mcu_depthwise_3x3_s8(const int8_t *x, int8_t *y, const uint32_t *weights, const int32_t *bias,
-                                     const int32_t *multipliers, const int32_t *shifts, const int32_t height,
-                                     const int32_t width, const int32_t channels, const int32_t input_offset,
-                                     const int32_t output_offset, const int32_t act_min, const int32_t act_max,
-                                     const int right) {
+                                     const int32_t *multipliers, const int32_t *shifts, const int32_t in_h,
+                                     const int32_t in_w, const int32_t channels, const int32_t out_h,
+                                     const int32_t out_w, const int32_t stride, const int32_t pad_top,
+                                     const int32_t pad_left, const int32_t input_offset, const int32_t output_offset,
+                                     const int32_t act_min, const int32_t act_max, const int right) {
   const uint32_t offsets = ((uint32_t)input_offset & 0xFFFFu) | ((uint32_t)input_offset << 16);
-  const int32_t row = width * channels, tap = channels / 2;
-  for (int32_t oy = 0; oy < height; ++oy) {
-    for (int32_t ox = 0; ox < width; ++ox) {
-      const int north = oy > 0, south = oy < height - 1, west = ox > 0, east = ox < width - 1;
+  const int32_t row = in_w * channels, tap = channels / 2;
+  for (int32_t oy = 0; oy < out_h; ++oy) {
+    const int32_t top = oy * stride - pad_top;
+    const int north = top >= 0, south = top + 2 < in_h;
+    for (int32_t ox = 0; ox < out_w; ++ox) {
+      const int32_t left = ox * stride - pad_left;
+      const int west = left >= 0, east = left + 2 < in_w;
       const int interior = north && south && west && east;
-      const int8_t *centre = x + oy * row + ox * channels;
-      int8_t *out = y + oy * row + ox * channels;
+      /* the window's top-left pixel: positive offsets from it (LDR's 12-bit immediate); on a border
+         it may lie in the padding, and only the taps inside are read */
+      const int8_t *window = x + top * row + left * channels;
+      int8_t *out = y + (oy * out_w + ox) * channels;
       for (int32_t c = 0; c < channels; c += 4) {
         int32_t r0 = bias[c], r1 = bias[c + 1], r2 = bias[c + 2], r3 = bias[c + 3];
-        const int8_t *in = centre + c;
+        const int8_t *corner = window + c;
         const uint32_t *w = weights + c / 2;
         if (interior) {
-          const int8_t *corner = in - row - channels;  /* positive offsets: LDR's 12-bit immediate */
           MCU_DW_TAP(corner, w);
           MCU_DW_TAP(corner + channels, w + tap);
           MCU_DW_TAP(corner + 2 * channels, w + 2 * tap);
@@ -323,8 +331,7 @@ MCU_INLINE void mcu_depthwise_3x3_s8(const int8_t *x, int8_t *y, const uint32_t 
           MCU_DW_TAP(corner + 2 * row, w + 6 * tap);
           MCU_DW_TAP(corner + 2 * row + channels, w + 7 * tap);
           MCU_DW_TAP(corner + 2 * row + 2 * channels, w + 8 * tap);
-        } else {  /* a border pixel: the same taps, those in the padding skipped (flags fixed per pixel) */
-          const int8_t *corner = in - row - channels;
+        } else {  /* a border window: the same taps, those in the padding skipped (flags fixed per pixel) */
           if (north) {
             if (west) MCU_DW_TAP(corner, w);
             MCU_DW_TAP(corner + channels, w + tap);

@@ -176,8 +176,8 @@ static void own_convolution(mp_obj_t own, const int32_t *p, const int8_t *x, int
         mcu_pointwise_s8(x, y, weights, sums, quant->multiplier, quant->shift, wide, p[3] * p[4], p[2], p[5], p[15],
                          p[16], p[17], right);
     } else if (kind == OWN_DEPTHWISE_3X3) {
-        mcu_depthwise_3x3_s8(x, y, weights, sums, quant->multiplier, quant->shift, p[0], p[1], p[2], p[14], p[15],
-                             p[16], p[17], right);
+        mcu_depthwise_3x3_s8(x, y, weights, sums, quant->multiplier, quant->shift, p[0], p[1], p[2], p[3], p[4],
+                             p[8], p[10], p[11], p[14], p[15], p[16], p[17], right);
     } else {
         mcu_conv_s8(x, y, weights, sums, quant->multiplier, quant->shift, wide, p[0], p[1], p[2], p[3], p[4], p[5],
                     p[6], p[7], p[8], p[9], p[10], p[11], p[14], columns, p[15], p[16], p[17], right);
