@@ -39,7 +39,7 @@ from helpers.measure.variant import Measurement, TflmVerdict, measure_variant, s
 from helpers.micropython.bench import MicroPythonBench
 from helpers.micropython.runtime import EngineInputs
 from helpers.pipeline.rows import RenderOutcome, c_engine_result, tflite_row
-from helpers.pipeline.verify import check_python, check_targets
+from helpers.pipeline.verify import EngineDraft, check_python, check_targets
 from helpers.recover.search import RecoveryTask, recover
 from helpers.render.report_text import format_metrics
 from helpers.render.variant_folder import FolderContent, FolderSettings, TargetsSeen, render_folder, write_folder
@@ -169,9 +169,10 @@ class VariantRunner:
                                       TargetsSeen(kernel_choice=choice))
                 return write_folder(scratch / "chosen", again)
 
+            engine_draft = EngineDraft(draft.c_engine, chosen) if draft.c_engine is not None else None
             with self.timings.phase("targets"):
                 verdicts = check_targets(self.bench, first, draft.model_id, tflite, tflm, lowered.program,
-                                         draft.c_engine, chosen)
+                                         engine_draft)
             tflm, targets, engine_targets = verdicts.tflm, verdicts.results, verdicts.engine_results
             profiles = verdicts.profiles
             final = render_folder(self.specs, tflite, tflm, self.folder, lowered,

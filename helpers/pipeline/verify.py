@@ -40,18 +40,23 @@ class TargetVerdicts:
     kernel_choice: KernelChoice | None = None  # the engine's own kernels measured against CMSIS-NN's
 
 
-# Writes the variant's folder again with the engine's kernels as measured (and TFLM's verdict as it
-# now stands); returns the folder.
-Rerender = Callable[[TflmVerdict, KernelChoice], Path]
+@dataclass(frozen=True)
+class EngineDraft:
+    """The draft's C engine, whose own-kernel layers the export measures, and `rerender`: writes the
+    variant's folder again with the kernels as measured (and TFLM's verdict as it now stands),
+    returning the folder."""
+
+    engine: CEngine
+    rerender: Callable[[TflmVerdict, KernelChoice], Path]
 
 
 def check_targets(bench: TargetBench, scratch: Path, model_id: str, tflite: TfliteModel,
-                  tflm: TflmVerdict, program: Program | None = None, engine: CEngine | None = None,
-                  rerender: Rerender | None = None) -> TargetVerdicts:
+                  tflm: TflmVerdict, program: Program | None = None,
+                  draft: EngineDraft | None = None) -> TargetVerdicts:
     """The self-test on every target (built from the scratch copy, with the host's arena), then the
     smallest arena that passes on every Cortex-M target; then, when the C engine has own-kernel
     layers, each measured against CMSIS-NN's on an Armv7E-M target and the engine rendered again
-    (`rerender`) with the faster kernel per layer, before the engine's own self-tests; with --profile, the
+    (`draft.rerender`) with the faster kernel per layer, before the engine's own self-tests; with --profile, the
     per-layer profile (`program`: the engine's, whose steps it lines up with TFLM's ops)."""
     compressed = TFLM_DECODE_OP in tflite.info.custom_ops
     has_engine = (scratch / f"{model_id}_engine_selftest.c").is_file()
@@ -73,12 +78,13 @@ def check_targets(bench: TargetBench, scratch: Path, model_id: str, tflite: Tfli
         choice = None
         folder = scratch
         if has_engine:
-            if engine is not None and engine.own_kernel_steps:
+            if draft is not None and draft.engine.own_kernel_steps:
+                engine = draft.engine
                 choice = bench.choose_kernels(scratch, model_id, engine.own_kernel_layers, engine.own_kernel_steps)
                 # rendered again whatever was chosen, so the engine the self-tests prove is always
                 # the one written (not a path taken only when a layer goes back to CMSIS-NN)
-                if choice is not None and rerender is not None:
-                    folder = rerender(tflm, choice)
+                if choice is not None:
+                    folder = draft.rerender(tflm, choice)
             engine_results = bench.check_engine(folder, model_id, results)
             progress.advance()
         profiles = None
