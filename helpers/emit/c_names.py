@@ -52,6 +52,11 @@ class CNames:
     cmsis_steps: frozenset[int] = frozenset()
     step: int = -1                    # the step being formatted (c_calls sets it)
 
+    def own_kernel(self, layer: str) -> None:
+        """Record that the step being formatted runs an own kernel (`layer` describes it)."""
+        self.own_kernel_layers.append(layer)
+        self.own_kernel_steps.append(self.step)
+
     def _declare(self, prefix: str, type_text: str, suffix: str, body: str, nbytes: int) -> str:
         key = f"{type_text}{suffix}={body}"
         if key not in self._by_text:

@@ -174,8 +174,7 @@ def pointwise_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
     weights = _declare(n, "uint32_t", pointwise_weights(t))
     sums = _declare(n, "int32_t", folded_sums(t))
     multipliers, shifts = n.array(q.multipliers), n.array(q.shifts)
-    n.own_kernel_steps.append(n.step)
-    n.own_kernel_layers.append(f"{t.op} 1x1 {g.in_h}x{g.in_w}x{g.in_c} -> {g.out_c}: mcu_pointwise_s8")
+    n.own_kernel(f"{t.op} 1x1 {g.in_h}x{g.in_w}x{g.in_c} -> {g.out_c}: mcu_pointwise_s8")
     n.need_scratch(4 * g.in_c)  # a pixel pair's inputs, sign-extended to int16 (the arena is 16-byte aligned)
     args = [x, y, weights, sums, multipliers, shifts, "(uint32_t *)mcu_scratch", str(g.out_h * g.out_w), str(g.in_c),
             str(g.out_c),
@@ -189,9 +188,8 @@ def depthwise_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
     x, y = n.operand(t.x), n.buffer(t.y)
     weights = _declare(n, "uint32_t", depthwise_weights(t))
     bias, multipliers, shifts = n.array(t.bias), n.array(q.multipliers), n.array(q.shifts)
-    n.own_kernel_steps.append(n.step)
     strided = "" if g.stride_h == 1 else f"/{g.stride_h}x{g.stride_w}"
-    n.own_kernel_layers.append(f"{t.op} 3x3{strided} {g.in_h}x{g.in_w}x{g.in_c}: mcu_depthwise_3x3_s8")
+    n.own_kernel(f"{t.op} 3x3{strided} {g.in_h}x{g.in_w}x{g.in_c}: mcu_depthwise_3x3_s8")
     args = [x, y, weights, bias, multipliers, shifts, *map(str, (g.in_h, g.in_w, g.in_c, g.out_h, g.out_w, g.stride_h,
                                                                    g.pad_top, g.pad_left)),
             c_int(q.input_offset), c_int(q.output_zero_point), c_int(q.act_min), c_int(q.act_max),
@@ -207,8 +205,7 @@ def im2col_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
     sums = _declare(n, "int32_t", folded_sums(t))
     multipliers, shifts = n.array(q.multipliers), n.array(q.shifts)
     columns = conv_columns(t)
-    n.own_kernel_steps.append(n.step)
-    n.own_kernel_layers.append(f"{t.op} {g.k_h}x{g.k_w}/{g.stride_h}x{g.stride_w} {g.in_h}x{g.in_w}x{g.in_c} -> "
+    n.own_kernel(f"{t.op} {g.k_h}x{g.k_w}/{g.stride_h}x{g.stride_w} {g.in_h}x{g.in_w}x{g.in_c} -> "
                                f"{g.out_c}: mcu_conv_s8")
     n.need_scratch(4 * columns)  # two patches of int16
     args = [x, y, weights, sums, multipliers, shifts, "(uint32_t *)mcu_scratch", *map(str, (
@@ -232,8 +229,7 @@ def fully_connected_i8(n: CNames, t: s.FullyConnectedInt8, cmsis_call: str) -> s
         multipliers, shifts = n.array(q.multipliers), n.array(q.shifts)
     else:  # one multiplier and shift for the layer, as CMSIS-NN's per-tensor kernel takes them
         multipliers, shifts = (_declare(n, "int32_t", c.values.reshape(-1)[:1]) for c in (q.multipliers, q.shifts))
-    n.own_kernel_steps.append(n.step)
-    n.own_kernel_layers.append(f"{t.op} {t.n_in} -> {t.n_out}: mcu_fully_connected_s8")
+    n.own_kernel(f"{t.op} {t.n_in} -> {t.n_out}: mcu_fully_connected_s8")
     n.need_scratch(2 * t.n_in)  # a row's inputs, sign-extended to int16 (the arena is 16-byte aligned)
     args = [x, y, weights, sums, multipliers, shifts, "(uint32_t *)mcu_scratch", str(t.batches), str(t.n_in),
             str(t.n_out), c_int(q.output_zero_point), c_int(q.act_min), c_int(q.act_max),
