@@ -117,21 +117,34 @@ def _pairs(rows: np.ndarray, natural: bool = False) -> np.ndarray:
     return (low | (high << 16)).reshape(len(rows), -1)
 
 
-def conv_columns(t: s.ConvInt8) -> int:
-    """A patch's length (k_h * k_w * in_c) rounded up to whole SMLAD steps of 4."""
+def conv_patch_order(t: s.ConvInt8) -> np.ndarray:
+    """Which of the layer's (k_h, k_w, in_c) columns each int16 of mcu_patch_s8's patch holds, -1
+    for the zero padding: per kernel row, its whole words of k_w * in_c contiguous inputs in SXTB16's
+    pairing ((x0, x2), (x1, x3) per four); then every row's leftover inputs in order; then zeros up
+    to a whole SMLAD step of 4."""
     g = t.geometry
-    return -(-g.k_h * g.k_w * g.in_c // 4) * 4
+    length = g.k_w * g.in_c
+    body = length - length % 4
+    order = [row * length + start + j for row in range(g.k_h) for start in range(0, body, 4) for j in (0, 2, 1, 3)]
+    order += [row * length + j for row in range(g.k_h) for j in range(body, length)]
+    return np.array(order + [-1] * (-len(order) % 4), dtype=np.int64)
+
+
+def conv_columns(t: s.ConvInt8) -> int:
+    """A patch's length: k_h * k_w * in_c and its padding to whole SMLAD steps of 4."""
+    return len(conv_patch_order(t))
 
 
 def pointwise_weights(t: s.ConvInt8 | s.FullyConnectedInt8) -> np.ndarray:
     """The weights as mcu_pixel_pair_s8 reads them: per channel pair, per four inputs, channel c's
     two words then channel c+1's; an odd last channel's words alone at the end. uint32 bit patterns.
-    For mcu_conv_s8 (not 1x1) each channel's patch is padded with zeros to conv_columns and paired
-    in natural order."""
+    For mcu_conv_s8 (not 1x1) each channel's columns are put in the patch's order first (zeros where
+    it is padded) and paired as they lie."""
     rows = _channel_rows(t)
     natural = isinstance(t, s.ConvInt8) and not own_pointwise(t)
     if natural:
-        rows = np.pad(rows, ((0, 0), (0, conv_columns(t) - rows.shape[1])))
+        order = conv_patch_order(t)
+        rows = np.where(order >= 0, rows[:, np.maximum(order, 0)], 0)
     words = _pairs(rows, natural)
     laid = []
     for c in range(0, len(rows) - 1, 2):

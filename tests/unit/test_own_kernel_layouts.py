@@ -123,11 +123,18 @@ def _arm_nn_requantize(value: int, multiplier: int, shift: int) -> int:
     return result + (1 if remainder > threshold else 0)
 
 
-def _short(value: int, multiplier: int, shift: int) -> int:
-    """mcu_requantize_right_s8 before its offset and clamp."""
-    t = (value * multiplier + (1 << 30)) >> 31
-    halved = (t - (1 if t < 0 else 0)) >> (-shift - 1)
-    return (halved + 1) >> 1
+def _smmulr(a: int, b: int) -> int:
+    """SMMULR: the high word of a * b + 2^31, of int32 operands."""
+    assert -2**31 <= a < 2**31 and -2**31 <= b < 2**31, "SMMULR's operands are int32"
+    return (a * b + (1 << 31)) >> 32
+
+
+def _short(value: int, multiplier: int, shift: int, output_offset: int = 0) -> int:
+    """mcu_requantize_right_s8 before its clamp: SMMULR of 2 * value, the halving divide, the
+    output offset joined as 2 * offset before the last halving (SSAT's ASR #1)."""
+    t = _smmulr(value << 1, multiplier)
+    halved = (t + (t >> 31)) >> (-shift - 1)  # t >> 31 is -1 for a negative int32 t, else 0
+    return (halved + 1 + 2 * output_offset) >> 1
 
 
 def test_the_short_requantization_is_cmsis_nns_on_every_sum_below_two_to_the_30():
@@ -136,7 +143,9 @@ def test_the_short_requantization_is_cmsis_nns_on_every_sum_below_two_to_the_30(
     for shift in range(-31, 0):
         multiplier = int(RNG.integers(2**30, 2**31 - 1))
         for value in values[RNG.integers(0, len(values), 2_000)].tolist() + [-(2**30) + 1, 2**30 - 1]:
-            assert _short(value, multiplier, shift) == _arm_nn_requantize(value, multiplier, shift), (value, shift)
+            offset = int(RNG.integers(-128, 128))
+            assert (_short(value, multiplier, shift, offset)
+                    == _arm_nn_requantize(value, multiplier, shift) + offset), (value, shift, offset)
 
 
 def test_the_export_takes_the_short_requantization_only_where_it_proved_it():
@@ -149,24 +158,45 @@ def test_the_export_takes_the_short_requantization_only_where_it_proved_it():
     assert not short_requantization(large)
 
 
-def test_the_im2col_layout_pairs_columns_in_order_and_pads_them_with_zeros():
-    t = _step(False, 1, 9, 3, 1)  # 9 columns: padded to 12, an odd last channel
-    assert own_conv(t) and conv_columns(t) == 12
-    laid = pointwise_weights(t)
+def _laid_rows(laid: np.ndarray, out_c: int, columns: int) -> np.ndarray:
+    """pointwise_weights' words back as [channel, column] int16 in the patch's memory order: per
+    channel pair and per four columns, channel c's two words then channel c+1's."""
     low, high = _halves(laid)
-    w = np.pad(t.weights.values.reshape(9, 9).astype(np.int64), ((0, 0), (0, 3)))
-    cursor = 0
-    for c in range(0, 9, 2):
-        channels = [c, c + 1] if c + 1 < 9 else [c]
-        for group in range(3):
+    halves = np.stack([low, high], axis=-1).reshape(-1)
+    rows, cursor = np.zeros((out_c, columns), np.int64), 0
+    for c in range(0, out_c, 2):
+        channels = [c, c + 1] if c + 1 < out_c else [c]
+        for group in range(columns // 4):
             for ch in channels:
-                # natural pairs: (w0, w1) then (w2, w3), as the patch is gathered
-                quad = (low[cursor], high[cursor], low[cursor + 1], high[cursor + 1])
-                assert quad == tuple(w[ch, 4 * group:4 * group + 4])
-                cursor += 2
-    assert cursor == len(laid) and not w[:, 9:].any()
-    few = _step(False, 1, MIN_CONV_CHANNELS - 1, 3, 1)
-    assert not own_conv(few) and not uses_own_kernels(few)  # too few channels: CMSIS-NN's
+                rows[ch, 4 * group:4 * group + 4] = halves[cursor:cursor + 4]
+                cursor += 4
+    assert cursor == len(halves)
+    return rows
+
+
+def _gathered_patch(window: np.ndarray, columns: int) -> np.ndarray:
+    """mcu_patch_s8's interior gather of a [k_h, k_w, in_c] window, as int16 in memory order: each
+    kernel row's whole words extended as SXTB16 pairs them, then the rows' leftover bytes, then zeros."""
+    rows = window.reshape(window.shape[0], -1)
+    body = rows.shape[1] - rows.shape[1] % 4
+    words = [_extended(row[:body]).reshape(-1) for row in rows if body]
+    tail = rows[:, body:].reshape(-1).astype(np.int64)
+    patch = np.concatenate(words + [tail]) if words else tail
+    return np.pad(patch, (0, columns - len(patch)))
+
+
+def test_the_im2col_layout_times_the_gathered_patch_gives_the_convolutions_sums():
+    # (in_c, k): rows of 9 bytes (two words and one left over, MobileNet's RGB layer), 3 bytes (no
+    # whole word), 12 (whole words only), 10 (a 5x5 of 2 channels); out_c 9 leaves a channel alone
+    for in_c, k, columns in ((3, 3, 28), (1, 3, 12), (4, 3, 36), (2, 5, 52)):
+        t = _step(False, in_c, 9, k, 1)
+        assert own_conv(t) and conv_columns(t) == columns, (in_c, k, conv_columns(t))
+        laid = _laid_rows(pointwise_weights(t), 9, columns)
+        window = RNG.integers(-128, 128, (k, k, in_c)).astype(np.int8)
+        patch = _gathered_patch(window, columns)
+        w = t.weights.values.reshape(9, -1).astype(np.int64)
+        expected = t.bias.values + (window.reshape(-1).astype(np.int64) + 128) @ w.T
+        assert (folded_sums(t) + laid @ patch).tolist() == expected.tolist(), (in_c, k)
 
 
 def test_the_own_kernels_file_pulls_in_no_cmsis_nn_source():

@@ -27,16 +27,27 @@ MCU_INLINE int8_t mcu_clamp_s8(int32_t value, const int32_t act_min, const int32
 }
 
 /* arm_nn_requantize's result in fewer instructions, for a right shift (shift <= -1) and a sum the
-   export proved below 2^30 in magnitude: t = (sum * multiplier + 2^30) >> 31 as CMSIS-NN's
-   doubling high multiply, then t / 2^-shift rounded half away from zero as its divide by a power
-   of two, written (t - [t < 0]) >> (-shift - 1), plus one, >> 1 (the same floor, no overflow for
-   such t). ~shift is -shift - 1. */
+   export proved below 2^30 in magnitude:
+   - CMSIS-NN's doubling high multiply (sum * multiplier + 2^30) >> 31 is one SMMULR of 2 * sum (no
+     overflow below 2^30): (2 * sum * multiplier + 2^31) >> 32, the same floor;
+   - its divide by 2^-shift rounding half away from zero is (t - [t < 0]) >> (-shift - 1), plus one,
+     >> 1 (the same floor, no remainder masks; ~shift is -shift - 1);
+   - the output offset joins before that last halving, as 2 * offset (an even number commutes with
+     the floor), so for int8's whole range the halving and the clamp are one SSAT with ASR #1.
+   7 instructions against 13 for GCC's 64-bit form (tests/unit/test_own_kernel_layouts.py checks
+   the identities). */
 MCU_INLINE int8_t mcu_requantize_right_s8(const int32_t sum, const int32_t multiplier, const int32_t shift,
                                           const int32_t output_offset, const int32_t act_min,
                                           const int32_t act_max) {
-  const int32_t t = (int32_t)(((int64_t)sum * multiplier + (1 << 30)) >> 31);
-  const int32_t halved = (t + (t >> 31)) >> ~shift;
-  return mcu_clamp_s8(((halved + 1) >> 1) + output_offset, act_min, act_max);
+  int32_t t;
+  __asm("smmulr %0, %1, %2" : "=r"(t) : "r"((int32_t)((uint32_t)sum << 1)), "r"(multiplier));
+  const int32_t biased = ((t + (t >> 31)) >> ~shift) + 1 + 2 * output_offset;
+  if (act_min == -128 && act_max == 127) {
+    int32_t saturated;
+    __asm("ssat %0, #8, %1, asr #1" : "=r"(saturated) : "r"(biased));
+    return (int8_t)saturated;
+  }
+  return mcu_clamp_s8(biased >> 1, act_min, act_max);
 }
 
 /* CMSIS-NN's requantization itself, where the export could not prove the short one exact. */
@@ -153,33 +164,57 @@ MCU_INLINE void mcu_pointwise_s8(const int8_t *x, int8_t *y, const uint32_t *wei
   }
 }
 
-/* One output pixel's patch (im2col) as int16 in the kernel's order (k_h, k_w, in_c), at `patch`:
-   a padded position gets the input zero point (with the folded offset it adds nothing, as TFLM's
-   padding adds nothing), and the tail up to `columns` (a multiple of 4) zeros (the re-laid weights
-   are zero there too). */
+/* One output pixel's patch (im2col) as int16, in the order the weights were re-laid for
+   (c_own_conv.conv_patch_order). In NHWC each kernel row's k_w * in_c inputs are contiguous, so an
+   interior window's row is read a word at a time and extended by SXTB16 as the pointwise kernel's
+   inputs are: (x0, x2), (x1, x3) per four bytes (Armv7E-M's LDR takes any alignment). The bytes
+   left over after a row's whole words (k_w * in_c % 4 of them) go, as int16 in order, to a tail
+   after every row's words; the tail is zero-padded to `columns` (the weights are zero there too).
+   A window over the padding gathers element by element into the same places, a padded position
+   getting the input zero point (with the folded offset it adds nothing, as TFLM's padding adds
+   nothing). MobileNetV1's first layer (3x3x3 of an RGB input) took about 400 instructions a pixel
+   with a test per tap; the row words take about 50. */
 MCU_INLINE void mcu_patch_s8(const int8_t *x, int16_t *patch, const int32_t top, const int32_t left,
                              const int32_t in_h, const int32_t in_w, const int32_t in_c, const int32_t k_h,
                              const int32_t k_w, const int16_t zero_point, const int32_t columns) {
-  int16_t *p = patch;
-  for (int32_t ky = 0; ky < k_h; ++ky) {
-    const int32_t iy = top + ky;
-    for (int32_t kx = 0; kx < k_w; ++kx) {
-      const int32_t ix = left + kx;
-      if (iy < 0 || iy >= in_h || ix < 0 || ix >= in_w) {
-        for (int32_t c = 0; c < in_c; ++c) *p++ = zero_point;
-      } else {
+  const int32_t length = k_w * in_c, body = length & ~3, rest = length - body;
+  int16_t *const tail = patch + k_h * body;
+  if (top >= 0 && top + k_h <= in_h && left >= 0 && left + k_w <= in_w) {
+    for (int32_t ky = 0; ky < k_h; ++ky) {
+      const int8_t *row = x + ((top + ky) * in_w + left) * in_c;
+      uint32_t *words = (uint32_t *)(patch + ky * body);
+      for (int32_t k = 0; k < body; k += 4) {
+        const uint32_t v = (uint32_t)arm_nn_read_s8x4(row + k);
+        words[0] = SXTB16(v);
+        words[1] = SXTB16_RORn(v, 8);
+        words += 2;
+      }
+      for (int32_t k = 0; k < rest; ++k) tail[ky * rest + k] = row[body + k];
+    }
+  } else {
+    for (int32_t ky = 0; ky < k_h; ++ky) {
+      const int32_t iy = top + ky;
+      for (int32_t kx = 0; kx < k_w; ++kx) {
+        const int32_t ix = left + kx;
+        const int inside = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w;
         const int8_t *source = x + (iy * in_w + ix) * in_c;
-        for (int32_t c = 0; c < in_c; ++c) *p++ = source[c];
+        for (int32_t c = 0; c < in_c; ++c) {
+          const int32_t j = kx * in_c + c;
+          const int16_t value = inside ? source[c] : zero_point;
+          /* within a word pair, byte j % 4 = 0, 1, 2, 3 sits at int16 0, 2, 1, 3 (SXTB16's pairing) */
+          if (j < body) patch[ky * body + (j & ~3) + (((j & 1) << 1) | ((j & 2) >> 1))] = value;
+          else tail[ky * rest + j - body] = value;
+        }
       }
     }
   }
-  while (p < patch + columns) *p++ = 0;
+  for (int16_t *pad = tail + k_h * rest; pad < patch + columns; ++pad) *pad = 0;
 }
 
 /* Any other int8 convolution (no dilation): two output pixels' patches gathered into `wide`
    (2 * columns int16, 8-byte aligned), then the pointwise tile over them. The weights come
-   re-laid at export per channel pair and per four columns as (w0, w1), (w2, w3), the natural
-   order the patch is gathered in, each channel's columns padded with zeros to `columns`. */
+   re-laid at export per channel pair and per four columns as (w0, w1), (w2, w3) of the patch's
+   order (mcu_patch_s8), each channel's columns padded with zeros to `columns`. */
 MCU_INLINE void mcu_conv_s8(const int8_t *x, int8_t *y, const uint32_t *weights, const int32_t *sums,
                             const int32_t *multipliers, const int32_t *shifts, uint32_t *wide, const int32_t in_h,
                             const int32_t in_w, const int32_t in_c, const int32_t out_h, const int32_t out_w,
