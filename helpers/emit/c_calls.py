@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 
 from helpers.emit import c_cmsis as cmsis
-from helpers.emit import c_cmsis16, c_cmsis16_more, c_compare, c_layers, c_own_conv
+from helpers.emit import c_cmsis16, c_cmsis16_more, c_compare, c_layers, c_own_kernels
 from helpers.emit.c_names import C_TYPES, CNames, c_int, c_real
 from helpers.emit.c_transpose_conv import transpose_conv_i8
 from helpers.emit.own_kernel_params import squared_difference_record
@@ -213,12 +213,12 @@ def _lstm_f(n: CNames, t: s.LstmFloat) -> str:
 
 def _conv_i8(n: CNames, t: s.ConvInt8) -> str:
     """CMSIS-NN's convolution, or on Armv7E-M the engine's own kernel where it was measured faster."""
-    return c_own_conv.conv_i8(n, t, cmsis.conv_i8(n, t))
+    return c_own_kernels.conv_i8(n, t, cmsis.conv_i8(n, t))
 
 
 def _fully_connected_i8(n: CNames, t: s.FullyConnectedInt8) -> str:
     """CMSIS-NN's fully connected kernel, or on Armv7E-M the engine's own where it takes the layer."""
-    return c_own_conv.fully_connected_i8(n, t, cmsis.fully_connected_i8(n, t))
+    return c_own_kernels.fully_connected_i8(n, t, cmsis.fully_connected_i8(n, t))
 
 
 FORMATTERS: dict[type, Callable[[CNames, Step], str]] = {  # type: ignore[dict-item]

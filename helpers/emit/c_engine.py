@@ -34,6 +34,8 @@ class CEngine:
     own_kernel_steps: tuple[int, ...] = ()    # their step indices (what the kernel choice measures)
     kernel_choice: KernelChoice | None = None  # the measurement that chose them (None: the rule alone)
     dsp_only_bytes: int = 0                   # their re-laid constants, in that core's flash only
+    own_kernel_layers_v6m: tuple[str, ...] = ()  # the layers the Armv6-M own kernels run (c_own_v6m)
+    v6m_only_bytes: int = 0                   # their re-laid constants, in the Cortex-M0+'s flash only
     removed: tuple[RemovedChannels, ...] = ()   # what the exact passes took out of the program
 
 
@@ -45,7 +47,7 @@ def _kernel_source(family: str) -> str:
     return (KERNEL_DIR / f"{family}.c").read_text(encoding="utf-8").rstrip()
 
 
-def _kernel_sources(program: Program, own_kernels: bool) -> list[str]:
+def _kernel_sources(program: Program, own_kernels: bool, own_kernels_v6m: bool) -> list[str]:
     families = own_families(program)
     sources = []
     # compare.c rescales int8 comparisons; layers.c uses its fixed point
@@ -54,6 +56,8 @@ def _kernel_sources(program: Program, own_kernels: bool) -> list[str]:
     sources += [_kernel_source(family) for family in families]
     if own_kernels:  # some layer takes an own kernel (none, when the measurement gave them all back)
         sources.append(_kernel_source("conv_dsp"))
+    if own_kernels_v6m:
+        sources.append(_kernel_source("conv_v6m"))
     return sources
 
 
@@ -104,7 +108,9 @@ def c_engine(program: Program, context: dict[str, Any], cmsis_revision: str,
         "constant_bytes": names.constant_bytes,
         "own_kernel_layers": names.own_kernel_layers,
         "dsp_only_bytes": names.dsp_only_bytes,
-        "kernel_sources": _kernel_sources(program, bool(names.own_kernel_steps)),
+        "own_kernel_layers_v6m": names.own_kernel_layers_v6m,
+        "v6m_only_bytes": names.v6m_only_bytes,
+        "kernel_sources": _kernel_sources(program, bool(names.own_kernel_steps), bool(names.own_kernel_layers_v6m)),
         "uses_cmsis": names.uses_cmsis,
         "uses_scratch_context": names.uses_scratch_context,
         # declared only where a call passes it: an unused static const breaks -Werror builds
@@ -130,6 +136,7 @@ def c_engine(program: Program, context: dict[str, Any], cmsis_revision: str,
                    constant_bytes=names.constant_bytes, kernel_calls=len(steps),
                    own_kernel_layers=tuple(names.own_kernel_layers), own_kernel_steps=tuple(names.own_kernel_steps),
                    kernel_choice=kernel_choice, dsp_only_bytes=names.dsp_only_bytes,
+                   own_kernel_layers_v6m=tuple(names.own_kernel_layers_v6m), v6m_only_bytes=names.v6m_only_bytes,
                    removed=program.removed)
 
 

@@ -48,6 +48,8 @@ class CNames:
     dsp_only_bytes: int = 0           # constants only Armv7E-M's own kernels read (c_own_conv)
     own_kernel_layers: list[str] = field(default_factory=list)   # the layers those kernels run there
     own_kernel_steps: list[int] = field(default_factory=list)    # their step indices, in the same order
+    v6m_only_bytes: int = 0           # constants only Armv6-M's own kernels read (c_own_v6m)
+    own_kernel_layers_v6m: list[str] = field(default_factory=list)  # the layers those kernels run there
     # steps an own kernel could take that the export's measurement gave back to CMSIS-NN
     cmsis_steps: frozenset[int] = frozenset()
     step: int = -1                    # the step being formatted (c_calls sets it)
@@ -56,6 +58,10 @@ class CNames:
         """Record that the step being formatted runs an own kernel (`layer` describes it)."""
         self.own_kernel_layers.append(layer)
         self.own_kernel_steps.append(self.step)
+
+    def own_kernel_v6m(self, layer: str) -> None:
+        """Record that the step being formatted runs an Armv6-M own kernel (`layer` describes it)."""
+        self.own_kernel_layers_v6m.append(layer)
 
     def _declare(self, prefix: str, type_text: str, suffix: str, body: str, nbytes: int) -> str:
         key = f"{type_text}{suffix}={body}"

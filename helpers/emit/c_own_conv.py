@@ -1,14 +1,11 @@
-"""The C engine's own int8 convolution and fully connected kernels (c_kernels/conv_dsp.c) for the
-layers where they beat CMSIS-NN on Armv7E-M, measured on the Cortex-M4 (docs/kernels.md, BENCHMARKS.md). The step
-becomes `#if` Armv7E-M without MVE: the own kernel with the layer's constants; `#else`: the CMSIS-NN
-call TFLM makes, so the Cortex-M0+, MVE cores and the host run exactly what they ran before.
+"""The C engine's own int8 convolution and fully connected kernels for Armv7E-M (c_kernels/conv_dsp.c):
+which layers they take, what they read, and the call for the step's Armv7E-M branch
+(c_own_kernels joins it with the Armv6-M branch and CMSIS-NN's call; docs/kernels.md).
 
 What the own kernels read is laid out here, at export: the weights as the int16 pairs SMLAD
 multiplies (no sign extension on the board), and each channel's bias plus input offset times its
 weight sum (the accumulator's start). Both are declared only under the same `#if`."""
 from __future__ import annotations
-
-import re
 
 import numpy as np
 
@@ -19,22 +16,6 @@ from helpers.lowering import steps as s
 # MCU_ENGINE_CMSIS_NN_ONLY compiles every layer with CMSIS-NN's call on Armv7E-M too: the build the
 # export's kernel choice measures against (helpers/targets/kernel_choice.py); a firmware may define it.
 DSP_ONLY = "defined(ARM_MATH_DSP) && !defined(ARM_MATH_MVEI) && !defined(MCU_ENGINE_CMSIS_NN_ONLY)"
-# The constants and records a CMSIS-NN call names (CNames's k<n>, p<n>, the contexts)
-_NAMED = re.compile(r"\b(?:[kp]\d+|mcu_scratch_context|mcu_empty_context)\b")
-
-
-def _guarded(own_call: str, cmsis_call: str) -> str:
-    """The own call under the Armv7E-M guard, CMSIS-NN's in its #else. The CMSIS-NN branch's
-    constants are not read on Armv7E-M: `(void)` for each keeps -Wunused quiet (C and C++), and the
-    compiler still leaves them out of that core's flash."""
-    unused = " ".join(f"(void){name};" for name in dict.fromkeys(_NAMED.findall(cmsis_call)))
-    indent = "" if cmsis_call.startswith("#") else "  "
-    return f"#if {DSP_ONLY}\n  {unused}\n  {own_call}\n#else\n{indent}{cmsis_call}\n#endif"
-
-
-def is_guarded(line: str) -> bool:
-    """Whether a step's C text is _guarded's: the own kernel on Armv7E-M, CMSIS-NN's call elsewhere."""
-    return line.startswith(f"#if {DSP_ONLY}\n")
 
 
 def own_pointwise(t: s.ConvInt8) -> bool:
@@ -91,7 +72,7 @@ def _wrap32(values: np.ndarray) -> np.ndarray:
     return ((values.astype(np.int64) + 2**31) % 2**32 - 2**31).astype(np.int64)
 
 
-def _channel_rows(t: s.ConvInt8 | s.FullyConnectedInt8) -> np.ndarray:
+def channel_rows(t: s.ConvInt8 | s.FullyConnectedInt8) -> np.ndarray:
     """The weights as [output channels, inputs summed into each]."""
     if isinstance(t, s.FullyConnectedInt8):
         return t.weights.values.reshape(t.n_out, t.n_in)
@@ -101,7 +82,7 @@ def _channel_rows(t: s.ConvInt8 | s.FullyConnectedInt8) -> np.ndarray:
 
 def folded_sums(t: s.ConvInt8 | s.FullyConnectedInt8) -> np.ndarray:
     """bias + input_offset * sum(weights) per output channel, wrapped to int32 as the board's adds wrap."""
-    weights = _channel_rows(t).astype(np.int64)
+    weights = channel_rows(t).astype(np.int64)
     bias = t.bias.values.reshape(-1).astype(np.int64) if t.bias is not None else np.zeros(len(weights), np.int64)
     return _wrap32(bias + int(t.quant.input_offset) * weights.sum(axis=1))
 
@@ -140,7 +121,7 @@ def pointwise_weights(t: s.ConvInt8 | s.FullyConnectedInt8) -> np.ndarray:
     two words then channel c+1's; an odd last channel's words alone at the end. uint32 bit patterns.
     For mcu_conv_s8 (not 1x1) each channel's columns are put in the patch's order first (zeros where
     it is padded) and paired as they lie."""
-    rows = _channel_rows(t)
+    rows = channel_rows(t)
     natural = isinstance(t, s.ConvInt8) and not own_pointwise(t)
     if natural:
         order = conv_patch_order(t)
@@ -164,7 +145,7 @@ def short_requantization(t: s.ConvInt8 | s.FullyConnectedInt8) -> bool:
     """Whether mcu_requantize_right_s8 gives arm_nn_requantize's result on every input: every
     channel shifts right, and no sum can reach 2^30 (bias plus 255 times the channel's absolute
     weight sum bounds it: an input plus its offset lies within -255..255)."""
-    rows = _channel_rows(t)
+    rows = channel_rows(t)
     bound = np.abs(t.bias.values.reshape(-1).astype(np.int64)) + 255 * np.abs(rows.astype(np.int64)).sum(axis=1)
     return bool((t.quant.shifts.values <= -1).all() and (bound < 2**30).all())
 
@@ -180,8 +161,8 @@ def _declare(n: CNames, ctype: str, values: np.ndarray) -> str:
     return name
 
 
-def pointwise_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
-    """The step: the own pointwise kernel on Armv7E-M, `cmsis_call` elsewhere."""
+def pointwise_i8(n: CNames, t: s.ConvInt8) -> str:
+    """The own pointwise kernel's call."""
     g, q = t.geometry, t.quant
     x, y = n.operand(t.x), n.buffer(t.y)
     weights = _declare(n, "uint32_t", pointwise_weights(t))
@@ -192,11 +173,11 @@ def pointwise_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
     args = [x, y, weights, sums, multipliers, shifts, "(uint32_t *)mcu_scratch", str(g.out_h * g.out_w), str(g.in_c),
             str(g.out_c),
             c_int(q.output_zero_point), c_int(q.act_min), c_int(q.act_max), str(int(short_requantization(t)))]
-    return _guarded(f"mcu_pointwise_s8({', '.join(args)});", cmsis_call)
+    return f"mcu_pointwise_s8({', '.join(args)});"
 
 
-def depthwise_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
-    """The step: the own 3x3 depthwise kernel on Armv7E-M, `cmsis_call` elsewhere."""
+def depthwise_i8(n: CNames, t: s.ConvInt8) -> str:
+    """The own 3x3 depthwise kernel's call."""
     g, q = t.geometry, t.quant
     x, y = n.operand(t.x), n.buffer(t.y)
     weights = _declare(n, "uint32_t", depthwise_weights(t))
@@ -207,11 +188,11 @@ def depthwise_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
                                                                    g.pad_top, g.pad_left)),
             c_int(q.input_offset), c_int(q.output_zero_point), c_int(q.act_min), c_int(q.act_max),
             str(int(short_requantization(t)))]
-    return _guarded(f"mcu_depthwise_3x3_s8({', '.join(args)});", cmsis_call)
+    return f"mcu_depthwise_3x3_s8({', '.join(args)});"
 
 
-def im2col_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
-    """The step: the own im2col convolution on Armv7E-M, `cmsis_call` elsewhere."""
+def im2col_i8(n: CNames, t: s.ConvInt8) -> str:
+    """The own im2col convolution's call."""
     g, q = t.geometry, t.quant
     x, y = n.operand(t.x), n.buffer(t.y)
     weights = _declare(n, "uint32_t", pointwise_weights(t))
@@ -225,14 +206,11 @@ def im2col_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
         g.in_h, g.in_w, g.in_c, g.out_h, g.out_w, g.out_c, g.k_h, g.k_w, g.stride_h, g.stride_w, g.pad_top,
         g.pad_left)), c_int(q.input_offset), str(columns), c_int(q.output_zero_point), c_int(q.act_min),
         c_int(q.act_max), str(int(short_requantization(t)))]
-    return _guarded(f"mcu_conv_s8({', '.join(args)});", cmsis_call)
+    return f"mcu_conv_s8({', '.join(args)});"
 
 
-def fully_connected_i8(n: CNames, t: s.FullyConnectedInt8, cmsis_call: str) -> str:
-    """The step: the own fully connected kernel on Armv7E-M where it takes the layer (and the export's
-    measurement did not give it back to CMSIS-NN), else `cmsis_call` alone."""
-    if not own_fully_connected(t) or n.step in n.cmsis_steps:
-        return cmsis_call
+def fully_connected_i8(n: CNames, t: s.FullyConnectedInt8) -> str:
+    """The own fully connected kernel's call (own_fully_connected takes the layer)."""
     q = t.quant
     x, y = n.operand(t.x), n.buffer(t.y)
     weights = n.array(t.weights)  # the int8 rows CMSIS-NN reads: SXTB16 pairs them on the board
@@ -247,18 +225,15 @@ def fully_connected_i8(n: CNames, t: s.FullyConnectedInt8, cmsis_call: str) -> s
     args = [x, y, weights, sums, multipliers, shifts, "(uint32_t *)mcu_scratch", str(t.batches), str(t.n_in),
             str(t.n_out), c_int(q.output_zero_point), c_int(q.act_min), c_int(q.act_max),
             str(int(short_requantization(t))), str(int(per_channel))]
-    return _guarded(f"mcu_fully_connected_s8({', '.join(args)});", cmsis_call)
+    return f"mcu_fully_connected_s8({', '.join(args)});"
 
 
-def conv_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
-    """The step as emitted: an own kernel where one takes the layer (and the export's measurement
-    did not give it back to CMSIS-NN), else `cmsis_call` alone."""
-    if n.step in n.cmsis_steps:
-        return cmsis_call
+def conv_call(n: CNames, t: s.ConvInt8) -> str | None:
+    """The Armv7E-M kernel's call for a convolution one of them takes, else None."""
     if own_pointwise(t):
-        return pointwise_i8(n, t, cmsis_call)
+        return pointwise_i8(n, t)
     if own_depthwise(t):
-        return depthwise_i8(n, t, cmsis_call)
+        return depthwise_i8(n, t)
     if own_conv(t):
-        return im2col_i8(n, t, cmsis_call)
-    return cmsis_call
+        return im2col_i8(n, t)
+    return None

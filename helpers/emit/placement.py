@@ -7,7 +7,7 @@ from collections import Counter
 from helpers.core.checks import OpPlacement
 from helpers.core.tflm_ops import CMSIS_NN_OPS, add_method
 from helpers.emit.c_calls import c_calls
-from helpers.emit.c_own_conv import is_guarded
+from helpers.emit.c_own_kernels import own_kernel_cores
 from helpers.emit.micropython import hot_functions
 from helpers.emit.micropython_calls import calls
 from helpers.emit.micropython_native import NativeCalls, native_call
@@ -25,13 +25,16 @@ def _tflm(op: str, dtype: str) -> str:
     return "cmsis-nn" if op in CMSIS_NN_OPS and dtype in ("int8", "int16") else "reference"
 
 
-# What a step runs when c_own_conv guards it: its own kernel on Armv7E-M, CMSIS-NN's call elsewhere.
+# What a step runs when c_own_kernels guards it: its own kernel on those cores, CMSIS-NN's call elsewhere.
 OWN_ON_ARMV7EM = "own on Armv7E-M, else cmsis-nn"
+OWN_ON_BOTH = "own on Armv7E-M and Armv6-M, else cmsis-nn"
+OWN_ON_ARMV6M = "own on Armv6-M, else cmsis-nn"
 
 
 def _c_kind(line: str) -> str:
-    if is_guarded(line):
-        return OWN_ON_ARMV7EM
+    cores = own_kernel_cores(line)
+    if cores:
+        return {("Armv7E-M",): OWN_ON_ARMV7EM, ("Armv6-M",): OWN_ON_ARMV6M}.get(cores, OWN_ON_BOTH)
     return "cmsis-nn" if "arm_" in line else "own kernel"
 
 

@@ -1,7 +1,9 @@
 """The C engine of every golden model (the shipped examples and the zoo, every quantization the
 engines take: tests/golden/engines) compiles without a diagnostic as C99 and as C++ under
 -Wall -Wextra -Wconversion -Werror, and, built on this machine with CMSIS-NN from the TFLM tree,
-gives TFLM's outputs for random inputs: identical for int8, within 1e-5 relative for float."""
+gives TFLM's outputs for random inputs: identical for int8, within 1e-5 relative for float. An
+engine with Armv6-M own kernels (helpers/emit/c_own_v6m.py) is built and run a second time with
+them (-DMCU_ENGINE_V6M_KERNELS, which compiles them here), under the same flags and the same check."""
 from __future__ import annotations
 
 import json
@@ -82,10 +84,12 @@ def test_engine_compiles_cleanly_and_gives_tflms_outputs(case, cmsis_host, tmp_p
         pytest.skip(f"{case}: the engines lack one of its ops")
     model_id = engine.context["id"]
     source = tmp_path / f"{model_id}_engine.c"
-    for compiler in (["gcc", "-std=c99"], ["g++", "-x", "c++"]):
-        result = subprocess.run([*compiler, *STRICT, f"-I{tmp_path}", f"-I{CMSIS_INCLUDE}", "-c", str(source),
-                                 "-o", str(tmp_path / "strict.o")], capture_output=True, text=True)
-        assert result.returncode == 0, f"{compiler[0]}: {result.stderr[:1500]}"
+    builds = [[]] + ([["-DMCU_ENGINE_V6M_KERNELS"]] if engine.own_kernel_layers_v6m else [])
+    for defines in builds:
+        for compiler in (["gcc", "-std=c99"], ["g++", "-x", "c++"]):
+            result = subprocess.run([*compiler, *STRICT, *defines, f"-I{tmp_path}", f"-I{CMSIS_INCLUDE}", "-c",
+                                     str(source), "-o", str(tmp_path / "strict.o")], capture_output=True, text=True)
+            assert result.returncode == 0, f"{compiler[0]} {defines}: {result.stderr[:1500]}"
     content = (GOLDEN / case / "model.tflite").read_bytes()
     info = inspect_tflite(content)
     rng = np.random.default_rng(7)
@@ -98,14 +102,17 @@ def test_engine_compiles_cleanly_and_gives_tflms_outputs(case, cmsis_host, tmp_p
     if not expected.runnable:  # float16 weights: TFLM has no such DEQUANTIZE, so no firmware is written
         pytest.skip(f"{case}: TFLM cannot run it: {expected.reason[:80]}")
     (tmp_path / "harness.c").write_text(_harness(model_id, program, rows))
-    objects = [compile_source(cmsis_host, path, tmp_path / f"{path.stem}.o", [f"-I{tmp_path}"])
-               for path in (source, tmp_path / "harness.c")]
-    link_with_library(cmsis_host, objects, tmp_path / "harness", tmp_path / "harness.map")
-    printed = subprocess.run([str(tmp_path / "harness")], capture_output=True, text=True, check=True).stdout.split()
+    harness = compile_source(cmsis_host, tmp_path / "harness.c", tmp_path / "harness.o", [f"-I{tmp_path}"])
     dtype = np.int8 if program.output_dtype == "int8" else np.float32
-    got = np.stack([np.frombuffer(bytes.fromhex(line), dtype=dtype) for line in printed])
     want = np.asarray(expected.outputs).reshape(ROWS, -1).astype(dtype)
-    if dtype == np.int8:
-        assert np.array_equal(got, want), f"{case}: {np.argwhere(got != want)[:5].tolist()}"
-    else:
-        assert np.all(np.abs(got - want) <= 1e-5 * (1 + np.abs(want))), f"{case}: {np.max(np.abs(got - want))}"
+    for index, defines in enumerate(builds):
+        engine_object = compile_source(cmsis_host, source, tmp_path / f"engine{index}.o", [f"-I{tmp_path}", *defines])
+        link_with_library(cmsis_host, [engine_object, harness], tmp_path / f"harness{index}",
+                          tmp_path / f"harness{index}.map")
+        printed = subprocess.run([str(tmp_path / f"harness{index}")], capture_output=True, text=True,
+                                 check=True).stdout.split()
+        got = np.stack([np.frombuffer(bytes.fromhex(line), dtype=dtype) for line in printed])
+        if dtype == np.int8:
+            assert np.array_equal(got, want), f"{case} {defines}: {np.argwhere(got != want)[:5].tolist()}"
+        else:
+            assert np.all(np.abs(got - want) <= 1e-5 * (1 + np.abs(want))), f"{case}: {np.max(np.abs(got - want))}"

@@ -213,13 +213,19 @@ def test_the_own_kernels_file_pulls_in_no_cmsis_nn_source():
 
 def test_the_op_table_names_the_own_kernel_where_it_runs_and_cmsis_nn_elsewhere():
     """report.md's and --check's op table: a guarded layer is neither plain `cmsis-nn` (its #else) nor
-    plain `own kernel` (the M0+ and MVE cores run CMSIS-NN's call)."""
-    from helpers.emit.c_own_conv import _guarded
-    from helpers.emit.placement import OWN_ON_ARMV7EM, _c_kind
+    plain `own kernel` (MVE cores and the host run CMSIS-NN's call), and it names the cores whose
+    own kernel runs it."""
+    from helpers.emit.c_own_kernels import _chain
+    from helpers.emit.placement import OWN_ON_ARMV6M, OWN_ON_ARMV7EM, OWN_ON_BOTH, _c_kind
 
-    guarded = _guarded("mcu_conv_1x1_s8(k1, k2, input, output);", "arm_convolve_1x1_s8_fast(&k3, &p4, input, output);")
-    assert _c_kind(guarded) == OWN_ON_ARMV7EM
-    assert _c_kind("arm_convolve_1x1_s8_fast(&k3, &p4, input, output);") == "cmsis-nn"
+    cmsis = "arm_convolve_1x1_s8_fast(&k3, &p4, input, output);"
+    both = _chain("mcu_pointwise_s8(k1, k2, input, output);", "mcu_v6m_rows_s8(v5, v6, input, output);", cmsis)
+    assert _c_kind(both) == OWN_ON_BOTH
+    assert both.count("(void)k3; (void)p4;") == 2 and both.index("#elif") > both.index("mcu_pointwise_s8")
+    assert _c_kind(_chain("mcu_pointwise_s8(k1, k2, input, output);", None, cmsis)) == OWN_ON_ARMV7EM
+    assert _c_kind(_chain(None, "mcu_v6m_rows_s8(v5, v6, input, output);", cmsis)) == OWN_ON_ARMV6M
+    assert _chain(None, None, cmsis) == cmsis
+    assert _c_kind(cmsis) == "cmsis-nn"
     assert _c_kind("mcu_hard_swish_s8(input, output, 16);") == "own kernel"
 
 
@@ -243,3 +249,44 @@ def test_the_depthwise_kernel_takes_strides_1_and_2_where_every_windows_middle_t
     assert not own_depthwise(depthwise(5, 5, 1, 2))      # a pad of 2: the first window's middle is outside
     assert not own_depthwise(depthwise(6, 4, 2, 1))      # the last window's middle row is row 6: outside
     assert not own_depthwise(depthwise(96, 48, 2, 0, channels=6))  # channels not a multiple of 4
+
+
+V6M_HARNESS = r"""
+#include <stdint.h>
+#include <stdio.h>
+#include "conv_v6m.c"
+int main(void) {
+  uint64_t state = 88172645463325252ull, wrong = 0, count = 0;
+  const int32_t edges[] = {0, 1, -1, 2, -2, 1 << 29, -(1 << 29), (1 << 30) - 1, -(1 << 30) + 1, 65535, -65536, 65536};
+  for (int32_t i = 0; i < 400000; ++i) {
+    state ^= state << 13; state ^= state >> 7; state ^= state << 17;
+    const int32_t multiplier = (int32_t)((1u << 30) + (uint32_t)(state >> 34)) | (i & 1);
+    int32_t sum = (int32_t)(state & 0x7FFFFFFFu) - (1 << 30);
+    if (sum <= -(1 << 30)) sum = -(1 << 30) + 1;
+    if (i < 12 * 16) sum = edges[i % 12];
+    const int32_t want = (int32_t)(((int64_t)sum * multiplier + (1 << 30)) >> 31);
+    wrong += mcu_v6m_doubling_high(sum, multiplier) != want;
+    ++count;
+  }
+  printf("%llu of %llu\n", (unsigned long long)wrong, (unsigned long long)count);
+  return wrong != 0;
+}
+"""
+
+
+def test_the_armv6m_doubling_high_multiply_is_the_64_bit_one(tmp_path):
+    """mcu_v6m_doubling_high (conv_v6m.c: four 16 x 16-bit products, no 64-bit arithmetic) against
+    (sum * multiplier + 2^30) >> 31 in 64 bits, compiled here, on 400,000 sums below 2^30 in
+    magnitude (edges included) and multipliers in [2^30, 2^31)."""
+    import subprocess
+
+    from tests.conftest import TFLM_DIR, require_tool
+    require_tool("tflm")
+    require_tool("cc")
+    kernels = Path(__file__).resolve().parents[2] / "helpers" / "emit" / "c_kernels"
+    (tmp_path / "test.c").write_text(V6M_HARNESS)
+    cmsis = TFLM_DIR / "tensorflow/lite/micro/tools/make/downloads/cmsis_nn/Include"
+    subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unused-function", "-DMCU_ENGINE_V6M_KERNELS",
+                    f"-I{kernels}", f"-I{cmsis}", str(tmp_path / "test.c"), "-o", str(tmp_path / "test")], check=True)
+    result = subprocess.run([str(tmp_path / "test")], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("0 of 400000"), result.stdout
