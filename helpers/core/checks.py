@@ -258,7 +258,9 @@ class CEngineResult:
     graph_passes: tuple[RemovedChannels, ...] = ()
     # the layers the engine's own kernels run on Armv7E-M cores, CMSIS-NN elsewhere (written only when any)
     own_kernel_layers: tuple[str, ...] = ()
-    # each such layer's instructions with its own kernel and with CMSIS-NN's, measured at export on
+    # the layers its own plain-C kernels run on Armv6-M (the Cortex-M0+), chosen by the rule (written only when any)
+    own_kernel_layers_v6m: tuple[str, ...] = ()
+    # each Armv7E-M layer's instructions with its own kernel and with CMSIS-NN's, measured at export on
     # an Armv7E-M target; the faster was kept (written only when measured)
     kernel_choice: KernelChoice | None = None
 
@@ -275,10 +277,11 @@ class CEngineResult:
         data.pop("graph_passes")
         if self.graph_passes:
             data["graph_passes"] = [p.to_dict() for p in self.graph_passes]
-        if not self.own_kernel_layers:
-            data.pop("own_kernel_layers")
-        else:
-            data["own_kernel_layers"] = list(self.own_kernel_layers)
+        for key in ("own_kernel_layers", "own_kernel_layers_v6m"):
+            if not data[key]:
+                data.pop(key)
+            else:
+                data[key] = list(data[key])
         if self.kernel_choice is None:
             data.pop("kernel_choice")
         else:
@@ -293,6 +296,7 @@ class CEngineResult:
         values["packages"] = tuple(PackageResult.from_dict(p) for p in (data.get("packages") or {}).values())
         values["graph_passes"] = tuple(RemovedChannels.from_dict(p) for p in data.get("graph_passes") or ())
         values["own_kernel_layers"] = tuple(data.get("own_kernel_layers") or ())
+        values["own_kernel_layers_v6m"] = tuple(data.get("own_kernel_layers_v6m") or ())
         values["kernel_choice"] = KernelChoice.from_dict(data["kernel_choice"]) if data.get("kernel_choice") else None
         return cls(**{**values, "status": Status.read(data["status"])})
 

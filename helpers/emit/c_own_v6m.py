@@ -44,9 +44,19 @@ def _padded(values: np.ndarray) -> np.ndarray:
     return np.pad(values, [(0, -len(values) % 4)] + [(0, 0)] * (values.ndim - 1))
 
 
-def grouped_weights(t: s.ConvInt8 | s.FullyConnectedInt8) -> np.ndarray:
-    """w + 128 as uint8, laid [channels / 4][inputs][4]: what mcu_v6m_outputs reads."""
-    rows = _padded(channel_rows(t).astype(np.int16)) + 128
+def patch_columns(t: s.ConvInt8) -> int:
+    """mcu_v6m_conv_s8's patch: k_h * k_w * in_c, zero-padded to a multiple of 4."""
+    g = t.geometry
+    return -(-g.k_h * g.k_w * g.in_c // 4) * 4
+
+
+def grouped_weights(t: s.ConvInt8 | s.FullyConnectedInt8, columns: int | None = None) -> np.ndarray:
+    """w + 128 as uint8, laid [channels / 4][inputs][4]: what mcu_v6m_outputs reads; each channel's
+    inputs zero-padded to `columns` first when given."""
+    rows = channel_rows(t).astype(np.int16)
+    if columns is not None:
+        rows = np.pad(rows, ((0, 0), (0, columns - rows.shape[1])))
+    rows = _padded(rows) + 128
     return rows.reshape(-1, 4, rows.shape[1]).transpose(0, 2, 1).reshape(-1).astype(np.uint8)
 
 
@@ -76,18 +86,20 @@ def conv_call(n: CNames, t: s.ConvInt8) -> str:
             g.in_h, g.in_w, g.in_c, g.out_h, g.out_w, g.k_h, g.k_w, g.stride_h, g.stride_w, g.pad_top, g.pad_left)),
             c_int(q.input_offset), *tail]
         return f"mcu_v6m_depthwise_s8({', '.join(args)});"
-    weights = _declare(n, "uint8_t", grouped_weights(t))
+    rows = _is_rows(t)
+    columns = None if rows else patch_columns(t)
+    weights = _declare(n, "uint8_t", grouped_weights(t, columns))
     sums = _declare(n, "int32_t", _padded(folded_sums(t)))
-    if _is_rows(t):
+    if rows:
         n.own_kernel_v6m(f"{t.op} 1x1 {g.in_h}x{g.in_w}x{g.in_c} -> {g.out_c}: mcu_v6m_rows_s8")
         args = [x, y, weights, sums, multipliers, shifts, str(g.out_h * g.out_w), str(g.in_c), str(g.out_c), "1"]
         return f"mcu_v6m_rows_s8({', '.join(args + tail)});"
     n.own_kernel_v6m(f"{t.op} {g.k_h}x{g.k_w}/{g.stride_h}x{g.stride_w} {g.in_h}x{g.in_w}x{g.in_c} -> {g.out_c}: "
                      "mcu_v6m_conv_s8")
-    n.need_scratch(g.k_h * g.k_w * g.in_c)  # one pixel's patch, int8
+    n.need_scratch(columns)  # one pixel's patch, int8
     args = [x, y, weights, sums, multipliers, shifts, "(int8_t *)mcu_scratch", *map(str, (
         g.in_h, g.in_w, g.in_c, g.out_h, g.out_w, g.out_c, g.k_h, g.k_w, g.stride_h, g.stride_w, g.pad_top,
-        g.pad_left)), c_int(q.input_offset)]
+        g.pad_left)), c_int(q.input_offset), str(columns)]
     return f"mcu_v6m_conv_s8({', '.join(args + tail)});"
 
 

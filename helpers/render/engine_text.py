@@ -96,6 +96,10 @@ def engine_markdown(report: RunReport, format_metric: Any) -> list[str]:
             notes.append(f"- `{variant.name}`: the engine's own kernels run {len(engine.own_kernel_layers)} layers on "
                          f"Armv7E-M cores (CMSIS-NN's on the others): {'; '.join(engine.own_kernel_layers)}")
         notes += _kernel_choice_notes(variant.name, engine)
+        if engine.own_kernel_layers_v6m:  # docs/kernels.md: not measured at export on the M0+
+            notes.append(f"- `{variant.name}`: the engine's own plain-C kernels run {len(engine.own_kernel_layers_v6m)} "
+                         "layers on Armv6-M (Cortex-M0+), chosen by the rule, not measured at export against "
+                         f"CMSIS-NN's: {'; '.join(engine.own_kernel_layers_v6m)}")
     return lines + ([""] + notes if notes else []) + packages_markdown(engines)
 
 

@@ -1,12 +1,14 @@
-"""The C engine's own Armv7E-M kernels (issue 36; helpers/emit/c_own_conv.py) on the boards: a small
+"""The C engine's own kernels (issue 36; helpers/emit/c_own_conv.py for Armv7E-M, c_own_v6m.py for
+Armv6-M) on the boards: a small
 depthwise-separable CNN whose layers reach every path of them (1x1 convolutions with 8 and 16
 inputs, the unrolled and the plain inner loop, an odd pixel count and an odd channel count; a 3x3
 depthwise of 8 channels, two of stride 2 (padded on every side, and not on top), and one of 7 that stays
 with CMSIS-NN; a padded 3x3 convolution of one
 input channel and a 1x1 of 7 inputs through the im2col kernel; two dense layers through the fully
 connected kernel, its plain and its unrolled loop and an odd output count), exported once with
-`--PTQ -q int8 -e --target cortex-m4,cortex-m0plus`. The Cortex-M4 runs the own kernels, the
-Cortex-M0+ CMSIS-NN's; both must give TFLM's outputs on every vector."""
+`--PTQ -q int8 -e --target cortex-m4,cortex-m0plus`. The Cortex-M4 runs the Armv7E-M kernels, the
+Cortex-M0+ the plain-C Armv6-M ones (every layer here, the 7-channel depthwise too); both must give
+TFLM's outputs on every vector."""
 from __future__ import annotations
 
 import json
@@ -17,6 +19,7 @@ import pandas as pd
 import pytest
 
 from helpers.emit.c_own_conv import DSP_ONLY
+from helpers.emit.c_own_v6m import V6M_ONLY
 from tests.conftest import TFLM_DIR, require_tool, run_main
 
 pytestmark = pytest.mark.xdist_group("targets")
@@ -64,7 +67,7 @@ def export(tmp_path_factory) -> Path:
     return out
 
 
-def test_the_own_kernels_give_tflms_outputs_on_the_m4_and_cmsis_nn_on_the_m0plus(export):
+def test_the_own_kernels_give_tflms_outputs_on_the_m4_and_the_m0plus(export):
     report = json.loads((export / "report.json").read_text())
     firmware = next(v for v in report["variants"] if v["name"] == "int8")["firmware"]
     for core in ("cortex-m4", "cortex-m0plus"):
@@ -76,6 +79,9 @@ def test_the_own_kernels_give_tflms_outputs_on_the_m4_and_cmsis_nn_on_the_m0plus
     # the own kernels' gain on the M4 (measured 96,080 against TFLM's 200,480: 0.48x)
     m4 = firmware["c_engine"]["targets"]["cortex-m4"]["instructions_per_inference"]
     assert m4 < 0.6 * firmware["targets"]["cortex-m4"]["instructions_per_inference"]
+    # and the Armv6-M kernels' on the M0+ (measured M0P_MEASURED)
+    m0 = firmware["c_engine"]["targets"]["cortex-m0plus"]["instructions_per_inference"]
+    assert m0 < 0.8 * firmware["targets"]["cortex-m0plus"]["instructions_per_inference"]
 
 
 def test_the_engine_names_the_layers_its_own_kernels_run(export):
@@ -84,6 +90,10 @@ def test_the_engine_names_the_layers_its_own_kernels_run(export):
     # every own call sits under the Armv7E-M guard, with CMSIS-NN's call in its #else
     assert source.count("  mcu_conv_s8(") == 2  # the first layer, and the 1x1 of 7 inputs
     assert source.count(f"#if {DSP_ONLY}\n  (void)") == 9
+    # the Armv6-M kernels take those nine (in the same chain) and the 7-channel depthwise alone
+    assert source.count(f"#elif {V6M_ONLY}\n  (void)") == 9 and source.count(f"#if {V6M_ONLY}\n  (void)") == 1
+    assert source.count("  mcu_v6m_rows_s8(") == 5 and source.count("  mcu_v6m_depthwise_s8(") == 4  # 1x1s, dense
+    assert source.count("  mcu_v6m_conv_s8(") == 1
     assert source.count("  mcu_fully_connected_s8(") == 2 and "arm_fully_connected_per_channel_s8(" in source
     assert "FULLY_CONNECTED 8 -> 16: mcu_fully_connected_s8" in source
     assert "FULLY_CONNECTED 16 -> 3: mcu_fully_connected_s8" in source
@@ -92,6 +102,10 @@ def test_the_engine_names_the_layers_its_own_kernels_run(export):
     layers = next(v for v in report["variants"] if v["name"] == "int8")["firmware"]["c_engine"]["own_kernel_layers"]
     assert len(layers) == 9 and "FULLY_CONNECTED 16 -> 3: mcu_fully_connected_s8" in layers
     assert "the engine's own kernels run 9 layers on Armv7E-M cores" in (export / "report.md").read_text()
+    v6m = next(v for v in report["variants"] if v["name"] == "int8")["firmware"]["c_engine"]["own_kernel_layers_v6m"]
+    assert len(v6m) == 10 and "DEPTHWISE_CONV_2D 3x3/1x1 4x3x7: mcu_v6m_depthwise_s8" in v6m
+    assert ("own plain-C kernels run 10 layers on Armv6-M (Cortex-M0+), chosen by the rule, not measured"
+            in (export / "report.md").read_text())
     assert "arm_convolve_1x1_s8_fast(" in source and "arm_depthwise_conv_3x3_s8(" in source
     assert "1x1 7x5x8 -> 16: mcu_pointwise_s8" in source and "3x3 7x5x8: mcu_depthwise_3x3_s8" in source
     assert "1x1 4x3x16 -> 7: mcu_pointwise_s8" in source and "3x3/1x1 7x5x1 -> 8: mcu_conv_s8" in source

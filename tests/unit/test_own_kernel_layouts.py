@@ -197,6 +197,8 @@ def test_the_im2col_layout_times_the_gathered_patch_gives_the_convolutions_sums(
         w = t.weights.values.reshape(9, -1).astype(np.int64)
         expected = t.bias.values + (window.reshape(-1).astype(np.int64) + 128) @ w.T
         assert (folded_sums(t) + laid @ patch).tolist() == expected.tolist(), (in_c, k)
+    few = _step(False, 1, MIN_CONV_CHANNELS - 1, 3, 1)
+    assert not own_conv(few) and not uses_own_kernels(few)  # too few channels: CMSIS-NN's
 
 
 def test_the_own_kernels_file_pulls_in_no_cmsis_nn_source():
