@@ -11,7 +11,7 @@ for BENCHMARKS.md, with the issue's goals checked per row.
 
 --mlperf runs MLPerf Tiny's networks (tests/zoo_mlperf.py, trained into --mlperf_dir once and
 reused) instead of the examples; the engine's own kernels (issue 36, docs/kernels.md) run on the
-Cortex-M4 there, CMSIS-NN on the M0+, and the TFLM column is TFLM + CMSIS-NN in the same run.
+Cortex-M4 there, the plain-C Armv6-M ones on the M0+, and the TFLM column is TFLM + CMSIS-NN in the same run.
 """
 from __future__ import annotations
 

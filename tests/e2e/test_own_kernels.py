@@ -76,10 +76,10 @@ def test_the_own_kernels_give_tflms_outputs_on_the_m4_and_the_m0plus(export):
         assert engine["identical_to_tflm"] is True and engine["outputs_digest"] == tflm["outputs_digest"]
         assert engine["vectors"] == engine["vectors_matching"] > 0
         assert engine["instructions_per_inference"] > 0
-    # the own kernels' gain on the M4 (measured 96,080 against TFLM's 200,480: 0.48x)
+    # the own kernels' gain on the M4 (measured 63,360 against TFLM's 138,720: 0.46x)
     m4 = firmware["c_engine"]["targets"]["cortex-m4"]["instructions_per_inference"]
     assert m4 < 0.6 * firmware["targets"]["cortex-m4"]["instructions_per_inference"]
-    # and the Armv6-M kernels' on the M0+ (measured M0P_MEASURED)
+X
     m0 = firmware["c_engine"]["targets"]["cortex-m0plus"]["instructions_per_inference"]
     assert m0 < 0.8 * firmware["targets"]["cortex-m0plus"]["instructions_per_inference"]
 
