@@ -79,7 +79,7 @@ def test_the_own_kernels_give_tflms_outputs_on_the_m4_and_the_m0plus(export):
     # the own kernels' gain on the M4 (measured 63,360 against TFLM's 138,720: 0.46x)
     m4 = firmware["c_engine"]["targets"]["cortex-m4"]["instructions_per_inference"]
     assert m4 < 0.6 * firmware["targets"]["cortex-m4"]["instructions_per_inference"]
-X
+    # and the Armv6-M kernels' on the M0+ (measured 260,360 against TFLM's 379,520: 0.69x)
     m0 = firmware["c_engine"]["targets"]["cortex-m0plus"]["instructions_per_inference"]
     assert m0 < 0.8 * firmware["targets"]["cortex-m0plus"]["instructions_per_inference"]
 
