@@ -258,11 +258,13 @@ class CEngineResult:
     graph_passes: tuple[RemovedChannels, ...] = ()
     # the layers the engine's own kernels run on Armv7E-M cores, CMSIS-NN elsewhere (written only when any)
     own_kernel_layers: tuple[str, ...] = ()
-    # the layers its own plain-C kernels run on Armv6-M (the Cortex-M0+), chosen by the rule (written only when any)
+    # the layers its own plain-C kernels run on Armv6-M (the Cortex-M0+) (written only when any)
     own_kernel_layers_v6m: tuple[str, ...] = ()
     # each Armv7E-M layer's instructions with its own kernel and with CMSIS-NN's, measured at export on
     # an Armv7E-M target; the faster was kept (written only when measured)
     kernel_choice: KernelChoice | None = None
+    # the same for the Armv6-M kernels, measured on an Armv6-M target (the Cortex-M0+)
+    kernel_choice_v6m: KernelChoice | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Status.read(self.status))
@@ -282,10 +284,11 @@ class CEngineResult:
                 data.pop(key)
             else:
                 data[key] = list(data[key])
-        if self.kernel_choice is None:
-            data.pop("kernel_choice")
-        else:
-            data["kernel_choice"] = self.kernel_choice.to_dict()
+        for key in ("kernel_choice", "kernel_choice_v6m"):
+            if data[key] is None:
+                data.pop(key)
+            else:
+                data[key] = data[key].to_dict()
         return {**data, "status": self.status.value, "targets": {r.target: r.to_dict() for r in self.targets},
                 **packages}
 
@@ -297,7 +300,8 @@ class CEngineResult:
         values["graph_passes"] = tuple(RemovedChannels.from_dict(p) for p in data.get("graph_passes") or ())
         values["own_kernel_layers"] = tuple(data.get("own_kernel_layers") or ())
         values["own_kernel_layers_v6m"] = tuple(data.get("own_kernel_layers_v6m") or ())
-        values["kernel_choice"] = KernelChoice.from_dict(data["kernel_choice"]) if data.get("kernel_choice") else None
+        for key in ("kernel_choice", "kernel_choice_v6m"):
+            values[key] = KernelChoice.from_dict(data[key]) if data.get(key) else None
         return cls(**{**values, "status": Status.read(data["status"])})
 
 

@@ -1,10 +1,15 @@
 """The C engine's kernel per layer, chosen at export by measuring (issue 36): for each layer an own
-kernel can take, its instructions with the own kernel and with CMSIS-NN's, on one Armv7E-M target;
-the faster one is kept (CMSIS-NN on a tie: it costs no re-laid weights)."""
+kernel can take, its instructions with the own kernel and with CMSIS-NN's, on one target of the
+kernels' core family; the faster one is kept (CMSIS-NN on a tie: it costs no re-laid weights)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Any
+
+# The families of own kernels (the C engine's #if chain, helpers/emit/c_own_kernels.py), each measured
+# on its own target: SIMD kernels on Armv7E-M (Cortex-M4, M7, M33), plain C on Armv6-M (Cortex-M0+).
+ARMV7EM = "armv7e-m"
+ARMV6M = "armv6-m"
 
 
 @dataclass(frozen=True)
@@ -51,3 +56,8 @@ class KernelChoice:
                                    cmsis_nn_instructions=int(row["cmsis_nn_instructions"]))
                        for row in data.get("layers") or ())
         return cls(target=str(data["target"]), layers=layers, note=data.get("note"))
+
+
+def given_back(choice: KernelChoice | None) -> frozenset[int]:
+    """The steps a measurement gave back to CMSIS-NN (none without a measurement)."""
+    return choice.cmsis_steps if choice is not None else frozenset()

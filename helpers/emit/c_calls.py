@@ -250,10 +250,12 @@ def own_families(program: Program) -> list[str]:
     return [family for family in order if family in used]
 
 
-def c_calls(program: Program, cmsis_steps: frozenset[int] = frozenset()) -> tuple[list[tuple[str, str]], CNames]:
+def c_calls(program: Program, cmsis_steps: frozenset[int] = frozenset(),
+            cmsis_steps_v6m: frozenset[int] = frozenset()) -> tuple[list[tuple[str, str]], CNames]:
     """(op name, C statement) per step, and the names (constants, records, scratch) they read.
-    `cmsis_steps`: steps an own kernel could take that run CMSIS-NN's call instead (measured faster)."""
-    names = CNames(program, cmsis_steps=cmsis_steps)
+    `cmsis_steps` (`cmsis_steps_v6m`): steps an Armv7E-M (Armv6-M) own kernel could take that run
+    CMSIS-NN's call there instead (measured faster)."""
+    names = CNames(program, cmsis_steps=cmsis_steps, cmsis_steps_v6m=cmsis_steps_v6m)
     lines = []
     for index, step in enumerate(program.steps):
         names.step = index

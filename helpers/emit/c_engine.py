@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from helpers.core.kernel_choice import KernelChoice
+from helpers.core.kernel_choice import KernelChoice, given_back
 from helpers.core.passes import RemovedChannels
 from helpers.emit.c_calls import c_calls, own_families
 from helpers.emit.c_names import C_TYPES, CNames
@@ -35,6 +35,8 @@ class CEngine:
     kernel_choice: KernelChoice | None = None  # the measurement that chose them (None: the rule alone)
     dsp_only_bytes: int = 0                   # their re-laid constants, in that core's flash only
     own_kernel_layers_v6m: tuple[str, ...] = ()  # the layers the Armv6-M own kernels run (c_own_v6m)
+    own_kernel_steps_v6m: tuple[int, ...] = ()
+    kernel_choice_v6m: KernelChoice | None = None  # their measurement (None: the rule alone)
     v6m_only_bytes: int = 0                   # their re-laid constants, in the Cortex-M0+'s flash only
     removed: tuple[RemovedChannels, ...] = ()   # what the exact passes took out of the program
 
@@ -91,12 +93,13 @@ def _ports(program: Program, context: dict[str, Any], names: CNames) -> dict[str
 
 
 def c_engine(program: Program, context: dict[str, Any], cmsis_revision: str,
-             kernel_choice: KernelChoice | None = None) -> CEngine:
+             kernel_choice: KernelChoice | None = None, kernel_choice_v6m: KernelChoice | None = None) -> CEngine:
     """The engine's template values; NotInCEngine when a program's output is a constant.
-    `kernel_choice`: what the export measured; the layers it found faster on CMSIS-NN call it."""
+    `kernel_choice` (`kernel_choice_v6m`): what the export measured on an Armv7E-M (Armv6-M)
+    target; the layers it found faster on CMSIS-NN call it there."""
     if not all(isinstance(port.operand, int) for port in program.outputs):
         raise NotInCEngine("a model whose output is a constant")
-    steps, names = c_calls(program, kernel_choice.cmsis_steps if kernel_choice is not None else frozenset())
+    steps, names = c_calls(program, given_back(kernel_choice), given_back(kernel_choice_v6m))
     scratch_offset = _align(program.arena_bytes)
     scratch_bytes = _align(names.scratch_bytes)
     arena_total = max(scratch_offset + scratch_bytes, ARENA_ALIGNMENT)
@@ -137,6 +140,7 @@ def c_engine(program: Program, context: dict[str, Any], cmsis_revision: str,
                    own_kernel_layers=tuple(names.own_kernel_layers), own_kernel_steps=tuple(names.own_kernel_steps),
                    kernel_choice=kernel_choice, dsp_only_bytes=names.dsp_only_bytes,
                    own_kernel_layers_v6m=tuple(names.own_kernel_layers_v6m), v6m_only_bytes=names.v6m_only_bytes,
+                   own_kernel_steps_v6m=tuple(names.own_kernel_steps_v6m), kernel_choice_v6m=kernel_choice_v6m,
                    removed=program.removed)
 
 

@@ -50,8 +50,11 @@ class CNames:
     own_kernel_steps: list[int] = field(default_factory=list)    # their step indices, in the same order
     v6m_only_bytes: int = 0           # constants only Armv6-M's own kernels read (c_own_v6m)
     own_kernel_layers_v6m: list[str] = field(default_factory=list)  # the layers those kernels run there
-    # steps an own kernel could take that the export's measurement gave back to CMSIS-NN
+    own_kernel_steps_v6m: list[int] = field(default_factory=list)   # their step indices, in the same order
+    # steps an own kernel could take that the export's measurement gave back to CMSIS-NN, on
+    # Armv7E-M and on Armv6-M
     cmsis_steps: frozenset[int] = frozenset()
+    cmsis_steps_v6m: frozenset[int] = frozenset()
     step: int = -1                    # the step being formatted (c_calls sets it)
 
     def own_kernel(self, layer: str) -> None:
@@ -62,6 +65,7 @@ class CNames:
     def own_kernel_v6m(self, layer: str) -> None:
         """Record that the step being formatted runs an Armv6-M own kernel (`layer` describes it)."""
         self.own_kernel_layers_v6m.append(layer)
+        self.own_kernel_steps_v6m.append(self.step)
 
     def _declare(self, prefix: str, type_text: str, suffix: str, body: str, nbytes: int) -> str:
         key = f"{type_text}{suffix}={body}"

@@ -3,8 +3,9 @@
 A step an own kernel takes is emitted as one `#if` chain: Armv7E-M without MVE (c_own_conv:
 SIMD kernels), then Armv6-M (c_own_v6m: plain C), then `#else` the CMSIS-NN call TFLM makes, so
 MVE cores, the host, and every layer no own kernel takes run exactly what TFLM runs. A layer the
-export's measurement gave back to CMSIS-NN (CNames.cmsis_steps, measured on an Armv7E-M target)
-loses its Armv7E-M branch only."""
+export's measurement gave back to CMSIS-NN on an Armv7E-M target (CNames.cmsis_steps)
+loses its Armv7E-M branch only; one given back on an Armv6-M target (CNames.cmsis_steps_v6m), its
+Armv6-M branch."""
 from __future__ import annotations
 
 import re
@@ -44,7 +45,7 @@ def own_kernel_cores(line: str) -> tuple[str, ...]:
 def conv_i8(n: CNames, t: s.ConvInt8, cmsis_call: str) -> str:
     """The step as emitted: the own kernels where they take the layer, else `cmsis_call` alone."""
     armv7em = None if n.step in n.cmsis_steps else c_own_conv.conv_call(n, t)
-    armv6m = c_own_v6m.conv_call(n, t) if c_own_v6m.takes_conv(t) else None
+    armv6m = c_own_v6m.conv_call(n, t) if c_own_v6m.takes_conv(t) and n.step not in n.cmsis_steps_v6m else None
     return _chain(armv7em, armv6m, cmsis_call)
 
 
@@ -52,4 +53,5 @@ def fully_connected_i8(n: CNames, t: s.FullyConnectedInt8, cmsis_call: str) -> s
     """The step as emitted: the own fully connected kernels, else `cmsis_call` alone."""
     takes = c_own_conv.own_fully_connected(t) and n.step not in n.cmsis_steps
     armv7em = c_own_conv.fully_connected_i8(n, t) if takes else None
-    return _chain(armv7em, c_own_v6m.fully_connected_call(n, t), cmsis_call)
+    armv6m = None if n.step in n.cmsis_steps_v6m else c_own_v6m.fully_connected_call(n, t)
+    return _chain(armv7em, armv6m, cmsis_call)

@@ -1,6 +1,7 @@
 """The C engine's own int8 kernels for Armv6-M (Cortex-M0+; c_kernels/conv_v6m.c): which layers they
-take, what they read, laid out at export, and the call. c_own_conv puts the call in the step's
-Armv6-M branch; every other core runs what it ran before.
+take, what they read, laid out at export, and the call. c_own_kernels puts the call in the step's
+Armv6-M branch (unless the export measured CMSIS-NN faster for the layer on an Armv6-M target);
+every other core runs what it ran before.
 
 What the kernels read:
 - convolutions (1x1 or any other undilated one) and fully connected layers: the weights as

@@ -38,9 +38,9 @@ def _c_kind(line: str) -> str:
     return "cmsis-nn" if "arm_" in line else "own kernel"
 
 
-def _c_engine(program: Program, cmsis_steps: frozenset[int]) -> dict[str, str]:
+def _c_engine(program: Program, cmsis_steps: frozenset[int], cmsis_steps_v6m: frozenset[int]) -> dict[str, str]:
     found: dict[str, set[str]] = {}
-    for op, line in c_calls(program, cmsis_steps)[0]:
+    for op, line in c_calls(program, cmsis_steps, cmsis_steps_v6m)[0]:
         found.setdefault(op, set()).add(_c_kind(line))
     return {op: " + ".join(sorted(kinds)) for op, kinds in found.items()}
 
@@ -59,10 +59,12 @@ def _micropython(program: Program) -> dict[str, str]:
 
 
 def placements(content: bytes, program: Program | None,
-               cmsis_steps: frozenset[int] = frozenset()) -> tuple[OpPlacement, ...]:
+               cmsis_steps: frozenset[int] = frozenset(),
+               cmsis_steps_v6m: frozenset[int] = frozenset()) -> tuple[OpPlacement, ...]:
     """Every op of the flatbuffer with its count, in first-use order; the engine columns `-` when
-    there is no program (the engines lack an op, or no firmware was written). `cmsis_steps`: the
-    layers the export's kernel choice gave back to CMSIS-NN."""
+    there is no program (the engines lack an op, or no firmware was written). `cmsis_steps`
+    (`cmsis_steps_v6m`): the layers the export's kernel choice gave back to CMSIS-NN on Armv7E-M
+    (Armv6-M)."""
     graph = read_graph(content)
     counts = Counter(op.name for op in graph.ops)
     # the type of each op's first input that is not a constant (a weight's type says nothing)
@@ -70,7 +72,7 @@ def placements(content: bytes, program: Program | None,
     for op in graph.ops:
         live = [graph.tensor(i).dtype for i in op.inputs if i >= 0 and not graph.tensor(i).constant]
         dtypes.setdefault(op.name, live[0] if live else "")
-    c_engine = _c_engine(program, cmsis_steps) if program is not None else {}
+    c_engine = _c_engine(program, cmsis_steps, cmsis_steps_v6m) if program is not None else {}
     python = _micropython(program) if program is not None else {}
     none = "-" if program is None else "no code"
     return tuple(OpPlacement(op=op, count=count, tflm=_tflm(op, dtypes[op]), c_engine=c_engine.get(op, none),

@@ -42,7 +42,8 @@ def c_engine_result(engine: CEngine | None, unsupported_reason: str | None, resu
              "kernel_calls": engine.kernel_calls, "uses_cmsis_nn": engine.uses_cmsis,
              "cmsis_nn_revision": cmsis_nn_revision if engine.uses_cmsis else None, "targets": results,
              "packages": packages, "graph_passes": engine.removed, "own_kernel_layers": engine.own_kernel_layers,
-             "own_kernel_layers_v6m": engine.own_kernel_layers_v6m, "kernel_choice": engine.kernel_choice}
+             "own_kernel_layers_v6m": engine.own_kernel_layers_v6m, "kernel_choice": engine.kernel_choice,
+             "kernel_choice_v6m": engine.kernel_choice_v6m}
     failed = [r for r in results if r.failed]
     if failed:
         return CEngineResult(status=Status.FAIL, reason="; ".join(f"{r.target}: {r.message}" for r in failed), **facts)

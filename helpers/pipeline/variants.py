@@ -17,7 +17,7 @@ from helpers.core.checks import MicroPythonResult, Status, TargetResult
 from helpers.core.dataset import SplitDataset
 from helpers.core.details import NotApplied, Stripped, StripResult
 from helpers.core.flatbuffer import inspect_tflite
-from helpers.core.kernel_choice import KernelChoice
+from helpers.core.kernel_choice import KernelChoice, given_back
 from helpers.core.quantization import Quantization
 from helpers.core.recovery import Recovery
 from helpers.core.results import VariantReport
@@ -118,9 +118,10 @@ class VariantRunner:
         lowered = (lower_model(tflite.content) if self.folder.export_firmware and measurement.tflm.gets_firmware
                    else Lowered(program=None))
         outcome, measurement = self._render(tflite, measurement, lowered)
-        choice = outcome.c_engine.kernel_choice if outcome.c_engine is not None else None
-        given_back = choice.cmsis_steps if choice is not None else frozenset()
-        return replace(outcome, placement=placements(tflite.content, lowered.program, given_back)), measurement
+        engine = outcome.c_engine
+        steps, steps_v6m = ((given_back(engine.kernel_choice), given_back(engine.kernel_choice_v6m)) if engine is not None
+                            else (frozenset(), frozenset()))
+        return replace(outcome, placement=placements(tflite.content, lowered.program, steps, steps_v6m)), measurement
 
     def _render(self, tflite: TfliteModel, measurement: Measurement,
                 lowered: Lowered) -> tuple[RenderOutcome, Measurement]:
@@ -163,10 +164,10 @@ class VariantRunner:
             flash = flash_size(first / f"{draft.model_id}_model_data.c", first)
         final, second = draft, first  # without targets nothing the folder depends on changes
         if self.bench is not None and tflm.checked:
-            def chosen(verdict: TflmVerdict, choice: KernelChoice) -> Path:
+            def chosen(verdict: TflmVerdict, choice: KernelChoice | None, choice_v6m: KernelChoice | None) -> Path:
                 """The draft again, its engine's kernels as measured."""
                 again = render_folder(self.specs, tflite, verdict, self.folder, lowered,
-                                      TargetsSeen(kernel_choice=choice))
+                                      TargetsSeen(kernel_choice=choice, kernel_choice_v6m=choice_v6m))
                 return write_folder(scratch / "chosen", again)
 
             engine_draft = EngineDraft(draft.c_engine, chosen) if draft.c_engine is not None else None
@@ -177,7 +178,8 @@ class VariantRunner:
             profiles = verdicts.profiles
             final = render_folder(self.specs, tflite, tflm, self.folder, lowered,
                                   TargetsSeen(results=targets, revision=self.bench.tree.revision,
-                                              engine_results=engine_targets, kernel_choice=verdicts.kernel_choice))
+                                              engine_results=engine_targets, kernel_choice=verdicts.kernel_choice,
+                                              kernel_choice_v6m=verdicts.kernel_choice_v6m))
             if not final.firmware:
                 return RenderOutcome(targets=targets), final, tflm
             second = write_folder(scratch / "final", final)

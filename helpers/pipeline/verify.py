@@ -12,7 +12,7 @@ import numpy as np
 
 from helpers.core.checks import MicroPythonResult, Status, TargetResult
 from helpers.core.flatbuffer import TFLM_DECODE_OP
-from helpers.core.kernel_choice import KernelChoice
+from helpers.core.kernel_choice import ARMV6M, ARMV7EM, KernelChoice
 from helpers.core.profile import TargetProfile
 from helpers.core.variant import TfliteModel
 from helpers.emit.c_engine import CEngine
@@ -37,7 +37,8 @@ class TargetVerdicts:
     tflm: TflmVerdict
     engine_results: tuple[TargetResult, ...] = ()   # the C engine's self-test, where one was written
     profiles: tuple[TargetProfile, ...] | None = None  # --profile: per layer, per Cortex-M target
-    kernel_choice: KernelChoice | None = None  # the engine's own kernels measured against CMSIS-NN's
+    kernel_choice: KernelChoice | None = None  # the engine's Armv7E-M kernels measured against CMSIS-NN's
+    kernel_choice_v6m: KernelChoice | None = None  # its Armv6-M kernels, the same way
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class EngineDraft:
     returning the folder."""
 
     engine: CEngine
-    rerender: Callable[[TflmVerdict, KernelChoice], Path]
+    rerender: Callable[[TflmVerdict, KernelChoice | None, KernelChoice | None], Path]
 
 
 def check_targets(bench: TargetBench, scratch: Path, model_id: str, tflite: TfliteModel,
@@ -75,16 +76,21 @@ def check_targets(bench: TargetBench, scratch: Path, model_id: str, tflite: Tfli
             tflm = replace(tflm, runnable=False, reason="fails on every target: " + "; ".join(
                 f"{r.target}: {r.message}" for r in results if r.failed))
         engine_results: tuple[TargetResult, ...] = ()
-        choice = None
+        choice = choice_v6m = None
         folder = scratch
         if has_engine:
-            if draft is not None and draft.engine.own_kernel_steps:
+            if draft is not None:
                 engine = draft.engine
-                choice = bench.choose_kernels(scratch, model_id, engine.own_kernel_layers, engine.own_kernel_steps)
+                if engine.own_kernel_steps:
+                    choice = bench.choose_kernels(scratch, model_id, engine.own_kernel_layers,
+                                                  engine.own_kernel_steps, ARMV7EM)
+                if engine.own_kernel_steps_v6m:
+                    choice_v6m = bench.choose_kernels(scratch, model_id, engine.own_kernel_layers_v6m,
+                                                      engine.own_kernel_steps_v6m, ARMV6M)
                 # rendered again whatever was chosen, so the engine the self-tests prove is always
                 # the one written (not a path taken only when a layer goes back to CMSIS-NN)
-                if choice is not None:
-                    folder = draft.rerender(tflm, choice)
+                if choice is not None or choice_v6m is not None:
+                    folder = draft.rerender(tflm, choice, choice_v6m)
             engine_results = bench.check_engine(folder, model_id, results)
             progress.advance()
         profiles = None
@@ -93,7 +99,7 @@ def check_targets(bench: TargetBench, scratch: Path, model_id: str, tflite: Tfli
                                             program if has_engine else None, results, engine_results)
             progress.advance()
     return TargetVerdicts(results=results, tflm=tflm, engine_results=engine_results, profiles=profiles,
-                          kernel_choice=choice)
+                          kernel_choice=choice, kernel_choice_v6m=choice_v6m)
 
 
 @dataclass(frozen=True)

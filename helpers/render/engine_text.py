@@ -96,24 +96,28 @@ def engine_markdown(report: RunReport, format_metric: Any) -> list[str]:
             notes.append(f"- `{variant.name}`: the engine's own kernels run {len(engine.own_kernel_layers)} layers on "
                          f"Armv7E-M cores (CMSIS-NN's on the others): {'; '.join(engine.own_kernel_layers)}")
         notes += _kernel_choice_notes(variant.name, engine)
-        if engine.own_kernel_layers_v6m:  # docs/kernels.md: not measured at export on the M0+
+        if engine.own_kernel_layers_v6m:  # docs/kernels.md: the plain-C kernels of the Cortex-M0+
             notes.append(f"- `{variant.name}`: the engine's own plain-C kernels run {len(engine.own_kernel_layers_v6m)} "
-                         "layers on Armv6-M (Cortex-M0+), chosen by the rule, not measured at export against "
-                         f"CMSIS-NN's: {'; '.join(engine.own_kernel_layers_v6m)}")
+                         f"layers on Armv6-M (Cortex-M0+): {'; '.join(engine.own_kernel_layers_v6m)}")
+        notes += _kernel_choice_notes(variant.name, engine, armv6m=True)
     return lines + ([""] + notes if notes else []) + packages_markdown(engines)
 
 
-def _kernel_choice_notes(name: str, engine: Any) -> list[str]:
-    """How the engine's kernels were chosen: measured per layer on a target, or by the rule alone."""
-    choice = engine.kernel_choice
+def _kernel_choice_notes(name: str, engine: Any, armv6m: bool = False) -> list[str]:
+    """How the engine's kernels of one family (Armv7E-M, or `armv6m`) were chosen: measured per layer
+    on a target, or by the rule alone."""
+    choice = engine.kernel_choice_v6m if armv6m else engine.kernel_choice
+    layers = engine.own_kernel_layers_v6m if armv6m else engine.own_kernel_layers
+    family, cores = ("Armv6-M ", "Cortex-M0+") if armv6m else ("", "Cortex-M4, M7 or M33")
     if choice is None:
-        return [f"- `{name}`: kernels chosen by the rule (docs/kernels.md), not measured: this run ran the "
-                "engine on no Cortex-M4, M7 or M33"] if engine.own_kernel_layers else []
+        return [f"- `{name}`: {family}kernels chosen by the rule (docs/kernels.md), not measured: this run ran the "
+                f"engine on no {cores}"] if layers else []
     if choice.note:
-        return [f"- `{name}`: kernels chosen by the rule; the measurement on {choice.target} did not run: {choice.note}"]
+        return [f"- `{name}`: {family}kernels chosen by the rule; the measurement on {choice.target} did not run: "
+                f"{choice.note}"]
     kept = [layer for layer in choice.layers if layer.own_kept]
     back = [layer for layer in choice.layers if not layer.own_kept]
-    text = (f"- `{name}`: kernels chosen by measuring each layer both ways on {choice.target} (instructions, own "
+    text = (f"- `{name}`: {family}kernels chosen by measuring each layer both ways on {choice.target} (instructions, own "
             f"kernel against CMSIS-NN's): {len(kept)} of {len(choice.layers)} keep the own kernel")
     if kept:
         text += f" ({sum(layer.own_instructions for layer in kept):,} against " \

@@ -49,7 +49,8 @@ class TargetsSeen:
     results: tuple[Any, ...] = ()
     revision: str = ""
     engine_results: tuple[Any, ...] = ()  # the C engine's self-test per target
-    kernel_choice: KernelChoice | None = None  # the engine's kernels per layer, as measured on a target
+    kernel_choice: KernelChoice | None = None  # the engine's kernels per layer, as measured on an Armv7E-M target
+    kernel_choice_v6m: KernelChoice | None = None  # and on an Armv6-M one
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def render_folder(specs: Specs, tflite: TfliteModel, tflm: TflmVerdict, settings
         module = rendered.filename
         try:
             c_files = c_engine(engine.program, _engine_context(context, settings, targets), settings.cmsis_nn_revision,
-                               targets.kernel_choice)
+                               targets.kernel_choice, targets.kernel_choice_v6m)
         except NotInCEngine as error:
             c_reason = f"{error} is not in the C engine"
         else:

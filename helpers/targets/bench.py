@@ -150,10 +150,11 @@ class TargetBench:
         return tuple(results)
 
     def choose_kernels(self, folder: Path, model_id: str, layers: tuple[str, ...],
-                       steps: tuple[int, ...]) -> KernelChoice | None:
-        """The own-kernel layers (`layers`, at engine steps `steps`) measured against CMSIS-NN's on
-        the run's first Armv7E-M target; None when the run has none (the rule then stands)."""
-        target = next((t for t in self.targets if t.own_kernels), None)
+                       steps: tuple[int, ...], family: str) -> KernelChoice | None:
+        """The own-kernel layers of a family (`layers`, at engine steps `steps`) measured against
+        CMSIS-NN's on the run's first target of that family; None when the run has none (the rule
+        then stands)."""
+        target = next((t for t in self.targets if t.kernel_family == family), None)
         if target is None or not steps:
             return None
         cmsis = self.cmsis(target)

@@ -5,6 +5,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from helpers.core.kernel_choice import ARMV6M, ARMV7EM
 from helpers.errors import ConfigError
 
 HARNESS = Path(__file__).parent / "harness"  # the QEMU boards' start-up code and linker scripts
@@ -52,9 +53,10 @@ class Target:
     source_swaps: tuple[tuple[str, str], ...] = ()  # a library source make lists -> the one compiled
     # The flags that select the core, as the exported make and CMake files name them.
     core_flags: tuple[str, ...] = ()
-    # Armv7E-M without MVE: the C engine's own kernels compile here (c_own_conv's guard), so the
-    # export measures them against CMSIS-NN's on the first such target of a run (kernel_choice.py)
-    own_kernels: bool = False
+    # The family of the C engine's own kernels that compile here: "armv7e-m" (without MVE: c_own_conv's
+    # guard) or "armv6-m" (c_own_v6m's); the export measures each family's kernels against CMSIS-NN's
+    # on the run's first target of that family (kernel_choice.py). None: CMSIS-NN's calls only.
+    kernel_family: str | None = None
 
     @property
     def label(self) -> str:
@@ -102,15 +104,16 @@ _RISCV_LINK = ("-L{harness}/riscv_lib", "--specs=picolibc.specs", "--oslib=semih
 TARGETS = {
     "host": Target("host", (), "reference", emulated=False, core="this machine"),
     "cortex-m4": _cortex_m("cortex-m4", "mps2-an386", 1.25, "Cortex-M4", core_flags=("-mcpu=cortex-m4", *_SOFT),
-                           own_kernels=True),
+                           kernel_family=ARMV7EM),
     "cortex-m0plus": _cortex_m("cortex-m0plus", "mps2-an386", 1.5, "Cortex-M0+",
-                               core_flags=("-mcpu=cortex-m0plus", *_SOFT)),
+                               core_flags=("-mcpu=cortex-m0plus", *_SOFT), kernel_family=ARMV6M),
     "cortex-m33": _cortex_m("cortex-m33", "mps2-an505", 1.25, "Cortex-M33 (DSP)",
                             harness_defines=("-DMCU_DEPLOY_CMSDK_TIMER=0x50000000u",),
                             link_flags=("-T{harness}/mps2_an505.ld", "-Wl,--no-warn-rwx-segments"),
-                            instructions_per_tick=50.0, core_flags=("-mcpu=cortex-m33", *_SOFT), own_kernels=True),
+                            instructions_per_tick=50.0, core_flags=("-mcpu=cortex-m33", *_SOFT),
+                            kernel_family=ARMV7EM),
     "cortex-m7": _cortex_m("cortex-m7", "mps2-an500", 1.0, "Cortex-M7",
-                           core_flags=("-mcpu=cortex-m7", *_SOFT), own_kernels=True),
+                           core_flags=("-mcpu=cortex-m7", *_SOFT), kernel_family=ARMV7EM),
     "cortex-m55": _cortex_m("cortex-m55", "mps3-an547", 1.0, "Cortex-M55 (MVE)",
                             harness_defines=("-DMCU_DEPLOY_SYSTICK", "-DMCU_DEPLOY_ENABLE_FPU"),
                             link_flags=("-T{harness}/mps3_an547.ld", "-Wl,--no-warn-rwx-segments"),

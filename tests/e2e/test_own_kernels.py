@@ -104,18 +104,18 @@ def test_the_engine_names_the_layers_its_own_kernels_run(export):
     assert "the engine's own kernels run 9 layers on Armv7E-M cores" in (export / "report.md").read_text()
     v6m = next(v for v in report["variants"] if v["name"] == "int8")["firmware"]["c_engine"]["own_kernel_layers_v6m"]
     assert len(v6m) == 10 and "DEPTHWISE_CONV_2D 3x3/1x1 4x3x7: mcu_v6m_depthwise_s8" in v6m
-    assert ("own plain-C kernels run 10 layers on Armv6-M (Cortex-M0+), chosen by the rule, not measured"
-            in (export / "report.md").read_text())
+    assert "own plain-C kernels run 10 layers on Armv6-M (Cortex-M0+)" in (export / "report.md").read_text()
     assert "arm_convolve_1x1_s8_fast(" in source and "arm_depthwise_conv_3x3_s8(" in source
     assert "1x1 7x5x8 -> 16: mcu_pointwise_s8" in source and "3x3 7x5x8: mcu_depthwise_3x3_s8" in source
     assert "1x1 4x3x16 -> 7: mcu_pointwise_s8" in source and "3x3/1x1 7x5x1 -> 8: mcu_conv_s8" in source
     assert "3x3/2x2 7x5x16: mcu_depthwise_3x3_s8" in source and "3x3/2x2 4x3x8: mcu_depthwise_3x3_s8" in source
 
 
-def test_each_own_kernel_layer_was_measured_against_cmsis_nn_on_the_m4_and_the_faster_kept(export):
+def test_each_own_kernel_layer_was_measured_against_cmsis_nn_on_the_m4_and_the_m0plus_and_the_faster_kept(export):
     """The export's kernel choice: both builds of the engine timed per layer on the Cortex-M4 (the
-    run's first Armv7E-M target); a layer keeps the own kernel only where it took fewer instructions.
-    On this model each did (BENCHMARKS.md), so all nine stay."""
+    run's first Armv7E-M target) and on the Cortex-M0+ (its Armv6-M target); a layer keeps the own
+    kernel only where it took fewer instructions. On this model each did (BENCHMARKS.md), so all
+    nine Armv7E-M and all ten Armv6-M layers stay."""
     report = json.loads((export / "report.json").read_text())
     engine = next(v for v in report["variants"] if v["name"] == "int8")["firmware"]["c_engine"]
     choice = engine["kernel_choice"]
@@ -129,3 +129,10 @@ def test_each_own_kernel_layer_was_measured_against_cmsis_nn_on_the_m4_and_the_f
     assert sum(layer["own_instructions"] for layer in choice["layers"]) < \
         engine["targets"]["cortex-m4"]["instructions_per_inference"]
     assert "kernels chosen by measuring each layer both ways on cortex-m4" in (export / "report.md").read_text()
+    # the Armv6-M kernels, the same way on the Cortex-M0+ (the run's Armv6-M target): all ten kept
+    choice = engine["kernel_choice_v6m"]
+    assert choice["target"] == "cortex-m0plus" and "note" not in choice, choice
+    assert [layer["layer"] for layer in choice["layers"] if layer["kept"] == "own"] == engine["own_kernel_layers_v6m"]
+    assert len(choice["layers"]) == 10 and all(layer["kept"] == "own" for layer in choice["layers"]), choice
+    assert "Armv6-M kernels chosen by measuring each layer both ways on cortex-m0plus" in \
+        (export / "report.md").read_text()

@@ -20,11 +20,12 @@ from helpers.render.engine_text import _kernel_choice_notes
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "engines" / "digits_cnn__int8"
 
 
-def _engine(choice: KernelChoice | None = None):
+def _engine(choice: KernelChoice | None = None, kernel_choice_v6m: KernelChoice | None = None):
     program = lower_model((GOLDEN / "model.tflite").read_bytes()).program
     context = json.loads((GOLDEN / "context.json").read_text())
     context.setdefault("upper", context["id"].upper())
-    return c_engine(program, {**context, "engine_checked_on": [], "tflm_given": False}, "test", choice)
+    return c_engine(program, {**context, "engine_checked_on": [], "tflm_given": False}, "test", choice,
+                    kernel_choice_v6m)
 
 
 def _choice(engine, faster_on_cmsis: set[int]) -> KernelChoice:
@@ -105,3 +106,31 @@ def test_the_op_table_shows_a_layer_given_back_to_cmsis_nn():
     # one of its two layers went back to CMSIS-NN on Armv7E-M; the measurement says nothing of Armv6-M
     assert chosen["CONV_2D"] == " + ".join(sorted({OWN_ON_ARMV6M, OWN_ON_BOTH}))
     assert chosen["FULLY_CONNECTED"] == rule["FULLY_CONNECTED"] == OWN_ON_BOTH
+
+
+def test_a_layer_measured_faster_on_cmsis_nn_on_the_m0plus_loses_its_armv6m_branch_only():
+    """The Armv6-M kernels are measured on their own target (the Cortex-M0+): a layer given back
+    there calls CMSIS-NN on Armv6-M and keeps its Armv7E-M kernel; report.md says so per family."""
+    rule = _engine()
+    assert len(rule.own_kernel_steps_v6m) == 4 and rule.own_kernel_steps_v6m == rule.own_kernel_steps
+    first_dense = rule.own_kernel_steps_v6m[2]
+    measured = KernelChoice(target="cortex-m0plus", layers=tuple(
+        LayerTiming(step=step, layer=layer, own_instructions=1000, cmsis_nn_instructions=900 if step == first_dense
+                    else 3000) for step, layer in zip(rule.own_kernel_steps_v6m, rule.own_kernel_layers_v6m)))
+    chosen = _engine(kernel_choice_v6m=measured)
+    assert chosen.own_kernel_steps_v6m == tuple(s for s in rule.own_kernel_steps_v6m if s != first_dense)
+    assert chosen.own_kernel_steps == rule.own_kernel_steps  # the Armv7E-M kernels are untouched
+    text = render_engine_c(chosen).text
+    assert len(re.findall(r"^  mcu_v6m_\w+\(", text, re.M)) == 3 and _own_calls(text) == 4
+    assert 0 < chosen.v6m_only_bytes < rule.v6m_only_bytes
+    result = CEngineResult(status=Status.PASS, own_kernel_layers=chosen.own_kernel_layers,
+                           own_kernel_layers_v6m=chosen.own_kernel_layers_v6m, kernel_choice_v6m=measured)
+    assert CEngineResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result
+    notes = "\n".join(_kernel_choice_notes("int8", result, armv6m=True) + _kernel_choice_notes("int8", result))
+    assert "Armv6-M kernels chosen by measuring each layer both ways on cortex-m0plus" in notes
+    assert "3 of 4 keep the own kernel" in notes and "CMSIS-NN was faster on FULLY_CONNECTED 64 -> 32" in notes
+    assert "kernels chosen by the rule (docs/kernels.md), not measured: this run ran the engine on no Cortex-M4" in notes
+    content = (GOLDEN / "model.tflite").read_bytes()
+    table = {p.op: p.c_engine for p in placements(content, lower_model(content).program, frozenset(),
+                                                  frozenset({first_dense}))}
+    assert table["FULLY_CONNECTED"] == " + ".join(sorted({OWN_ON_BOTH, "own on Armv7E-M, else cmsis-nn"}))
