@@ -260,4 +260,7 @@ def c_calls(program: Program, cmsis_steps: frozenset[int] = frozenset(),
     for index, step in enumerate(program.steps):
         names.step = index
         lines.append((step.op, FORMATTERS[type(step)](names, step)))
+    # layers of one shape share one copy of their own kernel; the copies follow the constants
+    lines, shared = names.shared.finish(lines)
+    names.declarations.extend(shared)
     return lines, names

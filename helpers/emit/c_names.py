@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from helpers.emit.c_shared_kernels import SharedKernels
 from helpers.emit.codegen import c_float
 from helpers.lowering.program import Const, Operand, Program
 
@@ -56,6 +57,7 @@ class CNames:
     cmsis_steps: frozenset[int] = frozenset()
     cmsis_steps_v6m: frozenset[int] = frozenset()
     step: int = -1                    # the step being formatted (c_calls sets it)
+    shared: SharedKernels = field(default_factory=SharedKernels)  # own calls by layer shape (c_shared_kernels)
 
     def own_kernel(self, layer: str) -> None:
         """Record that the step being formatted runs an own kernel (`layer` describes it)."""

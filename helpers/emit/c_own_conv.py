@@ -173,7 +173,7 @@ def pointwise_i8(n: CNames, t: s.ConvInt8) -> str:
     args = [x, y, weights, sums, multipliers, shifts, "(uint32_t *)mcu_scratch", str(g.out_h * g.out_w), str(g.in_c),
             str(g.out_c),
             c_int(q.output_zero_point), c_int(q.act_min), c_int(q.act_max), str(int(short_requantization(t)))]
-    return f"mcu_pointwise_s8({', '.join(args)});"
+    return n.shared.call("mcu_pointwise_s8", args, DSP_ONLY)
 
 
 def depthwise_i8(n: CNames, t: s.ConvInt8) -> str:
@@ -188,7 +188,7 @@ def depthwise_i8(n: CNames, t: s.ConvInt8) -> str:
                                                                    g.pad_top, g.pad_left)),
             c_int(q.input_offset), c_int(q.output_zero_point), c_int(q.act_min), c_int(q.act_max),
             str(int(short_requantization(t)))]
-    return f"mcu_depthwise_3x3_s8({', '.join(args)});"
+    return n.shared.call("mcu_depthwise_3x3_s8", args, DSP_ONLY)
 
 
 def im2col_i8(n: CNames, t: s.ConvInt8) -> str:
@@ -206,7 +206,7 @@ def im2col_i8(n: CNames, t: s.ConvInt8) -> str:
         g.in_h, g.in_w, g.in_c, g.out_h, g.out_w, g.out_c, g.k_h, g.k_w, g.stride_h, g.stride_w, g.pad_top,
         g.pad_left)), c_int(q.input_offset), str(columns), c_int(q.output_zero_point), c_int(q.act_min),
         c_int(q.act_max), str(int(short_requantization(t)))]
-    return f"mcu_conv_s8({', '.join(args)});"
+    return n.shared.call("mcu_conv_s8", args, DSP_ONLY)
 
 
 def fully_connected_i8(n: CNames, t: s.FullyConnectedInt8) -> str:
@@ -225,7 +225,7 @@ def fully_connected_i8(n: CNames, t: s.FullyConnectedInt8) -> str:
     args = [x, y, weights, sums, multipliers, shifts, "(uint32_t *)mcu_scratch", str(t.batches), str(t.n_in),
             str(t.n_out), c_int(q.output_zero_point), c_int(q.act_min), c_int(q.act_max),
             str(int(short_requantization(t))), str(int(per_channel))]
-    return f"mcu_fully_connected_s8({', '.join(args)});"
+    return n.shared.call("mcu_fully_connected_s8", args, DSP_ONLY)
 
 
 def conv_call(n: CNames, t: s.ConvInt8) -> str | None:

@@ -86,7 +86,7 @@ def conv_call(n: CNames, t: s.ConvInt8) -> str:
         args = [x, y, weights, bias, sums, multipliers, shifts, *map(str, (
             g.in_h, g.in_w, g.in_c, g.out_h, g.out_w, g.k_h, g.k_w, g.stride_h, g.stride_w, g.pad_top, g.pad_left)),
             c_int(q.input_offset), *tail]
-        return f"mcu_v6m_depthwise_s8({', '.join(args)});"
+        return n.shared.call("mcu_v6m_depthwise_s8", args, V6M_ONLY)
     rows = _is_rows(t)
     columns = None if rows else patch_columns(t)
     weights = _declare(n, "uint8_t", grouped_weights(t, columns))
@@ -94,14 +94,14 @@ def conv_call(n: CNames, t: s.ConvInt8) -> str:
     if rows:
         n.own_kernel_v6m(f"{t.op} 1x1 {g.in_h}x{g.in_w}x{g.in_c} -> {g.out_c}: mcu_v6m_rows_s8")
         args = [x, y, weights, sums, multipliers, shifts, str(g.out_h * g.out_w), str(g.in_c), str(g.out_c), "1"]
-        return f"mcu_v6m_rows_s8({', '.join(args + tail)});"
+        return n.shared.call("mcu_v6m_rows_s8", args + tail, V6M_ONLY)
     n.own_kernel_v6m(f"{t.op} {g.k_h}x{g.k_w}/{g.stride_h}x{g.stride_w} {g.in_h}x{g.in_w}x{g.in_c} -> {g.out_c}: "
                      "mcu_v6m_conv_s8")
     n.need_scratch(columns)  # one pixel's patch, int8
     args = [x, y, weights, sums, multipliers, shifts, "(int8_t *)mcu_scratch", *map(str, (
         g.in_h, g.in_w, g.in_c, g.out_h, g.out_w, g.out_c, g.k_h, g.k_w, g.stride_h, g.stride_w, g.pad_top,
         g.pad_left)), c_int(q.input_offset), str(columns)]
-    return f"mcu_v6m_conv_s8({', '.join(args + tail)});"
+    return n.shared.call("mcu_v6m_conv_s8", args + tail, V6M_ONLY)
 
 
 def fully_connected_call(n: CNames, t: s.FullyConnectedInt8) -> str:
@@ -118,4 +118,4 @@ def fully_connected_call(n: CNames, t: s.FullyConnectedInt8) -> str:
     n.own_kernel_v6m(f"{t.op} {t.n_in} -> {t.n_out}: mcu_v6m_rows_s8")
     args = [x, y, weights, sums, multipliers, shifts, str(t.batches), str(t.n_in), str(t.n_out), str(int(per_channel)),
             c_int(q.output_zero_point), c_int(q.act_min), c_int(q.act_max), str(int(short))]
-    return f"mcu_v6m_rows_s8({', '.join(args)});"
+    return n.shared.call("mcu_v6m_rows_s8", args, V6M_ONLY)
