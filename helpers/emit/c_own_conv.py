@@ -201,7 +201,7 @@ def im2col_i8(n: CNames, t: s.ConvInt8) -> str:
     columns = conv_columns(t)
     n.own_kernel(f"{t.op} {g.k_h}x{g.k_w}/{g.stride_h}x{g.stride_w} {g.in_h}x{g.in_w}x{g.in_c} -> "
                                f"{g.out_c}: mcu_conv_s8")
-    n.need_scratch(4 * columns)  # two patches of int16
+    n.need_scratch(4 * columns + g.k_w * g.in_c)  # two patches of int16, one kernel row of int8 (mcu_patch_s8)
     args = [x, y, weights, sums, multipliers, shifts, "(uint32_t *)mcu_scratch", *map(str, (
         g.in_h, g.in_w, g.in_c, g.out_h, g.out_w, g.out_c, g.k_h, g.k_w, g.stride_h, g.stride_w, g.pad_top,
         g.pad_left)), c_int(q.input_offset), str(columns), c_int(q.output_zero_point), c_int(q.act_min),

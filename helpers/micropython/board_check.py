@@ -140,9 +140,11 @@ def _rom_files(inputs: BoardInputs, board: Board) -> tuple[dict[str, bytes], int
     return files, rows, kernels
 
 
-# Instructions per inference the first path may differ by when run again (the board's timer is
-# read to the microsecond around each run; under -icount the counts are otherwise exact).
-SWITCH_BACK_TOLERANCE = 0.01
+# Instructions per inference the first path may differ by when run again. Under -icount the counts
+# would be exact, but the board's UART interrupts (its output, drained by the host) land inside some
+# timed runs at host-dependent moments: on a loaded 2-core machine the same native path measured
+# 99,286 and 102,081 (2.8%) on the digits CNN. The fault this guards against took 3.4x.
+SWITCH_BACK_TOLERANCE = 0.05
 
 
 def _parse(stdout: str) -> tuple[int | None, dict[str, tuple[int, ...] | None]]:

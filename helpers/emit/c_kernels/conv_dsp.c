@@ -164,55 +164,57 @@ MCU_INLINE void mcu_pointwise_s8(const int8_t *x, int8_t *y, const uint32_t *wei
   }
 }
 
+/* One kernel row's `length` contiguous int8 inputs into the patch: its whole words extended by
+   SXTB16 at `words` ((x0, x2), (x1, x3) per four bytes, as the pointwise kernel's inputs; Armv7E-M's
+   LDR takes any alignment), the bytes left over as int16 at `tail`. */
+MCU_INLINE void mcu_patch_row_s8(const int8_t *row, uint32_t *words, int16_t *tail, const int32_t length) {
+  const int32_t body = length & ~3;
+  for (int32_t k = 0; k < body; k += 4) {
+    const uint32_t v = (uint32_t)arm_nn_read_s8x4(row + k);
+    words[0] = SXTB16(v);
+    words[1] = SXTB16_RORn(v, 8);
+    words += 2;
+  }
+  for (int32_t k = body; k < length; ++k) *tail++ = row[k];
+}
+
 /* One output pixel's patch (im2col) as int16, in the order the weights were re-laid for
-   (c_own_conv.conv_patch_order). In NHWC each kernel row's k_w * in_c inputs are contiguous, so an
-   interior window's row is read a word at a time and extended by SXTB16 as the pointwise kernel's
-   inputs are: (x0, x2), (x1, x3) per four bytes (Armv7E-M's LDR takes any alignment). The bytes
-   left over after a row's whole words (k_w * in_c % 4 of them) go, as int16 in order, to a tail
-   after every row's words; the tail is zero-padded to `columns` (the weights are zero there too).
-   A window over the padding gathers element by element into the same places, a padded position
-   getting the input zero point (with the folded offset it adds nothing, as TFLM's padding adds
-   nothing). MobileNetV1's first layer (3x3x3 of an RGB input) took about 400 instructions a pixel
-   with a test per tap; the row words take about 50. */
-MCU_INLINE void mcu_patch_s8(const int8_t *x, int16_t *patch, const int32_t top, const int32_t left,
-                             const int32_t in_h, const int32_t in_w, const int32_t in_c, const int32_t k_h,
-                             const int32_t k_w, const int16_t zero_point, const int32_t columns) {
+   (c_own_conv.conv_patch_order): per kernel row (k_w * in_c inputs, contiguous in NHWC) its whole
+   words, then every row's leftover bytes in a tail, zero-padded to `columns` (the weights are zero
+   there too). An interior window's rows are read in place. A row over the padding is first copied
+   tap by tap into `row_buffer` (k_w * in_c bytes), a padded tap given the input zero point (with the
+   folded offset it adds nothing, as TFLM's padding adds nothing), and read from there. MobileNetV1's
+   first layer (3x3x3 of an RGB input) took about 400 instructions a pixel with a test per tap; the
+   row words take about 50. */
+MCU_INLINE void mcu_patch_s8(const int8_t *x, int16_t *patch, int8_t *row_buffer, const int32_t top,
+                             const int32_t left, const int32_t in_h, const int32_t in_w, const int32_t in_c,
+                             const int32_t k_h, const int32_t k_w, const int8_t zero_point, const int32_t columns) {
   const int32_t length = k_w * in_c, body = length & ~3, rest = length - body;
   int16_t *const tail = patch + k_h * body;
-  if (top >= 0 && top + k_h <= in_h && left >= 0 && left + k_w <= in_w) {
-    for (int32_t ky = 0; ky < k_h; ++ky) {
-      const int8_t *row = x + ((top + ky) * in_w + left) * in_c;
-      uint32_t *words = (uint32_t *)(patch + ky * body);
-      for (int32_t k = 0; k < body; k += 4) {
-        const uint32_t v = (uint32_t)arm_nn_read_s8x4(row + k);
-        words[0] = SXTB16(v);
-        words[1] = SXTB16_RORn(v, 8);
-        words += 2;
-      }
-      for (int32_t k = 0; k < rest; ++k) tail[ky * rest + k] = row[body + k];
-    }
-  } else {
-    for (int32_t ky = 0; ky < k_h; ++ky) {
-      const int32_t iy = top + ky;
+  const int across = left >= 0 && left + k_w <= in_w;
+  for (int32_t ky = 0; ky < k_h; ++ky) {
+    const int32_t iy = top + ky;
+    const int8_t *row = x + (iy * in_w + left) * in_c;
+    if (!(across && iy >= 0 && iy < in_h)) {
       for (int32_t kx = 0; kx < k_w; ++kx) {
         const int32_t ix = left + kx;
-        const int inside = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w;
-        const int8_t *source = x + (iy * in_w + ix) * in_c;
-        for (int32_t c = 0; c < in_c; ++c) {
-          const int32_t j = kx * in_c + c;
-          const int16_t value = inside ? source[c] : zero_point;
-          /* within a word pair, byte j % 4 = 0, 1, 2, 3 sits at int16 0, 2, 1, 3 (SXTB16's pairing) */
-          if (j < body) patch[ky * body + (j & ~3) + (((j & 1) << 1) | ((j & 2) >> 1))] = value;
-          else tail[ky * rest + j - body] = value;
+        int8_t *to = row_buffer + kx * in_c;
+        if (iy >= 0 && iy < in_h && ix >= 0 && ix < in_w) {
+          for (int32_t c = 0; c < in_c; ++c) to[c] = row[kx * in_c + c];
+        } else {
+          for (int32_t c = 0; c < in_c; ++c) to[c] = zero_point;
         }
       }
+      row = row_buffer;
     }
+    mcu_patch_row_s8(row, (uint32_t *)(patch + ky * body), tail + ky * rest, length);
   }
   for (int16_t *pad = tail + k_h * rest; pad < patch + columns; ++pad) *pad = 0;
 }
 
 /* Any other int8 convolution (no dilation): two output pixels' patches gathered into `wide`
-   (2 * columns int16, 8-byte aligned), then the pointwise tile over them. The weights come
+   (2 * columns int16, 8-byte aligned, then k_w * in_c bytes for a row over the padding), then the
+   pointwise tile over them. The weights come
    re-laid at export per channel pair and per four columns as (w0, w1), (w2, w3) of the patch's
    order (mcu_patch_s8), each channel's columns padded with zeros to `columns`. */
 MCU_INLINE void mcu_conv_s8(const int8_t *x, int8_t *y, const uint32_t *weights, const int32_t *sums,
@@ -228,8 +230,8 @@ MCU_INLINE void mcu_conv_s8(const int8_t *x, int8_t *y, const uint32_t *weights,
     for (int32_t i = 0; i < 2; ++i) {
       const int32_t q = two ? p + i : p;
       const int32_t oy = q / out_w, ox = q % out_w;
-      mcu_patch_s8(x, (int16_t *)(wide + i * half), oy * stride_h - pad_top, ox * stride_w - pad_left, in_h, in_w,
-                   in_c, k_h, k_w, (int16_t)-input_offset, columns);
+      mcu_patch_s8(x, (int16_t *)(wide + i * half), (int8_t *)(wide + columns), oy * stride_h - pad_top,
+                   ox * stride_w - pad_left, in_h, in_w, in_c, k_h, k_w, (int8_t)-input_offset, columns);
     }
     mcu_pixel_pair_s8(wide, half, y + p * out_c, two, weights, sums, multipliers, shifts, out_c, output_offset,
                       act_min, act_max, right);

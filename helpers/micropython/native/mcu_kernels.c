@@ -146,13 +146,14 @@ static cmsis_nn_dw_conv_params dw_params_of(const int32_t *p) {
 #define OWN_IM2COL 3
 
 // The scratch the own convolution of this kind needs on this core (none where it does not run): a
-// pixel pair's inputs (pointwise) or two patches (im2col) as int16, plus room to align them to 8
-// bytes (LDRD).
+// pixel pair's inputs (pointwise) or two patches (im2col) as int16 (and, for im2col, a kernel row's
+// int8 inputs), plus room to align them to 8 bytes (LDRD).
 static int32_t own_conv_scratch_bytes(int32_t kind, int32_t in_c, int32_t columns) {
     if (!MCU_OWN_KERNELS) {
         return 0;
     }
-    return kind == OWN_POINTWISE ? 4 * in_c + 8 : kind == OWN_IM2COL ? 4 * columns + 8 : 0;
+    // im2col: and a kernel row of int8 for a window over the padding, at most `columns` bytes
+    return kind == OWN_POINTWISE ? 4 * in_c + 8 : kind == OWN_IM2COL ? 5 * columns + 8 : 0;
 }
 
 #if MCU_OWN_KERNELS
