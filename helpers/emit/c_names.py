@@ -69,6 +69,17 @@ class CNames:
         self.own_kernel_layers_v6m.append(layer)
         self.own_kernel_steps_v6m.append(self.step)
 
+    def guarded_array(self, prefix: str, guard: str, ctype: str, values: np.ndarray, alignment: int) -> tuple[str, int]:
+        """A constant array of an own kernel family (c_own_conv, c_own_v6m), compiled only under
+        `guard` (the cores that read it), `alignment`-byte aligned: its name and its bytes."""
+        name = f"{prefix}{len(self.declarations)}"
+        suffix = "u" if ctype == "uint32_t" else ""
+        body = ", ".join(f"{int(v)}{suffix}" for v in values.tolist())
+        self.declarations.append(f"#if {guard}\nstatic const {ctype} {name}[{len(values)}] "
+                                 f"__attribute__((aligned({alignment}))) = {{{body}}};\n#endif")
+        itemsize = np.dtype(next(d for d, c in C_TYPES.items() if c == ctype)).itemsize
+        return name, itemsize * len(values)
+
     def _declare(self, prefix: str, type_text: str, suffix: str, body: str, nbytes: int) -> str:
         key = f"{type_text}{suffix}={body}"
         if key not in self._by_text:

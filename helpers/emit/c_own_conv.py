@@ -152,12 +152,8 @@ def short_requantization(t: s.ConvInt8 | s.FullyConnectedInt8) -> bool:
 
 def _declare(n: CNames, ctype: str, values: np.ndarray) -> str:
     """A constant array compiled only on Armv7E-M without MVE (the only cores that read it)."""
-    name = f"dsp{len(n.declarations)}"
-    body = ", ".join(str(int(v)) + ("u" if ctype == "uint32_t" else "") for v in values.tolist())
-    # 8-byte aligned: the kernels read two words at a time (LDRD)
-    n.declarations.append(f"#if {DSP_ONLY}\nstatic const {ctype} {name}[{len(values)}] __attribute__((aligned(8))) = "
-                          f"{{{body}}};\n#endif")
-    n.dsp_only_bytes += 4 * len(values)
+    name, nbytes = n.guarded_array("dsp", DSP_ONLY, ctype, values, 8)  # 8: the kernels read two words at a time (LDRD)
+    n.dsp_only_bytes += nbytes
     return name
 
 

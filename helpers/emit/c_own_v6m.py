@@ -63,11 +63,8 @@ def grouped_weights(t: s.ConvInt8 | s.FullyConnectedInt8, columns: int | None = 
 
 def _declare(n: CNames, ctype: str, values: np.ndarray) -> str:
     """A constant array compiled only on Armv6-M (the only core that reads it), 4-byte aligned."""
-    name = f"v6m{len(n.declarations)}"
-    body = ", ".join(str(int(v)) for v in values.tolist())
-    n.declarations.append(f"#if {V6M_ONLY}\nstatic const {ctype} {name}[{len(values)}] __attribute__((aligned(4))) = "
-                          f"{{{body}}};\n#endif")
-    n.v6m_only_bytes += values.size * {"uint8_t": 1, "int8_t": 1}.get(ctype, 4)
+    name, nbytes = n.guarded_array("v6m", V6M_ONLY, ctype, values, 4)
+    n.v6m_only_bytes += nbytes
     return name
 
 

@@ -11,7 +11,8 @@
      loops are compiled for the layer's constants.
    The re-laid weights take the int8 weights' place on this core (the same bytes, channels padded
    to a multiple of 4). Outputs are bit-exact with CMSIS-NN: the same int32 sums and its
-   requantization, or the export-proved short form of conv_dsp.c's with a 64-bit product. */
+   requantization, or the export-proved short form of conv_dsp.c's with an exact 32-bit doubling
+   high multiply (mcu_v6m_doubling_high). */
 #if (defined(__ARM_ARCH_6M__) || defined(MCU_ENGINE_V6M_KERNELS)) && !defined(MCU_ENGINE_CMSIS_NN_ONLY)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wconversion"
