@@ -138,6 +138,8 @@ class BoardRun:
     evaluation_rows: int | None = None
     module_heap_bytes: int | None = None            # heap after importing the engine from ROMFS
     kernels_mpy_bytes: int | None = None            # mcu_kernels_<arch>.mpy, when the native path ran
+    native_module: str | None = None                # the module the native path ran on (the model's own or the kernels)
+    model_mpy_bytes: int | None = None              # <id>_native_<arch>.mpy, when the native path ran on it
     paths: tuple[EnginePathRun, ...] = ()
     # the first path run again after use_engine() went through the others and back: it must give the
     # same outputs, instructions and allocations (written only when it ran)
@@ -153,7 +155,7 @@ class BoardRun:
 
     def to_dict(self) -> dict[str, Any]:
         data = {**asdict(self), "status": self.status.value}
-        for optional in ("switched_back", "compared_with"):
+        for optional in ("switched_back", "compared_with", "native_module", "model_mpy_bytes"):
             if data[optional] is None:
                 data.pop(optional)
         return data
@@ -190,6 +192,7 @@ class MicroPythonResult:
     engine: str | None = None                            # the path the rows were checked on: native, viper, plain
     kernels_mpy_bytes: int | None = None                 # the x64 kernels module the unix port loaded
     kernels_reason: str | None = None                    # why no kernels module, for an engine with native ops
+    native_model_reason: str | None = None               # why no native module of the model's own ran on the boards
     boards: tuple[BoardRun, ...] = ()                    # MicroPython's own 32-bit port (--micropython_dir)
     boards_reason: str | None = None                     # why no board ran, when none did
 
@@ -200,7 +203,10 @@ class MicroPythonResult:
         return next((run for run in self.boards if run.board == name), None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "status": self.status.value, "boards": [run.to_dict() for run in self.boards]}
+        data = {**asdict(self), "status": self.status.value, "boards": [run.to_dict() for run in self.boards]}
+        if data["native_model_reason"] is None:  # written only when there is a reason (older reports lack it)
+            data.pop("native_model_reason")
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "MicroPythonResult":

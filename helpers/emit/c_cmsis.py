@@ -204,11 +204,13 @@ def lstm_i8(n: CNames, t: s.LstmInt8) -> str:
         c_int(c.forget_multiplier), c_int(c.forget_shift), c_int(c.input_multiplier), c_int(c.input_shift),
         c_int(c.quantized_clip), c_int(c.cell_scale_power), c_int(c.hidden_multiplier), c_int(c.hidden_shift),
         c_int(c.hidden_zero_point), *gates])
-    context = n.mutable_record("cmsis_nn_lstm_context", [n.buffer(st.gates[0]), n.buffer(st.gates[1]),
-                                                         n.buffer(st.cell), "NULL"])
+    # The kernel takes its buffers' record by non-const pointer (it never writes it): a local, since
+    # a writable static with pointers (.data.rel) is what a MicroPython native module cannot link.
+    context = ", ".join([n.buffer(st.gates[0]), n.buffer(st.gates[1]), n.buffer(st.cell), "NULL"])
     n.state_cleared_each_invoke = True
-    return (f"if (arm_lstm_unidirectional_s8({x}, {y}, &{params}, &{context}) != ARM_CMSIS_NN_SUCCESS) "
-            "return -1;")
+    return (f"{{ cmsis_nn_lstm_context mcu_lstm_buffers = {{{context}}}; "
+            f"if (arm_lstm_unidirectional_s8({x}, {y}, &{params}, &mcu_lstm_buffers) != ARM_CMSIS_NN_SUCCESS) "
+            "return -1; }")
 
 
 def transposes_in_cmsis(program: Program, t: s.Transpose) -> bool:

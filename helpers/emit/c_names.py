@@ -100,12 +100,6 @@ class CNames:
         body = "{\n    " + ",\n    ".join(lines) + "\n}" if items else "{0}"
         return self._declare("k", ctype, f"[{max(len(items), 1)}]", body, values.nbytes)
 
-    def mutable_record(self, type_name: str, fields: list[str]) -> str:
-        """A `static` struct a kernel takes by non-const pointer (it never writes it)."""
-        name = f"p{len(self.declarations)}"
-        self.declarations.append(f"static {type_name} {name} = {{{', '.join(fields)}}};")
-        return name
-
     def record(self, type_name: str, fields: list[str]) -> str:
         """A `static const` parameter struct, initialised in declaration order (C and C++ alike)."""
         return self._declare("p", type_name, "", "{" + ", ".join(fields) + "}", 0)

@@ -145,6 +145,9 @@ def engine_context(program: Program, context: dict[str, Any]) -> dict[str, Any]:
         "native_steps": native_steps,
         "native_count": native_count,
         "kernels_version": KERNELS_VERSION,
+        # the model's own native module (native_model), when the C engine was made into one
+        "native_model": context.get("native_model"),
+        "native_model_reason": context.get("native_model_reason"),
         "scratch_queries": native.scratch_queries,
         "buffers": [(buffer_name(b), TYPECODES[b.dtype], b.elements) for b in program.buffers],
         "acc_size": program.accumulator_elements,

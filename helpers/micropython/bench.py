@@ -10,8 +10,9 @@ from pathlib import Path
 
 from helpers.core.checks import BoardRun
 from helpers.micropython.board_check import DEFAULT_BUDGET_INSTRUCTIONS, BoardInputs, run_on_boards
+from helpers.micropython.native_model import ModelModule, build_model_module
 from helpers.micropython.native_module import ARCHS, KernelsModule, NativeBuildError, build_kernels
-from helpers.micropython.qemu_port import DEFAULT_BOARDS
+from helpers.micropython.qemu_port import BOARDS, DEFAULT_BOARDS
 from helpers.targets.library import default_cache_root
 
 log = logging.getLogger("mcu_deploy")
@@ -49,13 +50,29 @@ class MicroPythonBench:
                 self._kernels_reason = "; ".join(dict.fromkeys(reasons)) or None
         return self._kernels, self._kernels_reason
 
+    def model_modules(self, folder: Path, model_id: str) -> tuple[dict[str, ModelModule], str | None]:
+        """The model's own native module (its files in `folder`) for each chosen board's architecture,
+        and why there is none for those that lack one."""
+        if self.micropython_dir is None or self.tflm_root is None:
+            return {}, "no --micropython_dir or no --tflm_dir (it is built with both)"
+        modules, reasons = {}, []
+        for arch in dict.fromkeys(BOARDS[name].arch for name in self.board_names):
+            try:
+                modules[arch] = build_model_module(folder, model_id, self.micropython_dir, self.tflm_root, arch,
+                                                   self.cache_root)
+            except NativeBuildError as error:
+                reasons.append(str(error))
+                log.warning("warning: %s's native module was not built for %s: %s", model_id, arch, error)
+        return modules, "; ".join(dict.fromkeys(reasons)) or None
+
     def boards(self, engine_mpy: Path, rows, expected, tflm_counts: dict[str, int],  # type: ignore[no-untyped-def]
-               native: bool) -> tuple[BoardRun, ...]:
+               native: bool, models: dict[str, ModelModule] | None = None) -> tuple[BoardRun, ...]:
         """The engine on each chosen board of MicroPython's qemu port (with the kernels module when the
-        engine has `native` steps); () without a tree."""
+        engine has `native` steps, and the model's own native module from `models`); () without a tree."""
         if self.micropython_dir is None:
             return ()
         kernels, reason = self.kernels() if native else ({}, "the engine has no op the kernels module runs")
         inputs = BoardInputs(engine_mpy=engine_mpy, rows=rows, expected=expected, kernels=kernels,
-                             kernels_reason=reason, budget_instructions=self.budget_instructions)
+                             kernels_reason=reason, budget_instructions=self.budget_instructions,
+                             model_modules=models or {})
         return run_on_boards(self.micropython_dir, self.cache_root, inputs, tflm_counts, self.board_names)

@@ -7,18 +7,21 @@ first path once more, after use_engine() went through the others and back to it.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from helpers.core.checks import BoardRun, EnginePathRun, Status
 from helpers.emit.micropython import FLOAT_TOLERANCE
+from helpers.micropython.native_model import ModelModule
 from helpers.micropython.native_module import KernelsModule
 from helpers.micropython.qemu_port import BOARDS, Board, PortError, RawRepl, build_firmware, romfs_image
 from helpers.progress import Progress
 
-PATHS = ("native", "viper", "plain")
+# "kernels" is the kernels module's path where the model's own native module runs "native" (an engine
+# without one answers use_engine("kernels") with "native", so that path is not run twice).
+PATHS = ("native", "kernels", "viper", "plain")
 # Each path's budget, in the board's instructions (board time at 1 ns per instruction): rows run
 # until it is spent, all rows when they fit. Deterministic, unlike a wall-clock budget.
 DEFAULT_BUDGET_INSTRUCTIONS = 600_000_000
@@ -34,6 +37,7 @@ base = gc.mem_alloc()
 import {module} as m
 gc.collect()
 print("MCU_DEPLOY_HEAP", gc.mem_alloc() - base)
+print("MCU_DEPLOY_NATIVE", getattr(m, "NATIVE_MODULE", None))
 # A model with several inputs and outputs: a row is every input's bytes in order, and the expected
 # outputs every output's.
 if hasattr(m, "INPUTS"):
@@ -105,6 +109,9 @@ class BoardInputs:
     expected: np.ndarray        # [rows, output elements], TFLM's raw outputs
     kernels: dict[str, KernelsModule]   # by architecture; empty when the module was not built
     kernels_reason: str | None  # why there is no kernels module, when there is none
+    # the model's own native module by architecture (helpers/micropython/native_model.py); empty
+    # when it was not built
+    model_modules: dict[str, ModelModule] = field(default_factory=dict)
     budget_instructions: int = DEFAULT_BUDGET_INSTRUCTIONS
 
 
@@ -131,6 +138,9 @@ def _rom_files(inputs: BoardInputs, board: Board) -> tuple[dict[str, bytes], int
     kernels = inputs.kernels.get(board.arch)
     if kernels is not None:
         files[kernels.filename] = kernels.path.read_bytes()
+    model = inputs.model_modules.get(board.arch)
+    if model is not None:
+        files[model.filename] = model.path.read_bytes()
     per_row = inputs.rows[0].nbytes + inputs.expected[0].nbytes
     # the same rows on every board: the smallest partition (4 MiB) less room for the image's own data
     room = (min(board.romfs_bytes, 4 << 20) - (1 << 20)) - sum(len(data) for data in files.values())
@@ -147,18 +157,21 @@ def _rom_files(inputs: BoardInputs, board: Board) -> tuple[dict[str, bytes], int
 SWITCH_BACK_TOLERANCE = 0.05
 
 
-def _parse(stdout: str) -> tuple[int | None, dict[str, tuple[int, ...] | None]]:
-    """The heap the import took, and per path (and "again:<path>") rows, bad rows, spent us, bytes."""
-    heap, paths = None, {}
+def _parse(stdout: str) -> tuple[int | None, str | None, dict[str, tuple[int, ...] | None]]:
+    """The heap the import took, the module the native path runs on, and per path (and
+    "again:<path>") rows, bad rows, spent us, bytes."""
+    heap, native, paths = None, None, {}
     for line in stdout.splitlines():
         words = line.split()
         if words[:1] == ["MCU_DEPLOY_HEAP"]:
             heap = int(words[1])
+        elif words[:1] == ["MCU_DEPLOY_NATIVE"] and len(words) == 2 and words[1] != "None":
+            native = words[1]
         elif words[:1] == ["MCU_DEPLOY_PATH"]:
             paths[words[1]] = None if words[2] == "absent" else tuple(int(w) for w in words[2:])
         elif words[:1] == ["MCU_DEPLOY_AGAIN"]:
             paths[f"again:{words[1]}"] = tuple(int(w) for w in words[2:])
-    return heap, paths
+    return heap, native, paths
 
 
 def _path_run(path: str, figures: tuple[int, ...], tflm_instructions: int | None) -> EnginePathRun:
@@ -212,14 +225,17 @@ def run_board(board: Board, firmware: Path, micropython_dir: Path, inputs: Board
                     stdout, errors = repl.execute(_driver(inputs, rows), timeout, on_line)
         except PortError as error:
             return BoardRun(**base, status=Status.NOT_BUILT, reason=str(error))
-    heap, paths = _parse(stdout)
+    heap, native, paths = _parse(stdout)
     if errors.strip() or heap is None:
         said = [line for line in errors.strip().splitlines() if line.strip()]
         return BoardRun(**base, status=Status.FAIL, module_heap_bytes=heap,
                         reason="MicroPython stopped: " + (said[-1][:300] if said else "no report"))
     target, tflm_instructions = tflm_count_for(board, tflm_counts)
     run = _judged(base, heap, paths, kernels, inputs.kernels_reason, tflm_instructions)
-    return replace(run, compared_with=target)  # None where no TFLM count was there to compare with
+    model = inputs.model_modules.get(board.arch)
+    ran_model = model is not None and native == model.path.stem
+    return replace(run, compared_with=target, native_module=native if run.path("native") else None,
+                   model_mpy_bytes=model.size_bytes if ran_model else None)  # None where no TFLM count was there to compare with
 
 
 def _judged(base: dict, heap: int, paths: dict[str, tuple[int, ...] | None], kernels: KernelsModule | None,

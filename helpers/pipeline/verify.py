@@ -138,15 +138,21 @@ def check_python(final: FolderContent, scratch: Path, lowered: Lowered, tflite: 
                         kernels=kernels["x64"].path if "x64" in kernels else None, budget_seconds=bench.unix_seconds)
     boards: tuple = ()  # type: ignore[type-arg]
     boards_reason = NO_TREE
+    native_model_reason: str | None = "not built: no board ran"
     if bench.micropython_dir is not None and engine_mpy.path is not None:
         rows = np.asarray(inputs.rows).reshape(len(inputs.rows), -1).astype(_DTYPES[tflite.info.input.dtype])
         expected = np.asarray(inputs.expected).reshape(len(inputs.rows), -1).astype(_DTYPES[tflite.info.output.dtype])
-        boards = bench.boards(engine_mpy.path, rows, expected, tflm_counts, native=native_ops > 0)
+        models, native_model_reason = {}, final.native_model_reason
+        if final.native_model is not None:
+            models, native_model_reason = bench.model_modules(scratch, final.model_id)
+            compiled += tuple((module.filename, module.path.read_bytes()) for module in models.values())
+        boards = bench.boards(engine_mpy.path, rows, expected, tflm_counts, native=native_ops > 0, models=models)
         boards_reason = None
     elif bench.micropython_dir is not None:
         boards_reason = "not run on a 32-bit MicroPython: mpy-cross did not compile the engine"
     return PythonChecks(model_mpy, replace(result, **counts, boards=boards, boards_reason=boards_reason,
-                                           kernels_reason=kernels_reason if native_ops and not kernels else None),
+                                           kernels_reason=kernels_reason if native_ops and not kernels else None,
+                                           native_model_reason=native_model_reason if native_ops else None),
                         compiled)
 
 

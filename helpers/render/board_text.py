@@ -27,6 +27,15 @@ def _ratio(run: EnginePathRun, board: BoardRun) -> str:
     return f"{run.ratio_to_tflm:.2f}x" + (f" ({board.compared_with})" if board.compared_with != "cortex-m4" else "")
 
 
+def _engine(run: EnginePathRun, board: BoardRun) -> str:
+    """The path, with the native module it ran on: the model's own or the kernels module."""
+    if run.path == "native" and board.native_module:
+        return f"native ({board.native_module})"
+    if run.path == "kernels":
+        return f"kernels (mcu_kernels_{board.arch})"
+    return run.path
+
+
 def board_lines(name: str, result: MicroPythonResult) -> list[str]:
     lines = []
     for board in result.boards:
@@ -36,7 +45,7 @@ def board_lines(name: str, result: MicroPythonResult) -> list[str]:
             continue
         for run in board.paths:
             verdict = "identical" if run.identical else "FAIL"
-            lines.append(f"| `{name}` | {board.core} | {run.path} | {verdict}, {_rows(run, board)} | "
+            lines.append(f"| `{name}` | {board.core} | {_engine(run, board)} | {verdict}, {_rows(run, board)} | "
                          f"{_int(run.instructions_per_inference)} | {_ratio(run, board)} | {_int(board.module_heap_bytes)} | "
                          f"{_int(run.invoke_alloc_bytes)} |")
     return lines
@@ -56,10 +65,14 @@ def boards_markdown(report: RunReport) -> list[str]:
     lines += ["Each engine path ran the evaluation rows its budget allows (all when they fit) from a ROMFS "
               "image; instructions are exact (`-icount shift=0`); the ratio is to TFLM + CMSIS-NN's count "
               "for the same variant on the board's core where the run had that target, else on the Cortex-M4 "
-              "target (named where it is not the M4's); heap: after importing the engine (and the kernels "
-              "module); allocated: by one `run()`.", "",
+              "target (named where it is not the M4's); native: one call into the model's own native module "
+              "(the C engine, built by `<id>_native.mk`) where it was built, else the kernels module, one call "
+              "per layer; kernels: the kernels module beside the model's own; heap: after importing the "
+              "engine (and the native module it loads first); allocated: by one `run()`.", "",
               "| variant | board | engine | rows identical / checked | instructions / inference | vs TFLM "
               "| heap after import (B) | allocated per run (B) |",
               "|---|---|---|---|---|---|---|---|"]
     notes = [f"- `{name}` on {b.core}: {b.reason}" for name, r in engines for b in r.boards if b.reason and b.paths]
+    notes += [f"- `{name}`: native ran on the kernels module, not on a native module of the model's own: "
+              f"{r.native_model_reason}" for name, r in engines if r.native_model_reason and r.boards]
     return lines + rows + ([""] + notes if notes else [])

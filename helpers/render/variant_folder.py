@@ -18,6 +18,8 @@ from helpers.emit.c_engine import CEngine, NotInCEngine, c_engine, render_engine
 from helpers.emit.codegen import Rendered
 from helpers.emit.identifiers import identifier
 from helpers.emit.micropython import render_infer_py
+from helpers.emit.micropython_native import native_step_count
+from helpers.emit.native_model import NativeModel, native_model
 from helpers.lowering.lower import Lowered
 from helpers.measure.variant import TflmVerdict
 from helpers.render.firmware_files import (
@@ -66,6 +68,8 @@ class FolderContent:
     c_engine: CEngine | None = None        # the C engine, when its files are among them
     c_engine_reason: str | None = None     # why there is none
     packages: tuple[PackageResult, ...] = ()  # the C engine's packages among the texts (packages/<system>/)
+    native_model: NativeModel | None = None  # the C engine as a MicroPython native module (its sources among the texts)
+    native_model_reason: str | None = None   # why there is none
 
     def with_binaries(self, extra: tuple[tuple[str, bytes], ...]) -> "FolderContent":
         return replace(self, binaries=self.binaries + extra)
@@ -89,10 +93,10 @@ def render_folder(specs: Specs, tflite: TfliteModel, tflm: TflmVerdict, settings
     texts += render_firmware(context, checked=tflm.checked)
     module, c_files, c_reason = None, None, engine.reason
     packages: tuple[PackageResult, ...] = ()
+    native: NativeModel | None = None
+    native_reason: str | None = "the model has no MicroPython engine"
     if engine.program is not None:
-        rendered = render_infer_py(engine.program, context)
-        texts.append(rendered)
-        module = rendered.filename
+        native_reason = "the model has no C engine"
         try:
             c_files = c_engine(engine.program, _engine_context(context, settings, targets), settings.cmsis_nn_revision,
                                targets.kernel_choice, targets.kernel_choice_v6m)
@@ -102,6 +106,8 @@ def render_folder(specs: Specs, tflite: TfliteModel, tflm: TflmVerdict, settings
             source = render_engine_c(c_files)
             texts += render_engine_files(c_files, source, _cmsis_sources(settings, c_files, source.text),
                                          checked=tflm.checked)
+            native, native_reason = native_model(c_files, source, native_step_count(engine.program))
+            texts += native.files if native is not None else ()
             # a package carries the self-test, which needs TFLM's outputs; and CMSIS-NN from the tree
             if settings.packages and tflm.checked and settings.tflm_root is not None:
                 from helpers.packages.folder import engine_packages
@@ -109,10 +115,15 @@ def render_folder(specs: Specs, tflite: TfliteModel, tflm: TflmVerdict, settings
                 package_files, packages = engine_packages(c_files, source, texts, settings.tflm_root,
                                                           settings.packages)
                 texts += package_files
+        rendered = render_infer_py(engine.program, {**context, "native_model": native,
+                                                    "native_model_reason": native_reason})
+        texts.append(rendered)
+        module = rendered.filename
     if targets.results:
         texts.append(render_targets_md(context, targets.results, targets.revision, targets.engine_results))
     return replace(content, texts=tuple(texts), firmware=True, engine_module=module, c_engine=c_files,
-                   c_engine_reason=c_reason, packages=packages)
+                   c_engine_reason=c_reason, packages=packages,
+                   native_model=native, native_model_reason=native_reason)
 
 
 def _engine_context(context: dict[str, Any], settings: FolderSettings, targets: TargetsSeen) -> dict[str, Any]:

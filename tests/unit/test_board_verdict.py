@@ -19,7 +19,7 @@ MCU_DEPLOY_AGAIN native {rows} {bad} {spent} {alloc}
 
 
 def _verdict(rows=40, bad=0, spent=5718, alloc=0) -> BoardRun:
-    heap, paths = _parse(LINES.format(rows=rows, bad=bad, spent=spent, alloc=alloc))
+    heap, _, paths = _parse(LINES.format(rows=rows, bad=bad, spent=spent, alloc=alloc))
     return _judged(BASE, heap, paths, None, "not built here", 142760)
 
 
@@ -65,7 +65,27 @@ def test_the_report_names_the_tflm_target_a_ratio_divides_by_where_it_is_not_the
 def test_a_path_that_allocates_is_judged_again_on_its_outputs_only():
     """integer_with_float_fallback's native path boxes floats: the collector runs at other moments."""
     lines = LINES.replace("MCU_DEPLOY_PATH native 40 0 5717 0", "MCU_DEPLOY_PATH native 40 0 17772 4256")
-    heap, paths = _parse(lines.format(rows=40, bad=0, spent=18360, alloc=4256))
+    heap, _, paths = _parse(lines.format(rows=40, bad=0, spent=18360, alloc=4256))
     assert _judged(BASE, heap, paths, None, "-", 142760).status is Status.PASS
-    heap, paths = _parse(lines.format(rows=40, bad=1, spent=18360, alloc=4256))
+    heap, _, paths = _parse(lines.format(rows=40, bad=1, spent=18360, alloc=4256))
     assert _judged(BASE, heap, paths, None, "-", 142760).status is Status.FAIL
+
+
+def test_the_module_the_native_path_ran_on_is_read_and_reported_and_the_kernels_path_beside_it():
+    """With the model's own native module, "native" is one call into it and "kernels" the kernels
+    module's path; the report names the module each ran on."""
+    from dataclasses import replace
+
+    from helpers.core.checks import MicroPythonResult
+    from helpers.render.board_text import board_lines
+
+    lines = LINES.replace("MCU_DEPLOY_HEAP 57872\n", "MCU_DEPLOY_HEAP 42064\nMCU_DEPLOY_NATIVE digits_cnn_native_armv7emsp\n")
+    lines = lines.replace("MCU_DEPLOY_PATH viper", "MCU_DEPLOY_PATH kernels 40 0 3770 0\nMCU_DEPLOY_PATH viper")
+    heap, native, paths = _parse(lines.format(rows=40, bad=0, spent=5718, alloc=0))
+    assert (heap, native) == (42064, "digits_cnn_native_armv7emsp")
+    run = replace(_judged(BASE, heap, paths, None, "-", 142760), native_module=native, model_mpy_bytes=24527)
+    assert [p.path for p in run.paths] == ["native", "kernels", "viper", "plain"]
+    assert BoardRun.from_dict(run.to_dict()) == run
+    table = board_lines("int8", MicroPythonResult(status=Status.PASS, boards=(run,)))
+    assert "| native (digits_cnn_native_armv7emsp) |" in table[0] and "| kernels (mcu_kernels_armv7emsp) |" in table[1]
+    assert _parse("MCU_DEPLOY_NATIVE None\n")[1] is None

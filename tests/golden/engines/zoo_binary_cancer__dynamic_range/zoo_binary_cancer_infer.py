@@ -3,9 +3,9 @@
 # The model's own inference in MicroPython, for a stock board (no TFLM binding needed): its
 # weights as constants, its 3 ops as calls in graph order, with the integer arithmetic
 # of TFLM's reference kernels (int8 outputs are bit-exact with TFLM; float32 agrees to ~1e-6).
-# ENGINE says what runs it: "native" (0 of the ops on CMSIS-NN's kernels, the module
-# mcu_kernels_<arch>.mpy for this board's architecture, when it is on the import path), else "viper"
-# (the hot loops compiled with the viper emitter), else "plain" code.
+# ENGINE says what runs it: "native" (0 of
+# the ops on CMSIS-NN's kernels, the module mcu_kernels_<arch>.mpy, when it is on the import path),
+# else "viper" (the hot loops compiled with the viper emitter), else "plain" code.
 # Heap: about 192 bytes of activation buffers, allocated once at import.
 import gc
 import math
@@ -308,9 +308,11 @@ _RUN = _run_portable
 
 
 def use_engine(name):
-    """Run the model with "native" (the kernels module), "viper" or "plain" code; returns the engine
-    now in use, which is the next one down where this port or board lacks the one asked for.
-    Import picks the fastest there is."""
+    """Run the model with "native" (this model's own native module, else the kernels module),
+    "kernels" (the kernels module, even where the model's own module is there), "viper" or "plain"
+    code; returns the engine now in use, which is the next one down where this port or board lacks
+    the one asked for ("native" for "kernels" when the model has no module of its own). Import
+    picks the fastest there is."""
     global ENGINE, _RUN
     hot = "plain"  # this model has no integer hot loops
     ENGINE, _RUN = hot, _run_portable

@@ -3,9 +3,9 @@
 # The model's own inference in MicroPython, for a stock board (no TFLM binding needed): its
 # weights as constants, its 3 ops as calls in graph order, with the integer arithmetic
 # of TFLM's reference kernels (int8 outputs are bit-exact with TFLM; float32 agrees to ~1e-6).
-# ENGINE says what runs it: "native" (3 of the ops on CMSIS-NN's kernels, the module
-# mcu_kernels_<arch>.mpy for this board's architecture, when it is on the import path), else "viper"
-# (the hot loops compiled with the viper emitter), else "plain" code.
+# ENGINE says what runs it: "native" (3 of
+# the ops on CMSIS-NN's kernels, the module mcu_kernels_<arch>.mpy, when it is on the import path),
+# else "viper" (the hot loops compiled with the viper emitter), else "plain" code.
 # Heap: about 696 bytes of activation buffers, allocated once at import.
 import gc
 import math
@@ -194,10 +194,10 @@ _ARCHS = (None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp
           "xtensawin", "rv32imc", "rv64imc")
 
 
-def _load_kernels():
-    # The kernels module for this architecture, if it is there and speaks this engine's interface.
-    # An Arm port also runs modules built for an older Arm architecture (a Cortex-M3 build reports
-    # armv7em and runs armv7m code), so those are tried next, newest first.
+def _load_native(prefix):
+    # The native module prefix + this board's architecture, if it is there. An Arm port also runs
+    # modules built for an older Arm architecture (a Cortex-M3 build reports armv7em and runs
+    # armv7m code), so those are tried next, newest first.
     try:
         import sys
         arch = (sys.implementation._mpy >> 10) & 15
@@ -205,14 +205,14 @@ def _load_kernels():
         return None
     for candidate in range(arch, 3 if 4 <= arch <= 8 else arch - 1, -1):
         try:
-            module = __import__("mcu_kernels_" + _ARCHS[candidate])
-        except Exception:  # not there (ImportError), or built for a newer core (ValueError)
+            return __import__(prefix + _ARCHS[candidate])
+        except Exception:  # not there (ImportError), built for a newer core (ValueError), no room
             continue
-        return module if module.VERSION == 5 else None
     return None
 
 
-_KERNELS = _load_kernels()
+_MODEL = None  # this engine has no native module of its own (NATIVE_MODEL_REASON)
+NATIVE_MODEL_REASON = None
 _HOT_SOURCE = '''
 def fc_acc(i: int, wi: int, s: int, x, x_start: int, x_offset: int, w, acc, n_in: int, n_out: int):
     # The first three parameters are the inner loop's variables, passed as 0: viper keeps a
@@ -518,8 +518,23 @@ _t0 = bytearray(16)
 _t1 = bytearray(112)
 _t2 = bytearray(96)
 HEAP_BUFFER_BYTES = 696
-# The scratch the kernels ask for on this core (im2col rows, the own dense kernel's extended inputs): the largest, once.
-_SCRATCH = bytearray(max((0, _KERNELS.scratch_bytes(0, _i_13), _KERNELS.scratch_bytes(5, _i_16), _KERNELS.scratch_bytes(0, _i_19), _KERNELS.scratch_bytes(5, _i_22), _KERNELS.scratch_bytes(3, _i_26),))) if _KERNELS else None
+
+
+def _load_kernels():
+    # The kernels module, when it speaks this engine's interface, and the scratch its kernels ask
+    # for on this core (im2col rows, the own dense kernel's extended inputs): the largest, once.
+    global _KERNELS, _SCRATCH
+    kernels = _load_native("mcu_kernels_")
+    if kernels is not None and kernels.VERSION == 5:
+        _SCRATCH = bytearray(max((0, kernels.scratch_bytes(0, _i_13), kernels.scratch_bytes(5, _i_16), kernels.scratch_bytes(0, _i_19), kernels.scratch_bytes(5, _i_22), kernels.scratch_bytes(3, _i_26),)))
+        _KERNELS = kernels
+
+
+_KERNELS = _SCRATCH = None
+if _MODEL is None:  # with the model's own module, the kernels module is loaded only when asked for
+    _load_kernels()
+# The module the native path runs on: this model's own, else the kernels module (None: neither).
+NATIVE_MODULE = (_MODEL or _KERNELS).__name__ if (_MODEL or _KERNELS) is not None else None
 
 
 def reset():
@@ -544,16 +559,20 @@ _RUN = _run_portable
 
 
 def use_engine(name):
-    """Run the model with "native" (the kernels module), "viper" or "plain" code; returns the engine
-    now in use, which is the next one down where this port or board lacks the one asked for.
-    Import picks the fastest there is."""
+    """Run the model with "native" (this model's own native module, else the kernels module),
+    "kernels" (the kernels module, even where the model's own module is there), "viper" or "plain"
+    code; returns the engine now in use, which is the next one down where this port or board lacks
+    the one asked for ("native" for "kernels" when the model has no module of its own). Import
+    picks the fastest there is."""
     global ENGINE, _RUN
-    if name == "native" and _KERNELS is not None:
+    if name == "kernels" and _MODEL is not None and _KERNELS is None:
+        _load_kernels()
+    if name in ("native", "kernels") and _KERNELS is not None:
         try:
             _compile_hot("viper", _HOT_NATIVE)
         except Exception:  # no viper emitter on this port
             _compile_hot("plain", _HOT_NATIVE)
-        ENGINE, _RUN = "native", _run_native
+        ENGINE, _RUN = "kernels" if name == "kernels" and _MODEL is not None else "native", _run_native
         return ENGINE
     try:
         hot = _compile_hot("plain" if name == "plain" else "viper")
