@@ -69,7 +69,8 @@ def test_the_engine_make_and_cmake_files_name_each_cores_flags(cores_export):
 
 @pytest.mark.parametrize("board", NEW_BOARDS)
 def test_the_micropython_engine_on_each_new_cores_port(cores_export, board):
-    """Every engine path (native with the board's kernels module, viper, plain) identical to TFLM on
+    """Every engine path (native: the model's own native module; kernels: the board's kernels module;
+    viper, plain) identical to TFLM on
     every row it ran, nothing allocated per run, and the paths in their order of speed."""
     report = json.loads((cores_export / "report.json").read_text())
     engine = next(v for v in report["variants"] if v["name"] == "int8")["firmware"]["micropython"]
@@ -79,15 +80,18 @@ def test_the_micropython_engine_on_each_new_cores_port(cores_export, board):
     assert run["status"] == "pass" and run["reason"] is None, run
     assert run["arch"] == {"cortex-m55": "armv7emdp", "riscv32": "rv32imc"}[board]
     assert run["kernels_mpy_bytes"] == (cores_export / "int8" / f"mcu_kernels_{run['arch']}.mpy").stat().st_size
+    # native: one call into the model's own native module, built for the board's architecture
+    model = next((cores_export / "int8").glob(f"*_native_{run['arch']}.mpy"))
+    assert run["native_module"] == model.stem and run["model_mpy_bytes"] == model.stat().st_size
     paths = {p["path"]: p for p in run["paths"]}
-    assert list(paths) == ["native", "viper", "plain"]
+    assert list(paths) == ["native", "kernels", "viper", "plain"]
     for path in paths.values():
         assert path["rows"] >= 1 and path["mismatched_rows"] == 0, path
         assert path["invoke_alloc_bytes"] == 0, path
     assert paths["native"]["rows"] == report["evaluation_rows"]
     assert paths["native"]["instructions_per_inference"] < paths["viper"]["instructions_per_inference"] \
         < paths["plain"]["instructions_per_inference"]
-    assert f"| `int8` | {run['core']} | native | identical, {report['evaluation_rows']} / " in \
+    assert f"| `int8` | {run['core']} | native ({model.stem}) | identical, {report['evaluation_rows']} / " in \
         (cores_export / "report.md").read_text()
     # the ratio divides by TFLM's count on the board's own core (the run had that target), not the M4's
     tflm = next(v for v in report["variants"] if v["name"] == "int8")["firmware"]["targets"][board]

@@ -1,8 +1,9 @@
 """The MicroPython engine on MicroPython's own 32-bit Cortex-M port (ports/qemu, Cortex-M3 and
 Cortex-M4F under QEMU) and with the CMSIS-NN kernels module: on the shared digits and LSTM exports
 (tests/e2e/conftest.py runs them with --micropython_dir), every engine path identical to TFLM on
-every row it checked, no int8 path allocating anything, the native path close to TFLM + CMSIS-NN's count, the
-modules exported beside the engine, and the engine falling back when the module is absent."""
+every row it checked, no int8 path allocating anything, the native path (one call into the model's own
+native module) close to TFLM + CMSIS-NN's count, the kernels module's path beside it, the modules
+exported beside the engine, and the engine falling back when the module is absent."""
 from __future__ import annotations
 
 import json
@@ -43,8 +44,12 @@ def _check_int8_engine(export, variant, stem):
     for name, board in boards.items():
         assert board["status"] == "pass", board
         assert board["module_heap_bytes"] > 0 and board["kernels_mpy_bytes"] > 0
+        # native: one call into the model's own native module (the C engine built for the board's
+        # architecture with the exported <id>_native.mk); kernels: the kernels module, a call per layer
+        model = export / variant / f"{stem}_native_{board['arch']}.mpy"
+        assert board["native_module"] == model.stem and board["model_mpy_bytes"] == model.stat().st_size
         paths = {p["path"]: p for p in board["paths"]}
-        assert list(paths) == ["native", "viper", "plain"]
+        assert list(paths) == ["native", "kernels", "viper", "plain"]
         for path in paths.values():
             assert path["rows"] >= 1 and path["mismatched_rows"] == 0, (name, path)
             # 32-bit clean: no path makes a big int (or any other object) per inference
@@ -63,6 +68,7 @@ def _check_int8_engine(export, variant, stem):
             <= SWITCH_BACK_TOLERANCE * native["instructions_per_inference"]
         assert native["instructions_per_inference"] < paths["viper"]["instructions_per_inference"] \
             < paths["plain"]["instructions_per_inference"]
+        assert paths["kernels"]["instructions_per_inference"] < paths["viper"]["instructions_per_inference"]
     assert boards["cortex-m4f"]["paths"][0]["ratio_to_tflm"] <= NATIVE_GOAL
     folder = export / variant
     for arch in ARCHS:
@@ -72,7 +78,10 @@ def _check_int8_engine(export, variant, stem):
     assert boards["cortex-m3"]["kernels_mpy_bytes"] == (folder / "mcu_kernels_armv7m.mpy").stat().st_size
     markdown = (export / "report.md").read_text()
     assert "## On MicroPython's 32-bit bare-metal port" in markdown
-    assert f"| `{variant}` | Cortex-M4F | native | identical, {report['evaluation_rows']} / " in markdown
+    assert f"| `{variant}` | Cortex-M4F | native ({stem}_native_armv7emsp) | identical, {report['evaluation_rows']} / " \
+        in markdown
+    assert (folder / f"{stem}_native.c").is_file() and f"include $(MPY_DIR)/py/dynruntime.mk" in \
+        (folder / f"{stem}_native.mk").read_text()
     _check_fallback(folder, stem)
 
 
@@ -85,7 +94,7 @@ def _check_fallback(folder, stem):
     shutil.copytree(folder, work)
     run = lambda: subprocess.run([find_micropython(), "-c", script], cwd=work, capture_output=True, text=True,  # noqa: E731
                                  timeout=120).stdout.split()
-    assert run() == ["native", "True"]
+    assert run() == ["native", "True"]  # the unix port: no model module for x64, so the kernels module
     for module in work.glob("mcu_kernels_*.mpy"):
         module.unlink()
     assert run() == ["viper", "True"]
@@ -104,6 +113,7 @@ def test_float_engines_run_their_portable_path_on_the_boards(digits_targets):
     engine = _variants(digits_targets)["float32"]["firmware"]["micropython"]
     assert engine["native_ops"] == 0 and engine["engine"] == "plain" and engine["kernels_mpy_bytes"] is None
     assert not list((digits_targets / "float32").glob("mcu_kernels_*.mpy"))
+    assert not list((digits_targets / "float32").glob("*_native*"))  # no native path: no module of its own
     for board in engine["boards"]:
         assert board["status"] == "pass" and [p["path"] for p in board["paths"]] == ["plain"]
         # the budget bounds the rows: float32 plain code costs tens of millions of instructions a row
