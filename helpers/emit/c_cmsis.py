@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from helpers.emit import c_own_kernels
 from helpers.emit.c_names import CNames, c_int
 from helpers.emit.cmsis_params import is_per_tensor, lstm_effective_biases
 from helpers.emit.own_kernel_params import add_record, mul_record
@@ -183,7 +184,8 @@ def mul_i8(n: CNames, t: s.MulInt8) -> str:
 
 
 def lstm_i8(n: CNames, t: s.LstmInt8) -> str:
-    """arm_lstm_unidirectional_s8 with the parameters TFLM's CMSIS-NN kernel builds in Prepare: the
+    """arm_lstm_unidirectional_s8 (the engine's own fused kernel where c_own_kernels.lstm_i8 puts it)
+    with the parameters TFLM's CMSIS-NN kernel builds in Prepare: the
     effective biases (bias + input offset x each row's weight sum, and the hidden offset x the
     recurrent rows' sums) are computed here, so the board does not. No hidden_state is given, as TFLM's
     kernel gives none: every invoke starts from zero state (the cell buffer cleared, the first step's
@@ -208,9 +210,12 @@ def lstm_i8(n: CNames, t: s.LstmInt8) -> str:
     # a writable static with pointers (.data.rel) is what a MicroPython native module cannot link.
     context = ", ".join([n.buffer(st.gates[0]), n.buffer(st.gates[1]), n.buffer(st.cell), "NULL"])
     n.state_cleared_each_invoke = True
-    return (f"{{ cmsis_nn_lstm_context mcu_lstm_buffers = {{{context}}}; "
-            f"if (arm_lstm_unidirectional_s8({x}, {y}, &{params}, &mcu_lstm_buffers) != ARM_CMSIS_NN_SUCCESS) "
-            "return -1; }")
+    cmsis_call = (f"{{ cmsis_nn_lstm_context mcu_lstm_buffers = {{{context}}}; "
+                  f"if (arm_lstm_unidirectional_s8({x}, {y}, &{params}, &mcu_lstm_buffers) != ARM_CMSIS_NN_SUCCESS) "
+                  "return -1; }")
+    # the engine's own fused kernel on Armv7E-M and Armv6-M reads the same record and cell buffer
+    own_call = f"mcu_lstm_s8({x}, {y}, &{params}, {n.buffer(st.cell)});"
+    return c_own_kernels.lstm_i8(n, t, own_call, cmsis_call)
 
 
 def transposes_in_cmsis(program: Program, t: s.Transpose) -> bool:

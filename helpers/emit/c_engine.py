@@ -49,17 +49,21 @@ def _kernel_source(family: str) -> str:
     return (KERNEL_DIR / f"{family}.c").read_text(encoding="utf-8").rstrip()
 
 
-def _kernel_sources(program: Program, own_kernels: bool, own_kernels_v6m: bool) -> list[str]:
+def _kernel_sources(program: Program, names: CNames) -> list[str]:
     families = own_families(program)
     sources = []
     # compare.c rescales int8 comparisons; layers.c uses its fixed point
     if {"ops_int8", "ops_int16", "compare", "layers"} & set(families):
         sources.append(_kernel_source("fixedpoint"))
     sources += [_kernel_source(family) for family in families]
-    if own_kernels:  # some layer takes an own kernel (none, when the measurement gave them all back)
+    # the own kernels' files where some layer takes one (none, when the measurement gave them all back)
+    lstm = set(names.own_lstm_steps)
+    if set(names.own_kernel_steps) - lstm:
         sources.append(_kernel_source("conv_dsp"))
-    if own_kernels_v6m:
+    if set(names.own_kernel_steps_v6m) - lstm:
         sources.append(_kernel_source("conv_v6m"))
+    if lstm:
+        sources.append(_kernel_source("lstm_s8"))
     return sources
 
 
@@ -113,7 +117,7 @@ def c_engine(program: Program, context: dict[str, Any], cmsis_revision: str,
         "dsp_only_bytes": names.dsp_only_bytes,
         "own_kernel_layers_v6m": names.own_kernel_layers_v6m,
         "v6m_only_bytes": names.v6m_only_bytes,
-        "kernel_sources": _kernel_sources(program, bool(names.own_kernel_steps), bool(names.own_kernel_layers_v6m)),
+        "kernel_sources": _kernel_sources(program, names),
         "uses_cmsis": names.uses_cmsis,
         "uses_scratch_context": names.uses_scratch_context,
         # declared only where a call passes it: an unused static const breaks -Werror builds

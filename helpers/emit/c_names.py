@@ -52,6 +52,7 @@ class CNames:
     v6m_only_bytes: int = 0           # constants only Armv6-M's own kernels read (c_own_v6m)
     own_kernel_layers_v6m: list[str] = field(default_factory=list)  # the layers those kernels run there
     own_kernel_steps_v6m: list[int] = field(default_factory=list)   # their step indices, in the same order
+    own_lstm_steps: list[int] = field(default_factory=list)  # those of the own kernels' steps that are LSTMs
     # steps an own kernel could take that the export's measurement gave back to CMSIS-NN, on
     # Armv7E-M and on Armv6-M
     cmsis_steps: frozenset[int] = frozenset()

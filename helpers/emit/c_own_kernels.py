@@ -55,3 +55,20 @@ def fully_connected_i8(n: CNames, t: s.FullyConnectedInt8, cmsis_call: str) -> s
     armv7em = c_own_conv.fully_connected_i8(n, t) if takes else None
     armv6m = None if n.step in n.cmsis_steps_v6m else c_own_v6m.fully_connected_call(n, t)
     return _chain(armv7em, armv6m, cmsis_call)
+
+
+def lstm_i8(n: CNames, t: s.LstmInt8, own_call: str, cmsis_call: str) -> str:
+    """The step as emitted: the own fused LSTM (c_kernels/lstm_s8.c, plain C) on Armv7E-M and
+    Armv6-M, each where the export's measurement did not give it back; CMSIS-NN's call elsewhere."""
+    st = t.state
+    layer = f"LSTM {st.steps} steps, {st.n_in} inputs, {st.n_state} units"
+    armv7em = armv6m = None
+    if n.step not in n.cmsis_steps:
+        n.own_kernel(layer)
+        armv7em = own_call
+    if n.step not in n.cmsis_steps_v6m:
+        n.own_kernel_v6m(layer)
+        armv6m = own_call
+    if armv7em or armv6m:
+        n.own_lstm_steps.append(n.step)
+    return _chain(armv7em, armv6m, cmsis_call)
