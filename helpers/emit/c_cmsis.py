@@ -214,7 +214,7 @@ def lstm_i8(n: CNames, t: s.LstmInt8) -> str:
                   f"if (arm_lstm_unidirectional_s8({x}, {y}, &{params}, &mcu_lstm_buffers) != ARM_CMSIS_NN_SUCCESS) "
                   "return -1; }")
     # the engine's own fused kernel on Armv7E-M and Armv6-M reads the same record and cell buffer
-    own_call = f"mcu_lstm_s8({x}, {y}, &{params}, {n.buffer(st.cell)});"
+    own_call = f"mcu_lstm_s8({x}, {y}, &{params}, {n.buffer(st.cell)}, {n.buffer(st.gates[0])});"
     return c_own_kernels.lstm_i8(n, t, own_call, cmsis_call)
 
 

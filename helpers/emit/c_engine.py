@@ -60,7 +60,10 @@ def _kernel_sources(program: Program, names: CNames) -> list[str]:
     lstm = set(names.own_lstm_steps)
     if set(names.own_kernel_steps) - lstm:
         sources.append(_kernel_source("conv_dsp"))
-    if set(names.own_kernel_steps_v6m) - lstm:
+    v6m_conv = bool(set(names.own_kernel_steps_v6m) - lstm)
+    if v6m_conv or lstm:
+        sources.append(_kernel_source("fixedpoint_v6m"))
+    if v6m_conv:
         sources.append(_kernel_source("conv_v6m"))
     if lstm:
         sources.append(_kernel_source("lstm_s8"))

@@ -256,16 +256,18 @@ def test_the_depthwise_kernel_takes_strides_1_and_2_where_every_windows_middle_t
 V6M_HARNESS = r"""
 #include <stdint.h>
 #include <stdio.h>
-#include "conv_v6m.c"
+#include "fixedpoint_v6m.c"
 int main(void) {
   uint64_t state = 88172645463325252ull, wrong = 0, count = 0;
-  const int32_t edges[] = {0, 1, -1, 2, -2, 1 << 29, -(1 << 29), (1 << 30) - 1, -(1 << 30) + 1, 65535, -65536, 65536};
+  const int32_t edges[] = {0, 1, -1, 2, -2, 1 << 29, -(1 << 29), (1 << 30) - 1, -(1 << 30) + 1, 65535, -65536, 65536,
+                           1 << 30, -(1 << 30), INT32_MAX, INT32_MIN};
   for (int32_t i = 0; i < 400000; ++i) {
     state ^= state << 13; state ^= state >> 7; state ^= state << 17;
     const int32_t multiplier = (int32_t)((1u << 30) + (uint32_t)(state >> 34)) | (i & 1);
-    int32_t sum = (int32_t)(state & 0x7FFFFFFFu) - (1 << 30);
-    if (sum <= -(1 << 30)) sum = -(1 << 30) + 1;
-    if (i < 12 * 16) sum = edges[i % 12];
+    /* sums below 2^30 in magnitude (the convolutions') for half, any int32 (the LSTM's) for the rest */
+    int32_t sum = (i & 2) ? (int32_t)(uint32_t)state : (int32_t)(state & 0x7FFFFFFFu) - (1 << 30);
+    if (!(i & 2) && sum <= -(1 << 30)) sum = -(1 << 30) + 1;
+    if (i < 16 * 16) sum = edges[i % 16];
     const int32_t want = (int32_t)(((int64_t)sum * multiplier + (1 << 30)) >> 31);
     wrong += mcu_v6m_doubling_high(sum, multiplier) != want;
     ++count;
@@ -277,9 +279,9 @@ int main(void) {
 
 
 def test_the_armv6m_doubling_high_multiply_is_the_64_bit_one(tmp_path):
-    """mcu_v6m_doubling_high (conv_v6m.c: four 16 x 16-bit products, no 64-bit arithmetic) against
-    (sum * multiplier + 2^30) >> 31 in 64 bits, compiled here, on 400,000 sums below 2^30 in
-    magnitude (edges included) and multipliers in [2^30, 2^31)."""
+    """mcu_v6m_doubling_high (fixedpoint_v6m.c: four 16 x 16-bit products, no 64-bit arithmetic)
+    against (sum * multiplier + 2^30) >> 31 in 64 bits, compiled here, on 400,000 sums, half below
+    2^30 in magnitude and half anywhere in int32 (edges included), and multipliers in [2^30, 2^31)."""
     import subprocess
 
     from tests.conftest import TFLM_DIR, require_tool

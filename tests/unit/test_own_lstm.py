@@ -24,6 +24,7 @@ _HARNESS = r'''
 #include <stdlib.h>
 #include <string.h>
 #include "arm_nnfunctions.h"
+#include "fixedpoint_v6m.c"
 #include "lstm_s8.c"
 
 static uint32_t state = 36u;
@@ -39,6 +40,7 @@ static int8_t w_in[4][MAX_H * MAX_IN], w_h[4][MAX_H * MAX_H];
 static int32_t b_in[4][MAX_H], b_h[4][MAX_H];
 static int8_t input[MAX_T * MAX_IN], theirs[MAX_T * MAX_H], mine[MAX_T * MAX_H];
 static int16_t cell_theirs[MAX_H], cell_mine[MAX_H], temp1[MAX_H], temp2[MAX_H];
+static int16_t scratch[MAX_H] __attribute__((aligned(4)));
 
 int main(void) {
   int differing = 0;
@@ -67,7 +69,7 @@ int main(void) {
     fill8(input, p.time_steps * p.input_size);
     cmsis_nn_lstm_context buffers = {temp1, temp2, cell_theirs, NULL};
     if (arm_lstm_unidirectional_s8(input, theirs, &p, &buffers) != ARM_CMSIS_NN_SUCCESS) return 2;
-    mcu_lstm_s8(input, mine, &p, cell_mine);
+    mcu_lstm_s8(input, mine, &p, cell_mine, scratch);
     int n = p.time_steps * p.hidden_size;
     differing += memcmp(theirs, mine, (size_t)n) != 0 ||
                  memcmp(cell_theirs, cell_mine, sizeof(int16_t) * (size_t)p.hidden_size) != 0;
