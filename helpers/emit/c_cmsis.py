@@ -18,8 +18,8 @@ def _dims(n: CNames, shape: tuple[int, int, int, int]) -> str:
     return n.record("cmsis_nn_dims", [str(v) for v in shape])
 
 
-def _context(n: CNames, nbytes: int, query: str) -> str:
-    n.need_scratch(nbytes)
+def _context(n: CNames, nbytes: int, query: str, mve_bytes: int | None = None) -> str:
+    n.need_scratch(nbytes, mve_bytes)
     n.scratch_queries.append(query)
     n.uses_scratch_context = True
     return "&mcu_scratch_context"
@@ -79,12 +79,11 @@ def conv_i8(n: CNames, t: s.ConvInt8) -> str:
         params = n.record("cmsis_nn_dw_conv_params", [c_int(q.input_offset), c_int(q.output_zero_point),
                                                       str(g.depth_multiplier), *tiles])
         filter_dims = _dims(n, (1, g.k_h, g.k_w, g.out_c))
-        # arm_depthwise_conv_wrapper_s8_get_buffer_size's largest case off MVE (the DSP opt kernel)
-        # or on it: one engine file serves every core, so it reserves the larger.
-        context = _context(n, max(2 * g.in_c * g.k_h * g.k_w if g.depth_multiplier == 1 else 0,
-                                  _depthwise_mve_bytes(g)),
+        # arm_depthwise_conv_wrapper_s8_get_buffer_size's largest case off MVE (the DSP opt kernel),
+        # and on it: the arena is sized per core family (an M4's does not carry the M55's 4 x 124 lanes)
+        context = _context(n, 2 * g.in_c * g.k_h * g.k_w if g.depth_multiplier == 1 else 0,
                            f"arm_depthwise_conv_wrapper_s8_get_buffer_size(&{params}, &{input_dims}, "
-                           f"&{filter_dims}, &{output_dims})")
+                           f"&{filter_dims}, &{output_dims})", _depthwise_mve_bytes(g))
         args = (f"({context}, &{params}, &{quant}, &{input_dims}, {x}, &{filter_dims}, {w}, &{bias_dims}, {bias}, "
                 f"&{output_dims}, {y}) != ARM_CMSIS_NN_SUCCESS) return -1;")
         # The wrapper's choice off MVE, made here (the shapes are known), so only that kernel links;
@@ -94,11 +93,12 @@ def conv_i8(n: CNames, t: s.ConvInt8) -> str:
     params = n.record("cmsis_nn_conv_params", [c_int(q.input_offset), c_int(q.output_zero_point), *tiles])
     filter_dims = _dims(n, (g.out_c, g.k_h, g.k_w, g.in_c))
     columns = g.k_h * g.k_w * g.in_c
-    # arm_convolve_s8's im2col buffer off MVE and on it (the 1x1 kernels need none): one engine
-    # file serves every core, so it reserves the larger.
-    context = _context(n, max(4 * (columns + (-columns) % 4), _conv_mve_bytes(g)) if g.k_h * g.k_w > 1 else 0,
+    # arm_convolve_s8's im2col buffer off MVE and on it (the 1x1 kernels need none): the arena is
+    # sized per core family
+    im2col = g.k_h * g.k_w > 1
+    context = _context(n, 4 * (columns + (-columns) % 4) if im2col else 0,
                        f"arm_convolve_wrapper_s8_get_buffer_size(&{params}, &{input_dims}, &{filter_dims}, "
-                       f"&{output_dims})")
+                       f"&{output_dims})", max(4 * (columns + (-columns) % 4), _conv_mve_bytes(g)) if im2col else 0)
     kernel = _conv_kernel(g)
     upscale = "NULL, " if kernel == "arm_convolve_s8" else ""
     return (f"if ({kernel}({context}, &{params}, &{quant}, &{input_dims}, {x}, &{filter_dims}, {w}, &{bias_dims}, "

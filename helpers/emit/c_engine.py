@@ -110,6 +110,8 @@ def c_engine(program: Program, context: dict[str, Any], cmsis_revision: str,
     scratch_offset = _align(program.arena_bytes)
     scratch_bytes = _align(names.scratch_bytes)
     arena_total = max(scratch_offset + scratch_bytes, ARENA_ALIGNMENT)
+    scratch_bytes_mve = _align(names.scratch_bytes_mve)  # Helium (MVE) cores: CMSIS-NN's kernels there
+    arena_total_mve = max(scratch_offset + scratch_bytes_mve, ARENA_ALIGNMENT)
     values = {
         **context,
         "steps": steps,
@@ -130,6 +132,8 @@ def c_engine(program: Program, context: dict[str, Any], cmsis_revision: str,
         "scratch_queries": names.scratch_queries,
         "scratch_offset": scratch_offset,
         "scratch_bytes": scratch_bytes,
+        "scratch_bytes_mve": scratch_bytes_mve,
+        "arena_total_mve": arena_total_mve,
         "buffers_bytes": program.arena_bytes,
         "arena_total": arena_total,
         "resets": _resets(program, names),

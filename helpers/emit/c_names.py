@@ -42,7 +42,8 @@ class CNames:
     uses_cmsis: bool = False
     uses_scratch_context: bool = False
     state_cleared_each_invoke: bool = False   # a kernel starts every invoke from zero state (the int8 LSTM)
-    scratch_bytes: int = 0            # the largest CMSIS-NN context buffer a step needs (non-MVE cores)
+    scratch_bytes: int = 0            # the largest scratch a step needs (cores without MVE)
+    scratch_bytes_mve: int = 0        # the same on Helium (MVE) cores
     # What CMSIS-NN's own *_get_buffer_size functions say each step needs, as C expressions: the
     # self-test checks them against scratch_bytes on every core it runs on.
     scratch_queries: list[str] = field(default_factory=list)
@@ -117,5 +118,8 @@ class CNames:
     def index(self, const: Const | None) -> str:
         return "NULL" if const is None else self.array(const)
 
-    def need_scratch(self, nbytes: int) -> None:
+    def need_scratch(self, nbytes: int, mve_bytes: int | None = None) -> None:
+        """A step's scratch: `nbytes` on every core, `mve_bytes` instead on Helium (MVE) cores, whose
+        CMSIS-NN kernels size theirs differently (the engine's arena is sized per core family)."""
         self.scratch_bytes = max(self.scratch_bytes, nbytes)
+        self.scratch_bytes_mve = max(self.scratch_bytes_mve, nbytes if mve_bytes is None else mve_bytes)
