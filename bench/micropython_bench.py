@@ -11,9 +11,10 @@ paste into BENCHMARKS.md. Each repeat re-times every variant's engine over all r
 
 --boards (issue 27) measures on MicroPython's own 32-bit port instead: each example's int8
 variant with `--target cortex-m4 --micropython_dir`, per board (Cortex-M3, Cortex-M4F) and engine
-path (native, viper, plain), the rows identical to TFLM, the instructions per inference (exact
-under QEMU's -icount shift=0), their ratio to TFLM + CMSIS-NN's on the Cortex-M4 target, the heap
-after import and the bytes one run() allocates, against the issue's goals.
+path (native: the model's own native module where it was built; kernels: the kernels module
+beside it; viper, plain), the rows identical to TFLM, the instructions per inference (exact
+under QEMU's -icount shift=0), their ratio to TFLM + CMSIS-NN's and to the C engine's on the
+Cortex-M4 target, the heap after import and the bytes one run() allocates, against the issues' goals.
 """
 from __future__ import annotations
 
@@ -53,6 +54,8 @@ def retime(folder: Path, model_id: str, rows: np.ndarray, expected: np.ndarray, 
 
 # Issue 27's goals on the board: the ratio to TFLM + CMSIS-NN per path, and 0 bytes per run().
 BOARD_GOALS = {"native": 1.5, "viper": 15.0}
+# Issue 36: the native path on the Cortex-M4F board within 10% of the C engine on the M4 target.
+C_ENGINE_GOAL = 1.1
 
 
 def _board_models(zoo: bool, work: Path) -> list[tuple[str, Path, list[str]]]:
@@ -67,8 +70,8 @@ def _board_models(zoo: bool, work: Path) -> list[tuple[str, Path, list[str]]]:
 def boards(tflm: Path, micropython: Path, zoo: bool) -> None:
     """The int8 engines of the shipped examples (or the zoo) on the 32-bit port, per board and path."""
     print("| example | board | path | identical rows | instructions per inference | ratio to TFLM (goal) | "
-          "heap after import (B) | per run() (B) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+          "to the C engine on the M4 (goal) | heap after import (B) | per run() (B) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory() as work:
         for model, folder, extra in _board_models(zoo, Path(work)):
             _board_rows(tflm, micropython, model, folder, extra)
@@ -85,14 +88,24 @@ def _board_rows(tflm: Path, micropython: Path, model: str, folder: Path, extra: 
             raise SystemExit(f"{model} failed: {result.stderr[-500:]}")
         report = json.loads((Path(tmp) / "out" / "report.json").read_text())
     int8 = next(v for v in report["variants"] if v["name"] == "int8")
+    engine_m4 = ((int8["firmware"].get("c_engine") or {}).get("targets") or {}).get("cortex-m4") or {}
+    c_instructions = engine_m4.get("instructions_per_inference") if engine_m4.get("status") == "pass" else None
     for board in int8["firmware"]["micropython"].get("boards") or []:
         for run in board["paths"]:
             goal = BOARD_GOALS.get(run["path"])
             ratio = run["ratio_to_tflm"]
             verdict = ("" if goal is None or ratio is None
                        else f" ({'meets' if ratio <= goal else 'misses'} {goal}x)")
-            print(f"| {model} | {board['board']} | {run['path']} | {run['rows'] - run['mismatched_rows']} / "
-                  f"{run['rows']} | {run['instructions_per_inference']:,} | {ratio}x{verdict} | "
+            path = f"native ({board['native_module']})" if run["path"] == "native" and board.get("native_module") \
+                else run["path"]
+            to_c = "-"
+            if c_instructions and run["instructions_per_inference"]:
+                to_c = f"{run['instructions_per_inference'] / c_instructions:.2f}x"
+                if run["path"] == "native" and board["board"] == "cortex-m4f":  # issue 36: the same core's figure
+                    meets = run["instructions_per_inference"] <= C_ENGINE_GOAL * c_instructions
+                    to_c += f" ({'meets' if meets else 'misses'} {C_ENGINE_GOAL}x)"
+            print(f"| {model} | {board['board']} | {path} | {run['rows'] - run['mismatched_rows']} / "
+                  f"{run['rows']} | {run['instructions_per_inference']:,} | {ratio}x{verdict} | {to_c} | "
                   f"{board['module_heap_bytes']:,} | {run['invoke_alloc_bytes']:,} |")
 
 

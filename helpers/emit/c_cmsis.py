@@ -206,13 +206,14 @@ def lstm_i8(n: CNames, t: s.LstmInt8) -> str:
         c_int(c.forget_multiplier), c_int(c.forget_shift), c_int(c.input_multiplier), c_int(c.input_shift),
         c_int(c.quantized_clip), c_int(c.cell_scale_power), c_int(c.hidden_multiplier), c_int(c.hidden_shift),
         c_int(c.hidden_zero_point), *gates])
-    # The kernel takes its buffers' record by non-const pointer (it never writes it): a local, since
-    # a writable static with pointers (.data.rel) is what a MicroPython native module cannot link.
-    context = ", ".join([n.buffer(st.gates[0]), n.buffer(st.gates[1]), n.buffer(st.cell), "NULL"])
+    # The kernel takes its buffers' record by non-const pointer but never writes it, so the record
+    # is const like every other (a MicroPython native module links neither writable data with
+    # pointers nor the initialiser template GCC makes for a local record of them).
+    context = n.record("cmsis_nn_lstm_context", [n.buffer(st.gates[0]), n.buffer(st.gates[1]), n.buffer(st.cell),
+                                                 "NULL"])
     n.state_cleared_each_invoke = True
-    cmsis_call = (f"{{ cmsis_nn_lstm_context mcu_lstm_buffers = {{{context}}}; "
-                  f"if (arm_lstm_unidirectional_s8({x}, {y}, &{params}, &mcu_lstm_buffers) != ARM_CMSIS_NN_SUCCESS) "
-                  "return -1; }")
+    cmsis_call = (f"if (arm_lstm_unidirectional_s8({x}, {y}, &{params}, (cmsis_nn_lstm_context *)&{context}) "
+                  "!= ARM_CMSIS_NN_SUCCESS) return -1;")
     # the engine's own fused kernel on Armv7E-M and Armv6-M reads the same record and cell buffer
     own_call = f"mcu_lstm_s8({x}, {y}, &{params}, {n.buffer(st.cell)}, {n.buffer(st.gates[0])});"
     return c_own_kernels.lstm_i8(n, t, own_call, cmsis_call)

@@ -24,14 +24,18 @@ def test_all_quantizations_produce_every_file(iris_export):
                 f"{stem}_model.mpy", f"{stem}_op_resolver.h", f"{stem}_test_data.h", "main.cc"}
     runnable = {v["name"]: v["firmware"]["tflm_runnable"] for v in report["variants"][1:]}
     engines = {v["name"]: (v["firmware"]["micropython"] or {}).get("status") for v in report["variants"][1:]}
+    # an engine with a native path also gets the model's own native module's sources (no .mpy: no board ran)
+    native = {v["name"]: bool((v["firmware"]["micropython"] or {}).get("native_ops")) for v in report["variants"][1:]}
     assert runnable["float16"] is False and runnable["int8"] is True
     assert engines["int8"] == "pass" and engines["int16x8"] == "pass"  # the int16 kernels (plain code)
+    assert native["int8"]
     # the MicroPython engine, and the C engine with its self-test and make/CMake fragments
     engine = {f"{stem}_infer.py", f"{stem}_infer.mpy", f"{stem}_engine.c", f"{stem}_engine.h", f"{stem}_engine.mk",
               f"{stem}_engine.cmake", f"{stem}_engine_selftest.c"}
     for name in VARIANTS:
         folder = iris_export / name
         with_engine = firmware | engine if engines[name] != "unsupported" else firmware
+        with_engine |= {f"{stem}_native.c", f"{stem}_native.mk"} if native[name] else set()
         expected = with_engine if runnable[name] else {"model.tflite", "specs.json", "NOT_FOR_MCU.md"}
         assert {p.name for p in folder.iterdir()} == expected, name
         specs = json.loads((folder / "specs.json").read_text())
