@@ -104,8 +104,9 @@ def _board_rows(tflm: Path, micropython: Path, model: str, folder: Path, extra: 
                 if run["path"] == "native" and board["board"] == "cortex-m4f":  # issue 36: the same core's figure
                     meets = run["instructions_per_inference"] <= C_ENGINE_GOAL * c_instructions
                     to_c += f" ({'meets' if meets else 'misses'} {C_ENGINE_GOAL}x)"
+            measured = f"{run['instructions_per_inference']:,}" if run["instructions_per_inference"] else "too short"
             print(f"| {model} | {board['board']} | {path} | {run['rows'] - run['mismatched_rows']} / "
-                  f"{run['rows']} | {run['instructions_per_inference']:,} | {ratio}x{verdict} | {to_c} | "
+                  f"{run['rows']} | {measured} | {ratio}x{verdict} | {to_c} | "
                   f"{board['module_heap_bytes']:,} | {run['invoke_alloc_bytes']:,} |")
 
 

@@ -49,8 +49,14 @@ else:
 want = {want}
 rows_file = open("/rom/rows.bin", "rb")
 want_file = open("/rom/expected.bin", "rb")
-start = time.ticks_us()
-ticks_cost = time.ticks_diff(time.ticks_us(), start)
+# What reading the timer around a run costs: the sum of 1,000 readings' differences is their mean
+# in ns, which is instructions (a reading is whole microseconds, and a small model's whole run on
+# the native path takes one or two; the host subtracts the mean, not one reading).
+timer_ns = 0
+for i in range(1000):
+    start = time.ticks_us()
+    timer_ns += time.ticks_diff(time.ticks_us(), start)
+print("MCU_DEPLOY_TIMER", timer_ns)
 
 
 def check(budget_us):
@@ -65,7 +71,7 @@ def check(budget_us):
         want_file.readinto(want)
         start = time.ticks_us()
         m.run()
-        spent += time.ticks_diff(time.ticks_us(), start) - ticks_cost
+        spent += time.ticks_diff(time.ticks_us(), start)
         rows += 1
         k = 0
         differs = False
@@ -157,26 +163,40 @@ def _rom_files(inputs: BoardInputs, board: Board) -> tuple[dict[str, bytes], int
 SWITCH_BACK_TOLERANCE = 0.05
 
 
-def _parse(stdout: str) -> tuple[int | None, str | None, dict[str, tuple[int, ...] | None]]:
-    """The heap the import took, the module the native path runs on, and per path (and
-    "again:<path>") rows, bad rows, spent us, bytes."""
-    heap, native, paths = None, None, {}
+@dataclass(frozen=True)
+class DriverReport:
+    """What the board's driver printed."""
+
+    heap: int | None                   # bytes the import took
+    native_module: str | None          # the module the native path runs on
+    timer_ns: int                      # reading the timer around a run, in instructions (a mean)
+    # per path (and "again:<path>"): rows, rows that differ, us spent (the timer's readings
+    # included), bytes one run() allocated; None where the engine lacks the path
+    paths: dict[str, tuple[int, ...] | None]
+
+
+def _parse(stdout: str) -> DriverReport:
+    heap, native, timer_ns, paths = None, None, 0, {}
     for line in stdout.splitlines():
         words = line.split()
         if words[:1] == ["MCU_DEPLOY_HEAP"]:
             heap = int(words[1])
         elif words[:1] == ["MCU_DEPLOY_NATIVE"] and len(words) == 2 and words[1] != "None":
             native = words[1]
+        elif words[:1] == ["MCU_DEPLOY_TIMER"]:
+            timer_ns = int(words[1])
         elif words[:1] == ["MCU_DEPLOY_PATH"]:
             paths[words[1]] = None if words[2] == "absent" else tuple(int(w) for w in words[2:])
         elif words[:1] == ["MCU_DEPLOY_AGAIN"]:
             paths[f"again:{words[1]}"] = tuple(int(w) for w in words[2:])
-    return heap, native, paths
+    return DriverReport(heap=heap, native_module=native, timer_ns=timer_ns, paths=paths)
 
 
-def _path_run(path: str, figures: tuple[int, ...], tflm_instructions: int | None) -> EnginePathRun:
+def _path_run(path: str, figures: tuple[int, ...], tflm_instructions: int | None, timer_ns: int) -> EnginePathRun:
     done, bad, spent_us, alloc = figures
-    instructions = round(spent_us * 1000 / done) if done else None
+    # None where the run came out no longer than reading the timer: too short to measure this way
+    instructions = round(spent_us * 1000 / done - timer_ns) if done else None
+    instructions = instructions if instructions is not None and instructions > 0 else None
     ratio = round(instructions / tflm_instructions, 2) if instructions and tflm_instructions else None
     return EnginePathRun(path=path, rows=done, mismatched_rows=bad, instructions_per_inference=instructions,
                          invoke_alloc_bytes=alloc, ratio_to_tflm=ratio)
@@ -188,7 +208,7 @@ def _switch_back_problem(first: EnginePathRun, again: EnginePathRun) -> str | No
     garbage collector at other moments, so only its outputs are compared."""
     before, after = first.instructions_per_inference or 0, again.instructions_per_inference or 0
     strict = first.invoke_alloc_bytes == 0
-    slower = strict and after > (1 + SWITCH_BACK_TOLERANCE) * before
+    slower = strict and before > 0 and after > (1 + SWITCH_BACK_TOLERANCE) * before  # both measured
     if again.mismatched_rows or (strict and again.invoke_alloc_bytes != 0) or slower:
         return (f"{first.path} after use_engine() switched to the other paths and back: {after} instructions per "
                 f"inference (first {before}), {again.invoke_alloc_bytes} B allocated per run, "
@@ -225,26 +245,28 @@ def run_board(board: Board, firmware: Path, micropython_dir: Path, inputs: Board
                     stdout, errors = repl.execute(_driver(inputs, rows), timeout, on_line)
         except PortError as error:
             return BoardRun(**base, status=Status.NOT_BUILT, reason=str(error))
-    heap, native, paths = _parse(stdout)
-    if errors.strip() or heap is None:
+    report = _parse(stdout)
+    if errors.strip() or report.heap is None:
         said = [line for line in errors.strip().splitlines() if line.strip()]
-        return BoardRun(**base, status=Status.FAIL, module_heap_bytes=heap,
+        return BoardRun(**base, status=Status.FAIL, module_heap_bytes=report.heap,
                         reason="MicroPython stopped: " + (said[-1][:300] if said else "no report"))
     target, tflm_instructions = tflm_count_for(board, tflm_counts)
-    run = _judged(base, heap, paths, kernels, inputs.kernels_reason, tflm_instructions)
+    run = _judged(base, report, kernels, inputs.kernels_reason, tflm_instructions)
     model = inputs.model_modules.get(board.arch)
-    ran_model = model is not None and native == model.path.stem
-    return replace(run, compared_with=target, native_module=native if run.path("native") else None,
-                   model_mpy_bytes=model.size_bytes if ran_model else None)  # None where no TFLM count was there to compare with
+    native = report.native_module if run.path("native") else None
+    # compared_with: None where no TFLM count was there to compare with
+    return replace(run, compared_with=target, native_module=native,
+                   model_mpy_bytes=model.size_bytes if model is not None and native == model.path.stem else None)
 
 
-def _judged(base: dict, heap: int, paths: dict[str, tuple[int, ...] | None], kernels: KernelsModule | None,
-            kernels_reason: str | None, tflm_instructions: int | None) -> BoardRun:
+def _judged(base: dict, report: DriverReport, kernels: KernelsModule | None, kernels_reason: str | None,
+            tflm_instructions: int | None) -> BoardRun:
     """The board's verdict: FAIL when a path's outputs differ from TFLM's, or when the first path,
     run again after the others, does not hold up (_switch_back_problem)."""
-    runs = [_path_run(path, paths[path], tflm_instructions) for path in PATHS if paths.get(path) is not None]
+    paths, timer = report.paths, report.timer_ns
+    runs = [_path_run(path, paths[path], tflm_instructions, timer) for path in PATHS if paths.get(path) is not None]
     again_figures = paths.get(f"again:{runs[0].path}") if runs else None
-    again = _path_run(runs[0].path, again_figures, tflm_instructions) if again_figures else None
+    again = _path_run(runs[0].path, again_figures, tflm_instructions, timer) if again_figures else None
     problems = [f"{run.path}: {run.mismatched_rows} of {run.rows} rows differ from TFLM" for run in runs
                 if run.mismatched_rows]
     switch_problem = _switch_back_problem(runs[0], again) if again is not None else None
@@ -253,7 +275,7 @@ def _judged(base: dict, heap: int, paths: dict[str, tuple[int, ...] | None], ker
     reason = "; ".join(problems) or None
     if kernels is None and not problems:
         reason = f"no native path: {kernels_reason or 'no kernels module for ' + base['arch']}"
-    return BoardRun(**base, status=status, reason=reason, module_heap_bytes=heap,
+    return BoardRun(**base, status=status, reason=reason, module_heap_bytes=report.heap,
                     kernels_mpy_bytes=kernels.size_bytes if kernels else None, paths=tuple(runs), switched_back=again)
 
 
