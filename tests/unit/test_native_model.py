@@ -43,6 +43,8 @@ for trial in range(40):
     outputs = []
     for engine in ("native", "kernels"):
         assert m.use_engine(engine) == engine
+        # native: run() is the module's own, on the tensors bound at import
+        assert (m.run is m._MODEL.run) == (engine == "native")
         outputs.append(m.invoke(values))
     differing += outputs[0] != outputs[1]
 m.use_engine("native")

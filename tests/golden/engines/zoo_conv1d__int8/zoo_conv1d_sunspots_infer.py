@@ -564,6 +564,13 @@ def use_engine(name):
     code; returns the engine now in use, which is the next one down where this port or board lacks
     the one asked for ("native" for "kernels" when the model has no module of its own). Import
     picks the fastest there is."""
+    global run
+    engine = _choose(name)
+    run = _run_python
+    return engine
+
+
+def _choose(name):
     global ENGINE, _RUN
     if name == "kernels" and _MODEL is not None and _KERNELS is None:
         _load_kernels()
@@ -581,15 +588,13 @@ def use_engine(name):
     ENGINE, _RUN = hot, _run_portable
     return ENGINE
 
-
-use_engine("native")
 INPUT = _t0  # the input tensor: run() reads it (and may overwrite it)
 OUTPUT = _t1  # the output tensor, raw, as TFLM's holds it
 
 
-def run():
-    """The model on the values in INPUT, its raw outputs into OUTPUT. With the native kernels (and
-    int8 tensors) nothing is allocated."""
+def _run_python():
+    """run(): the model on the values in INPUT, its raw outputs into OUTPUT. With a native module
+    (and int8 tensors) nothing is allocated."""
     if RESET_BEFORE_INVOKE:
         reset()
     _RUN()
@@ -634,3 +639,5 @@ def self_test():
             if abs(g - e) > TEST_TOLERANCE * (1.0 + abs(e)):
                 return False
     return True
+run = _run_python
+use_engine("native")
