@@ -6,17 +6,12 @@ engine again reuses it."""
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from helpers.micropython.build_cache import built_once
-from helpers.micropython.native_module import BUILD_TIMEOUT_S, NativeBuildError, missing_tools
+from helpers.micropython.native_module import NativeBuildError, missing_tools, run_make
 from helpers.targets.cmsis_sources import CMSIS_NN_DIR
-from helpers.targets.library import first_error
 
 # What make reads besides the CMSIS-NN sources and MicroPython's build tools.
 _ENGINE_FILES = ("{id}_native.c", "{id}_native.mk", "{id}_engine.c", "{id}_engine.h", "{id}_engine.mk")
@@ -64,19 +59,8 @@ def build_model_module(folder: Path, model_id: str, micropython_dir: Path, tflm_
         work.mkdir()
         for name, data in files.items():
             (work / name).write_bytes(data)
-        # mpy_ld.py runs with this Python (pyelftools and ar are installed here)
-        environment = {**os.environ,
-                       "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-        command = ["make", "-f", f"{model_id}_native.mk", f"-j{min(2, os.cpu_count() or 1)}", f"ARCH={arch}",
-                   f"MPY_DIR={micropython_dir}", f"CMSIS_NN={cmsis}", f"PYTHON={sys.executable}"]
-        try:
-            result = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S,
-                                    env=environment)
-        except subprocess.TimeoutExpired as timeout:
-            raise NativeBuildError(f"the {arch} build took over {BUILD_TIMEOUT_S} s") from timeout
-        if result.returncode != 0 or not (work / product).is_file():
-            raise NativeBuildError(f"{arch}: {first_error(result.stderr + result.stdout)}")
-        return work / product
+        return run_make(work, ["-f", f"{model_id}_native.mk", f"ARCH={arch}", f"MPY_DIR={micropython_dir}",
+                               f"CMSIS_NN={cmsis}"], arch, work / product)
 
     built = built_once(place, product, build)
     return ModelModule(arch, built, built.stat().st_size)

@@ -122,14 +122,19 @@ def _build(micropython_dir: Path, cmsis: Path, arch: str, sources: tuple[str, ..
         shutil.copy(cmsis / source, work / Path(source).name)
         names.append(Path(source).name)
     (work / "Makefile").write_text(_makefile(micropython_dir, cmsis, arch, names), encoding="utf-8")
-    # mpy_ld.py runs with this Python (pyelftools and ar are installed here), on every core.
+    return run_make(work, [], arch, work / f"{module_name(arch)}.mpy")
+
+
+def run_make(work: Path, arguments: list[str], arch: str, product: Path) -> Path:
+    """make (with `arguments`) of a native module in `work`: the .mpy it made, or NativeBuildError
+    with the first error. mpy_ld.py runs with this Python (pyelftools and ar are installed here)."""
     environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    command = ["make", *arguments, f"-j{min(2, os.cpu_count() or 1)}", f"PYTHON={sys.executable}"]
     try:
-        result = subprocess.run(["make", f"-j{min(2, os.cpu_count() or 1)}", f"PYTHON={sys.executable}"], cwd=work,
-                                capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, env=environment)
+        result = subprocess.run(command, cwd=work, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S,
+                                env=environment)
     except subprocess.TimeoutExpired as timeout:
         raise NativeBuildError(f"the {arch} build took over {BUILD_TIMEOUT_S} s") from timeout
-    product = work / f"{module_name(arch)}.mpy"
     if result.returncode != 0 or not product.is_file():
         raise NativeBuildError(f"{arch}: {first_error(result.stderr + result.stdout)}")
     return product
